@@ -1,0 +1,38 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Every tool links the one shared library (SpladeCore) and the CLI plumbing (SpladeCLI).
+let tools = ["splade-tokenize"]
+
+let package = Package(
+    name: "splade",
+    platforms: [.macOS(.v14)],
+    products: tools.map { .executable(name: $0, targets: [$0]) } + [
+        .library(name: "SpladeCore", targets: ["SpladeCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // C libraries (Debian: libopenblas-dev, libzstd-dev, libmecab-dev).
+        .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CMeCab", providers: [.apt(["libmecab-dev"])]),
+
+        // Libraries.
+        .target(name: "SpladeCore", dependencies: ["CZstd", "CMeCab"]),
+        .target(
+            name: "SpladeCLI",
+            dependencies: ["SpladeCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+    ] + tools.map { tool in
+        // Tools: thin @main commands.
+        .executableTarget(
+            name: tool,
+            dependencies: ["SpladeCore", "SpladeCLI",
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")])
+    } + [
+        // Tests.
+        .testTarget(name: "SpladeCoreTests", dependencies: ["SpladeCore"]),
+        .testTarget(name: "SpladeCLITests", dependencies: ["SpladeCLI", "SpladeCore"]),
+    ]
+)

@@ -1,0 +1,132 @@
+import ArgumentParser
+import Foundation
+import SpladeCore
+
+/// Input, output and error-handling options shared by the tools that stream records.
+public struct StreamOptions: ParsableArguments {
+    @Option(name: [.customShort("i"), .long], help: ArgumentHelp("Input file; '-' is standard input. zstd-compressed input is detected.", valueName: "file"),
+            completion: .file())
+    public var input: String = "-"
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file, written atomically; '-' is standard output.", valueName: "file"),
+            completion: .file())
+    public var output: String = "-"
+
+    @Flag(help: "Warn about and count invalid records instead of stopping with status 65.")
+    public var skipInvalid = false
+
+    @Flag(help: "Show progress on standard error even when it is not a terminal.")
+    public var progress = false
+
+    @Option(help: ArgumentHelp("Worker threads (default: the number of cores).", valueName: "n"))
+    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    public init() {}
+
+    public func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+    }
+}
+
+/// How text records are read: JSON Lines fields, or plain lines.
+public struct TextInputOptions: ParsableArguments {
+    @Option(name: .long, parsing: .singleValue,
+            help: ArgumentHelp("Text field; repeat or separate with commas to join several with a space (--field title,text).",
+                               valueName: "name"))
+    public var field: [String] = []
+
+    @Option(help: ArgumentHelp("Id field of JSON Lines input (a string or number, passed through).", valueName: "name"))
+    public var idField: String = "id"
+
+    @Flag(help: "Input is plain text, one text per line; the id is the line number.")
+    public var lines = false
+
+    public init() {}
+
+    public var format: TextRecordFormat {
+        let fields = field.flatMap { $0.split(separator: ",").map(String.init) }
+        return TextRecordFormat(textFields: fields.isEmpty ? ["text"] : fields, idField: idField, plainLines: lines)
+    }
+
+    public func validate() throws {
+        if lines && !field.isEmpty { throw ValidationError("--field applies to JSON Lines input, not --lines") }
+    }
+}
+
+/// The model directory and the tokenizer settings.
+public struct TokenizerOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Hugging Face model directory (tokenizer_config.json, vocab.txt or tokenizer.json). Default: $SPLADE_MODEL.",
+                               valueName: "dir"),
+            completion: .directory)
+    public var model: String?
+
+    @Option(help: ArgumentHelp("MeCab dictionary directory (unidic-lite 1.0.8). Default: $SPLADE_MECAB_DIC, the installed copy, the project's deps/, then Python's unidic_lite.",
+                               valueName: "dir"),
+            completion: .directory)
+    public var mecabDic: String?
+
+    @Option(help: ArgumentHelp("Maximum tokens per text including [CLS] and [SEP]; longer texts are truncated.", valueName: "n"))
+    public var maxLength: Int = 512
+
+    public init() {}
+
+    public func validate() throws {
+        guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 ([CLS] and [SEP])") }
+    }
+
+    /// Loads the tokenizer, printing its warnings.
+    public func loadTokenizer() throws(SpladeError) -> Tokenizer {
+        let environment = ProcessInfo.processInfo.environment
+        guard let directory = model ?? environment["SPLADE_MODEL"] else {
+            throw SpladeError(.usage, "no model: pass --model DIR or set SPLADE_MODEL",
+                              hint: "a Hugging Face model directory, e.g. a download of hotchpotch/japanese-splade-base-v1")
+        }
+        let explicit = mecabDic ?? environment["SPLADE_MECAB_DIC"]
+        let tokenizer = try Tokenizer.load(modelDirectory: directory) { () throws(SpladeError) in
+            try MeCabDictionary.locate(explicit: explicit, candidates: DictionarySearch.candidates(),
+                                       hint: DictionarySearch.hint)
+        }
+        tokenizer.warnings.forEach(Diagnostics.warning)
+        return tokenizer
+    }
+}
+
+/// Where a MeCab dictionary is looked for when none is named.
+enum DictionarySearch {
+    static let hint = "run `make deps` in the splade source tree, or `pip install unidic-lite==1.0.8`, "
+        + "or pass --mecab-dic DIR (a directory with sys.dic and mecabrc)"
+
+    static func candidates() -> [MeCabDictionary.Candidate] {
+        var result: [MeCabDictionary.Candidate] = []
+        if let executable = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            let prefix = URL(fileURLWithPath: executable).deletingLastPathComponent().deletingLastPathComponent()
+            result.append(.init(origin: "the installed copy", directory: prefix.path + "/share/splade/unidic-lite"))
+        }
+        result.append(.init(origin: "the project's deps/", directory: projectRoot + "/deps/unidic-lite"))
+        if let python = pythonUnidicLite() {
+            result.append(.init(origin: "Python's unidic_lite", directory: python))
+        }
+        return result
+    }
+
+    /// The source tree this binary was built from (`make deps` unpacks the dictionary there).
+    static var projectRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().path
+    }
+
+    /// `unidic_lite.DICDIR` of the first python3 on PATH, if it has the package.
+    static func pythonUnidicLite() -> String? {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", "-c", "import unidic_lite; print(unidic_lite.DICDIR)"]
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = FileHandle.nullDevice
+        guard (try? process.run()) != nil else { return nil }
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { return nil }
+        return String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+}

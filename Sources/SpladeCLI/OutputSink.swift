@@ -1,0 +1,116 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import SpladeCore
+
+/// Buffered output to standard output or to a file. A file is written under a temporary name in
+/// the same directory and renamed into place by `commit()`, so a crash or kill never leaves a
+/// half-written file where a reader looks.
+public final class OutputSink {
+    private let descriptor: Int32
+    private let displayName: String
+    /// For a file: the temporary path and the final one.
+    private let paths: (temporary: String, final: String)?
+    private var buffer: [UInt8] = []
+    private let flushThreshold = 1 << 18
+
+    /// `path` nil or `-`: standard output.
+    public init(path: String?) throws(SpladeError) {
+        guard let path, path != "-" else {
+            descriptor = 1
+            displayName = "<stdout>"
+            paths = nil
+            buffer.reserveCapacity(flushThreshold * 2)
+            return
+        }
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { String(path[..<$0]) } ?? "."
+        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(base).tmp.\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw SpladeError(.cannotCreateOutput, "cannot create: \(systemErrorMessage())", location: path)
+        }
+        descriptor = fd
+        displayName = path
+        paths = (temporary, path)
+        TemporaryFiles.register(temporary)
+        buffer.reserveCapacity(flushThreshold * 2)
+    }
+
+    deinit {
+        if let paths {
+            close(descriptor)
+            unlink(paths.temporary)
+            TemporaryFiles.unregister(paths.temporary)
+        }
+    }
+
+    public func write(_ bytes: [UInt8]) throws(SpladeError) {
+        buffer.append(contentsOf: bytes)
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
+    public func write(_ text: String) throws(SpladeError) {
+        buffer.append(contentsOf: text.utf8)
+        if buffer.count >= flushThreshold { try flush() }
+    }
+
+    public func flush() throws(SpladeError) {
+        var offset = 0
+        defer { buffer.removeFirst(offset) }
+        while offset < buffer.count {
+            let n = buffer.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                if errno == EPIPE && paths == nil {
+                    // Not an error: the reader of our output is done. Status 0, no message.
+                    exit(ExitStatus.ok.rawValue)
+                }
+                throw SpladeError(.writeFailure, "write failed: \(systemErrorMessage())", location: displayName)
+            }
+            offset += n
+        }
+    }
+
+    /// Flushes, and for a file makes it durable and moves it into place.
+    public func commit() throws(SpladeError) {
+        try flush()
+        guard let paths else { return }
+        if fsync(descriptor) != 0 && errno != EINVAL {
+            throw SpladeError(.writeFailure, "fsync failed: \(systemErrorMessage())", location: displayName)
+        }
+        if rename(paths.temporary, paths.final) != 0 {
+            throw SpladeError(.cannotCreateOutput, "cannot move the output into place: \(systemErrorMessage())",
+                              location: displayName)
+        }
+        TemporaryFiles.unregister(paths.temporary)
+    }
+}
+
+/// Temporary outputs to delete if the tool is interrupted (SIGINT/SIGTERM).
+enum TemporaryFiles {
+    nonisolated(unsafe) private static var paths: [String] = []
+    private static let lock = PthreadMutex()
+
+    static func register(_ path: String) { lock.locked { paths.append(path) } }
+    static func unregister(_ path: String) { lock.locked { paths.removeAll { $0 == path } } }
+
+    /// Called from the signal handler path: removes what is registered.
+    static func removeAll() {
+        for path in paths { unlink(path) }
+    }
+}
+
+final class PthreadMutex: @unchecked Sendable {
+    private var mutex = pthread_mutex_t()
+    init() { pthread_mutex_init(&mutex, nil) }
+    deinit { pthread_mutex_destroy(&mutex) }
+    func locked<T>(_ body: () throws -> T) rethrows -> T {
+        pthread_mutex_lock(&mutex)
+        defer { pthread_mutex_unlock(&mutex) }
+        return try body()
+    }
+}

@@ -1,0 +1,69 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// A one-line progress display on standard error: shown when stderr is a terminal (or when asked
+/// for), never in pipes or cron logs otherwise. Redraws at most five times a second.
+public final class Progress {
+    private let enabled: Bool
+    private let label: String
+    private let unit: String
+    /// Total input bytes when known (a regular file), for a percentage and ETA.
+    private let totalBytes: Int?
+    private let start = Date()
+    private var lastDraw = Date.distantPast
+    private var drawn = false
+
+    public init(label: String, unit: String, inputPath: String?, forced: Bool) {
+        enabled = forced || Diagnostics.stderrIsTerminal
+        self.label = label
+        self.unit = unit
+        var info = stat()
+        if let inputPath, inputPath != "-", stat(inputPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
+            totalBytes = Int(info.st_size)
+        } else {
+            totalBytes = nil
+        }
+    }
+
+    /// `items` records done, `extra` a second count (tokens, say) shown as a rate, `bytes` input consumed.
+    public func update(items: Int, extra: (count: Int, name: String)? = nil, bytes: Int? = nil, force: Bool = false) {
+        guard enabled else { return }
+        let now = Date()
+        guard force || now.timeIntervalSince(lastDraw) >= 0.2 else { return }
+        lastDraw = now
+        let elapsed = max(now.timeIntervalSince(start), 1e-9)
+        var line = "\(label): \(items) \(unit) (\(Self.rate(Double(items) / elapsed))/s"
+        if let extra { line += ", \(Self.rate(Double(extra.count) / elapsed)) \(extra.name)/s" }
+        line += ")"
+        if let totalBytes, totalBytes > 0, let bytes, bytes > 0 {
+            let fraction = min(1, Double(bytes) / Double(totalBytes))
+            let remaining = elapsed / fraction - elapsed
+            line += String(format: " %5.1f%% ETA %@", fraction * 100, Self.duration(remaining))
+        }
+        line += " \(Self.duration(elapsed))"
+        Diagnostics.write("\r\u{1B}[K" + line)
+        drawn = true
+    }
+
+    /// Clears the line (the tool prints its own summary if it has one).
+    public func finish() {
+        guard enabled && drawn else { return }
+        Diagnostics.write("\r\u{1B}[K")
+    }
+
+    static func rate(_ value: Double) -> String {
+        value >= 1e6 ? String(format: "%.2fM", value / 1e6)
+            : value >= 1e4 ? String(format: "%.1fk", value / 1e3) : String(format: "%.0f", value)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        guard seconds.isFinite else { return "--:--" }
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? String(format: "%d:%02d:%02d", s / 3600, s / 60 % 60, s % 60)
+            : String(format: "%d:%02d", s / 60, s % 60)
+    }
+}

@@ -1,0 +1,105 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// A readable stream of bytes: a file, standard input, or a decompressor over either.
+public protocol ByteSource: AnyObject {
+    /// Fills up to `buffer.count` bytes and returns how many; 0 means the end of the stream.
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SpladeError) -> Int
+}
+
+/// Reads a file descriptor (a file, a pipe or a terminal), retrying interrupted reads.
+public final class FileDescriptorSource: ByteSource {
+    let descriptor: Int32
+    let name: String
+    let ownsDescriptor: Bool
+
+    init(descriptor: Int32, name: String, ownsDescriptor: Bool) {
+        self.descriptor = descriptor
+        self.name = name
+        self.ownsDescriptor = ownsDescriptor
+    }
+
+    deinit { if ownsDescriptor { close(descriptor) } }
+
+    public func read(into buffer: UnsafeMutableRawBufferPointer) throws(SpladeError) -> Int {
+        while true {
+            let n = Glibc.read(descriptor, buffer.baseAddress, buffer.count)
+            if n >= 0 { return n }
+            if errno == EINTR { continue }
+            throw SpladeError(.missingInput, "cannot read: \(systemErrorMessage())", location: name)
+        }
+    }
+}
+
+/// Returns already-read bytes first, then the rest of the underlying source (used to sniff formats).
+final class PrefixedSource: ByteSource {
+    private var prefix: [UInt8]
+    private var prefixOffset = 0
+    private let rest: ByteSource
+
+    init(prefix: [UInt8], rest: ByteSource) {
+        self.prefix = prefix
+        self.rest = rest
+    }
+
+    func read(into buffer: UnsafeMutableRawBufferPointer) throws(SpladeError) -> Int {
+        if prefixOffset < prefix.count {
+            let n = min(buffer.count, prefix.count - prefixOffset)
+            prefix.withUnsafeBytes { src in
+                buffer.baseAddress!.copyMemory(from: src.baseAddress! + prefixOffset, byteCount: n)
+            }
+            prefixOffset += n
+            if prefixOffset == prefix.count { prefix = [] ; prefixOffset = Int.max }
+            return n
+        }
+        return try rest.read(into: buffer)
+    }
+}
+
+public func systemErrorMessage(_ code: Int32 = errno) -> String {
+    String(cString: strerror(code))
+}
+
+/// Opening inputs by path, with `-` for standard input and transparent zstd decompression.
+public enum InputFile {
+    /// The name diagnostics use for an input path.
+    public static func displayName(_ path: String) -> String { path == "-" ? "<stdin>" : path }
+
+    /// Opens `path` (`-` is standard input). A zstd stream (magic 28 B5 2F FD) is decompressed.
+    public static func open(_ path: String) throws(SpladeError) -> ByteSource {
+        let name = displayName(path)
+        let raw: FileDescriptorSource
+        if path == "-" {
+            raw = FileDescriptorSource(descriptor: 0, name: name, ownsDescriptor: false)
+        } else {
+            var info = stat()
+            if stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+                throw SpladeError(.missingInput, "is a directory, expected a file", location: name)
+            }
+            let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw SpladeError(.missingInput, "cannot open: \(systemErrorMessage())", location: name)
+            }
+            raw = FileDescriptorSource(descriptor: fd, name: name, ownsDescriptor: true)
+        }
+        // Sniff the first four bytes (a pipe may deliver them in several reads).
+        var head = [UInt8](repeating: 0, count: 4)
+        var filled = 0
+        while filled < 4 {
+            let n = try head.withMutableBytes { buffer throws(SpladeError) in
+                try raw.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        head.removeLast(4 - filled)
+        let source = PrefixedSource(prefix: head, rest: raw)
+        if ZstdDecompressingSource.hasMagic(head) {
+            return try ZstdDecompressingSource(compressed: source, name: name)
+        }
+        return source
+    }
+}

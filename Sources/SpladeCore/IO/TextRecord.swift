@@ -1,0 +1,59 @@
+/// One text to process: its id (any JSON scalar, passed through unchanged) and its text.
+public struct TextRecord: Sendable {
+    public var id: JSONValue
+    public var text: String
+}
+
+/// How text records are read from input lines: JSON Lines with chosen fields, or plain lines.
+public struct TextRecordFormat: Sendable {
+    /// Fields joined with a space into the text (`["title", "text"]` gives "title text").
+    public var textFields: [String]
+    public var idField: String
+    /// Each line is a text; its id is the line number.
+    public var plainLines: Bool
+
+    public init(textFields: [String] = ["text"], idField: String = "id", plainLines: Bool = false) {
+        self.textFields = textFields
+        self.idField = idField
+        self.plainLines = plainLines
+    }
+
+    /// Parses one input line; errors carry `FILE:LINE`.
+    public func parse(_ line: Line, file: String) throws(SpladeError) -> TextRecord {
+        let location = "\(file):\(line.number)"
+        guard let text = String(validating: line.bytes, as: UTF8.self) else {
+            throw SpladeError(.badInput, "invalid UTF-8", location: location)
+        }
+        if plainLines { return TextRecord(id: .number(String(line.number)), text: text) }
+        let value: JSONValue
+        do {
+            value = try JSON.parse(line.bytes)
+        } catch {
+            throw SpladeError(.badInput, error.description, location: location,
+                              hint: line.bytes.isEmpty ? "empty line; use --lines for plain text input" : nil)
+        }
+        guard case .object = value else {
+            throw SpladeError(.badInput, "expected a JSON object, found \(value.typeName)", location: location,
+                              hint: "use --lines for plain text input")
+        }
+        guard let id = value[idField] else {
+            throw SpladeError(.badInput, "missing field \"\(idField)\"", location: location)
+        }
+        switch id {
+        case .string, .number: break
+        default: throw SpladeError(.badInput, "field \"\(idField)\" is \(id.typeName), expected a string or number",
+                                   location: location)
+        }
+        var parts: [String] = []
+        for field in textFields {
+            guard let part = value[field] else {
+                throw SpladeError(.badInput, "missing field \"\(field)\"", location: location)
+            }
+            guard let string = part.stringValue else {
+                throw SpladeError(.badInput, "field \"\(field)\" is \(part.typeName), expected a string", location: location)
+            }
+            parts.append(string)
+        }
+        return TextRecord(id: id, text: parts.joined(separator: " "))
+    }
+}

@@ -1,0 +1,24 @@
+import Dispatch
+
+/// Maps `inputs` to outputs on `workers.count` threads, keeping the input order. Worker `w` gets
+/// the `w`-th contiguous slice and exclusive use of `workers[w]` (per-thread state such as a MeCab
+/// tagger), so `transform` needs no locking.
+public func orderedParallelMap<Worker, Input, Output>(
+    _ inputs: [Input], workers: [Worker], _ transform: (Worker, Input) -> Output
+) -> [Output] {
+    let threadCount = min(workers.count, inputs.count)
+    if threadCount <= 1 {
+        return inputs.map { transform(workers[0], $0) }
+    }
+    return [Output](unsafeUninitializedCapacity: inputs.count) { buffer, initialized in
+        let chunk = (inputs.count + threadCount - 1) / threadCount
+        // Each worker writes a disjoint range of `buffer` and uses only its own state: no sharing.
+        nonisolated(unsafe) let base = buffer.baseAddress!
+        nonisolated(unsafe) let (inputs, workers, transform) = (inputs, workers, transform)
+        DispatchQueue.concurrentPerform(iterations: threadCount) { w in
+            let range = (w * chunk)..<min(inputs.count, (w + 1) * chunk)
+            for i in range { (base + i).initialize(to: transform(workers[w], inputs[i])) }
+        }
+        initialized = inputs.count
+    }
+}

@@ -1,0 +1,149 @@
+import Foundation
+
+/// A BERT tokenizer loaded from a Hugging Face model directory: the text → token id mapping of
+/// `BertJapaneseTokenizer` (NFKC, MeCab words, WordPiece) or of `BertTokenizer` (the BERT
+/// normaliser, punctuation split, WordPiece), each reproducing transformers' ids exactly.
+///
+/// The tokenizer itself is immutable and shared; each thread encodes through its own
+/// `TokenizerSession` (MeCab taggers are not thread-safe).
+public final class Tokenizer: Sendable {
+    public enum Family: Sendable {
+        /// `BertJapaneseTokenizer` with MeCab words and WordPiece subwords.
+        case japanese(dictionary: MeCabDictionary, lowercase: Bool)
+        /// `BertTokenizer`: the BERT normaliser and pre-tokeniser.
+        case bert(BertNormalizer)
+    }
+
+    public let vocabulary: Vocabulary
+    public let family: Family
+    public let clsId: Int32
+    public let sepId: Int32
+    public let unknownId: Int32
+    /// Things about the model directory a user should know (printed as warnings by the tools).
+    public let warnings: [String]
+    let specialTokens: SpecialTokenSplitter
+    let wordPiece: WordPiece
+
+    init(vocabulary: Vocabulary, family: Family, specialTokens: [(String, Int32)], cls: Int32, sep: Int32,
+         unknown: Int32, maxInputCharsPerWord: Int, warnings: [String]) {
+        self.vocabulary = vocabulary
+        self.family = family
+        self.clsId = cls
+        self.sepId = sep
+        self.unknownId = unknown
+        self.warnings = warnings
+        self.specialTokens = SpecialTokenSplitter(tokens: specialTokens)
+        self.wordPiece = WordPiece(vocabulary: vocabulary, unknownId: unknown, maxInputCharsPerWord: maxInputCharsPerWord)
+    }
+
+    /// A per-thread encoder.
+    public func makeSession() throws(SpladeError) -> TokenizerSession {
+        try TokenizerSession(tokenizer: self)
+    }
+
+    /// The token strings of `ids`.
+    public func tokens(of ids: [Int32]) -> [String] {
+        ids.map { vocabulary.tokens[Int($0)] }
+    }
+}
+
+/// Encodes texts on one thread.
+public final class TokenizerSession {
+    public let tokenizer: Tokenizer
+    private let mecab: MeCabTagger?
+
+    init(tokenizer: Tokenizer) throws(SpladeError) {
+        self.tokenizer = tokenizer
+        if case .japanese(let dictionary, _) = tokenizer.family {
+            mecab = try MeCabTagger(dictionary: dictionary)
+        } else {
+            mecab = nil
+        }
+    }
+
+    /// `[CLS] tokens… [SEP]`, truncated to `maxLength` ids in all (both special tokens kept), as
+    /// `tokenizer(text, add_special_tokens=True, truncation=True, max_length=maxLength)` gives.
+    public func encode(_ text: String, maxLength: Int = 512) throws(SpladeError) -> [Int32] {
+        precondition(maxLength >= 2, "maxLength must leave room for [CLS] and [SEP]")
+        var ids: [Int32] = [tokenizer.clsId]
+        var utf8 = text
+        try utf8.withUTF8Bytes { bytes throws(SpladeError) in
+            for piece in tokenizer.specialTokens.split(bytes) {
+                switch piece {
+                case .special(let id):
+                    ids.append(id)
+                case .text(let range):
+                    let chunk = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
+                    try appendIds(ofChunk: chunk, to: &ids)
+                }
+            }
+        }
+        if ids.count > maxLength - 1 { ids.removeSubrange((maxLength - 1)...) }
+        ids.append(tokenizer.sepId)
+        return ids
+    }
+
+    private func appendIds(ofChunk chunk: String, to ids: inout [Int32]) throws(SpladeError) {
+        switch tokenizer.family {
+        case .japanese(_, let lowercase):
+            var normalized = JapaneseNormalization.nfkc(chunk)
+            if lowercase { normalized = normalized.lowercased() }
+            let wordPiece = tokenizer.wordPiece
+            try normalized.withUTF8Bytes { bytes throws(SpladeError) in
+                try mecab!.forEachWord(bytes) { surface in
+                    // transformers splits each MeCab surface on Python whitespace before WordPiece.
+                    forEachPythonWhitespaceSeparatedWord(surface) { wordPiece.appendIds(of: $0, to: &ids) }
+                }
+            }
+        case .bert(let normalizer):
+            var normalized = normalizer.normalize(chunk)
+            let wordPiece = tokenizer.wordPiece
+            normalized.withUTF8 { bytes in
+                BertPreTokenizer.forEachWord(bytes) { wordPiece.appendIds(of: $0, to: &ids) }
+            }
+        }
+    }
+}
+
+/// Calls `body` with each run of `text` between Python `str.split()` whitespace.
+func forEachPythonWhitespaceSeparatedWord(_ text: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+    var wordStart = 0
+    var i = 0
+    while i < text.count {
+        let (value, length) = decodeScalar(text, at: i)
+        if UnicodeClasses.isPythonWhitespace(value) {
+            if wordStart < i { body(UnsafeBufferPointer(rebasing: text[wordStart..<i])) }
+            wordStart = i + length
+        }
+        i += length
+    }
+    if wordStart < text.count { body(UnsafeBufferPointer(rebasing: text[wordStart..<text.count])) }
+}
+
+enum JapaneseNormalization {
+    /// Unicode NFKC, as `unicodedata.normalize("NFKC", text)`. Text made only of characters that
+    /// NFKC leaves alone and that never combine with a neighbour (ASCII, kana, common CJK
+    /// ideographs and punctuation: most Japanese text) is returned as it is, skipping the costly
+    /// general algorithm.
+    static func nfkc(_ text: String) -> String {
+        for scalar in text.unicodeScalars where !isNFKCInert(scalar.value) {
+            return text.precomposedStringWithCompatibilityMapping
+        }
+        return text
+    }
+
+    /// NFKC_Quick_Check = Yes, canonical combining class 0 and never the second of a composition pair.
+    @inline(__always)
+    static func isNFKCInert(_ v: UInt32) -> Bool {
+        switch v {
+        case 0x20...0x7E, 0x0A, 0x09, 0x0D,   // ASCII printable, LF, TAB, CR
+             0x3001...0x3002, 0x300C...0x300F, // 、。「」『』
+             0x3041...0x3096,                   // hiragana (not the combining or spacing voicing marks)
+             0x30A1...0x30FC,                   // katakana, ・ ー
+             0x4E00...0x9FFF:                   // CJK unified ideographs
+            return true
+        default:
+            return false
+        }
+    }
+}

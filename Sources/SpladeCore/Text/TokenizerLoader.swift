@@ -1,0 +1,182 @@
+import Foundation
+
+extension Tokenizer {
+    /// Loads the tokenizer of a Hugging Face model directory.
+    ///
+    /// `tokenizer_config.json` names the family. `BertJapaneseTokenizer` needs `vocab.txt` and a MeCab
+    /// dictionary (`dictionary` is asked only then); `BertTokenizer` takes its normaliser settings
+    /// and vocabulary from `tokenizer.json` when there is one, else from the config and `vocab.txt`.
+    public static func load(modelDirectory: String,
+                            dictionary: () throws(SpladeError) -> MeCabDictionary) throws(SpladeError) -> Tokenizer {
+        let directory = modelDirectory.hasSuffix("/") && modelDirectory.count > 1
+            ? String(modelDirectory.dropLast()) : modelDirectory
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory) else {
+            throw SpladeError(.missingInput, "model directory not found", location: directory)
+        }
+        guard isDirectory.boolValue else {
+            throw SpladeError(.missingInput, "not a directory (--model takes a Hugging Face model directory)",
+                              location: directory)
+        }
+        let configPath = directory + "/tokenizer_config.json"
+        let config = try readJSONIfPresent(configPath) ?? .object([])
+        let tokenizerJSONPath = directory + "/tokenizer.json"
+        let tokenizerJSON = try readJSONIfPresent(tokenizerJSONPath)
+        let className = config["tokenizer_class"]?.stringValue ?? (tokenizerJSON == nil ? nil : "BertTokenizerFast")
+
+        switch className {
+        case "BertJapaneseTokenizer":
+            return try loadJapanese(directory: directory, config: config, configPath: configPath, dictionary: dictionary)
+        case "BertTokenizer", "BertTokenizerFast":
+            if let tokenizerJSON {
+                return try loadBert(tokenizerJSON: tokenizerJSON, path: tokenizerJSONPath, config: config)
+            }
+            return try loadBertFromVocab(directory: directory, config: config)
+        case nil:
+            throw SpladeError(.missingInput, "no tokenizer_config.json or tokenizer.json: not a Hugging Face model directory",
+                              location: directory)
+        case let other?:
+            throw SpladeError(.badInput, "unsupported tokenizer_class \"\(other)\" (supported: BertJapaneseTokenizer, BertTokenizer)",
+                              location: configPath)
+        }
+    }
+
+    private static func readJSONIfPresent(_ path: String) throws(SpladeError) -> JSONValue? {
+        guard FileManager.default.fileExists(atPath: path) else { return nil }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SpladeError(.missingInput, "cannot read", location: path)
+        }
+        guard String(bytes: data, encoding: .utf8) != nil else {
+            throw SpladeError(.badInput, "not valid UTF-8", location: path)
+        }
+        do {
+            return try JSON.parse(data)
+        } catch {
+            throw SpladeError(.badInput, error.description, location: path)
+        }
+    }
+
+    /// The special tokens of a `tokenizer_config.json`: the named ones with their defaults, and the
+    /// `added_tokens_decoder` entries.
+    private static func configuredSpecialTokens(_ config: JSONValue) -> [String] {
+        var names = [("unk_token", "[UNK]"), ("sep_token", "[SEP]"), ("pad_token", "[PAD]"),
+                     ("cls_token", "[CLS]"), ("mask_token", "[MASK]")]
+            .map { config[$0.0]?.stringValue ?? $0.1 }
+        if case .object(let added)? = config["added_tokens_decoder"] {
+            names += added.compactMap { $0.value["content"]?.stringValue }
+        }
+        return names
+    }
+
+    private static func specialIds(_ names: [String], vocabulary: Vocabulary, path: String) throws(SpladeError) -> [(String, Int32)] {
+        var result: [(String, Int32)] = []
+        for name in names {
+            guard let id = vocabulary.id(of: name) else {
+                throw SpladeError(.badInput, "special token \"\(name)\" is not in the vocabulary", location: path)
+            }
+            result.append((name, id))
+        }
+        return result
+    }
+
+    private static func loadJapanese(directory: String, config: JSONValue, configPath: String,
+                                     dictionary: () throws(SpladeError) -> MeCabDictionary) throws(SpladeError) -> Tokenizer {
+        let wordTokenizer = config["word_tokenizer_type"]?.stringValue ?? "basic"
+        let subwordTokenizer = config["subword_tokenizer_type"]?.stringValue ?? "wordpiece"
+        guard wordTokenizer == "mecab", subwordTokenizer == "wordpiece" else {
+            throw SpladeError(.badInput, "unsupported BertJapaneseTokenizer: word_tokenizer_type \"\(wordTokenizer)\", "
+                              + "subword_tokenizer_type \"\(subwordTokenizer)\" (supported: mecab + wordpiece)",
+                              location: configPath)
+        }
+        var warnings: [String] = []
+        if let dic = config["mecab_kwargs"]?["mecab_dic"]?.stringValue, dic != "unidic_lite" {
+            warnings.append("\(configPath) asks for the MeCab dictionary \"\(dic)\"; this build uses unidic-lite")
+        }
+        let vocabPath = directory + "/vocab.txt"
+        let vocabulary = try Vocabulary.load(vocabTxt: vocabPath)
+        let specials = try specialIds(configuredSpecialTokens(config), vocabulary: vocabulary, path: vocabPath)
+        let mecab = try dictionary()
+        if let warning = mecab.versionWarning { warnings.append(warning) }
+        let ids = Dictionary(specials, uniquingKeysWith: { a, _ in a })
+        let name = { (key: String, fallback: String) in config[key]?.stringValue ?? fallback }
+        return Tokenizer(vocabulary: vocabulary,
+                         family: .japanese(dictionary: mecab, lowercase: config["do_lower_case"].flatMap(boolValue) ?? false),
+                         specialTokens: specials, cls: ids[name("cls_token", "[CLS]")]!,
+                         sep: ids[name("sep_token", "[SEP]")]!, unknown: ids[name("unk_token", "[UNK]")]!,
+                         maxInputCharsPerWord: 100, warnings: warnings)
+    }
+
+    private static func loadBert(tokenizerJSON json: JSONValue, path: String, config: JSONValue) throws(SpladeError) -> Tokenizer {
+        guard json["model"]?["type"]?.stringValue == "WordPiece" else {
+            throw SpladeError(.badInput, "tokenizer.json model is \(json["model"]?["type"]?.stringValue ?? "missing"), "
+                              + "expected WordPiece", location: path)
+        }
+        let prefix = json["model"]?["continuing_subword_prefix"]?.stringValue ?? "##"
+        guard prefix == "##" else {
+            throw SpladeError(.badInput, "unsupported continuing_subword_prefix \"\(prefix)\"", location: path)
+        }
+        let normalizerConfig = json["normalizer"] ?? .null
+        guard normalizerConfig["type"]?.stringValue == "BertNormalizer" else {
+            throw SpladeError(.badInput, "unsupported normalizer (expected BertNormalizer)", location: path)
+        }
+        guard json["pre_tokenizer"]?["type"]?.stringValue == "BertPreTokenizer" else {
+            throw SpladeError(.badInput, "unsupported pre_tokenizer (expected BertPreTokenizer)", location: path)
+        }
+        let normalizer = BertNormalizer(
+            cleanText: normalizerConfig["clean_text"].flatMap(boolValue) ?? true,
+            handleChineseChars: normalizerConfig["handle_chinese_chars"].flatMap(boolValue) ?? true,
+            stripAccents: normalizerConfig["strip_accents"].flatMap(boolValue),
+            lowercase: normalizerConfig["lowercase"].flatMap(boolValue) ?? true)
+        let vocabulary = try Vocabulary.load(tokenizerJSON: json, path: path)
+        var specials: [(String, Int32)] = []
+        if case .array(let added)? = json["added_tokens"] {
+            for token in added {
+                guard let content = token["content"]?.stringValue,
+                      let id = token["id"]?.doubleValue.flatMap({ Int32(exactly: $0) }) else {
+                    throw SpladeError(.badInput, "malformed added_tokens entry", location: path)
+                }
+                specials.append((content, id))
+            }
+        }
+        let unknownName = json["model"]?["unk_token"]?.stringValue ?? "[UNK]"
+        let maxChars = json["model"]?["max_input_chars_per_word"]?.doubleValue.flatMap { Int(exactly: $0) } ?? 100
+        return try makeBert(vocabulary: vocabulary, normalizer: normalizer, specials: specials, config: config,
+                            unknownName: unknownName, maxInputCharsPerWord: maxChars, path: path)
+    }
+
+    private static func loadBertFromVocab(directory: String, config: JSONValue) throws(SpladeError) -> Tokenizer {
+        let vocabPath = directory + "/vocab.txt"
+        let vocabulary = try Vocabulary.load(vocabTxt: vocabPath)
+        let lowercase = config["do_lower_case"].flatMap(boolValue) ?? true
+        let normalizer = BertNormalizer(cleanText: true,
+                                        handleChineseChars: config["tokenize_chinese_chars"].flatMap(boolValue) ?? true,
+                                        stripAccents: config["strip_accents"].flatMap(boolValue), lowercase: lowercase)
+        let specials = try specialIds(configuredSpecialTokens(config), vocabulary: vocabulary, path: vocabPath)
+        return try makeBert(vocabulary: vocabulary, normalizer: normalizer, specials: specials, config: config,
+                            unknownName: config["unk_token"]?.stringValue ?? "[UNK]", maxInputCharsPerWord: 100,
+                            path: vocabPath)
+    }
+
+    private static func makeBert(vocabulary: Vocabulary, normalizer: BertNormalizer, specials: [(String, Int32)],
+                                 config: JSONValue, unknownName: String, maxInputCharsPerWord: Int,
+                                 path: String) throws(SpladeError) -> Tokenizer {
+        func id(_ key: String, _ fallback: String) throws(SpladeError) -> Int32 {
+            let name = config[key]?.stringValue ?? fallback
+            guard let id = vocabulary.id(of: name) else {
+                throw SpladeError(.badInput, "special token \"\(name)\" is not in the vocabulary", location: path)
+            }
+            return id
+        }
+        guard let unknown = vocabulary.id(of: unknownName) else {
+            throw SpladeError(.badInput, "unknown token \"\(unknownName)\" is not in the vocabulary", location: path)
+        }
+        return Tokenizer(vocabulary: vocabulary, family: .bert(normalizer), specialTokens: specials,
+                         cls: try id("cls_token", "[CLS]"), sep: try id("sep_token", "[SEP]"), unknown: unknown,
+                         maxInputCharsPerWord: maxInputCharsPerWord, warnings: [])
+    }
+}
+
+private func boolValue(_ value: JSONValue) -> Bool? {
+    if case .bool(let b) = value { return b }
+    return nil
+}
