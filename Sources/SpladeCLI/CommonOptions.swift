@@ -77,14 +77,14 @@ public struct TokenizerOptions: ParsableArguments {
     /// Loads the tokenizer, printing its warnings.
     public func loadTokenizer() throws(SpladeError) -> Tokenizer {
         let environment = ProcessInfo.processInfo.environment
-        guard let directory = model ?? environment["SPLADE_MODEL"] else {
+        guard let directory = model ?? environment["SPLADE_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) else {
             throw SpladeError(.usage, "no model: pass --model DIR or set SPLADE_MODEL",
                               hint: "a Hugging Face model directory, e.g. a download of hotchpotch/japanese-splade-base-v1")
         }
-        let explicit = mecabDic ?? environment["SPLADE_MECAB_DIC"]
+        let explicit = mecabDic ?? environment["SPLADE_MECAB_DIC"].flatMap { $0.isEmpty ? nil : $0 }
         let tokenizer = try Tokenizer.load(modelDirectory: directory) { () throws(SpladeError) in
             try MeCabDictionary.locate(explicit: explicit, candidates: DictionarySearch.candidates(),
-                                       hint: DictionarySearch.hint)
+                                       lastResort: DictionarySearch.pythonUnidicLite, hint: DictionarySearch.hint)
         }
         tokenizer.warnings.forEach(Diagnostics.warning)
         return tokenizer
@@ -103,9 +103,6 @@ enum DictionarySearch {
             result.append(.init(origin: "the installed copy", directory: prefix.path + "/share/splade/unidic-lite"))
         }
         result.append(.init(origin: "the project's deps/", directory: projectRoot + "/deps/unidic-lite"))
-        if let python = pythonUnidicLite() {
-            result.append(.init(origin: "Python's unidic_lite", directory: python))
-        }
         return result
     }
 
@@ -116,7 +113,7 @@ enum DictionarySearch {
     }
 
     /// `unidic_lite.DICDIR` of the first python3 on PATH, if it has the package.
-    static func pythonUnidicLite() -> String? {
+    static func pythonUnidicLite() -> MeCabDictionary.Candidate? {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", "import unidic_lite; print(unidic_lite.DICDIR)"]
@@ -126,7 +123,9 @@ enum DictionarySearch {
         guard (try? process.run()) != nil else { return nil }
         let data = pipe.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        guard process.terminationStatus == 0 else { return nil }
-        return String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        guard process.terminationStatus == 0,
+              let directory = String(data: data, encoding: .utf8)?.trimmingCharacters(in: .whitespacesAndNewlines)
+        else { return nil }
+        return .init(origin: "Python's unidic_lite", directory: directory)
     }
 }

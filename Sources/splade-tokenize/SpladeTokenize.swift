@@ -8,17 +8,17 @@ struct SpladeTokenize: ParsableCommand {
         commandName: "splade-tokenize",
         abstract: "Turn texts into BERT token ids, exactly as Hugging Face transformers does.",
         discussion: """
-            Reads JSON Lines records ({"id": …, "text": …}) or plain lines and writes one JSON object per \
-            record: {"id":…,"input_ids":[…]} ([CLS] … [SEP], truncated to --max-length), with "tokens" \
+            Reads JSON Lines records ({"id": ..., "text": ...}) or plain lines and writes one JSON object per \
+            record: {"id":...,"input_ids":[...]} ([CLS] ... [SEP], truncated to --max-length), with "tokens" \
             added by --tokens. The tokenizer comes from the model directory: BertJapaneseTokenizer \
             (NFKC, MeCab with unidic-lite, WordPiece; the tokenizer of japanese-splade-base-v1) or \
-            BertTokenizer (English BERT models). Special tokens written in the text ([SEP], [MASK], …) \
+            BertTokenizer (English BERT models). Special tokens written in the text ([SEP], [MASK], ...) \
             are kept whole. Output order is input order, whatever the number of threads.
 
             EXAMPLES
               splade-tokenize --model models/japanese-splade-base-v1 < docs.jsonl > tokens.jsonl
               splade-tokenize --model M --field title,text --tokens -i corpus.jsonl.zst | head -3
-              echo '東北大学で研究しています。' | splade-tokenize --model M --lines --tokens
+              splade-tokenize --model M --lines --tokens < sentences.txt
 
             \(ExitStatus.table)
             """)

@@ -294,18 +294,39 @@ public struct JSONWriter {
     }
 
     public mutating func appendInt(_ value: Int) {
-        if value == 0 { bytes.append(0x30); return }
-        var v = value.magnitude
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
-                     UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-        var count = 0
-        withUnsafeMutableBytes(of: &digits) { raw in
-            while v > 0 { raw[count] = UInt8(0x30 + v % 10); v /= 10; count += 1 }
-            for i in stride(from: count - 1, through: 0, by: -1) { bytes.append(raw[i]) }
+        var v = value.magnitude
+        // Digits are produced backwards into a small stack buffer, two at a time.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 20) { digits in
+            var start = 20
+            while v >= 100 {
+                let pair = Int(v % 100) * 2
+                v /= 100
+                start -= 2
+                digits[start] = Self.digitPairs[pair]
+                digits[start + 1] = Self.digitPairs[pair + 1]
+            }
+            if v >= 10 {
+                start -= 2
+                digits[start] = Self.digitPairs[Int(v) * 2]
+                digits[start + 1] = Self.digitPairs[Int(v) * 2 + 1]
+            } else {
+                start -= 1
+                digits[start] = UInt8(v) + 0x30
+            }
+            for i in start..<20 { bytes.append(digits[i]) }
         }
     }
+
+    /// "00" "01" … "99", for writing integers two digits at a time.
+    private static let digitPairs: [UInt8] = {
+        var pairs: [UInt8] = []
+        for n in 0..<100 {
+            pairs.append(UInt8(0x30 + n / 10))
+            pairs.append(UInt8(0x30 + n % 10))
+        }
+        return pairs
+    }()
 
     public mutating func appendValue(_ value: JSONValue) {
         switch value {

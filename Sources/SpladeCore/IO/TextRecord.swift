@@ -21,10 +21,12 @@ public struct TextRecordFormat: Sendable {
     /// Parses one input line; errors carry `FILE:LINE`.
     public func parse(_ line: Line, file: String) throws(SpladeError) -> TextRecord {
         let location = "\(file):\(line.number)"
-        guard let text = String(validating: line.bytes, as: UTF8.self) else {
+        guard UTF8Validation.isValid(line.bytes) else {
             throw SpladeError(.badInput, "invalid UTF-8", location: location)
         }
-        if plainLines { return TextRecord(id: .number(String(line.number)), text: text) }
+        if plainLines {
+            return TextRecord(id: .number(String(line.number)), text: String(decoding: line.bytes, as: UTF8.self))
+        }
         let value: JSONValue
         do {
             value = try JSON.parse(line.bytes)

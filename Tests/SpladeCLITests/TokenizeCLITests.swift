@@ -1,0 +1,134 @@
+import Foundation
+import Testing
+
+/// splade-tokenize as a user runs it: end-to-end parity, options, and every exit status it can give.
+@Suite(.enabled(if: Tools.fixturesAvailable, "needs ../shared/fixtures"))
+struct TokenizeCLITests {
+    let jaTiny = Tools.fixtures + "/ja-tiny/model"
+    let v3 = Tools.data("bert-base-japanese-v3")
+
+    func expectedIds(_ fixture: String) throws -> [String] {
+        let text = try String(contentsOfFile: Tools.fixtures + "/" + fixture, encoding: .utf8)
+        return text.split(separator: "\n").map { line in
+            let object = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return "\(object["input_ids"]!)"
+        }
+    }
+
+    func outputIds(_ run: ToolRun) -> [String] {
+        run.stdoutLines.map { line in
+            let object = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return "\(object["input_ids"]!)"
+        }
+    }
+
+    @Test(arguments: [1, 2])
+    func fixtureIdsThroughTheCommandLineAtAnyThreadCount(threads: Int) throws {
+        let run = try Tools.run("splade-tokenize", ["--model", v3, "--threads", "\(threads)",
+                                                    "-i", Tools.fixtures + "/ja-v3/tokenize.jsonl"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(outputIds(run) == (try expectedIds("ja-v3/tokenize.jsonl")))
+    }
+
+    @Test func outputShapeIdsPassThroughAndTokens() throws {
+        let input = #"{"id": 7, "text": "東京都に住んでいます。", "extra": 1}"# + "\n" + #"{"id": "b", "text": ""}"# + "\n"
+        let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "--tokens"], stdin: input)
+        #expect(run.status == 0)
+        #expect(run.stdoutLines == [
+            #"{"id":7,"input_ids":[2,4292,2094,221,5851,217,186,4183,171,3],"tokens":["[CLS]","東京","都","に","住ん","で","い","ます","。","[SEP]"]}"#,
+            #"{"id":"b","input_ids":[2,3],"tokens":["[CLS]","[SEP]"]}"#,
+        ])
+    }
+
+    @Test func plainLinesFieldsAndMaxLength() throws {
+        let lines = try Tools.run("splade-tokenize", ["--model", jaTiny, "--lines", "--max-length", "4"],
+                                  stdin: "東京都に住んでいます。\n\n")
+        #expect(lines.stdoutLines == [#"{"id":1,"input_ids":[2,4292,2094,3]}"#, #"{"id":2,"input_ids":[2,3]}"#])
+        let joined = try Tools.run("splade-tokenize", ["--model", jaTiny, "--field", "title,text"],
+                                   stdin: #"{"id":"d","title":"東京","text":"都"}"# + "\n")
+        #expect(joined.stdoutLines == [#"{"id":"d","input_ids":[2,4292,2094,3]}"#])
+    }
+
+    @Test(arguments: [
+        ("not json\n", "<stdin>:1: invalid JSON"),
+        ("{\"id\":1,\"text\":\"ok\"}\n{\"id\":2}\n", "<stdin>:2: missing field \"text\""),
+        ("{\"id\":1,\"text\":3}\n", "<stdin>:1: field \"text\" is number, expected a string"),
+        ("{\"text\":\"x\"}\n", "<stdin>:1: missing field \"id\""),
+        ("[1]\n", "<stdin>:1: expected a JSON object"),
+    ])
+    func badRecordsExit65WithTheirLocation(input: String, message: String) throws {
+        let run = try Tools.run("splade-tokenize", ["--model", jaTiny], stdin: input)
+        #expect(run.status == 65)
+        #expect(run.stderr.contains("splade-tokenize: error: \(message)"), "\(run.stderr)")
+    }
+
+    @Test func invalidUTF8Exits65() throws {
+        let path = NSTemporaryDirectory() + "splade-bad-\(UUID()).jsonl"
+        try Data(Array("{\"id\":1,\"text\":\"ok\"}\n{\"id\":2,\"text\":\"".utf8) + [0xFF] + Array("\"}\n".utf8))
+            .write(to: URL(fileURLWithPath: path))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "-i", path])
+        #expect(run.status == 65)
+        #expect(run.stderr.contains("error: \(path):2: invalid UTF-8"), "\(run.stderr)")
+    }
+
+    @Test func skipInvalidWarnsCountsAndContinues() throws {
+        let input = "{\"id\":1,\"text\":\"a\"}\nbroken\n{\"id\":3,\"text\":\"b\"}\n"
+        let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "--skip-invalid"], stdin: input)
+        #expect(run.status == 0)
+        #expect(run.stdoutLines.count == 2)
+        #expect(run.stderr.contains("warning: <stdin>:2: invalid JSON"))
+        #expect(run.stderr.contains("skipped 1 invalid record"))
+    }
+
+    @Test func missingInputsExit66() throws {
+        let noFile = try Tools.run("splade-tokenize", ["--model", jaTiny, "-i", "/nonexistent/docs.jsonl"])
+        #expect(noFile.status == 66)
+        #expect(noFile.stderr.contains("/nonexistent/docs.jsonl: cannot open"))
+        let noModel = try Tools.run("splade-tokenize", ["--model", "/nonexistent/model"], stdin: "")
+        #expect(noModel.status == 66)
+        #expect(noModel.stderr.contains("model directory not found"))
+        let noDictionary = try Tools.run("splade-tokenize", ["--model", jaTiny, "--mecab-dic", "/nonexistent/dic"], stdin: "")
+        #expect(noDictionary.status == 66)
+        #expect(noDictionary.stderr.contains("MeCab dictionary directory not found"))
+    }
+
+    @Test func usageErrorsExit64() throws {
+        #expect(try Tools.run("splade-tokenize", ["--no-such-option"]).status == 64)
+        #expect(try Tools.run("splade-tokenize", ["--model", jaTiny, "--max-length", "1"]).status == 64)
+        let noModel = try Tools.run("splade-tokenize", [], stdin: "", environment: ["SPLADE_MODEL": ""])
+        #expect(noModel.status == 64)
+        #expect(noModel.stderr.contains("no model: pass --model DIR or set SPLADE_MODEL"))
+        let help = try Tools.run("splade-tokenize", ["--help"])
+        #expect(help.status == 0 && help.stdoutText.contains("EXIT STATUS") && help.stdoutText.contains("74"))
+    }
+
+    @Test func outputFailuresExit73And74() throws {
+        let cannotCreate = try Tools.run("splade-tokenize", ["--model", jaTiny, "--lines", "-o", "/nonexistent/dir/out.jsonl"], stdin: "a\n")
+        #expect(cannotCreate.status == 73)
+        let full = try Tools.run("splade-tokenize", ["--model", jaTiny, "--lines"], stdin: "a\n", stdoutPath: "/dev/full")
+        #expect(full.status == 74)
+        #expect(full.stderr.contains("write failed"))
+    }
+
+    @Test func closedPipeEndsQuietly() throws {
+        let run = try Tools.shell("splade-tokenize --model '\(v3)' -i '\(Tools.fixtures)/ja-v3/tokenize.jsonl' | head -1")
+        #expect(run.status == 0)
+        #expect(run.stdoutLines.count == 1)
+        #expect(run.stderr.isEmpty, "\(run.stderr)")
+    }
+
+    @Test func fileOutputIsAtomic() throws {
+        let dir = NSTemporaryDirectory() + "splade-atomic-\(UUID())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let good = try Tools.run("splade-tokenize", ["--model", jaTiny, "--lines", "-o", dir + "/out.jsonl"], stdin: "a\nb\n")
+        #expect(good.status == 0)
+        #expect(try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8).split(separator: "\n").count == 2)
+        // A failing run leaves the previous file untouched and no temporary file behind.
+        let bad = try Tools.run("splade-tokenize", ["--model", jaTiny, "-o", dir + "/out.jsonl"], stdin: "{\"id\":1,\"text\":\"x\"}\nbad\n")
+        #expect(bad.status == 65)
+        #expect(try String(contentsOfFile: dir + "/out.jsonl", encoding: .utf8).split(separator: "\n").count == 2)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dir) == ["out.jsonl"])
+    }
+}

@@ -1,0 +1,77 @@
+import Foundation
+import Testing
+@testable import SpladeCore
+
+@Suite struct JSONTests {
+    @Test func parsesAndKeepsNumberLiteralsAndKeyOrder() throws {
+        let value = try JSON.parse(#" {"id": 12345678901234567890, "b": [true, null, -1.5e3], "a": "x\"\u00e9\ud83d\ude00"} "#)
+        var writer = JSONWriter()
+        writer.appendValue(value)
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == #"{"id":12345678901234567890,"b":[true,null,-1.5e3],"a":"x\"é😀"}"#)
+        #expect(value["a"]?.stringValue == "x\"é😀")
+    }
+
+    @Test(arguments: ["", "{", "{\"a\":}", "[1,]", "01", "\"\\x\"", "\"a\nb\"", "{\"a\":1} x", "\"\\ud800\"", "nul", "1.", "-"])
+    func rejectsInvalidJSON(_ text: String) {
+        #expect(throws: JSONSyntaxError.self) { try JSON.parse(text) }
+    }
+
+    @Test func rejectsHostileNesting() {
+        #expect(throws: JSONSyntaxError.self) { try JSON.parse(String(repeating: "[", count: 100_000)) }
+    }
+
+    @Test func writerEscapesControlCharacters() {
+        var writer = JSONWriter()
+        writer.appendString("a\u{1}\n\"\\")
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == #""a\u0001\n\"\\""#)
+        writer = JSONWriter()
+        writer.appendInt(-1234)
+        #expect(String(decoding: writer.bytes, as: UTF8.self) == "-1234")
+    }
+}
+
+@Suite struct LineReaderTests {
+    func lines(of content: [UInt8], bufferSize: Int = 4) throws -> [String] {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("splade-lines-\(UUID())").path
+        FileManager.default.createFile(atPath: path, contents: Data(content))
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let reader = LineReader(source: try InputFile.open(path), name: path, bufferSize: bufferSize)
+        var result: [String] = []
+        while let line = try reader.next() { result.append(String(decoding: line.bytes, as: UTF8.self)) }
+        return result
+    }
+
+    @Test func splitsLinesAcrossBufferRefillsAndGrowth() throws {
+        #expect(try lines(of: Array("a\r\nbb\n\nlong line here\nlast".utf8)) == ["a", "bb", "", "long line here", "last"])
+        #expect(try lines(of: Array("x\n".utf8)) == ["x"])
+        #expect(try lines(of: []) == [])
+    }
+
+    @Test func decompressesZstdTransparently() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("splade-zstd-\(UUID())").path
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let text = (1...5000).map { "line \($0)" }.joined(separator: "\n") + "\n"
+        try text.write(toFile: dir + "/a.txt", atomically: true, encoding: .utf8)
+        let zstd = Process()
+        zstd.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        zstd.arguments = ["zstd", "-q", "-f", dir + "/a.txt", "-o", dir + "/a.txt.zst"]
+        try zstd.run()
+        zstd.waitUntilExit()
+        try #require(zstd.terminationStatus == 0)
+        let reader = try LineReader(path: dir + "/a.txt.zst")
+        var count = 0
+        var last = ""
+        while let line = try reader.next() {
+            count += 1
+            last = String(decoding: line.bytes, as: UTF8.self)
+        }
+        #expect(count == 5000 && last == "line 5000")
+
+        // A truncated stream is an error, not a silently short input.
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/a.txt.zst"))
+        try data.prefix(data.count / 2).write(to: URL(fileURLWithPath: dir + "/cut.zst"))
+        let cut = try LineReader(path: dir + "/cut.zst")
+        #expect(throws: SpladeError.self) { while try cut.next() != nil {} }
+    }
+}

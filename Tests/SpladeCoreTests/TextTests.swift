@@ -1,0 +1,78 @@
+import Testing
+@testable import SpladeCore
+
+@Suite struct WordPieceTests {
+    let vocabulary = Vocabulary(tokensById: ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "un", "##aff", "##able", "##a", "a", "東京", "##都"])
+
+    func pieces(_ word: String, maxChars: Int = 100) -> [Int32] {
+        let wordPiece = WordPiece(vocabulary: vocabulary, unknownId: 1, maxInputCharsPerWord: maxChars)
+        var ids: [Int32] = []
+        var word = word
+        word.withUTF8 { wordPiece.appendIds(of: $0, to: &ids) }
+        return ids
+    }
+
+    @Test func greedyLongestMatchFirst() {
+        #expect(pieces("unaffable") == [4, 5, 6])
+        #expect(pieces("aaa") == [8, 7, 7])
+        #expect(pieces("東京都") == [9, 10])
+    }
+
+    @Test func unknownPieceMakesTheWholeWordUnknown() {
+        #expect(pieces("unaffablex") == [1])
+        #expect(pieces("x") == [1])
+    }
+
+    @Test func wordsLongerThanTheLimitAreUnknown() {
+        #expect(pieces("aaaa", maxChars: 3) == [1])
+        #expect(pieces("aaa", maxChars: 3) == [8, 7, 7])
+    }
+
+    @Test func laterDuplicateTokenWins() {
+        let duplicated = Vocabulary(tokensById: ["a", "b", "a"])
+        #expect(duplicated.id(of: "a") == 2)
+        #expect(duplicated.id(of: "b") == 1)
+        #expect(duplicated.id(of: "c") == nil)
+    }
+}
+
+@Suite struct SpecialTokenSplitterTests {
+    @Test func longestSpecialTokenWinsAndTextIsKept() {
+        let splitter = SpecialTokenSplitter(tokens: [("[SEP]", 3), ("[SEP]X", 9), ("[CLS]", 2)])
+        var text = "a[SEP]b[SEP]X[CLS]"
+        let pieces = text.withUTF8 { splitter.split($0) }
+        let rendered = pieces.map { piece -> String in
+            switch piece {
+            case .text(let range): return "t\(range.lowerBound)-\(range.upperBound)"
+            case .special(let id): return "s\(id)"
+            }
+        }
+        #expect(rendered == ["t0-1", "s3", "t6-7", "s9", "s2"])
+    }
+}
+
+@Suite struct NormalizationTests {
+    @Test func nfkcMatchesPythonOnTheFixtureEdgeCases() {
+        #expect(JapaneseNormalization.nfkc("ＡＢＣ１２３ｱｲｳ") == "ABC123アイウ")
+        #expect(JapaneseNormalization.nfkc("①②③ ㍻ ㈱") == "123 平成 (株)")
+        #expect(JapaneseNormalization.nfkc("ｶﾞ") == "ガ")
+        // The fast path must not skip text whose NFKC differs.
+        #expect(JapaneseNormalization.nfkc("か\u{3099}") == "が")
+        #expect(JapaneseNormalization.nfkc("東京都に住んでいます。") == "東京都に住んでいます。")
+    }
+
+    @Test func bertNormalizerCleansSplitsCJKStripsAccentsAndLowercases() {
+        let normalizer = BertNormalizer()
+        #expect(normalizer.normalize("Café\u{0}\u{200B}\tNAÏVE 東京") == "cafe naive  東  京 ")
+        #expect(BertNormalizer(stripAccents: false, lowercase: true).normalize("É") == "é")
+    }
+
+    @Test func pythonWhitespaceSplit() {
+        var words: [String] = []
+        var text = "a\u{3000}b\u{85}c\u{200B}d"
+        text.withUTF8 { bytes in
+            forEachPythonWhitespaceSeparatedWord(bytes) { words.append(String(decoding: $0, as: UTF8.self)) }
+        }
+        #expect(words == ["a", "b", "c\u{200B}d"])
+    }
+}

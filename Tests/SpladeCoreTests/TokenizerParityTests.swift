@@ -1,0 +1,85 @@
+import Foundation
+import Testing
+@testable import SpladeCore
+
+/// Token ids must be identical to transformers' on every fixture text: 100% is the bar.
+@Suite struct TokenizerParityTests {
+    struct Case: CustomTestStringConvertible, Sendable {
+        let fixture: String
+        let model: String
+        var testDescription: String { fixture }
+    }
+
+    static let cases = [
+        Case(fixture: "ja-tiny/tokenize.jsonl", model: Fixtures.path("ja-tiny/model")),
+        Case(fixture: "ja-v3/tokenize.jsonl", model: Fixtures.data("bert-base-japanese-v3")),
+        Case(fixture: "splade-tiny-en/tokenize.jsonl", model: TestResources.spladeTinyModel),
+    ]
+
+    @Test(.enabled(if: Fixtures.available && TestResources.dictionary != nil && TestResources.spladeTinyAvailable,
+                   "needs ../shared/fixtures, the unidic-lite dictionary and the splade-tiny model (make deps)"),
+          arguments: cases)
+    func idsMatchTransformers(_ testCase: Case) throws {
+        let tokenizer = try Tokenizer.load(modelDirectory: testCase.model) { () throws(SpladeError) in
+            try MeCabDictionary(directory: TestResources.dictionary!)
+        }
+        let session = try tokenizer.makeSession()
+        let rows = try FixtureRows.read(Fixtures.path(testCase.fixture))
+        #expect(rows.count > 500)
+        var mismatches: [String] = []
+        for row in rows {
+            let ids = try session.encode(row.text, maxLength: 512)
+            if ids != row.inputIds { mismatches.append(row.id) }
+        }
+        #expect(mismatches.isEmpty, "ids differ for \(mismatches.count) of \(rows.count): \(mismatches.prefix(10))")
+    }
+
+    @Test(.enabled(if: Fixtures.available && TestResources.dictionary != nil, "needs fixtures and the dictionary"))
+    func truncationKeepsClsAndSep() throws {
+        let tokenizer = try Tokenizer.load(modelDirectory: Fixtures.data("bert-base-japanese-v3")) { () throws(SpladeError) in
+            try MeCabDictionary(directory: TestResources.dictionary!)
+        }
+        let session = try tokenizer.makeSession()
+        let text = String(repeating: "日本語の文章です。", count: 200)
+        let full = try session.encode(text, maxLength: 512)
+        let short = try session.encode(text, maxLength: 8)
+        #expect(full.count == 512)
+        #expect(short == Array(full.prefix(7)) + [tokenizer.sepId])
+        #expect(try session.encode("", maxLength: 2) == [tokenizer.clsId, tokenizer.sepId])
+    }
+}
+
+/// Rows of a tokenize fixture: id, text, expected ids.
+struct FixtureRows {
+    let id: String
+    let text: String
+    let inputIds: [Int32]
+
+    static func read(_ path: String) throws -> [FixtureRows] {
+        let reader = try LineReader(path: path)
+        var rows: [FixtureRows] = []
+        while let line = try reader.next() {
+            let json = try JSON.parse(line.bytes)
+            guard case .array(let ids)? = json["input_ids"], let text = json["text"]?.stringValue else {
+                throw SpladeError(.badInput, "malformed fixture row", location: "\(path):\(line.number)")
+            }
+            rows.append(FixtureRows(id: json["id"]?.stringValue ?? "\(line.number)", text: text,
+                                    inputIds: ids.map { Int32($0.doubleValue!) }))
+        }
+        return rows
+    }
+}
+
+/// Resources `make deps` installs into the project: the unidic-lite dictionary, the splade-tiny model.
+enum TestResources {
+    static let projectRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().path
+
+    static let dictionary: String? = {
+        let candidates = [ProcessInfo.processInfo.environment["SPLADE_MECAB_DIC"], projectRoot + "/deps/unidic-lite"]
+        return candidates.compactMap { $0 }.first { FileManager.default.fileExists(atPath: $0 + "/sys.dic") }
+    }()
+
+    static let spladeTinyModel = projectRoot + "/models/splade-tiny"
+    static var spladeTinyAvailable: Bool { FileManager.default.fileExists(atPath: spladeTinyModel + "/tokenizer.json") }
+}
