@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 PREFIX ?= /usr/local
-TOOLS := splade-tokenize
+TOOLS := splade-tokenize splade-encode
 APT_PACKAGES := libopenblas-dev libzstd-dev libmecab-dev zstd unzip
 DEPS := deps
 # unidic-lite 1.0.8 = UniDic 2.1.2, the MeCab dictionary of bert-base-japanese-v3.
@@ -88,7 +88,8 @@ check-docs:
 
 ## install: binaries, man pages, completions and the dictionary under PREFIX
 install: build $(DEPS)/unidic-lite/sys.dic
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/splade \
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+	  $(DESTDIR)$(PREFIX)/share/splade \
 	  $(DESTDIR)$(PREFIX)/share/bash-completion/completions $(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 	  $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d
 	@for t in $(TOOLS); do \
@@ -98,6 +99,7 @@ install: build $(DEPS)/unidic-lite/sys.dic
 	  install -m 644 completions/zsh/_$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t; \
 	  install -m 644 completions/fish/$$t.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
 	done
+	install -m 644 man/splade-vectors.5 $(DESTDIR)$(PREFIX)/share/man/man5/splade-vectors.5
 	rm -rf $(DESTDIR)$(PREFIX)/share/splade/unidic-lite
 	cp -r $(DEPS)/unidic-lite $(DESTDIR)$(PREFIX)/share/splade/unidic-lite
 
@@ -107,7 +109,7 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/$$t $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_$$t \
 	    $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/$$t.fish; \
 	done
-	rm -rf $(DESTDIR)$(PREFIX)/share/splade
+	rm -rf $(DESTDIR)$(PREFIX)/share/splade $(DESTDIR)$(PREFIX)/share/man/man5/splade-vectors.5
 
 ## bench: the side-by-side benchmarks against the reference tools (see bench/README.md)
 bench: build deps

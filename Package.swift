@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// Every tool links the one shared library (SpladeCore) and the CLI plumbing (SpladeCLI).
-let tools = ["splade-tokenize"]
+let tools = ["splade-tokenize", "splade-encode"]
 
 let package = Package(
     name: "splade",
@@ -20,7 +20,7 @@ let package = Package(
         .systemLibrary(name: "CMeCab", providers: [.apt(["libmecab-dev"])]),
 
         // Libraries.
-        .target(name: "SpladeCore", dependencies: ["CZstd", "CMeCab"]),
+        .target(name: "SpladeCore", dependencies: ["COpenBLAS", "CZstd", "CMeCab"]),
         .target(
             name: "SpladeCLI",
             dependencies: ["SpladeCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

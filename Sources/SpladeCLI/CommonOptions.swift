@@ -74,13 +74,22 @@ public struct TokenizerOptions: ParsableArguments {
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 ([CLS] and [SEP])") }
     }
 
-    /// Loads the tokenizer, printing its warnings.
-    public func loadTokenizer() throws(SpladeError) -> Tokenizer {
-        let environment = ProcessInfo.processInfo.environment
-        guard let directory = model ?? environment["SPLADE_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) else {
+    /// Whether a model directory was named (--model or $SPLADE_MODEL).
+    public var hasModel: Bool { (try? modelDirectory()) != nil }
+
+    /// The model directory: --model, else $SPLADE_MODEL.
+    public func modelDirectory() throws(SpladeError) -> String {
+        guard let directory = model ?? ProcessInfo.processInfo.environment["SPLADE_MODEL"].flatMap({ $0.isEmpty ? nil : $0 }) else {
             throw SpladeError(.usage, "no model: pass --model DIR or set SPLADE_MODEL",
                               hint: "a Hugging Face model directory, e.g. a download of hotchpotch/japanese-splade-base-v1")
         }
+        return directory
+    }
+
+    /// Loads the tokenizer, printing its warnings.
+    public func loadTokenizer() throws(SpladeError) -> Tokenizer {
+        let environment = ProcessInfo.processInfo.environment
+        let directory = try modelDirectory()
         let explicit = mecabDic ?? environment["SPLADE_MECAB_DIC"].flatMap { $0.isEmpty ? nil : $0 }
         let tokenizer = try Tokenizer.load(modelDirectory: directory) { () throws(SpladeError) in
             try MeCabDictionary.locate(explicit: explicit, candidates: DictionarySearch.candidates(),

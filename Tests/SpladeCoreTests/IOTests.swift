@@ -33,7 +33,7 @@ import Testing
 @Suite struct LineReaderTests {
     func lines(of content: [UInt8], bufferSize: Int = 4) throws -> [String] {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("splade-lines-\(UUID())").path
-        FileManager.default.createFile(atPath: path, contents: Data(content))
+        try Data(content).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
         let reader = LineReader(source: try InputFile.open(path), name: path, bufferSize: bufferSize)
         var result: [String] = []

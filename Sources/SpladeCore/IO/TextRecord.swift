@@ -34,18 +34,16 @@ public struct TextRecordFormat: Sendable {
             throw SpladeError(.badInput, error.description, location: location,
                               hint: line.bytes.isEmpty ? "empty line; use --lines for plain text input" : nil)
         }
+        return try record(from: value, location: location)
+    }
+
+    /// The record of an already parsed JSON line.
+    public func record(from value: JSONValue, location: String) throws(SpladeError) -> TextRecord {
         guard case .object = value else {
             throw SpladeError(.badInput, "expected a JSON object, found \(value.typeName)", location: location,
                               hint: "use --lines for plain text input")
         }
-        guard let id = value[idField] else {
-            throw SpladeError(.badInput, "missing field \"\(idField)\"", location: location)
-        }
-        switch id {
-        case .string, .number: break
-        default: throw SpladeError(.badInput, "field \"\(idField)\" is \(id.typeName), expected a string or number",
-                                   location: location)
-        }
+        let id = try recordId(of: value, location: location)
         var parts: [String] = []
         for field in textFields {
             guard let part = value[field] else {
@@ -57,5 +55,17 @@ public struct TextRecordFormat: Sendable {
             parts.append(string)
         }
         return TextRecord(id: id, text: parts.joined(separator: " "))
+    }
+
+    /// The id field of a record: a string or a number.
+    public func recordId(of value: JSONValue, location: String) throws(SpladeError) -> JSONValue {
+        guard let id = value[idField] else {
+            throw SpladeError(.badInput, "missing field \"\(idField)\"", location: location)
+        }
+        switch id {
+        case .string, .number: return id
+        default: throw SpladeError(.badInput, "field \"\(idField)\" is \(id.typeName), expected a string or number",
+                                   location: location)
+        }
     }
 }

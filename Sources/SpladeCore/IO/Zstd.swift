@@ -59,3 +59,42 @@ public final class ZstdDecompressingSource: ByteSource {
         }
     }
 }
+
+/// Streaming zstd compression into memory, a chunk at a time, for writing through any sink.
+public final class ZstdCompressor {
+    private let stream: OpaquePointer
+    private var output: [UInt8]
+
+    public init(level: Int32 = 3) {
+        stream = ZSTD_createCStream()!
+        ZSTD_initCStream(stream, level)
+        output = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
+    }
+
+    deinit { ZSTD_freeCStream(stream) }
+
+    /// Compresses `bytes`; returns what zstd has ready to write (often nothing until its block fills).
+    public func compress(_ bytes: [UInt8]) -> [UInt8] { run(bytes, directive: ZSTD_e_continue) }
+
+    /// Ends the frame; returns the remaining compressed bytes.
+    public func finish() -> [UInt8] { run([], directive: ZSTD_e_end) }
+
+    private func run(_ bytes: [UInt8], directive: ZSTD_EndDirective) -> [UInt8] {
+        var produced: [UInt8] = []
+        bytes.withUnsafeBytes { input in
+            var inBuffer = ZSTD_inBuffer(src: input.baseAddress, size: input.count, pos: 0)
+            while true {
+                let (written, remaining) = output.withUnsafeMutableBytes { out in
+                    var outBuffer = ZSTD_outBuffer(dst: out.baseAddress, size: out.count, pos: 0)
+                    let remaining = ZSTD_compressStream2(stream, &outBuffer, &inBuffer, directive)
+                    precondition(ZSTD_isError(remaining) == 0, "zstd compression failed: \(String(cString: ZSTD_getErrorName(remaining)))")
+                    return (outBuffer.pos, remaining)
+                }
+                produced.append(contentsOf: output[0..<written])
+                let done = directive == ZSTD_e_end ? remaining == 0 : inBuffer.pos == inBuffer.size
+                if done { return }
+            }
+        }
+        return produced
+    }
+}

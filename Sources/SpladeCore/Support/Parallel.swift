@@ -22,3 +22,19 @@ public func orderedParallelMap<Worker, Input, Output>(
         initialized = inputs.count
     }
 }
+
+/// Runs `body` over `0..<count` split into contiguous chunks on up to `threads` threads.
+/// `body(range)` must touch only what belongs to its range.
+public func parallelChunks(_ count: Int, threads: Int, minimumChunk: Int = 1, _ body: (Range<Int>) -> Void) {
+    let parts = max(1, min(threads, count / max(1, minimumChunk)))
+    if parts == 1 {
+        if count > 0 { body(0..<count) }
+        return
+    }
+    let chunk = (count + parts - 1) / parts
+    nonisolated(unsafe) let body = body
+    DispatchQueue.concurrentPerform(iterations: parts) { p in
+        let range = (p * chunk)..<min(count, (p + 1) * chunk)
+        if !range.isEmpty { body(range) }
+    }
+}

@@ -1,0 +1,205 @@
+import Foundation
+
+/// BERT with its masked-LM head, forward only, on the CPU: the encoder of splade-encode.
+///
+/// A batch of token sequences is packed into one [T, H] matrix with no padding (T = total tokens),
+/// so every linear layer is one large matrix product over real tokens only, and attention runs per
+/// sequence. Scratch buffers live in the model and are reused from batch to batch: one
+/// `BertMaskedLM` serves one thread of calls at a time (it uses all cores inside each call).
+public final class BertMaskedLM {
+    public let config: BertConfig
+    let weights: BertWeights
+    public let threads: Int
+    /// Rows of logits computed at once by the SPLADE head: bounds its memory to rows × vocabulary floats.
+    let logitRowsPerChunk = 128
+
+    private let hidden = FloatBuffer(), residual = FloatBuffer(), qkv = FloatBuffer(), context = FloatBuffer()
+    private let intermediate = FloatBuffer(), logits = FloatBuffer()
+
+    public init(config: BertConfig, weights: BertWeights, threads: Int) {
+        self.config = config
+        self.weights = weights
+        self.threads = max(1, threads)
+    }
+
+    /// Loads `config.json` and the safetensors weights of a Hugging Face model directory.
+    public convenience init(directory: String, threads: Int) throws(SpladeError) {
+        let config = try BertConfig.load(directory + "/config.json")
+        self.init(config: config, weights: try BertWeights.load(directory: directory, config: config), threads: threads)
+    }
+
+    /// SPLADE vectors of `sequences` (token ids with [CLS] and [SEP]), in order.
+    public func splade(_ sequences: [[Int32]]) throws(SpladeError) -> [SparseVector] {
+        let offsets = try encode(sequences)
+        let v = config.vocabularySize
+        var vectors: [SparseVector] = []
+        vectors.reserveCapacity(sequences.count)
+        let running = UnsafeMutablePointer<Float>.allocate(capacity: v)
+        defer { running.deallocate() }
+        for s in sequences.indices {
+            running.update(repeating: -.infinity, count: v)
+            forEachLogitChunk(rows: offsets[s]..<offsets[s + 1]) { chunk, rows in
+                parallelChunks(v, threads: threads, minimumChunk: 2048) { columns in
+                    SpladePooling.accumulateMax(chunk, rows: rows, cols: v, columns: columns, into: running)
+                }
+            }
+            var vector = SparseVector()
+            for j in 0..<v where running[j] > 0 {
+                vector.indices.append(Int32(j))
+                vector.values.append(SpladePooling.weight(maxLogit: running[j]))
+            }
+            vectors.append(vector)
+        }
+        return vectors
+    }
+
+    /// The MLM logits [L, V] of one sequence (for checking against a reference).
+    public func logits(_ sequence: [Int32]) throws(SpladeError) -> [Float] {
+        let offsets = try encode([sequence])
+        let v = config.vocabularySize
+        var result = [Float](repeating: 0, count: sequence.count * v)
+        var row = 0
+        forEachLogitChunk(rows: offsets[0]..<offsets[1]) { chunk, rows in
+            result.withUnsafeMutableBufferPointer { out in
+                (out.baseAddress! + row * v).update(from: chunk, count: rows * v)
+            }
+            row += rows
+        }
+        return result
+    }
+
+    /// Runs embeddings, the encoder layers and the MLM transform; leaves the transformed hidden
+    /// states [T, H] in `hidden` and returns the first row of each sequence (plus T at the end).
+    private func encode(_ sequences: [[Int32]]) throws(SpladeError) -> [Int] {
+        let c = config
+        var offsets = [0]
+        for sequence in sequences {
+            guard sequence.count <= c.maxPositions else {
+                throw SpladeError(.usage, "a sequence of \(sequence.count) tokens exceeds the model's \(c.maxPositions) positions")
+            }
+            if let bad = sequence.first(where: { $0 < 0 || Int($0) >= c.vocabularySize }) {
+                throw SpladeError(.badInput, "token id \(bad) is outside the model's vocabulary of \(c.vocabularySize)")
+            }
+            offsets.append(offsets.last! + sequence.count)
+        }
+        let t = offsets.last!, h = c.hiddenSize
+        var x = hidden.reserve(t * h), r = residual.reserve(t * h)
+        embed(sequences, offsets: offsets, into: x)
+        for layer in weights.layers {
+            // Self-attention block: x ← LN(x + Wo · attention(x) + bo).
+            let projections = qkv.reserve(t * 3 * h), attended = context.reserve(t * h)
+            linear(x, rows: t, inputs: h, layer.qkvWeight, layer.qkvBias, outputs: 3 * h, into: projections)
+            attention(projections, offsets: offsets, into: attended)
+            linear(attended, rows: t, inputs: h, layer.attentionOutputWeight, layer.attentionOutputBias, outputs: h, into: r)
+            norm(r, rows: t, residual: x, layer.attentionNormWeight, layer.attentionNormBias)
+            swap(&x, &r)
+            // Feed-forward block: x ← LN(x + W2 · gelu(W1 x + b1) + b2).
+            let inner = intermediate.reserve(t * c.intermediateSize)
+            linear(x, rows: t, inputs: h, layer.intermediateWeight, layer.intermediateBias, outputs: c.intermediateSize, into: inner)
+            GELU.forward(inner, count: t * c.intermediateSize, threads: threads)
+            linear(inner, rows: t, inputs: c.intermediateSize, layer.outputWeight, layer.outputBias, outputs: h, into: r)
+            norm(r, rows: t, residual: x, layer.outputNormWeight, layer.outputNormBias)
+            swap(&x, &r)
+        }
+        // MLM transform: LN(gelu(W x + b)), left in `hidden`.
+        let transformed = hidden.pointer == x ? r : hidden.pointer
+        linear(x, rows: t, inputs: h, weights.transformWeight, weights.transformBias, outputs: h, into: transformed)
+        GELU.forward(transformed, count: t * h, threads: threads)
+        norm(transformed, rows: t, residual: nil, weights.transformNormWeight, weights.transformNormBias)
+        if transformed != hidden.pointer { hidden.pointer.update(from: transformed, count: t * h) }
+        return offsets
+    }
+
+    /// Logits of the given rows of `hidden`, a chunk at a time: decoder · h + bias.
+    private func forEachLogitChunk(rows: Range<Int>, _ body: (UnsafePointer<Float>, Int) -> Void) {
+        let v = config.vocabularySize, h = config.hiddenSize
+        var start = rows.lowerBound
+        while start < rows.upperBound {
+            let count = min(logitRowsPerChunk, rows.upperBound - start)
+            let out = logits.reserve(count * v)
+            weights.decoderWeight.withUnsafeBufferPointer { w in
+                weights.decoderBias.withUnsafeBufferPointer { b in
+                    Linear.forward(hidden.pointer + start * h, rows: count, inputs: h, weight: w.baseAddress!,
+                                   bias: b.baseAddress!, outputs: v, into: out, threads: threads)
+                }
+            }
+            body(out, count)
+            start += count
+        }
+    }
+
+    /// x[i] = word[id] + position[i] + tokenType[0], then LayerNorm.
+    private func embed(_ sequences: [[Int32]], offsets: [Int], into x: UnsafeMutablePointer<Float>) {
+        let h = config.hiddenSize
+        weights.wordEmbeddings.withUnsafeBufferPointer { word in
+            weights.positionEmbeddings.withUnsafeBufferPointer { position in
+                weights.tokenTypeEmbeddings.withUnsafeBufferPointer { type in
+                    for (s, sequence) in sequences.enumerated() {
+                        for (i, id) in sequence.enumerated() {
+                            let row = x + (offsets[s] + i) * h
+                            let w = word.baseAddress! + Int(id) * h, p = position.baseAddress! + i * h
+                            for j in 0..<h { row[j] = w[j] + p[j] + type[j] }
+                        }
+                    }
+                }
+            }
+        }
+        norm(x, rows: offsets.last!, residual: nil, weights.embeddingNormWeight, weights.embeddingNormBias)
+    }
+
+    /// Every (sequence, head) pair is independent: spread them over the cores, each product single-threaded.
+    private func attention(_ projections: UnsafeMutablePointer<Float>, offsets: [Int], into attended: UnsafeMutablePointer<Float>) {
+        let c = config
+        let pairs = (offsets.count - 1) * c.heads
+        let longest = zip(offsets.dropFirst(), offsets).map { $0 - $1 }.max() ?? 0
+        BLAS.singleThreaded {
+            parallelChunks(pairs, threads: threads) { range in
+                let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(1, longest * longest))
+                defer { scores.deallocate() }
+                for pair in range {
+                    let s = pair / c.heads, start = offsets[s]
+                    Attention.forward(qkv: projections + start * 3 * c.hiddenSize, length: offsets[s + 1] - start,
+                                      hidden: c.hiddenSize, heads: c.heads, head: pair % c.heads,
+                                      context: attended + start * c.hiddenSize, scores: scores)
+                }
+            }
+        }
+    }
+
+    private func linear(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, _ weight: [Float], _ bias: [Float], outputs: Int,
+                        into y: UnsafeMutablePointer<Float>) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                Linear.forward(x, rows: rows, inputs: inputs, weight: w.baseAddress!, bias: b.baseAddress!, outputs: outputs,
+                               into: y, threads: threads)
+            }
+        }
+    }
+
+    private func norm(_ x: UnsafeMutablePointer<Float>, rows: Int, residual: UnsafePointer<Float>?, _ weight: [Float], _ bias: [Float]) {
+        weight.withUnsafeBufferPointer { w in
+            bias.withUnsafeBufferPointer { b in
+                LayerNorm.forward(x, rows: rows, cols: config.hiddenSize, residual: residual, weight: w.baseAddress!,
+                                  bias: b.baseAddress!, epsilon: config.layerNormEpsilon, threads: threads)
+            }
+        }
+    }
+}
+
+extension BertMaskedLM {
+    /// SPLADE vectors of any number of sequences, in their order, computed in batches of at most
+    /// `batchSize` sequences of similar length (sorted by length, longest first), which keeps
+    /// attention's per-sequence products and the scratch buffers even.
+    public func splade(_ sequences: [[Int32]], batchSize: Int) throws(SpladeError) -> [SparseVector] {
+        let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count }
+        var result = [SparseVector](repeating: SparseVector(), count: sequences.count)
+        var start = 0
+        while start < order.count {
+            let batch = Array(order[start..<min(order.count, start + max(1, batchSize))])
+            let vectors = try splade(batch.map { sequences[$0] })
+            for (i, vector) in zip(batch, vectors) { result[i] = vector }
+            start += batch.count
+        }
+        return result
+    }
+}

@@ -1,0 +1,20 @@
+import Foundation
+
+/// Row-wise softmax, in place: p_j = exp(x_j − max x) / Σ_k exp(x_k − max x).
+enum Softmax {
+    static func forwardRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
+        for r in 0..<rows {
+            let row = x + r * cols
+            var maximum = -Float.infinity
+            for j in 0..<cols { maximum = max(maximum, row[j]) }
+            var sum: Float = 0
+            for j in 0..<cols {
+                let e = expf(row[j] - maximum)
+                row[j] = e
+                sum += e
+            }
+            let inverse = 1 / sum
+            for j in 0..<cols { row[j] *= inverse }
+        }
+    }
+}

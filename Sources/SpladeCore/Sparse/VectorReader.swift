@@ -1,0 +1,208 @@
+/// How the keys of JSON Lines vectors name vocabulary entries.
+public enum VectorKeys: Sendable {
+    /// Token strings (`{"東京": 1.2}`), resolved through the vocabulary: the Seismic/Anserini shape.
+    case tokens(Vocabulary)
+    /// Token ids written as strings (`{"4292": 1.2}`).
+    case ids(vocabularySize: Int?)
+}
+
+/// Reads vectors from the binary stream or from JSON Lines (`{"id": …, "vector": {key: weight}}`),
+/// whichever it is given (either may be zstd-compressed).
+public final class VectorReader {
+    /// The binary stream's header; nil for JSON Lines, which carry no vocabulary fingerprint.
+    public private(set) var header: VectorStreamHeader?
+    public let name: String
+    private var binary: BinaryInput?
+    private var lines: LineReader?
+    private let keys: VectorKeys
+    private var recordNumber = 0
+    private var ended = false
+
+    public init(path: String, keys: VectorKeys) throws(SpladeError) {
+        name = InputFile.displayName(path)
+        self.keys = keys
+        let source = try InputFile.open(path)
+        var head = [UInt8](repeating: 0, count: 8)
+        let filled = try BinaryInput.fill(&head, from: source)
+        head.removeLast(8 - filled)
+        let rest = PrefixedSource(prefix: head, rest: source)
+        if head == VectorStreamHeader.magic {
+            let input = BinaryInput(source: rest, name: name)
+            header = try input.readHeader()
+            binary = input
+        } else {
+            lines = LineReader(source: rest, name: name)
+        }
+    }
+
+    /// The next record, or nil at the end.
+    public func next() throws(SpladeError) -> VectorRecord? {
+        if let binary {
+            guard !ended else { return nil }
+            recordNumber += 1
+            guard let record = try binary.readRecord(number: recordNumber, header: header!) else {
+                ended = true
+                try binary.expectEnd(records: recordNumber - 1)
+                return nil
+            }
+            return record
+        }
+        while let line = try lines!.next() {
+            if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            return try parseJSONLine(line)
+        }
+        return nil
+    }
+
+    private func parseJSONLine(_ line: Line) throws(SpladeError) -> VectorRecord {
+        let location = "\(name):\(line.number)"
+        guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
+        let json: JSONValue
+        do { json = try JSON.parse(line.bytes) } catch { throw SpladeError(.badInput, error.description, location: location) }
+        guard let id = json["id"], id.stringValue != nil || id.doubleValue != nil else {
+            throw SpladeError(.badInput, "missing \"id\" (a string or number)", location: location)
+        }
+        guard case .object(let entries)? = json["vector"] else {
+            throw SpladeError(.badInput, "missing \"vector\" object", location: location)
+        }
+        var weights: [Int32: Float] = [:]
+        for (key, value) in entries {
+            guard let weight = value.doubleValue.map(Float.init), weight.isFinite else {
+                throw SpladeError(.badInput, "weight of \"\(key)\" is not a number", location: location)
+            }
+            guard weight >= 0 else { throw SpladeError(.badInput, "weight of \"\(key)\" is negative", location: location) }
+            let index: Int32
+            switch keys {
+            case .tokens(let vocabulary):
+                guard let id = vocabulary.id(of: key) else {
+                    throw SpladeError(.badInput, "token \"\(key)\" is not in the model's vocabulary", location: location)
+                }
+                index = id
+            case .ids(let size):
+                guard let id = Int32(key), id >= 0, size.map({ Int(id) < $0 }) ?? true else {
+                    throw SpladeError(.badInput, "key \"\(key)\" is not a token id\(size.map { " below \($0)" } ?? "")",
+                                      location: location, hint: "vectors keyed by token strings need --model")
+                }
+                index = id
+            }
+            if weight > 0 { weights[index] = weight }
+        }
+        let sorted = weights.keys.sorted()
+        return VectorRecord(id: id, vector: SparseVector(indices: sorted, values: sorted.map { weights[$0]! }))
+    }
+}
+
+/// Exact-length little-endian reads from a byte source, for the binary stream.
+private final class BinaryInput {
+    let source: ByteSource
+    let name: String
+    private var buffer = [UInt8](repeating: 0, count: 1 << 16)
+    private var start = 0, end = 0
+
+    init(source: ByteSource, name: String) {
+        self.source = source
+        self.name = name
+    }
+
+    static func fill(_ bytes: inout [UInt8], from source: ByteSource) throws(SpladeError) -> Int {
+        var filled = 0
+        while filled < bytes.count {
+            let n = try bytes.withMutableBytes { raw throws(SpladeError) in
+                try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]))
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        return filled
+    }
+
+    /// Exactly `count` bytes, or nil at a clean end of input (nothing left); a partial read is an error.
+    func read(_ count: Int, what: String) throws(SpladeError) -> ArraySlice<UInt8>? {
+        if end - start < count {
+            // Slide the unread bytes to the front, grow for a large record, and refill.
+            buffer.replaceSubrange(0..<(end - start), with: buffer[start..<end])
+            end -= start
+            start = 0
+            if buffer.count < count { buffer.append(contentsOf: repeatElement(0, count: count - buffer.count)) }
+            while end < count {
+                let n = try buffer.withMutableBytes { raw throws(SpladeError) in
+                    try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[end...]))
+                }
+                if n == 0 { break }
+                end += n
+            }
+            if end == 0 { return nil }
+            guard end >= count else { throw SpladeError(.badInput, "vector stream cut short inside \(what)", location: name) }
+        }
+        defer { start += count }
+        return buffer[start..<(start + count)]
+    }
+
+    func require(_ count: Int, what: String) throws(SpladeError) -> ArraySlice<UInt8> {
+        guard let bytes = try read(count, what: what) else {
+            throw SpladeError(.badInput, "vector stream cut short: no end record", location: name)
+        }
+        return bytes
+    }
+
+    static func integer<T: FixedWidthInteger>(_ bytes: ArraySlice<UInt8>, at offset: Int, as: T.Type) -> T {
+        var value: T = 0
+        for i in 0..<MemoryLayout<T>.size { value |= T(bytes[bytes.startIndex + offset + i]) << (8 * i) }
+        return value
+    }
+
+    func readHeader() throws(SpladeError) -> VectorStreamHeader {
+        let bytes = try require(24, what: "the header")
+        let version = Self.integer(bytes, at: 8, as: UInt16.self)
+        guard version == VectorStreamHeader.version else {
+            throw SpladeError(.badInput, "vector stream version \(version) is not supported (this build reads version 1)", location: name)
+        }
+        let valueType = bytes[bytes.startIndex + 10]
+        guard valueType == VectorStreamHeader.float32 else {
+            throw SpladeError(.badInput, "unknown value type \(valueType) in the vector stream header", location: name)
+        }
+        return VectorStreamHeader(vocabularySize: Int(Self.integer(bytes, at: 12, as: UInt32.self)),
+                                  fingerprint: Self.integer(bytes, at: 16, as: UInt64.self))
+    }
+
+    /// The next record, or nil at the end record.
+    func readRecord(number: Int, header: VectorStreamHeader) throws(SpladeError) -> VectorRecord? {
+        let location = "\(name): record \(number)"
+        let kind = try require(1, what: "a record").first!
+        if kind == 0xFF { return nil }
+        guard kind <= 1 else { throw SpladeError(.badInput, "corrupt vector stream (record kind \(kind))", location: location) }
+        let idLength = Int(Self.integer(try require(4, what: "an id length"), at: 0, as: UInt32.self))
+        guard idLength <= 1 << 20 else { throw SpladeError(.badInput, "corrupt vector stream (id of \(idLength) bytes)", location: location) }
+        let idBytes = Array(try require(idLength, what: "an id"))
+        guard UTF8Validation.isValid(idBytes) else { throw SpladeError(.badInput, "id is not valid UTF-8", location: location) }
+        let idText = String(decoding: idBytes, as: UTF8.self)
+        let count = Int(Self.integer(try require(4, what: "a vector length"), at: 0, as: UInt32.self))
+        guard count <= header.vocabularySize else {
+            throw SpladeError(.badInput, "corrupt vector stream (\(count) entries for a vocabulary of \(header.vocabularySize))",
+                              location: location)
+        }
+        let indexBytes = try require(4 * count, what: "token ids")
+        var indices = [Int32](repeating: 0, count: count)
+        for i in 0..<count {
+            let index = Self.integer(indexBytes, at: 4 * i, as: UInt32.self)
+            guard Int(index) < header.vocabularySize, i == 0 || Int32(index) > indices[i - 1] else {
+                throw SpladeError(.badInput, "corrupt vector stream (token ids not ascending within the vocabulary)", location: location)
+            }
+            indices[i] = Int32(index)
+        }
+        let valueBytes = try require(4 * count, what: "weights")
+        let values = (0..<count).map { Float(bitPattern: Self.integer(valueBytes, at: 4 * $0, as: UInt32.self)) }
+        return VectorRecord(id: kind == 1 ? .number(idText) : .string(idText),
+                            vector: SparseVector(indices: indices, values: values))
+    }
+
+    func expectEnd(records: Int) throws(SpladeError) {
+        let count = Self.integer(try require(8, what: "the end record"), at: 0, as: UInt64.self)
+        guard count == UInt64(records) else {
+            throw SpladeError(.badInput, "vector stream end record counts \(count) records, \(records) were read", location: name)
+        }
+        if try read(1, what: "the end") != nil {
+            throw SpladeError(.badInput, "data after the end record", location: name)
+        }
+    }
+}

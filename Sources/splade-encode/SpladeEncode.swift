@@ -1,0 +1,206 @@
+import ArgumentParser
+import SpladeCLI
+import SpladeCore
+
+@main
+struct SpladeEncode: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "splade-encode",
+        abstract: "Encode texts into SPLADE sparse vectors with a BERT masked-LM checkpoint.",
+        discussion: """
+            Reads JSON Lines texts ({"id": ..., "text": ...}), plain lines (--lines) or splade-tokenize \
+            output (records with "input_ids"), runs the model (config.json + model.safetensors of a \
+            Hugging Face BertForMaskedLM directory) and writes one vector per record, in input order: \
+            w_j = max over tokens of log(1 + relu(logit_j)). Output is JSON Lines \
+            ({"id":...,"vector":{"token":weight,...}}, the shape Seismic, Anserini and pyserini read; \
+            --keys ids for token ids) or the binary vector stream (--format binary, zstd-compressed, \
+            see splade-vectors(5)), which every splade tool that reads vectors also accepts. \
+            --convert turns either vector format into the other.
+
+            EXAMPLES
+              splade-encode --model M --field title,text < corpus.jsonl > vectors.jsonl
+              splade-tokenize --model M < docs.jsonl | splade-encode --model M --format binary -o docs.vec
+              splade-encode --model M --max-length 32 --top-k 64 --lines < queries.txt
+              splade-encode --convert --model M -i docs.vec | head -1
+
+            \(ExitStatus.table)
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable { case json, binary }
+    enum Keys: String, ExpressibleByArgument, CaseIterable { case tokens, ids }
+
+    @OptionGroup(title: "Model") var tokenizerOptions: TokenizerOptions
+    @OptionGroup(title: "Input") var textOptions: TextInputOptions
+    @OptionGroup(title: "Input and output") var stream: StreamOptions
+
+    @Option(help: ArgumentHelp("Sequences per forward pass (sorted by length within a window of input).", valueName: "n"))
+    var batchSize = 32
+
+    @Option(help: ArgumentHelp("Keep only the k largest weights of each vector (default: all).", valueName: "k"))
+    var topK: Int?
+
+    @Option(help: ArgumentHelp("Drop weights below this value (default: none).", valueName: "w"))
+    var threshold: Float?
+
+    @Option(help: "Output format.")
+    var format: Format = .json
+
+    @Option(help: "JSON Lines keys: token strings or token ids.")
+    var keys: Keys = .tokens
+
+    @Flag(help: "Read vectors (binary or JSON Lines) instead of texts and write them in --format.")
+    var convert = false
+
+    func validate() throws {
+        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
+    }
+
+    func run() throws {
+        try ToolMain.run("splade-encode") {
+            if convert { try convertVectors() } else { try encodeTexts() }
+        }
+    }
+
+    /// Texts → tokens (all cores) → batches sorted by length → vectors, written in input order.
+    private func encodeTexts() throws(SpladeError) {
+        let tokenizer = try tokenizerOptions.loadTokenizer()
+        let model = try BertMaskedLM(directory: try tokenizerOptions.modelDirectory(), threads: stream.threads)
+        BLAS.threads = stream.threads
+        guard model.config.vocabularySize == tokenizer.vocabulary.count else {
+            throw SpladeError(.badInput, "the model's vocabulary has \(model.config.vocabularySize) entries but its tokenizer's has "
+                              + "\(tokenizer.vocabulary.count)", location: try tokenizerOptions.modelDirectory())
+        }
+        let sessions = try (0..<stream.threads).map { _ throws(SpladeError) in try tokenizer.makeSession() }
+        let input = EncodeInput(format: textOptions.format, maxLength: tokenizerOptions.maxLength,
+                                vocabularySize: model.config.vocabularySize)
+        let sink = try VectorSink(format: format, tokens: keys == .tokens ? tokenizer.vocabulary.tokens : nil,
+                                  header: VectorStreamHeader(vocabularySize: tokenizer.vocabulary.count,
+                                                             fingerprint: VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens)),
+                                  path: stream.output)
+        let reader = try LineReader(path: stream.input)
+        let progress = Progress(label: "encode", unit: "docs", inputPath: stream.input, forced: stream.progress)
+        var skipped = 0, written = 0, tokens = 0
+        let window = batchSize * 16
+        var lines: [Line] = []
+        repeat {
+            lines.removeAll(keepingCapacity: true)
+            while lines.count < window, let line = try reader.next() { lines.append(line) }
+            let parsed = orderedParallelMap(lines, workers: sessions) { session, line in
+                Result { () throws(SpladeError) in try input.parse(line, file: reader.name, session: session) }
+            }
+            var records: [(id: JSONValue, ids: [Int32])] = []
+            for result in parsed {
+                switch result {
+                case .success(let record): records.append(record)
+                case .failure(let error):
+                    guard stream.skipInvalid, error.kind == .badInput else { progress.finish(); throw error }
+                    skipped += 1
+                    if skipped <= 20 { Diagnostics.warning("\(error.description) (skipped)") }
+                }
+            }
+            let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
+            for (record, vector) in zip(records, vectors) {
+                var pruned = vector
+                if let topK { pruned = pruned.topK(topK) }
+                if let threshold { pruned = pruned.thresholded(threshold) }
+                try sink.write(VectorRecord(id: record.id, vector: pruned))
+                tokens += record.ids.count
+            }
+            written += records.count
+            progress.update(items: written, extra: (tokens, "tokens"), bytes: reader.bytesConsumed)
+        } while lines.count == window
+        progress.finish()
+        try sink.finish()
+        if skipped > 0 { Diagnostics.warning("skipped \(skipped) invalid record\(skipped == 1 ? "" : "s")") }
+    }
+
+    /// Vectors in either format → --format.
+    private func convertVectors() throws(SpladeError) {
+        let tokenizer = tokenizerOptions.hasModel ? try tokenizerOptions.loadTokenizer() : nil
+        let vocabulary = tokenizer?.vocabulary
+        let reader = try VectorReader(path: stream.input,
+                                      keys: vocabulary.map { .tokens($0) } ?? .ids(vocabularySize: nil))
+        let header: VectorStreamHeader
+        if let vocabulary {
+            header = VectorStreamHeader(vocabularySize: vocabulary.count, fingerprint: VectorStreamHeader.fingerprint(of: vocabulary.tokens))
+            if let input = reader.header, input != header {
+                throw SpladeError(.badInput, "the vectors were made with another vocabulary than --model's (fingerprint or size differs)",
+                                  location: reader.name)
+            }
+        } else if let input = reader.header {
+            header = input
+        } else if format == .binary {
+            throw SpladeError(.usage, "writing the binary stream from JSON Lines needs --model (for the vocabulary)")
+        } else {
+            header = VectorStreamHeader(vocabularySize: 0, fingerprint: 0)
+        }
+        if keys == .tokens && format == .json && vocabulary == nil {
+            throw SpladeError(.usage, "token-string keys need --model; pass --keys ids to write token ids")
+        }
+        let sink = try VectorSink(format: format, tokens: keys == .tokens ? vocabulary?.tokens : nil, header: header, path: stream.output)
+        while let record = try reader.next() {
+            if header.vocabularySize > 0, let last = record.vector.indices.last, Int(last) >= header.vocabularySize {
+                throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(header.vocabularySize)", location: reader.name)
+            }
+            try sink.write(record)
+        }
+        try sink.finish()
+    }
+}
+
+/// One input line → its id and token ids: texts are tokenized, splade-tokenize records are taken as they are.
+struct EncodeInput: Sendable {
+    let format: TextRecordFormat
+    let maxLength: Int
+    let vocabularySize: Int
+
+    func parse(_ line: Line, file: String, session: TokenizerSession) throws(SpladeError) -> (id: JSONValue, ids: [Int32]) {
+        let location = "\(file):\(line.number)"
+        if format.plainLines {
+            let record = try format.parse(line, file: file)
+            return (record.id, try session.encode(record.text, maxLength: maxLength))
+        }
+        guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
+        let json: JSONValue
+        do { json = try JSON.parse(line.bytes) } catch { throw SpladeError(.badInput, error.description, location: location) }
+        guard case .array(let values)? = json["input_ids"] else {
+            let record = try format.record(from: json, location: location)
+            return (record.id, try session.encode(record.text, maxLength: maxLength))
+        }
+        var ids: [Int32] = []
+        for value in values {
+            guard let id = value.doubleValue.flatMap({ Int32(exactly: $0) }), id >= 0, Int(id) < vocabularySize else {
+                throw SpladeError(.badInput, "input_ids holds something other than a token id below \(vocabularySize)", location: location)
+            }
+            ids.append(id)
+        }
+        guard ids.count >= 2 else { throw SpladeError(.badInput, "input_ids needs at least [CLS] and [SEP]", location: location) }
+        if ids.count > maxLength { ids = Array(ids.prefix(maxLength - 1)) + [ids.last!] }
+        return (try format.recordId(of: json, location: location), ids)
+    }
+}
+
+/// Writes vector records in the chosen format to standard output or a file (atomically).
+final class VectorSink {
+    private let output: OutputSink
+    private let json: VectorJSONWriter?
+    private let encoder: VectorStreamEncoder?
+
+    init(format: SpladeEncode.Format, tokens: [String]?, header: VectorStreamHeader, path: String) throws(SpladeError) {
+        output = try OutputSink(path: path)
+        switch format {
+        case .json: json = VectorJSONWriter(tokens: tokens); encoder = nil
+        case .binary: json = nil; encoder = VectorStreamEncoder(header: header)
+        }
+    }
+
+    func write(_ record: VectorRecord) throws(SpladeError) {
+        if let json { try output.write(json.line(record)) } else { try output.write(encoder!.encode(record)) }
+    }
+
+    func finish() throws(SpladeError) {
+        if let encoder { try output.write(encoder.finish()) }
+        try output.commit()
+    }
+}

@@ -1,0 +1,119 @@
+import Foundation
+import Testing
+
+/// splade-encode as a user runs it: fixture parity through the command line, the two vector
+/// formats and their conversion, pre-tokenized input, pruning, and its exit statuses.
+@Suite(.enabled(if: Tools.fixturesAvailable, "needs ../shared/fixtures"))
+struct EncodeCLITests {
+    let model = Tools.fixtures + "/ja-tiny/model"
+    var texts: String { Tools.fixtures + "/ja-tiny/encode.jsonl" }
+
+    func vectors(_ run: ToolRun) -> [(id: String, vector: [String: Double])] {
+        run.stdoutLines.map { line in
+            let object = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return ("\(object["id"]!)", object["vector"] as! [String: Double])
+        }
+    }
+
+    /// Reads the fixture's expected dense vectors [55, 6000].
+    func expected(_ name: String) throws -> [[Float]] {
+        let data = try Data(contentsOf: URL(fileURLWithPath: Tools.fixtures + "/ja-tiny/encode-expected.safetensors"))
+        let bytes = [UInt8](data)
+        let headerLength = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
+        let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + headerLength)])) as! [String: Any]
+        let entry = header[name] as! [String: Any]
+        let offsets = entry["data_offsets"] as! [Int], shape = entry["shape"] as! [Int]
+        let floats = stride(from: 8 + headerLength + offsets[0], to: 8 + headerLength + offsets[1], by: 4).map {
+            Float(bitPattern: UInt32(bytes[$0]) | UInt32(bytes[$0 + 1]) << 8 | UInt32(bytes[$0 + 2]) << 16 | UInt32(bytes[$0 + 3]) << 24)
+        }
+        return (0..<shape[0]).map { Array(floats[($0 * shape[1])..<(($0 + 1) * shape[1])]) }
+    }
+
+    @Test(arguments: [(512, 4), (32, 1)])
+    func vectorsThroughTheCommandLineMatchPyTorch(maxLength: Int, batchSize: Int) throws {
+        let run = try Tools.run("splade-encode", ["--model", model, "--keys", "ids", "--max-length", "\(maxLength)",
+                                                  "--batch-size", "\(batchSize)", "-i", texts])
+        #expect(run.status == 0, "\(run.stderr)")
+        let got = vectors(run)
+        let reference = try expected("splade_max\(maxLength)")
+        #expect(got.count == reference.count)
+        for (i, (_, vector)) in got.enumerated() {
+            var dense = [Float](repeating: 0, count: reference[i].count)
+            for (key, value) in vector { dense[Int(key)!] = Float(value) }
+            let error = zip(dense, reference[i]).map { abs($0 - $1) }.max()! / max(1, reference[i].max()!)
+            #expect(error < 1e-4, "text \(i): \(error)")
+        }
+    }
+
+    @Test func pretokenizedInputLinesAndPruning() throws {
+        let direct = try Tools.shell("head -5 '\(texts)' | splade-encode --model '\(model)'")
+        let piped = try Tools.shell("head -5 '\(texts)' | splade-tokenize --model '\(model)' | splade-encode --model '\(model)'")
+        #expect(direct.status == 0 && direct.stdoutText == piped.stdoutText)
+        let lines = try Tools.run("splade-encode", ["--model", model, "--lines", "--top-k", "3"], stdin: "東京都に住んでいます。\n")
+        let vector = vectors(lines)[0]
+        #expect(vector.id == "1" && vector.vector.count == 3)
+        let full = try Tools.run("splade-encode", ["--model", model, "--lines"], stdin: "東京都に住んでいます。\n")
+        let top3 = vectors(full)[0].vector.sorted { $0.value > $1.value }.prefix(3).map(\.key)
+        #expect(Set(top3) == Set(vector.vector.keys))
+        let thresholded = try Tools.run("splade-encode", ["--model", model, "--lines", "--threshold", "0.5"], stdin: "東京都に住んでいます。\n")
+        #expect(vectors(thresholded)[0].vector.values.allSatisfy { $0 >= 0.5 })
+    }
+
+    @Test func binaryStreamRoundTripsThroughConvert() throws {
+        let json = try Tools.shell("head -8 '\(texts)' | splade-encode --model '\(model)'")
+        let back = try Tools.shell("head -8 '\(texts)' | splade-encode --model '\(model)' --format binary | splade-encode --convert --model '\(model)'")
+        #expect(back.status == 0 && back.stdoutText == json.stdoutText)
+        let again = try Tools.shell("head -8 '\(texts)' | splade-encode --model '\(model)' | splade-encode --convert --model '\(model)' --format binary | splade-encode --convert --model '\(model)'")
+        #expect(again.stdoutText == json.stdoutText)
+    }
+
+    @Test func corruptOrTruncatedStreamsExit65() throws {
+        let dir = NSTemporaryDirectory() + "splade-enc-\(UUID())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let made = try Tools.run("splade-encode", ["--model", model, "--format", "binary", "-i", texts, "-o", dir + "/v.bin"])
+        #expect(made.status == 0)
+        let data = try Data(contentsOf: URL(fileURLWithPath: dir + "/v.bin"))
+        try data.prefix(data.count * 2 / 3).write(to: URL(fileURLWithPath: dir + "/cut.bin"))
+        let cut = try Tools.run("splade-encode", ["--convert", "--keys", "ids", "-i", dir + "/cut.bin"])
+        #expect(cut.status == 65)
+        #expect(cut.stderr.contains("cut.bin"), "\(cut.stderr)")
+        // A whole stream with its end record removed (recompressed) is caught too.
+        let raw = try Tools.shell("zstd -dc '\(dir)/v.bin' > '\(dir)/v.raw' && head -c 5000 '\(dir)/v.raw' | zstd -q -c > '\(dir)/short.bin'")
+        #expect(raw.status == 0)
+        let short = try Tools.run("splade-encode", ["--convert", "--keys", "ids", "-i", dir + "/short.bin"])
+        #expect(short.status == 65 && short.stderr.contains("cut short"), "\(short.stderr)")
+    }
+
+    @Test func vocabularyMismatchAndMissingWeights() throws {
+        let dir = NSTemporaryDirectory() + "splade-vocab-\(UUID())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        for file in ["config.json", "model.safetensors", "tokenizer_config.json"] {
+            try FileManager.default.copyItem(atPath: model + "/" + file, toPath: dir + "/" + file)
+        }
+        let vocabulary = try String(contentsOfFile: model + "/vocab.txt", encoding: .utf8)
+        try (vocabulary + "[EXTRA]\n").write(toFile: dir + "/vocab.txt", atomically: true, encoding: .utf8)
+        let mismatch = try Tools.run("splade-encode", ["--model", dir, "--lines"], stdin: "a\n")
+        #expect(mismatch.status == 65)
+        #expect(mismatch.stderr.contains("6000") && mismatch.stderr.contains("6001"), "\(mismatch.stderr)")
+        try FileManager.default.removeItem(atPath: dir + "/model.safetensors")
+        let missing = try Tools.run("splade-encode", ["--model", dir, "--lines"], stdin: "a\n")
+        #expect(missing.status == 66 && missing.stderr.contains("no model.safetensors"), "\(missing.stderr)")
+    }
+
+    @Test func exitStatusesOfTheCommonConventions() throws {
+        let bad = try Tools.run("splade-encode", ["--model", model], stdin: "{\"id\":1,\"text\":\"a\"}\n{\"id\":2}\n")
+        #expect(bad.status == 65 && bad.stderr.contains("<stdin>:2: missing field \"text\""))
+        let skipped = try Tools.run("splade-encode", ["--model", model, "--skip-invalid"], stdin: "{\"id\":1,\"text\":\"a\"}\n{\"id\":2}\n")
+        #expect(skipped.status == 0 && skipped.stdoutLines.count == 1 && skipped.stderr.contains("skipped 1 invalid record"))
+        let badIds = try Tools.run("splade-encode", ["--model", model], stdin: "{\"id\":1,\"input_ids\":[2,999999,3]}\n")
+        #expect(badIds.status == 65)
+        #expect(try Tools.run("splade-encode", ["--model", model, "--batch-size", "0"]).status == 64)
+        #expect(try Tools.run("splade-encode", ["--convert", "--format", "binary"], stdin: "{\"id\":1,\"vector\":{\"3\":1}}\n").status == 64)
+        let full = try Tools.run("splade-encode", ["--model", model, "--lines"], stdin: "a\n", stdoutPath: "/dev/full")
+        #expect(full.status == 74)
+        let head = try Tools.shell("splade-encode --model '\(model)' -i '\(texts)' | head -1")
+        #expect(head.status == 0 && head.stdoutLines.count == 1 && head.stderr.isEmpty, "\(head.stderr)")
+    }
+}
