@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 PREFIX ?= /usr/local
-TOOLS := splade-tokenize splade-encode
+TOOLS := splade-tokenize splade-encode splade-eval
 APT_PACKAGES := libopenblas-dev libzstd-dev libmecab-dev zstd unzip
 DEPS := deps
 # unidic-lite 1.0.8 = UniDic 2.1.2, the MeCab dictionary of bert-base-japanese-v3.
@@ -114,6 +114,8 @@ uninstall:
 ## bench: the side-by-side benchmarks against the reference tools (see bench/README.md)
 bench: build deps
 	bench/tokenize/run
+	bench/encode/run
+	bench/eval/run
 
 ## demo: set up, build, and tokenize the bundled Japanese sample with the bert-base-japanese-v3 tokenizer
 demo: deps build

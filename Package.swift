@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// Every tool links the one shared library (SpladeCore) and the CLI plumbing (SpladeCLI).
-let tools = ["splade-tokenize", "splade-encode"]
+let tools = ["splade-tokenize", "splade-encode", "splade-eval"]
 
 let package = Package(
     name: "splade",

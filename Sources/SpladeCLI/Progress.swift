@@ -67,3 +67,16 @@ public final class Progress {
             : String(format: "%d:%02d", s / 60, s % 60)
     }
 }
+
+/// Elapsed wall-clock time, for `--timings` reports.
+public final class Stopwatch {
+    private var last = DispatchTime.now().uptimeNanoseconds
+    public init() {}
+
+    /// Seconds since the previous lap (or since creation).
+    public func lap() -> Double {
+        let now = DispatchTime.now().uptimeNanoseconds
+        defer { last = now }
+        return Double(now - last) / 1e9
+    }
+}

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SpladeCLI
 import SpladeCore
 
@@ -51,6 +52,9 @@ struct SpladeEncode: ParsableCommand {
     @Flag(help: "Read vectors (binary or JSON Lines) instead of texts and write them in --format.")
     var convert = false
 
+    @Flag(help: "Report on standard error where the time went (model loading, tokenization, encoder, SPLADE head).")
+    var timings = false
+
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
@@ -64,8 +68,11 @@ struct SpladeEncode: ParsableCommand {
 
     /// Texts → tokens (all cores) → batches sorted by length → vectors, written in input order.
     private func encodeTexts() throws(SpladeError) {
+        let clock = Stopwatch()
         let tokenizer = try tokenizerOptions.loadTokenizer()
         let model = try BertMaskedLM(directory: try tokenizerOptions.modelDirectory(), threads: stream.threads)
+        let loading = clock.lap()
+        var tokenizing = 0.0
         BLAS.threads = stream.threads
         guard model.config.vocabularySize == tokenizer.vocabulary.count else {
             throw SpladeError(.badInput, "the model's vocabulary has \(model.config.vocabularySize) entries but its tokenizer's has "
@@ -86,9 +93,11 @@ struct SpladeEncode: ParsableCommand {
         repeat {
             lines.removeAll(keepingCapacity: true)
             while lines.count < window, let line = try reader.next() { lines.append(line) }
+            let tokenizeClock = Stopwatch()
             let parsed = orderedParallelMap(lines, workers: sessions) { session, line in
                 Result { () throws(SpladeError) in try input.parse(line, file: reader.name, session: session) }
             }
+            tokenizing += tokenizeClock.lap()
             var records: [(id: JSONValue, ids: [Int32])] = []
             for result in parsed {
                 switch result {
@@ -113,6 +122,12 @@ struct SpladeEncode: ParsableCommand {
         progress.finish()
         try sink.finish()
         if skipped > 0 { Diagnostics.warning("skipped \(skipped) invalid record\(skipped == 1 ? "" : "s")") }
+        if timings {
+            let total = loading + clock.lap()
+            Diagnostics.note(String(format: "timings: %d docs, %d tokens in %.3f s: loading %.3f s, tokenizing %.3f s, "
+                                    + "encoder %.3f s, SPLADE head %.3f s", written, tokens, total, loading, tokenizing,
+                                    model.encoderSeconds, model.headSeconds))
+        }
     }
 
     /// Vectors in either format → --format.

@@ -13,6 +13,9 @@ public final class BertMaskedLM {
     /// Rows of logits computed at once by the SPLADE head: bounds its memory to rows × vocabulary floats.
     let logitRowsPerChunk = 128
 
+    /// Time spent so far in the embeddings and encoder layers, and in the MLM head and pooling.
+    public private(set) var encoderSeconds = 0.0, headSeconds = 0.0
+
     private let hidden = FloatBuffer(), residual = FloatBuffer(), qkv = FloatBuffer(), context = FloatBuffer()
     private let intermediate = FloatBuffer(), logits = FloatBuffer()
 
@@ -30,7 +33,13 @@ public final class BertMaskedLM {
 
     /// SPLADE vectors of `sequences` (token ids with [CLS] and [SEP]), in order.
     public func splade(_ sequences: [[Int32]]) throws(SpladeError) -> [SparseVector] {
+        let started = DispatchTime.now().uptimeNanoseconds
         let offsets = try encode(sequences)
+        let encoded = DispatchTime.now().uptimeNanoseconds
+        defer {
+            encoderSeconds += Double(encoded - started) / 1e9
+            headSeconds += Double(DispatchTime.now().uptimeNanoseconds - encoded) / 1e9
+        }
         let v = config.vocabularySize
         var vectors: [SparseVector] = []
         vectors.reserveCapacity(sequences.count)

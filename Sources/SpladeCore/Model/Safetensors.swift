@@ -33,16 +33,13 @@ public enum Safetensors {
     /// Largest header accepted: real headers are kilobytes; this bounds what a hostile file can make us parse.
     static let maxHeaderBytes = 100 << 20
 
-    /// Reads every tensor of `path`.
+    /// Reads every tensor of `path`. The file is mapped, not read: only the converted tensors take memory.
     public static func read(_ path: String) throws(SpladeError) -> [String: NamedTensor] {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SpladeError(.missingInput, "cannot read", location: path)
-        }
-        let bytes = [UInt8](data)
-        let entries = try parseHeader(bytes, path: path)
+        let file = try MappedFile(path: path)
+        let entries = try parseHeader(file.bytes, path: path)
         var tensors: [String: NamedTensor] = [:]
         for (name, entry) in entries {
-            let values = convert(bytes, entry)
+            let values = convert(file.bytes, entry)
             if entry.dtype == .i32 || entry.dtype == .i64, values.contains(where: { abs($0) > 16_777_216 }) {
                 throw SpladeError(.badInput, "integer tensor \(name) holds values beyond 2^24, which Float32 cannot represent exactly",
                                   location: path)
@@ -52,7 +49,7 @@ public enum Safetensors {
         return tensors
     }
 
-    static func parseHeader(_ bytes: [UInt8], path: String) throws(SpladeError) -> [(String, Entry)] {
+    static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws(SpladeError) -> [(String, Entry)] {
         func fail(_ message: String) -> SpladeError { SpladeError(.badInput, "not a valid safetensors file: \(message)", location: path) }
         guard bytes.count >= 8 else { throw fail("shorter than its 8-byte header length") }
         var headerLength: UInt64 = 0
@@ -64,7 +61,7 @@ public enum Safetensors {
         let dataSize = bytes.count - dataStart
         let header: JSONValue
         do {
-            header = try JSON.parse(bytes[8..<dataStart])
+            header = try JSON.parse(UnsafeRawBufferPointer(rebasing: bytes[8..<dataStart]))
         } catch {
             throw fail("header: \(error.description)")
         }
@@ -102,11 +99,10 @@ public enum Safetensors {
         return entries
     }
 
-    static func convert(_ bytes: [UInt8], _ entry: Entry) -> [Float] {
+    static func convert(_ bytes: UnsafeRawBufferPointer, _ entry: Entry) -> [Float] {
         let count = (entry.end - entry.begin) / entry.dtype.size
-        return bytes.withUnsafeBytes { raw in
-            let base = raw.baseAddress! + entry.begin
-            return [Float](unsafeUninitializedCapacity: count) { out, initialized in
+        let base = bytes.baseAddress! + entry.begin
+        return [Float](unsafeUninitializedCapacity: count) { out, initialized in
                 switch entry.dtype {
                 case .f32:
                     for i in 0..<count { out[i] = Float(bitPattern: UInt32(littleEndian: base.loadUnaligned(fromByteOffset: 4 * i, as: UInt32.self))) }
@@ -120,7 +116,6 @@ public enum Safetensors {
                     for i in 0..<count { out[i] = Float(Int64(littleEndian: base.loadUnaligned(fromByteOffset: 8 * i, as: Int64.self))) }
                 }
                 initialized = count
-            }
         }
     }
 

@@ -1,0 +1,83 @@
+/// A ranking measure with an optional cutoff k, named as people write it (`nDCG@10`, `MRR@10`,
+/// `MAP`, `Recall@100`, `P@10`, `Success@10`) or as trec_eval does (`ndcg_cut_10`, `recip_rank`,
+/// `map_cut_10`, `P_10`, `recall_100`, `success_10`).
+public struct Metric: Hashable, Sendable, CustomStringConvertible {
+    public enum Kind: String, CaseIterable, Sendable {
+        case ndcg = "nDCG"
+        case reciprocalRank = "MRR"
+        case averagePrecision = "MAP"
+        case recall = "Recall"
+        case precision = "P"
+        case success = "Success"
+
+        /// Lower-case spellings accepted for the kind (the first is the canonical one).
+        var aliases: [String] {
+            switch self {
+            case .ndcg: return ["ndcg"]
+            case .reciprocalRank: return ["mrr", "rr", "recip_rank"]
+            case .averagePrecision: return ["map", "ap"]
+            case .recall: return ["recall", "r"]
+            case .precision: return ["p", "precision"]
+            case .success: return ["success", "hit", "hits"]
+            }
+        }
+
+        /// Precision, recall and success are only defined at a depth.
+        var needsCutoff: Bool { self == .recall || self == .precision || self == .success }
+    }
+
+    public var kind: Kind
+    /// Only the first k documents count; nil: the whole ranking.
+    public var cutoff: Int?
+
+    public init(_ kind: Kind, cutoff: Int? = nil) {
+        self.kind = kind
+        self.cutoff = cutoff
+    }
+
+    public static let defaults: [Metric] = [
+        Metric(.ndcg, cutoff: 10), Metric(.reciprocalRank, cutoff: 10), Metric(.averagePrecision), Metric(.recall, cutoff: 100),
+    ]
+
+    public var description: String { cutoff.map { "\(kind.rawValue)@\($0)" } ?? kind.rawValue }
+
+    /// Parses `name@k`, `name_cut_k` or `name_k` (case-insensitive).
+    public init(parsing text: String) throws(SpladeError) {
+        let lower = text.lowercased()
+        var base = lower
+        var cutoffText: Substring?
+        if let at = lower.firstIndex(of: "@") {
+            base = String(lower[..<at])
+            cutoffText = lower[lower.index(after: at)...]
+        } else if let underscore = lower.lastIndex(of: "_"), lower[lower.index(after: underscore)...].allSatisfy(\.isNumber),
+                  underscore != lower.index(before: lower.endIndex) {
+            base = String(lower[..<underscore])
+            if base.hasSuffix("_cut") { base.removeLast(4) }
+            cutoffText = lower[lower.index(after: underscore)...]
+        }
+        guard let kind = Kind.allCases.first(where: { $0.aliases.contains(base) }) else {
+            throw SpladeError(.usage, "unknown metric \"\(text)\"",
+                              hint: "known metrics: nDCG@k, MRR@k, MAP, MAP@k, Recall@k, P@k, Success@k (k optional for nDCG, MRR, MAP)")
+        }
+        var cutoff: Int?
+        if let cutoffText {
+            guard let k = Int(cutoffText), k >= 1 else {
+                throw SpladeError(.usage, "metric \"\(text)\": the cutoff must be a positive integer")
+            }
+            cutoff = k
+        }
+        if kind.needsCutoff && cutoff == nil {
+            throw SpladeError(.usage, "metric \"\(text)\" needs a cutoff, e.g. \(kind.rawValue)@10")
+        }
+        self.init(kind, cutoff: cutoff)
+    }
+
+    /// Parses a comma-separated list (`nDCG@10,MRR@10`).
+    public static func parseList(_ text: String) throws(SpladeError) -> [Metric] {
+        var metrics: [Metric] = []
+        for name in text.split(separator: ",") {
+            metrics.append(try Metric(parsing: name.filter { $0 != " " }))
+        }
+        return metrics
+    }
+}

@@ -1,0 +1,76 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Which nDCG to compute.
+public enum NDCGVariant: String, CaseIterable, Sendable {
+    /// trec_eval's ndcg_cut: gain = relevance level, ideal ranking from the query's judged levels,
+    /// both cut at k.
+    case trecEval = "trec_eval"
+    /// JMTEB's: binary gain (level ≥ 1), ideal DCG over all R relevant documents, not cut at k,
+    /// so a query with more than k relevant documents cannot reach 1.
+    case jmteb
+}
+
+/// The value of each metric for one query, from the relevance levels of its ranked documents
+/// (ℓ_i at 0-based position i; unjudged = 0) and its judgments (R = documents with level ≥ 1).
+struct QueryMetrics {
+    let ranked: [Int]
+    let judgments: QueryJudgments
+    let ndcg: NDCGVariant
+
+    func value(_ metric: Metric) -> Double {
+        let depth = min(metric.cutoff ?? ranked.count, ranked.count)
+        let relevantCount = Double(judgments.relevantCount)
+        switch metric.kind {
+        case .ndcg:
+            return normalizedDCG(depth: depth, cutoff: metric.cutoff)
+        case .reciprocalRank:
+            // 1 / rank of the first relevant document among the first k.
+            guard let first = ranked[..<depth].firstIndex(where: { $0 >= 1 }) else { return 0 }
+            return 1 / Double(first + 1)
+        case .averagePrecision:
+            // AP@k = Σ_{i<k, ℓ_i≥1} P@(i+1) / R: trec_eval's map_cut divides by R, not min(R, k).
+            guard relevantCount > 0 else { return 0 }
+            var hits = 0
+            var sum = 0.0
+            for i in 0..<depth where ranked[i] >= 1 {
+                hits += 1
+                sum += Double(hits) / Double(i + 1)
+            }
+            return sum / relevantCount
+        case .recall:
+            guard relevantCount > 0 else { return 0 }
+            return Double(hits(depth)) / relevantCount
+        case .precision:
+            // Divided by k even when fewer documents were retrieved, as trec_eval does.
+            return Double(hits(depth)) / Double(metric.cutoff!)
+        case .success:
+            return hits(depth) > 0 ? 1 : 0
+        }
+    }
+
+    private func hits(_ depth: Int) -> Int {
+        var count = 0
+        for i in 0..<depth where ranked[i] >= 1 { count += 1 }
+        return count
+    }
+
+    /// DCG@k = Σ_{i<k} g_i / log2(i+2), divided by the DCG of the ideal ranking (0 when that is 0).
+    private func normalizedDCG(depth: Int, cutoff: Int?) -> Double {
+        var dcg = 0.0
+        var ideal = 0.0
+        switch ndcg {
+        case .trecEval:
+            for i in 0..<depth where ranked[i] > 0 { dcg += Double(ranked[i]) / log2(Double(i + 2)) }
+            let gains = judgments.idealGains
+            for i in 0..<min(cutoff ?? gains.count, gains.count) { ideal += Double(gains[i]) / log2(Double(i + 2)) }
+        case .jmteb:
+            for i in 0..<depth where ranked[i] >= 1 { dcg += 1 / log2(Double(i + 2)) }
+            for i in 0..<judgments.relevantCount { ideal += 1 / log2(Double(i + 2)) }
+        }
+        return ideal > 0 ? dcg / ideal : 0
+    }
+}

@@ -1,0 +1,176 @@
+/// A retrieval run: for each query, the documents it returned with their scores.
+///
+/// Read from TREC lines (`qid Q0 docno rank score tag`) or JSON Lines
+/// (`{"qid": …, "docno": …, "rank": …, "score": …}`), decided line by line, optionally zstd-compressed.
+public struct Run: Sendable {
+    public struct Entry: Sendable {
+        public var document: String
+        public var score: Double
+        /// The run's own rank (the TREC rank column, JSON "rank", else the position in the query's
+        /// input): the tie-break of `--tie-break rank`.
+        public var rank: Int
+        public init(document: String, score: Double, rank: Int) {
+            self.document = document
+            self.score = score
+            self.rank = rank
+        }
+    }
+
+    /// The name shown in reports.
+    public var name: String
+    /// Query → entries in input order, a repeated document dropped (the first is kept).
+    public private(set) var queries: [String: [Entry]] = [:]
+    /// Repeated documents.
+    public private(set) var warnings: [InputWarning] = []
+
+    public init(name: String, queries: [String: [Entry]]) {
+        self.name = name
+        self.queries = queries
+    }
+
+    /// Reads a run file (`-` is standard input; zstd is detected). A malformed line is an error
+    /// with its `FILE:LINE`; blank lines are skipped.
+    public init(path: String, name: String) throws(SpladeError) {
+        self.name = name
+        let reader = try LineReader(path: path)
+        var builder = Builder()
+        var fields: [Range<Int>] = []
+        while let line = try reader.next() {
+            let location = InputLocation(file: reader.name, line: line.number)
+            let record: RunRecord
+            if line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "{") {
+                record = try RunRecord(jsonLine: line.bytes, location: location)
+            } else {
+                FieldScanner.split(line.bytes, into: &fields)
+                if fields.isEmpty { continue }
+                record = try RunRecord(trecLine: line.bytes, fields: fields, location: location)
+            }
+            try builder.add(record, location: location)
+        }
+        guard !builder.entries.isEmpty else {
+            throw SpladeError(.badInput, "empty run", location: reader.name)
+        }
+        queries = Dictionary(uniqueKeysWithValues: zip(builder.queryNames, builder.entries))
+        warnings = builder.warnings
+    }
+
+    /// Groups records by query, dropping repeated documents. Runs list a query's lines together,
+    /// so the last query's slot is remembered and the lookup skipped while the query repeats.
+    private struct Builder {
+        var queryIndex: [String: Int] = [:]
+        var queryNames: [String] = []
+        var entries: [[Entry]] = []
+        var seen: [Set<String>] = []
+        var warnings: [InputWarning] = []
+        var last: (query: ArraySlice<UInt8>, slot: Int)?
+        var deepest = 0
+
+        mutating func add(_ record: RunRecord, location: InputLocation) throws(SpladeError) {
+            let slot: Int
+            if let last, last.query == record.queryBytes {
+                slot = last.slot
+            } else {
+                guard let query = FieldScanner.string(record.queryBytes) else {
+                    throw SpladeError(.badInput, "invalid UTF-8", location: location.description)
+                }
+                if let existing = queryIndex[query] {
+                    slot = existing
+                } else {
+                    slot = entries.count
+                    queryIndex[query] = slot
+                    queryNames.append(query)
+                    entries.append([])
+                    // Runs give every query about the same depth: size for the deepest so far.
+                    seen.append(Set(minimumCapacity: deepest))
+                }
+                last = (record.queryBytes, slot)
+            }
+            guard seen[slot].insert(record.document).inserted else {
+                warnings.append(InputWarning(location: location.description,
+                                             message: "duplicate document \(record.document) for query \(queryNames[slot]); keeping the first"))
+                return
+            }
+            entries[slot].append(Entry(document: record.document, score: record.score,
+                                       rank: record.rank ?? entries[slot].count + 1))
+            deepest = max(deepest, entries[slot].count)
+        }
+    }
+}
+
+/// One parsed run line. The query id stays bytes: it usually repeats the previous line's.
+struct RunRecord {
+    var queryBytes: ArraySlice<UInt8>
+    var document: String
+    var score: Double
+    var rank: Int?
+
+    /// `qid Q0 docno rank score tag`: the second and last fields are ignored, as trec_eval does.
+    init(trecLine bytes: [UInt8], fields: [Range<Int>], location: InputLocation) throws(SpladeError) {
+        guard fields.count == 6 else {
+            throw SpladeError(.badInput, "expected 6 fields (qid Q0 docno rank score tag), found \(fields.count)",
+                              location: location.description)
+        }
+        guard let document = FieldScanner.string(bytes[fields[2]]) else {
+            throw SpladeError(.badInput, "invalid UTF-8", location: location.description)
+        }
+        guard let rank = FieldScanner.integer(bytes, fields[3]) else {
+            throw SpladeError(.badInput, "rank \"\(String(decoding: bytes[fields[3]], as: UTF8.self))\" is not an integer",
+                              location: location.description)
+        }
+        guard let score = FieldScanner.finiteDouble(bytes, fields[4]) else {
+            throw SpladeError(.badInput, "score \"\(String(decoding: bytes[fields[4]], as: UTF8.self))\" is not a finite number",
+                              location: location.description)
+        }
+        self.queryBytes = bytes[fields[0]]
+        self.document = document
+        self.score = score
+        self.rank = rank
+    }
+
+    /// The query id fields accepted in JSON Lines, in order of preference; likewise documents.
+    static let queryFields = ["qid", "query_id"]
+    static let documentFields = ["docno", "docid", "doc_id"]
+
+    /// `{"qid": …, "docno": …, "score": …, "rank": …}`; ids may be strings or numbers, rank is optional.
+    init(jsonLine bytes: [UInt8], location: InputLocation) throws(SpladeError) {
+        guard String(validating: bytes, as: UTF8.self) != nil else {
+            throw SpladeError(.badInput, "invalid UTF-8", location: location.description)
+        }
+        let value: JSONValue
+        do {
+            value = try JSON.parse(bytes)
+        } catch {
+            throw SpladeError(.badInput, error.description, location: location.description)
+        }
+        func id(_ names: [String]) throws(SpladeError) -> String {
+            guard let name = names.first(where: { value[$0] != nil }), let field = value[name] else {
+                throw SpladeError(.badInput, "missing field \"\(names[0])\" (or \(names.dropFirst().map { "\"\($0)\"" }.joined(separator: ", ")))",
+                                  location: location.description)
+            }
+            switch field {
+            case .string(let text): return text
+            case .number(let literal): return literal
+            default:
+                throw SpladeError(.badInput, "field \"\(name)\" is \(field.typeName), expected a string or number",
+                                  location: location.description)
+            }
+        }
+        queryBytes = ArraySlice(try id(Self.queryFields).utf8)
+        document = try id(Self.documentFields)
+        guard let field = value["score"] else {
+            throw SpladeError(.badInput, "missing field \"score\"", location: location.description)
+        }
+        guard let score = field.doubleValue, score.isFinite else {
+            throw SpladeError(.badInput, "field \"score\" is \(field.typeName), expected a finite number",
+                              location: location.description)
+        }
+        self.score = score
+        if let field = value["rank"] {
+            guard case .number(let literal) = field, let rank = Int(literal) else {
+                throw SpladeError(.badInput, "field \"rank\" is \(field.typeName), expected an integer",
+                                  location: location.description)
+            }
+            self.rank = rank
+        }
+    }
+}

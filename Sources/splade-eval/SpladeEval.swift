@@ -1,0 +1,166 @@
+import ArgumentParser
+import SpladeCLI
+import SpladeCore
+
+@main
+struct SpladeEval: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "splade-eval",
+        abstract: "Score retrieval runs against relevance judgments, exactly as trec_eval does.",
+        discussion: """
+            Reads TREC qrels (qid iteration docno relevance) and one or more runs, TREC lines \
+            (qid Q0 docno rank score tag) or JSON Lines from splade-search ({"qid"|"query_id": …, \
+            "docno"|"docid"|"doc_id": …, "score": …, "rank": … (optional)}; ids may be strings or numbers), \
+            any of them zstd-compressed. With no RUN, or RUN '-', the run is read from standard input.
+
+            Metrics (--metrics, any k): nDCG@k, MRR@k (reciprocal rank within the first k), MAP and MAP@k, \
+            Recall@k, P@k, Success@k (hit rate); trec_eval names (ndcg_cut_10, recip_rank, map_cut_10, \
+            P_10, recall_100, success_1) are accepted too. The semantics are trec_eval's: a query counts \
+            when it is in both the qrels and the run; documents are ranked by score (in single precision, as trec_eval \
+            stores it), ties by docno descending; relevance ≥ 1 is relevant; nDCG's gain is the relevance level; P@k divides by k; \
+            MAP@k divides by all relevant documents. The variants other tools use: --missing-as-zero \
+            (trec_eval -c), --tie-break rank (the run's own order, as the published JQaRA \
+            evaluations), --ndcg jmteb (binary gain, ideal DCG over all relevant documents), and \
+            --ir-measures (missing queries as zero, and MRR ties by docno ascending as its MS MARCO \
+            evaluator does).
+
+            With several runs: one table, the best mean per column marked, and paired tests of each \
+            run against the baseline (the first run, or --baseline) on the queries both were evaluated \
+            on: Student's t-test and a seeded randomization test (two-sided).
+
+            EXAMPLES
+              splade-eval --qrels qrels.trec run.trec
+              splade-search --index idx/ --model M < q.jsonl | splade-eval --qrels qr.trec
+              splade-eval --qrels qrels.trec --tie-break rank splade.trec bm25.trec.zst
+              splade-eval --qrels qrels.trec --json run.trec | jq .runs[0].means
+              splade-eval --qrels qrels.trec --fail-under nDCG@10=0.6,MRR@10=0.8 run.trec
+              splade-eval --qrels qrels.trec --plot compare.svg splade.trec bm25.trec
+
+            \(ExitStatus.table)
+            """)
+
+    @Option(help: ArgumentHelp("Relevance judgments, TREC format (zstd detected).", valueName: "file"), completion: .file())
+    var qrels: String
+
+    @Option(name: .long, parsing: .singleValue,
+            help: ArgumentHelp("Metrics, comma-separated or repeated (default: nDCG@10,MRR@10,MAP,Recall@100).", valueName: "list"))
+    var metrics: [String] = []
+
+    @Flag(help: "Write the report as JSON instead of a table.")
+    var json = false
+
+    @Flag(help: "Add every query's values to the report.")
+    var perQuery = false
+
+    @Option(help: ArgumentHelp("How equal scores are ordered: docno (descending, as trec_eval), docno-asc (as the MS MARCO evaluator), or rank (the run's own order).",
+                               valueName: "docno|docno-asc|rank"))
+    var tieBreak: TieBreak = .docno
+
+    @Flag(help: "Count judged queries missing from a run as 0 (trec_eval -c).")
+    var missingAsZero = false
+
+    @Flag(help: "Reproduce ir_measures: --missing-as-zero, and MRR ties by docno ascending.")
+    var irMeasures = false
+
+    @Option(help: ArgumentHelp("nDCG variant: trec_eval (graded gain, ideal cut at k) or jmteb (binary gain, ideal over all relevant).",
+                               valueName: "trec_eval|jmteb"))
+    var ndcg: NDCGVariant = .trecEval
+
+    @Option(help: ArgumentHelp("The run the others are tested against: its name, path or position (default: the first).",
+                               valueName: "run"))
+    var baseline: String?
+
+    @Option(help: ArgumentHelp("Trials of the randomization test.", valueName: "n"))
+    var trials = 10_000
+
+    @Option(help: ArgumentHelp("Seed of the randomization test.", valueName: "n"))
+    var seed: UInt64 = 42
+
+    @Option(name: .long, parsing: .singleValue,
+            help: ArgumentHelp("Exit with status 1 when a run's mean is under a threshold: METRIC=VALUE, comma-separated or repeated.",
+                               valueName: "gates"))
+    var failUnder: [String] = []
+
+    @Option(help: ArgumentHelp("Also draw the means (and per-query differences from the baseline) as an SVG chart.",
+                               valueName: "file.svg"), completion: .file(extensions: ["svg"]))
+    var plot: String?
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file, written atomically; '-' is standard output.", valueName: "file"),
+            completion: .file())
+    var output = "-"
+
+    @Argument(help: ArgumentHelp("Run files (TREC or JSON Lines, zstd detected); '-' or none: standard input.", valueName: "run"),
+              completion: .file())
+    var runs: [String] = []
+
+    func validate() throws {
+        guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
+        let stdinReaders = runs.filter { $0 == "-" }.count + (runs.isEmpty ? 1 : 0) + (qrels == "-" ? 1 : 0)
+        guard stdinReaders <= 1 else { throw ValidationError("standard input ('-') can be read only once") }
+        guard plot != "-" else { throw ValidationError("--plot needs a file name (standard output carries the report)") }
+        guard !irMeasures || tieBreak == .docno else { throw ValidationError("--ir-measures sets its own tie-breaking; drop --tie-break") }
+    }
+
+    var options: EvaluationOptions {
+        var options = irMeasures ? EvaluationOptions.irMeasures : EvaluationOptions(tieBreak: tieBreak)
+        options.missingAsZero = options.missingAsZero || missingAsZero
+        options.ndcg = ndcg
+        return options
+    }
+
+    func run() throws {
+        try ToolMain.run("splade-eval") {
+            let gates = try failUnder.flatMap { text throws(SpladeError) in try Gate.parseList(text) }
+            var requested = try metrics.flatMap { text throws(SpladeError) in try Metric.parseList(text) }
+            if requested.isEmpty { requested = Metric.defaults }
+            // Each metric once (nDCG@10 and ndcg_cut_10 are one), gated ones computed even if not asked for.
+            var metricList: [Metric] = []
+            for metric in requested + gates.map(\.metric) where !metricList.contains(metric) { metricList.append(metric) }
+
+            let judgments = try Qrels(path: qrels)
+            printWarnings(judgments.warnings, in: qrels)
+            let paths = runs.isEmpty ? ["-"] : runs
+            let names = RunNames.display(paths)
+            let baselineIndex = try RunNames.index(of: baseline, paths: paths, names: names)
+            let loaded = try zip(paths, names).map { path, name throws(SpladeError) in
+                let run = try Run(path: path, name: name)
+                printWarnings(run.warnings, in: path)
+                return run
+            }
+            let report = EvaluationReport(
+                runs: loaded, qrels: judgments, metrics: metricList, options: options, baselineIndex: baselineIndex,
+                settings: ComparisonSettings(trials: trials, seed: seed), perQuery: perQuery)
+
+            for evaluation in report.evaluations where evaluation.queries.isEmpty {
+                Diagnostics.warning("\(evaluation.name): no query in common with the qrels")
+            }
+
+            let sink = try OutputSink(path: output)
+            if json { try sink.write(report.json()) } else { try sink.write(report.table()) }
+            try sink.commit()
+            if let plot {
+                let chart = try OutputSink(path: plot)
+                try chart.write(report.svg())
+                try chart.commit()
+            }
+
+            let failures = gates.flatMap { $0.failures(in: report.evaluations) }
+            guard failures.isEmpty else {
+                failures.forEach { Diagnostics.note("gate failed: \($0)") }
+                throw ExitCode(ExitStatus.gateFailed.rawValue)
+            }
+        }
+    }
+
+    /// Prints an input's warnings, the first few one by one.
+    private func printWarnings(_ warnings: [InputWarning], in path: String) {
+        let shown = 20
+        warnings.prefix(shown).forEach { Diagnostics.warning($0.description) }
+        if warnings.count > shown {
+            Diagnostics.warning("\(InputFile.displayName(path)): \(warnings.count - shown) more warnings like these")
+        }
+    }
+}
+
+extension TieBreak: ExpressibleByArgument {}
+extension NDCGVariant: ExpressibleByArgument {}

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+@testable import SpladeCore
+
+/// Reading qrels and runs: both formats, what is accepted, and where a bad line is reported.
+struct EvalInputTests {
+    func temporaryFile(_ text: String, suffix: String = ".trec") throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eval-\(UUID().uuidString)\(suffix)").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    func error(_ body: () throws(SpladeError) -> Void) -> SpladeError? {
+        do { try body() } catch { return error }
+        return nil
+    }
+
+    @Test func qrelsLevelsRelevantCountsAndIdealGains() throws {
+        let path = try temporaryFile("q1 0 a 1\nq1 0 b 3\n\nq1\t0\tc 0\nq1 0 d -1\nq1 0 e 2\nq2 0 x 1\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let qrels = try Qrels(path: path)
+        let q1 = try #require(qrels.queries["q1"])
+        #expect(q1.levels == ["a": 1, "b": 3, "c": 0, "d": -1, "e": 2])
+        #expect(q1.relevantCount == 3)
+        #expect(q1.idealGains == [3, 2, 1])
+        #expect(qrels.queries.count == 2)
+        #expect(qrels.warnings.isEmpty)
+    }
+
+    @Test func repeatedJudgmentKeepsTheFirstWithAWarning() throws {
+        let path = try temporaryFile("q1 0 a 1\nq1 0 a 0\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let qrels = try Qrels(path: path)
+        #expect(qrels.queries["q1"]?.levels == ["a": 1])
+        #expect(qrels.warnings.map(\.location) == ["\(path):2"])
+    }
+
+    @Test func malformedQrelsLinesAreErrorsWithTheirLocation() throws {
+        for (text, message) in [("q1 0 a 1\nq1 0 b\n", "expected 4 fields"), ("q1 0 a 1\nq1 0 b high\n", "is not an integer")] {
+            let path = try temporaryFile(text)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let failure = try #require(error { () throws(SpladeError) in _ = try Qrels(path: path) })
+            #expect(failure.kind == .badInput)
+            #expect(failure.location == "\(path):2")
+            #expect(failure.message.contains(message))
+        }
+    }
+
+    @Test func trecRunKeepsInputOrderAndDropsRepeatedDocuments() throws {
+        let path = try temporaryFile("q1 Q0 a 1 2.5 t\nq1 Q0 b 2 1e0 t\nq2 Q0 a 1 -3 t\nq1 Q0 a 3 0.5 t\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try Run(path: path, name: "r")
+        #expect(run.queries["q1"]?.map(\.document) == ["a", "b"])
+        #expect(run.queries["q1"]?.map(\.score) == [2.5, 1])
+        #expect(run.queries["q2"]?.map(\.rank) == [1])
+        #expect(run.warnings.count == 1)
+        #expect(run.warnings.first?.location == "\(path):4")
+        #expect(run.warnings.first?.message.contains("duplicate document a for query q1") == true)
+    }
+
+    @Test func jsonLinesRunAcceptsTheFieldNamesOfOtherTools() throws {
+        let path = try temporaryFile("""
+            {"qid": "q1", "docno": "a", "rank": 1, "score": 2.0}
+            {"query_id": "q1", "docid": 7, "score": 1.5}
+            {"qid": 5, "doc_id": "c", "score": -1, "extra": [1]}
+            q1 Q0 d 4 1.0 trec-lines-mix
+
+            """, suffix: ".jsonl")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try Run(path: path, name: "r")
+        #expect(run.queries["q1"]?.map(\.document) == ["a", "7", "d"])
+        // Without "rank", the position within the query's lines.
+        #expect(run.queries["q1"]?.map(\.rank) == [1, 2, 4])
+        #expect(run.queries["5"]?.map(\.document) == ["c"])
+    }
+
+    @Test func malformedRunLinesAreErrorsWithTheirLocation() throws {
+        let cases = [
+            ("q1 Q0 a 1 2.5\n", "expected 6 fields"),
+            ("q1 Q0 a one 2.5 t\n", "rank \"one\" is not an integer"),
+            ("q1 Q0 a 1 high t\n", "score \"high\" is not a finite number"),
+            ("q1 Q0 a 1 nan t\n", "not a finite number"),
+            ("{\"qid\": \"q1\", \"score\": 1}\n", "missing field \"docno\""),
+            ("{\"qid\": \"q1\", \"docno\": \"a\"}\n", "missing field \"score\""),
+            ("{\"qid\": \"q1\", \"docno\": \"a\", \"score\": \"1\"}\n", "field \"score\" is string"),
+            ("{\"qid\": [1], \"docno\": \"a\", \"score\": 1}\n", "field \"qid\" is array"),
+            ("{\"qid\": \"q1\", \"docno\": \"a\", \"score\": 1, \"rank\": 1.5}\n", "field \"rank\""),
+            ("{\"qid\": \"q1\", \n", "invalid JSON"),
+        ]
+        for (line, message) in cases {
+            let path = try temporaryFile("q0 Q0 x 1 1 t\n" + line)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let failure = try #require(error { () throws(SpladeError) in _ = try Run(path: path, name: "r") }, "\(line)")
+            #expect(failure.kind == .badInput)
+            #expect(failure.location == "\(path):2", "\(line)")
+            #expect(failure.message.contains(message), "\(failure.message)")
+        }
+    }
+
+    @Test func emptyInputsAreErrors() throws {
+        let path = try temporaryFile("\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        #expect(error { () throws(SpladeError) in _ = try Run(path: path, name: "r") }?.kind == .badInput)
+        #expect(error { () throws(SpladeError) in _ = try Qrels(path: path) }?.kind == .badInput)
+        #expect(error { () throws(SpladeError) in _ = try Qrels(path: path + ".missing") }?.kind == .missingInput)
+    }
+}

@@ -1,0 +1,129 @@
+import Foundation
+import Testing
+@testable import SpladeCore
+
+/// Every metric on small rankings worked out by hand.
+struct EvalMetricTests {
+    let tolerance = 1e-12
+
+    /// q1 judgments: a=2, b=1, c=0, d=1, e=-1 (R = 3; ideal gains 2, 1, 1).
+    func qrels() -> Qrels {
+        var qrels = Qrels()
+        for (document, level) in [("a", 2), ("b", 1), ("c", 0), ("d", 1), ("e", -1)] {
+            qrels.add(query: "q1", document: document, level: level)
+        }
+        qrels.add(query: "q2", document: "x", level: 1)
+        return qrels
+    }
+
+    /// q1 ranking: c (0), a (2), e (−1), f (unjudged), b (1).
+    func run(_ entries: [(String, Double, Int)] = [("c", 5, 1), ("a", 4, 2), ("e", 3, 3), ("f", 2, 4), ("b", 1, 5)]) -> Run {
+        Run(name: "r", queries: ["q1": entries.map { Run.Entry(document: $0.0, score: $0.1, rank: $0.2) }])
+    }
+
+    func values(_ names: String, run: Run? = nil, options: EvaluationOptions = EvaluationOptions()) throws -> [Double] {
+        let evaluation = Evaluator.evaluate(run ?? self.run(), qrels: qrels(), metrics: try Metric.parseList(names), options: options)
+        return evaluation.values[0]
+    }
+
+    @Test func graded_nDCG_asTrecEval() throws {
+        let dcg3 = 2 / log2(3.0)
+        let dcg5 = dcg3 + 1 / log2(6.0)
+        let ideal3 = 2 + 1 / log2(3.0) + 1 / log2(4.0)
+        let v = try values("nDCG@3,nDCG@5,nDCG")
+        #expect(abs(v[0] - dcg3 / ideal3) < tolerance)
+        #expect(abs(v[1] - dcg5 / ideal3) < tolerance)
+        #expect(abs(v[2] - dcg5 / ideal3) < tolerance)
+        // Cut at 1, the ideal is cut too: gain 2 at rank 1.
+        #expect(try values("nDCG@1")[0] == 0)
+    }
+
+    @Test func jmtebNDCGHasBinaryGainAndAnUncutIdeal() throws {
+        let dcg = 1 / log2(3.0)
+        let idealAll = 1 + 1 / log2(3.0) + 1 / log2(4.0)
+        let v = try values("nDCG@2", options: EvaluationOptions(ndcg: .jmteb))
+        #expect(abs(v[0] - dcg / idealAll) < tolerance)
+    }
+
+    @Test func reciprocalRankPrecisionRecallSuccess() throws {
+        let v = try values("MRR@1,MRR@10,MRR,P@2,P@10,Recall@2,Recall@5,Success@1,Success@2")
+        #expect(v == [0, 0.5, 0.5, 0.5, 0.2, 1.0 / 3, 2.0 / 3, 0, 1])
+    }
+
+    @Test func averagePrecisionDividesByAllRelevant() throws {
+        let v = try values("MAP,MAP@2,MAP@1")
+        #expect(abs(v[0] - (1.0 / 2 + 2.0 / 5) / 3) < tolerance)
+        #expect(abs(v[1] - (1.0 / 2) / 3) < tolerance)
+        #expect(v[2] == 0)
+    }
+
+    @Test func tiesAreBrokenByDocnoDescendingOrByTheRunsRank() throws {
+        // a and b tie: trec_eval puts b first (docno descending); the run's rank puts a first.
+        let tied = run([("a", 1, 1), ("b", 1, 2)])
+        #expect(try values("MRR", run: tied) == [1])
+        #expect(try values("nDCG@1", run: tied)[0] == 0.5)
+        #expect(try values("nDCG@1", run: tied, options: EvaluationOptions(tieBreak: .rank))[0] == 1)
+        #expect(try values("nDCG@1", run: tied, options: EvaluationOptions(tieBreak: .docnoAscending))[0] == 1)
+        // trec_eval compares scores in single precision: these tie, and b goes first.
+        let nearlyTied = run([("a", 1.00000001, 1), ("b", 1, 2)])
+        #expect(try values("nDCG@1", run: nearlyTied)[0] == 0.5)
+        #expect(try values("nDCG@1", run: nearlyTied, options: EvaluationOptions(tieBreak: .rank))[0] == 1)
+        // ir_measures: MRR by docno ascending (b first), the rest as trec_eval (c first).
+        let bc = run([("b", 1, 1), ("c", 1, 2)])
+        #expect(try values("MRR@1,nDCG@1", run: bc, options: .irMeasures) == [1, 0])
+        #expect(try values("MRR@1", run: bc) == [0])
+        // Equal ranks fall back on the input order.
+        let sameRank = run([("b", 1, 1), ("a", 1, 1)])
+        #expect(try values("nDCG@1", run: sameRank, options: EvaluationOptions(tieBreak: .rank))[0] == 0.5)
+    }
+
+    @Test func queriesCountWhenInBothOrWithMissingAsZero() throws {
+        let trec = Evaluator.evaluate(run(), qrels: qrels(), metrics: [Metric(.success, cutoff: 2)])
+        #expect(trec.queries == ["q1"])
+        #expect(trec.means == [1])
+        let all = Evaluator.evaluate(run(), qrels: qrels(), metrics: [Metric(.success, cutoff: 2)],
+                                     options: EvaluationOptions(missingAsZero: true))
+        #expect(all.queries == ["q1", "q2"])
+        #expect(all.values == [[1], [0]])
+        #expect(all.means == [0.5])
+    }
+
+    /// As pytrec_eval: a query judged but with nothing relevant is evaluated, and scores 0.
+    @Test func queriesWithoutRelevantDocumentsCountAsZero() throws {
+        var qrels = qrels()
+        qrels.add(query: "q3", document: "z", level: 0)
+        let run = Run(name: "r", queries: ["q3": [Run.Entry(document: "z", score: 1, rank: 1)]])
+        let evaluation = Evaluator.evaluate(run, qrels: qrels, metrics: try Metric.parseList("nDCG@10,MAP,Recall@10,MRR"))
+        #expect(evaluation.queries == ["q3"])
+        #expect(evaluation.values == [[0, 0, 0, 0]])
+    }
+
+    @Test func runQueriesWithoutJudgmentsAreIgnored() throws {
+        var queries = run().queries
+        queries["unjudged"] = [Run.Entry(document: "a", score: 1, rank: 1)]
+        let evaluation = Evaluator.evaluate(Run(name: "r", queries: queries), qrels: qrels(), metrics: [Metric(.ndcg)],
+                                            options: EvaluationOptions(missingAsZero: true))
+        #expect(evaluation.queries == ["q1", "q2"])
+    }
+
+    @Test func metricNames() throws {
+        let parsed = try Metric.parseList("nDCG@10, ndcg_cut_10,recip_rank,RR@10,map,AP@100,map_cut_5,P_10,precision@3,R@100,recall_1000,success_1,Hit@5")
+        #expect(parsed.map(\.description) == ["nDCG@10", "nDCG@10", "MRR", "MRR@10", "MAP", "MAP@100", "MAP@5", "P@10",
+                                              "P@3", "Recall@100", "Recall@1000", "Success@1", "Success@5"])
+        for bad in ["ndcg@0", "P", "recall", "bleu@10", "nDCG@x", "success"] {
+            #expect(throws: SpladeError.self, "\(bad)") { try Metric(parsing: bad) }
+        }
+    }
+
+    @Test func gates() throws {
+        let gates = try Gate.parseList("nDCG@10=0.6,MRR@10=0.8")
+        #expect(gates.map(\.metric.description) == ["nDCG@10", "MRR@10"])
+        #expect(gates.map(\.threshold) == [0.6, 0.8])
+        for bad in ["nDCG@10", "nDCG@10=x", "=0.5", "nDCG@10=0.5=1"] {
+            #expect(throws: SpladeError.self, "\(bad)") { try Gate(parsing: bad) }
+        }
+        let evaluation = RunEvaluation(name: "r", metrics: [Metric(.ndcg, cutoff: 10)], queries: ["q"], values: [[0.55]], means: [0.55])
+        #expect(gates[0].failures(in: [evaluation]) == ["r: nDCG@10 0.5500 is under 0.6"])
+        #expect(Gate(metric: Metric(.ndcg, cutoff: 10), threshold: 0.55).failures(in: [evaluation]).isEmpty)
+    }
+}
