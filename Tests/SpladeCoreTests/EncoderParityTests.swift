@@ -89,3 +89,33 @@ struct SpladeTinyParityTests {
         }
     }
 }
+
+/// The vectorised exp and erf against libm over the ranges the forward pass feeds them.
+@Suite struct VectorMathTests {
+    @Test func expIsWithinThreeUlpOfLibm() {
+        var worst: Float = 0
+        for i in 0..<4_000 {
+            let x = Float(i) / 4_000 * 175 - 87
+            let got = VectorMath.exp(VectorMath.Vector(repeating: x))[0], want = expf(x)
+            if want > 1e-37 { worst = max(worst, abs(got - want) / want) }
+            else { #expect(got < 1e-37, "x = \(x)") }
+        }
+        #expect(worst < 3.6e-7, "largest relative error \(worst)")
+    }
+
+    /// A&S 7.1.26 is within 1.5e-7; float rounding of its terms adds a few 1e-7 more (PyTorch's is alike).
+    @Test func erfIsWithinAbramowitzStegunBound() {
+        var worst: Float = 0
+        for i in 0..<4_000 {
+            let x = Float(i) / 4_000 * 12 - 6
+            worst = max(worst, abs(VectorMath.erf(VectorMath.Vector(repeating: x))[0] - erff(x)))
+        }
+        #expect(worst < 6e-7, "largest absolute error \(worst)")
+    }
+
+    @Test func applyHandlesTails() {
+        var values: [Float] = (0..<37).map { Float($0) / 10 }
+        values.withUnsafeMutableBufferPointer { VectorMath.apply($0.baseAddress!, count: 37) { $0 * 2 } }
+        #expect(values == (0..<37).map { Float($0) / 10 * 2 })
+    }
+}

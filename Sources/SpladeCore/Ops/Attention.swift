@@ -6,6 +6,7 @@
 enum Attention {
     /// Head `head` of one sequence. `qkv`: its [L, 3H] rows (query | key | value); `context`: its
     /// [L, H] output rows, of which the head writes columns h·d ..< (h+1)·d; `scores`: scratch of L·L floats.
+    /// `scores` keeps the head's attention probabilities, which the backward pass needs.
     static func forward(qkv: UnsafePointer<Float>, length: Int, hidden: Int, heads: Int, head: Int,
                         context: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
         let d = hidden / heads
@@ -16,5 +17,30 @@ enum Attention {
                   c: scores, ldc: length)
         Softmax.forwardRows(scores, rows: length, cols: length)
         BLAS.gemm(m: length, n: d, k: length, a: scores, lda: length, b: v, ldb: stride, c: context + head * d, ldc: hidden)
+    }
+
+    /// Backward of one head, given dC (the head's columns of `dContext`) and the probabilities P:
+    /// dV = Pᵀ dC, dP = dC Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = s·dS K, dK = s·dSᵀ Q
+    /// (s = 1/√d), written into the head's columns of dQKV. `scratch` holds L·L floats.
+    static func backward(dContext: UnsafePointer<Float>, qkv: UnsafePointer<Float>, probabilities: UnsafePointer<Float>,
+                         length: Int, hidden: Int, heads: Int, head: Int, dQKV: UnsafeMutablePointer<Float>,
+                         scratch: UnsafeMutablePointer<Float>) {
+        let d = hidden / heads, stride = 3 * hidden
+        let scale = 1 / Float(d).squareRoot()
+        let q = qkv + head * d, k = qkv + hidden + head * d, v = qkv + 2 * hidden + head * d
+        let dC = dContext + head * d
+        let dQ = dQKV + head * d, dK = dQKV + hidden + head * d, dV = dQKV + 2 * hidden + head * d
+        BLAS.gemm(transposeA: true, m: length, n: d, k: length, a: probabilities, lda: length, b: dC, ldb: hidden,
+                  c: dV, ldc: stride)
+        BLAS.gemm(transposeB: true, m: length, n: length, k: d, a: dC, lda: hidden, b: v, ldb: stride, c: scratch, ldc: length)
+        for r in 0..<length {
+            let p = probabilities + r * length, dp = scratch + r * length
+            var dot: Float = 0
+            for j in 0..<length { dot += dp[j] * p[j] }
+            for j in 0..<length { dp[j] = p[j] * (dp[j] - dot) }
+        }
+        BLAS.gemm(m: length, n: d, k: length, alpha: scale, a: scratch, lda: length, b: k, ldb: stride, c: dQ, ldc: stride)
+        BLAS.gemm(transposeA: true, m: length, n: d, k: length, alpha: scale, a: scratch, lda: length, b: q, ldb: stride,
+                  c: dK, ldc: stride)
     }
 }

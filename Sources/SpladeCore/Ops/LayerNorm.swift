@@ -4,8 +4,11 @@ import Foundation
 /// variance (divided by n) as PyTorch computes it. Sums are taken in Double so long rows lose nothing.
 /// `residual`, when given, is added to x first (the post-norm BERT block: LN(x + sublayer(x))).
 enum LayerNorm {
+    /// `normalized` and `inverseStd`, when given, receive x̂ = (x − mean)/σ [rows×cols] and 1/σ [rows]
+    /// for the backward pass.
     static func forward(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, residual: UnsafePointer<Float>? = nil,
-                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, epsilon: Float, threads: Int) {
+                        weight: UnsafePointer<Float>, bias: UnsafePointer<Float>, epsilon: Float, threads: Int,
+                        normalized: UnsafeMutablePointer<Float>? = nil, inverseStd: UnsafeMutablePointer<Float>? = nil) {
         parallelChunks(rows, threads: threads, minimumChunk: 16) { range in
             for r in range {
                 let row = x + r * cols
@@ -23,7 +26,36 @@ enum LayerNorm {
                 }
                 let inverse = Float(1 / (squares / Double(cols) + Double(epsilon)).squareRoot())
                 let m = Float(mean)
-                for j in 0..<cols { row[j] = (row[j] - m) * inverse * weight[j] + bias[j] }
+                inverseStd?[r] = inverse
+                for j in 0..<cols {
+                    let xhat = (row[j] - m) * inverse
+                    normalized?[r * cols + j] = xhat
+                    row[j] = xhat * weight[j] + bias[j]
+                }
+            }
+        }
+    }
+
+    /// Given dy and the cached x̂ and 1/σ: dγ += Σ dy·x̂, dβ += Σ dy, and (written to dx)
+    /// dx = (1/σ)·(g − mean(g) − x̂·mean(g·x̂)) with g = dy·γ.
+    static func backward(_ dy: UnsafePointer<Float>, rows: Int, cols: Int, normalized: UnsafePointer<Float>,
+                         inverseStd: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+                         dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>) {
+        for r in 0..<rows {
+            let g = dy + r * cols, xhat = normalized + r * cols, out = dx + r * cols
+            var meanG = 0.0, meanGX = 0.0
+            for j in 0..<cols {
+                let gj = Double(g[j] * weight[j])
+                meanG += gj
+                meanGX += gj * Double(xhat[j])
+                dWeight[j] += g[j] * xhat[j]
+                dBias[j] += g[j]
+            }
+            meanG /= Double(cols)
+            meanGX /= Double(cols)
+            let inverse = Double(inverseStd[r])
+            for j in 0..<cols {
+                out[j] = Float(inverse * (Double(g[j] * weight[j]) - meanG - Double(xhat[j]) * meanGX))
             }
         }
     }

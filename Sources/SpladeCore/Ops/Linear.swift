@@ -11,4 +11,19 @@ enum Linear {
         BLAS.gemm(transposeB: true, m: rows, n: outputs, k: inputs, a: x, lda: inputs, b: weight, ldb: inputs,
                   beta: 1, c: y, ldc: outputs)
     }
+
+    /// Given dY [T×out]: dX = dY · W (written), dW += dYᵀ · X, db += Σ_rows dY (accumulated).
+    static func backward(_ dy: UnsafePointer<Float>, rows: Int, inputs: Int, outputs: Int, x: UnsafePointer<Float>,
+                         weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>?,
+                         dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>) {
+        if let dx {
+            BLAS.gemm(m: rows, n: inputs, k: outputs, a: dy, lda: outputs, b: weight, ldb: inputs, c: dx, ldc: inputs)
+        }
+        BLAS.gemm(transposeA: true, m: outputs, n: inputs, k: rows, a: dy, lda: outputs, b: x, ldb: inputs, beta: 1,
+                  c: dWeight, ldc: inputs)
+        for r in 0..<rows {
+            let row = dy + r * outputs
+            for j in 0..<outputs { dBias[j] += row[j] }
+        }
+    }
 }

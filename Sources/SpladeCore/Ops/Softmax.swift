@@ -1,5 +1,3 @@
-import Foundation
-
 /// Row-wise softmax, in place: p_j = exp(x_j − max x) / Σ_k exp(x_k − max x).
 enum Softmax {
     static func forwardRows(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int) {
@@ -7,12 +5,10 @@ enum Softmax {
             let row = x + r * cols
             var maximum = -Float.infinity
             for j in 0..<cols { maximum = max(maximum, row[j]) }
+            let shift = VectorMath.Vector(repeating: maximum)
+            VectorMath.apply(row, count: cols) { VectorMath.exp($0 - shift) }
             var sum: Float = 0
-            for j in 0..<cols {
-                let e = expf(row[j] - maximum)
-                row[j] = e
-                sum += e
-            }
+            for j in 0..<cols { sum += row[j] }
             let inverse = 1 / sum
             for j in 0..<cols { row[j] *= inverse }
         }
