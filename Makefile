@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 PREFIX ?= /usr/local
-TOOLS := splade-tokenize splade-encode splade-eval
+TOOLS := splade-tokenize splade-encode splade-eval splade-train splade-filter splade-noise
 APT_PACKAGES := libopenblas-dev libzstd-dev libmecab-dev zstd unzip
 DEPS := deps
 # unidic-lite 1.0.8 = UniDic 2.1.2, the MeCab dictionary of bert-base-japanese-v3.

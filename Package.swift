@@ -2,7 +2,7 @@
 import PackageDescription
 
 /// Every tool links the one shared library (SpladeCore) and the CLI plumbing (SpladeCLI).
-let tools = ["splade-tokenize", "splade-encode", "splade-eval"]
+let tools = ["splade-tokenize", "splade-encode", "splade-eval", "splade-train", "splade-noise", "splade-filter"]
 
 let package = Package(
     name: "splade",
@@ -12,6 +12,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries (Debian: libopenblas-dev, libzstd-dev, libmecab-dev).
@@ -29,7 +30,8 @@ let package = Package(
         .executableTarget(
             name: tool,
             dependencies: ["SpladeCore", "SpladeCLI",
-                           .product(name: "ArgumentParser", package: "swift-argument-parser")])
+                           .product(name: "ArgumentParser", package: "swift-argument-parser")]
+                + (tool == "splade-train" ? [.product(name: "Yams", package: "Yams")] : []))
     } + [
         // Tests.
         .testTarget(name: "SpladeCoreTests", dependencies: ["SpladeCore"]),

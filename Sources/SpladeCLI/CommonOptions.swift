@@ -88,9 +88,13 @@ public struct TokenizerOptions: ParsableArguments {
 
     /// Loads the tokenizer, printing its warnings.
     public func loadTokenizer() throws(SpladeError) -> Tokenizer {
-        let environment = ProcessInfo.processInfo.environment
-        let directory = try modelDirectory()
-        let explicit = mecabDic ?? environment["SPLADE_MECAB_DIC"].flatMap { $0.isEmpty ? nil : $0 }
+        try Self.loadTokenizer(modelDirectory: try modelDirectory(), mecabDic: mecabDic)
+    }
+
+    /// Loads the tokenizer of `modelDirectory`; the MeCab dictionary is `mecabDic`, else
+    /// $SPLADE_MECAB_DIC, else found by `DictionarySearch`. Prints the tokenizer's warnings.
+    public static func loadTokenizer(modelDirectory directory: String, mecabDic: String?) throws(SpladeError) -> Tokenizer {
+        let explicit = mecabDic ?? ProcessInfo.processInfo.environment["SPLADE_MECAB_DIC"].flatMap { $0.isEmpty ? nil : $0 }
         let tokenizer = try Tokenizer.load(modelDirectory: directory) { () throws(SpladeError) in
             try MeCabDictionary.locate(explicit: explicit, candidates: DictionarySearch.candidates(),
                                        lastResort: DictionarySearch.pythonUnidicLite, hint: DictionarySearch.hint)

@@ -11,6 +11,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
     case internalError = 70
     case cannotCreateOutput = 73
     case writeFailure = 74
+    case tempFail = 75
 
     public init(_ kind: SpladeError.Kind) {
         switch kind {
@@ -21,6 +22,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .internalError: self = .internalError
         case .cannotCreateOutput: self = .cannotCreateOutput
         case .writeFailure: self = .writeFailure
+        case .tempFail: self = .tempFail
         }
     }
 
@@ -35,6 +37,7 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .internalError: return "internal error (a bug: please report it)"
         case .cannotCreateOutput: return "cannot create an output file or directory"
         case .writeFailure: return "write failure (e.g. disk full)"
+        case .tempFail: return "temporary failure (e.g. another build holds the index lock); try again later"
         }
     }
 

@@ -70,7 +70,7 @@ public final class Progress {
 
 /// Elapsed wall-clock time, for `--timings` reports.
 public final class Stopwatch {
-    private var last = DispatchTime.now().uptimeNanoseconds
+    fileprivate var last = DispatchTime.now().uptimeNanoseconds
     public init() {}
 
     /// Seconds since the previous lap (or since creation).
@@ -79,4 +79,9 @@ public final class Stopwatch {
         defer { last = now }
         return Double(now - last) / 1e9
     }
+}
+
+extension Stopwatch {
+    /// Seconds since the previous lap, without starting a new one.
+    public func peek() -> Double { Double(DispatchTime.now().uptimeNanoseconds - last) / 1e9 }
 }

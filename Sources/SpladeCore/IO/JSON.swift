@@ -353,3 +353,16 @@ public struct JSONWriter {
         }
     }
 }
+
+extension JSONValue {
+    /// This object with `key` set to `value` (replaced in place, or appended).
+    public func setting(_ key: String, to value: JSONValue) -> JSONValue {
+        guard case .object(var members) = self else { return self }
+        if let index = members.lastIndex(where: { $0.key == key }) {
+            members[index].value = value
+        } else {
+            members.append((key, value))
+        }
+        return .object(members)
+    }
+}

@@ -54,7 +54,13 @@ public struct BertWeights: Sendable {
                 origin[canonical] = file
             }
         }
-        var table = TensorTable(tensors: tensors, origin: origin, directory: directory)
+        return try assemble(tensors, config: config, origin: origin, source: directory)
+    }
+
+    /// Weights from Hugging Face-named tensors (the inverse of `namedTensors`), strictly checked.
+    static func assemble(_ tensors: [String: NamedTensor], config: BertConfig, origin: [String: String] = [:],
+                         source: String) throws(SpladeError) -> BertWeights {
+        var table = TensorTable(tensors: tensors, origin: origin, directory: source)
         let weights = try table.assemble(config)
         try table.rejectLeftovers()
         return weights

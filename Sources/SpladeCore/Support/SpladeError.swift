@@ -16,6 +16,8 @@ public struct SpladeError: Error, CustomStringConvertible, Sendable {
         case cannotCreateOutput
         /// Writing output failed, e.g. a full disk (exit 74).
         case writeFailure
+        /// A temporary condition, e.g. another process holds a lock; retrying later may work (exit 75).
+        case tempFail
     }
 
     public var kind: Kind

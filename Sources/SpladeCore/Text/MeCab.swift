@@ -84,6 +84,20 @@ final class MeCabTagger {
     /// Calls `body` with the surface of each word of `text` (valid UTF-8), in order. MeCab drops
     /// the whitespace between words.
     func forEachWord(_ text: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) throws(SpladeError) {
+        try forEachNode(text) { surface, _ in body(surface) }
+    }
+
+    /// Calls `body` with the surface and the feature string of each word of `text` (valid UTF-8),
+    /// in order. The feature string is the dictionary's comma-separated analysis; UniDic's first
+    /// field is the part of speech (名詞, 補助記号, …).
+    func forEachWordWithFeature(_ text: UnsafeBufferPointer<UInt8>,
+                                _ body: (UnsafeBufferPointer<UInt8>, String) -> Void) throws(SpladeError) {
+        try forEachNode(text) { surface, node in body(surface, node.pointee.feature.map { String(cString: $0) } ?? "") }
+    }
+
+    /// The word nodes of one parse (BOS and EOS left out) with their surfaces.
+    private func forEachNode(_ text: UnsafeBufferPointer<UInt8>,
+                             _ body: (UnsafeBufferPointer<UInt8>, UnsafePointer<mecab_node_t>) -> Void) throws(SpladeError) {
         guard !text.isEmpty else { return }
         let base = UnsafeRawPointer(text.baseAddress!).assumingMemoryBound(to: CChar.self)
         guard var node = mecab_sparse_tonode2(tagger, base, text.count) else {
@@ -93,7 +107,7 @@ final class MeCabTagger {
             let stat = Int(node.pointee.stat)
             if stat != MECAB_BOS_NODE && stat != MECAB_EOS_NODE, let surface = node.pointee.surface {
                 body(UnsafeBufferPointer(start: UnsafeRawPointer(surface).assumingMemoryBound(to: UInt8.self),
-                                         count: Int(node.pointee.length)))
+                                         count: Int(node.pointee.length)), node)
             }
             guard let next = node.pointee.next else { break }
             node = UnsafePointer(next)

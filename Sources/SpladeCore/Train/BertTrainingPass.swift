@@ -6,6 +6,17 @@
 /// backward pass needs (layer inputs, projections, attention probabilities, normalised values,
 /// GELU inputs, and each vocabulary entry's argmax token), so gradients cost no recomputation.
 public final class BertTrainingPass {
+    /// Dropout as BERT applies it in training: after the embeddings, on the attention probabilities,
+    /// and on each block's output before its residual sum. Masks come from `seed`.
+    public struct Dropout: Sendable {
+        public var hidden: Float, attention: Float, seed: UInt64
+        public init(hidden: Float, attention: Float, seed: UInt64) {
+            self.hidden = hidden
+            self.attention = attention
+            self.seed = seed
+        }
+    }
+
     let config: BertConfig
     let weights: BertWeights
     let sequences: [[Int32]]
@@ -14,12 +25,16 @@ public final class BertTrainingPass {
 
     private struct LayerCache {
         var input: [Float], qkv: [Float], probabilities: [Float], context: [Float]
+        /// Keep-masks scaled by 1/(1 − p); empty without dropout.
+        var attentionMask: [Float] = [], attentionOutputMask: [Float] = [], outputMask: [Float] = []
         var norm1: [Float], inverseStd1: [Float], afterAttention: [Float]
         var intermediate: [Float], activated: [Float]
         var norm2: [Float], inverseStd2: [Float]
     }
 
-    private var embeddingNorm: [Float] = [], embeddingInverseStd: [Float] = []
+    let dropout: Dropout?
+    private var random: SeededRandom
+    private var embeddingNorm: [Float] = [], embeddingInverseStd: [Float] = [], embeddingMask: [Float] = []
     private var layers: [LayerCache] = []
     private var encoded: [Float] = []
     private var transformInput: [Float] = [], transformNorm: [Float] = [], transformInverseStd: [Float] = []
@@ -29,7 +44,9 @@ public final class BertTrainingPass {
     /// First offset of each sequence's attention probabilities (heads × L × L each).
     private var probabilityOffsets: [Int] = []
 
-    public init(config: BertConfig, weights: BertWeights, sequences: [[Int32]], threads: Int) {
+    public init(config: BertConfig, weights: BertWeights, sequences: [[Int32]], threads: Int, dropout: Dropout? = nil) {
+        self.dropout = dropout
+        random = SeededRandom(seed: dropout?.seed ?? 0)
         self.config = config
         self.weights = weights
         self.sequences = sequences
@@ -40,6 +57,18 @@ public final class BertTrainingPass {
     }
 
     var tokenCount: Int { offsets.last! }
+
+    /// A keep-mask of `count` entries for probability p (empty when p = 0).
+    private func dropoutMask(_ count: Int, probability p: Float) -> [Float] {
+        guard p > 0 else { return [] }
+        let keep = 1 / (1 - p)
+        return (0..<count).map { _ in random.nextUnitFloat() < p ? 0 : keep }
+    }
+
+    private static func apply(_ mask: [Float], to values: inout [Float]) {
+        guard !mask.isEmpty else { return }
+        for i in values.indices { values[i] *= mask[i] }
+    }
 
     // MARK: Forward
 
@@ -60,6 +89,8 @@ public final class BertTrainingPass {
         }
         layerNorm(&x, weights.embeddingNormWeight, weights.embeddingNormBias, residual: nil,
                   normalized: &embeddingNorm, inverseStd: &embeddingInverseStd)
+        embeddingMask = dropoutMask(t * h, probability: dropout?.hidden ?? 0)
+        Self.apply(embeddingMask, to: &x)
         probabilityOffsets = [0]
         for s in sequences.indices {
             let length = offsets[s + 1] - offsets[s]
@@ -73,8 +104,11 @@ public final class BertTrainingPass {
                                    intermediate: [], activated: [], norm2: [Float](repeating: 0, count: t * h),
                                    inverseStd2: [Float](repeating: 0, count: t))
             cache.qkv = linear(x, layer.qkvWeight, layer.qkvBias, inputs: h, outputs: 3 * h)
+            cache.attentionMask = dropoutMask(probabilityOffsets.last!, probability: dropout?.attention ?? 0)
             attention(&cache)
             var sum = linear(cache.context, layer.attentionOutputWeight, layer.attentionOutputBias, inputs: h, outputs: h)
+            cache.attentionOutputMask = dropoutMask(t * h, probability: dropout?.hidden ?? 0)
+            Self.apply(cache.attentionOutputMask, to: &sum)
             layerNorm(&sum, layer.attentionNormWeight, layer.attentionNormBias, residual: x,
                       normalized: &cache.norm1, inverseStd: &cache.inverseStd1)
             cache.afterAttention = sum
@@ -82,6 +116,8 @@ public final class BertTrainingPass {
             cache.activated = cache.intermediate
             cache.activated.withUnsafeMutableBufferPointer { GELU.forward($0.baseAddress!, count: $0.count, threads: threads) }
             var out = linear(cache.activated, layer.outputWeight, layer.outputBias, inputs: inner, outputs: h)
+            cache.outputMask = dropoutMask(t * h, probability: dropout?.hidden ?? 0)
+            Self.apply(cache.outputMask, to: &out)
             layerNorm(&out, layer.outputNormWeight, layer.outputNormBias, residual: cache.afterAttention,
                       normalized: &cache.norm2, inverseStd: &cache.inverseStd2)
             layers.append(cache)
@@ -163,7 +199,9 @@ public final class BertTrainingPass {
             // Feed-forward block.
             let dSum2 = layerNormBackward(dx, normalized: cache.norm2, inverseStd: cache.inverseStd2, weight: layer.outputNormWeight,
                                           dWeight: &lg.outputNormWeight, dBias: &lg.outputNormBias)
-            var dActivatedInner = linearBackward(dSum2, x: cache.activated, layer.outputWeight, inputs: inner, outputs: h,
+            var dOutput = dSum2
+            Self.apply(cache.outputMask, to: &dOutput)
+            var dActivatedInner = linearBackward(dOutput, x: cache.activated, layer.outputWeight, inputs: inner, outputs: h,
                                                  dWeight: &lg.outputWeight, dBias: &lg.outputBias)
             geluBackward(&dActivatedInner, input: cache.intermediate)
             var dAfterAttention = linearBackward(dActivatedInner, x: cache.afterAttention, layer.intermediateWeight,
@@ -174,7 +212,9 @@ public final class BertTrainingPass {
             let dSum1 = layerNormBackward(dAfterAttention, normalized: cache.norm1, inverseStd: cache.inverseStd1,
                                           weight: layer.attentionNormWeight, dWeight: &lg.attentionNormWeight,
                                           dBias: &lg.attentionNormBias)
-            let dContext = linearBackward(dSum1, x: cache.context, layer.attentionOutputWeight, inputs: h, outputs: h,
+            var dAttentionOutput = dSum1
+            Self.apply(cache.attentionOutputMask, to: &dAttentionOutput)
+            let dContext = linearBackward(dAttentionOutput, x: cache.context, layer.attentionOutputWeight, inputs: h, outputs: h,
                                           dWeight: &lg.attentionOutputWeight,
                                           dBias: &lg.attentionOutputBias)
             let dQKV = attentionBackward(dContext, cache: cache)
@@ -183,6 +223,7 @@ public final class BertTrainingPass {
             for i in 0..<(t * h) { dInput[i] += dSum1[i] }
             dx = dInput
         }
+        Self.apply(embeddingMask, to: &dx)
         let dEmbedded = layerNormBackward(dx, normalized: embeddingNorm, inverseStd: embeddingInverseStd,
                                           weight: weights.embeddingNormWeight, dWeight: &g.embeddingNormWeight,
                                           dBias: &g.embeddingNormBias)
@@ -273,16 +314,22 @@ public final class BertTrainingPass {
 
     private func attention(_ cache: inout LayerCache) {
         let c = config
+        let longest = zip(offsets.dropFirst(), offsets).map { $0 - $1 }.max() ?? 0
+        var scratch = [Float](repeating: 0, count: cache.attentionMask.isEmpty ? 0 : longest * longest)
         cache.qkv.withUnsafeBufferPointer { qkv in cache.context.withUnsafeMutableBufferPointer { context in
             cache.probabilities.withUnsafeMutableBufferPointer { probabilities in
-                for s in sequences.indices {
-                    let start = offsets[s], length = offsets[s + 1] - offsets[s]
-                    for head in 0..<c.heads {
-                        Attention.forward(qkv: qkv.baseAddress! + start * 3 * c.hiddenSize, length: length, hidden: c.hiddenSize,
-                                          heads: c.heads, head: head, context: context.baseAddress! + start * c.hiddenSize,
-                                          scores: probabilities.baseAddress! + probabilityOffsets[s] + head * length * length)
+                cache.attentionMask.withUnsafeBufferPointer { mask in scratch.withUnsafeMutableBufferPointer { tmp in
+                    for s in sequences.indices {
+                        let start = offsets[s], length = offsets[s + 1] - offsets[s]
+                        for head in 0..<c.heads {
+                            let offset = probabilityOffsets[s] + head * length * length
+                            Attention.forward(qkv: qkv.baseAddress! + start * 3 * c.hiddenSize, length: length, hidden: c.hiddenSize,
+                                              heads: c.heads, head: head, context: context.baseAddress! + start * c.hiddenSize,
+                                              scores: probabilities.baseAddress! + offset,
+                                              dropout: mask.isEmpty ? nil : (mask.baseAddress! + offset, tmp.baseAddress!))
+                        }
                     }
-                }
+                } }
             }
         } }
     }
@@ -292,20 +339,26 @@ public final class BertTrainingPass {
         var dQKV = [Float](repeating: 0, count: tokenCount * 3 * c.hiddenSize)
         let longest = zip(offsets.dropFirst(), offsets).map { $0 - $1 }.max() ?? 0
         var scratch = [Float](repeating: 0, count: max(1, longest * longest))
+        var scratch2 = [Float](repeating: 0, count: cache.attentionMask.isEmpty ? 0 : longest * longest)
         dContext.withUnsafeBufferPointer { dc in cache.qkv.withUnsafeBufferPointer { qkv in
             cache.probabilities.withUnsafeBufferPointer { p in dQKV.withUnsafeMutableBufferPointer { out in
-                scratch.withUnsafeMutableBufferPointer { tmp in
-                    for s in sequences.indices {
-                        let start = offsets[s], length = offsets[s + 1] - offsets[s]
-                        for head in 0..<c.heads {
-                            Attention.backward(dContext: dc.baseAddress! + start * c.hiddenSize,
-                                               qkv: qkv.baseAddress! + start * 3 * c.hiddenSize,
-                                               probabilities: p.baseAddress! + probabilityOffsets[s] + head * length * length,
-                                               length: length, hidden: c.hiddenSize, heads: c.heads, head: head,
-                                               dQKV: out.baseAddress! + start * 3 * c.hiddenSize, scratch: tmp.baseAddress!)
+                scratch.withUnsafeMutableBufferPointer { tmp in scratch2.withUnsafeMutableBufferPointer { tmp2 in
+                    cache.attentionMask.withUnsafeBufferPointer { mask in
+                        for s in sequences.indices {
+                            let start = offsets[s], length = offsets[s + 1] - offsets[s]
+                            for head in 0..<c.heads {
+                                let offset = probabilityOffsets[s] + head * length * length
+                                Attention.backward(dContext: dc.baseAddress! + start * c.hiddenSize,
+                                                   qkv: qkv.baseAddress! + start * 3 * c.hiddenSize,
+                                                   probabilities: p.baseAddress! + offset,
+                                                   length: length, hidden: c.hiddenSize, heads: c.heads, head: head,
+                                                   dQKV: out.baseAddress! + start * 3 * c.hiddenSize, scratch: tmp.baseAddress!,
+                                                   dropoutMask: mask.isEmpty ? nil : mask.baseAddress! + offset,
+                                                   scratch2: tmp2.baseAddress)
+                            }
                         }
                     }
-                }
+                } }
             } }
         } }
         return dQKV

@@ -8,7 +8,7 @@ public struct AdamW: Sendable {
     public var beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
     public var weightDecay: Float
     /// Optimizer steps taken (Adam's bias correction counts from 1).
-    public private(set) var steps = 0
+    public internal(set) var steps = 0
     var firstMoments: BertWeights, secondMoments: BertWeights
 
     public init(like weights: BertWeights, weightDecay: Float) {

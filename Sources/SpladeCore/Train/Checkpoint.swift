@@ -1,0 +1,106 @@
+import Foundation
+
+/// Hugging Face model directories written by training: config.json, model.safetensors (the tied
+/// decoder not stored, as save_pretrained does) and the tokenizer files, so transformers and
+/// splade-encode load them; checkpoints add the optimizer moments and the trainer state needed to
+/// resume exactly. Every directory is assembled under a temporary name and renamed into place.
+public enum Checkpoint {
+    static let tokenizerFiles = ["vocab.txt", "tokenizer_config.json", "tokenizer.json", "special_tokens_map.json"]
+
+    public struct State: Sendable {
+        public var globalStep: Int
+        public var adamSteps: Int
+    }
+
+    /// Writes the model (and, with `optimizer`, the resumable state) as `directory`, replacing it.
+    static func write(to directory: String, weights: BertWeights, config: BertConfig, modelConfigJSON: JSONValue,
+                      sourceModel: String, optimizer: AdamW?, state: State?) throws(SpladeError) {
+        let fm = FileManager.default
+        let temporary = directory + ".tmp-\(getpid())"
+        try? fm.removeItem(atPath: temporary)
+        do {
+            try fm.createDirectory(atPath: temporary, withIntermediateDirectories: true)
+            try Data(Safetensors.encode(weights.namedTensors(config: config))).write(to: URL(fileURLWithPath: temporary + "/model.safetensors"))
+            var json = JSONWriter()
+            json.appendValue(modelConfigJSON)
+            try Data(json.bytes + [0x0A]).write(to: URL(fileURLWithPath: temporary + "/config.json"))
+            for file in tokenizerFiles where fm.fileExists(atPath: sourceModel + "/" + file) {
+                try fm.copyItem(atPath: sourceModel + "/" + file, toPath: temporary + "/" + file)
+            }
+            if let optimizer, let state {
+                var moments: [String: NamedTensor] = [:]
+                for (name, tensor) in optimizer.firstMoments.namedTensors(config: config) { moments["m." + name] = tensor }
+                for (name, tensor) in optimizer.secondMoments.namedTensors(config: config) { moments["v." + name] = tensor }
+                try Data(Safetensors.encode(moments)).write(to: URL(fileURLWithPath: temporary + "/optimizer.safetensors"))
+                let stateJSON = "{\"global_step\": \(state.globalStep), \"adam_steps\": \(state.adamSteps)}\n"
+                try Data(stateJSON.utf8).write(to: URL(fileURLWithPath: temporary + "/trainer_state.json"))
+            }
+            if fm.fileExists(atPath: directory) {
+                // Move the old one aside first: a crash between the two renames leaves both, never neither.
+                let old = directory + ".old-\(getpid())"
+                try fm.moveItem(atPath: directory, toPath: old)
+                try fm.moveItem(atPath: temporary, toPath: directory)
+                try fm.removeItem(atPath: old)
+            } else {
+                try fm.moveItem(atPath: temporary, toPath: directory)
+            }
+        } catch {
+            try? fm.removeItem(atPath: temporary)
+            throw SpladeError(.cannotCreateOutput, "cannot write the checkpoint: \(error.localizedDescription)", location: directory)
+        }
+    }
+
+    /// The checkpoint-N directories of `outputDirectory`, oldest first.
+    public static func list(in outputDirectory: String) -> [(step: Int, path: String)] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: outputDirectory)) ?? []
+        return names.compactMap { name -> (Int, String)? in
+            guard name.hasPrefix("checkpoint-"), let step = Int(name.dropFirst("checkpoint-".count)) else { return nil }
+            return (step, outputDirectory + "/" + name)
+        }.sorted { $0.0 < $1.0 }
+    }
+
+    /// Loads a checkpoint's weights, optimizer moments and state.
+    static func load(_ directory: String, config: BertConfig, like weights: BertWeights, weightDecay: Float)
+        throws(SpladeError) -> (BertWeights, AdamW, State) {
+        let loaded = try BertWeights.load(directory: directory, config: config)
+        let moments = try Safetensors.read(directory + "/optimizer.safetensors")
+        var optimizer = AdamW(like: loaded, weightDecay: weightDecay)
+        var first: [String: NamedTensor] = [:], second: [String: NamedTensor] = [:]
+        for (name, tensor) in moments {
+            if name.hasPrefix("m.") { first[String(name.dropFirst(2))] = tensor }
+            if name.hasPrefix("v.") { second[String(name.dropFirst(2))] = tensor }
+        }
+        optimizer.firstMoments = try BertWeights.assemble(first, config: config, source: directory + "/optimizer.safetensors")
+        optimizer.secondMoments = try BertWeights.assemble(second, config: config, source: directory + "/optimizer.safetensors")
+        guard let data = FileManager.default.contents(atPath: directory + "/trainer_state.json"),
+              let json = try? JSON.parse(data),
+              let step = json["global_step"]?.doubleValue.flatMap({ Int(exactly: $0) }),
+              let adam = json["adam_steps"]?.doubleValue.flatMap({ Int(exactly: $0) }) else {
+            throw SpladeError(.badInput, "missing or malformed trainer_state.json", location: directory)
+        }
+        optimizer.steps = adam
+        return (loaded, optimizer, State(globalStep: step, adamSteps: adam))
+    }
+}
+
+extension Checkpoint {
+    /// Writes the final model's files (no optimizer state) into `outputDirectory` itself, each
+    /// moved into place from a temporary directory, next to any checkpoint-N directories.
+    static func writeFinalModel(into outputDirectory: String, weights: BertWeights, config: BertConfig,
+                                modelConfigJSON: JSONValue, sourceModel: String) throws(SpladeError) {
+        let staging = outputDirectory + "/.final-\(getpid())"
+        try write(to: staging, weights: weights, config: config, modelConfigJSON: modelConfigJSON, sourceModel: sourceModel,
+                  optimizer: nil, state: nil)
+        let fm = FileManager.default
+        do {
+            for name in try fm.contentsOfDirectory(atPath: staging) {
+                let target = outputDirectory + "/" + name
+                if fm.fileExists(atPath: target) { try fm.removeItem(atPath: target) }
+                try fm.moveItem(atPath: staging + "/" + name, toPath: target)
+            }
+            try fm.removeItem(atPath: staging)
+        } catch {
+            throw SpladeError(.cannotCreateOutput, "cannot write the final model: \(error.localizedDescription)", location: outputDirectory)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+/// The documents candidate ids refer to, read from JSON Lines: `{"id": …, "title": …, "text": …}`.
+///
+/// A document's text is "title text" (the title only when present and not empty), cut to
+/// `maxCharacters` Unicode scalars, as the reference trainer builds it from the hpprc/emb collections.
+/// Those collections have no id column: a candidate id is the row's position. So when the first
+/// record has no id field, every record's id is its 0-based position in the file.
+public final class DocumentCollection: Sendable {
+    private let texts: [String]
+    /// Id → index into `texts`; nil when ids are positions.
+    private let slots: [String: Int]?
+    /// The input's display name, for diagnostics.
+    public let name: String
+
+    /// The text of a document, nil when the id is not in the collection. Ids are compared as text:
+    /// the JSON number 12 and the string "12" are the same id.
+    public func text(of id: String) -> String? {
+        guard let slots else {
+            guard let position = Int(id), texts.indices.contains(position) else { return nil }
+            return texts[position]
+        }
+        return slots[id].map { texts[$0] }
+    }
+
+    public init(texts: [String], ids: [String]?, name: String) {
+        self.texts = texts
+        self.slots = ids.map { Dictionary($0.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }) }
+        self.name = name
+    }
+
+    /// Reads a collection file (`-` is standard input; zstd is detected). Malformed records are
+    /// errors with their `FILE:LINE`; a repeated id is one too, since candidates would be ambiguous.
+    public convenience init(path: String, maxCharacters: Int = 1024) throws(SpladeError) {
+        let idField = "id"
+        let reader = try LineReader(path: path)
+        var texts: [String] = []
+        var ids: [String]?
+        var seen = Set<String>()
+        while let line = try reader.next() {
+            let location = "\(reader.name):\(line.number)"
+            let value = try JSONLine.object(line.bytes, location: location)
+            if texts.isEmpty, value[idField] != nil { ids = [] }
+            if ids != nil {
+                guard let field = value[idField], let id = JSONLine.idString(field) else {
+                    throw SpladeError(.badInput, "missing field \"\(idField)\" (a string or number)", location: location,
+                                      hint: "the first record has one, so every record needs one")
+                }
+                guard seen.insert(id).inserted else {
+                    throw SpladeError(.badInput, "document id \(id) appears twice", location: location)
+                }
+                ids!.append(id)
+            }
+            texts.append(try Self.documentText(value, maxCharacters: maxCharacters, location: location))
+        }
+        guard !texts.isEmpty else { throw SpladeError(.badInput, "empty collection", location: reader.name) }
+        self.init(texts: texts, ids: ids, name: reader.name)
+    }
+
+    /// "title text" cut to `maxCharacters` scalars (Python's `text[0:max_len]` counts code points).
+    static func documentText(_ value: JSONValue, maxCharacters: Int, location: String) throws(SpladeError) -> String {
+        guard let field = value["text"] else {
+            throw SpladeError(.badInput, "missing field \"text\"", location: location)
+        }
+        guard var text = field.stringValue else {
+            throw SpladeError(.badInput, "field \"text\" is \(field.typeName), expected a string", location: location)
+        }
+        switch value["title"] {
+        case nil, .null?:
+            break
+        case .string(let title)?:
+            if !title.isEmpty { text = title + " " + text }
+        case let other?:
+            throw SpladeError(.badInput, "field \"title\" is \(other.typeName), expected a string", location: location)
+        }
+        let scalars = text.unicodeScalars
+        guard scalars.count > maxCharacters else { return text }
+        return String(String.UnicodeScalarView(scalars.prefix(maxCharacters)))
+    }
+}
+
+/// Parsing helpers shared by the training-data readers.
+enum JSONLine {
+    /// One JSON object of a line, with `FILE:LINE` errors.
+    static func object(_ bytes: [UInt8], location: String) throws(SpladeError) -> JSONValue {
+        guard UTF8Validation.isValid(bytes) else {
+            throw SpladeError(.badInput, "invalid UTF-8", location: location)
+        }
+        let value: JSONValue
+        do {
+            value = try JSON.parse(bytes)
+        } catch {
+            throw SpladeError(.badInput, error.description, location: location)
+        }
+        guard case .object = value else {
+            throw SpladeError(.badInput, "expected a JSON object, found \(value.typeName)", location: location)
+        }
+        return value
+    }
+
+    /// An id as text: a string, or a number's literal.
+    static func idString(_ value: JSONValue) -> String? {
+        switch value {
+        case .string(let text): return text
+        case .number(let literal): return literal
+        default: return nil
+        }
+    }
+}

@@ -1,0 +1,182 @@
+import Foundation
+
+/// The training loop of the reference trainer: micro-batches of B rows, each a query with 1 positive
+/// and G − 1 negatives run as one forward pass; the SPLADE objective; gradients averaged over the A
+/// micro-batches of an optimizer step; global-norm clipping; AdamW; the learning-rate schedule.
+public final class Trainer {
+    /// What one optimizer step computed (micro-batch terms averaged), for the JSON Lines log.
+    public struct StepLog: Sendable {
+        public var step: Int
+        public var learningRate: Float
+        public var lambdaDoc: Float, lambdaQuery: Float, lambdaNoise: Float
+        public var rankLoss: Float, regularizerDoc: Float, regularizerQuery: Float, noiseSum: Float, loss: Float
+        public var gradientNorm: Float
+        /// Mean number of non-zero weights of the query and document vectors.
+        public var queryL0: Float, documentL0: Float
+        public var tokens: Int
+    }
+
+    public let config: TrainingConfig
+    public let modelConfig: BertConfig
+    public private(set) var weights: BertWeights
+    public private(set) var optimizer: AdamW
+    /// Optimizer steps done.
+    public private(set) var step = 0
+    public let totalSteps: Int
+    let rows: [TrainingExample]
+    let sessions: [TokenizerSession]
+    let noiseTokenIds: [Int32]
+    let threads: Int
+
+    public init(config: TrainingConfig, modelConfig: BertConfig, weights: BertWeights, rows: [TrainingExample],
+                tokenizer: Tokenizer, threads: Int) throws(SpladeError) {
+        self.config = config
+        self.modelConfig = modelConfig
+        self.weights = weights
+        self.rows = rows
+        self.threads = threads
+        optimizer = AdamW(like: weights, weightDecay: config.weightDecay)
+        optimizer.beta1 = config.adamBeta1
+        optimizer.beta2 = config.adamBeta2
+        optimizer.epsilon = config.adamEpsilon
+        totalSteps = config.totalOptimizerSteps(rows: rows.count)
+        sessions = try (0..<max(1, threads)).map { _ throws(SpladeError) in try tokenizer.makeSession() }
+        // Each noise token maps to its id; an unknown one to [UNK], as the reference does.
+        noiseTokenIds = config.noiseTokens.map { tokenizer.vocabulary.id(of: $0) ?? tokenizer.unknownId }
+    }
+
+    /// Continues from a checkpoint's weights, optimizer moments and step.
+    public func restore(from directory: String) throws(SpladeError) {
+        let (loaded, restored, state) = try Checkpoint.load(directory, config: modelConfig, like: weights,
+                                                           weightDecay: config.weightDecay)
+        weights = loaded
+        optimizer = restored
+        optimizer.beta1 = config.adamBeta1
+        optimizer.beta2 = config.adamBeta2
+        optimizer.epsilon = config.adamEpsilon
+        step = state.globalStep
+    }
+
+    var microBatchesPerEpoch: Int { (rows.count + config.batchSize - 1) / config.batchSize }
+
+    /// The rows of micro-batch `m` (counted from the start of training): epochs are reshuffled with the seed.
+    func microBatch(_ m: Int) -> [SampledGroup] {
+        let epoch = m / microBatchesPerEpoch, index = m % microBatchesPerEpoch
+        var order = Array(rows.indices)
+        var random = SeededRandom(seed: config.seed, 0x5EED, UInt64(epoch))
+        order.shuffle(using: &random)
+        let chosen = order[(index * config.batchSize)..<min(rows.count, (index + 1) * config.batchSize)]
+        return chosen.map {
+            SampledGroup(rows[$0], groupSize: config.groupSize, binarize: config.binarizeLabel, seed: config.seed,
+                         epoch: epoch, row: $0)
+        }
+    }
+
+    /// Runs one optimizer step and returns its log. A non-finite loss stops training (nothing is applied).
+    public func trainStep() throws(SpladeError) -> StepLog {
+        let t = step
+        let objective = SpladeObjective(losses: config.losses, documentRegularizer: config.documentRegularizer,
+                                        queryRegularizer: config.queryRegularizer, noiseTokenIds: noiseTokenIds)
+        let lambdaDoc = regularizerWeight(maximum: config.documentSparsityWeight, step: t,
+                                          warmupSteps: config.sparsityWarmupLength(config.documentSparsityWarmup, totalSteps: totalSteps))
+        let queryWarmup = config.sparsityWarmupLength(config.querySparsityWarmup, totalSteps: totalSteps)
+        let lambdaQuery = regularizerWeight(maximum: config.querySparsityWeight, step: t, warmupSteps: queryWarmup)
+        let lambdaNoise = regularizerWeight(maximum: config.noiseTokensWeight, step: t, warmupSteps: queryWarmup)
+        let accumulation = config.gradientAccumulationSteps
+        var gradients = BertWeights.zeros(like: weights)
+        var log = StepLog(step: t, learningRate: 0, lambdaDoc: lambdaDoc, lambdaQuery: lambdaQuery, lambdaNoise: lambdaNoise,
+                          rankLoss: 0, regularizerDoc: 0, regularizerQuery: 0, noiseSum: 0, loss: 0, gradientNorm: 0,
+                          queryL0: 0, documentL0: 0, tokens: 0)
+        for a in 0..<accumulation {
+            let m = t * accumulation + a
+            let groups = microBatch(m)
+            let texts = groups.map { ($0.query, config.maxQueryLength) }
+                + groups.flatMap { group in group.documents.map { ($0, config.maxLength) } }
+            let encoded = orderedParallelMap(texts, workers: sessions) { session, item in
+                Result { () throws(SpladeError) in try session.encode(item.0, maxLength: item.1) }
+            }
+            var sequences: [[Int32]] = []
+            for result in encoded { sequences.append(try result.get()) }
+            var dropoutSeed = SeededRandom(seed: config.seed, 0xD7, UInt64(m))
+            let dropout = BertTrainingPass.Dropout(hidden: config.hiddenDropout ?? modelConfig.hiddenDropout,
+                                                   attention: config.attentionDropout ?? modelConfig.attentionDropout,
+                                                   seed: dropoutSeed.next())
+            let pass = BertTrainingPass(config: modelConfig, weights: weights, sequences: sequences, threads: threads,
+                                        dropout: dropout.hidden > 0 || dropout.attention > 0 ? dropout : nil)
+            let vectors = pass.forward()
+            let b = groups.count
+            let terms = objective.evaluate(queries: Array(vectors[0..<b]), documents: Array(vectors[b...]),
+                                           labels: groups.map(\.labels), lambdaDoc: lambdaDoc, lambdaQuery: lambdaQuery,
+                                           lambdaNoise: lambdaNoise)
+            guard terms.total.isFinite else {
+                throw SpladeError(.internalError, "the loss is \(terms.total) at step \(t) (micro-batch \(a)); stopping without saving",
+                                  hint: "lower learning_rate or check the training data's scores")
+            }
+            // The loss of an optimizer step is the mean over its micro-batches.
+            let scale = 1 / Float(accumulation)
+            let dVectors: [[Float]] = (terms.queryGradients + terms.documentGradients).map { row in row.map { $0 * scale } }
+            gradients.add(pass.backward(dVectors))
+            log.rankLoss += terms.rank * scale
+            log.regularizerDoc += terms.regularizerDoc * scale
+            log.regularizerQuery += terms.regularizerQuery * scale
+            log.noiseSum += terms.noiseSum * scale
+            log.loss += terms.total * scale
+            log.queryL0 += Self.meanNonZero(vectors[0..<b]) * scale
+            log.documentL0 += Self.meanNonZero(vectors[b...]) * scale
+            log.tokens += sequences.reduce(0) { $0 + $1.count }
+        }
+        log.gradientNorm = clipGradients(&gradients, maxNorm: config.maxGradNorm)
+        guard log.gradientNorm.isFinite else {
+            throw SpladeError(.internalError, "the gradient norm is \(log.gradientNorm) at step \(t); stopping without saving")
+        }
+        log.learningRate = config.scheduler.rate(base: config.learningRate, step: t, totalSteps: totalSteps,
+                                                 warmupSteps: config.warmupSteps(total: totalSteps))
+        optimizer.step(&weights, gradients: gradients, learningRate: log.learningRate)
+        step += 1
+        return log
+    }
+}
+
+extension Trainer {
+    static func meanNonZero(_ vectors: ArraySlice<[Float]>) -> Float {
+        var count = 0
+        for vector in vectors { for value in vector where value > 0 { count += 1 } }
+        return Float(count) / Float(max(1, vectors.count))
+    }
+}
+
+extension BertWeights {
+    /// Adds `other` parameter by parameter (gradient accumulation).
+    mutating func add(_ other: BertWeights) {
+        var addends: [[Float]] = []
+        var copy = other
+        copy.forEachParameter { values, _ in addends.append(values) }
+        var index = 0
+        forEachParameter { values, _ in
+            let addend = addends[index]
+            for k in values.indices { values[k] += addend[k] }
+            index += 1
+        }
+    }
+}
+
+extension Trainer {
+    /// Saves `checkpoint-<step>` (model, optimizer moments, state) in `outputDirectory`, then removes
+    /// the oldest checkpoints beyond save_total_limit.
+    public func saveCheckpoint(outputDirectory: String, modelConfigJSON: JSONValue) throws(SpladeError) {
+        try Checkpoint.write(to: outputDirectory + "/checkpoint-\(step)", weights: weights, config: modelConfig,
+                             modelConfigJSON: modelConfigJSON, sourceModel: config.modelPath, optimizer: optimizer,
+                             state: Checkpoint.State(globalStep: step, adamSteps: optimizer.steps))
+        if let limit = config.saveTotalLimit {
+            for old in Checkpoint.list(in: outputDirectory).dropLast(limit) {
+                try? FileManager.default.removeItem(atPath: old.path)
+            }
+        }
+    }
+
+    /// Writes the trained model into `outputDirectory` itself (what save_model does at the end).
+    public func saveFinalModel(outputDirectory: String, modelConfigJSON: JSONValue) throws(SpladeError) {
+        try Checkpoint.writeFinalModel(into: outputDirectory, weights: weights, config: modelConfig,
+                                       modelConfigJSON: modelConfigJSON, sourceModel: config.modelPath)
+    }
+}

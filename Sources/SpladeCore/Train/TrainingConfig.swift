@@ -1,0 +1,263 @@
+import Foundation
+
+/// The reference trainer's YAML keys (Hugging Face TrainingArguments plus the SPLADE ones), so its
+/// published configs run as they are. Values come as a JSON-like tree (the tool converts YAML);
+/// relative paths resolve against the working directory.
+public struct TrainingConfig: Sendable {
+    public var modelPath: String
+    public var trainData: [String]
+    public var outputDirectory: String
+    public var batchSize = 8
+    public var gradientAccumulationSteps = 1
+    public var epochs: Double = 3
+    /// > 0 overrides epochs.
+    public var maxSteps = -1
+    public var learningRate: Float = 5e-5
+    public var scheduler = LearningRateSchedule.linear
+    public var warmupRatio: Double = 0
+    public var warmupSteps = 0
+    public var weightDecay: Float = 0
+    public var maxGradNorm: Float = 1
+    public var adamBeta1: Float = 0.9, adamBeta2: Float = 0.999, adamEpsilon: Float = 1e-8
+    public var groupSize = 8
+    public var maxQueryLength = 64
+    public var maxLength = 512
+    public var losses: [(loss: RankingLoss, weight: Float)] = [(.crossEntropy, 1)]
+    public var binarizeLabel = false
+    public var documentRegularizer = SparsityRegularizer.l1
+    public var queryRegularizer = SparsityRegularizer.l1
+    public var documentSparsityWeight: Float = 0
+    public var querySparsityWeight: Float = 0
+    /// An integer step count, or (0 < value < 1) a fraction of the run: see `sparsityWarmupLength`.
+    public var documentSparsityWarmup: Double = 0
+    public var querySparsityWarmup: Double = 0
+    public var noiseTokens: [String] = []
+    public var noiseTokensWeight: Float = 1
+    public var seed: UInt64 = 42
+    public var saveSteps = 500
+    public var saveTotalLimit: Int?
+    public var loggingSteps = 1
+    public var hiddenDropout: Float?
+    public var attentionDropout: Float?
+    /// Count fractional sparsity warm-ups in optimizer steps instead of the reference's micro-batches.
+    public var warmupInOptimizerSteps = false
+
+    /// Keys this trainer reads. Anything else is reported, never silently taken as honoured.
+    static let knownKeys: Set<String> = [
+        "model_name_or_path", "train_data", "output_dir", "per_device_train_batch_size", "gradient_accumulation_steps",
+        "num_train_epochs", "max_steps", "learning_rate", "lr_scheduler_type", "warmup_ratio", "warmup_steps",
+        "weight_decay", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon", "train_group_size",
+        "max_query_length", "max_length", "training_losses", "binarize_label", "regularizer_doc", "regularizer_query",
+        "sparsity_weight_doc", "sparsity_weight_query", "sparsity_warmup_steps_doc", "sparsity_warmup_steps_query",
+        "noise_tokens", "noise_tokens_weight", "seed", "save_steps", "save_total_limit", "logging_steps",
+        "hidden_dropout_prob", "attention_probs_dropout_prob",
+    ]
+
+    /// Mixed-precision switches: false is what this trainer does anyway.
+    static let precisionKeys: Set<String> = ["bf16", "fp16", "tf32"]
+
+    /// Keys of the reference configs that only concern its Python runtime; these have no effect here.
+    static let runtimeOnlyKeys: Set<String> = [
+        "overwrite_output_dir", "report_to", "logging_dir", "run_name", "dataloader_drop_last", "remove_unused_columns",
+        "optim", "torch_compile", "push_to_hub", "save_strategy", "logging_strategy", "disable_tqdm", "do_train",
+    ]
+
+    /// Parses the configuration; `warnings` lists keys that are not implemented (their values are ignored).
+    public static func parse(_ settings: JSONValue, source: String) throws(SpladeError) -> (TrainingConfig, warnings: [String]) {
+        guard case .object(let members) = settings else {
+            throw SpladeError(.badInput, "the configuration is not a mapping of keys to values", location: source)
+        }
+        let reader = ConfigReader(members: Dictionary(members, uniquingKeysWith: { _, last in last }), source: source)
+        var config = TrainingConfig(modelPath: try reader.string("model_name_or_path"),
+                                    trainData: try reader.strings("train_data"),
+                                    outputDirectory: try reader.optionalString("output_dir") ?? "")
+        try reader.integer("per_device_train_batch_size", into: &config.batchSize, minimum: 1)
+        try reader.integer("gradient_accumulation_steps", into: &config.gradientAccumulationSteps, minimum: 1)
+        try reader.double("num_train_epochs", into: &config.epochs)
+        try reader.integer("max_steps", into: &config.maxSteps)
+        try reader.float("learning_rate", into: &config.learningRate)
+        if let name = try reader.optionalString("lr_scheduler_type") {
+            guard let schedule = LearningRateSchedule(rawValue: name) else {
+                throw reader.error("lr_scheduler_type \"\(name)\" is not supported (cosine, linear, constant, constant_with_warmup)")
+            }
+            config.scheduler = schedule
+        }
+        try reader.double("warmup_ratio", into: &config.warmupRatio)
+        try reader.integer("warmup_steps", into: &config.warmupSteps)
+        try reader.float("weight_decay", into: &config.weightDecay)
+        try reader.float("max_grad_norm", into: &config.maxGradNorm)
+        try reader.float("adam_beta1", into: &config.adamBeta1)
+        try reader.float("adam_beta2", into: &config.adamBeta2)
+        try reader.float("adam_epsilon", into: &config.adamEpsilon)
+        try reader.integer("train_group_size", into: &config.groupSize, minimum: 1)
+        try reader.integer("max_query_length", into: &config.maxQueryLength, minimum: 2)
+        try reader.integer("max_length", into: &config.maxLength, minimum: 2)
+        if let losses = members.last(where: { $0.key == "training_losses" })?.value {
+            config.losses = try parseLosses(losses, reader: reader)
+        }
+        try reader.bool("binarize_label", into: &config.binarizeLabel)
+        for (key, path) in [("regularizer_doc", \TrainingConfig.documentRegularizer), ("regularizer_query", \.queryRegularizer)] {
+            if let name = try reader.optionalString(key) {
+                guard let regularizer = SparsityRegularizer(rawValue: name) ?? (name.lowercased() == "l1" ? .l1 : nil) else {
+                    throw reader.error("\(key) \"\(name)\" is not supported (L1, flops)")
+                }
+                config[keyPath: path] = regularizer
+            }
+        }
+        try reader.float("sparsity_weight_doc", into: &config.documentSparsityWeight)
+        try reader.float("sparsity_weight_query", into: &config.querySparsityWeight)
+        try reader.double("sparsity_warmup_steps_doc", into: &config.documentSparsityWarmup)
+        try reader.double("sparsity_warmup_steps_query", into: &config.querySparsityWarmup)
+        if let noise = try reader.optionalString("noise_tokens") {
+            // Split on whitespace code points as Python's str.split() does: splitting by Character
+            // would glue a combining mark (e.g. Thai U+0E34) to the space before it and lose it.
+            config.noiseTokens = noise.unicodeScalars.split(whereSeparator: { UnicodeClasses.isPythonWhitespace($0.value) })
+                .map { String(String.UnicodeScalarView($0)) }
+        }
+        try reader.float("noise_tokens_weight", into: &config.noiseTokensWeight)
+        var seed = Int(config.seed)
+        try reader.integer("seed", into: &seed, minimum: 0)
+        config.seed = UInt64(seed)
+        try reader.integer("save_steps", into: &config.saveSteps, minimum: 1)
+        var limit = -1
+        try reader.integer("save_total_limit", into: &limit)
+        config.saveTotalLimit = limit > 0 ? limit : nil
+        try reader.integer("logging_steps", into: &config.loggingSteps, minimum: 1)
+        var dropout: Float = -1
+        try reader.float("hidden_dropout_prob", into: &dropout)
+        config.hiddenDropout = dropout >= 0 ? dropout : nil
+        dropout = -1
+        try reader.float("attention_probs_dropout_prob", into: &dropout)
+        config.attentionDropout = dropout >= 0 ? dropout : nil
+
+        var warnings: [String] = []
+        // Training here is float32: a precision key is only a concern when it asks for something else.
+        for key in precisionKeys {
+            if case .bool(true)? = reader.members[key] {
+                warnings.append("\(source): \(key): true is not implemented; training runs in float32")
+            }
+        }
+        let ignored = members.map(\.key).filter { !knownKeys.contains($0) && !precisionKeys.contains($0) }.sorted()
+        let notImplemented = ignored.filter { !runtimeOnlyKeys.contains($0) }
+        if !notImplemented.isEmpty {
+            warnings.append("\(source): not implemented, ignored: \(notImplemented.joined(separator: ", "))")
+        }
+        return (config, warnings)
+    }
+
+    /// `training_losses`: a name, a list of names, or a map name → {weight, loss_kwargs}.
+    static func parseLosses(_ value: JSONValue, reader: ConfigReader) throws(SpladeError) -> [(loss: RankingLoss, weight: Float)] {
+        func make(_ name: String, _ kwargs: JSONValue?) throws(SpladeError) -> RankingLoss {
+            let number = { (key: String, fallback: Float) in Float(kwargs?[key]?.doubleValue ?? Double(fallback)) }
+            switch name {
+            case "cross_entropy": return .crossEntropy
+            case "kl_div": return .klDivergence(temperature: number("temperature", 1))
+            case "margin_mse": return .marginMSE(margin: number("margin", 0.05))
+            case "distil_margin_mse": return .distilMarginMSE
+            case "mse": return .mse
+            default: throw reader.error("training loss \"\(name)\" is not supported (cross_entropy, kl_div, margin_mse, distil_margin_mse, mse)")
+            }
+        }
+        switch value {
+        case .string(let name): return [(try make(name, nil), 1)]
+        case .array(let names):
+            var result: [(loss: RankingLoss, weight: Float)] = []
+            for name in names {
+                guard let name = name.stringValue else { throw reader.error("training_losses lists something other than names") }
+                result.append((try make(name, nil), 1))
+            }
+            return result
+        case .object(let entries):
+            var result: [(loss: RankingLoss, weight: Float)] = []
+            for (name, settings) in entries {
+                result.append((try make(name, settings["loss_kwargs"]), Float(settings["weight"]?.doubleValue ?? 1)))
+            }
+            return result
+        default:
+            throw reader.error("training_losses must be a name, a list or a map")
+        }
+    }
+
+    /// Micro-batches in one pass over `rows` rows, and the optimizer steps of the whole run
+    /// (the Hugging Face Trainer's arithmetic: floor per epoch, at least 1, then ceil over epochs).
+    public func totalOptimizerSteps(rows: Int) -> Int {
+        if maxSteps > 0 { return maxSteps }
+        let microBatches = (rows + batchSize - 1) / batchSize
+        let perEpoch = max(1, microBatches / gradientAccumulationSteps)
+        return Int((epochs * Double(perEpoch)).rounded(.up))
+    }
+
+    public func warmupSteps(total: Int) -> Int {
+        warmupSteps > 0 ? warmupSteps : Int((warmupRatio * Double(total)).rounded(.up))
+    }
+
+    /// T of the regulariser warm-up: an integer step count as given; a fraction of the run counted, as
+    /// the reference does, in micro-batches (A times the optimizer steps), unless asked otherwise.
+    public func sparsityWarmupLength(_ value: Double, totalSteps: Int) -> Int {
+        guard value > 0 && value < 1 else { return Int(value) }
+        let units = warmupInOptimizerSteps ? totalSteps : totalSteps * gradientAccumulationSteps
+        return Int(value * Double(units))
+    }
+}
+
+/// Typed access to configuration values, with errors that name the key.
+struct ConfigReader {
+    let members: [String: JSONValue]
+    let source: String
+
+    func error(_ message: String) -> SpladeError { SpladeError(.badInput, message, location: source) }
+
+    func optionalString(_ key: String) throws(SpladeError) -> String? {
+        guard let value = members[key], value.typeName != "null" else { return nil }
+        switch value {
+        case .string(let s): return s
+        case .number(let n): return n
+        default: throw error("\(key) must be a string")
+        }
+    }
+
+    func string(_ key: String) throws(SpladeError) -> String {
+        guard let value = try optionalString(key) else { throw error("missing \(key)") }
+        return value
+    }
+
+    func strings(_ key: String) throws(SpladeError) -> [String] {
+        switch members[key] {
+        case .string(let s)?: return [s]
+        case .array(let items)?:
+            var result: [String] = []
+            for item in items {
+                guard let s = item.stringValue else { throw error("\(key) must list paths") }
+                result.append(s)
+            }
+            return result
+        default: throw error("missing \(key) (a path or a list of paths)")
+        }
+    }
+
+    func double(_ key: String, into target: inout Double) throws(SpladeError) {
+        guard let value = members[key], value.typeName != "null" else { return }
+        guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init) else { throw error("\(key) must be a number") }
+        target = number
+    }
+
+    func float(_ key: String, into target: inout Float) throws(SpladeError) {
+        var value = Double(target)
+        try double(key, into: &value)
+        target = Float(value)
+    }
+
+    func integer(_ key: String, into target: inout Int, minimum: Int? = nil) throws(SpladeError) {
+        var value = Double(target)
+        try double(key, into: &value)
+        guard let integer = Int(exactly: value) else { throw error("\(key) must be an integer") }
+        if let minimum, integer < minimum { throw error("\(key) must be at least \(minimum)") }
+        target = integer
+    }
+
+    func bool(_ key: String, into target: inout Bool) throws(SpladeError) {
+        guard let value = members[key], value.typeName != "null" else { return }
+        guard case .bool(let b) = value else { throw error("\(key) must be true or false") }
+        target = b
+    }
+}

@@ -1,0 +1,126 @@
+import Foundation
+
+/// One training row as read from the reference trainer's generic JSON Lines (splade-filter writes them): a query, its positives and
+/// negatives, and the teacher (reranker) scores aligned with them.
+public struct TrainingExample: Sendable {
+    public var query: String
+    public var positives: [String]
+    public var negatives: [String]
+    public var positiveScores: [Float]?
+    public var negativeScores: [Float]?
+    public var location: String
+}
+
+public enum TrainingData {
+    static let queryKeys = ["query", "qry", "question", "q"]
+    static let positiveKeys = ["pos", "positive", "positives"]
+    static let negativeKeys = ["neg", "negative", "negatives"]
+    static let positiveScoreKeys = ["pos_score", "positive_score", "positive_scores", "positives_score"]
+    static let negativeScoreKeys = ["neg_score", "negative_score", "negative_scores", "negatives_score"]
+
+    /// Rows of every file named, or of every .jsonl / .jsonl.zst file in a named directory (sorted).
+    public static func load(_ paths: [String], groupSize: Int) throws(SpladeError) -> [TrainingExample] {
+        var rows: [TrainingExample] = []
+        for path in paths {
+            for file in try files(path) {
+                let reader = try LineReader(path: file)
+                while let line = try reader.next() {
+                    if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                    rows.append(try parse(line, file: reader.name, groupSize: groupSize))
+                }
+            }
+        }
+        guard !rows.isEmpty else { throw SpladeError(.badInput, "no training rows in \(paths.joined(separator: ", "))") }
+        return rows
+    }
+
+    static func files(_ path: String) throws(SpladeError) -> [String] {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw SpladeError(.missingInput, "training data not found", location: path)
+        }
+        guard isDirectory.boolValue else { return [path] }
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+        let found = names.filter { $0.hasSuffix(".jsonl") || $0.hasSuffix(".jsonl.zst") }.sorted().map { path + "/" + $0 }
+        guard !found.isEmpty else { throw SpladeError(.missingInput, "no .jsonl files in the directory", location: path) }
+        return found
+    }
+
+    static func parse(_ line: Line, file: String, groupSize: Int) throws(SpladeError) -> TrainingExample {
+        let location = "\(file):\(line.number)"
+        guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
+        let json: JSONValue
+        do { json = try JSON.parse(line.bytes) } catch { throw SpladeError(.badInput, error.description, location: location) }
+        func field(_ keys: [String]) -> JSONValue? { keys.lazy.compactMap { json[$0] }.first }
+        func texts(_ keys: [String], _ what: String) throws(SpladeError) -> [String] {
+            switch field(keys) {
+            case .string(let s)?: return [s]
+            case .array(let items)?:
+                var result: [String] = []
+                for item in items {
+                    guard let s = item.stringValue else { throw SpladeError(.badInput, "\(what) must be texts", location: location) }
+                    result.append(s)
+                }
+                return result
+            case nil: return []
+            default: throw SpladeError(.badInput, "\(what) must be a text or a list of texts", location: location)
+            }
+        }
+        func scores(_ keys: [String], count: Int, _ what: String) throws(SpladeError) -> [Float]? {
+            guard let value = field(keys) else { return nil }
+            let items: [JSONValue]
+            if case .array(let list) = value { items = list } else { items = [value] }
+            var result: [Float] = []
+            for item in items {
+                guard let number = item.doubleValue else { throw SpladeError(.badInput, "\(what) must be numbers", location: location) }
+                result.append(Float(number))
+            }
+            guard result.count == count else {
+                throw SpladeError(.badInput, "\(result.count) \(what) for \(count) texts", location: location)
+            }
+            return result
+        }
+        guard let query = field(queryKeys)?.stringValue else {
+            throw SpladeError(.badInput, "no query (one of \(queryKeys.joined(separator: "|")))", location: location)
+        }
+        let positives = try texts(positiveKeys, "positives"), negatives = try texts(negativeKeys, "negatives")
+        guard !positives.isEmpty else { throw SpladeError(.badInput, "no positives", location: location) }
+        guard groupSize == 1 || !negatives.isEmpty else {
+            throw SpladeError(.badInput, "no negatives, but train_group_size is \(groupSize)", location: location)
+        }
+        return TrainingExample(query: query, positives: positives, negatives: negatives,
+                           positiveScores: try scores(positiveScoreKeys, count: positives.count, "positive scores"),
+                           negativeScores: try scores(negativeScoreKeys, count: negatives.count, "negative scores"),
+                           location: location)
+    }
+}
+
+/// One row's group for a micro-batch: its query, 1 positive and G − 1 negatives, with labels.
+struct SampledGroup {
+    var query: String
+    var documents: [String]
+    var labels: [Float]
+
+    /// Samples row `row` for epoch `epoch`: the positive uniformly, the negatives without replacement
+    /// (with replacement when the row has fewer than G − 1). Labels are the teacher scores as given
+    /// (1 and 0 when the row has none, or with binarize_label).
+    init(_ source: TrainingExample, groupSize: Int, binarize: Bool, seed: UInt64, epoch: Int, row: Int) {
+        var random = SeededRandom(seed: seed, UInt64(epoch), UInt64(row))
+        let p = Int(random.next() % UInt64(source.positives.count))
+        var negativeIndices: [Int]
+        if source.negatives.count >= groupSize - 1 {
+            negativeIndices = Array(source.negatives.indices)
+            negativeIndices.shuffle(using: &random)
+            negativeIndices = Array(negativeIndices.prefix(groupSize - 1))
+        } else {
+            negativeIndices = (0..<(groupSize - 1)).map { _ in Int(random.next() % UInt64(source.negatives.count)) }
+        }
+        query = source.query
+        documents = [source.positives[p]] + negativeIndices.map { source.negatives[$0] }
+        if binarize || source.positiveScores == nil || source.negativeScores == nil {
+            labels = [1] + [Float](repeating: 0, count: groupSize - 1)
+        } else {
+            labels = [source.positiveScores![p]] + negativeIndices.map { source.negativeScores![$0] }
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import ArgumentParser
+import Foundation
+import SpladeCLI
+import SpladeCore
+
+@main
+struct SpladeNoise: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "splade-noise",
+        abstract: "Derive the noise-token list of SPLADE training from a model's vocabulary.",
+        discussion: """
+            The reference trainer penalises the weights of "noise tokens": punctuation, brackets, \
+            arrows, box drawing, small kana; the japanese-splade-base-v1 config lists 320 by hand. \
+            splade-noise derives such a list from the model's vocabulary. Each whole-word token is \
+            analysed with MeCab and the tokenizer's dictionary (unidic-lite) and kept when every \
+            word of it is tagged 補助記号 or 空白 (UniDic's punctuation, brackets, symbols and \
+            whitespace), or when all its characters are Unicode punctuation or symbols (P*, S*). \
+            UniDic's 記号 is not used: a lone 新, 時 or α gets it. ## continuations are left out \
+            (##ー and ##々 are parts of ordinary words), as are bracketed entries ([PAD], \
+            [unused0]). A model whose tokenizer uses no MeCab (English BERT) gets the character \
+            rule only. On bert-base-japanese-v3 the list has 341 tokens: 310 of the v1 config's \
+            319, and 31 more (quotation marks, ‰, symbol pairs such as ")," and "--").
+
+            Output, in vocabulary order (--format):
+              yaml  noise_tokens: "、 。 ..."   (the line splade-train's config takes)
+              json  ["、","。",...]
+              ids   one token id per line
+
+            EXAMPLES
+              splade-noise --model models/japanese-splade-base-v1 > noise.yaml
+              splade-noise --model M --special-tokens --small-kana --format json | jq .
+              splade-noise --model M --extra my-tokens.txt --format ids -o noise-ids.txt
+
+            \(ExitStatus.table)
+            """)
+
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case yaml, json, ids
+    }
+
+    @Option(help: ArgumentHelp("Hugging Face model directory (tokenizer_config.json, vocab.txt or tokenizer.json). Default: $SPLADE_MODEL.",
+                               valueName: "dir"),
+            completion: .directory)
+    var model: String?
+
+    @Option(help: ArgumentHelp("MeCab dictionary directory (unidic-lite 1.0.8). Default: $SPLADE_MECAB_DIC, the installed copy, the project's deps/, then Python's unidic_lite.",
+                               valueName: "dir"),
+            completion: .directory)
+    var mecabDic: String?
+
+    @Option(help: ArgumentHelp("Output format.", valueName: "yaml|json|ids"))
+    var format: Format = .yaml
+
+    @Flag(help: "Add [CLS], [SEP] and [UNK].")
+    var specialTokens = false
+
+    @Flag(help: "Add the small kana that are tokens of their own (ぁ ぃ ... っ ァ ... ッ ...).")
+    var smallKana = false
+
+    @Option(help: ArgumentHelp("Add the tokens of a file (separated by whitespace, as in a noise_tokens string); each must be in the vocabulary.",
+                               valueName: "file"),
+            completion: .file())
+    var extra: String?
+
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file, written atomically; '-' is standard output.", valueName: "file"),
+            completion: .file())
+    var output = "-"
+
+    func run() throws {
+        try ToolMain.run("splade-noise") {
+            var tokenizerOptions = TokenizerOptions()
+            tokenizerOptions.model = model
+            tokenizerOptions.mecabDic = mecabDic
+            let tokenizer = try tokenizerOptions.loadTokenizer()
+            let dictionary: MeCabDictionary?
+            if case .japanese(let japaneseDictionary, _) = tokenizer.family {
+                dictionary = japaneseDictionary
+            } else {
+                dictionary = nil
+            }
+            let options = NoiseTokenOptions(specialTokens: specialTokens, smallKana: smallKana,
+                                            extraTokens: try extra.map(Self.readTokens) ?? [])
+            let ids: [Int32]
+            do throws(SpladeError) {
+                ids = try NoiseTokens.derive(vocabulary: tokenizer.vocabulary, dictionary: dictionary,
+                                             specialIds: [tokenizer.clsId, tokenizer.sepId, tokenizer.unknownId],
+                                             options: options)
+            } catch var error {
+                // The library names the token; the file it came from is known only here.
+                if error.kind == .badInput, let extra { error.location = InputFile.displayName(extra) }
+                throw error
+            }
+            let tokens = tokenizer.tokens(of: ids)
+            let sink = try OutputSink(path: output)
+            switch format {
+            case .yaml:
+                try sink.write(NoiseTokens.yaml(tokens))
+            case .json:
+                var json = JSONWriter()
+                json.appendValue(.array(tokens.map(JSONValue.string)))
+                json.appendRaw("\n")
+                try sink.write(json.bytes)
+            case .ids:
+                try sink.write(ids.map { "\($0)\n" }.joined())
+            }
+            try sink.commit()
+            Diagnostics.note("\(ids.count) noise tokens of \(tokenizer.vocabulary.count)")
+        }
+    }
+
+    /// The whitespace-separated tokens of a file (`-` is standard input).
+    static func readTokens(_ path: String) throws(SpladeError) -> [String] {
+        let reader = try LineReader(path: path)
+        var tokens: [String] = []
+        while let line = try reader.next() {
+            guard UTF8Validation.isValid(line.bytes) else {
+                throw SpladeError(.badInput, "invalid UTF-8", location: "\(reader.name):\(line.number)")
+            }
+            // Split on scalars, not characters: a combining mark (ิ) would join the space before it.
+            tokens += String(decoding: line.bytes, as: UTF8.self).unicodeScalars
+                .split(whereSeparator: \.properties.isWhitespace).map { String(String.UnicodeScalarView($0)) }
+        }
+        return tokens
+    }
+}

@@ -1,0 +1,249 @@
+import ArgumentParser
+import Foundation
+import SpladeCLI
+import SpladeCore
+import Yams
+
+@main
+struct SpladeTrain: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "splade-train",
+        abstract: "Fine-tune a SPLADE model on the CPU, computing what the reference trainer computes.",
+        discussion: """
+            Reads the reference trainer's YAML configuration (model_name_or_path, train_data, \
+            per_device_train_batch_size, gradient_accumulation_steps, num_train_epochs or max_steps, \
+            learning_rate, lr_scheduler_type, warmup_ratio or warmup_steps, weight_decay, max_grad_norm, \
+            train_group_size, max_query_length, max_length, training_losses, binarize_label, \
+            regularizer_doc/query, sparsity_weight_doc/query, sparsity_warmup_steps_doc/query, noise_tokens, \
+            noise_tokens_weight, seed, save_steps, save_total_limit, logging_steps, output_dir, \
+            hidden_dropout_prob, attention_probs_dropout_prob); keys it does not implement are listed in a \
+            warning. Any key can be overridden after the options: --learning_rate 1e-5 --max_steps 100. \
+            Relative paths resolve against the working directory.
+
+            Training data: JSON Lines rows with a query (query|qry|question|q), positives (pos|positive|positives) \
+            and negatives (neg|negative|negatives), texts or lists, with aligned teacher scores \
+            (pos_score|positive_score|positive_scores|positives_score, and the neg_ forms); files or \
+            directories of .jsonl / .jsonl.zst files.
+
+            Output: OUTPUT_DIR/checkpoint-N every save_steps (a Hugging Face model directory plus \
+            optimizer.safetensors and trainer_state.json for --resume), the final model in OUTPUT_DIR \
+            (config.json, model.safetensors with the decoder tied as save_pretrained writes it, tokenizer \
+            files), and a JSON Lines log (OUTPUT_DIR/training_log.jsonl, or --log) of every logging_steps-th \
+            step: loss terms, lambda values, learning rate, gradient norm, query/document L0, tokens/s. \
+            SIGINT or SIGTERM saves a checkpoint after the current step and exits 128 + signal; a \
+            non-finite loss stops with status 70 and saves nothing.
+
+            EXAMPLES
+              splade-train --config train.yaml
+              splade-train --config train.yaml --output-dir runs/v1 --max_steps 1000
+              splade-train --config train.yaml --resume
+              tail -f runs/v1/training_log.jsonl | jq -c '{step, loss, lr}'
+
+            \(ExitStatus.table)
+            """)
+
+    @Option(help: ArgumentHelp("The training configuration (the reference trainer's YAML keys).", valueName: "file"),
+            completion: .file(extensions: ["yaml", "yml"]))
+    var config: String
+
+    @Option(help: ArgumentHelp("Where checkpoints and the final model go (overrides output_dir).", valueName: "dir"),
+            completion: .directory)
+    var outputDir: String?
+
+    @Flag(help: "Continue from the latest checkpoint-N in the output directory.")
+    var resume = false
+
+    @Option(help: ArgumentHelp("The JSON Lines log; '-' is standard output (default: OUTPUT_DIR/training_log.jsonl).", valueName: "file"))
+    var log: String?
+
+    @Option(help: ArgumentHelp("MeCab dictionary directory for Japanese tokenizers (see splade-tokenize).", valueName: "dir"),
+            completion: .directory)
+    var mecabDic: String?
+
+    @Option(help: ArgumentHelp("Threads for tokenization and the maths (default: the number of cores).", valueName: "n"))
+    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+
+    @Flag(help: "Count fractional sparsity warm-ups in optimizer steps rather than micro-batches (the reference counts micro-batches).")
+    var sparsityWarmupInOptimizerSteps = false
+
+    @Flag(help: "Show progress on standard error even when it is not a terminal.")
+    var progress = false
+
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Configuration overrides: --KEY VALUE pairs.", valueName: "--key value"))
+    var overrides: [String] = []
+
+    func validate() throws {
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard overrides.count % 2 == 0, stride(from: 0, to: overrides.count, by: 2).allSatisfy({ overrides[$0].hasPrefix("--") }) else {
+            throw ValidationError("overrides come as --KEY VALUE pairs, e.g. --learning_rate 1e-5")
+        }
+    }
+
+    func run() throws {
+        try ToolMain.run("splade-train", interruptible: true) {
+            try train()
+        }
+    }
+
+    private func train() throws {
+        var settings = try Self.readYAML(config)
+        for i in stride(from: 0, to: overrides.count, by: 2) {
+            let key = String(overrides[i].dropFirst(2)).replacingOccurrences(of: "-", with: "_")
+            settings = settings.setting(key, to: Self.scalar(overrides[i + 1]))
+        }
+        var (training, warnings) = try TrainingConfig.parse(settings, source: config)
+        warnings.forEach(Diagnostics.warning)
+        training.warmupInOptimizerSteps = sparsityWarmupInOptimizerSteps
+        if let outputDir { training.outputDirectory = outputDir }
+        guard !training.outputDirectory.isEmpty else {
+            throw SpladeError(.usage, "no output directory: set output_dir in \(config) or pass --output-dir")
+        }
+        let output = training.outputDirectory
+        let checkpoints = Checkpoint.list(in: output)
+        if !resume && !checkpoints.isEmpty {
+            throw SpladeError(.usage, "\(output) already holds checkpoints", hint: "pass --resume to continue, or choose another --output-dir")
+        }
+        do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
+            throw SpladeError(.cannotCreateOutput, "cannot create the output directory", location: output)
+        }
+
+        let modelConfigPath = training.modelPath + "/config.json"
+        var modelConfig = try BertConfig.load(modelConfigPath)
+        var modelConfigJSON = try Self.readJSON(modelConfigPath)
+        if let p = training.hiddenDropout { modelConfig.hiddenDropout = p; modelConfigJSON = modelConfigJSON.setting("hidden_dropout_prob", to: .number("\(p)")) }
+        if let p = training.attentionDropout {
+            modelConfig.attentionDropout = p
+            modelConfigJSON = modelConfigJSON.setting("attention_probs_dropout_prob", to: .number("\(p)"))
+        }
+        let tokenizer = try TokenizerOptions.loadTokenizer(modelDirectory: training.modelPath, mecabDic: mecabDic)
+        guard tokenizer.vocabulary.count == modelConfig.vocabularySize else {
+            throw SpladeError(.badInput, "the model's vocabulary has \(modelConfig.vocabularySize) entries but its tokenizer's has "
+                              + "\(tokenizer.vocabulary.count)", location: training.modelPath)
+        }
+        BLAS.threads = threads
+        let weights = try BertWeights.load(directory: training.modelPath, config: modelConfig)
+        let rows = try TrainingData.load(training.trainData, groupSize: training.groupSize)
+        let trainer = try Trainer(config: training, modelConfig: modelConfig, weights: weights, rows: rows, tokenizer: tokenizer,
+                                  threads: threads)
+        if resume, let latest = checkpoints.last {
+            try trainer.restore(from: latest.path)
+            Diagnostics.note("resuming from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")
+        }
+        let logSink = try LogSink(path: log ?? output + "/training_log.jsonl", append: resume)
+        let bar = Progress(label: "train", unit: "steps", inputPath: nil, forced: progress)
+        let clock = Stopwatch()
+        while trainer.step < trainer.totalSteps {
+            let stepClock = Stopwatch()
+            let entry = try trainer.trainStep()
+            let seconds = stepClock.lap()
+            if entry.step % training.loggingSteps == 0 || trainer.step == trainer.totalSteps {
+                try logSink.write(Self.logLine(entry, seconds: seconds))
+            }
+            bar.update(items: trainer.step, extra: (Int(Double(trainer.step) / max(clock.peek(), 1e-9)), "steps"), bytes: nil)
+            if trainer.step % training.saveSteps == 0 && trainer.step < trainer.totalSteps {
+                try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON)
+            }
+            if ToolMain.interruption != 0 {
+                bar.finish()
+                try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON)
+                Diagnostics.note("interrupted: saved \(output)/checkpoint-\(trainer.step); continue with --resume")
+                throw ExitCode(128 + ToolMain.interruption)
+            }
+        }
+        bar.finish()
+        try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON)
+        try trainer.saveFinalModel(outputDirectory: output, modelConfigJSON: modelConfigJSON)
+        try logSink.close()
+    }
+
+    static func logLine(_ entry: Trainer.StepLog, seconds: Double) -> String {
+        func number(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
+        return "{\"step\":\(entry.step),\"lr\":\(number(entry.learningRate)),\"lambda_doc\":\(number(entry.lambdaDoc)),"
+            + "\"lambda_query\":\(number(entry.lambdaQuery)),\"lambda_noise\":\(number(entry.lambdaNoise)),"
+            + "\"rank_loss\":\(number(entry.rankLoss)),\"reg_doc\":\(number(entry.regularizerDoc)),"
+            + "\"reg_query\":\(number(entry.regularizerQuery)),\"noise_sum\":\(number(entry.noiseSum)),"
+            + "\"loss\":\(number(entry.loss)),\"grad_norm\":\(number(entry.gradientNorm)),"
+            + "\"query_l0\":\(number(entry.queryL0)),\"doc_l0\":\(number(entry.documentL0)),"
+            + "\"tokens_per_s\":\(Int((Double(entry.tokens) / max(seconds, 1e-9)).rounded()))}\n"
+    }
+
+    static func readJSON(_ path: String) throws(SpladeError) -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: path) else { throw SpladeError(.missingInput, "cannot read", location: path) }
+        do { return try JSON.parse(data) } catch { throw SpladeError(.badInput, error.description, location: path) }
+    }
+
+    static func readYAML(_ path: String) throws(SpladeError) -> JSONValue {
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw SpladeError(.missingInput, "cannot read the configuration", location: path)
+        }
+        guard let text = String(data: data, encoding: .utf8) else { throw SpladeError(.badInput, "not UTF-8", location: path) }
+        do {
+            guard let tree = try Yams.load(yaml: text) else { throw SpladeError(.badInput, "empty configuration", location: path) }
+            return try convert(tree, path: path)
+        } catch let error as SpladeError {
+            throw error
+        } catch let error as YamlError {
+            throw SpladeError(.badInput, "invalid YAML: \(error)", location: path)
+        } catch {
+            throw SpladeError(.badInput, "invalid YAML: \(error)", location: path)
+        }
+    }
+
+    /// A YAML tree as the JSON-like values the library reads.
+    static func convert(_ value: Any, path: String) throws(SpladeError) -> JSONValue {
+        switch value {
+        case let map as [String: Any]:
+            var members: [(key: String, value: JSONValue)] = []
+            for key in map.keys.sorted() { members.append((key, try convert(map[key]!, path: path))) }
+            return .object(members)
+        case let list as [Any]:
+            var items: [JSONValue] = []
+            for item in list { items.append(try convert(item, path: path)) }
+            return .array(items)
+        case let b as Bool: return .bool(b)
+        case let i as Int: return .number(String(i))
+        case let d as Double: return d.isFinite ? .number(String(d)) : .string(String(d))
+        case let s as String: return .string(s)
+        case is NSNull: return .null
+        default: throw SpladeError(.badInput, "unsupported YAML value \(value)", location: path)
+        }
+    }
+
+    /// A command-line override's value, typed as YAML would type it.
+    static func scalar(_ text: String) -> JSONValue {
+        if let tree = try? Yams.load(yaml: text), let value = try? convert(tree, path: "override") { return value }
+        return .string(text)
+    }
+}
+
+/// The training log: JSON Lines appended to a file as steps finish (or standard output).
+final class LogSink {
+    private let handle: FileHandle
+
+    init(path: String, append: Bool) throws(SpladeError) {
+        if path == "-" {
+            handle = FileHandle.standardOutput
+            return
+        }
+        if !append || !FileManager.default.fileExists(atPath: path) {
+            guard FileManager.default.createFile(atPath: path, contents: nil) else {
+                throw SpladeError(.cannotCreateOutput, "cannot create the training log", location: path)
+            }
+        }
+        guard let handle = FileHandle(forWritingAtPath: path) else {
+            throw SpladeError(.cannotCreateOutput, "cannot open the training log", location: path)
+        }
+        handle.seekToEndOfFile()
+        self.handle = handle
+    }
+
+    func write(_ line: String) throws(SpladeError) {
+        do { try handle.write(contentsOf: Data(line.utf8)) } catch {
+            throw SpladeError(.writeFailure, "cannot write the training log: \(error.localizedDescription)")
+        }
+    }
+
+    func close() throws(SpladeError) {
+        do { try handle.synchronize() } catch {}
+    }
+}

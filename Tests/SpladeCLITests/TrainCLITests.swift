@@ -1,0 +1,136 @@
+import Foundation
+import Testing
+
+/// splade-train through the command line: the three-step fixture run, exact resume, interruption,
+/// a diverging run, and configuration errors.
+@Suite(.enabled(if: Tools.fixturesAvailable, "needs ../shared/fixtures"), .serialized)
+struct TrainCLITests {
+    let fixture = Tools.fixtures + "/ja-tiny"
+
+    func scratch() throws -> String {
+        let dir = NSTemporaryDirectory() + "splade-train-\(UUID())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    /// Float32 tensors of a safetensors file.
+    static func tensors(_ path: String) throws -> [String: [Float]] {
+        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        let length = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
+        let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + length)])) as! [String: Any]
+        var result: [String: [Float]] = [:]
+        for (name, entry) in header where name != "__metadata__" {
+            let offsets = (entry as! [String: Any])["data_offsets"] as! [Int]
+            result[name] = stride(from: 8 + length + offsets[0], to: 8 + length + offsets[1], by: 4).map {
+                Float(bitPattern: UInt32(bytes[$0]) | UInt32(bytes[$0 + 1]) << 8 | UInt32(bytes[$0 + 2]) << 16 | UInt32(bytes[$0 + 3]) << 24)
+            }
+        }
+        return result
+    }
+
+    func train(_ arguments: String, in directory: String) throws -> ToolRun {
+        try Tools.shell("cd '\(fixture)' && splade-train --config train/steps-config.yaml --threads 2 \(arguments)")
+    }
+
+    @Test func threeStepsMatchTheReferenceTrainer() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try train("--output-dir '\(out)'", in: out)
+        #expect(run.status == 0, "\(run.stderr)")
+        // The log's loss terms, step by step.
+        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture + "/train/steps-expected.json")))
+            as! [String: Any]
+        let steps = expected["steps"] as! [[String: Any]]
+        let log = try String(contentsOfFile: out + "/training_log.jsonl", encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        #expect(log.count == steps.count)
+        for (got, want) in zip(log, steps) {
+            for key in ["lr", "lambda_doc", "lambda_query", "lambda_noise", "rank_loss", "reg_doc", "reg_query", "noise_sum", "loss", "grad_norm"] {
+                let g = got[key] as! Double, w = want[key] as! Double
+                #expect(abs(g - w) <= 1e-4 * max(1, abs(w)), "step \(want["step"]!) \(key): \(g) vs \(w)")
+            }
+        }
+        // The parameters after three steps. Attention key biases have an exactly-zero gradient (softmax
+        // ignores a constant per row), so Adam moves them by rounding noise: they are held to ≤ Σ lr.
+        let got = try Self.tensors(out + "/model.safetensors"), want = try Self.tensors(fixture + "/train/steps-expected.safetensors")
+        let start = try Self.tensors(fixture + "/model/model.safetensors")
+        #expect(Set(got.keys) == Set(want.keys))
+        for (name, values) in want {
+            let ours = try #require(got[name])
+            if name.hasSuffix("attention.self.key.bias") {
+                #expect(zip(ours, start[name]!).allSatisfy { abs($0 - $1) <= 0.0015 + 1e-6 }, "\(name) moved more than Σ lr")
+            } else {
+                let scale = values.map(abs).max()!
+                let error = zip(ours, values).map { abs($0 - $1) }.max()! / scale
+                #expect(error < 1e-4, "\(name): \(error)")
+            }
+        }
+        // What training writes is a model directory the other tools load.
+        let encoded = try Tools.run("splade-encode", ["--model", out, "--lines"], stdin: "東京都に住んでいます。\n")
+        #expect(encoded.status == 0 && encoded.stdoutLines.count == 1, "\(encoded.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + "/checkpoint-3/optimizer.safetensors"))
+    }
+
+    @Test func resumingGivesTheSameModelAsRunningStraight() throws {
+        let straight = try scratch(), resumed = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: resumed) }
+        #expect(try train("--output-dir '\(straight)' --save_steps 1", in: straight).status == 0)
+        #expect(try train("--output-dir '\(resumed)' --save_steps 1", in: resumed).status == 0)
+        // Keep only checkpoint-1 and go on from there.
+        for name in try FileManager.default.contentsOfDirectory(atPath: resumed) where name != "checkpoint-1" {
+            try FileManager.default.removeItem(atPath: resumed + "/" + name)
+        }
+        let again = try train("--output-dir '\(resumed)' --save_steps 1 --resume", in: resumed)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("resuming from") && again.stderr.contains("at step 1"))
+        let a = try Self.tensors(straight + "/model.safetensors"), b = try Self.tensors(resumed + "/model.safetensors")
+        for (name, values) in a {
+            let error = zip(values, b[name]!).map { abs($0 - $1) }.max()!
+            #expect(error <= 1e-6, "\(name): \(error)")
+        }
+        // Without --resume, existing checkpoints are not overwritten.
+        let refused = try train("--output-dir '\(resumed)'", in: resumed)
+        #expect(refused.status == 64 && refused.stderr.contains("already holds checkpoints"))
+    }
+
+    @Test func aDivergingRunStopsWith70AndSavesNothing() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try train("--output-dir '\(out)' --learning_rate 1e30 --warmup_steps 0 --max_steps 3", in: out)
+        #expect(run.status == 70, "\(run.stderr)")
+        #expect(run.stderr.contains("at step"), "\(run.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/model.safetensors"))
+        #expect(!((try? FileManager.default.contentsOfDirectory(atPath: out)) ?? []).contains { $0.hasPrefix("checkpoint-") })
+    }
+
+    @Test func sigtermSavesACheckpointAndExits143() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        // Start a longer run, stop it once a step is logged, then let --resume finish it.
+        let script = """
+            cd '\(fixture)' && (splade-train --config train/steps-config.yaml --output-dir '\(out)' --max_steps 50 --save_steps 1000 & pid=$!
+            for i in $(seq 600); do [ -s '\(out)/training_log.jsonl' ] && break; sleep 0.1; done
+            kill -TERM $pid; wait $pid; echo "status $?")
+            """
+        let run = try Tools.shell(script)
+        #expect(run.stdoutText.contains("status 143"), "\(run.stdoutText) \(run.stderr)")
+        #expect(run.stderr.contains("interrupted: saved"))
+        let checkpoints = try FileManager.default.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("checkpoint-") }
+        #expect(checkpoints.count == 1)
+    }
+
+    @Test func configurationErrors() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try "model_name_or_path: [unclosed\n".write(toFile: out + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try Tools.run("splade-train", ["--config", out + "/bad.yaml"])
+        #expect(bad.status == 65 && bad.stderr.contains("bad.yaml"), "\(bad.stderr)")
+        try "model_name_or_path: /nonexistent\ntrain_data: x.jsonl\noutput_dir: \(out)/o\nfancy_option: 3\n"
+            .write(toFile: out + "/missing.yaml", atomically: true, encoding: .utf8)
+        let missing = try Tools.run("splade-train", ["--config", out + "/missing.yaml"])
+        #expect(missing.status == 66, "\(missing.stderr)")
+        #expect(missing.stderr.contains("not implemented, ignored: fancy_option"))
+        #expect(try Tools.run("splade-train", ["--config", out + "/missing.yaml", "--learning_rate"]).status == 64)
+    }
+}
