@@ -116,6 +116,7 @@ bench: build deps
 	bench/tokenize/run
 	bench/encode/run
 	bench/eval/run
+	bench/train/run
 
 ## demo: set up, build, and tokenize the bundled Japanese sample with the bert-base-japanese-v3 tokenizer
 demo: deps build

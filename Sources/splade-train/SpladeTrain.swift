@@ -29,7 +29,7 @@ struct SpladeTrain: ParsableCommand {
             optimizer.safetensors and trainer_state.json for --resume), the final model in OUTPUT_DIR \
             (config.json, model.safetensors with the decoder tied as save_pretrained writes it, tokenizer \
             files), and a JSON Lines log (OUTPUT_DIR/training_log.jsonl, or --log) of every logging_steps-th \
-            step: loss terms, lambda values, learning rate, gradient norm, query/document L0, tokens/s. \
+            step: loss terms, lambda values, learning rate, gradient norm, query/document L0, tokens/s, seconds. \
             SIGINT or SIGTERM saves a checkpoint after the current step and exits 128 + signal; a \
             non-finite loss stops with status 70 and saves nothing.
 
@@ -164,7 +164,8 @@ struct SpladeTrain: ParsableCommand {
             + "\"reg_query\":\(number(entry.regularizerQuery)),\"noise_sum\":\(number(entry.noiseSum)),"
             + "\"loss\":\(number(entry.loss)),\"grad_norm\":\(number(entry.gradientNorm)),"
             + "\"query_l0\":\(number(entry.queryL0)),\"doc_l0\":\(number(entry.documentL0)),"
-            + "\"tokens_per_s\":\(Int((Double(entry.tokens) / max(seconds, 1e-9)).rounded()))}\n"
+            + "\"tokens_per_s\":\(Int((Double(entry.tokens) / max(seconds, 1e-9)).rounded())),"
+            + "\"seconds\":\(String(format: "%.3f", seconds))}\n"
     }
 
     static func readJSON(_ path: String) throws(SpladeError) -> JSONValue {
