@@ -3,7 +3,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 
 PREFIX ?= /usr/local
-TOOLS := splade-tokenize splade-encode splade-eval splade-train splade-filter splade-noise
+TOOLS := splade-tokenize splade-encode splade-eval splade-train splade-filter splade-noise splade-index splade-search
 APT_PACKAGES := libopenblas-dev libzstd-dev libmecab-dev zstd unzip
 DEPS := deps
 # unidic-lite 1.0.8 = UniDic 2.1.2, the MeCab dictionary of bert-base-japanese-v3.
@@ -53,10 +53,12 @@ models/splade-tiny/model.safetensors: | $(DEPS)/.apt
 build: $(DEPS)/.apt
 	swift build -c release
 
-## test: the whole suite (parity with ../shared/fixtures, CLI behaviour), then the docs drift check
+## test: the whole suite (parity with ../shared/fixtures, CLI behaviour), then the docs drift check.
+## The Cranfield end-to-end test encodes 1400 documents: it runs the release binaries.
 test: deps
+	swift build -c release
 	swift build --build-tests
-	swift test
+	SPLADE_E2E_BIN_DIR=$(RELEASE_BIN) swift test
 	$(MAKE) --no-print-directory check-docs
 
 ## man, completions: regenerate from the argument parsers (commit the result)
@@ -117,13 +119,69 @@ bench: build deps
 	bench/encode/run
 	bench/eval/run
 	bench/train/run
+	bench/search/run
 
-## demo: set up, build, and tokenize the bundled Japanese sample with the bert-base-japanese-v3 tokenizer
+## demo: set up, build, then the bundled Japanese sample through the tools: tokenize it with the
+## bert-base-japanese-v3 tokenizer, index it (BM25 over its WordPiece tokens), search it with the
+## bundled questions and score the run; with ../shared present, also the full SPLADE pipeline on
+## Cranfield with the real English splade-tiny model.
+DEMO := .build/demo
+JA_MODEL := models/bert-base-japanese-v3
 demo: deps build
-	$(RELEASE_BIN)/splade-tokenize --model models/bert-base-japanese-v3 --tokens -i samples/ja-docs.jsonl \
-	  | head -3 | cut -c1-300
-	@echo "..."
-	$(RELEASE_BIN)/splade-tokenize --model models/bert-base-japanese-v3 -i samples/ja-docs.jsonl | wc -l
+	@rm -rf $(DEMO) && mkdir -p $(DEMO)
+	$(RELEASE_BIN)/splade-tokenize --model $(JA_MODEL) --tokens -i samples/ja-docs.jsonl | head -2 | cut -c1-240
+	$(RELEASE_BIN)/splade-tokenize --model $(JA_MODEL) -i samples/ja-docs.jsonl \
+	  | $(RELEASE_BIN)/splade-index --bm25 --model $(JA_MODEL) -o $(DEMO)/ja-bm25 --quiet
+	$(RELEASE_BIN)/splade-search --index $(DEMO)/ja-bm25 --model $(JA_MODEL) -k 10 -i samples/ja-queries.jsonl \
+	  | $(RELEASE_BIN)/splade-eval --qrels samples/ja-qrels.trec
+	@if [ -d ../shared/data/cranfield ]; then \
+	  echo "SPLADE (splade-tiny) on Cranfield: tokenize, encode, index, search, evaluate"; \
+	  $(RELEASE_BIN)/splade-encode --model models/splade-tiny --field title,text --format binary \
+	    -i ../shared/data/cranfield/corpus.jsonl | $(RELEASE_BIN)/splade-index --model models/splade-tiny -o $(DEMO)/cranfield --quiet && \
+	  $(RELEASE_BIN)/splade-search --index $(DEMO)/cranfield --model models/splade-tiny -k 1000 \
+	    -i ../shared/data/cranfield/queries.jsonl | $(RELEASE_BIN)/splade-eval --qrels ../shared/data/cranfield/qrels.trec; \
+	fi
 
 clean:
 	rm -rf .build
+
+## cuda: the optional CUDA kernels, deps/cuda/lib/libsplade_cuda.so (sm_80, sm_90 and PTX), for the
+## package trait CUDA. Uses NVCC=…, else nvcc on PATH or in /usr/local/cuda, else installs nvcc from
+## PyPI's NVIDIA wheels into deps/cuda (CUDA 13: the CUDA 12 nvcc wheels ship ptxas, not nvcc).
+CUDA_DIR := $(DEPS)/cuda
+CUDA_WHEELS := nvidia-cuda-nvcc==13.0.88 nvidia-cuda-crt==13.0.88 nvidia-nvvm==13.0.88 \
+  nvidia-cuda-runtime==13.0.96 nvidia-cublas==13.0.2.14
+CUDA_WHEEL_ROOT := $(CUDA_DIR)/wheels/nvidia/cu13
+CUDA_LIB := $(CUDA_DIR)/lib/libsplade_cuda.so
+CUDA_SOURCES := $(wildcard Sources/CSpladeCUDA/kernels/*.cu Sources/CSpladeCUDA/kernels/*.cuh) \
+  Sources/CSpladeCUDA/include/splade_cuda.h
+CUDA_ARCHS := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=sm_90 \
+  -gencode arch=compute_90,code=compute_90
+SYSTEM_NVCC = $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
+CUDA_TRAIT := --traits CUDA --scratch-path .build-cuda
+
+.PHONY: cuda test-cuda
+
+cuda: $(CUDA_LIB)
+
+$(CUDA_DIR)/.wheels:
+	@mkdir -p $(CUDA_DIR)
+	rm -rf $(CUDA_DIR)/wheels
+	python3 -m pip install --quiet --no-deps --only-binary :all: --target $(CUDA_DIR)/wheels $(CUDA_WHEELS)
+	touch $@
+
+# Without NVCC or a system toolkit, the wheels are an order-only prerequisite of the library.
+$(CUDA_LIB): $(CUDA_SOURCES) | $(if $(NVCC)$(SYSTEM_NVCC),,$(CUDA_DIR)/.wheels)
+	@mkdir -p $(CUDA_DIR)/lib
+	$(eval CUDA_NVCC := $(or $(NVCC),$(SYSTEM_NVCC),$(CUDA_WHEEL_ROOT)/bin/nvcc))
+	$(CUDA_NVCC) --version | tail -1
+	$(CUDA_NVCC) -O3 -std=c++17 --fmad=false -shared -Xcompiler -fPIC -cudart static $(CUDA_ARCHS) \
+	  $(if $(wildcard $(CUDA_WHEEL_ROOT)/lib),-L$(CUDA_WHEEL_ROOT)/lib) -Xlinker --exclude-libs=ALL \
+	  -o $@.tmp $(filter %.cu,$(CUDA_SOURCES)) -ldl
+	mv $@.tmp $@
+
+## test-cuda: builds with the trait CUDA and runs the suite (the CUDA tests skip, saying so, without a GPU)
+test-cuda: cuda deps
+	swift build $(CUDA_TRAIT) --build-tests
+	LD_LIBRARY_PATH=$(abspath $(CUDA_WHEEL_ROOT)/lib)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
+	  swift test $(CUDA_TRAIT) $(if $(FILTER),--filter $(FILTER))

@@ -2,7 +2,10 @@
 import PackageDescription
 
 /// Every tool links the one shared library (SpladeCore) and the CLI plumbing (SpladeCLI).
-let tools = ["splade-tokenize", "splade-encode", "splade-eval", "splade-train", "splade-noise", "splade-filter"]
+let tools = ["splade-tokenize", "splade-encode", "splade-eval", "splade-train", "splade-noise", "splade-filter", "splade-index", "splade-search"]
+
+/// Where `make cuda` puts libsplade_cuda.so (linked, with an rpath, only under the trait CUDA).
+let cudaLibrary = Context.packageDirectory + "/deps/cuda/lib"
 
 let package = Package(
     name: "splade",
@@ -10,6 +13,8 @@ let package = Package(
     products: tools.map { .executable(name: $0, targets: [$0]) } + [
         .library(name: "SpladeCore", targets: ["SpladeCore"]),
     ],
+    // CUDA (off by default): SpladeCore links deps/cuda/lib/libsplade_cuda.so, built by `make cuda`.
+    traits: [.trait(name: "CUDA", description: "The CUDA kernels of `make cuda` (--device cuda)")],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
@@ -19,9 +24,15 @@ let package = Package(
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CMeCab", providers: [.apt(["libmecab-dev"])]),
+        // Optional CUDA kernels (`make cuda`), used only under the trait CUDA.
+        .systemLibrary(name: "CSpladeCUDA"),
 
         // Libraries.
-        .target(name: "SpladeCore", dependencies: ["COpenBLAS", "CZstd", "CMeCab"]),
+        .target(
+            name: "SpladeCore",
+            dependencies: ["COpenBLAS", "CZstd", "CMeCab", .target(name: "CSpladeCUDA", condition: .when(traits: ["CUDA"]))],
+            linkerSettings: [.unsafeFlags(["-L\(cudaLibrary)", "-Xlinker", "-rpath", "-Xlinker", cudaLibrary],
+                                          .when(traits: ["CUDA"]))]),
         .target(
             name: "SpladeCLI",
             dependencies: ["SpladeCore", .product(name: "ArgumentParser", package: "swift-argument-parser")]),

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import SpladeCLI
 import SpladeCore
 
@@ -6,7 +7,7 @@ import SpladeCore
 struct SpladeEval: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "splade-eval",
-        abstract: "Score retrieval runs against relevance judgments, exactly as trec_eval does.",
+        abstract: "Score retrieval runs against relevance judgments, exactly as trec_eval does; measure how sparse vectors are.",
         discussion: """
             Reads TREC qrels (qid iteration docno relevance) and one or more runs, TREC lines \
             (qid Q0 docno rank score tag) or JSON Lines from splade-search ({"qid"|"query_id": …, \
@@ -28,6 +29,15 @@ struct SpladeEval: ParsableCommand {
             run against the baseline (the first run, or --baseline) on the queries both were evaluated \
             on: Student's t-test and a seeded randomization test (two-sided).
 
+            With --queries and/or --documents instead of qrels and runs: the sparsity of vector streams \
+            (binary or JSON Lines, as splade-encode writes them). For each stream: vectors, L0 (non-zero \
+            entries per vector) mean, median and 95th percentile (linear interpolation, numpy's default), \
+            the mean of all non-zero weights, and the vocabulary entries used; with both, the expected \
+            FLOPs of a query-document product, sum over j of p_q(j)*p_d(j), where p(j) is the fraction of \
+            vectors with a non-zero weight on entry j (the SPLADE papers' measure: the expected number of \
+            multiplications). JSON Lines keys are token strings resolved with --model (or $SPLADE_MODEL), \
+            else token ids (--keys). Streams made with different vocabularies are refused.
+
             EXAMPLES
               splade-eval --qrels qrels.trec run.trec
               splade-search --index idx/ --model M < q.jsonl | splade-eval --qrels qr.trec
@@ -35,12 +45,39 @@ struct SpladeEval: ParsableCommand {
               splade-eval --qrels qrels.trec --json run.trec | jq .runs[0].means
               splade-eval --qrels qrels.trec --fail-under nDCG@10=0.6,MRR@10=0.8 run.trec
               splade-eval --qrels qrels.trec --plot compare.svg splade.trec bm25.trec
+              splade-eval --queries queries.vec --documents docs.vec
+              splade-eval --model M --json --documents docs.jsonl | jq .documents.l0
 
             \(ExitStatus.table)
             """)
 
-    @Option(help: ArgumentHelp("Relevance judgments, TREC format (zstd detected).", valueName: "file"), completion: .file())
-    var qrels: String
+    enum Keys: String, ExpressibleByArgument, CaseIterable { case tokens, ids }
+
+    @Option(help: ArgumentHelp("Relevance judgments, TREC format (zstd detected); needed to score runs.", valueName: "file"),
+            completion: .file())
+    var qrels: String?
+
+    @Option(help: ArgumentHelp("Query vectors (binary or JSON Lines, zstd detected): report their sparsity.", valueName: "file"),
+            completion: .file())
+    var queries: String?
+
+    @Option(help: ArgumentHelp("Document vectors (binary or JSON Lines, zstd detected): report their sparsity; with --queries also the expected FLOPs.",
+                               valueName: "file"),
+            completion: .file())
+    var documents: String?
+
+    @Option(help: ArgumentHelp("Model directory whose vocabulary resolves token-string keys of JSON Lines vectors and must match binary streams' (default: $SPLADE_MODEL).",
+                               valueName: "dir"),
+            completion: .directory)
+    var model: String?
+
+    @Option(help: ArgumentHelp("MeCab dictionary directory for --model's tokenizer (default: as the other tools find it).", valueName: "dir"),
+            completion: .directory)
+    var mecabDic: String?
+
+    @Option(help: ArgumentHelp("JSON Lines vector keys: token strings (resolved with --model) or token ids (default: tokens with a model, else ids).",
+                               valueName: "tokens|ids"))
+    var keys: Keys?
 
     @Option(name: .long, parsing: .singleValue,
             help: ArgumentHelp("Metrics, comma-separated or repeated (default: nDCG@10,MRR@10,MAP,Recall@100).", valueName: "list"))
@@ -93,8 +130,31 @@ struct SpladeEval: ParsableCommand {
               completion: .file())
     var runs: [String] = []
 
+    /// Sparsity statistics of vectors instead of scoring runs.
+    var measuresSparsity: Bool { queries != nil || documents != nil }
+
     func validate() throws {
         guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
+        if measuresSparsity {
+            guard qrels == nil, runs.isEmpty else {
+                throw ValidationError("--queries/--documents measure vectors; score runs (--qrels, run files) in a separate invocation")
+            }
+            let runOptions = [("--metrics", !metrics.isEmpty), ("--per-query", perQuery), ("--tie-break", tieBreak != .docno),
+                              ("--missing-as-zero", missingAsZero), ("--ir-measures", irMeasures), ("--ndcg", ndcg != .trecEval),
+                              ("--baseline", baseline != nil), ("--trials", trials != 10_000), ("--seed", seed != 42),
+                              ("--fail-under", !failUnder.isEmpty), ("--plot", plot != nil)]
+            if let (name, _) = runOptions.first(where: { $0.1 }) {
+                throw ValidationError("\(name) applies to scoring runs, not to --queries/--documents")
+            }
+            guard queries != "-" || documents != "-" else { throw ValidationError("standard input ('-') can be read only once") }
+            return
+        }
+        guard qrels != nil else {
+            throw ValidationError("scoring runs needs --qrels (or give --queries/--documents for the vectors' sparsity)")
+        }
+        guard model == nil, mecabDic == nil, keys == nil else {
+            throw ValidationError("--model, --mecab-dic and --keys apply to --queries/--documents")
+        }
         let stdinReaders = runs.filter { $0 == "-" }.count + (runs.isEmpty ? 1 : 0) + (qrels == "-" ? 1 : 0)
         guard stdinReaders <= 1 else { throw ValidationError("standard input ('-') can be read only once") }
         guard plot != "-" else { throw ValidationError("--plot needs a file name (standard output carries the report)") }
@@ -110,6 +170,11 @@ struct SpladeEval: ParsableCommand {
 
     func run() throws {
         try ToolMain.run("splade-eval") {
+            if measuresSparsity {
+                try reportSparsity()
+                return
+            }
+            let qrels = qrels!
             let gates = try failUnder.flatMap { text throws(SpladeError) in try Gate.parseList(text) }
             var requested = try metrics.flatMap { text throws(SpladeError) in try Metric.parseList(text) }
             if requested.isEmpty { requested = Metric.defaults }
@@ -151,6 +216,61 @@ struct SpladeEval: ParsableCommand {
             }
         }
     }
+
+    /// The sparsity report of --queries and/or --documents.
+    private func reportSparsity() throws(SpladeError) {
+        let directory = model ?? ProcessInfo.processInfo.environment["SPLADE_MODEL"].flatMap { $0.isEmpty ? nil : $0 }
+        let vocabulary = try directory.map { directory throws(SpladeError) in
+            try TokenizerOptions.loadTokenizer(modelDirectory: directory, mecabDic: mecabDic).vocabulary
+        }
+        let keyed: VectorKeys
+        switch (keys, vocabulary) {
+        case (.ids, _), (nil, nil): keyed = .ids(vocabularySize: vocabulary?.count)
+        case (_, let vocabulary?): keyed = .tokens(vocabulary)
+        case (.tokens, nil):
+            throw SpladeError(.usage, "token-string keys need --model (or $SPLADE_MODEL) for the vocabulary",
+                              hint: "or pass --keys ids for vectors keyed by token id")
+        }
+        let modelHeader = vocabulary.map {
+            VectorStreamHeader(vocabularySize: $0.count, fingerprint: VectorStreamHeader.fingerprint(of: $0.tokens))
+        }
+
+        // Open both (reading the binary headers) and compare vocabularies before reading any vector.
+        let queryReader = try queries.map { path throws(SpladeError) in try VectorReader(path: path, keys: keyed) }
+        let documentReader = try documents.map { path throws(SpladeError) in try VectorReader(path: path, keys: keyed) }
+        let readers = [queryReader, documentReader].compactMap { $0 }
+        for reader in readers {
+            if let header = reader.header, let modelHeader, header != modelHeader {
+                throw SpladeError(.badInput, "the vectors were made with another vocabulary than --model's (fingerprint "
+                                  + "\(Self.hex(header.fingerprint)), the model's \(Self.hex(modelHeader.fingerprint)))",
+                                  location: reader.name)
+            }
+        }
+        if let q = queryReader?.header, let d = documentReader?.header, q != d {
+            throw SpladeError(.badInput, "the query and document vectors were made with different vocabularies (fingerprint "
+                              + "\(Self.hex(q.fingerprint)), \(q.vocabularySize) entries vs \(Self.hex(d.fingerprint)), "
+                              + "\(d.vocabularySize) entries)",
+                              location: documentReader!.name, hint: "encode queries and documents with the same model")
+        }
+        // JSON Lines ids are bounded by the vocabulary a binary stream (or the model) names.
+        let vocabularySize = modelHeader?.vocabularySize ?? readers.compactMap(\.header).first?.vocabularySize
+
+        func measure(_ reader: VectorReader?) throws(SpladeError) -> SparsityStatistics? {
+            guard let reader else { return nil }
+            let statistics = try SparsityStatistics(reading: reader)
+            if let vocabularySize, let last = statistics.entries.last, Int(last) >= vocabularySize {
+                throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(vocabularySize)", location: reader.name)
+            }
+            if statistics.vectors == 0 { Diagnostics.warning("\(reader.name): no vectors") }
+            return statistics
+        }
+        let report = SparsityReport(queries: try measure(queryReader), documents: try measure(documentReader))
+        let sink = try OutputSink(path: output)
+        if json { try sink.write(report.json()) } else { try sink.write(report.table()) }
+        try sink.commit()
+    }
+
+    private static func hex(_ fingerprint: UInt64) -> String { String(fingerprint, radix: 16) }
 
     /// Prints an input's warnings, the first few one by one.
     private func printWarnings(_ warnings: [InputWarning], in path: String) {

@@ -178,6 +178,212 @@ struct EvalCLITests {
         #expect(text.contains("per query"))
     }
 
+    // MARK: sparsity statistics of vector streams (--queries, --documents)
+
+    let model = Tools.fixtures + "/ja-tiny/model"
+    let texts = Tools.fixtures + "/ja-tiny/encode.jsonl"
+    /// No $SPLADE_MODEL from the environment: JSON Lines keys are read as token ids.
+    let noModel = ["SPLADE_MODEL": ""]
+
+    func temporaryDirectory() throws -> String {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eval-sparsity-\(UUID().uuidString)").path
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Queries with L0 2, 1, 2 (an explicit zero is no entry) and documents with L0 4, 1.
+    func idVectors() throws -> (queries: String, documents: String) {
+        let queries = try temporaryFile("""
+            {"id":"q1","vector":{"1":0.5,"2":1.5}}
+            {"id":"q2","vector":{"2":2.0}}
+            {"id":3,"vector":{"3":1.0,"1":1.0,"7":0}}
+
+            """)
+        let documents = try temporaryFile("""
+            {"id":"d1","vector":{"1":1,"2":1,"3":1,"4":1}}
+            {"id":"d2","vector":{"2":0.5}}
+
+            """)
+        return (queries, documents)
+    }
+
+    /// A binary stream written by hand, uncompressed: one vector over a vocabulary of `size` with this fingerprint.
+    func handMadeStream(size: UInt32, fingerprint: UInt64) throws -> String {
+        var bytes = Array("SPLADEVS".utf8)
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        append(UInt16(1)); bytes += [1, 0]; append(size); append(fingerprint)
+        bytes.append(0); append(UInt32(2)); bytes += Array("x1".utf8); append(UInt32(1)); append(UInt32(5)); append(Float(1).bitPattern)
+        bytes.append(0xFF); append(UInt64(1))
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("eval-\(UUID().uuidString).vec").path
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    @Test func sparsityTableOfJSONLinesKeyedByIds() throws {
+        let (queries, documents) = try idVectors()
+        defer { [queries, documents].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let run = try Tools.run("splade-eval", ["--queries", queries, "--documents", documents], environment: noModel)
+        #expect(run.status == 0, "\(run.stderr)")
+        let lines = run.stdoutText.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // L0 p95 of the documents: np.percentile([1, 4], 95) = 3.85; mean weights 6/5 and 4.5/5;
+        // FLOPs: p_q = {1: 2/3, 2: 2/3, 3: 1/3}, p_d = {1: 1/2, 2: 1, 3: 1/2, 4: 1/2} → 7/6.
+        #expect(lines.count == 6, "\(run.stdoutText)")
+        func cells(_ line: String) -> [String] { line.split(separator: " ").map(String.init) }
+        #expect(lines[0].hasSuffix("  vectors  L0 mean  L0 median  L0 p95  mean weight  entries used"))
+        #expect(cells(lines[1]) == ["queries", queries, "3", "1.67", "2.00", "2.00", "1.2000", "3"])
+        #expect(cells(lines[2]) == ["documents", documents, "2", "2.50", "2.50", "3.85", "0.9000", "4"])
+        #expect(lines[1].count == lines[0].count && lines[2].count == lines[0].count)
+        #expect(lines[4] == "expected FLOPs per query-document product: 1.1667 (Σ_j p_q(j)·p_d(j))")
+
+        let alone = try Tools.run("splade-eval", ["--documents", documents], environment: noModel)
+        #expect(alone.status == 0, "\(alone.stderr)")
+        #expect(alone.stdoutLines.count == 2 && alone.stdoutLines[1].hasPrefix("documents"))
+        // Standard input works for one of the two.
+        let piped = try Tools.run("splade-eval", ["--documents", "-", "--json"], stdin: try String(contentsOfFile: documents, encoding: .utf8),
+                                  environment: noModel)
+        let report = try json(piped)
+        #expect((report["documents"] as? [String: Any])?["file"] as? String == "<stdin>")
+    }
+
+    @Test func sparsityJSONShape() throws {
+        let (queries, documents) = try idVectors()
+        defer { [queries, documents].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let run = try Tools.run("splade-eval", ["--json", "--queries", queries, "--documents", documents], environment: noModel)
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try json(run)
+        #expect(Set(report.keys) == ["queries", "documents", "expected_flops"])
+        let q = try #require(report["queries"] as? [String: Any]), d = try #require(report["documents"] as? [String: Any])
+        #expect(Set(q.keys) == ["file", "vectors", "l0", "mean_weight", "entries_used"])
+        #expect(q["file"] as? String == queries && q["vectors"] as? Int == 3 && q["entries_used"] as? Int == 3)
+        // (Foundation's JSONSerialization may round the last bit: 3.8499999999999996 reads as 3.85.)
+        func close(_ value: Any?, _ expected: [String: Double]) -> Bool {
+            guard let value = value as? [String: Double], value.keys == expected.keys else { return false }
+            return expected.allSatisfy { abs(value[$0.key]! - $0.value) < 1e-12 }
+        }
+        #expect(close(q["l0"], ["mean": 5.0 / 3, "median": 2, "p95": 2]), "\(q)")
+        #expect(close(d["l0"], ["mean": 2.5, "median": 2.5, "p95": 3.85]), "\(d)")
+        #expect(run.stdoutText.contains(#""p95":3.8499999999999996"#), "\(run.stdoutText)")
+        #expect(q["mean_weight"] as? Double == 1.2 && d["mean_weight"] as? Double == 0.9)
+        #expect(abs((report["expected_flops"] as? Double ?? 0) - 7.0 / 6) < 1e-12)
+
+        let alone = try json(try Tools.run("splade-eval", ["--json", "--queries", queries], environment: noModel))
+        #expect(Set(alone.keys) == ["queries"])
+    }
+
+    /// Vectors splade-encode wrote as the binary stream, as JSON keyed by ids and as JSON keyed by
+    /// tokens (read back through --model) give one report, whose numbers match the vectors'.
+    @Test func sparsityOfSpladeEncodeOutputInEveryFormat() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let encode = try Tools.shell("""
+            sed -n 4,9p '\(texts)' | splade-encode --model '\(model)' --format binary -o '\(dir)/q.vec' &&
+            sed -n 4,9p '\(texts)' | splade-encode --model '\(model)' --keys ids -o '\(dir)/q.ids.jsonl' &&
+            sed -n 4,9p '\(texts)' | splade-encode --model '\(model)' -o '\(dir)/q.tokens.jsonl' &&
+            sed -n 7,16p '\(texts)' | splade-encode --model '\(model)' --format binary -o '\(dir)/d.vec' &&
+            sed -n 7,16p '\(texts)' | splade-encode --model '\(model)' --keys ids -o '\(dir)/d.ids.jsonl'
+            """)
+        #expect(encode.status == 0, "\(encode.stderr)")
+
+        // The vectors as the test reads them: id → weight maps.
+        func vectors(_ path: String) throws -> [[Int: Double]] {
+            try String(contentsOfFile: path, encoding: .utf8).split(separator: "\n").map { line in
+                let record = try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+                let vector = try #require(record["vector"] as? [String: Double])
+                return Dictionary(uniqueKeysWithValues: vector.filter { $0.value > 0 }.map { (Int($0.key)!, $0.value) })
+            }
+        }
+        let q = try vectors(dir + "/q.ids.jsonl"), d = try vectors(dir + "/d.ids.jsonl")
+        #expect(q.count == 6 && d.count == 10)
+        let l0 = q.map { Double($0.count) }.sorted()
+        let weights = q.flatMap(\.values)
+        // numpy's linear percentile: virtual index 0.95 × 5 = 4.75 → l0[4] + 0.75 (l0[5] − l0[4]).
+        let p95 = l0[4] + 0.75 * (l0[5] - l0[4])
+        var overlap = 0
+        for a in q { for b in d { overlap += Set(a.keys).intersection(b.keys).count } }
+
+        let binary = try json(try Tools.run("splade-eval", ["--json", "--queries", dir + "/q.vec", "--documents", dir + "/d.vec"],
+                                            environment: noModel))
+        let s = try #require(binary["queries"] as? [String: Any])
+        let stats = try #require(s["l0"] as? [String: Double])
+        #expect(s["vectors"] as? Int == 6)
+        #expect(stats["mean"] == l0.reduce(0, +) / 6)
+        #expect(stats["median"] == (l0[2] + l0[3]) / 2)
+        #expect(abs(stats["p95"]! - p95) < 1e-9)
+        #expect(abs((s["mean_weight"] as! Double) - weights.reduce(0, +) / Double(weights.count)) < 1e-7)
+        #expect(s["entries_used"] as? Int == Set(q.flatMap(\.keys)).count)
+        #expect(abs((binary["expected_flops"] as! Double) - Double(overlap) / 60) < 1e-9)
+
+        // The same vectors as JSON Lines (ids without a model, tokens through --model) report the same.
+        let ids = try Tools.run("splade-eval", ["--json", "--queries", dir + "/q.ids.jsonl", "--documents", dir + "/d.ids.jsonl"],
+                                environment: noModel)
+        let tokens = try Tools.run("splade-eval", ["--json", "--model", model, "--queries", dir + "/q.tokens.jsonl", "--documents", dir + "/d.vec"])
+        #expect(ids.status == 0 && tokens.status == 0, "\(ids.stderr)\(tokens.stderr)")
+        for other in [try json(ids), try json(tokens)] {
+            #expect((other["queries"] as? [String: Any])?["l0"] as? [String: Double] == stats)
+            #expect((other["queries"] as? [String: Any])?["mean_weight"] as? Double == s["mean_weight"] as? Double)
+            #expect(other["expected_flops"] as? Double == binary["expected_flops"] as? Double)
+        }
+    }
+
+    @Test func streamsOfDifferentVocabulariesAreRefused() throws {
+        let dir = try temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let encode = try Tools.shell("sed -n 4,6p '\(texts)' | splade-encode --model '\(model)' --format binary -o '\(dir)/d.vec'")
+        #expect(encode.status == 0, "\(encode.stderr)")
+        let other = try handMadeStream(size: 6000, fingerprint: 1)
+        defer { try? FileManager.default.removeItem(atPath: other) }
+
+        // The hand-made stream reads fine on its own…
+        let alone = try Tools.run("splade-eval", ["--queries", other], environment: noModel)
+        #expect(alone.status == 0, "\(alone.stderr)")
+        #expect(alone.stdoutLines.last?.hasSuffix("1     1.00       1.00    1.00       1.0000             1") == true, "\(alone.stdoutText)")
+        // …but not with documents of another vocabulary, nor against --model's.
+        let mixed = try Tools.run("splade-eval", ["--queries", other, "--documents", dir + "/d.vec"], environment: noModel)
+        #expect(mixed.status == 65)
+        #expect(mixed.stderr.hasPrefix("splade-eval: error: \(dir)/d.vec: the query and document vectors were made with different vocabularies"),
+                "\(mixed.stderr)")
+        #expect(mixed.stdout.isEmpty)
+        let againstModel = try Tools.run("splade-eval", ["--model", model, "--queries", other])
+        #expect(againstModel.status == 65)
+        #expect(againstModel.stderr.contains("another vocabulary than --model's"), "\(againstModel.stderr)")
+        // JSON Lines ids are bounded by the binary stream's vocabulary.
+        let outside = try temporaryFile("{\"id\":1,\"vector\":{\"6000\":1}}\n")
+        defer { try? FileManager.default.removeItem(atPath: outside) }
+        let bounded = try Tools.run("splade-eval", ["--queries", outside, "--documents", dir + "/d.vec"], environment: noModel)
+        #expect(bounded.status == 65)
+        #expect(bounded.stderr.contains("token id 6000 is outside the vocabulary of 6000"), "\(bounded.stderr)")
+    }
+
+    @Test func tokenKeysWithoutAModelExit65WithAHint() throws {
+        let path = try temporaryFile("{\"id\":1,\"vector\":{\"東京\":1.5}}\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try Tools.run("splade-eval", ["--queries", path], environment: noModel)
+        #expect(run.status == 65)
+        #expect(run.stderr.contains("need --model"), "\(run.stderr)")
+        let keys = try Tools.run("splade-eval", ["--queries", path, "--keys", "tokens"], environment: noModel)
+        #expect(keys.status == 64, "\(keys.stderr)")
+    }
+
+    @Test(arguments: [
+        [] as [String],
+        ["RUN"],
+        ["-"],
+        ["--queries", "Q", "RUN"],
+        ["--queries", "Q", "--qrels", "QRELS"],
+        ["--documents", "Q", "--metrics", "MAP"],
+        ["--documents", "Q", "--fail-under", "MAP=0.1"],
+        ["--queries", "-", "--documents", "-"],
+        ["--qrels", "QRELS", "--model", "M", "RUN"],
+    ])
+    func runsNeedQrelsAndVectorsStandAlone(arguments: [String]) throws {
+        let (queries, _) = try idVectors()
+        defer { try? FileManager.default.removeItem(atPath: queries) }
+        let resolved = arguments.map { ["RUN": runFile, "Q": queries, "QRELS": qrels, "M": model][$0] ?? $0 }
+        let run = try Tools.run("splade-eval", resolved, stdin: "", environment: noModel)
+        #expect(run.status == 64, "\(arguments): \(run.stderr)")
+        #expect(run.stdout.isEmpty)
+    }
+
     @Test func fullDiskExits74() throws {
         let run = try Tools.run("splade-eval", ["--qrels", qrels, runFile], stdoutPath: "/dev/full")
         #expect(run.status == 74)

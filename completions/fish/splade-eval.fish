@@ -20,7 +20,7 @@ function __splade-eval_parse_tokens -S
     set -l unparsed_tokens (__splade-eval_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-eval'
-        __splade-eval_parse_subcommand -r 1 'qrels=' 'metrics=+' 'json' 'per-query' 'tie-break=' 'missing-as-zero' 'ir-measures' 'ndcg=' 'baseline=' 'trials=' 'seed=' 'fail-under=+' 'plot=' 'o/output=' 'h/help'
+        __splade-eval_parse_subcommand -r 1 'qrels=' 'queries=' 'documents=' 'model=' 'mecab-dic=' 'keys=' 'metrics=+' 'json' 'per-query' 'tie-break=' 'missing-as-zero' 'ir-measures' 'ndcg=' 'baseline=' 'trials=' 'seed=' 'fail-under=+' 'plot=' 'o/output=' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-eval_parse_subcommand -r 1 
@@ -77,7 +77,12 @@ function __splade-eval_custom_completion
 end
 
 complete -c 'splade-eval' -f
-complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" qrels' -l 'qrels' -d 'Relevance judgments, TREC format (zstd detected).' -rF
+complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" qrels' -l 'qrels' -d 'Relevance judgments, TREC format (zstd detected); needed to score runs.' -rF
+complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" queries' -l 'queries' -d 'Query vectors (binary or JSON Lines, zstd detected): report their sparsity.' -rF
+complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" documents' -l 'documents' -d 'Document vectors (binary or JSON Lines, zstd detected): report their sparsity; with --queries also the expected FLOPs.' -rF
+complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" model' -l 'model' -d 'Model directory whose vocabulary resolves token-string keys of JSON Lines vectors and must match binary streams\' (default: $SPLADE_MODEL).' -rfa '(__splade-eval_complete_directories)'
+complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" mecab-dic' -l 'mecab-dic' -d 'MeCab dictionary directory for --model\'s tokenizer (default: as the other tools find it).' -rfa '(__splade-eval_complete_directories)'
+complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" keys' -l 'keys' -d 'JSON Lines vector keys: token strings (resolved with --model) or token ids (default: tokens with a model, else ids).' -rfka 'tokens ids'
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval"' -l 'metrics' -d 'Metrics, comma-separated or repeated (default: nDCG@10,MRR@10,MAP,Recall@100).' -rfka ''
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" json' -l 'json' -d 'Write the report as JSON instead of a table.'
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" per-query' -l 'per-query' -d 'Add every query\'s values to the report.'

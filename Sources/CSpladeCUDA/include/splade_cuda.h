@@ -1,0 +1,131 @@
+/*
+ * splade_cuda.h: the C API of libsplade_cuda, the optional CUDA kernels of splade (`make cuda`).
+ *
+ * Plain C with no CUDA headers, so Swift imports it as is (the CSpladeCUDA module, built only
+ * under the package trait CUDA). All matrices are row-major float32, as in SpladeCore's CPU code;
+ * every pointer argument named like a tensor is device memory unless it says "host".
+ * Every function returns SPLADE_CUDA_OK (0) or an error code; splade_cuda_last_error() then
+ * describes the failure of the calling thread's last call. Work is queued on the default stream;
+ * splade_cuda_synchronize() (or a copy to the host) waits for it.
+ */
+#ifndef SPLADE_CUDA_H
+#define SPLADE_CUDA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+enum {
+    SPLADE_CUDA_OK = 0,
+    SPLADE_CUDA_ERROR_NO_DEVICE = 1,  /* no driver, no GPU, or a driver older than the runtime */
+    SPLADE_CUDA_ERROR_CUDA = 2,       /* a CUDA runtime call or a kernel launch failed */
+    SPLADE_CUDA_ERROR_CUBLAS = 3,     /* cuBLAS could not be loaded or a cuBLAS call failed */
+    SPLADE_CUDA_ERROR_ARGUMENT = 4,   /* a bad size, a null pointer, or no splade_cuda_init yet */
+};
+
+/* ---- Device, memory ---------------------------------------------------------------------- */
+
+/* GPUs visible to this process; 0 (never a crash) when there is no driver or no GPU. */
+int splade_cuda_device_count(void);
+/* The runtime version the library was built with (e.g. 13000) and the driver's (0 without one). */
+int splade_cuda_runtime_version(void);
+int splade_cuda_driver_version(void);
+/* Selects `device` for the calling process and loads cuBLAS (libcublas.so.13, .so.12 or .so, or
+ * the path in SPLADE_CUDA_CUBLAS). Call once before anything below. */
+int splade_cuda_init(int device);
+/* The name and compute capability (major·10 + minor) of a device; `name` gets at most `capacity` bytes. */
+int splade_cuda_device_info(int device, char *name, size_t capacity, int *compute_capability, size_t *total_memory);
+/* The message of the calling thread's last failed call ("" when none). */
+const char *splade_cuda_last_error(void);
+
+int splade_cuda_malloc(void **pointer, size_t bytes);
+int splade_cuda_free(void *pointer);
+int splade_cuda_copy_to_device(void *device_destination, const void *host_source, size_t bytes);
+int splade_cuda_copy_to_host(void *host_destination, const void *device_source, size_t bytes);
+int splade_cuda_copy_device(void *device_destination, const void *device_source, size_t bytes);
+int splade_cuda_zero(void *pointer, size_t bytes);
+int splade_cuda_synchronize(void);
+
+/* ---- Matrix products (cuBLAS) ------------------------------------------------------------ */
+
+/* C[m×n] = alpha·op(A)·op(B) + beta·C, row-major with row strides lda, ldb, ldc: the contract of
+ * SpladeCore's BLAS.gemm (cblas_sgemm with CblasRowMajor). */
+int splade_cuda_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha,
+                      const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+/* `batch` products at once, matrix i at a + i·stride_a, b + i·stride_b, c + i·stride_c (in floats):
+ * e.g. all heads of one sequence's attention. */
+int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, int n, int k, float alpha,
+                                      const float *a, int lda, long long stride_a,
+                                      const float *b, int ldb, long long stride_b, float beta,
+                                      float *c, int ldc, long long stride_c, int batch);
+/* 1: let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error); 0 (the default): exact float32. */
+int splade_cuda_set_tf32(int enabled);
+
+/* ---- Forward kernels --------------------------------------------------------------------- */
+
+/* Every row of y[rows×cols] = bias (Linear writes the bias first, then accumulates X·Wᵀ, beta = 1). */
+int splade_cuda_fill_rows(float *y, const float *bias, int rows, int cols);
+/* x[i] = word[ids[i]] + position[positions[i]] + token_type[0] for T tokens of width h (ids, positions: device int32). */
+int splade_cuda_embed(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *word,
+                      const float *position, const float *token_type, float *x);
+/* LayerNorm over each row, in place: x ← (x + residual − mean)/sqrt(var + ε)·γ + β, sums in double,
+ * biased variance. `residual`, `normalized` (x̂, rows×cols) and `inverse_std` (1/σ, rows) may be NULL. */
+int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *residual, const float *weight,
+                                  const float *bias, float epsilon, float *normalized, float *inverse_std);
+/* GELU (erf form), in place. */
+int splade_cuda_gelu_forward(float *x, size_t count);
+/* Row softmax, in place: p_j = exp(x_j − max x)/Σ exp(x_k − max x). */
+int splade_cuda_softmax_rows(float *x, int rows, int cols);
+/* Elementwise x[i] *= mask[i] (dropout keep-masks scaled by 1/(1−p)). */
+int splade_cuda_multiply(float *x, const float *mask, size_t count);
+/* SPLADE max pooling over the rows of one sequence, a chunk of rows at a time: for each column j,
+ * running[j] = max(running[j], logits[r][j]) over `rows` rows of logits[rows×cols] (strict >, so the
+ * first maximal row wins, as on the CPU), and argmax[j] = first_row + r of the row that set it.
+ * Start a sequence with splade_cuda_splade_max_reset (running = −∞, argmax = −1). */
+int splade_cuda_splade_max_reset(float *running, int32_t *argmax, int cols);
+int splade_cuda_splade_max_accumulate(const float *logits, int rows, int cols, int first_row, float *running,
+                                      int32_t *argmax);
+/* weights[j] = log1p(relu(running[j])). */
+int splade_cuda_splade_weights(const float *running, int cols, float *weights);
+
+/* ---- Backward kernels -------------------------------------------------------------------- */
+
+/* dγ += Σ dy·x̂, dβ += Σ dy, dx = (1/σ)(g − mean g − x̂·mean(g·x̂)), g = dy·γ (dx may alias dy). */
+int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const float *normalized,
+                                   const float *inverse_std, const float *weight, float *dx, float *dweight,
+                                   float *dbias);
+/* dx = dy·(Φ(x) + x·φ(x)), x the forward input (dx may alias dy). */
+int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx);
+/* Given P (the softmax output) and dP, in place: dP ← P ⊙ (dP − rowsum(dP ⊙ P)). */
+int splade_cuda_softmax_backward(const float *p, float *dp, int rows, int cols);
+/* dbias[j] += Σ_rows dy[r][j]. */
+int splade_cuda_bias_backward(const float *dy, int rows, int cols, float *dbias);
+/* SPLADE pooling and the decoder, backward, from the saved maxima and argmax rows of one sequence:
+ * for every column j with running[j] > 0 and dweights[j] ≠ 0, with γ = dweights[j]/(1 + running[j])
+ * and r = argmax[j]: dbias[j] += γ; dhidden[r][:] += γ·decoder[j][:]; ddecoder[j][:] += γ·hidden[r][:].
+ * decoder [cols×h], hidden/dhidden [T×h] (rows indexed as argmax stores them), ddecoder [cols×h]. */
+int splade_cuda_splade_pool_backward(const float *dweights, const float *running, const int32_t *argmax, int cols,
+                                     int h, const float *decoder, const float *hidden, float *dhidden,
+                                     float *ddecoder, float *dbias);
+
+/* ---- Optimizer --------------------------------------------------------------------------- */
+
+/* One AdamW step over one tensor, torch.optim.AdamW semantics (decay first, decoupled):
+ *   if decays && weight_decay ≠ 0: p ← p·(1 − lr·wd)
+ *   m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;  p ← p − step_size·m / (√v / correction2_root + ε)
+ * with step_size = lr/(1 − β₁ᵗ) and correction2_root = √(1 − β₂ᵗ) computed by the caller in double. */
+int splade_cuda_adamw_step(float *p, const float *g, float *m, float *v, size_t count, float lr, float beta1,
+                           float beta2, float epsilon, float weight_decay, int decays, float step_size,
+                           double correction2_root);
+/* Σ x² of a tensor, added in double into *host_sum (for global-norm clipping). */
+int splade_cuda_sum_squares(const float *x, size_t count, double *host_sum);
+/* x *= factor. */
+int splade_cuda_scale(float *x, size_t count, float factor);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

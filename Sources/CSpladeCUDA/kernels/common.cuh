@@ -1,0 +1,22 @@
+// Shared by the kernel files of libsplade_cuda: error recording and launch checks.
+#pragma once
+#include <cuda_runtime.h>
+#include "../include/splade_cuda.h"
+
+namespace splade_cuda {
+// Records a failure for splade_cuda_last_error() and returns `code`.
+int fail(int code, const char *format, ...);
+// The result of a kernel launch (a launch error, not the kernel's completion).
+int launched(const char *kernel);
+bool initialized();
+constexpr int kThreads = 256;
+inline unsigned blocks_for(size_t count, int threads = kThreads) {
+    size_t b = (count + threads - 1) / threads;
+    return (unsigned)(b < 1 ? 1 : (b > 65535u * 32u ? 65535u * 32u : b));
+}
+}  // namespace splade_cuda
+
+#define SPLADE_REQUIRE(condition, message)                                                    \
+    do {                                                                                      \
+        if (!(condition)) return splade_cuda::fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s", message); \
+    } while (0)

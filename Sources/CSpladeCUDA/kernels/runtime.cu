@@ -1,0 +1,174 @@
+// Device selection, memory, errors, and cuBLAS (loaded with dlopen, so the library runs with the
+// cuBLAS of CUDA 13 or 12 that the machine has: a system toolkit, or PyTorch's nvidia wheels).
+#include "common.cuh"
+
+#include <dlfcn.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+namespace splade_cuda {
+static thread_local char last_error[512];
+static bool ready = false;
+
+int fail(int code, const char *format, ...) {
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(last_error, sizeof last_error, format, arguments);
+    va_end(arguments);
+    return code;
+}
+
+static int check(cudaError_t status, const char *what) {
+    if (status == cudaSuccess) return SPLADE_CUDA_OK;
+    cudaGetLastError();  // clear a non-sticky error
+    bool no_device = status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver;
+    return fail(no_device ? SPLADE_CUDA_ERROR_NO_DEVICE : SPLADE_CUDA_ERROR_CUDA, "%s: %s", what,
+                cudaGetErrorString(status));
+}
+
+int launched(const char *kernel) { return check(cudaGetLastError(), kernel); }
+bool initialized() { return ready; }
+
+// The few cuBLAS entry points used, with the ABI shared by cuBLAS 12 and 13.
+typedef void *cublas_handle;
+typedef int (*create_fn)(cublas_handle *);
+typedef int (*math_mode_fn)(cublas_handle, int);
+typedef int (*sgemm_fn)(cublas_handle, int, int, int, int, int, const float *, const float *, int, const float *,
+                        int, const float *, float *, int);
+typedef int (*sgemm_batched_fn)(cublas_handle, int, int, int, int, int, const float *, const float *, int, long long,
+                                const float *, int, long long, const float *, float *, int, long long, int);
+static cublas_handle handle = nullptr;
+static math_mode_fn set_math_mode = nullptr;
+static sgemm_fn sgemm = nullptr;
+static sgemm_batched_fn sgemm_batched = nullptr;
+enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1, CUBLAS_DEFAULT_MATH_ = 0, CUBLAS_TF32_TENSOR_OP_MATH_ = 3 };
+
+static int load_cublas() {
+    const char *override_path = getenv("SPLADE_CUDA_CUBLAS");
+    const char *names[] = {override_path, "libcublas.so.13", "libcublas.so.12", "libcublas.so"};
+    void *library = nullptr;
+    for (const char *name : names)
+        if (name && *name && (library = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
+    if (!library)
+        return fail(SPLADE_CUDA_ERROR_CUBLAS,
+                    "cannot load cuBLAS (libcublas.so.13 or .12): put its directory on LD_LIBRARY_PATH or set "
+                    "SPLADE_CUDA_CUBLAS to its path");
+    auto create = (create_fn)dlsym(library, "cublasCreate_v2");
+    set_math_mode = (math_mode_fn)dlsym(library, "cublasSetMathMode");
+    sgemm = (sgemm_fn)dlsym(library, "cublasSgemm_v2");
+    sgemm_batched = (sgemm_batched_fn)dlsym(library, "cublasSgemmStridedBatched");
+    if (!create || !set_math_mode || !sgemm || !sgemm_batched)
+        return fail(SPLADE_CUDA_ERROR_CUBLAS, "the loaded cuBLAS lacks cublasCreate_v2/cublasSgemm_v2");
+    int status = create(&handle);
+    if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasCreate failed with status %d", status);
+    status = set_math_mode(handle, CUBLAS_DEFAULT_MATH_);
+    if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSetMathMode failed with status %d", status);
+    return SPLADE_CUDA_OK;
+}
+}  // namespace splade_cuda
+
+using namespace splade_cuda;
+
+extern "C" {
+
+int splade_cuda_device_count(void) {
+    int count = 0;
+    if (cudaGetDeviceCount(&count) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    return count;
+}
+
+int splade_cuda_runtime_version(void) {
+    int version = 0;
+    cudaRuntimeGetVersion(&version);
+    return version;
+}
+
+int splade_cuda_driver_version(void) {
+    int version = 0;
+    if (cudaDriverGetVersion(&version) != cudaSuccess) return 0;
+    return version;
+}
+
+int splade_cuda_init(int device) {
+    if (ready) return SPLADE_CUDA_OK;
+    int count = 0;
+    cudaError_t status = cudaGetDeviceCount(&count);
+    if (status != cudaSuccess || count == 0) {
+        cudaGetLastError();
+        return fail(SPLADE_CUDA_ERROR_NO_DEVICE, "no CUDA GPU: %s",
+                    status == cudaSuccess ? "the driver reports no device" : cudaGetErrorString(status));
+    }
+    if (device < 0 || device >= count) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "no CUDA device %d (%d present)", device, count);
+    if (int code = check(cudaSetDevice(device), "cudaSetDevice")) return code;
+    if (int code = check(cudaFree(nullptr), "creating the CUDA context")) return code;
+    if (int code = load_cublas()) return code;
+    ready = true;
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_device_info(int device, char *name, size_t capacity, int *compute_capability, size_t *total_memory) {
+    cudaDeviceProp properties;
+    if (int code = check(cudaGetDeviceProperties(&properties, device), "cudaGetDeviceProperties")) return code;
+    if (name && capacity > 0) {
+        strncpy(name, properties.name, capacity - 1);
+        name[capacity - 1] = 0;
+    }
+    if (compute_capability) *compute_capability = properties.major * 10 + properties.minor;
+    if (total_memory) *total_memory = properties.totalGlobalMem;
+    return SPLADE_CUDA_OK;
+}
+
+const char *splade_cuda_last_error(void) { return last_error; }
+
+int splade_cuda_malloc(void **pointer, size_t bytes) {
+    SPLADE_REQUIRE(pointer, "null pointer");
+    return check(cudaMalloc(pointer, bytes < 1 ? 1 : bytes), "cudaMalloc");
+}
+int splade_cuda_free(void *pointer) { return check(cudaFree(pointer), "cudaFree"); }
+int splade_cuda_copy_to_device(void *destination, const void *source, size_t bytes) {
+    return check(cudaMemcpy(destination, source, bytes, cudaMemcpyHostToDevice), "cudaMemcpy to device");
+}
+int splade_cuda_copy_to_host(void *destination, const void *source, size_t bytes) {
+    return check(cudaMemcpy(destination, source, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
+}
+int splade_cuda_copy_device(void *destination, const void *source, size_t bytes) {
+    return check(cudaMemcpy(destination, source, bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy on device");
+}
+int splade_cuda_zero(void *pointer, size_t bytes) { return check(cudaMemset(pointer, 0, bytes), "cudaMemset"); }
+int splade_cuda_synchronize(void) { return check(cudaDeviceSynchronize(), "a kernel"); }
+
+// Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, and a row-major matrix read
+// column-major is its transpose: so swap the operands and keep each one's transpose flag.
+int splade_cuda_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const float *a, int lda,
+                      const float *b, int ldb, float beta, float *c, int ldc) {
+    SPLADE_REQUIRE(ready, "splade_cuda_init has not been called");
+    if (m == 0 || n == 0) return SPLADE_CUDA_OK;
+    int status = sgemm(handle, transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_, n,
+                       m, k, &alpha, b, ldb, a, lda, &beta, c, ldc);
+    return status == 0 ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemm failed with status %d", status);
+}
+
+int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, int n, int k, float alpha,
+                                      const float *a, int lda, long long stride_a, const float *b, int ldb,
+                                      long long stride_b, float beta, float *c, int ldc, long long stride_c,
+                                      int batch) {
+    SPLADE_REQUIRE(ready, "splade_cuda_init has not been called");
+    if (m == 0 || n == 0 || batch == 0) return SPLADE_CUDA_OK;
+    int status = sgemm_batched(handle, transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_,
+                               n, m, k, &alpha, b, ldb, stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch);
+    return status == 0 ? SPLADE_CUDA_OK
+                       : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched failed with status %d", status);
+}
+
+int splade_cuda_set_tf32(int enabled) {
+    SPLADE_REQUIRE(ready, "splade_cuda_init has not been called");
+    int status = set_math_mode(handle, enabled ? CUBLAS_TF32_TENSOR_OP_MATH_ : CUBLAS_DEFAULT_MATH_);
+    return status == 0 ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSetMathMode failed with status %d", status);
+}
+
+}  // extern "C"

@@ -1,0 +1,94 @@
+#if CUDA
+import CSpladeCUDA
+
+/// A CUDA GPU through libsplade_cuda (`make cuda`, package trait CUDA). Not yet run on a GPU.
+public enum CUDADevice {
+    /// GPUs this process sees: 0 without a driver or a GPU (never a crash).
+    public static var count: Int { Int(splade_cuda_device_count()) }
+    public static var isAvailable: Bool { count > 0 }
+
+    /// Selects `device` and loads cuBLAS; the first call does the work. Throws `.unavailable` (exit 69)
+    /// when there is no GPU, no usable driver or no cuBLAS.
+    public static func initialize(device: Int = 0) throws(SpladeError) {
+        try check(splade_cuda_init(Int32(device)), "initialising CUDA device \(device)")
+    }
+
+    public struct Info: Sendable {
+        public var name: String, computeCapability: Int, memoryBytes: Int, runtimeVersion: Int, driverVersion: Int
+    }
+
+    public static func info(device: Int = 0) throws(SpladeError) -> Info {
+        var name = [CChar](repeating: 0, count: 256)
+        var capability: Int32 = 0
+        var memory = 0
+        try check(splade_cuda_device_info(Int32(device), &name, name.count, &capability, &memory), "device info")
+        let bytes = name.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return Info(name: String(decoding: bytes, as: UTF8.self), computeCapability: Int(capability), memoryBytes: memory,
+                    runtimeVersion: Int(splade_cuda_runtime_version()), driverVersion: Int(splade_cuda_driver_version()))
+    }
+
+    /// TF32 tensor cores in cuBLAS (off by default: float32 products match the CPU's to ~1e-6).
+    public static func setTF32(_ enabled: Bool) throws(SpladeError) {
+        try check(splade_cuda_set_tf32(enabled ? 1 : 0), "setting TF32")
+    }
+
+    public static func synchronize() throws(SpladeError) { try check(splade_cuda_synchronize(), "synchronising") }
+
+    /// Maps a libsplade_cuda status to a SpladeError.
+    static func check(_ status: Int32, _ what: @autoclosure () -> String) throws(SpladeError) {
+        guard status != Int32(SPLADE_CUDA_OK) else { return }
+        let message = "\(what()): " + String(cString: splade_cuda_last_error())
+        switch status {
+        case Int32(SPLADE_CUDA_ERROR_NO_DEVICE), Int32(SPLADE_CUDA_ERROR_CUBLAS):
+            throw SpladeError(.unavailable, message, hint: "--device cuda needs an NVIDIA GPU, its driver and cuBLAS (libcublas.so.13 or .12)")
+        case Int32(SPLADE_CUDA_ERROR_ARGUMENT): throw SpladeError(.internalError, message)
+        default: throw SpladeError(.unavailable, message)
+        }
+    }
+}
+
+/// `count` elements of device memory, freed with the buffer.
+public final class DeviceBuffer<Element> {
+    public private(set) var pointer: UnsafeMutablePointer<Element>
+    public let count: Int
+
+    public init(count: Int) throws(SpladeError) {
+        var raw: UnsafeMutableRawPointer?
+        try CUDADevice.check(splade_cuda_malloc(&raw, max(1, count) * MemoryLayout<Element>.stride),
+                             "allocating \(count) elements on the GPU")
+        pointer = raw!.bindMemory(to: Element.self, capacity: max(1, count))
+        self.count = count
+    }
+
+    public convenience init(_ values: [Element]) throws(SpladeError) {
+        try self.init(count: values.count)
+        try upload(values)
+    }
+
+    deinit { _ = splade_cuda_free(pointer) }
+
+    public func upload(_ values: [Element], at offset: Int = 0) throws(SpladeError) {
+        precondition(offset + values.count <= count)
+        let status = values.withUnsafeBytes { bytes in
+            splade_cuda_copy_to_device(pointer + offset, bytes.baseAddress, bytes.count)
+        }
+        try CUDADevice.check(status, "copying to the GPU")
+    }
+
+    public func download(count n: Int? = nil, at offset: Int = 0) throws(SpladeError) -> [Element] {
+        let n = n ?? count - offset
+        precondition(offset + n <= count)
+        var status: Int32 = 0
+        let result = [Element](unsafeUninitializedCapacity: n) { buffer, initialized in
+            status = splade_cuda_copy_to_host(buffer.baseAddress, pointer + offset, n * MemoryLayout<Element>.stride)
+            initialized = n
+        }
+        try CUDADevice.check(status, "copying from the GPU")
+        return result
+    }
+
+    public func zero() throws(SpladeError) {
+        try CUDADevice.check(splade_cuda_zero(pointer, max(1, count) * MemoryLayout<Element>.stride), "zeroing")
+    }
+}
+#endif

@@ -1,0 +1,180 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Foundation
+
+/// An index directory holds generations; readers follow `CURRENT`, builders add a generation beside
+/// it and swap `CURRENT` with rename(2), which is atomic:
+///
+///     INDEX/CURRENT        the live generation's name ("gen-000007\n")
+///     INDEX/LOCK           flock(2)ed by the one build allowed at a time (released by the kernel,
+///                          even on kill -9)
+///     INDEX/gen-000007/    manifest.json, vocab.txt, seg-NNNNNN.spi, seg-NNNNNN.del
+///     INDEX/gen-000006/    the previous generation, kept for readers that opened it just before the swap
+///     INDEX/.staging-*     a build in progress, or one that was killed (removed by the next build)
+///
+/// Segment files never change once written; a generation that keeps a segment hard-links it, so
+/// adding or deleting documents writes only what is new.
+public enum IndexDirectory {
+    public static let currentFile = "CURRENT"
+    public static let lockFile = "LOCK"
+    static let generationPrefix = "gen-"
+    static let stagingPrefix = ".staging-"
+
+    /// A file name inside the directory: no path separators, not "." or "..".
+    static func isPlainName(_ name: String) -> Bool {
+        !name.isEmpty && name != "." && name != ".." && !name.contains("/") && name.utf8.allSatisfy { $0 >= 0x20 }
+    }
+
+    static func generationName(_ number: Int) -> String {
+        generationPrefix + String(number).leftPadded(to: 6)
+    }
+
+    static func generationNumber(_ name: String) -> Int? {
+        guard name.hasPrefix(generationPrefix) else { return nil }
+        return Int(name.dropFirst(generationPrefix.count))
+    }
+
+    /// The live generation's name, or nil when the directory holds no index yet.
+    public static func currentGeneration(of directory: String) throws(SpladeError) -> String? {
+        let path = directory + "/" + currentFile
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if FileManager.default.fileExists(atPath: path) {
+                throw SpladeError(.missingInput, "cannot read the index's CURRENT file", location: path)
+            }
+            return nil
+        }
+        let name = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard generationNumber(name) != nil, isPlainName(name) else {
+            throw SpladeError(.badInput, "corrupt CURRENT file (\"\(name.prefix(40))\")", location: path, hint: "rebuild the index")
+        }
+        return name
+    }
+
+    static func fsyncDirectory(_ path: String) {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+}
+
+/// The build lock of an index directory (flock on INDEX/LOCK), held for this object's lifetime.
+public final class IndexLock {
+    private let descriptor: Int32
+
+    /// Creates the directory if needed; refuses a non-empty directory that is not an index.
+    /// `wait` false: another build holding the lock is a temporary failure (exit 75).
+    public init(directory: String, wait: Bool) throws(SpladeError) {
+        var info = stat()
+        if stat(directory, &info) == 0 {
+            guard (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw SpladeError(.cannotCreateOutput, "exists and is not a directory", location: directory)
+            }
+            let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            if !entries.isEmpty && !entries.contains(IndexDirectory.currentFile) && !entries.contains(IndexDirectory.lockFile) {
+                throw SpladeError(.cannotCreateOutput, "not an index directory (no CURRENT), refusing to write into it",
+                                  location: directory, hint: "name a new or empty directory")
+            }
+        } else if mkdir(directory, 0o755) != 0 && errno != EEXIST {
+            throw SpladeError(.cannotCreateOutput, "cannot create the index directory: \(systemErrorMessage())", location: directory)
+        }
+        let path = directory + "/" + IndexDirectory.lockFile
+        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard descriptor >= 0 else {
+            throw SpladeError(.cannotCreateOutput, "cannot open the lock file: \(systemErrorMessage())", location: path)
+        }
+        while flock(descriptor, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+            if errno == EINTR { continue }
+            let code = errno
+            close(descriptor)
+            if code == EWOULDBLOCK {
+                throw SpladeError(.tempFail, "another splade-index is building this index", location: directory,
+                                  hint: "pass --wait to wait for it to finish")
+            }
+            throw SpladeError(.cannotCreateOutput, "cannot lock: \(systemErrorMessage(code))", location: path)
+        }
+    }
+
+    deinit { close(descriptor) }
+}
+
+/// A new generation being written under the lock: files go into a staging directory that
+/// `commit` renames into place before swapping CURRENT. Dropped without a commit, the staging
+/// directory is removed (after kill -9 the next build removes it).
+public final class GenerationBuilder {
+    public let directory: String
+    public let previous: String?
+    let name: String
+    let stagingPath: String
+    private var committed = false
+
+    /// `lock` proves the caller holds the directory's lock.
+    public init(directory: String, lock: IndexLock) throws(SpladeError) {
+        _ = lock
+        self.directory = directory
+        previous = try IndexDirectory.currentGeneration(of: directory)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for entry in entries where entry.hasPrefix(IndexDirectory.stagingPrefix) {
+            try? FileManager.default.removeItem(atPath: directory + "/" + entry)
+        }
+        let highest = entries.compactMap(IndexDirectory.generationNumber).max() ?? 0
+        name = IndexDirectory.generationName(highest + 1)
+        stagingPath = directory + "/" + IndexDirectory.stagingPrefix + name
+        guard mkdir(stagingPath, 0o755) == 0 else {
+            throw SpladeError(.cannotCreateOutput, "cannot create: \(systemErrorMessage())", location: stagingPath)
+        }
+    }
+
+    deinit {
+        if !committed { try? FileManager.default.removeItem(atPath: stagingPath) }
+    }
+
+    /// Where a new file of this generation is written.
+    public func path(_ file: String) -> String { stagingPath + "/" + file }
+
+    /// Keeps a file of the previous generation (a hard link: no copy).
+    public func keep(_ file: String) throws(SpladeError) {
+        guard let previous else { throw SpladeError(.internalError, "no previous generation to keep \(file) from") }
+        let source = directory + "/" + previous + "/" + file
+        guard link(source, path(file)) == 0 else {
+            throw SpladeError(.cannotCreateOutput, "cannot link \(file) into the new generation: \(systemErrorMessage())",
+                              location: source)
+        }
+    }
+
+    public func write(_ file: String, _ bytes: [UInt8]) throws(SpladeError) {
+        let output = try OutputFile(path: path(file))
+        try output.write(bytes)
+        try output.close()
+    }
+
+    /// Writes the manifest, moves the generation into place, swaps CURRENT to it and removes the
+    /// generations older than the one it replaces. Returns the generation's path.
+    @discardableResult
+    public func commit(_ manifest: IndexManifest) throws(SpladeError) -> String {
+        try write(IndexManifest.fileName, manifest.json())
+        IndexDirectory.fsyncDirectory(stagingPath)
+        let final = directory + "/" + name
+        guard rename(stagingPath, final) == 0 else {
+            throw SpladeError(.cannotCreateOutput, "cannot move the new generation into place: \(systemErrorMessage())", location: final)
+        }
+        committed = true
+        let current = directory + "/" + IndexDirectory.currentFile
+        let temporary = current + ".tmp"
+        let output = try OutputFile(path: temporary)
+        try output.write(Array((name + "\n").utf8))
+        try output.close()
+        guard rename(temporary, current) == 0 else {
+            throw SpladeError(.cannotCreateOutput, "cannot swap CURRENT: \(systemErrorMessage())", location: current)
+        }
+        IndexDirectory.fsyncDirectory(directory)
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+        for entry in entries where IndexDirectory.generationNumber(entry) != nil && entry != name && entry != previous {
+            try? FileManager.default.removeItem(atPath: directory + "/" + entry)
+        }
+        return final
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+
+/// What an index is built from besides its documents: the vocabulary and the layout choices.
+public struct IndexSettings: Sendable {
+    public var kind: IndexManifest.Kind
+    public var vocabularySize: Int
+    public var fingerprint: UInt64
+    /// The token strings, stored in the index when known (so JSON query vectors keyed by token work).
+    public var tokens: [String]?
+    public var blockSize: Int
+    public var bm25: IndexManifest.BM25Parameters?
+
+    public init(kind: IndexManifest.Kind, vocabularySize: Int, fingerprint: UInt64, tokens: [String]?, blockSize: Int,
+                bm25: IndexManifest.BM25Parameters? = nil) {
+        self.kind = kind
+        self.vocabularySize = vocabularySize
+        self.fingerprint = fingerprint
+        self.tokens = tokens
+        self.blockSize = blockSize
+        self.bm25 = bm25
+    }
+}
+
+/// What a build, an addition or a deletion did, for the one-line summary.
+public struct IndexUpdateSummary: Sendable {
+    public var generationPath: String
+    public var documents: Int
+    public var added: Int
+    public var deleted: Int
+    public var segments: Int
+    public var bytes: Int
+    public var clampedWeights: Int
+}
+
+/// The three ways an index changes, each writing a new generation under the lock and swapping it in.
+public enum IndexUpdate {
+    static let vocabularyFile = "vocab.txt"
+
+    static func segmentName(_ number: Int) -> String { "seg-" + String(number).leftPadded(to: 6) + ".spi" }
+    static func deletionsName(_ segmentFile: String) -> String { String(segmentFile.dropLast(4)) + ".del" }
+
+    /// A new index of `documents` (replacing the live generation, if any).
+    public static func build(_ documents: DocumentBatch, settings: IndexSettings, directory: String,
+                             lock: IndexLock) throws(SpladeError) -> IndexUpdateSummary {
+        let generation = try GenerationBuilder(directory: directory, lock: lock)
+        let scale = ImpactScale(largestWeight: documents.largestWeight)
+        let file = segmentName(1)
+        let writer = SegmentWriter(blockSize: settings.blockSize, vocabularySize: settings.vocabularySize,
+                                   fingerprint: settings.fingerprint, scale: scale)
+        let written = try writer.write(documents, to: generation.path(file))
+        var vocabularyFile: String?
+        // vocab.txt has one token per line: a vocabulary with line breaks inside tokens is not stored.
+        if let tokens = settings.tokens, !tokens.contains(where: { $0.contains("\n") || $0.contains("\r") }) {
+            try generation.write(Self.vocabularyFile, Array(tokens.map { $0 + "\n" }.joined().utf8))
+            vocabularyFile = Self.vocabularyFile
+        }
+        let manifest = IndexManifest(kind: settings.kind, vocabularySize: settings.vocabularySize, fingerprint: settings.fingerprint,
+                                     vocabularyFile: vocabularyFile, blockSize: settings.blockSize, scale: scale.scale,
+                                     bm25: settings.bm25,
+                                     segments: [.init(file: file, documents: documents.count, deleted: 0, deletionsFile: nil)])
+        let path = try generation.commit(manifest)
+        return IndexUpdateSummary(generationPath: path, documents: documents.count, added: documents.count, deleted: 0,
+                                  segments: 1, bytes: written.bytes, clampedWeights: written.clampedWeights)
+    }
+
+    /// Adds `documents` as a new segment (the old ones are kept as they are). A document whose id
+    /// is already in the index replaces it: the old one is deleted. Weights keep the index's scale.
+    public static func add(_ documents: DocumentBatch, fingerprint: UInt64, directory: String,
+                           lock: IndexLock) throws(SpladeError) -> IndexUpdateSummary {
+        let snapshot = try IndexSnapshot(directory: directory)
+        let manifest = snapshot.manifest
+        guard manifest.kind == .splade else {
+            throw SpladeError(.usage, "documents cannot be added to a BM25 index (its weights depend on the whole collection)",
+                              location: directory, hint: "rebuild it with --bm25")
+        }
+        guard fingerprint == manifest.fingerprint else {
+            throw SpladeError(.badInput, "the new vectors were made with another vocabulary than the index's (fingerprint differs)",
+                              location: directory)
+        }
+        let replaced = Set((0..<documents.count).map { documents.idText($0) })
+        let generation = try GenerationBuilder(directory: directory, lock: lock)
+        var (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: replaced)
+        let number = (manifest.segments.compactMap { Int($0.file.dropFirst(4).dropLast(4)) }.max() ?? 0) + 1
+        let file = segmentName(number)
+        let scale = ImpactScale(scale: manifest.scale)
+        let writer = SegmentWriter(blockSize: manifest.blockSize, vocabularySize: manifest.vocabularySize,
+                                   fingerprint: manifest.fingerprint, scale: scale)
+        let written = try writer.write(documents, to: generation.path(file))
+        entries.append(.init(file: file, documents: documents.count, deleted: 0, deletionsFile: nil))
+        if let vocabulary = manifest.vocabularyFile { try generation.keep(vocabulary) }
+        var next = manifest
+        next.segments = entries
+        let path = try generation.commit(IndexManifest(updating: next))
+        return IndexUpdateSummary(generationPath: path, documents: next.documents, added: documents.count, deleted: deleted,
+                                  segments: entries.count, bytes: snapshot.fileBytes + written.bytes,
+                                  clampedWeights: written.clampedWeights)
+    }
+
+    /// Deletes every document whose id is in `ids`; unknown ids are ignored (counted by the caller
+    /// from the summary).
+    public static func delete(ids: Set<String>, directory: String, lock: IndexLock) throws(SpladeError) -> IndexUpdateSummary {
+        let snapshot = try IndexSnapshot(directory: directory)
+        let generation = try GenerationBuilder(directory: directory, lock: lock)
+        let (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: ids)
+        if let vocabulary = snapshot.manifest.vocabularyFile { try generation.keep(vocabulary) }
+        var next = snapshot.manifest
+        next.segments = entries
+        let path = try generation.commit(IndexManifest(updating: next))
+        return IndexUpdateSummary(generationPath: path, documents: next.documents, added: 0, deleted: deleted,
+                                  segments: entries.count, bytes: snapshot.fileBytes, clampedWeights: 0)
+    }
+
+    /// Links the snapshot's segments into the new generation, with new deletion lists where `ids`
+    /// names live documents. Returns the manifest entries and how many documents were newly deleted.
+    private static func keepSegments(of snapshot: IndexSnapshot, in generation: GenerationBuilder,
+                                     deleting ids: Set<String>) throws(SpladeError) -> ([IndexManifest.SegmentEntry], Int) {
+        var entries: [IndexManifest.SegmentEntry] = []
+        var newlyDeleted = 0
+        for (i, segment) in snapshot.segments.enumerated() {
+            var entry = snapshot.manifest.segments[i]
+            try generation.keep(entry.file)
+            var deletions = snapshot.deletions[i] ?? Deletions(documents: segment.documents)
+            let before = deletions.count
+            if !ids.isEmpty {
+                for d in 0..<segment.documents where !deletions.contains(d) && ids.contains(segment.idText(d)) {
+                    deletions.insert(d)
+                }
+            }
+            if deletions.count != before {
+                let file = deletionsName(entry.file)
+                try generation.write(file, deletions.serialized())
+                entry.deletionsFile = file
+                entry.deleted = deletions.count
+                newlyDeleted += deletions.count - before
+            } else if let file = entry.deletionsFile {
+                try generation.keep(file)
+            }
+            // A segment whose documents are all deleted is dropped from the new generation.
+            if entry.deleted < entry.documents { entries.append(entry) }
+        }
+        return (entries, newlyDeleted)
+    }
+}
+
+extension IndexManifest {
+    /// The same index description with a fresh creation time.
+    init(updating manifest: IndexManifest) {
+        self.init(kind: manifest.kind, vocabularySize: manifest.vocabularySize, fingerprint: manifest.fingerprint,
+                  vocabularyFile: manifest.vocabularyFile, blockSize: manifest.blockSize, scale: manifest.scale,
+                  bm25: manifest.bm25, segments: manifest.segments)
+    }
+}

@@ -1,0 +1,76 @@
+/// Search over several indexes (shards) and all their segments at once: each segment's top-k,
+/// merged by score. Every segment's search is exact, so the merge is the exact top-k of the union.
+public final class ShardedSearch: @unchecked Sendable {
+    public let shards: [IndexSnapshot]
+
+    /// A document of a shard's segment, with its float score.
+    public struct Hit: Sendable {
+        public var shard: Int
+        public var segment: Int
+        public var document: Int
+        public var score: Double
+    }
+
+    public init(shards: [IndexSnapshot]) {
+        self.shards = shards
+    }
+
+    /// The best `k` documents, best first; equal scores keep index order (shard, segment, document).
+    /// `alpha` is 1 for the exact search, below 1 for the approximate one (see `BlockMaxSearch`).
+    public func search(_ query: QuantizedQuery, k: Int, alpha: Double, scratch: BlockMaxSearch.Scratch) -> [Hit] {
+        var hits: [Hit] = []
+        for (s, shard) in shards.enumerated() {
+            for (g, segment) in shard.segments.enumerated() {
+                let found = BlockMaxSearch.search(segment, deletions: shard.deletions[g], query: query, k: k, alpha: alpha,
+                                                  scratch: scratch)
+                hits += found.map { Hit(shard: s, segment: g, document: $0.document, score: query.score($0.score, scale: segment.scale)) }
+            }
+        }
+        if shards.count == 1 && shards[0].segments.count == 1 { return hits }
+        hits.sort { a, b in
+            if a.score != b.score { return a.score > b.score }
+            return (a.shard, a.segment, a.document) < (b.shard, b.segment, b.document)
+        }
+        return Array(hits.prefix(k))
+    }
+
+    public func id(of hit: Hit) -> String { shards[hit.shard].segments[hit.segment].idText(hit.document) }
+    public func idValue(of hit: Hit) -> JSONValue { shards[hit.shard].segments[hit.segment].idValue(hit.document) }
+}
+
+/// Hybrid retrieval: one ranked list per index (each searched to depth k), fused into one.
+public enum Fusion: Sendable {
+    /// Reciprocal rank fusion: Σ_i w_i / (c + rank_i(d)), ranks from 1 (Cormack et al. 2009; c = 60).
+    case reciprocalRank(c: Double)
+    /// Σ_i w_i · (s_i(d) − min_i) / (max_i − min_i): scores min-max normalised per query and list
+    /// (a document missing from a list adds 0).
+    case weightedSum
+
+    public struct Item: Sendable {
+        public var id: JSONValue
+        public var key: String
+        public var score: Double
+        public init(id: JSONValue, key: String, score: Double) {
+            self.id = id
+            self.key = key
+            self.score = score
+        }
+    }
+
+    /// Fuses `lists` (each best first) with `weights`; ties broken by the id text, ascending.
+    public func fuse(_ lists: [[Item]], weights: [Double], k: Int) -> [Item] {
+        var fused: [String: Item] = [:]
+        for (list, weight) in zip(lists, weights) {
+            let high = list.first?.score ?? 0, low = list.last?.score ?? 0
+            for (rank, item) in list.enumerated() {
+                let contribution: Double
+                switch self {
+                case .reciprocalRank(let c): contribution = weight / (c + Double(rank + 1))
+                case .weightedSum: contribution = weight * (high > low ? (item.score - low) / (high - low) : 1)
+                }
+                fused[item.key, default: Item(id: item.id, key: item.key, score: 0)].score += contribution
+            }
+        }
+        return Array(fused.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.key < $1.key }.prefix(k))
+    }
+}

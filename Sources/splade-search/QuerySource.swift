@@ -1,0 +1,100 @@
+import SpladeCLI
+import SpladeCore
+
+/// A query ready to search: its id and its vector for each index (model-encoded for a SPLADE
+/// index, tokenizer-only for a BM25 index).
+struct Query: Sendable {
+    var id: JSONValue
+    var vectors: [QuantizedQuery]
+}
+
+/// Reads queries in batches and turns them into vectors, checking that they share the indexes' vocabulary.
+final class QuerySource {
+    private enum Input {
+        case texts(LineReader, TextRecordFormat, model: QueryEncoder?, tokens: QueryEncoder)
+        case vectors(VectorReader)
+    }
+
+    private let input: Input
+    /// For each index: whether its queries come from the model (else tokenizer-only).
+    private let usesModel: [Bool]
+
+    init(tool: SpladeSearch, shards: [IndexSnapshot]) throws(SpladeError) {
+        usesModel = shards.map { $0.manifest.kind == .splade && !tool.tokensOnly && !tool.vectors }
+        let options = tool.tokenizerOptions
+        let tokenizer = options.hasModel ? try options.loadTokenizer() : nil
+        if let tokenizer {
+            let fingerprint = VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens)
+            for shard in shards where shard.manifest.fingerprint != fingerprint {
+                throw Self.mismatch(shard, what: "--model's vocabulary")
+            }
+        }
+        if tool.vectors {
+            let keys: VectorKeys
+            if tool.keys == .ids {
+                keys = .ids(vocabularySize: shards[0].manifest.vocabularySize)
+            } else if let tokenizer {
+                keys = .tokens(tokenizer.vocabulary)
+            } else if let vocabulary = try shards[0].vocabulary() {
+                keys = .tokens(vocabulary)
+            } else {
+                throw SpladeError(.usage, "query vectors keyed by token need --model (the index stores no vocabulary)",
+                                  hint: "or pass --keys ids for vectors keyed by token id")
+            }
+            let reader = try VectorReader(path: tool.input, keys: keys)
+            if let header = reader.header {
+                for shard in shards where shard.manifest.fingerprint != header.fingerprint {
+                    throw Self.mismatch(shard, what: "the query vectors' vocabulary (\(reader.name))")
+                }
+            }
+            input = .vectors(reader)
+            return
+        }
+        guard let tokenizer else {
+            throw SpladeError(.usage, "text queries need --model (or $SPLADE_MODEL) for the tokenizer",
+                              hint: "or pass query vectors with --vectors")
+        }
+        var model: QueryEncoder?
+        if usesModel.contains(true) {
+            let network = try BertMaskedLM(directory: try options.modelDirectory(), threads: tool.threads)
+            BLAS.threads = tool.threads
+            model = try QueryEncoder(tokenizer: tokenizer, mode: .model(network), maxLength: options.maxLength,
+                                     batchSize: tool.batchSize, threads: tool.threads)
+        }
+        let tokens = try QueryEncoder(tokenizer: tokenizer, mode: .tokens, maxLength: options.maxLength,
+                                      batchSize: tool.batchSize, threads: tool.threads)
+        input = .texts(try LineReader(path: tool.input), tool.textOptions.format, model: model, tokens: tokens)
+    }
+
+    private static func mismatch(_ shard: IndexSnapshot, what: String) -> SpladeError {
+        SpladeError(.badInput, "the index was built with another vocabulary than \(what) (fingerprint "
+                    + "\(String(shard.manifest.fingerprint, radix: 16)) differs)", location: shard.directory,
+                    hint: "search an index with queries from the model that built it")
+    }
+
+    /// Up to `count` queries, nil at the end.
+    func next(count: Int) throws(SpladeError) -> [Query]? {
+        switch input {
+        case .vectors(let reader):
+            var batch: [Query] = []
+            while batch.count < count, let record = try reader.next() {
+                let vector = QuantizedQuery(record.vector)
+                batch.append(Query(id: record.id, vectors: usesModel.map { _ in vector }))
+            }
+            return batch.isEmpty ? nil : batch
+        case .texts(let reader, let format, let model, let tokens):
+            var records: [TextRecord] = []
+            while records.count < count, let line = try reader.next() {
+                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                records.append(try format.parse(line, file: reader.name))
+            }
+            guard !records.isEmpty else { return nil }
+            let texts = records.map(\.text)
+            let encoded = try model?.encode(texts).map(QuantizedQuery.init)
+            let tokenized = usesModel.contains(false) ? try tokens.encode(texts).map(QuantizedQuery.init) : nil
+            return records.indices.map { i in
+                Query(id: records[i].id, vectors: usesModel.map { $0 ? encoded![i] : tokenized![i] })
+            }
+        }
+    }
+}

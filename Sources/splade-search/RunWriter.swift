@@ -1,0 +1,69 @@
+import Foundation
+import SpladeCore
+
+/// Formats a query's hits: TREC run lines (`qid Q0 docid rank score tag`) or JSON Lines
+/// (`{"qid":…,"docno":…,"rank":…,"score":…}`, plus "text" with --with-text), which splade-eval reads.
+struct RunWriter: Sendable {
+    let format: SpladeSearch.Format
+    let tag: String
+    let texts: CollectionTexts?
+
+    func lines(for query: JSONValue, hits: [Fusion.Item]) -> [UInt8] {
+        var out = JSONWriter()
+        let qid: String
+        switch query {
+        case .string(let s): qid = s
+        case .number(let literal): qid = literal
+        default: qid = ""
+        }
+        for (rank, hit) in hits.enumerated() {
+            let score = Self.score(hit.score)
+            switch format {
+            case .trec:
+                out.bytes.append(contentsOf: "\(qid) Q0 \(hit.key) \(rank + 1) \(score) \(tag)\n".utf8)
+            case .json:
+                out.appendRaw("{\"qid\":")
+                out.appendValue(query)
+                out.appendRaw(",\"docno\":")
+                out.appendString(hit.key)
+                out.appendRaw(",\"rank\":")
+                out.appendInt(rank + 1)
+                out.appendRaw(",\"score\":")
+                out.bytes.append(contentsOf: score.utf8)
+                if let text = texts?.text(of: hit.key) {
+                    out.appendRaw(",\"text\":")
+                    out.appendString(text)
+                }
+                out.appendRaw("}\n")
+            }
+        }
+        return out.bytes
+    }
+
+    /// Six decimals: finer than the 8-bit impacts can resolve.
+    static func score(_ value: Double) -> String { String(format: "%.6f", value) }
+}
+
+/// The texts of a JSON Lines collection by id, for --with-text.
+final class CollectionTexts: @unchecked Sendable {
+    private var texts: [String: String] = [:]
+
+    init(path: String, fields: [String]) throws(SpladeError) {
+        let names = fields.flatMap { $0.split(separator: ",").map(String.init) }
+        let format = TextRecordFormat(textFields: names.isEmpty ? ["text"] : names)
+        let reader = try LineReader(path: path)
+        while let line = try reader.next() {
+            if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            let record = try format.parse(line, file: reader.name)
+            let key: String
+            switch record.id {
+            case .string(let s): key = s
+            case .number(let literal): key = literal
+            default: continue
+            }
+            texts[key] = record.text
+        }
+    }
+
+    func text(of id: String) -> String? { texts[id] }
+}

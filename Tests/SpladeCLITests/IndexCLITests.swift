@@ -1,0 +1,192 @@
+import Foundation
+import Testing
+
+/// Shared inputs of the splade-index / splade-search command-line tests: small JSON Lines vectors
+/// keyed by token ids of the real splade-tiny vocabulary (only its tokenizer is loaded, so the
+/// debug build stays fast).
+enum IndexCLISupport {
+    static let model = Tools.projectRoot + "/models/splade-tiny"
+    static var modelAvailable: Bool { FileManager.default.fileExists(atPath: model + "/tokenizer.json") }
+
+    static func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "splade-index-cli-\(UUID())"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// `count` documents over token ids 2000..<2400 with weights in tenths (a deterministic LCG).
+    static func vectorLines(count: Int, prefix: String = "d", seed: UInt64 = 1) -> String {
+        var state = seed
+        func next(_ n: Int) -> Int {
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Int((state >> 33) % UInt64(n))
+        }
+        return (0..<count).map { i in
+            let terms = Set((0..<(3 + next(20))).map { _ in 2000 + next(400) }).sorted()
+            let entries = terms.map { "\"\($0)\":\(Double(1 + next(30)) / 10)" }.joined(separator: ",")
+            return "{\"id\":\"\(prefix)\(i)\",\"vector\":{\(entries)}}"
+        }.joined(separator: "\n") + "\n"
+    }
+
+    static func write(_ text: String, to path: String) throws {
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+    }
+
+    /// Builds an index of `count` vectors at `directory`/idx, returning its path.
+    static func buildIndex(in directory: String, count: Int = 300) throws -> String {
+        try write(vectorLines(count: count), to: directory + "/docs.jsonl")
+        let run = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl",
+                                                 "-o", directory + "/idx", "--quiet"])
+        #expect(run.status == 0, "\(run.stderr)")
+        return directory + "/idx"
+    }
+
+    /// Starts splade-index reading a stdin pipe this test controls, so the build (and its lock)
+    /// lasts until the pipe is closed.
+    static func startHeldBuild(_ arguments: [String]) throws -> (Process, FileHandle) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tools.binDirectory + "/splade-index")
+        process.arguments = arguments
+        let input = Pipe()
+        process.standardInput = input
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        return (process, input.fileHandleForWriting)
+    }
+
+    static func waitUntil(_ condition: () -> Bool) {
+        for _ in 0..<200 where !condition() { usleep(50_000) }
+    }
+}
+
+@Suite(.enabled(if: IndexCLISupport.modelAvailable, "needs models/splade-tiny (make deps)"))
+struct IndexCLITests {
+    let model = IndexCLISupport.model
+
+    @Test func buildsChecksAndWritesTheManifest() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory)
+        let current = try String(contentsOfFile: index + "/CURRENT", encoding: .utf8)
+        #expect(current == "gen-000001\n")
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: index + "/gen-000001/manifest.json"))) as! [String: Any]
+        #expect(manifest["documents"] as? Int == 300 && manifest["kind"] as? String == "splade")
+        #expect((manifest["vocabularyFingerprint"] as? String)?.count == 16 && manifest["version"] as? Int == 1)
+        let check = try Tools.run("splade-index", ["--check", index])
+        #expect(check.status == 0 && check.stderr.contains("ok"), "\(check.stderr)")
+        #expect(check.stdout.isEmpty)
+    }
+
+    @Test func quietModePrintsOneSummaryLine() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 20), to: directory + "/docs.jsonl")
+        let run = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl",
+                                                 "-o", directory + "/idx", "--quiet"])
+        #expect(run.status == 0 && run.stdout.isEmpty)
+        #expect(run.stderr.split(separator: "\n").count == 1 && run.stderr.contains("indexed 20"), "\(run.stderr)")
+    }
+
+    @Test func corruptedOrTruncatedIndexesExit65() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory)
+        let segment = index + "/gen-000001/seg-000001.spi"
+        let original = try Data(contentsOf: URL(fileURLWithPath: segment))
+        let query = "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5}}\n"
+
+        var flipped = original
+        flipped[original.count - 3] ^= 0xFF  // inside the postings: only the checksum sees it
+        try flipped.write(to: URL(fileURLWithPath: segment))
+        let check = try Tools.run("splade-index", ["--check", index])
+        #expect(check.status == 65 && check.stderr.contains("checksum"), "\(check.stderr)")
+
+        try original.prefix(original.count / 2).write(to: URL(fileURLWithPath: segment))
+        let truncated = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids"], stdin: query)
+        #expect(truncated.status == 65 && truncated.stderr.contains("seg-000001.spi"), "\(truncated.stderr)")
+        #expect(try Tools.run("splade-index", ["--check", index]).status == 65)
+
+        try Data("{\"format\":\"splade-index\"".utf8).write(to: URL(fileURLWithPath: index + "/gen-000001/manifest.json"))
+        #expect(try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids"], stdin: query).status == 65)
+        try Data("../../etc\n".utf8).write(to: URL(fileURLWithPath: index + "/CURRENT"))
+        #expect(try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids"], stdin: query).status == 65)
+        #expect(try Tools.run("splade-search", ["--index", directory + "/none", "--vectors", "--keys", "ids"], stdin: query).status == 66)
+    }
+
+    @Test func aConcurrentBuildExits75OrWaits() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = directory + "/idx"
+        let (first, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index, "--quiet"])
+        IndexCLISupport.waitUntil { FileManager.default.fileExists(atPath: index + "/LOCK") }
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 10, prefix: "x"), to: directory + "/more.jsonl")
+        let second = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/more.jsonl", "-o", index])
+        #expect(second.status == 75 && second.stderr.contains("--wait"), "\(second.stderr)")
+
+        // --wait blocks until the first build ends, then builds.
+        let waiting = Process()
+        waiting.executableURL = URL(fileURLWithPath: Tools.binDirectory + "/splade-index")
+        waiting.arguments = ["--model", model, "--keys", "ids", "-i", directory + "/more.jsonl", "-o", index, "--wait", "--quiet"]
+        waiting.standardError = FileHandle.nullDevice
+        try waiting.run()
+        usleep(300_000)
+        #expect(waiting.isRunning)
+        try input.write(contentsOf: Data(IndexCLISupport.vectorLines(count: 50).utf8))
+        try input.close()
+        first.waitUntilExit()
+        waiting.waitUntilExit()
+        #expect(first.terminationStatus == 0 && waiting.terminationStatus == 0)
+        #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == "gen-000002\n")
+    }
+
+    @Test func killDuringABuildLeavesTheOldIndexSearchable() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory)
+        let query = "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5,\"2222\":2}}\n"
+        let before = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
+        #expect(before.status == 0 && before.stdoutLines.count == 5)
+
+        let (build, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index])
+        try input.write(contentsOf: Data(IndexCLISupport.vectorLines(count: 500, prefix: "new").utf8))
+        usleep(500_000)
+        kill(build.processIdentifier, SIGKILL)
+        build.waitUntilExit()
+        try? input.close()
+
+        let after = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
+        #expect(after.status == 0 && after.stdoutText == before.stdoutText)
+        #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
+        // The kernel released the killed build's lock: the next build proceeds.
+        _ = try IndexCLISupport.buildIndex(in: directory)
+        #expect(!(try FileManager.default.contentsOfDirectory(atPath: index)).contains { $0.hasPrefix(".staging-") })
+    }
+
+    @Test func addAndDeleteWithoutARebuild() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 100)
+        let query = "{\"id\":\"q\",\"vector\":{\"2399\":5.0}}\n"
+        try IndexCLISupport.write("{\"id\":\"fresh\",\"vector\":{\"2399\":3.0}}\n", to: directory + "/add.jsonl")
+        let add = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", index, "--add", "-i", directory + "/add.jsonl"])
+        #expect(add.status == 0, "\(add.stderr)")
+        let found = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "1"], stdin: query)
+        #expect(found.stdoutText.hasPrefix("q Q0 fresh 1 "), "\(found.stdoutText)")
+        let delete = try Tools.run("splade-index", ["-o", index, "--delete", "-"], stdin: "fresh\n")
+        #expect(delete.status == 0 && delete.stderr.contains("deleted 1"), "\(delete.stderr)")
+        let gone = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "100"], stdin: query)
+        #expect(!gone.stdoutText.contains(" fresh "))
+        #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
+    }
+
+    @Test func usageErrorsExit64() throws {
+        #expect(try Tools.run("splade-index", []).status == 64)
+        #expect(try Tools.run("splade-index", ["-o", "/tmp/x", "--block-size", "300"]).status == 64)
+        #expect(try Tools.run("splade-index", ["-o", "/tmp/x", "--bm25", "--add"]).status == 64)
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try IndexCLISupport.write("x", to: directory + "/not-an-index")
+        let refused = try Tools.run("splade-index", ["--model", model, "-o", directory], stdin: "")
+        #expect(refused.status == 73, "\(refused.stderr)")
+    }
+}

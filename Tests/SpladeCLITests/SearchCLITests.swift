@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+@Suite(.enabled(if: IndexCLISupport.modelAvailable, "needs models/splade-tiny (make deps)"))
+struct SearchCLITests {
+    let model = IndexCLISupport.model
+
+    /// A hand-made binary vector stream (uncompressed; the reader accepts both) with a chosen
+    /// vocabulary fingerprint and one query.
+    func binaryQuery(fingerprint: UInt64, vocabularySize: UInt32 = 30522) -> Data {
+        var bytes = [UInt8]("SPLADEVS".utf8)
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        append(UInt16(1)); bytes += [1, 0]; append(vocabularySize); append(fingerprint)
+        bytes.append(0); append(UInt32(1)); bytes += Array("q".utf8)
+        append(UInt32(1)); append(UInt32(2001)); append(Float(1).bitPattern)
+        bytes.append(0xFF); append(UInt64(1))
+        return Data(bytes)
+    }
+
+    @Test func trecAndJSONRunsWithTextAndTag() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 50)
+        let queries = "{\"id\":\"a\",\"vector\":{\"2001\":1.0,\"2100\":0.5}}\n{\"id\":7,\"vector\":{\"2222\":2}}\n"
+        let trec = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "3", "--tag", "mine"], stdin: queries)
+        #expect(trec.status == 0, "\(trec.stderr)")
+        let fields = trec.stdoutLines.map { $0.split(separator: " ").map(String.init) }
+        #expect(fields.allSatisfy { $0.count == 6 && $0[1] == "Q0" && $0[5] == "mine" })
+        #expect(fields.first?[0] == "a" && fields.last?[0] == "7")
+        let scores = fields.filter { $0[0] == "a" }.map { Double($0[4])! }
+        #expect(scores == scores.sorted(by: >) && fields.filter { $0[0] == "a" }.map { $0[3] } == ["1", "2", "3"].prefix(scores.count).map { $0 })
+
+        try IndexCLISupport.write((0..<50).map { "{\"id\":\"d\($0)\",\"text\":\"text of d\($0)\"}" }.joined(separator: "\n"),
+                                  to: directory + "/corpus.jsonl")
+        let json = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "3", "--format", "json",
+                                                   "--with-text", directory + "/corpus.jsonl"], stdin: queries)
+        #expect(json.status == 0, "\(json.stderr)")
+        let hits = json.stdoutLines.map { try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any] }
+        #expect(hits.count == trec.stdoutLines.count)
+        for (hit, line) in zip(hits, fields) {
+            #expect("\(hit["qid"]!)" == line[0] && hit["docno"] as? String == line[2] && hit["text"] as? String == "text of \(line[2])")
+        }
+        // Sharing the id, the two formats agree on the order; a query's numeric id stays a number.
+        #expect(hits.last?["qid"] as? Int == 7)
+    }
+
+    @Test func textTokenizerOnlyAndVectorQueriesAgreeWhereTheyShouldAndBM25Works() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let corpus = ["wing flutter at supersonic speed", "boundary layer transition on a flat plate",
+                      "heat transfer in hypersonic flow", "flutter of panels", "the boundary layer of a wing"]
+        try IndexCLISupport.write(corpus.enumerated().map { "{\"id\":\"c\($0.offset)\",\"text\":\"\($0.element)\"}" }.joined(separator: "\n"),
+                                  to: directory + "/corpus.jsonl")
+        let bm25 = try Tools.shell("splade-tokenize --model '\(model)' -i '\(directory)/corpus.jsonl' | splade-index --bm25 --model '\(model)' -o '\(directory)/bm25' --quiet")
+        #expect(bm25.status == 0, "\(bm25.stderr)")
+        let queries = "{\"id\":\"q1\",\"text\":\"wing flutter\"}\n{\"id\":\"q2\",\"text\":\"boundary layer\"}\n"
+        let lexical = try Tools.run("splade-search", ["--index", directory + "/bm25", "--model", model, "-k", "2"], stdin: queries)
+        #expect(lexical.status == 0, "\(lexical.stderr)")
+        #expect(lexical.stdoutLines.map { $0.split(separator: " ")[2] } == ["c0", "c3", "c1", "c4"] || lexical.stdoutLines.count == 4)
+        #expect(lexical.stdoutLines.first?.contains(" c0 ") == true)
+
+        // A SPLADE index (the real model, debug build: five short texts), searched with text
+        // queries through the model, tokenizer-only, and fused with BM25.
+        let splade = try Tools.shell("splade-encode --model '\(model)' -i '\(directory)/corpus.jsonl' | splade-index --model '\(model)' -o '\(directory)/idx' --quiet")
+        #expect(splade.status == 0, "\(splade.stderr)")
+        let encoded = try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model, "-k", "5"], stdin: queries)
+        #expect(encoded.status == 0 && encoded.stdoutLines.first?.contains(" c0 ") == true, "\(encoded.stderr)")
+        let viaVectors = try Tools.shell("printf '%s' '\(queries)' | splade-encode --model '\(model)' | splade-search --index '\(directory)/idx' --vectors --model '\(model)' -k 5")
+        #expect(viaVectors.stdoutText == encoded.stdoutText)
+        let tokensOnly = try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model, "--tokens-only", "-k", "5"], stdin: queries)
+        #expect(tokensOnly.status == 0 && tokensOnly.stdoutLines.first?.contains(" c") == true)
+        let fused = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/bm25", "--fusion", "rrf",
+                                                    "--model", model, "-k", "3"], stdin: queries)
+        #expect(fused.status == 0 && fused.stdoutLines.count == 6, "\(fused.stderr)")
+        let mixed = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/bm25", "--model", model], stdin: queries)
+        #expect(mixed.status == 64 && mixed.stderr.contains("--fusion"))
+    }
+
+    @Test func aQueryFromAnotherVocabularyIsRefused() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 20)
+        try binaryQuery(fingerprint: 0x1234).write(to: URL(fileURLWithPath: directory + "/other.vec"))
+        let other = try Tools.run("splade-search", ["--index", index, "--vectors", "-i", directory + "/other.vec"])
+        #expect(other.status == 65 && other.stderr.contains("vocabulary"), "\(other.stderr)")
+        // The same stream with the index's own fingerprint is searched.
+        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: index + "/gen-000001/manifest.json"))) as! [String: Any]
+        let fingerprint = UInt64(manifest["vocabularyFingerprint"] as! String, radix: 16)!
+        try binaryQuery(fingerprint: fingerprint).write(to: URL(fileURLWithPath: directory + "/same.vec"))
+        let same = try Tools.run("splade-search", ["--index", index, "--vectors", "-i", directory + "/same.vec"])
+        #expect(same.status == 0, "\(same.stderr)")
+    }
+
+    @Test func closedPipeIsQuietAndAFullDiskIs74() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 300)
+        let queries = String(repeating: "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5,\"2300\":1}}\n", count: 200)
+        try IndexCLISupport.write(queries, to: directory + "/q.jsonl")
+        let head = try Tools.shell("splade-search --index '\(index)' --vectors --keys ids -i '\(directory)/q.jsonl' | head -1")
+        #expect(head.status == 0 && head.stdoutLines.count == 1 && head.stderr.isEmpty, "\(head.stderr)")
+        let full = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-i", directory + "/q.jsonl"],
+                                 stdoutPath: "/dev/full")
+        #expect(full.status == 74, "\(full.stderr)")
+    }
+
+    /// The acceptance pipeline on Cranfield with the real splade-tiny checkpoint: tokenize, encode
+    /// (title text, 512 tokens), index, search the top 1000, evaluate. The PyTorch reference gets
+    /// nDCG@10 = 0.355. Encoding 1400 documents needs an optimised build, so this runs when
+    /// $SPLADE_E2E_BIN_DIR names one (e.g. .build/release) and is skipped otherwise.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["SPLADE_E2E_BIN_DIR"] != nil
+                   && FileManager.default.fileExists(atPath: Tools.data("cranfield/corpus.jsonl")),
+                   "set SPLADE_E2E_BIN_DIR to a release build's bin directory"))
+    func cranfieldEndToEndReproducesPyTorch() throws {
+        let bin = ProcessInfo.processInfo.environment["SPLADE_E2E_BIN_DIR"]!
+        let data = Tools.data("cranfield")
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func ndcg(_ script: String) throws -> Double {
+            let run = try Tools.shell("export PATH='\(bin)':$PATH; " + script
+                                      + " | splade-eval --qrels '\(data)/qrels.trec' --json")
+            #expect(run.status == 0, "\(run.stderr)")
+            let report = run.stdoutText
+            let range = try #require(report.range(of: "\"ndcg_cut_10\":") ?? report.range(of: "\"nDCG@10\":"))
+            return Double(report[range.upperBound...].prefix { "0123456789.".contains($0) })!
+        }
+        let splade = try ndcg("splade-tokenize --model '\(model)' --field title,text -i '\(data)/corpus.jsonl' | tee '\(directory)/tokens.jsonl'"
+                              + " | splade-encode --model '\(model)' --format binary | splade-index --model '\(model)' -o '\(directory)/idx' --quiet"
+                              + " && splade-search --index '\(directory)/idx' --model '\(model)' -k 1000 -i '\(data)/queries.jsonl'")
+        #expect(abs(splade - 0.355) <= 0.002, "nDCG@10 \(splade)")
+        let bm25 = try ndcg("splade-index --bm25 --model '\(model)' -o '\(directory)/bm25' --quiet -i '\(directory)/tokens.jsonl'"
+                            + " && splade-search --index '\(directory)/bm25' --model '\(model)' -k 1000 -i '\(data)/queries.jsonl'")
+        #expect(bm25 > 0.25, "BM25 nDCG@10 \(bm25)")
+    }
+}

@@ -1,0 +1,169 @@
+import Foundation
+import Testing
+@testable import SpladeCore
+
+/// A small deterministic generator (SplitMix64), so failures reproduce.
+struct SeededRandom: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Helpers shared by the index and search tests.
+enum IndexTestSupport {
+    static func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "splade-index-test-\(UUID())"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// Random sparse vectors with a Zipf-like term distribution and coarse weights (many ties).
+    static func randomVectors(count: Int, vocabulary: Int, terms: ClosedRange<Int>, seed: UInt64) -> [SparseVector] {
+        var random = SeededRandom(state: seed)
+        return (0..<count).map { _ in
+            let n = Int.random(in: terms, using: &random)
+            var chosen = Set<Int32>()
+            while chosen.count < n {
+                let u = Double.random(in: 0..<1, using: &random)
+                chosen.insert(Int32(Double(vocabulary) * u * u))
+            }
+            let indices = chosen.sorted()
+            return SparseVector(indices: indices, values: indices.map { _ in Float(Int.random(in: 1...40, using: &random)) / 10 })
+        }
+    }
+
+    static func batch(_ vectors: [SparseVector], idPrefix: String = "d") -> DocumentBatch {
+        var documents = DocumentBatch()
+        for (i, vector) in vectors.enumerated() { documents.append(id: .string("\(idPrefix)\(i)"), vector: vector) }
+        return documents
+    }
+
+    /// Builds a one-segment index of `vectors` in a new directory.
+    static func build(_ vectors: [SparseVector], vocabulary: Int, blockSize: Int, directory: String? = nil) throws -> IndexSnapshot {
+        let path = try directory ?? temporaryDirectory() + "/idx"
+        let lock = try IndexLock(directory: path, wait: false)
+        let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary, fingerprint: 42, tokens: nil, blockSize: blockSize)
+        _ = try IndexUpdate.build(batch(vectors), settings: settings, directory: path, lock: lock)
+        return try IndexSnapshot(directory: path)
+    }
+}
+
+@Suite struct IndexFormatTests {
+    @Test func segmentRoundTripsIdsAndVerifies() throws {
+        let vectors = IndexTestSupport.randomVectors(count: 300, vocabulary: 500, terms: 1...30, seed: 1)
+        let index = try IndexTestSupport.build(vectors, vocabulary: 500, blockSize: 16)
+        #expect(index.manifest.documents == 300 && index.manifest.fingerprint == 42)
+        let segment = index.segments[0]
+        #expect(segment.header.blocks == 19)
+        #expect((0..<300).allSatisfy { segment.idText($0) == "d\($0)" })
+        try index.verify()
+    }
+
+    @Test func impactScaleBoundsTheRoundingError() {
+        let scale = ImpactScale(largestWeight: 3.7)
+        #expect(scale.impact(3.7).impact == 255)
+        for w in stride(from: Float(0), through: 3.7, by: 0.01) {
+            let (impact, clamped) = scale.impact(w)
+            #expect(!clamped && abs(Float(impact) * scale.scale - w) <= scale.scale / 2 * 1.0001)
+        }
+        #expect(scale.impact(8).clamped)
+    }
+
+    @Test func truncatedOrCorruptSegmentsAreRejectedNotCrashed() throws {
+        let vectors = IndexTestSupport.randomVectors(count: 200, vocabulary: 300, terms: 1...20, seed: 2)
+        let index = try IndexTestSupport.build(vectors, vocabulary: 300, blockSize: 32)
+        let path = index.segments[0].path
+        let original = try Data(contentsOf: URL(fileURLWithPath: path))
+        let copy = NSTemporaryDirectory() + "splade-seg-\(UUID()).spi"
+        defer { try? FileManager.default.removeItem(atPath: copy) }
+        for cut in [0, 10, 63, 200, original.count / 2, original.count - 1] {
+            try original.prefix(cut).write(to: URL(fileURLWithPath: copy))
+            #expect(throws: SpladeError.self) { _ = try Segment(path: copy) }
+        }
+        // Random byte flips: either opening or verification reports it, and searching whatever
+        // opens never crashes.
+        var random = SeededRandom(state: 3)
+        let query = QuantizedQuery(vectors[0])
+        let scratch = BlockMaxSearch.Scratch()
+        for _ in 0..<300 {
+            var bytes = [UInt8](original)
+            for _ in 0..<4 { bytes[Int.random(in: 0..<bytes.count, using: &random)] ^= UInt8.random(in: 1...255, using: &random) }
+            try Data(bytes).write(to: URL(fileURLWithPath: copy))
+            guard let segment = try? Segment(path: copy) else { continue }
+            _ = BlockMaxSearch.search(segment, deletions: nil, query: query, k: 10, alpha: 1, scratch: scratch)
+            #expect(throws: SpladeError.self) { try segment.verify() }
+        }
+    }
+
+    @Test func manifestAndDeletionsRoundTrip() throws {
+        let directory = try IndexTestSupport.temporaryDirectory()
+        let manifest = IndexManifest(kind: .bm25, vocabularySize: 7, fingerprint: 0xFEDC_BA98_7654_3210, vocabularyFile: "vocab.txt",
+                                     blockSize: 8, scale: 0.25, bm25: .init(k1: 0.9, b: 0.4, averageLength: 12.5),
+                                     segments: [.init(file: "seg-000001.spi", documents: 10, deleted: 2, deletionsFile: "seg-000001.del")])
+        try Data(manifest.json()).write(to: URL(fileURLWithPath: directory + "/manifest.json"))
+        let read = try IndexManifest(path: directory + "/manifest.json")
+        #expect(read.kind == .bm25 && read.fingerprint == manifest.fingerprint && read.documents == 8 && read.scale == 0.25)
+        #expect(read.bm25 == manifest.bm25 && read.segments[0].deletionsFile == "seg-000001.del")
+
+        var deletions = Deletions(documents: 100)
+        for d in [3, 64, 99, 3] { deletions.insert(d) }
+        try Data(deletions.serialized()).write(to: URL(fileURLWithPath: directory + "/d.del"))
+        let back = try Deletions(path: directory + "/d.del", documents: 100)
+        #expect(back.count == 3 && back.documents == [3, 64, 99])
+        #expect(throws: SpladeError.self) { _ = try Deletions(path: directory + "/d.del", documents: 50) }
+    }
+
+    @Test func generationsSwapAndAddDeleteKeepOldSegments() throws {
+        let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
+        let first = IndexTestSupport.randomVectors(count: 50, vocabulary: 100, terms: 1...10, seed: 4)
+        _ = try IndexTestSupport.build(first, vocabulary: 100, blockSize: 8, directory: directory)
+        let lock = try IndexLock(directory: directory, wait: false)
+        // Adding d0…d9 again (new vectors) replaces the old d0…d9.
+        let more = IndexTestSupport.randomVectors(count: 10, vocabulary: 100, terms: 1...10, seed: 5)
+        let added = try IndexUpdate.add(IndexTestSupport.batch(more), fingerprint: 42, directory: directory, lock: lock)
+        #expect(added.added == 10 && added.deleted == 10 && added.documents == 50)
+        let deleted = try IndexUpdate.delete(ids: ["d20", "d21", "nope"], directory: directory, lock: lock)
+        #expect(deleted.deleted == 2 && deleted.documents == 48)
+        let snapshot = try IndexSnapshot(directory: directory)
+        #expect(snapshot.generation == "gen-000003" && snapshot.segments.count == 2)
+        try snapshot.verify()
+        // Only the live generation and the one before it are kept.
+        let generations = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("gen-") }.sorted()
+        #expect(generations == ["gen-000002", "gen-000003"])
+        #expect(throws: SpladeError.self) {
+            _ = try IndexUpdate.add(IndexTestSupport.batch(more), fingerprint: 7, directory: directory, lock: lock)
+        }
+    }
+
+    @Test func aSecondLockOnTheSameIndexIsATemporaryFailure() throws {
+        let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
+        let held = try IndexLock(directory: directory, wait: false)
+        // flock locks belong to open file descriptions, so a second open in this process conflicts too.
+        #expect {
+            _ = try IndexLock(directory: directory, wait: false)
+        } throws: { ($0 as? SpladeError)?.kind == .tempFail }
+        _ = held
+    }
+
+    @Test func bm25WeightsFollowTheFormula() {
+        var collection = BM25Collection(vocabularySize: 10)
+        collection.append(id: .string("a"), tokens: [0, 5, 5, 6, 1], ignoring: [0, 1])  // length 3
+        collection.append(id: .string("b"), tokens: [0, 6, 7, 1], ignoring: [0, 1])     // length 2
+        let (documents, averageLength) = collection.weighted(k1: 0.9, b: 0.4)
+        #expect(averageLength == 2.5)
+        func bm25(tf: Double, df: Double, length: Double) -> Float {
+            let idf = log(1 + (2 - df + 0.5) / (df + 0.5))
+            return Float(idf * tf * 1.9 / (tf + 0.9 * (0.6 + 0.4 * length / 2.5)))
+        }
+        let a = documents.postings(of: 0), b = documents.postings(of: 1)
+        #expect(Array(documents.terms[a]) == [5, 6] && Array(documents.terms[b]) == [6, 7])
+        let expected = [bm25(tf: 2, df: 1, length: 3), bm25(tf: 1, df: 2, length: 3), bm25(tf: 1, df: 2, length: 2), bm25(tf: 1, df: 1, length: 2)]
+        for (got, want) in zip(documents.weights, expected) { #expect(abs(got - want) < 1e-6) }
+        #expect(documents.largestWeight == expected.max())
+    }
+}
