@@ -9,7 +9,11 @@ enum VectorMath {
     @inline(__always)
     static func exp(_ x: Vector) -> Vector {
         let clamped = x.clamped(lowerBound: Vector(repeating: -87.3), upperBound: Vector(repeating: 88.7))
-        let n = (clamped * 1.44269504088896341).rounded(.toNearestOrEven)
+        // Round to nearest with the 1.5·2²³ trick: adding it leaves the integer in the low mantissa
+        // bits, so n is found without a (slow, scalar) float-to-integer conversion.
+        let magic = Vector(repeating: 12_582_912)
+        let shifted = clamped * 1.44269504088896341 + magic
+        let n = shifted - magic
         let r = clamped - n * 0.693359375 + n * 2.12194440e-4
         var p = Vector(repeating: 1.0 / 720)
         p = p * r + 1.0 / 120
@@ -18,8 +22,9 @@ enum VectorMath {
         p = p * r + 0.5
         p = p * r + 1
         p = p * r + 1
-        let exponent = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
-        let scale = unsafeBitCast(exponent, to: Vector.self)
+        // 2^n: the integer n from the low mantissa bits of `shifted`, moved into the exponent field.
+        let integer = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000
+        let scale = unsafeBitCast((integer &+ 127) &<< 23, to: Vector.self)
         // Below the clamp, e^x underflows to 0 as expf does.
         return (p * scale).replacing(with: 0, where: x .< -87.3)
     }
