@@ -28,9 +28,10 @@ let package = Package(
         .systemLibrary(name: "CSpladeCUDA"),
 
         // Libraries.
+        .target(name: "CSpladeMath", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(
             name: "SpladeCore",
-            dependencies: ["COpenBLAS", "CZstd", "CMeCab", .target(name: "CSpladeCUDA", condition: .when(traits: ["CUDA"]))],
+            dependencies: ["COpenBLAS", "CZstd", "CMeCab", "CSpladeMath", .target(name: "CSpladeCUDA", condition: .when(traits: ["CUDA"]))],
             linkerSettings: [.unsafeFlags(["-L\(cudaLibrary)", "-Xlinker", "-rpath", "-Xlinker", cudaLibrary],
                                           .when(traits: ["CUDA"]))]),
         .target(

@@ -4,9 +4,7 @@ import Foundation
 enum GELU {
     static func forward(_ x: UnsafeMutablePointer<Float>, count: Int, threads: Int) {
         parallelChunks(count, threads: threads, minimumChunk: 1 << 14) { range in
-            VectorMath.apply(x + range.lowerBound, count: range.count) { v in
-                0.5 * v * (1 + VectorMath.erf(v * 0.70710678118654752))
-            }
+            VectorMath.gelu(x + range.lowerBound, count: range.count)
         }
     }
 

@@ -5,8 +5,7 @@ enum Softmax {
             let row = x + r * cols
             var maximum = -Float.infinity
             for j in 0..<cols { maximum = max(maximum, row[j]) }
-            let shift = VectorMath.Vector(repeating: maximum)
-            VectorMath.apply(row, count: cols) { VectorMath.exp($0 - shift) }
+            VectorMath.expShifted(row, count: cols, shift: maximum)
             var sum: Float = 0
             for j in 0..<cols { sum += row[j] }
             let inverse = 1 / sum
