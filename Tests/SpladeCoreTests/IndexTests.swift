@@ -2,18 +2,6 @@ import Foundation
 import Testing
 @testable import SpladeCore
 
-/// A small deterministic generator (SplitMix64), so failures reproduce.
-struct SeededRandom: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 /// Helpers shared by the index and search tests.
 enum IndexTestSupport {
     static func temporaryDirectory() throws -> String {
@@ -24,7 +12,7 @@ enum IndexTestSupport {
 
     /// Random sparse vectors with a Zipf-like term distribution and coarse weights (many ties).
     static func randomVectors(count: Int, vocabulary: Int, terms: ClosedRange<Int>, seed: UInt64) -> [SparseVector] {
-        var random = SeededRandom(state: seed)
+        var random = SeededRandom(seed: seed)
         return (0..<count).map { _ in
             let n = Int.random(in: terms, using: &random)
             var chosen = Set<Int32>()
@@ -87,7 +75,7 @@ enum IndexTestSupport {
         }
         // Random byte flips: either opening or verification reports it, and searching whatever
         // opens never crashes.
-        var random = SeededRandom(state: 3)
+        var random = SeededRandom(seed: 3)
         let query = QuantizedQuery(vectors[0])
         let scratch = BlockMaxSearch.Scratch()
         for _ in 0..<300 {

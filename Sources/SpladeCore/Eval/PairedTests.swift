@@ -28,7 +28,7 @@ public enum PairedTests {
         // Sums of the same terms in another order can differ in the last bits: do not let that
         // decide "at least as extreme".
         let tolerance = 1e-12 * max(1, differences.reduce(0) { $0 + abs($1) })
-        var generator = SplitMix64(seed: seed)
+        var generator = SeededRandom(seed: seed)
         var extreme = 0
         for _ in 0..<trials {
             var sum = 0.0
@@ -78,21 +78,5 @@ public enum PairedTests {
             if abs(d * c - 1) < 1e-15 { break }
         }
         return result
-    }
-}
-
-/// SplitMix64 (Steele, Lea, Flood 2014): a tiny, fast generator whose streams are fixed by the
-/// seed on every platform, unlike the system generator.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

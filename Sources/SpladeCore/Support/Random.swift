@@ -1,4 +1,4 @@
-/// A small deterministic generator (SplitMix64): the same seed gives the same numbers on every
+/// SplitMix64 (Steele, Lea, Flood 2014), a small deterministic generator: the same seed gives the same numbers on every
 /// machine, which training's sampling, shuffling and dropout masks rely on for exact resumes.
 public struct SeededRandom: RandomNumberGenerator, Sendable {
     private var state: UInt64

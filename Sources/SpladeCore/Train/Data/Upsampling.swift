@@ -14,7 +14,7 @@ public struct Upsampling: Sendable {
 
     /// The indices of `count` rows in output order: `factor × count` of them.
     public func order(count: Int) -> [Int] {
-        var generator = SplitMix64(seed: seed)
+        var generator = SeededRandom(seed: seed)
         var result: [Int] = []
         result.reserveCapacity(factor * count)
         for _ in 0..<factor {
@@ -27,7 +27,7 @@ public struct Upsampling: Sendable {
 
     /// Fisher–Yates with an explicit bounded draw: the standard library's `shuffle(using:)` does not
     /// promise the same order across releases.
-    static func shuffle(_ elements: inout [Int], using generator: inout SplitMix64) {
+    static func shuffle(_ elements: inout [Int], using generator: inout SeededRandom) {
         guard elements.count > 1 else { return }
         for i in stride(from: elements.count - 1, to: 0, by: -1) {
             // Multiply-shift maps 64 random bits onto 0...i; the bias (i / 2⁶⁴) is negligible.
