@@ -55,7 +55,7 @@ import Testing
         #expect(vectors.allSatisfy { $0.contains { $0 > 0 } }, "the check needs active vocabulary entries")
         let analytic = pass.backward(coefficients).namedTensors(config: config)
         let h: Float = 1e-3
-        for (name, tensor) in weights.namedTensors(config: config).sorted(by: { $0.key < $1.key }) {
+        for name in weights.namedTensors(config: config).keys.sorted() {
             // Probe the entries with the largest analytic gradients (the rest are checked by the PyTorch fixture).
             let gradient = analytic[name]!.values
             let probes = gradient.indices.sorted { abs(gradient[$0]) > abs(gradient[$1]) }.prefix(4)
@@ -63,7 +63,7 @@ import Testing
                 func perturbed(_ delta: Float) -> Double {
                     var named = weights.namedTensors(config: config)
                     named[name]!.values[k] += delta
-                    let changed = Self.rebuild(named, like: weights, config: config)
+                    let changed = try! BertWeights.assemble(named, config: config, source: "perturbed")
                     return Self.loss(BertTrainingPass(config: config, weights: changed, sequences: sequences, threads: 1).forward(),
                                      coefficients)
                 }
@@ -71,41 +71,7 @@ import Testing
                 let tolerance = 0.03 * max(abs(numeric), abs(gradient[k])) + 2e-3
                 #expect(abs(numeric - gradient[k]) <= tolerance, "\(name)[\(k)]: analytic \(gradient[k]), numeric \(numeric)")
             }
-            _ = tensor
         }
-    }
-
-    /// Weights from Hugging Face-named tensors (the inverse of namedTensors), for perturbing one entry.
-    static func rebuild(_ named: [String: NamedTensor], like weights: BertWeights, config: BertConfig) -> BertWeights {
-        var result = weights
-        let e = "bert.embeddings."
-        result.wordEmbeddings = named[e + "word_embeddings.weight"]!.values
-        result.positionEmbeddings = named[e + "position_embeddings.weight"]!.values
-        result.tokenTypeEmbeddings = named[e + "token_type_embeddings.weight"]!.values
-        result.embeddingNormWeight = named[e + "LayerNorm.weight"]!.values
-        result.embeddingNormBias = named[e + "LayerNorm.bias"]!.values
-        for index in result.layers.indices {
-            let p = "bert.encoder.layer.\(index)."
-            func v(_ suffix: String) -> [Float] { named[p + suffix]!.values }
-            result.layers[index].qkvWeight = v("attention.self.query.weight") + v("attention.self.key.weight") + v("attention.self.value.weight")
-            result.layers[index].qkvBias = v("attention.self.query.bias") + v("attention.self.key.bias") + v("attention.self.value.bias")
-            result.layers[index].attentionOutputWeight = v("attention.output.dense.weight")
-            result.layers[index].attentionOutputBias = v("attention.output.dense.bias")
-            result.layers[index].attentionNormWeight = v("attention.output.LayerNorm.weight")
-            result.layers[index].attentionNormBias = v("attention.output.LayerNorm.bias")
-            result.layers[index].intermediateWeight = v("intermediate.dense.weight")
-            result.layers[index].intermediateBias = v("intermediate.dense.bias")
-            result.layers[index].outputWeight = v("output.dense.weight")
-            result.layers[index].outputBias = v("output.dense.bias")
-            result.layers[index].outputNormWeight = v("output.LayerNorm.weight")
-            result.layers[index].outputNormBias = v("output.LayerNorm.bias")
-        }
-        result.transformWeight = named["cls.predictions.transform.dense.weight"]!.values
-        result.transformBias = named["cls.predictions.transform.dense.bias"]!.values
-        result.transformNormWeight = named["cls.predictions.transform.LayerNorm.weight"]!.values
-        result.transformNormBias = named["cls.predictions.transform.LayerNorm.bias"]!.values
-        result.decoderBias = named["cls.predictions.bias"]!.values
-        return result
     }
 
     @Test(arguments: [RankingLoss.crossEntropy, .klDivergence(temperature: 2), .marginMSE(margin: 0.05), .distilMarginMSE, .mse])
