@@ -17,8 +17,6 @@ public struct LinePipeline {
     let progressLabel: String
     let unitName: String
     let batchSize: Int
-    /// At most this many skipped records are reported one by one; the rest only in the count.
-    let maxSkipWarnings = 20
 
     public init(options: StreamOptions, progressLabel: String, unitName: String, batchSize: Int = 2048) {
         self.options = options
@@ -33,6 +31,7 @@ public struct LinePipeline {
         let output = try OutputSink(path: options.output)
         let progress = Progress(label: progressLabel, unit: "records", inputPath: options.input, forced: options.progress)
         var summary = Summary()
+        var invalid = InvalidRecords(skipping: options.skipInvalid)
         var batch: [Line] = []
         batch.reserveCapacity(batchSize)
         var done = false
@@ -50,13 +49,9 @@ public struct LinePipeline {
                     summary.records += 1
                     summary.units += transformed.units
                 case .failure(let error):
-                    guard options.skipInvalid, error.kind == .badInput else {
+                    guard invalid.absorb(error) else {
                         progress.finish()
                         throw error
-                    }
-                    summary.skipped += 1
-                    if summary.skipped <= maxSkipWarnings {
-                        Diagnostics.warning("\(error.description) (skipped)")
                     }
                 }
             }
@@ -64,9 +59,8 @@ public struct LinePipeline {
         }
         progress.finish()
         try output.commit()
-        if summary.skipped > 0 {
-            Diagnostics.warning("skipped \(summary.skipped) invalid record\(summary.skipped == 1 ? "" : "s")")
-        }
+        invalid.reportCount()
+        summary.skipped = invalid.count
         return summary
     }
 }

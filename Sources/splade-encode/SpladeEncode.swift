@@ -87,7 +87,8 @@ struct SpladeEncode: ParsableCommand {
                                   path: stream.output)
         let reader = try LineReader(path: stream.input)
         let progress = Progress(label: "encode", unit: "docs", inputPath: stream.input, forced: stream.progress)
-        var skipped = 0, written = 0, tokens = 0
+        var invalid = InvalidRecords(skipping: stream.skipInvalid)
+        var written = 0, tokens = 0
         let window = batchSize * 16
         var lines: [Line] = []
         repeat {
@@ -103,9 +104,7 @@ struct SpladeEncode: ParsableCommand {
                 switch result {
                 case .success(let record): records.append(record)
                 case .failure(let error):
-                    guard stream.skipInvalid, error.kind == .badInput else { progress.finish(); throw error }
-                    skipped += 1
-                    if skipped <= 20 { Diagnostics.warning("\(error.description) (skipped)") }
+                    guard invalid.absorb(error) else { progress.finish(); throw error }
                 }
             }
             let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
@@ -121,7 +120,7 @@ struct SpladeEncode: ParsableCommand {
         } while lines.count == window
         progress.finish()
         try sink.finish()
-        if skipped > 0 { Diagnostics.warning("skipped \(skipped) invalid record\(skipped == 1 ? "" : "s")") }
+        invalid.reportCount()
         if timings {
             let total = loading + clock.lap()
             Diagnostics.note(String(format: "timings: %d docs, %d tokens in %.3f s: loading %.3f s, tokenizing %.3f s, "

@@ -31,8 +31,6 @@ struct FilterLoop {
     let source: RowSource
     let upsampling: Upsampling
     let batchSize = 1024
-    /// At most this many invalid records are reported one by one; the rest only in the count.
-    let maxSkipWarnings = 20
 
     func run() throws(SpladeError) -> FilterSummary {
         let reader = try LineReader(path: options.input)
@@ -40,6 +38,7 @@ struct FilterLoop {
         let progress = Progress(label: "filter", unit: "rows", inputPath: options.input, forced: options.progress)
         let workers = Array(repeating: source, count: options.threads)
         var summary = FilterSummary()
+        var invalid = InvalidRecords(skipping: options.skipInvalid)
         // Up-sampled output is shuffled, so the kept rows wait in memory (as encoded lines).
         var held: [[UInt8]] = []
         var batch: [Line] = []
@@ -67,12 +66,11 @@ struct FilterLoop {
                         summary.dropped[reason, default: 0] += 1
                     }
                 case .failure(let error):
-                    guard options.skipInvalid, error.kind == .badInput else {
+                    guard invalid.absorb(error) else {
                         progress.finish()
                         throw error
                     }
-                    summary.invalid += 1
-                    if summary.invalid <= maxSkipWarnings { Diagnostics.warning("\(error.description) (skipped)") }
+                    summary.invalid = invalid.count
                 }
             }
             progress.update(items: summary.read, bytes: reader.bytesConsumed)

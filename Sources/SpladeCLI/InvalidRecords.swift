@@ -1,0 +1,27 @@
+import SpladeCore
+
+/// The `--skip-invalid` policy every record-reading tool follows: a bad record stops the tool
+/// (status 65) unless skipping is asked for; then it is reported as a warning (the first 20 one by
+/// one) and counted.
+public struct InvalidRecords {
+    public let skipping: Bool
+    public private(set) var count = 0
+    /// At most this many skipped records are reported one by one; the rest only in the count.
+    static let maxWarnings = 20
+
+    public init(skipping: Bool) { self.skipping = skipping }
+
+    /// Counts `error` as a skipped record, or returns false when it must stop the tool instead
+    /// (skipping not asked for, or an error other than bad input).
+    public mutating func absorb(_ error: SpladeError) -> Bool {
+        guard skipping, error.kind == .badInput else { return false }
+        count += 1
+        if count <= Self.maxWarnings { Diagnostics.warning("\(error.description) (skipped)") }
+        return true
+    }
+
+    /// The closing warning with the number of skipped records, when there were any.
+    public func reportCount() {
+        if count > 0 { Diagnostics.warning("skipped \(count) invalid record\(count == 1 ? "" : "s")") }
+    }
+}
