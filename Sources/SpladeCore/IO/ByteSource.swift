@@ -59,6 +59,24 @@ final class PrefixedSource: ByteSource {
     }
 }
 
+extension ByteSource {
+    /// The first `count` bytes (fewer at the end of the input; a pipe may deliver them in several
+    /// reads), and a source that yields them again before the rest: for sniffing formats.
+    func peek(_ count: Int) throws(SpladeError) -> (head: [UInt8], source: ByteSource) {
+        var head = [UInt8](repeating: 0, count: count)
+        var filled = 0
+        while filled < count {
+            let n = try head.withMutableBytes { buffer throws(SpladeError) in
+                try read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
+            }
+            if n == 0 { break }
+            filled += n
+        }
+        head.removeLast(count - filled)
+        return (head, PrefixedSource(prefix: head, rest: self))
+    }
+}
+
 public func systemErrorMessage(_ code: Int32 = errno) -> String {
     String(cString: strerror(code))
 }
@@ -85,18 +103,7 @@ public enum InputFile {
             }
             raw = FileDescriptorSource(descriptor: fd, name: name, ownsDescriptor: true)
         }
-        // Sniff the first four bytes (a pipe may deliver them in several reads).
-        var head = [UInt8](repeating: 0, count: 4)
-        var filled = 0
-        while filled < 4 {
-            let n = try head.withMutableBytes { buffer throws(SpladeError) in
-                try raw.read(into: UnsafeMutableRawBufferPointer(rebasing: buffer[filled...]))
-            }
-            if n == 0 { break }
-            filled += n
-        }
-        head.removeLast(4 - filled)
-        let source = PrefixedSource(prefix: head, rest: raw)
+        let (head, source) = try raw.peek(4)
         if ZstdDecompressingSource.hasMagic(head) {
             return try ZstdDecompressingSource(compressed: source, name: name)
         }

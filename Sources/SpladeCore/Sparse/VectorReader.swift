@@ -21,11 +21,7 @@ public final class VectorReader {
     public init(path: String, keys: VectorKeys) throws(SpladeError) {
         name = InputFile.displayName(path)
         self.keys = keys
-        let source = try InputFile.open(path)
-        var head = [UInt8](repeating: 0, count: 8)
-        let filled = try BinaryInput.fill(&head, from: source)
-        head.removeLast(8 - filled)
-        let rest = PrefixedSource(prefix: head, rest: source)
+        let (head, rest) = try InputFile.open(path).peek(VectorStreamHeader.magic.count)
         if head == VectorStreamHeader.magic {
             let input = BinaryInput(source: rest, name: name)
             header = try input.readHeader()
@@ -102,18 +98,6 @@ private final class BinaryInput {
     init(source: ByteSource, name: String) {
         self.source = source
         self.name = name
-    }
-
-    static func fill(_ bytes: inout [UInt8], from source: ByteSource) throws(SpladeError) -> Int {
-        var filled = 0
-        while filled < bytes.count {
-            let n = try bytes.withMutableBytes { raw throws(SpladeError) in
-                try source.read(into: UnsafeMutableRawBufferPointer(rebasing: raw[filled...]))
-            }
-            if n == 0 { break }
-            filled += n
-        }
-        return filled
     }
 
     /// Exactly `count` bytes, or nil at a clean end of input (nothing left); a partial read is an error.
