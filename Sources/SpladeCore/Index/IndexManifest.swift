@@ -125,14 +125,8 @@ public struct IndexManifest: Sendable {
         }
         let vocabularyFile = json["vocabulary"]?.stringValue
         if let vocabularyFile, !IndexDirectory.isPlainName(vocabularyFile) { throw corrupt("invalid vocabulary file name") }
-        self.kind = kind
-        self.vocabularySize = vocabularySize
-        self.fingerprint = fingerprint
-        self.vocabularyFile = vocabularyFile
-        self.blockSize = blockSize
-        self.scale = scale
-        self.bm25 = bm25
-        self.segments = segments
+        self.init(kind: kind, vocabularySize: vocabularySize, fingerprint: fingerprint, vocabularyFile: vocabularyFile,
+                  blockSize: blockSize, scale: scale, bm25: bm25, segments: segments)
         created = json["created"]?.stringValue ?? ""
     }
 }
