@@ -1,4 +1,5 @@
 import Foundation
+import SpladeCore
 import Testing
 
 /// splade-encode as a user runs it: fixture parity through the command line, the two vector
@@ -15,18 +16,11 @@ struct EncodeCLITests {
         }
     }
 
-    /// Reads the fixture's expected dense vectors [55, 6000].
+    /// The fixture's expected dense vectors [55, 6000].
     func expected(_ name: String) throws -> [[Float]] {
-        let data = try Data(contentsOf: URL(fileURLWithPath: Tools.fixtures + "/ja-tiny/encode-expected.safetensors"))
-        let bytes = [UInt8](data)
-        let headerLength = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
-        let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + headerLength)])) as! [String: Any]
-        let entry = header[name] as! [String: Any]
-        let offsets = entry["data_offsets"] as! [Int], shape = entry["shape"] as! [Int]
-        let floats = stride(from: 8 + headerLength + offsets[0], to: 8 + headerLength + offsets[1], by: 4).map {
-            Float(bitPattern: UInt32(bytes[$0]) | UInt32(bytes[$0 + 1]) << 8 | UInt32(bytes[$0 + 2]) << 16 | UInt32(bytes[$0 + 3]) << 24)
-        }
-        return (0..<shape[0]).map { Array(floats[($0 * shape[1])..<(($0 + 1) * shape[1])]) }
+        let tensor = try #require(try Safetensors.read(Tools.fixtures + "/ja-tiny/encode-expected.safetensors")[name])
+        let columns = tensor.shape[1]
+        return (0..<tensor.shape[0]).map { Array(tensor.values[($0 * columns)..<(($0 + 1) * columns)]) }
     }
 
     @Test(arguments: [(512, 4), (32, 1)])

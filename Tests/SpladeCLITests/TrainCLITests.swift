@@ -1,4 +1,5 @@
 import Foundation
+import SpladeCore
 import Testing
 
 /// splade-train through the command line: the three-step fixture run, exact resume, interruption,
@@ -13,19 +14,9 @@ struct TrainCLITests {
         return dir
     }
 
-    /// Float32 tensors of a safetensors file.
+    /// The tensors of a safetensors file, by name.
     static func tensors(_ path: String) throws -> [String: [Float]] {
-        let bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
-        let length = (0..<8).reduce(0) { $0 | Int(bytes[$1]) << (8 * $1) }
-        let header = try JSONSerialization.jsonObject(with: Data(bytes[8..<(8 + length)])) as! [String: Any]
-        var result: [String: [Float]] = [:]
-        for (name, entry) in header where name != "__metadata__" {
-            let offsets = (entry as! [String: Any])["data_offsets"] as! [Int]
-            result[name] = stride(from: 8 + length + offsets[0], to: 8 + length + offsets[1], by: 4).map {
-                Float(bitPattern: UInt32(bytes[$0]) | UInt32(bytes[$0 + 1]) << 8 | UInt32(bytes[$0 + 2]) << 16 | UInt32(bytes[$0 + 3]) << 24)
-            }
-        }
-        return result
+        try Safetensors.read(path).mapValues(\.values)
     }
 
     func train(_ arguments: String, in directory: String) throws -> ToolRun {
