@@ -2,14 +2,21 @@
 ///
 /// The bias is written into Y first and the product accumulated onto it (beta = 1), so the
 /// addition costs no extra pass.
+///
+/// The rows are split over our own threads, each running a single-threaded product on its slice:
+/// the same arithmetic as one threaded call, but OpenBLAS's worker threads stay asleep instead of
+/// spinning between calls on cores the element-wise steps (GELU, LayerNorm, attention) need.
 enum Linear {
     static func forward(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: UnsafePointer<Float>,
                         bias: UnsafePointer<Float>, outputs: Int, into y: UnsafeMutablePointer<Float>, threads: Int) {
-        parallelChunks(rows, threads: threads, minimumChunk: 64) { range in
-            for r in range { (y + r * outputs).update(from: bias, count: outputs) }
+        BLAS.singleThreaded {
+            parallelChunks(rows, threads: threads, minimumChunk: 64) { range in
+                let first = range.lowerBound
+                for r in range { (y + r * outputs).update(from: bias, count: outputs) }
+                BLAS.gemm(transposeB: true, m: range.count, n: outputs, k: inputs, a: x + first * inputs, lda: inputs,
+                          b: weight, ldb: inputs, beta: 1, c: y + first * outputs, ldc: outputs)
+            }
         }
-        BLAS.gemm(transposeB: true, m: rows, n: outputs, k: inputs, a: x, lda: inputs, b: weight, ldb: inputs,
-                  beta: 1, c: y, ldc: outputs)
     }
 
     /// Given dY [T×out]: dX = dY · W (written), dW += dYᵀ · X, db += Σ_rows dY (accumulated).
