@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 PREFIX ?= /usr/local
 TOOLS := splade-tokenize splade-encode splade-eval splade-train splade-filter splade-noise splade-index splade-search
-APT_PACKAGES := libopenblas-dev libzstd-dev libmecab-dev zstd unzip
+APT_PACKAGES := libopenblas-dev libzstd-dev libmecab-dev zstd unzip python3-venv
 DEPS := deps
 # unidic-lite 1.0.8 = UniDic 2.1.2, the MeCab dictionary of bert-base-japanese-v3.
 UNIDIC_LITE_SHA256 := db9d4572d9fdd4d00a97949d4b0741ec480ee05a7e7e2e32f547500dae27b245
@@ -16,7 +16,7 @@ RELEASE_BIN = $(shell swift build -c release --show-bin-path)
 DEBUG_BIN = $(shell swift build --show-bin-path)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all deps build test install uninstall man completions check-docs bench demo clean
+.PHONY: all deps build test test-interop install uninstall man completions check-docs bench demo clean
 
 all: build
 
@@ -59,7 +59,15 @@ test: deps
 	swift build -c release
 	swift build --build-tests
 	SPLADE_E2E_BIN_DIR=$(RELEASE_BIN) swift test
+	$(MAKE) --no-print-directory test-interop
 	$(MAKE) --no-print-directory check-docs
+
+## test-interop: our CIFF in PISA and BMP (and PISA's index here), our exports in Qdrant and Milvus
+## Lite, each giving splade-search's top 10 on Cranfield; Python packages go to deps/interop-venv.
+test-interop: deps
+	swift build -c release
+	tests/interop/ciff-check $(RELEASE_BIN)
+	tests/interop/engine-check $(RELEASE_BIN)
 
 ## man, completions: regenerate from the argument parsers (commit the result)
 man:

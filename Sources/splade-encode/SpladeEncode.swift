@@ -18,11 +18,18 @@ struct SpladeEncode: ParsableCommand {
             see splade-vectors(5)), which every splade tool that reads vectors also accepts. \
             --convert turns either vector format into the other.
 
+            --shard I/N encodes only shard I (0-based) of N: the records r with r mod N = I, counting \
+            records from 0 in input order (every line of --lines input; the non-blank lines of JSON \
+            Lines; the vectors of --convert input). The split depends on nothing but the input, so N \
+            runs over the same input cover it exactly once; merge their outputs with \
+            splade-index -i shard-0 -i shard-1 ...
+
             EXAMPLES
               splade-encode --model M --field title,text < corpus.jsonl > vectors.jsonl
               splade-tokenize --model M < docs.jsonl | splade-encode --model M --format binary -o docs.vec
               splade-encode --model M --max-length 32 --top-k 64 --lines < queries.txt
               splade-encode --convert --model M -i docs.vec | head -1
+              for i in 0 1 2 3; do splade-encode --model M --format binary --shard $i/4 -i docs.jsonl -o shard-$i.vec & done; wait
 
             \(ExitStatus.table)
             """)
@@ -54,6 +61,9 @@ struct SpladeEncode: ParsableCommand {
 
     @Flag(help: "Report on standard error where the time went (model loading, tokenization, encoder, SPLADE head).")
     var timings = false
+
+    @Option(help: ArgumentHelp("Encode only shard I of N (0-based): the records r with r mod N = I (see the discussion).", valueName: "I/N"))
+    var shard: Shard?
 
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
@@ -88,12 +98,15 @@ struct SpladeEncode: ParsableCommand {
         let reader = try LineReader(path: stream.input)
         let progress = Progress(label: "encode", unit: "docs", inputPath: stream.input, forced: stream.progress)
         var invalid = InvalidRecords(skipping: stream.skipInvalid)
-        var written = 0, tokens = 0
+        var written = 0, tokens = 0, records = 0
         let window = batchSize * 16
         var lines: [Line] = []
         repeat {
             lines.removeAll(keepingCapacity: true)
-            while lines.count < window, let line = try reader.next() { lines.append(line) }
+            while lines.count < window, let line = try reader.next() {
+                if let shard, !shard.keeps(line, plainLines: textOptions.lines, counter: &records) { continue }
+                lines.append(line)
+            }
             let tokenizeClock = Stopwatch()
             let parsed = orderedParallelMap(lines, workers: sessions) { session, line in
                 Result { () throws(SpladeError) in try input.parse(line, file: reader.name, session: session) }
@@ -153,7 +166,10 @@ struct SpladeEncode: ParsableCommand {
             throw SpladeError(.usage, "token-string keys need --model; pass --keys ids to write token ids")
         }
         let sink = try VectorSink(format: format, tokens: keys == .tokens ? vocabulary?.tokens : nil, header: header, path: stream.output)
+        var records = 0
         while let record = try reader.next() {
+            defer { records += 1 }
+            if let shard, records % shard.count != shard.index { continue }
             if header.vocabularySize > 0, let last = record.vector.indices.last, Int(last) >= header.vocabularySize {
                 throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(header.vocabularySize)", location: reader.name)
             }
@@ -192,6 +208,28 @@ struct EncodeInput: Sendable {
         guard ids.count >= 2 else { throw SpladeError(.badInput, "input_ids needs at least [CLS] and [SEP]", location: location) }
         if ids.count > maxLength { ids = Array(ids.prefix(maxLength - 1)) + [ids.last!] }
         return (try format.recordId(of: json, location: location), ids)
+    }
+}
+
+/// --shard I/N: which records one of N runs over the same input encodes.
+struct Shard: ExpressibleByArgument {
+    let index: Int
+    let count: Int
+
+    init?(argument: String) {
+        let parts = argument.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let index = Int(parts[0]), let count = Int(parts[1]), count >= 1, (0..<count).contains(index) else {
+            return nil
+        }
+        self.index = index
+        self.count = count
+    }
+
+    /// Whether `line`, the next input line, is a record of this shard; `counter` counts records.
+    func keeps(_ line: Line, plainLines: Bool, counter: inout Int) -> Bool {
+        if !plainLines && line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return false }
+        defer { counter += 1 }
+        return counter % count == index
     }
 }
 

@@ -35,6 +35,8 @@ struct RunWriter: Sendable {
                     out.appendString(text)
                 }
                 out.appendRaw("}\n")
+            default:
+                preconditionFailure("engine query bodies are written by writeEngineQueries, not as runs")
             }
         }
         return out.bytes

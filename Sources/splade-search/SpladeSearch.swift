@@ -26,17 +26,29 @@ struct SpladeSearch: ParsableCommand {
             different kinds (SPLADE and BM25: hybrid retrieval), each searched to depth k and fused by \
             reciprocal rank (rrf) or a weighted sum of min-max normalised scores (sum), --weight per index.
 
+            --format opensearch, opensearch-seismic, elasticsearch, milvus, qdrant or vespa searches \
+            nothing: it writes, one line per query in input order, that engine's request body for the \
+            query's vector (float weights, token ids as keys, top -k) against what splade-index \
+            --export ENGINE loaded: the _search body (OpenSearch neural_sparse query; Elasticsearch \
+            sparse_vector query), Milvus' /v2/vectordb/entities/search body, Qdrant's \
+            /collections/NAME/points/query body, or a Vespa query body (rank profile splade). \
+            No --index is needed; text queries need --model, as do --vectors keyed by token.
+
             EXAMPLES
               splade-search --index idx --model M -k 1000 < queries.jsonl > run.trec
               splade-search --index bm25 --model M --tokens-only < queries.jsonl | splade-eval --qrels qrels.trec
               splade-encode --model M --max-length 32 < queries.jsonl | splade-search --index idx --vectors --model M
               splade-search --index idx --index bm25 --fusion rrf --model M < queries.jsonl
               splade-search --index idx --model M --format json --with-text corpus.jsonl -k 10 < queries.jsonl
+              splade-search --model M --format opensearch -k 10 < queries.jsonl | head -1 | curl -XPOST localhost:9200/splade/_search -H 'Content-Type: application/json' -d @-
 
             \(ExitStatus.table)
             """)
 
-    enum Format: String, ExpressibleByArgument, CaseIterable { case trec, json }
+    /// A run, or (EngineQueries.swift) the query bodies of a search engine.
+    enum Format: String, ExpressibleByArgument, CaseIterable {
+        case trec, json, opensearch, opensearchSeismic = "opensearch-seismic", elasticsearch, milvus, qdrant, vespa
+    }
     enum FusionMethod: String, ExpressibleByArgument, CaseIterable { case rrf, sum }
 
     @Option(name: .long, help: ArgumentHelp("An index directory (repeat for shards or for fusion).", valueName: "dir"),
@@ -70,8 +82,12 @@ struct SpladeSearch: ParsableCommand {
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Fusion weight of each --index, in order (default 1 each).", valueName: "w"))
     var weight: [Double] = []
 
-    @Option(help: "Output format: a TREC run (qid Q0 docid rank score tag) or JSON Lines ({\"qid\",\"docno\",\"rank\",\"score\"}).")
+    @Option(help: "Output format: a TREC run (qid Q0 docid rank score tag), JSON Lines ({\"qid\",\"docno\",\"rank\",\"score\"}), or a search engine's request body per query (no --index; see the discussion).")
     var format: Format = .trec
+
+    @Option(help: ArgumentHelp("With --format milvus or vespa: the collection or schema the query bodies name (as splade-index --export --index-name).",
+                               valueName: "name"))
+    var indexName = "splade"
 
     @Option(help: ArgumentHelp("The run tag (TREC column 6).", valueName: "tag"))
     var tag = "splade"
@@ -101,7 +117,11 @@ struct SpladeSearch: ParsableCommand {
     var timings = false
 
     func validate() throws {
-        guard !index.isEmpty else { throw ValidationError("name at least one --index") }
+        if format.engine != nil {
+            guard index.isEmpty else { throw ValidationError("--format \(format.rawValue) writes query bodies for that engine; drop --index") }
+        } else {
+            guard !index.isEmpty else { throw ValidationError("name at least one --index") }
+        }
         guard k >= 1 else { throw ValidationError("-k must be at least 1") }
         guard alpha > 0 && alpha <= 1 else { throw ValidationError("--alpha must be in (0, 1]") }
         guard threads >= 1, batchSize >= 1 else { throw ValidationError("--threads and --batch-size must be at least 1") }
@@ -114,6 +134,10 @@ struct SpladeSearch: ParsableCommand {
 
     func run() throws {
         try ToolMain.run("splade-search") {
+            if let engine = format.engine {
+                try writeEngineQueries(engine)
+                return
+            }
             let shards = try index.map { path throws(SpladeError) in try IndexSnapshot(directory: path) }
             if fusion == nil {
                 for shard in shards.dropFirst() where shard.manifest.kind != shards[0].manifest.kind

@@ -1,4 +1,5 @@
 import Foundation
+import SpladeCore
 import Testing
 
 /// Shared inputs of the splade-index / splade-search command-line tests: small JSON Lines vectors
@@ -71,7 +72,7 @@ struct IndexCLITests {
         #expect(current == "gen-000001\n")
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: index + "/gen-000001/manifest.json"))) as! [String: Any]
         #expect(manifest["documents"] as? Int == 300 && manifest["kind"] as? String == "splade")
-        #expect((manifest["vocabularyFingerprint"] as? String)?.count == 16 && manifest["version"] as? Int == 1)
+        #expect((manifest["vocabularyFingerprint"] as? String)?.count == 16 && manifest["version"] as? Int == 2)
         let check = try Tools.run("splade-index", ["--check", index])
         #expect(check.status == 0 && check.stderr.contains("ok"), "\(check.stderr)")
         #expect(check.stdout.isEmpty)
@@ -95,8 +96,13 @@ struct IndexCLITests {
         let original = try Data(contentsOf: URL(fileURLWithPath: segment))
         let query = "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5}}\n"
 
+        // A byte inside the postings section: only the checksum sees it.
+        let entry = SegmentLayout.headerSize + SegmentLayout.Section.postings.rawValue * SegmentLayout.sectionEntrySize
+        let postings = original.withUnsafeBytes { bytes in
+            (0..<2).map { Int(UInt64(littleEndian: bytes.loadUnaligned(fromByteOffset: entry + 8 * $0, as: UInt64.self))) }
+        }
         var flipped = original
-        flipped[original.count - 3] ^= 0xFF  // inside the postings: only the checksum sees it
+        flipped[postings[0] + postings[1] - 1] ^= 0xFF
         try flipped.write(to: URL(fileURLWithPath: segment))
         let check = try Tools.run("splade-index", ["--check", index])
         #expect(check.status == 65 && check.stderr.contains("checksum"), "\(check.stderr)")

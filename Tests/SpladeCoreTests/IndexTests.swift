@@ -32,10 +32,12 @@ enum IndexTestSupport {
     }
 
     /// Builds a one-segment index of `vectors` in a new directory.
-    static func build(_ vectors: [SparseVector], vocabulary: Int, blockSize: Int, directory: String? = nil) throws -> IndexSnapshot {
+    static func build(_ vectors: [SparseVector], vocabulary: Int, blockSize: Int, reorder: Bool = false,
+                      directory: String? = nil) throws -> IndexSnapshot {
         let path = try directory ?? temporaryDirectory() + "/idx"
         let lock = try IndexLock(directory: path, wait: false)
-        let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary, fingerprint: 42, tokens: nil, blockSize: blockSize)
+        let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary, fingerprint: 42, tokens: nil, blockSize: blockSize,
+                                     reorder: reorder)
         _ = try IndexUpdate.build(batch(vectors), settings: settings, directory: path, lock: lock)
         return try IndexSnapshot(directory: path)
     }
@@ -91,11 +93,12 @@ enum IndexTestSupport {
     @Test func manifestAndDeletionsRoundTrip() throws {
         let directory = try IndexTestSupport.temporaryDirectory()
         let manifest = IndexManifest(kind: .bm25, vocabularySize: 7, fingerprint: 0xFEDC_BA98_7654_3210, vocabularyFile: "vocab.txt",
-                                     blockSize: 8, scale: 0.25, bm25: .init(k1: 0.9, b: 0.4, averageLength: 12.5),
+                                     blockSize: 8, reordered: true, scale: 0.25, bm25: .init(k1: 0.9, b: 0.4, averageLength: 12.5),
                                      segments: [.init(file: "seg-000001.spi", documents: 10, deleted: 2, deletionsFile: "seg-000001.del")])
         try Data(manifest.json()).write(to: URL(fileURLWithPath: directory + "/manifest.json"))
         let read = try IndexManifest(path: directory + "/manifest.json")
         #expect(read.kind == .bm25 && read.fingerprint == manifest.fingerprint && read.documents == 8 && read.scale == 0.25)
+        #expect(read.reordered)
         #expect(read.bm25 == manifest.bm25 && read.segments[0].deletionsFile == "seg-000001.del")
 
         var deletions = Deletions(documents: 100)

@@ -21,11 +21,12 @@ import Testing
         return Array(hits.prefix(k))
     }
 
-    @Test(arguments: [(1, 10), (7, 1), (32, 10), (64, 100), (256, 1000)])
-    func exactSearchEqualsBruteForce(blockSize: Int, k: Int) throws {
+    @Test(arguments: [(1, 10), (7, 1), (32, 10), (64, 100), (256, 1000)], [false, true])
+    func exactSearchEqualsBruteForce(blockSize: (Int, Int), reorder: Bool) throws {
+        let (blockSize, k) = blockSize
         let vectors = IndexTestSupport.randomVectors(count: 1500, vocabulary: 400, terms: 1...40, seed: UInt64(blockSize))
         let queries = IndexTestSupport.randomVectors(count: 40, vocabulary: 400, terms: 1...12, seed: 99)
-        let index = try IndexTestSupport.build(vectors, vocabulary: 400, blockSize: blockSize)
+        let index = try IndexTestSupport.build(vectors, vocabulary: 400, blockSize: blockSize, reorder: reorder)
         let scratch = BlockMaxSearch.Scratch()
         for query in queries.map(QuantizedQuery.init) {
             let exact = BlockMaxSearch.search(index.segments[0], deletions: nil, query: query, k: k, alpha: 1, scratch: scratch)
@@ -33,9 +34,10 @@ import Testing
         }
     }
 
-    @Test func deletedDocumentsNeverAppearAndTheRestStaysExact() throws {
+    @Test(arguments: [false, true])
+    func deletedDocumentsNeverAppearAndTheRestStaysExact(reorder: Bool) throws {
         let vectors = IndexTestSupport.randomVectors(count: 600, vocabulary: 200, terms: 1...30, seed: 7)
-        let index = try IndexTestSupport.build(vectors, vocabulary: 200, blockSize: 16)
+        let index = try IndexTestSupport.build(vectors, vocabulary: 200, blockSize: 16, reorder: reorder)
         var deletions = Deletions(documents: 600)
         for d in stride(from: 0, to: 600, by: 3) { deletions.insert(d) }
         let scratch = BlockMaxSearch.Scratch()
@@ -48,8 +50,8 @@ import Testing
     /// Real vectors: the 40 Cranfield documents and 20 queries of the splade-tiny fixture. The exact
     /// search equals brute force over impacts, and its scores are within the documented bound of
     /// the float dot product: scale/2 · Σ q (plus float rounding).
-    @Test(.enabled(if: Fixtures.available, "needs ../shared/fixtures"))
-    func realVectorsExactAndWithinTheQuantisationBound() throws {
+    @Test(.enabled(if: Fixtures.available, "needs ../shared/fixtures"), arguments: [false, true])
+    func realVectorsExactAndWithinTheQuantisationBound(reorder: Bool) throws {
         let reference = try Safetensors.read(Fixtures.path("splade-tiny-en/vectors.safetensors"))
         let offsets = reference["offsets"]!.values.map { Int($0) }
         let indices = reference["indices"]!.values, values = reference["values"]!.values
@@ -57,7 +59,7 @@ import Testing
             SparseVector(indices: (offsets[i]..<offsets[i + 1]).map { Int32(indices[$0]) }, values: Array(values[offsets[i]..<offsets[i + 1]]))
         }
         let documents = Array(vectors[0..<40]), queries = Array(vectors[40..<60])
-        let index = try IndexTestSupport.build(documents, vocabulary: 30522, blockSize: 8)
+        let index = try IndexTestSupport.build(documents, vocabulary: 30522, blockSize: 8, reorder: reorder)
         let segment = index.segments[0]
         let scratch = BlockMaxSearch.Scratch()
         for queryVector in queries {

@@ -2,9 +2,9 @@ import Foundation
 
 /// `manifest.json` of an index generation: what the index holds and how it was built.
 ///
-///     {"format":"splade-index","version":1,"kind":"splade"|"bm25","documents":N,"deleted":D,
+///     {"format":"splade-index","version":2,"kind":"splade"|"bm25","documents":N,"deleted":D,
 ///      "vocabularySize":V,"vocabularyFingerprint":"89ab…(16 hex digits)","vocabulary":"vocab.txt"|null,
-///      "blockSize":64,"scale":0.0123,"bm25":{"k1":0.9,"b":0.4,"averageLength":…}|null,
+///      "blockSize":64,"reordered":true|false,"scale":0.0123,"bm25":{"k1":0.9,"b":0.4,"averageLength":…}|null,
 ///      "segments":[{"file":"seg-000001.spi","documents":n,"deleted":d,"deletions":"seg-000001.del"|null}],
 ///      "created":"2025-01-01T00:00:00Z"}
 ///
@@ -12,7 +12,8 @@ import Foundation
 public struct IndexManifest: Sendable {
     public static let fileName = "manifest.json"
     public static let formatName = "splade-index"
-    public static let version = 1
+    /// Version 2: segments carry the block order of their documents (reordering).
+    public static let version = 2
 
     public enum Kind: String, Sendable { case splade, bm25 }
 
@@ -40,6 +41,8 @@ public struct IndexManifest: Sendable {
     /// The vocabulary's tokens, stored beside the manifest when known (query vectors keyed by token).
     public var vocabularyFile: String?
     public var blockSize: Int
+    /// Whether segments order their documents by `DocumentReordering` (segments added later too).
+    public var reordered: Bool
     public var scale: Float
     public var bm25: BM25Parameters?
     public var segments: [SegmentEntry]
@@ -56,7 +59,7 @@ public struct IndexManifest: Sendable {
             ("documents", number(documents)), ("deleted", number(deleted)), ("vocabularySize", number(vocabularySize)),
             ("vocabularyFingerprint", .string(String(fingerprint, radix: 16).leftPadded(to: 16))),
             ("vocabulary", vocabularyFile.map(JSONValue.string) ?? .null),
-            ("blockSize", number(blockSize)), ("scale", .number("\(scale)")),
+            ("blockSize", number(blockSize)), ("reordered", .bool(reordered)), ("scale", .number("\(scale)")),
         ]
         members.append(("bm25", bm25.map {
             .object([("k1", real($0.k1)), ("b", real($0.b)), ("averageLength", real($0.averageLength))])
@@ -72,13 +75,14 @@ public struct IndexManifest: Sendable {
         return writer.bytes
     }
 
-    public init(kind: Kind, vocabularySize: Int, fingerprint: UInt64, vocabularyFile: String?, blockSize: Int, scale: Float,
-                bm25: BM25Parameters?, segments: [SegmentEntry]) {
+    public init(kind: Kind, vocabularySize: Int, fingerprint: UInt64, vocabularyFile: String?, blockSize: Int, reordered: Bool,
+                scale: Float, bm25: BM25Parameters?, segments: [SegmentEntry]) {
         self.kind = kind
         self.vocabularySize = vocabularySize
         self.fingerprint = fingerprint
         self.vocabularyFile = vocabularyFile
         self.blockSize = blockSize
+        self.reordered = reordered
         self.scale = scale
         self.bm25 = bm25
         self.segments = segments
@@ -98,12 +102,13 @@ public struct IndexManifest: Sendable {
         guard json["format"]?.stringValue == Self.formatName else { throw corrupt("not a splade-index manifest") }
         guard int(json["version"]) == Self.version else {
             throw SpladeError(.badInput, "index format version \(json["version"]?.doubleValue ?? 0) is not supported (this build reads \(Self.version))",
-                              location: path)
+                              location: path, hint: "rebuild the index with this splade-index")
         }
         guard let kind = json["kind"]?.stringValue.flatMap(Kind.init(rawValue:)),
               let vocabularySize = int(json["vocabularySize"]), vocabularySize > 0,
               let fingerprint = json["vocabularyFingerprint"]?.stringValue.flatMap({ UInt64($0, radix: 16) }),
               let blockSize = int(json["blockSize"]), (1...SegmentLayout.maxBlockSize).contains(blockSize),
+              case .bool(let reordered)? = json["reordered"],
               let scale = json["scale"]?.doubleValue.map(Float.init), scale > 0,
               case .array(let segmentValues)? = json["segments"]
         else { throw corrupt("missing or invalid fields") }
@@ -126,7 +131,7 @@ public struct IndexManifest: Sendable {
         let vocabularyFile = json["vocabulary"]?.stringValue
         if let vocabularyFile, !IndexDirectory.isPlainName(vocabularyFile) { throw corrupt("invalid vocabulary file name") }
         self.init(kind: kind, vocabularySize: vocabularySize, fingerprint: fingerprint, vocabularyFile: vocabularyFile,
-                  blockSize: blockSize, scale: scale, bm25: bm25, segments: segments)
+                  blockSize: blockSize, reordered: reordered, scale: scale, bm25: bm25, segments: segments)
         created = json["created"]?.stringValue ?? ""
     }
 }

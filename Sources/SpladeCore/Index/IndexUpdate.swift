@@ -8,15 +8,20 @@ public struct IndexSettings: Sendable {
     /// The token strings, stored in the index when known (so JSON query vectors keyed by token work).
     public var tokens: [String]?
     public var blockSize: Int
+    /// Order documents by recursive graph bisection (`DocumentReordering`) before cutting blocks.
+    public var reorder: Bool
     public var bm25: IndexManifest.BM25Parameters?
+    /// The impact scale; nil: the largest weight maps to 255. (A CIFF import keeps its tfs as impacts.)
+    public var scale: ImpactScale? = nil
 
     public init(kind: IndexManifest.Kind, vocabularySize: Int, fingerprint: UInt64, tokens: [String]?, blockSize: Int,
-                bm25: IndexManifest.BM25Parameters? = nil) {
+                reorder: Bool, bm25: IndexManifest.BM25Parameters? = nil) {
         self.kind = kind
         self.vocabularySize = vocabularySize
         self.fingerprint = fingerprint
         self.tokens = tokens
         self.blockSize = blockSize
+        self.reorder = reorder
         self.bm25 = bm25
     }
 }
@@ -39,15 +44,20 @@ public enum IndexUpdate {
     static func segmentName(_ number: Int) -> String { "seg-" + String(number).leftPadded(to: 6) + ".spi" }
     static func deletionsName(_ segmentFile: String) -> String { String(segmentFile.dropLast(4)) + ".del" }
 
+    /// Reports progress of the slow steps: (step, items done).
+    public typealias ProgressHandler = @Sendable (_ step: String, _ done: Int) -> Void
+
     /// A new index of `documents` (replacing the live generation, if any).
     public static func build(_ documents: DocumentBatch, settings: IndexSettings, directory: String,
-                             lock: IndexLock) throws(SpladeError) -> IndexUpdateSummary {
+                             lock: IndexLock, progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
         let generation = try GenerationBuilder(directory: directory, lock: lock)
-        let scale = ImpactScale(largestWeight: documents.largestWeight)
+        let scale = settings.scale ?? ImpactScale(largestWeight: documents.largestWeight)
         let file = segmentName(1)
         let writer = SegmentWriter(blockSize: settings.blockSize, vocabularySize: settings.vocabularySize,
                                    fingerprint: settings.fingerprint, scale: scale)
-        let written = try writer.write(documents, to: generation.path(file))
+        let written = try writer.write(documents, order: blockOrder(documents, reorder: settings.reorder, blockSize: settings.blockSize,
+                                                                    vocabularySize: settings.vocabularySize, progress: progress),
+                                       to: generation.path(file))
         var vocabularyFile: String?
         // vocab.txt has one token per line: a vocabulary with line breaks inside tokens is not stored.
         if let tokens = settings.tokens, !tokens.contains(where: { $0.contains("\n") || $0.contains("\r") }) {
@@ -55,7 +65,8 @@ public enum IndexUpdate {
             vocabularyFile = Self.vocabularyFile
         }
         let manifest = IndexManifest(kind: settings.kind, vocabularySize: settings.vocabularySize, fingerprint: settings.fingerprint,
-                                     vocabularyFile: vocabularyFile, blockSize: settings.blockSize, scale: scale.scale,
+                                     vocabularyFile: vocabularyFile, blockSize: settings.blockSize, reordered: settings.reorder,
+                                     scale: scale.scale,
                                      bm25: settings.bm25,
                                      segments: [.init(file: file, documents: documents.count, deleted: 0, deletionsFile: nil)])
         let path = try generation.commit(manifest)
@@ -66,7 +77,7 @@ public enum IndexUpdate {
     /// Adds `documents` as a new segment (the old ones are kept as they are). A document whose id
     /// is already in the index replaces it: the old one is deleted. Weights keep the index's scale.
     public static func add(_ documents: DocumentBatch, fingerprint: UInt64, directory: String,
-                           lock: IndexLock) throws(SpladeError) -> IndexUpdateSummary {
+                           lock: IndexLock, progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
         let snapshot = try IndexSnapshot(directory: directory)
         let manifest = snapshot.manifest
         guard manifest.kind == .splade else {
@@ -85,7 +96,9 @@ public enum IndexUpdate {
         let scale = ImpactScale(scale: manifest.scale)
         let writer = SegmentWriter(blockSize: manifest.blockSize, vocabularySize: manifest.vocabularySize,
                                    fingerprint: manifest.fingerprint, scale: scale)
-        let written = try writer.write(documents, to: generation.path(file))
+        let order = blockOrder(documents, reorder: manifest.reordered, blockSize: manifest.blockSize,
+                               vocabularySize: manifest.vocabularySize, progress: progress)
+        let written = try writer.write(documents, order: order, to: generation.path(file))
         entries.append(.init(file: file, documents: documents.count, deleted: 0, deletionsFile: nil))
         if let vocabulary = manifest.vocabularyFile { try generation.keep(vocabulary) }
         var next = manifest
@@ -108,6 +121,15 @@ public enum IndexUpdate {
         let path = try generation.commit(IndexManifest(updating: next))
         return IndexUpdateSummary(generationPath: path, documents: next.documents, added: 0, deleted: deleted,
                                   segments: entries.count, bytes: snapshot.fileBytes, clampedWeights: 0)
+    }
+
+    /// The order of a new segment's documents in its blocks: nil (input order) or by bisection.
+    private static func blockOrder(_ documents: DocumentBatch, reorder: Bool, blockSize: Int, vocabularySize: Int,
+                                   progress: ProgressHandler?) -> [Int]? {
+        guard reorder else { return nil }
+        var placed: (@Sendable (Int) -> Void)?
+        if let progress { placed = { progress("reorder", $0) } }
+        return DocumentReordering.bisectionOrder(documents, vocabularySize: vocabularySize, blockSize: blockSize, progress: placed)
     }
 
     /// Links the snapshot's segments into the new generation, with new deletion lists where `ids`
@@ -146,7 +168,8 @@ extension IndexManifest {
     /// The same index description with a fresh creation time.
     init(updating manifest: IndexManifest) {
         self.init(kind: manifest.kind, vocabularySize: manifest.vocabularySize, fingerprint: manifest.fingerprint,
-                  vocabularyFile: manifest.vocabularyFile, blockSize: manifest.blockSize, scale: manifest.scale,
+                  vocabularyFile: manifest.vocabularyFile, blockSize: manifest.blockSize, reordered: manifest.reordered,
+                  scale: manifest.scale,
                   bm25: manifest.bm25, segments: manifest.segments)
     }
 }

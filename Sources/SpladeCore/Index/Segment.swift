@@ -18,6 +18,7 @@ public final class Segment: @unchecked Sendable {
     let entryPostingStart: UnsafeBufferPointer<UInt32>
     let blockPostingStart: UnsafeBufferPointer<UInt64>
     let postings: UnsafeBufferPointer<UInt8>
+    let blockDocuments: UnsafeBufferPointer<UInt32>
     private let checksums: [UInt64]
 
     public init(path: String) throws(SpladeError) {
@@ -50,7 +51,7 @@ public final class Segment: @unchecked Sendable {
         header = h
 
         let expectedLengths = [8 * (h.documents + 1), -1, 8 * (h.vocabularySize + 1), 4 * h.entries, h.entries,
-                               8 * (h.blocks + 1), 4 * h.entries, 4 * h.entries, 8 * (h.blocks + 1), 2 * h.postings]
+                               8 * (h.blocks + 1), 4 * h.entries, 4 * h.entries, 8 * (h.blocks + 1), 2 * h.postings, 4 * h.documents]
         var sections: [UnsafeRawBufferPointer] = []
         var checksums: [UInt64] = []
         for (i, expected) in expectedLengths.enumerated() {
@@ -79,6 +80,7 @@ public final class Segment: @unchecked Sendable {
         entryPostingStart = typed(.entryPostingStart, UInt32.self)
         blockPostingStart = typed(.blockPostingStart, UInt64.self)
         postings = typed(.postings, UInt8.self)
+        blockDocuments = typed(.blockDocuments, UInt32.self)
 
         func ascending(_ offsets: UnsafeBufferPointer<UInt64>, endingAt end: Int) -> Bool {
             guard offsets.first == 0, offsets.last == UInt64(end) else { return false }
@@ -90,6 +92,13 @@ public final class Segment: @unchecked Sendable {
         guard ascending(blockEntryStart, endingAt: h.entries) else { throw corrupt("block entry offsets") }
         guard ascending(blockPostingStart, endingAt: h.postings) else { throw corrupt("block posting offsets") }
         for d in 0..<h.documents where idOffsets[d + 1] == idOffsets[d] { throw corrupt("empty document id") }
+        // Every document at exactly one place: the search maps places to numbers without checks.
+        var placed = Deletions(documents: h.documents)
+        for place in 0..<h.documents {
+            let d = Int(blockDocuments[place])
+            guard d < h.documents, !placed.contains(d) else { throw corrupt("block document order") }
+            placed.insert(d)
+        }
     }
 
     public var documents: Int { header.documents }

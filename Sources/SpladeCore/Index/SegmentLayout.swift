@@ -1,14 +1,16 @@
 /// The on-disk layout of one index segment (`seg-NNNNNN.spi`): a block-max impact index in the
 /// style of BMP (Mallia et al., SIGIR 2024), read through mmap without loading it whole.
 ///
-/// Documents are cut into blocks of `blockSize` consecutive documents. For each term the segment
+/// Documents are cut into blocks of `blockSize` documents, in the order of `blockDocuments`: input
+/// order, or an order that groups similar documents (`DocumentReordering`). A document's number —
+/// what ids, deletions and tie-breaking use — stays its place in the input. For each term the segment
 /// keeps the blocks it occurs in with its largest impact there (the block-max list: the upper
 /// bounds that decide which blocks are worth scoring), and for each block a small forward index
 /// (the block's terms, each with its (document-in-block, impact) postings) that scores a block
 /// exactly. Impacts are 8-bit (see `ImpactScale`).
 ///
 ///     header   64 bytes
-///       magic "SPLADEIX" · u32 format version (1) · u32 block size (1…256)
+///       magic "SPLADEIX" · u32 format version (2) · u32 block size (1…256)
 ///       · u64 documents · u64 blocks · u64 block-term entries E · u64 postings P
 ///       · u32 vocabulary size · f32 impact scale (weight per impact unit) · u64 vocabulary fingerprint
 ///     section table   `Section.allCases.count` × (u64 offset · u64 length · u64 checksum)
@@ -23,12 +25,13 @@
 ///       entryPostingStart u32[E]               where the term's postings start, relative to the block's
 ///       blockPostingStart u64[blocks + 1]      each block's range of postings
 ///       postings          u8[2 P]              (document in block, impact) pairs, by term then document
+///       blockDocuments    u32[documents]       the number of the document at each place of the blocks
 ///
 /// All integers are little-endian. The checksum of a section is `SegmentLayout.checksum` of its
 /// bytes; `splade-index --check` verifies them, opening a segment checks only the structure.
 public enum SegmentLayout {
     public static let magic: [UInt8] = Array("SPLADEIX".utf8)
-    public static let version: UInt32 = 1
+    public static let version: UInt32 = 2
     public static let headerSize = 64
     public static let sectionEntrySize = 24
     /// Blocks hold at most 256 documents so a document's place in its block fits a byte.
@@ -36,7 +39,7 @@ public enum SegmentLayout {
 
     public enum Section: Int, CaseIterable, Sendable {
         case idOffsets, idText, termListStart, listBlocks, listMaxes, blockEntryStart, entryTerms,
-             entryPostingStart, blockPostingStart, postings
+             entryPostingStart, blockPostingStart, postings, blockDocuments
     }
 
     public static var tableSize: Int { Section.allCases.count * sectionEntrySize }

@@ -25,8 +25,11 @@ public struct SegmentWriter {
         public var clampedWeights: Int
     }
 
-    /// Writes the segment of `documents` to `path` and makes it durable.
-    public func write(_ documents: DocumentBatch, to path: String) throws(SpladeError) -> Summary {
+    /// Writes the segment of `documents` to `path` and makes it durable. `order[place]` is the
+    /// document stored at each place of the blocks (nil: input order).
+    public func write(_ documents: DocumentBatch, order: [Int]? = nil, to path: String) throws(SpladeError) -> Summary {
+        precondition(order == nil || order!.count == documents.count)
+        let order = order ?? Array(0..<documents.count)
         let blocks = (documents.count + blockSize - 1) / blockSize
         var clamped = 0
 
@@ -45,12 +48,12 @@ public struct SegmentWriter {
         for block in 0..<blocks {
             packed.removeAll(keepingCapacity: true)
             let first = block * blockSize
-            for document in first..<min(documents.count, first + blockSize) {
-                for p in documents.postings(of: document) {
+            for place in first..<min(documents.count, first + blockSize) {
+                for p in documents.postings(of: order[place]) {
                     let (impact, wasClamped) = scale.impact(documents.weights[p])
                     if wasClamped { clamped += 1 }
                     guard impact > 0 else { continue }
-                    packed.append(UInt64(documents.terms[p]) << 16 | UInt64(document - first) << 8 | UInt64(impact))
+                    packed.append(UInt64(documents.terms[p]) << 16 | UInt64(place - first) << 8 | UInt64(impact))
                 }
             }
             packed.sort()
@@ -115,6 +118,7 @@ public struct SegmentWriter {
         add(entryPostingStart)
         add(blockPostingStart)
         sections.append(postings)
+        add(order.map { UInt32($0) })
         let bytes = try Self.writeFile(header: header, sections: sections, path: path)
         return Summary(bytes: bytes, clampedWeights: clamped)
     }

@@ -71,8 +71,8 @@ public struct BlockMaxSearch {
     private static func scoreBlock(_ block: Int, of segment: Segment, deletions: Deletions?, query: QuantizedQuery,
                                    scratch: Scratch) {
         let h = segment.header
-        let firstDocument = block * h.blockSize
-        let documentsInBlock = min(h.blockSize, h.documents - firstDocument)
+        let firstPlace = block * h.blockSize
+        let documentsInBlock = min(h.blockSize, h.documents - firstPlace)
         let entryEnd = Int(segment.blockEntryStart[block + 1])
         let postingBase = Int(segment.blockPostingStart[block])
         let postingEnd = Int(segment.blockPostingStart[block + 1])
@@ -101,8 +101,9 @@ public struct BlockMaxSearch {
                 let score = accumulator[d]
                 guard score > 0 else { continue }
                 accumulator[d] = 0
-                if let deletions, deletions.contains(firstDocument + d) { continue }
-                scratch.top.offer(score: score, document: firstDocument + d)
+                let document = Int(segment.blockDocuments[firstPlace + d])
+                if let deletions, deletions.contains(document) { continue }
+                scratch.top.offer(score: score, document: document)
             }
         }
     }

@@ -7,13 +7,15 @@ public enum VectorKeys: Sendable {
 }
 
 /// Reads vectors from the binary stream or from JSON Lines (`{"id": …, "vector": {key: weight}}`),
-/// whichever it is given (either may be zstd-compressed).
+/// whichever it is given (either may be zstd-compressed), or from a big-ann-benchmarks sparse
+/// matrix (a file named `*.csr`, see `CSRMatrixReader`).
 public final class VectorReader {
     /// The binary stream's header; nil for JSON Lines, which carry no vocabulary fingerprint.
     public private(set) var header: VectorStreamHeader?
     public let name: String
     private var binary: BinaryInput?
     private var lines: LineReader?
+    private var matrix: CSRMatrixReader?
     private let keys: VectorKeys
     private var recordNumber = 0
     private var ended = false
@@ -21,6 +23,10 @@ public final class VectorReader {
     public init(path: String, keys: VectorKeys) throws(SpladeError) {
         name = InputFile.displayName(path)
         self.keys = keys
+        if path.hasSuffix(".csr") {
+            matrix = try CSRMatrixReader(path: path)
+            return
+        }
         let (head, rest) = try InputFile.open(path).peek(VectorStreamHeader.magic.count)
         if head == VectorStreamHeader.magic {
             let input = BinaryInput(source: rest, name: name)
@@ -33,6 +39,7 @@ public final class VectorReader {
 
     /// The next record, or nil at the end.
     public func next() throws(SpladeError) -> VectorRecord? {
+        if let matrix { return try matrix.next() }
         if let binary {
             guard !ended else { return nil }
             recordNumber += 1

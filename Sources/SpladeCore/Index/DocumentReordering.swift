@@ -1,0 +1,186 @@
+import Dispatch
+import Foundation
+
+/// Document reordering by recursive graph bisection (Dhulipala et al., KDD 2016), the reordering
+/// BMP relies on: documents that share terms end up in the same blocks, so each block's maxima
+/// describe its documents closely and block upper bounds become tight enough to skip most blocks.
+///
+/// The documents (as term sets; weights are ignored) are split in two halves A and B. Each
+/// iteration computes, for every document, how much moving it to the other half would lower the
+/// cost of storing both halves' posting lists, estimated with the log-gap model: a term with degree
+/// d in a half of n documents costs d · log2(n / (d + 1)) bits. Pairs (best of A, best of B) are
+/// swapped while their summed gain is positive. After the iterations each half is bisected again,
+/// down to the block size, the two halves of a split on separate threads.
+public enum DocumentReordering {
+    /// The new order: `order[position]` is the document (its number in `documents`) placed at
+    /// `position`. Halves are cut on multiples of `blockSize`, so every block is one leaf.
+    public static func bisectionOrder(_ documents: DocumentBatch, vocabularySize: Int, blockSize: Int,
+                                      iterations: Int = 20, threads: Int = ProcessInfo.processInfo.activeProcessorCount,
+                                      progress: (@Sendable (_ documentsPlaced: Int) -> Void)? = nil) -> [Int] {
+        let order = UnsafeMutableBufferPointer<Int32>.allocate(capacity: documents.count)
+        defer { order.deallocate() }
+        for d in 0..<documents.count { order[d] = Int32(d) }
+        documents.terms.withUnsafeBufferPointer { terms in
+            documents.postingStart.withUnsafeBufferPointer { postingStart in
+                // The context lives only inside this call, where the pointers are valid.
+                let context = Context(terms: terms, postingStart: postingStart, order: order, vocabularySize: vocabularySize,
+                                      blockSize: blockSize, iterations: iterations, progress: progress)
+                context.bisect(0..<documents.count, parallelDepth: threads > 1 ? Int(log2(Double(threads)).rounded(.up)) : 0)
+            }
+        }
+        return order.map { Int($0) }
+    }
+
+    /// What every bisection shares; each concurrent branch has its own `Scratch`.
+    private final class Context: @unchecked Sendable {
+        let terms: UnsafeBufferPointer<UInt32>
+        let postingStart: UnsafeBufferPointer<UInt64>
+        let order: UnsafeMutableBufferPointer<Int32>
+        let vocabularySize: Int
+        let blockSize: Int
+        let iterations: Int
+        let progress: (@Sendable (Int) -> Void)?
+        private let placed = Counter()
+
+        init(terms: UnsafeBufferPointer<UInt32>, postingStart: UnsafeBufferPointer<UInt64>, order: UnsafeMutableBufferPointer<Int32>,
+             vocabularySize: Int, blockSize: Int, iterations: Int, progress: (@Sendable (Int) -> Void)?) {
+            self.terms = terms
+            self.postingStart = postingStart
+            self.order = order
+            self.vocabularySize = vocabularySize
+            self.blockSize = blockSize
+            self.iterations = iterations
+            self.progress = progress
+        }
+
+        /// Bisects `range` of `order` recursively; the first `parallelDepth` levels fork.
+        func bisect(_ range: Range<Int>, parallelDepth: Int, scratch: Scratch? = nil) {
+            let blocks = (range.count + blockSize - 1) / blockSize
+            guard blocks > 1 else {
+                if let progress { progress(placed.add(range.count)) }
+                return
+            }
+            let scratch = scratch ?? Scratch(vocabularySize: vocabularySize)
+            let middle = range.lowerBound + (blocks / 2) * blockSize
+            improve(range.lowerBound..<middle, middle..<range.upperBound, scratch: scratch)
+            if parallelDepth > 0 {
+                DispatchQueue.concurrentPerform(iterations: 2) { half in
+                    bisect(half == 0 ? range.lowerBound..<middle : middle..<range.upperBound, parallelDepth: parallelDepth - 1)
+                }
+            } else {
+                bisect(range.lowerBound..<middle, parallelDepth: 0, scratch: scratch)
+                bisect(middle..<range.upperBound, parallelDepth: 0, scratch: scratch)
+            }
+        }
+
+        /// Swaps documents between the halves `a` and `b` to lower the log-gap cost.
+        private func improve(_ a: Range<Int>, _ b: Range<Int>, scratch s: Scratch) {
+            let sizeA = Float(a.count), sizeB = Float(b.count)
+            func cost(_ degree: Int32, _ size: Float) -> Float { Float(degree) * log2(size / Float(degree + 1)) }
+            count(a, into: s.degreeA)
+            count(b, into: s.degreeB)
+            for _ in 0..<iterations {
+                // Gain of moving one document holding term t to the other half, computed once per
+                // term (the stamp marks terms already computed in this iteration).
+                s.stamp &+= 1
+                func gain(_ t: Int) -> (aToB: Float, bToA: Float) {
+                    if s.seen[t] != s.stamp {
+                        s.seen[t] = s.stamp
+                        let dA = s.degreeA[t], dB = s.degreeB[t]
+                        let now = cost(dA, sizeA) + cost(dB, sizeB)
+                        s.gainAToB[t] = dA > 0 ? now - cost(dA - 1, sizeA) - cost(dB + 1, sizeB) : 0
+                        s.gainBToA[t] = dB > 0 ? now - cost(dA + 1, sizeA) - cost(dB - 1, sizeB) : 0
+                    }
+                    return (s.gainAToB[t], s.gainBToA[t])
+                }
+                s.movesA.removeAll(keepingCapacity: true)
+                s.movesB.removeAll(keepingCapacity: true)
+                for position in a {
+                    var total: Float = 0
+                    for p in postings(of: order[position]) { total += gain(Int(terms[p])).aToB }
+                    s.movesA.append(Move(gain: total, position: Int32(position)))
+                }
+                for position in b {
+                    var total: Float = 0
+                    for p in postings(of: order[position]) { total += gain(Int(terms[p])).bToA }
+                    s.movesB.append(Move(gain: total, position: Int32(position)))
+                }
+                s.movesA.sort(by: Move.better)
+                s.movesB.sort(by: Move.better)
+                var swapped = 0
+                for (x, y) in zip(s.movesA, s.movesB) where x.gain + y.gain > 0 {
+                    // Degrees follow the swap (cheaper than recounting both halves).
+                    for p in postings(of: order[Int(x.position)]) { s.degreeA[Int(terms[p])] -= 1; s.degreeB[Int(terms[p])] += 1 }
+                    for p in postings(of: order[Int(y.position)]) { s.degreeB[Int(terms[p])] -= 1; s.degreeA[Int(terms[p])] += 1 }
+                    order.swapAt(Int(x.position), Int(y.position))
+                    swapped += 1
+                }
+                if swapped == 0 { break }
+            }
+            clear(a, s.degreeA)
+            clear(b, s.degreeB)
+        }
+
+        private func postings(of document: Int32) -> Range<Int> {
+            Int(postingStart[Int(document)])..<Int(postingStart[Int(document) + 1])
+        }
+
+        private func count(_ range: Range<Int>, into degree: UnsafeMutableBufferPointer<Int32>) {
+            for position in range {
+                for p in postings(of: order[position]) { degree[Int(terms[p])] += 1 }
+            }
+        }
+
+        /// Zeroes the degrees of the terms of `range` only (the only non-zero ones): cheaper than
+        /// the whole vocabulary for the many small ranges deep in the recursion.
+        private func clear(_ range: Range<Int>, _ degree: UnsafeMutableBufferPointer<Int32>) {
+            for position in range {
+                for p in postings(of: order[position]) { degree[Int(terms[p])] = 0 }
+            }
+        }
+    }
+
+    private struct Move {
+        var gain: Float
+        var position: Int32
+        /// Larger gain first; equal gains by position, so the order is deterministic.
+        static func better(_ x: Move, _ y: Move) -> Bool { x.gain != y.gain ? x.gain > y.gain : x.position < y.position }
+    }
+
+    /// Per-thread arrays over the vocabulary.
+    private final class Scratch {
+        let degreeA: UnsafeMutableBufferPointer<Int32>
+        let degreeB: UnsafeMutableBufferPointer<Int32>
+        let gainAToB: UnsafeMutableBufferPointer<Float>
+        let gainBToA: UnsafeMutableBufferPointer<Float>
+        let seen: UnsafeMutableBufferPointer<UInt32>
+        var stamp: UInt32 = 0
+        var movesA: [Move] = []
+        var movesB: [Move] = []
+
+        init(vocabularySize: Int) {
+            func zeroed<T: Numeric>(_: T.Type) -> UnsafeMutableBufferPointer<T> {
+                let buffer = UnsafeMutableBufferPointer<T>.allocate(capacity: vocabularySize)
+                buffer.initialize(repeating: 0)
+                return buffer
+            }
+            degreeA = zeroed(Int32.self)
+            degreeB = zeroed(Int32.self)
+            gainAToB = zeroed(Float.self)
+            gainBToA = zeroed(Float.self)
+            seen = zeroed(UInt32.self)
+        }
+
+        deinit {
+            for buffer in [degreeA, degreeB] { buffer.deallocate() }
+            for buffer in [gainAToB, gainBToA] { buffer.deallocate() }
+            seen.deallocate()
+        }
+    }
+
+    private final class Counter: @unchecked Sendable {
+        private var value = 0
+        private let lock = NSLock()
+        func add(_ n: Int) -> Int { lock.withLock { value += n; return value } }
+    }
+}

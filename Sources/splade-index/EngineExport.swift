@@ -1,0 +1,37 @@
+import SpladeCLI
+import SpladeCore
+
+extension SpladeIndex {
+    /// --export ENGINE: the live documents of --index (weights dequantised: impact × scale, within
+    /// scale/2 of the indexed weights), or the vectors of the -i inputs as they are, streamed to
+    /// standard output in the engine's bulk format; with --mapping, what creates the index instead.
+    func exportToEngine(_ format: ExportFormat) throws(SpladeError) {
+        guard let engine = SearchEngine(rawValue: format.rawValue) else {
+            preconditionFailure("--export \(format.rawValue) is not a search engine")
+        }
+        if engine == .vespa && !Self.isIdentifier(indexName) {
+            throw SpladeError(.usage, "--index-name \(indexName) is not a Vespa schema name (letters, digits and _, not starting with a digit)")
+        }
+        let writer = EngineFormat(engine: engine, indexName: indexName, vespaNamespace: vespaNamespace)
+        let sink = try OutputSink(path: "-")
+        if mapping {
+            try sink.write(writer.definition())
+        } else if let index {
+            let snapshot = try IndexSnapshot(directory: index)
+            guard snapshot.manifest.kind == .splade else {
+                throw SpladeError(.usage, "a BM25 index holds term weights of this collection only; export the vectors of a SPLADE index",
+                                  location: index)
+            }
+            try snapshot.forEachLiveDocument { id, vector throws(SpladeError) in try sink.write(writer.document(id: id, vector: vector)) }
+        } else {
+            _ = try forEachInputVector { record throws(SpladeError) in try sink.write(writer.document(id: record.id, vector: record.vector)) }
+        }
+        try sink.commit()
+    }
+
+    private static func isIdentifier(_ name: String) -> Bool {
+        guard let first = name.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return false }
+        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0 | 0x20)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+}

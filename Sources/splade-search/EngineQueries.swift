@@ -1,0 +1,82 @@
+import SpladeCLI
+import SpladeCore
+
+extension SpladeSearch.Format {
+    /// The search engine whose request bodies this format writes (nil: a run).
+    var engine: SearchEngine? { SearchEngine(rawValue: rawValue) }
+}
+
+extension SpladeSearch {
+    /// --format ENGINE: instead of searching, the engine's request body for each query (float
+    /// weights, keys token ids, top -k), one line per query in input order.
+    func writeEngineQueries(_ engine: SearchEngine) throws(SpladeError) {
+        let writer = EngineFormat(engine: engine, indexName: indexName)
+        let queries = try EngineQuerySource(tool: self)
+        let sink = try OutputSink(path: output)
+        while let batch = try queries.next(count: batchSize) {
+            for vector in batch { try sink.write(writer.query(vector, k: k)) }
+        }
+        try sink.commit()
+    }
+}
+
+/// Query vectors with their float weights, as engines take them: encoded from texts (--model, or
+/// --tokens-only) or read (--vectors). No index is involved, so the vocabulary is --model's.
+final class EngineQuerySource {
+    private enum Input {
+        case texts(LineReader, TextRecordFormat, QueryEncoder)
+        case vectors(VectorReader)
+    }
+
+    private let input: Input
+
+    init(tool: SpladeSearch) throws(SpladeError) {
+        let options = tool.tokenizerOptions
+        let tokenizer = options.hasModel ? try options.loadTokenizer() : nil
+        if tool.vectors {
+            // Without --model, JSON Lines keys must be ids (a token key is reported with a hint);
+            // the binary stream and .csr matrices carry ids anyway.
+            let keys: VectorKeys = tool.keys == .tokens && tokenizer != nil
+                ? .tokens(tokenizer!.vocabulary) : .ids(vocabularySize: tokenizer?.vocabulary.count)
+            let reader = try VectorReader(path: tool.input, keys: keys)
+            if let header = reader.header, let tokenizer,
+               header.fingerprint != VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens) {
+                throw SpladeError(.badInput, "the query vectors were made with another vocabulary than --model's (fingerprint differs)",
+                                  location: reader.name)
+            }
+            input = .vectors(reader)
+            return
+        }
+        guard let tokenizer else {
+            throw SpladeError(.usage, "text queries need --model (or $SPLADE_MODEL) for the tokenizer",
+                              hint: "or pass query vectors with --vectors")
+        }
+        let mode: QueryEncoder.Mode
+        if tool.tokensOnly {
+            mode = .tokens
+        } else {
+            mode = .model(try BertMaskedLM(directory: try options.modelDirectory(), threads: tool.threads))
+            BLAS.threads = tool.threads
+        }
+        let encoder = try QueryEncoder(tokenizer: tokenizer, mode: mode, maxLength: options.maxLength,
+                                       batchSize: tool.batchSize, threads: tool.threads)
+        input = .texts(try LineReader(path: tool.input), tool.textOptions.format, encoder)
+    }
+
+    /// Up to `count` query vectors in input order, nil at the end.
+    func next(count: Int) throws(SpladeError) -> [SparseVector]? {
+        var batch: [SparseVector] = []
+        switch input {
+        case .vectors(let reader):
+            while batch.count < count, let record = try reader.next() { batch.append(record.vector) }
+        case .texts(let reader, let format, let encoder):
+            var texts: [String] = []
+            while texts.count < count, let line = try reader.next() {
+                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                texts.append(try format.parse(line, file: reader.name).text)
+            }
+            if !texts.isEmpty { batch = try encoder.encode(texts) }
+        }
+        return batch.isEmpty ? nil : batch
+    }
+}

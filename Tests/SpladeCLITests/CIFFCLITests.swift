@@ -1,0 +1,100 @@
+import Foundation
+import Testing
+
+/// `splade-index --export ciff` and `splade-index -i FILE.ciff`, through the built tools.
+@Suite(.enabled(if: IndexCLISupport.modelAvailable, "needs models/splade-tiny (make deps)"))
+struct CIFFCLITests {
+    let model = IndexCLISupport.model
+
+    /// The (qid, docno, rank) columns of a run: scores differ by the indexes' impact scales.
+    func ranking(_ index: String, queries: String) throws -> [String] {
+        let run = try Tools.run("splade-search", ["--index", index, "--vectors", "--model", model, "--keys", "ids", "-k", "10",
+                                                  "-i", queries])
+        #expect(run.status == 0, "\(run.stderr)")
+        return run.stdoutLines.map { $0.split(separator: " ").prefix(4).joined(separator: " ") }
+    }
+
+    func export(_ index: String, to path: String, keys: String) throws {
+        FileManager.default.createFile(atPath: path, contents: nil)
+        let run = try Tools.run("splade-index", ["--export", "ciff", "--index", index, "--keys", keys], stdoutPath: path)
+        #expect(run.status == 0, "\(run.stderr)")
+    }
+
+    @Test func exportThenImportSearchesTheSame() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        let index = try IndexCLISupport.buildIndex(in: directory)
+        let queries = directory + "/queries.jsonl"
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 20, prefix: "q", seed: 9), to: queries)
+        let expected = try ranking(index, queries: queries)
+        #expect(expected.count == 200)
+
+        for keys in ["tokens", "ids"] {
+            let ciff = directory + "/\(keys).ciff"
+            try export(index, to: ciff, keys: keys)
+            let copy = directory + "/copy-\(keys)"
+            let run = try Tools.run("splade-index", ["--model", model, "--keys", keys, "-i", ciff, "-o", copy])
+            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.stderr.contains("indexed 300 (CIFF)"))
+            #expect(try ranking(copy, queries: queries) == expected, "--keys \(keys)")
+        }
+        // Exporting the copy gives the same postings and documents again (the header's description
+        // names the index and its scale).
+        try export(directory + "/copy-ids", to: directory + "/again.ciff", keys: "ids")
+        func afterHeader(_ path: String) throws -> Data {
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            var i = data.startIndex, length = 0, shift = 0
+            while true {
+                let byte = Int(data[i])
+                length |= (byte & 0x7F) << shift
+                i += 1
+                shift += 7
+                if byte < 0x80 { break }
+            }
+            return data[(i + length)...]
+        }
+        let first = try afterHeader(directory + "/ids.ciff"), again = try afterHeader(directory + "/again.ciff")
+        #expect(first.count > 1000 && first == again)
+    }
+
+    @Test func compressedAndStandardInput() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 50)
+        try export(index, to: directory + "/x.ciff", keys: "ids")
+        let zstd = try Tools.shell("zstd -q -f \(directory)/x.ciff -o \(directory)/x.ciff.zst "
+                                   + "&& splade-index --model \(model) --keys ids -i \(directory)/x.ciff.zst -o \(directory)/z --quiet "
+                                   + "&& splade-index --model \(model) --keys ids --input-format ciff -o \(directory)/s --quiet < \(directory)/x.ciff")
+        #expect(zstd.status == 0, "\(zstd.stderr)")
+    }
+
+    @Test func badInputExits65WithTheByteOrTerm() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 50)
+        let ciff = directory + "/x.ciff"
+        try export(index, to: ciff, keys: "ids")
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: ciff))
+        try bytes.prefix(bytes.count - 3).write(to: URL(fileURLWithPath: directory + "/cut.ciff"))
+        let cut = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/cut.ciff", "-o", directory + "/c"])
+        #expect(cut.status == 65 && cut.stderr.contains("cut.ciff: ") && cut.stderr.contains("byte"), "\(cut.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/c/CURRENT"))
+
+        // Token ids read as token strings: some ids are no token of the vocabulary.
+        let asTokens = try Tools.run("splade-index", ["--model", model, "-i", ciff, "-o", directory + "/t"])
+        #expect(asTokens.status == 65 && asTokens.stderr.contains("is not in the vocabulary")
+                && asTokens.stderr.contains("(message "), "\(asTokens.stderr)")
+    }
+
+    @Test func usageAndWriteErrors() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 50)
+        let noIndex = try Tools.run("splade-index", ["--export", "ciff"])
+        #expect(noIndex.status == 64 && noIndex.stderr.contains("--index"), "\(noIndex.stderr)")
+        let bm25 = try Tools.run("splade-index", ["--model", model, "--bm25", "-i", "x.ciff", "-o", directory + "/b"])
+        #expect(bm25.status == 64, "\(bm25.stderr)")
+        let noModel = try Tools.run("splade-index", ["-i", directory + "/x.ciff", "-o", directory + "/n"], environment: ["SPLADE_MODEL": ""])
+        #expect(noModel.status == 64 && noModel.stderr.contains("--model"), "\(noModel.stderr)")
+        let full = try Tools.run("splade-index", ["--export", "ciff", "--index", index], stdoutPath: "/dev/full")
+        #expect(full.status == 74, "\(full.stderr)")
+        let piped = try Tools.shell("splade-index --export ciff --index \(index) | head -c 10 > /dev/null")
+        #expect(piped.status == 0, "\(piped.stderr)")
+    }
+}
