@@ -18,9 +18,12 @@ final class QuerySource {
     private let input: Input
     /// For each index: whether its queries come from the model (else tokenizer-only).
     private let usesModel: [Bool]
+    /// --query-terms: keep only this many of a query's largest weights (approximate).
+    private let termLimit: Int?
 
     init(tool: SpladeSearch, shards: [IndexSnapshot]) throws(SpladeError) {
         usesModel = shards.map { $0.manifest.kind == .splade && !tool.tokensOnly && !tool.vectors }
+        termLimit = tool.queryTerms
         let options = tool.tokenizerOptions
         let tokenizer = options.hasModel ? try options.loadTokenizer() : nil
         if let tokenizer {
@@ -72,13 +75,17 @@ final class QuerySource {
                     hint: "search an index with queries from the model that built it")
     }
 
+    private func quantize(_ vector: SparseVector) -> QuantizedQuery {
+        QuantizedQuery(termLimit.map { vector.topK($0) } ?? vector)
+    }
+
     /// Up to `count` queries, nil at the end.
     func next(count: Int) throws(SpladeError) -> [Query]? {
         switch input {
         case .vectors(let reader):
             var batch: [Query] = []
             while batch.count < count, let record = try reader.next() {
-                let vector = QuantizedQuery(record.vector)
+                let vector = quantize(record.vector)
                 batch.append(Query(id: record.id, vectors: usesModel.map { _ in vector }))
             }
             return batch.isEmpty ? nil : batch
@@ -90,8 +97,8 @@ final class QuerySource {
             }
             guard !records.isEmpty else { return nil }
             let texts = records.map(\.text)
-            let encoded = try model?.encode(texts).map(QuantizedQuery.init)
-            let tokenized = usesModel.contains(false) ? try tokens.encode(texts).map(QuantizedQuery.init) : nil
+            let encoded = try model?.encode(texts).map(quantize)
+            let tokenized = usesModel.contains(false) ? try tokens.encode(texts).map(quantize) : nil
             return records.indices.map { i in
                 Query(id: records[i].id, vectors: usesModel.map { $0 ? encoded![i] : tokenized![i] })
             }

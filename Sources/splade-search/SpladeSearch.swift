@@ -20,7 +20,9 @@ struct SpladeSearch: ParsableCommand {
             index's 8-bit impacts (equal scores: the document indexed first). Reported scores are within \
             scale/2 x (sum of query weights) of the float dot product (scale: see splade-index --help). \
             --alpha below 1 makes it approximate: a block is scored only while alpha x its upper bound \
-            reaches the k-th best score so far. Measured on Cranfield with splade-tiny: see the README.
+            reaches the k-th best score so far. --query-terms N keeps only the N largest weights of \
+            each query (as Seismic's query cut), another approximation. Measured recall and latency: \
+            see the README.
 
             Several --index: shards of one collection, merged by score; with --fusion, indexes of \
             different kinds (SPLADE and BM25: hybrid retrieval), each searched to depth k and fused by \
@@ -76,6 +78,10 @@ struct SpladeSearch: ParsableCommand {
     @Option(help: ArgumentHelp("1: exact (rank-safe). Below 1: approximate, faster, lower recall (see the discussion).", valueName: "a"))
     var alpha: Double = 1
 
+    @Option(help: ArgumentHelp("Search with only the N largest weights of each query (approximate: fewer blocks to bound and score).",
+                               valueName: "n"))
+    var queryTerms: Int?
+
     @Option(help: ArgumentHelp("Fuse the indexes' lists instead of merging shards.", valueName: "method"))
     var fusion: FusionMethod?
 
@@ -124,6 +130,7 @@ struct SpladeSearch: ParsableCommand {
         }
         guard k >= 1 else { throw ValidationError("-k must be at least 1") }
         guard alpha > 0 && alpha <= 1 else { throw ValidationError("--alpha must be in (0, 1]") }
+        if let queryTerms, queryTerms < 1 { throw ValidationError("--query-terms must be at least 1") }
         guard threads >= 1, batchSize >= 1 else { throw ValidationError("--threads and --batch-size must be at least 1") }
         if vectors && tokensOnly { throw ValidationError("--vectors and --tokens-only exclude each other") }
         if !weight.isEmpty && weight.count != index.count { throw ValidationError("give one --weight per --index") }

@@ -76,6 +76,22 @@ struct SearchCLITests {
         #expect(mixed.status == 64 && mixed.stderr.contains("--fusion"))
     }
 
+    /// --query-terms N searches with the N largest weights only: the same run as the query pruned by hand.
+    @Test func queryTermsKeepsTheLargestWeights() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 200)
+        let full = "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5,\"2222\":0.25,\"2050\":0.125}}\n"
+        let pruned = "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5}}\n"
+        let arguments = ["--index", index, "--vectors", "--keys", "ids", "-k", "20"]
+        let cut = try Tools.run("splade-search", arguments + ["--query-terms", "2"], stdin: full)
+        let byHand = try Tools.run("splade-search", arguments, stdin: pruned)
+        let whole = try Tools.run("splade-search", arguments, stdin: full)
+        #expect(cut.status == 0 && !cut.stdoutLines.isEmpty, "\(cut.stderr)")
+        #expect(cut.stdoutText == byHand.stdoutText && cut.stdoutText != whole.stdoutText)
+        #expect(try Tools.run("splade-search", arguments + ["--query-terms", "0"], stdin: full).status == 64)
+    }
+
     @Test func aQueryFromAnotherVocabularyIsRefused() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

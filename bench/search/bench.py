@@ -121,7 +121,8 @@ def bench_collection(args, name, base, queries, model, docs_wanted):
     work = f"{args.work}/{name}"
     os.makedirs(work)
     docs = replicate(base, docs_wanted)
-    vocabulary = sum(1 for _ in open(f"{model}/vocab.txt"))
+    with open(f"{model}/config.json") as f:
+        vocabulary = json.load(f)["vocab_size"]
     report = {"documents": len(docs), "real_documents": len(base), "queries": len(queries),
               "replicas": f"{len(docs) - len(base)} of {len(docs)} documents are perturbed replicas",
               "postings": int(sum(len(t) for t, _ in docs)), "systems": {}}

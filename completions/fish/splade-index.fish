@@ -20,7 +20,7 @@ function __splade-index_parse_tokens -S
     set -l unparsed_tokens (__splade-index_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-index'
-        __splade-index_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'i/input=' 'o/output=' 'check=' 'add' 'delete=' 'bm25' 'k1=' 'b=' 'field=+' 'keys=' 'block-size=' 'wait' 'quiet' 'progress' 'h/help'
+        __splade-index_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'i/input=+' 'o/output=' 'check=' 'add' 'delete=' 'bm25' 'k1=' 'b=' 'field=+' 'keys=' 'block-size=' 'input-format=' 'export=' 'index=' 'mapping' 'index-name=' 'vespa-namespace=' 'reorder' 'no-reorder' 'wait' 'quiet' 'progress' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-index_parse_subcommand -r 1 
@@ -80,7 +80,7 @@ complete -c 'splade-index' -f
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" model' -l 'model' -d 'Hugging Face model directory (tokenizer_config.json, vocab.txt or tokenizer.json). Default: $SPLADE_MODEL.' -rfa '(__splade-index_complete_directories)'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" mecab-dic' -l 'mecab-dic' -d 'MeCab dictionary directory (unidic-lite 1.0.8). Default: $SPLADE_MECAB_DIC, the installed copy, the project\'s deps/, then Python\'s unidic_lite.' -rfa '(__splade-index_complete_directories)'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" max-length' -l 'max-length' -d 'Maximum tokens per text including [CLS] and [SEP]; longer texts are truncated.' -rfka ''
-complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" i input' -s 'i' -l 'input' -d 'Input file; \'-\' is standard input. zstd-compressed input is detected.' -rF
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index"' -s 'i' -l 'input' -d 'Input file; \'-\' is standard input. zstd-compressed input is detected. Repeat to merge vector streams (shards).' -rF
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" o output' -s 'o' -l 'output' -d 'The index directory (created if needed).' -rfa '(__splade-index_complete_directories)'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" check' -l 'check' -d 'Verify the index in this directory and exit (status 65 when it is corrupt).' -rfa '(__splade-index_complete_directories)'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" add' -l 'add' -d 'Add the input\'s documents to the existing index (a document with an id already there replaces it).'
@@ -89,8 +89,16 @@ complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" k1' -l 'k1' -d 'BM25 term-frequency saturation.' -rfka ''
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" b' -l 'b' -d 'BM25 length normalisation.' -rfka ''
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index"' -l 'field' -d 'With --bm25 and text input: the text fields, joined with a space (--field title,text).' -rfka ''
-complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" keys' -l 'keys' -d 'JSON Lines vector keys: token strings (resolved with --model) or token ids.' -rfka 'tokens ids'
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" keys' -l 'keys' -d 'JSON Lines vector keys and CIFF terms (read or exported): token strings (resolved with --model) or token ids.' -rfka 'tokens ids'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" block-size' -l 'block-size' -d 'Documents per block (1-256): smaller blocks prune more finely, larger ones cost less memory.' -rfka ''
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" input-format' -l 'input-format' -d 'The input\'s format: vectors (binary or JSON Lines, detected) or ciff (the default for a .ciff or .ciff.zst file).' -rfka 'vectors ciff'
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" export' -l 'export' -d 'Write the index named by --index (or the input\'s vectors) in another engine\'s format to standard output.' -rfka 'ciff opensearch opensearch-seismic elasticsearch milvus qdrant vespa'
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" index' -l 'index' -d 'With --export: the index directory to export (otherwise the vectors of --input).' -rfa '(__splade-index_complete_directories)'
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" mapping' -l 'mapping' -d 'With --export ENGINE: print the index settings and mapping (collection schema, Vespa schema) to create instead of the documents.'
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" index-name' -l 'index-name' -d 'With --export ENGINE: the OpenSearch/Elasticsearch index, Milvus/Qdrant collection or Vespa schema name.' -rfka ''
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" vespa-namespace' -l 'vespa-namespace' -d 'With --export vespa: the namespace of the document ids (id:NAMESPACE:NAME::ID).' -rfka ''
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" reorder' -l 'reorder' -d 'Group documents that share terms into the same blocks (recursive graph bisection), so searches skip more blocks; --no-reorder builds faster.'
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" no-reorder' -l 'no-reorder' -d 'Group documents that share terms into the same blocks (recursive graph bisection), so searches skip more blocks; --no-reorder builds faster.'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" wait' -l 'wait' -d 'When another build holds the index\'s lock, wait for it instead of exiting with status 75.'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" quiet' -l 'quiet' -d 'Print only a one-line summary (for cron logs).'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" progress' -l 'progress' -d 'Show progress on standard error even when it is not a terminal.'

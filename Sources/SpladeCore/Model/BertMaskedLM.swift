@@ -10,14 +10,17 @@ public final class BertMaskedLM {
     public let config: BertConfig
     let weights: BertWeights
     public let threads: Int
-    /// Rows of logits computed at once by the SPLADE head: bounds its memory to rows × vocabulary floats.
+    /// Rows of logits computed at once by `logits(_:)`: bounds its memory to rows × vocabulary floats.
     let logitRowsPerChunk = 128
+    /// The SPLADE head's blocks of logits (per thread): 2048 decoder rows (6 MB at H = 768) stay
+    /// in cache while 512 token rows at a time pass through them.
+    let headRowsPerBlock = 512, headColumnsPerBlock = 2048
 
     /// Time spent so far in the embeddings and encoder layers, and in the MLM head and pooling.
     public private(set) var encoderSeconds = 0.0, headSeconds = 0.0
 
     private let hidden = FloatBuffer(), residual = FloatBuffer(), qkv = FloatBuffer(), context = FloatBuffer()
-    private let intermediate = FloatBuffer(), logits = FloatBuffer()
+    private let intermediate = FloatBuffer(), logits = FloatBuffer(), maxima = FloatBuffer()
 
     public init(config: BertConfig, weights: BertWeights, threads: Int) {
         self.config = config
@@ -32,6 +35,12 @@ public final class BertMaskedLM {
     }
 
     /// SPLADE vectors of `sequences` (token ids with [CLS] and [SEP]), in order.
+    ///
+    /// The head is the batch's largest product ([T, H] · [H, V]: a fifth of BERT-base's work with a
+    /// 32k vocabulary) and its decoder matrix is large (100 MB), so each thread takes a slice of the
+    /// vocabulary and walks it in blocks small enough to stay in cache while every row of the batch
+    /// passes through: the decoder streams from memory once per batch, and the logits exist only a
+    /// block of rows × columns at a time, folded at once into each sequence's running maxima.
     public func splade(_ sequences: [[Int32]]) throws(SpladeError) -> [SparseVector] {
         let started = DispatchTime.now().uptimeNanoseconds
         let offsets = try encode(sequences)
@@ -40,26 +49,49 @@ public final class BertMaskedLM {
             encoderSeconds += Double(encoded - started) / 1e9
             headSeconds += Double(DispatchTime.now().uptimeNanoseconds - encoded) / 1e9
         }
-        let v = config.vocabularySize
-        var vectors: [SparseVector] = []
-        vectors.reserveCapacity(sequences.count)
-        let running = UnsafeMutablePointer<Float>.allocate(capacity: v)
-        defer { running.deallocate() }
-        for s in sequences.indices {
-            running.update(repeating: -.infinity, count: v)
-            forEachLogitChunk(rows: offsets[s]..<offsets[s + 1]) { chunk, rows in
-                parallelChunks(v, threads: threads, minimumChunk: 2048) { columns in
-                    SpladePooling.accumulateMax(chunk, rows: rows, cols: v, columns: columns, into: running)
+        let v = config.vocabularySize, h = config.hiddenSize, t = offsets.last!
+        let running = maxima.reserve(sequences.count * v)
+        running.update(repeating: -.infinity, count: sequences.count * v)
+        let states = hidden.pointer
+        let (rowsPerBlock, columnsPerBlock) = (headRowsPerBlock, headColumnsPerBlock)
+        weights.decoderWeight.withUnsafeBufferPointer { decoder in
+            weights.decoderBias.withUnsafeBufferPointer { bias in
+                BLAS.singleThreaded {
+                    parallelChunks(v, threads: threads, minimumChunk: columnsPerBlock) { slice in
+                        let block = UnsafeMutablePointer<Float>.allocate(capacity: rowsPerBlock * columnsPerBlock)
+                        defer { block.deallocate() }
+                        for first in stride(from: slice.lowerBound, to: slice.upperBound, by: columnsPerBlock) {
+                            let width = min(columnsPerBlock, slice.upperBound - first)
+                            var sequence = 0
+                            for start in stride(from: 0, to: t, by: rowsPerBlock) {
+                                let rows = min(rowsPerBlock, t - start)
+                                for r in 0..<rows { (block + r * width).update(from: bias.baseAddress! + first, count: width) }
+                                BLAS.gemm(transposeB: true, m: rows, n: width, k: h, a: states + start * h, lda: h,
+                                          b: decoder.baseAddress! + first * h, ldb: h, beta: 1, c: block, ldc: width)
+                                // Fold each sequence's rows of the block into its maxima.
+                                var row = start
+                                while row < start + rows {
+                                    while offsets[sequence + 1] <= row { sequence += 1 }
+                                    let end = min(offsets[sequence + 1], start + rows)
+                                    SpladePooling.accumulateMax(block + (row - start) * width, rows: end - row, cols: width,
+                                                                columns: 0..<width, into: running + sequence * v + first)
+                                    row = end
+                                }
+                            }
+                        }
+                    }
                 }
             }
-            var vector = SparseVector()
-            for j in 0..<v where running[j] > 0 {
-                vector.indices.append(Int32(j))
-                vector.values.append(SpladePooling.weight(maxLogit: running[j]))
-            }
-            vectors.append(vector)
         }
-        return vectors
+        return sequences.indices.map { s in
+            let maxima = running + s * v
+            var vector = SparseVector()
+            for j in 0..<v where maxima[j] > 0 {
+                vector.indices.append(Int32(j))
+                vector.values.append(SpladePooling.weight(maxLogit: maxima[j]))
+            }
+            return vector
+        }
     }
 
     /// The MLM logits [L, V] of one sequence (for checking against a reference).
