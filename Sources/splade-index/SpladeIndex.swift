@@ -269,7 +269,9 @@ struct SpladeIndex: ParsableCommand {
         let tokens = tokenizer?.vocabulary.tokens
         var vocabulary = tokens.map { VocabularyInfo(size: $0.count, fingerprint: VectorStreamHeader.fingerprint(of: $0), tokens: $0) }
         var vocabularySource = "--model's"
-        var seen: [String: String] = [:]
+        // Where each id was first read: (input, record), turned into text only for an error.
+        var seen: [String: (input: Int, record: Int)] = [:]
+        var names: [String] = []
         for path in inputs.isEmpty ? ["-"] : inputs {
             let reader = try VectorReader(path: path, keys: keys == .tokens && tokenizer != nil
                                           ? .tokens(tokenizer!.vocabulary) : .ids(vocabularySize: vocabulary?.size))
@@ -291,6 +293,7 @@ struct SpladeIndex: ParsableCommand {
                                   hint: "or index the binary stream (splade-encode --format binary), which carries it")
             }
             let size = vocabulary!.size
+            names.append(reader.name)
             var number = 0
             while let record = try reader.next() {
                 number += 1
@@ -298,10 +301,10 @@ struct SpladeIndex: ParsableCommand {
                     throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(size)", location: "\(reader.name): record \(number)")
                 }
                 if inputs.count > 1 {
-                    let place = "\(reader.name): record \(number)"
                     let id = record.id.idText ?? ""
-                    if let first = seen.updateValue(place, forKey: id) {
-                        throw SpladeError(.badInput, "document id \"\(id)\" was already read at \(first)", location: place,
+                    if let first = seen.updateValue((names.count - 1, number), forKey: id) {
+                        throw SpladeError(.badInput, "document id \"\(id)\" was already read at \(names[first.input]): record \(first.record)",
+                                          location: "\(reader.name): record \(number)",
                                           hint: "shards of one collection hold each document once")
                     }
                 }
