@@ -53,13 +53,15 @@ models/splade-tiny/model.safetensors: | $(DEPS)/.apt
 build: $(DEPS)/.apt
 	swift build -c release
 
-## test: the whole suite (parity with ../shared/fixtures, CLI behaviour), then the docs drift check.
+## test: the whole suite (parity with ../shared/fixtures, CLI behaviour), the GPU code paths on the
+## host emulation of the CUDA library, then the docs drift check.
 ## The Cranfield end-to-end test encodes 1400 documents: it runs the release binaries.
 test: deps
 	swift build -c release
 	swift build --build-tests
 	SPLADE_E2E_BIN_DIR=$(RELEASE_BIN) swift test
 	$(MAKE) --no-print-directory test-interop
+	$(MAKE) --no-print-directory test-cuda-host
 	$(MAKE) --no-print-directory check-docs
 
 ## test-interop: our CIFF in PISA and BMP (and PISA's index here), our exports in Qdrant and Milvus
@@ -153,6 +155,11 @@ demo: deps build
 clean:
 	rm -rf .build
 
+## build-cuda: release binaries with --device cuda in .build-cuda/release (needs `make cuda`; at run
+## time cuBLAS 13 or 12 on LD_LIBRARY_PATH, or SPLADE_CUDA_CUBLAS)
+build-cuda: cuda $(DEPS)/.apt
+	swift build -c release $(CUDA_TRAIT)
+
 ## cuda: the optional CUDA kernels, deps/cuda/lib/libsplade_cuda.so (sm_80, sm_90 and PTX), for the
 ## package trait CUDA. Uses NVCC=…, else nvcc on PATH or in /usr/local/cuda, else installs nvcc from
 ## PyPI's NVIDIA wheels into deps/cuda (CUDA 13: the CUDA 12 nvcc wheels ship ptxas, not nvcc).
@@ -168,7 +175,7 @@ CUDA_ARCHS := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=
 SYSTEM_NVCC = $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 CUDA_TRAIT := --traits CUDA --scratch-path .build-cuda
 
-.PHONY: cuda test-cuda
+.PHONY: cuda build-cuda test-cuda cuda-host test-cuda-host
 
 cuda: $(CUDA_LIB)
 
@@ -193,3 +200,20 @@ test-cuda: cuda deps
 	swift build $(CUDA_TRAIT) --build-tests
 	LD_LIBRARY_PATH=$(abspath $(CUDA_WHEEL_ROOT)/lib)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
 	  swift test $(CUDA_TRAIT) $(if $(FILTER),--filter $(FILTER))
+
+## cuda-host, test-cuda-host: libsplade_cuda's C API emulated on the host (deps/cuda-host/lib), so the
+## CUDA code paths and tests run without a GPU; checks the Swift orchestration, not the kernels.
+CUDA_HOST_LIB := $(DEPS)/cuda-host/lib/libsplade_cuda.so
+CUDA_HOST_TRAIT := --traits CUDA --scratch-path .build-cuda-host
+
+cuda-host: $(CUDA_HOST_LIB)
+
+$(CUDA_HOST_LIB): Sources/CSpladeCUDA/host/emulation.c Sources/CSpladeCUDA/include/splade_cuda.h | $(DEPS)/.apt
+	@mkdir -p $(dir $@)
+	cc -O2 -std=c11 -ffp-contract=off -fPIC -shared -I Sources/CSpladeCUDA/include -o $@.tmp \
+	  Sources/CSpladeCUDA/host/emulation.c $(shell pkg-config --cflags --libs openblas) -lm
+	mv $@.tmp $@
+
+test-cuda-host: cuda-host deps
+	SPLADE_CUDA_LIB=$(abspath $(dir $(CUDA_HOST_LIB))) swift build $(CUDA_HOST_TRAIT) --build-tests
+	SPLADE_CUDA_LIB=$(abspath $(dir $(CUDA_HOST_LIB))) swift test $(CUDA_HOST_TRAIT) --filter $(or $(FILTER),CUDA)

@@ -4,8 +4,9 @@ import PackageDescription
 /// Every tool links the one shared library (SpladeCore) and the CLI plumbing (SpladeCLI).
 let tools = ["splade-tokenize", "splade-encode", "splade-eval", "splade-train", "splade-noise", "splade-filter", "splade-index", "splade-search"]
 
-/// Where `make cuda` puts libsplade_cuda.so (linked, with an rpath, only under the trait CUDA).
-let cudaLibrary = Context.packageDirectory + "/deps/cuda/lib"
+/// Where `make cuda` puts libsplade_cuda.so (linked, with an rpath, only under the trait CUDA);
+/// SPLADE_CUDA_LIB names another directory (`make test-cuda-host` links the host emulation that way).
+let cudaLibrary = Context.environment["SPLADE_CUDA_LIB"] ?? Context.packageDirectory + "/deps/cuda/lib"
 
 let package = Package(
     name: "splade",

@@ -28,6 +28,27 @@ public struct StreamOptions: ParsableArguments {
     }
 }
 
+extension ComputeDevice: ExpressibleByArgument {
+    public init?(argument: String) { self.init(argument) }
+    public static var allValueStrings: [String] { ["cpu", "cuda", "auto"] }
+}
+
+/// --device: where the model runs.
+public struct DeviceOptions: ParsableArguments {
+    @Option(help: ArgumentHelp("Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (a GPU when this build has CUDA support and the machine a GPU, else the CPU). Without CUDA support in the build, or without a GPU, cuda exits with status 69.",
+                               valueName: "device"))
+    public var device: ComputeDevice = .cpu
+
+    public init() {}
+
+    /// The device made concrete (checked before any input is read), with a note on standard error when it is a GPU.
+    public func resolve() throws(SpladeError) -> ComputeDevice {
+        let resolved = try device.resolved()
+        if let note = resolved.usageNote() { Diagnostics.note(note) }
+        return resolved
+    }
+}
+
 /// How text records are read: JSON Lines fields, or plain lines.
 public struct TextInputOptions: ParsableArguments {
     @Option(name: .long, parsing: .singleValue,

@@ -40,6 +40,7 @@ struct SpladeEncode: ParsableCommand {
     @OptionGroup(title: "Model") var tokenizerOptions: TokenizerOptions
     @OptionGroup(title: "Input") var textOptions: TextInputOptions
     @OptionGroup(title: "Input and output") var stream: StreamOptions
+    @OptionGroup(title: "Device") var deviceOptions: DeviceOptions
 
     @Option(help: ArgumentHelp("Sequences per forward pass (sorted by length within a window of input).", valueName: "n"))
     var batchSize = 32
@@ -80,9 +81,9 @@ struct SpladeEncode: ParsableCommand {
     private func encodeTexts() throws(SpladeError) {
         let clock = Stopwatch()
         let tokenizer = try tokenizerOptions.loadTokenizer()
-        let model = try BertMaskedLM(directory: try tokenizerOptions.modelDirectory(), threads: stream.threads)
+        let model = try deviceOptions.resolve().makeEncoder(directory: try tokenizerOptions.modelDirectory(), threads: stream.threads)
         let loading = clock.lap()
-        var tokenizing = 0.0
+        var tokenizing = 0.0, encoding = 0.0
         BLAS.threads = stream.threads
         guard model.config.vocabularySize == tokenizer.vocabulary.count else {
             throw SpladeError(.badInput, "the model's vocabulary has \(model.config.vocabularySize) entries but its tokenizer's has "
@@ -120,7 +121,9 @@ struct SpladeEncode: ParsableCommand {
                     guard invalid.absorb(error) else { progress.finish(); throw error }
                 }
             }
+            let encodeClock = Stopwatch()
             let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
+            encoding += encodeClock.lap()
             for (record, vector) in zip(records, vectors) {
                 var pruned = vector
                 if let topK { pruned = pruned.topK(topK) }
@@ -136,9 +139,14 @@ struct SpladeEncode: ParsableCommand {
         invalid.reportCount()
         if timings {
             let total = loading + clock.lap()
-            Diagnostics.note(String(format: "timings: %d docs, %d tokens in %.3f s: loading %.3f s, tokenizing %.3f s, "
-                                    + "encoder %.3f s, SPLADE head %.3f s", written, tokens, total, loading, tokenizing,
-                                    model.encoderSeconds, model.headSeconds))
+            var line = String(format: "timings: %d docs, %d tokens in %.3f s: loading %.3f s, tokenizing %.3f s, ", written, tokens,
+                              total, loading, tokenizing)
+            if let cpu = model as? BertMaskedLM {
+                line += String(format: "encoder %.3f s, SPLADE head %.3f s", cpu.encoderSeconds, cpu.headSeconds)
+            } else {
+                line += String(format: "model on the GPU %.3f s", encoding)
+            }
+            Diagnostics.note(line)
         }
     }
 

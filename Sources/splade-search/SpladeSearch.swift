@@ -59,6 +59,7 @@ struct SpladeSearch: ParsableCommand {
 
     @OptionGroup(title: "Model") var tokenizerOptions: TokenizerOptions
     @OptionGroup(title: "Query input") var textOptions: TextInputOptions
+    @OptionGroup(title: "Device (query encoding)") var deviceOptions: DeviceOptions
 
     @Flag(help: "Queries are sparse vectors (binary stream or JSON Lines), not texts.")
     var vectors = false

@@ -8,7 +8,7 @@ import Yams
 struct SpladeTrain: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "splade-train",
-        abstract: "Fine-tune a SPLADE model on the CPU, computing what the reference trainer computes.",
+        abstract: "Fine-tune a SPLADE model, computing what the reference trainer computes.",
         discussion: """
             Reads the reference trainer's YAML configuration (model_name_or_path, train_data, \
             per_device_train_batch_size, gradient_accumulation_steps, num_train_epochs or max_steps, \
@@ -37,6 +37,7 @@ struct SpladeTrain: ParsableCommand {
               splade-train --config train.yaml
               splade-train --config train.yaml --output-dir runs/v1 --max_steps 1000
               splade-train --config train.yaml --resume
+              splade-train --config train.yaml --device cuda
               tail -f runs/v1/training_log.jsonl | jq -c '{step, loss, lr}'
 
             \(ExitStatus.table)
@@ -69,6 +70,8 @@ struct SpladeTrain: ParsableCommand {
     @Flag(help: "Show progress on standard error even when it is not a terminal.")
     var progress = false
 
+    @OptionGroup(title: "Device") var deviceOptions: DeviceOptions
+
     @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Configuration overrides: --KEY VALUE pairs.", valueName: "--key value"))
     var overrides: [String] = []
 
@@ -86,6 +89,7 @@ struct SpladeTrain: ParsableCommand {
     }
 
     private func train() throws {
+        let device = try deviceOptions.resolve()
         var settings = try Self.readYAML(config)
         for i in stride(from: 0, to: overrides.count, by: 2) {
             let key = String(overrides[i].dropFirst(2)).replacingOccurrences(of: "-", with: "_")
@@ -124,7 +128,7 @@ struct SpladeTrain: ParsableCommand {
         let weights = try BertWeights.load(directory: training.modelPath, config: modelConfig)
         let rows = try TrainingData.load(training.trainData, groupSize: training.groupSize)
         let trainer = try Trainer(config: training, modelConfig: modelConfig, weights: weights, rows: rows, tokenizer: tokenizer,
-                                  threads: threads)
+                                  threads: threads, device: device)
         if resume, let latest = checkpoints.last {
             try trainer.restore(from: latest.path)
             Diagnostics.note("resuming from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")

@@ -81,6 +81,14 @@ int splade_cuda_gelu_forward(float *x, size_t count);
 int splade_cuda_softmax_rows(float *x, int rows, int cols);
 /* Elementwise x[i] *= mask[i] (dropout keep-masks scaled by 1/(1−p)). */
 int splade_cuda_multiply(float *x, const float *mask, size_t count);
+/* Elementwise y[i] += x[i] (residual gradients). */
+int splade_cuda_add(float *y, const float *x, size_t count);
+/* A dropout keep-mask: mask[i] = u_i < probability ? 0 : 1/(1 − probability) (the keep factor in float),
+ * where u_i = (z >> 40)/2^24 and z is draw number counter + i of SplitMix64 seeded with `seed`:
+ * z = mix(seed + (counter + i + 1)·0x9E3779B97F4A7C15), mix(z) = z' ^ (z' >> 31) with
+ * z' = ((z ^ (z >> 30))·0xBF58476D1CE4E5B9 ^ …>> 27)·0x94D049BB133111EB, all mod 2^64. That is the stream
+ * of SpladeCore's SeededRandom(seed: seed) after `counter` draws, so the CPU and the GPU drop the same units. */
+int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability);
 /* SPLADE max pooling over the rows of one sequence, a chunk of rows at a time: for each column j,
  * running[j] = max(running[j], logits[r][j]) over `rows` rows of logits[rows×cols] (strict >, so the
  * first maximal row wins, as on the CPU), and argmax[j] = first_row + r of the row that set it.
@@ -101,6 +109,10 @@ int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const fl
 int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx);
 /* Given P (the softmax output) and dP, in place: dP ← P ⊙ (dP − rowsum(dP ⊙ P)). */
 int splade_cuda_softmax_backward(const float *p, float *dp, int rows, int cols);
+/* The embeddings' backward: for each token i, dword[ids[i]] += dx[i], dposition[positions[i]] += dx[i] and
+ * dtoken_type[0] += dx[i] (rows of width h; tokens sharing an id or a position are added atomically). */
+int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *dx,
+                               float *dword, float *dposition, float *dtoken_type);
 /* dbias[j] += Σ_rows dy[r][j]. */
 int splade_cuda_bias_backward(const float *dy, int rows, int cols, float *dbias);
 /* SPLADE pooling and the decoder, backward, from the saved maxima and argmax rows of one sequence:

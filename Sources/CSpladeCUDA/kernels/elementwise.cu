@@ -1,4 +1,5 @@
-// Element-wise kernels: bias rows, embeddings, GELU and its backward, masks, column sums, AdamW.
+// Element-wise kernels: bias rows, embeddings and their backward, GELU and its backward, sums, dropout masks,
+// column sums, AdamW.
 // Built with --fmad=false so products and sums round as the CPU code (Swift does not contract).
 #include "common.cuh"
 #include "reduce.cuh"
@@ -16,6 +17,16 @@ static __global__ void embed_kernel(const int32_t *ids, const int32_t *positions
     GRID_STRIDE(i, (size_t)tokens * h) {
         size_t t = i / h, j = i % h;
         x[i] = word[(size_t)ids[t] * h + j] + position[(size_t)positions[t] * h + j] + token_type[j];
+    }
+}
+
+// Tokens sharing an id (or a position, across the sequences of a batch) add into the same row, hence the atomics.
+static __global__ void embed_backward_kernel(const int32_t *ids, const int32_t *positions, int tokens, int h,
+                                             const float *dx, float *dword, float *dposition) {
+    GRID_STRIDE(i, (size_t)tokens * h) {
+        size_t t = i / h, j = i % h;
+        atomicAdd(dword + (size_t)ids[t] * h + j, dx[i]);
+        atomicAdd(dposition + (size_t)positions[t] * h + j, dx[i]);
     }
 }
 
@@ -39,26 +50,52 @@ static __global__ void multiply_kernel(float *x, const float *mask, size_t count
     GRID_STRIDE(i, count) x[i] *= mask[i];
 }
 
+static __global__ void add_kernel(float *y, const float *x, size_t count) {
+    GRID_STRIDE(i, count) y[i] += x[i];
+}
+
+// SeededRandom (SplitMix64) without its sequential state: draw n has state seed + (n + 1)·γ, so every
+// element computes its own draw and the mask equals the CPU's after `counter` earlier draws.
+static __device__ inline uint64_t splitmix64(uint64_t seed, uint64_t draw) {
+    uint64_t z = seed + (draw + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static __global__ void dropout_mask_kernel(float *mask, size_t count, uint64_t seed, uint64_t counter,
+                                           float probability, float keep) {
+    GRID_STRIDE(i, count) {
+        // nextUnitFloat: 24 bits, so the conversion and the division by 2^24 are exact.
+        float u = (float)(splitmix64(seed, counter + i) >> 40) / 16777216.0f;
+        mask[i] = u < probability ? 0.0f : keep;
+    }
+}
+
 static __global__ void scale_kernel(float *x, size_t count, float factor) {
     GRID_STRIDE(i, count) x[i] *= factor;
 }
 
-// Column sums over a chunk of rows per block row (gridDim.y chunks), added atomically:
-// out[j] += Σ_r a[r][j] (· b[r][j] when b is given).
+// Column sums, a chunk of rows at a time, added atomically: out[j] += Σ_r a[r][j] (· b[r][j] when b is given).
+// Block row y takes chunks y, y + gridDim.y, …: gridDim.y is at most 65535, fewer than the chunks of 4.2M rows.
 static constexpr int kRowsPerChunk = 64;
+static constexpr unsigned kMaxChunkBlocks = 65535;
 static __global__ void column_sums_kernel(const float *a, const float *b, int rows, int cols, float *out) {
     int j = blockIdx.x * blockDim.x + threadIdx.x;
     if (j >= cols) return;
-    int first = blockIdx.y * kRowsPerChunk, last = min(rows, first + kRowsPerChunk);
-    float sum = 0;
-    for (int r = first; r < last; r++) sum += b ? a[(size_t)r * cols + j] * b[(size_t)r * cols + j] : a[(size_t)r * cols + j];
-    atomicAdd(out + j, sum);
+    for (size_t first = (size_t)blockIdx.y * kRowsPerChunk; first < (size_t)rows; first += (size_t)gridDim.y * kRowsPerChunk) {
+        size_t last = min((size_t)rows, first + kRowsPerChunk);
+        float sum = 0;
+        for (size_t r = first; r < last; r++) sum += b ? a[r * cols + j] * b[r * cols + j] : a[r * cols + j];
+        atomicAdd(out + j, sum);
+    }
 }
 
 namespace splade_cuda {
 int column_sums(const float *a, const float *b, int rows, int cols, float *out) {
     if (rows == 0 || cols == 0) return SPLADE_CUDA_OK;
-    dim3 grid((cols + kThreads - 1) / kThreads, (rows + kRowsPerChunk - 1) / kRowsPerChunk);
+    size_t chunks = ((size_t)rows + kRowsPerChunk - 1) / kRowsPerChunk;
+    dim3 grid((cols + kThreads - 1) / kThreads, (unsigned)(chunks < kMaxChunkBlocks ? chunks : kMaxChunkBlocks));
     column_sums_kernel<<<grid, kThreads>>>(a, b, rows, cols, out);
     return launched("column sums");
 }
@@ -105,6 +142,17 @@ int splade_cuda_embed(const int32_t *ids, const int32_t *positions, int tokens, 
     return launched("embed");
 }
 
+int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *dx,
+                               float *dword, float *dposition, float *dtoken_type) {
+    SPLADE_REQUIRE(tokens >= 0 && h > 0, "bad size");
+    if (tokens == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(ids && positions && dx && dword && dposition && dtoken_type, "null pointer");
+    embed_backward_kernel<<<blocks_for((size_t)tokens * h), kThreads>>>(ids, positions, tokens, h, dx, dword, dposition);
+    if (int code = launched("embed_backward")) return code;
+    // Every token adds into the one token-type row: column sums add per chunk of rows, not per token.
+    return column_sums(dx, nullptr, tokens, h, dtoken_type);
+}
+
 int splade_cuda_gelu_forward(float *x, size_t count) {
     if (count == 0) return SPLADE_CUDA_OK;
     gelu_forward_kernel<<<blocks_for(count), kThreads>>>(x, count);
@@ -121,6 +169,23 @@ int splade_cuda_multiply(float *x, const float *mask, size_t count) {
     if (count == 0) return SPLADE_CUDA_OK;
     multiply_kernel<<<blocks_for(count), kThreads>>>(x, mask, count);
     return launched("multiply");
+}
+
+int splade_cuda_add(float *y, const float *x, size_t count) {
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(y && x, "null pointer");
+    add_kernel<<<blocks_for(count), kThreads>>>(y, x, count);
+    return launched("add");
+}
+
+int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability) {
+    SPLADE_REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(mask, "null pointer");
+    // The keep factor in float on the host, as BertTrainingPass.dropoutMask computes it.
+    float keep = 1.0f / (1.0f - probability);
+    dropout_mask_kernel<<<blocks_for(count), kThreads>>>(mask, count, seed, counter, probability, keep);
+    return launched("dropout_mask");
 }
 
 int splade_cuda_scale(float *x, size_t count, float factor) {

@@ -1,7 +1,8 @@
 #if CUDA
 import CSpladeCUDA
 
-/// A CUDA GPU through libsplade_cuda (`make cuda`, package trait CUDA). Not yet run on a GPU.
+/// A CUDA GPU through libsplade_cuda (`make cuda`, package trait CUDA), or the host emulation of its
+/// C API (`make cuda-host`), which reports one device.
 public enum CUDADevice {
     /// GPUs this process sees: 0 without a driver or a GPU (never a crash).
     public static var count: Int { Int(splade_cuda_device_count()) }

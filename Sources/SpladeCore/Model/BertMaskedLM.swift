@@ -6,7 +6,7 @@ import Foundation
 /// so every linear layer is one large matrix product over real tokens only, and attention runs per
 /// sequence. Scratch buffers live in the model and are reused from batch to batch: one
 /// `BertMaskedLM` serves one thread of calls at a time (it uses all cores inside each call).
-public final class BertMaskedLM {
+public final class BertMaskedLM: SpladeEncoding {
     public let config: BertConfig
     let weights: BertWeights
     public let threads: Int
@@ -224,23 +224,5 @@ public final class BertMaskedLM {
                                   bias: b.baseAddress!, epsilon: config.layerNormEpsilon, threads: threads)
             }
         }
-    }
-}
-
-extension BertMaskedLM {
-    /// SPLADE vectors of any number of sequences, in their order, computed in batches of at most
-    /// `batchSize` sequences of similar length (sorted by length, longest first), which keeps
-    /// attention's per-sequence products and the scratch buffers even.
-    public func splade(_ sequences: [[Int32]], batchSize: Int) throws(SpladeError) -> [SparseVector] {
-        let order = sequences.indices.sorted { sequences[$0].count > sequences[$1].count }
-        var result = [SparseVector](repeating: SparseVector(), count: sequences.count)
-        var start = 0
-        while start < order.count {
-            let batch = Array(order[start..<min(order.count, start + max(1, batchSize))])
-            let vectors = try splade(batch.map { sequences[$0] })
-            for (i, vector) in zip(batch, vectors) { result[i] = vector }
-            start += batch.count
-        }
-        return result
     }
 }

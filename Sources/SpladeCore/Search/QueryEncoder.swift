@@ -4,7 +4,7 @@
 /// also the query side of a BM25 index.
 public final class QueryEncoder {
     public enum Mode {
-        case model(BertMaskedLM)
+        case model(any SpladeEncoding)
         case tokens
     }
 

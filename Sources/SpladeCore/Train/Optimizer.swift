@@ -11,17 +11,45 @@ public struct AdamW: Sendable {
     public internal(set) var steps = 0
     var firstMoments: BertWeights, secondMoments: BertWeights
 
+    /// The hyperparameters alone (what a TrainingConfig sets).
+    public struct Settings: Sendable {
+        public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+    }
+
     public init(like weights: BertWeights, weightDecay: Float) {
         self.weightDecay = weightDecay
         firstMoments = .zeros(like: weights)
         secondMoments = .zeros(like: weights)
     }
 
+    /// An optimizer resumed from moments kept elsewhere (the GPU's).
+    init(_ settings: Settings, steps: Int, firstMoments: BertWeights, secondMoments: BertWeights) {
+        weightDecay = settings.weightDecay
+        self.steps = steps
+        self.firstMoments = firstMoments
+        self.secondMoments = secondMoments
+        configure(settings)
+    }
+
+    mutating func configure(_ settings: Settings) {
+        beta1 = settings.beta1
+        beta2 = settings.beta2
+        epsilon = settings.epsilon
+        weightDecay = settings.weightDecay
+    }
+
+    /// Adam's bias corrections for step t (counted from 1): the step size lr/(1 − β₁ᵗ) and √(1 − β₂ᵗ),
+    /// computed in double as torch does.
+    static func corrections(_ settings: Settings, learningRate: Float, step t: Int) -> (stepSize: Float, correction2Root: Double) {
+        let correction1 = 1 - Foundation.pow(Double(settings.beta1), Double(t))
+        return (Float(Double(learningRate) / correction1), Foundation.sqrt(1 - Foundation.pow(Double(settings.beta2), Double(t))))
+    }
+
+    var settings: Settings { Settings(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay) }
+
     public mutating func step(_ weights: inout BertWeights, gradients: BertWeights, learningRate: Float) {
         steps += 1
-        let correction1 = 1 - Foundation.pow(Double(beta1), Double(steps))
-        let correction2Root = Foundation.sqrt(1 - Foundation.pow(Double(beta2), Double(steps)))
-        let stepSize = Float(Double(learningRate) / correction1)
+        let (stepSize, correction2Root) = Self.corrections(settings, learningRate: learningRate, step: steps)
         var gradientArrays: [[Float]] = []
         var copy = gradients
         copy.forEachParameter { values, _ in gradientArrays.append(values) }

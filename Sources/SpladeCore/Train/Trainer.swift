@@ -18,8 +18,8 @@ public final class Trainer {
 
     public let config: TrainingConfig
     public let modelConfig: BertConfig
-    public private(set) var weights: BertWeights
-    public private(set) var optimizer: AdamW
+    /// Where the parameters live and the passes run (the CPU, or a GPU with --device cuda).
+    let engine: any TrainingEngine
     /// Optimizer steps done.
     public private(set) var step = 0
     public let totalSteps: Int
@@ -28,17 +28,25 @@ public final class Trainer {
     let noiseTokenIds: [Int32]
     let threads: Int
 
+    /// `device`: the CPU (the default), a CUDA GPU, or `auto` (a GPU when the build and the machine have one).
     public init(config: TrainingConfig, modelConfig: BertConfig, weights: BertWeights, rows: [TrainingExample],
-                tokenizer: Tokenizer, threads: Int) throws(SpladeError) {
+                tokenizer: Tokenizer, threads: Int, device: ComputeDevice = .cpu) throws(SpladeError) {
         self.config = config
         self.modelConfig = modelConfig
-        self.weights = weights
         self.rows = rows
         self.threads = threads
-        optimizer = AdamW(like: weights, weightDecay: config.weightDecay)
-        optimizer.beta1 = config.adamBeta1
-        optimizer.beta2 = config.adamBeta2
-        optimizer.epsilon = config.adamEpsilon
+        switch try device.resolved() {
+        case .cuda(let index):
+            #if CUDA
+            engine = try CUDATrainingEngine(config: modelConfig, weights: weights, optimizer: config.optimizer(), device: index)
+            #else
+            preconditionFailure("resolved() gives .cuda only in a CUDA build")
+            #endif
+        case .cpu, .auto:
+            var optimizer = AdamW(like: weights, weightDecay: config.weightDecay)
+            optimizer.configure(config.optimizer())
+            engine = CPUTrainingEngine(config: modelConfig, weights: weights, optimizer: optimizer, threads: threads)
+        }
         totalSteps = config.totalOptimizerSteps(rows: rows.count)
         sessions = try (0..<max(1, threads)).map { _ throws(SpladeError) in try tokenizer.makeSession() }
         // Each noise token maps to its id; an unknown one to [UNK], as the reference does.
@@ -47,13 +55,11 @@ public final class Trainer {
 
     /// Continues from a checkpoint's weights, optimizer moments and step.
     public func restore(from directory: String) throws(SpladeError) {
-        let (loaded, restored, state) = try Checkpoint.load(directory, config: modelConfig, like: weights,
+        let (loaded, restored, state) = try Checkpoint.load(directory, config: modelConfig, like: try engine.snapshot().weights,
                                                            weightDecay: config.weightDecay)
-        weights = loaded
-        optimizer = restored
-        optimizer.beta1 = config.adamBeta1
-        optimizer.beta2 = config.adamBeta2
-        optimizer.epsilon = config.adamEpsilon
+        var optimizer = restored
+        optimizer.configure(config.optimizer())
+        try engine.restore(weights: loaded, optimizer: optimizer)
         step = state.globalStep
     }
 
@@ -83,7 +89,6 @@ public final class Trainer {
         let lambdaQuery = regularizerWeight(maximum: config.querySparsityWeight, step: t, warmupSteps: queryWarmup)
         let lambdaNoise = regularizerWeight(maximum: config.noiseTokensWeight, step: t, warmupSteps: queryWarmup)
         let accumulation = config.gradientAccumulationSteps
-        var gradients = BertWeights.zeros(like: weights)
         var log = StepLog(step: t, learningRate: 0, lambdaDoc: lambdaDoc, lambdaQuery: lambdaQuery, lambdaNoise: lambdaNoise,
                           rankLoss: 0, regularizerDoc: 0, regularizerQuery: 0, noiseSum: 0, loss: 0, gradientNorm: 0,
                           queryL0: 0, documentL0: 0, tokens: 0)
@@ -101,9 +106,7 @@ public final class Trainer {
             let dropout = BertTrainingPass.Dropout(hidden: config.hiddenDropout ?? modelConfig.hiddenDropout,
                                                    attention: config.attentionDropout ?? modelConfig.attentionDropout,
                                                    seed: dropoutSeed.next())
-            let pass = BertTrainingPass(config: modelConfig, weights: weights, sequences: sequences, threads: threads,
-                                        dropout: dropout.hidden > 0 || dropout.attention > 0 ? dropout : nil)
-            let vectors = pass.forward()
+            let vectors = try engine.forward(sequences, dropout: dropout.hidden > 0 || dropout.attention > 0 ? dropout : nil)
             let b = groups.count
             let terms = objective.evaluate(queries: Array(vectors[0..<b]), documents: Array(vectors[b...]),
                                            labels: groups.map(\.labels), lambdaDoc: lambdaDoc, lambdaQuery: lambdaQuery,
@@ -115,7 +118,7 @@ public final class Trainer {
             // The loss of an optimizer step is the mean over its micro-batches.
             let scale = 1 / Float(accumulation)
             let dVectors: [[Float]] = (terms.queryGradients + terms.documentGradients).map { row in row.map { $0 * scale } }
-            gradients.add(pass.backward(dVectors))
+            try engine.backward(dVectors)
             log.rankLoss += terms.rank * scale
             log.regularizerDoc += terms.regularizerDoc * scale
             log.regularizerQuery += terms.regularizerQuery * scale
@@ -125,13 +128,13 @@ public final class Trainer {
             log.documentL0 += Self.meanNonZero(vectors[b...]) * scale
             log.tokens += sequences.reduce(0) { $0 + $1.count }
         }
-        log.gradientNorm = clipGradients(&gradients, maxNorm: config.maxGradNorm)
+        log.gradientNorm = try engine.clipGradients(maxNorm: config.maxGradNorm)
         guard log.gradientNorm.isFinite else {
             throw SpladeError(.internalError, "the gradient norm is \(log.gradientNorm) at step \(t); stopping without saving")
         }
         log.learningRate = config.scheduler.rate(base: config.learningRate, step: t, totalSteps: totalSteps,
                                                  warmupSteps: config.warmupSteps(total: totalSteps))
-        optimizer.step(&weights, gradients: gradients, learningRate: log.learningRate)
+        try engine.applyOptimizer(learningRate: log.learningRate)
         step += 1
         return log
     }
@@ -164,6 +167,7 @@ extension Trainer {
     /// Saves `checkpoint-<step>` (model, optimizer moments, state) in `outputDirectory`, then removes
     /// the oldest checkpoints beyond save_total_limit.
     public func saveCheckpoint(outputDirectory: String, modelConfigJSON: JSONValue) throws(SpladeError) {
+        let (weights, optimizer) = try engine.snapshot()
         try Checkpoint.write(to: outputDirectory + "/checkpoint-\(step)", weights: weights, config: modelConfig,
                              modelConfigJSON: modelConfigJSON, sourceModel: config.modelPath, optimizer: optimizer,
                              state: Checkpoint.State(globalStep: step, adamSteps: optimizer.steps))
@@ -176,7 +180,7 @@ extension Trainer {
 
     /// Writes the trained model into `outputDirectory` itself (what save_model does at the end).
     public func saveFinalModel(outputDirectory: String, modelConfigJSON: JSONValue) throws(SpladeError) {
-        try Checkpoint.writeFinalModel(into: outputDirectory, weights: weights, config: modelConfig,
+        try Checkpoint.writeFinalModel(into: outputDirectory, weights: try engine.snapshot().weights, config: modelConfig,
                                        modelConfigJSON: modelConfigJSON, sourceModel: config.modelPath)
     }
 }

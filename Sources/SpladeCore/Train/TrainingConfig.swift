@@ -261,3 +261,10 @@ struct ConfigReader {
         target = b
     }
 }
+
+extension TrainingConfig {
+    /// AdamW's hyperparameters from the configuration.
+    func optimizer() -> AdamW.Settings {
+        AdamW.Settings(beta1: adamBeta1, beta2: adamBeta2, epsilon: adamEpsilon, weightDecay: weightDecay)
+    }
+}

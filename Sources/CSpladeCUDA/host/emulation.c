@@ -1,0 +1,419 @@
+/*
+ * emulation.c: a host implementation of the C API of libsplade_cuda (splade_cuda.h), built by
+ * `make cuda-host`, so that the Swift GPU code paths (the encoder, training) run without a GPU:
+ * "device memory" is ordinary host memory and every function does what the header documents, with
+ * the kernels' rounding (float where they compute in float, double where they use double). It checks
+ * the Swift orchestration (buffers, offsets, call order), not the CUDA kernels: those are checked on
+ * a GPU by CUDAKernelTests. Sums run sequentially where the GPU reduces in a tree or atomically, so
+ * results can differ from a GPU's in the last bits, as the GPU's differ from run to run.
+ */
+#define _DEFAULT_SOURCE /* sysconf(_SC_PHYS_PAGES) under -std=c11 */
+
+#include "splade_cuda.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static _Thread_local char last_error[512];
+static bool ready = false;
+
+static int fail(int code, const char *format, ...) {
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(last_error, sizeof last_error, format, arguments);
+    va_end(arguments);
+    return code;
+}
+
+#define REQUIRE(condition, message)                                             \
+    do {                                                                        \
+        if (!(condition)) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s", message); \
+    } while (0)
+
+/* ---- Device, memory ---------------------------------------------------------------------- */
+
+int splade_cuda_device_count(void) { return 1; }
+int splade_cuda_runtime_version(void) { return 0; }
+int splade_cuda_driver_version(void) { return 0; }
+
+/* As runtime.cu: once initialised, later calls succeed whatever the device; before that, a device
+ * that does not exist (only 0 does here) is an argument error. */
+int splade_cuda_init(int device) {
+    if (ready) return SPLADE_CUDA_OK;
+    if (device != 0) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "no CUDA device %d (1 present)", device);
+    ready = true;
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_device_info(int device, char *name, size_t capacity, int *compute_capability, size_t *total_memory) {
+    if (device != 0)
+        return fail(SPLADE_CUDA_ERROR_CUDA, "cudaGetDeviceProperties: invalid device ordinal");
+    if (name && capacity > 0) {
+        strncpy(name, "host emulation of libsplade_cuda (no GPU)", capacity - 1);
+        name[capacity - 1] = 0;
+    }
+    if (compute_capability) *compute_capability = 0;
+    if (total_memory) {
+        long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+        *total_memory = pages > 0 && page_size > 0 ? (size_t)pages * (size_t)page_size : 0;
+    }
+    return SPLADE_CUDA_OK;
+}
+
+const char *splade_cuda_last_error(void) { return last_error; }
+
+/* cudaMalloc of 0 bytes would give no pointer, so the real library asks for at least 1 byte too. */
+int splade_cuda_malloc(void **pointer, size_t bytes) {
+    REQUIRE(pointer, "null pointer");
+    *pointer = malloc(bytes < 1 ? 1 : bytes);
+    return *pointer ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUDA, "cudaMalloc: out of memory");
+}
+
+int splade_cuda_free(void *pointer) {
+    free(pointer);
+    return SPLADE_CUDA_OK;
+}
+
+/* cudaMemcpy rejects a null pointer with cudaErrorInvalidValue; memcpy would crash instead. */
+static int copy(void *destination, const void *source, size_t bytes, const char *what) {
+    if (bytes == 0) return SPLADE_CUDA_OK;
+    if (!destination || !source) return fail(SPLADE_CUDA_ERROR_CUDA, "%s: invalid argument", what);
+    memmove(destination, source, bytes);
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_copy_to_device(void *destination, const void *source, size_t bytes) {
+    return copy(destination, source, bytes, "cudaMemcpy to device");
+}
+int splade_cuda_copy_to_host(void *destination, const void *source, size_t bytes) {
+    return copy(destination, source, bytes, "cudaMemcpy to host");
+}
+int splade_cuda_copy_device(void *destination, const void *source, size_t bytes) {
+    return copy(destination, source, bytes, "cudaMemcpy on device");
+}
+
+int splade_cuda_zero(void *pointer, size_t bytes) {
+    if (bytes == 0) return SPLADE_CUDA_OK;
+    if (!pointer) return fail(SPLADE_CUDA_ERROR_CUDA, "cudaMemset: invalid argument");
+    memset(pointer, 0, bytes);
+    return SPLADE_CUDA_OK;
+}
+
+/* Every call below has finished when it returns. */
+int splade_cuda_synchronize(void) { return SPLADE_CUDA_OK; }
+
+/* ---- Matrix products --------------------------------------------------------------------- */
+
+/* cuBLAS's own checks (CUBLAS_STATUS_INVALID_VALUE = 7), which OpenBLAS would only print: the
+ * row-major bounds of the header are those cuBLAS applies to the swapped column-major call. */
+static bool gemm_arguments_valid(int transpose_a, int transpose_b, int m, int n, int k, int lda, int ldb, int ldc) {
+    int a_cols = transpose_a ? m : k, b_cols = transpose_b ? k : n;
+    return m >= 0 && n >= 0 && k >= 0 && lda >= (a_cols > 1 ? a_cols : 1) && ldb >= (b_cols > 1 ? b_cols : 1) &&
+           ldc >= (n > 1 ? n : 1);
+}
+
+static void gemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const float *a, int lda,
+                 const float *b, int ldb, float beta, float *c, int ldc) {
+    cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, m, n,
+                k, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+int splade_cuda_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const float *a, int lda,
+                      const float *b, int ldb, float beta, float *c, int ldc) {
+    REQUIRE(ready, "splade_cuda_init has not been called");
+    if (m == 0 || n == 0) return SPLADE_CUDA_OK;
+    if (!gemm_arguments_valid(transpose_a, transpose_b, m, n, k, lda, ldb, ldc))
+        return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemm failed with status 7");
+    gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, int n, int k, float alpha,
+                                      const float *a, int lda, long long stride_a, const float *b, int ldb,
+                                      long long stride_b, float beta, float *c, int ldc, long long stride_c,
+                                      int batch) {
+    REQUIRE(ready, "splade_cuda_init has not been called");
+    if (m == 0 || n == 0 || batch == 0) return SPLADE_CUDA_OK;
+    if (batch < 0 || !gemm_arguments_valid(transpose_a, transpose_b, m, n, k, lda, ldb, ldc))
+        return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched failed with status 7");
+    for (long long i = 0; i < batch; i++)
+        gemm(transpose_a, transpose_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
+             c + i * stride_c, ldc);
+    return SPLADE_CUDA_OK;
+}
+
+/* OpenBLAS has no TF32: products stay exact float32, which the header allows either way. */
+int splade_cuda_set_tf32(int enabled) {
+    (void)enabled;
+    REQUIRE(ready, "splade_cuda_init has not been called");
+    return SPLADE_CUDA_OK;
+}
+
+/* ---- Forward kernels --------------------------------------------------------------------- */
+
+int splade_cuda_fill_rows(float *y, const float *bias, int rows, int cols) {
+    REQUIRE(rows >= 0 && cols >= 0, "negative size");
+    if ((size_t)rows * cols == 0) return SPLADE_CUDA_OK;
+    for (size_t r = 0; r < (size_t)rows; r++) memcpy(y + r * cols, bias, (size_t)cols * sizeof(float));
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_embed(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *word,
+                      const float *position, const float *token_type, float *x) {
+    REQUIRE(tokens >= 0 && h > 0, "bad size");
+    for (size_t t = 0; t < (size_t)tokens; t++) {
+        const float *w = word + (size_t)ids[t] * h, *p = position + (size_t)positions[t] * h;
+        for (size_t j = 0; j < (size_t)h; j++) x[t * h + j] = w[j] + p[j] + token_type[j];
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *residual, const float *weight,
+                                  const float *bias, float epsilon, float *normalized, float *inverse_std) {
+    REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        float *row = x + r * cols;
+        double sum = 0;
+        for (int j = 0; j < cols; j++) {
+            if (residual) row[j] += residual[r * cols + j];
+            sum += (double)row[j];
+        }
+        double mean = sum / cols, squares = 0;
+        for (int j = 0; j < cols; j++) {
+            double d = (double)row[j] - mean;
+            squares += d * d;
+        }
+        float inverse = (float)(1 / sqrt(squares / cols + (double)epsilon));
+        float m = (float)mean;
+        if (inverse_std) inverse_std[r] = inverse;
+        for (int j = 0; j < cols; j++) {
+            float xhat = (row[j] - m) * inverse;
+            if (normalized) normalized[r * cols + j] = xhat;
+            row[j] = xhat * weight[j] + bias[j];
+        }
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_gelu_forward(float *x, size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        float v = x[i];
+        x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_softmax_rows(float *x, int rows, int cols) {
+    REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        float *row = x + r * cols;
+        float maximum = -INFINITY;
+        for (int j = 0; j < cols; j++) maximum = fmaxf(maximum, row[j]);
+        float sum = 0;
+        for (int j = 0; j < cols; j++) {
+            float e = expf(row[j] - maximum);
+            row[j] = e;
+            sum += e;
+        }
+        float inverse = 1 / sum;
+        for (int j = 0; j < cols; j++) row[j] *= inverse;
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_multiply(float *x, const float *mask, size_t count) {
+    for (size_t i = 0; i < count; i++) x[i] *= mask[i];
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_add(float *y, const float *x, size_t count) {
+    REQUIRE(count == 0 || (y && x), "null pointer");
+    for (size_t i = 0; i < count; i++) y[i] += x[i];
+    return SPLADE_CUDA_OK;
+}
+
+/* SplitMix64's output function (SpladeCore's SeededRandom.next). */
+static uint64_t mix(uint64_t z) {
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability) {
+    REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
+    REQUIRE(count == 0 || mask, "null pointer");
+    float keep = 1.0f / (1.0f - probability);
+    for (size_t i = 0; i < count; i++) {
+        uint64_t z = mix(seed + (counter + i + 1) * 0x9E3779B97F4A7C15ull);
+        float u = (float)(z >> 40) / (float)(1 << 24);
+        mask[i] = u < probability ? 0 : keep;
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_splade_max_reset(float *running, int32_t *argmax, int cols) {
+    REQUIRE(cols > 0, "bad vocabulary size");
+    for (int j = 0; j < cols; j++) {
+        running[j] = -INFINITY;
+        argmax[j] = -1;
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_splade_max_accumulate(const float *logits, int rows, int cols, int first_row, float *running,
+                                      int32_t *argmax) {
+    REQUIRE(rows >= 0 && cols > 0, "bad pooling size");
+    for (size_t r = 0; r < (size_t)rows; r++)
+        for (int j = 0; j < cols; j++) {
+            float value = logits[r * cols + j];
+            if (value > running[j]) {  // strict: the first maximal row keeps the argmax
+                running[j] = value;
+                argmax[j] = first_row + (int32_t)r;
+            }
+        }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_splade_weights(const float *running, int cols, float *weights) {
+    REQUIRE(cols > 0, "bad vocabulary size");
+    for (int j = 0; j < cols; j++) weights[j] = running[j] > 0 ? log1pf(running[j]) : 0;
+    return SPLADE_CUDA_OK;
+}
+
+/* ---- Backward kernels -------------------------------------------------------------------- */
+
+/* out[j] += Σ_r a[r][j] (· b[r][j] when b is given), as the kernel's column sums: a float sum per
+ * chunk of 64 rows, each chunk's sum then added to out[j]. */
+static void column_sums(const float *a, const float *b, int rows, int cols, float *out) {
+    for (int first = 0; first < rows; first += 64) {
+        int last = rows < first + 64 ? rows : first + 64;
+        for (int j = 0; j < cols; j++) {
+            float sum = 0;
+            for (size_t r = (size_t)first; r < (size_t)last; r++)
+                sum += b ? a[r * cols + j] * b[r * cols + j] : a[r * cols + j];
+            out[j] += sum;
+        }
+    }
+}
+
+int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const float *normalized,
+                                   const float *inverse_std, const float *weight, float *dx, float *dweight,
+                                   float *dbias) {
+    REQUIRE(rows >= 0 && cols > 0 && normalized && inverse_std && weight, "bad LayerNorm arguments");
+    // The parameter gradients first: dx may overwrite dy.
+    if (dweight) column_sums(dy, normalized, rows, cols, dweight);
+    if (dbias) column_sums(dy, NULL, rows, cols, dbias);
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        const float *g = dy + r * cols, *xhat = normalized + r * cols;
+        double mean_g = 0, mean_gx = 0;
+        for (int j = 0; j < cols; j++) {
+            double gj = (double)(g[j] * weight[j]);
+            mean_g += gj;
+            mean_gx += gj * (double)xhat[j];
+        }
+        mean_g /= cols;
+        mean_gx /= cols;
+        double inverse = (double)inverse_std[r];
+        // Element j of dy is read just before element j of dx is written, so dx may alias dy.
+        for (int j = 0; j < cols; j++)
+            dx[r * cols + j] = (float)(inverse * ((double)(g[j] * weight[j]) - mean_g - (double)xhat[j] * mean_gx));
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx) {
+    for (size_t i = 0; i < count; i++) {
+        float v = x[i];
+        float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+        float pdf = expf(-0.5f * v * v) * 0.39894228040143268f;
+        dx[i] = dy[i] * (cdf + v * pdf);
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_softmax_backward(const float *p, float *dp, int rows, int cols) {
+    REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
+    for (size_t offset = 0; offset < (size_t)rows * cols; offset += cols) {
+        float dot = 0;
+        for (int j = 0; j < cols; j++) dot += dp[offset + j] * p[offset + j];
+        for (int j = 0; j < cols; j++) dp[offset + j] = p[offset + j] * (dp[offset + j] - dot);
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *dx,
+                               float *dword, float *dposition, float *dtoken_type) {
+    REQUIRE(tokens >= 0 && h > 0, "bad size");
+    REQUIRE(tokens == 0 || (ids && positions && dx && dword && dposition && dtoken_type), "null pointer");
+    for (size_t t = 0; t < (size_t)tokens; t++) {
+        const float *row = dx + t * h;
+        float *w = dword + (size_t)ids[t] * h, *p = dposition + (size_t)positions[t] * h;
+        for (size_t j = 0; j < (size_t)h; j++) {
+            w[j] += row[j];
+            p[j] += row[j];
+            dtoken_type[j] += row[j];
+        }
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_bias_backward(const float *dy, int rows, int cols, float *dbias) {
+    REQUIRE(rows >= 0 && cols >= 0, "negative size");
+    column_sums(dy, NULL, rows, cols, dbias);
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_splade_pool_backward(const float *dweights, const float *running, const int32_t *argmax, int cols,
+                                     int h, const float *decoder, const float *hidden, float *dhidden,
+                                     float *ddecoder, float *dbias) {
+    REQUIRE(cols > 0 && h > 0, "bad pooling size");
+    for (size_t j = 0; j < (size_t)cols; j++) {
+        float maximum = running[j], dw = dweights[j];
+        if (!(maximum > 0) || dw == 0) continue;
+        float gradient = dw / (1 + maximum);
+        size_t r = (size_t)argmax[j];
+        dbias[j] += gradient;
+        for (size_t k = 0; k < (size_t)h; k++) {
+            dhidden[r * h + k] += gradient * decoder[j * h + k];
+            ddecoder[j * h + k] += gradient * hidden[r * h + k];
+        }
+    }
+    return SPLADE_CUDA_OK;
+}
+
+/* ---- Optimizer --------------------------------------------------------------------------- */
+
+int splade_cuda_adamw_step(float *p, const float *g, float *m, float *v, size_t count, float lr, float beta1,
+                           float beta2, float epsilon, float weight_decay, int decays, float step_size,
+                           double correction2_root) {
+    for (size_t i = 0; i < count; i++) {
+        float value = p[i], gradient = g[i];
+        if (decays && weight_decay != 0) value *= 1 - lr * weight_decay;
+        float first = beta1 * m[i] + (1 - beta1) * gradient;
+        float second = beta2 * v[i] + (1 - beta2) * gradient * gradient;
+        float denominator = (float)(sqrt((double)second) / correction2_root) + epsilon;
+        m[i] = first;
+        v[i] = second;
+        p[i] = value - step_size * first / denominator;
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_sum_squares(const float *x, size_t count, double *host_sum) {
+    REQUIRE(host_sum, "null host_sum");
+    double sum = 0;
+    for (size_t i = 0; i < count; i++) sum += (double)x[i] * (double)x[i];
+    *host_sum += sum;
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_scale(float *x, size_t count, float factor) {
+    for (size_t i = 0; i < count; i++) x[i] *= factor;
+    return SPLADE_CUDA_OK;
+}

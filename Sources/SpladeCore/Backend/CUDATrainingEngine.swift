@@ -1,0 +1,270 @@
+#if CUDA
+import CSpladeCUDA
+
+/// The training step on a CUDA GPU. Parameters, gradients and Adam moments stay in GPU memory, and a
+/// micro-batch's activations stay there from the forward pass to the backward pass; only the SPLADE
+/// vectors (down) and their gradients (up) cross to the host, where the objective is computed.
+/// Mirrors BertTrainingPass step by step, with the same dropout masks (splade_cuda_dropout_mask draws
+/// SeededRandom's stream in the same order), so the CPU engine is its oracle (CUDATrainingTests).
+final class CUDATrainingEngine: TrainingEngine {
+    let config: BertConfig
+    private let weights, gradients, firstMoments, secondMoments: DeviceBertWeights
+    private let settings: AdamW.Settings
+    private var steps = 0
+    /// BertWeights with empty tensors: the shapes of transfers (tied or untied decoder), without a host copy.
+    private let template: BertWeights
+    private let scratch = DeviceScratch()
+    /// The micro-batch between forward and backward.
+    private var batch: DeviceBatch?
+    private var dropout: BertTrainingPass.Dropout?
+    private var probabilityOffsets: [Int] = []
+    /// Values drawn so far from the micro-batch's dropout stream.
+    private var drawn: UInt64 = 0
+    let logitRowsPerChunk = 128
+
+    init(config: BertConfig, weights: BertWeights, optimizer: AdamW.Settings, device: Int) throws(SpladeError) {
+        try CUDADevice.initialize(device: device)
+        self.config = config
+        settings = optimizer
+        self.weights = try DeviceBertWeights(weights)
+        gradients = try .zeros(like: weights)
+        firstMoments = try .zeros(like: weights)
+        secondMoments = try .zeros(like: weights)
+        var shapes = weights
+        shapes.forEachParameter { values, _ in values = [] }
+        template = shapes
+    }
+
+    // MARK: Forward
+
+    /// Buffer `name` of layer `layer` (or of the head, layer -1) of the current micro-batch.
+    private func saved(_ name: String, layer: Int = -1, _ count: Int) throws(SpladeError) -> UnsafeMutablePointer<Float> {
+        try scratch("\(name)#\(layer)", count)
+    }
+
+    /// The hidden states entering layer i (i = layers: the encoder's output).
+    private func hidden(_ i: Int) throws(SpladeError) -> UnsafeMutablePointer<Float> {
+        try saved("hidden", layer: i, batch!.packing.tokens * config.hiddenSize)
+    }
+
+    /// The keep-mask `name` of `count` entries, or nil when p = 0; masks are drawn in BertTrainingPass's order.
+    private func mask(_ name: String, layer: Int = -1, _ count: Int, probability p: Float) throws(SpladeError) -> UnsafeMutablePointer<Float>? {
+        guard let dropout, p > 0 else { return nil }
+        let mask = try saved(name, layer: layer, count)
+        try CUDAOps.check(splade_cuda_dropout_mask(mask, count, dropout.seed, drawn, p), "dropout mask")
+        drawn += UInt64(count)
+        return mask
+    }
+
+    /// The forward pass's keep-mask `name` (nil when p = 0).
+    private func existingMask(_ name: String, layer: Int = -1, _ count: Int, probability p: Float) throws(SpladeError) -> UnsafeMutablePointer<Float>? {
+        guard dropout != nil, p > 0 else { return nil }
+        return try saved(name, layer: layer, count)
+    }
+
+    func forward(_ sequences: [[Int32]], dropout: BertTrainingPass.Dropout?) throws(SpladeError) -> [[Float]] {
+        let c = config, h = c.hiddenSize, inner = c.intermediateSize, v = c.vocabularySize, w = weights
+        let batch = try DeviceBatch(sequences, config: c)
+        self.batch = batch
+        self.dropout = dropout
+        drawn = 0
+        let t = batch.packing.tokens, pHidden = dropout?.hidden ?? 0, pAttention = dropout?.attention ?? 0
+        probabilityOffsets = [0]
+        for length in batch.packing.lengths { probabilityOffsets.append(probabilityOffsets.last! + c.heads * length * length) }
+        let probabilityCount = probabilityOffsets.last!, longest = batch.packing.longest
+
+        let x0 = try hidden(0)
+        try batch.embed(w, into: x0)
+        try CUDAOps.layerNorm(x0, rows: t, cols: h, weight: w.embeddingNormWeight, bias: w.embeddingNormBias,
+                              epsilon: c.layerNormEpsilon, normalized: try saved("norm", t * h), inverseStd: try saved("inverse", t))
+        if let m = try mask("mask", t * h, probability: pHidden) { try multiply(x0, m, t * h) }
+        for (i, layer) in w.layers.enumerated() {
+            let x = try hidden(i), qkv = try saved("qkv", layer: i, t * 3 * h), context = try saved("context", layer: i, t * h)
+            let probabilities = try saved("probabilities", layer: i, probabilityCount)
+            try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv)
+            let attentionMask = try mask("attentionMask", layer: i, probabilityCount, probability: pAttention)
+            try CUDAOps.attention(qkv: qkv, packing: batch.packing, hidden: h, heads: c.heads, probabilities: probabilities,
+                                  probabilityOffsets: Array(probabilityOffsets.dropLast()), context: context,
+                                  dropout: try attentionMask.map { m throws(SpladeError) in
+                                      (UnsafePointer(m), try scratch("dropped", c.heads * longest * longest))
+                                  })
+            let after = try saved("afterAttention", layer: i, t * h)
+            try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
+                               outputs: h, into: after)
+            if let m = try mask("attentionOutputMask", layer: i, t * h, probability: pHidden) { try multiply(after, m, t * h) }
+            try CUDAOps.layerNorm(after, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
+                                  bias: layer.attentionNormBias, epsilon: c.layerNormEpsilon,
+                                  normalized: try saved("norm1", layer: i, t * h), inverseStd: try saved("inverse1", layer: i, t))
+            let intermediate = try saved("intermediate", layer: i, t * inner), activated = try saved("activated", layer: i, t * inner)
+            try CUDAOps.linear(after, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
+                               outputs: inner, into: intermediate)
+            try CUDAOps.check(splade_cuda_copy_device(activated, intermediate, t * inner * 4), "copy")
+            try CUDAOps.check(splade_cuda_gelu_forward(activated, t * inner), "GELU")
+            let out = try hidden(i + 1)
+            try CUDAOps.linear(activated, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias, outputs: h,
+                               into: out)
+            if let m = try mask("outputMask", layer: i, t * h, probability: pHidden) { try multiply(out, m, t * h) }
+            try CUDAOps.layerNorm(out, rows: t, cols: h, residual: after, weight: layer.outputNormWeight,
+                                  bias: layer.outputNormBias, epsilon: c.layerNormEpsilon,
+                                  normalized: try saved("norm2", layer: i, t * h), inverseStd: try saved("inverse2", layer: i, t))
+        }
+        let transformInput = try saved("transformInput", t * h), transformed = try saved("transformed", t * h)
+        try CUDAOps.linear(try hidden(w.layers.count), rows: t, inputs: h, weight: w.transformWeight, bias: w.transformBias,
+                           outputs: h, into: transformInput)
+        try CUDAOps.check(splade_cuda_copy_device(transformed, transformInput, t * h * 4), "copy")
+        try CUDAOps.check(splade_cuda_gelu_forward(transformed, t * h), "GELU")
+        try CUDAOps.layerNorm(transformed, rows: t, cols: h, weight: w.transformNormWeight, bias: w.transformNormBias,
+                              epsilon: c.layerNormEpsilon, normalized: try saved("transformNorm", t * h),
+                              inverseStd: try saved("transformInverse", t))
+        let s = sequences.count, maxima = try saved("maxima", s * v)
+        try batch.pool(transformed: transformed, weights: w, logits: try scratch("logits", logitRowsPerChunk * v),
+                       rowsPerChunk: logitRowsPerChunk, maxima: maxima, argmax: try argmax(s * v))
+        let dense = try batch.spladeWeights(maxima: maxima, scratch: try scratch("vectors", s * v))
+        return (0..<s).map { Array(dense[($0 * v)..<(($0 + 1) * v)]) }
+    }
+
+    private var argmaxBuffer: DeviceBuffer<Int32>?
+    private func argmax(_ count: Int) throws(SpladeError) -> UnsafeMutablePointer<Int32> {
+        if let argmaxBuffer, argmaxBuffer.count >= count { return argmaxBuffer.pointer }
+        argmaxBuffer = nil
+        let grown = try DeviceBuffer<Int32>(count: count)
+        argmaxBuffer = grown
+        return grown.pointer
+    }
+
+    private func multiply(_ x: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Float>, _ count: Int) throws(SpladeError) {
+        try CUDAOps.check(splade_cuda_multiply(x, mask, count), "dropout")
+    }
+
+    private func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) throws(SpladeError) {
+        try CUDAOps.check(splade_cuda_add(y, x, count), "add")
+    }
+
+    /// `source` ⊙ mask in `destination`, or `source` itself without a mask.
+    private func masked(_ source: UnsafeMutablePointer<Float>, _ mask: UnsafeMutablePointer<Float>?, count: Int,
+                        into destination: UnsafeMutablePointer<Float>) throws(SpladeError) -> UnsafeMutablePointer<Float> {
+        guard let mask else { return source }
+        try CUDAOps.check(splade_cuda_copy_device(destination, source, count * 4), "copy")
+        try multiply(destination, mask, count)
+        return destination
+    }
+
+    // MARK: Backward
+
+    func backward(_ dVectors: [[Float]]) throws(SpladeError) {
+        guard let batch else { preconditionFailure("backward without a forward pass") }
+        defer { self.batch = nil }
+        let c = config, h = c.hiddenSize, inner = c.intermediateSize, v = c.vocabularySize, w = weights, g = gradients
+        let t = batch.packing.tokens, pHidden = dropout?.hidden ?? 0, pAttention = dropout?.attention ?? 0
+        let probabilityCount = probabilityOffsets.last!, longest = batch.packing.longest
+        // SPLADE pooling and the decoder: a sparse update through each active column's argmax row.
+        let dWeights = try scratch("dVectors", dVectors.count * v)
+        let flat = dVectors.flatMap { $0 }
+        let status = flat.withUnsafeBytes { splade_cuda_copy_to_device(dWeights, $0.baseAddress, $0.count) }
+        try CUDAOps.check(status, "copying gradients to the GPU")
+        let dx = try scratch("dx", t * h)
+        try CUDAOps.check(splade_cuda_zero(dx, t * h * 4), "zero")
+        let maxima = try saved("maxima", dVectors.count * v), rows = try argmax(dVectors.count * v)
+        let transformed = try saved("transformed", t * h)
+        for s in dVectors.indices {
+            try CUDAOps.check(splade_cuda_splade_pool_backward(dWeights + s * v, maxima + s * v, rows + s * v, Int32(v), Int32(h),
+                                                               w.decoder.pointer, transformed, dx, g.decoder.pointer,
+                                                               g.decoderBias.pointer), "pooling backward")
+        }
+        try CUDAOps.layerNormBackward(dx, rows: t, cols: h, normalized: try saved("transformNorm", t * h),
+                                      inverseStd: try saved("transformInverse", t), weight: w.transformNormWeight, dx: dx,
+                                      dWeight: g.transformNormWeight, dBias: g.transformNormBias)
+        try CUDAOps.check(splade_cuda_gelu_backward(dx, try saved("transformInput", t * h), t * h, dx), "GELU backward")
+        let dNext = try scratch("dNext", t * h)
+        try CUDAOps.linearBackward(dx, rows: t, inputs: h, outputs: h, x: try hidden(w.layers.count), weight: w.transformWeight,
+                                   dx: dNext, dWeight: g.transformWeight, dBias: g.transformBias)
+        // dNext: the gradient of the current layer's output; dx, dAfter, dMasked, dInner, dQKV: scratch.
+        let dAfter = try scratch("dAfter", t * h), dMasked = try scratch("dMasked", t * h)
+        let dInner = try scratch("dInner", t * inner), dQKV = try scratch("dQKV", t * 3 * h)
+        for i in stride(from: w.layers.count - 1, through: 0, by: -1) {
+            let layer = w.layers[i], gl = g.layers[i]
+            // Feed-forward block: dNext becomes dSum2 in place.
+            try CUDAOps.layerNormBackward(dNext, rows: t, cols: h, normalized: try saved("norm2", layer: i, t * h),
+                                          inverseStd: try saved("inverse2", layer: i, t), weight: layer.outputNormWeight,
+                                          dx: dNext, dWeight: gl.outputNormWeight, dBias: gl.outputNormBias)
+            let dOutput = try masked(dNext, try existingMask("outputMask", layer: i, t * h, probability: pHidden), count: t * h,
+                                     into: dMasked)
+            try CUDAOps.linearBackward(dOutput, rows: t, inputs: inner, outputs: h, x: try saved("activated", layer: i, t * inner),
+                                       weight: layer.outputWeight, dx: dInner, dWeight: gl.outputWeight, dBias: gl.outputBias)
+            try CUDAOps.check(splade_cuda_gelu_backward(dInner, try saved("intermediate", layer: i, t * inner), t * inner, dInner),
+                              "GELU backward")
+            try CUDAOps.linearBackward(dInner, rows: t, inputs: h, outputs: inner, x: try saved("afterAttention", layer: i, t * h),
+                                       weight: layer.intermediateWeight, dx: dAfter, dWeight: gl.intermediateWeight,
+                                       dBias: gl.intermediateBias)
+            try add(dAfter, dNext, t * h)
+            // Attention block: dAfter becomes dSum1 in place.
+            try CUDAOps.layerNormBackward(dAfter, rows: t, cols: h, normalized: try saved("norm1", layer: i, t * h),
+                                          inverseStd: try saved("inverse1", layer: i, t), weight: layer.attentionNormWeight,
+                                          dx: dAfter, dWeight: gl.attentionNormWeight, dBias: gl.attentionNormBias)
+            let dAttentionOutput = try masked(dAfter, try existingMask("attentionOutputMask", layer: i, t * h, probability: pHidden),
+                                              count: t * h, into: dMasked)
+            try CUDAOps.linearBackward(dAttentionOutput, rows: t, inputs: h, outputs: h, x: try saved("context", layer: i, t * h),
+                                       weight: layer.attentionOutputWeight, dx: dx, dWeight: gl.attentionOutputWeight,
+                                       dBias: gl.attentionOutputBias)
+            try CUDAOps.attentionBackward(dContext: dx, qkv: try saved("qkv", layer: i, t * 3 * h), packing: batch.packing,
+                                          hidden: h, heads: c.heads,
+                                          probabilities: try saved("probabilities", layer: i, probabilityCount),
+                                          probabilityOffsets: Array(probabilityOffsets.dropLast()),
+                                          mask: try existingMask("attentionMask", layer: i, probabilityCount, probability: pAttention),
+                                          dQKV: dQKV, scratch: try scratch("dScores", c.heads * longest * longest),
+                                          dropped: try scratch("dropped", c.heads * longest * longest))
+            try CUDAOps.linearBackward(dQKV, rows: t, inputs: h, outputs: 3 * h, x: try hidden(i), weight: layer.qkvWeight,
+                                       dx: dNext, dWeight: gl.qkvWeight, dBias: gl.qkvBias)
+            try add(dNext, dAfter, t * h)
+        }
+        if let m = try existingMask("mask", t * h, probability: pHidden) { try multiply(dNext, m, t * h) }
+        try CUDAOps.layerNormBackward(dNext, rows: t, cols: h, normalized: try saved("norm", t * h),
+                                      inverseStd: try saved("inverse", t), weight: w.embeddingNormWeight, dx: dNext,
+                                      dWeight: g.embeddingNormWeight, dBias: g.embeddingNormBias)
+        try CUDAOps.check(splade_cuda_embed_backward(batch.ids.pointer, batch.positions.pointer, Int32(t), Int32(h), dNext,
+                                                     g.word.pointer, g.position.pointer, g.tokenType.pointer), "embeddings backward")
+    }
+
+    // MARK: Clipping, AdamW, transfers
+
+    func clipGradients(maxNorm: Float) throws(SpladeError) -> Float {
+        var sum = 0.0
+        for tensor in gradients.tensors {
+            try CUDAOps.check(splade_cuda_sum_squares(tensor.buffer.pointer, tensor.buffer.count, &sum), "gradient norm")
+        }
+        let norm = Float(sum.squareRoot())
+        let factor = maxNorm / (norm + 1e-6)
+        if factor < 1 {
+            for tensor in gradients.tensors {
+                try CUDAOps.check(splade_cuda_scale(tensor.buffer.pointer, tensor.buffer.count, factor), "clipping")
+            }
+        }
+        return norm
+    }
+
+    func applyOptimizer(learningRate: Float) throws(SpladeError) {
+        steps += 1
+        let (stepSize, correction2Root) = AdamW.corrections(settings, learningRate: learningRate, step: steps)
+        for (((p, g), m), v) in zip(zip(zip(weights.tensors, gradients.tensors), firstMoments.tensors), secondMoments.tensors) {
+            try CUDAOps.check(splade_cuda_adamw_step(p.buffer.pointer, g.buffer.pointer, m.buffer.pointer, v.buffer.pointer,
+                                                     p.buffer.count, learningRate, settings.beta1, settings.beta2, settings.epsilon,
+                                                     settings.weightDecay, p.decays ? 1 : 0, stepSize, correction2Root), "AdamW")
+        }
+        try gradients.zero()
+    }
+
+    func snapshot() throws(SpladeError) -> (weights: BertWeights, optimizer: AdamW) {
+        (try weights.download(like: template),
+         AdamW(settings, steps: steps, firstMoments: try firstMoments.download(like: template),
+               secondMoments: try secondMoments.download(like: template)))
+    }
+
+    func restore(weights w: BertWeights, optimizer: AdamW) throws(SpladeError) {
+        try weights.upload(w)
+        try firstMoments.upload(optimizer.firstMoments)
+        try secondMoments.upload(optimizer.secondMoments)
+        steps = optimizer.steps
+        try gradients.zero()
+    }
+}
+#endif

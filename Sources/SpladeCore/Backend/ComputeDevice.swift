@@ -1,0 +1,88 @@
+/// Where the model runs (`--device`): the CPU, a CUDA GPU, or a GPU when there is one.
+///
+/// GPUs need a build with the package trait CUDA (`make cuda`, then `swift build --traits CUDA`);
+/// without it `cuda` is an error (exit 69, unavailable) and `auto` is the CPU.
+public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
+    case cpu
+    /// GPU number `index` (CUDA's numbering; CUDA_VISIBLE_DEVICES applies).
+    case cuda(index: Int)
+    case auto
+
+    /// "cpu", "cuda" (GPU 0), "cuda:N" or "auto".
+    public init?(_ text: String) {
+        switch text {
+        case "cpu": self = .cpu
+        case "auto": self = .auto
+        case "cuda": self = .cuda(index: 0)
+        default:
+            guard text.hasPrefix("cuda:"), let index = Int(text.dropFirst(5)), index >= 0 else { return nil }
+            self = .cuda(index: index)
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .cpu: "cpu"
+        case .auto: "auto"
+        case .cuda(let index): "cuda:\(index)"
+        }
+    }
+
+    /// Whether this build links the CUDA kernels (the package trait CUDA).
+    public static var cudaBuilt: Bool {
+        #if CUDA
+        true
+        #else
+        false
+        #endif
+    }
+
+    /// `auto` made concrete: GPU 0 when the build has CUDA and the machine a GPU, else the CPU.
+    /// `cuda` is checked here, so that a tool fails before reading any input.
+    public func resolved() throws(SpladeError) -> ComputeDevice {
+        switch self {
+        case .cpu: return .cpu
+        case .auto:
+            #if CUDA
+            return CUDADevice.isAvailable ? .cuda(index: 0) : .cpu
+            #else
+            return .cpu
+            #endif
+        case .cuda(let index):
+            #if CUDA
+            let count = CUDADevice.count
+            guard index < count else {
+                throw SpladeError(.unavailable, count == 0 ? "no CUDA GPU is visible to this process"
+                                  : "there is no CUDA GPU \(index) (this process sees \(count))",
+                                  hint: "check nvidia-smi and CUDA_VISIBLE_DEVICES, or use --device cpu")
+            }
+            try CUDADevice.initialize(device: index)
+            return self
+            #else
+            throw SpladeError(.unavailable, "this build of splade has no CUDA support",
+                              hint: "build it with `make cuda` and `swift build -c release --traits CUDA`, or use --device cpu")
+            #endif
+        }
+    }
+
+    /// The SPLADE encoder of the model in `directory` on this device (`auto` resolved first).
+    public func makeEncoder(directory: String, threads: Int) throws(SpladeError) -> any SpladeEncoding {
+        let device = try resolved()
+        #if CUDA
+        if case .cuda(let index) = device { return try CUDABertEncoder(directory: directory, device: index) }
+        #endif
+        precondition(device == .cpu)
+        return try BertMaskedLM(directory: directory, threads: threads)
+    }
+
+    /// A line for standard error naming the GPU in use (nil on the CPU).
+    public func usageNote() -> String? {
+        #if CUDA
+        guard case .cuda(let index) = self, let info = try? CUDADevice.info(device: index) else { return nil }
+        return "running on CUDA GPU \(index): \(info.name) (compute capability \(info.computeCapability / 10)."
+            + "\(info.computeCapability % 10), \(info.memoryBytes >> 20) MiB)"
+        #else
+        return nil
+        #endif
+    }
+}

@@ -1,0 +1,109 @@
+import Foundation
+import SpladeCore
+import Testing
+
+/// --device on splade-encode, splade-search and splade-train. In a build without the trait CUDA,
+/// `cuda` must exit 69 (unavailable) before reading input and `auto` must be the CPU; in a CUDA build
+/// (a GPU, or `make test-cuda-host`'s emulation), `cuda` must give what the CPU gives.
+@Suite(.enabled(if: Tools.fixturesAvailable, "needs ../shared/fixtures"), .serialized)
+struct CUDADeviceCLITests {
+    let model = Tools.fixtures + "/ja-tiny/model"
+    var texts: String { Tools.fixtures + "/ja-tiny/encode.jsonl" }
+
+    /// JSON Lines vectors as dictionaries, in order.
+    func vectors(_ run: ToolRun) -> [[String: Double]] {
+        run.stdoutLines.map { line in
+            let object = try! JSONSerialization.jsonObject(with: Data(line.utf8)) as! [String: Any]
+            return object["vector"] as! [String: Double]
+        }
+    }
+
+    func scratch() throws -> String {
+        let dir = NSTemporaryDirectory() + "splade-device-\(UUID())"
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
+        return dir
+    }
+
+    @Test func unknownDevicesAreUsageErrors() throws {
+        for device in ["gpu", "cuda:", "cuda:-1", "CPU"] {
+            let run = try Tools.run("splade-encode", ["--model", model, "--device", device, "-i", texts])
+            #expect(run.status == 64 && run.stdout.isEmpty, "--device \(device): \(run.status) \(run.stderr)")
+        }
+    }
+
+    @Test func encodeOnEachDevice() throws {
+        let cpu = try Tools.run("splade-encode", ["--model", model, "--keys", "ids", "-i", texts])
+        #expect(cpu.status == 0, "\(cpu.stderr)")
+        let auto = try Tools.run("splade-encode", ["--model", model, "--keys", "ids", "--device", "auto", "-i", texts])
+        let cuda = try Tools.run("splade-encode", ["--model", model, "--keys", "ids", "--device", "cuda", "-i", texts])
+        if !ComputeDevice.cudaBuilt {
+            #expect(auto.status == 0 && auto.stdout == cpu.stdout, "auto without CUDA is the CPU: \(auto.stderr)")
+            #expect(cuda.status == 69 && cuda.stdout.isEmpty, "\(cuda.stderr)")
+            #expect(cuda.stderr.contains("no CUDA support") && cuda.stderr.contains("--traits CUDA"), "\(cuda.stderr)")
+            let other = try Tools.run("splade-encode", ["--model", model, "--device", "cuda:3", "-i", texts])
+            #expect(other.status == 69)
+            return
+        }
+        #expect(cuda.status == 0 && cuda.stderr.contains("running on CUDA GPU 0"), "\(cuda.stderr)")
+        let want = vectors(cpu), got = vectors(cuda)
+        #expect(got.count == want.count)
+        for (i, (g, w)) in zip(got, want).enumerated() {
+            let scale = max(1, w.values.max() ?? 0)
+            let error = Set(g.keys).union(w.keys).map { abs((g[$0] ?? 0) - (w[$0] ?? 0)) }.max() ?? 0
+            #expect(error / scale < 1e-4, "text \(i): \(error)")
+        }
+        let missing = try Tools.run("splade-encode", ["--model", model, "--device", "cuda:99", "-i", texts])
+        #expect(missing.status == 69 && missing.stderr.contains("no CUDA GPU 99"), "\(missing.stderr)")
+    }
+
+    @Test func searchEncodesQueriesOnTheDevice() throws {
+        let directory = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let built = try Tools.shell("head -40 '\(texts)' | splade-encode --model '\(model)' | splade-index --model '\(model)' -o '\(directory)/idx' --quiet")
+        #expect(built.status == 0, "\(built.stderr)")
+        let queries = try Tools.shell("sed -n '3p;17p;31p' '\(texts)'").stdoutText
+        let cpu = try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model, "-k", "3"], stdin: queries)
+        #expect(cpu.status == 0 && cpu.stdoutLines.count == 9, "\(cpu.stderr)")
+        let cuda = try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model, "-k", "3", "--device", "cuda"],
+                                 stdin: queries)
+        if ComputeDevice.cudaBuilt {
+            let top = { (run: ToolRun) in run.stdoutLines.filter { $0.split(separator: " ")[3] == "1" }.map { $0.split(separator: " ")[2] } }
+            #expect(cuda.status == 0 && top(cuda) == top(cpu), "\(cuda.stderr)")
+        } else {
+            #expect(cuda.status == 69 && cuda.stdout.isEmpty && cuda.stderr.contains("no CUDA support"), "\(cuda.stderr)")
+        }
+    }
+
+    @Test func trainOnTheDevice() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try Tools.shell("cd '\(Tools.fixtures)/ja-tiny' && splade-train --config train/steps-config.yaml --threads 2 --device cuda --output-dir '\(out)/run'")
+        guard ComputeDevice.cudaBuilt else {
+            #expect(run.status == 69 && run.stderr.contains("no CUDA support"), "\(run.stderr)")
+            #expect(!FileManager.default.fileExists(atPath: out + "/run"), "nothing is written before the device check")
+            return
+        }
+        #expect(run.status == 0, "\(run.stderr)")
+        // The reference trainer's three steps, as TrainCLITests checks them on the CPU.
+        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Tools.fixtures + "/ja-tiny/train/steps-expected.json")))
+            as! [String: Any]
+        let steps = expected["steps"] as! [[String: Any]]
+        let log = try String(contentsOfFile: out + "/run/training_log.jsonl", encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        #expect(log.count == steps.count)
+        for (got, want) in zip(log, steps) {
+            for key in ["lr", "rank_loss", "reg_doc", "reg_query", "noise_sum", "loss", "grad_norm"] {
+                let g = got[key] as! Double, w = want[key] as! Double
+                #expect(abs(g - w) <= 1e-4 * max(1, abs(w)), "step \(want["step"]!) \(key): \(g) vs \(w)")
+            }
+        }
+        let got = try TrainCLITests.tensors(out + "/run/model.safetensors")
+        let want = try TrainCLITests.tensors(Tools.fixtures + "/ja-tiny/train/steps-expected.safetensors")
+        for (name, values) in want where !name.hasSuffix("attention.self.key.bias") {
+            let ours = try #require(got[name])
+            let error = zip(ours, values).map { abs($0 - $1) }.max()! / values.map(abs).max()!
+            #expect(error < 1e-4, "\(name): \(error)")
+        }
+    }
+}

@@ -1,0 +1,142 @@
+#if CUDA
+import Foundation
+import Testing
+@testable import SpladeCore
+
+/// The GPU encoder and training engine against their CPU oracles and the PyTorch fixtures. They run
+/// wherever libsplade_cuda finds a device: a GPU, or the host emulation of its C API
+/// (`make test-cuda-host`), where they check the Swift side (buffers, strides, call order, dropout
+/// streams, transfers) but not the CUDA kernels themselves (CUDAKernelTests does that on a GPU).
+@Suite(.enabled(if: CUDADevice.isAvailable && Fixtures.available && TestResources.dictionary != nil,
+                "needs a CUDA device (or the host emulation), ../shared/fixtures and the dictionary"))
+struct CUDAPathTests {
+    static func relativeError(_ got: [Float], _ want: [Float]) -> Float {
+        precondition(got.count == want.count)
+        let scale = max(want.map(abs).max() ?? 0, 1e-12)
+        return (zip(got, want).map { abs($0 - $1) }.max() ?? 0) / scale
+    }
+
+    @Test(arguments: [512, 32])
+    func encoderMatchesPyTorch(maxLength: Int) throws {
+        let parity = EncoderParityTests()
+        let (tokenizer, cpu) = try parity.jaTiny()
+        let gpu = try CUDABertEncoder(directory: Fixtures.path("ja-tiny/model"))
+        let session = try tokenizer.makeSession()
+        let expected = try Safetensors.read(Fixtures.path("ja-tiny/encode-expected.safetensors"))["splade_max\(maxLength)"]!
+        let sequences = try parity.texts().map { text throws(SpladeError) in try session.encode(text, maxLength: maxLength) }
+        let v = gpu.config.vocabularySize
+        let batched = try gpu.splade(sequences, batchSize: 16), reference = try cpu.splade(sequences)
+        for (i, sequence) in sequences.enumerated() {
+            let row = expected.values[(i * v)..<((i + 1) * v)]
+            let single = try gpu.splade([sequence])[0]
+            #expect(EncoderParityTests.maxError(EncoderParityTests.dense(batched[i], size: v), row) < EncoderParityTests.tolerance,
+                    "text \(i), batched")
+            #expect(EncoderParityTests.maxError(EncoderParityTests.dense(single, size: v), row) < EncoderParityTests.tolerance,
+                    "text \(i), alone")
+            #expect(batched[i].indices == reference[i].indices, "text \(i): the same non-zero terms as the CPU")
+        }
+    }
+
+    /// ja-tiny with an untied decoder (a perturbed copy of the word embeddings), to cover both layouts.
+    static func untied(_ weights: BertWeights) -> BertWeights {
+        var copy = weights
+        copy.untiedDecoder = weights.wordEmbeddings.enumerated().map { $1 + Float($0 % 7 - 3) * 1e-3 }
+        return copy
+    }
+
+    @Test(arguments: [false, true])
+    func weightTransfersAreTheIdentity(untiedDecoder: Bool) throws {
+        let s = try TrainStepParityTests().setup()
+        var weights = untiedDecoder ? Self.untied(s.weights) : s.weights
+        var index = 0
+        weights.forEachParameter { values, _ in
+            index += 1
+            for k in values.indices { values[k] += Float(index) * 1e-3 }
+        }
+        let device = try DeviceBertWeights(weights)
+        var template = weights
+        template.forEachParameter { values, _ in values = [] }
+        let back = try device.download(like: template)
+        #expect(back.namedTensors(config: s.config).mapValues(\.values) == weights.namedTensors(config: s.config).mapValues(\.values))
+        var decays: [Bool] = []
+        var copy = weights
+        copy.forEachParameter { _, flag in decays.append(flag) }
+        #expect(device.tensors.map(\.decays) == decays)
+    }
+
+    /// Deterministic ∂L/∂w for every vector: what the objective would hand back, in shape and scale.
+    static func vectorGradients(_ count: Int, size: Int, seed: UInt64) -> [[Float]] {
+        var random = SeededRandom(seed: seed)
+        return (0..<count).map { _ in (0..<size).map { _ in random.nextUnitFloat() * 0.02 - 0.01 } }
+    }
+
+    /// Two micro-batches (gradient accumulation), clipping and one AdamW step, on the CPU and the GPU
+    /// engines from the same weights: vectors, norm, parameters and both Adam moments agree.
+    @Test(arguments: [(false, false), (true, false), (true, true)])
+    func trainingStepMatchesTheCPU(dropout: Bool, untiedDecoder: Bool) throws {
+        let s = try TrainStepParityTests().setup()
+        let weights = untiedDecoder ? Self.untied(s.weights) : s.weights
+        let settings = AdamW.Settings(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01)
+        var optimizer = AdamW(like: weights, weightDecay: settings.weightDecay)
+        optimizer.configure(settings)
+        let cpu = CPUTrainingEngine(config: s.config, weights: weights, optimizer: optimizer, threads: 2)
+        let gpu = try CUDATrainingEngine(config: s.config, weights: weights, optimizer: settings, device: 0)
+        let halves = [Array(s.sequences.prefix(4)), Array(s.sequences.dropFirst(4))]
+        for (m, sequences) in halves.enumerated() {
+            let masks = dropout ? BertTrainingPass.Dropout(hidden: 0.1, attention: 0.1, seed: 7 + UInt64(m)) : nil
+            let expected = cpu.forward(sequences, dropout: masks)
+            let got = try gpu.forward(sequences, dropout: masks)
+            #expect(Self.relativeError(got.flatMap { $0 }, expected.flatMap { $0 }) < 1e-5, "micro-batch \(m): vectors")
+            let dVectors = Self.vectorGradients(sequences.count, size: s.config.vocabularySize, seed: 100 + UInt64(m))
+            cpu.backward(dVectors)
+            try gpu.backward(dVectors)
+        }
+        let norm = cpu.clipGradients(maxNorm: 0.5), gpuNorm = try gpu.clipGradients(maxNorm: 0.5)
+        #expect(abs(gpuNorm - norm) <= 1e-4 * norm, "gradient norm \(gpuNorm) vs \(norm)")
+        cpu.applyOptimizer(learningRate: 1e-3)
+        try gpu.applyOptimizer(learningRate: 1e-3)
+        let (wantWeights, wantOptimizer) = cpu.snapshot()
+        let (gotWeights, gotOptimizer) = try gpu.snapshot()
+        #expect(gotOptimizer.steps == 1)
+        for (what, got, want) in [("parameter", gotWeights, wantWeights),
+                                  ("first moment", gotOptimizer.firstMoments, wantOptimizer.firstMoments),
+                                  ("second moment", gotOptimizer.secondMoments, wantOptimizer.secondMoments)] {
+            let gotTensors = got.namedTensors(config: s.config), wantTensors = want.namedTensors(config: s.config)
+            #expect(Set(gotTensors.keys) == Set(wantTensors.keys))
+            for (name, tensor) in wantTensors {
+                // Key biases get an exactly-zero gradient (softmax ignores a constant per row): only rounding moves them.
+                if name.hasSuffix("attention.self.key.bias") { continue }
+                let error = Self.relativeError(gotTensors[name]!.values, tensor.values)
+                #expect(error < 1e-4, "\(what) \(name): \(error)")
+            }
+        }
+    }
+
+    /// Resuming puts the CPU state on the GPU: a step from a snapshot continues identically.
+    @Test func restoreCarriesTheOptimizerState() throws {
+        let s = try TrainStepParityTests().setup()
+        let settings = AdamW.Settings(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0)
+        var optimizer = AdamW(like: s.weights, weightDecay: 0)
+        optimizer.configure(settings)
+        let cpu = CPUTrainingEngine(config: s.config, weights: s.weights, optimizer: optimizer, threads: 2)
+        let dVectors = Self.vectorGradients(s.sequences.count, size: s.config.vocabularySize, seed: 9)
+        _ = cpu.forward(s.sequences, dropout: nil)
+        cpu.backward(dVectors)
+        cpu.applyOptimizer(learningRate: 1e-3)
+        let gpu = try CUDATrainingEngine(config: s.config, weights: s.weights, optimizer: settings, device: 0)
+        let (weights, state) = cpu.snapshot()
+        try gpu.restore(weights: weights, optimizer: state)
+        for engine in [cpu, gpu] as [any TrainingEngine] {
+            _ = try engine.forward(s.sequences, dropout: nil)
+            try engine.backward(dVectors)
+            try engine.applyOptimizer(learningRate: 1e-3)
+        }
+        let want = cpu.snapshot(), got = try gpu.snapshot()
+        #expect(got.optimizer.steps == 2)
+        let wantTensors = want.weights.namedTensors(config: s.config), gotTensors = got.weights.namedTensors(config: s.config)
+        for (name, tensor) in wantTensors where !name.hasSuffix("attention.self.key.bias") {
+            #expect(Self.relativeError(gotTensors[name]!.values, tensor.values) < 1e-4, "\(name)")
+        }
+    }
+}
+#endif
