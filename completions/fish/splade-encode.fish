@@ -20,7 +20,7 @@ function __splade-encode_parse_tokens -S
     set -l unparsed_tokens (__splade-encode_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-encode'
-        __splade-encode_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'i/input=' 'o/output=' 'skip-invalid' 'progress' 'threads=' 'batch-size=' 'top-k=' 'threshold=' 'format=' 'keys=' 'convert' 'timings' 'shard=' 'h/help'
+        __splade-encode_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'i/input=' 'o/output=' 'skip-invalid' 'progress' 'threads=' 'device=' 'batch-size=' 'top-k=' 'threshold=' 'format=' 'keys=' 'convert' 'timings' 'shard=' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-encode_parse_subcommand -r 1 
@@ -88,6 +88,7 @@ complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_fla
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" skip-invalid' -l 'skip-invalid' -d 'Warn about and count invalid records instead of stopping with status 65.'
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" progress' -l 'progress' -d 'Show progress on standard error even when it is not a terminal.'
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" threads' -l 'threads' -d 'Worker threads (default: the number of cores).' -rfka ''
+complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" device' -l 'device' -d 'Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (a GPU when this build has CUDA support and the machine a GPU, else the CPU). Without CUDA support in the build, or without a GPU, cuda exits with status 69.' -rfka ''
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" batch-size' -l 'batch-size' -d 'Sequences per forward pass (sorted by length within a window of input).' -rfka ''
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" top-k' -l 'top-k' -d 'Keep only the k largest weights of each vector (default: all).' -rfka ''
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" threshold' -l 'threshold' -d 'Drop weights below this value (default: none).' -rfka ''

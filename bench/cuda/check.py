@@ -1,0 +1,273 @@
+#!/usr/bin/env python3
+"""The Python side of bench/cuda/run: GPU parity checks and benchmarks through the command-line tools,
+on random BERT models made here with transformers (safetensors and a synthetic WordPiece vocabulary, so
+no MeCab dictionary is needed where this runs).
+
+  parity-encode  splade-encode --device cuda against --device cpu (the oracle, which the test suite holds
+                 to the PyTorch fixtures) and against PyTorch in float32, on the same token ids;
+  parity-train   three splade-train steps with dropout (the same masks on both devices): --device cuda
+                 against --device cpu, log line by line and every tensor of the final model;
+  bench-encode   documents/s at lengths 128/256/512, batch 32, BERT-base, vocabulary 32768: ours in
+                 float32 against PyTorch in float32 and bfloat16 (bench/cuda/torch_encode.py);
+  bench-train    seconds per optimizer step, BERT-base, 1 query (32 tokens) + 7 documents (256 tokens),
+                 dropout 0.1, cross-entropy + L1: ours against PyTorch in float32.
+
+One JSON line per result in --out; exit status 1 when a parity check fails.
+Usage: bench/cuda/check.py --bin DIR --work DIR --out FILE [--quick]
+  --quick: small models and sizes, no benchmarks (a run of the script itself without a GPU: bench/cuda/run --emulate).
+"""
+import argparse, json, os, re, subprocess, sys, time
+
+import numpy as np
+import torch
+from safetensors.numpy import load_file
+from transformers import BertConfig, BertForMaskedLM
+
+p = argparse.ArgumentParser()
+p.add_argument("--bin", required=True)
+p.add_argument("--work", required=True)
+p.add_argument("--out", required=True)
+p.add_argument("--quick", action="store_true")
+a = p.parse_args()
+os.makedirs(a.work, exist_ok=True)
+GPU = torch.cuda.is_available()
+TORCH_DEVICE = "cuda" if GPU else "cpu"
+torch.backends.cuda.matmul.allow_tf32 = False  # float32 products, as ours
+torch.backends.cudnn.allow_tf32 = False
+VOCABULARY = 32768
+CLS, SEP, FIRST_WORD = 2, 3, 5
+failures = 0
+
+
+def record(entry):
+    entry.setdefault("torch", torch.__version__)
+    entry.setdefault("device", torch.cuda.get_device_name() if GPU else "cpu")
+    print(json.dumps(entry), flush=True)
+    with open(a.out, "a") as f:
+        f.write(json.dumps(entry) + "\n")
+
+
+def check(name, error, tolerance, **extra):
+    global failures
+    ok = bool(error <= tolerance)
+    failures += not ok
+    record({"check": name, "error": float(error), "tolerance": tolerance, "pass": ok, **extra})
+
+
+def make_model(name, layers, hidden, heads, inner):
+    """A random BertForMaskedLM with a vocabulary of words w5 … w32767, its MLM bias lowered so that about
+    1% of the vocabulary is active per text, as in a trained SPLADE model."""
+    directory = os.path.join(a.work, name)
+    if os.path.exists(os.path.join(directory, "model.safetensors")):
+        return directory
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=VOCABULARY, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads,
+                        intermediate_size=inner, max_position_embeddings=512)
+    model = BertForMaskedLM(config).eval()
+    with torch.no_grad():
+        # Lowered so that one logit in 10^4 is positive: a few hundred active terms per 128-token text.
+        sample = torch.randint(FIRST_WORD, VOCABULARY, (1, 128))
+        model.cls.predictions.bias -= torch.quantile(model(input_ids=sample).logits.flatten()[:1 << 24], 0.9999)
+    model.save_pretrained(directory, safe_serialization=True)
+    with open(os.path.join(directory, "vocab.txt"), "w") as f:
+        f.write("\n".join(["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(FIRST_WORD, VOCABULARY)]) + "\n")
+    with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
+        json.dump({"tokenizer_class": "BertTokenizer", "do_lower_case": True, "model_max_length": 512}, f)
+    return directory
+
+
+def random_ids(generator, count, lengths):
+    """`count` sequences [CLS] w … w [SEP], lengths drawn from `lengths`."""
+    rows = []
+    for _ in range(count):
+        n = int(generator.choice(lengths))
+        rows.append([CLS] + [int(x) for x in generator.integers(FIRST_WORD, VOCABULARY, n - 2)] + [SEP])
+    return rows
+
+
+def write_ids(path, rows):
+    with open(path, "w") as f:
+        for i, ids in enumerate(rows):
+            f.write(json.dumps({"id": f"d{i}", "input_ids": ids}) + "\n")
+
+
+def tool(name, *arguments, discard_output=False):
+    started = time.perf_counter()
+    run = subprocess.run([os.path.join(a.bin, name), *arguments], stdout=subprocess.DEVNULL if discard_output else subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    if run.returncode != 0:
+        raise SystemExit(f"{name} {' '.join(arguments)} exited {run.returncode}:\n{run.stderr}")
+    return run, time.perf_counter() - started
+
+
+def our_vectors(model, path, device):
+    run, _ = tool("splade-encode", "--model", model, "--keys", "ids", "--device", device, "--batch-size", "16", "-i", path)
+    dense = []
+    for line in run.stdout.splitlines():
+        row = np.zeros(VOCABULARY, dtype=np.float64)
+        for key, value in json.loads(line)["vector"].items():
+            row[int(key)] = value
+        dense.append(row)
+    return np.array(dense)
+
+
+def torch_vectors(model_dir, rows):
+    model = BertForMaskedLM.from_pretrained(model_dir).to(TORCH_DEVICE).eval()
+    vectors = []
+    with torch.inference_mode():
+        for ids in rows:
+            logits = model(input_ids=torch.tensor([ids], device=TORCH_DEVICE)).logits[0]
+            vectors.append(torch.log1p(torch.relu(logits)).amax(dim=0).double().cpu().numpy())
+    return np.array(vectors)
+
+
+def relative(got, want):
+    """Largest absolute difference over the largest weight (at least 1), per row; the worst row."""
+    return max(float(np.abs(g - w).max() / max(1.0, np.abs(w).max())) for g, w in zip(got, want))
+
+
+def parity_encode():
+    model = make_model("small", 2, 128, 2, 512) if a.quick else make_model("base", 12, 768, 12, 3072)
+    generator = np.random.default_rng(1)
+    rows = random_ids(generator, 8 if a.quick else 64, [3, 17, 64, 128, 300, 512])
+    path = os.path.join(a.work, "parity-ids.jsonl")
+    write_ids(path, rows)
+    cuda, cpu, reference = our_vectors(model, path, "cuda"), our_vectors(model, path, "cpu"), torch_vectors(model, rows)
+    active = float((cuda > 0).sum(axis=1).mean())
+    check("encode cuda vs cpu", relative(cuda, cpu), 1e-4, model=os.path.basename(model), texts=len(rows), mean_active=active)
+    check("encode cuda vs pytorch fp32", relative(cuda, reference), 1e-4, model=os.path.basename(model), texts=len(rows))
+    check("encode cpu vs pytorch fp32", relative(cpu, reference), 1e-4, model=os.path.basename(model), texts=len(rows))
+    same = float(np.mean([(set(np.flatnonzero(c)) == set(np.flatnonzero(r))) for c, r in zip(cuda, cpu)]))
+    record({"check": "encode cuda vs cpu: identical active terms", "share": same})
+
+
+def words(generator, n):
+    return " ".join(f"w{int(x)}" for x in generator.integers(FIRST_WORD, VOCABULARY, n))
+
+
+def training_rows(path, count, query_words, document_words, seed):
+    generator = np.random.default_rng(seed)
+    with open(path, "w") as f:
+        for _ in range(count):
+            f.write(json.dumps({"query": words(generator, query_words),
+                                "positives": [words(generator, document_words)],
+                                "negatives": [words(generator, document_words) for _ in range(7)],
+                                "positives_score": [0.9], "negatives_score": [0.3, 0.2, 0.1, 0.1, 0.05, 0.05, 0.0]}) + "\n")
+
+
+def training_config(path, model, data, output, **settings):
+    base = dict(model_name_or_path=model, train_data=[data], output_dir=output, per_device_train_batch_size=2,
+                gradient_accumulation_steps=2, max_steps=3, learning_rate=1e-4, lr_scheduler_type="cosine", warmup_steps=1,
+                weight_decay=0.01, max_grad_norm=1.0, train_group_size=4, max_query_length=32, max_length=128,
+                training_losses="cross_entropy", regularizer_doc="L1", regularizer_query="flops", sparsity_weight_doc=0.02,
+                sparsity_weight_query=0.05, sparsity_warmup_steps_doc=2, sparsity_warmup_steps_query=2,
+                noise_tokens="w5 w6 w7", noise_tokens_weight=0.1, seed=42, hidden_dropout_prob=0.1,
+                attention_probs_dropout_prob=0.1, logging_steps=1, save_steps=1000)
+    base.update(settings)
+    with open(path, "w") as f:
+        for key, value in base.items():
+            f.write(f"{key}: {json.dumps(value)}\n")
+
+
+def train(config, device):
+    _, seconds = tool("splade-train", "--config", config, "--device", device)
+    return seconds
+
+
+def parity_train():
+    model = make_model("small", 2, 128, 2, 512)
+    data = os.path.join(a.work, "train-rows.jsonl")
+    training_rows(data, 12, 12, 60, seed=2)
+    logs, tensors = {}, {}
+    for device in ["cpu", "cuda"]:
+        output = os.path.join(a.work, f"train-{device}")
+        subprocess.run(["rm", "-rf", output])
+        config = os.path.join(a.work, f"train-{device}.yaml")
+        training_config(config, model, data, output)
+        train(config, device)
+        logs[device] = [json.loads(line) for line in open(os.path.join(output, "training_log.jsonl"))]
+        tensors[device] = load_file(os.path.join(output, "model.safetensors"))
+    worst = 0.0
+    for got, want in zip(logs["cuda"], logs["cpu"]):
+        for key in ["loss", "rank_loss", "reg_doc", "reg_query", "noise_sum", "grad_norm"]:
+            worst = max(worst, abs(got[key] - want[key]) / max(1.0, abs(want[key])))
+    check("train cuda vs cpu: log (3 steps, dropout 0.1)", worst, 1e-4, steps=len(logs["cuda"]))
+    worst, name = 0.0, ""
+    for key, want in tensors["cpu"].items():
+        if key.endswith("attention.self.key.bias"):
+            continue  # an exactly-zero gradient: Adam moves it by rounding noise alone
+        error = float(np.abs(tensors["cuda"][key] - want).max() / max(np.abs(want).max(), 1e-12))
+        if error > worst:
+            worst, name = error, key
+    # 1e-3: Adam's m/√v turns rounding differences in near-zero gradients into whole steps of ±lr, and the
+    # GPU's atomic sums differ from run to run in the last bits (a wrong mask or gradient gives > 5e-3).
+    check("train cuda vs cpu: final model", worst, 1e-3, worst_tensor=name)
+
+
+def bench_encode():
+    model = make_model("base", 12, 768, 12, 3072)
+    docs = 1024
+    for length in [128, 256, 512]:
+        generator = np.random.default_rng(length)
+        path = os.path.join(a.work, f"bench-{length}.jsonl")
+        write_ids(path, random_ids(generator, docs, [length]))
+        run, wall = tool("splade-encode", "--model", model, "--device", "cuda", "--timings", "--batch-size", "32",
+                         "--format", "binary", "-i", path, discard_output=True)
+        gpu = float(re.search(r"model on the GPU ([0-9.]+) s", run.stderr).group(1))
+        record({"bench": "encode", "side": "splade", "precision": "fp32", "length": length, "batch": 32, "docs": docs,
+                "seconds": gpu, "docs_per_s": docs / gpu, "wall_seconds": wall, "wall_docs_per_s": docs / wall})
+    subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "torch_encode.py"), "--model", model,
+                    "--docs", str(docs), "--out", a.out], check=True)
+
+
+TORCH_STEP = r"""
+import json, sys, time, torch
+from transformers import BertForMaskedLM
+model_dir, steps = sys.argv[1], int(sys.argv[2])
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.manual_seed(0)
+model = BertForMaskedLM.from_pretrained(model_dir, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1).cuda().train()
+g = torch.Generator().manual_seed(3)
+query = torch.randint(5, 32768, (1, 32), generator=g).cuda()
+documents = torch.randint(5, 32768, (8, 256), generator=g).cuda()
+opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
+splade = lambda ids: torch.log1p(torch.relu(model(input_ids=ids).logits)).amax(dim=1)
+times = []
+for _ in range(steps):
+    torch.cuda.synchronize(); start = time.perf_counter()
+    q, d = splade(query), splade(documents)
+    loss = torch.nn.functional.cross_entropy(q @ d.T, torch.zeros(1, dtype=torch.long, device="cuda"))
+    loss = loss + 0.02 * d.abs().sum(-1).mean() + 0.05 * q.abs().sum(-1).mean()
+    loss.backward(); torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0); opt.step(); opt.zero_grad()
+    torch.cuda.synchronize(); times.append(time.perf_counter() - start)
+print(json.dumps({"seconds": sum(times[1:]) / len(times[1:]), "peak_gpu_bytes": torch.cuda.max_memory_allocated()}))
+"""
+
+
+def bench_train():
+    model = make_model("base", 12, 768, 12, 3072)
+    data = os.path.join(a.work, "bench-train-rows.jsonl")
+    training_rows(data, 8, 30, 300, seed=4)
+    output = os.path.join(a.work, "bench-train")
+    subprocess.run(["rm", "-rf", output])
+    config = os.path.join(a.work, "bench-train.yaml")
+    training_config(config, model, data, output, per_device_train_batch_size=1, gradient_accumulation_steps=1, max_steps=5,
+                    train_group_size=8, max_length=256, learning_rate=2e-5, regularizer_query="L1", noise_tokens_weight=0.0,
+                    sparsity_warmup_steps_doc=0, sparsity_warmup_steps_query=0)
+    train(config, "cuda")
+    log = [json.loads(line) for line in open(os.path.join(output, "training_log.jsonl"))]
+    ours = sum(entry["seconds"] for entry in log[1:]) / len(log[1:])
+    record({"bench": "train step", "side": "splade", "seconds": ours, "steps": len(log), "tokens": log[-1].get("tokens_per_s")})
+    run = subprocess.run([sys.executable, "-c", TORCH_STEP, model, "5"], capture_output=True, text=True, check=True)
+    reference = json.loads(run.stdout.splitlines()[-1])
+    record({"bench": "train step", "side": "pytorch", **reference})
+    record({"bench": "train step", "ratio_pytorch_over_splade": reference["seconds"] / ours})
+
+
+parity_encode()
+parity_train()
+if not a.quick:
+    bench_encode()
+    bench_train()
+record({"parity_failures": failures})
+sys.exit(1 if failures else 0)

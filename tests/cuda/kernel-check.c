@@ -1,0 +1,874 @@
+/*
+ * kernel-check: every kernel of libsplade_cuda against its host emulation, with no Swift toolchain.
+ *
+ *   cc -O2 -std=c11 -o kernel-check tests/cuda/kernel-check.c -ldl -lm
+ *   kernel-check REAL_LIB EMULATION_LIB [--quick]
+ *
+ * Both libraries implement Sources/CSpladeCUDA/include/splade_cuda.h. The emulation (`make cuda-host`,
+ * Sources/CSpladeCUDA/host/emulation.c) is the reference: it is verified against SpladeCore's CPU code,
+ * and its "device memory" is host memory behind the same API, so both sides are driven the same way:
+ * the same pseudo-random inputs uploaded with splade_cuda_copy_to_device, the same call, the outputs
+ * read back with splade_cuda_copy_to_host. Each library is dlopen()ed with RTLD_LOCAL so their
+ * identical symbol names do not clash (give two different files: one path loads one library).
+ *
+ * Output, one JSON line per checked output of a call:
+ *   {"op": ..., "case": ..., "error": e, "tolerance": t, "pass": true|false, "real_us": x}
+ * e = ‖real − emu‖₂ / max(‖emu‖₂, 1e-30) in double; where the tolerance is 0 (bit-identical results
+ * expected) e is instead the fraction of elements whose bits differ. real_us is the median time of
+ * REPETITIONS calls of the real library, each between two synchronizations; only the first call's
+ * results are checked (the others run on buffers it already updated). A failed API call gives one line
+ * with "pass": false and "message". Last line: {"checks": n, "failed": k}.
+ * Exit status: 0 all passed, 1 a check failed, 2 a setup failure (a library not loadable, init failed).
+ * On a GPU machine, cuBLAS must be loadable by the real library (LD_LIBRARY_PATH or SPLADE_CUDA_CUBLAS).
+ */
+#define _POSIX_C_SOURCE 200809L /* dlopen, clock_gettime under -std=c11 */
+
+#include "../../Sources/CSpladeCUDA/include/splade_cuda.h"
+
+#include <dlfcn.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* ---- The API, loaded by dlsym ------------------------------------------------------------- */
+
+/* Every function of splade_cuda.h: X(return type, name without the splade_cuda_ prefix, parameters). */
+#define SPLADE_CUDA_FUNCTIONS(X)                                                                                      \
+    X(int, device_count, (void))                                                                                      \
+    X(int, runtime_version, (void))                                                                                   \
+    X(int, driver_version, (void))                                                                                    \
+    X(int, init, (int))                                                                                               \
+    X(int, device_info, (int, char *, size_t, int *, size_t *))                                                       \
+    X(const char *, last_error, (void))                                                                               \
+    X(int, malloc, (void **, size_t))                                                                                 \
+    X(int, free, (void *))                                                                                            \
+    X(int, copy_to_device, (void *, const void *, size_t))                                                            \
+    X(int, copy_to_host, (void *, const void *, size_t))                                                              \
+    X(int, copy_device, (void *, const void *, size_t))                                                               \
+    X(int, zero, (void *, size_t))                                                                                    \
+    X(int, synchronize, (void))                                                                                       \
+    X(int, sgemm, (int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int))     \
+    X(int, sgemm_strided_batched, (int, int, int, int, int, float, const float *, int, long long, const float *, int, \
+                                   long long, float, float *, int, long long, int))                                   \
+    X(int, set_tf32, (int))                                                                                           \
+    X(int, fill_rows, (float *, const float *, int, int))                                                             \
+    X(int, embed, (const int32_t *, const int32_t *, int, int, const float *, const float *, const float *, float *)) \
+    X(int, layernorm_forward, (float *, int, int, const float *, const float *, const float *, float, float *,       \
+                               float *))                                                                              \
+    X(int, gelu_forward, (float *, size_t))                                                                           \
+    X(int, softmax_rows, (float *, int, int))                                                                         \
+    X(int, multiply, (float *, const float *, size_t))                                                                \
+    X(int, add, (float *, const float *, size_t))                                                                     \
+    X(int, dropout_mask, (float *, size_t, uint64_t, uint64_t, float))                                                \
+    X(int, splade_max_reset, (float *, int32_t *, int))                                                               \
+    X(int, splade_max_accumulate, (const float *, int, int, int, float *, int32_t *))                                 \
+    X(int, splade_weights, (const float *, int, float *))                                                             \
+    X(int, layernorm_backward, (const float *, int, int, const float *, const float *, const float *, float *,       \
+                                float *, float *))                                                                    \
+    X(int, gelu_backward, (const float *, const float *, size_t, float *))                                            \
+    X(int, softmax_backward, (const float *, float *, int, int))                                                      \
+    X(int, embed_backward, (const int32_t *, const int32_t *, int, int, const float *, float *, float *, float *))    \
+    X(int, bias_backward, (const float *, int, int, float *))                                                         \
+    X(int, splade_pool_backward, (const float *, const float *, const int32_t *, int, int, const float *,            \
+                                  const float *, float *, float *, float *))                                          \
+    X(int, adamw_step, (float *, const float *, float *, float *, size_t, float, float, float, float, float, int,     \
+                        float, double))                                                                               \
+    X(int, sum_squares, (const float *, size_t, double *))                                                            \
+    X(int, scale, (float *, size_t, float))
+
+#define TYPEDEF(type, name, parameters) typedef type(*name##_fn) parameters;
+SPLADE_CUDA_FUNCTIONS(TYPEDEF)
+#undef TYPEDEF
+
+/* The typedefs must be the header's prototypes: _Generic does not evaluate (nor link) the function. */
+#define SAME_AS_HEADER(type, name, parameters)                                                          \
+    _Static_assert(_Generic(&splade_cuda_##name, name##_fn: 1, default: 0),                            \
+                   "the type of splade_cuda_" #name " differs from splade_cuda.h");
+SPLADE_CUDA_FUNCTIONS(SAME_AS_HEADER)
+#undef SAME_AS_HEADER
+
+typedef struct {
+    void *handle;
+#define MEMBER(type, name, parameters) name##_fn name;
+    SPLADE_CUDA_FUNCTIONS(MEMBER)
+#undef MEMBER
+} Api;
+
+enum { EMU, REAL };
+static const char *const side_names[2] = {"emulation", "real"};
+static Api apis[2];
+
+/* ---- Output ------------------------------------------------------------------------------- */
+
+static int checks = 0, failures = 0;
+
+static void print_json_string(const char *text) {
+    putchar('"');
+    for (const unsigned char *c = (const unsigned char *)text; *c; c++) {
+        if (*c == '"' || *c == '\\') printf("\\%c", *c);
+        else if (*c < 0x20) printf("\\u%04x", *c);
+        else putchar(*c);
+    }
+    putchar('"');
+}
+
+/* JSON has no NaN or infinity. */
+static void print_json_number(double value, const char *format) {
+    if (isfinite(value)) printf(format, value);
+    else printf("null");
+}
+
+/* A setup failure: nothing can be checked. */
+static _Noreturn void setup_failure(const char *format, ...) {
+    char message[1024];
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(message, sizeof message, format, arguments);
+    va_end(arguments);
+    printf("{\"setup_error\": ");
+    print_json_string(message);
+    printf("}\n");
+    exit(2);
+}
+
+static void load(Api *api, const char *path, const char *role) {
+    api->handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!api->handle) setup_failure("%s library: %s", role, dlerror());
+#define LOOKUP(type, name, parameters)                                                                       \
+    if (!(api->name = (name##_fn)dlsym(api->handle, "splade_cuda_" #name)))                                  \
+        setup_failure("%s library %s lacks splade_cuda_" #name, role, path);
+    SPLADE_CUDA_FUNCTIONS(LOOKUP)
+#undef LOOKUP
+}
+
+/* ---- Deterministic inputs ----------------------------------------------------------------- */
+
+static uint64_t random_state = 0x5eed5eed5eed5eedull;
+
+/* SplitMix64. */
+static uint64_t next_random(void) {
+    uint64_t z = (random_state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static float uniform(float low, float high) { return low + (high - low) * (float)(next_random() >> 40) / 16777216.0f; }
+static int below(int n) { return (int)(next_random() % (uint64_t)n); }
+
+static void *allocate(size_t bytes) {
+    void *pointer = malloc(bytes ? bytes : 1);
+    if (!pointer) setup_failure("out of host memory (%zu bytes)", bytes);
+    return pointer;
+}
+
+static float *floats(size_t count, float low, float high) {
+    float *values = allocate(count * sizeof(float));
+    for (size_t i = 0; i < count; i++) values[i] = uniform(low, high);
+    return values;
+}
+
+/* Token ids with the repeats of real text: 40% from 8 frequent ids ([CLS], [SEP], "the", …). */
+static int32_t *token_ids(size_t tokens, int vocabulary) {
+    int32_t *ids = allocate(tokens * sizeof(int32_t));
+    for (size_t t = 0; t < tokens; t++) ids[t] = below(10) < 4 ? 100 + below(8) : below(vocabulary);
+    return ids;
+}
+
+/* Packed sequences of `length` tokens: positions repeat across the sequences of a batch. */
+static int32_t *token_positions(size_t tokens, int length) {
+    int32_t *positions = allocate(tokens * sizeof(int32_t));
+    for (size_t t = 0; t < tokens; t++) positions[t] = (int32_t)(t % (size_t)length);
+    return positions;
+}
+
+/* Rows with their own offset and spread, so LayerNorm's mean and variance matter. */
+static float *offset_rows(int rows, int cols) {
+    float *x = allocate((size_t)rows * cols * sizeof(float));
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        float offset = uniform(-4, 4), spread = uniform(0.1f, 3);
+        for (size_t j = 0; j < (size_t)cols; j++) x[r * cols + j] = offset + spread * uniform(-1, 1);
+    }
+    return x;
+}
+
+/* Rows of probabilities (softmax of uniform logits), the P that softmax_backward is given. */
+static float *probability_rows(int rows, int cols) {
+    float *p = floats((size_t)rows * cols, -4, 4);
+    for (size_t r = 0; r < (size_t)rows; r++) {
+        float *row = p + r * cols;
+        double sum = 0;
+        for (int j = 0; j < cols; j++) sum += row[j] = expf(row[j]);
+        for (int j = 0; j < cols; j++) row[j] = (float)(row[j] / sum);
+    }
+    return p;
+}
+
+/* ---- One check: buffers on both sides, a call, the outputs compared --------------------------- */
+
+/* Tolerances of the normalised error. */
+#define EXACT 0.0         /* results must be bit-identical: no rounding left to differ */
+#define ELEMENTWISE 1e-6  /* float32 element-wise and per-row ops: transcendentals within an ulp or two, row sums */
+#define ACCUMULATED 1e-5  /* products and sums in another order (cuBLAS's tiling, atomics) */
+#define TF32 5e-3         /* TF32 tensor cores: 10-bit mantissas, ~1e-3 (header) */
+#define DOUBLE_SUM 1e-10  /* a sum in double, in another order */
+
+enum { MAX_BUFFERS = 12, REPETITIONS = 5 };
+
+typedef struct {
+    void *host;           /* the initial contents (owned, freed once both sides have them) */
+    size_t bytes;
+    const char *output;   /* the output's name; NULL for an input only */
+    double tolerance;
+    void *result[2];      /* the output read back from each side */
+} Buffer;
+
+typedef struct {
+    const char *op;
+    char label[256];
+    Buffer buffers[MAX_BUFFERS];
+    int count;
+    void *device[2][MAX_BUFFERS];
+    bool has_sum; /* sum_squares' output is a host double */
+    double sum[2], sum_result[2];
+    bool failed;
+    char failure[768];
+    struct timespec start;
+    double times[REPETITIONS];
+    int timed;
+} Test;
+
+static void begin(Test *t, const char *op, const char *format, ...) {
+    memset(t, 0, sizeof *t);
+    t->op = op;
+    va_list arguments;
+    va_start(arguments, format);
+    vsnprintf(t->label, sizeof t->label, format, arguments);
+    va_end(arguments);
+}
+
+/* A buffer of `bytes` on both sides, from `host` (taken over); returns its index. */
+static int buffer(Test *t, void *host, size_t bytes) {
+    if (t->count == MAX_BUFFERS) setup_failure("%s: more than %d buffers", t->op, MAX_BUFFERS);
+    t->buffers[t->count] = (Buffer){.host = host, .bytes = bytes};
+    return t->count++;
+}
+
+static int random_buffer(Test *t, size_t count, float low, float high) {
+    return buffer(t, floats(count, low, high), count * sizeof(float));
+}
+
+static void output(Test *t, int index, const char *name, double tolerance) {
+    t->buffers[index].output = name;
+    t->buffers[index].tolerance = tolerance;
+}
+
+static bool call_failed(Test *t, int side, const char *what) {
+    if (!t->failed)
+        snprintf(t->failure, sizeof t->failure, "%s library, %s: %s", side_names[side], what, apis[side].last_error());
+    t->failed = true;
+    return false;
+}
+
+/* Allocates and fills every buffer on `side`; the host copies go once the real side has them. */
+static bool prepare(Test *t, int side) {
+    const Api *api = &apis[side];
+    for (int i = 0; i < t->count; i++) {
+        Buffer *b = &t->buffers[i];
+        if (api->malloc(&t->device[side][i], b->bytes)) return call_failed(t, side, "splade_cuda_malloc");
+        if (api->copy_to_device(t->device[side][i], b->host, b->bytes))
+            return call_failed(t, side, "splade_cuda_copy_to_device");
+    }
+    if (side == REAL)
+        for (int i = 0; i < t->count; i++) free(t->buffers[i].host), t->buffers[i].host = NULL;
+    return true;
+}
+
+/* The real side is timed from an idle device to the end of its work. */
+static bool start_clock(Test *t, int side) {
+    if (side != REAL) return true;
+    if (apis[REAL].synchronize()) return call_failed(t, REAL, "splade_cuda_synchronize before the call");
+    clock_gettime(CLOCK_MONOTONIC, &t->start);
+    return true;
+}
+
+static void stop_clock(Test *t, int side, int code) {
+    if (code) {
+        call_failed(t, side, t->op);
+        return;
+    }
+    if (side != REAL) return;
+    /* A kernel's own failure shows here, launches being asynchronous. */
+    if (apis[REAL].synchronize()) {
+        call_failed(t, REAL, "splade_cuda_synchronize after the call");
+        return;
+    }
+    struct timespec end;
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    t->times[t->timed++] = (double)(end.tv_sec - t->start.tv_sec) * 1e6 + (double)(end.tv_nsec - t->start.tv_nsec) / 1e3;
+}
+
+/* Reads every output of the first call back from both sides. */
+static bool collect(Test *t) {
+    if (t->failed) return false;
+    memcpy(t->sum_result, t->sum, sizeof t->sum);
+    for (int side = EMU; side <= REAL; side++)
+        for (int i = 0; i < t->count; i++) {
+            Buffer *b = &t->buffers[i];
+            if (!b->output) continue;
+            b->result[side] = allocate(b->bytes);
+            if (apis[side].copy_to_host(b->result[side], t->device[side][i], b->bytes))
+                return call_failed(t, side, "splade_cuda_copy_to_host");
+        }
+    return true;
+}
+
+/* The normalised error of an output, or for an exact one the fraction of its elements that differ. */
+static double difference(const Buffer *b) {
+    size_t count = b->bytes / sizeof(float);
+    if (b->tolerance == EXACT) {
+        size_t differing = 0;
+        for (size_t i = 0; i < count; i++)
+            differing += memcmp((const char *)b->result[REAL] + 4 * i, (const char *)b->result[EMU] + 4 * i, 4) != 0;
+        return (double)differing / (double)(count ? count : 1);
+    }
+    const float *real = b->result[REAL], *emu = b->result[EMU];
+    double squared_difference = 0, squared_norm = 0;
+    for (size_t i = 0; i < count; i++) {
+        /* Equal values (infinities included) differ by 0; a NaN on either side makes the error NaN. */
+        double d = real[i] == emu[i] ? 0 : (double)real[i] - (double)emu[i];
+        squared_difference += d * d;
+        squared_norm += (double)emu[i] * (double)emu[i];
+    }
+    return sqrt(squared_difference) / fmax(sqrt(squared_norm), 1e-30);
+}
+
+static int compare_doubles(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static void report(const Test *t, const char *output, double error, double tolerance, double microseconds) {
+    bool pass = error <= tolerance; /* false for NaN */
+    checks++;
+    failures += !pass;
+    printf("{\"op\": \"%s\", \"case\": ", t->op);
+    char label[320];
+    snprintf(label, sizeof label, "%s: %s", t->label, output);
+    print_json_string(label);
+    printf(", \"error\": ");
+    print_json_number(error, "%.3g");
+    printf(", \"tolerance\": %g, \"pass\": %s, \"real_us\": ", tolerance, pass ? "true" : "false");
+    print_json_number(microseconds, "%.1f");
+    printf("}\n");
+}
+
+/* Prints the check's lines and frees its buffers. */
+static void finish(Test *t) {
+    if (t->failed) {
+        checks++;
+        failures++;
+        printf("{\"op\": \"%s\", \"case\": ", t->op);
+        print_json_string(t->label);
+        printf(", \"error\": null, \"tolerance\": null, \"pass\": false, \"real_us\": null, \"message\": ");
+        print_json_string(t->failure);
+        printf("}\n");
+    } else {
+        qsort(t->times, (size_t)t->timed, sizeof(double), compare_doubles);
+        double median = t->timed ? t->times[t->timed / 2] : NAN;
+        for (int i = 0; i < t->count; i++)
+            if (t->buffers[i].output) report(t, t->buffers[i].output, difference(&t->buffers[i]), t->buffers[i].tolerance, median);
+        if (t->has_sum)
+            report(t, "host_sum", fabs(t->sum_result[REAL] - t->sum_result[EMU]) / fmax(fabs(t->sum_result[EMU]), 1e-30), DOUBLE_SUM, median);
+    }
+    fflush(stdout);
+    for (int i = 0; i < t->count; i++) {
+        Buffer *b = &t->buffers[i];
+        free(b->host);
+        for (int side = EMU; side <= REAL; side++) {
+            free(b->result[side]);
+            /* A failure to free would only leak on a side whose results are already in. */
+            if (t->device[side][i]) apis[side].free(t->device[side][i]);
+        }
+    }
+}
+
+/* Runs `call`, an expression calling `api` on the buffers `dev` (DF, DI, OPT) of `side`, on both sides;
+ * checks the outputs of that first call, then times REPETITIONS − 1 more calls of the real library. */
+#define RUN(test, call)                                                                        \
+    do {                                                                                       \
+        Test *t_ = (test);                                                                     \
+        for (int side = EMU; side <= REAL && !t_->failed; side++) {                            \
+            const Api *api = &apis[side];                                                      \
+            void *const *dev = t_->device[side];                                               \
+            if (prepare(t_, side) && start_clock(t_, side)) stop_clock(t_, side, (call));      \
+        }                                                                                      \
+        if (collect(t_))                                                                       \
+            for (int side = REAL, rep = 1; rep < REPETITIONS && !t_->failed; rep++) {          \
+                const Api *api = &apis[side];                                                  \
+                void *const *dev = t_->device[side];                                           \
+                if (start_clock(t_, side)) stop_clock(t_, side, (call));                       \
+            }                                                                                  \
+        finish(t_);                                                                            \
+    } while (0)
+#define DF(i) ((float *)dev[i])
+#define DI(i) ((int32_t *)dev[i])
+#define OPT(i) ((i) < 0 ? NULL : DF(i))
+
+/* ---- Sizes -------------------------------------------------------------------------------- */
+
+/* BERT base as SPLADE trains it (8 sequences × 256 tokens), or small ones with --quick. */
+typedef struct {
+    int h, inter, sequences, length, tokens, vocabulary, big_vocabulary, heads, positions, chunk;
+    int attention[2]; /* sequence lengths for the attention products */
+    int long_row;     /* a softmax over a whole vocabulary */
+} Sizes;
+
+static const Sizes full_sizes = {768, 3072, 8, 256, 2048, 32768, 250002, 12, 512, 64, {512, 200}, 30522};
+static const Sizes quick_sizes = {64, 256, 2, 32, 64, 1000, 5003, 2, 64, 12, {40, 17}, 30522};
+static Sizes S;
+
+/* ---- Products ----------------------------------------------------------------------------- */
+
+/* TF32 on for one product, then off again (the following products check that it is off). */
+static int sgemm_tf32(const Api *api, int ta, int tb, int m, int n, int k, float alpha, const float *a, int lda,
+                      const float *b, int ldb, float beta, float *c, int ldc) {
+    int code = api->set_tf32(1);
+    if (code) return code;
+    code = api->sgemm(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    int off = api->set_tf32(0);
+    return code ? code : off;
+}
+
+/* C = alpha·op(A)·op(B) + beta·C with `pad` unused floats at the end of every row of A, B and C
+ * (random: they must not be read, and C's must survive). */
+static void sgemm_case(const char *what, int ta, int tb, int m, int n, int k, float alpha, float beta, int pad, bool tf32) {
+    int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    size_t a_count = (size_t)(ta ? k : m) * lda, b_count = (size_t)(tb ? n : k) * ldb, c_count = (size_t)m * ldc;
+    Test t;
+    begin(&t, tf32 ? "set_tf32+sgemm" : "sgemm", "%s %c%c m=%d n=%d k=%d alpha=%g beta=%g lda=%d ldb=%d ldc=%d", what,
+          ta ? 'T' : 'N', tb ? 'T' : 'N', m, n, k, alpha, beta, lda, ldb, ldc);
+    int a = random_buffer(&t, a_count, -1, 1), b = random_buffer(&t, b_count, -1, 1), c = random_buffer(&t, c_count, -1, 1);
+    output(&t, c, "c", tf32 ? TF32 : ACCUMULATED);
+    if (tf32) RUN(&t, sgemm_tf32(api, ta, tb, m, n, k, alpha, DF(a), lda, DF(b), ldb, beta, DF(c), ldc));
+    else RUN(&t, api->sgemm(ta, tb, m, n, k, alpha, DF(a), lda, DF(b), ldb, beta, DF(c), ldc));
+}
+
+static void check_sgemm(void) {
+    int T = S.tokens, h = S.h, I = S.inter;
+    sgemm_case("TF32, Linear forward", 0, 1, T, I, h, 1, 1, 0, true);
+    sgemm_case("Linear forward", 0, 1, T, I, h, 0.75f, -0.5f, 3, false);
+    sgemm_case("Linear backward, input", 0, 0, T, h, I, 1.25f, 0.5f, 5, false);
+    sgemm_case("Linear backward, weight", 1, 0, I, h, T, -0.5f, 1, 7, false);
+    sgemm_case("both transposed", 1, 1, h / 2 + 1, h / 3 + 2, h, 0.6f, -1.5f, 1, false);
+    sgemm_case("decoder logits of a chunk", 0, 1, S.length, S.vocabulary, h, 1, 1, 0, false);
+}
+
+/* The batched products of CUDAOps.attention(Backward) for one sequence of L tokens: Q, K and V are
+ * the thirds of the rows of qkv [L × 3h], head i at column i·d (lda = 3h, stride d). */
+static void check_attention(int L) {
+    int h = S.h, heads = S.heads, d = h / heads, ld = 3 * h;
+    long long LL = (long long)L * L;
+    float scale = 1 / sqrtf((float)d);
+    size_t qkv_count = (size_t)L * ld, p_count = (size_t)heads * LL, context_count = (size_t)L * h;
+    const char *op = "sgemm_strided_batched";
+    Test t;
+
+    begin(&t, op, "scores Q·Kᵀ/√d L=%d heads=%d d=%d: NT lda=ldb=3h", L, heads, d);
+    int qkv = random_buffer(&t, qkv_count, -1, 1), scores = random_buffer(&t, p_count, -1, 1);
+    output(&t, scores, "scores", ACCUMULATED);
+    RUN(&t, api->sgemm_strided_batched(0, 1, L, L, d, scale, DF(qkv), ld, d, DF(qkv) + h, ld, d, 0, DF(scores), L, LL,
+                                       heads));
+
+    begin(&t, op, "context P·V L=%d heads=%d d=%d: NN lda=L ldb=3h ldc=h", L, heads, d);
+    int p = random_buffer(&t, p_count, 0, 2.0f / L);
+    qkv = random_buffer(&t, qkv_count, -1, 1);
+    int context = random_buffer(&t, context_count, -1, 1);
+    output(&t, context, "context", ACCUMULATED);
+    RUN(&t, api->sgemm_strided_batched(0, 0, L, d, L, 1, DF(p), L, LL, DF(qkv) + 2 * h, ld, d, 0, DF(context), h, d,
+                                       heads));
+
+    /* dV lands in the last third of dQKV's rows: the other two must be left as they are. */
+    begin(&t, op, "values backward Pᵀ·dC L=%d heads=%d d=%d: TN lda=L ldb=h ldc=3h", L, heads, d);
+    p = random_buffer(&t, p_count, 0, 2.0f / L);
+    int dcontext = random_buffer(&t, context_count, -1, 1), dqkv = random_buffer(&t, qkv_count, -1, 1);
+    output(&t, dqkv, "dqkv", ACCUMULATED);
+    RUN(&t, api->sgemm_strided_batched(1, 0, L, d, L, 1, DF(p), L, LL, DF(dcontext), h, d, 0, DF(dqkv) + 2 * h, ld, d,
+                                       heads));
+
+    /* Attention overwrites (beta = 0); beta = 0.5 here checks the batched call's accumulation too. */
+    begin(&t, op, "keys backward s·dSᵀ·Q, beta=0.5, L=%d heads=%d d=%d: TN lda=L ldb=ldc=3h", L, heads, d);
+    int ds = random_buffer(&t, p_count, -0.01f, 0.01f);
+    qkv = random_buffer(&t, qkv_count, -1, 1);
+    dqkv = random_buffer(&t, qkv_count, -1, 1);
+    output(&t, dqkv, "dqkv", ACCUMULATED);
+    RUN(&t, api->sgemm_strided_batched(1, 0, L, d, L, scale, DF(ds), L, LL, DF(qkv), ld, d, 0.5f, DF(dqkv) + h, ld, d,
+                                       heads));
+}
+
+/* ---- Memory ------------------------------------------------------------------------------- */
+
+static void check_memory(void) {
+    size_t n = (size_t)S.tokens * S.h;
+    Test t;
+    begin(&t, "copy_device", "%zu floats between offsets", n - 10);
+    int source = random_buffer(&t, n, -1, 1), destination = random_buffer(&t, n, -1, 1);
+    output(&t, destination, "destination", EXACT);
+    RUN(&t, api->copy_device(DF(destination) + 7, DF(source) + 3, (n - 10) * sizeof(float)));
+
+    begin(&t, "zero", "%zu floats from offset 5", n / 2);
+    int x = random_buffer(&t, n, -1, 1);
+    output(&t, x, "x", EXACT);
+    RUN(&t, api->zero(DF(x) + 5, n / 2 * sizeof(float)));
+}
+
+/* ---- Forward kernels ---------------------------------------------------------------------- */
+
+static void fill_rows_case(int rows, int cols) {
+    Test t;
+    begin(&t, "fill_rows", "rows=%d cols=%d", rows, cols);
+    int y = random_buffer(&t, (size_t)rows * cols, -1, 1), bias = random_buffer(&t, (size_t)cols, -1, 1);
+    output(&t, y, "y", EXACT);
+    RUN(&t, api->fill_rows(DF(y), DF(bias), rows, cols));
+}
+
+static void check_embed(void) {
+    int T = S.tokens, h = S.h;
+    Test t;
+    begin(&t, "embed", "tokens=%d h=%d vocabulary=%d, repeated ids", T, h, S.vocabulary);
+    int ids = buffer(&t, token_ids((size_t)T, S.vocabulary), (size_t)T * sizeof(int32_t));
+    int positions = buffer(&t, token_positions((size_t)T, S.length), (size_t)T * sizeof(int32_t));
+    int word = random_buffer(&t, (size_t)S.vocabulary * h, -1, 1), position = random_buffer(&t, (size_t)S.positions * h, -1, 1);
+    int token_type = random_buffer(&t, 2 * (size_t)h, -1, 1), x = random_buffer(&t, (size_t)T * h, -1, 1);
+    output(&t, x, "x", EXACT);
+    RUN(&t, api->embed(DI(ids), DI(positions), T, h, DF(word), DF(position), DF(token_type), DF(x)));
+}
+
+static void layernorm_forward_case(int rows, int cols, bool residual_and_saved) {
+    Test t;
+    begin(&t, "layernorm_forward", "rows=%d cols=%d eps=1e-12 %s", rows, cols,
+          residual_and_saved ? "with residual, saving normalized and inverse_std" : "no residual, nothing saved");
+    size_t count = (size_t)rows * cols;
+    int x = buffer(&t, offset_rows(rows, cols), count * sizeof(float));
+    int weight = random_buffer(&t, (size_t)cols, 0.8f, 1.2f), bias = random_buffer(&t, (size_t)cols, -0.1f, 0.1f);
+    int residual = -1, normalized = -1, inverse_std = -1;
+    if (residual_and_saved) {
+        residual = random_buffer(&t, count, -1, 1);
+        normalized = random_buffer(&t, count, -1, 1);
+        inverse_std = random_buffer(&t, (size_t)rows, -1, 1);
+    }
+    output(&t, x, "x", ELEMENTWISE);
+    if (residual_and_saved) {
+        output(&t, normalized, "normalized", ELEMENTWISE);
+        output(&t, inverse_std, "inverse_std", ELEMENTWISE);
+    }
+    RUN(&t, api->layernorm_forward(DF(x), rows, cols, OPT(residual), DF(weight), DF(bias), 1e-12f, OPT(normalized),
+                                   OPT(inverse_std)));
+}
+
+static void check_gelu_forward(size_t count) {
+    Test t;
+    begin(&t, "gelu_forward", "count=%zu x in [-6, 6]", count);
+    int x = random_buffer(&t, count, -6, 6);
+    output(&t, x, "x", ELEMENTWISE);
+    RUN(&t, api->gelu_forward(DF(x), count));
+}
+
+static void softmax_case(int rows, int cols, float spread, double tolerance) {
+    Test t;
+    begin(&t, "softmax_rows", "rows=%d cols=%d x in [-%g, %g]", rows, cols, spread, spread);
+    int x = random_buffer(&t, (size_t)rows * cols, -spread, spread);
+    output(&t, x, "x", tolerance);
+    RUN(&t, api->softmax_rows(DF(x), rows, cols));
+}
+
+static void check_elementwise(size_t count) {
+    Test t;
+    begin(&t, "multiply", "count=%zu by a dropout mask", count);
+    float *mask = allocate(count * sizeof(float));
+    for (size_t i = 0; i < count; i++) mask[i] = below(10) == 0 ? 0 : 1 / 0.9f;
+    int x = random_buffer(&t, count, -1, 1), m = buffer(&t, mask, count * sizeof(float));
+    output(&t, x, "x", ELEMENTWISE);
+    RUN(&t, api->multiply(DF(x), DF(m), count));
+
+    begin(&t, "add", "count=%zu", count);
+    int y = random_buffer(&t, count, -1, 1);
+    x = random_buffer(&t, count, -1, 1);
+    output(&t, y, "y", ELEMENTWISE);
+    RUN(&t, api->add(DF(y), DF(x), count));
+
+    begin(&t, "scale", "count=%zu factor=0.37", count);
+    x = random_buffer(&t, count, -1, 1);
+    output(&t, x, "x", ELEMENTWISE);
+    RUN(&t, api->scale(DF(x), count, 0.37f));
+}
+
+/* The draws are SeededRandom's: the GPU must drop exactly the CPU's units. */
+static void dropout_case(size_t count, uint64_t seed, uint64_t counter, float probability) {
+    Test t;
+    begin(&t, "dropout_mask", "count=%zu seed=%#llx counter=%llu p=%g", count, (unsigned long long)seed,
+          (unsigned long long)counter, probability);
+    int mask = random_buffer(&t, count, -1, 1);
+    output(&t, mask, "mask", EXACT);
+    RUN(&t, api->dropout_mask(DF(mask), count, seed, counter, probability));
+}
+
+/* A sequence's pooling as the encoder runs it: reset, then its rows a chunk at a time, numbered from
+ * `first_row` (the sequence's first packed row). */
+static int max_pool(const Api *api, const float *logits, int rows, int cols, int chunk, int first_row, float *running,
+                    int32_t *argmax) {
+    int code = api->splade_max_reset(running, argmax, cols);
+    for (int first = 0; first < rows && !code; first += chunk) {
+        int count = rows - first < chunk ? rows - first : chunk;
+        code = api->splade_max_accumulate(logits + (size_t)first * cols, count, cols, first_row + first, running, argmax);
+    }
+    return code;
+}
+
+/* Logits with ties for the maximum (the first row must win: strict >), a column whose maximum is −0
+ * before a +0 (a tie under >, not under fmaxf's sign rules), and all-negative columns (the reset's −∞). */
+static float *pooling_logits(int rows, int cols) {
+    float *logits = floats((size_t)rows * cols, -5, 5);
+#define AT(r, j) logits[(size_t)(r) * cols + (j)]
+    for (int j = 0; j < cols; j += 7) {
+        int a = below(rows), b = (a + 1 + below(rows - 1)) % rows;
+        AT(a, j) = AT(b, j) = uniform(5.5f, 7.5f);
+    }
+    AT(0, 5) = AT(rows - 1, 5) = 9; /* the first row of the first chunk against the last of the last */
+    for (int r = 0; r < rows; r++) AT(r, 1) = AT(r, 3) = -uniform(0.5f, 5);
+    AT(rows / 3, 1) = -0.0f;
+    AT(rows - 1, 1) = 0.0f;
+#undef AT
+    return logits;
+}
+
+static void pooling_case(int rows, int cols, int chunk) {
+    int first_row = (S.sequences - 1) * S.length; /* the last sequence of a packed batch */
+    Test t;
+    begin(&t, "splade_max_reset+accumulate", "rows=%d vocabulary=%d in chunks of %d from row %d, with ties", rows, cols,
+          chunk, first_row);
+    int logits = buffer(&t, pooling_logits(rows, cols), (size_t)rows * cols * sizeof(float));
+    int running = random_buffer(&t, (size_t)cols, -1, 1), argmax = random_buffer(&t, (size_t)cols, -1, 1);
+    output(&t, running, "running", EXACT);
+    output(&t, argmax, "argmax", EXACT);
+    RUN(&t, max_pool(api, DF(logits), rows, cols, chunk, first_row, DF(running), DI(argmax)));
+}
+
+static void check_splade_weights(int cols) {
+    float *running = allocate((size_t)cols * sizeof(float));
+    for (int j = 0; j < cols; j++) {
+        int kind = below(20);
+        running[j] = kind == 0 ? -INFINITY : kind == 1 ? 0 : kind == 2 ? uniform(1e-8f, 1e-6f) : kind < 8 ? -uniform(0, 3)
+                                                                                                  : uniform(0, 10);
+    }
+    Test t;
+    begin(&t, "splade_weights", "vocabulary=%d (sequences × V), with −∞, 0 and tiny maxima", cols);
+    int r = buffer(&t, running, (size_t)cols * sizeof(float)), weights = random_buffer(&t, (size_t)cols, -1, 1);
+    output(&t, weights, "weights", ELEMENTWISE);
+    RUN(&t, api->splade_weights(DF(r), cols, DF(weights)));
+}
+
+/* ---- Backward kernels --------------------------------------------------------------------- */
+
+/* Gradient accumulators start small but non-zero: an overwrite instead of += shows, and the added sums
+ * dominate their norm. */
+#define GRADIENT_START 0.01f
+
+static void layernorm_backward_case(int rows, int cols, bool in_place) {
+    size_t count = (size_t)rows * cols;
+    Test t;
+    begin(&t, "layernorm_backward", "rows=%d cols=%d, %s", rows, cols, in_place ? "dx = dy in place" : "separate dx");
+    int dy = random_buffer(&t, count, -1, 1), normalized = random_buffer(&t, count, -2, 2);
+    int inverse_std = random_buffer(&t, (size_t)rows, 0.2f, 5), weight = random_buffer(&t, (size_t)cols, 0.8f, 1.2f);
+    int dx = in_place ? dy : random_buffer(&t, count, -1, 1);
+    int dweight = random_buffer(&t, (size_t)cols, -GRADIENT_START, GRADIENT_START);
+    int dbias = random_buffer(&t, (size_t)cols, -GRADIENT_START, GRADIENT_START);
+    output(&t, dx, "dx", ELEMENTWISE);
+    output(&t, dweight, "dweight", ACCUMULATED);
+    output(&t, dbias, "dbias", ACCUMULATED);
+    RUN(&t, api->layernorm_backward(DF(dy), rows, cols, DF(normalized), DF(inverse_std), DF(weight), DF(dx), DF(dweight),
+                                    DF(dbias)));
+}
+
+static void gelu_backward_case(size_t count, bool in_place) {
+    Test t;
+    begin(&t, "gelu_backward", "count=%zu x in [-6, 6], %s", count, in_place ? "dx = dy in place" : "separate dx");
+    int dy = random_buffer(&t, count, -1, 1), x = random_buffer(&t, count, -6, 6);
+    int dx = in_place ? dy : random_buffer(&t, count, -1, 1);
+    output(&t, dx, "dx", ELEMENTWISE);
+    RUN(&t, api->gelu_backward(DF(dy), DF(x), count, DF(dx)));
+}
+
+static void softmax_backward_case(int rows, int cols) {
+    Test t;
+    begin(&t, "softmax_backward", "rows=%d cols=%d", rows, cols);
+    int p = buffer(&t, probability_rows(rows, cols), (size_t)rows * cols * sizeof(float));
+    int dp = random_buffer(&t, (size_t)rows * cols, -1, 1);
+    output(&t, dp, "dp", ELEMENTWISE);
+    RUN(&t, api->softmax_backward(DF(p), DF(dp), rows, cols));
+}
+
+/* `ids` (taken over): token ids, with repeats that the kernel must add atomically. */
+static void embed_backward_case(const char *what, int32_t *ids) {
+    int T = S.tokens, h = S.h;
+    Test t;
+    begin(&t, "embed_backward", "tokens=%d h=%d vocabulary=%d, %s", T, h, S.vocabulary, what);
+    int i = buffer(&t, ids, (size_t)T * sizeof(int32_t));
+    int positions = buffer(&t, token_positions((size_t)T, S.length), (size_t)T * sizeof(int32_t));
+    int dx = random_buffer(&t, (size_t)T * h, -1, 1);
+    int dword = random_buffer(&t, (size_t)S.vocabulary * h, -GRADIENT_START, GRADIENT_START);
+    int dposition = random_buffer(&t, (size_t)S.positions * h, -GRADIENT_START, GRADIENT_START);
+    int dtoken_type = random_buffer(&t, 2 * (size_t)h, -GRADIENT_START, GRADIENT_START); /* row 1 stays */
+    output(&t, dword, "dword", ACCUMULATED);
+    output(&t, dposition, "dposition", ACCUMULATED);
+    output(&t, dtoken_type, "dtoken_type", ACCUMULATED);
+    RUN(&t, api->embed_backward(DI(i), DI(positions), T, h, DF(dx), DF(dword), DF(dposition), DF(dtoken_type)));
+}
+
+static void bias_backward_case(int rows, int cols, const char *why) {
+    Test t;
+    begin(&t, "bias_backward", "rows=%d cols=%d%s", rows, cols, why);
+    int dy = random_buffer(&t, (size_t)rows * cols, -1, 1);
+    int dbias = random_buffer(&t, (size_t)cols, -GRADIENT_START, GRADIENT_START);
+    output(&t, dbias, "dbias", ACCUMULATED);
+    RUN(&t, api->bias_backward(DF(dy), rows, cols, DF(dbias)));
+}
+
+/* One sequence's pooling backward in a packed batch: hidden has all T rows, the argmax rows are the
+ * sequence's, half of the active columns share 4 of them (atomic adds into dhidden), and inactive
+ * columns (maximum ≤ 0, −∞ with argmax −1, or a zero gradient) must change nothing. */
+static void check_pool_backward(void) {
+    int V = S.vocabulary, h = S.h, T = S.tokens, first = (S.sequences - 1) * S.length;
+    float *running = allocate((size_t)V * sizeof(float)), *dweights = allocate((size_t)V * sizeof(float));
+    int32_t *argmax = allocate((size_t)V * sizeof(int32_t));
+    int hot[4];
+    for (int i = 0; i < 4; i++) hot[i] = first + below(S.length);
+    for (int j = 0; j < V; j++) {
+        int kind = below(20);
+        running[j] = kind == 0 ? -INFINITY : kind == 1 ? 0 : kind < 6 ? -uniform(0, 3) : uniform(0.01f, 5);
+        argmax[j] = kind == 0 ? -1 : below(2) ? hot[below(4)] : first + below(S.length);
+        dweights[j] = below(5) == 0 ? 0 : uniform(-1, 1);
+    }
+    Test t;
+    begin(&t, "splade_pool_backward", "vocabulary=%d h=%d rows=%d, half the active columns on 4 rows", V, h, T);
+    int dw = buffer(&t, dweights, (size_t)V * sizeof(float)), r = buffer(&t, running, (size_t)V * sizeof(float));
+    int a = buffer(&t, argmax, (size_t)V * sizeof(int32_t));
+    int decoder = random_buffer(&t, (size_t)V * h, -1, 1), hidden = random_buffer(&t, (size_t)T * h, -1, 1);
+    int dhidden = random_buffer(&t, (size_t)T * h, -GRADIENT_START, GRADIENT_START);
+    int ddecoder = random_buffer(&t, (size_t)V * h, -GRADIENT_START, GRADIENT_START);
+    int dbias = random_buffer(&t, (size_t)V, -GRADIENT_START, GRADIENT_START);
+    output(&t, dhidden, "dhidden", ACCUMULATED);
+    output(&t, ddecoder, "ddecoder", ELEMENTWISE);
+    output(&t, dbias, "dbias", ELEMENTWISE);
+    RUN(&t, api->splade_pool_backward(DF(dw), DF(r), DI(a), V, h, DF(decoder), DF(hidden), DF(dhidden), DF(ddecoder),
+                                      DF(dbias)));
+}
+
+/* ---- Optimizer ---------------------------------------------------------------------------- */
+
+static void adamw_case(size_t count, int decays) {
+    /* Step 3 of BERT fine-tuning's settings; the caller's bias corrections in double, as the header says. */
+    float lr = 1e-3f, beta1 = 0.9f, beta2 = 0.999f;
+    int step = 3;
+    float step_size = (float)(lr / (1 - pow(beta1, step)));
+    double correction2_root = sqrt(1 - pow(beta2, step));
+    Test t;
+    begin(&t, "adamw_step", "count=%zu lr=%g wd=0.01 decays=%d step=%d", count, lr, decays, step);
+    int p = random_buffer(&t, count, -0.1f, 0.1f), g = random_buffer(&t, count, -0.01f, 0.01f);
+    int m = random_buffer(&t, count, -1e-3f, 1e-3f), v = random_buffer(&t, count, 0, 1e-5f);
+    output(&t, p, "p", ELEMENTWISE);
+    output(&t, m, "m", ELEMENTWISE);
+    output(&t, v, "v", ELEMENTWISE);
+    RUN(&t, api->adamw_step(DF(p), DF(g), DF(m), DF(v), count, lr, beta1, beta2, 1e-8f, 0.01f, decays, step_size,
+                            correction2_root));
+}
+
+/* host_sum starts at 1.5: the sum is added to it, not stored. */
+static void sum_squares_case(size_t count) {
+    Test t;
+    begin(&t, "sum_squares", "count=%zu onto 1.5", count);
+    int x = random_buffer(&t, count, -1, 1);
+    t.has_sum = true;
+    t.sum[EMU] = t.sum[REAL] = 1.5;
+    RUN(&t, api->sum_squares(DF(x), count, &t.sum[side]));
+}
+
+/* ---- Main --------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv) {
+    bool quick = argc == 4 && strcmp(argv[3], "--quick") == 0;
+    if (argc != 3 && !quick) {
+        fprintf(stderr, "usage: %s REAL_LIB EMULATION_LIB [--quick]\n", argv[0]);
+        return 2;
+    }
+    S = quick ? quick_sizes : full_sizes;
+    load(&apis[REAL], argv[1], "real");
+    load(&apis[EMU], argv[2], "emulation");
+    if (apis[REAL].handle == apis[EMU].handle)
+        fprintf(stderr, "kernel-check: both paths load the same library: it is compared with itself\n");
+
+    const Api *real = &apis[REAL];
+    if (real->init(0))
+        setup_failure("real library: splade_cuda_init(0) failed: %s (devices %d, runtime %d, driver %d)",
+                      real->last_error(), real->device_count(), real->runtime_version(), real->driver_version());
+    if (apis[EMU].init(0)) setup_failure("emulation library: splade_cuda_init(0) failed: %s", apis[EMU].last_error());
+    char name[256];
+    int capability = 0;
+    size_t memory = 0;
+    if (real->device_info(0, name, sizeof name, &capability, &memory))
+        setup_failure("real library: splade_cuda_device_info(0) failed: %s", real->last_error());
+    printf("{\"device\": ");
+    print_json_string(name);
+    printf(", \"compute_capability\": %d, \"memory_mib\": %zu, \"devices\": %d, \"runtime_version\": %d, "
+           "\"driver_version\": %d, \"sizes\": \"%s\"}\n",
+           capability, memory >> 20, real->device_count(), real->runtime_version(), real->driver_version(),
+           quick ? "quick" : "full");
+    fflush(stdout);
+
+    size_t hidden = (size_t)S.tokens * S.h, intermediate = (size_t)S.tokens * S.inter;
+    check_sgemm();
+    for (int i = 0; i < 2; i++) check_attention(S.attention[i]);
+    check_memory();
+
+    fill_rows_case(S.tokens, S.inter);
+    fill_rows_case(S.length, S.vocabulary);
+    check_embed();
+    layernorm_forward_case(S.tokens, S.h, true);
+    layernorm_forward_case(S.tokens, S.h, false);
+    layernorm_forward_case(5, 1000, true);
+    check_gelu_forward(intermediate);
+    for (int i = 0; i < 2; i++) softmax_case(S.heads * S.attention[i], S.attention[i], 4, ELEMENTWISE);
+    /* The emulation adds a whole vocabulary's exponentials one by one in float: its own error is ~1e-6. */
+    softmax_case(1, S.long_row, 8, ACCUMULATED);
+    check_elementwise(hidden);
+    dropout_case(intermediate, 0x243F6A8885A308D3ull, (1ull << 32) - 777, 0.1f); /* counter + i crosses 2^32 */
+    dropout_case((size_t)S.heads * S.attention[0] * S.attention[0], 42, 123456789012ull, 0.1f);
+    pooling_case(S.length, S.vocabulary, S.chunk);
+    pooling_case(S.length / 2, S.big_vocabulary, S.chunk * 3 / 4);
+    check_splade_weights(S.sequences * S.vocabulary);
+
+    layernorm_backward_case(S.tokens, S.h, false);
+    layernorm_backward_case(S.tokens, S.h, true);
+    gelu_backward_case(intermediate, false);
+    gelu_backward_case(intermediate, true);
+    for (int i = 0; i < 2; i++) softmax_backward_case(S.heads * S.attention[i], S.attention[i]);
+    embed_backward_case("40% of the ids among 8", token_ids((size_t)S.tokens, S.vocabulary));
+    int32_t *same = allocate((size_t)S.tokens * sizeof(int32_t));
+    for (int i = 0; i < S.tokens; i++) same[i] = 101;
+    embed_backward_case("every token the same id", same);
+    bias_backward_case(S.tokens, S.inter, "");
+    bias_backward_case(70000, 8, ", more rows than a grid's 65535 blocks");
+    if (!quick) bias_backward_case(65535 * 64 + 1000, 2, ", more 64-row chunks than gridDim.y's 65535");
+    check_pool_backward();
+
+    for (int decays = 0; decays <= 1; decays++) adamw_case((size_t)S.h * S.inter, decays);
+    sum_squares_case((size_t)S.h * S.inter);
+    sum_squares_case(1001);
+
+    printf("{\"checks\": %d, \"failed\": %d}\n", checks, failures);
+    return failures ? 1 : 0;
+}
