@@ -217,3 +217,7 @@ $(CUDA_HOST_LIB): Sources/CSpladeCUDA/host/emulation.c Sources/CSpladeCUDA/inclu
 test-cuda-host: cuda-host deps
 	SPLADE_CUDA_LIB=$(abspath $(dir $(CUDA_HOST_LIB))) swift build $(CUDA_HOST_TRAIT) --build-tests
 	SPLADE_CUDA_LIB=$(abspath $(dir $(CUDA_HOST_LIB))) swift test $(CUDA_HOST_TRAIT) --filter $(or $(FILTER),CUDA)
+	@# kernel-check (what bench/cuda/run runs on a GPU) still builds against the header and runs: emulation vs a copy.
+	cc -O2 -std=c11 -Wall -Werror -o $(DEPS)/cuda-host/kernel-check tests/cuda/kernel-check.c -ldl -lm
+	cp $(CUDA_HOST_LIB) $(DEPS)/cuda-host/copy.so
+	$(DEPS)/cuda-host/kernel-check $(DEPS)/cuda-host/copy.so $(CUDA_HOST_LIB) --quick | tail -1

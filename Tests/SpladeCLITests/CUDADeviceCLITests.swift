@@ -84,26 +84,6 @@ struct CUDADeviceCLITests {
             return
         }
         #expect(run.status == 0, "\(run.stderr)")
-        // The reference trainer's three steps, as TrainCLITests checks them on the CPU.
-        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: Tools.fixtures + "/ja-tiny/train/steps-expected.json")))
-            as! [String: Any]
-        let steps = expected["steps"] as! [[String: Any]]
-        let log = try String(contentsOfFile: out + "/run/training_log.jsonl", encoding: .utf8).split(separator: "\n").map {
-            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
-        }
-        #expect(log.count == steps.count)
-        for (got, want) in zip(log, steps) {
-            for key in ["lr", "rank_loss", "reg_doc", "reg_query", "noise_sum", "loss", "grad_norm"] {
-                let g = got[key] as! Double, w = want[key] as! Double
-                #expect(abs(g - w) <= 1e-4 * max(1, abs(w)), "step \(want["step"]!) \(key): \(g) vs \(w)")
-            }
-        }
-        let got = try TrainCLITests.tensors(out + "/run/model.safetensors")
-        let want = try TrainCLITests.tensors(Tools.fixtures + "/ja-tiny/train/steps-expected.safetensors")
-        for (name, values) in want where !name.hasSuffix("attention.self.key.bias") {
-            let ours = try #require(got[name])
-            let error = zip(ours, values).map { abs($0 - $1) }.max()! / values.map(abs).max()!
-            #expect(error < 1e-4, "\(name): \(error)")
-        }
+        try TrainCLITests.expectTheReferenceRun(in: out + "/run", fixture: Tools.fixtures + "/ja-tiny")
     }
 }

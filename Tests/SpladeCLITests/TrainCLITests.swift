@@ -19,15 +19,8 @@ struct TrainCLITests {
         try Safetensors.read(path).mapValues(\.values)
     }
 
-    func train(_ arguments: String, in directory: String) throws -> ToolRun {
-        try Tools.shell("cd '\(fixture)' && splade-train --config train/steps-config.yaml --threads 2 \(arguments)")
-    }
-
-    @Test func threeStepsMatchTheReferenceTrainer() throws {
-        let out = try scratch()
-        defer { try? FileManager.default.removeItem(atPath: out) }
-        let run = try train("--output-dir '\(out)'", in: out)
-        #expect(run.status == 0, "\(run.stderr)")
+    /// The training log and final model in `out` against the reference trainer's three steps.
+    static func expectTheReferenceRun(in out: String, fixture: String) throws {
         // The log's loss terms, step by step.
         let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: fixture + "/train/steps-expected.json")))
             as! [String: Any]
@@ -44,8 +37,8 @@ struct TrainCLITests {
         }
         // The parameters after three steps. Attention key biases have an exactly-zero gradient (softmax
         // ignores a constant per row), so Adam moves them by rounding noise: they are held to ≤ Σ lr.
-        let got = try Self.tensors(out + "/model.safetensors"), want = try Self.tensors(fixture + "/train/steps-expected.safetensors")
-        let start = try Self.tensors(fixture + "/model/model.safetensors")
+        let got = try tensors(out + "/model.safetensors"), want = try tensors(fixture + "/train/steps-expected.safetensors")
+        let start = try tensors(fixture + "/model/model.safetensors")
         #expect(Set(got.keys) == Set(want.keys))
         for (name, values) in want {
             let ours = try #require(got[name])
@@ -57,6 +50,18 @@ struct TrainCLITests {
                 #expect(error < 1e-4, "\(name): \(error)")
             }
         }
+    }
+
+    func train(_ arguments: String, in directory: String) throws -> ToolRun {
+        try Tools.shell("cd '\(fixture)' && splade-train --config train/steps-config.yaml --threads 2 \(arguments)")
+    }
+
+    @Test func threeStepsMatchTheReferenceTrainer() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try train("--output-dir '\(out)'", in: out)
+        #expect(run.status == 0, "\(run.stderr)")
+        try Self.expectTheReferenceRun(in: out, fixture: fixture)
         // What training writes is a model directory the other tools load.
         let encoded = try Tools.run("splade-encode", ["--model", out, "--lines"], stdin: "東京都に住んでいます。\n")
         #expect(encoded.status == 0 && encoded.stdoutLines.count == 1, "\(encoded.stderr)")

@@ -3,6 +3,8 @@
 on random BERT models made here with transformers (safetensors and a synthetic WordPiece vocabulary, so
 no MeCab dictionary is needed where this runs).
 
+  fixtures       the ja-tiny fixture texts (as token ids) through splade-encode --device cuda against
+                 PyTorch's vectors (the test suite's EncodeCLITests, on the GPU);
   parity-encode  splade-encode --device cuda against --device cpu (the oracle, which the test suite holds
                  to the PyTorch fixtures) and against PyTorch in float32, on the same token ids;
   parity-train   three splade-train steps with dropout (the same masks on both devices): --device cuda
@@ -13,7 +15,7 @@ no MeCab dictionary is needed where this runs).
                  dropout 0.1, cross-entropy + L1: ours against PyTorch in float32.
 
 One JSON line per result in --out; exit status 1 when a parity check fails.
-Usage: bench/cuda/check.py --bin DIR --work DIR --out FILE [--quick]
+Usage: bench/cuda/check.py --bin DIR --work DIR --out FILE [--fixtures DIR] [--quick]
   --quick: small models and sizes, no benchmarks (a run of the script itself without a GPU: bench/cuda/run --emulate).
 """
 import argparse, json, os, re, subprocess, sys, time
@@ -27,6 +29,7 @@ p = argparse.ArgumentParser()
 p.add_argument("--bin", required=True)
 p.add_argument("--work", required=True)
 p.add_argument("--out", required=True)
+p.add_argument("--fixtures", help="the kit's fixtures directory (ja-tiny)")
 p.add_argument("--quick", action="store_true")
 a = p.parse_args()
 os.makedirs(a.work, exist_ok=True)
@@ -124,6 +127,20 @@ def torch_vectors(model_dir, rows):
 def relative(got, want):
     """Largest absolute difference over the largest weight (at least 1), per row; the worst row."""
     return max(float(np.abs(g - w).max() / max(1.0, np.abs(w).max())) for g, w in zip(got, want))
+
+
+def fixtures():
+    directory = os.path.join(a.fixtures, "ja-tiny")
+    expected = load_file(os.path.join(directory, "encode-expected.safetensors"))
+    for length in [512, 32]:
+        run, _ = tool("splade-encode", "--model", os.path.join(directory, "model"), "--keys", "ids", "--device", "cuda",
+                      "--max-length", str(length), "--batch-size", "4", "-i", os.path.join(directory, f"ids-{length}.jsonl"))
+        want = expected[f"splade_max{length}"].astype(np.float64)
+        got = np.zeros_like(want)
+        for i, line in enumerate(run.stdout.splitlines()):
+            for key, value in json.loads(line)["vector"].items():
+                got[i, int(key)] = value
+        check(f"ja-tiny fixture, max length {length}: cuda vs pytorch", relative(got, want), 1e-4, texts=len(want))
 
 
 def parity_encode():
@@ -264,6 +281,8 @@ def bench_train():
     record({"bench": "train step", "ratio_pytorch_over_splade": reference["seconds"] / ours})
 
 
+if a.fixtures:
+    fixtures()
 parity_encode()
 parity_train()
 if not a.quick:

@@ -85,9 +85,9 @@ int splade_cuda_multiply(float *x, const float *mask, size_t count);
 int splade_cuda_add(float *y, const float *x, size_t count);
 /* A dropout keep-mask: mask[i] = u_i < probability ? 0 : 1/(1 − probability) (the keep factor in float),
  * where u_i = (z >> 40)/2^24 and z is draw number counter + i of SplitMix64 seeded with `seed`:
- * z = mix(seed + (counter + i + 1)·0x9E3779B97F4A7C15), mix(z) = z' ^ (z' >> 31) with
- * z' = ((z ^ (z >> 30))·0xBF58476D1CE4E5B9 ^ …>> 27)·0x94D049BB133111EB, all mod 2^64. That is the stream
- * of SpladeCore's SeededRandom(seed: seed) after `counter` draws, so the CPU and the GPU drop the same units. */
+ * s = seed + (counter + i + 1)·0x9E3779B97F4A7C15, a = (s ^ (s >> 30))·0xBF58476D1CE4E5B9,
+ * b = (a ^ (a >> 27))·0x94D049BB133111EB, z = b ^ (b >> 31), all mod 2^64. That is the stream of
+ * SpladeCore's SeededRandom(seed: seed) after `counter` draws, so the CPU and the GPU drop the same units. */
 int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability);
 /* SPLADE max pooling over the rows of one sequence, a chunk of rows at a time: for each column j,
  * running[j] = max(running[j], logits[r][j]) over `rows` rows of logits[rows×cols] (strict >, so the

@@ -75,26 +75,25 @@ final class DeviceBertWeights {
     /// The tensors copied back into a BertWeights of the same shapes as `like`.
     func download(like: BertWeights) throws(SpladeError) -> BertWeights {
         var result = like
-        let buffers = tensors
-        var index = 0, failure: SpladeError?
-        result.forEachParameter { values, _ in
-            defer { index += 1 }
-            guard failure == nil else { return }
-            do throws(SpladeError) { values = try buffers[index].buffer.download() } catch { failure = error }
-        }
-        if let failure { throw failure }
+        try pair(&result) { values, buffer throws(SpladeError) in values = try buffer.download() }
         return result
     }
 
     /// Overwrites every tensor with `weights` (same shapes).
     func upload(_ weights: BertWeights) throws(SpladeError) {
         var copy = weights
+        try pair(&copy) { values, buffer throws(SpladeError) in try buffer.upload(values) }
+    }
+
+    /// Runs `transfer` on each host tensor of `weights` with its buffer, in order, up to the first error.
+    private func pair(_ weights: inout BertWeights,
+                      _ transfer: (inout [Float], DeviceBuffer<Float>) throws(SpladeError) -> Void) throws(SpladeError) {
         let buffers = tensors
         var index = 0, failure: SpladeError?
-        copy.forEachParameter { values, _ in
+        weights.forEachParameter { values, _ in
             defer { index += 1 }
             guard failure == nil else { return }
-            do throws(SpladeError) { try buffers[index].buffer.upload(values) } catch { failure = error }
+            do throws(SpladeError) { try transfer(&values, buffers[index].buffer) } catch { failure = error }
         }
         if let failure { throw failure }
     }
