@@ -33,18 +33,28 @@ extension ComputeDevice: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["cpu", "cuda", "auto"] }
 }
 
-/// --device: where the model runs.
+/// --device and --tf32: where the model runs, and how a GPU multiplies.
 public struct DeviceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (a GPU when this build has CUDA support and the machine a GPU, else the CPU). Without CUDA support in the build, or without a GPU, cuda exits with status 69.",
                                valueName: "device"))
     public var device: ComputeDevice = .cpu
 
+    @Flag(help: "On a GPU, let cuBLAS multiply float32 matrices on TF32 tensor cores: faster, with about 1e-3 relative error in each product (PyTorch's allow_tf32). Ignored, with a warning, when --device auto finds no GPU.")
+    public var tf32 = false
+
     public init() {}
 
     /// The device made concrete (checked before any input is read), with a note on standard error when it is a GPU.
     public func resolve() throws(SpladeError) -> ComputeDevice {
-        let resolved = try device.resolved()
+        let resolved = try device.resolved(warn: Diagnostics.warning)
         if let note = resolved.usageNote() { Diagnostics.note(note) }
+        if tf32 {
+            switch (resolved, device) {
+            case (.cpu, .auto): Diagnostics.warning("--tf32 applies to GPUs only: ignored on the CPU")
+            case (.cpu, _): throw SpladeError(.usage, "--tf32 applies to GPUs only", hint: "use it with --device cuda or auto")
+            default: try resolved.useTF32()
+            }
+        }
         return resolved
     }
 }

@@ -31,6 +31,16 @@ struct CUDADeviceCLITests {
         }
     }
 
+    @Test func tf32IsForGPUs() throws {
+        let cpu = try Tools.run("splade-encode", ["--model", model, "--tf32", "-i", texts])
+        #expect(cpu.status == 64 && cpu.stderr.contains("--tf32 applies to GPUs only"), "\(cpu.stderr)")
+        let auto = try Tools.run("splade-encode", ["--model", model, "--device", "auto", "--tf32", "--keys", "ids", "-i", texts])
+        #expect(auto.status == 0, "\(auto.stderr)")
+        if !ComputeDevice.cudaBuilt {
+            #expect(auto.stderr.contains("ignored on the CPU"), "\(auto.stderr)")
+        }
+    }
+
     @Test func encodeOnEachDevice() throws {
         let cpu = try Tools.run("splade-encode", ["--model", model, "--keys", "ids", "-i", texts])
         #expect(cpu.status == 0, "\(cpu.stderr)")

@@ -108,43 +108,72 @@ struct CUDAKernelTests {
         #expect(Self.error(try gdp.download(), ds) < 1e-5)
     }
 
+    /// Max pooling of a packed batch of 7 sequences, a chunk of rows at a time, the chunks spanning up to 4 sequences
+    /// and cutting sequences in two, against a CPU loop over the packed rows (as BertTrainingPass.pool: per sequence,
+    /// strict >, so the first maximal row wins, also across a chunk boundary); with argmax and without (inference);
+    /// then one sequence's backward.
     @Test func spladePoolingForwardAndBackward() throws {
-        let (rows, v, h) = (41, 301, 24)
+        let lengths = [5, 17, 3, 22, 9, 1, 14], (v, h) = (301, 24)
+        var starts: [Int32] = [0]
+        for length in lengths { starts.append(starts.last! + Int32(length)) }
+        let rows = Int(starts.last!), segments = lengths.count
+        let chunks = [(0, 20), (20, 20), (40, 20), (60, rows - 60)]  // (first row, rows): 2, 3, 4 and 1 sequences
         var logits = Self.random(rows * v, seed: 13, scale: 2)
-        for j in stride(from: 0, to: v, by: 7) { logits[3 * v + j] = logits[5 * v + j] }  // ties: the first row wins
-        // CPU, as BertTrainingPass.pool and backward, rows offset by 100 as in a packed batch.
-        var maximum = [Float](repeating: -.infinity, count: v), argmax = [Int32](repeating: -1, count: v)
-        for r in 0..<rows { for j in 0..<v where logits[r * v + j] > maximum[j] { maximum[j] = logits[r * v + j]; argmax[j] = Int32(100 + r) } }
-        let weights = maximum.map { SpladePooling.weight(maxLogit: $0) }
-        let dWeights = Self.random(v, seed: 14), decoder = Self.random(v * h, seed: 15)
-        let hidden = Self.random((100 + rows) * h, seed: 16)
-        var dHidden = [Float](repeating: 0, count: hidden.count), dDecoder = [Float](repeating: 0, count: v * h)
-        var dBias = [Float](repeating: 0, count: v)
-        for j in 0..<v where maximum[j] > 0 && dWeights[j] != 0 {
-            let gradient = dWeights[j] / (1 + maximum[j]), row = Int(argmax[j])
-            dBias[j] += gradient
-            for k in 0..<h {
-                dHidden[row * h + k] += gradient * decoder[j * h + k]
-                dDecoder[j * h + k] += gradient * hidden[row * h + k]
+        for j in stride(from: 1, to: v, by: 11) {  // all negative: −∞ is beaten
+            for r in 0..<rows { logits[r * v + j] = -abs(logits[r * v + j]) - 0.5 }
+        }
+        for j in stride(from: 0, to: v, by: 7) { logits[26 * v + j] = logits[31 * v + j] }  // ties in sequence 3 (26 < 31)
+        for j in stride(from: 2, to: v, by: 5) { logits[39 * v + j] = 3; logits[40 * v + j] = 3 }  // across chunks 1|2: 39 wins
+        // CPU: the packed rows in order, each into its sequence's maxima.
+        var maximum = [Float](repeating: -.infinity, count: segments * v), argmax = [Int32](repeating: -1, count: segments * v)
+        for k in 0..<segments {
+            for r in Int(starts[k])..<Int(starts[k + 1]) {
+                for j in 0..<v where logits[r * v + j] > maximum[k * v + j] {
+                    maximum[k * v + j] = logits[r * v + j]
+                    argmax[k * v + j] = Int32(r)
+                }
             }
         }
-        // GPU, the logits in two chunks.
-        let gl = try DeviceBuffer(logits), running = try DeviceBuffer<Float>(count: v), gArgmax = try DeviceBuffer<Int32>(count: v)
-        try Self.check(splade_cuda_splade_max_reset(running.pointer, gArgmax.pointer, Int32(v)))
-        try Self.check(splade_cuda_splade_max_accumulate(gl.pointer, 16, Int32(v), 100, running.pointer, gArgmax.pointer))
-        try Self.check(splade_cuda_splade_max_accumulate(gl.pointer + 16 * v, Int32(rows - 16), Int32(v), 116, running.pointer,
-                                                         gArgmax.pointer))
-        let gw = try DeviceBuffer<Float>(count: v)
-        try Self.check(splade_cuda_splade_weights(running.pointer, Int32(v), gw.pointer))
+        #expect((0..<v).filter { $0 % 5 == 2 }.allSatisfy { argmax[3 * v + $0] == 39 })
+        let weights = maximum.map { SpladePooling.weight(maxLogit: $0) }
+        // GPU, with argmax (training) and without (inference).
+        let gl = try DeviceBuffer(logits), gStarts = try DeviceBuffer(starts)
+        let running = try DeviceBuffer<Float>(count: segments * v), gArgmax = try DeviceBuffer<Int32>(count: segments * v)
+        let inference = try DeviceBuffer<Float>(count: segments * v)
+        try Self.check(splade_cuda_splade_max_reset(running.pointer, gArgmax.pointer, segments * v))
+        try Self.check(splade_cuda_splade_max_reset(inference.pointer, nil, segments * v))
+        for (first, count) in chunks {
+            try Self.check(splade_cuda_splade_max_segments(gl.pointer + first * v, Int32(count), Int32(v), Int32(first),
+                                                           gStarts.pointer, Int32(segments), running.pointer, gArgmax.pointer))
+            try Self.check(splade_cuda_splade_max_segments(gl.pointer + first * v, Int32(count), Int32(v), Int32(first),
+                                                           gStarts.pointer, Int32(segments), inference.pointer, nil))
+        }
+        let gw = try DeviceBuffer<Float>(count: segments * v)
+        try Self.check(splade_cuda_splade_weights(running.pointer, segments * v, gw.pointer))
         #expect(try gArgmax.download() == argmax)
         #expect(try running.download() == maximum)
+        #expect(try inference.download() == maximum)
         #expect(Self.error(try gw.download(), weights) < 1e-6)
+
+        // The backward of sequence 3 (rows 25..<47 of the packed batch): its maxima and argmax rows.
+        let k = 3
+        let dWeights = Self.random(v, seed: 14), decoder = Self.random(v * h, seed: 15), hidden = Self.random(rows * h, seed: 16)
+        var dHidden = [Float](repeating: 0, count: hidden.count), dDecoder = [Float](repeating: 0, count: v * h)
+        var dBias = [Float](repeating: 0, count: v)
+        for j in 0..<v where maximum[k * v + j] > 0 && dWeights[j] != 0 {
+            let gradient = dWeights[j] / (1 + maximum[k * v + j]), row = Int(argmax[k * v + j])
+            dBias[j] += gradient
+            for c in 0..<h {
+                dHidden[row * h + c] += gradient * decoder[j * h + c]
+                dDecoder[j * h + c] += gradient * hidden[row * h + c]
+            }
+        }
         let gdw = try DeviceBuffer(dWeights), gdec = try DeviceBuffer(decoder), gh = try DeviceBuffer(hidden)
         let gdh = try DeviceBuffer<Float>(count: hidden.count), gdd = try DeviceBuffer<Float>(count: v * h)
         let gdb = try DeviceBuffer<Float>(count: v)
         for buffer in [gdh, gdd, gdb] { try buffer.zero() }
-        try Self.check(splade_cuda_splade_pool_backward(gdw.pointer, running.pointer, gArgmax.pointer, Int32(v), Int32(h),
-                                                        gdec.pointer, gh.pointer, gdh.pointer, gdd.pointer, gdb.pointer))
+        try Self.check(splade_cuda_splade_pool_backward(gdw.pointer, running.pointer + k * v, gArgmax.pointer + k * v, Int32(v),
+                                                        Int32(h), gdec.pointer, gh.pointer, gdh.pointer, gdd.pointer, gdb.pointer))
         #expect(Self.error(try gdh.download(), dHidden) < 1e-6)
         #expect(Self.error(try gdd.download(), dDecoder) < 1e-6)
         #expect(Self.error(try gdb.download(), dBias) < 1e-6)

@@ -33,7 +33,11 @@ struct CUDAPathTests {
                     "text \(i), batched")
             #expect(EncoderParityTests.maxError(EncoderParityTests.dense(single, size: v), row) < EncoderParityTests.tolerance,
                     "text \(i), alone")
-            #expect(batched[i].indices == reference[i].indices, "text \(i): the same non-zero terms as the CPU")
+            // The same non-zero terms as the CPU, but for weights within rounding of zero on both sides.
+            let gpuWeights = Dictionary(uniqueKeysWithValues: zip(batched[i].indices, batched[i].values))
+            let cpuWeights = Dictionary(uniqueKeysWithValues: zip(reference[i].indices, reference[i].values))
+            let differing = Set(gpuWeights.keys).symmetricDifference(cpuWeights.keys)
+            #expect(differing.allSatisfy { max(gpuWeights[$0] ?? 0, cpuWeights[$0] ?? 0) < 1e-5 }, "text \(i): \(differing)")
         }
     }
 

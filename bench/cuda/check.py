@@ -10,7 +10,8 @@ no MeCab dictionary is needed where this runs).
   parity-train   three splade-train steps with dropout (the same masks on both devices): --device cuda
                  against --device cpu, log line by line and every tensor of the final model;
   bench-encode   documents/s at lengths 128/256/512, batch 32, BERT-base, vocabulary 32768: ours in
-                 float32 against PyTorch in float32 and bfloat16 (bench/cuda/torch_encode.py);
+                 float32 and with TF32 products (--tf32) against PyTorch in the same two and in bfloat16
+                 (bench/cuda/torch_encode.py);
   bench-train    seconds per optimizer step, BERT-base, 1 query (32 tokens) + 7 documents (256 tokens),
                  dropout 0.1, cross-entropy + L1: ours against PyTorch in float32.
 
@@ -228,11 +229,12 @@ def bench_encode():
         generator = np.random.default_rng(length)
         path = os.path.join(a.work, f"bench-{length}.jsonl")
         write_ids(path, random_ids(generator, docs, [length]))
-        run, wall = tool("splade-encode", "--model", model, "--device", "cuda", "--timings", "--batch-size", "32",
-                         "--format", "binary", "-i", path, discard_output=True)
-        gpu = float(re.search(r"model on the GPU ([0-9.]+) s", run.stderr).group(1))
-        record({"bench": "encode", "side": "splade", "precision": "fp32", "length": length, "batch": 32, "docs": docs,
-                "seconds": gpu, "docs_per_s": docs / gpu, "wall_seconds": wall, "wall_docs_per_s": docs / wall})
+        for precision in ["fp32", "tf32"]:
+            run, wall = tool("splade-encode", "--model", model, "--device", "cuda", "--timings", "--batch-size", "32",
+                             "--format", "binary", "-i", path, *(["--tf32"] if precision == "tf32" else []), discard_output=True)
+            gpu = float(re.search(r"model on the GPU ([0-9.]+) s", run.stderr).group(1))
+            record({"bench": "encode", "side": "splade", "precision": precision, "length": length, "batch": 32, "docs": docs,
+                    "seconds": gpu, "docs_per_s": docs / gpu, "wall_seconds": wall, "wall_docs_per_s": docs / wall})
     subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "torch_encode.py"), "--model", model,
                     "--docs", str(docs), "--out", a.out], check=True)
 

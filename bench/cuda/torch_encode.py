@@ -1,15 +1,14 @@
 #!/usr/bin/env python3
-"""PyTorch's side of bench/cuda/run (not yet run on a GPU): SPLADE max pooling with a BERT-base-sized
-random BertForMaskedLM (12 layers, hidden 768, 12 heads, FFN 3072, vocabulary 32768; the MLM bias
-shifted down so a few % of the vocabulary is active, as in a trained SPLADE model), on the GPU, in
-float32 and bfloat16, at lengths 128/256/512 (no padding: every sequence has the full length), batch 32.
-Creates the model in --model (save_pretrained, safetensors) if absent, for splade's CUDA side to load.
+"""PyTorch's side of bench/cuda/check.py's encoding benchmark: SPLADE max pooling with the BERT-base-sized
+random BertForMaskedLM that check.py makes in --model (12 layers, hidden 768, 12 heads, FFN 3072,
+vocabulary 32768), on the GPU, in float32 (with and without TF32 products) and bfloat16, at lengths
+128/256/512 (no padding: every sequence has the full length), batch 32.
 Appends one JSON line per (precision, length) to --out.
 """
-import argparse, json, os, time
+import argparse, json, time
 
 import torch
-from transformers import BertConfig, BertForMaskedLM
+from transformers import BertForMaskedLM
 
 p = argparse.ArgumentParser()
 p.add_argument("--model", required=True)
@@ -19,19 +18,11 @@ p.add_argument("--lengths", default="128,256,512")
 p.add_argument("--out", required=True)
 a = p.parse_args()
 
-if not os.path.exists(os.path.join(a.model, "model.safetensors")):
-    torch.manual_seed(0)
-    config = BertConfig(vocab_size=32768, hidden_size=768, num_hidden_layers=12, num_attention_heads=12,
-                        intermediate_size=3072, max_position_embeddings=512)
-    model = BertForMaskedLM(config)
-    with torch.no_grad():
-        model.cls.predictions.bias -= 3.0
-    model.save_pretrained(a.model, safe_serialization=True)
-
 model = BertForMaskedLM.from_pretrained(a.model).cuda().eval()
 name = torch.cuda.get_device_name()
 g = torch.Generator().manual_seed(42)
-for dtype, label in [(torch.float32, "fp32"), (torch.bfloat16, "bf16")]:
+for dtype, label in [(torch.float32, "fp32"), (torch.float32, "tf32"), (torch.bfloat16, "bf16")]:
+    torch.backends.cuda.matmul.allow_tf32 = label == "tf32"
     m = model.to(dtype)
     for length in [int(x) for x in a.lengths.split(",")]:
         ids = torch.randint(1000, 32768, (a.docs, length), generator=g)

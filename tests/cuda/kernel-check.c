@@ -64,9 +64,9 @@
     X(int, multiply, (float *, const float *, size_t))                                                                \
     X(int, add, (float *, const float *, size_t))                                                                     \
     X(int, dropout_mask, (float *, size_t, uint64_t, uint64_t, float))                                                \
-    X(int, splade_max_reset, (float *, int32_t *, int))                                                               \
-    X(int, splade_max_accumulate, (const float *, int, int, int, float *, int32_t *))                                 \
-    X(int, splade_weights, (const float *, int, float *))                                                             \
+    X(int, splade_max_reset, (float *, int32_t *, size_t))                                                            \
+    X(int, splade_max_segments, (const float *, int, int, int, const int32_t *, int, float *, int32_t *))             \
+    X(int, splade_weights, (const float *, size_t, float *))                                                          \
     X(int, layernorm_backward, (const float *, int, int, const float *, const float *, const float *, float *,       \
                                 float *, float *))                                                                    \
     X(int, gelu_backward, (const float *, const float *, size_t, float *))                                            \
@@ -425,14 +425,37 @@ static void finish(Test *t) {
 
 /* BERT base as SPLADE trains it (8 sequences × 256 tokens), or small ones with --quick. */
 typedef struct {
-    int h, inter, sequences, length, tokens, vocabulary, big_vocabulary, heads, positions, chunk;
+    int h, inter, sequences, length, tokens, vocabulary, big_vocabulary, heads, positions;
     int attention[2]; /* sequence lengths for the attention products */
     int long_row;     /* a softmax over a whole vocabulary */
 } Sizes;
 
-static const Sizes full_sizes = {768, 3072, 8, 256, 2048, 32768, 250002, 12, 512, 64, {512, 200}, 30522};
-static const Sizes quick_sizes = {64, 256, 2, 32, 64, 1000, 5003, 2, 64, 12, {40, 17}, 30522};
+static const Sizes full_sizes = {768, 3072, 8, 256, 2048, 32768, 250002, 12, 512, {512, 200}, 30522};
+static const Sizes quick_sizes = {64, 256, 2, 32, 64, 1000, 5003, 2, 64, {40, 17}, 30522};
 static Sizes S;
+
+/* SPLADE max pooling over a packed batch, a chunk of rows at a time (CUDABertEncoder's ~1024): sequence
+ * lengths drawn in [min_length, max_length], a quarter of them short (1-8 tokens, queries), the first two
+ * shorter than a third of a chunk: chunks span 3 or more sequences and sequences continue from one chunk
+ * into the next (pooling_case fails the setup otherwise). */
+typedef struct {
+    int vocabulary, rows, min_length, max_length, chunk;
+    bool argmax; /* false: inference, argmax NULL */
+} PoolingCase;
+
+static const PoolingCase full_pooling[] = {
+    {32768, 2048, 64, 400, 1024, true},  /* training: 8-ish sequences of BERT's vocabulary */
+    {32768, 1536, 150, 700, 300, false}, /* inference, sequences longer than a chunk */
+    {250002, 256, 8, 40, 100, true},     /* a multilingual vocabulary, short sequences */
+    {250002, 1280, 8, 56, 1024, false},  /* queries by the thousand rows: the encoder's chunk of 1024 × 250002 */
+};
+static const PoolingCase quick_pooling[] = {
+    {1000, 64, 3, 20, 12, true},
+    {1000, 96, 10, 40, 16, false},
+    {5003, 48, 3, 12, 20, true},
+    {5003, 80, 3, 16, 33, false},
+};
+_Static_assert(sizeof full_pooling == sizeof quick_pooling, "as many quick pooling cases as full ones");
 
 /* ---- Products ----------------------------------------------------------------------------- */
 
@@ -619,45 +642,105 @@ static void dropout_case(size_t count, uint64_t seed, uint64_t counter, float pr
     RUN(&t, api->dropout_mask(DF(mask), count, seed, counter, probability));
 }
 
-/* A sequence's pooling as the encoder runs it: reset, then its rows a chunk at a time, numbered from
- * `first_row` (the sequence's first packed row). */
-static int max_pool(const Api *api, const float *logits, int rows, int cols, int chunk, int first_row, float *running,
-                    int32_t *argmax) {
-    int code = api->splade_max_reset(running, argmax, cols);
+/* The encoder's pooling of a packed batch: reset every sequence's maxima, then the rows a chunk at a time. */
+static int max_pool(const Api *api, const float *logits, int rows, int cols, int chunk, const int32_t *starts,
+                    int segments, float *running, int32_t *argmax) {
+    int code = api->splade_max_reset(running, argmax, (size_t)segments * cols);
     for (int first = 0; first < rows && !code; first += chunk) {
         int count = rows - first < chunk ? rows - first : chunk;
-        code = api->splade_max_accumulate(logits + (size_t)first * cols, count, cols, first_row + first, running, argmax);
+        code = api->splade_max_segments(logits + (size_t)first * cols, count, cols, first, starts, segments, running,
+                                        argmax);
     }
     return code;
 }
 
-/* Logits with ties for the maximum (the first row must win: strict >), a column whose maximum is −0
- * before a +0 (a tie under >, not under fmaxf's sign rules), and all-negative columns (the reset's −∞). */
-static float *pooling_logits(int rows, int cols) {
+/* The sequence of packed row `row`. */
+static int sequence_of(const int32_t *starts, int segments, int row) {
+    int k = 0;
+    while (k + 1 < segments && starts[k + 1] <= row) k++;
+    return k;
+}
+
+/* Logits over a packed batch with, in every sequence: ties for the maximum between two of its rows (columns
+ * 0, 7, 14, …: the first row must win, strict >), its first row against its last (column 5), a maximum of −0
+ * before a +0 (column 1: a tie under >, not under fmaxf's sign rules), all-negative and all −∞ columns (3, 2:
+ * the reset's −∞ and argmax −1 stay); and at every chunk boundary inside a sequence, the boundary's two rows
+ * tied for the maximum (columns 4, 15, 26, …: the row of the earlier chunk must win). Returns the number of
+ * such boundaries in `boundary_ties`. */
+static float *pooling_logits(int rows, int cols, const int32_t *starts, int segments, int chunk, int *boundary_ties) {
     float *logits = floats((size_t)rows * cols, -5, 5);
 #define AT(r, j) logits[(size_t)(r) * cols + (j)]
-    for (int j = 0; j < cols; j += 7) {
-        int a = below(rows), b = (a + 1 + below(rows - 1)) % rows;
-        AT(a, j) = AT(b, j) = uniform(5.5f, 7.5f);
+    for (int k = 0; k < segments; k++) {
+        int first = starts[k], length = starts[k + 1] - starts[k];
+        if (length >= 2)
+            for (int j = 0; j < cols; j += 7) {
+                int a = first + below(length), b = first + (a - first + 1 + below(length - 1)) % length;
+                AT(a, j) = AT(b, j) = uniform(5.5f, 7.5f);
+            }
     }
-    AT(0, 5) = AT(rows - 1, 5) = 9; /* the first row of the first chunk against the last of the last */
-    for (int r = 0; r < rows; r++) AT(r, 1) = AT(r, 3) = -uniform(0.5f, 5);
-    AT(rows / 3, 1) = -0.0f;
-    AT(rows - 1, 1) = 0.0f;
+    *boundary_ties = 0;
+    for (int boundary = chunk; boundary < rows; boundary += chunk)
+        if (sequence_of(starts, segments, boundary - 1) == sequence_of(starts, segments, boundary)) {
+            ++*boundary_ties;
+            for (int j = 4; j < cols; j += 11) AT(boundary - 1, j) = AT(boundary, j) = 9;
+        }
+    for (int k = 0; k < segments; k++) {
+        int first = starts[k], last = starts[k + 1] - 1;
+        for (int r = first; r <= last; r++) {
+            AT(r, 1) = -uniform(0.5f, 5);
+            AT(r, 2) = -INFINITY;
+            AT(r, 3) = -uniform(0.5f, 5);
+        }
+        AT(first + (last - first) / 3, 1) = -0.0f;
+        AT(last, 1) = 0.0f; /* a one-row sequence: just +0 */
+        AT(first, 5) = AT(last, 5) = 9.5f;
+    }
 #undef AT
     return logits;
 }
 
-static void pooling_case(int rows, int cols, int chunk) {
-    int first_row = (S.sequences - 1) * S.length; /* the last sequence of a packed batch */
+static void pooling_case(const PoolingCase *c) {
+    int rows = c->rows, cols = c->vocabulary, chunk = c->chunk;
+    /* The sequences: lengths drawn until the rows are used up (the last one takes what is left); the first two
+     * within a third of a chunk, so that the first chunk touches three. */
+    int32_t *starts = allocate(((size_t)rows + 1) * sizeof(int32_t));
+    int segments = 0;
+    starts[0] = 0;
+    while (starts[segments] < rows) {
+        int length = segments < 2 ? 1 + below(chunk / 3 > 1 ? chunk / 3 : 1)
+                     : below(4) == 0 ? 1 + below(8)
+                                     : c->min_length + below(c->max_length - c->min_length + 1);
+        starts[segments + 1] = starts[segments] + length < rows ? starts[segments] + length : rows;
+        segments++;
+    }
+    /* What the chunks make of them: the most sequences one chunk touches, the sequences split between chunks. */
+    int most = 0, split = 0;
+    for (int first = 0; first < rows; first += chunk) {
+        int last = (first + chunk < rows ? first + chunk : rows) - 1;
+        int touched = sequence_of(starts, segments, last) - sequence_of(starts, segments, first) + 1;
+        most = touched > most ? touched : most;
+        split += first > 0 && sequence_of(starts, segments, first - 1) == sequence_of(starts, segments, first);
+    }
+    if (most < 3 || split < 1)
+        setup_failure("pooling case vocabulary=%d rows=%d chunk=%d: chunks touch at most %d sequences and split %d "
+                      "(the case must have 3 and 1)", cols, rows, chunk, most, split);
+    int ties = 0;
+    float *logits = pooling_logits(rows, cols, starts, segments, chunk, &ties);
     Test t;
-    begin(&t, "splade_max_reset+accumulate", "rows=%d vocabulary=%d in chunks of %d from row %d, with ties", rows, cols,
-          chunk, first_row);
-    int logits = buffer(&t, pooling_logits(rows, cols), (size_t)rows * cols * sizeof(float));
-    int running = random_buffer(&t, (size_t)cols, -1, 1), argmax = random_buffer(&t, (size_t)cols, -1, 1);
+    begin(&t, "splade_max_reset+segments",
+          "vocabulary=%d, %d packed rows of %d sequences in chunks of %d (up to %d sequences in a chunk, %d split "
+          "between chunks, %d ties across a boundary), %s", cols, rows, segments, chunk, most, split, ties,
+          c->argmax ? "with argmax" : "argmax NULL");
+    int l = buffer(&t, logits, (size_t)rows * cols * sizeof(float));
+    int s = buffer(&t, starts, ((size_t)segments + 1) * sizeof(int32_t));
+    size_t count = (size_t)segments * cols;
+    int running = random_buffer(&t, count, -1, 1), argmax = -1;
     output(&t, running, "running", EXACT);
-    output(&t, argmax, "argmax", EXACT);
-    RUN(&t, max_pool(api, DF(logits), rows, cols, chunk, first_row, DF(running), DI(argmax)));
+    if (c->argmax) {
+        argmax = random_buffer(&t, count, -1, 1);
+        output(&t, argmax, "argmax", EXACT);
+    }
+    RUN(&t, max_pool(api, DF(l), rows, cols, chunk, DI(s), segments, DF(running), argmax < 0 ? NULL : DI(argmax)));
 }
 
 static void check_splade_weights(int cols) {
@@ -671,7 +754,7 @@ static void check_splade_weights(int cols) {
     begin(&t, "splade_weights", "vocabulary=%d (sequences × V), with −∞, 0 and tiny maxima", cols);
     int r = buffer(&t, running, (size_t)cols * sizeof(float)), weights = random_buffer(&t, (size_t)cols, -1, 1);
     output(&t, weights, "weights", ELEMENTWISE);
-    RUN(&t, api->splade_weights(DF(r), cols, DF(weights)));
+    RUN(&t, api->splade_weights(DF(r), (size_t)cols, DF(weights)));
 }
 
 /* ---- Backward kernels --------------------------------------------------------------------- */
@@ -799,6 +882,62 @@ static void sum_squares_case(size_t count) {
     RUN(&t, api->sum_squares(DF(x), count, &t.sum[side]));
 }
 
+/* ---- Argument errors ---------------------------------------------------------------------- */
+
+/* A call on both sides (`api`, and `dev`: a few small buffers of that side) must give `expected` on both:
+ * the emulation's argument checks are the kernels'. */
+#define EXPECT_STATUS(what, expected, call)                                                     \
+    do {                                                                                        \
+        int codes_[2];                                                                          \
+        for (int side = EMU; side <= REAL; side++) {                                            \
+            const Api *api = &apis[side];                                                       \
+            void *const *dev = small[side];                                                     \
+            (void)dev;                                                                          \
+            codes_[side] = (call);                                                              \
+        }                                                                                       \
+        Test t_;                                                                                \
+        begin(&t_, "argument_errors", "%s: expected %d, emulation %d, real %d", what, expected, \
+              codes_[EMU], codes_[REAL]);                                                       \
+        report(&t_, "status", codes_[EMU] != (expected) || codes_[REAL] != (expected), EXACT, NAN); \
+    } while (0)
+
+/* Run last: a library that accepted one of these calls could have broken its device. */
+static void check_argument_errors(void) {
+    void *small[2][2];
+    int32_t starts[2] = {0, 4};
+    for (int side = EMU; side <= REAL; side++) {
+        if (apis[side].malloc(&small[side][0], 64 * sizeof(float)) || apis[side].malloc(&small[side][1], sizeof starts) ||
+            apis[side].copy_to_device(small[side][1], starts, sizeof starts))
+            setup_failure("%s library: buffers for the argument checks: %s", side_names[side], apis[side].last_error());
+    }
+    const int OK = SPLADE_CUDA_OK, BAD = SPLADE_CUDA_ERROR_ARGUMENT;
+    EXPECT_STATUS("init(0) again: a no-op", OK, api->init(0));
+    EXPECT_STATUS("init(1) after init(0): one device per process", BAD, api->init(1));
+    EXPECT_STATUS("splade_max_segments rows=-1", BAD, api->splade_max_segments(DF(0), -1, 16, 0, DI(1), 1, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments cols=0", BAD, api->splade_max_segments(DF(0), 4, 0, 0, DI(1), 1, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments segments=0", BAD, api->splade_max_segments(DF(0), 4, 16, 0, DI(1), 0, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments first_row=-1", BAD,
+                  api->splade_max_segments(DF(0), 4, 16, -1, DI(1), 1, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments first_row + rows past INT32_MAX", BAD,
+                  api->splade_max_segments(DF(0), 4, 16, INT32_MAX - 2, DI(1), 1, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments logits NULL", BAD, api->splade_max_segments(NULL, 4, 16, 0, DI(1), 1, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments segment_starts NULL", BAD,
+                  api->splade_max_segments(DF(0), 4, 16, 0, NULL, 1, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments running NULL", BAD,
+                  api->splade_max_segments(DF(0), 4, 16, 0, DI(1), 1, NULL, DI(0)));
+    EXPECT_STATUS("splade_max_segments rows=0: a no-op", OK, api->splade_max_segments(NULL, 0, 16, 0, NULL, 1, NULL, NULL));
+    EXPECT_STATUS("splade_max_reset running NULL", BAD, api->splade_max_reset(NULL, NULL, 4));
+    EXPECT_STATUS("splade_max_reset count=0: a no-op", OK, api->splade_max_reset(NULL, NULL, 0));
+    EXPECT_STATUS("splade_weights weights NULL", BAD, api->splade_weights(DF(0), 4, NULL));
+    EXPECT_STATUS("splade_weights count=0: a no-op", OK, api->splade_weights(NULL, 0, NULL));
+    for (int side = EMU; side <= REAL; side++) {
+        if (apis[side].synchronize()) setup_failure("%s library: after the argument checks: %s", side_names[side],
+                                                    apis[side].last_error());
+        apis[side].free(small[side][0]);
+        apis[side].free(small[side][1]);
+    }
+}
+
 /* ---- Main --------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv) {
@@ -848,8 +987,8 @@ int main(int argc, char **argv) {
     check_elementwise(hidden);
     dropout_case(intermediate, 0x243F6A8885A308D3ull, (1ull << 32) - 777, 0.1f); /* counter + i crosses 2^32 */
     dropout_case((size_t)S.heads * S.attention[0] * S.attention[0], 42, 123456789012ull, 0.1f);
-    pooling_case(S.length, S.vocabulary, S.chunk);
-    pooling_case(S.length / 2, S.big_vocabulary, S.chunk * 3 / 4);
+    const PoolingCase *pooling = quick ? quick_pooling : full_pooling;
+    for (size_t i = 0; i < sizeof full_pooling / sizeof full_pooling[0]; i++) pooling_case(&pooling[i]);
     check_splade_weights(S.sequences * S.vocabulary);
 
     layernorm_backward_case(S.tokens, S.h, false);
@@ -870,6 +1009,8 @@ int main(int argc, char **argv) {
     for (int decays = 0; decays <= 1; decays++) adamw_case((size_t)S.h * S.inter, decays);
     sum_squares_case((size_t)S.h * S.inter);
     sum_squares_case(1001);
+
+    check_argument_errors();
 
     printf("{\"checks\": %d, \"failed\": %d}\n", checks, failures);
     return failures ? 1 : 0;

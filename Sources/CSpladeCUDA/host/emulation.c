@@ -35,6 +35,9 @@ static int fail(int code, const char *format, ...) {
     do {                                                                        \
         if (!(condition)) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s", message); \
     } while (0)
+/* The entry of every call that touches the device, as runtime.cu's enter(): an error before splade_cuda_init
+ * (a host has no per-thread current device to set). */
+#define ENTER() REQUIRE(ready, "splade_cuda_init has not been called")
 
 /* ---- Device, memory ---------------------------------------------------------------------- */
 
@@ -42,10 +45,13 @@ int splade_cuda_device_count(void) { return 1; }
 int splade_cuda_runtime_version(void) { return 0; }
 int splade_cuda_driver_version(void) { return 0; }
 
-/* As runtime.cu: once initialised, later calls succeed whatever the device; before that, a device
- * that does not exist (only 0 does here) is an argument error. */
+/* As runtime.cu: the one device (0) again is a no-op, another after it an argument error (one device per
+ * process); before that, a device that does not exist (only 0 does here) is an argument error. */
 int splade_cuda_init(int device) {
-    if (ready) return SPLADE_CUDA_OK;
+    if (ready && device == 0) return SPLADE_CUDA_OK;
+    if (ready)
+        return fail(SPLADE_CUDA_ERROR_ARGUMENT, "already initialised on device 0: one device per process (device %d asked for)",
+                    device);
     if (device != 0) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "no CUDA device %d (1 present)", device);
     ready = true;
     return SPLADE_CUDA_OK;
@@ -70,12 +76,14 @@ const char *splade_cuda_last_error(void) { return last_error; }
 
 /* cudaMalloc of 0 bytes would give no pointer, so the real library asks for at least 1 byte too. */
 int splade_cuda_malloc(void **pointer, size_t bytes) {
+    ENTER();
     REQUIRE(pointer, "null pointer");
     *pointer = malloc(bytes < 1 ? 1 : bytes);
     return *pointer ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUDA, "cudaMalloc: out of memory");
 }
 
 int splade_cuda_free(void *pointer) {
+    ENTER();
     free(pointer);
     return SPLADE_CUDA_OK;
 }
@@ -89,16 +97,20 @@ static int copy(void *destination, const void *source, size_t bytes, const char 
 }
 
 int splade_cuda_copy_to_device(void *destination, const void *source, size_t bytes) {
+    ENTER();
     return copy(destination, source, bytes, "cudaMemcpy to device");
 }
 int splade_cuda_copy_to_host(void *destination, const void *source, size_t bytes) {
+    ENTER();
     return copy(destination, source, bytes, "cudaMemcpy to host");
 }
 int splade_cuda_copy_device(void *destination, const void *source, size_t bytes) {
+    ENTER();
     return copy(destination, source, bytes, "cudaMemcpy on device");
 }
 
 int splade_cuda_zero(void *pointer, size_t bytes) {
+    ENTER();
     if (bytes == 0) return SPLADE_CUDA_OK;
     if (!pointer) return fail(SPLADE_CUDA_ERROR_CUDA, "cudaMemset: invalid argument");
     memset(pointer, 0, bytes);
@@ -106,7 +118,10 @@ int splade_cuda_zero(void *pointer, size_t bytes) {
 }
 
 /* Every call below has finished when it returns. */
-int splade_cuda_synchronize(void) { return SPLADE_CUDA_OK; }
+int splade_cuda_synchronize(void) {
+    ENTER();
+    return SPLADE_CUDA_OK;
+}
 
 /* ---- Matrix products --------------------------------------------------------------------- */
 
@@ -126,7 +141,7 @@ static void gemm(int transpose_a, int transpose_b, int m, int n, int k, float al
 
 int splade_cuda_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const float *a, int lda,
                       const float *b, int ldb, float beta, float *c, int ldc) {
-    REQUIRE(ready, "splade_cuda_init has not been called");
+    ENTER();
     if (m == 0 || n == 0) return SPLADE_CUDA_OK;
     if (!gemm_arguments_valid(transpose_a, transpose_b, m, n, k, lda, ldb, ldc))
         return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemm failed with status 7");
@@ -138,7 +153,7 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
                                       const float *a, int lda, long long stride_a, const float *b, int ldb,
                                       long long stride_b, float beta, float *c, int ldc, long long stride_c,
                                       int batch) {
-    REQUIRE(ready, "splade_cuda_init has not been called");
+    ENTER();
     if (m == 0 || n == 0 || batch == 0) return SPLADE_CUDA_OK;
     if (batch < 0 || !gemm_arguments_valid(transpose_a, transpose_b, m, n, k, lda, ldb, ldc))
         return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched failed with status 7");
@@ -151,13 +166,14 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
 /* OpenBLAS has no TF32: products stay exact float32, which the header allows either way. */
 int splade_cuda_set_tf32(int enabled) {
     (void)enabled;
-    REQUIRE(ready, "splade_cuda_init has not been called");
+    ENTER();
     return SPLADE_CUDA_OK;
 }
 
 /* ---- Forward kernels --------------------------------------------------------------------- */
 
 int splade_cuda_fill_rows(float *y, const float *bias, int rows, int cols) {
+    ENTER();
     REQUIRE(rows >= 0 && cols >= 0, "negative size");
     if ((size_t)rows * cols == 0) return SPLADE_CUDA_OK;
     for (size_t r = 0; r < (size_t)rows; r++) memcpy(y + r * cols, bias, (size_t)cols * sizeof(float));
@@ -166,6 +182,7 @@ int splade_cuda_fill_rows(float *y, const float *bias, int rows, int cols) {
 
 int splade_cuda_embed(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *word,
                       const float *position, const float *token_type, float *x) {
+    ENTER();
     REQUIRE(tokens >= 0 && h > 0, "bad size");
     for (size_t t = 0; t < (size_t)tokens; t++) {
         const float *w = word + (size_t)ids[t] * h, *p = position + (size_t)positions[t] * h;
@@ -176,6 +193,7 @@ int splade_cuda_embed(const int32_t *ids, const int32_t *positions, int tokens, 
 
 int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *residual, const float *weight,
                                   const float *bias, float epsilon, float *normalized, float *inverse_std) {
+    ENTER();
     REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
     for (size_t r = 0; r < (size_t)rows; r++) {
         float *row = x + r * cols;
@@ -202,6 +220,7 @@ int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *res
 }
 
 int splade_cuda_gelu_forward(float *x, size_t count) {
+    ENTER();
     for (size_t i = 0; i < count; i++) {
         float v = x[i];
         x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
@@ -210,6 +229,7 @@ int splade_cuda_gelu_forward(float *x, size_t count) {
 }
 
 int splade_cuda_softmax_rows(float *x, int rows, int cols) {
+    ENTER();
     REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
     for (size_t r = 0; r < (size_t)rows; r++) {
         float *row = x + r * cols;
@@ -228,11 +248,13 @@ int splade_cuda_softmax_rows(float *x, int rows, int cols) {
 }
 
 int splade_cuda_multiply(float *x, const float *mask, size_t count) {
+    ENTER();
     for (size_t i = 0; i < count; i++) x[i] *= mask[i];
     return SPLADE_CUDA_OK;
 }
 
 int splade_cuda_add(float *y, const float *x, size_t count) {
+    ENTER();
     REQUIRE(count == 0 || (y && x), "null pointer");
     for (size_t i = 0; i < count; i++) y[i] += x[i];
     return SPLADE_CUDA_OK;
@@ -246,6 +268,7 @@ static uint64_t mix(uint64_t z) {
 }
 
 int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability) {
+    ENTER();
     REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
     REQUIRE(count == 0 || mask, "null pointer");
     float keep = 1.0f / (1.0f - probability);
@@ -257,32 +280,49 @@ int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t 
     return SPLADE_CUDA_OK;
 }
 
-int splade_cuda_splade_max_reset(float *running, int32_t *argmax, int cols) {
-    REQUIRE(cols > 0, "bad vocabulary size");
-    for (int j = 0; j < cols; j++) {
-        running[j] = -INFINITY;
-        argmax[j] = -1;
+int splade_cuda_splade_max_reset(float *running, int32_t *argmax, size_t count) {
+    ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    REQUIRE(running, "null pointer");
+    for (size_t i = 0; i < count; i++) {
+        running[i] = -INFINITY;
+        if (argmax) argmax[i] = -1;
     }
     return SPLADE_CUDA_OK;
 }
 
-int splade_cuda_splade_max_accumulate(const float *logits, int rows, int cols, int first_row, float *running,
-                                      int32_t *argmax) {
-    REQUIRE(rows >= 0 && cols > 0, "bad pooling size");
-    for (size_t r = 0; r < (size_t)rows; r++)
-        for (int j = 0; j < cols; j++) {
-            float value = logits[r * cols + j];
-            if (value > running[j]) {  // strict: the first maximal row keeps the argmax
-                running[j] = value;
-                argmax[j] = first_row + (int32_t)r;
+/* The rows in order, each into its sequence's maxima: the last k with segment_starts[k] ≤ row. As the kernel,
+ * rows outside [segment_starts[0], segment_starts[segments]) are left out. */
+int splade_cuda_splade_max_segments(const float *logits, int rows, int cols, int first_row, const int32_t *segment_starts,
+                                    int segments, float *running, int32_t *argmax) {
+    ENTER();
+    REQUIRE(rows >= 0 && cols > 0 && segments > 0 && segments < INT32_MAX && first_row >= 0 &&
+                (long long)first_row + rows <= INT32_MAX,
+            "bad pooling size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    REQUIRE(logits && segment_starts && running, "null pointer");
+    int k = 0;
+    for (int r = 0; r < rows; r++) {
+        int row = first_row + r;
+        if (row < segment_starts[0] || row >= segment_starts[segments]) continue;
+        while (k + 1 < segments && segment_starts[k + 1] <= row) k++;
+        const float *values = logits + (size_t)r * cols;
+        float *maxima = running + (size_t)k * cols;
+        int32_t *rows_of = argmax ? argmax + (size_t)k * cols : NULL;
+        for (int j = 0; j < cols; j++)
+            if (values[j] > maxima[j]) {  /* strict: the first maximal row keeps the argmax */
+                maxima[j] = values[j];
+                if (rows_of) rows_of[j] = row;
             }
-        }
+    }
     return SPLADE_CUDA_OK;
 }
 
-int splade_cuda_splade_weights(const float *running, int cols, float *weights) {
-    REQUIRE(cols > 0, "bad vocabulary size");
-    for (int j = 0; j < cols; j++) weights[j] = running[j] > 0 ? log1pf(running[j]) : 0;
+int splade_cuda_splade_weights(const float *running, size_t count, float *weights) {
+    ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    REQUIRE(running && weights, "null pointer");
+    for (size_t i = 0; i < count; i++) weights[i] = running[i] > 0 ? log1pf(running[i]) : 0;
     return SPLADE_CUDA_OK;
 }
 
@@ -305,6 +345,7 @@ static void column_sums(const float *a, const float *b, int rows, int cols, floa
 int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const float *normalized,
                                    const float *inverse_std, const float *weight, float *dx, float *dweight,
                                    float *dbias) {
+    ENTER();
     REQUIRE(rows >= 0 && cols > 0 && normalized && inverse_std && weight, "bad LayerNorm arguments");
     // The parameter gradients first: dx may overwrite dy.
     if (dweight) column_sums(dy, normalized, rows, cols, dweight);
@@ -328,6 +369,7 @@ int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const fl
 }
 
 int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx) {
+    ENTER();
     for (size_t i = 0; i < count; i++) {
         float v = x[i];
         float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
@@ -338,6 +380,7 @@ int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, flo
 }
 
 int splade_cuda_softmax_backward(const float *p, float *dp, int rows, int cols) {
+    ENTER();
     REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
     for (size_t offset = 0; offset < (size_t)rows * cols; offset += cols) {
         float dot = 0;
@@ -349,6 +392,7 @@ int splade_cuda_softmax_backward(const float *p, float *dp, int rows, int cols) 
 
 int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *dx,
                                float *dword, float *dposition, float *dtoken_type) {
+    ENTER();
     REQUIRE(tokens >= 0 && h > 0, "bad size");
     REQUIRE(tokens == 0 || (ids && positions && dx && dword && dposition && dtoken_type), "null pointer");
     for (size_t t = 0; t < (size_t)tokens; t++) {
@@ -364,6 +408,7 @@ int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int
 }
 
 int splade_cuda_bias_backward(const float *dy, int rows, int cols, float *dbias) {
+    ENTER();
     REQUIRE(rows >= 0 && cols >= 0, "negative size");
     column_sums(dy, NULL, rows, cols, dbias);
     return SPLADE_CUDA_OK;
@@ -372,6 +417,7 @@ int splade_cuda_bias_backward(const float *dy, int rows, int cols, float *dbias)
 int splade_cuda_splade_pool_backward(const float *dweights, const float *running, const int32_t *argmax, int cols,
                                      int h, const float *decoder, const float *hidden, float *dhidden,
                                      float *ddecoder, float *dbias) {
+    ENTER();
     REQUIRE(cols > 0 && h > 0, "bad pooling size");
     for (size_t j = 0; j < (size_t)cols; j++) {
         float maximum = running[j], dw = dweights[j];
@@ -392,6 +438,7 @@ int splade_cuda_splade_pool_backward(const float *dweights, const float *running
 int splade_cuda_adamw_step(float *p, const float *g, float *m, float *v, size_t count, float lr, float beta1,
                            float beta2, float epsilon, float weight_decay, int decays, float step_size,
                            double correction2_root) {
+    ENTER();
     for (size_t i = 0; i < count; i++) {
         float value = p[i], gradient = g[i];
         if (decays && weight_decay != 0) value *= 1 - lr * weight_decay;
@@ -406,6 +453,7 @@ int splade_cuda_adamw_step(float *p, const float *g, float *m, float *v, size_t 
 }
 
 int splade_cuda_sum_squares(const float *x, size_t count, double *host_sum) {
+    ENTER();
     REQUIRE(host_sum, "null host_sum");
     double sum = 0;
     for (size_t i = 0; i < count; i++) sum += (double)x[i] * (double)x[i];
@@ -414,6 +462,7 @@ int splade_cuda_sum_squares(const float *x, size_t count, double *host_sum) {
 }
 
 int splade_cuda_scale(float *x, size_t count, float factor) {
+    ENTER();
     for (size_t i = 0; i < count; i++) x[i] *= factor;
     return SPLADE_CUDA_OK;
 }

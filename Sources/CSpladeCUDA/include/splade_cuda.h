@@ -33,8 +33,12 @@ int splade_cuda_device_count(void);
 /* The runtime version the library was built with (e.g. 13000) and the driver's (0 without one). */
 int splade_cuda_runtime_version(void);
 int splade_cuda_driver_version(void);
-/* Selects `device` for the calling process and loads cuBLAS (libcublas.so.13, .so.12 or .so, or
- * the path in SPLADE_CUDA_CUBLAS). Call once before anything below. */
+/* Selects `device` and loads cuBLAS (libcublas.so.13, .so.12 or .so, or the path in SPLADE_CUDA_CUBLAS).
+ * Call before anything below; again with the same device is a no-op, with another an ARGUMENT error (one
+ * device per process). Every later call makes that device current on its thread first. A device of
+ * compute capability below 8.0 (the kernels are built for sm_80 and sm_90) or a driver older than the
+ * runtime is NO_DEVICE, with the reason. With SPLADE_CUDA_SYNC=1 in the environment every kernel launch
+ * is followed by a synchronisation, so that a failing kernel is reported by its own name (debugging). */
 int splade_cuda_init(int device);
 /* The name and compute capability (major·10 + minor) of a device; `name` gets at most `capacity` bytes. */
 int splade_cuda_device_info(int device, char *name, size_t capacity, int *compute_capability, size_t *total_memory);
@@ -89,15 +93,18 @@ int splade_cuda_add(float *y, const float *x, size_t count);
  * b = (a ^ (a >> 27))·0x94D049BB133111EB, z = b ^ (b >> 31), all mod 2^64. That is the stream of
  * SpladeCore's SeededRandom(seed: seed) after `counter` draws, so the CPU and the GPU drop the same units. */
 int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability);
-/* SPLADE max pooling over the rows of one sequence, a chunk of rows at a time: for each column j,
- * running[j] = max(running[j], logits[r][j]) over `rows` rows of logits[rows×cols] (strict >, so the
- * first maximal row wins, as on the CPU), and argmax[j] = first_row + r of the row that set it.
- * Start a sequence with splade_cuda_splade_max_reset (running = −∞, argmax = −1). */
-int splade_cuda_splade_max_reset(float *running, int32_t *argmax, int cols);
-int splade_cuda_splade_max_accumulate(const float *logits, int rows, int cols, int first_row, float *running,
-                                      int32_t *argmax);
-/* weights[j] = log1p(relu(running[j])). */
-int splade_cuda_splade_weights(const float *running, int cols, float *weights);
+/* SPLADE max pooling of packed sequences, a chunk of rows at a time. Sequence k holds the packed rows
+ * segment_starts[k] ..< segment_starts[k + 1] (segment_starts: device int32, segments + 1 entries, increasing);
+ * `logits` [rows×cols] are the packed rows first_row ..< first_row + rows, which may span several sequences.
+ * For every column j and every row r of the chunk, with k the sequence of row first_row + r:
+ * running[k·cols + j] = max(running[k·cols + j], logits[r][j]) (strict >, so the first maximal row wins, as on
+ * the CPU), and argmax[k·cols + j] = first_row + r for the row that set it. `argmax` may be NULL (inference).
+ * Start with splade_cuda_splade_max_reset over segments·cols entries (running = −∞, argmax = −1 unless NULL). */
+int splade_cuda_splade_max_reset(float *running, int32_t *argmax, size_t count);
+int splade_cuda_splade_max_segments(const float *logits, int rows, int cols, int first_row, const int32_t *segment_starts,
+                                    int segments, float *running, int32_t *argmax);
+/* weights[i] = log1p(relu(running[i])) for `count` entries. */
+int splade_cuda_splade_weights(const float *running, size_t count, float *weights);
 
 /* ---- Backward kernels -------------------------------------------------------------------- */
 

@@ -1,4 +1,4 @@
-// Shared by the kernel files of libsplade_cuda: error recording and launch checks.
+// Shared by the kernel files of libsplade_cuda: error recording, the per-thread device, launch checks.
 #pragma once
 #include <cuda_runtime.h>
 #include "../include/splade_cuda.h"
@@ -6,9 +6,12 @@
 namespace splade_cuda {
 // Records a failure for splade_cuda_last_error() and returns `code`.
 int fail(int code, const char *format, ...);
-// The result of a kernel launch (a launch error, not the kernel's completion).
+// The result of a kernel launch: a launch error, or with SPLADE_CUDA_SYNC=1 also the kernel's own failure.
 int launched(const char *kernel);
 bool initialized();
+// The entry of every call that touches the device: ARGUMENT before splade_cuda_init, else makes the initialised
+// device current on the calling thread (cudaSetDevice is per thread; a thread-local flag makes repeats free).
+int enter();
 constexpr int kThreads = 256;
 inline unsigned blocks_for(size_t count, int threads = kThreads) {
     size_t b = (count + threads - 1) / threads;
@@ -19,4 +22,8 @@ inline unsigned blocks_for(size_t count, int threads = kThreads) {
 #define SPLADE_REQUIRE(condition, message)                                                    \
     do {                                                                                      \
         if (!(condition)) return splade_cuda::fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s", message); \
+    } while (0)
+#define SPLADE_ENTER()                                                     \
+    do {                                                                   \
+        if (int enter_code_ = splade_cuda::enter()) return enter_code_;    \
     } while (0)

@@ -128,6 +128,7 @@ static __global__ void sum_squares_kernel(const float *x, size_t count) {
 extern "C" {
 
 int splade_cuda_fill_rows(float *y, const float *bias, int rows, int cols) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(rows >= 0 && cols >= 0, "negative size");
     if ((size_t)rows * cols == 0) return SPLADE_CUDA_OK;
     fill_rows_kernel<<<blocks_for((size_t)rows * cols), kThreads>>>(y, bias, rows, cols);
@@ -136,6 +137,7 @@ int splade_cuda_fill_rows(float *y, const float *bias, int rows, int cols) {
 
 int splade_cuda_embed(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *word,
                       const float *position, const float *token_type, float *x) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(tokens >= 0 && h > 0, "bad size");
     if (tokens == 0) return SPLADE_CUDA_OK;
     embed_kernel<<<blocks_for((size_t)tokens * h), kThreads>>>(ids, positions, tokens, h, word, position, token_type, x);
@@ -144,6 +146,7 @@ int splade_cuda_embed(const int32_t *ids, const int32_t *positions, int tokens, 
 
 int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *dx,
                                float *dword, float *dposition, float *dtoken_type) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(tokens >= 0 && h > 0, "bad size");
     if (tokens == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(ids && positions && dx && dword && dposition && dtoken_type, "null pointer");
@@ -154,24 +157,28 @@ int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int
 }
 
 int splade_cuda_gelu_forward(float *x, size_t count) {
+    SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
     gelu_forward_kernel<<<blocks_for(count), kThreads>>>(x, count);
     return launched("gelu_forward");
 }
 
 int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx) {
+    SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
     gelu_backward_kernel<<<blocks_for(count), kThreads>>>(dy, x, count, dx);
     return launched("gelu_backward");
 }
 
 int splade_cuda_multiply(float *x, const float *mask, size_t count) {
+    SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
     multiply_kernel<<<blocks_for(count), kThreads>>>(x, mask, count);
     return launched("multiply");
 }
 
 int splade_cuda_add(float *y, const float *x, size_t count) {
+    SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(y && x, "null pointer");
     add_kernel<<<blocks_for(count), kThreads>>>(y, x, count);
@@ -179,6 +186,7 @@ int splade_cuda_add(float *y, const float *x, size_t count) {
 }
 
 int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
     if (count == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(mask, "null pointer");
@@ -189,12 +197,14 @@ int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t 
 }
 
 int splade_cuda_scale(float *x, size_t count, float factor) {
+    SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
     scale_kernel<<<blocks_for(count), kThreads>>>(x, count, factor);
     return launched("scale");
 }
 
 int splade_cuda_bias_backward(const float *dy, int rows, int cols, float *dbias) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(rows >= 0 && cols >= 0, "negative size");
     return column_sums(dy, nullptr, rows, cols, dbias);
 }
@@ -202,6 +212,7 @@ int splade_cuda_bias_backward(const float *dy, int rows, int cols, float *dbias)
 int splade_cuda_adamw_step(float *p, const float *g, float *m, float *v, size_t count, float lr, float beta1,
                            float beta2, float epsilon, float weight_decay, int decays, float step_size,
                            double correction2_root) {
+    SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
     adamw_kernel<<<blocks_for(count), kThreads>>>(p, g, m, v, count, lr, beta1, beta2, epsilon, weight_decay, decays,
                                                   step_size, correction2_root);
@@ -209,6 +220,7 @@ int splade_cuda_adamw_step(float *p, const float *g, float *m, float *v, size_t 
 }
 
 int splade_cuda_sum_squares(const float *x, size_t count, double *host_sum) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(host_sum, "null host_sum");
     if (count == 0) return SPLADE_CUDA_OK;
     double zero = 0, total = 0;

@@ -90,6 +90,7 @@ extern "C" {
 
 int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *residual, const float *weight,
                                   const float *bias, float epsilon, float *normalized, float *inverse_std) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
     if (rows == 0) return SPLADE_CUDA_OK;
     layernorm_forward_kernel<<<rows, row_threads(cols)>>>(x, cols, residual, weight, bias, epsilon, normalized,
@@ -100,6 +101,7 @@ int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *res
 int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const float *normalized,
                                    const float *inverse_std, const float *weight, float *dx, float *dweight,
                                    float *dbias) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(rows >= 0 && cols > 0 && normalized && inverse_std && weight, "bad LayerNorm arguments");
     if (rows == 0) return SPLADE_CUDA_OK;
     // The parameter gradients first: dx may overwrite dy.
@@ -112,6 +114,7 @@ int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const fl
 }
 
 int splade_cuda_softmax_rows(float *x, int rows, int cols) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
     if (rows == 0) return SPLADE_CUDA_OK;
     softmax_kernel<<<rows, row_threads(cols)>>>(x, cols);
@@ -119,6 +122,7 @@ int splade_cuda_softmax_rows(float *x, int rows, int cols) {
 }
 
 int splade_cuda_softmax_backward(const float *p, float *dp, int rows, int cols) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
     if (rows == 0) return SPLADE_CUDA_OK;
     softmax_backward_kernel<<<rows, row_threads(cols)>>>(p, dp, cols);

@@ -1,37 +1,150 @@
-// SPLADE max pooling: a running column maximum with its argmax row, log1p∘relu, and the sparse backward.
+// SPLADE max pooling: running column maxima per packed sequence with their argmax rows, log1p∘relu, and the sparse
+// backward.
 #include "common.cuh"
 
 using namespace splade_cuda;
 
-static __global__ void max_reset_kernel(float *running, int32_t *argmax, int cols) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j < cols) {
-        running[j] = -INFINITY;
-        argmax[j] = -1;
+#define GRID_STRIDE(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+static __global__ void max_reset_kernel(float *running, int32_t *argmax, size_t count) {
+    GRID_STRIDE(i, count) {
+        running[i] = -INFINITY;
+        if (argmax) argmax[i] = -1;
     }
 }
 
-// One thread per column walks the chunk's rows in order (coalesced across the threads of a warp).
-static __global__ void max_accumulate_kernel(const float *logits, int rows, int cols, int first_row, float *running,
-                                             int32_t *argmax) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j >= cols) return;
-    float best = running[j];
-    int32_t at = argmax[j];
-    for (int r = 0; r < rows; r++) {
-        float value = logits[(size_t)r * cols + j];
-        if (value > best) {
-            best = value;
-            at = first_row + r;
+// Max pooling of a chunk of packed rows over the sequences (segments) it touches.
+//
+// A block is 32 consecutive columns (one per lane: a warp reads 128 contiguous bytes of a row) times
+// `blockDim.y` groups of rows: group g walks its contiguous share of the chunk's rows in order, so all of a
+// warp's lanes are on the same row and the same segment (no divergence). The share is cut into pieces at the
+// segment boundaries; each piece is scanned from −∞ into (max, first row of the max) with strict >.
+// A piece strictly inside the share is a whole segment's part of the chunk that no other group sees: the
+// thread merges it into running/argmax at once. The first and the last piece of a share may continue in the
+// neighbouring groups: they go to shared memory, and one thread per column merges them in row order
+// (group 0's first and last, group 1's, …), switching segment where the pieces do and writing back each
+// segment it leaves. Merging in row order with strict > gives exactly the sequential scan's result: the first
+// row holding the maximum wins (−0 and +0 tie, NaN never wins), as on the CPU.
+// No atomics and no scratch memory; the grid covers the columns only (ceil(cols/32) blocks of 32 × up to 8 groups:
+// 1024 blocks of 256 threads, a full H200, for 32768 columns), whatever the number of segments, and every
+// logit is read exactly once, coalesced, with four loads in flight per thread.
+static constexpr int kPoolColumns = 32, kPoolGroups = 8, kPoolRowsPerGroup = 16;
+
+// The segment of packed row `row`: the last k in [0, segments] with starts[k] ≤ row (starts increasing;
+// -1 when row < starts[0]). All the lanes of a warp ask for the same row: the loads are broadcasts.
+static __device__ inline int segment_of(const int32_t *starts, int segments, int row) {
+    int low = 0, high = segments + 1;  // starts[low - 1] ≤ row < starts[high] once low == high
+    while (low < high) {
+        int middle = (low + high) >> 1;
+        if (__ldg(starts + middle) <= row) low = middle + 1;
+        else high = middle;
+    }
+    return low - 1;
+}
+
+struct Piece {
+    float best;
+    int32_t at;
+};
+
+// Rows [a, b) (packed numbers) of column j from −∞: the maximum and its first row (−1 if no value beats −∞).
+static __device__ inline Piece scan_rows(const float *__restrict__ logits, int cols, int first_row, int a, int b,
+                                         int j) {
+    Piece piece = {-INFINITY, -1};
+    const float *p = logits + (size_t)(a - first_row) * cols + j;
+    int r = a;
+    // Four loads in flight before the four comparisons, in row order.
+    for (; r + 4 <= b; r += 4, p += 4 * (size_t)cols) {
+        float v0 = __ldg(p), v1 = __ldg(p + cols), v2 = __ldg(p + 2 * (size_t)cols), v3 = __ldg(p + 3 * (size_t)cols);
+        if (v0 > piece.best) piece = {v0, r};
+        if (v1 > piece.best) piece = {v1, r + 1};
+        if (v2 > piece.best) piece = {v2, r + 2};
+        if (v3 > piece.best) piece = {v3, r + 3};
+    }
+    for (; r < b; r++, p += cols) {
+        float v = __ldg(p);
+        if (v > piece.best) piece = {v, r};
+    }
+    return piece;
+}
+
+static __global__ void max_segments_kernel(const float *__restrict__ logits, int rows, int cols, int first_row,
+                                           const int32_t *__restrict__ starts, int segments, float *running,
+                                           int32_t *argmax) {
+    __shared__ Piece heads[kPoolGroups][kPoolColumns], tails[kPoolGroups][kPoolColumns];
+    __shared__ int head_segment[kPoolGroups], tail_segment[kPoolGroups];
+    int lane = threadIdx.x, group = threadIdx.y, groups = blockDim.y;
+    int j = blockIdx.x * kPoolColumns + lane;
+    bool column = j < cols;
+
+    // This group's share of the chunk, in packed row numbers, less the rows outside every segment.
+    int share = (rows + groups - 1) / groups;
+    int a = first_row + min(rows, group * share), b = first_row + min(rows, (group + 1) * share);
+    a = max(a, __ldg(starts));
+    b = min(b, __ldg(starts + segments));
+    int head = -1, tail = -1;
+    Piece first = {-INFINITY, -1}, last = {-INFINITY, -1};
+    if (a < b) {
+        int k = segment_of(starts, segments, a);  // starts[k] ≤ a < starts[k + 1]
+        for (;;) {
+            int end = min(b, __ldg(starts + k + 1));
+            if (end > a) {  // (an empty segment has no piece)
+                Piece piece = column ? scan_rows(logits, cols, first_row, a, end, j) : Piece{-INFINITY, -1};
+                if (head < 0) {
+                    head = k;
+                    first = piece;
+                } else if (end == b) {
+                    tail = k;
+                    last = piece;
+                } else if (column && piece.best > running[(size_t)k * cols + j]) {
+                    running[(size_t)k * cols + j] = piece.best;
+                    if (argmax) argmax[(size_t)k * cols + j] = piece.at;
+                }
+                a = end;
+            }
+            if (a >= b || ++k >= segments) break;  // (the bound only matters for starts that decrease)
         }
     }
-    running[j] = best;
-    argmax[j] = at;
+    heads[group][lane] = first;
+    tails[group][lane] = last;
+    if (lane == 0) {
+        head_segment[group] = head;
+        tail_segment[group] = tail;
+    }
+    __syncthreads();
+    if (group != 0 || !column) return;
+
+    // The shares' end pieces in row order; a segment's pieces are consecutive in it.
+    int current = -1;
+    Piece best = {-INFINITY, -1};
+    bool changed = false;
+    for (int g = 0; g < groups; g++)
+        for (int side = 0; side < 2; side++) {
+            int k = side ? tail_segment[g] : head_segment[g];
+            if (k < 0) continue;
+            if (k != current) {
+                if (changed) {
+                    running[(size_t)current * cols + j] = best.best;
+                    if (argmax) argmax[(size_t)current * cols + j] = best.at;
+                }
+                current = k;
+                best.best = running[(size_t)k * cols + j];
+                changed = false;
+            }
+            Piece piece = side ? tails[g][lane] : heads[g][lane];
+            if (piece.best > best.best) {
+                best = piece;
+                changed = true;
+            }
+        }
+    if (changed) {
+        running[(size_t)current * cols + j] = best.best;
+        if (argmax) argmax[(size_t)current * cols + j] = best.at;
+    }
 }
 
-static __global__ void weights_kernel(const float *running, int cols, float *weights) {
-    int j = blockIdx.x * blockDim.x + threadIdx.x;
-    if (j < cols) weights[j] = running[j] > 0 ? log1pf(running[j]) : 0;
+static __global__ void weights_kernel(const float *running, size_t count, float *weights) {
+    GRID_STRIDE(i, count) weights[i] = running[i] > 0 ? log1pf(running[i]) : 0;
 }
 
 // One block per vocabulary column; the inactive ones return at once. dhidden rows can be shared by
@@ -54,29 +167,43 @@ static __global__ void pool_backward_kernel(const float *dweights, const float *
 
 extern "C" {
 
-int splade_cuda_splade_max_reset(float *running, int32_t *argmax, int cols) {
-    SPLADE_REQUIRE(cols > 0, "bad vocabulary size");
-    max_reset_kernel<<<blocks_for(cols), kThreads>>>(running, argmax, cols);
+int splade_cuda_splade_max_reset(float *running, int32_t *argmax, size_t count) {
+    SPLADE_ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(running, "null pointer");
+    max_reset_kernel<<<blocks_for(count), kThreads>>>(running, argmax, count);
     return launched("splade_max_reset");
 }
 
-int splade_cuda_splade_max_accumulate(const float *logits, int rows, int cols, int first_row, float *running,
-                                      int32_t *argmax) {
-    SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad pooling size");
+int splade_cuda_splade_max_segments(const float *logits, int rows, int cols, int first_row, const int32_t *segment_starts,
+                                    int segments, float *running, int32_t *argmax) {
+    SPLADE_ENTER();
+    SPLADE_REQUIRE(rows >= 0 && cols > 0 && segments > 0 && segments < INT32_MAX && first_row >= 0 &&
+                       (long long)first_row + rows <= INT32_MAX,
+                   "bad pooling size");
     if (rows == 0) return SPLADE_CUDA_OK;
-    max_accumulate_kernel<<<blocks_for(cols), kThreads>>>(logits, rows, cols, first_row, running, argmax);
-    return launched("splade_max_accumulate");
+    SPLADE_REQUIRE(logits && segment_starts && running, "null pointer");
+    // Enough rows per group that the merge stays small next to the scan; 8 groups (256 threads) from 128 rows.
+    int groups = (rows + kPoolRowsPerGroup - 1) / kPoolRowsPerGroup;
+    groups = groups > kPoolGroups ? kPoolGroups : groups;
+    dim3 block(kPoolColumns, groups);
+    unsigned grid = (unsigned)(((size_t)cols + kPoolColumns - 1) / kPoolColumns);
+    max_segments_kernel<<<grid, block>>>(logits, rows, cols, first_row, segment_starts, segments, running, argmax);
+    return launched("splade_max_segments");
 }
 
-int splade_cuda_splade_weights(const float *running, int cols, float *weights) {
-    SPLADE_REQUIRE(cols > 0, "bad vocabulary size");
-    weights_kernel<<<blocks_for(cols), kThreads>>>(running, cols, weights);
+int splade_cuda_splade_weights(const float *running, size_t count, float *weights) {
+    SPLADE_ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(running && weights, "null pointer");
+    weights_kernel<<<blocks_for(count), kThreads>>>(running, count, weights);
     return launched("splade_weights");
 }
 
 int splade_cuda_splade_pool_backward(const float *dweights, const float *running, const int32_t *argmax, int cols,
                                      int h, const float *decoder, const float *hidden, float *dhidden,
                                      float *ddecoder, float *dbias) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(cols > 0 && h > 0, "bad pooling size");
     pool_backward_kernel<<<cols, h < 256 ? ((h + 31) / 32) * 32 : 256>>>(dweights, running, argmax, h, decoder, hidden,
                                                                        dhidden, ddecoder, dbias);

@@ -8,9 +8,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <atomic>
+#include <mutex>
+
 namespace splade_cuda {
 static thread_local char last_error[512];
-static bool ready = false;
+// Set once by splade_cuda_init, after device_in_use and synchronous (release, read with acquire).
+static std::atomic<bool> ready{false};
+static int device_in_use = -1;
+static bool synchronous = false;  // SPLADE_CUDA_SYNC=1: every launch is followed by a synchronisation
+static std::mutex init_mutex;
+// Whether this thread has made device_in_use current (cudaSetDevice is per thread).
+static thread_local bool device_current = false;
 
 int fail(int code, const char *format, ...) {
     va_list arguments;
@@ -20,16 +29,45 @@ int fail(int code, const char *format, ...) {
     return code;
 }
 
+// "13.0" from 13000.
+static void version_text(int version, char *text, size_t capacity) {
+    snprintf(text, capacity, "%d.%d", version / 1000, version % 1000 / 10);
+}
+
+static int insufficient_driver(const char *what) {
+    int runtime = 0, driver = 0;
+    cudaRuntimeGetVersion(&runtime);
+    if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
+    char r[16], d[16];
+    version_text(runtime, r, sizeof r);
+    version_text(driver, d, sizeof d);
+    return fail(SPLADE_CUDA_ERROR_NO_DEVICE, "%s: %s (the driver supports CUDA %s, this library's runtime is CUDA %s): "
+                "update the NVIDIA driver", what, cudaGetErrorString(cudaErrorInsufficientDriver), d, r);
+}
+
 static int check(cudaError_t status, const char *what) {
     if (status == cudaSuccess) return SPLADE_CUDA_OK;
     cudaGetLastError();  // clear a non-sticky error
-    bool no_device = status == cudaErrorNoDevice || status == cudaErrorInsufficientDriver;
+    if (status == cudaErrorInsufficientDriver) return insufficient_driver(what);
+    bool no_device = status == cudaErrorNoDevice;
     return fail(no_device ? SPLADE_CUDA_ERROR_NO_DEVICE : SPLADE_CUDA_ERROR_CUDA, "%s: %s", what,
                 cudaGetErrorString(status));
 }
 
-int launched(const char *kernel) { return check(cudaGetLastError(), kernel); }
-bool initialized() { return ready; }
+int launched(const char *kernel) {
+    if (int code = check(cudaGetLastError(), kernel)) return code;
+    return synchronous ? check(cudaDeviceSynchronize(), kernel) : SPLADE_CUDA_OK;
+}
+bool initialized() { return ready.load(std::memory_order_acquire); }
+
+int enter() {
+    if (device_current) return SPLADE_CUDA_OK;  // implies ready
+    if (!ready.load(std::memory_order_acquire))
+        return fail(SPLADE_CUDA_ERROR_ARGUMENT, "splade_cuda_init has not been called");
+    if (int code = check(cudaSetDevice(device_in_use), "cudaSetDevice")) return code;
+    device_current = true;
+    return SPLADE_CUDA_OK;
+}
 
 // The few cuBLAS entry points used, with the ABI shared by cuBLAS 12 and 13.
 typedef void *cublas_handle;
@@ -95,19 +133,53 @@ int splade_cuda_driver_version(void) {
 }
 
 int splade_cuda_init(int device) {
-    if (ready) return SPLADE_CUDA_OK;
+    std::lock_guard<std::mutex> lock(init_mutex);
+    if (ready.load(std::memory_order_acquire)) {
+        if (device != device_in_use)
+            return fail(SPLADE_CUDA_ERROR_ARGUMENT,
+                        "already initialised on device %d: one device per process (device %d asked for)",
+                        device_in_use, device);
+        return enter();
+    }
+    int runtime = 0, driver = 0;
+    cudaRuntimeGetVersion(&runtime);
+    if (cudaDriverGetVersion(&driver) != cudaSuccess) driver = 0;
+    if (driver == 0) return fail(SPLADE_CUDA_ERROR_NO_DEVICE, "no CUDA GPU: no NVIDIA driver (libcuda.so.1) was found");
+    // A driver of an older major version cannot run this runtime; an older minor one can (CUDA's minor
+    // version compatibility), so that is left to the runtime, which reports cudaErrorInsufficientDriver.
+    if (driver / 1000 < runtime / 1000) return insufficient_driver("no usable CUDA driver");
     int count = 0;
     cudaError_t status = cudaGetDeviceCount(&count);
+    if (status == cudaErrorInsufficientDriver) {
+        cudaGetLastError();
+        return insufficient_driver("no usable CUDA driver");
+    }
     if (status != cudaSuccess || count == 0) {
         cudaGetLastError();
         return fail(SPLADE_CUDA_ERROR_NO_DEVICE, "no CUDA GPU: %s",
                     status == cudaSuccess ? "the driver reports no device" : cudaGetErrorString(status));
     }
     if (device < 0 || device >= count) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "no CUDA device %d (%d present)", device, count);
+    int major = 0, minor = 0;
+    if (int code = check(cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, device), "cudaDeviceGetAttribute"))
+        return code;
+    if (int code = check(cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, device), "cudaDeviceGetAttribute"))
+        return code;
+    if (major < 8) {
+        cudaDeviceProp properties;
+        const char *name = cudaGetDeviceProperties(&properties, device) == cudaSuccess ? properties.name : "?";
+        return fail(SPLADE_CUDA_ERROR_NO_DEVICE,
+                    "CUDA device %d (%s) has compute capability %d.%d: the kernels are built for sm_80 and sm_90 "
+                    "(compute capability 8.0 or newer)", device, name, major, minor);
+    }
     if (int code = check(cudaSetDevice(device), "cudaSetDevice")) return code;
     if (int code = check(cudaFree(nullptr), "creating the CUDA context")) return code;
     if (int code = load_cublas()) return code;
-    ready = true;
+    const char *sync = getenv("SPLADE_CUDA_SYNC");
+    synchronous = sync && *sync && strcmp(sync, "0") != 0;
+    device_in_use = device;
+    device_current = true;
+    ready.store(true, std::memory_order_release);
     return SPLADE_CUDA_OK;
 }
 
@@ -126,27 +198,40 @@ int splade_cuda_device_info(int device, char *name, size_t capacity, int *comput
 const char *splade_cuda_last_error(void) { return last_error; }
 
 int splade_cuda_malloc(void **pointer, size_t bytes) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(pointer, "null pointer");
     return check(cudaMalloc(pointer, bytes < 1 ? 1 : bytes), "cudaMalloc");
 }
-int splade_cuda_free(void *pointer) { return check(cudaFree(pointer), "cudaFree"); }
+int splade_cuda_free(void *pointer) {
+    SPLADE_ENTER();
+    return check(cudaFree(pointer), "cudaFree");
+}
 int splade_cuda_copy_to_device(void *destination, const void *source, size_t bytes) {
+    SPLADE_ENTER();
     return check(cudaMemcpy(destination, source, bytes, cudaMemcpyHostToDevice), "cudaMemcpy to device");
 }
 int splade_cuda_copy_to_host(void *destination, const void *source, size_t bytes) {
+    SPLADE_ENTER();
     return check(cudaMemcpy(destination, source, bytes, cudaMemcpyDeviceToHost), "cudaMemcpy to host");
 }
 int splade_cuda_copy_device(void *destination, const void *source, size_t bytes) {
+    SPLADE_ENTER();
     return check(cudaMemcpy(destination, source, bytes, cudaMemcpyDeviceToDevice), "cudaMemcpy on device");
 }
-int splade_cuda_zero(void *pointer, size_t bytes) { return check(cudaMemset(pointer, 0, bytes), "cudaMemset"); }
-int splade_cuda_synchronize(void) { return check(cudaDeviceSynchronize(), "a kernel"); }
+int splade_cuda_zero(void *pointer, size_t bytes) {
+    SPLADE_ENTER();
+    return check(cudaMemset(pointer, 0, bytes), "cudaMemset");
+}
+int splade_cuda_synchronize(void) {
+    SPLADE_ENTER();
+    return check(cudaDeviceSynchronize(), "a kernel");
+}
 
 // Row-major C = op(A)·op(B) is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ, and a row-major matrix read
 // column-major is its transpose: so swap the operands and keep each one's transpose flag.
 int splade_cuda_sgemm(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const float *a, int lda,
                       const float *b, int ldb, float beta, float *c, int ldc) {
-    SPLADE_REQUIRE(ready, "splade_cuda_init has not been called");
+    SPLADE_ENTER();
     if (m == 0 || n == 0) return SPLADE_CUDA_OK;
     int status = sgemm(handle, transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_, n,
                        m, k, &alpha, b, ldb, a, lda, &beta, c, ldc);
@@ -157,7 +242,7 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
                                       const float *a, int lda, long long stride_a, const float *b, int ldb,
                                       long long stride_b, float beta, float *c, int ldc, long long stride_c,
                                       int batch) {
-    SPLADE_REQUIRE(ready, "splade_cuda_init has not been called");
+    SPLADE_ENTER();
     if (m == 0 || n == 0 || batch == 0) return SPLADE_CUDA_OK;
     int status = sgemm_batched(handle, transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_,
                                n, m, k, &alpha, b, ldb, stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch);
@@ -166,7 +251,7 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
 }
 
 int splade_cuda_set_tf32(int enabled) {
-    SPLADE_REQUIRE(ready, "splade_cuda_init has not been called");
+    SPLADE_ENTER();
     int status = set_math_mode(handle, enabled ? CUBLAS_TF32_TENSOR_OP_MATH_ : CUBLAS_DEFAULT_MATH_);
     return status == 0 ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSetMathMode failed with status %d", status);
 }

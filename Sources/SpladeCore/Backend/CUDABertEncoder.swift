@@ -8,7 +8,6 @@ import Foundation
 /// CUDAEncoderTests compares it with the ja-tiny fixtures (on a GPU, or on the host emulation of the C API).
 public final class CUDABertEncoder: SpladeEncoding {
     public let config: BertConfig
-    let logitRowsPerChunk = 128
 
     private let weights: DeviceBertWeights
     private let scratch = DeviceScratch()
@@ -62,9 +61,8 @@ public final class CUDABertEncoder: SpladeEncoding {
         try CUDAOps.layerNorm(r, rows: t, cols: h, weight: w.transformNormWeight, bias: w.transformNormBias,
                               epsilon: c.layerNormEpsilon)
         let maxima = try scratch("maxima", sequences.count * v)
-        let argmax = try DeviceBuffer<Int32>(count: sequences.count * v)
-        try batch.pool(transformed: r, weights: w, logits: try scratch("logits", logitRowsPerChunk * v),
-                       rowsPerChunk: logitRowsPerChunk, maxima: maxima, argmax: argmax.pointer)
+        try batch.pool(transformed: r, weights: w, logits: try scratch("logits", batch.logitRowsPerChunk * v), maxima: maxima,
+                       argmax: nil)
         let dense = try batch.spladeWeights(maxima: maxima, scratch: try scratch("weights", sequences.count * v))
         return (0..<sequences.count).map { s in
             var vector = SparseVector()
@@ -77,11 +75,15 @@ public final class CUDABertEncoder: SpladeEncoding {
     }
 }
 
-/// A batch of sequences on the GPU: their token ids and positions, packed without padding.
+/// A batch of sequences on the GPU: their token ids and positions, packed without padding, and where
+/// each sequence starts.
 struct DeviceBatch {
     let packing: CUDAOps.Packing
     let config: BertConfig
-    let ids: DeviceBuffer<Int32>, positions: DeviceBuffer<Int32>
+    let ids: DeviceBuffer<Int32>, positions: DeviceBuffer<Int32>, starts: DeviceBuffer<Int32>
+    /// Rows of logits computed at once by `pool`: a 256 MiB scratch (2048 rows at a 32k vocabulary,
+    /// 268 at 250k), large products that read the decoder once per chunk.
+    var logitRowsPerChunk: Int { max(64, min(2048, (1 << 26) / config.vocabularySize)) }
 
     init(_ sequences: [[Int32]], config c: BertConfig) throws(SpladeError) {
         var offsets = [0], ids: [Int32] = [], positions: [Int32] = []
@@ -100,6 +102,7 @@ struct DeviceBatch {
         config = c
         self.ids = try DeviceBuffer(ids)
         self.positions = try DeviceBuffer(positions)
+        starts = try DeviceBuffer(offsets.map { Int32($0) })
     }
 
     /// x = word + position + token type 0 embeddings, row by row.
@@ -108,30 +111,28 @@ struct DeviceBatch {
                                             w.word.pointer, w.position.pointer, w.tokenType.pointer, x), "embeddings")
     }
 
-    /// Each sequence's logits, `rowsPerChunk` rows at a time, folded into its running maxima
-    /// (maxima/argmax rows of V per sequence; argmax holds packed row numbers).
+    /// The logits of all packed rows, `logitRowsPerChunk` at a time (a chunk may span sequences), folded
+    /// into each sequence's running maxima ([sequences × V]) and, for training, the packed row that holds
+    /// each maximum (`argmax`; nil for inference).
     func pool(transformed: UnsafePointer<Float>, weights w: DeviceBertWeights, logits: UnsafeMutablePointer<Float>,
-              rowsPerChunk: Int, maxima: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>) throws(SpladeError) {
-        let v = config.vocabularySize, h = config.hiddenSize
-        for s in packing.lengths.indices {
-            let running = maxima + s * v, rows = argmax + s * v
-            try CUDAOps.check(splade_cuda_splade_max_reset(running, rows, Int32(v)), "pooling")
-            var start = packing.offsets[s]
-            while start < packing.offsets[s + 1] {
-                let count = min(rowsPerChunk, packing.offsets[s + 1] - start)
-                try CUDAOps.linear(transformed + start * h, rows: count, inputs: h, weight: w.decoder, bias: w.decoderBias,
-                                   outputs: v, into: logits)
-                try CUDAOps.check(splade_cuda_splade_max_accumulate(logits, Int32(count), Int32(v), Int32(start), running, rows),
-                                  "pooling")
-                start += count
-            }
+              maxima: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?) throws(SpladeError) {
+        let v = config.vocabularySize, h = config.hiddenSize, t = packing.tokens, s = packing.lengths.count
+        try CUDAOps.check(splade_cuda_splade_max_reset(maxima, argmax, s * v), "pooling")
+        var start = 0
+        while start < t {
+            let rows = min(logitRowsPerChunk, t - start)
+            try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias, outputs: v,
+                               into: logits)
+            try CUDAOps.check(splade_cuda_splade_max_segments(logits, Int32(rows), Int32(v), Int32(start), starts.pointer,
+                                                              Int32(s), maxima, argmax), "pooling")
+            start += rows
         }
     }
 
     /// w = log(1 + relu(max logit)) of every sequence, copied to the host ([sequences × V]).
     func spladeWeights(maxima: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) throws(SpladeError) -> [Float] {
         let count = packing.lengths.count * config.vocabularySize
-        try CUDAOps.check(splade_cuda_splade_weights(maxima, Int32(count), scratch), "pooling")
+        try CUDAOps.check(splade_cuda_splade_weights(maxima, count, scratch), "pooling")
         var dense = [Float](repeating: 0, count: count)
         let status = dense.withUnsafeMutableBytes { splade_cuda_copy_to_host($0.baseAddress, scratch, $0.count) }
         try CUDAOps.check(status, "copying the vectors")

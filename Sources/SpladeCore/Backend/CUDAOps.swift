@@ -10,8 +10,8 @@ enum CUDAOps {
     }
 
     /// Y[rows×out] = X·Wᵀ + b, as Linear.forward (the bias rows first, then the product added, beta = 1).
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: DeviceBuffer<Float>,
-                       bias: DeviceBuffer<Float>, outputs: Int, into y: UnsafeMutablePointer<Float>) throws(SpladeError) {
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: DeviceTensor,
+                       bias: DeviceTensor, outputs: Int, into y: UnsafeMutablePointer<Float>) throws(SpladeError) {
         try check(splade_cuda_fill_rows(y, bias.pointer, Int32(rows), Int32(outputs)), "bias")
         try check(splade_cuda_sgemm(0, 1, Int32(rows), Int32(outputs), Int32(inputs), 1, x, Int32(inputs), weight.pointer,
                                     Int32(inputs), 1, y, Int32(outputs)), "linear")
@@ -19,8 +19,8 @@ enum CUDAOps {
 
     /// Linear.backward: dX = dY·W (overwritten), dW += dYᵀ·X, db += Σ_rows dY.
     static func linearBackward(_ dy: UnsafePointer<Float>, rows: Int, inputs: Int, outputs: Int, x: UnsafePointer<Float>,
-                               weight: DeviceBuffer<Float>, dx: UnsafeMutablePointer<Float>, dWeight: DeviceBuffer<Float>,
-                               dBias: DeviceBuffer<Float>) throws(SpladeError) {
+                               weight: DeviceTensor, dx: UnsafeMutablePointer<Float>, dWeight: DeviceTensor,
+                               dBias: DeviceTensor) throws(SpladeError) {
         let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
         try check(splade_cuda_sgemm(0, 0, r, i, o, 1, dy, o, weight.pointer, i, 0, dx, i), "linear backward (input)")
         try check(splade_cuda_sgemm(1, 0, o, i, r, 1, dy, o, x, i, 1, dWeight.pointer, i), "linear backward (weight)")
@@ -29,7 +29,7 @@ enum CUDAOps {
 
     /// LayerNorm of each row in place (after adding `residual`), keeping x̂ and 1/σ when asked.
     static func layerNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, residual: UnsafePointer<Float>? = nil,
-                          weight: DeviceBuffer<Float>, bias: DeviceBuffer<Float>, epsilon: Float,
+                          weight: DeviceTensor, bias: DeviceTensor, epsilon: Float,
                           normalized: UnsafeMutablePointer<Float>? = nil,
                           inverseStd: UnsafeMutablePointer<Float>? = nil) throws(SpladeError) {
         try check(splade_cuda_layernorm_forward(x, Int32(rows), Int32(cols), residual, weight.pointer, bias.pointer, epsilon,
@@ -38,8 +38,8 @@ enum CUDAOps {
 
     /// LayerNorm.backward: dX (may alias dY), dγ += Σ dY·x̂, dβ += Σ dY.
     static func layerNormBackward(_ dy: UnsafePointer<Float>, rows: Int, cols: Int, normalized: UnsafePointer<Float>,
-                                  inverseStd: UnsafePointer<Float>, weight: DeviceBuffer<Float>, dx: UnsafeMutablePointer<Float>,
-                                  dWeight: DeviceBuffer<Float>, dBias: DeviceBuffer<Float>) throws(SpladeError) {
+                                  inverseStd: UnsafePointer<Float>, weight: DeviceTensor, dx: UnsafeMutablePointer<Float>,
+                                  dWeight: DeviceTensor, dBias: DeviceTensor) throws(SpladeError) {
         try check(splade_cuda_layernorm_backward(dy, Int32(rows), Int32(cols), normalized, inverseStd, weight.pointer, dx,
                                                  dWeight.pointer, dBias.pointer), "LayerNorm backward")
     }

@@ -20,16 +20,15 @@ final class CUDATrainingEngine: TrainingEngine {
     private var probabilityOffsets: [Int] = []
     /// Values drawn so far from the micro-batch's dropout stream.
     private var drawn: UInt64 = 0
-    let logitRowsPerChunk = 128
 
     init(config: BertConfig, weights: BertWeights, optimizer: AdamW.Settings, device: Int) throws(SpladeError) {
         try CUDADevice.initialize(device: device)
         self.config = config
         settings = optimizer
         self.weights = try DeviceBertWeights(weights)
-        gradients = try .zeros(like: weights)
-        firstMoments = try .zeros(like: weights)
-        secondMoments = try .zeros(like: weights)
+        gradients = try DeviceBertWeights(weights, zeroed: true)
+        firstMoments = try DeviceBertWeights(weights, zeroed: true)
+        secondMoments = try DeviceBertWeights(weights, zeroed: true)
         var shapes = weights
         shapes.forEachParameter { values, _ in values = [] }
         template = shapes
@@ -117,8 +116,8 @@ final class CUDATrainingEngine: TrainingEngine {
                               epsilon: c.layerNormEpsilon, normalized: try saved("transformNorm", t * h),
                               inverseStd: try saved("transformInverse", t))
         let s = sequences.count, maxima = try saved("maxima", s * v)
-        try batch.pool(transformed: transformed, weights: w, logits: try scratch("logits", logitRowsPerChunk * v),
-                       rowsPerChunk: logitRowsPerChunk, maxima: maxima, argmax: try argmax(s * v))
+        try batch.pool(transformed: transformed, weights: w, logits: try scratch("logits", batch.logitRowsPerChunk * v),
+                       maxima: maxima, argmax: try argmax(s * v))
         let dense = try batch.spladeWeights(maxima: maxima, scratch: try scratch("vectors", s * v))
         return (0..<s).map { Array(dense[($0 * v)..<(($0 + 1) * v)]) }
     }
@@ -228,27 +227,25 @@ final class CUDATrainingEngine: TrainingEngine {
     // MARK: Clipping, AdamW, transfers
 
     func clipGradients(maxNorm: Float) throws(SpladeError) -> Float {
+        let all = gradients.all
         var sum = 0.0
-        for tensor in gradients.tensors {
-            try CUDAOps.check(splade_cuda_sum_squares(tensor.buffer.pointer, tensor.buffer.count, &sum), "gradient norm")
-        }
+        try CUDAOps.check(splade_cuda_sum_squares(all.pointer, all.count, &sum), "gradient norm")
         let norm = Float(sum.squareRoot())
         let factor = maxNorm / (norm + 1e-6)
-        if factor < 1 {
-            for tensor in gradients.tensors {
-                try CUDAOps.check(splade_cuda_scale(tensor.buffer.pointer, tensor.buffer.count, factor), "clipping")
-            }
-        }
+        if factor < 1 { try CUDAOps.check(splade_cuda_scale(all.pointer, all.count, factor), "clipping") }
         return norm
     }
 
+    /// AdamW over the whole model in two launches: the tensors with weight decay, then the others.
     func applyOptimizer(learningRate: Float) throws(SpladeError) {
         steps += 1
         let (stepSize, correction2Root) = AdamW.corrections(settings, learningRate: learningRate, step: steps)
-        for (((p, g), m), v) in zip(zip(zip(weights.tensors, gradients.tensors), firstMoments.tensors), secondMoments.tensors) {
-            try CUDAOps.check(splade_cuda_adamw_step(p.buffer.pointer, g.buffer.pointer, m.buffer.pointer, v.buffer.pointer,
-                                                     p.buffer.count, learningRate, settings.beta1, settings.beta2, settings.epsilon,
-                                                     settings.weightDecay, p.decays ? 1 : 0, stepSize, correction2Root), "AdamW")
+        for (part, decays) in [(\DeviceBertWeights.decaying, true), (\DeviceBertWeights.notDecaying, false)] {
+            let p = weights[keyPath: part]
+            try CUDAOps.check(splade_cuda_adamw_step(p.pointer, gradients[keyPath: part].pointer, firstMoments[keyPath: part].pointer,
+                                                     secondMoments[keyPath: part].pointer, p.count, learningRate, settings.beta1,
+                                                     settings.beta2, settings.epsilon, settings.weightDecay, decays ? 1 : 0,
+                                                     stepSize, correction2Root), "AdamW")
         }
         try gradients.zero()
     }

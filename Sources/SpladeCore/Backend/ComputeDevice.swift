@@ -37,14 +37,22 @@ public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
         #endif
     }
 
-    /// `auto` made concrete: GPU 0 when the build has CUDA and the machine a GPU, else the CPU.
-    /// `cuda` is checked here, so that a tool fails before reading any input.
-    public func resolved() throws(SpladeError) -> ComputeDevice {
+    /// `auto` made concrete: GPU 0 when the build has CUDA and the machine a usable GPU, else the CPU
+    /// (`warn` hears why a GPU that is there cannot be used). `cuda` is checked and initialised here,
+    /// so that a tool fails before reading any input.
+    public func resolved(warn: (String) -> Void = { _ in }) throws(SpladeError) -> ComputeDevice {
         switch self {
         case .cpu: return .cpu
         case .auto:
             #if CUDA
-            return CUDADevice.isAvailable ? .cuda(index: 0) : .cpu
+            guard CUDADevice.isAvailable else { return .cpu }
+            do {
+                try CUDADevice.initialize(device: 0)
+                return .cuda(index: 0)
+            } catch {
+                warn("\(error.message); using the CPU")
+                return .cpu
+            }
             #else
             return .cpu
             #endif
@@ -52,8 +60,9 @@ public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
             #if CUDA
             let count = CUDADevice.count
             guard index < count else {
-                throw SpladeError(.unavailable, count == 0 ? "no CUDA GPU is visible to this process"
-                                  : "there is no CUDA GPU \(index) (this process sees \(count))",
+                // With no GPU to count, initialising says why (no driver, a driver older than the runtime, …).
+                if count == 0 { try CUDADevice.initialize(device: index) }
+                throw SpladeError(.unavailable, "there is no CUDA GPU \(index) (this process sees \(count))",
                                   hint: "check nvidia-smi and CUDA_VISIBLE_DEVICES, or use --device cpu")
             }
             try CUDADevice.initialize(device: index)
@@ -73,6 +82,13 @@ public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
         #endif
         precondition(device == .cpu)
         return try BertMaskedLM(directory: directory, threads: threads)
+    }
+
+    /// Lets cuBLAS use TF32 tensor cores for the float32 products of this GPU (process-wide).
+    public func useTF32() throws(SpladeError) {
+        #if CUDA
+        if case .cuda = self { try CUDADevice.setTF32(true) }
+        #endif
     }
 
     /// A line for standard error naming the GPU in use (nil on the CPU).

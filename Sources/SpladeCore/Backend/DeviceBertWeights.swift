@@ -1,105 +1,118 @@
 #if CUDA
 import CSpladeCUDA
 
-/// BertWeights in GPU memory, one buffer per tensor: the parameters of the GPU encoder and trainer,
-/// and (`zeros(like:)`) their gradients and Adam moments.
+/// A tensor inside a DeviceBertWeights' storage (valid while that lives).
+struct DeviceTensor {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
+
+    func upload(_ values: [Float]) throws(SpladeError) {
+        precondition(values.count == count)
+        let status = values.withUnsafeBytes { splade_cuda_copy_to_device(pointer, $0.baseAddress, $0.count) }
+        try CUDADevice.check(status, "copying to the GPU")
+    }
+
+    func download() throws(SpladeError) -> [Float] {
+        var status: Int32 = 0
+        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            status = splade_cuda_copy_to_host(buffer.baseAddress, pointer, count * MemoryLayout<Float>.stride)
+            initialized = count
+        }
+        try CUDADevice.check(status, "copying from the GPU")
+        return values
+    }
+}
+
+/// BertWeights in GPU memory: the parameters of the GPU encoder and trainer, and their gradients and
+/// Adam moments. One allocation holds every tensor, those with weight decay first, so that zeroing,
+/// clipping and AdamW are one or two launches over the whole model rather than one per tensor.
 final class DeviceBertWeights {
     struct Layer {
-        let qkvWeight, qkvBias, attentionOutputWeight, attentionOutputBias, attentionNormWeight, attentionNormBias: DeviceBuffer<Float>
-        let intermediateWeight, intermediateBias, outputWeight, outputBias, outputNormWeight, outputNormBias: DeviceBuffer<Float>
+        let qkvWeight, qkvBias, attentionOutputWeight, attentionOutputBias, attentionNormWeight, attentionNormBias: DeviceTensor
+        let intermediateWeight, intermediateBias, outputWeight, outputBias, outputNormWeight, outputNormBias: DeviceTensor
     }
-    let word, position, tokenType, embeddingNormWeight, embeddingNormBias: DeviceBuffer<Float>
+    let word, position, tokenType, embeddingNormWeight, embeddingNormBias: DeviceTensor
     let layers: [Layer]
-    let transformWeight, transformBias, transformNormWeight, transformNormBias: DeviceBuffer<Float>
+    let transformWeight, transformBias, transformNormWeight, transformNormBias: DeviceTensor
     /// nil when the decoder is tied to the word embeddings.
-    let untiedDecoder: DeviceBuffer<Float>?
-    let decoderBias: DeviceBuffer<Float>
-    var decoder: DeviceBuffer<Float> { untiedDecoder ?? word }
+    let untiedDecoder: DeviceTensor?
+    let decoderBias: DeviceTensor
+    var decoder: DeviceTensor { untiedDecoder ?? word }
 
-    /// Uploads `weights`.
-    convenience init(_ weights: BertWeights) throws(SpladeError) {
-        try self.init(weights) { values throws(SpladeError) in try DeviceBuffer(values) }
-    }
-
-    /// Zeroed tensors of `weights`' shapes (gradients, moments).
-    static func zeros(like weights: BertWeights) throws(SpladeError) -> DeviceBertWeights {
-        try DeviceBertWeights(weights) { values throws(SpladeError) in
-            let buffer = try DeviceBuffer<Float>(count: values.count)
-            try buffer.zero()
-            return buffer
-        }
-    }
-
-    private init(_ w: BertWeights, _ make: ([Float]) throws(SpladeError) -> DeviceBuffer<Float>) throws(SpladeError) {
-        var layers: [Layer] = []
-        for l in w.layers {
-            layers.append(Layer(
-                qkvWeight: try make(l.qkvWeight), qkvBias: try make(l.qkvBias),
-                attentionOutputWeight: try make(l.attentionOutputWeight), attentionOutputBias: try make(l.attentionOutputBias),
-                attentionNormWeight: try make(l.attentionNormWeight), attentionNormBias: try make(l.attentionNormBias),
-                intermediateWeight: try make(l.intermediateWeight), intermediateBias: try make(l.intermediateBias),
-                outputWeight: try make(l.outputWeight), outputBias: try make(l.outputBias),
-                outputNormWeight: try make(l.outputNormWeight), outputNormBias: try make(l.outputNormBias)))
-        }
-        self.layers = layers
-        word = try make(w.wordEmbeddings)
-        position = try make(w.positionEmbeddings)
-        tokenType = try make(w.tokenTypeEmbeddings)
-        embeddingNormWeight = try make(w.embeddingNormWeight)
-        embeddingNormBias = try make(w.embeddingNormBias)
-        transformWeight = try make(w.transformWeight)
-        transformBias = try make(w.transformBias)
-        transformNormWeight = try make(w.transformNormWeight)
-        transformNormBias = try make(w.transformNormBias)
-        untiedDecoder = try w.untiedDecoder.map { values throws(SpladeError) in try make(values) }
-        decoderBias = try make(w.decoderBias)
-    }
-
+    private let storage: DeviceBuffer<Float>
+    /// The whole storage, and its two parts: the tensors with weight decay and those without.
+    let all, decaying, notDecaying: DeviceTensor
     /// Every tensor with its weight-decay flag, in the order of BertWeights.forEachParameter (so the
-    /// two line up for transfers; `WeightTransferTests` checks that a round trip is the identity).
-    var tensors: [(buffer: DeviceBuffer<Float>, decays: Bool)] {
-        var list: [(DeviceBuffer<Float>, Bool)] = [(word, true), (position, true), (tokenType, true),
-                                                   (embeddingNormWeight, false), (embeddingNormBias, false)]
-        for l in layers {
-            list += [(l.qkvWeight, true), (l.qkvBias, false), (l.attentionOutputWeight, true), (l.attentionOutputBias, false),
-                     (l.attentionNormWeight, false), (l.attentionNormBias, false), (l.intermediateWeight, true),
-                     (l.intermediateBias, false), (l.outputWeight, true), (l.outputBias, false), (l.outputNormWeight, false),
-                     (l.outputNormBias, false)]
+    /// two line up for transfers; CUDAPathTests checks that a round trip is the identity).
+    let tensors: [(tensor: DeviceTensor, decays: Bool)]
+
+    /// `weights` uploaded, or (`zeroed`) zero tensors of its shapes.
+    init(_ weights: BertWeights, zeroed: Bool = false) throws(SpladeError) {
+        var shapes: [(count: Int, decays: Bool)] = []
+        var copy = weights
+        copy.forEachParameter { values, decays in shapes.append((values.count, decays)) }
+        let decayingCount = shapes.filter(\.decays).reduce(0) { $0 + $1.count }
+        let total = shapes.reduce(0) { $0 + $1.count }
+        storage = try DeviceBuffer<Float>(count: total)
+        let base = storage.pointer
+        all = DeviceTensor(pointer: base, count: total)
+        decaying = DeviceTensor(pointer: base, count: decayingCount)
+        notDecaying = DeviceTensor(pointer: base + decayingCount, count: total - decayingCount)
+        var offsets = (decaying: 0, notDecaying: decayingCount)
+        tensors = shapes.map { shape in
+            let offset = shape.decays ? offsets.decaying : offsets.notDecaying
+            if shape.decays { offsets.decaying += shape.count } else { offsets.notDecaying += shape.count }
+            return (DeviceTensor(pointer: base + offset, count: shape.count), shape.decays)
         }
-        list += [(transformWeight, true), (transformBias, false), (transformNormWeight, false), (transformNormBias, false)]
-        if let untiedDecoder { list.append((untiedDecoder, true)) }
-        list.append((decoderBias, false))
-        return list
+        // The named tensors, in forEachParameter's order.
+        var views = tensors.map(\.tensor).makeIterator()
+        func next() -> DeviceTensor { views.next()! }
+        word = next()
+        position = next()
+        tokenType = next()
+        embeddingNormWeight = next()
+        embeddingNormBias = next()
+        layers = weights.layers.map { _ in
+            Layer(qkvWeight: next(), qkvBias: next(), attentionOutputWeight: next(), attentionOutputBias: next(),
+                  attentionNormWeight: next(), attentionNormBias: next(), intermediateWeight: next(), intermediateBias: next(),
+                  outputWeight: next(), outputBias: next(), outputNormWeight: next(), outputNormBias: next())
+        }
+        transformWeight = next()
+        transformBias = next()
+        transformNormWeight = next()
+        transformNormBias = next()
+        untiedDecoder = weights.untiedDecoder == nil ? nil : next()
+        decoderBias = next()
+        if zeroed { try zero() } else { try upload(weights) }
     }
 
     /// The tensors copied back into a BertWeights of the same shapes as `like`.
     func download(like: BertWeights) throws(SpladeError) -> BertWeights {
         var result = like
-        try pair(&result) { values, buffer throws(SpladeError) in values = try buffer.download() }
+        try pair(&result) { values, tensor throws(SpladeError) in values = try tensor.download() }
         return result
     }
 
     /// Overwrites every tensor with `weights` (same shapes).
     func upload(_ weights: BertWeights) throws(SpladeError) {
         var copy = weights
-        try pair(&copy) { values, buffer throws(SpladeError) in try buffer.upload(values) }
+        try pair(&copy) { values, tensor throws(SpladeError) in try tensor.upload(values) }
     }
 
-    /// Runs `transfer` on each host tensor of `weights` with its buffer, in order, up to the first error.
+    /// Runs `transfer` on each host tensor of `weights` with its device tensor, in order, up to the first error.
     private func pair(_ weights: inout BertWeights,
-                      _ transfer: (inout [Float], DeviceBuffer<Float>) throws(SpladeError) -> Void) throws(SpladeError) {
-        let buffers = tensors
+                      _ transfer: (inout [Float], DeviceTensor) throws(SpladeError) -> Void) throws(SpladeError) {
         var index = 0, failure: SpladeError?
         weights.forEachParameter { values, _ in
             defer { index += 1 }
             guard failure == nil else { return }
-            do throws(SpladeError) { try transfer(&values, buffers[index].buffer) } catch { failure = error }
+            do throws(SpladeError) { try transfer(&values, tensors[index].tensor) } catch { failure = error }
         }
         if let failure { throw failure }
     }
 
     func zero() throws(SpladeError) {
-        for tensor in tensors { try tensor.buffer.zero() }
+        try CUDADevice.check(splade_cuda_zero(all.pointer, all.count * MemoryLayout<Float>.stride), "zeroing")
     }
 }
 #endif
