@@ -90,22 +90,102 @@ struct CUDAKernelTests {
         #expect(Self.error(try gdx.download(), dx) < 1e-6)
     }
 
-    @Test func softmaxForwardAndBackward() throws {
-        let (rows, cols) = (23, 131)
-        let x = Self.random(rows * cols, seed: 11, scale: 8), dp = Self.random(rows * cols, seed: 12)
-        var p = x
-        Softmax.forwardRows(&p, rows: rows, cols: cols)
-        var ds = dp  // As Attention.backward: dS = P ⊙ (dP − rowsum(dP ⊙ P)).
-        for r in 0..<rows {
-            var dot: Float = 0
-            for j in 0..<cols { dot += ds[r * cols + j] * p[r * cols + j] }
-            for j in 0..<cols { ds[r * cols + j] = p[r * cols + j] * (ds[r * cols + j] - dot) }
+    /// The block softmax of a packed batch's attention scores: blocks of heads·L rows of L floats at their offsets
+    /// (here with 5 floats between blocks, which must stay as they were, and an empty block), forward against
+    /// Softmax.forwardRows and backward against Attention.backward's formula, every row of every block in one call.
+    @Test func blockSoftmaxForwardAndBackward() throws {
+        let lengths: [Int32] = [7, 1, 33, 0, 19, 64], heads = 3, gap = 5
+        var offsets: [Int64] = []
+        var floats = 0
+        for length in lengths {
+            offsets.append(Int64(floats))
+            floats += heads * Int(length) * Int(length) + gap
+        }
+        let rows = lengths.reduce(0) { $0 + heads * Int($1) }
+        let x = Self.random(floats, seed: 11, scale: 8), dp = Self.random(floats, seed: 12)
+        var p = x, ds = dp
+        for (s, length) in lengths.enumerated() where length > 0 {
+            let l = Int(length), offset = Int(offsets[s])
+            p.withUnsafeMutableBufferPointer { Softmax.forwardRows($0.baseAddress! + offset, rows: heads * l, cols: l) }
+            for r in 0..<(heads * l) {  // As Attention.backward: dS = P ⊙ (dP − rowsum(dP ⊙ P)).
+                let row = offset + r * l
+                var dot: Float = 0
+                for j in 0..<l { dot += ds[row + j] * p[row + j] }
+                for j in 0..<l { ds[row + j] = p[row + j] * (ds[row + j] - dot) }
+            }
         }
         let gx = try DeviceBuffer(x), gdp = try DeviceBuffer(dp)
-        try Self.check(splade_cuda_softmax_rows(gx.pointer, Int32(rows), Int32(cols)))
-        #expect(Self.error(try gx.download(), p) < 1e-6)
-        try Self.check(splade_cuda_softmax_backward(gx.pointer, gdp.pointer, Int32(rows), Int32(cols)))
-        #expect(Self.error(try gdp.download(), ds) < 1e-5)
+        let gOffsets = try DeviceBuffer(offsets), gLengths = try DeviceBuffer(lengths)
+        try Self.check(splade_cuda_softmax_blocks(gx.pointer, gOffsets.pointer, gLengths.pointer, Int32(lengths.count),
+                                                  Int32(heads), Int32(rows)))
+        let gotP = try gx.download()
+        #expect(Self.error(gotP, p) < 1e-6)
+        try Self.check(splade_cuda_softmax_backward_blocks(gx.pointer, gdp.pointer, gOffsets.pointer, gLengths.pointer,
+                                                           Int32(lengths.count), Int32(heads), Int32(rows)))
+        let gotDS = try gdp.download()
+        #expect(Self.error(gotDS, ds) < 1e-5)
+        for (s, length) in lengths.enumerated() {  // the gaps after each block
+            let end = Int(offsets[s]) + heads * Int(length) * Int(length)
+            #expect(gotP[end..<(end + gap)] == x[end..<(end + gap)])
+            #expect(gotDS[end..<(end + gap)] == dp[end..<(end + gap)])
+        }
+    }
+
+    /// One grouped call of strided batches against BLAS.gemm per product: groups of different sizes, leading
+    /// dimensions wider than the rows and strides between the matrices of a group (as attention's heads), an empty
+    /// group, and every transpose combination, accumulating into C (beta = 0.5).
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func groupedSgemmMatchesBLAS(transposeA: Bool, transposeB: Bool) throws {
+        let shapes = [(m: 5, n: 7, k: 3, batch: 2), (m: 1, n: 9, k: 11, batch: 3), (m: 0, n: 4, k: 4, batch: 2),
+                      (m: 13, n: 2, k: 6, batch: 1), (m: 8, n: 8, k: 1, batch: 4)]
+        let (alpha, beta): (Float, Float) = (0.75, 0.5)
+        struct Layout { var lda = 0, ldb = 0, ldc = 0, strideA = 0, strideB = 0, strideC = 0, a = 0, b = 0, c = 0 }
+        var layouts: [Layout] = [], sizes = (a: 0, b: 0, c: 0)
+        for shape in shapes {
+            var l = Layout()
+            let (aRows, aCols) = transposeA ? (shape.k, shape.m) : (shape.m, shape.k)
+            let (bRows, bCols) = transposeB ? (shape.n, shape.k) : (shape.k, shape.n)
+            (l.lda, l.ldb, l.ldc) = (max(aCols, 1) + 2, max(bCols, 1) + 1, max(shape.n, 1) + 3)
+            (l.strideA, l.strideB, l.strideC) = (aRows * l.lda + 4, bRows * l.ldb, shape.m * l.ldc + 1)
+            (l.a, l.b, l.c) = (sizes.a, sizes.b, sizes.c)
+            sizes.a += shape.batch * l.strideA
+            sizes.b += shape.batch * l.strideB
+            sizes.c += shape.batch * l.strideC
+            layouts.append(l)
+        }
+        let a = Self.random(sizes.a, seed: 31), b = Self.random(sizes.b, seed: 32), c0 = Self.random(sizes.c, seed: 33)
+        var expected = c0
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in expected.withUnsafeMutableBufferPointer { c in
+            for (shape, l) in zip(shapes, layouts) where shape.m > 0 && shape.n > 0 {
+                for i in 0..<shape.batch {
+                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: shape.m, n: shape.n, k: shape.k,
+                              alpha: alpha, a: a.baseAddress! + l.a + i * l.strideA, lda: l.lda,
+                              b: b.baseAddress! + l.b + i * l.strideB, ldb: l.ldb, beta: beta,
+                              c: c.baseAddress! + l.c + i * l.strideC, ldc: l.ldc)
+                }
+            }
+        } } }
+        let da = try DeviceBuffer(a), db = try DeviceBuffer(b), dc = try DeviceBuffer(c0)
+        let groups = zip(shapes, layouts).map { shape, l in
+            splade_cuda_gemm_group(m: Int32(shape.m), n: Int32(shape.n), k: Int32(shape.k), batch: Int32(shape.batch),
+                                   a: da.pointer + l.a, lda: Int32(l.lda), stride_a: Int64(l.strideA),
+                                   b: db.pointer + l.b, ldb: Int32(l.ldb), stride_b: Int64(l.strideB),
+                                   c: dc.pointer + l.c, ldc: Int32(l.ldc), stride_c: Int64(l.strideC))
+        }
+        let status = groups.withUnsafeBufferPointer {
+            splade_cuda_sgemm_grouped(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
+        }
+        try Self.check(status)
+        let got = try dc.download()
+        #expect(Self.error(got, expected) < 1e-6)
+        // C's padding (the columns past n, the floats between matrices, the empty group's) is left as it was.
+        var written = [Bool](repeating: false, count: sizes.c)
+        for (shape, l) in zip(shapes, layouts) where shape.m > 0 && shape.n > 0 {
+            for i in 0..<shape.batch {
+                for r in 0..<shape.m { for j in 0..<shape.n { written[l.c + i * l.strideC + r * l.ldc + j] = true } }
+            }
+        }
+        #expect(written.indices.allSatisfy { written[$0] || got[$0] == c0[$0] })
     }
 
     /// Max pooling of a packed batch of 7 sequences, a chunk of rows at a time, the chunks spanning up to 4 sequences

@@ -54,13 +54,14 @@
     X(int, sgemm, (int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int))     \
     X(int, sgemm_strided_batched, (int, int, int, int, int, float, const float *, int, long long, const float *, int, \
                                    long long, float, float *, int, long long, int))                                   \
+    X(int, sgemm_grouped, (int, int, float, float, const splade_cuda_gemm_group *, int))                              \
     X(int, set_tf32, (int))                                                                                           \
     X(int, fill_rows, (float *, const float *, int, int))                                                             \
     X(int, embed, (const int32_t *, const int32_t *, int, int, const float *, const float *, const float *, float *)) \
     X(int, layernorm_forward, (float *, int, int, const float *, const float *, const float *, float, float *,       \
                                float *))                                                                              \
     X(int, gelu_forward, (float *, size_t))                                                                           \
-    X(int, softmax_rows, (float *, int, int))                                                                         \
+    X(int, softmax_blocks, (float *, const long long *, const int32_t *, int, int, int))                              \
     X(int, multiply, (float *, const float *, size_t))                                                                \
     X(int, add, (float *, const float *, size_t))                                                                     \
     X(int, dropout_mask, (float *, size_t, uint64_t, uint64_t, float))                                                \
@@ -70,7 +71,7 @@
     X(int, layernorm_backward, (const float *, int, int, const float *, const float *, const float *, float *,       \
                                 float *, float *))                                                                    \
     X(int, gelu_backward, (const float *, const float *, size_t, float *))                                            \
-    X(int, softmax_backward, (const float *, float *, int, int))                                                      \
+    X(int, softmax_backward_blocks, (const float *, float *, const long long *, const int32_t *, int, int, int))     \
     X(int, embed_backward, (const int32_t *, const int32_t *, int, int, const float *, float *, float *, float *))    \
     X(int, bias_backward, (const float *, int, int, float *))                                                         \
     X(int, splade_pool_backward, (const float *, const float *, const int32_t *, int, int, const float *,            \
@@ -196,7 +197,7 @@ static float *offset_rows(int rows, int cols) {
     return x;
 }
 
-/* Rows of probabilities (softmax of uniform logits), the P that softmax_backward is given. */
+/* Rows of probabilities (softmax of uniform logits), the P that softmax_backward_blocks is given. */
 static float *probability_rows(int rows, int cols) {
     float *p = floats((size_t)rows * cols, -4, 4);
     for (size_t r = 0; r < (size_t)rows; r++) {
@@ -419,6 +420,7 @@ static void finish(Test *t) {
     } while (0)
 #define DF(i) ((float *)dev[i])
 #define DI(i) ((int32_t *)dev[i])
+#define DL(i) ((long long *)dev[i])
 #define OPT(i) ((i) < 0 ? NULL : DF(i))
 
 /* ---- Sizes -------------------------------------------------------------------------------- */
@@ -428,10 +430,11 @@ typedef struct {
     int h, inter, sequences, length, tokens, vocabulary, big_vocabulary, heads, positions;
     int attention[2]; /* sequence lengths for the attention products */
     int long_row;     /* a softmax over a whole vocabulary */
+    int packed;       /* sequences of a packed batch (grouped products, block softmax): lengths 1 ..< attention[0] */
 } Sizes;
 
-static const Sizes full_sizes = {768, 3072, 8, 256, 2048, 32768, 250002, 12, 512, {512, 200}, 30522};
-static const Sizes quick_sizes = {64, 256, 2, 32, 64, 1000, 5003, 2, 64, {40, 17}, 30522};
+static const Sizes full_sizes = {768, 3072, 8, 256, 2048, 32768, 250002, 12, 512, {512, 200}, 30522, 20};
+static const Sizes quick_sizes = {64, 256, 2, 32, 64, 1000, 5003, 2, 64, {40, 17}, 30522, 6};
 static Sizes S;
 
 /* SPLADE max pooling over a packed batch, a chunk of rows at a time (CUDABertEncoder's ~1024): sequence
@@ -535,6 +538,114 @@ static void check_attention(int L) {
                                        heads));
 }
 
+/* A packed batch of S.packed sequences of lengths 1 ... S.attention[0] (both ends, then drawn, and one empty
+ * sequence), as CUDAOps lays it out: sequence s has the tokens start[s] ..< start[s] + length[s] and its heads'
+ * L×L score blocks at offset[s] (floats). `gap` floats lie between consecutive blocks: none in attention, some
+ * in the block softmax checks (which must leave them as they were). */
+enum { MAX_PACKED = 32 };
+typedef struct {
+    int count, tokens, heads;
+    int32_t length[MAX_PACKED];
+    int start[MAX_PACKED];
+    long long offset[MAX_PACKED];
+    long long floats; /* of the score blocks, gaps included */
+    int rows;         /* Σ heads·L */
+} Packed;
+
+static Packed packed_batch(int count, int max_length, int heads, int gap) {
+    Packed k = {.count = count, .heads = heads};
+    if (count > MAX_PACKED || count < 4) setup_failure("packed batch of %d sequences", count);
+    for (int s = 0; s < count; s++)
+        k.length[s] = s == 0 ? 1 : s == 1 ? max_length : s == count / 2 ? 0 : 1 + below(max_length);
+    for (int s = 0; s < count; s++) {
+        k.start[s] = k.tokens;
+        k.offset[s] = k.floats;
+        k.tokens += k.length[s];
+        k.floats += (long long)heads * k.length[s] * k.length[s] + gap;
+        k.rows += heads * k.length[s];
+    }
+    return k;
+}
+
+/* The products of CUDAOps.attention and attentionBackward over a packed batch, one group per sequence. */
+enum Product { SCORES, CONTEXT, VALUES_BACKWARD, QUERIES_BACKWARD, KEYS_BACKWARD };
+static const char *const product_names[] = {
+    "scores Q·Kᵀ/√d: NT lda=ldb=3h ldc=L",      "context P·V: NN lda=L ldb=3h ldc=h",
+    "values backward Pᵀ·dC: TN lda=L ldb=h ldc=3h", "queries backward s·dS·K: NN lda=L ldb=ldc=3h",
+    "keys backward s·dSᵀ·Q: TN lda=L ldb=ldc=3h",
+};
+
+/* `blocks`: the L×L blocks (scores, P or dS); `rows`: qkv or dC; `out`: scores, context or dqkv. */
+static int grouped_attention(const Api *api, const Packed *k, enum Product product, float alpha, float beta,
+                             const float *blocks, const float *rows, float *out, bool tf32) {
+    int h = S.h, d = h / k->heads, ld = 3 * h;
+    splade_cuda_gemm_group groups[MAX_PACKED];
+    int ta = product == VALUES_BACKWARD || product == KEYS_BACKWARD, tb = product == SCORES;
+    for (int s = 0; s < k->count; s++) {
+        int L = k->length[s];
+        long long LL = (long long)L * L, t = k->start[s];
+        const float *p = blocks + k->offset[s];
+        switch (product) {
+        case SCORES:
+            groups[s] = (splade_cuda_gemm_group){L, L, d, k->heads, rows + t * ld, ld, d, rows + t * ld + h, ld, d,
+                                                 out + k->offset[s], L, LL};
+            break;
+        case CONTEXT:
+            groups[s] = (splade_cuda_gemm_group){L, d, L, k->heads, p, L, LL, rows + t * ld + 2 * h, ld, d, out + t * h, h, d};
+            break;
+        case VALUES_BACKWARD:
+            groups[s] = (splade_cuda_gemm_group){L, d, L, k->heads, p, L, LL, rows + t * h, h, d, out + t * ld + 2 * h, ld, d};
+            break;
+        case QUERIES_BACKWARD:
+            groups[s] = (splade_cuda_gemm_group){L, d, L, k->heads, p, L, LL, rows + t * ld + h, ld, d, out + t * ld, ld, d};
+            break;
+        case KEYS_BACKWARD:
+            groups[s] = (splade_cuda_gemm_group){L, d, L, k->heads, p, L, LL, rows + t * ld, ld, d, out + t * ld + h, ld, d};
+            break;
+        }
+    }
+    if (tf32) {
+        int code = api->set_tf32(1);
+        if (code) return code;
+    }
+    int code = api->sgemm_grouped(ta, tb, alpha, beta, groups, k->count);
+    int off = tf32 ? api->set_tf32(0) : SPLADE_CUDA_OK;
+    return code ? code : off;
+}
+
+static void grouped_case(const Packed *k, enum Product product, float alpha, float beta, bool tf32) {
+    int h = S.h, d = h / k->heads;
+    size_t qkv_count = (size_t)k->tokens * 3 * h, context_count = (size_t)k->tokens * h;
+    Test t;
+    begin(&t, tf32 ? "set_tf32+sgemm_grouped" : "sgemm_grouped",
+          "%s alpha=%g beta=%g, %d sequences of 0-%d tokens (%d in all), heads=%d d=%d", product_names[product], alpha,
+          beta, k->count, S.attention[0], k->tokens, k->heads, d);
+    /* Probabilities-like blocks for the products that read P, small gradients for dS, a random C. */
+    float block_high = product == CONTEXT || product == VALUES_BACKWARD ? 2.0f / S.attention[0] : 0.01f;
+    int blocks = product == SCORES ? -1 : random_buffer(&t, (size_t)k->floats, product >= QUERIES_BACKWARD ? -block_high : 0,
+                                                        block_high);
+    int rows = random_buffer(&t, product == VALUES_BACKWARD ? context_count : qkv_count, -1, 1);
+    size_t out_count = product == SCORES ? (size_t)k->floats : product == CONTEXT ? context_count : qkv_count;
+    int out = random_buffer(&t, out_count, -1, 1);
+    output(&t, out, product == SCORES ? "scores" : product == CONTEXT ? "context" : "dqkv", tf32 ? TF32 : ACCUMULATED);
+    RUN(&t, grouped_attention(api, k, product, alpha, beta, blocks < 0 ? NULL : DF(blocks), DF(rows), DF(out), tf32));
+}
+
+/* All the attention products of a packed batch, each as one grouped call: the four transpose combinations, with
+ * beta = 0 (attention overwrites) and beta = 1 (accumulation; C's other columns must survive in both). */
+static void check_grouped(void) {
+    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0);
+    float scale = 1 / sqrtf((float)(S.h / S.heads));
+    grouped_case(&k, SCORES, scale, 0, false);
+    grouped_case(&k, SCORES, scale, 1, true);
+    grouped_case(&k, CONTEXT, 1, 0, false);
+    grouped_case(&k, CONTEXT, 1, 1, false);
+    grouped_case(&k, VALUES_BACKWARD, 1, 0, false);
+    grouped_case(&k, QUERIES_BACKWARD, scale, 0, false);
+    grouped_case(&k, QUERIES_BACKWARD, scale, 1, false);
+    grouped_case(&k, KEYS_BACKWARD, scale, 1, false);
+}
+
 /* ---- Memory ------------------------------------------------------------------------------- */
 
 static void check_memory(void) {
@@ -603,12 +714,57 @@ static void check_gelu_forward(size_t count) {
     RUN(&t, api->gelu_forward(DF(x), count));
 }
 
-static void softmax_case(int rows, int cols, float spread, double tolerance) {
+/* The block softmax of a packed batch (`gap` floats between blocks, which must stay as they were). With
+ * total_rows below Σ heads·L only the first total_rows rows are computed: the long-row case is one row of a
+ * block of long_row floats. */
+static void softmax_blocks_case(const char *what, const Packed *k, int total_rows, float spread, double tolerance,
+                                bool backward) {
     Test t;
-    begin(&t, "softmax_rows", "rows=%d cols=%d x in [-%g, %g]", rows, cols, spread, spread);
-    int x = random_buffer(&t, (size_t)rows * cols, -spread, spread);
-    output(&t, x, "x", tolerance);
-    RUN(&t, api->softmax_rows(DF(x), rows, cols));
+    begin(&t, backward ? "softmax_backward_blocks" : "softmax_blocks", "%s: %d blocks, heads=%d, %d rows, x in [-%g, %g]",
+          what, k->count, k->heads, total_rows, spread, spread);
+    int offsets = buffer(&t, allocate((size_t)k->count * sizeof(long long)), (size_t)k->count * sizeof(long long));
+    memcpy(t.buffers[offsets].host, k->offset, (size_t)k->count * sizeof(long long));
+    int lengths = buffer(&t, allocate((size_t)k->count * sizeof(int32_t)), (size_t)k->count * sizeof(int32_t));
+    memcpy(t.buffers[lengths].host, k->length, (size_t)k->count * sizeof(int32_t));
+    if (backward) {
+        /* P: softmax rows in the blocks (the gaps hold anything). */
+        float *p = floats((size_t)k->floats, -1, 1);
+        for (int s = 0, done = 0; s < k->count; s++) {
+            int L = k->length[s];
+            for (int r = 0; r < k->heads * L && done < total_rows; r++, done++) {
+                float *row = probability_rows(1, L);
+                memcpy(p + k->offset[s] + (size_t)r * L, row, (size_t)L * sizeof(float));
+                free(row);
+            }
+        }
+        int pb = buffer(&t, p, (size_t)k->floats * sizeof(float));
+        int dp = random_buffer(&t, (size_t)k->floats, -1, 1);
+        output(&t, dp, "dp", tolerance);
+        RUN(&t, api->softmax_backward_blocks(DF(pb), DF(dp), DL(offsets), DI(lengths), k->count, k->heads, total_rows));
+    } else {
+        int x = random_buffer(&t, (size_t)k->floats, -spread, spread);
+        output(&t, x, "x", tolerance);
+        RUN(&t, api->softmax_blocks(DF(x), DL(offsets), DI(lengths), k->count, k->heads, total_rows));
+    }
+}
+
+static void check_softmax_blocks(bool backward) {
+    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 3);
+    char what[96];
+    snprintf(what, sizeof what, "attention blocks of 0-%d tokens, 3 floats between blocks", S.attention[0]);
+    softmax_blocks_case(what, &k, k.rows, 4, ELEMENTWISE, backward);
+    /* Rows longer than the kernels keep in registers (512), one head. */
+    Packed longer = {.count = 4, .heads = 1, .length = {513, 700, 1, 1000}};
+    for (int s = 0; s < longer.count; s++) {
+        longer.offset[s] = longer.floats;
+        longer.floats += (long long)longer.length[s] * longer.length[s];
+        longer.rows += longer.length[s];
+    }
+    if (S.packed < 10) longer.count = 2; /* --quick */
+    softmax_blocks_case("rows longer than 512", &longer, longer.count == 2 ? 513 + 700 : longer.rows, 4, ELEMENTWISE,
+                        backward);
+    Packed vocabulary = {.count = 1, .heads = 1, .length = {S.long_row}, .floats = S.long_row, .rows = 1};
+    softmax_blocks_case("one row over a whole vocabulary", &vocabulary, 1, 8, LONG_SUM, backward);
 }
 
 static void check_elementwise(size_t count) {
@@ -788,15 +944,6 @@ static void gelu_backward_case(size_t count, bool in_place) {
     RUN(&t, api->gelu_backward(DF(dy), DF(x), count, DF(dx)));
 }
 
-static void softmax_backward_case(int rows, int cols) {
-    Test t;
-    begin(&t, "softmax_backward", "rows=%d cols=%d", rows, cols);
-    int p = buffer(&t, probability_rows(rows, cols), (size_t)rows * cols * sizeof(float));
-    int dp = random_buffer(&t, (size_t)rows * cols, -1, 1);
-    output(&t, dp, "dp", ELEMENTWISE);
-    RUN(&t, api->softmax_backward(DF(p), DF(dp), rows, cols));
-}
-
 /* `ids` (taken over): token ids, with repeats that the kernel must add atomically. */
 static void embed_backward_case(const char *what, int32_t *ids) {
     int T = S.tokens, h = S.h;
@@ -930,6 +1077,57 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("splade_max_reset count=0: a no-op", OK, api->splade_max_reset(NULL, NULL, 0));
     EXPECT_STATUS("splade_weights weights NULL", BAD, api->splade_weights(DF(0), 4, NULL));
     EXPECT_STATUS("splade_weights count=0: a no-op", OK, api->splade_weights(NULL, 0, NULL));
+
+    /* Grouped products: every group is checked before anything runs. G(i) is a valid 4×4·4×4 group on `dev`. */
+#define G(m, n, k, batch, lda, ldb, ldc) \
+    ((splade_cuda_gemm_group){m, n, k, batch, DF(0), lda, 16, DF(0), ldb, 16, DF(0) + 32, ldc, 16})
+#define GROUPED(what, expected, ...)                                                                      \
+    EXPECT_STATUS("sgemm_grouped " what, expected,                                                        \
+                  api->sgemm_grouped(0, 1, 1, 0, (splade_cuda_gemm_group[]){__VA_ARGS__},                 \
+                                     (int)(sizeof((splade_cuda_gemm_group[]){__VA_ARGS__}) / sizeof(splade_cuda_gemm_group))))
+    EXPECT_STATUS("sgemm_grouped group_count=-1", BAD, api->sgemm_grouped(0, 0, 1, 0, NULL, -1));
+    EXPECT_STATUS("sgemm_grouped group_count=0: a no-op", OK, api->sgemm_grouped(0, 0, 1, 0, NULL, 0));
+    EXPECT_STATUS("sgemm_grouped groups NULL", BAD, api->sgemm_grouped(0, 0, 1, 0, NULL, 1));
+    GROUPED("m=-1 in the second group", BAD, G(4, 4, 4, 1, 4, 4, 4), G(-1, 4, 4, 1, 4, 4, 4));
+    GROUPED("k=-1", BAD, G(4, 4, -1, 1, 4, 4, 4));
+    GROUPED("batch=-1", BAD, G(4, 4, 4, -1, 4, 4, 4));
+    GROUPED("lda=3 < k=4 (NT)", BAD, G(4, 4, 4, 1, 3, 4, 4));
+    GROUPED("ldb=3 < k=4 (NT: B is n×k)", BAD, G(4, 4, 4, 1, 4, 3, 4));
+    GROUPED("ldc=3 < n=4", BAD, G(4, 4, 4, 1, 4, 4, 3));
+    {
+        splade_cuda_gemm_group g[2];
+        EXPECT_STATUS("sgemm_grouped c NULL", BAD,
+                      (g[0] = G(4, 4, 4, 1, 4, 4, 4), g[0].c = NULL, api->sgemm_grouped(0, 1, 1, 0, g, 1)));
+        EXPECT_STATUS("sgemm_grouped a NULL with k=4", BAD,
+                      (g[0] = G(4, 4, 4, 1, 4, 4, 4), g[0].a = NULL, api->sgemm_grouped(0, 1, 1, 0, g, 1)));
+        EXPECT_STATUS("sgemm_grouped empty groups (m=0, n=0, batch=0) with bad leading dimensions and NULLs: a no-op",
+                      OK,
+                      (g[0] = (splade_cuda_gemm_group){0, 4, 4, 2, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0},
+                       g[1] = (splade_cuda_gemm_group){4, 4, 4, 0, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0},
+                       api->sgemm_grouped(1, 0, 1, 0, g, 2)));
+    }
+#undef GROUPED
+#undef G
+
+    /* Block softmax: sizes, then pointers (none is read before the checks). */
+#define OFFSETS ((const long long *)dev[0])
+    EXPECT_STATUS("softmax_blocks blocks=-1", BAD, api->softmax_blocks(DF(0), OFFSETS, DI(1), -1, 2, 4));
+    EXPECT_STATUS("softmax_blocks heads=0", BAD, api->softmax_blocks(DF(0), OFFSETS, DI(1), 1, 0, 4));
+    EXPECT_STATUS("softmax_blocks total_rows=-1", BAD, api->softmax_blocks(DF(0), OFFSETS, DI(1), 1, 2, -1));
+    EXPECT_STATUS("softmax_blocks blocks=0 with rows", BAD, api->softmax_blocks(DF(0), OFFSETS, DI(1), 0, 2, 4));
+    EXPECT_STATUS("softmax_blocks x NULL", BAD, api->softmax_blocks(NULL, OFFSETS, DI(1), 1, 2, 4));
+    EXPECT_STATUS("softmax_blocks offsets NULL", BAD, api->softmax_blocks(DF(0), NULL, DI(1), 1, 2, 4));
+    EXPECT_STATUS("softmax_blocks lengths NULL", BAD, api->softmax_blocks(DF(0), OFFSETS, NULL, 1, 2, 4));
+    EXPECT_STATUS("softmax_blocks total_rows=0: a no-op", OK, api->softmax_blocks(NULL, NULL, NULL, 0, 2, 0));
+    EXPECT_STATUS("softmax_backward_blocks heads=0", BAD,
+                  api->softmax_backward_blocks(DF(0), DF(0), OFFSETS, DI(1), 1, 0, 4));
+    EXPECT_STATUS("softmax_backward_blocks blocks=0 with rows", BAD,
+                  api->softmax_backward_blocks(DF(0), DF(0), OFFSETS, DI(1), 0, 2, 4));
+    EXPECT_STATUS("softmax_backward_blocks p NULL", BAD, api->softmax_backward_blocks(NULL, DF(0), OFFSETS, DI(1), 1, 2, 4));
+    EXPECT_STATUS("softmax_backward_blocks dp NULL", BAD, api->softmax_backward_blocks(DF(0), NULL, OFFSETS, DI(1), 1, 2, 4));
+    EXPECT_STATUS("softmax_backward_blocks total_rows=0: a no-op", OK,
+                  api->softmax_backward_blocks(NULL, NULL, NULL, NULL, 0, 2, 0));
+#undef OFFSETS
     for (int side = EMU; side <= REAL; side++) {
         if (apis[side].synchronize()) setup_failure("%s library: after the argument checks: %s", side_names[side],
                                                     apis[side].last_error());
@@ -973,6 +1171,7 @@ int main(int argc, char **argv) {
     size_t hidden = (size_t)S.tokens * S.h, intermediate = (size_t)S.tokens * S.inter;
     check_sgemm();
     for (int i = 0; i < 2; i++) check_attention(S.attention[i]);
+    check_grouped();
     check_memory();
 
     fill_rows_case(S.tokens, S.inter);
@@ -982,8 +1181,7 @@ int main(int argc, char **argv) {
     layernorm_forward_case(S.tokens, S.h, false);
     layernorm_forward_case(5, 1000, true);
     check_gelu_forward(intermediate);
-    for (int i = 0; i < 2; i++) softmax_case(S.heads * S.attention[i], S.attention[i], 4, ELEMENTWISE);
-    softmax_case(1, S.long_row, 8, LONG_SUM);
+    check_softmax_blocks(false);
     check_elementwise(hidden);
     dropout_case(intermediate, 0x243F6A8885A308D3ull, (1ull << 32) - 777, 0.1f); /* counter + i crosses 2^32 */
     dropout_case((size_t)S.heads * S.attention[0] * S.attention[0], 42, 123456789012ull, 0.1f);
@@ -995,7 +1193,7 @@ int main(int argc, char **argv) {
     layernorm_backward_case(S.tokens, S.h, true);
     gelu_backward_case(intermediate, false);
     gelu_backward_case(intermediate, true);
-    for (int i = 0; i < 2; i++) softmax_backward_case(S.heads * S.attention[i], S.attention[i]);
+    check_softmax_blocks(true);
     embed_backward_case("40% of the ids among 8", token_ids((size_t)S.tokens, S.vocabulary));
     int32_t *same = allocate((size_t)S.tokens * sizeof(int32_t));
     for (int i = 0; i < S.tokens; i++) same[i] = 101;

@@ -163,6 +163,39 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
     return SPLADE_CUDA_OK;
 }
 
+/* As runtime.cu: every group checked before any product (a bad one is an ARGUMENT error and changes nothing),
+ * then each group's products in order. */
+int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
+                              const splade_cuda_gemm_group *groups, int group_count) {
+    ENTER();
+    REQUIRE(group_count >= 0, "sgemm_grouped: negative group_count");
+    if (group_count == 0) return SPLADE_CUDA_OK;
+    REQUIRE(groups, "sgemm_grouped: null groups");
+    long long problems = 0;
+    for (int i = 0; i < group_count; i++) {
+        const splade_cuda_gemm_group *g = &groups[i];
+        const char *problem = NULL;
+        if (g->m < 0 || g->n < 0 || g->k < 0 || g->batch < 0) problem = "a negative size";
+        else if (g->m == 0 || g->n == 0 || g->batch == 0) continue;
+        else if (!gemm_arguments_valid(transpose_a, transpose_b, g->m, g->n, g->k, g->lda, g->ldb, g->ldc))
+            problem = "a leading dimension smaller than a row";
+        else if (!g->c || (g->k > 0 && (!g->a || !g->b))) problem = "a null matrix";
+        if (problem)
+            return fail(SPLADE_CUDA_ERROR_ARGUMENT, "sgemm_grouped: group %d (m=%d n=%d k=%d batch=%d lda=%d ldb=%d "
+                        "ldc=%d) has %s", i, g->m, g->n, g->k, g->batch, g->lda, g->ldb, g->ldc, problem);
+        problems += g->batch;
+    }
+    REQUIRE(problems <= INT32_MAX, "sgemm_grouped: more than INT_MAX products");
+    for (int i = 0; i < group_count; i++) {
+        const splade_cuda_gemm_group *g = &groups[i];
+        if (g->m == 0 || g->n == 0) continue;
+        for (long long j = 0; j < g->batch; j++) /* with k = 0, A and B may be NULL (not read) */
+            gemm(transpose_a, transpose_b, g->m, g->n, g->k, alpha, g->a ? g->a + j * g->stride_a : NULL, g->lda,
+                 g->b ? g->b + j * g->stride_b : NULL, g->ldb, beta, g->c + j * g->stride_c, g->ldc);
+    }
+    return SPLADE_CUDA_OK;
+}
+
 /* OpenBLAS has no TF32: products stay exact float32, which the header allows either way. */
 int splade_cuda_set_tf32(int enabled) {
     (void)enabled;
@@ -228,23 +261,48 @@ int splade_cuda_gelu_forward(float *x, size_t count) {
     return SPLADE_CUDA_OK;
 }
 
-int splade_cuda_softmax_rows(float *x, int rows, int cols) {
+/* The packed rows in order, block by block (block s: heads·L_s rows of L_s floats at x + offsets[s]); as the kernels,
+ * only the first total_rows of them, and a block with L_s ≤ 0 has none. Calls `row` on each. */
+static int block_rows(const char *what, const void *x, const void *y, const long long *offsets, const int32_t *lengths,
+                      int blocks, int heads, int total_rows, void (*row)(const float *, float *, int), const float *p,
+                      float *out) {
     ENTER();
-    REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
-    for (size_t r = 0; r < (size_t)rows; r++) {
-        float *row = x + r * cols;
-        float maximum = -INFINITY;
-        for (int j = 0; j < cols; j++) maximum = fmaxf(maximum, row[j]);
-        float sum = 0;
-        for (int j = 0; j < cols; j++) {
-            float e = expf(row[j] - maximum);
-            row[j] = e;
-            sum += e;
+    if (blocks < 0 || heads <= 0 || total_rows < 0)
+        return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: bad size (blocks=%d heads=%d total_rows=%d)", what, blocks, heads,
+                    total_rows);
+    if (total_rows == 0) return SPLADE_CUDA_OK;
+    if (blocks == 0) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: %d rows in no block", what, total_rows);
+    if (!x || !y || !offsets || !lengths) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: null pointer", what);
+    long long done = 0;
+    for (int s = 0; s < blocks && done < total_rows; s++) {
+        int length = lengths[s];
+        if (length <= 0) continue;
+        for (long long r = 0; r < (long long)heads * length && done < total_rows; r++, done++) {
+            long long at = offsets[s] + r * length;
+            row(p ? p + at : NULL, out + at, length);
         }
-        float inverse = 1 / sum;
-        for (int j = 0; j < cols; j++) row[j] *= inverse;
     }
     return SPLADE_CUDA_OK;
+}
+
+/* p_j = exp(x_j − max x)/Σ exp(x_k − max x) in float, the sum in order, as Softmax.forwardRows. */
+static void softmax_row(const float *unused, float *row, int cols) {
+    (void)unused;
+    float maximum = -INFINITY;
+    for (int j = 0; j < cols; j++) maximum = fmaxf(maximum, row[j]);
+    float sum = 0;
+    for (int j = 0; j < cols; j++) {
+        float e = expf(row[j] - maximum);
+        row[j] = e;
+        sum += e;
+    }
+    float inverse = 1 / sum;
+    for (int j = 0; j < cols; j++) row[j] *= inverse;
+}
+
+int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
+                               int total_rows) {
+    return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows, softmax_row, NULL, x);
 }
 
 int splade_cuda_multiply(float *x, const float *mask, size_t count) {
@@ -379,15 +437,17 @@ int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, flo
     return SPLADE_CUDA_OK;
 }
 
-int splade_cuda_softmax_backward(const float *p, float *dp, int rows, int cols) {
-    ENTER();
-    REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
-    for (size_t offset = 0; offset < (size_t)rows * cols; offset += cols) {
-        float dot = 0;
-        for (int j = 0; j < cols; j++) dot += dp[offset + j] * p[offset + j];
-        for (int j = 0; j < cols; j++) dp[offset + j] = p[offset + j] * (dp[offset + j] - dot);
-    }
-    return SPLADE_CUDA_OK;
+/* dP ← P ⊙ (dP − Σ dP ⊙ P) in float, the sum in order, as Attention.backward. */
+static void softmax_backward_row(const float *p, float *dp, int cols) {
+    float dot = 0;
+    for (int j = 0; j < cols; j++) dot += dp[j] * p[j];
+    for (int j = 0; j < cols; j++) dp[j] = p[j] * (dp[j] - dot);
+}
+
+int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
+                                        int blocks, int heads, int total_rows) {
+    return block_rows("softmax_backward_blocks", p, dp, offsets, lengths, blocks, heads, total_rows,
+                      softmax_backward_row, p, dp);
 }
 
 int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *dx,

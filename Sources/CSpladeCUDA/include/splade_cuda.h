@@ -65,6 +65,27 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
                                       const float *a, int lda, long long stride_a,
                                       const float *b, int ldb, long long stride_b, float beta,
                                       float *c, int ldc, long long stride_c, int batch);
+/* Several strided batches of products in one call: all the attention products of a batch of packed
+ * sequences, group g being one sequence's heads. Group g: groups[g].batch products, each
+ * C_i = alpha·op(A_i)·op(B_i) + beta·C_i with row-major sizes as in splade_cuda_sgemm (m, n, k, leading
+ * dimensions) and A_i = a + i·stride_a, B_i = b + i·stride_b, C_i = c + i·stride_c (in floats); the same
+ * transposes, alpha and beta for every group; `groups` is a host array. With cuBLAS 12.5 or newer this is
+ * one grouped product (cublasSgemmGroupedBatched, its pointer arrays written on the GPU), else one
+ * strided-batched product per group; SPLADE_CUDA_GROUPED=0 in the environment forces the latter (to test it). */
+typedef struct {
+    int m, n, k, batch;
+    const float *a;
+    int lda;
+    long long stride_a;
+    const float *b;
+    int ldb;
+    long long stride_b;
+    float *c;
+    int ldc;
+    long long stride_c;
+} splade_cuda_gemm_group;
+int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
+                              const splade_cuda_gemm_group *groups, int group_count);
 /* 1: let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error); 0 (the default): exact float32. */
 int splade_cuda_set_tf32(int enabled);
 
@@ -81,8 +102,13 @@ int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *res
                                   const float *bias, float epsilon, float *normalized, float *inverse_std);
 /* GELU (erf form), in place. */
 int splade_cuda_gelu_forward(float *x, size_t count);
-/* Row softmax, in place: p_j = exp(x_j − max x)/Σ exp(x_k − max x). */
-int splade_cuda_softmax_rows(float *x, int rows, int cols);
+/* Row softmax over the square blocks of packed sequences (attention scores), in place, one launch for a
+ * batch: block s holds heads·L_s rows of L_s floats at x + offsets[s], with L_s = lengths[s]; offsets (int64)
+ * and lengths (int32) are device arrays of `blocks` entries; the first total_rows rows (normally all of them,
+ * Σ heads·L_s) are transformed, the others left as they are. Each row becomes
+ * p_j = exp(x_j − max x)/Σ exp(x_k − max x). */
+int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
+                               int total_rows);
 /* Elementwise x[i] *= mask[i] (dropout keep-masks scaled by 1/(1−p)). */
 int splade_cuda_multiply(float *x, const float *mask, size_t count);
 /* Elementwise y[i] += x[i] (residual gradients). */
@@ -114,8 +140,9 @@ int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const fl
                                    float *dbias);
 /* dx = dy·(Φ(x) + x·φ(x)), x the forward input (dx may alias dy). */
 int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx);
-/* Given P (the softmax output) and dP, in place: dP ← P ⊙ (dP − rowsum(dP ⊙ P)). */
-int splade_cuda_softmax_backward(const float *p, float *dp, int rows, int cols);
+/* The backward of splade_cuda_softmax_blocks, same layout, in place: each row of dP ← P ⊙ (dP − rowsum(dP ⊙ P)). */
+int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
+                                        int blocks, int heads, int total_rows);
 /* The embeddings' backward: for each token i, dword[ids[i]] += dx[i], dposition[positions[i]] += dx[i] and
  * dtoken_type[0] += dx[i] (rows of width h; tokens sharing an id or a position are added atomically). */
 int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *dx,

@@ -12,6 +12,14 @@ bool initialized();
 // The entry of every call that touches the device: ARGUMENT before splade_cuda_init, else makes the initialised
 // device current on the calling thread (cudaSetDevice is per thread; a thread-local flag makes repeats free).
 int enter();
+// A device buffer the library keeps between calls (per-call index arrays: no cudaMalloc in the steady state).
+// reserve() grows it to at least `bytes` (doubling); growing frees the old buffer, and cudaFree waits for the
+// device first, so no queued work still reads it. Callers serialise their use with a lock of their own.
+struct Scratch {
+    void *pointer = nullptr;
+    size_t bytes = 0;
+};
+int reserve(Scratch &scratch, size_t bytes, const char *what);
 constexpr int kThreads = 256;
 inline unsigned blocks_for(size_t count, int threads = kThreads) {
     size_t b = (count + threads - 1) / threads;

@@ -1,6 +1,9 @@
-// Row kernels, one block per row: LayerNorm (sums in double, as the CPU) and softmax, forward and backward.
+// Row kernels: LayerNorm (one block per row, sums in double, as the CPU), and the block softmax of attention
+// scores (one warp per row), forward and backward.
 #include "common.cuh"
 #include "reduce.cuh"
+
+#include <mutex>
 
 using namespace splade_cuda;
 
@@ -55,29 +58,171 @@ static __global__ void layernorm_backward_kernel(const float *dy, int cols, cons
         dx[r * cols + j] = (float)(inverse * ((double)(g[j] * weight[j]) - mean_g - (double)xhat[j] * mean_gx));
 }
 
-static __global__ void softmax_kernel(float *x, int cols) {
-    __shared__ float scratch[32];
-    float *row = x + (size_t)blockIdx.x * cols;
-    float maximum = -INFINITY;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) maximum = fmaxf(maximum, row[j]);
-    maximum = block_max(maximum, scratch, -INFINITY);
-    float sum = 0;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
-        float e = expf(row[j] - maximum);
-        row[j] = e;
-        sum += e;
-    }
-    float inverse = 1 / block_sum(sum, scratch);
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) row[j] *= inverse;
+// ---- Block softmax: the attention scores of a packed batch, one launch --------------------------------------
+//
+// Block s holds heads·L_s rows of L_s floats at x + offsets[s]. A first kernel (one thread block) writes the packed
+// number of each block's first row, a prefix sum of heads·L_s, into a scratch kept by the library; the row
+// kernel then gives each row a warp, which finds its block by binary search over those starts. Rows of up to
+// kCachedRow floats stay in registers (one read and one write of the row); longer ones are walked three times.
+// Same numerics as a row at a time: the maximum subtracted, expf, float sums (per lane in order, then a tree),
+// the exponentials scaled by 1/sum. Only the packed rows below total_rows are touched (a smaller total_rows
+// leaves the later rows as they are; blocks with L_s ≤ 0 have no rows), and nothing between the blocks.
+constexpr int kRowWarps = 8;                        // rows (warps) per thread block
+constexpr int kCachedPerLane = 16;                  // floats per lane held in registers
+constexpr int kCachedRow = 32 * kCachedPerLane;     // 512: BERT's longest sequence
+
+static __device__ inline float warp_all_max(float value) {
+    for (int offset = 16; offset > 0; offset >>= 1) value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+    return value;
+}
+// Every lane gets the same bits (each step adds the same two values on both lanes of a pair).
+static __device__ inline float warp_all_sum(float value) {
+    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+    return value;
 }
 
-static __global__ void softmax_backward_kernel(const float *p, float *dp, int cols) {
-    __shared__ float scratch[32];
-    size_t offset = (size_t)blockIdx.x * cols;
-    float dot = 0;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) dot += dp[offset + j] * p[offset + j];
-    dot = block_sum(dot, scratch);
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) dp[offset + j] = p[offset + j] * (dp[offset + j] - dot);
+// starts[s] = Σ_{t<s} heads·max(L_t, 0), for s < blocks; one block of 1024 threads, 1024 lengths at a time.
+static __global__ void block_row_starts_kernel(const int32_t *lengths, int blocks, int heads, long long *starts) {
+    __shared__ long long warp_sums[32];
+    __shared__ long long carry;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    if (threadIdx.x == 0) carry = 0;
+    __syncthreads();
+    for (int base = 0; base < blocks; base += blockDim.x) {
+        int s = base + threadIdx.x;
+        int length = s < blocks ? lengths[s] : 0;
+        long long rows = length > 0 ? (long long)heads * length : 0, sum = rows;
+        for (int offset = 1; offset < 32; offset <<= 1) {
+            long long other = __shfl_up_sync(0xffffffffu, sum, offset);
+            if (lane >= offset) sum += other;
+        }
+        if (lane == 31) warp_sums[warp] = sum;
+        __syncthreads();
+        if (warp == 0) {
+            long long total = lane < warps ? warp_sums[lane] : 0;
+            for (int offset = 1; offset < 32; offset <<= 1) {
+                long long other = __shfl_up_sync(0xffffffffu, total, offset);
+                if (lane >= offset) total += other;
+            }
+            if (lane < warps) warp_sums[lane] = total;
+        }
+        __syncthreads();
+        long long before = carry + (warp > 0 ? warp_sums[warp - 1] : 0) + sum - rows;
+        if (s < blocks) starts[s] = before;
+        __syncthreads();  // everyone has read carry and warp_sums
+        if (threadIdx.x == blockDim.x - 1) carry = before + rows;
+        __syncthreads();
+    }
+}
+
+// The row `row` of the packed batch: its block's row pointer and length, or false for a row past the blocks.
+static __device__ inline bool find_row(const long long *offsets, const int32_t *lengths, const long long *starts,
+                                       int blocks, int heads, long long row, long long *at, int *length) {
+    int low = 0, high = blocks;  // the last block whose first row is ≤ row: starts[low] ≤ row < starts[high]
+    while (high - low > 1) {
+        int middle = (low + high) >> 1;
+        if (starts[middle] <= row) low = middle;
+        else high = middle;
+    }
+    int l = lengths[low];
+    long long local = row - (low == 0 ? 0 : starts[low]);
+    if (l <= 0 || local >= (long long)heads * l) return false;
+    *at = offsets[low] + local * l;
+    *length = l;
+    return true;
+}
+
+#define FOR_CACHED(i, j)                              \
+    _Pragma("unroll") for (int i = 0; i < kCachedPerLane; i++) \
+        if (int j = lane + 32 * i; j < length)
+
+static __global__ void __launch_bounds__(32 * kRowWarps)
+    softmax_blocks_kernel(float *x, const long long *offsets, const int32_t *lengths, const long long *starts,
+                          int blocks, int heads, int total_rows) {
+    int lane = threadIdx.x & 31, warps = gridDim.x * kRowWarps;
+    for (long long row = blockIdx.x * kRowWarps + (threadIdx.x >> 5); row < total_rows; row += warps) {
+        long long at;
+        int length;
+        if (!find_row(offsets, lengths, starts, blocks, heads, row, &at, &length)) continue;  // the same for the warp
+        float *r = x + at;
+        if (length <= kCachedRow) {
+            float v[kCachedPerLane], maximum = -INFINITY, sum = 0;
+            FOR_CACHED(i, j) maximum = fmaxf(maximum, v[i] = r[j]);
+            maximum = warp_all_max(maximum);
+            FOR_CACHED(i, j) sum += v[i] = expf(v[i] - maximum);
+            float inverse = 1 / warp_all_sum(sum);
+            FOR_CACHED(i, j) r[j] = v[i] * inverse;
+        } else {
+            float maximum = -INFINITY, sum = 0;
+            for (int j = lane; j < length; j += 32) maximum = fmaxf(maximum, r[j]);
+            maximum = warp_all_max(maximum);
+            for (int j = lane; j < length; j += 32) {
+                float e = expf(r[j] - maximum);
+                r[j] = e;
+                sum += e;
+            }
+            float inverse = 1 / warp_all_sum(sum);
+            for (int j = lane; j < length; j += 32) r[j] *= inverse;
+        }
+    }
+}
+
+// dP ← P ⊙ (dP − Σ dP ⊙ P), row by row.
+static __global__ void __launch_bounds__(32 * kRowWarps)
+    softmax_backward_blocks_kernel(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
+                                   const long long *starts, int blocks, int heads, int total_rows) {
+    int lane = threadIdx.x & 31, warps = gridDim.x * kRowWarps;
+    for (long long row = blockIdx.x * kRowWarps + (threadIdx.x >> 5); row < total_rows; row += warps) {
+        long long at;
+        int length;
+        if (!find_row(offsets, lengths, starts, blocks, heads, row, &at, &length)) continue;
+        const float *pr = p + at;
+        float *g = dp + at;
+        float dot = 0;
+        if (length <= kCachedRow) {
+            float pv[kCachedPerLane], gv[kCachedPerLane];
+            FOR_CACHED(i, j) {
+                pv[i] = pr[j];
+                gv[i] = g[j];
+                dot += gv[i] * pv[i];
+            }
+            dot = warp_all_sum(dot);
+            FOR_CACHED(i, j) g[j] = pv[i] * (gv[i] - dot);
+        } else {
+            for (int j = lane; j < length; j += 32) dot += g[j] * pr[j];
+            dot = warp_all_sum(dot);
+            for (int j = lane; j < length; j += 32) g[j] = pr[j] * (g[j] - dot);
+        }
+    }
+}
+#undef FOR_CACHED
+
+static std::mutex row_starts_mutex;  // the scratch, and the order of its writes and reads on the stream
+static Scratch row_starts;
+
+// Checks the arguments, writes the blocks' row starts (none needed for one block) and has `launch` queue the row
+// kernel, holding the scratch's lock until both launches are queued.
+template <typename Launch>
+static int block_rows(const char *what, const void *x, const void *y, const long long *offsets, const int32_t *lengths,
+                      int blocks, int heads, int total_rows, Launch launch) {
+    SPLADE_ENTER();
+    if (blocks < 0 || heads <= 0 || total_rows < 0)
+        return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: bad size (blocks=%d heads=%d total_rows=%d)", what, blocks, heads,
+                    total_rows);
+    if (total_rows == 0) return SPLADE_CUDA_OK;
+    if (blocks == 0) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: %d rows in no block", what, total_rows);
+    if (!x || !y || !offsets || !lengths) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: null pointer", what);
+    std::lock_guard<std::mutex> lock(row_starts_mutex);
+    const long long *starts = nullptr;
+    if (blocks > 1) {
+        if (int code = reserve(row_starts, (size_t)blocks * sizeof(long long), "block softmax: cudaMalloc")) return code;
+        starts = (const long long *)row_starts.pointer;
+        block_row_starts_kernel<<<1, 1024>>>(lengths, blocks, heads, (long long *)row_starts.pointer);
+        if (int code = launched("block_row_starts")) return code;
+    }
+    unsigned grid = blocks_for((size_t)total_rows, kRowWarps);
+    launch(grid, starts);
+    return launched(what);
 }
 
 // Threads per row block: enough for the row, a multiple of 32, at most 1024.
@@ -113,20 +258,22 @@ int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const fl
     return launched("layernorm_backward");
 }
 
-int splade_cuda_softmax_rows(float *x, int rows, int cols) {
-    SPLADE_ENTER();
-    SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
-    if (rows == 0) return SPLADE_CUDA_OK;
-    softmax_kernel<<<rows, row_threads(cols)>>>(x, cols);
-    return launched("softmax_rows");
+int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
+                               int total_rows) {
+    return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows,
+                      [&](unsigned grid, const long long *starts) {
+                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, offsets, lengths, starts, blocks, heads,
+                                                                          total_rows);
+                      });
 }
 
-int splade_cuda_softmax_backward(const float *p, float *dp, int rows, int cols) {
-    SPLADE_ENTER();
-    SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad softmax size");
-    if (rows == 0) return SPLADE_CUDA_OK;
-    softmax_backward_kernel<<<rows, row_threads(cols)>>>(p, dp, cols);
-    return launched("softmax_backward");
+int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
+                                        int blocks, int heads, int total_rows) {
+    return block_rows("softmax_backward_blocks", p, dp, offsets, lengths, blocks, heads, total_rows,
+                      [&](unsigned grid, const long long *starts) {
+                          softmax_backward_blocks_kernel<<<grid, 32 * kRowWarps>>>(p, dp, offsets, lengths, starts,
+                                                                                   blocks, heads, total_rows);
+                      });
 }
 
 }  // extern "C"

@@ -9,7 +9,9 @@
 #include <string.h>
 
 #include <atomic>
+#include <climits>
 #include <mutex>
+#include <vector>
 
 namespace splade_cuda {
 static thread_local char last_error[512];
@@ -54,6 +56,22 @@ static int check(cudaError_t status, const char *what) {
                 cudaGetErrorString(status));
 }
 
+int reserve(Scratch &scratch, size_t bytes, const char *what) {
+    if (bytes <= scratch.bytes) return SPLADE_CUDA_OK;
+    size_t grown = scratch.bytes * 2 > bytes ? scratch.bytes * 2 : bytes;
+    if (scratch.pointer) {
+        if (int code = check(cudaFree(scratch.pointer), what)) return code;
+        scratch.pointer = nullptr;
+        scratch.bytes = 0;
+    }
+    if (int code = check(cudaMalloc(&scratch.pointer, grown), what)) {
+        scratch.pointer = nullptr;
+        return code;
+    }
+    scratch.bytes = grown;
+    return SPLADE_CUDA_OK;
+}
+
 int launched(const char *kernel) {
     if (int code = check(cudaGetLastError(), kernel)) return code;
     return synchronous ? check(cudaDeviceSynchronize(), kernel) : SPLADE_CUDA_OK;
@@ -77,10 +95,17 @@ typedef int (*sgemm_fn)(cublas_handle, int, int, int, int, int, const float *, c
                         int, const float *, float *, int);
 typedef int (*sgemm_batched_fn)(cublas_handle, int, int, int, int, int, const float *, const float *, int, long long,
                                 const float *, int, long long, const float *, float *, int, long long, int);
+// cublasSgemmGroupedBatched (cuBLAS 12.5 and newer): the transposes and every size, scalar and leading dimension
+// are host arrays of group_count entries; A, B and C are device arrays of Σ group_size pointers, group-major.
+typedef int (*sgemm_grouped_fn)(cublas_handle, const int *transa, const int *transb, const int *m, const int *n,
+                                const int *k, const float *alpha, const float *const *a, const int *lda,
+                                const float *const *b, const int *ldb, const float *beta, float *const *c,
+                                const int *ldc, int group_count, const int *group_size);
 static cublas_handle handle = nullptr;
 static math_mode_fn set_math_mode = nullptr;
 static sgemm_fn sgemm = nullptr;
 static sgemm_batched_fn sgemm_batched = nullptr;
+static sgemm_grouped_fn sgemm_grouped = nullptr;  // null: one strided-batched product per group
 enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1, CUBLAS_DEFAULT_MATH_ = 0, CUBLAS_TF32_TENSOR_OP_MATH_ = 3 };
 
 static int load_cublas() {
@@ -99,6 +124,10 @@ static int load_cublas() {
     sgemm_batched = (sgemm_batched_fn)dlsym(library, "cublasSgemmStridedBatched");
     if (!create || !set_math_mode || !sgemm || !sgemm_batched)
         return fail(SPLADE_CUDA_ERROR_CUBLAS, "the loaded cuBLAS lacks cublasCreate_v2/cublasSgemm_v2");
+    // Optional; SPLADE_CUDA_GROUPED=0 takes the per-group fallback even where cuBLAS has it (to test that path).
+    const char *grouped = getenv("SPLADE_CUDA_GROUPED");
+    if (!(grouped && strcmp(grouped, "0") == 0))
+        sgemm_grouped = (sgemm_grouped_fn)dlsym(library, "cublasSgemmGroupedBatched");
     int status = create(&handle);
     if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasCreate failed with status %d", status);
     status = set_math_mode(handle, CUBLAS_DEFAULT_MATH_);
@@ -248,6 +277,132 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
                                n, m, k, &alpha, b, ldb, stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch);
     return status == 0 ? SPLADE_CUDA_OK
                        : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched failed with status %d", status);
+}
+
+}  // extern "C"
+
+// ---- Grouped products ------------------------------------------------------------------------------------
+
+namespace splade_cuda {
+// The per-problem pointers of up to kPointerGroups groups, written on the device by a small kernel from the
+// groups passed by value (kernel arguments are copied at launch): nothing is staged in host memory, so the
+// host never waits for the device, and the writes are stream-ordered after the products that read the
+// previous call's pointers.
+struct GroupPointers {
+    const float *a, *b;
+    float *c;
+    long long stride_a, stride_b, stride_c;
+    int batch, first;  // the group's products and the index of its first one among all
+};
+constexpr int kPointerGroups = 64;  // 64 × 56 bytes: within the classic 4 KiB of kernel arguments
+struct PointerChunk {
+    GroupPointers groups[kPointerGroups];
+};
+
+// cuBLAS's A is our B and its B our A (the column-major view of the row-major product).
+static __global__ void problem_pointers_kernel(const __grid_constant__ PointerChunk chunk, const float **blas_a,
+                                               const float **blas_b, float **blas_c) {
+    const GroupPointers &g = chunk.groups[blockIdx.x];
+    for (int i = threadIdx.x; i < g.batch; i += blockDim.x) {
+        blas_a[g.first + i] = g.b + i * g.stride_b;
+        blas_b[g.first + i] = g.a + i * g.stride_a;
+        blas_c[g.first + i] = g.c + i * g.stride_c;
+    }
+}
+
+static std::mutex grouped_mutex;  // the scratch and the host arrays below, and the order of their use on the stream
+static Scratch grouped_pointers;
+static std::vector<int> group_ops_a, group_ops_b, group_m, group_n, group_k, group_lda, group_ldb, group_ldc, group_size;
+static std::vector<float> group_alpha, group_beta;
+static std::vector<int> nonempty;  // indices into the caller's groups
+
+// One group's arguments, as cuBLAS would check them for the row-major product (see gemm_arguments_valid in
+// host/emulation.c): sizes ≥ 0, and a group with products (m, n, batch > 0) needs leading dimensions that hold
+// its rows and its matrices (A and B only when k > 0: with k = 0, C = beta·C).
+static const char *group_problem(int transpose_a, int transpose_b, const splade_cuda_gemm_group &g) {
+    if (g.m < 0 || g.n < 0 || g.k < 0 || g.batch < 0) return "a negative size";
+    if (g.m == 0 || g.n == 0 || g.batch == 0) return nullptr;
+    int a_cols = transpose_a ? g.m : g.k, b_cols = transpose_b ? g.k : g.n;
+    if (g.lda < (a_cols > 1 ? a_cols : 1) || g.ldb < (b_cols > 1 ? b_cols : 1) || g.ldc < (g.n > 1 ? g.n : 1))
+        return "a leading dimension smaller than a row";
+    if (!g.c || (g.k > 0 && (!g.a || !g.b))) return "a null matrix";
+    return nullptr;
+}
+}  // namespace splade_cuda
+
+extern "C" {
+
+int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
+                              const splade_cuda_gemm_group *groups, int group_count) {
+    SPLADE_ENTER();
+    SPLADE_REQUIRE(group_count >= 0, "sgemm_grouped: negative group_count");
+    if (group_count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(groups, "sgemm_grouped: null groups");
+    // Everything is checked before anything is queued: a bad group leaves every C as it was.
+    long long problems = 0;
+    for (int g = 0; g < group_count; g++) {
+        if (const char *problem = group_problem(transpose_a, transpose_b, groups[g]))
+            return fail(SPLADE_CUDA_ERROR_ARGUMENT, "sgemm_grouped: group %d (m=%d n=%d k=%d batch=%d lda=%d ldb=%d "
+                        "ldc=%d) has %s", g, groups[g].m, groups[g].n, groups[g].k, groups[g].batch, groups[g].lda,
+                        groups[g].ldb, groups[g].ldc, problem);
+        if (groups[g].m > 0 && groups[g].n > 0) problems += groups[g].batch;
+    }
+    SPLADE_REQUIRE(problems <= INT_MAX, "sgemm_grouped: more than INT_MAX products");
+    if (problems == 0) return SPLADE_CUDA_OK;
+    int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
+
+    if (!sgemm_grouped) {
+        for (int g = 0; g < group_count; g++) {
+            const splade_cuda_gemm_group &p = groups[g];
+            if (p.m == 0 || p.n == 0 || p.batch == 0) continue;
+            int status = sgemm_batched(handle, op_a, op_b, p.n, p.m, p.k, &alpha, p.b, p.ldb, p.stride_b, p.a, p.lda,
+                                       p.stride_a, &beta, p.c, p.ldc, p.stride_c, p.batch);
+            if (status != 0)
+                return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched (group %d of sgemm_grouped) failed "
+                            "with status %d", g, status);
+        }
+        return SPLADE_CUDA_OK;
+    }
+
+    std::lock_guard<std::mutex> lock(grouped_mutex);
+    if (int code = reserve(grouped_pointers, 3 * (size_t)problems * sizeof(float *), "sgemm_grouped: cudaMalloc"))
+        return code;
+    const float **blas_a = (const float **)grouped_pointers.pointer, **blas_b = blas_a + problems;
+    float **blas_c = (float **)(blas_b + problems);
+    nonempty.clear();
+    for (int g = 0; g < group_count; g++)
+        if (groups[g].m > 0 && groups[g].n > 0 && groups[g].batch > 0) nonempty.push_back(g);
+    int used = (int)nonempty.size();
+    for (std::vector<int> *v : {&group_ops_a, &group_ops_b, &group_m, &group_n, &group_k, &group_lda, &group_ldb,
+                                &group_ldc, &group_size})
+        v->resize(used);
+    group_alpha.assign(used, alpha);
+    group_beta.assign(used, beta);
+    PointerChunk chunk = {};
+    int first = 0;
+    for (int u = 0; u < used; u++) {
+        const splade_cuda_gemm_group &p = groups[nonempty[u]];
+        group_ops_a[u] = op_a;
+        group_ops_b[u] = op_b;
+        group_m[u] = p.n;
+        group_n[u] = p.m;
+        group_k[u] = p.k;
+        group_lda[u] = p.ldb;
+        group_ldb[u] = p.lda;
+        group_ldc[u] = p.ldc;
+        group_size[u] = p.batch;
+        chunk.groups[u % kPointerGroups] = {p.a, p.b, p.c, p.stride_a, p.stride_b, p.stride_c, p.batch, first};
+        first += p.batch;
+        if (u % kPointerGroups == kPointerGroups - 1 || u == used - 1) {
+            problem_pointers_kernel<<<u % kPointerGroups + 1, 64>>>(chunk, blas_a, blas_b, blas_c);
+            if (int code = launched("sgemm_grouped: the problem pointers")) return code;
+        }
+    }
+    int status = sgemm_grouped(handle, group_ops_a.data(), group_ops_b.data(), group_m.data(), group_n.data(),
+                               group_k.data(), group_alpha.data(), blas_a, group_lda.data(), blas_b, group_ldb.data(),
+                               group_beta.data(), blas_c, group_ldc.data(), used, group_size.data());
+    return status == 0 ? SPLADE_CUDA_OK
+                       : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmGroupedBatched failed with status %d", status);
 }
 
 int splade_cuda_set_tf32(int enabled) {

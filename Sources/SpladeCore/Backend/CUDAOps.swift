@@ -49,80 +49,116 @@ enum CUDAOps {
         let offsets: [Int]
         var lengths: [Int] { zip(offsets.dropFirst(), offsets).map { $0 - $1 } }
         var tokens: Int { offsets.last! }
-        var longest: Int { lengths.max() ?? 0 }
     }
 
-    /// Attention.forward for every head of every sequence: P = softmax(QKᵀ/√d) per head into
-    /// `probabilities` (sequence s's heads × L × L at probabilityOffsets[s]; offsets may repeat to
-    /// reuse one buffer), then context = P V, or (P ⊙ mask) V with dropout (the masked copy in `dropped`,
-    /// heads × L² of scratch). Each sequence is two strided-batched products over its heads.
-    static func attention(qkv: UnsafePointer<Float>, packing: Packing, hidden h: Int, heads: Int,
-                          probabilities: UnsafeMutablePointer<Float>, probabilityOffsets: [Int],
+    /// One group of attention products per sequence (its heads): `make(start, length, probabilities offset)`
+    /// gives the group, and all run as one grouped product.
+    private static func grouped(_ batch: DeviceBatch, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
+                                _ what: String,
+                                _ make: (_ start: Int, _ length: Int, _ offset: Int) -> splade_cuda_gemm_group) throws(SpladeError) {
+        let groups = batch.packing.lengths.enumerated().map { s, length in
+            make(batch.packing.offsets[s], length, batch.probabilityOffsets[s])
+        }
+        let status = groups.withUnsafeBufferPointer {
+            splade_cuda_sgemm_grouped(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
+        }
+        try check(status, what)
+    }
+
+    /// A group of `heads` products of row-major sizes m×k · k×n, head i's matrices `stride` floats apart.
+    private static func heads(_ heads: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, strideA: Int,
+                              b: UnsafePointer<Float>, ldb: Int, strideB: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
+                              strideC: Int) -> splade_cuda_gemm_group {
+        splade_cuda_gemm_group(m: Int32(m), n: Int32(n), k: Int32(k), batch: Int32(heads), a: a, lda: Int32(lda),
+                               stride_a: Int64(strideA), b: b, ldb: Int32(ldb), stride_b: Int64(strideB), c: c,
+                               ldc: Int32(ldc), stride_c: Int64(strideC))
+    }
+
+    /// Attention.forward for every head of every sequence of `batch`: P = softmax(QKᵀ/√d) per head into
+    /// `probabilities` (batch.probabilityCount floats), then context = P V, or (P ⊙ mask) V with dropout
+    /// (the masked copy in `dropped`, as large). Two grouped products and one block softmax for the batch.
+    static func attention(qkv: UnsafePointer<Float>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
                           context: UnsafeMutablePointer<Float>,
                           dropout: (mask: UnsafePointer<Float>, dropped: UnsafeMutablePointer<Float>)?) throws(SpladeError) {
-        let d = h / heads, scale = 1 / Float(d).squareRoot(), stride = Int32(3 * h)
-        for (s, length) in packing.lengths.enumerated() {
-            let q = qkv + packing.offsets[s] * 3 * h, p = probabilities + probabilityOffsets[s]
-            let l = Int32(length), ll = Int64(length * length)
-            try check(splade_cuda_sgemm_strided_batched(0, 1, l, l, Int32(d), scale, q, stride, Int64(d), q + h, stride,
-                                                        Int64(d), 0, p, l, ll, Int32(heads)), "attention scores")
-            try check(splade_cuda_softmax_rows(p, Int32(heads * length), l), "softmax")
-            var used = UnsafePointer(p)
-            if let dropout {
-                let count = heads * length * length
-                try check(splade_cuda_copy_device(dropout.dropped, p, count * 4), "attention dropout")
-                try check(splade_cuda_multiply(dropout.dropped, dropout.mask + probabilityOffsets[s], count), "attention dropout")
-                used = UnsafePointer(dropout.dropped)
-            }
-            try check(splade_cuda_sgemm_strided_batched(0, 0, l, Int32(d), l, 1, used, l, ll, q + 2 * h, stride, Int64(d), 0,
-                                                        context + packing.offsets[s] * h, Int32(h), Int64(d), Int32(heads)),
-                      "attention context")
+        let h = batch.config.hiddenSize, n = batch.config.heads, d = h / n, scale = 1 / Float(d).squareRoot()
+        try grouped(batch, transposeA: false, transposeB: true, alpha: scale, "attention scores") { start, l, offset in
+            let q = qkv + start * 3 * h
+            return heads(n, m: l, n: l, k: d, a: q, lda: 3 * h, strideA: d, b: q + h, ldb: 3 * h, strideB: d,
+                         c: probabilities + offset, ldc: l, strideC: l * l)
+        }
+        try softmax(probabilities, batch: batch)
+        var used = UnsafePointer(probabilities)
+        if let dropout {
+            try masked(UnsafePointer(probabilities), dropout.mask, count: batch.probabilityCount, into: dropout.dropped)
+            used = UnsafePointer(dropout.dropped)
+        }
+        try grouped(batch, transposeA: false, transposeB: false, "attention context") { start, l, offset in
+            heads(n, m: l, n: d, k: l, a: used + offset, lda: l, strideA: l * l, b: qkv + start * 3 * h + 2 * h, ldb: 3 * h,
+                  strideB: d, c: context + start * h, ldc: h, strideC: d)
         }
     }
 
     /// Attention.backward for every head of every sequence, into dQKV (overwritten):
     /// dV = P'ᵀ dC, dP = (dC Vᵀ) ⊙ mask, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = s·dS K, dK = s·dSᵀ Q
-    /// (P' = P ⊙ mask; no mask without dropout). `scratch` and `dropped` hold heads × L² floats each.
-    static func attentionBackward(dContext: UnsafePointer<Float>, qkv: UnsafePointer<Float>, packing: Packing, hidden h: Int,
-                                  heads: Int, probabilities: UnsafePointer<Float>, probabilityOffsets: [Int],
-                                  mask: UnsafePointer<Float>?, dQKV: UnsafeMutablePointer<Float>,
-                                  scratch: UnsafeMutablePointer<Float>, dropped: UnsafeMutablePointer<Float>) throws(SpladeError) {
-        let d = h / heads, scale = 1 / Float(d).squareRoot(), stride = Int32(3 * h), dd = Int64(d)
-        for (s, length) in packing.lengths.enumerated() {
-            let start = packing.offsets[s], count = heads * length * length
-            let q = qkv + start * 3 * h, dq = dQKV + start * 3 * h, dc = dContext + start * h
-            let p = probabilities + probabilityOffsets[s]
-            let l = Int32(length), ll = Int64(length * length)
-            var used = p
-            if let mask {
-                try check(splade_cuda_copy_device(dropped, p, count * 4), "attention dropout")
-                try check(splade_cuda_multiply(dropped, mask + probabilityOffsets[s], count), "attention dropout")
-                used = UnsafePointer(dropped)
-            }
-            try check(splade_cuda_sgemm_strided_batched(1, 0, l, Int32(d), l, 1, used, l, ll, dc, Int32(h), dd, 0,
-                                                        dq + 2 * h, stride, dd, Int32(heads)), "attention backward (values)")
-            try check(splade_cuda_sgemm_strided_batched(0, 1, l, l, Int32(d), 1, dc, Int32(h), dd, q + 2 * h, stride, dd, 0,
-                                                        scratch, l, ll, Int32(heads)), "attention backward (probabilities)")
-            if let mask {
-                try check(splade_cuda_multiply(scratch, mask + probabilityOffsets[s], count), "attention dropout backward")
-            }
-            try check(splade_cuda_softmax_backward(p, scratch, Int32(heads * length), l), "softmax backward")
-            try check(splade_cuda_sgemm_strided_batched(0, 0, l, Int32(d), l, scale, scratch, l, ll, q + h, stride, dd, 0,
-                                                        dq, stride, dd, Int32(heads)), "attention backward (queries)")
-            try check(splade_cuda_sgemm_strided_batched(1, 0, l, Int32(d), l, scale, scratch, l, ll, q, stride, dd, 0,
-                                                        dq + h, stride, dd, Int32(heads)), "attention backward (keys)")
+    /// (P' = P ⊙ mask; no mask without dropout). `scratch` and `dropped` hold batch.probabilityCount floats each.
+    static func attentionBackward(dContext: UnsafePointer<Float>, qkv: UnsafePointer<Float>, batch: DeviceBatch,
+                                  probabilities: UnsafePointer<Float>, mask: UnsafePointer<Float>?,
+                                  dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                                  dropped: UnsafeMutablePointer<Float>) throws(SpladeError) {
+        let h = batch.config.hiddenSize, n = batch.config.heads, d = h / n, scale = 1 / Float(d).squareRoot()
+        var used = probabilities
+        if let mask {
+            try masked(probabilities, mask, count: batch.probabilityCount, into: dropped)
+            used = UnsafePointer(dropped)
         }
+        try grouped(batch, transposeA: true, transposeB: false, "attention backward (values)") { start, l, offset in
+            heads(n, m: l, n: d, k: l, a: used + offset, lda: l, strideA: l * l, b: dContext + start * h, ldb: h, strideB: d,
+                  c: dQKV + start * 3 * h + 2 * h, ldc: 3 * h, strideC: d)
+        }
+        try grouped(batch, transposeA: false, transposeB: true, "attention backward (probabilities)") { start, l, offset in
+            heads(n, m: l, n: l, k: d, a: dContext + start * h, lda: h, strideA: d, b: qkv + start * 3 * h + 2 * h, ldb: 3 * h,
+                  strideB: d, c: scratch + offset, ldc: l, strideC: l * l)
+        }
+        if let mask {
+            try check(splade_cuda_multiply(scratch, mask, batch.probabilityCount), "attention dropout backward")
+        }
+        try check(splade_cuda_softmax_backward_blocks(probabilities, scratch, batch.blockOffsets.pointer, batch.lengths.pointer,
+                                                      Int32(batch.packing.lengths.count), Int32(n), Int32(batch.softmaxRows)),
+                  "softmax backward")
+        try grouped(batch, transposeA: false, transposeB: false, alpha: scale, "attention backward (queries)") { start, l, offset in
+            heads(n, m: l, n: d, k: l, a: scratch + offset, lda: l, strideA: l * l, b: qkv + start * 3 * h + h, ldb: 3 * h,
+                  strideB: d, c: dQKV + start * 3 * h, ldc: 3 * h, strideC: d)
+        }
+        try grouped(batch, transposeA: true, transposeB: false, alpha: scale, "attention backward (keys)") { start, l, offset in
+            heads(n, m: l, n: d, k: l, a: scratch + offset, lda: l, strideA: l * l, b: qkv + start * 3 * h, ldb: 3 * h,
+                  strideB: d, c: dQKV + start * 3 * h + h, ldc: 3 * h, strideC: d)
+        }
+    }
+
+    /// The block softmax of a batch's attention scores, in place.
+    private static func softmax(_ scores: UnsafeMutablePointer<Float>, batch: DeviceBatch) throws(SpladeError) {
+        try check(splade_cuda_softmax_blocks(scores, batch.blockOffsets.pointer, batch.lengths.pointer,
+                                             Int32(batch.packing.lengths.count), Int32(batch.config.heads),
+                                             Int32(batch.softmaxRows)), "softmax")
+    }
+
+    /// `source` ⊙ mask into `destination` (dropout on attention probabilities).
+    static func masked(_ source: UnsafePointer<Float>, _ mask: UnsafePointer<Float>, count: Int,
+                       into destination: UnsafeMutablePointer<Float>) throws(SpladeError) {
+        try check(splade_cuda_copy_device(destination, source, count * MemoryLayout<Float>.stride), "dropout")
+        try check(splade_cuda_multiply(destination, mask, count), "dropout")
     }
 }
 
-/// Device scratch buffers by name, grown as batches need and kept between them.
+/// Device scratch buffers by name, grown as batches need (with a quarter to spare, since every
+/// reallocation's cudaFree waits for the GPU) and kept between them.
 final class DeviceScratch {
     private var buffers: [String: DeviceBuffer<Float>] = [:]
 
     func callAsFunction(_ name: String, _ count: Int) throws(SpladeError) -> UnsafeMutablePointer<Float> {
         if let existing = buffers[name], existing.count >= count { return existing.pointer }
         buffers[name] = nil
-        let grown = try DeviceBuffer<Float>(count: max(count, 1024))
+        let grown = try DeviceBuffer<Float>(count: max(count + count / 4, 1024))
         buffers[name] = grown
         return grown.pointer
     }

@@ -17,7 +17,6 @@ final class CUDATrainingEngine: TrainingEngine {
     /// The micro-batch between forward and backward.
     private var batch: DeviceBatch?
     private var dropout: BertTrainingPass.Dropout?
-    private var probabilityOffsets: [Int] = []
     /// Values drawn so far from the micro-batch's dropout stream.
     private var drawn: UInt64 = 0
 
@@ -68,9 +67,7 @@ final class CUDATrainingEngine: TrainingEngine {
         self.dropout = dropout
         drawn = 0
         let t = batch.packing.tokens, pHidden = dropout?.hidden ?? 0, pAttention = dropout?.attention ?? 0
-        probabilityOffsets = [0]
-        for length in batch.packing.lengths { probabilityOffsets.append(probabilityOffsets.last! + c.heads * length * length) }
-        let probabilityCount = probabilityOffsets.last!, longest = batch.packing.longest
+        let probabilityCount = batch.probabilityCount
 
         let x0 = try hidden(0)
         try batch.embed(w, into: x0)
@@ -82,10 +79,9 @@ final class CUDATrainingEngine: TrainingEngine {
             let probabilities = try saved("probabilities", layer: i, probabilityCount)
             try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv)
             let attentionMask = try mask("attentionMask", layer: i, probabilityCount, probability: pAttention)
-            try CUDAOps.attention(qkv: qkv, packing: batch.packing, hidden: h, heads: c.heads, probabilities: probabilities,
-                                  probabilityOffsets: Array(probabilityOffsets.dropLast()), context: context,
+            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context,
                                   dropout: try attentionMask.map { m throws(SpladeError) in
-                                      (UnsafePointer(m), try scratch("dropped", c.heads * longest * longest))
+                                      (UnsafePointer(m), try scratch("dropped", probabilityCount))
                                   })
             let after = try saved("afterAttention", layer: i, t * h)
             try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
@@ -97,7 +93,7 @@ final class CUDATrainingEngine: TrainingEngine {
             let intermediate = try saved("intermediate", layer: i, t * inner), activated = try saved("activated", layer: i, t * inner)
             try CUDAOps.linear(after, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
                                outputs: inner, into: intermediate)
-            try CUDAOps.check(splade_cuda_copy_device(activated, intermediate, t * inner * 4), "copy")
+            try CUDAOps.check(splade_cuda_copy_device(activated, intermediate, t * inner * MemoryLayout<Float>.stride), "copy")
             try CUDAOps.check(splade_cuda_gelu_forward(activated, t * inner), "GELU")
             let out = try hidden(i + 1)
             try CUDAOps.linear(activated, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias, outputs: h,
@@ -110,7 +106,7 @@ final class CUDATrainingEngine: TrainingEngine {
         let transformInput = try saved("transformInput", t * h), transformed = try saved("transformed", t * h)
         try CUDAOps.linear(try hidden(w.layers.count), rows: t, inputs: h, weight: w.transformWeight, bias: w.transformBias,
                            outputs: h, into: transformInput)
-        try CUDAOps.check(splade_cuda_copy_device(transformed, transformInput, t * h * 4), "copy")
+        try CUDAOps.check(splade_cuda_copy_device(transformed, transformInput, t * h * MemoryLayout<Float>.stride), "copy")
         try CUDAOps.check(splade_cuda_gelu_forward(transformed, t * h), "GELU")
         try CUDAOps.layerNorm(transformed, rows: t, cols: h, weight: w.transformNormWeight, bias: w.transformNormBias,
                               epsilon: c.layerNormEpsilon, normalized: try saved("transformNorm", t * h),
@@ -143,8 +139,7 @@ final class CUDATrainingEngine: TrainingEngine {
     private func masked(_ source: UnsafeMutablePointer<Float>, _ mask: UnsafeMutablePointer<Float>?, count: Int,
                         into destination: UnsafeMutablePointer<Float>) throws(SpladeError) -> UnsafeMutablePointer<Float> {
         guard let mask else { return source }
-        try CUDAOps.check(splade_cuda_copy_device(destination, source, count * 4), "copy")
-        try multiply(destination, mask, count)
+        try CUDAOps.masked(source, mask, count: count, into: destination)
         return destination
     }
 
@@ -155,14 +150,14 @@ final class CUDATrainingEngine: TrainingEngine {
         defer { self.batch = nil }
         let c = config, h = c.hiddenSize, inner = c.intermediateSize, v = c.vocabularySize, w = weights, g = gradients
         let t = batch.packing.tokens, pHidden = dropout?.hidden ?? 0, pAttention = dropout?.attention ?? 0
-        let probabilityCount = probabilityOffsets.last!, longest = batch.packing.longest
+        let probabilityCount = batch.probabilityCount
         // SPLADE pooling and the decoder: a sparse update through each active column's argmax row.
         let dWeights = try scratch("dVectors", dVectors.count * v)
         let flat = dVectors.flatMap { $0 }
         let status = flat.withUnsafeBytes { splade_cuda_copy_to_device(dWeights, $0.baseAddress, $0.count) }
         try CUDAOps.check(status, "copying gradients to the GPU")
         let dx = try scratch("dx", t * h)
-        try CUDAOps.check(splade_cuda_zero(dx, t * h * 4), "zero")
+        try CUDAOps.check(splade_cuda_zero(dx, t * h * MemoryLayout<Float>.stride), "zero")
         let maxima = try saved("maxima", dVectors.count * v), rows = try argmax(dVectors.count * v)
         let transformed = try saved("transformed", t * h)
         for s in dVectors.indices {
@@ -205,13 +200,11 @@ final class CUDATrainingEngine: TrainingEngine {
             try CUDAOps.linearBackward(dAttentionOutput, rows: t, inputs: h, outputs: h, x: try saved("context", layer: i, t * h),
                                        weight: layer.attentionOutputWeight, dx: dx, dWeight: gl.attentionOutputWeight,
                                        dBias: gl.attentionOutputBias)
-            try CUDAOps.attentionBackward(dContext: dx, qkv: try saved("qkv", layer: i, t * 3 * h), packing: batch.packing,
-                                          hidden: h, heads: c.heads,
+            try CUDAOps.attentionBackward(dContext: dx, qkv: try saved("qkv", layer: i, t * 3 * h), batch: batch,
                                           probabilities: try saved("probabilities", layer: i, probabilityCount),
-                                          probabilityOffsets: Array(probabilityOffsets.dropLast()),
                                           mask: try existingMask("attentionMask", layer: i, probabilityCount, probability: pAttention),
-                                          dQKV: dQKV, scratch: try scratch("dScores", c.heads * longest * longest),
-                                          dropped: try scratch("dropped", c.heads * longest * longest))
+                                          dQKV: dQKV, scratch: try scratch("dScores", probabilityCount),
+                                          dropped: try scratch("dropped", probabilityCount))
             try CUDAOps.linearBackward(dQKV, rows: t, inputs: h, outputs: 3 * h, x: try hidden(i), weight: layer.qkvWeight,
                                        dx: dNext, dWeight: gl.qkvWeight, dBias: gl.qkvBias)
             try add(dNext, dAfter, t * h)

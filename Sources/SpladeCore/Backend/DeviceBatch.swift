@@ -1,0 +1,80 @@
+#if CUDA
+import CSpladeCUDA
+
+/// A batch of sequences on the GPU: their token ids and positions, packed without padding, where each
+/// sequence starts, and where its attention probabilities go (heads × L × L floats each, packed).
+struct DeviceBatch {
+    let packing: CUDAOps.Packing
+    let config: BertConfig
+    let ids: DeviceBuffer<Int32>, positions: DeviceBuffer<Int32>, starts: DeviceBuffer<Int32>
+    /// Sequence s's attention probabilities start at probabilityOffsets[s]; the last entry is their total.
+    let probabilityOffsets: [Int]
+    /// The same offsets and the sequences' lengths on the GPU, for the block softmax.
+    let blockOffsets: DeviceBuffer<Int64>, lengths: DeviceBuffer<Int32>
+    var probabilityCount: Int { probabilityOffsets.last! }
+    /// Rows of attention scores: heads × Σ L.
+    var softmaxRows: Int { config.heads * packing.tokens }
+    /// Rows of logits computed at once by `pool`: a 256 MiB scratch (2048 rows at a 32k vocabulary,
+    /// 268 at 250k), large products that read the decoder once per chunk.
+    var logitRowsPerChunk: Int { max(64, min(2048, (1 << 26) / config.vocabularySize)) }
+
+    init(_ sequences: [[Int32]], config c: BertConfig) throws(SpladeError) {
+        var offsets = [0], ids: [Int32] = [], positions: [Int32] = []
+        for sequence in sequences {
+            guard sequence.count <= c.maxPositions else {
+                throw SpladeError(.usage, "a sequence of \(sequence.count) tokens exceeds the model's \(c.maxPositions) positions")
+            }
+            if let bad = sequence.first(where: { $0 < 0 || Int($0) >= c.vocabularySize }) {
+                throw SpladeError(.badInput, "token id \(bad) is outside the model's vocabulary of \(c.vocabularySize)")
+            }
+            ids += sequence
+            positions += (0..<sequence.count).map { Int32($0) }
+            offsets.append(offsets.last! + sequence.count)
+        }
+        packing = CUDAOps.Packing(offsets: offsets)
+        config = c
+        self.ids = try DeviceBuffer(ids)
+        self.positions = try DeviceBuffer(positions)
+        starts = try DeviceBuffer(offsets.map { Int32($0) })
+        var probabilityOffsets = [0]
+        for length in packing.lengths { probabilityOffsets.append(probabilityOffsets.last! + c.heads * length * length) }
+        self.probabilityOffsets = probabilityOffsets
+        blockOffsets = try DeviceBuffer(probabilityOffsets.dropLast().map { Int64($0) })
+        lengths = try DeviceBuffer(packing.lengths.map { Int32($0) })
+    }
+
+    /// x = word + position + token type 0 embeddings, row by row.
+    func embed(_ w: DeviceBertWeights, into x: UnsafeMutablePointer<Float>) throws(SpladeError) {
+        try CUDAOps.check(splade_cuda_embed(ids.pointer, positions.pointer, Int32(packing.tokens), Int32(config.hiddenSize),
+                                            w.word.pointer, w.position.pointer, w.tokenType.pointer, x), "embeddings")
+    }
+
+    /// The logits of all packed rows, `logitRowsPerChunk` at a time (a chunk may span sequences), folded
+    /// into each sequence's running maxima ([sequences × V]) and, for training, the packed row that holds
+    /// each maximum (`argmax`; nil for inference).
+    func pool(transformed: UnsafePointer<Float>, weights w: DeviceBertWeights, logits: UnsafeMutablePointer<Float>,
+              maxima: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?) throws(SpladeError) {
+        let v = config.vocabularySize, h = config.hiddenSize, t = packing.tokens, s = packing.lengths.count
+        try CUDAOps.check(splade_cuda_splade_max_reset(maxima, argmax, s * v), "pooling")
+        var start = 0
+        while start < t {
+            let rows = min(logitRowsPerChunk, t - start)
+            try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias, outputs: v,
+                               into: logits)
+            try CUDAOps.check(splade_cuda_splade_max_segments(logits, Int32(rows), Int32(v), Int32(start), starts.pointer,
+                                                              Int32(s), maxima, argmax), "pooling")
+            start += rows
+        }
+    }
+
+    /// w = log(1 + relu(max logit)) of every sequence, copied to the host ([sequences × V]).
+    func spladeWeights(maxima: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) throws(SpladeError) -> [Float] {
+        let count = packing.lengths.count * config.vocabularySize
+        try CUDAOps.check(splade_cuda_splade_weights(maxima, count, scratch), "pooling")
+        var dense = [Float](repeating: 0, count: count)
+        let status = dense.withUnsafeMutableBytes { splade_cuda_copy_to_host($0.baseAddress, scratch, $0.count) }
+        try CUDAOps.check(status, "copying the vectors")
+        return dense
+    }
+}
+#endif
