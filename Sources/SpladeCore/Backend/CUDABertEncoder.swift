@@ -1,11 +1,11 @@
 #if CUDA
 import CSpladeCUDA
-import Foundation
 
 /// BertMaskedLM's SPLADE forward pass on a CUDA GPU: the same packed [T, H] layout (no padding),
-/// cuBLAS for every product (attention as one strided-batched product per sequence over its heads),
-/// libsplade_cuda's kernels for the rest. Float32 throughout; mirrors BertMaskedLM step by step.
-/// CUDAEncoderTests compares it with the ja-tiny fixtures (on a GPU, or on the host emulation of the C API).
+/// cuBLAS for every product (attention as grouped products over every head of every sequence, the
+/// SPLADE head as chunks of up to 2048 packed rows), libsplade_cuda's kernels for the rest. Float32
+/// throughout (TF32 products with --tf32); mirrors BertMaskedLM step by step.
+/// CUDAPathTests compares it with the ja-tiny fixtures (on a GPU, or on the host emulation of the C API).
 public final class CUDABertEncoder: SpladeEncoding {
     public let config: BertConfig
 

@@ -5,7 +5,7 @@ import CSpladeCUDA
 /// micro-batch's activations stay there from the forward pass to the backward pass; only the SPLADE
 /// vectors (down) and their gradients (up) cross to the host, where the objective is computed.
 /// Mirrors BertTrainingPass step by step, with the same dropout masks (splade_cuda_dropout_mask draws
-/// SeededRandom's stream in the same order), so the CPU engine is its oracle (CUDATrainingTests).
+/// SeededRandom's stream in the same order), so the CPU engine is its oracle (CUDAPathTests).
 final class CUDATrainingEngine: TrainingEngine {
     let config: BertConfig
     private let weights, gradients, firstMoments, secondMoments: DeviceBertWeights
