@@ -33,29 +33,42 @@ extension ComputeDevice: ExpressibleByArgument {
     public static var allValueStrings: [String] { ["cpu", "cuda", "auto"] }
 }
 
-/// --device and --tf32: where the model runs, and how a GPU multiplies.
+extension GPUPrecision: ExpressibleByArgument {}
+
+/// --device and --precision: where the model runs, and how a GPU multiplies.
 public struct DeviceOptions: ParsableArguments {
     @Option(help: ArgumentHelp("Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (a GPU when this build has CUDA support and the machine a GPU, else the CPU). Without CUDA support in the build, or without a GPU, cuda exits with status 69.",
                                valueName: "device"))
     public var device: ComputeDevice = .cpu
 
-    @Flag(help: "On a GPU, let cuBLAS multiply float32 matrices on TF32 tensor cores: faster, with about 1e-3 relative error in each product (PyTorch's allow_tf32). Ignored, with a warning, when --device auto finds no GPU.")
-    public var tf32 = false
+    @Option(help: ArgumentHelp("How a GPU multiplies matrices: fp32; tf32 (TF32 tensor cores, about 1e-3 relative error per product, as PyTorch's allow_tf32); bf16 (bfloat16 weights and product inputs with float32 sums, about 1e-2; encoding only). The CPU computes in fp32.",
+                               valueName: "p"))
+    public var precision: GPUPrecision = .fp32
 
     public init() {}
 
-    /// The device made concrete (checked before any input is read), with a note on standard error when it is a GPU.
-    public func resolve() throws(SpladeError) -> ComputeDevice {
+    /// The device made concrete (checked before any input is read), with a note on standard error when
+    /// it is a GPU; `training` refuses bf16.
+    public func resolve(training: Bool = false) throws(SpladeError) -> ComputeDevice {
+        if training && precision == .bf16 {
+            throw SpladeError(.usage, "--precision bf16 is for encoding", hint: "train with --precision fp32 or tf32")
+        }
         let resolved = try device.resolved(warn: Diagnostics.warning)
-        if let note = resolved.usageNote() { Diagnostics.note(note) }
-        if tf32 {
+        if let note = resolved.usageNote() { Diagnostics.note(note + ", \(precision.rawValue)") }
+        if precision != .fp32 {
             switch (resolved, device) {
-            case (.cpu, .auto): Diagnostics.warning("--tf32 applies to GPUs only: ignored on the CPU")
-            case (.cpu, _): throw SpladeError(.usage, "--tf32 applies to GPUs only", hint: "use it with --device cuda or auto")
-            default: try resolved.useTF32()
+            case (.cpu, .auto): Diagnostics.warning("--precision \(precision.rawValue) applies to GPUs only: the CPU computes in fp32")
+            case (.cpu, _): throw SpladeError(.usage, "--precision \(precision.rawValue) applies to GPUs only",
+                                              hint: "use it with --device cuda or auto")
+            default: try resolved.use(precision)
             }
         }
         return resolved
+    }
+
+    /// The SPLADE encoder of `directory` on the resolved device, in --precision.
+    public func makeEncoder(directory: String, threads: Int) throws(SpladeError) -> any SpladeEncoding {
+        try resolve().makeEncoder(directory: directory, threads: threads, precision: precision)
     }
 }
 

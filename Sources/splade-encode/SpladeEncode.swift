@@ -81,7 +81,7 @@ struct SpladeEncode: ParsableCommand {
     private func encodeTexts() throws(SpladeError) {
         let clock = Stopwatch()
         let tokenizer = try tokenizerOptions.loadTokenizer()
-        let model = try deviceOptions.resolve().makeEncoder(directory: try tokenizerOptions.modelDirectory(), threads: stream.threads)
+        let model = try deviceOptions.makeEncoder(directory: try tokenizerOptions.modelDirectory(), threads: stream.threads)
         let loading = clock.lap()
         var tokenizing = 0.0, encoding = 0.0
         BLAS.threads = stream.threads

@@ -55,7 +55,7 @@ final class EngineQuerySource {
         if tool.tokensOnly {
             mode = .tokens
         } else {
-            mode = .model(try tool.deviceOptions.resolve().makeEncoder(directory: try options.modelDirectory(), threads: tool.threads))
+            mode = .model(try tool.deviceOptions.makeEncoder(directory: try options.modelDirectory(), threads: tool.threads))
             BLAS.threads = tool.threads
         }
         let encoder = try QueryEncoder(tokenizer: tokenizer, mode: mode, maxLength: options.maxLength,

@@ -59,7 +59,7 @@ final class QuerySource {
         }
         var model: QueryEncoder?
         if usesModel.contains(true) {
-            let network = try tool.deviceOptions.resolve().makeEncoder(directory: try options.modelDirectory(), threads: tool.threads)
+            let network = try tool.deviceOptions.makeEncoder(directory: try options.modelDirectory(), threads: tool.threads)
             BLAS.threads = tool.threads
             model = try QueryEncoder(tokenizer: tokenizer, mode: .model(network), maxLength: options.maxLength,
                                      batchSize: tool.batchSize, threads: tool.threads)

@@ -89,7 +89,7 @@ struct SpladeTrain: ParsableCommand {
     }
 
     private func train() throws {
-        let device = try deviceOptions.resolve()
+        let device = try deviceOptions.resolve(training: true)
         var settings = try Self.readYAML(config)
         for i in stride(from: 0, to: overrides.count, by: 2) {
             let key = String(overrides[i].dropFirst(2)).replacingOccurrences(of: "-", with: "_")

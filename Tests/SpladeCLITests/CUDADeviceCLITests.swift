@@ -31,14 +31,18 @@ struct CUDADeviceCLITests {
         }
     }
 
-    @Test func tf32IsForGPUs() throws {
-        let cpu = try Tools.run("splade-encode", ["--model", model, "--tf32", "-i", texts])
-        #expect(cpu.status == 64 && cpu.stderr.contains("--tf32 applies to GPUs only"), "\(cpu.stderr)")
-        let auto = try Tools.run("splade-encode", ["--model", model, "--device", "auto", "--tf32", "--keys", "ids", "-i", texts])
+    @Test func precisionIsForGPUs() throws {
+        let cpu = try Tools.run("splade-encode", ["--model", model, "--precision", "tf32", "-i", texts])
+        #expect(cpu.status == 64 && cpu.stderr.contains("--precision tf32 applies to GPUs only"), "\(cpu.stderr)")
+        let auto = try Tools.run("splade-encode", ["--model", model, "--device", "auto", "--precision", "bf16", "--keys", "ids", "-i", texts])
         #expect(auto.status == 0, "\(auto.stderr)")
         if !ComputeDevice.cudaBuilt {
-            #expect(auto.stderr.contains("ignored on the CPU"), "\(auto.stderr)")
+            #expect(auto.stderr.contains("the CPU computes in fp32"), "\(auto.stderr)")
         }
+        let training = try Tools.shell("cd '\(Tools.fixtures)/ja-tiny' && splade-train --config train/steps-config.yaml --device auto --precision bf16 --output-dir /nonexistent/run")
+        #expect(training.status == 64 && training.stderr.contains("bf16 is for encoding"), "\(training.stderr)")
+        let unknown = try Tools.run("splade-encode", ["--model", model, "--precision", "fp16", "-i", texts])
+        #expect(unknown.status == 64)
     }
 
     @Test func encodeOnEachDevice() throws {
@@ -61,6 +65,14 @@ struct CUDADeviceCLITests {
             let scale = max(1, w.values.max() ?? 0)
             let error = Set(g.keys).union(w.keys).map { abs((g[$0] ?? 0) - (w[$0] ?? 0)) }.max() ?? 0
             #expect(error / scale < 1e-4, "text \(i): \(error)")
+        }
+        // bfloat16 products: within bf16's rounding of the float32 vectors.
+        let half = try Tools.run("splade-encode", ["--model", model, "--keys", "ids", "--device", "cuda", "--precision", "bf16", "-i", texts])
+        #expect(half.status == 0, "\(half.stderr)")
+        for (i, (g, w)) in zip(vectors(half), want).enumerated() {
+            let scale = max(1, w.values.max() ?? 0)
+            let error = Set(g.keys).union(w.keys).map { abs((g[$0] ?? 0) - (w[$0] ?? 0)) }.max() ?? 0
+            #expect(error / scale < 5e-2, "text \(i), bf16: \(error)")
         }
         let missing = try Tools.run("splade-encode", ["--model", model, "--device", "cuda:99", "-i", texts])
         #expect(missing.status == 69 && missing.stderr.contains("no CUDA GPU 99"), "\(missing.stderr)")

@@ -188,6 +188,123 @@ struct CUDAKernelTests {
         #expect(written.indices.allSatisfy { written[$0] || got[$0] == c0[$0] })
     }
 
+    /// The bfloat16 nearest `x`, ties to even, from the halves of its bits (the test's own rounding); NaN stays NaN.
+    static func bfloat16(_ x: Float) -> UInt16 {
+        let upper = UInt16(x.bitPattern >> 16), lower = x.bitPattern & 0xFFFF
+        if x.isNaN { return upper | 0x0040 }
+        return lower > 0x8000 || (lower == 0x8000 && upper & 1 == 1) ? upper + 1 : upper
+    }
+
+    static func widen(_ x: UInt16) -> Float { Float(bitPattern: UInt32(x) << 16) }
+
+    /// Ties either way, carries into the exponent and to infinity, subnormals, ±0, ±∞ and NaNs, then random floats
+    /// and random bit patterns (every exponent): the GPU's bits equal the rounding above, and NaNs stay NaN.
+    @Test func toBF16RoundsToNearestEven() throws {
+        let special: [UInt32] = [0x0000_0000, 0x8000_0000, 0x3F80_0000, 0x3F80_7FFF, 0x3F80_8001, 0x3F80_8000, 0xBF80_8000,
+                                 0x3F81_8000, 0xBF81_8000, 0x3FFF_FFFF, 0x7F7F_7FFF, 0x7F7F_8000, 0x7F7F_FFFF, 0xFF7F_FFFF,
+                                 0x0000_0001, 0x0000_8000, 0x0001_8000, 0x0000_8001, 0x007F_FFFF, 0x807F_FFFF, 0x7F80_0000,
+                                 0xFF80_0000, 0x7FC0_0000, 0xFFFF_FFFF, 0x7F80_0001, 0xFF80_0001, 0x7F81_0000]
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let bits = (0..<10_007).map { _ -> UInt32 in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return UInt32(truncatingIfNeeded: state >> 32)
+        }
+        let x = special.map { Float(bitPattern: $0) } + Self.random(10_007, seed: 40, scale: 3)
+            + bits.map { Float(bitPattern: $0) }
+        let expected = x.map(Self.bfloat16)
+        #expect(expected[5] == 0x3F80 && expected[7] == 0x3F82 && expected[12] == 0x7F80 && expected[18] == 0x0080)
+        let gx = try DeviceBuffer(x), gy = try DeviceBuffer<UInt16>(count: x.count + 1)
+        try gy.upload([0xABCD], at: x.count)
+        try Self.check(splade_cuda_to_bf16(gx.pointer, x.count, gy.pointer))
+        let got = try gy.download()
+        #expect(got[x.count] == 0xABCD)  // nothing written past count
+        let wrong = (0..<x.count).filter { i in
+            x[i].isNaN ? !Self.widen(got[i]).isNaN : got[i] != expected[i]
+        }
+        #expect(wrong.isEmpty, "first differing: \(wrong.prefix(5).map { String(x[$0].bitPattern, radix: 16) })")
+    }
+
+    /// A and B rounded to bfloat16 (leading dimensions wider than the rows): the GPU's float32 sums of the exact
+    /// products against BLAS.gemm on the widened values.
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func gemmBF16MatchesBLAS(transposeA: Bool, transposeB: Bool) throws {
+        let (m, n, k) = (37, 53, 29)
+        let lda = (transposeA ? m : k) + 3, ldb = (transposeB ? k : n) + 2, ldc = n + 1
+        let aCount = (transposeA ? k : m) * lda, bCount = (transposeB ? n : k) * ldb
+        let a = Self.random(aCount, seed: 41).map(Self.bfloat16), b = Self.random(bCount, seed: 42).map(Self.bfloat16)
+        let c0 = Self.random(m * ldc, seed: 43)
+        let wideA = a.map(Self.widen), wideB = b.map(Self.widen)
+        var expected = c0
+        wideA.withUnsafeBufferPointer { a in wideB.withUnsafeBufferPointer { b in expected.withUnsafeMutableBufferPointer { c in
+            BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: m, n: n, k: k, alpha: 0.5, a: a.baseAddress!, lda: lda,
+                      b: b.baseAddress!, ldb: ldb, beta: 1, c: c.baseAddress!, ldc: ldc)
+        } } }
+        let da = try DeviceBuffer(a), db = try DeviceBuffer(b), dc = try DeviceBuffer(c0)
+        try Self.check(splade_cuda_gemm_bf16(transposeA ? 1 : 0, transposeB ? 1 : 0, Int32(m), Int32(n), Int32(k), 0.5,
+                                             da.pointer, Int32(lda), db.pointer, Int32(ldb), 1, dc.pointer, Int32(ldc)))
+        let got = try dc.download()
+        #expect(Self.error(got, expected) < 1e-6)
+        #expect((0..<m).allSatisfy { r in got[r * ldc + n] == c0[r * ldc + n] })  // C's padding column
+    }
+
+    /// As groupedSgemmMatchesBLAS with A and B in bfloat16: attention-like groups (lengths 1, 7 and 19, 3 heads of
+    /// width 8 in rows of qkv [L × 3h]), one empty group, against BLAS.gemm on the widened values.
+    @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
+    func groupedGemmBF16MatchesBLAS(transposeA: Bool, transposeB: Bool) throws {
+        let shapes = [(m: 7, n: 7, k: 8, batch: 3), (m: 1, n: 8, k: 1, batch: 3), (m: 0, n: 4, k: 4, batch: 2),
+                      (m: 19, n: 8, k: 19, batch: 3), (m: 5, n: 3, k: 0, batch: 2)]
+        let (alpha, beta): (Float, Float) = (0.25, 0.5)
+        struct Layout { var lda = 0, ldb = 0, ldc = 0, strideA = 0, strideB = 0, strideC = 0, a = 0, b = 0, c = 0 }
+        var layouts: [Layout] = [], sizes = (a: 0, b: 0, c: 0)
+        for shape in shapes {
+            var l = Layout()
+            let (aRows, aCols) = transposeA ? (shape.k, shape.m) : (shape.m, shape.k)
+            let (bRows, bCols) = transposeB ? (shape.n, shape.k) : (shape.k, shape.n)
+            // Heads side by side in wide rows (stride = a head's width), as Q, K and V in qkv.
+            (l.lda, l.ldb, l.ldc) = (max(aCols, 1) * shape.batch + 1, max(bCols, 1) * shape.batch + 2, max(shape.n, 1) + 3)
+            (l.strideA, l.strideB, l.strideC) = (aCols, bCols, shape.m * l.ldc + 1)
+            (l.a, l.b, l.c) = (sizes.a, sizes.b, sizes.c)
+            sizes.a += max(aRows, 1) * l.lda
+            sizes.b += max(bRows, 1) * l.ldb
+            sizes.c += shape.batch * l.strideC
+            layouts.append(l)
+        }
+        let a = Self.random(sizes.a, seed: 44).map(Self.bfloat16), b = Self.random(sizes.b, seed: 45).map(Self.bfloat16)
+        let c0 = Self.random(sizes.c, seed: 46)
+        let wideA = a.map(Self.widen), wideB = b.map(Self.widen)
+        var expected = c0
+        wideA.withUnsafeBufferPointer { a in wideB.withUnsafeBufferPointer { b in expected.withUnsafeMutableBufferPointer { c in
+            for (shape, l) in zip(shapes, layouts) where shape.m > 0 && shape.n > 0 {
+                for i in 0..<shape.batch {
+                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: shape.m, n: shape.n, k: shape.k,
+                              alpha: alpha, a: a.baseAddress! + l.a + i * l.strideA, lda: l.lda,
+                              b: b.baseAddress! + l.b + i * l.strideB, ldb: l.ldb, beta: beta,
+                              c: c.baseAddress! + l.c + i * l.strideC, ldc: l.ldc)
+                }
+            }
+        } } }
+        let da = try DeviceBuffer(a), db = try DeviceBuffer(b), dc = try DeviceBuffer(c0)
+        let groups = zip(shapes, layouts).map { shape, l in
+            splade_cuda_gemm_group_bf16(m: Int32(shape.m), n: Int32(shape.n), k: Int32(shape.k), batch: Int32(shape.batch),
+                                        a: da.pointer + l.a, lda: Int32(l.lda), stride_a: Int64(l.strideA),
+                                        b: db.pointer + l.b, ldb: Int32(l.ldb), stride_b: Int64(l.strideB),
+                                        c: dc.pointer + l.c, ldc: Int32(l.ldc), stride_c: Int64(l.strideC))
+        }
+        let status = groups.withUnsafeBufferPointer {
+            splade_cuda_gemm_grouped_bf16(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
+        }
+        try Self.check(status)
+        let got = try dc.download()
+        #expect(Self.error(got, expected) < 1e-6)
+        var written = [Bool](repeating: false, count: sizes.c)
+        for (shape, l) in zip(shapes, layouts) where shape.m > 0 && shape.n > 0 {
+            for i in 0..<shape.batch {
+                for r in 0..<shape.m { for j in 0..<shape.n { written[l.c + i * l.strideC + r * l.ldc + j] = true } }
+            }
+        }
+        #expect(written.indices.allSatisfy { written[$0] || got[$0] == c0[$0] })
+    }
+
     /// Max pooling of a packed batch of 7 sequences, a chunk of rows at a time, the chunks spanning up to 4 sequences
     /// and cutting sequences in two, against a CPU loop over the packed rows (as BertTrainingPass.pool: per sequence,
     /// strict >, so the first maximal row wins, also across a chunk boundary); with argmax and without (inference);

@@ -41,6 +41,22 @@ struct CUDAPathTests {
         }
     }
 
+    /// --precision bf16: every product on bfloat16 copies, float32 sums; within bf16's rounding of PyTorch.
+    @Test func bfloat16EncoderIsCloseToPyTorch() throws {
+        let parity = EncoderParityTests()
+        let (tokenizer, _) = try parity.jaTiny()
+        let gpu = try CUDABertEncoder(directory: Fixtures.path("ja-tiny/model"), bfloat16: true)
+        let session = try tokenizer.makeSession()
+        let expected = try Safetensors.read(Fixtures.path("ja-tiny/encode-expected.safetensors"))["splade_max512"]!
+        let sequences = try parity.texts().map { text throws(SpladeError) in try session.encode(text, maxLength: 512) }
+        let v = gpu.config.vocabularySize
+        var worst: Float = 0
+        for (i, vector) in try gpu.splade(sequences, batchSize: 16).enumerated() {
+            worst = max(worst, EncoderParityTests.maxError(EncoderParityTests.dense(vector, size: v), expected.values[(i * v)..<((i + 1) * v)]))
+        }
+        #expect(worst < 5e-2 && worst > 0, "worst relative error \(worst)")
+    }
+
     /// ja-tiny with an untied decoder (a perturbed copy of the word embeddings), to cover both layouts.
     static func untied(_ weights: BertWeights) -> BertWeights {
         var copy = weights

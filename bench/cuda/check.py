@@ -9,9 +9,8 @@ no MeCab dictionary is needed where this runs).
                  to the PyTorch fixtures) and against PyTorch in float32, on the same token ids;
   parity-train   three splade-train steps with dropout (the same masks on both devices): --device cuda
                  against --device cpu, log line by line and every tensor of the final model;
-  bench-encode   documents/s at lengths 128/256/512, batch 32, BERT-base, vocabulary 32768: ours in
-                 float32 and with TF32 products (--tf32) against PyTorch in the same two and in bfloat16
-                 (bench/cuda/torch_encode.py);
+  bench-encode   documents/s at lengths 128/256/512, batch 32, BERT-base, vocabulary 32768: ours with
+                 --precision fp32, tf32 and bf16 against PyTorch in the same three (bench/cuda/torch_encode.py);
   bench-train    seconds per optimizer step, BERT-base, 1 query (32 tokens) + 7 documents (256 tokens),
                  dropout 0.1, cross-entropy + L1: ours against PyTorch in float32.
 
@@ -104,8 +103,9 @@ def tool(name, *arguments, discard_output=False):
     return run, time.perf_counter() - started
 
 
-def our_vectors(model, path, device):
-    run, _ = tool("splade-encode", "--model", model, "--keys", "ids", "--device", device, "--batch-size", "16", "-i", path)
+def our_vectors(model, path, device, precision="fp32"):
+    run, _ = tool("splade-encode", "--model", model, "--keys", "ids", "--device", device, "--precision", precision,
+                  "--batch-size", "16", "-i", path)
     dense = []
     for line in run.stdout.splitlines():
         row = np.zeros(VOCABULARY, dtype=np.float64)
@@ -155,6 +155,8 @@ def parity_encode():
     check("encode cuda vs cpu", relative(cuda, cpu), 1e-4, model=os.path.basename(model), texts=len(rows), mean_active=active)
     check("encode cuda vs pytorch fp32", relative(cuda, reference), 1e-4, model=os.path.basename(model), texts=len(rows))
     check("encode cpu vs pytorch fp32", relative(cpu, reference), 1e-4, model=os.path.basename(model), texts=len(rows))
+    half = our_vectors(model, path, "cuda", "bf16")
+    check("encode cuda bf16 vs pytorch fp32", relative(half, reference), 5e-2, model=os.path.basename(model), texts=len(rows))
     same = float(np.mean([(set(np.flatnonzero(c)) == set(np.flatnonzero(r))) for c, r in zip(cuda, cpu)]))
     record({"check": "encode cuda vs cpu: identical active terms", "share": same})
 
@@ -229,9 +231,9 @@ def bench_encode():
         generator = np.random.default_rng(length)
         path = os.path.join(a.work, f"bench-{length}.jsonl")
         write_ids(path, random_ids(generator, docs, [length]))
-        for precision in ["fp32", "tf32"]:
-            run, wall = tool("splade-encode", "--model", model, "--device", "cuda", "--timings", "--batch-size", "32",
-                             "--format", "binary", "-i", path, *(["--tf32"] if precision == "tf32" else []), discard_output=True)
+        for precision in ["fp32", "tf32", "bf16"]:
+            run, wall = tool("splade-encode", "--model", model, "--device", "cuda", "--precision", precision, "--timings",
+                             "--batch-size", "32", "--format", "binary", "-i", path, discard_output=True)
             gpu = float(re.search(r"model on the GPU ([0-9.]+) s", run.stderr).group(1))
             record({"bench": "encode", "side": "splade", "precision": precision, "length": length, "batch": 32, "docs": docs,
                     "seconds": gpu, "docs_per_s": docs / gpu, "wall_seconds": wall, "wall_docs_per_s": docs / wall})

@@ -20,7 +20,7 @@ function __splade-encode_parse_tokens -S
     set -l unparsed_tokens (__splade-encode_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-encode'
-        __splade-encode_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'i/input=' 'o/output=' 'skip-invalid' 'progress' 'threads=' 'device=' 'tf32' 'batch-size=' 'top-k=' 'threshold=' 'format=' 'keys=' 'convert' 'timings' 'shard=' 'h/help'
+        __splade-encode_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'i/input=' 'o/output=' 'skip-invalid' 'progress' 'threads=' 'device=' 'precision=' 'batch-size=' 'top-k=' 'threshold=' 'format=' 'keys=' 'convert' 'timings' 'shard=' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-encode_parse_subcommand -r 1 
@@ -89,7 +89,7 @@ complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_fla
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" progress' -l 'progress' -d 'Show progress on standard error even when it is not a terminal.'
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" threads' -l 'threads' -d 'Worker threads (default: the number of cores).' -rfka ''
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" device' -l 'device' -d 'Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (a GPU when this build has CUDA support and the machine a GPU, else the CPU). Without CUDA support in the build, or without a GPU, cuda exits with status 69.' -rfka ''
-complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" tf32' -l 'tf32' -d 'On a GPU, let cuBLAS multiply float32 matrices on TF32 tensor cores: faster, with about 1e-3 relative error in each product (PyTorch\'s allow_tf32). Ignored, with a warning, when --device auto finds no GPU.'
+complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" precision' -l 'precision' -d 'How a GPU multiplies matrices: fp32; tf32 (TF32 tensor cores, about 1e-3 relative error per product, as PyTorch\'s allow_tf32); bf16 (bfloat16 weights and product inputs with float32 sums, about 1e-2; encoding only). The CPU computes in fp32.' -rfka 'fp32 tf32 bf16'
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" batch-size' -l 'batch-size' -d 'Sequences per forward pass (sorted by length within a window of input).' -rfka ''
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" top-k' -l 'top-k' -d 'Keep only the k largest weights of each vector (default: all).' -rfka ''
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" threshold' -l 'threshold' -d 'Drop weights below this value (default: none).' -rfka ''

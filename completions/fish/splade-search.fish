@@ -20,7 +20,7 @@ function __splade-search_parse_tokens -S
     set -l unparsed_tokens (__splade-search_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-search'
-        __splade-search_parse_subcommand 0 'index=+' 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'device=' 'tf32' 'vectors' 'keys=' 'tokens-only' 'k=' 'alpha=' 'query-terms=' 'fusion=' 'weight=+' 'format=' 'index-name=' 'tag=' 'with-text=' 'text-field=+' 'batch-size=' 'i/input=' 'o/output=' 'threads=' 'timings' 'h/help'
+        __splade-search_parse_subcommand 0 'index=+' 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'device=' 'precision=' 'vectors' 'keys=' 'tokens-only' 'k=' 'alpha=' 'query-terms=' 'fusion=' 'weight=+' 'format=' 'index-name=' 'tag=' 'with-text=' 'text-field=+' 'batch-size=' 'i/input=' 'o/output=' 'threads=' 'timings' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-search_parse_subcommand -r 1 
@@ -85,7 +85,7 @@ complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_fla
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" id-field' -l 'id-field' -d 'Id field of JSON Lines input (a string or number, passed through).' -rfka ''
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" lines' -l 'lines' -d 'Input is plain text, one text per line; the id is the line number.'
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" device' -l 'device' -d 'Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (a GPU when this build has CUDA support and the machine a GPU, else the CPU). Without CUDA support in the build, or without a GPU, cuda exits with status 69.' -rfka ''
-complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" tf32' -l 'tf32' -d 'On a GPU, let cuBLAS multiply float32 matrices on TF32 tensor cores: faster, with about 1e-3 relative error in each product (PyTorch\'s allow_tf32). Ignored, with a warning, when --device auto finds no GPU.'
+complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" precision' -l 'precision' -d 'How a GPU multiplies matrices: fp32; tf32 (TF32 tensor cores, about 1e-3 relative error per product, as PyTorch\'s allow_tf32); bf16 (bfloat16 weights and product inputs with float32 sums, about 1e-2; encoding only). The CPU computes in fp32.' -rfka 'fp32 tf32 bf16'
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" vectors' -l 'vectors' -d 'Queries are sparse vectors (binary stream or JSON Lines), not texts.'
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" keys' -l 'keys' -d 'Keys of JSON Lines query vectors: token strings (resolved with --model or the index\'s stored vocabulary) or token ids.' -rfka 'tokens ids'
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" tokens-only' -l 'tokens-only' -d 'Tokenizer-only queries: every query token weighs 1, no model is run.'

@@ -20,7 +20,7 @@ function __splade-train_parse_tokens -S
     set -l unparsed_tokens (__splade-train_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-train'
-        __splade-train_parse_subcommand -r 1 'config=' 'output-dir=' 'resume' 'log=' 'mecab-dic=' 'threads=' 'sparsity-warmup-in-optimizer-steps' 'progress' 'device=' 'tf32' 'h/help'
+        __splade-train_parse_subcommand -r 1 'config=' 'output-dir=' 'resume' 'log=' 'mecab-dic=' 'threads=' 'sparsity-warmup-in-optimizer-steps' 'progress' 'device=' 'precision=' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-train_parse_subcommand -r 1 
@@ -86,6 +86,6 @@ complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" sparsity-warmup-in-optimizer-steps' -l 'sparsity-warmup-in-optimizer-steps' -d 'Count fractional sparsity warm-ups in optimizer steps rather than micro-batches (the reference counts micro-batches).'
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" progress' -l 'progress' -d 'Show progress on standard error even when it is not a terminal.'
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" device' -l 'device' -d 'Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (a GPU when this build has CUDA support and the machine a GPU, else the CPU). Without CUDA support in the build, or without a GPU, cuda exits with status 69.' -rfka ''
-complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" tf32' -l 'tf32' -d 'On a GPU, let cuBLAS multiply float32 matrices on TF32 tensor cores: faster, with about 1e-3 relative error in each product (PyTorch\'s allow_tf32). Ignored, with a warning, when --device auto finds no GPU.'
+complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" precision' -l 'precision' -d 'How a GPU multiplies matrices: fp32; tf32 (TF32 tensor cores, about 1e-3 relative error per product, as PyTorch\'s allow_tf32); bf16 (bfloat16 weights and product inputs with float32 sums, about 1e-2; encoding only). The CPU computes in fp32.' -rfka 'fp32 tf32 bf16'
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_positional "splade-train" -eq 1' -fa 'help' -d 'Show subcommand help information.'

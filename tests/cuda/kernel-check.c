@@ -14,7 +14,8 @@
  * Output, one JSON line per checked output of a call:
  *   {"op": ..., "case": ..., "error": e, "tolerance": t, "pass": true|false, "real_us": x}
  * e = ‖real − emu‖₂ / max(‖emu‖₂, 1e-30) in double; where the tolerance is 0 (bit-identical results
- * expected) e is instead the fraction of elements whose bits differ. real_us is the median time of
+ * expected) e is instead the fraction of elements whose bits differ (for bfloat16 outputs, a NaN on both sides is
+ * no difference, whatever its payload). real_us is the median time of
  * REPETITIONS calls of the real library, each between two synchronizations; only the first call's
  * results are checked (the others run on buffers it already updated). A failed API call gives one line
  * with "pass": false and "message". Last line: {"checks": n, "failed": k}.
@@ -55,6 +56,10 @@
     X(int, sgemm_strided_batched, (int, int, int, int, int, float, const float *, int, long long, const float *, int, \
                                    long long, float, float *, int, long long, int))                                   \
     X(int, sgemm_grouped, (int, int, float, float, const splade_cuda_gemm_group *, int))                              \
+    X(int, to_bf16, (const float *, size_t, uint16_t *))                                                              \
+    X(int, gemm_bf16, (int, int, int, int, int, float, const uint16_t *, int, const uint16_t *, int, float, float *,  \
+                       int))                                                                                          \
+    X(int, gemm_grouped_bf16, (int, int, float, float, const splade_cuda_gemm_group_bf16 *, int))                     \
     X(int, set_tf32, (int))                                                                                           \
     X(int, fill_rows, (float *, const float *, int, int))                                                             \
     X(int, embed, (const int32_t *, const int32_t *, int, int, const float *, const float *, const float *, float *)) \
@@ -227,6 +232,7 @@ typedef struct {
     size_t bytes;
     const char *output;   /* the output's name; NULL for an input only */
     double tolerance;
+    bool bf16;            /* an output of bfloat16 bit patterns (2 bytes each), compared exactly, any NaN equal */
     void *result[2];      /* the output read back from each side */
 } Buffer;
 
@@ -268,6 +274,12 @@ static int random_buffer(Test *t, size_t count, float low, float high) {
 static void output(Test *t, int index, const char *name, double tolerance) {
     t->buffers[index].output = name;
     t->buffers[index].tolerance = tolerance;
+}
+
+/* A bfloat16 output: the same bits on both sides, or NaN on both (the NaN's payload is left to the kernel). */
+static void output_bf16(Test *t, int index, const char *name) {
+    output(t, index, name, EXACT);
+    t->buffers[index].bf16 = true;
 }
 
 static bool call_failed(Test *t, int side, const char *what) {
@@ -331,7 +343,16 @@ static bool collect(Test *t) {
 }
 
 /* The normalised error of an output, or for an exact one the fraction of its elements that differ. */
+static bool bf16_nan(uint16_t bits) { return (bits & 0x7FFF) > 0x7F80; }
+
 static double difference(const Buffer *b) {
+    if (b->bf16) {
+        size_t count = b->bytes / sizeof(uint16_t), differing = 0;
+        const uint16_t *real = b->result[REAL], *emu = b->result[EMU];
+        for (size_t i = 0; i < count; i++)
+            differing += real[i] != emu[i] && !(bf16_nan(real[i]) && bf16_nan(emu[i]));
+        return (double)differing / (double)(count ? count : 1);
+    }
     size_t count = b->bytes / sizeof(float);
     if (b->tolerance == EXACT) {
         size_t differing = 0;
@@ -421,6 +442,7 @@ static void finish(Test *t) {
 #define DF(i) ((float *)dev[i])
 #define DI(i) ((int32_t *)dev[i])
 #define DL(i) ((long long *)dev[i])
+#define DB(i) ((uint16_t *)dev[i])
 #define OPT(i) ((i) < 0 ? NULL : DF(i))
 
 /* ---- Sizes -------------------------------------------------------------------------------- */
@@ -575,40 +597,52 @@ static const char *const product_names[] = {
     "keys backward s·dSᵀ·Q: TN lda=L ldb=ldc=3h",
 };
 
+/* Group s of a product over a packed batch: its sizes, and its matrices as offsets (in elements) into the L×L blocks
+ * (scores, P or dS: A, but for the scores), the rows (qkv or dC: B, and A of the scores) and the output (scores,
+ * context or dqkv: C). */
+typedef struct {
+    int m, n, k, batch;
+    long long a;
+    int lda;
+    long long stride_a, b;
+    int ldb;
+    long long stride_b, c;
+    int ldc;
+    long long stride_c;
+} GroupLayout;
+
+static GroupLayout attention_group(const Packed *k, enum Product product, int s) {
+    int h = S.h, d = h / k->heads, ld = 3 * h, L = k->length[s], heads = k->heads;
+    long long LL = (long long)L * L, t = k->start[s], p = k->offset[s];
+    switch (product) {
+    case SCORES: return (GroupLayout){L, L, d, heads, t * ld, ld, d, t * ld + h, ld, d, p, L, LL};
+    case CONTEXT: return (GroupLayout){L, d, L, heads, p, L, LL, t * ld + 2 * h, ld, d, t * h, h, d};
+    case VALUES_BACKWARD: return (GroupLayout){L, d, L, heads, p, L, LL, t * h, h, d, t * ld + 2 * h, ld, d};
+    case QUERIES_BACKWARD: return (GroupLayout){L, d, L, heads, p, L, LL, t * ld + h, ld, d, t * ld, ld, d};
+    case KEYS_BACKWARD: return (GroupLayout){L, d, L, heads, p, L, LL, t * ld, ld, d, t * ld + h, ld, d};
+    }
+    setup_failure("no product %d", (int)product);
+}
+
+static int product_transpose_a(enum Product product) { return product == VALUES_BACKWARD || product == KEYS_BACKWARD; }
+static int product_transpose_b(enum Product product) { return product == SCORES; }
+
 /* `blocks`: the L×L blocks (scores, P or dS); `rows`: qkv or dC; `out`: scores, context or dqkv. */
 static int grouped_attention(const Api *api, const Packed *k, enum Product product, float alpha, float beta,
                              const float *blocks, const float *rows, float *out, bool tf32) {
-    int h = S.h, d = h / k->heads, ld = 3 * h;
     splade_cuda_gemm_group groups[MAX_PACKED];
-    int ta = product == VALUES_BACKWARD || product == KEYS_BACKWARD, tb = product == SCORES;
+    const float *a_base = product == SCORES ? rows : blocks;
     for (int s = 0; s < k->count; s++) {
-        int L = k->length[s];
-        long long LL = (long long)L * L, t = k->start[s];
-        const float *p = blocks + k->offset[s];
-        switch (product) {
-        case SCORES:
-            groups[s] = (splade_cuda_gemm_group){L, L, d, k->heads, rows + t * ld, ld, d, rows + t * ld + h, ld, d,
-                                                 out + k->offset[s], L, LL};
-            break;
-        case CONTEXT:
-            groups[s] = (splade_cuda_gemm_group){L, d, L, k->heads, p, L, LL, rows + t * ld + 2 * h, ld, d, out + t * h, h, d};
-            break;
-        case VALUES_BACKWARD:
-            groups[s] = (splade_cuda_gemm_group){L, d, L, k->heads, p, L, LL, rows + t * h, h, d, out + t * ld + 2 * h, ld, d};
-            break;
-        case QUERIES_BACKWARD:
-            groups[s] = (splade_cuda_gemm_group){L, d, L, k->heads, p, L, LL, rows + t * ld + h, ld, d, out + t * ld, ld, d};
-            break;
-        case KEYS_BACKWARD:
-            groups[s] = (splade_cuda_gemm_group){L, d, L, k->heads, p, L, LL, rows + t * ld, ld, d, out + t * ld + h, ld, d};
-            break;
-        }
+        GroupLayout g = attention_group(k, product, s);
+        groups[s] = (splade_cuda_gemm_group){g.m, g.n, g.k, g.batch, a_base + g.a, g.lda, g.stride_a, rows + g.b, g.ldb,
+                                             g.stride_b, out + g.c, g.ldc, g.stride_c};
     }
     if (tf32) {
         int code = api->set_tf32(1);
         if (code) return code;
     }
-    int code = api->sgemm_grouped(ta, tb, alpha, beta, groups, k->count);
+    int code = api->sgemm_grouped(product_transpose_a(product), product_transpose_b(product), alpha, beta, groups,
+                                  k->count);
     int off = tf32 ? api->set_tf32(0) : SPLADE_CUDA_OK;
     return code ? code : off;
 }
@@ -644,6 +678,126 @@ static void check_grouped(void) {
     grouped_case(&k, QUERIES_BACKWARD, scale, 0, false);
     grouped_case(&k, QUERIES_BACKWARD, scale, 1, false);
     grouped_case(&k, KEYS_BACKWARD, scale, 1, false);
+}
+
+/* ---- bfloat16 products -------------------------------------------------------------------- */
+
+/* Random bfloat16 values in [low, high): the upper halves of random floats (truncated: any bfloat16 will do). */
+static int bf16_buffer(Test *t, size_t count, float low, float high) {
+    uint16_t *values = allocate(count * sizeof(uint16_t));
+    for (size_t i = 0; i < count; i++) {
+        float x = uniform(low, high);
+        uint32_t bits;
+        memcpy(&bits, &x, sizeof bits);
+        values[i] = (uint16_t)(bits >> 16);
+    }
+    return buffer(t, values, count * sizeof(uint16_t));
+}
+
+/* Floats (as bits) with every kind of rounding to bfloat16: the expected bits of each in the comment. */
+static const uint32_t bf16_special[] = {
+    0x00000000, 0x80000000,             /* ±0 */
+    0x3F800000, 0xBF800000,             /* ±1: exact */
+    0x3F807FFF, 0x3F808001, 0xBF808001, /* below and above the halfway point: 3F80, 3F81, BF81 */
+    0x3F808000, 0xBF808000,             /* ties to an even upper half: 3F80, BF80 */
+    0x3F818000, 0xBF818000,             /* ties to an odd upper half: 3F82, BF82 */
+    0x3FFFFFFF, 0x3FFF8000,             /* a carry into the exponent: 4000, 4000 */
+    0x7F7F7FFF, 0x7F7F8000, 0x7F7FFFFF, 0xFF7FFFFF, /* the largest: 7F7F, then overflow to ±infinity: 7F80, 7F80, FF80 */
+    0x00000001, 0x80000001,             /* the smallest subnormals: 0000, 8000 */
+    0x00008000, 0x00018000, 0x00008001, /* subnormal ties and above: 0000, 0002, 0001 */
+    0x007FFFFF, 0x807FFFFF, 0x007F7FFF, /* the largest subnormal rounds to the smallest normal: 0080, 8080; 007F */
+    0x7F800000, 0xFF800000,             /* ±infinity: 7F80, FF80 */
+    0x7FC00000, 0xFFC00000, 0x7FFFFFFF, 0xFFFFFFFF, /* quiet NaNs */
+    0x7F800001, 0xFF800001, 0x7F80FFFF, 0x7F810000, 0x7FBFFFFF, /* signalling NaNs, some with only a lower payload */
+};
+
+/* to_bf16 of x[offset ..< offset + count] into y[offset ...] (y[..< offset] must stay as it was): the special floats,
+ * then random bit patterns (every exponent, NaNs among them) and random floats in turn. */
+static void to_bf16_case(size_t count, size_t offset) {
+    size_t specials = sizeof bf16_special / sizeof bf16_special[0];
+    Test t;
+    begin(&t, "to_bf16", "count=%zu from element %zu: ties, subnormals, ±0, ±infinity, NaNs, random bits and floats",
+          count, offset);
+    float *x = allocate((count + offset) * sizeof(float));
+    for (size_t i = 0; i < count + offset; i++) {
+        uint32_t bits;
+        if (i >= offset && i - offset < specials) bits = bf16_special[i - offset];
+        else if (i % 2) bits = (uint32_t)(next_random() >> 32);
+        else {
+            float value = uniform(-4, 4);
+            memcpy(&bits, &value, sizeof bits);
+        }
+        memcpy(&x[i], &bits, sizeof bits);
+    }
+    int xb = buffer(&t, x, (count + offset) * sizeof(float));
+    int y = bf16_buffer(&t, count + offset, -1, 1);
+    output_bf16(&t, y, "y");
+    RUN(&t, api->to_bf16(DF(xb) + offset, count, DB(y) + offset));
+}
+
+/* As sgemm_case, A and B in bfloat16: both sides sum the same exact products in float32, in different orders. */
+static void gemm_bf16_case(const char *what, int ta, int tb, int m, int n, int k, float alpha, float beta, int pad) {
+    int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
+    size_t a_count = (size_t)(ta ? k : m) * lda, b_count = (size_t)(tb ? n : k) * ldb, c_count = (size_t)m * ldc;
+    Test t;
+    begin(&t, "gemm_bf16", "%s %c%c m=%d n=%d k=%d alpha=%g beta=%g lda=%d ldb=%d ldc=%d", what, ta ? 'T' : 'N',
+          tb ? 'T' : 'N', m, n, k, alpha, beta, lda, ldb, ldc);
+    int a = bf16_buffer(&t, a_count, -1, 1), b = bf16_buffer(&t, b_count, -1, 1), c = random_buffer(&t, c_count, -1, 1);
+    output(&t, c, "c", ACCUMULATED);
+    RUN(&t, api->gemm_bf16(ta, tb, m, n, k, alpha, DB(a), lda, DB(b), ldb, beta, DF(c), ldc));
+}
+
+/* As grouped_attention, the blocks and the rows in bfloat16. */
+static int grouped_attention_bf16(const Api *api, const Packed *k, enum Product product, float alpha, float beta,
+                                  const uint16_t *blocks, const uint16_t *rows, float *out) {
+    splade_cuda_gemm_group_bf16 groups[MAX_PACKED];
+    const uint16_t *a_base = product == SCORES ? rows : blocks;
+    for (int s = 0; s < k->count; s++) {
+        GroupLayout g = attention_group(k, product, s);
+        groups[s] = (splade_cuda_gemm_group_bf16){g.m, g.n, g.k, g.batch, a_base + g.a, g.lda, g.stride_a, rows + g.b,
+                                                  g.ldb, g.stride_b, out + g.c, g.ldc, g.stride_c};
+    }
+    return api->gemm_grouped_bf16(product_transpose_a(product), product_transpose_b(product), alpha, beta, groups,
+                                  k->count);
+}
+
+static void grouped_bf16_case(const Packed *k, enum Product product, float alpha, float beta) {
+    int h = S.h, d = h / k->heads;
+    size_t qkv_count = (size_t)k->tokens * 3 * h, context_count = (size_t)k->tokens * h;
+    Test t;
+    begin(&t, "gemm_grouped_bf16", "%s alpha=%g beta=%g, %d sequences of 0-%d tokens (%d in all), heads=%d d=%d",
+          product_names[product], alpha, beta, k->count, S.attention[0], k->tokens, k->heads, d);
+    float block_high = product == CONTEXT || product == VALUES_BACKWARD ? 2.0f / S.attention[0] : 0.01f;
+    int blocks = product == SCORES ? -1 : bf16_buffer(&t, (size_t)k->floats, product >= QUERIES_BACKWARD ? -block_high : 0,
+                                                      block_high);
+    int rows = bf16_buffer(&t, product == VALUES_BACKWARD ? context_count : qkv_count, -1, 1);
+    size_t out_count = product == SCORES ? (size_t)k->floats : product == CONTEXT ? context_count : qkv_count;
+    int out = random_buffer(&t, out_count, -1, 1);
+    output(&t, out, product == SCORES ? "scores" : product == CONTEXT ? "context" : "dqkv", ACCUMULATED);
+    RUN(&t, grouped_attention_bf16(api, k, product, alpha, beta, blocks < 0 ? NULL : DB(blocks), DB(rows), DF(out)));
+}
+
+/* --precision bf16: the conversions, the Linear and decoder products, and attention's grouped products (the
+ * fallback of one strided-batched product per group: SPLADE_CUDA_GROUPED=0, as bench/cuda/run runs it). */
+static void check_bf16(void) {
+    size_t intermediate = (size_t)S.tokens * S.inter;
+    to_bf16_case(sizeof bf16_special / sizeof bf16_special[0], 0);
+    to_bf16_case(intermediate + 3, 1);
+    int T = S.tokens, h = S.h, I = S.inter;
+    gemm_bf16_case("Linear forward", 0, 1, T, I, h, 1, 1, 3);
+    gemm_bf16_case("decoder logits of a chunk", 0, 1, S.length, S.vocabulary, h, 1, 0, 0);
+    gemm_bf16_case("no transposes", 0, 0, T, h, I, 1.25f, 0.5f, 5);
+    gemm_bf16_case("A transposed", 1, 0, I, h, T, -0.5f, 1, 7);
+    gemm_bf16_case("both transposed", 1, 1, h / 2 + 1, h / 3 + 2, h, 0.6f, -1.5f, 1);
+    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0);
+    float scale = 1 / sqrtf((float)(S.h / S.heads));
+    grouped_bf16_case(&k, SCORES, scale, 0);
+    grouped_bf16_case(&k, SCORES, scale, 1);
+    grouped_bf16_case(&k, CONTEXT, 1, 0);
+    grouped_bf16_case(&k, CONTEXT, 1, 1);
+    grouped_bf16_case(&k, VALUES_BACKWARD, 1, 0);
+    grouped_bf16_case(&k, QUERIES_BACKWARD, scale, 0);
+    grouped_bf16_case(&k, KEYS_BACKWARD, scale, 1);
 }
 
 /* ---- Memory ------------------------------------------------------------------------------- */
@@ -1109,6 +1263,53 @@ static void check_argument_errors(void) {
 #undef GROUPED
 #undef G
 
+    /* bfloat16: the conversion's pointers; gemm_bf16's sizes are cuBLAS's to reject (a CUBLAS error, as cuBLAS's
+     * status 7), the grouped product's groups as sgemm_grouped's. G(i): a valid 4×4·4×4 bfloat16 group on `dev`. */
+    const int CUBLAS = SPLADE_CUDA_ERROR_CUBLAS;
+    EXPECT_STATUS("to_bf16 x NULL", BAD, api->to_bf16(NULL, 4, DB(0)));
+    EXPECT_STATUS("to_bf16 y NULL", BAD, api->to_bf16(DF(0), 4, NULL));
+    EXPECT_STATUS("to_bf16 count=0: a no-op", OK, api->to_bf16(NULL, 0, NULL));
+    EXPECT_STATUS("gemm_bf16 m=-1", CUBLAS, api->gemm_bf16(0, 1, -1, 4, 4, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 4));
+    EXPECT_STATUS("gemm_bf16 k=-1", CUBLAS, api->gemm_bf16(0, 1, 4, 4, -1, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 4));
+    EXPECT_STATUS("gemm_bf16 lda=3 < k=4 (NT)", CUBLAS,
+                  api->gemm_bf16(0, 1, 4, 4, 4, 1, DB(0), 3, DB(0), 4, 0, DF(0) + 32, 4));
+    EXPECT_STATUS("gemm_bf16 lda=3 < m=4 (TN)", CUBLAS,
+                  api->gemm_bf16(1, 0, 4, 4, 4, 1, DB(0), 3, DB(0), 4, 0, DF(0) + 32, 4));
+    EXPECT_STATUS("gemm_bf16 ldb=3 < n=4 (NN)", CUBLAS,
+                  api->gemm_bf16(0, 0, 4, 4, 4, 1, DB(0), 4, DB(0), 3, 0, DF(0) + 32, 4));
+    EXPECT_STATUS("gemm_bf16 ldc=3 < n=4", CUBLAS, api->gemm_bf16(0, 1, 4, 4, 4, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 3));
+    EXPECT_STATUS("gemm_bf16 m=0 with NULLs and bad leading dimensions: a no-op", OK,
+                  api->gemm_bf16(0, 1, 0, 4, 4, 1, NULL, 0, NULL, 0, 0, NULL, 0));
+#define G(m, n, k, batch, lda, ldb, ldc) \
+    ((splade_cuda_gemm_group_bf16){m, n, k, batch, DB(0), lda, 16, DB(0), ldb, 16, DF(0) + 32, ldc, 16})
+#define GROUPED(what, expected, ...)                                                                                  \
+    EXPECT_STATUS("gemm_grouped_bf16 " what, expected,                                                                \
+                  api->gemm_grouped_bf16(0, 1, 1, 0, (splade_cuda_gemm_group_bf16[]){__VA_ARGS__},                    \
+                                         (int)(sizeof((splade_cuda_gemm_group_bf16[]){__VA_ARGS__}) /                 \
+                                               sizeof(splade_cuda_gemm_group_bf16))))
+    EXPECT_STATUS("gemm_grouped_bf16 group_count=-1", BAD, api->gemm_grouped_bf16(0, 0, 1, 0, NULL, -1));
+    EXPECT_STATUS("gemm_grouped_bf16 group_count=0: a no-op", OK, api->gemm_grouped_bf16(0, 0, 1, 0, NULL, 0));
+    EXPECT_STATUS("gemm_grouped_bf16 groups NULL", BAD, api->gemm_grouped_bf16(0, 0, 1, 0, NULL, 1));
+    GROUPED("m=-1 in the second group", BAD, G(4, 4, 4, 1, 4, 4, 4), G(-1, 4, 4, 1, 4, 4, 4));
+    GROUPED("batch=-1", BAD, G(4, 4, 4, -1, 4, 4, 4));
+    GROUPED("lda=3 < k=4 (NT)", BAD, G(4, 4, 4, 1, 3, 4, 4));
+    GROUPED("ldb=3 < k=4 (NT: B is n×k)", BAD, G(4, 4, 4, 1, 4, 3, 4));
+    GROUPED("ldc=3 < n=4", BAD, G(4, 4, 4, 1, 4, 4, 3));
+    {
+        splade_cuda_gemm_group_bf16 g[2];
+        EXPECT_STATUS("gemm_grouped_bf16 c NULL", BAD,
+                      (g[0] = G(4, 4, 4, 1, 4, 4, 4), g[0].c = NULL, api->gemm_grouped_bf16(0, 1, 1, 0, g, 1)));
+        EXPECT_STATUS("gemm_grouped_bf16 b NULL with k=4", BAD,
+                      (g[0] = G(4, 4, 4, 1, 4, 4, 4), g[0].b = NULL, api->gemm_grouped_bf16(0, 1, 1, 0, g, 1)));
+        EXPECT_STATUS("gemm_grouped_bf16 empty groups (m=0, n=0, batch=0) with bad leading dimensions and NULLs: a no-op",
+                      OK,
+                      (g[0] = (splade_cuda_gemm_group_bf16){0, 4, 4, 2, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0},
+                       g[1] = (splade_cuda_gemm_group_bf16){4, 4, 4, 0, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0},
+                       api->gemm_grouped_bf16(1, 0, 1, 0, g, 2)));
+    }
+#undef GROUPED
+#undef G
+
     /* Block softmax: sizes, then pointers (none is read before the checks). */
 #define OFFSETS ((const long long *)dev[0])
     EXPECT_STATUS("softmax_blocks blocks=-1", BAD, api->softmax_blocks(DF(0), OFFSETS, DI(1), -1, 2, 4));
@@ -1207,6 +1408,8 @@ int main(int argc, char **argv) {
     for (int decays = 0; decays <= 1; decays++) adamw_case((size_t)S.h * S.inter, decays);
     sum_squares_case((size_t)S.h * S.inter);
     sum_squares_case(1001);
+
+    check_bf16();
 
     check_argument_errors();
 

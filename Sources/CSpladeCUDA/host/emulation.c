@@ -163,29 +163,53 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
     return SPLADE_CUDA_OK;
 }
 
-/* As runtime.cu: every group checked before any product (a bad one is an ARGUMENT error and changes nothing),
- * then each group's products in order. */
+/* One group of either precision, as far as the checks go. */
+typedef struct {
+    int m, n, k, batch, lda, ldb, ldc;
+    bool a, b, c; /* not NULL */
+} GroupShape;
+
+static GroupShape float_group(const void *groups, int i) {
+    const splade_cuda_gemm_group *g = (const splade_cuda_gemm_group *)groups + i;
+    return (GroupShape){g->m, g->n, g->k, g->batch, g->lda, g->ldb, g->ldc, g->a != NULL, g->b != NULL, g->c != NULL};
+}
+
+static GroupShape bf16_group(const void *groups, int i) {
+    const splade_cuda_gemm_group_bf16 *g = (const splade_cuda_gemm_group_bf16 *)groups + i;
+    return (GroupShape){g->m, g->n, g->k, g->batch, g->lda, g->ldb, g->ldc, g->a != NULL, g->b != NULL, g->c != NULL};
+}
+
+/* As runtime.cu's grouped_products: every group checked before any product (a bad one is an ARGUMENT error and
+ * changes nothing); SPLADE_CUDA_OK when the products may run (none with group_count = 0). */
+static int check_groups(const char *name, int transpose_a, int transpose_b, const void *groups, int group_count,
+                        GroupShape (*shape)(const void *, int)) {
+    if (group_count < 0) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: negative group_count", name);
+    if (group_count == 0) return SPLADE_CUDA_OK;
+    if (!groups) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: null groups", name);
+    long long problems = 0;
+    for (int i = 0; i < group_count; i++) {
+        GroupShape g = shape(groups, i);
+        const char *problem = NULL;
+        if (g.m < 0 || g.n < 0 || g.k < 0 || g.batch < 0) problem = "a negative size";
+        else if (g.m == 0 || g.n == 0 || g.batch == 0) continue;
+        else if (!gemm_arguments_valid(transpose_a, transpose_b, g.m, g.n, g.k, g.lda, g.ldb, g.ldc))
+            problem = "a leading dimension smaller than a row";
+        else if (!g.c || (g.k > 0 && (!g.a || !g.b))) problem = "a null matrix";
+        if (problem)
+            return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: group %d (m=%d n=%d k=%d batch=%d lda=%d ldb=%d ldc=%d) has %s",
+                        name, i, g.m, g.n, g.k, g.batch, g.lda, g.ldb, g.ldc, problem);
+        problems += g.batch;
+    }
+    if (problems > INT32_MAX) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: more than INT_MAX products", name);
+    return SPLADE_CUDA_OK;
+}
+
+/* Each group's products in order. */
 int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
                               const splade_cuda_gemm_group *groups, int group_count) {
     ENTER();
-    REQUIRE(group_count >= 0, "sgemm_grouped: negative group_count");
-    if (group_count == 0) return SPLADE_CUDA_OK;
-    REQUIRE(groups, "sgemm_grouped: null groups");
-    long long problems = 0;
-    for (int i = 0; i < group_count; i++) {
-        const splade_cuda_gemm_group *g = &groups[i];
-        const char *problem = NULL;
-        if (g->m < 0 || g->n < 0 || g->k < 0 || g->batch < 0) problem = "a negative size";
-        else if (g->m == 0 || g->n == 0 || g->batch == 0) continue;
-        else if (!gemm_arguments_valid(transpose_a, transpose_b, g->m, g->n, g->k, g->lda, g->ldb, g->ldc))
-            problem = "a leading dimension smaller than a row";
-        else if (!g->c || (g->k > 0 && (!g->a || !g->b))) problem = "a null matrix";
-        if (problem)
-            return fail(SPLADE_CUDA_ERROR_ARGUMENT, "sgemm_grouped: group %d (m=%d n=%d k=%d batch=%d lda=%d ldb=%d "
-                        "ldc=%d) has %s", i, g->m, g->n, g->k, g->batch, g->lda, g->ldb, g->ldc, problem);
-        problems += g->batch;
-    }
-    REQUIRE(problems <= INT32_MAX, "sgemm_grouped: more than INT_MAX products");
+    int code = check_groups("sgemm_grouped", transpose_a, transpose_b, groups, group_count, float_group);
+    if (code) return code;
     for (int i = 0; i < group_count; i++) {
         const splade_cuda_gemm_group *g = &groups[i];
         if (g->m == 0 || g->n == 0) continue;
@@ -200,6 +224,91 @@ int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, flo
 int splade_cuda_set_tf32(int enabled) {
     (void)enabled;
     ENTER();
+    return SPLADE_CUDA_OK;
+}
+
+/* ---- bfloat16 products --------------------------------------------------------------------- */
+
+/* As elementwise.cu's bfloat16_bits: round to nearest even on the bit pattern (0x7FFF plus the lowest kept bit
+ * carries into the upper half exactly when the lower half is above the halfway point, or at it with the upper half
+ * odd); a NaN keeps its sign and upper payload, made quiet so that it cannot become infinity. */
+static uint16_t bfloat16_bits(float x) {
+    uint32_t bits;
+    memcpy(&bits, &x, sizeof bits);
+    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((bits >> 16) | 0x0040u);
+    return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
+int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y) {
+    ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    REQUIRE(x && y, "null pointer");
+    for (size_t i = 0; i < count; i++) y[i] = bfloat16_bits(x[i]);
+    return SPLADE_CUDA_OK;
+}
+
+/* The rows×cols matrix x (bfloat16, row stride ld) as a dense float matrix: exact, a bfloat16 being the upper half
+ * of a float. */
+static void widen(const uint16_t *x, int rows, int cols, int ld, float *out) {
+    for (size_t r = 0; r < (size_t)rows; r++)
+        for (size_t j = 0; j < (size_t)cols; j++) {
+            uint32_t bits = (uint32_t)x[r * (size_t)ld + j] << 16;
+            memcpy(&out[r * (size_t)cols + j], &bits, sizeof bits);
+        }
+}
+
+/* Floats for widened copies of op(A) [m×k] and op(B) [k×n]. */
+static size_t gemm_bf16_scratch(int m, int n, int k) { return (size_t)m * (size_t)k + (size_t)k * (size_t)n; }
+
+/* One product with A and B in bfloat16: both widened to float, then cblas_sgemm, which sums the exact products in
+ * float as cuBLAS's CUBLAS_COMPUTE_32F does (in another order). With k = 0 nothing is read: C = beta·C. */
+static void gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
+                      const uint16_t *b, int ldb, float beta, float *c, int ldc, float *scratch) {
+    int a_rows = transpose_a ? k : m, a_cols = transpose_a ? m : k, b_rows = transpose_b ? n : k,
+        b_cols = transpose_b ? k : n;
+    float *wide_a = scratch, *wide_b = scratch + (size_t)a_rows * (size_t)a_cols;
+    if (k > 0) {
+        widen(a, a_rows, a_cols, lda, wide_a);
+        widen(b, b_rows, b_cols, ldb, wide_b);
+    }
+    gemm(transpose_a, transpose_b, m, n, k, alpha, wide_a, a_cols > 1 ? a_cols : 1, wide_b, b_cols > 1 ? b_cols : 1,
+         beta, c, ldc);
+}
+
+int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
+                          const uint16_t *b, int ldb, float beta, float *c, int ldc) {
+    ENTER();
+    if (m == 0 || n == 0) return SPLADE_CUDA_OK;
+    if (!gemm_arguments_valid(transpose_a, transpose_b, m, n, k, lda, ldb, ldc))
+        return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasGemmEx failed with status 7");
+    float *scratch = malloc((gemm_bf16_scratch(m, n, k) + 1) * sizeof(float));
+    if (!scratch) return fail(SPLADE_CUDA_ERROR_CUDA, "host emulation of gemm_bf16: out of memory");
+    gemm_bf16(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
+    free(scratch);
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha, float beta,
+                                  const splade_cuda_gemm_group_bf16 *groups, int group_count) {
+    ENTER();
+    int code = check_groups("gemm_grouped_bf16", transpose_a, transpose_b, groups, group_count, bf16_group);
+    if (code) return code;
+    size_t floats = 1;
+    for (int i = 0; i < group_count; i++) {
+        const splade_cuda_gemm_group_bf16 *g = &groups[i];
+        if (g->m > 0 && g->n > 0 && g->batch > 0 && gemm_bf16_scratch(g->m, g->n, g->k) > floats)
+            floats = gemm_bf16_scratch(g->m, g->n, g->k);
+    }
+    float *scratch = malloc(floats * sizeof(float));
+    if (!scratch) return fail(SPLADE_CUDA_ERROR_CUDA, "host emulation of gemm_grouped_bf16: out of memory");
+    for (int i = 0; i < group_count; i++) {
+        const splade_cuda_gemm_group_bf16 *g = &groups[i];
+        if (g->m == 0 || g->n == 0) continue;
+        for (long long j = 0; j < g->batch; j++) /* with k = 0, A and B may be NULL (not read) */
+            gemm_bf16(transpose_a, transpose_b, g->m, g->n, g->k, alpha, g->a ? g->a + j * g->stride_a : NULL, g->lda,
+                      g->b ? g->b + j * g->stride_b : NULL, g->ldb, beta, g->c + j * g->stride_c, g->ldc, scratch);
+    }
+    free(scratch);
     return SPLADE_CUDA_OK;
 }
 

@@ -86,6 +86,31 @@ typedef struct {
 } splade_cuda_gemm_group;
 int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
                               const splade_cuda_gemm_group *groups, int group_count);
+/* ---- bfloat16 products (encoding with --precision bf16) ----------------------------------------- */
+
+/* y[i] = x[i] as bfloat16 (the upper 16 bits of the float32, rounded to nearest even; NaN stays NaN). */
+int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y);
+/* As splade_cuda_sgemm with A and B in bfloat16: C[m×n] = alpha·op(A)·op(B) + beta·C, C float32, products
+ * accumulated in float32 (cublasGemmEx, CUBLAS_COMPUTE_32F). */
+int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
+                          const uint16_t *b, int ldb, float beta, float *c, int ldc);
+/* As splade_cuda_sgemm_grouped with A and B in bfloat16 and C float32 (cublasGemmGroupedBatchedEx, else one
+ * cublasGemmStridedBatchedEx per group; SPLADE_CUDA_GROUPED=0 forces the latter). */
+typedef struct {
+    int m, n, k, batch;
+    const uint16_t *a;
+    int lda;
+    long long stride_a;
+    const uint16_t *b;
+    int ldb;
+    long long stride_b;
+    float *c;
+    int ldc;
+    long long stride_c;
+} splade_cuda_gemm_group_bf16;
+int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha, float beta,
+                                  const splade_cuda_gemm_group_bf16 *groups, int group_count);
+
 /* 1: let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error); 0 (the default): exact float32. */
 int splade_cuda_set_tf32(int enabled);
 

@@ -1,5 +1,5 @@
 // Element-wise kernels: bias rows, embeddings and their backward, GELU and its backward, sums, dropout masks,
-// column sums, AdamW.
+// bfloat16 conversion, column sums, AdamW.
 // Built with --fmad=false so products and sums round as the CPU code (Swift does not contract).
 #include "common.cuh"
 #include "reduce.cuh"
@@ -52,6 +52,20 @@ static __global__ void multiply_kernel(float *x, const float *mask, size_t count
 
 static __global__ void add_kernel(float *y, const float *x, size_t count) {
     GRID_STRIDE(i, count) y[i] += x[i];
+}
+
+// The bfloat16 nearest x, rounding ties to even, on the bit pattern: adding 0x7FFF plus the lowest kept bit carries
+// into the upper half exactly when the lower half is above 0x8000, or equal to it with the upper half odd (a carry
+// out of the mantissa is the next binade, or infinity). A NaN keeps its sign and upper payload, made quiet so that
+// cutting the lower payload cannot leave infinity. Bit for bit as host/emulation.c's bfloat16_bits.
+static __device__ inline uint16_t bfloat16_bits(float x) {
+    uint32_t bits = __float_as_uint(x);
+    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((bits >> 16) | 0x0040u);
+    return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
+static __global__ void to_bf16_kernel(const float *x, size_t count, uint16_t *y) {
+    GRID_STRIDE(i, count) y[i] = bfloat16_bits(x[i]);
 }
 
 // SeededRandom (SplitMix64) without its sequential state: draw n has state seed + (n + 1)·γ, so every
@@ -183,6 +197,14 @@ int splade_cuda_add(float *y, const float *x, size_t count) {
     SPLADE_REQUIRE(y && x, "null pointer");
     add_kernel<<<blocks_for(count), kThreads>>>(y, x, count);
     return launched("add");
+}
+
+int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y) {
+    SPLADE_ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && y, "null pointer");
+    to_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count, y);
+    return launched("to_bf16");
 }
 
 int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability) {

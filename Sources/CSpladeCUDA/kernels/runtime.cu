@@ -101,12 +101,35 @@ typedef int (*sgemm_grouped_fn)(cublas_handle, const int *transa, const int *tra
                                 const int *k, const float *alpha, const float *const *a, const int *lda,
                                 const float *const *b, const int *ldb, const float *beta, float *const *c,
                                 const int *ldc, int group_count, const int *group_size);
+// The mixed-precision products (cublas_api.h of CUDA 13: cublasGemmEx, cublasGemmStridedBatchedEx,
+// cublasGemmGroupedBatchedEx): data types (cudaDataType) and the compute type are C enums, passed as int; with
+// CUBLAS_COMPUTE_32F, alpha and beta point to floats (host memory here).
+typedef int (*gemm_ex_fn)(cublas_handle, int transa, int transb, int m, int n, int k, const void *alpha, const void *a,
+                          int a_type, int lda, const void *b, int b_type, int ldb, const void *beta, void *c, int c_type,
+                          int ldc, int compute_type, int algo);
+typedef int (*gemm_batched_ex_fn)(cublas_handle, int transa, int transb, int m, int n, int k, const void *alpha,
+                                  const void *a, int a_type, int lda, long long stride_a, const void *b, int b_type,
+                                  int ldb, long long stride_b, const void *beta, void *c, int c_type, int ldc,
+                                  long long stride_c, int batch, int compute_type, int algo);
+// cublasGemmGroupedBatchedEx (cuBLAS 12.5 and newer): as cublasSgemmGroupedBatched, with alpha_array and beta_array
+// host arrays of group_count scalars of the compute type's scale type (float for CUBLAS_COMPUTE_32F).
+typedef int (*gemm_grouped_ex_fn)(cublas_handle, const int *transa, const int *transb, const int *m, const int *n,
+                                  const int *k, const void *alpha, const void *const *a, int a_type, const int *lda,
+                                  const void *const *b, int b_type, const int *ldb, const void *beta, void *const *c,
+                                  int c_type, const int *ldc, int group_count, const int *group_size, int compute_type);
 static cublas_handle handle = nullptr;
 static math_mode_fn set_math_mode = nullptr;
 static sgemm_fn sgemm = nullptr;
 static sgemm_batched_fn sgemm_batched = nullptr;
 static sgemm_grouped_fn sgemm_grouped = nullptr;  // null: one strided-batched product per group
+static gemm_ex_fn gemm_ex = nullptr;
+static gemm_batched_ex_fn gemm_batched_ex = nullptr;
+static gemm_grouped_ex_fn gemm_grouped_ex = nullptr;  // null: one strided-batched product per group
 enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1, CUBLAS_DEFAULT_MATH_ = 0, CUBLAS_TF32_TENSOR_OP_MATH_ = 3 };
+// library_types.h: CUDA_R_32F, CUDA_R_16BF; cublas_api.h: CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT,
+// CUBLAS_STATUS_NOT_SUPPORTED.
+enum { CUDA_R_32F_ = 0, CUDA_R_16BF_ = 14, CUBLAS_COMPUTE_32F_ = 68, CUBLAS_GEMM_DEFAULT_ = -1,
+       CUBLAS_STATUS_NOT_SUPPORTED_ = 15 };
 
 static int load_cublas() {
     const char *override_path = getenv("SPLADE_CUDA_CUBLAS");
@@ -122,12 +145,16 @@ static int load_cublas() {
     set_math_mode = (math_mode_fn)dlsym(library, "cublasSetMathMode");
     sgemm = (sgemm_fn)dlsym(library, "cublasSgemm_v2");
     sgemm_batched = (sgemm_batched_fn)dlsym(library, "cublasSgemmStridedBatched");
-    if (!create || !set_math_mode || !sgemm || !sgemm_batched)
-        return fail(SPLADE_CUDA_ERROR_CUBLAS, "the loaded cuBLAS lacks cublasCreate_v2/cublasSgemm_v2");
-    // Optional; SPLADE_CUDA_GROUPED=0 takes the per-group fallback even where cuBLAS has it (to test that path).
+    gemm_ex = (gemm_ex_fn)dlsym(library, "cublasGemmEx");
+    gemm_batched_ex = (gemm_batched_ex_fn)dlsym(library, "cublasGemmStridedBatchedEx");
+    if (!create || !set_math_mode || !sgemm || !sgemm_batched || !gemm_ex || !gemm_batched_ex)
+        return fail(SPLADE_CUDA_ERROR_CUBLAS, "the loaded cuBLAS lacks cublasCreate_v2/cublasSgemm_v2/cublasGemmEx");
+    // Optional; SPLADE_CUDA_GROUPED=0 takes the per-group fallback even where cuBLAS has them (to test that path).
     const char *grouped = getenv("SPLADE_CUDA_GROUPED");
-    if (!(grouped && strcmp(grouped, "0") == 0))
+    if (!(grouped && strcmp(grouped, "0") == 0)) {
         sgemm_grouped = (sgemm_grouped_fn)dlsym(library, "cublasSgemmGroupedBatched");
+        gemm_grouped_ex = (gemm_grouped_ex_fn)dlsym(library, "cublasGemmGroupedBatchedEx");
+    }
     int status = create(&handle);
     if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasCreate failed with status %d", status);
     status = set_math_mode(handle, CUBLAS_DEFAULT_MATH_);
@@ -279,6 +306,17 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
                        : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched failed with status %d", status);
 }
 
+// As splade_cuda_sgemm (the same operand swap), A and B in bfloat16, C in float32, float32 sums.
+int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
+                          const uint16_t *b, int ldb, float beta, float *c, int ldc) {
+    SPLADE_ENTER();
+    if (m == 0 || n == 0) return SPLADE_CUDA_OK;
+    int status = gemm_ex(handle, transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_, n, m,
+                         k, &alpha, b, CUDA_R_16BF_, ldb, a, CUDA_R_16BF_, lda, &beta, c, CUDA_R_32F_, ldc,
+                         CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
+    return status == 0 ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasGemmEx failed with status %d", status);
+}
+
 }  // extern "C"
 
 // ---- Grouped products ------------------------------------------------------------------------------------
@@ -287,11 +325,11 @@ namespace splade_cuda {
 // The per-problem pointers of up to kPointerGroups groups, written on the device by a small kernel from the
 // groups passed by value (kernel arguments are copied at launch): nothing is staged in host memory, so the
 // host never waits for the device, and the writes are stream-ordered after the products that read the
-// previous call's pointers.
+// previous call's pointers. Pointers and strides are in bytes, for every element type.
 struct GroupPointers {
-    const float *a, *b;
-    float *c;
-    long long stride_a, stride_b, stride_c;
+    const char *a, *b;
+    char *c;
+    long long stride_a, stride_b, stride_c;  // bytes
     int batch, first;  // the group's products and the index of its first one among all
 };
 constexpr int kPointerGroups = 64;  // 64 × 56 bytes: within the classic 4 KiB of kernel arguments
@@ -300,8 +338,8 @@ struct PointerChunk {
 };
 
 // cuBLAS's A is our B and its B our A (the column-major view of the row-major product).
-static __global__ void problem_pointers_kernel(const __grid_constant__ PointerChunk chunk, const float **blas_a,
-                                               const float **blas_b, float **blas_c) {
+static __global__ void problem_pointers_kernel(const __grid_constant__ PointerChunk chunk, const void **blas_a,
+                                               const void **blas_b, void **blas_c) {
     const GroupPointers &g = chunk.groups[blockIdx.x];
     for (int i = threadIdx.x; i < g.batch; i += blockDim.x) {
         blas_a[g.first + i] = g.b + i * g.stride_b;
@@ -316,10 +354,48 @@ static std::vector<int> group_ops_a, group_ops_b, group_m, group_n, group_k, gro
 static std::vector<float> group_alpha, group_beta;
 static std::vector<int> nonempty;  // indices into the caller's groups
 
-// One group's arguments, as cuBLAS would check them for the row-major product (see gemm_arguments_valid in
+// What differs between the float32 and the bfloat16 grouped products: the names and the cuBLAS calls, which take
+// the column-major view (ops, sizes and leading dimensions already swapped: blas_a is our B, blas_b our A).
+template <class Group> struct GroupedProducts;
+template <> struct GroupedProducts<splade_cuda_gemm_group> {
+    static constexpr const char *name = "sgemm_grouped", *batched_name = "cublasSgemmStridedBatched",
+                                *grouped_name = "cublasSgemmGroupedBatched", *allocation = "sgemm_grouped: cudaMalloc",
+                                *pointers = "sgemm_grouped: the problem pointers";
+    static bool grouped_available() { return sgemm_grouped != nullptr; }
+    static int strided(int op_a, int op_b, const splade_cuda_gemm_group &p, const float *alpha, const float *beta) {
+        return sgemm_batched(handle, op_a, op_b, p.n, p.m, p.k, alpha, p.b, p.ldb, p.stride_b, p.a, p.lda, p.stride_a,
+                             beta, p.c, p.ldc, p.stride_c, p.batch);
+    }
+    static int grouped(const void **blas_a, const void **blas_b, void **blas_c, int used) {
+        return sgemm_grouped(handle, group_ops_a.data(), group_ops_b.data(), group_m.data(), group_n.data(),
+                             group_k.data(), group_alpha.data(), (const float *const *)blas_a, group_lda.data(),
+                             (const float *const *)blas_b, group_ldb.data(), group_beta.data(), (float *const *)blas_c,
+                             group_ldc.data(), used, group_size.data());
+    }
+};
+template <> struct GroupedProducts<splade_cuda_gemm_group_bf16> {
+    static constexpr const char *name = "gemm_grouped_bf16", *batched_name = "cublasGemmStridedBatchedEx",
+                                *grouped_name = "cublasGemmGroupedBatchedEx",
+                                *allocation = "gemm_grouped_bf16: cudaMalloc",
+                                *pointers = "gemm_grouped_bf16: the problem pointers";
+    static bool grouped_available() { return gemm_grouped_ex != nullptr; }
+    static int strided(int op_a, int op_b, const splade_cuda_gemm_group_bf16 &p, const float *alpha, const float *beta) {
+        return gemm_batched_ex(handle, op_a, op_b, p.n, p.m, p.k, alpha, p.b, CUDA_R_16BF_, p.ldb, p.stride_b, p.a,
+                               CUDA_R_16BF_, p.lda, p.stride_a, beta, p.c, CUDA_R_32F_, p.ldc, p.stride_c, p.batch,
+                               CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
+    }
+    static int grouped(const void **blas_a, const void **blas_b, void **blas_c, int used) {
+        return gemm_grouped_ex(handle, group_ops_a.data(), group_ops_b.data(), group_m.data(), group_n.data(),
+                               group_k.data(), group_alpha.data(), blas_a, CUDA_R_16BF_, group_lda.data(), blas_b,
+                               CUDA_R_16BF_, group_ldb.data(), group_beta.data(), blas_c, CUDA_R_32F_, group_ldc.data(),
+                               used, group_size.data(), CUBLAS_COMPUTE_32F_);
+    }
+};
+
+// One group's arguments, as cuBLAS would check them for the row-major product (see group_problem in
 // host/emulation.c): sizes ≥ 0, and a group with products (m, n, batch > 0) needs leading dimensions that hold
 // its rows and its matrices (A and B only when k > 0: with k = 0, C = beta·C).
-static const char *group_problem(int transpose_a, int transpose_b, const splade_cuda_gemm_group &g) {
+template <class Group> static const char *group_problem(int transpose_a, int transpose_b, const Group &g) {
     if (g.m < 0 || g.n < 0 || g.k < 0 || g.batch < 0) return "a negative size";
     if (g.m == 0 || g.n == 0 || g.batch == 0) return nullptr;
     int a_cols = transpose_a ? g.m : g.k, b_cols = transpose_b ? g.k : g.n;
@@ -328,47 +404,49 @@ static const char *group_problem(int transpose_a, int transpose_b, const splade_
     if (!g.c || (g.k > 0 && (!g.a || !g.b))) return "a null matrix";
     return nullptr;
 }
-}  // namespace splade_cuda
 
-extern "C" {
+// One strided-batched product per group with products (the fallback, and where the grouped call is unsupported).
+template <class Group>
+static int per_group(int op_a, int op_b, float alpha, float beta, const Group *groups, int group_count) {
+    using P = GroupedProducts<Group>;
+    for (int g = 0; g < group_count; g++) {
+        const Group &p = groups[g];
+        if (p.m == 0 || p.n == 0 || p.batch == 0) continue;
+        int status = P::strided(op_a, op_b, p, &alpha, &beta);
+        if (status != 0)
+            return fail(SPLADE_CUDA_ERROR_CUBLAS, "%s (group %d of %s) failed with status %d", P::batched_name, g, P::name,
+                        status);
+    }
+    return SPLADE_CUDA_OK;
+}
 
-int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
-                              const splade_cuda_gemm_group *groups, int group_count) {
+template <class Group>
+static int grouped_products(int transpose_a, int transpose_b, float alpha, float beta, const Group *groups,
+                            int group_count) {
+    using P = GroupedProducts<Group>;
     SPLADE_ENTER();
-    SPLADE_REQUIRE(group_count >= 0, "sgemm_grouped: negative group_count");
+    if (group_count < 0) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: negative group_count", P::name);
     if (group_count == 0) return SPLADE_CUDA_OK;
-    SPLADE_REQUIRE(groups, "sgemm_grouped: null groups");
+    if (!groups) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: null groups", P::name);
     // Everything is checked before anything is queued: a bad group leaves every C as it was.
     long long problems = 0;
     for (int g = 0; g < group_count; g++) {
         if (const char *problem = group_problem(transpose_a, transpose_b, groups[g]))
-            return fail(SPLADE_CUDA_ERROR_ARGUMENT, "sgemm_grouped: group %d (m=%d n=%d k=%d batch=%d lda=%d ldb=%d "
-                        "ldc=%d) has %s", g, groups[g].m, groups[g].n, groups[g].k, groups[g].batch, groups[g].lda,
-                        groups[g].ldb, groups[g].ldc, problem);
+            return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: group %d (m=%d n=%d k=%d batch=%d lda=%d ldb=%d ldc=%d) has %s",
+                        P::name, g, groups[g].m, groups[g].n, groups[g].k, groups[g].batch, groups[g].lda, groups[g].ldb,
+                        groups[g].ldc, problem);
         if (groups[g].m > 0 && groups[g].n > 0) problems += groups[g].batch;
     }
-    SPLADE_REQUIRE(problems <= INT_MAX, "sgemm_grouped: more than INT_MAX products");
+    if (problems > INT_MAX) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: more than INT_MAX products", P::name);
     if (problems == 0) return SPLADE_CUDA_OK;
     int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
-
-    if (!sgemm_grouped) {
-        for (int g = 0; g < group_count; g++) {
-            const splade_cuda_gemm_group &p = groups[g];
-            if (p.m == 0 || p.n == 0 || p.batch == 0) continue;
-            int status = sgemm_batched(handle, op_a, op_b, p.n, p.m, p.k, &alpha, p.b, p.ldb, p.stride_b, p.a, p.lda,
-                                       p.stride_a, &beta, p.c, p.ldc, p.stride_c, p.batch);
-            if (status != 0)
-                return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched (group %d of sgemm_grouped) failed "
-                            "with status %d", g, status);
-        }
-        return SPLADE_CUDA_OK;
-    }
+    if (!P::grouped_available()) return per_group(op_a, op_b, alpha, beta, groups, group_count);
 
     std::lock_guard<std::mutex> lock(grouped_mutex);
-    if (int code = reserve(grouped_pointers, 3 * (size_t)problems * sizeof(float *), "sgemm_grouped: cudaMalloc"))
+    if (int code = reserve(grouped_pointers, 3 * (size_t)problems * sizeof(void *), P::allocation))
         return code;
-    const float **blas_a = (const float **)grouped_pointers.pointer, **blas_b = blas_a + problems;
-    float **blas_c = (float **)(blas_b + problems);
+    const void **blas_a = (const void **)grouped_pointers.pointer, **blas_b = blas_a + problems;
+    void **blas_c = (void **)(blas_b + problems);
     nonempty.clear();
     for (int g = 0; g < group_count; g++)
         if (groups[g].m > 0 && groups[g].n > 0 && groups[g].batch > 0) nonempty.push_back(g);
@@ -378,10 +456,11 @@ int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, flo
         v->resize(used);
     group_alpha.assign(used, alpha);
     group_beta.assign(used, beta);
+    const long long in_bytes = sizeof *groups->a, out_bytes = sizeof *groups->c;
     PointerChunk chunk = {};
     int first = 0;
     for (int u = 0; u < used; u++) {
-        const splade_cuda_gemm_group &p = groups[nonempty[u]];
+        const Group &p = groups[nonempty[u]];
         group_ops_a[u] = op_a;
         group_ops_b[u] = op_b;
         group_m[u] = p.n;
@@ -391,18 +470,32 @@ int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, flo
         group_ldb[u] = p.lda;
         group_ldc[u] = p.ldc;
         group_size[u] = p.batch;
-        chunk.groups[u % kPointerGroups] = {p.a, p.b, p.c, p.stride_a, p.stride_b, p.stride_c, p.batch, first};
+        chunk.groups[u % kPointerGroups] = {(const char *)p.a, (const char *)p.b, (char *)p.c, p.stride_a * in_bytes,
+                                            p.stride_b * in_bytes, p.stride_c * out_bytes, p.batch, first};
         first += p.batch;
         if (u % kPointerGroups == kPointerGroups - 1 || u == used - 1) {
             problem_pointers_kernel<<<u % kPointerGroups + 1, 64>>>(chunk, blas_a, blas_b, blas_c);
-            if (int code = launched("sgemm_grouped: the problem pointers")) return code;
+            if (int code = launched(P::pointers)) return code;
         }
     }
-    int status = sgemm_grouped(handle, group_ops_a.data(), group_ops_b.data(), group_m.data(), group_n.data(),
-                               group_k.data(), group_alpha.data(), blas_a, group_lda.data(), blas_b, group_ldb.data(),
-                               group_beta.data(), blas_c, group_ldc.data(), used, group_size.data());
+    int status = P::grouped(blas_a, blas_b, blas_c, used);
+    // A cuBLAS whose grouped product lacks this combination of types: the same products, a group at a time.
+    if (status == CUBLAS_STATUS_NOT_SUPPORTED_) return per_group(op_a, op_b, alpha, beta, groups, group_count);
     return status == 0 ? SPLADE_CUDA_OK
-                       : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmGroupedBatched failed with status %d", status);
+                       : fail(SPLADE_CUDA_ERROR_CUBLAS, "%s failed with status %d", P::grouped_name, status);
+}
+}  // namespace splade_cuda
+
+extern "C" {
+
+int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
+                              const splade_cuda_gemm_group *groups, int group_count) {
+    return grouped_products(transpose_a, transpose_b, alpha, beta, groups, group_count);
+}
+
+int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha, float beta,
+                                  const splade_cuda_gemm_group_bf16 *groups, int group_count) {
+    return grouped_products(transpose_a, transpose_b, alpha, beta, groups, group_count);
 }
 
 int splade_cuda_set_tf32(int enabled) {

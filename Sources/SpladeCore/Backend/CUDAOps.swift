@@ -17,6 +17,19 @@ enum CUDAOps {
                                     Int32(inputs), 1, y, Int32(outputs)), "linear")
     }
 
+    /// x as bfloat16 into `y` (the inputs of a bf16 product).
+    static func bfloat16(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<UInt16>) throws(SpladeError) {
+        try check(splade_cuda_to_bf16(x, count, y), "bfloat16")
+    }
+
+    /// Y[rows×out] = X·Wᵀ + b with X and W in bfloat16 and float32 sums (`linear` in --precision bf16).
+    static func linear(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, weight: UnsafePointer<UInt16>, bias: DeviceTensor,
+                       outputs: Int, into y: UnsafeMutablePointer<Float>) throws(SpladeError) {
+        try check(splade_cuda_fill_rows(y, bias.pointer, Int32(rows), Int32(outputs)), "bias")
+        try check(splade_cuda_gemm_bf16(0, 1, Int32(rows), Int32(outputs), Int32(inputs), 1, x, Int32(inputs), weight,
+                                        Int32(inputs), 1, y, Int32(outputs)), "linear (bf16)")
+    }
+
     /// Linear.backward: dX = dY·W (overwritten), dW += dYᵀ·X, db += Σ_rows dY.
     static func linearBackward(_ dy: UnsafePointer<Float>, rows: Int, inputs: Int, outputs: Int, x: UnsafePointer<Float>,
                                weight: DeviceTensor, dx: UnsafeMutablePointer<Float>, dWeight: DeviceTensor,
@@ -51,40 +64,65 @@ enum CUDAOps {
         var tokens: Int { offsets.last! }
     }
 
-    /// One group of attention products per sequence (its heads): `make(start, length, probabilities offset)`
-    /// gives the group, and all run as one grouped product.
+    /// One group of attention products per sequence (its heads) in one grouped call: `make(start, length,
+    /// probabilities offset)` gives the group's shape and its operands' offsets in floats from `a`, `b`, `c`.
+    /// With `bfloat16` (copies of the `a` and `b` arrays, same offsets) the products read those instead.
     private static func grouped(_ batch: DeviceBatch, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
-                                _ what: String,
-                                _ make: (_ start: Int, _ length: Int, _ offset: Int) -> splade_cuda_gemm_group) throws(SpladeError) {
-        let groups = batch.packing.lengths.enumerated().map { s, length in
+                                a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
+                                bfloat16: (a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>)? = nil, _ what: String,
+                                _ make: (_ start: Int, _ length: Int, _ offset: Int) -> Product) throws(SpladeError) {
+        let products = batch.packing.lengths.enumerated().map { s, length in
             make(batch.packing.offsets[s], length, batch.probabilityOffsets[s])
         }
-        let status = groups.withUnsafeBufferPointer {
-            splade_cuda_sgemm_grouped(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
+        let (ta, tb) = (Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0))
+        let status: Int32
+        if let bfloat16 {
+            let groups = products.map { $0.group(a: bfloat16.a, b: bfloat16.b, c: c) }
+            status = groups.withUnsafeBufferPointer { splade_cuda_gemm_grouped_bf16(ta, tb, alpha, beta, $0.baseAddress, Int32($0.count)) }
+        } else {
+            let groups = products.map { $0.group(a: a, b: b, c: c) }
+            status = groups.withUnsafeBufferPointer { splade_cuda_sgemm_grouped(ta, tb, alpha, beta, $0.baseAddress, Int32($0.count)) }
         }
         try check(status, what)
     }
 
-    /// A group of `heads` products of row-major sizes m×k · k×n, head i's matrices `stride` floats apart.
-    private static func heads(_ heads: Int, m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int, strideA: Int,
-                              b: UnsafePointer<Float>, ldb: Int, strideB: Int, c: UnsafeMutablePointer<Float>, ldc: Int,
-                              strideC: Int) -> splade_cuda_gemm_group {
-        splade_cuda_gemm_group(m: Int32(m), n: Int32(n), k: Int32(k), batch: Int32(heads), a: a, lda: Int32(lda),
-                               stride_a: Int64(strideA), b: b, ldb: Int32(ldb), stride_b: Int64(strideB), c: c,
-                               ldc: Int32(ldc), stride_c: Int64(strideC))
+    /// A group of `heads` products of row-major sizes m×k · k×n, operands given as offsets (in elements)
+    /// from their arrays, head i's matrices `stride` elements apart.
+    private struct Product {
+        let heads, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC: Int
+
+        func group(a base: UnsafePointer<Float>, b other: UnsafePointer<Float>, c out: UnsafeMutablePointer<Float>) -> splade_cuda_gemm_group {
+            splade_cuda_gemm_group(m: Int32(m), n: Int32(n), k: Int32(k), batch: Int32(heads), a: base + a, lda: Int32(lda),
+                                   stride_a: Int64(strideA), b: other + b, ldb: Int32(ldb), stride_b: Int64(strideB), c: out + c,
+                                   ldc: Int32(ldc), stride_c: Int64(strideC))
+        }
+
+        func group(a base: UnsafePointer<UInt16>, b other: UnsafePointer<UInt16>,
+                   c out: UnsafeMutablePointer<Float>) -> splade_cuda_gemm_group_bf16 {
+            splade_cuda_gemm_group_bf16(m: Int32(m), n: Int32(n), k: Int32(k), batch: Int32(heads), a: base + a, lda: Int32(lda),
+                                        stride_a: Int64(strideA), b: other + b, ldb: Int32(ldb), stride_b: Int64(strideB),
+                                        c: out + c, ldc: Int32(ldc), stride_c: Int64(strideC))
+        }
     }
 
     /// Attention.forward for every head of every sequence of `batch`: P = softmax(QKᵀ/√d) per head into
     /// `probabilities` (batch.probabilityCount floats), then context = P V, or (P ⊙ mask) V with dropout
     /// (the masked copy in `dropped`, as large). Two grouped products and one block softmax for the batch.
+    /// With `bfloat16` (scratch for 3·h·tokens and probabilityCount values; inference only) the products
+    /// read bfloat16 copies of Q, K, V and P.
     static func attention(qkv: UnsafePointer<Float>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
                           context: UnsafeMutablePointer<Float>,
-                          dropout: (mask: UnsafePointer<Float>, dropped: UnsafeMutablePointer<Float>)?) throws(SpladeError) {
+                          dropout: (mask: UnsafePointer<Float>, dropped: UnsafeMutablePointer<Float>)?,
+                          bfloat16: (qkv: UnsafeMutablePointer<UInt16>, probabilities: UnsafeMutablePointer<UInt16>)? = nil)
+        throws(SpladeError) {
+        precondition(dropout == nil || bfloat16 == nil, "bf16 attention is for inference")
         let h = batch.config.hiddenSize, n = batch.config.heads, d = h / n, scale = 1 / Float(d).squareRoot()
-        try grouped(batch, transposeA: false, transposeB: true, alpha: scale, "attention scores") { start, l, offset in
-            let q = qkv + start * 3 * h
-            return heads(n, m: l, n: l, k: d, a: q, lda: 3 * h, strideA: d, b: q + h, ldb: 3 * h, strideB: d,
-                         c: probabilities + offset, ldc: l, strideC: l * l)
+        if let bfloat16 { try Self.bfloat16(qkv, count: batch.packing.tokens * 3 * h, into: bfloat16.qkv) }
+        let halfQKV = bfloat16.map { (UnsafePointer($0.qkv), UnsafePointer($0.qkv)) }
+        try grouped(batch, transposeA: false, transposeB: true, alpha: scale, a: qkv, b: qkv, c: probabilities,
+                    bfloat16: halfQKV, "attention scores") { start, l, offset in
+            Product(heads: n, m: l, n: l, k: d, a: start * 3 * h, lda: 3 * h, strideA: d, b: start * 3 * h + h, ldb: 3 * h,
+                    strideB: d, c: offset, ldc: l, strideC: l * l)
         }
         try softmax(probabilities, batch: batch)
         var used = UnsafePointer(probabilities)
@@ -92,9 +130,12 @@ enum CUDAOps {
             try masked(UnsafePointer(probabilities), dropout.mask, count: batch.probabilityCount, into: dropout.dropped)
             used = UnsafePointer(dropout.dropped)
         }
-        try grouped(batch, transposeA: false, transposeB: false, "attention context") { start, l, offset in
-            heads(n, m: l, n: d, k: l, a: used + offset, lda: l, strideA: l * l, b: qkv + start * 3 * h + 2 * h, ldb: 3 * h,
-                  strideB: d, c: context + start * h, ldc: h, strideC: d)
+        if let bfloat16 { try Self.bfloat16(probabilities, count: batch.probabilityCount, into: bfloat16.probabilities) }
+        try grouped(batch, transposeA: false, transposeB: false, a: used, b: qkv, c: context,
+                    bfloat16: bfloat16.map { (UnsafePointer($0.probabilities), UnsafePointer($0.qkv)) },
+                    "attention context") { start, l, offset in
+            Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h + 2 * h, ldb: 3 * h,
+                    strideB: d, c: start * h, ldc: h, strideC: d)
         }
     }
 
@@ -111,13 +152,15 @@ enum CUDAOps {
             try masked(probabilities, mask, count: batch.probabilityCount, into: dropped)
             used = UnsafePointer(dropped)
         }
-        try grouped(batch, transposeA: true, transposeB: false, "attention backward (values)") { start, l, offset in
-            heads(n, m: l, n: d, k: l, a: used + offset, lda: l, strideA: l * l, b: dContext + start * h, ldb: h, strideB: d,
-                  c: dQKV + start * 3 * h + 2 * h, ldc: 3 * h, strideC: d)
+        try grouped(batch, transposeA: true, transposeB: false, a: used, b: dContext, c: dQKV,
+                    "attention backward (values)") { start, l, offset in
+            Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * h, ldb: h, strideB: d,
+                    c: start * 3 * h + 2 * h, ldc: 3 * h, strideC: d)
         }
-        try grouped(batch, transposeA: false, transposeB: true, "attention backward (probabilities)") { start, l, offset in
-            heads(n, m: l, n: l, k: d, a: dContext + start * h, lda: h, strideA: d, b: qkv + start * 3 * h + 2 * h, ldb: 3 * h,
-                  strideB: d, c: scratch + offset, ldc: l, strideC: l * l)
+        try grouped(batch, transposeA: false, transposeB: true, a: dContext, b: qkv, c: scratch,
+                    "attention backward (probabilities)") { start, l, offset in
+            Product(heads: n, m: l, n: l, k: d, a: start * h, lda: h, strideA: d, b: start * 3 * h + 2 * h, ldb: 3 * h,
+                    strideB: d, c: offset, ldc: l, strideC: l * l)
         }
         if let mask {
             try check(splade_cuda_multiply(scratch, mask, batch.probabilityCount), "attention dropout backward")
@@ -125,13 +168,15 @@ enum CUDAOps {
         try check(splade_cuda_softmax_backward_blocks(probabilities, scratch, batch.blockOffsets.pointer, batch.lengths.pointer,
                                                       Int32(batch.packing.lengths.count), Int32(n), Int32(batch.softmaxRows)),
                   "softmax backward")
-        try grouped(batch, transposeA: false, transposeB: false, alpha: scale, "attention backward (queries)") { start, l, offset in
-            heads(n, m: l, n: d, k: l, a: scratch + offset, lda: l, strideA: l * l, b: qkv + start * 3 * h + h, ldb: 3 * h,
-                  strideB: d, c: dQKV + start * 3 * h, ldc: 3 * h, strideC: d)
+        try grouped(batch, transposeA: false, transposeB: false, alpha: scale, a: scratch, b: qkv, c: dQKV,
+                    "attention backward (queries)") { start, l, offset in
+            Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h + h, ldb: 3 * h,
+                    strideB: d, c: start * 3 * h, ldc: 3 * h, strideC: d)
         }
-        try grouped(batch, transposeA: true, transposeB: false, alpha: scale, "attention backward (keys)") { start, l, offset in
-            heads(n, m: l, n: d, k: l, a: scratch + offset, lda: l, strideA: l * l, b: qkv + start * 3 * h, ldb: 3 * h,
-                  strideB: d, c: dQKV + start * 3 * h + h, ldc: 3 * h, strideC: d)
+        try grouped(batch, transposeA: true, transposeB: false, alpha: scale, a: scratch, b: qkv, c: dQKV,
+                    "attention backward (keys)") { start, l, offset in
+            Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h, ldb: 3 * h,
+                    strideB: d, c: start * 3 * h + h, ldc: 3 * h, strideC: d)
         }
     }
 
@@ -152,13 +197,13 @@ enum CUDAOps {
 
 /// Device scratch buffers by name, grown as batches need (with a quarter to spare, since every
 /// reallocation's cudaFree waits for the GPU) and kept between them.
-final class DeviceScratch {
-    private var buffers: [String: DeviceBuffer<Float>] = [:]
+final class DeviceScratch<Element> {
+    private var buffers: [String: DeviceBuffer<Element>] = [:]
 
-    func callAsFunction(_ name: String, _ count: Int) throws(SpladeError) -> UnsafeMutablePointer<Float> {
+    func callAsFunction(_ name: String, _ count: Int) throws(SpladeError) -> UnsafeMutablePointer<Element> {
         if let existing = buffers[name], existing.count >= count { return existing.pointer }
         buffers[name] = nil
-        let grown = try DeviceBuffer<Float>(count: max(count + count / 4, 1024))
+        let grown = try DeviceBuffer<Element>(count: max(count + count / 4, 1024))
         buffers[name] = grown
         return grown.pointer
     }

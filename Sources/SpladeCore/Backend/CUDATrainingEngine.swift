@@ -13,7 +13,7 @@ final class CUDATrainingEngine: TrainingEngine {
     private var steps = 0
     /// BertWeights with empty tensors: the shapes of transfers (tied or untied decoder), without a host copy.
     private let template: BertWeights
-    private let scratch = DeviceScratch()
+    private let scratch = DeviceScratch<Float>()
     /// The micro-batch between forward and backward.
     private var batch: DeviceBatch?
     private var dropout: BertTrainingPass.Dropout?

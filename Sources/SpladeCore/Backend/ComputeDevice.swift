@@ -74,20 +74,24 @@ public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
         }
     }
 
-    /// The SPLADE encoder of the model in `directory` on this device (`auto` resolved first).
-    public func makeEncoder(directory: String, threads: Int) throws(SpladeError) -> any SpladeEncoding {
+    /// The SPLADE encoder of the model in `directory` on this device (`auto` resolved first); on a GPU,
+    /// `precision` bf16 multiplies bfloat16 copies of the weights (the CPU computes in float32).
+    public func makeEncoder(directory: String, threads: Int, precision: GPUPrecision = .fp32) throws(SpladeError) -> any SpladeEncoding {
         let device = try resolved()
         #if CUDA
-        if case .cuda(let index) = device { return try CUDABertEncoder(directory: directory, device: index) }
+        if case .cuda(let index) = device {
+            return try CUDABertEncoder(directory: directory, device: index, bfloat16: precision == .bf16)
+        }
         #endif
         precondition(device == .cpu)
         return try BertMaskedLM(directory: directory, threads: threads)
     }
 
-    /// Lets cuBLAS use TF32 tensor cores for the float32 products of this GPU (process-wide).
-    public func useTF32() throws(SpladeError) {
+    /// Makes `precision` this GPU's: tf32 lets cuBLAS use TF32 tensor cores for float32 products
+    /// (process-wide); fp32 and bf16 keep exact float32 products (bf16 is chosen per encoder).
+    public func use(_ precision: GPUPrecision) throws(SpladeError) {
         #if CUDA
-        if case .cuda = self { try CUDADevice.setTF32(true) }
+        if case .cuda = self { try CUDADevice.setTF32(precision == .tf32) }
         #endif
     }
 
@@ -101,4 +105,16 @@ public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
         return nil
         #endif
     }
+}
+
+/// How a GPU multiplies matrices (`--precision`).
+public enum GPUPrecision: String, CaseIterable, Sendable {
+    /// Float32 operands and sums.
+    case fp32
+    /// Float32 operands rounded to TF32 (10-bit mantissas) by the tensor cores, float32 sums: about 1e-3
+    /// relative error per product (PyTorch's allow_tf32).
+    case tf32
+    /// Bfloat16 copies of the weights and of each product's inputs, float32 sums and everything else in
+    /// float32: about 1e-2 relative error per product. Encoding only.
+    case bf16
 }

@@ -115,4 +115,33 @@ final class DeviceBertWeights {
         try CUDADevice.check(splade_cuda_zero(all.pointer, all.count * MemoryLayout<Float>.stride), "zeroing")
     }
 }
+
+/// bfloat16 copies of the weight matrices the encoder multiplies by (--precision bf16), in one allocation;
+/// biases, LayerNorm and embeddings stay in the float32 DeviceBertWeights.
+final class DeviceBF16Weights {
+    struct Layer {
+        let qkv, attentionOutput, intermediate, output: UnsafePointer<UInt16>
+    }
+    let layers: [Layer]
+    let transform, decoder: UnsafePointer<UInt16>
+    private let storage: DeviceBuffer<UInt16>
+
+    init(_ w: DeviceBertWeights) throws(SpladeError) {
+        let matrices = w.layers.flatMap { [$0.qkvWeight, $0.attentionOutputWeight, $0.intermediateWeight, $0.outputWeight] }
+            + [w.transformWeight, w.decoder]
+        storage = try DeviceBuffer<UInt16>(count: matrices.reduce(0) { $0 + $1.count })
+        var views: [UnsafePointer<UInt16>] = []
+        var offset = 0
+        for matrix in matrices {
+            try CUDAOps.bfloat16(matrix.pointer, count: matrix.count, into: storage.pointer + offset)
+            views.append(UnsafePointer(storage.pointer + offset))
+            offset += matrix.count
+        }
+        layers = w.layers.indices.map { i in
+            Layer(qkv: views[4 * i], attentionOutput: views[4 * i + 1], intermediate: views[4 * i + 2], output: views[4 * i + 3])
+        }
+        transform = views[4 * w.layers.count]
+        decoder = views[4 * w.layers.count + 1]
+    }
+}
 #endif
