@@ -136,41 +136,17 @@ struct CUDAKernelTests {
     /// group, and every transpose combination, accumulating into C (beta = 0.5).
     @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
     func groupedSgemmMatchesBLAS(transposeA: Bool, transposeB: Bool) throws {
-        let shapes = [(m: 5, n: 7, k: 3, batch: 2), (m: 1, n: 9, k: 11, batch: 3), (m: 0, n: 4, k: 4, batch: 2),
-                      (m: 13, n: 2, k: 6, batch: 1), (m: 8, n: 8, k: 1, batch: 4)]
+        let products = GroupedProducts(shapes: [(5, 7, 3, 2), (1, 9, 11, 3), (0, 4, 4, 2), (13, 2, 6, 1), (8, 8, 1, 4)],
+                                       transposeA: transposeA, transposeB: transposeB, headsSideBySide: false)
         let (alpha, beta): (Float, Float) = (0.75, 0.5)
-        struct Layout { var lda = 0, ldb = 0, ldc = 0, strideA = 0, strideB = 0, strideC = 0, a = 0, b = 0, c = 0 }
-        var layouts: [Layout] = [], sizes = (a: 0, b: 0, c: 0)
-        for shape in shapes {
-            var l = Layout()
-            let (aRows, aCols) = transposeA ? (shape.k, shape.m) : (shape.m, shape.k)
-            let (bRows, bCols) = transposeB ? (shape.n, shape.k) : (shape.k, shape.n)
-            (l.lda, l.ldb, l.ldc) = (max(aCols, 1) + 2, max(bCols, 1) + 1, max(shape.n, 1) + 3)
-            (l.strideA, l.strideB, l.strideC) = (aRows * l.lda + 4, bRows * l.ldb, shape.m * l.ldc + 1)
-            (l.a, l.b, l.c) = (sizes.a, sizes.b, sizes.c)
-            sizes.a += shape.batch * l.strideA
-            sizes.b += shape.batch * l.strideB
-            sizes.c += shape.batch * l.strideC
-            layouts.append(l)
-        }
-        let a = Self.random(sizes.a, seed: 31), b = Self.random(sizes.b, seed: 32), c0 = Self.random(sizes.c, seed: 33)
-        var expected = c0
-        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in expected.withUnsafeMutableBufferPointer { c in
-            for (shape, l) in zip(shapes, layouts) where shape.m > 0 && shape.n > 0 {
-                for i in 0..<shape.batch {
-                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: shape.m, n: shape.n, k: shape.k,
-                              alpha: alpha, a: a.baseAddress! + l.a + i * l.strideA, lda: l.lda,
-                              b: b.baseAddress! + l.b + i * l.strideB, ldb: l.ldb, beta: beta,
-                              c: c.baseAddress! + l.c + i * l.strideC, ldc: l.ldc)
-                }
-            }
-        } } }
+        let a = Self.random(products.sizes.a, seed: 31), b = Self.random(products.sizes.b, seed: 32)
+        let c0 = Self.random(products.sizes.c, seed: 33)
+        let expected = products.expected(a: a, b: b, c: c0, alpha: alpha, beta: beta)
         let da = try DeviceBuffer(a), db = try DeviceBuffer(b), dc = try DeviceBuffer(c0)
-        let groups = zip(shapes, layouts).map { shape, l in
-            splade_cuda_gemm_group(m: Int32(shape.m), n: Int32(shape.n), k: Int32(shape.k), batch: Int32(shape.batch),
-                                   a: da.pointer + l.a, lda: Int32(l.lda), stride_a: Int64(l.strideA),
-                                   b: db.pointer + l.b, ldb: Int32(l.ldb), stride_b: Int64(l.strideB),
-                                   c: dc.pointer + l.c, ldc: Int32(l.ldc), stride_c: Int64(l.strideC))
+        let groups = products.groups.map { g in
+            splade_cuda_gemm_group(m: g.m, n: g.n, k: g.k, batch: g.batch, a: da.pointer + g.a, lda: g.lda, stride_a: g.strideA,
+                                   b: db.pointer + g.b, ldb: g.ldb, stride_b: g.strideB, c: dc.pointer + g.c, ldc: g.ldc,
+                                   stride_c: g.strideC)
         }
         let status = groups.withUnsafeBufferPointer {
             splade_cuda_sgemm_grouped(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
@@ -178,14 +154,7 @@ struct CUDAKernelTests {
         try Self.check(status)
         let got = try dc.download()
         #expect(Self.error(got, expected) < 1e-6)
-        // C's padding (the columns past n, the floats between matrices, the empty group's) is left as it was.
-        var written = [Bool](repeating: false, count: sizes.c)
-        for (shape, l) in zip(shapes, layouts) where shape.m > 0 && shape.n > 0 {
-            for i in 0..<shape.batch {
-                for r in 0..<shape.m { for j in 0..<shape.n { written[l.c + i * l.strideC + r * l.ldc + j] = true } }
-            }
-        }
-        #expect(written.indices.allSatisfy { written[$0] || got[$0] == c0[$0] })
+        #expect(products.onlyProductsWritten(got, c0))
     }
 
     /// The bfloat16 nearest `x`, ties to even, from the halves of its bits (the test's own rounding); NaN stays NaN.
@@ -251,44 +220,17 @@ struct CUDAKernelTests {
     /// width 8 in rows of qkv [L × 3h]), one empty group, against BLAS.gemm on the widened values.
     @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
     func groupedGemmBF16MatchesBLAS(transposeA: Bool, transposeB: Bool) throws {
-        let shapes = [(m: 7, n: 7, k: 8, batch: 3), (m: 1, n: 8, k: 1, batch: 3), (m: 0, n: 4, k: 4, batch: 2),
-                      (m: 19, n: 8, k: 19, batch: 3), (m: 5, n: 3, k: 0, batch: 2)]
+        let products = GroupedProducts(shapes: [(7, 7, 8, 3), (1, 8, 1, 3), (0, 4, 4, 2), (19, 8, 19, 3), (5, 3, 0, 2)],
+                                       transposeA: transposeA, transposeB: transposeB, headsSideBySide: true)
         let (alpha, beta): (Float, Float) = (0.25, 0.5)
-        struct Layout { var lda = 0, ldb = 0, ldc = 0, strideA = 0, strideB = 0, strideC = 0, a = 0, b = 0, c = 0 }
-        var layouts: [Layout] = [], sizes = (a: 0, b: 0, c: 0)
-        for shape in shapes {
-            var l = Layout()
-            let (aRows, aCols) = transposeA ? (shape.k, shape.m) : (shape.m, shape.k)
-            let (bRows, bCols) = transposeB ? (shape.n, shape.k) : (shape.k, shape.n)
-            // Heads side by side in wide rows (stride = a head's width), as Q, K and V in qkv.
-            (l.lda, l.ldb, l.ldc) = (max(aCols, 1) * shape.batch + 1, max(bCols, 1) * shape.batch + 2, max(shape.n, 1) + 3)
-            (l.strideA, l.strideB, l.strideC) = (aCols, bCols, shape.m * l.ldc + 1)
-            (l.a, l.b, l.c) = (sizes.a, sizes.b, sizes.c)
-            sizes.a += max(aRows, 1) * l.lda
-            sizes.b += max(bRows, 1) * l.ldb
-            sizes.c += shape.batch * l.strideC
-            layouts.append(l)
-        }
-        let a = Self.random(sizes.a, seed: 44).map(Self.bfloat16), b = Self.random(sizes.b, seed: 45).map(Self.bfloat16)
-        let c0 = Self.random(sizes.c, seed: 46)
-        let wideA = a.map(Self.widen), wideB = b.map(Self.widen)
-        var expected = c0
-        wideA.withUnsafeBufferPointer { a in wideB.withUnsafeBufferPointer { b in expected.withUnsafeMutableBufferPointer { c in
-            for (shape, l) in zip(shapes, layouts) where shape.m > 0 && shape.n > 0 {
-                for i in 0..<shape.batch {
-                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: shape.m, n: shape.n, k: shape.k,
-                              alpha: alpha, a: a.baseAddress! + l.a + i * l.strideA, lda: l.lda,
-                              b: b.baseAddress! + l.b + i * l.strideB, ldb: l.ldb, beta: beta,
-                              c: c.baseAddress! + l.c + i * l.strideC, ldc: l.ldc)
-                }
-            }
-        } } }
+        let a = Self.random(products.sizes.a, seed: 44).map(Self.bfloat16), b = Self.random(products.sizes.b, seed: 45).map(Self.bfloat16)
+        let c0 = Self.random(products.sizes.c, seed: 46)
+        let expected = products.expected(a: a.map(Self.widen), b: b.map(Self.widen), c: c0, alpha: alpha, beta: beta)
         let da = try DeviceBuffer(a), db = try DeviceBuffer(b), dc = try DeviceBuffer(c0)
-        let groups = zip(shapes, layouts).map { shape, l in
-            splade_cuda_gemm_group_bf16(m: Int32(shape.m), n: Int32(shape.n), k: Int32(shape.k), batch: Int32(shape.batch),
-                                        a: da.pointer + l.a, lda: Int32(l.lda), stride_a: Int64(l.strideA),
-                                        b: db.pointer + l.b, ldb: Int32(l.ldb), stride_b: Int64(l.strideB),
-                                        c: dc.pointer + l.c, ldc: Int32(l.ldc), stride_c: Int64(l.strideC))
+        let groups = products.groups.map { g in
+            splade_cuda_gemm_group_bf16(m: g.m, n: g.n, k: g.k, batch: g.batch, a: da.pointer + g.a, lda: g.lda,
+                                        stride_a: g.strideA, b: db.pointer + g.b, ldb: g.ldb, stride_b: g.strideB,
+                                        c: dc.pointer + g.c, ldc: g.ldc, stride_c: g.strideC)
         }
         let status = groups.withUnsafeBufferPointer {
             splade_cuda_gemm_grouped_bf16(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
@@ -296,13 +238,7 @@ struct CUDAKernelTests {
         try Self.check(status)
         let got = try dc.download()
         #expect(Self.error(got, expected) < 1e-6)
-        var written = [Bool](repeating: false, count: sizes.c)
-        for (shape, l) in zip(shapes, layouts) where shape.m > 0 && shape.n > 0 {
-            for i in 0..<shape.batch {
-                for r in 0..<shape.m { for j in 0..<shape.n { written[l.c + i * l.strideC + r * l.ldc + j] = true } }
-            }
-        }
-        #expect(written.indices.allSatisfy { written[$0] || got[$0] == c0[$0] })
+        #expect(products.onlyProductsWritten(got, c0))
     }
 
     /// Max pooling of a packed batch of 7 sequences, a chunk of rows at a time, the chunks spanning up to 4 sequences
@@ -479,6 +415,73 @@ struct CUDAKernelTests {
         #expect(Self.error(try gp.download(), p) < 1e-6)
         #expect(Self.error(try gm.download(), m) < 1e-6)
         #expect(Self.error(try gv.download(), v) < 1e-6)
+    }
+}
+
+/// The groups of a grouped-product test: shapes (m, n, k, heads), each group's leading dimensions, strides and
+/// offsets in A, B and C, and the arrays' sizes. Matrices are padded (leading dimensions wider than their rows,
+/// gaps between C's matrices); with `headsSideBySide` a group's A and B matrices sit side by side in wide rows,
+/// as attention's heads in the rows of qkv.
+struct GroupedProducts {
+    struct Group { var m: Int32 = 0, n: Int32 = 0, k: Int32 = 0, batch: Int32 = 0, lda: Int32 = 0, ldb: Int32 = 0, ldc: Int32 = 0
+                   var strideA: Int64 = 0, strideB: Int64 = 0, strideC: Int64 = 0, a = 0, b = 0, c = 0 }
+    let transposeA: Bool, transposeB: Bool
+    private(set) var groups: [Group] = []
+    private(set) var sizes = (a: 0, b: 0, c: 0)
+
+    init(shapes: [(m: Int, n: Int, k: Int, batch: Int)], transposeA: Bool, transposeB: Bool, headsSideBySide: Bool) {
+        self.transposeA = transposeA
+        self.transposeB = transposeB
+        for shape in shapes {
+            let (aRows, aCols) = transposeA ? (shape.k, shape.m) : (shape.m, shape.k)
+            let (bRows, bCols) = transposeB ? (shape.n, shape.k) : (shape.k, shape.n)
+            var g = Group(m: Int32(shape.m), n: Int32(shape.n), k: Int32(shape.k), batch: Int32(shape.batch))
+            let ldc = max(shape.n, 1) + 3, strideC = shape.m * ldc + 1
+            let (lda, ldb, strideA, strideB): (Int, Int, Int, Int)
+            if headsSideBySide {
+                (lda, ldb) = (max(aCols, 1) * shape.batch + 1, max(bCols, 1) * shape.batch + 2)
+                (strideA, strideB) = (aCols, bCols)
+            } else {
+                (lda, ldb) = (max(aCols, 1) + 2, max(bCols, 1) + 1)
+                (strideA, strideB) = (aRows * lda + 4, bRows * ldb)
+            }
+            (g.lda, g.ldb, g.ldc) = (Int32(lda), Int32(ldb), Int32(ldc))
+            (g.strideA, g.strideB, g.strideC) = (Int64(strideA), Int64(strideB), Int64(strideC))
+            (g.a, g.b, g.c) = (sizes.a, sizes.b, sizes.c)
+            sizes.a += headsSideBySide ? max(aRows, 1) * lda : shape.batch * strideA
+            sizes.b += headsSideBySide ? max(bRows, 1) * ldb : shape.batch * strideB
+            sizes.c += shape.batch * strideC
+            groups.append(g)
+        }
+    }
+
+    /// C after every product, by BLAS.gemm one product at a time.
+    func expected(a: [Float], b: [Float], c: [Float], alpha: Float, beta: Float) -> [Float] {
+        var result = c
+        a.withUnsafeBufferPointer { a in b.withUnsafeBufferPointer { b in result.withUnsafeMutableBufferPointer { c in
+            for g in groups where g.m > 0 && g.n > 0 {
+                for i in 0..<Int(g.batch) {
+                    BLAS.gemm(transposeA: transposeA, transposeB: transposeB, m: Int(g.m), n: Int(g.n), k: Int(g.k), alpha: alpha,
+                              a: a.baseAddress! + g.a + i * Int(g.strideA), lda: Int(g.lda),
+                              b: b.baseAddress! + g.b + i * Int(g.strideB), ldb: Int(g.ldb), beta: beta,
+                              c: c.baseAddress! + g.c + i * Int(g.strideC), ldc: Int(g.ldc))
+                }
+            }
+        } } }
+        return result
+    }
+
+    /// Whether C's padding (the columns past n, the floats between matrices, empty groups) kept `c0`'s values.
+    func onlyProductsWritten(_ got: [Float], _ c0: [Float]) -> Bool {
+        var written = [Bool](repeating: false, count: sizes.c)
+        for g in groups where g.m > 0 && g.n > 0 {
+            for i in 0..<Int(g.batch) {
+                for r in 0..<Int(g.m) {
+                    for j in 0..<Int(g.n) { written[g.c + i * Int(g.strideC) + r * Int(g.ldc) + j] = true }
+                }
+            }
+        }
+        return written.indices.allSatisfy { written[$0] || got[$0] == c0[$0] }
     }
 }
 #endif
