@@ -30,6 +30,7 @@ struct SpladeEncode: ParsableCommand {
               splade-encode --model M --max-length 32 --top-k 64 --lines < queries.txt
               splade-encode --convert --model M -i docs.vec | head -1
               for i in 0 1 2 3; do splade-encode --model M --format binary --shard $i/4 -i docs.jsonl -o shard-$i.vec & done; wait
+              splade-encode --model M --device cuda --precision bf16 --format binary -i docs.jsonl -o docs.vec
 
             \(ExitStatus.table)
             """)

@@ -10,6 +10,8 @@ import Testing
 @Suite(.enabled(if: CUDADevice.isAvailable && Fixtures.available && TestResources.dictionary != nil,
                 "needs a CUDA device (or the host emulation), ../shared/fixtures and the dictionary"))
 struct CUDAPathTests {
+    init() throws { try CUDADevice.initialize() }
+
     static func relativeError(_ got: [Float], _ want: [Float]) -> Float {
         precondition(got.count == want.count)
         let scale = max(want.map(abs).max() ?? 0, 1e-12)
