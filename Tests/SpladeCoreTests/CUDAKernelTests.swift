@@ -322,22 +322,25 @@ struct CUDAKernelTests {
         #expect(try gy.download() == expected)
     }
 
-    /// Two masks in a row, as training draws them: the GPU's equal BertTrainingPass.dropoutMask's, bit for bit,
-    /// from a generator that has already made `counter` draws (the seed near 2⁶⁴, so the state wraps).
+    /// Two dropouts in a row, as training draws them: the GPU's x equals x · BertTrainingPass.dropoutMask's mask, bit
+    /// for bit, from a generator that has already made `counter` draws (the seed near 2⁶⁴, so the state wraps); the
+    /// second call continues the stream where the first stopped.
     @Test(arguments: [Float(0.1), 0.5])
-    func dropoutMaskMatchesSeededRandom(probability: Float) throws {
+    func dropoutMatchesSeededRandom(probability: Float) throws {
         let (seed, counter, counts): (UInt64, UInt64, [Int]) = (0xFFFF_FFFF_FFFF_FF00, 1_234, [4_099, 10_007])
         var random = SeededRandom(seed: seed)
         for _ in 0..<counter { _ = random.next() }
         let keep = 1 / (1 - probability)
         var drawn = counter
-        for count in counts {
-            let expected = (0..<count).map { _ in random.nextUnitFloat() < probability ? 0 : keep }
-            let mask = try DeviceBuffer<Float>(count: count)
-            try Self.check(splade_cuda_dropout_mask(mask.pointer, count, seed, drawn, probability))
-            let got = try mask.download()
-            #expect(got == expected)
-            let dropped = Double(got.filter { $0 == 0 }.count) / Double(count)
+        for (index, count) in counts.enumerated() {
+            let mask = (0..<count).map { _ in random.nextUnitFloat() < probability ? 0 : keep }
+            let x = Self.random(count, seed: 30 + UInt64(index), scale: 3)
+            let expected = (0..<count).map { x[$0] * mask[$0] }
+            let gx = try DeviceBuffer(x)
+            try Self.check(splade_cuda_dropout(gx.pointer, count, seed, drawn, probability))
+            let got = try gx.download()
+            #expect(got.map(\.bitPattern) == expected.map(\.bitPattern))
+            let dropped = Double(mask.filter { $0 == 0 }.count) / Double(count)
             #expect(abs(dropped - Double(probability)) < 0.03)
             drawn += UInt64(count)
         }

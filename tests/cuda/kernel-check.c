@@ -67,9 +67,8 @@
                                float *))                                                                              \
     X(int, gelu_forward, (float *, size_t))                                                                           \
     X(int, softmax_blocks, (float *, const long long *, const int32_t *, int, int, int))                              \
-    X(int, multiply, (float *, const float *, size_t))                                                                \
     X(int, add, (float *, const float *, size_t))                                                                     \
-    X(int, dropout_mask, (float *, size_t, uint64_t, uint64_t, float))                                                \
+    X(int, dropout, (float *, size_t, uint64_t, uint64_t, float))                                                     \
     X(int, splade_max_reset, (float *, int32_t *, size_t))                                                            \
     X(int, splade_max_segments, (const float *, int, int, int, const int32_t *, int, float *, int32_t *))             \
     X(int, splade_weights, (const float *, size_t, float *))                                                          \
@@ -923,16 +922,9 @@ static void check_softmax_blocks(bool backward) {
 
 static void check_elementwise(size_t count) {
     Test t;
-    begin(&t, "multiply", "count=%zu by a dropout mask", count);
-    float *mask = allocate(count * sizeof(float));
-    for (size_t i = 0; i < count; i++) mask[i] = below(10) == 0 ? 0 : 1 / 0.9f;
-    int x = random_buffer(&t, count, -1, 1), m = buffer(&t, mask, count * sizeof(float));
-    output(&t, x, "x", ELEMENTWISE);
-    RUN(&t, api->multiply(DF(x), DF(m), count));
-
     begin(&t, "add", "count=%zu", count);
     int y = random_buffer(&t, count, -1, 1);
-    x = random_buffer(&t, count, -1, 1);
+    int x = random_buffer(&t, count, -1, 1);
     output(&t, y, "y", ELEMENTWISE);
     RUN(&t, api->add(DF(y), DF(x), count));
 
@@ -942,14 +934,15 @@ static void check_elementwise(size_t count) {
     RUN(&t, api->scale(DF(x), count, 0.37f));
 }
 
-/* The draws are SeededRandom's: the GPU must drop exactly the CPU's units. */
+/* The draws are SeededRandom's: the GPU must drop exactly the CPU's units, and x · mask is one float multiply on
+ * both sides, so the results are bit-identical. */
 static void dropout_case(size_t count, uint64_t seed, uint64_t counter, float probability) {
     Test t;
-    begin(&t, "dropout_mask", "count=%zu seed=%#llx counter=%llu p=%g", count, (unsigned long long)seed,
+    begin(&t, "dropout", "count=%zu seed=%#llx counter=%llu p=%g", count, (unsigned long long)seed,
           (unsigned long long)counter, probability);
-    int mask = random_buffer(&t, count, -1, 1);
-    output(&t, mask, "mask", EXACT);
-    RUN(&t, api->dropout_mask(DF(mask), count, seed, counter, probability));
+    int x = random_buffer(&t, count, -3, 3);
+    output(&t, x, "x", EXACT);
+    RUN(&t, api->dropout(DF(x), count, seed, counter, probability));
 }
 
 /* The encoder's pooling of a packed batch: reset every sequence's maxima, then the rows a chunk at a time. */
@@ -1231,6 +1224,14 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("splade_max_reset count=0: a no-op", OK, api->splade_max_reset(NULL, NULL, 0));
     EXPECT_STATUS("splade_weights weights NULL", BAD, api->splade_weights(DF(0), 4, NULL));
     EXPECT_STATUS("splade_weights count=0: a no-op", OK, api->splade_weights(NULL, 0, NULL));
+    EXPECT_STATUS("dropout x NULL", BAD, api->dropout(NULL, 4, 1, 0, 0.1f));
+    EXPECT_STATUS("dropout probability=-0.1", BAD, api->dropout(DF(0), 4, 1, 0, -0.1f));
+    EXPECT_STATUS("dropout probability=1.5", BAD, api->dropout(DF(0), 4, 1, 0, 1.5f));
+    EXPECT_STATUS("dropout probability=NaN", BAD, api->dropout(DF(0), 4, 1, 0, NAN));
+    EXPECT_STATUS("dropout probability=1.5 with count=0", BAD, api->dropout(NULL, 0, 1, 0, 1.5f));
+    EXPECT_STATUS("dropout count=0: a no-op", OK, api->dropout(NULL, 0, 1, 0, 0.5f));
+    EXPECT_STATUS("dropout probability=0 and 1", OK,
+                  api->dropout(DF(0), 4, 1, 0, 0) | api->dropout(DF(0), 4, 1, 0, 1));
 
     /* Grouped products: every group is checked before anything runs. G(i) is a valid 4×4·4×4 group on `dev`. */
 #define G(m, n, k, batch, lda, ldb, ldc) \
@@ -1386,6 +1387,7 @@ int main(int argc, char **argv) {
     check_elementwise(hidden);
     dropout_case(intermediate, 0x243F6A8885A308D3ull, (1ull << 32) - 777, 0.1f); /* counter + i crosses 2^32 */
     dropout_case((size_t)S.heads * S.attention[0] * S.attention[0], 42, 123456789012ull, 0.1f);
+    dropout_case(hidden, 0xFFFFFFFFFFFFFF00ull, 1234, 0.5f); /* the state wraps past 2^64 */
     const PoolingCase *pooling = quick ? quick_pooling : full_pooling;
     for (size_t i = 0; i < sizeof full_pooling / sizeof full_pooling[0]; i++) pooling_case(&pooling[i]);
     check_splade_weights(S.sequences * S.vocabulary);

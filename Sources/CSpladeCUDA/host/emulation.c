@@ -414,12 +414,6 @@ int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t
     return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows, softmax_row, NULL, x);
 }
 
-int splade_cuda_multiply(float *x, const float *mask, size_t count) {
-    ENTER();
-    for (size_t i = 0; i < count; i++) x[i] *= mask[i];
-    return SPLADE_CUDA_OK;
-}
-
 int splade_cuda_add(float *y, const float *x, size_t count) {
     ENTER();
     REQUIRE(count == 0 || (y && x), "null pointer");
@@ -434,15 +428,16 @@ static uint64_t mix(uint64_t z) {
     return z ^ (z >> 31);
 }
 
-int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability) {
+/* x[i] times its mask value in one float multiply (by 0 or by keep), as the CPU's x · mask. */
+int splade_cuda_dropout(float *x, size_t count, uint64_t seed, uint64_t counter, float probability) {
     ENTER();
     REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
-    REQUIRE(count == 0 || mask, "null pointer");
+    REQUIRE(count == 0 || x, "null pointer");
     float keep = 1.0f / (1.0f - probability);
     for (size_t i = 0; i < count; i++) {
         uint64_t z = mix(seed + (counter + i + 1) * 0x9E3779B97F4A7C15ull);
         float u = (float)(z >> 40) / (float)(1 << 24);
-        mask[i] = u < probability ? 0 : keep;
+        x[i] *= u < probability ? 0.0f : keep;
     }
     return SPLADE_CUDA_OK;
 }

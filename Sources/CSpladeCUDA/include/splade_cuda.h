@@ -134,16 +134,16 @@ int splade_cuda_gelu_forward(float *x, size_t count);
  * p_j = exp(x_j − max x)/Σ exp(x_k − max x). */
 int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                int total_rows);
-/* Elementwise x[i] *= mask[i] (dropout keep-masks scaled by 1/(1−p)). */
-int splade_cuda_multiply(float *x, const float *mask, size_t count);
 /* Elementwise y[i] += x[i] (residual gradients). */
 int splade_cuda_add(float *y, const float *x, size_t count);
-/* A dropout keep-mask: mask[i] = u_i < probability ? 0 : 1/(1 − probability) (the keep factor in float),
- * where u_i = (z >> 40)/2^24 and z is draw number counter + i of SplitMix64 seeded with `seed`:
+/* Dropout in place, the mask regenerated rather than stored: x[i] *= mask_i with
+ * mask_i = u_i < probability ? 0 : 1/(1 − probability) (the keep factor in float), where u_i = (z >> 40)/2^24
+ * and z is draw number counter + i of SplitMix64 seeded with `seed`:
  * s = seed + (counter + i + 1)·0x9E3779B97F4A7C15, a = (s ^ (s >> 30))·0xBF58476D1CE4E5B9,
  * b = (a ^ (a >> 27))·0x94D049BB133111EB, z = b ^ (b >> 31), all mod 2^64. That is the stream of
- * SpladeCore's SeededRandom(seed: seed) after `counter` draws, so the CPU and the GPU drop the same units. */
-int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability);
+ * SpladeCore's SeededRandom(seed: seed) after `counter` draws, so the CPU and the GPU drop the same units,
+ * and the backward pass applies the forward pass's mask by calling this again with the same arguments. */
+int splade_cuda_dropout(float *x, size_t count, uint64_t seed, uint64_t counter, float probability);
 /* SPLADE max pooling of packed sequences, a chunk of rows at a time. Sequence k holds the packed rows
  * segment_starts[k] ..< segment_starts[k + 1] (segment_starts: device int32, segments + 1 entries, increasing);
  * `logits` [rows×cols] are the packed rows first_row ..< first_row + rows, which may span several sequences.

@@ -1,4 +1,4 @@
-// Element-wise kernels: bias rows, embeddings and their backward, GELU and its backward, sums, dropout masks,
+// Element-wise kernels: bias rows, embeddings and their backward, GELU and its backward, sums, dropout,
 // bfloat16 conversion, column sums, AdamW.
 // Built with --fmad=false so products and sums round as the CPU code (Swift does not contract).
 #include "common.cuh"
@@ -46,10 +46,6 @@ static __global__ void gelu_backward_kernel(const float *dy, const float *x, siz
     }
 }
 
-static __global__ void multiply_kernel(float *x, const float *mask, size_t count) {
-    GRID_STRIDE(i, count) x[i] *= mask[i];
-}
-
 static __global__ void add_kernel(float *y, const float *x, size_t count) {
     GRID_STRIDE(i, count) y[i] += x[i];
 }
@@ -77,12 +73,13 @@ static __device__ inline uint64_t splitmix64(uint64_t seed, uint64_t draw) {
     return z ^ (z >> 31);
 }
 
-static __global__ void dropout_mask_kernel(float *mask, size_t count, uint64_t seed, uint64_t counter,
-                                           float probability, float keep) {
+// x[i] times its mask value, one float multiply (by 0 or by keep) as the CPU's x · mask, so −0 and NaN come out alike.
+static __global__ void dropout_kernel(float *x, size_t count, uint64_t seed, uint64_t counter, float probability,
+                                      float keep) {
     GRID_STRIDE(i, count) {
         // nextUnitFloat: 24 bits, so the conversion and the division by 2^24 are exact.
         float u = (float)(splitmix64(seed, counter + i) >> 40) / 16777216.0f;
-        mask[i] = u < probability ? 0.0f : keep;
+        x[i] *= u < probability ? 0.0f : keep;
     }
 }
 
@@ -184,13 +181,6 @@ int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, flo
     return launched("gelu_backward");
 }
 
-int splade_cuda_multiply(float *x, const float *mask, size_t count) {
-    SPLADE_ENTER();
-    if (count == 0) return SPLADE_CUDA_OK;
-    multiply_kernel<<<blocks_for(count), kThreads>>>(x, mask, count);
-    return launched("multiply");
-}
-
 int splade_cuda_add(float *y, const float *x, size_t count) {
     SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
@@ -207,15 +197,15 @@ int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y) {
     return launched("to_bf16");
 }
 
-int splade_cuda_dropout_mask(float *mask, size_t count, uint64_t seed, uint64_t counter, float probability) {
+int splade_cuda_dropout(float *x, size_t count, uint64_t seed, uint64_t counter, float probability) {
     SPLADE_ENTER();
     SPLADE_REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
     if (count == 0) return SPLADE_CUDA_OK;
-    SPLADE_REQUIRE(mask, "null pointer");
+    SPLADE_REQUIRE(x, "null pointer");
     // The keep factor in float on the host, as BertTrainingPass.dropoutMask computes it.
     float keep = 1.0f / (1.0f - probability);
-    dropout_mask_kernel<<<blocks_for(count), kThreads>>>(mask, count, seed, counter, probability, keep);
-    return launched("dropout_mask");
+    dropout_kernel<<<blocks_for(count), kThreads>>>(x, count, seed, counter, probability, keep);
+    return launched("dropout");
 }
 
 int splade_cuda_scale(float *x, size_t count, float factor) {

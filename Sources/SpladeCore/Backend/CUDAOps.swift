@@ -107,12 +107,12 @@ enum CUDAOps {
 
     /// Attention.forward for every head of every sequence of `batch`: P = softmax(QKᵀ/√d) per head into
     /// `probabilities` (batch.probabilityCount floats), then context = P V, or (P ⊙ mask) V with dropout
-    /// (the masked copy in `dropped`, as large). Two grouped products and one block softmax for the batch.
+    /// (P ⊙ mask in `dropped`, as large). Two grouped products and one block softmax for the batch.
     /// With `bfloat16` (scratch for 3·h·tokens and probabilityCount values; inference only) the products
     /// read bfloat16 copies of Q, K, V and P.
     static func attention(qkv: UnsafePointer<Float>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
                           context: UnsafeMutablePointer<Float>,
-                          dropout: (mask: UnsafePointer<Float>, dropped: UnsafeMutablePointer<Float>)?,
+                          dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?,
                           bfloat16: (qkv: UnsafeMutablePointer<UInt16>, probabilities: UnsafeMutablePointer<UInt16>)? = nil)
         throws(SpladeError) {
         precondition(dropout == nil || bfloat16 == nil, "bf16 attention is for inference")
@@ -127,7 +127,7 @@ enum CUDAOps {
         try softmax(probabilities, batch: batch)
         var used = UnsafePointer(probabilities)
         if let dropout {
-            try masked(UnsafePointer(probabilities), dropout.mask, count: batch.probabilityCount, into: dropout.dropped)
+            try dropout.mask.apply(probabilities, count: batch.probabilityCount, into: dropout.dropped)
             used = UnsafePointer(dropout.dropped)
         }
         if let bfloat16 { try Self.bfloat16(probabilities, count: batch.probabilityCount, into: bfloat16.probabilities) }
@@ -143,13 +143,13 @@ enum CUDAOps {
     /// dV = P'ᵀ dC, dP = (dC Vᵀ) ⊙ mask, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = s·dS K, dK = s·dSᵀ Q
     /// (P' = P ⊙ mask; no mask without dropout). `scratch` and `dropped` hold batch.probabilityCount floats each.
     static func attentionBackward(dContext: UnsafePointer<Float>, qkv: UnsafePointer<Float>, batch: DeviceBatch,
-                                  probabilities: UnsafePointer<Float>, mask: UnsafePointer<Float>?,
+                                  probabilities: UnsafePointer<Float>, mask: DropoutMask?,
                                   dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                                   dropped: UnsafeMutablePointer<Float>) throws(SpladeError) {
         let h = batch.config.hiddenSize, n = batch.config.heads, d = h / n, scale = 1 / Float(d).squareRoot()
         var used = probabilities
         if let mask {
-            try masked(probabilities, mask, count: batch.probabilityCount, into: dropped)
+            try mask.apply(probabilities, count: batch.probabilityCount, into: dropped)
             used = UnsafePointer(dropped)
         }
         try grouped(batch, transposeA: true, transposeB: false, a: used, b: dContext, c: dQKV,
@@ -163,7 +163,7 @@ enum CUDAOps {
                     strideB: d, c: offset, ldc: l, strideC: l * l)
         }
         if let mask {
-            try check(splade_cuda_multiply(scratch, mask, batch.probabilityCount), "attention dropout backward")
+            try mask.apply(scratch, count: batch.probabilityCount)
         }
         try check(splade_cuda_softmax_backward_blocks(probabilities, scratch, batch.blockOffsets.pointer, batch.lengths.pointer,
                                                       Int32(batch.packing.lengths.count), Int32(n), Int32(batch.softmaxRows)),
@@ -187,11 +187,21 @@ enum CUDAOps {
                                              Int32(batch.softmaxRows)), "softmax")
     }
 
-    /// `source` ⊙ mask into `destination` (dropout on attention probabilities).
-    static func masked(_ source: UnsafePointer<Float>, _ mask: UnsafePointer<Float>, count: Int,
-                       into destination: UnsafeMutablePointer<Float>) throws(SpladeError) {
-        try check(splade_cuda_copy_device(destination, source, count * MemoryLayout<Float>.stride), "dropout")
-        try check(splade_cuda_multiply(destination, mask, count), "dropout")
+    /// A dropout keep-mask as the stream that draws it: `count` values from draw `counter` of SeededRandom(seed:),
+    /// regenerated wherever it applies (forward and backward) instead of stored.
+    struct DropoutMask {
+        let seed: UInt64, counter: UInt64, probability: Float
+
+        /// x ⊙ mask, in place.
+        func apply(_ x: UnsafeMutablePointer<Float>, count: Int) throws(SpladeError) {
+            try check(splade_cuda_dropout(x, count, seed, counter, probability), "dropout")
+        }
+
+        /// `source` ⊙ mask into `destination`.
+        func apply(_ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutablePointer<Float>) throws(SpladeError) {
+            try check(splade_cuda_copy_device(destination, source, count * MemoryLayout<Float>.stride), "dropout")
+            try apply(destination, count: count)
+        }
     }
 }
 

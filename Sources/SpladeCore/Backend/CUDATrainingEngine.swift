@@ -4,8 +4,9 @@ import CSpladeCUDA
 /// The training step on a CUDA GPU. Parameters, gradients and Adam moments stay in GPU memory, and a
 /// micro-batch's activations stay there from the forward pass to the backward pass; only the SPLADE
 /// vectors (down) and their gradients (up) cross to the host, where the objective is computed.
-/// Mirrors BertTrainingPass step by step, with the same dropout masks (splade_cuda_dropout_mask draws
-/// SeededRandom's stream in the same order), so the CPU engine is its oracle (CUDAPathTests).
+/// Mirrors BertTrainingPass step by step, with the same dropout masks (splade_cuda_dropout draws
+/// SeededRandom's stream in the same order, and draws it again in the backward pass instead of storing
+/// it), so the CPU engine is its oracle (CUDAPathTests).
 final class CUDATrainingEngine: TrainingEngine {
     let config: BertConfig
     private let weights, gradients, firstMoments, secondMoments: DeviceBertWeights
@@ -17,8 +18,9 @@ final class CUDATrainingEngine: TrainingEngine {
     /// The micro-batch between forward and backward.
     private var batch: DeviceBatch?
     private var dropout: BertTrainingPass.Dropout?
-    /// Values drawn so far from the micro-batch's dropout stream.
+    /// Values drawn so far from the micro-batch's dropout stream, and where each mask starts in it.
     private var drawn: UInt64 = 0
+    private var masks: [String: CUDAOps.DropoutMask] = [:]
 
     init(config: BertConfig, weights: BertWeights, optimizer: AdamW.Settings, device: Int) throws(SpladeError) {
         try CUDADevice.initialize(device: device)
@@ -45,20 +47,18 @@ final class CUDATrainingEngine: TrainingEngine {
         try saved("hidden", layer: i, batch!.packing.tokens * config.hiddenSize)
     }
 
-    /// The keep-mask `name` of `count` entries, or nil when p = 0; masks are drawn in BertTrainingPass's order.
-    private func mask(_ name: String, layer: Int = -1, _ count: Int, probability p: Float) throws(SpladeError) -> UnsafeMutablePointer<Float>? {
+    /// A new dropout mask `name` of `count` entries (nil when p = 0), drawn next from the micro-batch's stream
+    /// as BertTrainingPass draws its masks, and remembered for the backward pass.
+    private func newMask(_ name: String, layer: Int = -1, _ count: Int, probability p: Float) -> CUDAOps.DropoutMask? {
         guard let dropout, p > 0 else { return nil }
-        let mask = try saved(name, layer: layer, count)
-        try CUDAOps.check(splade_cuda_dropout_mask(mask, count, dropout.seed, drawn, p), "dropout mask")
+        let mask = CUDAOps.DropoutMask(seed: dropout.seed, counter: drawn, probability: p)
+        masks["\(name)#\(layer)"] = mask
         drawn += UInt64(count)
         return mask
     }
 
-    /// The forward pass's keep-mask `name` (nil when p = 0).
-    private func existingMask(_ name: String, layer: Int = -1, _ count: Int, probability p: Float) throws(SpladeError) -> UnsafeMutablePointer<Float>? {
-        guard dropout != nil, p > 0 else { return nil }
-        return try saved(name, layer: layer, count)
-    }
+    /// The forward pass's dropout mask `name` (nil when p = 0).
+    private func mask(_ name: String, layer: Int = -1) -> CUDAOps.DropoutMask? { masks["\(name)#\(layer)"] }
 
     func forward(_ sequences: [[Int32]], dropout: BertTrainingPass.Dropout?) throws(SpladeError) -> [[Float]] {
         let c = config, h = c.hiddenSize, inner = c.intermediateSize, v = c.vocabularySize, w = weights
@@ -66,6 +66,7 @@ final class CUDATrainingEngine: TrainingEngine {
         self.batch = batch
         self.dropout = dropout
         drawn = 0
+        masks = [:]
         let t = batch.packing.tokens, pHidden = dropout?.hidden ?? 0, pAttention = dropout?.attention ?? 0
         let probabilityCount = batch.probabilityCount
 
@@ -73,20 +74,18 @@ final class CUDATrainingEngine: TrainingEngine {
         try batch.embed(w, into: x0)
         try CUDAOps.layerNorm(x0, rows: t, cols: h, weight: w.embeddingNormWeight, bias: w.embeddingNormBias,
                               epsilon: c.layerNormEpsilon, normalized: try saved("norm", t * h), inverseStd: try saved("inverse", t))
-        if let m = try mask("mask", t * h, probability: pHidden) { try multiply(x0, m, t * h) }
+        try newMask("mask", t * h, probability: pHidden)?.apply(x0, count: t * h)
         for (i, layer) in w.layers.enumerated() {
             let x = try hidden(i), qkv = try saved("qkv", layer: i, t * 3 * h), context = try saved("context", layer: i, t * h)
             let probabilities = try saved("probabilities", layer: i, probabilityCount)
             try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv)
-            let attentionMask = try mask("attentionMask", layer: i, probabilityCount, probability: pAttention)
+            let attentionMask = newMask("attentionMask", layer: i, probabilityCount, probability: pAttention)
             try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context,
-                                  dropout: try attentionMask.map { m throws(SpladeError) in
-                                      (UnsafePointer(m), try scratch("dropped", probabilityCount))
-                                  })
+                                  dropout: try attentionMask.map { m throws(SpladeError) in (m, try scratch("dropped", probabilityCount)) })
             let after = try saved("afterAttention", layer: i, t * h)
             try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
                                outputs: h, into: after)
-            if let m = try mask("attentionOutputMask", layer: i, t * h, probability: pHidden) { try multiply(after, m, t * h) }
+            try newMask("attentionOutputMask", layer: i, t * h, probability: pHidden)?.apply(after, count: t * h)
             try CUDAOps.layerNorm(after, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
                                   bias: layer.attentionNormBias, epsilon: c.layerNormEpsilon,
                                   normalized: try saved("norm1", layer: i, t * h), inverseStd: try saved("inverse1", layer: i, t))
@@ -98,7 +97,7 @@ final class CUDATrainingEngine: TrainingEngine {
             let out = try hidden(i + 1)
             try CUDAOps.linear(activated, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias, outputs: h,
                                into: out)
-            if let m = try mask("outputMask", layer: i, t * h, probability: pHidden) { try multiply(out, m, t * h) }
+            try newMask("outputMask", layer: i, t * h, probability: pHidden)?.apply(out, count: t * h)
             try CUDAOps.layerNorm(out, rows: t, cols: h, residual: after, weight: layer.outputNormWeight,
                                   bias: layer.outputNormBias, epsilon: c.layerNormEpsilon,
                                   normalized: try saved("norm2", layer: i, t * h), inverseStd: try saved("inverse2", layer: i, t))
@@ -127,19 +126,15 @@ final class CUDATrainingEngine: TrainingEngine {
         return grown.pointer
     }
 
-    private func multiply(_ x: UnsafeMutablePointer<Float>, _ mask: UnsafePointer<Float>, _ count: Int) throws(SpladeError) {
-        try CUDAOps.check(splade_cuda_multiply(x, mask, count), "dropout")
-    }
-
     private func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) throws(SpladeError) {
         try CUDAOps.check(splade_cuda_add(y, x, count), "add")
     }
 
     /// `source` ⊙ mask in `destination`, or `source` itself without a mask.
-    private func masked(_ source: UnsafeMutablePointer<Float>, _ mask: UnsafeMutablePointer<Float>?, count: Int,
+    private func masked(_ source: UnsafeMutablePointer<Float>, _ mask: CUDAOps.DropoutMask?, count: Int,
                         into destination: UnsafeMutablePointer<Float>) throws(SpladeError) -> UnsafeMutablePointer<Float> {
         guard let mask else { return source }
-        try CUDAOps.masked(source, mask, count: count, into: destination)
+        try mask.apply(source, count: count, into: destination)
         return destination
     }
 
@@ -149,7 +144,7 @@ final class CUDATrainingEngine: TrainingEngine {
         guard let batch else { preconditionFailure("backward without a forward pass") }
         defer { self.batch = nil }
         let c = config, h = c.hiddenSize, inner = c.intermediateSize, v = c.vocabularySize, w = weights, g = gradients
-        let t = batch.packing.tokens, pHidden = dropout?.hidden ?? 0, pAttention = dropout?.attention ?? 0
+        let t = batch.packing.tokens
         let probabilityCount = batch.probabilityCount
         // SPLADE pooling and the decoder: a sparse update through each active column's argmax row.
         let dWeights = try scratch("dVectors", dVectors.count * v)
@@ -181,7 +176,7 @@ final class CUDATrainingEngine: TrainingEngine {
             try CUDAOps.layerNormBackward(dNext, rows: t, cols: h, normalized: try saved("norm2", layer: i, t * h),
                                           inverseStd: try saved("inverse2", layer: i, t), weight: layer.outputNormWeight,
                                           dx: dNext, dWeight: gl.outputNormWeight, dBias: gl.outputNormBias)
-            let dOutput = try masked(dNext, try existingMask("outputMask", layer: i, t * h, probability: pHidden), count: t * h,
+            let dOutput = try masked(dNext, mask("outputMask", layer: i), count: t * h,
                                      into: dMasked)
             try CUDAOps.linearBackward(dOutput, rows: t, inputs: inner, outputs: h, x: try saved("activated", layer: i, t * inner),
                                        weight: layer.outputWeight, dx: dInner, dWeight: gl.outputWeight, dBias: gl.outputBias)
@@ -195,21 +190,21 @@ final class CUDATrainingEngine: TrainingEngine {
             try CUDAOps.layerNormBackward(dAfter, rows: t, cols: h, normalized: try saved("norm1", layer: i, t * h),
                                           inverseStd: try saved("inverse1", layer: i, t), weight: layer.attentionNormWeight,
                                           dx: dAfter, dWeight: gl.attentionNormWeight, dBias: gl.attentionNormBias)
-            let dAttentionOutput = try masked(dAfter, try existingMask("attentionOutputMask", layer: i, t * h, probability: pHidden),
+            let dAttentionOutput = try masked(dAfter, mask("attentionOutputMask", layer: i),
                                               count: t * h, into: dMasked)
             try CUDAOps.linearBackward(dAttentionOutput, rows: t, inputs: h, outputs: h, x: try saved("context", layer: i, t * h),
                                        weight: layer.attentionOutputWeight, dx: dx, dWeight: gl.attentionOutputWeight,
                                        dBias: gl.attentionOutputBias)
             try CUDAOps.attentionBackward(dContext: dx, qkv: try saved("qkv", layer: i, t * 3 * h), batch: batch,
                                           probabilities: try saved("probabilities", layer: i, probabilityCount),
-                                          mask: try existingMask("attentionMask", layer: i, probabilityCount, probability: pAttention),
+                                          mask: mask("attentionMask", layer: i),
                                           dQKV: dQKV, scratch: try scratch("dScores", probabilityCount),
                                           dropped: try scratch("dropped", probabilityCount))
             try CUDAOps.linearBackward(dQKV, rows: t, inputs: h, outputs: 3 * h, x: try hidden(i), weight: layer.qkvWeight,
                                        dx: dNext, dWeight: gl.qkvWeight, dBias: gl.qkvBias)
             try add(dNext, dAfter, t * h)
         }
-        if let m = try existingMask("mask", t * h, probability: pHidden) { try multiply(dNext, m, t * h) }
+        try mask("mask")?.apply(dNext, count: t * h)
         try CUDAOps.layerNormBackward(dNext, rows: t, cols: h, normalized: try saved("norm", t * h),
                                       inverseStd: try saved("inverse", t), weight: w.embeddingNormWeight, dx: dNext,
                                       dWeight: g.embeddingNormWeight, dBias: g.embeddingNormBias)
