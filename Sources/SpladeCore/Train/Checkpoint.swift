@@ -60,7 +60,7 @@ public enum Checkpoint {
     }
 
     /// Loads a checkpoint's weights, optimizer moments and state.
-    static func load(_ directory: String, config: BertConfig, like weights: BertWeights, weightDecay: Float)
+    static func load(_ directory: String, config: BertConfig, weightDecay: Float)
         throws(SpladeError) -> (BertWeights, AdamW, State) {
         let loaded = try BertWeights.load(directory: directory, config: config)
         let moments = try Safetensors.read(directory + "/optimizer.safetensors")

@@ -38,13 +38,13 @@ public final class Trainer {
         switch try device.resolved() {
         case .cuda(let index):
             #if CUDA
-            engine = try CUDATrainingEngine(config: modelConfig, weights: weights, optimizer: config.optimizer(), device: index)
+            engine = try CUDATrainingEngine(config: modelConfig, weights: weights, optimizer: config.adamWSettings, device: index)
             #else
             preconditionFailure("resolved() gives .cuda only in a CUDA build")
             #endif
         case .cpu, .auto:
             var optimizer = AdamW(like: weights, weightDecay: config.weightDecay)
-            optimizer.configure(config.optimizer())
+            optimizer.configure(config.adamWSettings)
             engine = CPUTrainingEngine(config: modelConfig, weights: weights, optimizer: optimizer, threads: threads)
         }
         totalSteps = config.totalOptimizerSteps(rows: rows.count)
@@ -55,10 +55,9 @@ public final class Trainer {
 
     /// Continues from a checkpoint's weights, optimizer moments and step.
     public func restore(from directory: String) throws(SpladeError) {
-        let (loaded, restored, state) = try Checkpoint.load(directory, config: modelConfig, like: try engine.snapshot().weights,
-                                                           weightDecay: config.weightDecay)
+        let (loaded, restored, state) = try Checkpoint.load(directory, config: modelConfig, weightDecay: config.weightDecay)
         var optimizer = restored
-        optimizer.configure(config.optimizer())
+        optimizer.configure(config.adamWSettings)
         try engine.restore(weights: loaded, optimizer: optimizer)
         step = state.globalStep
     }

@@ -264,7 +264,7 @@ struct ConfigReader {
 
 extension TrainingConfig {
     /// AdamW's hyperparameters from the configuration.
-    func optimizer() -> AdamW.Settings {
+    var adamWSettings: AdamW.Settings {
         AdamW.Settings(beta1: adamBeta1, beta2: adamBeta2, epsilon: adamEpsilon, weightDecay: weightDecay)
     }
 }
