@@ -99,9 +99,7 @@ struct CUDAPathTests {
         let s = try TrainStepParityTests().setup()
         let weights = untiedDecoder ? Self.untied(s.weights) : s.weights
         let settings = AdamW.Settings(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01)
-        var optimizer = AdamW(like: weights, weightDecay: settings.weightDecay)
-        optimizer.configure(settings)
-        let cpu = CPUTrainingEngine(config: s.config, weights: weights, optimizer: optimizer, threads: 2)
+        let cpu = CPUTrainingEngine(config: s.config, weights: weights, optimizer: AdamW(like: weights, settings: settings), threads: 2)
         let gpu = try CUDATrainingEngine(config: s.config, weights: weights, optimizer: settings, device: 0)
         let halves = [Array(s.sequences.prefix(4)), Array(s.sequences.dropFirst(4))]
         for (m, sequences) in halves.enumerated() {
@@ -138,9 +136,8 @@ struct CUDAPathTests {
     @Test func restoreCarriesTheOptimizerState() throws {
         let s = try TrainStepParityTests().setup()
         let settings = AdamW.Settings(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0)
-        var optimizer = AdamW(like: s.weights, weightDecay: 0)
-        optimizer.configure(settings)
-        let cpu = CPUTrainingEngine(config: s.config, weights: s.weights, optimizer: optimizer, threads: 2)
+        let cpu = CPUTrainingEngine(config: s.config, weights: s.weights, optimizer: AdamW(like: s.weights, settings: settings),
+                                    threads: 2)
         let dVectors = Self.vectorGradients(s.sequences.count, size: s.config.vocabularySize, seed: 9)
         _ = cpu.forward(s.sequences, dropout: nil)
         cpu.backward(dVectors)

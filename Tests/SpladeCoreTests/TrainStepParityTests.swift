@@ -94,7 +94,7 @@ struct TrainStepParityTests {
                                                      warmupSteps: integer("lr_warmup_steps"))
         #expect(abs(rate - Float(scalars["lr_at_step"]!.doubleValue!)) < 1e-9)
         var weights = s.weights
-        var optimizer = AdamW(like: weights, weightDecay: number("weight_decay"))
+        var optimizer = AdamW(like: weights, settings: AdamW.Settings(weightDecay: number("weight_decay")))
         optimizer.step(&weights, gradients: gradients, learningRate: rate)
         // Adam's first step moves every parameter by lr · g / (|g| + ε): where the clipped gradient is
         // near ε = 1e-8 (rounding noise on both sides, e.g. key biases, rarely seen positions), the
@@ -106,7 +106,7 @@ struct TrainStepParityTests {
             let scale = max(want.values.map(abs).max()!, 1e-12)
             var worst: Float = 0
             for k in tensor.values.indices {
-                if abs(g[k]) > 100 * optimizer.epsilon {
+                if abs(g[k]) > 100 * optimizer.settings.epsilon {
                     worst = max(worst, abs(tensor.values[k] - want.values[k]) / scale)
                 } else {
                     #expect(abs(tensor.values[k] - start[k]) <= rate * 1.0001, "after_step.\(name)[\(k)] moved more than lr")

@@ -59,26 +59,25 @@ public enum Checkpoint {
         }.sorted { $0.0 < $1.0 }
     }
 
-    /// Loads a checkpoint's weights, optimizer moments and state.
-    static func load(_ directory: String, config: BertConfig, weightDecay: Float)
+    /// Loads a checkpoint's weights, optimizer moments and state; the optimizer takes `settings`.
+    static func load(_ directory: String, config: BertConfig, settings: AdamW.Settings)
         throws(SpladeError) -> (BertWeights, AdamW, State) {
         let loaded = try BertWeights.load(directory: directory, config: config)
         let moments = try Safetensors.read(directory + "/optimizer.safetensors")
-        var optimizer = AdamW(like: loaded, weightDecay: weightDecay)
         var first: [String: NamedTensor] = [:], second: [String: NamedTensor] = [:]
         for (name, tensor) in moments {
             if name.hasPrefix("m.") { first[String(name.dropFirst(2))] = tensor }
             if name.hasPrefix("v.") { second[String(name.dropFirst(2))] = tensor }
         }
-        optimizer.firstMoments = try BertWeights.assemble(first, config: config, source: directory + "/optimizer.safetensors")
-        optimizer.secondMoments = try BertWeights.assemble(second, config: config, source: directory + "/optimizer.safetensors")
+        let firstMoments = try BertWeights.assemble(first, config: config, source: directory + "/optimizer.safetensors")
+        let secondMoments = try BertWeights.assemble(second, config: config, source: directory + "/optimizer.safetensors")
         guard let data = FileManager.default.contents(atPath: directory + "/trainer_state.json"),
               let json = try? JSON.parse(data),
               let step = json["global_step"]?.doubleValue.flatMap({ Int(exactly: $0) }),
               let adam = json["adam_steps"]?.doubleValue.flatMap({ Int(exactly: $0) }) else {
             throw SpladeError(.badInput, "missing or malformed trainer_state.json", location: directory)
         }
-        optimizer.steps = adam
+        let optimizer = AdamW(settings, steps: adam, firstMoments: firstMoments, secondMoments: secondMoments)
         return (loaded, optimizer, State(globalStep: step, adamSteps: adam))
     }
 }

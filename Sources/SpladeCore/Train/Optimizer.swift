@@ -5,37 +5,31 @@ import Foundation
 ///   p ← p·(1 − lr·wd);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
 ///   p ← p − (lr / (1 − β₁ᵗ)) · m / (√v / √(1 − β₂ᵗ) + ε)
 public struct AdamW: Sendable {
-    public var beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8
-    public var weightDecay: Float
+    /// The hyperparameters (what a TrainingConfig sets).
+    public struct Settings: Sendable {
+        public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
+
+        public init(beta1: Float = 0.9, beta2: Float = 0.999, epsilon: Float = 1e-8, weightDecay: Float = 0) {
+            (self.beta1, self.beta2, self.epsilon, self.weightDecay) = (beta1, beta2, epsilon, weightDecay)
+        }
+    }
+    public var settings: Settings
     /// Optimizer steps taken (Adam's bias correction counts from 1).
     public internal(set) var steps = 0
     var firstMoments: BertWeights, secondMoments: BertWeights
 
-    /// The hyperparameters alone (what a TrainingConfig sets).
-    public struct Settings: Sendable {
-        public var beta1: Float, beta2: Float, epsilon: Float, weightDecay: Float
-    }
-
-    public init(like weights: BertWeights, weightDecay: Float) {
-        self.weightDecay = weightDecay
+    public init(like weights: BertWeights, settings: Settings) {
+        self.settings = settings
         firstMoments = .zeros(like: weights)
         secondMoments = .zeros(like: weights)
     }
 
-    /// An optimizer resumed from moments kept elsewhere (the GPU's).
+    /// An optimizer resumed from moments kept elsewhere (a checkpoint's, the GPU's).
     init(_ settings: Settings, steps: Int, firstMoments: BertWeights, secondMoments: BertWeights) {
-        weightDecay = settings.weightDecay
+        self.settings = settings
         self.steps = steps
         self.firstMoments = firstMoments
         self.secondMoments = secondMoments
-        configure(settings)
-    }
-
-    mutating func configure(_ settings: Settings) {
-        beta1 = settings.beta1
-        beta2 = settings.beta2
-        epsilon = settings.epsilon
-        weightDecay = settings.weightDecay
     }
 
     /// Adam's bias corrections for step t (counted from 1): the step size lr/(1 − β₁ᵗ) and √(1 − β₂ᵗ),
@@ -44,8 +38,6 @@ public struct AdamW: Sendable {
         let correction1 = 1 - Foundation.pow(Double(settings.beta1), Double(t))
         return (Float(Double(learningRate) / correction1), Foundation.sqrt(1 - Foundation.pow(Double(settings.beta2), Double(t))))
     }
-
-    var settings: Settings { Settings(beta1: beta1, beta2: beta2, epsilon: epsilon, weightDecay: weightDecay) }
 
     public mutating func step(_ weights: inout BertWeights, gradients: BertWeights, learningRate: Float) {
         steps += 1
@@ -57,7 +49,7 @@ public struct AdamW: Sendable {
         firstMoments.forEachParameter { values, _ in m.append(values) }
         secondMoments.forEachParameter { values, _ in v.append(values) }
         var index = 0
-        let (b1, b2, eps, decay) = (beta1, beta2, epsilon, weightDecay)
+        let (b1, b2, eps, decay) = (settings.beta1, settings.beta2, settings.epsilon, settings.weightDecay)
         weights.forEachParameter { values, decays in
             let g = gradientArrays[index]
             for k in values.indices {

@@ -43,9 +43,8 @@ public final class Trainer {
             preconditionFailure("resolved() gives .cuda only in a CUDA build")
             #endif
         case .cpu, .auto:
-            var optimizer = AdamW(like: weights, weightDecay: config.weightDecay)
-            optimizer.configure(config.adamWSettings)
-            engine = CPUTrainingEngine(config: modelConfig, weights: weights, optimizer: optimizer, threads: threads)
+            engine = CPUTrainingEngine(config: modelConfig, weights: weights, optimizer: AdamW(like: weights, settings: config.adamWSettings),
+                                       threads: threads)
         }
         totalSteps = config.totalOptimizerSteps(rows: rows.count)
         sessions = try (0..<max(1, threads)).map { _ throws(SpladeError) in try tokenizer.makeSession() }
@@ -55,9 +54,7 @@ public final class Trainer {
 
     /// Continues from a checkpoint's weights, optimizer moments and step.
     public func restore(from directory: String) throws(SpladeError) {
-        let (loaded, restored, state) = try Checkpoint.load(directory, config: modelConfig, weightDecay: config.weightDecay)
-        var optimizer = restored
-        optimizer.configure(config.adamWSettings)
+        let (loaded, optimizer, state) = try Checkpoint.load(directory, config: modelConfig, settings: config.adamWSettings)
         try engine.restore(weights: loaded, optimizer: optimizer)
         step = state.globalStep
     }
