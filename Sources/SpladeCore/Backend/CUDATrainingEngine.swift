@@ -15,6 +15,8 @@ final class CUDATrainingEngine: TrainingEngine {
     /// BertWeights with empty tensors: the shapes of transfers (tied or untied decoder), without a host copy.
     private let template: BertWeights
     private let scratch = DeviceScratch<Float>()
+    /// Each vocabulary entry's argmax row, per sequence, between forward and backward.
+    private let rowScratch = DeviceScratch<Int32>()
     /// The micro-batch between forward and backward.
     private var batch: DeviceBatch?
     private var dropout: BertTrainingPass.Dropout?
@@ -112,18 +114,9 @@ final class CUDATrainingEngine: TrainingEngine {
                               inverseStd: try saved("transformInverse", t))
         let s = sequences.count, maxima = try saved("maxima", s * v)
         try batch.pool(transformed: transformed, weights: w, logits: try scratch("logits", batch.logitRowsPerChunk * v),
-                       maxima: maxima, argmax: try argmax(s * v))
+                       maxima: maxima, argmax: try rowScratch("argmax", s * v))
         let dense = try batch.spladeWeights(maxima: maxima, scratch: try scratch("vectors", s * v))
         return (0..<s).map { Array(dense[($0 * v)..<(($0 + 1) * v)]) }
-    }
-
-    private var argmaxBuffer: DeviceBuffer<Int32>?
-    private func argmax(_ count: Int) throws(SpladeError) -> UnsafeMutablePointer<Int32> {
-        if let argmaxBuffer, argmaxBuffer.count >= count { return argmaxBuffer.pointer }
-        argmaxBuffer = nil
-        let grown = try DeviceBuffer<Int32>(count: count)
-        argmaxBuffer = grown
-        return grown.pointer
     }
 
     private func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) throws(SpladeError) {
@@ -153,7 +146,7 @@ final class CUDATrainingEngine: TrainingEngine {
         try CUDAOps.check(status, "copying gradients to the GPU")
         let dx = try scratch("dx", t * h)
         try CUDAOps.check(splade_cuda_zero(dx, t * h * MemoryLayout<Float>.stride), "zero")
-        let maxima = try saved("maxima", dVectors.count * v), rows = try argmax(dVectors.count * v)
+        let maxima = try saved("maxima", dVectors.count * v), rows = try rowScratch("argmax", dVectors.count * v)
         let transformed = try saved("transformed", t * h)
         for s in dVectors.indices {
             try CUDAOps.check(splade_cuda_splade_pool_backward(dWeights + s * v, maxima + s * v, rows + s * v, Int32(v), Int32(h),
