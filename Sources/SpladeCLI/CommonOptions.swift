@@ -41,34 +41,41 @@ public struct DeviceOptions: ParsableArguments {
                                valueName: "device"))
     public var device: ComputeDevice = .cpu
 
-    @Option(help: ArgumentHelp("How a GPU multiplies matrices: fp32; tf32 (TF32 tensor cores, about 1e-3 relative error per product, as PyTorch's allow_tf32); bf16 (bfloat16 weights and product inputs with float32 sums, about 1e-2; encoding only). The CPU computes in fp32.",
+    @Option(help: ArgumentHelp("How a GPU multiplies matrices: fp32 (the default); tf32 (TF32 tensor cores, about 1e-3 relative error per product, as PyTorch's allow_tf32); bf16 (bfloat16 weights and product inputs with float32 sums, about 1e-2, as torch.autocast; training keeps float32 master weights, gradients and optimizer state). splade-train defaults to the configuration's bf16: true or tf32: true. The CPU computes in fp32.",
                                valueName: "p"))
-    public var precision: GPUPrecision = .fp32
+    public var precision: GPUPrecision?
 
     public init() {}
 
-    /// The device made concrete (checked before any input is read), with a note on standard error when
-    /// it is a GPU; `training` refuses bf16.
-    public func resolve(training: Bool = false) throws(SpladeError) -> ComputeDevice {
-        if training && precision == .bf16 {
-            throw SpladeError(.usage, "--precision bf16 is for encoding", hint: "train with --precision fp32 or tf32")
-        }
+    /// The device made concrete (checked before any output is written), with a note on standard error
+    /// when it is a GPU, and the precision in force: --precision, else `configured` (splade-train: what
+    /// the configuration `source` asks for), else fp32. The CPU computes in fp32: --precision tf32 or bf16
+    /// with --device cpu is a usage error, with auto (no GPU) or from the configuration a warning.
+    public func resolve(configured: GPUPrecision? = nil, source: String = "the configuration")
+        throws(SpladeError) -> (device: ComputeDevice, precision: GPUPrecision) {
+        let requested = precision ?? configured ?? .fp32
         let resolved = try device.resolved(warn: Diagnostics.warning)
-        if let note = resolved.usageNote() { Diagnostics.note(note + ", \(precision.rawValue)") }
-        if precision != .fp32 {
-            switch (resolved, device) {
-            case (.cpu, .auto): Diagnostics.warning("--precision \(precision.rawValue) applies to GPUs only: the CPU computes in fp32")
-            case (.cpu, _): throw SpladeError(.usage, "--precision \(precision.rawValue) applies to GPUs only",
-                                              hint: "use it with --device cuda or auto")
-            default: try resolved.use(precision)
-            }
+        if let note = resolved.usageNote() { Diagnostics.note(note + ", \(requested.rawValue)") }
+        guard resolved == .cpu else {
+            try resolved.use(requested)
+            return (resolved, requested)
         }
-        return resolved
+        if let precision, precision != .fp32 {
+            guard device == .auto else {
+                throw SpladeError(.usage, "--precision \(precision.rawValue) applies to GPUs only",
+                                  hint: "use it with --device cuda or auto")
+            }
+            Diagnostics.warning("--precision \(precision.rawValue) applies to GPUs only: the CPU computes in fp32")
+        } else if precision == nil, let configured, configured != .fp32 {
+            Diagnostics.warning("\(source): \(configured.rawValue): true applies to GPUs only: the CPU computes in fp32")
+        }
+        return (.cpu, .fp32)
     }
 
     /// The SPLADE encoder of `directory` on the resolved device, in --precision.
     public func makeEncoder(directory: String, threads: Int) throws(SpladeError) -> any SpladeEncoding {
-        try resolve().makeEncoder(directory: directory, threads: threads, precision: precision)
+        let (device, precision) = try resolve()
+        return try device.makeEncoder(directory: directory, threads: threads, precision: precision)
     }
 }
 

@@ -16,8 +16,8 @@ struct SpladeTrain: ParsableCommand {
             train_group_size, max_query_length, max_length, training_losses, binarize_label, \
             regularizer_doc/query, sparsity_weight_doc/query, sparsity_warmup_steps_doc/query, noise_tokens, \
             noise_tokens_weight, seed, save_steps, save_total_limit, logging_steps, output_dir, \
-            hidden_dropout_prob, attention_probs_dropout_prob); keys it does not implement are listed in a \
-            warning. Any key can be overridden after the options: --learning_rate 1e-5 --max_steps 100. \
+            hidden_dropout_prob, attention_probs_dropout_prob, and bf16 or tf32, which on a GPU set the default \
+            --precision; the CPU trains in float32); keys it does not implement are listed in a warning. Any key can be overridden after the options: --learning_rate 1e-5 --max_steps 100. \
             Relative paths resolve against the working directory.
 
             Training data: JSON Lines rows with a query (query|qry|question|q), positives (pos|positive|positives) \
@@ -37,7 +37,7 @@ struct SpladeTrain: ParsableCommand {
               splade-train --config train.yaml
               splade-train --config train.yaml --output-dir runs/v1 --max_steps 1000
               splade-train --config train.yaml --resume
-              splade-train --config train.yaml --device cuda
+              splade-train --config train.yaml --device cuda --precision bf16
               tail -f runs/v1/training_log.jsonl | jq -c '{step, loss, lr}'
 
             \(ExitStatus.table)
@@ -89,7 +89,6 @@ struct SpladeTrain: ParsableCommand {
     }
 
     private func train() throws {
-        let device = try deviceOptions.resolve(training: true)
         var settings = try Self.readYAML(config)
         for i in stride(from: 0, to: overrides.count, by: 2) {
             let key = String(overrides[i].dropFirst(2)).replacingOccurrences(of: "-", with: "_")
@@ -97,6 +96,7 @@ struct SpladeTrain: ParsableCommand {
         }
         var (training, warnings) = try TrainingConfig.parse(settings, source: config)
         warnings.forEach(Diagnostics.warning)
+        let (device, precision) = try deviceOptions.resolve(configured: training.precision, source: config)
         training.warmupInOptimizerSteps = sparsityWarmupInOptimizerSteps
         if let outputDir { training.outputDirectory = outputDir }
         guard !training.outputDirectory.isEmpty else {
@@ -128,7 +128,7 @@ struct SpladeTrain: ParsableCommand {
         let weights = try BertWeights.load(directory: training.modelPath, config: modelConfig)
         let rows = try TrainingData.load(training.trainData, groupSize: training.groupSize)
         let trainer = try Trainer(config: training, modelConfig: modelConfig, weights: weights, rows: rows, tokenizer: tokenizer,
-                                  threads: threads, device: device)
+                                  threads: threads, device: device, precision: precision)
         if resume, let latest = checkpoints.last {
             try trainer.restore(from: latest.path)
             Diagnostics.note("resuming from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")

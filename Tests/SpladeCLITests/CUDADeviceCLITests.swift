@@ -39,8 +39,14 @@ struct CUDADeviceCLITests {
         if !ComputeDevice.cudaBuilt {
             #expect(auto.stderr.contains("the CPU computes in fp32"), "\(auto.stderr)")
         }
-        let training = try Tools.shell("cd '\(Tools.fixtures)/ja-tiny' && splade-train --config train/steps-config.yaml --device auto --precision bf16 --output-dir /nonexistent/run")
-        #expect(training.status == 64 && training.stderr.contains("bf16 is for encoding"), "\(training.stderr)")
+        let train = "cd '\(Tools.fixtures)/ja-tiny' && splade-train --config train/steps-config.yaml --output-dir /dev/null/run"
+        let training = try Tools.shell(train + " --device cpu --precision bf16")
+        #expect(training.status == 64 && training.stderr.contains("--precision bf16 applies to GPUs only"), "\(training.stderr)")
+        // The configuration's bf16: true is the default --precision on a GPU; the CPU says it trains in fp32
+        // (and then fails on the output directory: nothing to train here).
+        let configured = try Tools.shell(train + " --device cpu --bf16 true")
+        #expect(configured.status != 0 && configured.stderr.contains("steps-config.yaml: bf16: true applies to GPUs only"),
+                "\(configured.stderr)")
         let unknown = try Tools.run("splade-encode", ["--model", model, "--precision", "fp16", "-i", texts])
         #expect(unknown.status == 64)
     }
@@ -107,5 +113,20 @@ struct CUDADeviceCLITests {
         }
         #expect(run.status == 0, "\(run.stderr)")
         try TrainCLITests.expectTheReferenceRun(in: out + "/run", fixture: Tools.fixtures + "/ja-tiny")
+        // bf16: true in the configuration: bfloat16 products, the reference's losses to bfloat16's rounding.
+        let half = try Tools.shell("cd '\(Tools.fixtures)/ja-tiny' && splade-train --config train/steps-config.yaml --threads 2 "
+                                   + "--device cuda --bf16 true --output-dir '\(out)/bf16'")
+        #expect(half.status == 0, "\(half.stderr)")
+        let reference = URL(fileURLWithPath: Tools.fixtures + "/ja-tiny/train/steps-expected.json")
+        let expected = try JSONSerialization.jsonObject(with: Data(contentsOf: reference)) as! [String: Any]
+        let log = try String(contentsOfFile: out + "/bf16/training_log.jsonl", encoding: .utf8).split(separator: "\n").map {
+            try JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any]
+        }
+        let steps = expected["steps"] as! [[String: Any]]
+        #expect(log.count == steps.count)
+        for (got, want) in zip(log, steps) {
+            let g = got["loss"] as! Double, w = want["loss"] as! Double
+            #expect(abs(g - w) <= 1e-2 * abs(w) && g != w, "step \(want["step"]!) loss: \(g) vs \(w)")
+        }
     }
 }

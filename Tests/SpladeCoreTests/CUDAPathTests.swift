@@ -132,6 +132,67 @@ struct CUDAPathTests {
         }
     }
 
+    /// --precision bf16 training (bfloat16 products; float32 master weights, gradients and moments) on the real
+    /// splade-tiny checkpoint against the CPU's float32 step. With dropout (the same masks) the vectors agree to
+    /// bfloat16's rounding. Without it, the gradients: max pooling makes a pass's decisions discrete (a weight
+    /// near zero that rounding switches on or off, or a near-tie of two rows for a column's maximum, sends that
+    /// column's whole gradient elsewhere), so ∂L/∂w is kept only where both sides' weights are clearly positive
+    /// (> 0.05), and what remains is rounding: the model's gradient within 3e-2 in L2 norm, each tensor's within
+    /// 0.1, and the decoder bias, which only the maxima reach, within 2e-2. (Rounding only the weights to
+    /// bfloat16 on the CPU moves them about half as much; dropout doubles both.) Gradients are read from the
+    /// first Adam moments, (1 − β₁)·g after clipping. After the step the bfloat16 copies follow the new weights:
+    /// an engine built on the stepped weights computes the same vectors.
+    @Test(.enabled(if: TestResources.spladeTinyAvailable, "needs models/splade-tiny (make deps)"))
+    func bfloat16TrainingStepIsCloseToTheCPU() throws {
+        let tokenizer = try Tokenizer.load(modelDirectory: TestResources.spladeTinyModel) { () throws(SpladeError) in
+            throw SpladeError(.internalError, "an English model needs no dictionary")
+        }
+        let session = try tokenizer.makeSession()
+        let texts = try String(contentsOfFile: Fixtures.path("splade-tiny-en/vectors.jsonl"), encoding: .utf8)
+            .split(separator: "\n").prefix(16).map { try JSON.parse(String($0))["text"]!.stringValue! }
+        let sequences = try texts.map { text throws(SpladeError) in try session.encode(text) }
+        let config = try BertConfig.load(TestResources.spladeTinyModel + "/config.json")
+        let weights = try BertWeights.load(directory: TestResources.spladeTinyModel, config: config)
+        let settings = AdamW.Settings(beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01)
+        let cpu = CPUTrainingEngine(config: config, weights: weights, optimizer: AdamW(like: weights, settings: settings),
+                                    threads: 2)
+        let gpu = try CUDATrainingEngine(config: config, weights: weights, optimizer: settings, device: 0, bfloat16: true)
+        let masks = BertTrainingPass.Dropout(hidden: 0.1, attention: 0.1, seed: 7)
+        let dropped = (cpu: cpu.forward(sequences, dropout: masks), gpu: try gpu.forward(sequences, dropout: masks))
+        let droppedError = Self.relativeError(dropped.gpu.flatMap { $0 }, dropped.cpu.flatMap { $0 })
+        #expect(droppedError < 5e-2 && droppedError > 1e-5, "vectors with dropout: \(droppedError)")
+
+        let expected = cpu.forward(sequences, dropout: nil), got = try gpu.forward(sequences, dropout: nil)
+        let vectorError = Self.relativeError(got.flatMap { $0 }, expected.flatMap { $0 })
+        #expect(vectorError < 5e-2 && vectorError > 1e-5, "vectors: \(vectorError)")
+        var dVectors = Self.vectorGradients(sequences.count, size: config.vocabularySize, seed: 100)
+        for i in dVectors.indices {
+            for j in dVectors[i].indices where min(got[i][j], expected[i][j]) <= 0.05 { dVectors[i][j] = 0 }
+        }
+        cpu.backward(dVectors)
+        try gpu.backward(dVectors)
+        let norm = cpu.clipGradients(maxNorm: 1), gpuNorm = try gpu.clipGradients(maxNorm: 1)
+        #expect(abs(gpuNorm - norm) <= 1e-2 * norm, "gradient norm \(gpuNorm) vs \(norm)")
+        cpu.applyOptimizer(learningRate: 1e-3)
+        try gpu.applyOptimizer(learningRate: 1e-3)
+        let want = cpu.snapshot().optimizer.firstMoments.namedTensors(config: config)
+        let (stepped, state) = try gpu.snapshot()
+        let gotMoments = state.firstMoments.namedTensors(config: config)
+        func squares(_ x: [Float]) -> Double { x.reduce(0) { $0 + Double($1) * Double($1) } }
+        var difference = 0.0, total = 0.0
+        for (name, tensor) in want where !name.hasSuffix("attention.self.key.bias") {
+            let delta = zip(gotMoments[name]!.values, tensor.values).map { $0 - $1 }
+            let error = (squares(delta) / squares(tensor.values)).squareRoot()
+            #expect(error < (name == "cls.predictions.bias" ? 2e-2 : 0.1), "gradient of \(name): \(error)")
+            difference += squares(delta)
+            total += squares(tensor.values)
+        }
+        #expect((difference / total).squareRoot() < 3e-2, "the model's gradient: \((difference / total).squareRoot())")
+        let fresh = try CUDATrainingEngine(config: config, weights: stepped, optimizer: settings, device: 0, bfloat16: true)
+        let after = try gpu.forward(sequences, dropout: nil), freshVectors = try fresh.forward(sequences, dropout: nil)
+        #expect(Self.relativeError(after.flatMap { $0 }, freshVectors.flatMap { $0 }) < 1e-6, "bfloat16 copies after the step")
+    }
+
     /// Resuming puts the CPU state on the GPU: a step from a snapshot continues identically.
     @Test func restoreCarriesTheOptimizerState() throws {
         let s = try TrainStepParityTests().setup()

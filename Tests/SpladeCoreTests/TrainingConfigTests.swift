@@ -21,7 +21,8 @@ import Testing
         #expect(config.documentRegularizer == .l1 && config.queryRegularizer == .flops)
         // Split like Python's str.split(): the Thai combining mark stays a token of its own.
         #expect(config.noiseTokens == ["、", "。", "ิ", "「"])
-        #expect(warnings.contains { $0.contains("bf16: true is not implemented") })
+        // bf16: true asks a GPU for bfloat16 products (where the device is known, the CPU warns that it computes in fp32).
+        #expect(config.precision == .bf16 && !warnings.contains { $0.contains("bf16") })
         #expect(warnings.contains { $0.contains("not implemented, ignored: dataloader_num_workers") })
         #expect(!warnings.contains { $0.contains("report_to") })
         // 100 rows, batch 4, accumulation 8: 25 micro-batches an epoch, 3 optimizer steps, 6 in 2 epochs.
@@ -32,6 +33,16 @@ import Testing
         var optimizerSteps = config
         optimizerSteps.warmupInOptimizerSteps = true
         #expect(optimizerSteps.sparsityWarmupLength(0.1, totalSteps: 100) == 10)
+    }
+
+    @Test func precisionKeys() throws {
+        let base = #""model_name_or_path": "m", "train_data": "t.jsonl""#
+        #expect(try parse("{\(base)}").0.precision == nil)
+        #expect(try parse("{\(base), \"bf16\": false, \"tf32\": false}").0.precision == nil)
+        #expect(try parse("{\(base), \"tf32\": true}").0.precision == .tf32)
+        #expect(try parse("{\(base), \"tf32\": true, \"bf16\": true}").0.precision == .bf16)
+        let (half, warnings) = try parse("{\(base), \"fp16\": true}")
+        #expect(half.precision == nil && warnings.contains { $0.contains("test.yaml: fp16: true is not implemented") })
     }
 
     @Test func weightedLossMapsAndErrors() throws {

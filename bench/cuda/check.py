@@ -8,11 +8,13 @@ no MeCab dictionary is needed where this runs).
   parity-encode  splade-encode --device cuda against --device cpu (the oracle, which the test suite holds
                  to the PyTorch fixtures) and against PyTorch in float32, on the same token ids;
   parity-train   three splade-train steps with dropout (the same masks on both devices): --device cuda
-                 against --device cpu, log line by line and every tensor of the final model;
+                 against --device cpu, log line by line and every tensor of the final model; and the same steps
+                 with --precision bf16, whose losses must stay within bfloat16's rounding of the CPU's;
   bench-encode   documents/s at lengths 128/256/512, batch 32, BERT-base, vocabulary 32768: ours with
                  --precision fp32, tf32 and bf16 against PyTorch in the same three (bench/cuda/torch_encode.py);
   bench-train    seconds per optimizer step, BERT-base, 1 query (32 tokens) + 7 documents (256 tokens),
-                 dropout 0.1, cross-entropy + L1: ours against PyTorch in float32.
+                 dropout 0.1, cross-entropy + L1: ours with --precision fp32 and bf16 against PyTorch in float32
+                 and under torch.autocast(bfloat16).
 
 One JSON line per result in --out; exit status 1 when a parity check fails.
 Usage: bench/cuda/check.py --bin DIR --work DIR --out FILE [--fixtures DIR] [--quick]
@@ -189,8 +191,8 @@ def training_config(path, model, data, output, **settings):
             f.write(f"{key}: {json.dumps(value)}\n")
 
 
-def train(config, device):
-    _, seconds = tool("splade-train", "--config", config, "--device", device)
+def train(config, device, precision="fp32"):
+    _, seconds = tool("splade-train", "--config", config, "--device", device, "--precision", precision)
     return seconds
 
 
@@ -199,14 +201,17 @@ def parity_train():
     data = os.path.join(a.work, "train-rows.jsonl")
     training_rows(data, 12, 12, 60, seed=2)
     logs, tensors = {}, {}
-    for device in ["cpu", "cuda"]:
-        output = os.path.join(a.work, f"train-{device}")
+    for device, precision in [("cpu", "fp32"), ("cuda", "fp32"), ("cuda", "bf16")]:
+        run = device if precision == "fp32" else f"{device}-{precision}"
+        output = os.path.join(a.work, f"train-{run}")
         subprocess.run(["rm", "-rf", output])
-        config = os.path.join(a.work, f"train-{device}.yaml")
+        config = os.path.join(a.work, f"train-{run}.yaml")
         training_config(config, model, data, output)
-        train(config, device)
-        logs[device] = [json.loads(line) for line in open(os.path.join(output, "training_log.jsonl"))]
-        tensors[device] = load_file(os.path.join(output, "model.safetensors"))
+        train(config, device, precision)
+        logs[run] = [json.loads(line) for line in open(os.path.join(output, "training_log.jsonl"))]
+        tensors[run] = load_file(os.path.join(output, "model.safetensors"))
+    worst = max(abs(got["loss"] - want["loss"]) / abs(want["loss"]) for got, want in zip(logs["cuda-bf16"], logs["cpu"]))
+    check("train cuda bf16 vs cpu fp32: loss (3 steps, dropout 0.1)", worst, 1e-2, steps=len(logs["cuda-bf16"]))
     worst = 0.0
     for got, want in zip(logs["cuda"], logs["cpu"]):
         for key in ["loss", "rank_loss", "reg_doc", "reg_query", "noise_sum", "grad_norm"]:
@@ -244,7 +249,7 @@ def bench_encode():
 TORCH_STEP = r"""
 import json, sys, time, torch
 from transformers import BertForMaskedLM
-model_dir, steps = sys.argv[1], int(sys.argv[2])
+model_dir, steps, precision = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.manual_seed(0)
 model = BertForMaskedLM.from_pretrained(model_dir, hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1).cuda().train()
@@ -252,7 +257,10 @@ g = torch.Generator().manual_seed(3)
 query = torch.randint(5, 32768, (1, 32), generator=g).cuda()
 documents = torch.randint(5, 32768, (8, 256), generator=g).cuda()
 opt = torch.optim.AdamW(model.parameters(), lr=2e-5, weight_decay=0.01)
-splade = lambda ids: torch.log1p(torch.relu(model(input_ids=ids).logits)).amax(dim=1)
+def splade(ids):
+    with torch.autocast("cuda", dtype=torch.bfloat16, enabled=precision == "bf16"):
+        logits = model(input_ids=ids).logits
+    return torch.log1p(torch.relu(logits.float())).amax(dim=1)
 times = []
 for _ in range(steps):
     torch.cuda.synchronize(); start = time.perf_counter()
@@ -270,19 +278,21 @@ def bench_train():
     data = os.path.join(a.work, "bench-train-rows.jsonl")
     training_rows(data, 8, 30, 300, seed=4)
     output = os.path.join(a.work, "bench-train")
-    subprocess.run(["rm", "-rf", output])
     config = os.path.join(a.work, "bench-train.yaml")
     training_config(config, model, data, output, per_device_train_batch_size=1, gradient_accumulation_steps=1, max_steps=5,
                     train_group_size=8, max_length=256, learning_rate=2e-5, regularizer_query="L1", noise_tokens_weight=0.0,
                     sparsity_warmup_steps_doc=0, sparsity_warmup_steps_query=0)
-    train(config, "cuda")
-    log = [json.loads(line) for line in open(os.path.join(output, "training_log.jsonl"))]
-    ours = sum(entry["seconds"] for entry in log[1:]) / len(log[1:])
-    record({"bench": "train step", "side": "splade", "seconds": ours, "steps": len(log), "tokens": log[-1].get("tokens_per_s")})
-    run = subprocess.run([sys.executable, "-c", TORCH_STEP, model, "5"], capture_output=True, text=True, check=True)
-    reference = json.loads(run.stdout.splitlines()[-1])
-    record({"bench": "train step", "side": "pytorch", **reference})
-    record({"bench": "train step", "ratio_pytorch_over_splade": reference["seconds"] / ours})
+    for precision in ["fp32", "bf16"]:
+        subprocess.run(["rm", "-rf", output])
+        train(config, "cuda", precision)
+        log = [json.loads(line) for line in open(os.path.join(output, "training_log.jsonl"))]
+        ours = sum(entry["seconds"] for entry in log[1:]) / len(log[1:])
+        record({"bench": "train step", "side": "splade", "precision": precision, "seconds": ours, "steps": len(log),
+                "tokens_per_s": log[-1].get("tokens_per_s")})
+        run = subprocess.run([sys.executable, "-c", TORCH_STEP, model, "5", precision], capture_output=True, text=True, check=True)
+        reference = json.loads(run.stdout.splitlines()[-1])
+        record({"bench": "train step", "side": "pytorch", "precision": precision, **reference})
+        record({"bench": "train step", "precision": precision, "ratio_pytorch_over_splade": reference["seconds"] / ours})
 
 
 if a.fixtures:

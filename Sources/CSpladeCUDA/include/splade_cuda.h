@@ -86,7 +86,7 @@ typedef struct {
 } splade_cuda_gemm_group;
 int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
                               const splade_cuda_gemm_group *groups, int group_count);
-/* ---- bfloat16 products (encoding with --precision bf16) ----------------------------------------- */
+/* ---- bfloat16 products (--precision bf16: encoding and training) ------------------------- */
 
 /* y[i] = x[i] as bfloat16 (the upper 16 bits of the float32, rounded to nearest even; NaN stays NaN). */
 int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y);

@@ -4,38 +4,27 @@ import CSpladeCUDA
 /// BertMaskedLM's SPLADE forward pass on a CUDA GPU: the same packed [T, H] layout (no padding),
 /// cuBLAS for every product (attention as grouped products over every head of every sequence, the
 /// SPLADE head as chunks of up to 2048 packed rows), libsplade_cuda's kernels for the rest. Float32
-/// throughout (TF32 products with --tf32); mirrors BertMaskedLM step by step.
+/// throughout (TF32 products with --precision tf32, bfloat16 ones with bf16); mirrors BertMaskedLM step by step.
 /// CUDAPathTests compares it with the ja-tiny fixtures (on a GPU, or on the host emulation of the C API).
 public final class CUDABertEncoder: SpladeEncoding {
     public let config: BertConfig
 
     private let weights: DeviceBertWeights
-    /// bfloat16 copies of the weight matrices, with --precision bf16.
-    private let halves: DeviceBF16Weights?
-    private let scratch = DeviceScratch<Float>(), halfScratch = DeviceScratch<UInt16>()
+    /// bfloat16 products, with --precision bf16.
+    private let bf16: CUDAOps.BFloat16?
+    private let scratch = DeviceScratch<Float>()
 
     public init(config: BertConfig, weights w: BertWeights, device: Int = 0, bfloat16: Bool = false) throws(SpladeError) {
         try CUDADevice.initialize(device: device)
         self.config = config
         weights = try DeviceBertWeights(w)
-        halves = bfloat16 ? try DeviceBF16Weights(weights) : nil
+        bf16 = bfloat16 ? CUDAOps.BFloat16(weights: try DeviceBF16Weights(weights)) : nil
     }
 
     public convenience init(directory: String, device: Int = 0, bfloat16: Bool = false) throws(SpladeError) {
         let config = try BertConfig.load(directory + "/config.json")
         try self.init(config: config, weights: try BertWeights.load(directory: directory, config: config), device: device,
                       bfloat16: bfloat16)
-    }
-
-    /// Y = X·Wᵀ + b in float32, or with `half` (W in bfloat16) on a bfloat16 copy of X.
-    private func linear(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: DeviceTensor, half: UnsafePointer<UInt16>?,
-                        bias: DeviceTensor, outputs: Int, into y: UnsafeMutablePointer<Float>) throws(SpladeError) {
-        guard let half else {
-            return try CUDAOps.linear(x, rows: rows, inputs: inputs, weight: weight, bias: bias, outputs: outputs, into: y)
-        }
-        let input = try halfScratch("input", rows * inputs)
-        try CUDAOps.bfloat16(x, count: rows * inputs, into: input)
-        try CUDAOps.linear(input, rows: rows, inputs: inputs, weight: half, bias: bias, outputs: outputs, into: y)
     }
 
     /// SPLADE vectors of `sequences` (token ids with [CLS] and [SEP]), in order.
@@ -48,47 +37,36 @@ public final class CUDABertEncoder: SpladeEncoding {
         let qkv = try scratch("qkv", t * 3 * h), context = try scratch("context", t * h)
         let intermediate = try scratch("intermediate", t * inner)
         let probabilities = try scratch("probabilities", batch.probabilityCount)
-        let halfAttention = try halves.map { _ throws(SpladeError) in
-            (qkv: try halfScratch("qkv", t * 3 * h), probabilities: try halfScratch("probabilities", batch.probabilityCount))
-        }
         try batch.embed(w, into: x)
         try CUDAOps.layerNorm(x, rows: t, cols: h, weight: w.embeddingNormWeight, bias: w.embeddingNormBias,
                               epsilon: c.layerNormEpsilon)
-        for (i, layer) in w.layers.enumerated() {
-            let half = halves?.layers[i]
-            try linear(x, rows: t, inputs: h, weight: layer.qkvWeight, half: half?.qkv, bias: layer.qkvBias, outputs: 3 * h,
-                       into: qkv)
-            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context, dropout: nil,
-                                  bfloat16: halfAttention)
-            try linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, half: half?.attentionOutput,
-                       bias: layer.attentionOutputBias, outputs: h, into: r)
+        for layer in w.layers {
+            try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv,
+                               bf16: bf16)
+            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context, dropout: nil, bf16: bf16)
+            try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
+                               outputs: h, into: r, bf16: bf16)
             try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
                                   bias: layer.attentionNormBias, epsilon: c.layerNormEpsilon)
             swap(&x, &r)
-            try linear(x, rows: t, inputs: h, weight: layer.intermediateWeight, half: half?.intermediate,
-                       bias: layer.intermediateBias, outputs: inner, into: intermediate)
+            try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
+                               outputs: inner, into: intermediate, bf16: bf16)
             try CUDAOps.check(splade_cuda_gelu_forward(intermediate, t * inner), "GELU")
-            try linear(intermediate, rows: t, inputs: inner, weight: layer.outputWeight, half: half?.output, bias: layer.outputBias,
-                       outputs: h, into: r)
+            try CUDAOps.linear(intermediate, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias,
+                               outputs: h, into: r, bf16: bf16)
             try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.outputNormWeight, bias: layer.outputNormBias,
                                   epsilon: c.layerNormEpsilon)
             swap(&x, &r)
         }
         // MLM transform into r, then the logits a chunk of rows at a time, reduced to running maxima.
-        try linear(x, rows: t, inputs: h, weight: w.transformWeight, half: halves?.transform, bias: w.transformBias, outputs: h,
-                   into: r)
+        try CUDAOps.linear(x, rows: t, inputs: h, weight: w.transformWeight, bias: w.transformBias, outputs: h, into: r,
+                           bf16: bf16)
         try CUDAOps.check(splade_cuda_gelu_forward(r, t * h), "GELU")
         try CUDAOps.layerNorm(r, rows: t, cols: h, weight: w.transformNormWeight, bias: w.transformNormBias,
                               epsilon: c.layerNormEpsilon)
-        var halfHead: (transformed: UnsafePointer<UInt16>, decoder: UnsafePointer<UInt16>)?
-        if let halves {
-            let transformed = try halfScratch("transformed", t * h)
-            try CUDAOps.bfloat16(r, count: t * h, into: transformed)
-            halfHead = (UnsafePointer(transformed), halves.decoder)
-        }
         let maxima = try scratch("maxima", sequences.count * v)
         try batch.pool(transformed: r, weights: w, logits: try scratch("logits", batch.logitRowsPerChunk * v), maxima: maxima,
-                       argmax: nil, bfloat16: halfHead)
+                       argmax: nil, bf16: bf16)
         let dense = try batch.spladeWeights(maxima: maxima, scratch: try scratch("weights", sequences.count * v))
         return (0..<sequences.count).map { s in
             var vector = SparseVector()

@@ -9,34 +9,48 @@ enum CUDAOps {
         try CUDADevice.check(status, what())
     }
 
+    /// bfloat16 products (--precision bf16), as torch.autocast multiplies: the weights' bfloat16 copies, and
+    /// bfloat16 copies of the other operands made in `scratch` just before each product; float32 sums and
+    /// outputs, and float32 everywhere else (softmax, LayerNorm, GELU, gradients' accumulation).
+    struct BFloat16 {
+        let weights: DeviceBF16Weights
+        let scratch = DeviceScratch<UInt16>()
+
+        /// `x` rounded to bfloat16 in scratch buffer `name`.
+        func copy(_ x: UnsafePointer<Float>, count: Int, _ name: String) throws(SpladeError) -> UnsafePointer<UInt16> {
+            let y = try scratch(name, count)
+            try check(splade_cuda_to_bf16(x, count, y), "bfloat16")
+            return UnsafePointer(y)
+        }
+    }
+
     /// Y[rows×out] = X·Wᵀ + b, as Linear.forward (the bias rows first, then the product added, beta = 1).
-    static func linear(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: DeviceTensor,
-                       bias: DeviceTensor, outputs: Int, into y: UnsafeMutablePointer<Float>) throws(SpladeError) {
-        try check(splade_cuda_fill_rows(y, bias.pointer, Int32(rows), Int32(outputs)), "bias")
-        try check(splade_cuda_sgemm(0, 1, Int32(rows), Int32(outputs), Int32(inputs), 1, x, Int32(inputs), weight.pointer,
-                                    Int32(inputs), 1, y, Int32(outputs)), "linear")
-    }
-
-    /// x as bfloat16 into `y` (the inputs of a bf16 product).
-    static func bfloat16(_ x: UnsafePointer<Float>, count: Int, into y: UnsafeMutablePointer<UInt16>) throws(SpladeError) {
-        try check(splade_cuda_to_bf16(x, count, y), "bfloat16")
-    }
-
-    /// Y[rows×out] = X·Wᵀ + b with X and W in bfloat16 and float32 sums (`linear` in --precision bf16).
-    static func linear(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, weight: UnsafePointer<UInt16>, bias: DeviceTensor,
-                       outputs: Int, into y: UnsafeMutablePointer<Float>) throws(SpladeError) {
-        try check(splade_cuda_fill_rows(y, bias.pointer, Int32(rows), Int32(outputs)), "bias")
-        try check(splade_cuda_gemm_bf16(0, 1, Int32(rows), Int32(outputs), Int32(inputs), 1, x, Int32(inputs), weight,
-                                        Int32(inputs), 1, y, Int32(outputs)), "linear (bf16)")
+    static func linear(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
+                       outputs: Int, into y: UnsafeMutablePointer<Float>, bf16: BFloat16? = nil) throws(SpladeError) {
+        let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
+        try check(splade_cuda_fill_rows(y, bias.pointer, r, o), "bias")
+        guard let bf16 else {
+            return try check(splade_cuda_sgemm(0, 1, r, o, i, 1, x, i, weight.pointer, i, 1, y, o), "linear")
+        }
+        let input = try bf16.copy(x, count: rows * inputs, "input")
+        try check(splade_cuda_gemm_bf16(0, 1, r, o, i, 1, input, i, bf16.weights[weight], i, 1, y, o), "linear (bf16)")
     }
 
     /// Linear.backward: dX = dY·W (overwritten), dW += dYᵀ·X, db += Σ_rows dY.
     static func linearBackward(_ dy: UnsafePointer<Float>, rows: Int, inputs: Int, outputs: Int, x: UnsafePointer<Float>,
                                weight: DeviceTensor, dx: UnsafeMutablePointer<Float>, dWeight: DeviceTensor,
-                               dBias: DeviceTensor) throws(SpladeError) {
+                               dBias: DeviceTensor, bf16: BFloat16? = nil) throws(SpladeError) {
         let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
-        try check(splade_cuda_sgemm(0, 0, r, i, o, 1, dy, o, weight.pointer, i, 0, dx, i), "linear backward (input)")
-        try check(splade_cuda_sgemm(1, 0, o, i, r, 1, dy, o, x, i, 1, dWeight.pointer, i), "linear backward (weight)")
+        if let bf16 {
+            let dyHalf = try bf16.copy(dy, count: rows * outputs, "dy"), xHalf = try bf16.copy(x, count: rows * inputs, "x")
+            try check(splade_cuda_gemm_bf16(0, 0, r, i, o, 1, dyHalf, o, bf16.weights[weight], i, 0, dx, i),
+                      "linear backward (input, bf16)")
+            try check(splade_cuda_gemm_bf16(1, 0, o, i, r, 1, dyHalf, o, xHalf, i, 1, dWeight.pointer, i),
+                      "linear backward (weight, bf16)")
+        } else {
+            try check(splade_cuda_sgemm(0, 0, r, i, o, 1, dy, o, weight.pointer, i, 0, dx, i), "linear backward (input)")
+            try check(splade_cuda_sgemm(1, 0, o, i, r, 1, dy, o, x, i, 1, dWeight.pointer, i), "linear backward (weight)")
+        }
         try check(splade_cuda_bias_backward(dy, r, o, dBias.pointer), "linear backward (bias)")
     }
 
@@ -107,20 +121,16 @@ enum CUDAOps {
 
     /// Attention.forward for every head of every sequence of `batch`: P = softmax(QKᵀ/√d) per head into
     /// `probabilities` (batch.probabilityCount floats), then context = P V, or (P ⊙ mask) V with dropout
-    /// (P ⊙ mask in `dropped`, as large). Two grouped products and one block softmax for the batch.
-    /// With `bfloat16` (scratch for 3·h·tokens and probabilityCount values; inference only) the products
-    /// read bfloat16 copies of Q, K, V and P.
+    /// (P ⊙ mask in `dropped`, as large). Two grouped products and one block softmax for the batch; with
+    /// `bf16` the products read bfloat16 copies of Q, K, V and P.
     static func attention(qkv: UnsafePointer<Float>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
                           context: UnsafeMutablePointer<Float>,
                           dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?,
-                          bfloat16: (qkv: UnsafeMutablePointer<UInt16>, probabilities: UnsafeMutablePointer<UInt16>)? = nil)
-        throws(SpladeError) {
-        precondition(dropout == nil || bfloat16 == nil, "bf16 attention is for inference")
+                          bf16: BFloat16? = nil) throws(SpladeError) {
         let h = batch.config.hiddenSize, n = batch.config.heads, d = h / n, scale = 1 / Float(d).squareRoot()
-        if let bfloat16 { try Self.bfloat16(qkv, count: batch.packing.tokens * 3 * h, into: bfloat16.qkv) }
-        let halfQKV = bfloat16.map { (UnsafePointer($0.qkv), UnsafePointer($0.qkv)) }
+        let halfQKV = try bf16?.copy(qkv, count: batch.packing.tokens * 3 * h, "qkv")
         try grouped(batch, transposeA: false, transposeB: true, alpha: scale, a: qkv, b: qkv, c: probabilities,
-                    bfloat16: halfQKV, "attention scores") { start, l, offset in
+                    bfloat16: halfQKV.map { ($0, $0) }, "attention scores") { start, l, offset in
             Product(heads: n, m: l, n: l, k: d, a: start * 3 * h, lda: 3 * h, strideA: d, b: start * 3 * h + h, ldb: 3 * h,
                     strideB: d, c: offset, ldc: l, strideC: l * l)
         }
@@ -130,9 +140,9 @@ enum CUDAOps {
             try dropout.mask.apply(probabilities, count: batch.probabilityCount, into: dropout.dropped)
             used = UnsafePointer(dropout.dropped)
         }
-        if let bfloat16 { try Self.bfloat16(probabilities, count: batch.probabilityCount, into: bfloat16.probabilities) }
-        try grouped(batch, transposeA: false, transposeB: false, a: used, b: qkv, c: context,
-                    bfloat16: bfloat16.map { (UnsafePointer($0.probabilities), UnsafePointer($0.qkv)) },
+        var halves: (UnsafePointer<UInt16>, UnsafePointer<UInt16>)?
+        if let bf16, let halfQKV { halves = (try bf16.copy(used, count: batch.probabilityCount, "probabilities"), halfQKV) }
+        try grouped(batch, transposeA: false, transposeB: false, a: used, b: qkv, c: context, bfloat16: halves,
                     "attention context") { start, l, offset in
             Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h + 2 * h, ldb: 3 * h,
                     strideB: d, c: start * h, ldc: h, strideC: d)
@@ -142,38 +152,48 @@ enum CUDAOps {
     /// Attention.backward for every head of every sequence, into dQKV (overwritten):
     /// dV = P'ᵀ dC, dP = (dC Vᵀ) ⊙ mask, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = s·dS K, dK = s·dSᵀ Q
     /// (P' = P ⊙ mask; no mask without dropout). `scratch` and `dropped` hold batch.probabilityCount floats each.
+    /// With `bf16` the four products read bfloat16 copies of their operands.
     static func attentionBackward(dContext: UnsafePointer<Float>, qkv: UnsafePointer<Float>, batch: DeviceBatch,
                                   probabilities: UnsafePointer<Float>, mask: DropoutMask?,
                                   dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                                  dropped: UnsafeMutablePointer<Float>) throws(SpladeError) {
+                                  dropped: UnsafeMutablePointer<Float>, bf16: BFloat16? = nil) throws(SpladeError) {
         let h = batch.config.hiddenSize, n = batch.config.heads, d = h / n, scale = 1 / Float(d).squareRoot()
+        let t = batch.packing.tokens, count = batch.probabilityCount
         var used = probabilities
         if let mask {
-            try mask.apply(probabilities, count: batch.probabilityCount, into: dropped)
+            try mask.apply(probabilities, count: count, into: dropped)
             used = UnsafePointer(dropped)
         }
+        let halves = try bf16.map { b throws(SpladeError) in
+            (qkv: try b.copy(qkv, count: t * 3 * h, "qkv"), dContext: try b.copy(dContext, count: t * h, "dContext"),
+             probabilities: try b.copy(used, count: count, "probabilities"))
+        }
         try grouped(batch, transposeA: true, transposeB: false, a: used, b: dContext, c: dQKV,
+                    bfloat16: halves.map { ($0.probabilities, $0.dContext) },
                     "attention backward (values)") { start, l, offset in
             Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * h, ldb: h, strideB: d,
                     c: start * 3 * h + 2 * h, ldc: 3 * h, strideC: d)
         }
         try grouped(batch, transposeA: false, transposeB: true, a: dContext, b: qkv, c: scratch,
-                    "attention backward (probabilities)") { start, l, offset in
+                    bfloat16: halves.map { ($0.dContext, $0.qkv) }, "attention backward (probabilities)") { start, l, offset in
             Product(heads: n, m: l, n: l, k: d, a: start * h, lda: h, strideA: d, b: start * 3 * h + 2 * h, ldb: 3 * h,
                     strideB: d, c: offset, ldc: l, strideC: l * l)
         }
         if let mask {
-            try mask.apply(scratch, count: batch.probabilityCount)
+            try mask.apply(scratch, count: count)
         }
         try check(splade_cuda_softmax_backward_blocks(probabilities, scratch, batch.blockOffsets.pointer, batch.lengths.pointer,
                                                       Int32(batch.packing.lengths.count), Int32(n), Int32(batch.softmaxRows)),
                   "softmax backward")
-        try grouped(batch, transposeA: false, transposeB: false, alpha: scale, a: scratch, b: qkv, c: dQKV,
+        // dS replaces P' in the bfloat16 scratch (the products above are queued before this copy).
+        var scoreHalves: (UnsafePointer<UInt16>, UnsafePointer<UInt16>)?
+        if let bf16, let halves { scoreHalves = (try bf16.copy(scratch, count: count, "probabilities"), halves.qkv) }
+        try grouped(batch, transposeA: false, transposeB: false, alpha: scale, a: scratch, b: qkv, c: dQKV, bfloat16: scoreHalves,
                     "attention backward (queries)") { start, l, offset in
             Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h + h, ldb: 3 * h,
                     strideB: d, c: start * 3 * h, ldc: 3 * h, strideC: d)
         }
-        try grouped(batch, transposeA: true, transposeB: false, alpha: scale, a: scratch, b: qkv, c: dQKV,
+        try grouped(batch, transposeA: true, transposeB: false, alpha: scale, a: scratch, b: qkv, c: dQKV, bfloat16: scoreHalves,
                     "attention backward (keys)") { start, l, offset in
             Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h, ldb: 3 * h,
                     strideB: d, c: start * 3 * h + h, ldc: 3 * h, strideC: d)

@@ -6,11 +6,15 @@ import CSpladeCUDA
 /// vectors (down) and their gradients (up) cross to the host, where the objective is computed.
 /// Mirrors BertTrainingPass step by step, with the same dropout masks (splade_cuda_dropout draws
 /// SeededRandom's stream in the same order, and draws it again in the backward pass instead of storing
-/// it), so the CPU engine is its oracle (CUDAPathTests).
+/// it), so the CPU engine is its oracle (CUDAPathTests). With `bfloat16` (--precision bf16, the reference
+/// trainer's `bf16: true`) every product multiplies bfloat16 copies, as torch.autocast does, while the
+/// master weights, gradients, moments and every other step stay float32.
 final class CUDATrainingEngine: TrainingEngine {
     let config: BertConfig
     private let weights, gradients, firstMoments, secondMoments: DeviceBertWeights
     private let settings: AdamW.Settings
+    /// bfloat16 products (refreshed after every change of the weights), or nil for float32.
+    private let bf16: CUDAOps.BFloat16?
     private var steps = 0
     /// BertWeights with empty tensors: the shapes of transfers (tied or untied decoder), without a host copy.
     private let template: BertWeights
@@ -24,7 +28,8 @@ final class CUDATrainingEngine: TrainingEngine {
     private var drawn: UInt64 = 0
     private var masks: [String: CUDAOps.DropoutMask] = [:]
 
-    init(config: BertConfig, weights: BertWeights, optimizer: AdamW.Settings, device: Int) throws(SpladeError) {
+    init(config: BertConfig, weights: BertWeights, optimizer: AdamW.Settings, device: Int,
+         bfloat16: Bool = false) throws(SpladeError) {
         try CUDADevice.initialize(device: device)
         self.config = config
         settings = optimizer
@@ -32,6 +37,7 @@ final class CUDATrainingEngine: TrainingEngine {
         gradients = try DeviceBertWeights(weights, zeroed: true)
         firstMoments = try DeviceBertWeights(weights, zeroed: true)
         secondMoments = try DeviceBertWeights(weights, zeroed: true)
+        bf16 = bfloat16 ? CUDAOps.BFloat16(weights: try DeviceBF16Weights(self.weights)) : nil
         var shapes = weights
         shapes.forEachParameter { values, _ in values = [] }
         template = shapes
@@ -80,25 +86,27 @@ final class CUDATrainingEngine: TrainingEngine {
         for (i, layer) in w.layers.enumerated() {
             let x = try hidden(i), qkv = try saved("qkv", layer: i, t * 3 * h), context = try saved("context", layer: i, t * h)
             let probabilities = try saved("probabilities", layer: i, probabilityCount)
-            try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv)
+            try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv,
+                               bf16: bf16)
             let attentionMask = newMask("attentionMask", layer: i, probabilityCount, probability: pAttention)
             try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context,
-                                  dropout: try attentionMask.map { m throws(SpladeError) in (m, try scratch("dropped", probabilityCount)) })
+                                  dropout: try attentionMask.map { m throws(SpladeError) in (m, try scratch("dropped", probabilityCount)) },
+                                  bf16: bf16)
             let after = try saved("afterAttention", layer: i, t * h)
             try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
-                               outputs: h, into: after)
+                               outputs: h, into: after, bf16: bf16)
             try newMask("attentionOutputMask", layer: i, t * h, probability: pHidden)?.apply(after, count: t * h)
             try CUDAOps.layerNorm(after, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
                                   bias: layer.attentionNormBias, epsilon: c.layerNormEpsilon,
                                   normalized: try saved("norm1", layer: i, t * h), inverseStd: try saved("inverse1", layer: i, t))
             let intermediate = try saved("intermediate", layer: i, t * inner), activated = try saved("activated", layer: i, t * inner)
             try CUDAOps.linear(after, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
-                               outputs: inner, into: intermediate)
+                               outputs: inner, into: intermediate, bf16: bf16)
             try CUDAOps.check(splade_cuda_copy_device(activated, intermediate, t * inner * MemoryLayout<Float>.stride), "copy")
             try CUDAOps.check(splade_cuda_gelu_forward(activated, t * inner), "GELU")
             let out = try hidden(i + 1)
             try CUDAOps.linear(activated, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias, outputs: h,
-                               into: out)
+                               into: out, bf16: bf16)
             try newMask("outputMask", layer: i, t * h, probability: pHidden)?.apply(out, count: t * h)
             try CUDAOps.layerNorm(out, rows: t, cols: h, residual: after, weight: layer.outputNormWeight,
                                   bias: layer.outputNormBias, epsilon: c.layerNormEpsilon,
@@ -106,7 +114,7 @@ final class CUDATrainingEngine: TrainingEngine {
         }
         let transformInput = try saved("transformInput", t * h), transformed = try saved("transformed", t * h)
         try CUDAOps.linear(try hidden(w.layers.count), rows: t, inputs: h, weight: w.transformWeight, bias: w.transformBias,
-                           outputs: h, into: transformInput)
+                           outputs: h, into: transformInput, bf16: bf16)
         try CUDAOps.check(splade_cuda_copy_device(transformed, transformInput, t * h * MemoryLayout<Float>.stride), "copy")
         try CUDAOps.check(splade_cuda_gelu_forward(transformed, t * h), "GELU")
         try CUDAOps.layerNorm(transformed, rows: t, cols: h, weight: w.transformNormWeight, bias: w.transformNormBias,
@@ -114,7 +122,7 @@ final class CUDATrainingEngine: TrainingEngine {
                               inverseStd: try saved("transformInverse", t))
         let s = sequences.count, maxima = try saved("maxima", s * v)
         try batch.pool(transformed: transformed, weights: w, logits: try scratch("logits", batch.logitRowsPerChunk * v),
-                       maxima: maxima, argmax: try rowScratch("argmax", s * v))
+                       maxima: maxima, argmax: try rowScratch("argmax", s * v), bf16: bf16)
         let dense = try batch.spladeWeights(maxima: maxima, scratch: try scratch("vectors", s * v))
         return (0..<s).map { Array(dense[($0 * v)..<(($0 + 1) * v)]) }
     }
@@ -159,7 +167,7 @@ final class CUDATrainingEngine: TrainingEngine {
         try CUDAOps.check(splade_cuda_gelu_backward(dx, try saved("transformInput", t * h), t * h, dx), "GELU backward")
         let dNext = try scratch("dNext", t * h)
         try CUDAOps.linearBackward(dx, rows: t, inputs: h, outputs: h, x: try hidden(w.layers.count), weight: w.transformWeight,
-                                   dx: dNext, dWeight: g.transformWeight, dBias: g.transformBias)
+                                   dx: dNext, dWeight: g.transformWeight, dBias: g.transformBias, bf16: bf16)
         // dNext: the gradient of the current layer's output; dx, dAfter, dMasked, dInner, dQKV: scratch.
         let dAfter = try scratch("dAfter", t * h), dMasked = try scratch("dMasked", t * h)
         let dInner = try scratch("dInner", t * inner), dQKV = try scratch("dQKV", t * 3 * h)
@@ -172,12 +180,13 @@ final class CUDATrainingEngine: TrainingEngine {
             let dOutput = try masked(dNext, mask("outputMask", layer: i), count: t * h,
                                      into: dMasked)
             try CUDAOps.linearBackward(dOutput, rows: t, inputs: inner, outputs: h, x: try saved("activated", layer: i, t * inner),
-                                       weight: layer.outputWeight, dx: dInner, dWeight: gl.outputWeight, dBias: gl.outputBias)
+                                       weight: layer.outputWeight, dx: dInner, dWeight: gl.outputWeight, dBias: gl.outputBias,
+                                       bf16: bf16)
             try CUDAOps.check(splade_cuda_gelu_backward(dInner, try saved("intermediate", layer: i, t * inner), t * inner, dInner),
                               "GELU backward")
             try CUDAOps.linearBackward(dInner, rows: t, inputs: h, outputs: inner, x: try saved("afterAttention", layer: i, t * h),
                                        weight: layer.intermediateWeight, dx: dAfter, dWeight: gl.intermediateWeight,
-                                       dBias: gl.intermediateBias)
+                                       dBias: gl.intermediateBias, bf16: bf16)
             try add(dAfter, dNext, t * h)
             // Attention block: dAfter becomes dSum1 in place.
             try CUDAOps.layerNormBackward(dAfter, rows: t, cols: h, normalized: try saved("norm1", layer: i, t * h),
@@ -187,14 +196,14 @@ final class CUDATrainingEngine: TrainingEngine {
                                               count: t * h, into: dMasked)
             try CUDAOps.linearBackward(dAttentionOutput, rows: t, inputs: h, outputs: h, x: try saved("context", layer: i, t * h),
                                        weight: layer.attentionOutputWeight, dx: dx, dWeight: gl.attentionOutputWeight,
-                                       dBias: gl.attentionOutputBias)
+                                       dBias: gl.attentionOutputBias, bf16: bf16)
             try CUDAOps.attentionBackward(dContext: dx, qkv: try saved("qkv", layer: i, t * 3 * h), batch: batch,
                                           probabilities: try saved("probabilities", layer: i, probabilityCount),
                                           mask: mask("attentionMask", layer: i),
                                           dQKV: dQKV, scratch: try scratch("dScores", probabilityCount),
-                                          dropped: try scratch("dropped", probabilityCount))
+                                          dropped: try scratch("dropped", probabilityCount), bf16: bf16)
             try CUDAOps.linearBackward(dQKV, rows: t, inputs: h, outputs: 3 * h, x: try hidden(i), weight: layer.qkvWeight,
-                                       dx: dNext, dWeight: gl.qkvWeight, dBias: gl.qkvBias)
+                                       dx: dNext, dWeight: gl.qkvWeight, dBias: gl.qkvBias, bf16: bf16)
             try add(dNext, dAfter, t * h)
         }
         try mask("mask")?.apply(dNext, count: t * h)
@@ -228,6 +237,7 @@ final class CUDATrainingEngine: TrainingEngine {
                                                      settings.beta2, settings.epsilon, settings.weightDecay, decays ? 1 : 0,
                                                      stepSize, correction2Root), "AdamW")
         }
+        try bf16?.weights.refresh()
         try gradients.zero()
     }
 
@@ -241,6 +251,7 @@ final class CUDATrainingEngine: TrainingEngine {
         try weights.upload(w)
         try firstMoments.upload(optimizer.firstMoments)
         try secondMoments.upload(optimizer.secondMoments)
+        try bf16?.weights.refresh()
         steps = optimizer.steps
         try gradients.zero()
     }

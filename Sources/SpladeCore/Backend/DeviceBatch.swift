@@ -51,23 +51,18 @@ struct DeviceBatch {
 
     /// The logits of all packed rows, `logitRowsPerChunk` at a time (a chunk may span sequences), folded
     /// into each sequence's running maxima ([sequences × V]) and, for training, the packed row that holds
-    /// each maximum (`argmax`; nil for inference). With `bfloat16` (copies of the transformed rows and of
-    /// the decoder) the products read those.
+    /// each maximum (`argmax`; nil for inference). With `bf16` the products read bfloat16 copies of the
+    /// transformed rows and of the decoder.
     func pool(transformed: UnsafePointer<Float>, weights w: DeviceBertWeights, logits: UnsafeMutablePointer<Float>,
               maxima: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
-              bfloat16: (transformed: UnsafePointer<UInt16>, decoder: UnsafePointer<UInt16>)? = nil) throws(SpladeError) {
+              bf16: CUDAOps.BFloat16? = nil) throws(SpladeError) {
         let v = config.vocabularySize, h = config.hiddenSize, t = packing.tokens, s = packing.lengths.count
         try CUDAOps.check(splade_cuda_splade_max_reset(maxima, argmax, s * v), "pooling")
         var start = 0
         while start < t {
             let rows = min(logitRowsPerChunk, t - start)
-            if let bfloat16 {
-                try CUDAOps.linear(bfloat16.transformed + start * h, rows: rows, inputs: h, weight: bfloat16.decoder,
-                                   bias: w.decoderBias, outputs: v, into: logits)
-            } else {
-                try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias,
-                                   outputs: v, into: logits)
-            }
+            try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias,
+                               outputs: v, into: logits, bf16: bf16)
             try CUDAOps.check(splade_cuda_splade_max_segments(logits, Int32(rows), Int32(v), Int32(start), starts.pointer,
                                                               Int32(s), maxima, argmax), "pooling")
             start += rows

@@ -116,32 +116,30 @@ final class DeviceBertWeights {
     }
 }
 
-/// bfloat16 copies of the weight matrices the encoder multiplies by (--precision bf16), in one allocation;
-/// biases, LayerNorm and embeddings stay in the float32 DeviceBertWeights.
+/// bfloat16 copies of the matrices the GPU passes multiply by (--precision bf16): the tensors with weight
+/// decay (every weight matrix and embedding, the decoder among them), converted in one launch into one
+/// allocation at the same offsets. Biases and LayerNorm parameters stay float32 only. The trainer
+/// refreshes the copies after each optimizer step; the float32 tensors remain the master weights.
 final class DeviceBF16Weights {
-    struct Layer {
-        let qkv, attentionOutput, intermediate, output: UnsafePointer<UInt16>
-    }
-    let layers: [Layer]
-    let transform, decoder: UnsafePointer<UInt16>
+    private let source: DeviceBertWeights
     private let storage: DeviceBuffer<UInt16>
 
-    init(_ w: DeviceBertWeights) throws(SpladeError) {
-        let matrices = w.layers.flatMap { [$0.qkvWeight, $0.attentionOutputWeight, $0.intermediateWeight, $0.outputWeight] }
-            + [w.transformWeight, w.decoder]
-        storage = try DeviceBuffer<UInt16>(count: matrices.reduce(0) { $0 + $1.count })
-        var views: [UnsafePointer<UInt16>] = []
-        var offset = 0
-        for matrix in matrices {
-            try CUDAOps.bfloat16(matrix.pointer, count: matrix.count, into: storage.pointer + offset)
-            views.append(UnsafePointer(storage.pointer + offset))
-            offset += matrix.count
-        }
-        layers = w.layers.indices.map { i in
-            Layer(qkv: views[4 * i], attentionOutput: views[4 * i + 1], intermediate: views[4 * i + 2], output: views[4 * i + 3])
-        }
-        transform = views[4 * w.layers.count]
-        decoder = views[4 * w.layers.count + 1]
+    init(_ weights: DeviceBertWeights) throws(SpladeError) {
+        source = weights
+        storage = try DeviceBuffer<UInt16>(count: weights.decaying.count)
+        try refresh()
+    }
+
+    /// Converts the float32 weights again (after they changed).
+    func refresh() throws(SpladeError) {
+        try CUDAOps.check(splade_cuda_to_bf16(source.decaying.pointer, source.decaying.count, storage.pointer), "bfloat16 weights")
+    }
+
+    /// The bfloat16 copy of `tensor`, one of the weights' tensors with weight decay.
+    subscript(_ tensor: DeviceTensor) -> UnsafePointer<UInt16> {
+        let offset = source.decaying.pointer.distance(to: tensor.pointer)
+        precondition(offset >= 0 && offset + tensor.count <= source.decaying.count, "only decaying tensors have bfloat16 copies")
+        return UnsafePointer(storage.pointer + offset)
     }
 }
 #endif

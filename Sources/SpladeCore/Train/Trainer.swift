@@ -28,9 +28,11 @@ public final class Trainer {
     let noiseTokenIds: [Int32]
     let threads: Int
 
-    /// `device`: the CPU (the default), a CUDA GPU, or `auto` (a GPU when the build and the machine have one).
+    /// `device`: the CPU (the default), a CUDA GPU, or `auto` (a GPU when the build and the machine have one);
+    /// `precision` bf16 gives a GPU bfloat16 products (TF32 is the device's, set by ComputeDevice.use).
     public init(config: TrainingConfig, modelConfig: BertConfig, weights: BertWeights, rows: [TrainingExample],
-                tokenizer: Tokenizer, threads: Int, device: ComputeDevice = .cpu) throws(SpladeError) {
+                tokenizer: Tokenizer, threads: Int, device: ComputeDevice = .cpu,
+                precision: GPUPrecision = .fp32) throws(SpladeError) {
         self.config = config
         self.modelConfig = modelConfig
         self.rows = rows
@@ -38,7 +40,8 @@ public final class Trainer {
         switch try device.resolved() {
         case .cuda(let index):
             #if CUDA
-            engine = try CUDATrainingEngine(config: modelConfig, weights: weights, optimizer: config.adamWSettings, device: index)
+            engine = try CUDATrainingEngine(config: modelConfig, weights: weights, optimizer: config.adamWSettings, device: index,
+                                            bfloat16: precision == .bf16)
             #else
             preconditionFailure("resolved() gives .cuda only in a CUDA build")
             #endif

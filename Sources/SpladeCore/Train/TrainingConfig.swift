@@ -39,6 +39,8 @@ public struct TrainingConfig: Sendable {
     public var loggingSteps = 1
     public var hiddenDropout: Float?
     public var attentionDropout: Float?
+    /// How a GPU multiplies, as `bf16: true` or `tf32: true` ask (bf16 wins); nil: float32. The CPU trains in float32.
+    public var precision: GPUPrecision?
     /// Count fractional sparsity warm-ups in optimizer steps instead of the reference's micro-batches.
     public var warmupInOptimizerSteps = false
 
@@ -53,7 +55,7 @@ public struct TrainingConfig: Sendable {
         "hidden_dropout_prob", "attention_probs_dropout_prob",
     ]
 
-    /// Mixed-precision switches: false is what this trainer does anyway.
+    /// Mixed-precision switches: bf16 and tf32 set `precision`; fp16 is not implemented.
     static let precisionKeys: Set<String> = ["bf16", "fp16", "tf32"]
 
     /// Keys of the reference configs that only concern its Python runtime; these have no effect here.
@@ -131,11 +133,10 @@ public struct TrainingConfig: Sendable {
         config.attentionDropout = dropout >= 0 ? dropout : nil
 
         var warnings: [String] = []
-        // Training here is float32: a precision key is only a concern when it asks for something else.
-        for key in precisionKeys {
-            if case .bool(true)? = reader.members[key] {
-                warnings.append("\(source): \(key): true is not implemented; training runs in float32")
-            }
+        let asks = { (key: String) in if case .bool(true)? = reader.members[key] { true } else { false } }
+        config.precision = asks("bf16") ? .bf16 : asks("tf32") ? .tf32 : nil
+        if asks("fp16") {
+            warnings.append("\(source): fp16: true is not implemented (bf16: true is, on a GPU); fp16 is ignored")
         }
         let ignored = members.map(\.key).filter { !knownKeys.contains($0) && !precisionKeys.contains($0) }.sorted()
         let notImplemented = ignored.filter { !runtimeOnlyKeys.contains($0) }
