@@ -16,7 +16,8 @@ no MeCab dictionary is needed where this runs).
                  dropout 0.1, cross-entropy + L1: ours with --precision fp32 and bf16 against PyTorch in float32
                  and under torch.autocast(bfloat16).
 
-One JSON line per result in --out; exit status 1 when a parity check fails.
+One JSON line per result in --out; exit status 1 when a parity check or a part fails (a failing part is
+recorded as {"section": …, "failed": …} and the others still run).
 Usage: bench/cuda/check.py --bin DIR --work DIR --out FILE [--fixtures DIR] [--quick]
   --quick: small models and sizes, no benchmarks (a run of the script itself without a GPU: bench/cuda/run --emulate).
 """
@@ -295,12 +296,23 @@ def bench_train():
         record({"bench": "train step", "precision": precision, "ratio_pytorch_over_splade": reference["seconds"] / ours})
 
 
+def section(function):
+    """Runs one part; a tool that fails (or any error) is recorded as a failure and the next part still runs,
+    so that one GPU session reports everything it can."""
+    global failures
+    try:
+        function()
+    except (Exception, SystemExit) as error:
+        failures += 1
+        record({"section": function.__name__, "failed": str(error)[-4000:]})
+
+
 if a.fixtures:
-    fixtures()
-parity_encode()
-parity_train()
+    section(fixtures)
+section(parity_encode)
+section(parity_train)
 if not a.quick:
-    bench_encode()
-    bench_train()
+    section(bench_encode)
+    section(bench_train)
 record({"parity_failures": failures})
 sys.exit(1 if failures else 0)
