@@ -78,7 +78,9 @@ struct SpladeEncode: ParsableCommand {
         }
     }
 
-    /// Texts → tokens (all cores) → batches sorted by length → vectors, written in input order.
+    /// Texts → tokens (all cores) → batches sorted by length → vectors, written in input order. With a
+    /// GPU encoder the next window of input is read and tokenized while the current one is encoded and
+    /// written (on the CPU the encoder has every core already).
     private func encodeTexts() throws(SpladeError) {
         let clock = Stopwatch()
         let tokenizer = try tokenizerOptions.loadTokenizer()
@@ -97,44 +99,43 @@ struct SpladeEncode: ParsableCommand {
                                   header: VectorStreamHeader(vocabularySize: tokenizer.vocabulary.count,
                                                              fingerprint: VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens)),
                                   path: stream.output)
-        let reader = try LineReader(path: stream.input)
+        let windows = EncodeWindows(reader: try LineReader(path: stream.input), sessions: sessions, input: input, shard: shard,
+                                    plainLines: textOptions.lines, size: batchSize * 16)
         let progress = Progress(label: "encode", unit: "docs", inputPath: stream.input, forced: stream.progress)
         var invalid = InvalidRecords(skipping: stream.skipInvalid)
-        var written = 0, tokens = 0, records = 0
-        let window = batchSize * 16
-        var lines: [Line] = []
-        repeat {
-            lines.removeAll(keepingCapacity: true)
-            while lines.count < window, let line = try reader.next() {
-                if let shard, !shard.keeps(line, plainLines: textOptions.lines, counter: &records) { continue }
-                lines.append(line)
-            }
-            let tokenizeClock = Stopwatch()
-            let parsed = orderedParallelMap(lines, workers: sessions) { session, line in
-                Result { () throws(SpladeError) in try input.parse(line, file: reader.name, session: session) }
-            }
-            tokenizing += tokenizeClock.lap()
-            var records: [(id: JSONValue, ids: [Int32])] = []
-            for result in parsed {
-                switch result {
-                case .success(let record): records.append(record)
-                case .failure(let error):
-                    guard invalid.absorb(error) else { progress.finish(); throw error }
+        var written = 0, tokens = 0
+        var window = try windows.next()
+        while true {
+            let upcoming = window.full && !model.usesHostCores ? BackgroundTask { () throws(SpladeError) in try windows.next() } : nil
+            do throws(SpladeError) {
+                tokenizing += window.seconds
+                var records: [(id: JSONValue, ids: [Int32])] = []
+                for result in window.parsed {
+                    switch result {
+                    case .success(let record): records.append(record)
+                    case .failure(let error):
+                        guard invalid.absorb(error) else { progress.finish(); throw error }
+                    }
                 }
+                let encodeClock = Stopwatch()
+                let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
+                encoding += encodeClock.lap()
+                for (record, vector) in zip(records, vectors) {
+                    var pruned = vector
+                    if let topK { pruned = pruned.topK(topK) }
+                    if let threshold { pruned = pruned.thresholded(threshold) }
+                    try sink.write(VectorRecord(id: record.id, vector: pruned))
+                    tokens += record.ids.count
+                }
+                written += records.count
+                progress.update(items: written, extra: (tokens, "tokens"), bytes: window.bytesConsumed)
+            } catch {
+                _ = try? upcoming?.value()  // the reader is the background's until it is done
+                throw error
             }
-            let encodeClock = Stopwatch()
-            let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
-            encoding += encodeClock.lap()
-            for (record, vector) in zip(records, vectors) {
-                var pruned = vector
-                if let topK { pruned = pruned.topK(topK) }
-                if let threshold { pruned = pruned.thresholded(threshold) }
-                try sink.write(VectorRecord(id: record.id, vector: pruned))
-                tokens += record.ids.count
-            }
-            written += records.count
-            progress.update(items: written, extra: (tokens, "tokens"), bytes: reader.bytesConsumed)
-        } while lines.count == window
+            guard window.full else { break }
+            if let upcoming { window = try upcoming.value() } else { window = try windows.next() }
+        }
         progress.finish()
         try sink.finish()
         invalid.reportCount()
@@ -185,6 +186,53 @@ struct SpladeEncode: ParsableCommand {
             try sink.write(record)
         }
         try sink.finish()
+    }
+}
+
+/// The input a window of lines at a time (the lines of this --shard), parsed and tokenized on all threads.
+/// One thread at a time uses it: the encoding loop, or the background task that reads ahead, which the
+/// loop waits for before anything else reads.
+final class EncodeWindows: @unchecked Sendable {
+    struct Window {
+        /// Each line's record or error, in input order.
+        var parsed: [Result<(id: JSONValue, ids: [Int32]), SpladeError>]
+        /// The window is full: more input may follow.
+        var full: Bool
+        /// Input bytes read up to the window's end, and the seconds spent reading and tokenizing it.
+        var bytesConsumed: Int
+        var seconds: Double
+    }
+
+    private let reader: LineReader
+    private let sessions: [TokenizerSession]
+    private let input: EncodeInput
+    private let shard: Shard?
+    private let plainLines: Bool
+    private let size: Int
+    /// Records seen so far (for --shard).
+    private var records = 0
+
+    init(reader: LineReader, sessions: [TokenizerSession], input: EncodeInput, shard: Shard?, plainLines: Bool, size: Int) {
+        self.reader = reader
+        self.sessions = sessions
+        self.input = input
+        self.shard = shard
+        self.plainLines = plainLines
+        self.size = size
+    }
+
+    func next() throws(SpladeError) -> Window {
+        let clock = Stopwatch()
+        var lines: [Line] = []
+        while lines.count < size, let line = try reader.next() {
+            if let shard, !shard.keeps(line, plainLines: plainLines, counter: &records) { continue }
+            lines.append(line)
+        }
+        let (input, name) = (input, reader.name)
+        let parsed = orderedParallelMap(lines, workers: sessions) { session, line in
+            Result { () throws(SpladeError) in try input.parse(line, file: name, session: session) }
+        }
+        return Window(parsed: parsed, full: lines.count == size, bytesConsumed: reader.bytesConsumed, seconds: clock.lap())
     }
 }
 

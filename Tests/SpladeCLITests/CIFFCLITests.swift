@@ -15,7 +15,7 @@ struct CIFFCLITests {
     }
 
     func export(_ index: String, to path: String, keys: String) throws {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        #expect(FileManager.default.createFile(atPath: path, contents: nil))
         let run = try Tools.run("splade-index", ["--export", "ciff", "--index", index, "--keys", keys], stdoutPath: path)
         #expect(run.status == 0, "\(run.stderr)")
     }

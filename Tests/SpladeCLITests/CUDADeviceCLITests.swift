@@ -18,6 +18,16 @@ struct CUDADeviceCLITests {
         }
     }
 
+    /// As many vectors as `want`, each within `tolerance` of its own (largest difference over max(1, largest weight)).
+    func expectClose(_ got: [[String: Double]], _ want: [[String: Double]], tolerance: Double, _ label: String) {
+        #expect(got.count == want.count, "\(label): \(got.count) vectors")
+        for (i, (g, w)) in zip(got, want).enumerated() {
+            let scale = max(1, w.values.max() ?? 0)
+            let error = Set(g.keys).union(w.keys).map { abs((g[$0] ?? 0) - (w[$0] ?? 0)) }.max() ?? 0
+            #expect(error / scale < tolerance, "text \(i), \(label): \(error)")
+        }
+    }
+
     func scratch() throws -> String {
         let dir = NSTemporaryDirectory() + "splade-device-\(UUID())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
@@ -65,21 +75,27 @@ struct CUDADeviceCLITests {
             return
         }
         #expect(cuda.status == 0 && cuda.stderr.contains("running on CUDA GPU 0"), "\(cuda.stderr)")
-        let want = vectors(cpu), got = vectors(cuda)
-        #expect(got.count == want.count)
-        for (i, (g, w)) in zip(got, want).enumerated() {
-            let scale = max(1, w.values.max() ?? 0)
-            let error = Set(g.keys).union(w.keys).map { abs((g[$0] ?? 0) - (w[$0] ?? 0)) }.max() ?? 0
-            #expect(error / scale < 1e-4, "text \(i): \(error)")
-        }
+        let want = vectors(cpu)
+        expectClose(vectors(cuda), want, tolerance: 1e-4, "fp32")
         // bfloat16 products: within bf16's rounding of the float32 vectors.
         let half = try Tools.run("splade-encode", ["--model", model, "--keys", "ids", "--device", "cuda", "--precision", "bf16", "-i", texts])
         #expect(half.status == 0, "\(half.stderr)")
-        for (i, (g, w)) in zip(vectors(half), want).enumerated() {
-            let scale = max(1, w.values.max() ?? 0)
-            let error = Set(g.keys).union(w.keys).map { abs((g[$0] ?? 0) - (w[$0] ?? 0)) }.max() ?? 0
-            #expect(error / scale < 5e-2, "text \(i), bf16: \(error)")
+        expectClose(vectors(half), want, tolerance: 5e-2, "bf16")
+        // Windows of 16 lines (--batch-size 1), each read and tokenized while the GPU encodes the one before:
+        // the same vectors in input order, and a bad line in the second window named by its number.
+        var lines = try String(contentsOfFile: texts, encoding: .utf8).split(separator: "\n").map(String.init)
+        lines.insert("{\"id\":\"bad\"}", at: 20)
+        let input = lines.joined(separator: "\n") + "\n"
+        let windowed = try Tools.run("splade-encode", ["--model", model, "--keys", "ids", "--device", "cuda", "--batch-size", "1",
+                                                       "--skip-invalid"], stdin: input)
+        #expect(windowed.status == 0 && windowed.stderr.contains("<stdin>:21: missing field \"text\""), "\(windowed.stderr)")
+        let ids = { (run: ToolRun) in
+            run.stdoutLines.map { "\((try! JSONSerialization.jsonObject(with: Data($0.utf8)) as! [String: Any])["id"]!)" }
         }
+        #expect(ids(windowed) == ids(cpu))
+        expectClose(vectors(windowed), want, tolerance: 1e-4, "windowed")
+        let stopped = try Tools.run("splade-encode", ["--model", model, "--device", "cuda", "--batch-size", "1"], stdin: input)
+        #expect(stopped.status == 65 && stopped.stderr.contains("<stdin>:21:"), "\(stopped.stderr)")
         let missing = try Tools.run("splade-encode", ["--model", model, "--device", "cuda:99", "-i", texts])
         #expect(missing.status == 69 && missing.stderr.contains("no CUDA GPU 99"), "\(missing.stderr)")
     }

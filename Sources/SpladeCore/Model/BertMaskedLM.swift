@@ -10,6 +10,7 @@ public final class BertMaskedLM: SpladeEncoding {
     public let config: BertConfig
     let weights: BertWeights
     public let threads: Int
+    public var usesHostCores: Bool { true }
     /// Rows of logits computed at once by `logits(_:)`: bounds its memory to rows × vocabulary floats.
     let logitRowsPerChunk = 128
     /// The SPLADE head's blocks of logits (per thread): 2048 decoder rows (6 MB at H = 768) stay

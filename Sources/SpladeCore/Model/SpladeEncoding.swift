@@ -2,6 +2,9 @@
 /// package trait CUDA, `CUDABertEncoder` on a GPU. `ComputeDevice.makeEncoder` picks one.
 public protocol SpladeEncoding: AnyObject {
     var config: BertConfig { get }
+    /// Whether the arithmetic runs on the host's cores (the CPU encoder, which uses them all): then
+    /// reading and tokenizing the next input while it encodes would only compete with it.
+    var usesHostCores: Bool { get }
     /// SPLADE vectors of one batch of sequences (token ids with [CLS] and [SEP]), in order.
     func splade(_ sequences: [[Int32]]) throws(SpladeError) -> [SparseVector]
 }

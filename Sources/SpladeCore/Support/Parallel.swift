@@ -38,3 +38,24 @@ public func parallelChunks(_ count: Int, threads: Int, minimumChunk: Int = 1, _ 
         if !range.isEmpty { body(range) }
     }
 }
+
+/// `produce` run on a background thread; `value()` waits for its result. splade-encode reads and
+/// tokenizes the next input with it while a GPU encodes the current one.
+public final class BackgroundTask<Value>: @unchecked Sendable {
+    private let finished = DispatchSemaphore(value: 0)
+    /// Written by the background thread before it signals `finished`, read after waiting for it.
+    private var result: Result<Value, SpladeError>?
+
+    public init(_ produce: @escaping @Sendable () throws(SpladeError) -> Value) {
+        DispatchQueue.global().async {
+            self.result = Result { () throws(SpladeError) in try produce() }
+            self.finished.signal()
+        }
+    }
+
+    public func value() throws(SpladeError) -> Value {
+        finished.wait()
+        finished.signal()  // for any later call
+        return try result!.get()
+    }
+}
