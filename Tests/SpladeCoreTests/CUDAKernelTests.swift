@@ -312,6 +312,30 @@ struct CUDAKernelTests {
         #expect(Self.error(try gdb.download(), dBias) < 1e-6)
     }
 
+    /// The positive weights of 5 rows (one all zero, one with ±0, NaN, ±∞ and a subnormal), counted and packed in
+    /// column order at the caller's offsets: what SparseVector holds on the CPU.
+    @Test func positiveEntriesArePackedInColumnOrder() throws {
+        let (rows, cols) = (5, 1_000)
+        var x = Self.random(rows * cols, seed: 21).map { $0 > 0.9 ? $0 : 0 }
+        for j in 0..<cols { x[2 * cols + j] = 0 }
+        for (j, special) in [Float.nan, -0.0, .infinity, -.infinity, .leastNormalMagnitude / 4, -1].enumerated() { x[3 * cols + 7 * j] = special }
+        let positive = (0..<rows).map { r in (0..<cols).filter { x[r * cols + $0] > 0 } }
+        let gx = try DeviceBuffer(x), counts = try DeviceBuffer<Int32>(count: rows)
+        try Self.check(splade_cuda_count_positive(gx.pointer, Int32(rows), Int32(cols), counts.pointer))
+        #expect(try counts.download() == positive.map { Int32($0.count) })
+        var offsets: [Int64] = [0]
+        for columns in positive.dropLast() { offsets.append(offsets.last! + Int64(columns.count)) }
+        let total = positive.reduce(0) { $0 + $1.count }
+        let gOffsets = try DeviceBuffer(offsets), indices = try DeviceBuffer<Int32>(count: total)
+        let values = try DeviceBuffer<Float>(count: total)
+        try Self.check(splade_cuda_compact_positive(gx.pointer, Int32(rows), Int32(cols), gOffsets.pointer, indices.pointer,
+                                                    values.pointer))
+        let columns = positive.flatMap { $0 }
+        #expect(try indices.download() == columns.map { Int32($0) })
+        #expect(try values.download() == zip(positive.indices, positive).flatMap { r, cs in cs.map { x[r * cols + $0] } })
+        #expect(positive[2].isEmpty && positive[3].contains(14) && positive[3].contains(28))
+    }
+
     @Test func addMatchesLoop() throws {
         let n = 10_007
         let y = Self.random(n, seed: 19), x = Self.random(n, seed: 20)

@@ -72,6 +72,8 @@
     X(int, splade_max_reset, (float *, int32_t *, size_t))                                                            \
     X(int, splade_max_segments, (const float *, int, int, int, const int32_t *, int, float *, int32_t *))             \
     X(int, splade_weights, (const float *, size_t, float *))                                                          \
+    X(int, count_positive, (const float *, int, int, int32_t *))                                                      \
+    X(int, compact_positive, (const float *, int, int, const long long *, int32_t *, float *))                        \
     X(int, layernorm_backward, (const float *, int, int, const float *, const float *, const float *, float *,       \
                                 float *, float *))                                                                    \
     X(int, gelu_backward, (const float *, const float *, size_t, float *))                                            \
@@ -1060,6 +1062,47 @@ static void check_splade_weights(int cols) {
     RUN(&t, api->splade_weights(DF(r), (size_t)cols, DF(weights)));
 }
 
+/* SPLADE weights of `rows` sequences with about `percent`% positive entries, and ±0, NaN, −∞, +∞ and tiny
+ * positives among the others: the counts, then the packed entries (offsets from the emulation's counts, so
+ * that a wrong count shows in the counts alone). The outputs start filled with garbage: every entry must be written. */
+static void positive_case(int rows, int cols, int percent) {
+    size_t count = (size_t)rows * cols;
+    float *x = allocate(count * sizeof(float));
+    int32_t *counts = allocate((size_t)rows * sizeof(int32_t));
+    for (int r = 0; r < rows; r++) {
+        counts[r] = 0;
+        for (int j = 0; j < cols; j++) {
+            int kind = below(100 * 8);
+            float v = kind < 8 * percent ? uniform(1e-3f, 4) : kind == 800 - 1 ? NAN : kind == 800 - 2 ? -0.0f
+                      : kind == 800 - 3 ? INFINITY : kind == 800 - 4 ? -INFINITY : kind == 800 - 5 ? 1e-40f : 0.0f;
+            x[(size_t)r * cols + j] = v;
+            counts[r] += v > 0;
+        }
+    }
+    long long *offsets = allocate((size_t)rows * sizeof(long long));
+    long long total = 0;
+    for (int r = 0; r < rows; r++) {
+        offsets[r] = total;
+        total += counts[r];
+    }
+    free(counts);
+    float *copy = allocate(count * sizeof(float));  /* each test takes its inputs over */
+    memcpy(copy, x, count * sizeof(float));
+    Test t;
+    begin(&t, "count_positive", "%d rows × %d, ~%d%% positive, with ±0, NaN, ±∞ and subnormals", rows, cols, percent);
+    int xb = buffer(&t, x, count * sizeof(float)), counted = random_buffer(&t, (size_t)rows, -1, 1);
+    output(&t, counted, "counts", EXACT);
+    RUN(&t, api->count_positive(DF(xb), rows, cols, DI(counted)));
+
+    begin(&t, "compact_positive", "%d rows × %d, ~%d%% positive: %lld entries", rows, cols, percent, total);
+    xb = buffer(&t, copy, count * sizeof(float));
+    int o = buffer(&t, offsets, (size_t)rows * sizeof(long long));
+    int indices = random_buffer(&t, (size_t)(total ? total : 1), -1, 1), values = random_buffer(&t, (size_t)(total ? total : 1), -1, 1);
+    output(&t, indices, "indices", EXACT);
+    output(&t, values, "values", EXACT);
+    RUN(&t, api->compact_positive(DF(xb), rows, cols, DL(o), DI(indices), DF(values)));
+}
+
 /* ---- Backward kernels --------------------------------------------------------------------- */
 
 /* Gradient accumulators start small but non-zero: an overwrite instead of += shows, and the added sums
@@ -1224,6 +1267,13 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("splade_max_reset count=0: a no-op", OK, api->splade_max_reset(NULL, NULL, 0));
     EXPECT_STATUS("splade_weights weights NULL", BAD, api->splade_weights(DF(0), 4, NULL));
     EXPECT_STATUS("splade_weights count=0: a no-op", OK, api->splade_weights(NULL, 0, NULL));
+    EXPECT_STATUS("count_positive cols=0", BAD, api->count_positive(DF(0), 2, 0, DI(1)));
+    EXPECT_STATUS("count_positive rows=-1", BAD, api->count_positive(DF(0), -1, 16, DI(1)));
+    EXPECT_STATUS("count_positive counts NULL", BAD, api->count_positive(DF(0), 2, 16, NULL));
+    EXPECT_STATUS("count_positive rows=0: a no-op", OK, api->count_positive(NULL, 0, 16, NULL));
+    EXPECT_STATUS("compact_positive offsets NULL", BAD, api->compact_positive(DF(0), 2, 16, NULL, DI(1), DF(0)));
+    EXPECT_STATUS("compact_positive values NULL", BAD, api->compact_positive(DF(0), 2, 16, DL(1), DI(1), NULL));
+    EXPECT_STATUS("compact_positive rows=0: a no-op", OK, api->compact_positive(NULL, 0, 16, NULL, NULL, NULL));
     EXPECT_STATUS("dropout x NULL", BAD, api->dropout(NULL, 4, 1, 0, 0.1f));
     EXPECT_STATUS("dropout probability=-0.1", BAD, api->dropout(DF(0), 4, 1, 0, -0.1f));
     EXPECT_STATUS("dropout probability=1.5", BAD, api->dropout(DF(0), 4, 1, 0, 1.5f));
@@ -1391,6 +1441,9 @@ int main(int argc, char **argv) {
     const PoolingCase *pooling = quick ? quick_pooling : full_pooling;
     for (size_t i = 0; i < sizeof full_pooling / sizeof full_pooling[0]; i++) pooling_case(&pooling[i]);
     check_splade_weights(S.sequences * S.vocabulary);
+    positive_case(S.sequences, S.vocabulary, 1);
+    positive_case(3, 1000, 60);   /* tiles where whole warps are positive */
+    positive_case(2, 257, 0);     /* a partial tile and (most likely) empty rows */
 
     layernorm_backward_case(S.tokens, S.h, false);
     layernorm_backward_case(S.tokens, S.h, true);

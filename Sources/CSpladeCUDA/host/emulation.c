@@ -488,6 +488,38 @@ int splade_cuda_splade_weights(const float *running, size_t count, float *weight
     return SPLADE_CUDA_OK;
 }
 
+int splade_cuda_count_positive(const float *x, int rows, int cols, int32_t *counts) {
+    ENTER();
+    REQUIRE(rows >= 0 && cols > 0, "bad size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    REQUIRE(x && counts, "null pointer");
+    for (int r = 0; r < rows; r++) {
+        int32_t n = 0;
+        for (int j = 0; j < cols; j++) n += x[(size_t)r * cols + j] > 0;
+        counts[r] = n;
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_compact_positive(const float *x, int rows, int cols, const long long *offsets, int32_t *indices,
+                                 float *values) {
+    ENTER();
+    REQUIRE(rows >= 0 && cols > 0, "bad size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    REQUIRE(x && offsets && indices && values, "null pointer");
+    for (int r = 0; r < rows; r++) {
+        long long position = offsets[r];
+        for (int j = 0; j < cols; j++) {
+            float v = x[(size_t)r * cols + j];
+            if (v > 0) {
+                indices[position] = j;
+                values[position++] = v;
+            }
+        }
+    }
+    return SPLADE_CUDA_OK;
+}
+
 /* ---- Backward kernels -------------------------------------------------------------------- */
 
 /* out[j] += Σ_r a[r][j] (· b[r][j] when b is given), as the kernel's column sums: a float sum per

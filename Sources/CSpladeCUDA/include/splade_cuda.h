@@ -156,6 +156,14 @@ int splade_cuda_splade_max_segments(const float *logits, int rows, int cols, int
                                     int segments, float *running, int32_t *argmax);
 /* weights[i] = log1p(relu(running[i])) for `count` entries. */
 int splade_cuda_splade_weights(const float *running, size_t count, float *weights);
+/* The positive entries of `rows` rows of `cols` floats (SPLADE weights), so that only they cross to the host.
+ * splade_cuda_count_positive: counts[r] = #{j : x[r][j] > 0} (device int32, `rows` entries; NaN is not positive).
+ * splade_cuda_compact_positive: with offsets[r] = Σ_{q<r} counts[q] (device int64, `rows` entries, made by the
+ * caller), row r's positive entries in column order: indices[offsets[r] + k] = j and values[offsets[r] + k] =
+ * x[r][j] for its k-th positive column j. */
+int splade_cuda_count_positive(const float *x, int rows, int cols, int32_t *counts);
+int splade_cuda_compact_positive(const float *x, int rows, int cols, const long long *offsets, int32_t *indices,
+                                 float *values);
 
 /* ---- Backward kernels -------------------------------------------------------------------- */
 

@@ -1,6 +1,7 @@
-// SPLADE max pooling: running column maxima per packed sequence with their argmax rows, log1p∘relu, and the sparse
-// backward.
+// SPLADE max pooling: running column maxima per packed sequence with their argmax rows, log1p∘relu, the weights'
+// positive entries packed for the host, and the sparse backward.
 #include "common.cuh"
+#include "reduce.cuh"
 
 using namespace splade_cuda;
 
@@ -165,6 +166,47 @@ static __global__ void pool_backward_kernel(const float *dweights, const float *
     }
 }
 
+// One block per row: the row's positive entries counted (count_positive), then written in column order at the
+// row's offset (compact_positive). The compaction walks the row a tile of blockDim.x columns at a time, coalesced:
+// a warp ballot ranks each positive entry within its warp, the warps' totals (in shared memory) rank it within
+// the tile, and the tiles' totals accumulate into the row's running position.
+static __global__ void count_positive_kernel(const float *__restrict__ x, int cols, int32_t *counts) {
+    __shared__ int scratch[32];
+    const float *row = x + (size_t)blockIdx.x * cols;
+    int n = 0;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) n += __ldg(row + j) > 0.f;
+    n = block_sum(n, scratch);
+    if (threadIdx.x == 0) counts[blockIdx.x] = n;
+}
+
+static __global__ void compact_positive_kernel(const float *__restrict__ x, int cols, const long long *offsets,
+                                               int32_t *indices, float *values) {
+    __shared__ int warp_totals[32];
+    const float *row = x + (size_t)blockIdx.x * cols;
+    int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;
+    long long position = offsets[blockIdx.x];
+    for (int tile = 0; tile < cols; tile += blockDim.x) {  // the same trips for every thread of the block
+        int j = tile + threadIdx.x;
+        float v = j < cols ? __ldg(row + j) : 0.f;
+        bool positive = v > 0.f;
+        unsigned ballot = __ballot_sync(0xffffffffu, positive);
+        if (lane == 0) warp_totals[warp] = __popc(ballot);
+        __syncthreads();
+        int rank = __popc(ballot & ((1u << lane) - 1u)), total = 0;
+        for (int w = 0; w < warps; w++) {
+            int n = warp_totals[w];
+            if (w < warp) rank += n;
+            total += n;
+        }
+        if (positive) {
+            indices[position + rank] = j;
+            values[position + rank] = v;
+        }
+        position += total;
+        __syncthreads();  // warp_totals is rewritten by the next tile
+    }
+}
+
 extern "C" {
 
 int splade_cuda_splade_max_reset(float *running, int32_t *argmax, size_t count) {
@@ -198,6 +240,25 @@ int splade_cuda_splade_weights(const float *running, size_t count, float *weight
     SPLADE_REQUIRE(running && weights, "null pointer");
     weights_kernel<<<blocks_for(count), kThreads>>>(running, count, weights);
     return launched("splade_weights");
+}
+
+int splade_cuda_count_positive(const float *x, int rows, int cols, int32_t *counts) {
+    SPLADE_ENTER();
+    SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && counts, "null pointer");
+    count_positive_kernel<<<rows, kThreads>>>(x, cols, counts);
+    return launched("count_positive");
+}
+
+int splade_cuda_compact_positive(const float *x, int rows, int cols, const long long *offsets, int32_t *indices,
+                                 float *values) {
+    SPLADE_ENTER();
+    SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && offsets && indices && values, "null pointer");
+    compact_positive_kernel<<<rows, kThreads>>>(x, cols, offsets, indices, values);
+    return launched("compact_positive");
 }
 
 int splade_cuda_splade_pool_backward(const float *dweights, const float *running, const int32_t *argmax, int cols,

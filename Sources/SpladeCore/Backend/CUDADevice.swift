@@ -70,19 +70,27 @@ public final class DeviceBuffer<Element> {
 
     public func upload(_ values: [Element], at offset: Int = 0) throws(SpladeError) {
         precondition(offset + values.count <= count)
-        let status = values.withUnsafeBytes { bytes in
-            splade_cuda_copy_to_device(pointer + offset, bytes.baseAddress, bytes.count)
-        }
-        try CUDADevice.check(status, "copying to the GPU")
+        try Self.upload(values, to: pointer + offset)
     }
 
     public func download(count n: Int? = nil, at offset: Int = 0) throws(SpladeError) -> [Element] {
         let n = n ?? count - offset
         precondition(offset + n <= count)
+        return try Self.download(pointer + offset, count: n)
+    }
+
+    /// `values` copied to device memory at `destination`.
+    public static func upload(_ values: [Element], to destination: UnsafeMutablePointer<Element>) throws(SpladeError) {
+        let status = values.withUnsafeBytes { bytes in splade_cuda_copy_to_device(destination, bytes.baseAddress, bytes.count) }
+        try CUDADevice.check(status, "copying to the GPU")
+    }
+
+    /// `count` elements of device memory at `source`, copied to the host.
+    public static func download(_ source: UnsafePointer<Element>, count: Int) throws(SpladeError) -> [Element] {
         var status: Int32 = 0
-        let result = [Element](unsafeUninitializedCapacity: n) { buffer, initialized in
-            status = splade_cuda_copy_to_host(buffer.baseAddress, pointer + offset, n * MemoryLayout<Element>.stride)
-            initialized = n
+        let result = [Element](unsafeUninitializedCapacity: count) { buffer, initialized in
+            status = splade_cuda_copy_to_host(buffer.baseAddress, source, count * MemoryLayout<Element>.stride)
+            initialized = count
         }
         try CUDADevice.check(status, "copying from the GPU")
         return result

@@ -80,7 +80,7 @@ public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
         let device = try resolved()
         #if CUDA
         if case .cuda(let index) = device {
-            return try CUDABertEncoder(directory: directory, device: index, bfloat16: precision == .bf16, threads: threads)
+            return try CUDABertEncoder(directory: directory, device: index, bfloat16: precision == .bf16)
         }
         #endif
         precondition(device == .cpu)

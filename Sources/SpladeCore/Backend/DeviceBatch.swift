@@ -69,14 +69,33 @@ struct DeviceBatch {
         }
     }
 
-    /// w = log(1 + relu(max logit)) of every sequence, copied to the host ([sequences × V]).
+    /// w = log(1 + relu(max logit)) of every sequence, copied to the host ([sequences × V]; training).
     func spladeWeights(maxima: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) throws(SpladeError) -> [Float] {
         let count = packing.lengths.count * config.vocabularySize
         try CUDAOps.check(splade_cuda_splade_weights(maxima, count, scratch), "pooling")
-        var dense = [Float](repeating: 0, count: count)
-        let status = dense.withUnsafeMutableBytes { splade_cuda_copy_to_host($0.baseAddress, scratch, $0.count) }
-        try CUDAOps.check(status, "copying the vectors")
-        return dense
+        return try DeviceBuffer.download(scratch, count: count)
+    }
+
+    /// The same weights as sparse vectors (encoding): the GPU packs each sequence's positive weights, so
+    /// that only they cross to the host (some hundreds of entries instead of V floats a sequence).
+    func sparseVectors(maxima: UnsafePointer<Float>, scratch: DeviceScratch<Float>,
+                       indexScratch: DeviceScratch<Int32>) throws(SpladeError) -> [SparseVector] {
+        let s = packing.lengths.count, v = config.vocabularySize
+        let weights = try scratch("weights", s * v), counts = try indexScratch("counts", s)
+        try CUDAOps.check(splade_cuda_splade_weights(maxima, s * v, weights), "pooling")
+        try CUDAOps.check(splade_cuda_count_positive(weights, Int32(s), Int32(v), counts), "counting the weights")
+        var offsets: [Int64] = [0]
+        for count in try DeviceBuffer.download(counts, count: s) { offsets.append(offsets.last! + Int64(count)) }
+        let total = Int(offsets.last!)
+        let deviceOffsets = try DeviceBuffer(Array(offsets.dropLast()))
+        let indices = try indexScratch("indices", total), values = try scratch("values", total)
+        try CUDAOps.check(splade_cuda_compact_positive(weights, Int32(s), Int32(v), deviceOffsets.pointer, indices, values),
+                          "packing the weights")
+        let hostIndices = try DeviceBuffer.download(indices, count: total), hostValues = try DeviceBuffer.download(values, count: total)
+        return (0..<s).map { k in
+            let range = Int(offsets[k])..<Int(offsets[k + 1])
+            return SparseVector(indices: Array(hostIndices[range]), values: Array(hostValues[range]))
+        }
     }
 }
 #endif

@@ -8,19 +8,10 @@ struct DeviceTensor {
 
     func upload(_ values: [Float]) throws(SpladeError) {
         precondition(values.count == count)
-        let status = values.withUnsafeBytes { splade_cuda_copy_to_device(pointer, $0.baseAddress, $0.count) }
-        try CUDADevice.check(status, "copying to the GPU")
+        try DeviceBuffer.upload(values, to: pointer)
     }
 
-    func download() throws(SpladeError) -> [Float] {
-        var status: Int32 = 0
-        let values = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
-            status = splade_cuda_copy_to_host(buffer.baseAddress, pointer, count * MemoryLayout<Float>.stride)
-            initialized = count
-        }
-        try CUDADevice.check(status, "copying from the GPU")
-        return values
-    }
+    func download() throws(SpladeError) -> [Float] { try DeviceBuffer.download(pointer, count: count) }
 }
 
 /// BertWeights in GPU memory: the parameters of the GPU encoder and trainer, and their gradients and
