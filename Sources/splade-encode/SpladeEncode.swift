@@ -106,33 +106,30 @@ struct SpladeEncode: ParsableCommand {
         var written = 0, tokens = 0
         var window = try windows.next()
         while true {
+            // Read ahead on a GPU. An error below leaves the read-ahead running (waiting for it could block on an
+            // open pipe): the tool reports the error and exits.
             let upcoming = window.full && !model.usesHostCores ? BackgroundTask { () throws(SpladeError) in try windows.next() } : nil
-            do throws(SpladeError) {
-                tokenizing += window.seconds
-                var records: [(id: JSONValue, ids: [Int32])] = []
-                for result in window.parsed {
-                    switch result {
-                    case .success(let record): records.append(record)
-                    case .failure(let error):
-                        guard invalid.absorb(error) else { progress.finish(); throw error }
-                    }
+            tokenizing += window.seconds
+            var records: [(id: JSONValue, ids: [Int32])] = []
+            for result in window.parsed {
+                switch result {
+                case .success(let record): records.append(record)
+                case .failure(let error):
+                    guard invalid.absorb(error) else { progress.finish(); throw error }
                 }
-                let encodeClock = Stopwatch()
-                let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
-                encoding += encodeClock.lap()
-                for (record, vector) in zip(records, vectors) {
-                    var pruned = vector
-                    if let topK { pruned = pruned.topK(topK) }
-                    if let threshold { pruned = pruned.thresholded(threshold) }
-                    try sink.write(VectorRecord(id: record.id, vector: pruned))
-                    tokens += record.ids.count
-                }
-                written += records.count
-                progress.update(items: written, extra: (tokens, "tokens"), bytes: window.bytesConsumed)
-            } catch {
-                _ = try? upcoming?.value()  // the reader is the background's until it is done
-                throw error
             }
+            let encodeClock = Stopwatch()
+            let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
+            encoding += encodeClock.lap()
+            for (record, vector) in zip(records, vectors) {
+                var pruned = vector
+                if let topK { pruned = pruned.topK(topK) }
+                if let threshold { pruned = pruned.thresholded(threshold) }
+                try sink.write(VectorRecord(id: record.id, vector: pruned))
+                tokens += record.ids.count
+            }
+            written += records.count
+            progress.update(items: written, extra: (tokens, "tokens"), bytes: window.bytesConsumed)
             guard window.full else { break }
             if let upcoming { window = try upcoming.value() } else { window = try windows.next() }
         }
@@ -141,8 +138,9 @@ struct SpladeEncode: ParsableCommand {
         invalid.reportCount()
         if timings {
             let total = loading + clock.lap()
-            var line = String(format: "timings: %d docs, %d tokens in %.3f s: loading %.3f s, tokenizing %.3f s, ", written, tokens,
+            var line = String(format: "timings: %d docs, %d tokens in %.3f s: loading %.3f s, tokenizing %.3f s", written, tokens,
                               total, loading, tokenizing)
+            line += model.usesHostCores ? ", " : " (alongside the GPU), "
             if let cpu = model as? BertMaskedLM {
                 line += String(format: "encoder %.3f s, SPLADE head %.3f s", cpu.encoderSeconds, cpu.headSeconds)
             } else {

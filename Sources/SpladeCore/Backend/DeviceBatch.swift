@@ -89,9 +89,11 @@ struct DeviceBatch {
         let total = Int(offsets.last!)
         let deviceOffsets = try DeviceBuffer(Array(offsets.dropLast()))
         let indices = try indexScratch("indices", total), values = try scratch("values", total)
-        try CUDAOps.check(splade_cuda_compact_positive(weights, Int32(s), Int32(v), deviceOffsets.pointer, indices, values),
-                          "packing the weights")
-        let hostIndices = try DeviceBuffer.download(indices, count: total), hostValues = try DeviceBuffer.download(values, count: total)
+        let (hostIndices, hostValues) = try withExtendedLifetime(deviceOffsets) { () throws(SpladeError) in
+            try CUDAOps.check(splade_cuda_compact_positive(weights, Int32(s), Int32(v), deviceOffsets.pointer, indices, values),
+                              "packing the weights")
+            return (try DeviceBuffer.download(indices, count: total), try DeviceBuffer.download(values, count: total))
+        }
         return (0..<s).map { k in
             let range = Int(offsets[k])..<Int(offsets[k + 1])
             return SparseVector(indices: Array(hostIndices[range]), values: Array(hostValues[range]))

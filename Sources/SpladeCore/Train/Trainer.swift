@@ -29,10 +29,10 @@ public final class Trainer {
     let threads: Int
 
     /// `device`: the CPU (the default), a CUDA GPU, or `auto` (a GPU when the build and the machine have one);
-    /// `precision` bf16 gives a GPU bfloat16 products (TF32 is the device's, set by ComputeDevice.use).
+    /// `precision`: how a GPU multiplies (default: the configuration's bf16/tf32, else fp32; the CPU trains in fp32).
     public init(config: TrainingConfig, modelConfig: BertConfig, weights: BertWeights, rows: [TrainingExample],
                 tokenizer: Tokenizer, threads: Int, device: ComputeDevice = .cpu,
-                precision: GPUPrecision = .fp32) throws(SpladeError) {
+                precision: GPUPrecision? = nil) throws(SpladeError) {
         self.config = config
         self.modelConfig = modelConfig
         self.rows = rows
@@ -40,6 +40,8 @@ public final class Trainer {
         switch try device.resolved() {
         case .cuda(let index):
             #if CUDA
+            let precision = precision ?? config.precision ?? .fp32
+            try ComputeDevice.cuda(index: index).use(precision)
             engine = try CUDATrainingEngine(config: modelConfig, weights: weights, optimizer: config.adamWSettings, device: index,
                                             bfloat16: precision == .bf16)
             #else
