@@ -196,7 +196,7 @@ final class EncodeWindows: @unchecked Sendable {
         var parsed: [Result<(id: JSONValue, ids: [Int32]), SpladeError>]
         /// The window is full: more input may follow.
         var full: Bool
-        /// Input bytes read up to the window's end, and the seconds spent reading and tokenizing it.
+        /// Input bytes read up to the window's end, and the seconds spent tokenizing it.
         var bytesConsumed: Int
         var seconds: Double
     }
@@ -220,12 +220,12 @@ final class EncodeWindows: @unchecked Sendable {
     }
 
     func next() throws(SpladeError) -> Window {
-        let clock = Stopwatch()
         var lines: [Line] = []
         while lines.count < size, let line = try reader.next() {
             if let shard, !shard.keeps(line, plainLines: plainLines, counter: &records) { continue }
             lines.append(line)
         }
+        let clock = Stopwatch()
         let (input, name) = (input, reader.name)
         let parsed = orderedParallelMap(lines, workers: sessions) { session, line in
             Result { () throws(SpladeError) in try input.parse(line, file: name, session: session) }
