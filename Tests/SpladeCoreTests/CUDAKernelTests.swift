@@ -88,6 +88,21 @@ struct CUDAKernelTests {
         // The CPU forward uses a vectorised erf (|error| < 6e-7), the GPU erff.
         #expect(Self.error(try gx.download(), cpu) < 1e-6)
         #expect(Self.error(try gdx.download(), dx) < 1e-6)
+        // Straight to bfloat16 (inference in bf16): the CPU's GELU rounded, x left as it is. A value may round the other
+        // way (one bfloat16 ulp, 2^-8 relative), and near 0 the CPU's erf is only within 6e-7·|x| ≤ 4e-6 of erff.
+        let input = try DeviceBuffer(x), half = try DeviceBuffer<UInt16>(count: x.count)
+        try Self.check(splade_cuda_gelu_forward_bf16(input.pointer, x.count, half.pointer))
+        #expect(try input.download() == x)
+        #expect(Self.withinOneBF16Ulp(try half.download(), cpu, absolute: 4e-6))
+    }
+
+    /// Each bfloat16 value equal to `want` rounded to bfloat16, or within one bfloat16 ulp (2^-8 relative) plus
+    /// `absolute` of it: float results that differ in their last bits may round apart.
+    static func withinOneBF16Ulp(_ got: [UInt16], _ want: [Float], absolute: Float = 0) -> Bool {
+        zip(got, want).allSatisfy { g, w in
+            let expected = Self.bfloat16(w)
+            return g == expected || abs(Self.widen(g) - w) <= abs(w) * 0x1p-8 + absolute
+        }
     }
 
     /// The block softmax of a packed batch's attention scores: blocks of heads·L rows of L floats at their offsets
@@ -128,6 +143,17 @@ struct CUDAKernelTests {
             let end = Int(offsets[s]) + heads * Int(length) * Int(length)
             #expect(gotP[end..<(end + gap)] == x[end..<(end + gap)])
             #expect(gotDS[end..<(end + gap)] == dp[end..<(end + gap)])
+        }
+        // Straight to bfloat16 (inference in bf16): P rounded into y at the same offsets, x and the gaps left as they are.
+        let scores = try DeviceBuffer(x), filler = [UInt16](repeating: 0x7777, count: floats), half = try DeviceBuffer(filler)
+        try Self.check(splade_cuda_softmax_blocks_bf16(scores.pointer, gOffsets.pointer, gLengths.pointer, Int32(lengths.count),
+                                                       Int32(heads), Int32(rows), half.pointer))
+        #expect(try scores.download() == x)
+        let gotHalf = try half.download()
+        for (s, length) in lengths.enumerated() {
+            let start = Int(offsets[s]), end = start + heads * Int(length) * Int(length)
+            #expect(Self.withinOneBF16Ulp(Array(gotHalf[start..<end]), Array(p[start..<end])), "block \(s)")
+            #expect(gotHalf[end..<(end + gap)].allSatisfy { $0 == 0x7777 })
         }
     }
 

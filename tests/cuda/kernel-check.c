@@ -57,6 +57,8 @@
                                    long long, float, float *, int, long long, int))                                   \
     X(int, sgemm_grouped, (int, int, float, float, const splade_cuda_gemm_group *, int))                              \
     X(int, to_bf16, (const float *, size_t, uint16_t *))                                                              \
+    X(int, gelu_forward_bf16, (const float *, size_t, uint16_t *))                                                    \
+    X(int, softmax_blocks_bf16, (const float *, const long long *, const int32_t *, int, int, int, uint16_t *))       \
     X(int, gemm_bf16, (int, int, int, int, int, float, const uint16_t *, int, const uint16_t *, int, float, float *,  \
                        int))                                                                                          \
     X(int, gemm_grouped_bf16, (int, int, float, float, const splade_cuda_gemm_group_bf16 *, int))                     \
@@ -220,6 +222,8 @@ static float *probability_rows(int rows, int cols) {
 /* Tolerances of the normalised error. */
 #define EXACT 0.0         /* results must be bit-identical: no rounding left to differ */
 #define ELEMENTWISE 1e-6  /* float32 element-wise and per-row ops: transcendentals within an ulp or two, row sums */
+#define BF16_VALUES 5e-4  /* those rounded to bfloat16: a rare value one bfloat16 ulp away (truncating instead of
+                             rounding to nearest would be ~1e-3) */
 #define ACCUMULATED 1e-5  /* products and sums in another order (cuBLAS's tiling, atomics) */
 #define LONG_SUM 1e-4     /* float sums of 30k-65k terms, which the emulation adds one by one: against sums in
                              double its own error is 3e-5 (a 30522 softmax row), 5e-6 (65554 chunk sums) */
@@ -234,6 +238,7 @@ typedef struct {
     const char *output;   /* the output's name; NULL for an input only */
     double tolerance;
     bool bf16;            /* an output of bfloat16 bit patterns (2 bytes each), compared exactly, any NaN equal */
+    bool bf16_values;     /* bfloat16 outputs compared as values, by normalised error */
     void *result[2];      /* the output read back from each side */
 } Buffer;
 
@@ -281,6 +286,13 @@ static void output(Test *t, int index, const char *name, double tolerance) {
 static void output_bf16(Test *t, int index, const char *name) {
     output(t, index, name, EXACT);
     t->buffers[index].bf16 = true;
+}
+
+/* A bfloat16 output rounded from float32 values that may differ in their last bits between the sides (expf, erff):
+ * a value may round the other way, one bfloat16 ulp (2^-8 relative) apart, so they are compared as values. */
+static void output_bf16_values(Test *t, int index, const char *name, double tolerance) {
+    output(t, index, name, tolerance);
+    t->buffers[index].bf16_values = true;
 }
 
 static bool call_failed(Test *t, int side, const char *what) {
@@ -346,7 +358,25 @@ static bool collect(Test *t) {
 /* The normalised error of an output, or for an exact one the fraction of its elements that differ. */
 static bool bf16_nan(uint16_t bits) { return (bits & 0x7FFF) > 0x7F80; }
 
+static float bf16_value(uint16_t bits) {
+    uint32_t wide = (uint32_t)bits << 16;
+    float value;
+    memcpy(&value, &wide, sizeof value);
+    return value;
+}
+
 static double difference(const Buffer *b) {
+    if (b->bf16_values) {
+        size_t count = b->bytes / sizeof(uint16_t);
+        const uint16_t *real = b->result[REAL], *emu = b->result[EMU];
+        double squared_difference = 0, squared_norm = 0;
+        for (size_t i = 0; i < count; i++) {
+            double r = bf16_value(real[i]), e = bf16_value(emu[i]), d = r == e ? 0 : r - e;
+            squared_difference += d * d;
+            squared_norm += e * e;
+        }
+        return sqrt(squared_difference) / fmax(sqrt(squared_norm), 1e-30);
+    }
     if (b->bf16) {
         size_t count = b->bytes / sizeof(uint16_t), differing = 0;
         const uint16_t *real = b->result[REAL], *emu = b->result[EMU];
@@ -869,19 +899,32 @@ static void check_gelu_forward(size_t count) {
     RUN(&t, api->gelu_forward(DF(x), count));
 }
 
+/* GELU rounded to bfloat16 into y; x must stay as it was. */
+static void check_gelu_forward_bf16(size_t count) {
+    Test t;
+    begin(&t, "gelu_forward_bf16", "count=%zu x in [-6, 6]", count);
+    int x = random_buffer(&t, count, -6, 6), y = bf16_buffer(&t, count, -1, 1);
+    output(&t, x, "x", EXACT);
+    output_bf16_values(&t, y, "y", BF16_VALUES);
+    RUN(&t, api->gelu_forward_bf16(DF(x), count, DB(y)));
+}
+
 /* The block softmax of a packed batch (`gap` floats between blocks, which must stay as they were). With
  * total_rows below Σ heads·L only the first total_rows rows are computed: the long-row case is one row of a
  * block of long_row floats. */
+typedef enum { SOFTMAX_FORWARD, SOFTMAX_BACKWARD, SOFTMAX_BF16 } SoftmaxOp;
+
 static void softmax_blocks_case(const char *what, const Packed *k, int total_rows, float spread, double tolerance,
-                                bool backward) {
+                                SoftmaxOp op) {
+    static const char *names[] = {"softmax_blocks", "softmax_backward_blocks", "softmax_blocks_bf16"};
     Test t;
-    begin(&t, backward ? "softmax_backward_blocks" : "softmax_blocks", "%s: %d blocks, heads=%d, %d rows, x in [-%g, %g]",
-          what, k->count, k->heads, total_rows, spread, spread);
+    begin(&t, names[op], "%s: %d blocks, heads=%d, %d rows, x in [-%g, %g]", what, k->count, k->heads, total_rows, spread,
+          spread);
     int offsets = buffer(&t, allocate((size_t)k->count * sizeof(long long)), (size_t)k->count * sizeof(long long));
     memcpy(t.buffers[offsets].host, k->offset, (size_t)k->count * sizeof(long long));
     int lengths = buffer(&t, allocate((size_t)k->count * sizeof(int32_t)), (size_t)k->count * sizeof(int32_t));
     memcpy(t.buffers[lengths].host, k->length, (size_t)k->count * sizeof(int32_t));
-    if (backward) {
+    if (op == SOFTMAX_BACKWARD) {
         /* P: softmax rows in the blocks (the gaps hold anything). */
         float *p = floats((size_t)k->floats, -1, 1);
         for (int s = 0, done = 0; s < k->count; s++) {
@@ -896,6 +939,11 @@ static void softmax_blocks_case(const char *what, const Packed *k, int total_row
         int dp = random_buffer(&t, (size_t)k->floats, -1, 1);
         output(&t, dp, "dp", tolerance);
         RUN(&t, api->softmax_backward_blocks(DF(pb), DF(dp), DL(offsets), DI(lengths), k->count, k->heads, total_rows));
+    } else if (op == SOFTMAX_BF16) {  /* x stays as it was; y between the blocks and past total_rows too */
+        int x = random_buffer(&t, (size_t)k->floats, -spread, spread), y = bf16_buffer(&t, (size_t)k->floats, -1, 1);
+        output(&t, x, "x", EXACT);
+        output_bf16_values(&t, y, "y", tolerance);
+        RUN(&t, api->softmax_blocks_bf16(DF(x), DL(offsets), DI(lengths), k->count, k->heads, total_rows, DB(y)));
     } else {
         int x = random_buffer(&t, (size_t)k->floats, -spread, spread);
         output(&t, x, "x", tolerance);
@@ -903,11 +951,14 @@ static void softmax_blocks_case(const char *what, const Packed *k, int total_row
     }
 }
 
-static void check_softmax_blocks(bool backward) {
+static void check_softmax_blocks(SoftmaxOp op) {
+    /* In bfloat16 a value may round the other way (BF16_VALUES); across a whole vocabulary LONG_SUM's 1e-4 in 1/sum
+     * moves ~2.6% of the values across a rounding boundary, one ulp (2^-8) each: ~6e-4 of normalised error. */
+    double elementwise = op == SOFTMAX_BF16 ? BF16_VALUES : ELEMENTWISE, long_sum = op == SOFTMAX_BF16 ? 2e-3 : LONG_SUM;
     Packed k = packed_batch(S.packed, S.attention[0], S.heads, 3);
     char what[96];
     snprintf(what, sizeof what, "attention blocks of 0-%d tokens, 3 floats between blocks", S.attention[0]);
-    softmax_blocks_case(what, &k, k.rows, 4, ELEMENTWISE, backward);
+    softmax_blocks_case(what, &k, k.rows, 4, elementwise, op);
     /* Rows longer than the kernels keep in registers (512), one head. */
     Packed longer = {.count = 4, .heads = 1, .length = {513, 700, 1, 1000}};
     for (int s = 0; s < longer.count; s++) {
@@ -916,10 +967,9 @@ static void check_softmax_blocks(bool backward) {
         longer.rows += longer.length[s];
     }
     if (S.packed < 10) longer.count = 2; /* --quick */
-    softmax_blocks_case("rows longer than 512", &longer, longer.count == 2 ? 513 + 700 : longer.rows, 4, ELEMENTWISE,
-                        backward);
+    softmax_blocks_case("rows longer than 512", &longer, longer.count == 2 ? 513 + 700 : longer.rows, 4, elementwise, op);
     Packed vocabulary = {.count = 1, .heads = 1, .length = {S.long_row}, .floats = S.long_row, .rows = 1};
-    softmax_blocks_case("one row over a whole vocabulary", &vocabulary, 1, 8, LONG_SUM, backward);
+    softmax_blocks_case("one row over a whole vocabulary", &vocabulary, 1, 8, long_sum, op);
 }
 
 static void check_elementwise(size_t count) {
@@ -1371,6 +1421,10 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("softmax_blocks offsets NULL", BAD, api->softmax_blocks(DF(0), NULL, DI(1), 1, 2, 4));
     EXPECT_STATUS("softmax_blocks lengths NULL", BAD, api->softmax_blocks(DF(0), OFFSETS, NULL, 1, 2, 4));
     EXPECT_STATUS("softmax_blocks total_rows=0: a no-op", OK, api->softmax_blocks(NULL, NULL, NULL, 0, 2, 0));
+    EXPECT_STATUS("softmax_blocks_bf16 y NULL", BAD, api->softmax_blocks_bf16(DF(0), OFFSETS, DI(1), 1, 2, 4, NULL));
+    EXPECT_STATUS("softmax_blocks_bf16 heads=0", BAD, api->softmax_blocks_bf16(DF(0), OFFSETS, DI(1), 1, 0, 4, DB(1)));
+    EXPECT_STATUS("gelu_forward_bf16 y NULL", BAD, api->gelu_forward_bf16(DF(0), 4, NULL));
+    EXPECT_STATUS("gelu_forward_bf16 count=0: a no-op", OK, api->gelu_forward_bf16(NULL, 0, NULL));
     EXPECT_STATUS("softmax_backward_blocks heads=0", BAD,
                   api->softmax_backward_blocks(DF(0), DF(0), OFFSETS, DI(1), 1, 0, 4));
     EXPECT_STATUS("softmax_backward_blocks blocks=0 with rows", BAD,
@@ -1433,7 +1487,9 @@ int main(int argc, char **argv) {
     layernorm_forward_case(S.tokens, S.h, false);
     layernorm_forward_case(5, 1000, true);
     check_gelu_forward(intermediate);
-    check_softmax_blocks(false);
+    check_gelu_forward_bf16(intermediate);
+    check_softmax_blocks(SOFTMAX_FORWARD);
+    check_softmax_blocks(SOFTMAX_BF16);
     check_elementwise(hidden);
     dropout_case(intermediate, 0x243F6A8885A308D3ull, (1ull << 32) - 777, 0.1f); /* counter + i crosses 2^32 */
     dropout_case((size_t)S.heads * S.attention[0] * S.attention[0], 42, 123456789012ull, 0.1f);
@@ -1449,7 +1505,7 @@ int main(int argc, char **argv) {
     layernorm_backward_case(S.tokens, S.h, true);
     gelu_backward_case(intermediate, false);
     gelu_backward_case(intermediate, true);
-    check_softmax_blocks(true);
+    check_softmax_blocks(SOFTMAX_BACKWARD);
     embed_backward_case("40% of the ids among 8", token_ids((size_t)S.tokens, S.vocabulary));
     int32_t *same = allocate((size_t)S.tokens * sizeof(int32_t));
     for (int i = 0; i < S.tokens; i++) same[i] = 101;

@@ -361,20 +361,28 @@ int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *res
     return SPLADE_CUDA_OK;
 }
 
+static float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+
 int splade_cuda_gelu_forward(float *x, size_t count) {
     ENTER();
-    for (size_t i = 0; i < count; i++) {
-        float v = x[i];
-        x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    }
+    for (size_t i = 0; i < count; i++) x[i] = gelu(x[i]);
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y) {
+    ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    REQUIRE(x && y, "null pointer");
+    for (size_t i = 0; i < count; i++) y[i] = bfloat16_bits(gelu(x[i]));
     return SPLADE_CUDA_OK;
 }
 
 /* The packed rows in order, block by block (block s: heads·L_s rows of L_s floats at x + offsets[s]); as the kernels,
- * only the first total_rows of them, and a block with L_s ≤ 0 has none. Calls `row` on each. */
+ * only the first total_rows of them, and a block with L_s ≤ 0 has none. Calls `row` on each: on out's row, or with
+ * `half`, on a copy of p's row that then goes to half's row as bfloat16. */
 static int block_rows(const char *what, const void *x, const void *y, const long long *offsets, const int32_t *lengths,
                       int blocks, int heads, int total_rows, void (*row)(const float *, float *, int), const float *p,
-                      float *out) {
+                      float *out, uint16_t *half) {
     ENTER();
     if (blocks < 0 || heads <= 0 || total_rows < 0)
         return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: bad size (blocks=%d heads=%d total_rows=%d)", what, blocks, heads,
@@ -383,14 +391,26 @@ static int block_rows(const char *what, const void *x, const void *y, const long
     if (blocks == 0) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: %d rows in no block", what, total_rows);
     if (!x || !y || !offsets || !lengths) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: null pointer", what);
     long long done = 0;
+    float *copy = NULL;
     for (int s = 0; s < blocks && done < total_rows; s++) {
         int length = lengths[s];
         if (length <= 0) continue;
+        if (half) {
+            free(copy);
+            if (!(copy = malloc((size_t)length * sizeof(float)))) return fail(SPLADE_CUDA_ERROR_CUDA, "%s: out of memory", what);
+        }
         for (long long r = 0; r < (long long)heads * length && done < total_rows; r++, done++) {
             long long at = offsets[s] + r * length;
-            row(p ? p + at : NULL, out + at, length);
+            if (!half) {
+                row(p ? p + at : NULL, out + at, length);
+                continue;
+            }
+            memcpy(copy, p + at, (size_t)length * sizeof(float));
+            row(NULL, copy, length);
+            for (int j = 0; j < length; j++) half[at + j] = bfloat16_bits(copy[j]);
         }
     }
+    free(copy);
     return SPLADE_CUDA_OK;
 }
 
@@ -411,7 +431,12 @@ static void softmax_row(const float *unused, float *row, int cols) {
 
 int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                int total_rows) {
-    return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows, softmax_row, NULL, x);
+    return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows, softmax_row, NULL, x, NULL);
+}
+
+int splade_cuda_softmax_blocks_bf16(const float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
+                                    int total_rows, uint16_t *y) {
+    return block_rows("softmax_blocks_bf16", x, y, offsets, lengths, blocks, heads, total_rows, softmax_row, x, NULL, y);
 }
 
 int splade_cuda_add(float *y, const float *x, size_t count) {
@@ -583,7 +608,7 @@ static void softmax_backward_row(const float *p, float *dp, int cols) {
 int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
                                         int blocks, int heads, int total_rows) {
     return block_rows("softmax_backward_blocks", p, dp, offsets, lengths, blocks, heads, total_rows,
-                      softmax_backward_row, p, dp);
+                      softmax_backward_row, p, dp, NULL);
 }
 
 int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *dx,

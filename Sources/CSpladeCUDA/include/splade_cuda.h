@@ -111,6 +111,14 @@ typedef struct {
 int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha, float beta,
                                   const splade_cuda_gemm_group_bf16 *groups, int group_count);
 
+/* Encoding in bf16 writes some products' inputs as bfloat16 straight away, with x left as it is: */
+/* y = bfloat16(GELU(x)) (the input of a layer's output product). */
+int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y);
+/* splade_cuda_softmax_blocks' probabilities as bfloat16 in y (same layout and offsets as x; what lies between the
+ * blocks, or past total_rows, is left as it is): the input of the attention context product. */
+int splade_cuda_softmax_blocks_bf16(const float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
+                                    int total_rows, uint16_t *y);
+
 /* 1: let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error); 0 (the default): exact float32. */
 int splade_cuda_set_tf32(int enabled);
 

@@ -25,6 +25,16 @@ inline unsigned blocks_for(size_t count, int threads = kThreads) {
     size_t b = (count + threads - 1) / threads;
     return (unsigned)(b < 1 ? 1 : (b > 65535u * 32u ? 65535u * 32u : b));
 }
+// The bfloat16 nearest x, rounding ties to even, on the bit pattern: adding 0x7FFF plus the lowest kept bit carries
+// into the upper half exactly when the lower half is above 0x8000, or equal to it with the upper half odd (a carry
+// out of the mantissa is the next binade, or infinity). A NaN keeps its sign and upper payload, made quiet so that
+// cutting the lower payload cannot leave infinity. Bit for bit as host/emulation.c's bfloat16_bits.
+__device__ inline uint16_t bfloat16_bits(float x) {
+    uint32_t bits = __float_as_uint(x);
+    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((bits >> 16) | 0x0040u);
+    return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
+}
+
 }  // namespace splade_cuda
 
 #define SPLADE_REQUIRE(condition, message)                                                    \

@@ -30,11 +30,14 @@ static __global__ void embed_backward_kernel(const int32_t *ids, const int32_t *
     }
 }
 
+static __device__ inline float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
+
 static __global__ void gelu_forward_kernel(float *x, size_t count) {
-    GRID_STRIDE(i, count) {
-        float v = x[i];
-        x[i] = 0.5f * v * (1.0f + erff(v * 0.70710678118654752f));
-    }
+    GRID_STRIDE(i, count) x[i] = gelu(x[i]);
+}
+
+static __global__ void gelu_forward_bf16_kernel(const float *x, size_t count, uint16_t *y) {
+    GRID_STRIDE(i, count) y[i] = bfloat16_bits(gelu(x[i]));
 }
 
 static __global__ void gelu_backward_kernel(const float *dy, const float *x, size_t count, float *dx) {
@@ -48,16 +51,6 @@ static __global__ void gelu_backward_kernel(const float *dy, const float *x, siz
 
 static __global__ void add_kernel(float *y, const float *x, size_t count) {
     GRID_STRIDE(i, count) y[i] += x[i];
-}
-
-// The bfloat16 nearest x, rounding ties to even, on the bit pattern: adding 0x7FFF plus the lowest kept bit carries
-// into the upper half exactly when the lower half is above 0x8000, or equal to it with the upper half odd (a carry
-// out of the mantissa is the next binade, or infinity). A NaN keeps its sign and upper payload, made quiet so that
-// cutting the lower payload cannot leave infinity. Bit for bit as host/emulation.c's bfloat16_bits.
-static __device__ inline uint16_t bfloat16_bits(float x) {
-    uint32_t bits = __float_as_uint(x);
-    if ((bits & 0x7FFFFFFFu) > 0x7F800000u) return (uint16_t)((bits >> 16) | 0x0040u);
-    return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
 static __global__ void to_bf16_kernel(const float *x, size_t count, uint16_t *y) {
@@ -172,6 +165,14 @@ int splade_cuda_gelu_forward(float *x, size_t count) {
     if (count == 0) return SPLADE_CUDA_OK;
     gelu_forward_kernel<<<blocks_for(count), kThreads>>>(x, count);
     return launched("gelu_forward");
+}
+
+int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y) {
+    SPLADE_ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && y, "null pointer");
+    gelu_forward_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count, y);
+    return launched("gelu_forward_bf16");
 }
 
 int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx) {

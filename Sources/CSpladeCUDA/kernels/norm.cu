@@ -136,33 +136,35 @@ static __device__ inline bool find_row(const long long *offsets, const int32_t *
     _Pragma("unroll") for (int i = 0; i < kCachedPerLane; i++) \
         if (int j = lane + 32 * i; j < length)
 
+// The probabilities go to y at x's offsets: in place as float32 (y = x), or as bfloat16 (encoding in bf16).
+static __device__ inline void store(float *p, float v) { *p = v; }
+static __device__ inline void store(uint16_t *p, float v) { *p = bfloat16_bits(v); }
+
+template <typename Out>
 static __global__ void __launch_bounds__(32 * kRowWarps)
-    softmax_blocks_kernel(float *x, const long long *offsets, const int32_t *lengths, const long long *starts,
-                          int blocks, int heads, int total_rows) {
+    softmax_blocks_kernel(const float *x, Out *y, const long long *offsets, const int32_t *lengths,
+                          const long long *starts, int blocks, int heads, int total_rows) {
     int lane = threadIdx.x & 31, warps = gridDim.x * kRowWarps;
     for (long long row = blockIdx.x * kRowWarps + (threadIdx.x >> 5); row < total_rows; row += warps) {
         long long at;
         int length;
         if (!find_row(offsets, lengths, starts, blocks, heads, row, &at, &length)) continue;  // the same for the warp
-        float *r = x + at;
+        const float *r = x + at;
+        Out *out = y + at;
         if (length <= kCachedRow) {
             float v[kCachedPerLane], maximum = -INFINITY, sum = 0;
             FOR_CACHED(i, j) maximum = fmaxf(maximum, v[i] = r[j]);
             maximum = warp_all_max(maximum);
             FOR_CACHED(i, j) sum += v[i] = expf(v[i] - maximum);
             float inverse = 1 / warp_all_sum(sum);
-            FOR_CACHED(i, j) r[j] = v[i] * inverse;
-        } else {
+            FOR_CACHED(i, j) store(out + j, v[i] * inverse);
+        } else {  // the exponentials computed twice rather than stored (y may be narrower than x)
             float maximum = -INFINITY, sum = 0;
             for (int j = lane; j < length; j += 32) maximum = fmaxf(maximum, r[j]);
             maximum = warp_all_max(maximum);
-            for (int j = lane; j < length; j += 32) {
-                float e = expf(r[j] - maximum);
-                r[j] = e;
-                sum += e;
-            }
+            for (int j = lane; j < length; j += 32) sum += expf(r[j] - maximum);
             float inverse = 1 / warp_all_sum(sum);
-            for (int j = lane; j < length; j += 32) r[j] *= inverse;
+            for (int j = lane; j < length; j += 32) store(out + j, expf(r[j] - maximum) * inverse);
         }
     }
 }
@@ -262,7 +264,16 @@ int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t
                                int total_rows) {
     return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows,
                       [&](unsigned grid, const long long *starts) {
-                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, offsets, lengths, starts, blocks, heads,
+                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, x, offsets, lengths, starts, blocks, heads,
+                                                                          total_rows);
+                      });
+}
+
+int splade_cuda_softmax_blocks_bf16(const float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
+                                    int total_rows, uint16_t *y) {
+    return block_rows("softmax_blocks_bf16", x, y, offsets, lengths, blocks, heads, total_rows,
+                      [&](unsigned grid, const long long *starts) {
+                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, y, offsets, lengths, starts, blocks, heads,
                                                                           total_rows);
                       });
 }

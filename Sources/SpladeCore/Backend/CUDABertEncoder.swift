@@ -44,7 +44,8 @@ public final class CUDABertEncoder: SpladeEncoding {
         for layer in w.layers {
             try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv,
                                bf16: bf16)
-            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context, dropout: nil, bf16: bf16)
+            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context, dropout: nil, bf16: bf16,
+                                  keepProbabilities: false)
             try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
                                outputs: h, into: r, bf16: bf16)
             try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
@@ -52,9 +53,8 @@ public final class CUDABertEncoder: SpladeEncoding {
             swap(&x, &r)
             try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
                                outputs: inner, into: intermediate, bf16: bf16)
-            try CUDAOps.check(splade_cuda_gelu_forward(intermediate, t * inner), "GELU")
-            try CUDAOps.linear(intermediate, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias,
-                               outputs: h, into: r, bf16: bf16)
+            try CUDAOps.geluLinear(intermediate, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias,
+                                   outputs: h, into: r, bf16: bf16)
             try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.outputNormWeight, bias: layer.outputNormBias,
                                   epsilon: c.layerNormEpsilon)
             swap(&x, &r)

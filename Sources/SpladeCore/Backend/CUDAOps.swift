@@ -27,13 +27,35 @@ enum CUDAOps {
     /// Y[rows×out] = X·Wᵀ + b, as Linear.forward (the bias rows first, then the product added, beta = 1).
     static func linear(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
                        outputs: Int, into y: UnsafeMutablePointer<Float>, bf16: BFloat16? = nil) throws(SpladeError) {
-        let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
-        try check(splade_cuda_fill_rows(y, bias.pointer, r, o), "bias")
         guard let bf16 else {
+            let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
+            try check(splade_cuda_fill_rows(y, bias.pointer, r, o), "bias")
             return try check(splade_cuda_sgemm(0, 1, r, o, i, 1, x, i, weight.pointer, i, 1, y, o), "linear")
         }
-        let input = try bf16.copy(x, count: rows * inputs, "input")
-        try check(splade_cuda_gemm_bf16(0, 1, r, o, i, 1, input, i, bf16.weights[weight], i, 1, y, o), "linear (bf16)")
+        try linear(bf16.copy(x, count: rows * inputs, "input"), rows: rows, inputs: inputs, weight: weight, bias: bias,
+                   outputs: outputs, into: y, bf16: bf16)
+    }
+
+    /// `linear` of an input already in bfloat16.
+    private static func linear(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
+                               outputs: Int, into y: UnsafeMutablePointer<Float>, bf16: BFloat16) throws(SpladeError) {
+        let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
+        try check(splade_cuda_fill_rows(y, bias.pointer, r, o), "bias")
+        try check(splade_cuda_gemm_bf16(0, 1, r, o, i, 1, x, i, bf16.weights[weight], i, 1, y, o), "linear (bf16)")
+    }
+
+    /// Y = GELU(X)·Wᵀ + b (a feed-forward block's second half, for inference): GELU in place in float32, or with `bf16`
+    /// straight into the product's bfloat16 input in one pass, X left as it is.
+    static func geluLinear(_ x: UnsafeMutablePointer<Float>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
+                           outputs: Int, into y: UnsafeMutablePointer<Float>, bf16: BFloat16?) throws(SpladeError) {
+        guard let bf16 else {
+            try check(splade_cuda_gelu_forward(x, rows * inputs), "GELU")
+            return try linear(x, rows: rows, inputs: inputs, weight: weight, bias: bias, outputs: outputs, into: y)
+        }
+        let activated = try bf16.scratch("input", rows * inputs)
+        try check(splade_cuda_gelu_forward_bf16(x, rows * inputs, activated), "GELU (bf16)")
+        try linear(UnsafePointer(activated), rows: rows, inputs: inputs, weight: weight, bias: bias, outputs: outputs, into: y,
+                   bf16: bf16)
     }
 
     /// Linear.backward: dX = dY·W (overwritten), dW += dYᵀ·X, db += Σ_rows dY.
@@ -122,11 +144,12 @@ enum CUDAOps {
     /// Attention.forward for every head of every sequence of `batch`: P = softmax(QKᵀ/√d) per head into
     /// `probabilities` (batch.probabilityCount floats), then context = P V, or (P ⊙ mask) V with dropout
     /// (P ⊙ mask in `dropped`, as large). Two grouped products and one block softmax for the batch; with
-    /// `bf16` the products read bfloat16 copies of Q, K, V and P.
+    /// `bf16` the products read bfloat16 copies of Q, K, V and P. Inference in bf16 (`keepProbabilities`
+    /// false) needs P only in bfloat16: the softmax writes it there, `probabilities` keeps the scores.
     static func attention(qkv: UnsafePointer<Float>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
                           context: UnsafeMutablePointer<Float>,
                           dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?,
-                          bf16: BFloat16? = nil) throws(SpladeError) {
+                          bf16: BFloat16? = nil, keepProbabilities: Bool = true) throws(SpladeError) {
         let h = batch.config.hiddenSize, n = batch.config.heads, d = h / n, scale = 1 / Float(d).squareRoot()
         let halfQKV = try bf16?.copy(qkv, count: batch.packing.tokens * 3 * h, "qkv")
         try grouped(batch, transposeA: false, transposeB: true, alpha: scale, a: qkv, b: qkv, c: probabilities,
@@ -134,14 +157,22 @@ enum CUDAOps {
             Product(heads: n, m: l, n: l, k: d, a: start * 3 * h, lda: 3 * h, strideA: d, b: start * 3 * h + h, ldb: 3 * h,
                     strideB: d, c: offset, ldc: l, strideC: l * l)
         }
-        try softmax(probabilities, batch: batch)
         var used = UnsafePointer(probabilities)
-        if let dropout {
-            try dropout.mask.apply(probabilities, count: batch.probabilityCount, into: dropout.dropped)
-            used = UnsafePointer(dropout.dropped)
-        }
         var halves: (UnsafePointer<UInt16>, UnsafePointer<UInt16>)?
-        if let bf16, let halfQKV { halves = (try bf16.copy(used, count: batch.probabilityCount, "probabilities"), halfQKV) }
+        if let bf16, let halfQKV, !keepProbabilities, dropout == nil {
+            let half = try bf16.scratch("probabilities", batch.probabilityCount)
+            try check(splade_cuda_softmax_blocks_bf16(probabilities, batch.blockOffsets.pointer, batch.lengths.pointer,
+                                                      Int32(batch.packing.lengths.count), Int32(batch.config.heads),
+                                                      Int32(batch.softmaxRows), half), "softmax (bf16)")
+            halves = (UnsafePointer(half), halfQKV)
+        } else {
+            try softmax(probabilities, batch: batch)
+            if let dropout {
+                try dropout.mask.apply(probabilities, count: batch.probabilityCount, into: dropout.dropped)
+                used = UnsafePointer(dropout.dropped)
+            }
+            if let bf16, let halfQKV { halves = (try bf16.copy(used, count: batch.probabilityCount, "probabilities"), halfQKV) }
+        }
         try grouped(batch, transposeA: false, transposeB: false, a: used, b: qkv, c: context, bfloat16: halves,
                     "attention context") { start, l, offset in
             Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h + 2 * h, ldb: 3 * h,
