@@ -362,6 +362,29 @@ struct CUDAKernelTests {
         #expect(positive[2].isEmpty && positive[3].contains(14) && positive[3].contains(28))
     }
 
+    /// A Linear layer in one call (cuBLASLt's bias epilogue on a GPU that has it) against Linear.forward, in float32
+    /// and with bfloat16 inputs (the CPU multiplying the same rounded values); Y's garbage does not count.
+    @Test func linearMatchesLinearForward() throws {
+        let (rows, inputs, outputs) = (37, 45, 101)
+        let x = Self.random(rows * inputs, seed: 31), w = Self.random(outputs * inputs, seed: 32), bias = Self.random(outputs, seed: 33)
+        for bfloat16 in [false, true] {
+            let (cx, cw) = bfloat16 ? (x.map { Self.widen(Self.bfloat16($0)) }, w.map { Self.widen(Self.bfloat16($0)) }) : (x, w)
+            var expected = [Float](repeating: 0, count: rows * outputs)
+            Linear.forward(cx, rows: rows, inputs: inputs, weight: cw, bias: bias, outputs: outputs, into: &expected, threads: 1)
+            let gy = try DeviceBuffer(Self.random(rows * outputs, seed: 34, scale: 100)), gb = try DeviceBuffer(bias)
+            if bfloat16 {
+                let gx = try DeviceBuffer(x.map(Self.bfloat16)), gw = try DeviceBuffer(w.map(Self.bfloat16))
+                try Self.check(splade_cuda_linear_bf16(gx.pointer, Int32(rows), Int32(inputs), gw.pointer, gb.pointer,
+                                                       Int32(outputs), gy.pointer))
+            } else {
+                let gx = try DeviceBuffer(x), gw = try DeviceBuffer(w)
+                try Self.check(splade_cuda_linear(gx.pointer, Int32(rows), Int32(inputs), gw.pointer, gb.pointer, Int32(outputs),
+                                                  gy.pointer))
+            }
+            #expect(Self.error(try gy.download(), expected) < 1e-6, "bf16: \(bfloat16)")
+        }
+    }
+
     @Test func addMatchesLoop() throws {
         let n = 10_007
         let y = Self.random(n, seed: 19), x = Self.random(n, seed: 20)

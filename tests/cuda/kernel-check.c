@@ -57,6 +57,8 @@
                                    long long, float, float *, int, long long, int))                                   \
     X(int, sgemm_grouped, (int, int, float, float, const splade_cuda_gemm_group *, int))                              \
     X(int, to_bf16, (const float *, size_t, uint16_t *))                                                              \
+    X(int, linear, (const float *, int, int, const float *, const float *, int, float *))                             \
+    X(int, linear_bf16, (const uint16_t *, int, int, const uint16_t *, const float *, int, float *))                  \
     X(int, gelu_forward_bf16, (const float *, size_t, uint16_t *))                                                    \
     X(int, softmax_blocks_bf16, (const float *, const long long *, const int32_t *, int, int, int, uint16_t *))       \
     X(int, gemm_bf16, (int, int, int, int, int, float, const uint16_t *, int, const uint16_t *, int, float, float *,  \
@@ -808,6 +810,41 @@ static void grouped_bf16_case(const Packed *k, enum Product product, float alpha
     RUN(&t, grouped_attention_bf16(api, k, product, alpha, beta, blocks < 0 ? NULL : DB(blocks), DB(rows), DF(out)));
 }
 
+static int linear_tf32(const Api *api, const float *x, int rows, int in, const float *w, const float *bias, int out,
+                       float *y) {
+    int code = api->set_tf32(1);
+    if (code) return code;
+    code = api->linear(x, rows, in, w, bias, out, y);
+    int off = api->set_tf32(0);
+    return code ? code : off;
+}
+
+/* A Linear layer, Y = X·Wᵀ + bias (the bias in cuBLASLt's epilogue, or with SPLADE_CUDA_LT=0 the bias rows and a
+ * product onto them); Y starts with garbage, which must not count. */
+static void linear_case(const char *what, int rows, int in, int out, bool tf32, bool bf16) {
+    Test t;
+    begin(&t, bf16 ? "linear_bf16" : "linear", "%s%s rows=%d in=%d out=%d", tf32 ? "TF32, " : "", what, rows, in, out);
+    int x = bf16 ? bf16_buffer(&t, (size_t)rows * in, -1, 1) : random_buffer(&t, (size_t)rows * in, -1, 1);
+    int w = bf16 ? bf16_buffer(&t, (size_t)out * in, -1, 1) : random_buffer(&t, (size_t)out * in, -1, 1);
+    int bias = random_buffer(&t, (size_t)out, -1, 1), y = random_buffer(&t, (size_t)rows * out, -100, 100);
+    output(&t, y, "y", tf32 ? TF32 : ACCUMULATED);
+    if (bf16) RUN(&t, api->linear_bf16(DB(x), rows, in, DB(w), DF(bias), out, DF(y)));
+    else if (tf32) RUN(&t, linear_tf32(api, DF(x), rows, in, DF(w), DF(bias), out, DF(y)));
+    else RUN(&t, api->linear(DF(x), rows, in, DF(w), DF(bias), out, DF(y)));
+}
+
+static void check_linear(void) {
+    int T = S.tokens, h = S.h, I = S.inter;
+    linear_case("attention's QKV", T, h, 3 * h, false, false);
+    linear_case("intermediate", T, h, I, true, false);
+    linear_case("output", T, I, h, false, false);
+    linear_case("decoder logits of a chunk", S.length, h, S.vocabulary, false, false);
+    linear_case("odd sizes", 37, h / 3 + 1, 101, false, false);
+    linear_case("intermediate", T, h, I, false, true);
+    linear_case("decoder logits of a chunk", S.length, h, S.vocabulary, false, true);
+    linear_case("odd sizes", 37, h / 3 + 1, 101, false, true);
+}
+
 /* --precision bf16: the conversions, the Linear and decoder products, and attention's grouped products (the
  * fallback of one strided-batched product per group: SPLADE_CUDA_GROUPED=0, as bench/cuda/run runs it). */
 static void check_bf16(void) {
@@ -1317,6 +1354,11 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("splade_max_reset count=0: a no-op", OK, api->splade_max_reset(NULL, NULL, 0));
     EXPECT_STATUS("splade_weights weights NULL", BAD, api->splade_weights(DF(0), 4, NULL));
     EXPECT_STATUS("splade_weights count=0: a no-op", OK, api->splade_weights(NULL, 0, NULL));
+    EXPECT_STATUS("linear in=0", BAD, api->linear(DF(0), 2, 0, DF(0), DF(0), 2, DF(1)));
+    EXPECT_STATUS("linear bias NULL", BAD, api->linear(DF(0), 2, 2, DF(0), NULL, 2, DF(1)));
+    EXPECT_STATUS("linear rows=0: a no-op", OK, api->linear(NULL, 0, 2, NULL, NULL, 2, NULL));
+    EXPECT_STATUS("linear_bf16 out=-1", BAD, api->linear_bf16(DB(0), 2, 2, DB(0), DF(0), -1, DF(1)));
+    EXPECT_STATUS("linear_bf16 y NULL", BAD, api->linear_bf16(DB(0), 2, 2, DB(0), DF(0), 2, NULL));
     EXPECT_STATUS("count_positive cols=0", BAD, api->count_positive(DF(0), 2, 0, DI(1)));
     EXPECT_STATUS("count_positive rows=-1", BAD, api->count_positive(DF(0), -1, 16, DI(1)));
     EXPECT_STATUS("count_positive counts NULL", BAD, api->count_positive(DF(0), 2, 16, NULL));
@@ -1521,6 +1563,7 @@ int main(int argc, char **argv) {
     sum_squares_case(1001);
 
     check_bf16();
+    check_linear();
 
     check_argument_errors();
 

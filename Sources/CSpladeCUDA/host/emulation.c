@@ -239,6 +239,25 @@ static uint16_t bfloat16_bits(float x) {
     return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
+/* As the library's fallback: the bias rows, then the product accumulated onto them. */
+int splade_cuda_linear(const float *x, int rows, int in, const float *w, const float *bias, int out, float *y) {
+    ENTER();
+    REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    REQUIRE(x && w && bias && y, "null pointer");
+    int code = splade_cuda_fill_rows(y, bias, rows, out);
+    return code ? code : splade_cuda_sgemm(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
+}
+
+int splade_cuda_linear_bf16(const uint16_t *x, int rows, int in, const uint16_t *w, const float *bias, int out, float *y) {
+    ENTER();
+    REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    REQUIRE(x && w && bias && y, "null pointer");
+    int code = splade_cuda_fill_rows(y, bias, rows, out);
+    return code ? code : splade_cuda_gemm_bf16(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
+}
+
 int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y) {
     ENTER();
     if (count == 0) return SPLADE_CUDA_OK;

@@ -86,6 +86,12 @@ typedef struct {
 } splade_cuda_gemm_group;
 int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
                               const splade_cuda_gemm_group *groups, int group_count);
+/* A Linear layer: Y[rows×out] = X[rows×in]·Wᵀ + bias (W row-major out×in, bias[out]; TF32 products after
+ * splade_cuda_set_tf32(1)). One cuBLASLt product with the bias added in its epilogue where cuBLASLt is there and has
+ * an algorithm for the shape; else the bias rows, then the product accumulated onto them (SPLADE_CUDA_LT=0 in the
+ * environment forces this, to test it). */
+int splade_cuda_linear(const float *x, int rows, int in, const float *w, const float *bias, int out, float *y);
+
 /* ---- bfloat16 products (--precision bf16: encoding and training) ------------------------- */
 
 /* y[i] = x[i] as bfloat16 (the upper 16 bits of the float32, rounded to nearest even; NaN stays NaN). */
@@ -118,6 +124,9 @@ int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y);
  * blocks, or past total_rows, is left as it is): the input of the attention context product. */
 int splade_cuda_softmax_blocks_bf16(const float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                     int total_rows, uint16_t *y);
+
+/* As splade_cuda_linear with X and W in bfloat16 (float32 sums, bias and Y). */
+int splade_cuda_linear_bf16(const uint16_t *x, int rows, int in, const uint16_t *w, const float *bias, int out, float *y);
 
 /* 1: let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error); 0 (the default): exact float32. */
 int splade_cuda_set_tf32(int enabled);

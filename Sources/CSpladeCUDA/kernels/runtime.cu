@@ -131,6 +131,78 @@ enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1, CUBLAS_DEFAULT_MATH_ = 0, CUBLAS_TF32
 enum { CUDA_R_32F_ = 0, CUDA_R_16BF_ = 14, CUBLAS_COMPUTE_32F_ = 68, CUBLAS_GEMM_DEFAULT_ = -1,
        CUBLAS_STATUS_NOT_SUPPORTED_ = 15 };
 
+// cuBLASLt (optional: libcublas links it, so it is there wherever cuBLAS is), for the Linear layers' products with
+// the bias added in the epilogue instead of written first and read back (beta = 1). Declarations as cublasLt.h of
+// CUDA 13 (and 12): descriptors are opaque pointers, the heuristic result a 96-byte struct.
+typedef void *lt_handle;
+typedef void *lt_descriptor;
+typedef void *lt_layout;
+typedef void *lt_preference;
+struct LtHeuristic {
+    uint64_t algo[8];
+    size_t workspace;
+    int state;
+    float waves;
+    int reserved[4];
+};
+typedef int (*lt_create_fn)(lt_handle *);
+typedef int (*lt_descriptor_create_fn)(lt_descriptor *, int compute_type, int scale_type);
+typedef int (*lt_descriptor_destroy_fn)(lt_descriptor);
+typedef int (*lt_descriptor_set_fn)(lt_descriptor, int attribute, const void *value, size_t bytes);
+typedef int (*lt_layout_create_fn)(lt_layout *, int type, uint64_t rows, uint64_t cols, int64_t ld);
+typedef int (*lt_layout_destroy_fn)(lt_layout);
+typedef int (*lt_preference_create_fn)(lt_preference *);
+typedef int (*lt_preference_destroy_fn)(lt_preference);
+typedef int (*lt_preference_set_fn)(lt_preference, int attribute, const void *value, size_t bytes);
+typedef int (*lt_heuristic_fn)(lt_handle, lt_descriptor, lt_layout a, lt_layout b, lt_layout c, lt_layout d, lt_preference,
+                               int requested, LtHeuristic *results, int *returned);
+typedef int (*lt_matmul_fn)(lt_handle, lt_descriptor, const void *alpha, const void *a, lt_layout, const void *b, lt_layout,
+                            const void *beta, const void *c, lt_layout, void *d, lt_layout, const void *algo, void *workspace,
+                            size_t workspace_bytes, cudaStream_t stream);
+static struct {
+    lt_handle handle = nullptr;  // null: no cuBLASLt, or SPLADE_CUDA_LT=0
+    lt_descriptor_create_fn descriptor_create;
+    lt_descriptor_destroy_fn descriptor_destroy;
+    lt_descriptor_set_fn descriptor_set;
+    lt_layout_create_fn layout_create;
+    lt_layout_destroy_fn layout_destroy;
+    lt_preference_create_fn preference_create;
+    lt_preference_destroy_fn preference_destroy;
+    lt_preference_set_fn preference_set;
+    lt_heuristic_fn heuristic;
+    lt_matmul_fn matmul;
+} lt;
+// cublasLt.h: CUBLASLT_MATMUL_DESC_TRANSA/TRANSB (int32), _EPILOGUE (uint32), _BIAS_POINTER; CUBLASLT_EPILOGUE_BIAS;
+// CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES (uint64); cublas_api.h: CUBLAS_COMPUTE_32F_FAST_TF32.
+enum { LT_TRANSA = 3, LT_TRANSB = 4, LT_EPILOGUE = 7, LT_BIAS_POINTER = 8, LT_EPILOGUE_BIAS = 4, LT_MAX_WORKSPACE = 1,
+       CUBLAS_COMPUTE_32F_FAST_TF32_ = 77 };
+static bool tf32_products = false;  // splade_cuda_set_tf32, for the cuBLASLt products' compute type
+
+// cuBLASLt from the libraries cuBLAS loaded (SPLADE_CUDA_LT=0: none, to test the fallback); silently absent otherwise.
+static void load_cublas_lt() {
+    const char *use = getenv("SPLADE_CUDA_LT");
+    if (use && strcmp(use, "0") == 0) return;
+    void *library = nullptr;
+    for (const char *name : {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"})
+        if ((library = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
+    if (!library) return;
+    auto create = (lt_create_fn)dlsym(library, "cublasLtCreate");
+    lt.descriptor_create = (lt_descriptor_create_fn)dlsym(library, "cublasLtMatmulDescCreate");
+    lt.descriptor_destroy = (lt_descriptor_destroy_fn)dlsym(library, "cublasLtMatmulDescDestroy");
+    lt.descriptor_set = (lt_descriptor_set_fn)dlsym(library, "cublasLtMatmulDescSetAttribute");
+    lt.layout_create = (lt_layout_create_fn)dlsym(library, "cublasLtMatrixLayoutCreate");
+    lt.layout_destroy = (lt_layout_destroy_fn)dlsym(library, "cublasLtMatrixLayoutDestroy");
+    lt.preference_create = (lt_preference_create_fn)dlsym(library, "cublasLtMatmulPreferenceCreate");
+    lt.preference_destroy = (lt_preference_destroy_fn)dlsym(library, "cublasLtMatmulPreferenceDestroy");
+    lt.preference_set = (lt_preference_set_fn)dlsym(library, "cublasLtMatmulPreferenceSetAttribute");
+    lt.heuristic = (lt_heuristic_fn)dlsym(library, "cublasLtMatmulAlgoGetHeuristic");
+    lt.matmul = (lt_matmul_fn)dlsym(library, "cublasLtMatmul");
+    if (!create || !lt.descriptor_create || !lt.descriptor_destroy || !lt.descriptor_set || !lt.layout_create ||
+        !lt.layout_destroy || !lt.preference_create || !lt.preference_destroy || !lt.preference_set || !lt.heuristic ||
+        !lt.matmul || create(&lt.handle) != 0)
+        lt.handle = nullptr;
+}
+
 static int load_cublas() {
     const char *override_path = getenv("SPLADE_CUDA_CUBLAS");
     const char *names[] = {override_path, "libcublas.so.13", "libcublas.so.12", "libcublas.so"};
@@ -159,6 +231,7 @@ static int load_cublas() {
     if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasCreate failed with status %d", status);
     status = set_math_mode(handle, CUBLAS_DEFAULT_MATH_);
     if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSetMathMode failed with status %d", status);
+    load_cublas_lt();
     return SPLADE_CUDA_OK;
 }
 }  // namespace splade_cuda
@@ -501,7 +574,81 @@ int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha,
 int splade_cuda_set_tf32(int enabled) {
     SPLADE_ENTER();
     int status = set_math_mode(handle, enabled ? CUBLAS_TF32_TENSOR_OP_MATH_ : CUBLAS_DEFAULT_MATH_);
-    return status == 0 ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSetMathMode failed with status %d", status);
+    if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSetMathMode failed with status %d", status);
+    tf32_products = enabled != 0;
+    return SPLADE_CUDA_OK;
+}
+
+}  // extern "C"
+
+// ---- Linear layers: one cuBLASLt product with the bias in its epilogue ---------------------------------------
+
+namespace splade_cuda {
+static std::mutex lt_mutex;  // the workspace
+static Scratch lt_workspace;
+constexpr size_t kLtWorkspace = 32u << 20;
+
+// Row-major Y[rows×out] = X·Wᵀ + bias is column-major D[out×rows] = op_T(W read as in×out)·(X read as in×rows) with the
+// bias added to every column of D. Returns -1 (not an error) where cuBLASLt is absent, has no algorithm for the shape
+// or fails, so that the caller falls back to bias rows and a product accumulated onto them.
+static int linear_lt(int type, const void *x, int rows, int in, const void *w, const float *bias, int out, float *y) {
+    if (!lt.handle) return -1;
+    std::lock_guard<std::mutex> lock(lt_mutex);
+    if (int code = reserve(lt_workspace, kLtWorkspace, "cuBLASLt workspace")) return code;
+    int compute = type == CUDA_R_32F_ && tf32_products ? (int)CUBLAS_COMPUTE_32F_FAST_TF32_ : (int)CUBLAS_COMPUTE_32F_;
+    lt_descriptor operation = nullptr;
+    lt_layout a = nullptr, b = nullptr, d = nullptr;
+    lt_preference preference = nullptr;
+    int32_t transpose = CUBLAS_OP_T_, keep = CUBLAS_OP_N_;
+    uint32_t epilogue = LT_EPILOGUE_BIAS;
+    uint64_t workspace = kLtWorkspace;
+    LtHeuristic result;
+    int found = 0, status = -1;
+    if (lt.descriptor_create(&operation, compute, CUDA_R_32F_) == 0 &&
+        lt.descriptor_set(operation, LT_TRANSA, &transpose, sizeof transpose) == 0 &&
+        lt.descriptor_set(operation, LT_TRANSB, &keep, sizeof keep) == 0 &&
+        lt.descriptor_set(operation, LT_EPILOGUE, &epilogue, sizeof epilogue) == 0 &&
+        lt.descriptor_set(operation, LT_BIAS_POINTER, &bias, sizeof bias) == 0 &&
+        lt.layout_create(&a, type, (uint64_t)in, (uint64_t)out, in) == 0 &&
+        lt.layout_create(&b, type, (uint64_t)in, (uint64_t)rows, in) == 0 &&
+        lt.layout_create(&d, CUDA_R_32F_, (uint64_t)out, (uint64_t)rows, out) == 0 && lt.preference_create(&preference) == 0 &&
+        lt.preference_set(preference, LT_MAX_WORKSPACE, &workspace, sizeof workspace) == 0 &&
+        lt.heuristic(lt.handle, operation, a, b, d, d, preference, 1, &result, &found) == 0 && found > 0) {
+        const float one = 1, zero = 0;
+        // A failure falls back too: the fallback reports what is really wrong (a bad pointer fails there as well).
+        status = lt.matmul(lt.handle, operation, &one, w, a, x, b, &zero, y, d, y, d, result.algo, lt_workspace.pointer,
+                           kLtWorkspace, 0) == 0 ? SPLADE_CUDA_OK : -1;
+    }
+    if (preference) lt.preference_destroy(preference);
+    for (lt_layout layout : {a, b, d})
+        if (layout) lt.layout_destroy(layout);
+    if (operation) lt.descriptor_destroy(operation);
+    return status;
+}
+}  // namespace splade_cuda
+
+extern "C" {
+
+int splade_cuda_linear(const float *x, int rows, int in, const float *w, const float *bias, int out, float *y) {
+    SPLADE_ENTER();
+    SPLADE_REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && w && bias && y, "null pointer");
+    int code = linear_lt(CUDA_R_32F_, x, rows, in, w, bias, out, y);
+    if (code >= 0) return code;
+    if (int fill = splade_cuda_fill_rows(y, bias, rows, out)) return fill;
+    return splade_cuda_sgemm(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
+}
+
+int splade_cuda_linear_bf16(const uint16_t *x, int rows, int in, const uint16_t *w, const float *bias, int out, float *y) {
+    SPLADE_ENTER();
+    SPLADE_REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && w && bias && y, "null pointer");
+    int code = linear_lt(CUDA_R_16BF_, x, rows, in, w, bias, out, y);
+    if (code >= 0) return code;
+    if (int fill = splade_cuda_fill_rows(y, bias, rows, out)) return fill;
+    return splade_cuda_gemm_bf16(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
 }
 
 }  // extern "C"

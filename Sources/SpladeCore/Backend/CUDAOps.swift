@@ -24,13 +24,13 @@ enum CUDAOps {
         }
     }
 
-    /// Y[rows×out] = X·Wᵀ + b, as Linear.forward (the bias rows first, then the product added, beta = 1).
+    /// Y[rows×out] = X·Wᵀ + b, as Linear.forward (one product with the bias in its epilogue, or the bias rows first
+    /// and the product added, beta = 1: splade_cuda_linear).
     static func linear(_ x: UnsafePointer<Float>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
                        outputs: Int, into y: UnsafeMutablePointer<Float>, bf16: BFloat16? = nil) throws(SpladeError) {
         guard let bf16 else {
-            let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
-            try check(splade_cuda_fill_rows(y, bias.pointer, r, o), "bias")
-            return try check(splade_cuda_sgemm(0, 1, r, o, i, 1, x, i, weight.pointer, i, 1, y, o), "linear")
+            return try check(splade_cuda_linear(x, Int32(rows), Int32(inputs), weight.pointer, bias.pointer, Int32(outputs), y),
+                             "linear")
         }
         try linear(bf16.copy(x, count: rows * inputs, "input"), rows: rows, inputs: inputs, weight: weight, bias: bias,
                    outputs: outputs, into: y, bf16: bf16)
@@ -39,9 +39,8 @@ enum CUDAOps {
     /// `linear` of an input already in bfloat16.
     private static func linear(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
                                outputs: Int, into y: UnsafeMutablePointer<Float>, bf16: BFloat16) throws(SpladeError) {
-        let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
-        try check(splade_cuda_fill_rows(y, bias.pointer, r, o), "bias")
-        try check(splade_cuda_gemm_bf16(0, 1, r, o, i, 1, x, i, bf16.weights[weight], i, 1, y, o), "linear (bf16)")
+        try check(splade_cuda_linear_bf16(x, Int32(rows), Int32(inputs), bf16.weights[weight], bias.pointer, Int32(outputs), y),
+                  "linear (bf16)")
     }
 
     /// Y = GELU(X)·Wᵀ + b (a feed-forward block's second half, for inference): GELU in place in float32, or with `bf16`
