@@ -625,30 +625,32 @@ static int linear_lt(int type, const void *x, int rows, int in, const void *w, c
     if (operation) lt.descriptor_destroy(operation);
     return status;
 }
+
+// The Linear entry points: the checks, then cuBLASLt, else `product` (beta = 1) onto the bias rows.
+template <typename Element, typename Product>
+static int linear(int type, const Element *x, int rows, int in, const Element *w, const float *bias, int out, float *y,
+                  Product product) {
+    SPLADE_ENTER();
+    SPLADE_REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && w && bias && y, "null pointer");
+    int code = linear_lt(type, x, rows, in, w, bias, out, y);
+    if (code >= 0) return code;
+    if (int fill = splade_cuda_fill_rows(y, bias, rows, out)) return fill;
+    return product();
+}
 }  // namespace splade_cuda
 
 extern "C" {
 
 int splade_cuda_linear(const float *x, int rows, int in, const float *w, const float *bias, int out, float *y) {
-    SPLADE_ENTER();
-    SPLADE_REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
-    if (rows == 0) return SPLADE_CUDA_OK;
-    SPLADE_REQUIRE(x && w && bias && y, "null pointer");
-    int code = linear_lt(CUDA_R_32F_, x, rows, in, w, bias, out, y);
-    if (code >= 0) return code;
-    if (int fill = splade_cuda_fill_rows(y, bias, rows, out)) return fill;
-    return splade_cuda_sgemm(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
+    return linear(CUDA_R_32F_, x, rows, in, w, bias, out, y,
+                  [&] { return splade_cuda_sgemm(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out); });
 }
 
 int splade_cuda_linear_bf16(const uint16_t *x, int rows, int in, const uint16_t *w, const float *bias, int out, float *y) {
-    SPLADE_ENTER();
-    SPLADE_REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
-    if (rows == 0) return SPLADE_CUDA_OK;
-    SPLADE_REQUIRE(x && w && bias && y, "null pointer");
-    int code = linear_lt(CUDA_R_16BF_, x, rows, in, w, bias, out, y);
-    if (code >= 0) return code;
-    if (int fill = splade_cuda_fill_rows(y, bias, rows, out)) return fill;
-    return splade_cuda_gemm_bf16(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
+    return linear(CUDA_R_16BF_, x, rows, in, w, bias, out, y,
+                  [&] { return splade_cuda_gemm_bf16(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out); });
 }
 
 }  // extern "C"
