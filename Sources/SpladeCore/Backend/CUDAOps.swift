@@ -37,7 +37,7 @@ enum CUDAOps {
     }
 
     /// `linear` of an input already in bfloat16.
-    private static func linear(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
+    static func linear(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
                                outputs: Int, into y: UnsafeMutablePointer<Float>, bf16: BFloat16) throws(SpladeError) {
         try check(splade_cuda_linear_bf16(x, Int32(rows), Int32(inputs), bf16.weights[weight], bias.pointer, Int32(outputs), y),
                   "linear (bf16)")
@@ -61,17 +61,25 @@ enum CUDAOps {
     static func linearBackward(_ dy: UnsafePointer<Float>, rows: Int, inputs: Int, outputs: Int, x: UnsafePointer<Float>,
                                weight: DeviceTensor, dx: UnsafeMutablePointer<Float>, dWeight: DeviceTensor,
                                dBias: DeviceTensor, bf16: BFloat16? = nil) throws(SpladeError) {
-        let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
-        if let bf16 {
-            let dyHalf = try bf16.copy(dy, count: rows * outputs, "dy"), xHalf = try bf16.copy(x, count: rows * inputs, "x")
-            try check(splade_cuda_gemm_bf16(0, 0, r, i, o, 1, dyHalf, o, bf16.weights[weight], i, 0, dx, i),
-                      "linear backward (input, bf16)")
-            try check(splade_cuda_gemm_bf16(1, 0, o, i, r, 1, dyHalf, o, xHalf, i, 1, dWeight.pointer, i),
-                      "linear backward (weight, bf16)")
-        } else {
+        guard let bf16 else {
+            let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
             try check(splade_cuda_sgemm(0, 0, r, i, o, 1, dy, o, weight.pointer, i, 0, dx, i), "linear backward (input)")
             try check(splade_cuda_sgemm(1, 0, o, i, r, 1, dy, o, x, i, 1, dWeight.pointer, i), "linear backward (weight)")
+            return try check(splade_cuda_bias_backward(dy, r, o, dBias.pointer), "linear backward (bias)")
         }
+        try linearBackward(dy, rows: rows, inputs: inputs, outputs: outputs, x: bf16.copy(x, count: rows * inputs, "x"),
+                           weight: weight, dx: dx, dWeight: dWeight, dBias: dBias, bf16: bf16)
+    }
+
+    /// `linearBackward` with X kept in bfloat16 by the forward pass (bf16 training).
+    static func linearBackward(_ dy: UnsafePointer<Float>, rows: Int, inputs: Int, outputs: Int, x: UnsafePointer<UInt16>,
+                               weight: DeviceTensor, dx: UnsafeMutablePointer<Float>, dWeight: DeviceTensor,
+                               dBias: DeviceTensor, bf16: BFloat16) throws(SpladeError) {
+        let (r, i, o) = (Int32(rows), Int32(inputs), Int32(outputs))
+        let dyHalf = try bf16.copy(dy, count: rows * outputs, "dy")
+        try check(splade_cuda_gemm_bf16(0, 0, r, i, o, 1, dyHalf, o, bf16.weights[weight], i, 0, dx, i),
+                  "linear backward (input, bf16)")
+        try check(splade_cuda_gemm_bf16(1, 0, o, i, r, 1, dyHalf, o, x, i, 1, dWeight.pointer, i), "linear backward (weight, bf16)")
         try check(splade_cuda_bias_backward(dy, r, o, dBias.pointer), "linear backward (bias)")
     }
 

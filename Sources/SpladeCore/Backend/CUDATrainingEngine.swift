@@ -19,6 +19,8 @@ final class CUDATrainingEngine: TrainingEngine {
     /// BertWeights with empty tensors: the shapes of transfers (tied or untied decoder), without a host copy.
     private let template: BertWeights
     private let scratch = DeviceScratch<Float>()
+    /// What bf16 training keeps in bfloat16 only between forward and backward: the feed-forward activations.
+    private let savedHalves = DeviceScratch<UInt16>()
     /// Each vocabulary entry's argmax row, per sequence, between forward and backward.
     private let rowScratch = DeviceScratch<Int32>()
     /// The micro-batch between forward and backward.
@@ -99,14 +101,21 @@ final class CUDATrainingEngine: TrainingEngine {
             try CUDAOps.layerNorm(after, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
                                   bias: layer.attentionNormBias, epsilon: c.layerNormEpsilon,
                                   normalized: try saved("norm1", layer: i, t * h), inverseStd: try saved("inverse1", layer: i, t))
-            let intermediate = try saved("intermediate", layer: i, t * inner), activated = try saved("activated", layer: i, t * inner)
+            let intermediate = try saved("intermediate", layer: i, t * inner), out = try hidden(i + 1)
             try CUDAOps.linear(after, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
                                outputs: inner, into: intermediate, bf16: bf16)
-            try CUDAOps.check(splade_cuda_copy_device(activated, intermediate, t * inner * MemoryLayout<Float>.stride), "copy")
-            try CUDAOps.check(splade_cuda_gelu_forward(activated, t * inner), "GELU")
-            let out = try hidden(i + 1)
-            try CUDAOps.linear(activated, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias, outputs: h,
-                               into: out, bf16: bf16)
+            if let bf16 {  // GELU straight into bfloat16, which is all the output product and its backward read
+                let activated = try savedHalves("activated#\(i)", t * inner)
+                try CUDAOps.check(splade_cuda_gelu_forward_bf16(intermediate, t * inner, activated), "GELU (bf16)")
+                try CUDAOps.linear(UnsafePointer(activated), rows: t, inputs: inner, weight: layer.outputWeight,
+                                   bias: layer.outputBias, outputs: h, into: out, bf16: bf16)
+            } else {
+                let activated = try saved("activated", layer: i, t * inner)
+                try CUDAOps.check(splade_cuda_copy_device(activated, intermediate, t * inner * MemoryLayout<Float>.stride), "copy")
+                try CUDAOps.check(splade_cuda_gelu_forward(activated, t * inner), "GELU")
+                try CUDAOps.linear(activated, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias,
+                                   outputs: h, into: out)
+            }
             try newMask("outputMask", layer: i, t * h, probability: pHidden)?.apply(out, count: t * h)
             try CUDAOps.layerNorm(out, rows: t, cols: h, residual: after, weight: layer.outputNormWeight,
                                   bias: layer.outputNormBias, epsilon: c.layerNormEpsilon,
@@ -179,9 +188,15 @@ final class CUDATrainingEngine: TrainingEngine {
                                           dx: dNext, dWeight: gl.outputNormWeight, dBias: gl.outputNormBias)
             let dOutput = try masked(dNext, mask("outputMask", layer: i), count: t * h,
                                      into: dMasked)
-            try CUDAOps.linearBackward(dOutput, rows: t, inputs: inner, outputs: h, x: try saved("activated", layer: i, t * inner),
-                                       weight: layer.outputWeight, dx: dInner, dWeight: gl.outputWeight, dBias: gl.outputBias,
-                                       bf16: bf16)
+            if let bf16 {
+                let activated = UnsafePointer(try savedHalves("activated#\(i)", t * inner))
+                try CUDAOps.linearBackward(dOutput, rows: t, inputs: inner, outputs: h, x: activated, weight: layer.outputWeight,
+                                           dx: dInner, dWeight: gl.outputWeight, dBias: gl.outputBias, bf16: bf16)
+            } else {
+                let activated = try saved("activated", layer: i, t * inner)
+                try CUDAOps.linearBackward(dOutput, rows: t, inputs: inner, outputs: h, x: activated, weight: layer.outputWeight,
+                                           dx: dInner, dWeight: gl.outputWeight, dBias: gl.outputBias)
+            }
             try CUDAOps.check(splade_cuda_gelu_backward(dInner, try saved("intermediate", layer: i, t * inner), t * inner, dInner),
                               "GELU backward")
             try CUDAOps.linearBackward(dInner, rows: t, inputs: h, outputs: inner, x: try saved("afterAttention", layer: i, t * h),
