@@ -136,6 +136,19 @@ static __device__ inline bool find_row(const long long *offsets, const int32_t *
     _Pragma("unroll") for (int i = 0; i < kCachedPerLane; i++) \
         if (int j = lane + 32 * i; j < length)
 
+// Calls row(at, length, lane) for each packed row of the batch this warp takes (rows grid-strided over the warps);
+// a row past the blocks is skipped by the whole warp.
+template <typename Row>
+static __device__ inline void for_each_row(const long long *offsets, const int32_t *lengths, const long long *starts,
+                                           int blocks, int heads, int total_rows, Row row) {
+    int lane = threadIdx.x & 31, warps = gridDim.x * kRowWarps;
+    for (long long r = blockIdx.x * kRowWarps + (threadIdx.x >> 5); r < total_rows; r += warps) {
+        long long at;
+        int length;
+        if (find_row(offsets, lengths, starts, blocks, heads, r, &at, &length)) row(at, length, lane);
+    }
+}
+
 // The probabilities go to y at x's offsets: in place as float32 (y = x), or as bfloat16 (encoding in bf16).
 static __device__ inline void store(float *p, float v) { *p = v; }
 static __device__ inline void store(uint16_t *p, float v) { *p = bfloat16_bits(v); }
@@ -144,11 +157,7 @@ template <typename Out>
 static __global__ void __launch_bounds__(32 * kRowWarps)
     softmax_blocks_kernel(const float *x, Out *y, const long long *offsets, const int32_t *lengths,
                           const long long *starts, int blocks, int heads, int total_rows) {
-    int lane = threadIdx.x & 31, warps = gridDim.x * kRowWarps;
-    for (long long row = blockIdx.x * kRowWarps + (threadIdx.x >> 5); row < total_rows; row += warps) {
-        long long at;
-        int length;
-        if (!find_row(offsets, lengths, starts, blocks, heads, row, &at, &length)) continue;  // the same for the warp
+    for_each_row(offsets, lengths, starts, blocks, heads, total_rows, [&](long long at, int length, int lane) {
         const float *r = x + at;
         Out *out = y + at;
         if (length <= kCachedRow) {
@@ -166,18 +175,14 @@ static __global__ void __launch_bounds__(32 * kRowWarps)
             float inverse = 1 / warp_all_sum(sum);
             for (int j = lane; j < length; j += 32) store(out + j, expf(r[j] - maximum) * inverse);
         }
-    }
+    });
 }
 
 // dP ← P ⊙ (dP − Σ dP ⊙ P), row by row.
 static __global__ void __launch_bounds__(32 * kRowWarps)
     softmax_backward_blocks_kernel(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
                                    const long long *starts, int blocks, int heads, int total_rows) {
-    int lane = threadIdx.x & 31, warps = gridDim.x * kRowWarps;
-    for (long long row = blockIdx.x * kRowWarps + (threadIdx.x >> 5); row < total_rows; row += warps) {
-        long long at;
-        int length;
-        if (!find_row(offsets, lengths, starts, blocks, heads, row, &at, &length)) continue;
+    for_each_row(offsets, lengths, starts, blocks, heads, total_rows, [&](long long at, int length, int lane) {
         const float *pr = p + at;
         float *g = dp + at;
         float dot = 0;
@@ -195,7 +200,7 @@ static __global__ void __launch_bounds__(32 * kRowWarps)
             dot = warp_all_sum(dot);
             for (int j = lane; j < length; j += 32) g[j] = pr[j] * (g[j] - dot);
         }
-    }
+    });
 }
 #undef FOR_CACHED
 
