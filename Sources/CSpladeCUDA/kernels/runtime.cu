@@ -173,8 +173,10 @@ static struct {
     lt_matmul_fn matmul;
 } lt;
 // cublasLt.h: CUBLASLT_MATMUL_DESC_TRANSA/TRANSB (int32), _EPILOGUE (uint32), _BIAS_POINTER; CUBLASLT_EPILOGUE_BIAS;
-// CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES (uint64); cublas_api.h: CUBLAS_COMPUTE_32F_FAST_TF32.
+// CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES (uint64), _MIN_ALIGNMENT_A/B/C/D_BYTES (uint32); cublas_api.h:
+// CUBLAS_COMPUTE_32F_FAST_TF32.
 enum { LT_TRANSA = 3, LT_TRANSB = 4, LT_EPILOGUE = 7, LT_BIAS_POINTER = 8, LT_EPILOGUE_BIAS = 4, LT_MAX_WORKSPACE = 1,
+       LT_MIN_ALIGNMENT_A = 5, LT_MIN_ALIGNMENT_B = 6, LT_MIN_ALIGNMENT_C = 7, LT_MIN_ALIGNMENT_D = 8,
        CUBLAS_COMPUTE_32F_FAST_TF32_ = 77 };
 static bool tf32_products = false;  // splade_cuda_set_tf32, for the cuBLASLt products' compute type
 
@@ -588,6 +590,14 @@ static std::mutex lt_mutex;  // the workspace
 static Scratch lt_workspace;
 constexpr size_t kLtWorkspace = 32u << 20;
 
+// The alignment of a pointer in bytes, up to the 256 that cuBLASLt's heuristic assumes unless told otherwise (a
+// tensor inside a larger allocation, e.g. a bfloat16 weight copy, may be less aligned).
+static uint32_t alignment(const void *pointer) {
+    uint32_t bytes = 256;
+    while (bytes > 1 && (uintptr_t)pointer % bytes != 0) bytes >>= 1;
+    return bytes;
+}
+
 // Row-major Y[rows×out] = X·Wᵀ + bias is column-major D[out×rows] = op_T(W read as in×out)·(X read as in×rows) with the
 // bias added to every column of D. Returns -1 (not an error) where cuBLASLt is absent, has no algorithm for the shape
 // or fails, so that the caller falls back to bias rows and a product accumulated onto them.
@@ -602,6 +612,7 @@ static int linear_lt(int type, const void *x, int rows, int in, const void *w, c
     int32_t transpose = CUBLAS_OP_T_, keep = CUBLAS_OP_N_;
     uint32_t epilogue = LT_EPILOGUE_BIAS;
     uint64_t workspace = kLtWorkspace;
+    uint32_t align_w = alignment(w), align_x = alignment(x), align_y = alignment(y);
     LtHeuristic result;
     int found = 0, status = -1;
     if (lt.descriptor_create(&operation, compute, CUDA_R_32F_) == 0 &&
@@ -613,6 +624,10 @@ static int linear_lt(int type, const void *x, int rows, int in, const void *w, c
         lt.layout_create(&b, type, (uint64_t)in, (uint64_t)rows, in) == 0 &&
         lt.layout_create(&d, CUDA_R_32F_, (uint64_t)out, (uint64_t)rows, out) == 0 && lt.preference_create(&preference) == 0 &&
         lt.preference_set(preference, LT_MAX_WORKSPACE, &workspace, sizeof workspace) == 0 &&
+        lt.preference_set(preference, LT_MIN_ALIGNMENT_A, &align_w, sizeof align_w) == 0 &&
+        lt.preference_set(preference, LT_MIN_ALIGNMENT_B, &align_x, sizeof align_x) == 0 &&
+        lt.preference_set(preference, LT_MIN_ALIGNMENT_C, &align_y, sizeof align_y) == 0 &&
+        lt.preference_set(preference, LT_MIN_ALIGNMENT_D, &align_y, sizeof align_y) == 0 &&
         lt.heuristic(lt.handle, operation, a, b, d, d, preference, 1, &result, &found) == 0 && found > 0) {
         const float one = 1, zero = 0;
         // A failure falls back too: the fallback reports what is really wrong (a bad pointer fails there as well).
