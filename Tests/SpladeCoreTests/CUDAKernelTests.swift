@@ -65,6 +65,13 @@ struct CUDAKernelTests {
         #expect(Self.error(try gx.download(), cpu) < 1e-6)
         #expect(Self.error(try gn.download(), normalized) < 1e-6)
         #expect(Self.error(try gi.download(), inverse) < 1e-6)
+        // With a bfloat16 copy of the result (encoding in bf16): the float32 rows as before, the copy their rounding.
+        let gx2 = try DeviceBuffer(x), copy = try DeviceBuffer<UInt16>(count: rows * cols)
+        try Self.check(splade_cuda_layernorm_forward_bf16(gx2.pointer, Int32(rows), Int32(cols), gr.pointer, gw.pointer,
+                                                          gb.pointer, 1e-12, copy.pointer))
+        let rowsAfter = try gx2.download()
+        #expect(Self.error(rowsAfter, cpu) < 1e-6)
+        #expect(try copy.download() == rowsAfter.map(Self.bfloat16))
         let gdy = try DeviceBuffer(dy), gdx = try DeviceBuffer<Float>(count: rows * cols)
         let gdw = try DeviceBuffer<Float>(count: cols), gdb = try DeviceBuffer<Float>(count: cols)
         try gdw.zero()
@@ -94,6 +101,13 @@ struct CUDAKernelTests {
         try Self.check(splade_cuda_gelu_forward_bf16(input.pointer, x.count, half.pointer))
         #expect(try input.download() == x)
         #expect(Self.withinOneBF16Ulp(try half.download(), cpu, absolute: 4e-6))
+        // In place on bfloat16 (the intermediate product's output in bf16 encoding): the CPU's GELU of the widened values.
+        let halves = x.map(Self.bfloat16)
+        var wide = halves.map(Self.widen)
+        wide.withUnsafeMutableBufferPointer { GELU.forward($0.baseAddress!, count: $0.count, threads: 1) }
+        let inPlace = try DeviceBuffer(halves)
+        try Self.check(splade_cuda_gelu_bf16(inPlace.pointer, halves.count))
+        #expect(Self.withinOneBF16Ulp(try inPlace.download(), wide, absolute: 4e-6))
     }
 
     /// Each bfloat16 value equal to `want` rounded to bfloat16, or within one bfloat16 ulp (2^-8 relative) plus
@@ -144,16 +158,21 @@ struct CUDAKernelTests {
             #expect(gotP[end..<(end + gap)] == x[end..<(end + gap)])
             #expect(gotDS[end..<(end + gap)] == dp[end..<(end + gap)])
         }
-        // Straight to bfloat16 (inference in bf16): P rounded into y at the same offsets, x and the gaps left as they are.
-        let scores = try DeviceBuffer(x), filler = [UInt16](repeating: 0x7777, count: floats), half = try DeviceBuffer(filler)
-        try Self.check(splade_cuda_softmax_blocks_bf16(scores.pointer, gOffsets.pointer, gLengths.pointer, Int32(lengths.count),
-                                                       Int32(heads), Int32(rows), half.pointer))
-        #expect(try scores.download() == x)
+        // In bfloat16, in place (encoding in bf16): the softmax of the widened scores, rounded; the gaps left as they are.
+        let halfScores = x.map(Self.bfloat16)
+        var wideP = halfScores.map(Self.widen)
+        for (s, length) in lengths.enumerated() where length > 0 {
+            let l = Int(length), offset = Int(offsets[s])
+            wideP.withUnsafeMutableBufferPointer { Softmax.forwardRows($0.baseAddress! + offset, rows: heads * l, cols: l) }
+        }
+        let half = try DeviceBuffer(halfScores)
+        try Self.check(splade_cuda_softmax_blocks_bf16(half.pointer, gOffsets.pointer, gLengths.pointer, Int32(lengths.count),
+                                                       Int32(heads), Int32(rows)))
         let gotHalf = try half.download()
         for (s, length) in lengths.enumerated() {
             let start = Int(offsets[s]), end = start + heads * Int(length) * Int(length)
-            #expect(Self.withinOneBF16Ulp(Array(gotHalf[start..<end]), Array(p[start..<end])), "block \(s)")
-            #expect(gotHalf[end..<(end + gap)].allSatisfy { $0 == 0x7777 })
+            #expect(Self.withinOneBF16Ulp(Array(gotHalf[start..<end]), Array(wideP[start..<end])), "block \(s)")
+            #expect(gotHalf[end..<(end + gap)] == halfScores[end..<(end + gap)])
         }
     }
 
@@ -169,15 +188,7 @@ struct CUDAKernelTests {
         let c0 = Self.random(products.sizes.c, seed: 33)
         let expected = products.expected(a: a, b: b, c: c0, alpha: alpha, beta: beta)
         let da = try DeviceBuffer(a), db = try DeviceBuffer(b), dc = try DeviceBuffer(c0)
-        let groups = products.groups.map { g in
-            splade_cuda_gemm_group(m: g.m, n: g.n, k: g.k, batch: g.batch, a: da.pointer + g.a, lda: g.lda, stride_a: g.strideA,
-                                   b: db.pointer + g.b, ldb: g.ldb, stride_b: g.strideB, c: dc.pointer + g.c, ldc: g.ldc,
-                                   stride_c: g.strideC)
-        }
-        let status = groups.withUnsafeBufferPointer {
-            splade_cuda_sgemm_grouped(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
-        }
-        try Self.check(status)
+        try Self.multiply(products, as: splade_cuda_gemm_group.self, a: da, b: db, c: dc, alpha: alpha, beta: beta)
         let got = try dc.download()
         #expect(Self.error(got, expected) < 1e-6)
         #expect(products.onlyProductsWritten(got, c0))
@@ -243,7 +254,8 @@ struct CUDAKernelTests {
     }
 
     /// As groupedSgemmMatchesBLAS with A and B in bfloat16: attention-like groups (lengths 1, 7 and 19, 3 heads of
-    /// width 8 in rows of qkv [L × 3h]), one empty group, against BLAS.gemm on the widened values.
+    /// width 8 in rows of qkv [L × 3h]), one empty group, against BLAS.gemm on the widened values; C in float32
+    /// (training), then in bfloat16 too (encoding in bf16: C read widened, the float32 result rounded once).
     @Test(arguments: [(false, false), (false, true), (true, false), (true, true)])
     func groupedGemmBF16MatchesBLAS(transposeA: Bool, transposeB: Bool) throws {
         let products = GroupedProducts(shapes: [(7, 7, 8, 3), (1, 8, 1, 3), (0, 4, 4, 2), (19, 8, 19, 3), (5, 3, 0, 2)],
@@ -253,18 +265,30 @@ struct CUDAKernelTests {
         let c0 = Self.random(products.sizes.c, seed: 46)
         let expected = products.expected(a: a.map(Self.widen), b: b.map(Self.widen), c: c0, alpha: alpha, beta: beta)
         let da = try DeviceBuffer(a), db = try DeviceBuffer(b), dc = try DeviceBuffer(c0)
-        let groups = products.groups.map { g in
-            splade_cuda_gemm_group_bf16(m: g.m, n: g.n, k: g.k, batch: g.batch, a: da.pointer + g.a, lda: g.lda,
-                                        stride_a: g.strideA, b: db.pointer + g.b, ldb: g.ldb, stride_b: g.strideB,
-                                        c: dc.pointer + g.c, ldc: g.ldc, stride_c: g.strideC)
-        }
-        let status = groups.withUnsafeBufferPointer {
-            splade_cuda_gemm_grouped_bf16(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
-        }
-        try Self.check(status)
+        try Self.multiply(products, as: splade_cuda_gemm_group_bf16.self, a: da, b: db, c: dc, alpha: alpha, beta: beta)
         let got = try dc.download()
         #expect(Self.error(got, expected) < 1e-6)
         #expect(products.onlyProductsWritten(got, c0))
+
+        let halfC0 = c0.map(Self.bfloat16), wideC0 = halfC0.map(Self.widen), dh = try DeviceBuffer(halfC0)
+        try Self.multiply(products, as: splade_cuda_gemm_group_bf16_out.self, a: da, b: db, c: dh, alpha: alpha, beta: beta)
+        let gotHalf = try dh.download()
+        #expect(Self.withinOneBF16Ulp(gotHalf, products.expected(a: a.map(Self.widen), b: b.map(Self.widen), c: wideC0,
+                                                                 alpha: alpha, beta: beta)))
+        #expect(products.onlyProductsWritten(gotHalf.map(Self.widen), wideC0))
+    }
+
+    /// `products` over device arrays in one grouped call of the C function for `Group`'s element types.
+    static func multiply<Group: GemmGroup>(_ products: GroupedProducts, as _: Group.Type, a: DeviceBuffer<Group.Input>,
+                                           b: DeviceBuffer<Group.Input>, c: DeviceBuffer<Group.Output>, alpha: Float,
+                                           beta: Float) throws {
+        let groups = products.groups.map { g in
+            Group(m: g.m, n: g.n, k: g.k, batch: g.batch, a: a.pointer + g.a, lda: g.lda, stride_a: g.strideA, b: b.pointer + g.b,
+                  ldb: g.ldb, stride_b: g.strideB, c: c.pointer + g.c, ldc: g.ldc, stride_c: g.strideC)
+        }
+        try check(groups.withUnsafeBufferPointer {
+            Group.multiply(products.transposeA ? 1 : 0, products.transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
+        })
     }
 
     /// Max pooling of a packed batch of 7 sequences, a chunk of rows at a time, the chunks spanning up to 4 sequences
@@ -284,15 +308,19 @@ struct CUDAKernelTests {
         for j in stride(from: 0, to: v, by: 7) { logits[26 * v + j] = logits[31 * v + j] }  // ties in sequence 3 (26 < 31)
         for j in stride(from: 2, to: v, by: 5) { logits[39 * v + j] = 3; logits[40 * v + j] = 3 }  // across chunks 1|2: 39 wins
         // CPU: the packed rows in order, each into its sequence's maxima.
-        var maximum = [Float](repeating: -.infinity, count: segments * v), argmax = [Int32](repeating: -1, count: segments * v)
-        for k in 0..<segments {
-            for r in Int(starts[k])..<Int(starts[k + 1]) {
-                for j in 0..<v where logits[r * v + j] > maximum[k * v + j] {
-                    maximum[k * v + j] = logits[r * v + j]
-                    argmax[k * v + j] = Int32(r)
+        func scan(_ logits: [Float]) -> (maximum: [Float], argmax: [Int32]) {
+            var maximum = [Float](repeating: -.infinity, count: segments * v), argmax = [Int32](repeating: -1, count: segments * v)
+            for k in 0..<segments {
+                for r in Int(starts[k])..<Int(starts[k + 1]) {
+                    for j in 0..<v where logits[r * v + j] > maximum[k * v + j] {
+                        maximum[k * v + j] = logits[r * v + j]
+                        argmax[k * v + j] = Int32(r)
+                    }
                 }
             }
+            return (maximum, argmax)
         }
+        let (maximum, argmax) = scan(logits)
         #expect((0..<v).filter { $0 % 5 == 2 }.allSatisfy { argmax[3 * v + $0] == 39 })
         let weights = maximum.map { SpladePooling.weight(maxLogit: $0) }
         // GPU, with argmax (training) and without (inference).
@@ -313,6 +341,22 @@ struct CUDAKernelTests {
         #expect(try running.download() == maximum)
         #expect(try inference.download() == maximum)
         #expect(Self.error(try gw.download(), weights) < 1e-6)
+        // bfloat16 logits (encoding in bf16): the same scan over the widened values, exactly.
+        let halfLogits = logits.map(Self.bfloat16)
+        let (wideMaximum, wideArgmax) = scan(halfLogits.map(Self.widen))
+        let gHalf = try DeviceBuffer(halfLogits), halfArgmax = try DeviceBuffer<Int32>(count: segments * v)
+        let halfRunning = try DeviceBuffer<Float>(count: segments * v), halfInference = try DeviceBuffer<Float>(count: segments * v)
+        try Self.check(splade_cuda_splade_max_reset(halfRunning.pointer, halfArgmax.pointer, segments * v))
+        try Self.check(splade_cuda_splade_max_reset(halfInference.pointer, nil, segments * v))
+        for (first, count) in chunks {
+            try Self.check(splade_cuda_splade_max_segments_bf16(gHalf.pointer + first * v, Int32(count), Int32(v), Int32(first),
+                                                                gStarts.pointer, Int32(segments), halfRunning.pointer,
+                                                                halfArgmax.pointer))
+            try Self.check(splade_cuda_splade_max_segments_bf16(gHalf.pointer + first * v, Int32(count), Int32(v), Int32(first),
+                                                                gStarts.pointer, Int32(segments), halfInference.pointer, nil))
+        }
+        #expect(try halfRunning.download() == wideMaximum && halfInference.download() == wideMaximum)
+        #expect(try halfArgmax.download() == wideArgmax)
 
         // The backward of sequence 3 (rows 25..<47 of the packed batch): its maxima and argmax rows.
         let k = 3
@@ -383,6 +427,16 @@ struct CUDAKernelTests {
             }
             #expect(Self.error(try gy.download(), expected) < 1e-6, "bf16: \(bfloat16)")
         }
+        // bfloat16 output (encoding in bf16): the bias's bfloat16 copy added to the float32 sums, rounded once.
+        let hx = x.map(Self.bfloat16), hw = w.map(Self.bfloat16), hb = bias.map(Self.bfloat16)
+        var expected = [Float](repeating: 0, count: rows * outputs)
+        Linear.forward(hx.map(Self.widen), rows: rows, inputs: inputs, weight: hw.map(Self.widen), bias: hb.map(Self.widen),
+                       outputs: outputs, into: &expected, threads: 1)
+        let gx = try DeviceBuffer(hx), gw = try DeviceBuffer(hw), gb = try DeviceBuffer(hb)
+        let gy = try DeviceBuffer(Self.random(rows * outputs, seed: 35, scale: 100).map(Self.bfloat16))
+        try Self.check(splade_cuda_linear_bf16_out(gx.pointer, Int32(rows), Int32(inputs), gw.pointer, gb.pointer, Int32(outputs),
+                                                   gy.pointer))
+        #expect(Self.withinOneBF16Ulp(try gy.download(), expected))
     }
 
     @Test func addMatchesLoop() throws {

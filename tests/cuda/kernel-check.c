@@ -52,22 +52,28 @@
     X(int, copy_device, (void *, const void *, size_t))                                                               \
     X(int, zero, (void *, size_t))                                                                                    \
     X(int, synchronize, (void))                                                                                       \
-    X(int, sgemm, (int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int))     \
+    X(int, sgemm, (int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int))      \
     X(int, sgemm_strided_batched, (int, int, int, int, int, float, const float *, int, long long, const float *, int, \
                                    long long, float, float *, int, long long, int))                                   \
     X(int, sgemm_grouped, (int, int, float, float, const splade_cuda_gemm_group *, int))                              \
     X(int, to_bf16, (const float *, size_t, uint16_t *))                                                              \
     X(int, linear, (const float *, int, int, const float *, const float *, int, float *))                             \
     X(int, linear_bf16, (const uint16_t *, int, int, const uint16_t *, const float *, int, float *))                  \
+    X(int, linear_bf16_out, (const uint16_t *, int, int, const uint16_t *, const uint16_t *, int, uint16_t *))        \
     X(int, gelu_forward_bf16, (const float *, size_t, uint16_t *))                                                    \
-    X(int, softmax_blocks_bf16, (const float *, const long long *, const int32_t *, int, int, int, uint16_t *))       \
+    X(int, gelu_bf16, (uint16_t *, size_t))                                                                           \
+    X(int, softmax_blocks_bf16, (uint16_t *, const long long *, const int32_t *, int, int, int))                      \
+    X(int, layernorm_forward_bf16, (float *, int, int, const float *, const float *, const float *, float,            \
+                                    uint16_t *))                                                                      \
+    X(int, splade_max_segments_bf16, (const uint16_t *, int, int, int, const int32_t *, int, float *, int32_t *))     \
     X(int, gemm_bf16, (int, int, int, int, int, float, const uint16_t *, int, const uint16_t *, int, float, float *,  \
                        int))                                                                                          \
     X(int, gemm_grouped_bf16, (int, int, float, float, const splade_cuda_gemm_group_bf16 *, int))                     \
+    X(int, gemm_grouped_bf16_out, (int, int, float, float, const splade_cuda_gemm_group_bf16_out *, int))             \
     X(int, set_tf32, (int))                                                                                           \
     X(int, fill_rows, (float *, const float *, int, int))                                                             \
     X(int, embed, (const int32_t *, const int32_t *, int, int, const float *, const float *, const float *, float *)) \
-    X(int, layernorm_forward, (float *, int, int, const float *, const float *, const float *, float, float *,       \
+    X(int, layernorm_forward, (float *, int, int, const float *, const float *, const float *, float, float *,        \
                                float *))                                                                              \
     X(int, gelu_forward, (float *, size_t))                                                                           \
     X(int, softmax_blocks, (float *, const long long *, const int32_t *, int, int, int))                              \
@@ -78,13 +84,13 @@
     X(int, splade_weights, (const float *, size_t, float *))                                                          \
     X(int, count_positive, (const float *, int, int, int32_t *))                                                      \
     X(int, compact_positive, (const float *, int, int, const long long *, int32_t *, float *))                        \
-    X(int, layernorm_backward, (const float *, int, int, const float *, const float *, const float *, float *,       \
+    X(int, layernorm_backward, (const float *, int, int, const float *, const float *, const float *, float *,        \
                                 float *, float *))                                                                    \
     X(int, gelu_backward, (const float *, const float *, size_t, float *))                                            \
-    X(int, softmax_backward_blocks, (const float *, float *, const long long *, const int32_t *, int, int, int))     \
+    X(int, softmax_backward_blocks, (const float *, float *, const long long *, const int32_t *, int, int, int))      \
     X(int, embed_backward, (const int32_t *, const int32_t *, int, int, const float *, float *, float *, float *))    \
     X(int, bias_backward, (const float *, int, int, float *))                                                         \
-    X(int, splade_pool_backward, (const float *, const float *, const int32_t *, int, int, const float *,            \
+    X(int, splade_pool_backward, (const float *, const float *, const int32_t *, int, int, const float *,             \
                                   const float *, float *, float *, float *))                                          \
     X(int, adamw_step, (float *, const float *, float *, float *, size_t, float, float, float, float, float, int,     \
                         float, double))                                                                               \
@@ -277,6 +283,18 @@ static int buffer(Test *t, void *host, size_t bytes) {
 
 static int random_buffer(Test *t, size_t count, float low, float high) {
     return buffer(t, floats(count, low, high), count * sizeof(float));
+}
+
+/* Random bfloat16 values in [low, high): the upper halves of random floats (truncated: any bfloat16 will do). */
+static int bf16_buffer(Test *t, size_t count, float low, float high) {
+    uint16_t *values = allocate(count * sizeof(uint16_t));
+    for (size_t i = 0; i < count; i++) {
+        float x = uniform(low, high);
+        uint32_t bits;
+        memcpy(&bits, &x, sizeof bits);
+        values[i] = (uint16_t)(bits >> 16);
+    }
+    return buffer(t, values, count * sizeof(uint16_t));
 }
 
 static void output(Test *t, int index, const char *name, double tolerance) {
@@ -660,72 +678,87 @@ static GroupLayout attention_group(const Packed *k, enum Product product, int s)
 static int product_transpose_a(enum Product product) { return product == VALUES_BACKWARD || product == KEYS_BACKWARD; }
 static int product_transpose_b(enum Product product) { return product == SCORES; }
 
-/* `blocks`: the L×L blocks (scores, P or dS); `rows`: qkv or dC; `out`: scores, context or dqkv. */
+/* The element types of a grouped product: float32 (with GROUPED_TF32 the products in TF32), or A and B in bfloat16
+ * with C float32 (gemm_grouped_bf16) or bfloat16 too (gemm_grouped_bf16_out). */
+typedef enum { GROUPED_FLOAT, GROUPED_TF32, GROUPED_BF16, GROUPED_BF16_OUT } GroupedKind;
+
+/* `blocks`: the L×L blocks (scores, P or dS); `rows`: qkv or dC; `out`: scores, context or dqkv; of kind's types. */
 static int grouped_attention(const Api *api, const Packed *k, enum Product product, float alpha, float beta,
-                             const float *blocks, const float *rows, float *out, bool tf32) {
+                             const void *blocks, const void *rows, void *out, GroupedKind kind) {
     splade_cuda_gemm_group groups[MAX_PACKED];
-    const float *a_base = product == SCORES ? rows : blocks;
+    splade_cuda_gemm_group_bf16 groups_bf16[MAX_PACKED];
+    splade_cuda_gemm_group_bf16_out groups_bf16_out[MAX_PACKED];
+    const void *a_base = product == SCORES ? rows : blocks;
     for (int s = 0; s < k->count; s++) {
         GroupLayout g = attention_group(k, product, s);
-        groups[s] = (splade_cuda_gemm_group){g.m, g.n, g.k, g.batch, a_base + g.a, g.lda, g.stride_a, rows + g.b, g.ldb,
-                                             g.stride_b, out + g.c, g.ldc, g.stride_c};
+#define ATTENTION_GROUP(type, input, output)                                                                 \
+    ((type){g.m, g.n, g.k, g.batch, (const input *)a_base + g.a, g.lda, g.stride_a, (const input *)rows + g.b, \
+            g.ldb, g.stride_b, (output *)out + g.c, g.ldc, g.stride_c})
+        if (kind == GROUPED_BF16_OUT)
+            groups_bf16_out[s] = ATTENTION_GROUP(splade_cuda_gemm_group_bf16_out, uint16_t, uint16_t);
+        else if (kind == GROUPED_BF16) groups_bf16[s] = ATTENTION_GROUP(splade_cuda_gemm_group_bf16, uint16_t, float);
+        else groups[s] = ATTENTION_GROUP(splade_cuda_gemm_group, float, float);
+#undef ATTENTION_GROUP
     }
-    if (tf32) {
+    int ta = product_transpose_a(product), tb = product_transpose_b(product);
+    if (kind == GROUPED_TF32) {
         int code = api->set_tf32(1);
         if (code) return code;
     }
-    int code = api->sgemm_grouped(product_transpose_a(product), product_transpose_b(product), alpha, beta, groups,
-                                  k->count);
-    int off = tf32 ? api->set_tf32(0) : SPLADE_CUDA_OK;
+    int code = kind == GROUPED_BF16_OUT ? api->gemm_grouped_bf16_out(ta, tb, alpha, beta, groups_bf16_out, k->count)
+               : kind == GROUPED_BF16   ? api->gemm_grouped_bf16(ta, tb, alpha, beta, groups_bf16, k->count)
+                                        : api->sgemm_grouped(ta, tb, alpha, beta, groups, k->count);
+    int off = kind == GROUPED_TF32 ? api->set_tf32(0) : SPLADE_CUDA_OK;
     return code ? code : off;
 }
 
-static void grouped_case(const Packed *k, enum Product product, float alpha, float beta, bool tf32) {
+/* A grouped product over a packed batch. C in bfloat16 (GROUPED_BF16_OUT: attention's scores and context when encoding
+ * in bf16) is compared by value: the float32 sums, in another order on each side, are rounded once, a rare one the
+ * other way. */
+static void grouped_case(const Packed *k, enum Product product, float alpha, float beta, GroupedKind kind) {
+    static const char *const names[] = {"sgemm_grouped", "set_tf32+sgemm_grouped", "gemm_grouped_bf16",
+                                        "gemm_grouped_bf16_out"};
+    int (*inputs)(Test *, size_t, float, float) = kind >= GROUPED_BF16 ? bf16_buffer : random_buffer;
     int h = S.h, d = h / k->heads;
     size_t qkv_count = (size_t)k->tokens * 3 * h, context_count = (size_t)k->tokens * h;
     Test t;
-    begin(&t, tf32 ? "set_tf32+sgemm_grouped" : "sgemm_grouped",
-          "%s alpha=%g beta=%g, %d sequences of 0-%d tokens (%d in all), heads=%d d=%d", product_names[product], alpha,
-          beta, k->count, S.attention[0], k->tokens, k->heads, d);
+    begin(&t, names[kind], "%s alpha=%g beta=%g, %d sequences of 0-%d tokens (%d in all), heads=%d d=%d",
+          product_names[product], alpha, beta, k->count, S.attention[0], k->tokens, k->heads, d);
     /* Probabilities-like blocks for the products that read P, small gradients for dS, a random C. */
     float block_high = product == CONTEXT || product == VALUES_BACKWARD ? 2.0f / S.attention[0] : 0.01f;
-    int blocks = product == SCORES ? -1 : random_buffer(&t, (size_t)k->floats, product >= QUERIES_BACKWARD ? -block_high : 0,
-                                                        block_high);
-    int rows = random_buffer(&t, product == VALUES_BACKWARD ? context_count : qkv_count, -1, 1);
+    int blocks = product == SCORES ? -1 : inputs(&t, (size_t)k->floats, product >= QUERIES_BACKWARD ? -block_high : 0,
+                                                 block_high);
+    int rows = inputs(&t, product == VALUES_BACKWARD ? context_count : qkv_count, -1, 1);
     size_t out_count = product == SCORES ? (size_t)k->floats : product == CONTEXT ? context_count : qkv_count;
-    int out = random_buffer(&t, out_count, -1, 1);
-    output(&t, out, product == SCORES ? "scores" : product == CONTEXT ? "context" : "dqkv", tf32 ? TF32 : ACCUMULATED);
-    RUN(&t, grouped_attention(api, k, product, alpha, beta, blocks < 0 ? NULL : DF(blocks), DF(rows), DF(out), tf32));
+    int out = (kind == GROUPED_BF16_OUT ? bf16_buffer : random_buffer)(&t, out_count, -1, 1);
+    const char *name = product == SCORES ? "scores" : product == CONTEXT ? "context" : "dqkv";
+    if (kind == GROUPED_BF16_OUT) output_bf16_values(&t, out, name, BF16_VALUES);
+    else output(&t, out, name, kind == GROUPED_TF32 ? TF32 : ACCUMULATED);
+    RUN(&t, grouped_attention(api, k, product, alpha, beta, blocks < 0 ? NULL : dev[blocks], dev[rows], dev[out], kind));
 }
 
 /* All the attention products of a packed batch, each as one grouped call: the four transpose combinations, with
- * beta = 0 (attention overwrites) and beta = 1 (accumulation; C's other columns must survive in both). */
+ * beta = 0 (attention overwrites) and beta = 1 (accumulation; C's other columns must survive in both); alpha 1/√d
+ * where `scaled`. */
+static const struct {
+    enum Product product;
+    bool scaled;
+    float beta;
+} attention_products[] = {
+    {SCORES, true, 0},           {SCORES, true, 1},           {CONTEXT, false, 0},       {CONTEXT, false, 1},
+    {VALUES_BACKWARD, false, 0}, {QUERIES_BACKWARD, true, 0}, {QUERIES_BACKWARD, true, 1}, {KEYS_BACKWARD, true, 1},
+};
+enum { ATTENTION_PRODUCTS = sizeof attention_products / sizeof attention_products[0] };
+
 static void check_grouped(void) {
     Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0);
     float scale = 1 / sqrtf((float)(S.h / S.heads));
-    grouped_case(&k, SCORES, scale, 0, false);
-    grouped_case(&k, SCORES, scale, 1, true);
-    grouped_case(&k, CONTEXT, 1, 0, false);
-    grouped_case(&k, CONTEXT, 1, 1, false);
-    grouped_case(&k, VALUES_BACKWARD, 1, 0, false);
-    grouped_case(&k, QUERIES_BACKWARD, scale, 0, false);
-    grouped_case(&k, QUERIES_BACKWARD, scale, 1, false);
-    grouped_case(&k, KEYS_BACKWARD, scale, 1, false);
+    for (int i = 0; i < ATTENTION_PRODUCTS; i++) /* the second (scores, beta = 1) with TF32 */
+        grouped_case(&k, attention_products[i].product, attention_products[i].scaled ? scale : 1,
+                     attention_products[i].beta, i == 1 ? GROUPED_TF32 : GROUPED_FLOAT);
 }
 
 /* ---- bfloat16 products -------------------------------------------------------------------- */
-
-/* Random bfloat16 values in [low, high): the upper halves of random floats (truncated: any bfloat16 will do). */
-static int bf16_buffer(Test *t, size_t count, float low, float high) {
-    uint16_t *values = allocate(count * sizeof(uint16_t));
-    for (size_t i = 0; i < count; i++) {
-        float x = uniform(low, high);
-        uint32_t bits;
-        memcpy(&bits, &x, sizeof bits);
-        values[i] = (uint16_t)(bits >> 16);
-    }
-    return buffer(t, values, count * sizeof(uint16_t));
-}
 
 /* Floats (as bits) with every kind of rounding to bfloat16: the expected bits of each in the comment. */
 static const uint32_t bf16_special[] = {
@@ -780,36 +813,6 @@ static void gemm_bf16_case(const char *what, int ta, int tb, int m, int n, int k
     RUN(&t, api->gemm_bf16(ta, tb, m, n, k, alpha, DB(a), lda, DB(b), ldb, beta, DF(c), ldc));
 }
 
-/* As grouped_attention, the blocks and the rows in bfloat16. */
-static int grouped_attention_bf16(const Api *api, const Packed *k, enum Product product, float alpha, float beta,
-                                  const uint16_t *blocks, const uint16_t *rows, float *out) {
-    splade_cuda_gemm_group_bf16 groups[MAX_PACKED];
-    const uint16_t *a_base = product == SCORES ? rows : blocks;
-    for (int s = 0; s < k->count; s++) {
-        GroupLayout g = attention_group(k, product, s);
-        groups[s] = (splade_cuda_gemm_group_bf16){g.m, g.n, g.k, g.batch, a_base + g.a, g.lda, g.stride_a, rows + g.b,
-                                                  g.ldb, g.stride_b, out + g.c, g.ldc, g.stride_c};
-    }
-    return api->gemm_grouped_bf16(product_transpose_a(product), product_transpose_b(product), alpha, beta, groups,
-                                  k->count);
-}
-
-static void grouped_bf16_case(const Packed *k, enum Product product, float alpha, float beta) {
-    int h = S.h, d = h / k->heads;
-    size_t qkv_count = (size_t)k->tokens * 3 * h, context_count = (size_t)k->tokens * h;
-    Test t;
-    begin(&t, "gemm_grouped_bf16", "%s alpha=%g beta=%g, %d sequences of 0-%d tokens (%d in all), heads=%d d=%d",
-          product_names[product], alpha, beta, k->count, S.attention[0], k->tokens, k->heads, d);
-    float block_high = product == CONTEXT || product == VALUES_BACKWARD ? 2.0f / S.attention[0] : 0.01f;
-    int blocks = product == SCORES ? -1 : bf16_buffer(&t, (size_t)k->floats, product >= QUERIES_BACKWARD ? -block_high : 0,
-                                                      block_high);
-    int rows = bf16_buffer(&t, product == VALUES_BACKWARD ? context_count : qkv_count, -1, 1);
-    size_t out_count = product == SCORES ? (size_t)k->floats : product == CONTEXT ? context_count : qkv_count;
-    int out = random_buffer(&t, out_count, -1, 1);
-    output(&t, out, product == SCORES ? "scores" : product == CONTEXT ? "context" : "dqkv", ACCUMULATED);
-    RUN(&t, grouped_attention_bf16(api, k, product, alpha, beta, blocks < 0 ? NULL : DB(blocks), DB(rows), DF(out)));
-}
-
 static int linear_tf32(const Api *api, const float *x, int rows, int in, const float *w, const float *bias, int out,
                        float *y) {
     int code = api->set_tf32(1);
@@ -820,29 +823,44 @@ static int linear_tf32(const Api *api, const float *x, int rows, int in, const f
 }
 
 /* A Linear layer, Y = X·Wᵀ + bias (the bias in cuBLASLt's epilogue, or with SPLADE_CUDA_LT=0 the bias rows and a
- * product onto them); Y starts with garbage, which must not count. */
-static void linear_case(const char *what, int rows, int in, int out, bool tf32, bool bf16) {
+ * product onto them); Y starts with garbage, which must not count. X and W in bfloat16 with BF16 or BF16_OUT, and with
+ * BF16_OUT the bias and Y too: Y's values are compared, the float32 sums (in another order on each side) being rounded
+ * once, a rare one the other way. */
+typedef enum { LINEAR_FLOAT, LINEAR_TF32, LINEAR_BF16, LINEAR_BF16_OUT } LinearKind;
+
+static void linear_case(const char *what, int rows, int in, int out, LinearKind kind) {
+    static const char *const names[] = {"linear", "linear", "linear_bf16", "linear_bf16_out"};
+    bool bf16 = kind >= LINEAR_BF16, bf16_out = kind == LINEAR_BF16_OUT;
+    int (*inputs)(Test *, size_t, float, float) = bf16 ? bf16_buffer : random_buffer;
+    int (*outputs)(Test *, size_t, float, float) = bf16_out ? bf16_buffer : random_buffer;
     Test t;
-    begin(&t, bf16 ? "linear_bf16" : "linear", "%s%s rows=%d in=%d out=%d", tf32 ? "TF32, " : "", what, rows, in, out);
-    int x = bf16 ? bf16_buffer(&t, (size_t)rows * in, -1, 1) : random_buffer(&t, (size_t)rows * in, -1, 1);
-    int w = bf16 ? bf16_buffer(&t, (size_t)out * in, -1, 1) : random_buffer(&t, (size_t)out * in, -1, 1);
-    int bias = random_buffer(&t, (size_t)out, -1, 1), y = random_buffer(&t, (size_t)rows * out, -100, 100);
-    output(&t, y, "y", tf32 ? TF32 : ACCUMULATED);
-    if (bf16) RUN(&t, api->linear_bf16(DB(x), rows, in, DB(w), DF(bias), out, DF(y)));
-    else if (tf32) RUN(&t, linear_tf32(api, DF(x), rows, in, DF(w), DF(bias), out, DF(y)));
+    begin(&t, names[kind], "%s%s rows=%d in=%d out=%d", kind == LINEAR_TF32 ? "TF32, " : "", what, rows, in, out);
+    int x = inputs(&t, (size_t)rows * in, -1, 1), w = inputs(&t, (size_t)out * in, -1, 1);
+    int bias = outputs(&t, (size_t)out, -1, 1), y = outputs(&t, (size_t)rows * out, -100, 100);
+    if (bf16_out) output_bf16_values(&t, y, "y", BF16_VALUES);
+    else output(&t, y, "y", kind == LINEAR_TF32 ? TF32 : ACCUMULATED);
+    if (bf16_out) RUN(&t, api->linear_bf16_out(DB(x), rows, in, DB(w), DB(bias), out, DB(y)));
+    else if (bf16) RUN(&t, api->linear_bf16(DB(x), rows, in, DB(w), DF(bias), out, DF(y)));
+    else if (kind == LINEAR_TF32) RUN(&t, linear_tf32(api, DF(x), rows, in, DF(w), DF(bias), out, DF(y)));
     else RUN(&t, api->linear(DF(x), rows, in, DF(w), DF(bias), out, DF(y)));
 }
 
 static void check_linear(void) {
     int T = S.tokens, h = S.h, I = S.inter;
-    linear_case("attention's QKV", T, h, 3 * h, false, false);
-    linear_case("intermediate", T, h, I, true, false);
-    linear_case("output", T, I, h, false, false);
-    linear_case("decoder logits of a chunk", S.length, h, S.vocabulary, false, false);
-    linear_case("odd sizes", 37, h / 3 + 1, 101, false, false);
-    linear_case("intermediate", T, h, I, false, true);
-    linear_case("decoder logits of a chunk", S.length, h, S.vocabulary, false, true);
-    linear_case("odd sizes", 37, h / 3 + 1, 101, false, true);
+    linear_case("attention's QKV", T, h, 3 * h, LINEAR_FLOAT);
+    linear_case("intermediate", T, h, I, LINEAR_TF32);
+    linear_case("output", T, I, h, LINEAR_FLOAT);
+    linear_case("decoder logits of a chunk", S.length, h, S.vocabulary, LINEAR_FLOAT);
+    linear_case("odd sizes", 37, h / 3 + 1, 101, LINEAR_FLOAT);
+    linear_case("intermediate", T, h, I, LINEAR_BF16);
+    linear_case("decoder logits of a chunk", S.length, h, S.vocabulary, LINEAR_BF16);
+    linear_case("odd sizes", 37, h / 3 + 1, 101, LINEAR_BF16);
+    /* Encoding in bf16: the products whose outputs only feed other products (QKV, then the scores and the context;
+     * the intermediate, then GELU and the output product), and sizes not multiples of 8 (cuBLASLt's alignment). */
+    linear_case("attention's QKV", T, h, 3 * h, LINEAR_BF16_OUT);
+    linear_case("intermediate", T, h, I, LINEAR_BF16_OUT);
+    linear_case("odd sizes", 37, h / 3 + 1, 101, LINEAR_BF16_OUT);
+    linear_case("one row, odd sizes", 1, h + 3, 13, LINEAR_BF16_OUT);
 }
 
 /* --precision bf16: the conversions, the Linear and decoder products, and attention's grouped products (the
@@ -859,13 +877,10 @@ static void check_bf16(void) {
     gemm_bf16_case("both transposed", 1, 1, h / 2 + 1, h / 3 + 2, h, 0.6f, -1.5f, 1);
     Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0);
     float scale = 1 / sqrtf((float)(S.h / S.heads));
-    grouped_bf16_case(&k, SCORES, scale, 0);
-    grouped_bf16_case(&k, SCORES, scale, 1);
-    grouped_bf16_case(&k, CONTEXT, 1, 0);
-    grouped_bf16_case(&k, CONTEXT, 1, 1);
-    grouped_bf16_case(&k, VALUES_BACKWARD, 1, 0);
-    grouped_bf16_case(&k, QUERIES_BACKWARD, scale, 0);
-    grouped_bf16_case(&k, KEYS_BACKWARD, scale, 1);
+    for (GroupedKind kind = GROUPED_BF16; kind <= GROUPED_BF16_OUT; kind++) /* C float32, then bfloat16 (encoding) */
+        for (int i = 0; i < ATTENTION_PRODUCTS; i++)
+            grouped_case(&k, attention_products[i].product, attention_products[i].scaled ? scale : 1,
+                         attention_products[i].beta, kind);
 }
 
 /* ---- Memory ------------------------------------------------------------------------------- */
@@ -928,6 +943,20 @@ static void layernorm_forward_case(int rows, int cols, bool residual_and_saved) 
                                    OPT(inverse_std)));
 }
 
+/* LayerNorm with the result rounded to bfloat16 as well (encoding in bf16). x as layernorm_forward's; copy's values
+ * compared, not its bits: x may differ in its last bits (sums in another order), and a value round the other way. */
+static void layernorm_forward_bf16_case(int rows, int cols, bool residual) {
+    Test t;
+    begin(&t, "layernorm_forward_bf16", "rows=%d cols=%d eps=1e-12 %s", rows, cols, residual ? "with residual" : "no residual");
+    size_t count = (size_t)rows * cols;
+    int x = buffer(&t, offset_rows(rows, cols), count * sizeof(float));
+    int weight = random_buffer(&t, (size_t)cols, 0.8f, 1.2f), bias = random_buffer(&t, (size_t)cols, -0.1f, 0.1f);
+    int r = residual ? random_buffer(&t, count, -1, 1) : -1, copy = bf16_buffer(&t, count, -1, 1);
+    output(&t, x, "x", ELEMENTWISE);
+    output_bf16_values(&t, copy, "copy", BF16_VALUES);
+    RUN(&t, api->layernorm_forward_bf16(DF(x), rows, cols, OPT(r), DF(weight), DF(bias), 1e-12f, DB(copy)));
+}
+
 static void check_gelu_forward(size_t count) {
     Test t;
     begin(&t, "gelu_forward", "count=%zu x in [-6, 6]", count);
@@ -946,6 +975,24 @@ static void check_gelu_forward_bf16(size_t count) {
     RUN(&t, api->gelu_forward_bf16(DF(x), count, DB(y)));
 }
 
+/* bfloat16 GELU in place. The special values' results do not depend on erff's last bits: ±0, ±∞ (−∞ gives NaN:
+ * −∞·0), NaNs, and magnitudes where erff is ±1 (GELU(−100) = −0), so their bits are compared (NaN as any NaN). */
+static void check_gelu_bf16(size_t count) {
+    static const uint16_t specials[] = {0x0000, 0x8000, 0x7F80, 0xFF80, 0x7FC0, 0xFFC1, 0x7F81,
+                                        0x42C8, 0xC2C8, 0x7149, 0xF149}; /* ±100, ±~1e30 */
+    size_t n = sizeof specials / sizeof specials[0];
+    Test t;
+    begin(&t, "gelu_bf16", "%zu special values: ±0, ±∞, NaNs, ±100, ±1e30", n);
+    int x = buffer(&t, memcpy(allocate(sizeof specials), specials, sizeof specials), sizeof specials);
+    output_bf16(&t, x, "x");
+    RUN(&t, api->gelu_bf16(DB(x), n));
+    /* From element 1, an odd count: element 0 must stay; values compared (erff may differ by an ulp). */
+    begin(&t, "gelu_bf16", "count=%zu from element 1, x in [-6, 6]", count);
+    x = bf16_buffer(&t, count + 1, -6, 6);
+    output_bf16_values(&t, x, "x", BF16_VALUES);
+    RUN(&t, api->gelu_bf16(DB(x) + 1, count));
+}
+
 /* The block softmax of a packed batch (`gap` floats between blocks, which must stay as they were). With
  * total_rows below Σ heads·L only the first total_rows rows are computed: the long-row case is one row of a
  * block of long_row floats. */
@@ -955,8 +1002,8 @@ static void softmax_blocks_case(const char *what, const Packed *k, int total_row
                                 SoftmaxOp op) {
     static const char *names[] = {"softmax_blocks", "softmax_backward_blocks", "softmax_blocks_bf16"};
     Test t;
-    begin(&t, names[op], "%s: %d blocks, heads=%d, %d rows, x in [-%g, %g]", what, k->count, k->heads, total_rows, spread,
-          spread);
+    begin(&t, names[op], "%s: %d blocks, heads=%d, %d rows, x in [-%g, %g]%s", what, k->count, k->heads, total_rows, spread,
+          spread, op == SOFTMAX_BF16 ? " (bfloat16), 1/16 −∞" : "");
     int offsets = buffer(&t, allocate((size_t)k->count * sizeof(long long)), (size_t)k->count * sizeof(long long));
     memcpy(t.buffers[offsets].host, k->offset, (size_t)k->count * sizeof(long long));
     int lengths = buffer(&t, allocate((size_t)k->count * sizeof(int32_t)), (size_t)k->count * sizeof(int32_t));
@@ -976,11 +1023,18 @@ static void softmax_blocks_case(const char *what, const Packed *k, int total_row
         int dp = random_buffer(&t, (size_t)k->floats, -1, 1);
         output(&t, dp, "dp", tolerance);
         RUN(&t, api->softmax_backward_blocks(DF(pb), DF(dp), DL(offsets), DI(lengths), k->count, k->heads, total_rows));
-    } else if (op == SOFTMAX_BF16) {  /* x stays as it was; y between the blocks and past total_rows too */
-        int x = random_buffer(&t, (size_t)k->floats, -spread, spread), y = bf16_buffer(&t, (size_t)k->floats, -1, 1);
-        output(&t, x, "x", EXACT);
-        output_bf16_values(&t, y, "y", tolerance);
-        RUN(&t, api->softmax_blocks_bf16(DF(x), DL(offsets), DI(lengths), k->count, k->heads, total_rows, DB(y)));
+    } else if (op == SOFTMAX_BF16) {
+        /* bfloat16 scores in place (what lies between the blocks and past total_rows stays), 1/16 of them −∞ (their
+         * probabilities exactly 0), never a row's first (a row all −∞ would be NaN). Compared as values: expf may differ
+         * by an ulp between the sides, a probability round the other way. */
+        int x = bf16_buffer(&t, (size_t)k->floats, -spread, spread);
+        uint16_t *scores = t.buffers[x].host;
+        for (int s = 0, done = 0; s < k->count; s++)
+            for (int r = 0; r < k->heads * k->length[s] && done < total_rows; r++, done++)
+                for (int j = 1; j < k->length[s]; j++)
+                    if (below(16) == 0) scores[k->offset[s] + (long long)r * k->length[s] + j] = 0xFF80;
+        output_bf16_values(&t, x, "x", tolerance);
+        RUN(&t, api->softmax_blocks_bf16(DB(x), DL(offsets), DI(lengths), k->count, k->heads, total_rows));
     } else {
         int x = random_buffer(&t, (size_t)k->floats, -spread, spread);
         output(&t, x, "x", tolerance);
@@ -1034,14 +1088,18 @@ static void dropout_case(size_t count, uint64_t seed, uint64_t counter, float pr
     RUN(&t, api->dropout(DF(x), count, seed, counter, probability));
 }
 
-/* The encoder's pooling of a packed batch: reset every sequence's maxima, then the rows a chunk at a time. */
-static int max_pool(const Api *api, const float *logits, int rows, int cols, int chunk, const int32_t *starts,
+/* The encoder's pooling of a packed batch: reset every sequence's maxima, then the rows a chunk at a time; the logits
+ * float32, or with bf16 bfloat16 (splade_max_segments_bf16). */
+static int max_pool(const Api *api, const void *logits, bool bf16, int rows, int cols, int chunk, const int32_t *starts,
                     int segments, float *running, int32_t *argmax) {
     int code = api->splade_max_reset(running, argmax, (size_t)segments * cols);
     for (int first = 0; first < rows && !code; first += chunk) {
         int count = rows - first < chunk ? rows - first : chunk;
-        code = api->splade_max_segments(logits + (size_t)first * cols, count, cols, first, starts, segments, running,
-                                        argmax);
+        size_t at = (size_t)first * cols;
+        code = bf16 ? api->splade_max_segments_bf16((const uint16_t *)logits + at, count, cols, first, starts, segments,
+                                                    running, argmax)
+                    : api->splade_max_segments((const float *)logits + at, count, cols, first, starts, segments, running,
+                                               argmax);
     }
     return code;
 }
@@ -1091,7 +1149,29 @@ static float *pooling_logits(int rows, int cols, const int32_t *starts, int segm
     return logits;
 }
 
-static void pooling_case(const PoolingCase *c) {
+/* pooling_logits as bfloat16 (the floats truncated: equal ones stay equal, ±0, −∞, 9 and 9.5 exact), with in every
+ * sequence NaN in column 6 but in one row (whose value is the maximum: NaN never wins), +∞ in two rows of column 8
+ * (the first wins), and NaN in every row of column 10 (the reset's −∞ and −1 stay). Frees `logits`. */
+static uint16_t *pooling_logits_bf16(float *logits, int rows, int cols, const int32_t *starts, int segments) {
+    uint16_t *half = allocate((size_t)rows * cols * sizeof(uint16_t));
+    for (size_t i = 0; i < (size_t)rows * cols; i++) {
+        uint32_t bits;
+        memcpy(&bits, &logits[i], sizeof bits);
+        half[i] = (uint16_t)(bits >> 16);
+    }
+    free(logits);
+    for (int k = 0; k < segments; k++) {
+        int first = starts[k], length = starts[k + 1] - starts[k], kept = first + below(length);
+        for (int r = first; r < first + length; r++) {
+            if (r != kept) half[(size_t)r * cols + 6] = 0x7FC0;
+            half[(size_t)r * cols + 10] = r % 2 ? 0x7FC0 : 0xFF81;
+        }
+        half[(size_t)(first + length / 2) * cols + 8] = half[(size_t)(first + length - 1) * cols + 8] = 0x7F80;
+    }
+    return half;
+}
+
+static void pooling_case(const PoolingCase *c, bool bf16) {
     int rows = c->rows, cols = c->vocabulary, chunk = c->chunk;
     /* The sequences: lengths drawn until the rows are used up (the last one takes what is left); the first two
      * within a third of a chunk, so that the first chunk touches three. */
@@ -1117,13 +1197,14 @@ static void pooling_case(const PoolingCase *c) {
         setup_failure("pooling case vocabulary=%d rows=%d chunk=%d: chunks touch at most %d sequences and split %d "
                       "(the case must have 3 and 1)", cols, rows, chunk, most, split);
     int ties = 0;
-    float *logits = pooling_logits(rows, cols, starts, segments, chunk, &ties);
+    void *logits = pooling_logits(rows, cols, starts, segments, chunk, &ties);
+    if (bf16) logits = pooling_logits_bf16(logits, rows, cols, starts, segments);
     Test t;
-    begin(&t, "splade_max_reset+segments",
+    begin(&t, bf16 ? "splade_max_reset+segments_bf16" : "splade_max_reset+segments",
           "vocabulary=%d, %d packed rows of %d sequences in chunks of %d (up to %d sequences in a chunk, %d split "
-          "between chunks, %d ties across a boundary), %s", cols, rows, segments, chunk, most, split, ties,
-          c->argmax ? "with argmax" : "argmax NULL");
-    int l = buffer(&t, logits, (size_t)rows * cols * sizeof(float));
+          "between chunks, %d ties across a boundary), %s%s", cols, rows, segments, chunk, most, split, ties,
+          c->argmax ? "with argmax" : "argmax NULL", bf16 ? ", bfloat16 logits with NaN and +∞ columns" : "");
+    int l = buffer(&t, logits, (size_t)rows * cols * (bf16 ? sizeof(uint16_t) : sizeof(float)));
     int s = buffer(&t, starts, ((size_t)segments + 1) * sizeof(int32_t));
     size_t count = (size_t)segments * cols;
     int running = random_buffer(&t, count, -1, 1), argmax = -1;
@@ -1132,7 +1213,8 @@ static void pooling_case(const PoolingCase *c) {
         argmax = random_buffer(&t, count, -1, 1);
         output(&t, argmax, "argmax", EXACT);
     }
-    RUN(&t, max_pool(api, DF(l), rows, cols, chunk, DI(s), segments, DF(running), argmax < 0 ? NULL : DI(argmax)));
+    /* The maxima are logits (widened exactly) and the argmax rows a strict > in row order: both exact. */
+    RUN(&t, max_pool(api, dev[l], bf16, rows, cols, chunk, DI(s), segments, DF(running), argmax < 0 ? NULL : DI(argmax)));
 }
 
 static void check_splade_weights(int cols) {
@@ -1325,6 +1407,37 @@ static void sum_squares_case(size_t count) {
         report(&t_, "status", codes_[EMU] != (expected) || codes_[REAL] != (expected), EXACT, NAN); \
     } while (0)
 
+/* A group of `type`: A at a, B at b, C at c (device pointers of `dev`, or NULL), strides of 16 elements. */
+#define GROUP(type, a, b, c, m, n, k, batch, lda, ldb, ldc) ((type){m, n, k, batch, a, lda, 16, b, ldb, 16, c, ldc, 16})
+/* `function` (a grouped product) on the groups given, compound literals of `type`. */
+#define GROUPED(name, type, function, what, expected, ...)                                                            \
+    EXPECT_STATUS(name " " what, expected,                                                                            \
+                  api->function(0, 1, 1, 0, (type[]){__VA_ARGS__},                                                    \
+                                (int)(sizeof((type[]){__VA_ARGS__}) / sizeof(type))))
+/* The checks of a grouped product, the same for the three kinds: the group count, then every group checked before any
+ * runs (a bad one after a good one is still an error), and empty groups that need nothing; A and B at `ab`, C at `c`. */
+#define GROUP_CHECKS(name, type, function, ab, c)                                                                     \
+    do {                                                                                                              \
+        EXPECT_STATUS(name " group_count=-1", BAD, api->function(0, 0, 1, 0, NULL, -1));                              \
+        EXPECT_STATUS(name " group_count=0: a no-op", OK, api->function(0, 0, 1, 0, NULL, 0));                        \
+        EXPECT_STATUS(name " groups NULL", BAD, api->function(0, 0, 1, 0, NULL, 1));                                  \
+        GROUPED(name, type, function, "m=-1 in the second group", BAD, GROUP(type, ab, ab, c, 4, 4, 4, 1, 4, 4, 4),   \
+                GROUP(type, ab, ab, c, -1, 4, 4, 1, 4, 4, 4));                                                        \
+        GROUPED(name, type, function, "k=-1", BAD, GROUP(type, ab, ab, c, 4, 4, -1, 1, 4, 4, 4));                     \
+        GROUPED(name, type, function, "batch=-1", BAD, GROUP(type, ab, ab, c, 4, 4, 4, -1, 4, 4, 4));                 \
+        GROUPED(name, type, function, "lda=3 < k=4 (NT)", BAD, GROUP(type, ab, ab, c, 4, 4, 4, 1, 3, 4, 4));          \
+        GROUPED(name, type, function, "ldb=3 < k=4 (NT: B is n×k)", BAD,                                              \
+                GROUP(type, ab, ab, c, 4, 4, 4, 1, 4, 3, 4));                                                         \
+        GROUPED(name, type, function, "ldc=3 < n=4", BAD, GROUP(type, ab, ab, c, 4, 4, 4, 1, 4, 4, 3));               \
+        GROUPED(name, type, function, "c NULL", BAD, GROUP(type, ab, ab, NULL, 4, 4, 4, 1, 4, 4, 4));                 \
+        GROUPED(name, type, function, "a NULL with k=4", BAD, GROUP(type, NULL, ab, c, 4, 4, 4, 1, 4, 4, 4));         \
+        GROUPED(name, type, function, "b NULL with k=4", BAD, GROUP(type, ab, NULL, c, 4, 4, 4, 1, 4, 4, 4));         \
+        GROUPED(name, type, function, "empty groups (m=0, n=0, batch=0), bad leading dimensions, NULLs: a no-op", OK, \
+                GROUP(type, NULL, NULL, NULL, 0, 4, 4, 2, 0, 0, 0),                                                   \
+                GROUP(type, NULL, NULL, NULL, 4, 0, 4, 1, 0, 0, 0),                                                   \
+                GROUP(type, NULL, NULL, NULL, 4, 4, 4, 0, 0, 0, 0));                                                  \
+    } while (0)
+
 /* Run last: a library that accepted one of these calls could have broken its device. */
 static void check_argument_errors(void) {
     void *small[2][2];
@@ -1350,6 +1463,16 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("splade_max_segments running NULL", BAD,
                   api->splade_max_segments(DF(0), 4, 16, 0, DI(1), 1, NULL, DI(0)));
     EXPECT_STATUS("splade_max_segments rows=0: a no-op", OK, api->splade_max_segments(NULL, 0, 16, 0, NULL, 1, NULL, NULL));
+    EXPECT_STATUS("splade_max_segments_bf16 rows=-1", BAD,
+                  api->splade_max_segments_bf16(DB(0), -1, 16, 0, DI(1), 1, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments_bf16 segments=0", BAD,
+                  api->splade_max_segments_bf16(DB(0), 4, 16, 0, DI(1), 0, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments_bf16 logits NULL", BAD,
+                  api->splade_max_segments_bf16(NULL, 4, 16, 0, DI(1), 1, DF(0), NULL));
+    EXPECT_STATUS("splade_max_segments_bf16 running NULL", BAD,
+                  api->splade_max_segments_bf16(DB(0), 4, 16, 0, DI(1), 1, NULL, DI(0)));
+    EXPECT_STATUS("splade_max_segments_bf16 rows=0: a no-op", OK,
+                  api->splade_max_segments_bf16(NULL, 0, 16, 0, NULL, 1, NULL, NULL));
     EXPECT_STATUS("splade_max_reset running NULL", BAD, api->splade_max_reset(NULL, NULL, 4));
     EXPECT_STATUS("splade_max_reset count=0: a no-op", OK, api->splade_max_reset(NULL, NULL, 0));
     EXPECT_STATUS("splade_weights weights NULL", BAD, api->splade_weights(DF(0), 4, NULL));
@@ -1359,6 +1482,11 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("linear rows=0: a no-op", OK, api->linear(NULL, 0, 2, NULL, NULL, 2, NULL));
     EXPECT_STATUS("linear_bf16 out=-1", BAD, api->linear_bf16(DB(0), 2, 2, DB(0), DF(0), -1, DF(1)));
     EXPECT_STATUS("linear_bf16 y NULL", BAD, api->linear_bf16(DB(0), 2, 2, DB(0), DF(0), 2, NULL));
+    EXPECT_STATUS("linear_bf16_out rows=-1", BAD, api->linear_bf16_out(DB(0), -1, 2, DB(0), DB(0), 2, DB(1)));
+    EXPECT_STATUS("linear_bf16_out in=0", BAD, api->linear_bf16_out(DB(0), 2, 0, DB(0), DB(0), 2, DB(1)));
+    EXPECT_STATUS("linear_bf16_out bias NULL", BAD, api->linear_bf16_out(DB(0), 2, 2, DB(0), NULL, 2, DB(1)));
+    EXPECT_STATUS("linear_bf16_out y NULL", BAD, api->linear_bf16_out(DB(0), 2, 2, DB(0), DB(0), 2, NULL));
+    EXPECT_STATUS("linear_bf16_out rows=0: a no-op", OK, api->linear_bf16_out(NULL, 0, 2, NULL, NULL, 2, NULL));
     EXPECT_STATUS("count_positive cols=0", BAD, api->count_positive(DF(0), 2, 0, DI(1)));
     EXPECT_STATUS("count_positive rows=-1", BAD, api->count_positive(DF(0), -1, 16, DI(1)));
     EXPECT_STATUS("count_positive counts NULL", BAD, api->count_positive(DF(0), 2, 16, NULL));
@@ -1375,39 +1503,11 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("dropout probability=0 and 1", OK,
                   api->dropout(DF(0), 4, 1, 0, 0) | api->dropout(DF(0), 4, 1, 0, 1));
 
-    /* Grouped products: every group is checked before anything runs. G(i) is a valid 4×4·4×4 group on `dev`. */
-#define G(m, n, k, batch, lda, ldb, ldc) \
-    ((splade_cuda_gemm_group){m, n, k, batch, DF(0), lda, 16, DF(0), ldb, 16, DF(0) + 32, ldc, 16})
-#define GROUPED(what, expected, ...)                                                                      \
-    EXPECT_STATUS("sgemm_grouped " what, expected,                                                        \
-                  api->sgemm_grouped(0, 1, 1, 0, (splade_cuda_gemm_group[]){__VA_ARGS__},                 \
-                                     (int)(sizeof((splade_cuda_gemm_group[]){__VA_ARGS__}) / sizeof(splade_cuda_gemm_group))))
-    EXPECT_STATUS("sgemm_grouped group_count=-1", BAD, api->sgemm_grouped(0, 0, 1, 0, NULL, -1));
-    EXPECT_STATUS("sgemm_grouped group_count=0: a no-op", OK, api->sgemm_grouped(0, 0, 1, 0, NULL, 0));
-    EXPECT_STATUS("sgemm_grouped groups NULL", BAD, api->sgemm_grouped(0, 0, 1, 0, NULL, 1));
-    GROUPED("m=-1 in the second group", BAD, G(4, 4, 4, 1, 4, 4, 4), G(-1, 4, 4, 1, 4, 4, 4));
-    GROUPED("k=-1", BAD, G(4, 4, -1, 1, 4, 4, 4));
-    GROUPED("batch=-1", BAD, G(4, 4, 4, -1, 4, 4, 4));
-    GROUPED("lda=3 < k=4 (NT)", BAD, G(4, 4, 4, 1, 3, 4, 4));
-    GROUPED("ldb=3 < k=4 (NT: B is n×k)", BAD, G(4, 4, 4, 1, 4, 3, 4));
-    GROUPED("ldc=3 < n=4", BAD, G(4, 4, 4, 1, 4, 4, 3));
-    {
-        splade_cuda_gemm_group g[2];
-        EXPECT_STATUS("sgemm_grouped c NULL", BAD,
-                      (g[0] = G(4, 4, 4, 1, 4, 4, 4), g[0].c = NULL, api->sgemm_grouped(0, 1, 1, 0, g, 1)));
-        EXPECT_STATUS("sgemm_grouped a NULL with k=4", BAD,
-                      (g[0] = G(4, 4, 4, 1, 4, 4, 4), g[0].a = NULL, api->sgemm_grouped(0, 1, 1, 0, g, 1)));
-        EXPECT_STATUS("sgemm_grouped empty groups (m=0, n=0, batch=0) with bad leading dimensions and NULLs: a no-op",
-                      OK,
-                      (g[0] = (splade_cuda_gemm_group){0, 4, 4, 2, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0},
-                       g[1] = (splade_cuda_gemm_group){4, 4, 4, 0, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0},
-                       api->sgemm_grouped(1, 0, 1, 0, g, 2)));
-    }
-#undef GROUPED
-#undef G
+    /* Grouped products: every group is checked before anything runs. */
+    GROUP_CHECKS("sgemm_grouped", splade_cuda_gemm_group, sgemm_grouped, DF(0), DF(0) + 32);
 
     /* bfloat16: the conversion's pointers; gemm_bf16's sizes are cuBLAS's to reject (a CUBLAS error, as cuBLAS's
-     * status 7), the grouped product's groups as sgemm_grouped's. G(i): a valid 4×4·4×4 bfloat16 group on `dev`. */
+     * status 7), the grouped products' groups as sgemm_grouped's (C float32, then bfloat16). */
     const int CUBLAS = SPLADE_CUDA_ERROR_CUBLAS;
     EXPECT_STATUS("to_bf16 x NULL", BAD, api->to_bf16(NULL, 4, DB(0)));
     EXPECT_STATUS("to_bf16 y NULL", BAD, api->to_bf16(DF(0), 4, NULL));
@@ -1423,35 +1523,20 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("gemm_bf16 ldc=3 < n=4", CUBLAS, api->gemm_bf16(0, 1, 4, 4, 4, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 3));
     EXPECT_STATUS("gemm_bf16 m=0 with NULLs and bad leading dimensions: a no-op", OK,
                   api->gemm_bf16(0, 1, 0, 4, 4, 1, NULL, 0, NULL, 0, 0, NULL, 0));
-#define G(m, n, k, batch, lda, ldb, ldc) \
-    ((splade_cuda_gemm_group_bf16){m, n, k, batch, DB(0), lda, 16, DB(0), ldb, 16, DF(0) + 32, ldc, 16})
-#define GROUPED(what, expected, ...)                                                                                  \
-    EXPECT_STATUS("gemm_grouped_bf16 " what, expected,                                                                \
-                  api->gemm_grouped_bf16(0, 1, 1, 0, (splade_cuda_gemm_group_bf16[]){__VA_ARGS__},                    \
-                                         (int)(sizeof((splade_cuda_gemm_group_bf16[]){__VA_ARGS__}) /                 \
-                                               sizeof(splade_cuda_gemm_group_bf16))))
-    EXPECT_STATUS("gemm_grouped_bf16 group_count=-1", BAD, api->gemm_grouped_bf16(0, 0, 1, 0, NULL, -1));
-    EXPECT_STATUS("gemm_grouped_bf16 group_count=0: a no-op", OK, api->gemm_grouped_bf16(0, 0, 1, 0, NULL, 0));
-    EXPECT_STATUS("gemm_grouped_bf16 groups NULL", BAD, api->gemm_grouped_bf16(0, 0, 1, 0, NULL, 1));
-    GROUPED("m=-1 in the second group", BAD, G(4, 4, 4, 1, 4, 4, 4), G(-1, 4, 4, 1, 4, 4, 4));
-    GROUPED("batch=-1", BAD, G(4, 4, 4, -1, 4, 4, 4));
-    GROUPED("lda=3 < k=4 (NT)", BAD, G(4, 4, 4, 1, 3, 4, 4));
-    GROUPED("ldb=3 < k=4 (NT: B is n×k)", BAD, G(4, 4, 4, 1, 4, 3, 4));
-    GROUPED("ldc=3 < n=4", BAD, G(4, 4, 4, 1, 4, 4, 3));
-    {
-        splade_cuda_gemm_group_bf16 g[2];
-        EXPECT_STATUS("gemm_grouped_bf16 c NULL", BAD,
-                      (g[0] = G(4, 4, 4, 1, 4, 4, 4), g[0].c = NULL, api->gemm_grouped_bf16(0, 1, 1, 0, g, 1)));
-        EXPECT_STATUS("gemm_grouped_bf16 b NULL with k=4", BAD,
-                      (g[0] = G(4, 4, 4, 1, 4, 4, 4), g[0].b = NULL, api->gemm_grouped_bf16(0, 1, 1, 0, g, 1)));
-        EXPECT_STATUS("gemm_grouped_bf16 empty groups (m=0, n=0, batch=0) with bad leading dimensions and NULLs: a no-op",
-                      OK,
-                      (g[0] = (splade_cuda_gemm_group_bf16){0, 4, 4, 2, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0},
-                       g[1] = (splade_cuda_gemm_group_bf16){4, 4, 4, 0, NULL, 0, 0, NULL, 0, 0, NULL, 0, 0},
-                       api->gemm_grouped_bf16(1, 0, 1, 0, g, 2)));
-    }
-#undef GROUPED
-#undef G
+    GROUP_CHECKS("gemm_grouped_bf16", splade_cuda_gemm_group_bf16, gemm_grouped_bf16, DB(0), DF(0) + 32);
+    GROUP_CHECKS("gemm_grouped_bf16_out", splade_cuda_gemm_group_bf16_out, gemm_grouped_bf16_out, DB(0), DB(0) + 64);
+
+    /* LayerNorm with a bfloat16 copy: layernorm_forward's checks, and with rows, x and copy. */
+    EXPECT_STATUS("layernorm_forward_bf16 cols=0", BAD,
+                  api->layernorm_forward_bf16(DF(0), 2, 0, NULL, DF(0), DF(0), 1e-12f, DB(1)));
+    EXPECT_STATUS("layernorm_forward_bf16 weight NULL", BAD,
+                  api->layernorm_forward_bf16(DF(0), 2, 16, NULL, NULL, DF(0), 1e-12f, DB(1)));
+    EXPECT_STATUS("layernorm_forward_bf16 copy NULL", BAD,
+                  api->layernorm_forward_bf16(DF(0), 2, 16, NULL, DF(0), DF(0), 1e-12f, NULL));
+    EXPECT_STATUS("layernorm_forward_bf16 rows=0: a no-op", OK,
+                  api->layernorm_forward_bf16(NULL, 0, 16, NULL, DF(0), DF(0), 1e-12f, NULL));
+    EXPECT_STATUS("gelu_bf16 x NULL", BAD, api->gelu_bf16(NULL, 4));
+    EXPECT_STATUS("gelu_bf16 count=0: a no-op", OK, api->gelu_bf16(NULL, 0));
 
     /* Block softmax: sizes, then pointers (none is read before the checks). */
 #define OFFSETS ((const long long *)dev[0])
@@ -1463,8 +1548,11 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("softmax_blocks offsets NULL", BAD, api->softmax_blocks(DF(0), NULL, DI(1), 1, 2, 4));
     EXPECT_STATUS("softmax_blocks lengths NULL", BAD, api->softmax_blocks(DF(0), OFFSETS, NULL, 1, 2, 4));
     EXPECT_STATUS("softmax_blocks total_rows=0: a no-op", OK, api->softmax_blocks(NULL, NULL, NULL, 0, 2, 0));
-    EXPECT_STATUS("softmax_blocks_bf16 y NULL", BAD, api->softmax_blocks_bf16(DF(0), OFFSETS, DI(1), 1, 2, 4, NULL));
-    EXPECT_STATUS("softmax_blocks_bf16 heads=0", BAD, api->softmax_blocks_bf16(DF(0), OFFSETS, DI(1), 1, 0, 4, DB(1)));
+    EXPECT_STATUS("softmax_blocks_bf16 x NULL", BAD, api->softmax_blocks_bf16(NULL, OFFSETS, DI(1), 1, 2, 4));
+    EXPECT_STATUS("softmax_blocks_bf16 heads=0", BAD, api->softmax_blocks_bf16(DB(0), OFFSETS, DI(1), 1, 0, 4));
+    EXPECT_STATUS("softmax_blocks_bf16 blocks=0 with rows", BAD, api->softmax_blocks_bf16(DB(0), OFFSETS, DI(1), 0, 2, 4));
+    EXPECT_STATUS("softmax_blocks_bf16 lengths NULL", BAD, api->softmax_blocks_bf16(DB(0), OFFSETS, NULL, 1, 2, 4));
+    EXPECT_STATUS("softmax_blocks_bf16 total_rows=0: a no-op", OK, api->softmax_blocks_bf16(NULL, NULL, NULL, 0, 2, 0));
     EXPECT_STATUS("gelu_forward_bf16 y NULL", BAD, api->gelu_forward_bf16(DF(0), 4, NULL));
     EXPECT_STATUS("gelu_forward_bf16 count=0: a no-op", OK, api->gelu_forward_bf16(NULL, 0, NULL));
     EXPECT_STATUS("softmax_backward_blocks heads=0", BAD,
@@ -1528,8 +1616,11 @@ int main(int argc, char **argv) {
     layernorm_forward_case(S.tokens, S.h, true);
     layernorm_forward_case(S.tokens, S.h, false);
     layernorm_forward_case(5, 1000, true);
+    layernorm_forward_bf16_case(S.tokens, S.h, true);
+    layernorm_forward_bf16_case(7, 1001, false); /* odd sizes */
     check_gelu_forward(intermediate);
     check_gelu_forward_bf16(intermediate);
+    check_gelu_bf16(intermediate + 3);
     check_softmax_blocks(SOFTMAX_FORWARD);
     check_softmax_blocks(SOFTMAX_BF16);
     check_elementwise(hidden);
@@ -1537,7 +1628,10 @@ int main(int argc, char **argv) {
     dropout_case((size_t)S.heads * S.attention[0] * S.attention[0], 42, 123456789012ull, 0.1f);
     dropout_case(hidden, 0xFFFFFFFFFFFFFF00ull, 1234, 0.5f); /* the state wraps past 2^64 */
     const PoolingCase *pooling = quick ? quick_pooling : full_pooling;
-    for (size_t i = 0; i < sizeof full_pooling / sizeof full_pooling[0]; i++) pooling_case(&pooling[i]);
+    for (size_t i = 0; i < sizeof full_pooling / sizeof full_pooling[0]; i++) pooling_case(&pooling[i], false);
+    /* bfloat16 logits (inference in bf16): training's layout with argmax, and the encoder's chunks without. */
+    pooling_case(&pooling[0], true);
+    pooling_case(&pooling[3], true);
     check_splade_weights(S.sequences * S.vocabulary);
     positive_case(S.sequences, S.vocabulary, 1);
     positive_case(3, 1000, 60);   /* tiles where whole warps are positive */

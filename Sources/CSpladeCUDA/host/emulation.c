@@ -163,21 +163,26 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
     return SPLADE_CUDA_OK;
 }
 
-/* One group of either precision, as far as the checks go. */
+/* One group of any of the three kinds (float32; bfloat16 A and B with a float32 C; all bfloat16), untyped: its sizes
+ * for the checks, its matrices and strides (in elements of their own type) for the products. */
 typedef struct {
     int m, n, k, batch, lda, ldb, ldc;
-    bool a, b, c; /* not NULL */
+    const void *a, *b;
+    void *c;
+    long long stride_a, stride_b, stride_c;
 } GroupShape;
 
-static GroupShape float_group(const void *groups, int i) {
-    const splade_cuda_gemm_group *g = (const splade_cuda_gemm_group *)groups + i;
-    return (GroupShape){g->m, g->n, g->k, g->batch, g->lda, g->ldb, g->ldc, g->a != NULL, g->b != NULL, g->c != NULL};
-}
-
-static GroupShape bf16_group(const void *groups, int i) {
-    const splade_cuda_gemm_group_bf16 *g = (const splade_cuda_gemm_group_bf16 *)groups + i;
-    return (GroupShape){g->m, g->n, g->k, g->batch, g->lda, g->ldb, g->ldc, g->a != NULL, g->b != NULL, g->c != NULL};
-}
+/* Group i of an array of `type`: the three structs have the same fields, of other pointer types. */
+#define GROUP_SHAPE(name, type)                                                                                    \
+    static GroupShape name(const void *groups, int i) {                                                            \
+        const type *g = (const type *)groups + i;                                                                  \
+        return (GroupShape){g->m, g->n, g->k, g->batch, g->lda, g->ldb, g->ldc, g->a, g->b, g->c, g->stride_a,      \
+                            g->stride_b, g->stride_c};                                                             \
+    }
+GROUP_SHAPE(float_group, splade_cuda_gemm_group)
+GROUP_SHAPE(bf16_group, splade_cuda_gemm_group_bf16)
+GROUP_SHAPE(bf16_out_group, splade_cuda_gemm_group_bf16_out)
+#undef GROUP_SHAPE
 
 /* As runtime.cu's grouped_products: every group checked before any product (a bad one is an ARGUMENT error and
  * changes nothing); SPLADE_CUDA_OK when the products may run (none with group_count = 0). */
@@ -239,23 +244,33 @@ static uint16_t bfloat16_bits(float x) {
     return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
-/* As the library's fallback: the bias rows, then the product accumulated onto them. */
-int splade_cuda_linear(const float *x, int rows, int in, const float *w, const float *bias, int out, float *y) {
+/* The Linear entry points' checks, as runtime.cu's linear(): the sizes, then, where there are rows, the pointers (all
+ * given: `pointers`). The caller returns the code, or when there are no rows SPLADE_CUDA_OK: a no-op. */
+static int linear_checks(int rows, int in, int out, bool pointers) {
     ENTER();
     REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
-    if (rows == 0) return SPLADE_CUDA_OK;
-    REQUIRE(x && w && bias && y, "null pointer");
-    int code = splade_cuda_fill_rows(y, bias, rows, out);
-    return code ? code : splade_cuda_sgemm(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
+    REQUIRE(rows == 0 || pointers, "null pointer");
+    return SPLADE_CUDA_OK;
+}
+
+/* Every row of y[rows×cols] = bias, elements of `size` bytes. */
+static void fill_rows(void *y, const void *bias, int rows, int cols, size_t size) {
+    for (size_t r = 0; r < (size_t)rows; r++) memcpy((char *)y + r * (size_t)cols * size, bias, (size_t)cols * size);
+}
+
+/* As the library's fallback: the bias rows, then the product accumulated onto them. */
+int splade_cuda_linear(const float *x, int rows, int in, const float *w, const float *bias, int out, float *y) {
+    int code = linear_checks(rows, in, out, x && w && bias && y);
+    if (code || rows == 0) return code;
+    fill_rows(y, bias, rows, out, sizeof(float));
+    return splade_cuda_sgemm(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
 }
 
 int splade_cuda_linear_bf16(const uint16_t *x, int rows, int in, const uint16_t *w, const float *bias, int out, float *y) {
-    ENTER();
-    REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
-    if (rows == 0) return SPLADE_CUDA_OK;
-    REQUIRE(x && w && bias && y, "null pointer");
-    int code = splade_cuda_fill_rows(y, bias, rows, out);
-    return code ? code : splade_cuda_gemm_bf16(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
+    int code = linear_checks(rows, in, out, x && w && bias && y);
+    if (code || rows == 0) return code;
+    fill_rows(y, bias, rows, out, sizeof(float));
+    return splade_cuda_gemm_bf16(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out);
 }
 
 int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y) {
@@ -266,14 +281,24 @@ int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y) {
     return SPLADE_CUDA_OK;
 }
 
-/* The rows×cols matrix x (bfloat16, row stride ld) as a dense float matrix: exact, a bfloat16 being the upper half
- * of a float. */
+/* A bfloat16 as a float: exact, a bfloat16 being the upper half of a float. */
+static float bf16_float(uint16_t x) {
+    uint32_t bits = (uint32_t)x << 16;
+    float value;
+    memcpy(&value, &bits, sizeof value);
+    return value;
+}
+
+/* The rows×cols matrix x (bfloat16, row stride ld) as a dense float matrix, exactly. */
 static void widen(const uint16_t *x, int rows, int cols, int ld, float *out) {
     for (size_t r = 0; r < (size_t)rows; r++)
-        for (size_t j = 0; j < (size_t)cols; j++) {
-            uint32_t bits = (uint32_t)x[r * (size_t)ld + j] << 16;
-            memcpy(&out[r * (size_t)cols + j], &bits, sizeof bits);
-        }
+        for (size_t j = 0; j < (size_t)cols; j++) out[r * (size_t)cols + j] = bf16_float(x[r * (size_t)ld + j]);
+}
+
+/* The dense float matrix x [rows×cols] rounded to bfloat16 into out (row stride ld): widen's inverse, rounding. */
+static void narrow(const float *x, int rows, int cols, uint16_t *out, int ld) {
+    for (size_t r = 0; r < (size_t)rows; r++)
+        for (size_t j = 0; j < (size_t)cols; j++) out[r * (size_t)ld + j] = bfloat16_bits(x[r * (size_t)cols + j]);
 }
 
 /* Floats for widened copies of op(A) [m×k] and op(B) [k×n]. */
@@ -294,6 +319,19 @@ static void gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, flo
          beta, c, ldc);
 }
 
+/* Floats for gemm_bf16_out: gemm_bf16's, then C widened. */
+static size_t gemm_bf16_out_scratch(int m, int n, int k) { return gemm_bf16_scratch(m, n, k) + (size_t)m * (size_t)n; }
+
+/* As gemm_bf16 with C [m×n] in bfloat16 too (m, n > 0): C widened, the product onto it in float as there, the result
+ * rounded once. */
+static void gemm_bf16_out(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
+                          const uint16_t *b, int ldb, float beta, uint16_t *c, int ldc, float *scratch) {
+    float *wide_c = scratch + gemm_bf16_scratch(m, n, k);
+    widen(c, m, n, ldc, wide_c);
+    gemm_bf16(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, wide_c, n, scratch);
+    narrow(wide_c, m, n, c, ldc);
+}
+
 int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
                           const uint16_t *b, int ldb, float beta, float *c, int ldc) {
     ENTER();
@@ -307,26 +345,61 @@ int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k,
     return SPLADE_CUDA_OK;
 }
 
-int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha, float beta,
-                                  const splade_cuda_gemm_group_bf16 *groups, int group_count) {
+/* The grouped products with A and B in bfloat16, C float32 or (bf16_c) bfloat16: each group's products in order, with
+ * one scratch buffer for the largest. */
+static int grouped_bf16(const char *name, int transpose_a, int transpose_b, float alpha, float beta, const void *groups,
+                        int group_count, GroupShape (*shape)(const void *, int), bool bf16_c) {
     ENTER();
-    int code = check_groups("gemm_grouped_bf16", transpose_a, transpose_b, groups, group_count, bf16_group);
+    int code = check_groups(name, transpose_a, transpose_b, groups, group_count, shape);
     if (code) return code;
     size_t floats = 1;
     for (int i = 0; i < group_count; i++) {
-        const splade_cuda_gemm_group_bf16 *g = &groups[i];
-        if (g->m > 0 && g->n > 0 && g->batch > 0 && gemm_bf16_scratch(g->m, g->n, g->k) > floats)
-            floats = gemm_bf16_scratch(g->m, g->n, g->k);
+        GroupShape g = shape(groups, i);
+        size_t need = bf16_c ? gemm_bf16_out_scratch(g.m, g.n, g.k) : gemm_bf16_scratch(g.m, g.n, g.k);
+        if (g.m > 0 && g.n > 0 && g.batch > 0 && need > floats) floats = need;
     }
     float *scratch = malloc(floats * sizeof(float));
-    if (!scratch) return fail(SPLADE_CUDA_ERROR_CUDA, "host emulation of gemm_grouped_bf16: out of memory");
+    if (!scratch) return fail(SPLADE_CUDA_ERROR_CUDA, "host emulation of %s: out of memory", name);
     for (int i = 0; i < group_count; i++) {
-        const splade_cuda_gemm_group_bf16 *g = &groups[i];
-        if (g->m == 0 || g->n == 0) continue;
-        for (long long j = 0; j < g->batch; j++) /* with k = 0, A and B may be NULL (not read) */
-            gemm_bf16(transpose_a, transpose_b, g->m, g->n, g->k, alpha, g->a ? g->a + j * g->stride_a : NULL, g->lda,
-                      g->b ? g->b + j * g->stride_b : NULL, g->ldb, beta, g->c + j * g->stride_c, g->ldc, scratch);
+        GroupShape g = shape(groups, i);
+        if (g.m == 0 || g.n == 0) continue;
+        for (long long j = 0; j < g.batch; j++) { /* with k = 0, A and B may be NULL (not read) */
+            const uint16_t *a = g.a ? (const uint16_t *)g.a + j * g.stride_a : NULL,
+                           *b = g.b ? (const uint16_t *)g.b + j * g.stride_b : NULL;
+            if (bf16_c)
+                gemm_bf16_out(transpose_a, transpose_b, g.m, g.n, g.k, alpha, a, g.lda, b, g.ldb, beta,
+                              (uint16_t *)g.c + j * g.stride_c, g.ldc, scratch);
+            else
+                gemm_bf16(transpose_a, transpose_b, g.m, g.n, g.k, alpha, a, g.lda, b, g.ldb, beta,
+                          (float *)g.c + j * g.stride_c, g.ldc, scratch);
+        }
     }
+    free(scratch);
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha, float beta,
+                                  const splade_cuda_gemm_group_bf16 *groups, int group_count) {
+    return grouped_bf16("gemm_grouped_bf16", transpose_a, transpose_b, alpha, beta, groups, group_count, bf16_group,
+                        false);
+}
+
+int splade_cuda_gemm_grouped_bf16_out(int transpose_a, int transpose_b, float alpha, float beta,
+                                      const splade_cuda_gemm_group_bf16_out *groups, int group_count) {
+    return grouped_bf16("gemm_grouped_bf16_out", transpose_a, transpose_b, alpha, beta, groups, group_count,
+                        bf16_out_group, true);
+}
+
+/* As the library's fallback: the bias rows (bfloat16, so exact) in Y, then the product accumulated onto them, beta = 1,
+ * and the sum rounded once. */
+int splade_cuda_linear_bf16_out(const uint16_t *x, int rows, int in, const uint16_t *w, const uint16_t *bias, int out,
+                                uint16_t *y) {
+    int code = linear_checks(rows, in, out, x && w && bias && y);
+    if (code || rows == 0) return code;
+    float *scratch = malloc(gemm_bf16_out_scratch(rows, out, in) * sizeof(float));
+    if (!scratch) return fail(SPLADE_CUDA_ERROR_CUDA, "host emulation of linear_bf16_out: out of memory");
+    fill_rows(y, bias, rows, out, sizeof(uint16_t));
+    gemm_bf16_out(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out, scratch);
     free(scratch);
     return SPLADE_CUDA_OK;
 }
@@ -337,7 +410,7 @@ int splade_cuda_fill_rows(float *y, const float *bias, int rows, int cols) {
     ENTER();
     REQUIRE(rows >= 0 && cols >= 0, "negative size");
     if ((size_t)rows * cols == 0) return SPLADE_CUDA_OK;
-    for (size_t r = 0; r < (size_t)rows; r++) memcpy(y + r * cols, bias, (size_t)cols * sizeof(float));
+    fill_rows(y, bias, rows, cols, sizeof(float));
     return SPLADE_CUDA_OK;
 }
 
@@ -352,10 +425,10 @@ int splade_cuda_embed(const int32_t *ids, const int32_t *positions, int tokens, 
     return SPLADE_CUDA_OK;
 }
 
-int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *residual, const float *weight,
-                                  const float *bias, float epsilon, float *normalized, float *inverse_std) {
-    ENTER();
-    REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
+/* LayerNorm over each row, in place, as splade_cuda_layernorm_forward documents; x̂, 1/σ and the result rounded to
+ * bfloat16 (copy) each where given. */
+static void layernorm(float *x, int rows, int cols, const float *residual, const float *weight, const float *bias,
+                      float epsilon, float *normalized, float *inverse_std, uint16_t *copy) {
     for (size_t r = 0; r < (size_t)rows; r++) {
         float *row = x + r * cols;
         double sum = 0;
@@ -375,8 +448,26 @@ int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *res
             float xhat = (row[j] - m) * inverse;
             if (normalized) normalized[r * cols + j] = xhat;
             row[j] = xhat * weight[j] + bias[j];
+            if (copy) copy[r * cols + j] = bfloat16_bits(row[j]);
         }
     }
+}
+
+int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *residual, const float *weight,
+                                  const float *bias, float epsilon, float *normalized, float *inverse_std) {
+    ENTER();
+    REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
+    layernorm(x, rows, cols, residual, weight, bias, epsilon, normalized, inverse_std, NULL);
+    return SPLADE_CUDA_OK;
+}
+
+/* As norm.cu: the checks of layernorm_forward; then, where there are rows, x and copy must be given. */
+int splade_cuda_layernorm_forward_bf16(float *x, int rows, int cols, const float *residual, const float *weight,
+                                       const float *bias, float epsilon, uint16_t *copy) {
+    ENTER();
+    REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
+    REQUIRE(rows == 0 || (x && copy), "null pointer");
+    layernorm(x, rows, cols, residual, weight, bias, epsilon, NULL, NULL, copy);
     return SPLADE_CUDA_OK;
 }
 
@@ -396,9 +487,16 @@ int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y) {
     return SPLADE_CUDA_OK;
 }
 
-/* The packed rows in order, block by block (block s: heads·L_s rows of L_s floats at x + offsets[s]); as the kernels,
- * only the first total_rows of them, and a block with L_s ≤ 0 has none. Calls `row` on each: on out's row, or with
- * `half`, on a copy of p's row that then goes to half's row as bfloat16. */
+int splade_cuda_gelu_bf16(uint16_t *x, size_t count) {
+    ENTER();
+    REQUIRE(count == 0 || x, "null pointer");
+    for (size_t i = 0; i < count; i++) x[i] = bfloat16_bits(gelu(bf16_float(x[i])));
+    return SPLADE_CUDA_OK;
+}
+
+/* The packed rows in order, block by block (block s: heads·L_s rows of L_s elements at x + offsets[s]); as the kernels,
+ * only the first total_rows of them, and a block with L_s ≤ 0 has none. Calls `row` on each: on out's row (with p's
+ * alongside where p is given), or with `half` (bfloat16, in place) on the row widened to float, then rounded back. */
 static int block_rows(const char *what, const void *x, const void *y, const long long *offsets, const int32_t *lengths,
                       int blocks, int heads, int total_rows, void (*row)(const float *, float *, int), const float *p,
                       float *out, uint16_t *half) {
@@ -424,9 +522,9 @@ static int block_rows(const char *what, const void *x, const void *y, const long
                 row(p ? p + at : NULL, out + at, length);
                 continue;
             }
-            memcpy(copy, p + at, (size_t)length * sizeof(float));
+            widen(half + at, 1, length, length, copy);
             row(NULL, copy, length);
-            for (int j = 0; j < length; j++) half[at + j] = bfloat16_bits(copy[j]);
+            narrow(copy, 1, length, half + at, length);
         }
     }
     free(copy);
@@ -453,9 +551,9 @@ int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t
     return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows, softmax_row, NULL, x, NULL);
 }
 
-int splade_cuda_softmax_blocks_bf16(const float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
-                                    int total_rows, uint16_t *y) {
-    return block_rows("softmax_blocks_bf16", x, y, offsets, lengths, blocks, heads, total_rows, softmax_row, x, NULL, y);
+int splade_cuda_softmax_blocks_bf16(uint16_t *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
+                                    int total_rows) {
+    return block_rows("softmax_blocks_bf16", x, x, offsets, lengths, blocks, heads, total_rows, softmax_row, NULL, NULL, x);
 }
 
 int splade_cuda_add(float *y, const float *x, size_t count) {
@@ -498,30 +596,43 @@ int splade_cuda_splade_max_reset(float *running, int32_t *argmax, size_t count) 
 }
 
 /* The rows in order, each into its sequence's maxima: the last k with segment_starts[k] ≤ row. As the kernel,
- * rows outside [segment_starts[0], segment_starts[segments]) are left out. */
-int splade_cuda_splade_max_segments(const float *logits, int rows, int cols, int first_row, const int32_t *segment_starts,
-                                    int segments, float *running, int32_t *argmax) {
+ * rows outside [segment_starts[0], segment_starts[segments]) are left out. The logits are float32 (`logits`) or
+ * bfloat16 (`half`, widened exactly); a NaN never wins. */
+static int max_segments(const float *logits, const uint16_t *half, int rows, int cols, int first_row,
+                        const int32_t *segment_starts, int segments, float *running, int32_t *argmax) {
     ENTER();
     REQUIRE(rows >= 0 && cols > 0 && segments > 0 && segments < INT32_MAX && first_row >= 0 &&
                 (long long)first_row + rows <= INT32_MAX,
             "bad pooling size");
     if (rows == 0) return SPLADE_CUDA_OK;
-    REQUIRE(logits && segment_starts && running, "null pointer");
+    REQUIRE((logits || half) && segment_starts && running, "null pointer");
     int k = 0;
     for (int r = 0; r < rows; r++) {
         int row = first_row + r;
         if (row < segment_starts[0] || row >= segment_starts[segments]) continue;
         while (k + 1 < segments && segment_starts[k + 1] <= row) k++;
-        const float *values = logits + (size_t)r * cols;
+        size_t at = (size_t)r * cols;
         float *maxima = running + (size_t)k * cols;
         int32_t *rows_of = argmax ? argmax + (size_t)k * cols : NULL;
-        for (int j = 0; j < cols; j++)
-            if (values[j] > maxima[j]) {  /* strict: the first maximal row keeps the argmax */
-                maxima[j] = values[j];
+        for (int j = 0; j < cols; j++) {
+            float value = half ? bf16_float(half[at + j]) : logits[at + j];
+            if (value > maxima[j]) {  /* strict: the first maximal row keeps the argmax */
+                maxima[j] = value;
                 if (rows_of) rows_of[j] = row;
             }
+        }
     }
     return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_splade_max_segments(const float *logits, int rows, int cols, int first_row, const int32_t *segment_starts,
+                                    int segments, float *running, int32_t *argmax) {
+    return max_segments(logits, NULL, rows, cols, first_row, segment_starts, segments, running, argmax);
+}
+
+int splade_cuda_splade_max_segments_bf16(const uint16_t *logits, int rows, int cols, int first_row,
+                                         const int32_t *segment_starts, int segments, float *running, int32_t *argmax) {
+    return max_segments(NULL, logits, rows, cols, first_row, segment_starts, segments, running, argmax);
 }
 
 int splade_cuda_splade_weights(const float *running, size_t count, float *weights) {

@@ -117,16 +117,50 @@ typedef struct {
 int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha, float beta,
                                   const splade_cuda_gemm_group_bf16 *groups, int group_count);
 
-/* Encoding in bf16 writes some products' inputs as bfloat16 straight away, with x left as it is: */
-/* y = bfloat16(GELU(x)) (the input of a layer's output product). */
+/* Encoding in bf16 keeps the activations that only feed products in bfloat16, as torch.autocast does: each product
+ * whose output is read only by other products writes it in bfloat16 (the float32 sums rounded once), and the steps
+ * between them read and write bfloat16, computing in float32. The residual stream and LayerNorm stay float32. */
+/* y = bfloat16(GELU(x)) (training in bf16 keeps x, the input of GELU's backward). */
 int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y);
-/* splade_cuda_softmax_blocks' probabilities as bfloat16 in y (same layout and offsets as x; what lies between the
- * blocks, or past total_rows, is left as it is): the input of the attention context product. */
-int splade_cuda_softmax_blocks_bf16(const float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
-                                    int total_rows, uint16_t *y);
+/* x = bfloat16(GELU(x)), in place (encoding in bf16: the output of the intermediate product). */
+int splade_cuda_gelu_bf16(uint16_t *x, size_t count);
+/* splade_cuda_softmax_blocks over bfloat16 scores, in place: each row's values widened to float32, the softmax
+ * computed as there, the probabilities rounded to bfloat16. */
+int splade_cuda_softmax_blocks_bf16(uint16_t *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
+                                    int total_rows);
+/* splade_cuda_layernorm_forward (without x̂ and 1/σ), and copy[i] = bfloat16(x[i]) of the result: the float32 row for
+ * the residual stream, the bfloat16 one for the next product. `copy` is required (unless rows = 0). */
+int splade_cuda_layernorm_forward_bf16(float *x, int rows, int cols, const float *residual, const float *weight,
+                                       const float *bias, float epsilon, uint16_t *copy);
+/* splade_cuda_splade_max_segments over bfloat16 logits (widened exactly to float32; the maxima stay float32). */
+int splade_cuda_splade_max_segments_bf16(const uint16_t *logits, int rows, int cols, int first_row,
+                                         const int32_t *segment_starts, int segments, float *running, int32_t *argmax);
 
 /* As splade_cuda_linear with X and W in bfloat16 (float32 sums, bias and Y). */
 int splade_cuda_linear_bf16(const uint16_t *x, int rows, int in, const uint16_t *w, const float *bias, int out, float *y);
+/* Y = bfloat16(X·Wᵀ + bias) with X, W and the bias in bfloat16 and float32 sums: the float32 result, bias added, rounded
+ * once (cuBLASLt with the bias in its epilogue; else the bias rows in Y and the product accumulated onto them, beta = 1;
+ * the two may add in different orders). */
+int splade_cuda_linear_bf16_out(const uint16_t *x, int rows, int in, const uint16_t *w, const uint16_t *bias, int out,
+                                uint16_t *y);
+/* As splade_cuda_gemm_grouped_bf16 with C in bfloat16 too: C = bfloat16(alpha·op(A)·op(B) + beta·C), C read widened
+ * (not read when beta = 0), float32 sums. All-bfloat16 is among the type combinations of cuBLAS's grouped product;
+ * bfloat16 inputs with a float32 C may not be, and splade_cuda_gemm_grouped_bf16 then falls back to one product per
+ * group (on CUBLAS_STATUS_NOT_SUPPORTED). The fallbacks are as there. */
+typedef struct {
+    int m, n, k, batch;
+    const uint16_t *a;
+    int lda;
+    long long stride_a;
+    const uint16_t *b;
+    int ldb;
+    long long stride_b;
+    uint16_t *c;
+    int ldc;
+    long long stride_c;
+} splade_cuda_gemm_group_bf16_out;
+int splade_cuda_gemm_grouped_bf16_out(int transpose_a, int transpose_b, float alpha, float beta,
+                                      const splade_cuda_gemm_group_bf16_out *groups, int group_count);
 
 /* 1: let cuBLAS use TF32 tensor cores (faster, ~1e-3 relative error); 0 (the default): exact float32. */
 int splade_cuda_set_tf32(int enabled);

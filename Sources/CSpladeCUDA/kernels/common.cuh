@@ -35,6 +35,9 @@ __device__ inline uint16_t bfloat16_bits(float x) {
     return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
+// A bfloat16 widened to float32: exact (the bits are the float's upper half).
+__device__ inline float bfloat16_value(uint16_t bits) { return __uint_as_float((uint32_t)bits << 16); }
+
 }  // namespace splade_cuda
 
 #define SPLADE_REQUIRE(condition, message)                                                    \

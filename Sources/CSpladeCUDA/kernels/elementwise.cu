@@ -8,7 +8,8 @@ using namespace splade_cuda;
 
 #define GRID_STRIDE(i, n) for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
 
-static __global__ void fill_rows_kernel(float *y, const float *bias, int rows, int cols) {
+template <typename Element>
+static __global__ void fill_rows_kernel(Element *y, const Element *bias, int rows, int cols) {
     GRID_STRIDE(i, (size_t)rows * cols) y[i] = bias[i % cols];
 }
 
@@ -38,6 +39,10 @@ static __global__ void gelu_forward_kernel(float *x, size_t count) {
 
 static __global__ void gelu_forward_bf16_kernel(const float *x, size_t count, uint16_t *y) {
     GRID_STRIDE(i, count) y[i] = bfloat16_bits(gelu(x[i]));
+}
+
+static __global__ void gelu_bf16_kernel(uint16_t *x, size_t count) {
+    GRID_STRIDE(i, count) x[i] = bfloat16_bits(gelu(bfloat16_value(x[i])));
 }
 
 static __global__ void gelu_backward_kernel(const float *dy, const float *x, size_t count, float *dx) {
@@ -96,6 +101,12 @@ static __global__ void column_sums_kernel(const float *a, const float *b, int ro
 }
 
 namespace splade_cuda {
+// The bias rows of a bfloat16 Linear's output, onto which its fallback product accumulates (beta = 1).
+int fill_rows_bf16(uint16_t *y, const uint16_t *bias, int rows, int cols) {
+    fill_rows_kernel<<<blocks_for((size_t)rows * cols), kThreads>>>(y, bias, rows, cols);
+    return launched("fill_rows_bf16");
+}
+
 int column_sums(const float *a, const float *b, int rows, int cols, float *out) {
     if (rows == 0 || cols == 0) return SPLADE_CUDA_OK;
     size_t chunks = ((size_t)rows + kRowsPerChunk - 1) / kRowsPerChunk;
@@ -173,6 +184,14 @@ int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y) {
     SPLADE_REQUIRE(x && y, "null pointer");
     gelu_forward_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count, y);
     return launched("gelu_forward_bf16");
+}
+
+int splade_cuda_gelu_bf16(uint16_t *x, size_t count) {
+    SPLADE_ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x, "null pointer");
+    gelu_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count);
+    return launched("gelu_bf16");
 }
 
 int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx) {

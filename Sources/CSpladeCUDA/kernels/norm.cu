@@ -13,7 +13,7 @@ int column_sums(const float *a, const float *b, int rows, int cols, float *out);
 
 static __global__ void layernorm_forward_kernel(float *x, int cols, const float *residual, const float *weight,
                                                 const float *bias, float epsilon, float *normalized,
-                                                float *inverse_std) {
+                                                float *inverse_std, uint16_t *copy) {
     __shared__ double scratch[32];
     size_t r = blockIdx.x;
     float *row = x + r * cols;
@@ -35,7 +35,9 @@ static __global__ void layernorm_forward_kernel(float *x, int cols, const float 
     for (int j = threadIdx.x; j < cols; j += blockDim.x) {
         float xhat = (row[j] - m) * inverse;
         if (normalized) normalized[r * cols + j] = xhat;
-        row[j] = xhat * weight[j] + bias[j];
+        float y = xhat * weight[j] + bias[j];
+        row[j] = y;
+        if (copy) copy[r * cols + j] = bfloat16_bits(y);
     }
 }
 
@@ -149,31 +151,32 @@ static __device__ inline void for_each_row(const long long *offsets, const int32
     }
 }
 
-// The probabilities go to y at x's offsets: in place as float32 (y = x), or as bfloat16 (encoding in bf16).
+// Scores and probabilities, in place: float32, or bfloat16 (encoding in bf16) widened to float32 and rounded back.
+static __device__ inline float load(const float *p) { return *p; }
+static __device__ inline float load(const uint16_t *p) { return bfloat16_value(*p); }
 static __device__ inline void store(float *p, float v) { *p = v; }
 static __device__ inline void store(uint16_t *p, float v) { *p = bfloat16_bits(v); }
 
-template <typename Out>
+template <typename Element>
 static __global__ void __launch_bounds__(32 * kRowWarps)
-    softmax_blocks_kernel(const float *x, Out *y, const long long *offsets, const int32_t *lengths,
-                          const long long *starts, int blocks, int heads, int total_rows) {
+    softmax_blocks_kernel(Element *x, const long long *offsets, const int32_t *lengths, const long long *starts,
+                          int blocks, int heads, int total_rows) {
     for_each_row(offsets, lengths, starts, blocks, heads, total_rows, [&](long long at, int length, int lane) {
-        const float *r = x + at;
-        Out *out = y + at;
+        Element *r = x + at;
         if (length <= kCachedRow) {
             float v[kCachedPerLane], maximum = -INFINITY, sum = 0;
-            FOR_CACHED(i, j) maximum = fmaxf(maximum, v[i] = r[j]);
+            FOR_CACHED(i, j) maximum = fmaxf(maximum, v[i] = load(r + j));
             maximum = warp_all_max(maximum);
             FOR_CACHED(i, j) sum += v[i] = expf(v[i] - maximum);
             float inverse = 1 / warp_all_sum(sum);
-            FOR_CACHED(i, j) store(out + j, v[i] * inverse);
-        } else {  // the exponentials computed twice rather than stored (y may be narrower than x)
+            FOR_CACHED(i, j) store(r + j, v[i] * inverse);
+        } else {  // the exponentials computed twice rather than stored (each lane rewrites only what it last read)
             float maximum = -INFINITY, sum = 0;
-            for (int j = lane; j < length; j += 32) maximum = fmaxf(maximum, r[j]);
+            for (int j = lane; j < length; j += 32) maximum = fmaxf(maximum, load(r + j));
             maximum = warp_all_max(maximum);
-            for (int j = lane; j < length; j += 32) sum += expf(r[j] - maximum);
+            for (int j = lane; j < length; j += 32) sum += expf(load(r + j) - maximum);
             float inverse = 1 / warp_all_sum(sum);
-            for (int j = lane; j < length; j += 32) store(out + j, expf(r[j] - maximum) * inverse);
+            for (int j = lane; j < length; j += 32) store(r + j, expf(load(r + j) - maximum) * inverse);
         }
     });
 }
@@ -246,8 +249,19 @@ int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *res
     SPLADE_REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
     if (rows == 0) return SPLADE_CUDA_OK;
     layernorm_forward_kernel<<<rows, row_threads(cols)>>>(x, cols, residual, weight, bias, epsilon, normalized,
-                                                          inverse_std);
+                                                          inverse_std, nullptr);
     return launched("layernorm_forward");
+}
+
+int splade_cuda_layernorm_forward_bf16(float *x, int rows, int cols, const float *residual, const float *weight,
+                                       const float *bias, float epsilon, uint16_t *copy) {
+    SPLADE_ENTER();
+    SPLADE_REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
+    if (rows == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && copy, "null pointer");
+    layernorm_forward_kernel<<<rows, row_threads(cols)>>>(x, cols, residual, weight, bias, epsilon, nullptr, nullptr,
+                                                          copy);
+    return launched("layernorm_forward_bf16");
 }
 
 int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const float *normalized,
@@ -269,16 +283,16 @@ int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t
                                int total_rows) {
     return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows,
                       [&](unsigned grid, const long long *starts) {
-                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, x, offsets, lengths, starts, blocks, heads,
+                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, offsets, lengths, starts, blocks, heads,
                                                                           total_rows);
                       });
 }
 
-int splade_cuda_softmax_blocks_bf16(const float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
-                                    int total_rows, uint16_t *y) {
-    return block_rows("softmax_blocks_bf16", x, y, offsets, lengths, blocks, heads, total_rows,
+int splade_cuda_softmax_blocks_bf16(uint16_t *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
+                                    int total_rows) {
+    return block_rows("softmax_blocks_bf16", x, x, offsets, lengths, blocks, heads, total_rows,
                       [&](unsigned grid, const long long *starts) {
-                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, y, offsets, lengths, starts, blocks, heads,
+                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, offsets, lengths, starts, blocks, heads,
                                                                           total_rows);
                       });
 }

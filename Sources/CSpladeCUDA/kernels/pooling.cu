@@ -48,28 +48,33 @@ struct Piece {
     int32_t at;
 };
 
+// A logit as float32: as stored, or a bfloat16 (inference in bf16) widened exactly.
+static __device__ inline float logit(const float *p) { return __ldg(p); }
+static __device__ inline float logit(const uint16_t *p) { return bfloat16_value(__ldg(p)); }
+
 // Rows [a, b) (packed numbers) of column j from −∞: the maximum and its first row (−1 if no value beats −∞).
-static __device__ inline Piece scan_rows(const float *__restrict__ logits, int cols, int first_row, int a, int b,
-                                         int j) {
+template <typename Logit>
+static __device__ inline Piece scan_rows(const Logit *__restrict__ logits, int cols, int first_row, int a, int b, int j) {
     Piece piece = {-INFINITY, -1};
-    const float *p = logits + (size_t)(a - first_row) * cols + j;
+    const Logit *p = logits + (size_t)(a - first_row) * cols + j;
     int r = a;
     // Four loads in flight before the four comparisons, in row order.
     for (; r + 4 <= b; r += 4, p += 4 * (size_t)cols) {
-        float v0 = __ldg(p), v1 = __ldg(p + cols), v2 = __ldg(p + 2 * (size_t)cols), v3 = __ldg(p + 3 * (size_t)cols);
+        float v0 = logit(p), v1 = logit(p + cols), v2 = logit(p + 2 * (size_t)cols), v3 = logit(p + 3 * (size_t)cols);
         if (v0 > piece.best) piece = {v0, r};
         if (v1 > piece.best) piece = {v1, r + 1};
         if (v2 > piece.best) piece = {v2, r + 2};
         if (v3 > piece.best) piece = {v3, r + 3};
     }
     for (; r < b; r++, p += cols) {
-        float v = __ldg(p);
+        float v = logit(p);
         if (v > piece.best) piece = {v, r};
     }
     return piece;
 }
 
-static __global__ void max_segments_kernel(const float *__restrict__ logits, int rows, int cols, int first_row,
+template <typename Logit>
+static __global__ void max_segments_kernel(const Logit *__restrict__ logits, int rows, int cols, int first_row,
                                            const int32_t *__restrict__ starts, int segments, float *running,
                                            int32_t *argmax) {
     __shared__ Piece heads[kPoolGroups][kPoolColumns], tails[kPoolGroups][kPoolColumns];
@@ -207,18 +212,10 @@ static __global__ void compact_positive_kernel(const float *__restrict__ x, int 
     }
 }
 
-extern "C" {
-
-int splade_cuda_splade_max_reset(float *running, int32_t *argmax, size_t count) {
-    SPLADE_ENTER();
-    if (count == 0) return SPLADE_CUDA_OK;
-    SPLADE_REQUIRE(running, "null pointer");
-    max_reset_kernel<<<blocks_for(count), kThreads>>>(running, argmax, count);
-    return launched("splade_max_reset");
-}
-
-int splade_cuda_splade_max_segments(const float *logits, int rows, int cols, int first_row, const int32_t *segment_starts,
-                                    int segments, float *running, int32_t *argmax) {
+// The checks and the launch of max_segments_kernel, for float32 or bfloat16 logits.
+template <typename Logit>
+static int max_segments(const char *what, const Logit *logits, int rows, int cols, int first_row,
+                        const int32_t *segment_starts, int segments, float *running, int32_t *argmax) {
     SPLADE_ENTER();
     SPLADE_REQUIRE(rows >= 0 && cols > 0 && segments > 0 && segments < INT32_MAX && first_row >= 0 &&
                        (long long)first_row + rows <= INT32_MAX,
@@ -231,7 +228,28 @@ int splade_cuda_splade_max_segments(const float *logits, int rows, int cols, int
     dim3 block(kPoolColumns, groups);
     unsigned grid = (unsigned)(((size_t)cols + kPoolColumns - 1) / kPoolColumns);
     max_segments_kernel<<<grid, block>>>(logits, rows, cols, first_row, segment_starts, segments, running, argmax);
-    return launched("splade_max_segments");
+    return launched(what);
+}
+
+extern "C" {
+
+int splade_cuda_splade_max_reset(float *running, int32_t *argmax, size_t count) {
+    SPLADE_ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(running, "null pointer");
+    max_reset_kernel<<<blocks_for(count), kThreads>>>(running, argmax, count);
+    return launched("splade_max_reset");
+}
+
+int splade_cuda_splade_max_segments(const float *logits, int rows, int cols, int first_row, const int32_t *segment_starts,
+                                    int segments, float *running, int32_t *argmax) {
+    return max_segments("splade_max_segments", logits, rows, cols, first_row, segment_starts, segments, running, argmax);
+}
+
+int splade_cuda_splade_max_segments_bf16(const uint16_t *logits, int rows, int cols, int first_row,
+                                         const int32_t *segment_starts, int segments, float *running, int32_t *argmax) {
+    return max_segments("splade_max_segments_bf16", logits, rows, cols, first_row, segment_starts, segments, running,
+                        argmax);
 }
 
 int splade_cuda_splade_weights(const float *running, size_t count, float *weights) {

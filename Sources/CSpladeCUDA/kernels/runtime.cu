@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <algorithm>
 #include <atomic>
 #include <climits>
 #include <mutex>
@@ -381,18 +382,23 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
                        : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched failed with status %d", status);
 }
 
-// As splade_cuda_sgemm (the same operand swap), A and B in bfloat16, C in float32, float32 sums.
-int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
-                          const uint16_t *b, int ldb, float beta, float *c, int ldc) {
+}  // extern "C"
+
+// As splade_cuda_sgemm (the same operand swap), A and B in bfloat16, C of `c_type` (float32 or bfloat16), float32 sums.
+static int gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
+                     const uint16_t *b, int ldb, float beta, void *c, int c_type, int ldc) {
     SPLADE_ENTER();
     if (m == 0 || n == 0) return SPLADE_CUDA_OK;
     int status = gemm_ex(handle, transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_, n, m,
-                         k, &alpha, b, CUDA_R_16BF_, ldb, a, CUDA_R_16BF_, lda, &beta, c, CUDA_R_32F_, ldc,
+                         k, &alpha, b, CUDA_R_16BF_, ldb, a, CUDA_R_16BF_, lda, &beta, c, c_type, ldc,
                          CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
     return status == 0 ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasGemmEx failed with status %d", status);
 }
 
-}  // extern "C"
+extern "C" int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a,
+                                     int lda, const uint16_t *b, int ldb, float beta, float *c, int ldc) {
+    return gemm_bf16(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, CUDA_R_32F_, ldc);
+}
 
 // ---- Grouped products ------------------------------------------------------------------------------------
 
@@ -448,26 +454,34 @@ template <> struct GroupedProducts<splade_cuda_gemm_group> {
                              group_ldc.data(), used, group_size.data());
     }
 };
-template <> struct GroupedProducts<splade_cuda_gemm_group_bf16> {
-    static constexpr const char *name = "gemm_grouped_bf16", *batched_name = "cublasGemmStridedBatchedEx",
-                                *grouped_name = "cublasGemmGroupedBatchedEx",
-                                *allocation = "gemm_grouped_bf16: cudaMalloc",
-                                *pointers = "gemm_grouped_bf16: the problem pointers";
+// The bfloat16 products, C in float32 or (c_type CUDA_R_16BF_) in bfloat16; float32 sums either way.
+template <class Group, int c_type> struct MixedProducts {
+    static constexpr const char *batched_name = "cublasGemmStridedBatchedEx", *grouped_name = "cublasGemmGroupedBatchedEx";
     static bool grouped_available() { return gemm_grouped_ex != nullptr; }
-    static int strided(int op_a, int op_b, const splade_cuda_gemm_group_bf16 &p, const float *alpha, const float *beta) {
+    static int strided(int op_a, int op_b, const Group &p, const float *alpha, const float *beta) {
         return gemm_batched_ex(handle, op_a, op_b, p.n, p.m, p.k, alpha, p.b, CUDA_R_16BF_, p.ldb, p.stride_b, p.a,
-                               CUDA_R_16BF_, p.lda, p.stride_a, beta, p.c, CUDA_R_32F_, p.ldc, p.stride_c, p.batch,
+                               CUDA_R_16BF_, p.lda, p.stride_a, beta, p.c, c_type, p.ldc, p.stride_c, p.batch,
                                CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
     }
     static int grouped(const void **blas_a, const void **blas_b, void **blas_c, int used) {
         return gemm_grouped_ex(handle, group_ops_a.data(), group_ops_b.data(), group_m.data(), group_n.data(),
                                group_k.data(), group_alpha.data(), blas_a, CUDA_R_16BF_, group_lda.data(), blas_b,
-                               CUDA_R_16BF_, group_ldb.data(), group_beta.data(), blas_c, CUDA_R_32F_, group_ldc.data(),
-                               used, group_size.data(), CUBLAS_COMPUTE_32F_);
+                               CUDA_R_16BF_, group_ldb.data(), group_beta.data(), blas_c, c_type, group_ldc.data(), used,
+                               group_size.data(), CUBLAS_COMPUTE_32F_);
     }
 };
+template <>
+struct GroupedProducts<splade_cuda_gemm_group_bf16> : MixedProducts<splade_cuda_gemm_group_bf16, CUDA_R_32F_> {
+    static constexpr const char *name = "gemm_grouped_bf16", *allocation = "gemm_grouped_bf16: cudaMalloc",
+                                *pointers = "gemm_grouped_bf16: the problem pointers";
+};
+template <>
+struct GroupedProducts<splade_cuda_gemm_group_bf16_out> : MixedProducts<splade_cuda_gemm_group_bf16_out, CUDA_R_16BF_> {
+    static constexpr const char *name = "gemm_grouped_bf16_out", *allocation = "gemm_grouped_bf16_out: cudaMalloc",
+                                *pointers = "gemm_grouped_bf16_out: the problem pointers";
+};
 
-// One group's arguments, as cuBLAS would check them for the row-major product (see group_problem in
+// One group's arguments, as cuBLAS would check them for the row-major product (see check_groups in
 // host/emulation.c): sizes ≥ 0, and a group with products (m, n, batch > 0) needs leading dimensions that hold
 // its rows and its matrices (A and B only when k > 0: with k = 0, C = beta·C).
 template <class Group> static const char *group_problem(int transpose_a, int transpose_b, const Group &g) {
@@ -573,6 +587,11 @@ int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha,
     return grouped_products(transpose_a, transpose_b, alpha, beta, groups, group_count);
 }
 
+int splade_cuda_gemm_grouped_bf16_out(int transpose_a, int transpose_b, float alpha, float beta,
+                                      const splade_cuda_gemm_group_bf16_out *groups, int group_count) {
+    return grouped_products(transpose_a, transpose_b, alpha, beta, groups, group_count);
+}
+
 int splade_cuda_set_tf32(int enabled) {
     SPLADE_ENTER();
     int status = set_math_mode(handle, enabled ? CUBLAS_TF32_TENSOR_OP_MATH_ : CUBLAS_DEFAULT_MATH_);
@@ -598,60 +617,114 @@ static uint32_t alignment(const void *pointer) {
     return bytes;
 }
 
-// Row-major Y[rows×out] = X·Wᵀ + bias is column-major D[out×rows] = op_T(W read as in×out)·(X read as in×rows) with the
-// bias added to every column of D. Returns -1 (not an error) where cuBLASLt is absent, has no algorithm for the shape
-// or fails, so that the caller falls back to bias rows and a product accumulated onto them.
-static int linear_lt(int type, const void *x, int rows, int in, const void *w, const float *bias, int out, float *y) {
-    if (!lt.handle) return -1;
-    std::lock_guard<std::mutex> lock(lt_mutex);
-    if (int code = reserve(lt_workspace, kLtWorkspace, "cuBLASLt workspace")) return code;
-    int compute = type == CUDA_R_32F_ && tf32_products ? (int)CUBLAS_COMPUTE_32F_FAST_TF32_ : (int)CUBLAS_COMPUTE_32F_;
+// A cuBLASLt product planned for one shape: the descriptor (the bias pointer set per call), the layouts and the
+// heuristic's algorithm (none: `found` false, and the caller falls back). A batch repeats each of its few Linear
+// shapes once per layer, so the most recent plans are kept: the set-up and the heuristic (tens of µs of host time)
+// run once per shape and batch rather than once per product.
+struct LtPlan {
+    int type, out_type, compute, rows, in, out;
+    uint32_t align_w, align_x, align_y;
     lt_descriptor operation = nullptr;
     lt_layout a = nullptr, b = nullptr, d = nullptr;
-    lt_preference preference = nullptr;
+    bool found = false;
+    LtHeuristic result;
+
+    bool same(const LtPlan &o) const {
+        return type == o.type && out_type == o.out_type && compute == o.compute && rows == o.rows && in == o.in &&
+               out == o.out && align_w == o.align_w && align_x == o.align_x && align_y == o.align_y;
+    }
+    void release() {
+        for (lt_layout layout : {a, b, d})
+            if (layout) lt.layout_destroy(layout);
+        if (operation) lt.descriptor_destroy(operation);
+    }
+};
+constexpr size_t kLtPlans = 16;
+static std::vector<LtPlan> lt_plans;  // most recently used first; under lt_mutex
+
+// Row-major Y[rows×out] = X·Wᵀ + bias is column-major D[out×rows] = op_T(W read as in×out)·(X read as in×rows) with the
+// bias (of D's type, cuBLASLt's default) added to every column of D. The heuristic is told each operand's real
+// alignment.
+static void plan(LtPlan &p) {
     int32_t transpose = CUBLAS_OP_T_, keep = CUBLAS_OP_N_;
     uint32_t epilogue = LT_EPILOGUE_BIAS;
     uint64_t workspace = kLtWorkspace;
-    uint32_t align_w = alignment(w), align_x = alignment(x), align_y = alignment(y);
-    LtHeuristic result;
-    int found = 0, status = -1;
-    if (lt.descriptor_create(&operation, compute, CUDA_R_32F_) == 0 &&
-        lt.descriptor_set(operation, LT_TRANSA, &transpose, sizeof transpose) == 0 &&
-        lt.descriptor_set(operation, LT_TRANSB, &keep, sizeof keep) == 0 &&
-        lt.descriptor_set(operation, LT_EPILOGUE, &epilogue, sizeof epilogue) == 0 &&
-        lt.descriptor_set(operation, LT_BIAS_POINTER, &bias, sizeof bias) == 0 &&
-        lt.layout_create(&a, type, (uint64_t)in, (uint64_t)out, in) == 0 &&
-        lt.layout_create(&b, type, (uint64_t)in, (uint64_t)rows, in) == 0 &&
-        lt.layout_create(&d, CUDA_R_32F_, (uint64_t)out, (uint64_t)rows, out) == 0 && lt.preference_create(&preference) == 0 &&
-        lt.preference_set(preference, LT_MAX_WORKSPACE, &workspace, sizeof workspace) == 0 &&
-        lt.preference_set(preference, LT_MIN_ALIGNMENT_A, &align_w, sizeof align_w) == 0 &&
-        lt.preference_set(preference, LT_MIN_ALIGNMENT_B, &align_x, sizeof align_x) == 0 &&
-        lt.preference_set(preference, LT_MIN_ALIGNMENT_C, &align_y, sizeof align_y) == 0 &&
-        lt.preference_set(preference, LT_MIN_ALIGNMENT_D, &align_y, sizeof align_y) == 0 &&
-        lt.heuristic(lt.handle, operation, a, b, d, d, preference, 1, &result, &found) == 0 && found > 0) {
-        const float one = 1, zero = 0;
-        // A failure falls back too: the fallback reports what is really wrong (a bad pointer fails there as well).
-        status = lt.matmul(lt.handle, operation, &one, w, a, x, b, &zero, y, d, y, d, result.algo, lt_workspace.pointer,
-                           kLtWorkspace, 0) == 0 ? SPLADE_CUDA_OK : -1;
-    }
+    lt_preference preference = nullptr;
+    int found = 0;
+    p.found = lt.descriptor_create(&p.operation, p.compute, CUDA_R_32F_) == 0 &&
+              lt.descriptor_set(p.operation, LT_TRANSA, &transpose, sizeof transpose) == 0 &&
+              lt.descriptor_set(p.operation, LT_TRANSB, &keep, sizeof keep) == 0 &&
+              lt.descriptor_set(p.operation, LT_EPILOGUE, &epilogue, sizeof epilogue) == 0 &&
+              lt.layout_create(&p.a, p.type, (uint64_t)p.in, (uint64_t)p.out, p.in) == 0 &&
+              lt.layout_create(&p.b, p.type, (uint64_t)p.in, (uint64_t)p.rows, p.in) == 0 &&
+              lt.layout_create(&p.d, p.out_type, (uint64_t)p.out, (uint64_t)p.rows, p.out) == 0 &&
+              lt.preference_create(&preference) == 0 &&
+              lt.preference_set(preference, LT_MAX_WORKSPACE, &workspace, sizeof workspace) == 0 &&
+              lt.preference_set(preference, LT_MIN_ALIGNMENT_A, &p.align_w, sizeof p.align_w) == 0 &&
+              lt.preference_set(preference, LT_MIN_ALIGNMENT_B, &p.align_x, sizeof p.align_x) == 0 &&
+              lt.preference_set(preference, LT_MIN_ALIGNMENT_C, &p.align_y, sizeof p.align_y) == 0 &&
+              lt.preference_set(preference, LT_MIN_ALIGNMENT_D, &p.align_y, sizeof p.align_y) == 0 &&
+              lt.heuristic(lt.handle, p.operation, p.a, p.b, p.d, p.d, preference, 1, &p.result, &found) == 0 && found > 0;
     if (preference) lt.preference_destroy(preference);
-    for (lt_layout layout : {a, b, d})
-        if (layout) lt.layout_destroy(layout);
-    if (operation) lt.descriptor_destroy(operation);
-    return status;
 }
 
-// The Linear entry points: the checks, then cuBLASLt, else `product` (beta = 1) onto the bias rows.
-template <typename Element, typename Product>
-static int linear(int type, const Element *x, int rows, int in, const Element *w, const float *bias, int out, float *y,
-                  Product product) {
+// The plan for this shape: a kept one moved to the front, or a new one (the least recently used dropped).
+static LtPlan &plan_for(const LtPlan &shape) {
+    for (size_t i = 0; i < lt_plans.size(); i++)
+        if (lt_plans[i].same(shape)) {
+            std::rotate(lt_plans.begin(), lt_plans.begin() + i, lt_plans.begin() + i + 1);
+            return lt_plans.front();
+        }
+    if (lt_plans.size() == kLtPlans) {
+        lt_plans.back().release();
+        lt_plans.pop_back();
+    }
+    lt_plans.insert(lt_plans.begin(), shape);
+    plan(lt_plans.front());
+    return lt_plans.front();
+}
+
+// Y = X·Wᵀ + bias in one cuBLASLt product. Returns -1 (not an error) where cuBLASLt is absent, has no algorithm for the
+// shape or fails, so that the caller falls back to bias rows and a product accumulated onto them.
+static int linear_lt(int type, int out_type, const void *x, int rows, int in, const void *w, const void *bias, int out,
+                     void *y) {
+    if (!lt.handle) return -1;
+    std::lock_guard<std::mutex> lock(lt_mutex);
+    if (int code = reserve(lt_workspace, kLtWorkspace, "cuBLASLt workspace")) return code;
+    LtPlan shape;
+    shape.type = type;
+    shape.out_type = out_type;
+    shape.compute = type == CUDA_R_32F_ && tf32_products ? (int)CUBLAS_COMPUTE_32F_FAST_TF32_ : (int)CUBLAS_COMPUTE_32F_;
+    shape.rows = rows;
+    shape.in = in;
+    shape.out = out;
+    shape.align_w = alignment(w);
+    shape.align_x = alignment(x);
+    shape.align_y = alignment(y);
+    LtPlan &p = plan_for(shape);
+    if (!p.found || lt.descriptor_set(p.operation, LT_BIAS_POINTER, &bias, sizeof bias) != 0) return -1;
+    const float one = 1, zero = 0;
+    // A failure falls back too: the fallback reports what is really wrong (a bad pointer fails there as well).
+    return lt.matmul(lt.handle, p.operation, &one, w, p.a, x, p.b, &zero, y, p.d, y, p.d, p.result.algo,
+                     lt_workspace.pointer, kLtWorkspace, 0) == 0 ? SPLADE_CUDA_OK : -1;
+}
+
+int fill_rows_bf16(uint16_t *y, const uint16_t *bias, int rows, int cols);  // elementwise.cu
+static int fill_bias_rows(float *y, const float *bias, int rows, int cols) { return splade_cuda_fill_rows(y, bias, rows, cols); }
+static int fill_bias_rows(uint16_t *y, const uint16_t *bias, int rows, int cols) { return fill_rows_bf16(y, bias, rows, cols); }
+
+// The Linear entry points: the checks, then cuBLASLt, else `product` (beta = 1) onto the bias rows. Y and the bias are
+// float32 (out_type CUDA_R_32F_) or bfloat16.
+template <typename Element, typename Out, typename Product>
+static int linear(int type, int out_type, const Element *x, int rows, int in, const Element *w, const Out *bias, int out,
+                  Out *y, Product product) {
     SPLADE_ENTER();
     SPLADE_REQUIRE(rows >= 0 && in > 0 && out > 0, "bad Linear size");
     if (rows == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && w && bias && y, "null pointer");
-    int code = linear_lt(type, x, rows, in, w, bias, out, y);
+    int code = linear_lt(type, out_type, x, rows, in, w, bias, out, y);
     if (code >= 0) return code;
-    if (int fill = splade_cuda_fill_rows(y, bias, rows, out)) return fill;
+    if (int fill = fill_bias_rows(y, bias, rows, out)) return fill;
     return product();
 }
 }  // namespace splade_cuda
@@ -659,13 +732,19 @@ static int linear(int type, const Element *x, int rows, int in, const Element *w
 extern "C" {
 
 int splade_cuda_linear(const float *x, int rows, int in, const float *w, const float *bias, int out, float *y) {
-    return linear(CUDA_R_32F_, x, rows, in, w, bias, out, y,
+    return linear(CUDA_R_32F_, CUDA_R_32F_, x, rows, in, w, bias, out, y,
                   [&] { return splade_cuda_sgemm(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out); });
 }
 
 int splade_cuda_linear_bf16(const uint16_t *x, int rows, int in, const uint16_t *w, const float *bias, int out, float *y) {
-    return linear(CUDA_R_16BF_, x, rows, in, w, bias, out, y,
-                  [&] { return splade_cuda_gemm_bf16(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out); });
+    return linear(CUDA_R_16BF_, CUDA_R_32F_, x, rows, in, w, bias, out, y,
+                  [&] { return gemm_bf16(0, 1, rows, out, in, 1, x, in, w, in, 1, y, CUDA_R_32F_, out); });
+}
+
+int splade_cuda_linear_bf16_out(const uint16_t *x, int rows, int in, const uint16_t *w, const uint16_t *bias, int out,
+                                uint16_t *y) {
+    return linear(CUDA_R_16BF_, CUDA_R_16BF_, x, rows, in, w, bias, out, y,
+                  [&] { return gemm_bf16(0, 1, rows, out, in, 1, x, in, w, in, 1, y, CUDA_R_16BF_, out); });
 }
 
 }  // extern "C"

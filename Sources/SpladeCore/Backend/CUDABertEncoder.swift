@@ -4,7 +4,8 @@ import CSpladeCUDA
 /// BertMaskedLM's SPLADE forward pass on a CUDA GPU: the same packed [T, H] layout (no padding),
 /// cuBLAS for every product (attention as grouped products over every head of every sequence, the
 /// SPLADE head as chunks of up to 2048 packed rows), libsplade_cuda's kernels for the rest. Float32
-/// throughout (TF32 products with --precision tf32, bfloat16 ones with bf16); mirrors BertMaskedLM step by step.
+/// throughout (TF32 products with --precision tf32), or with bf16 bfloat16 products and activations as under
+/// torch.autocast; mirrors BertMaskedLM step by step.
 /// CUDAPathTests compares it with the ja-tiny fixtures (on a GPU, or on the host emulation of the C API).
 public final class CUDABertEncoder: SpladeEncoding {
     public let config: BertConfig
@@ -30,10 +31,20 @@ public final class CUDABertEncoder: SpladeEncoding {
 
     /// SPLADE vectors of `sequences` (token ids with [CLS] and [SEP]), in order.
     public func splade(_ sequences: [[Int32]]) throws(SpladeError) -> [SparseVector] {
-        let c = config, h = c.hiddenSize, v = c.vocabularySize, inner = c.intermediateSize, w = weights
-        let batch = try DeviceBatch(sequences, config: c)
-        let t = batch.packing.tokens
-        guard t > 0 else { return sequences.map { _ in SparseVector() } }
+        let batch = try DeviceBatch(sequences, config: config)
+        guard batch.packing.tokens > 0 else { return sequences.map { _ in SparseVector() } }
+        let maxima = try scratch("maxima", sequences.count * config.vocabularySize)
+        if let bf16 {
+            try forward(batch, maxima: maxima, bf16: bf16)
+        } else {
+            try forward(batch, maxima: maxima)
+        }
+        return try batch.sparseVectors(maxima: maxima, scratch: scratch, indexScratch: indexScratch)
+    }
+
+    /// The float32 pass (TF32 products with --precision tf32), into each sequence's maximal logits.
+    private func forward(_ batch: DeviceBatch, maxima: UnsafeMutablePointer<Float>) throws(SpladeError) {
+        let c = config, h = c.hiddenSize, v = c.vocabularySize, inner = c.intermediateSize, w = weights, t = batch.packing.tokens
         var x = try scratch("hidden", t * h), r = try scratch("residual", t * h)
         let qkv = try scratch("qkv", t * 3 * h), context = try scratch("context", t * h)
         let intermediate = try scratch("intermediate", t * inner)
@@ -42,33 +53,71 @@ public final class CUDABertEncoder: SpladeEncoding {
         try CUDAOps.layerNorm(x, rows: t, cols: h, weight: w.embeddingNormWeight, bias: w.embeddingNormBias,
                               epsilon: c.layerNormEpsilon)
         for layer in w.layers {
-            try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv,
-                               bf16: bf16)
-            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context, dropout: nil, bf16: bf16,
-                                  keepProbabilities: false)
+            try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv)
+            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context, dropout: nil)
             try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
-                               outputs: h, into: r, bf16: bf16)
+                               outputs: h, into: r)
             try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
                                   bias: layer.attentionNormBias, epsilon: c.layerNormEpsilon)
             swap(&x, &r)
             try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
-                               outputs: inner, into: intermediate, bf16: bf16)
-            try CUDAOps.geluLinear(intermediate, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias,
-                                   outputs: h, into: r, bf16: bf16)
+                               outputs: inner, into: intermediate)
+            try CUDAOps.check(splade_cuda_gelu_forward(intermediate, t * inner), "GELU")
+            try CUDAOps.linear(intermediate, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias,
+                               outputs: h, into: r)
             try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.outputNormWeight, bias: layer.outputNormBias,
                                   epsilon: c.layerNormEpsilon)
             swap(&x, &r)
         }
         // MLM transform into r, then the logits a chunk of rows at a time, reduced to running maxima.
-        try CUDAOps.linear(x, rows: t, inputs: h, weight: w.transformWeight, bias: w.transformBias, outputs: h, into: r,
-                           bf16: bf16)
+        try CUDAOps.linear(x, rows: t, inputs: h, weight: w.transformWeight, bias: w.transformBias, outputs: h, into: r)
         try CUDAOps.check(splade_cuda_gelu_forward(r, t * h), "GELU")
         try CUDAOps.layerNorm(r, rows: t, cols: h, weight: w.transformNormWeight, bias: w.transformNormBias,
                               epsilon: c.layerNormEpsilon)
-        let maxima = try scratch("maxima", sequences.count * v)
         try batch.pool(transformed: r, weights: w, logits: try scratch("logits", batch.logitRowsPerChunk * v), maxima: maxima,
-                       argmax: nil, bf16: bf16)
-        return try batch.sparseVectors(maxima: maxima, scratch: scratch, indexScratch: indexScratch)
+                       argmax: nil)
+    }
+
+    /// The bf16 pass, as under torch.autocast: what only products read stays in bfloat16 (each LayerNorm's output
+    /// also rounded into a copy; QKV, the attention scores, probabilities and context; the feed-forward activations;
+    /// the logits), while the residual stream, LayerNorm and the products feeding it (the attention output and the
+    /// feed-forward output, the MLM transform) are float32. No float32 copy is converted on the way.
+    private func forward(_ batch: DeviceBatch, maxima: UnsafeMutablePointer<Float>, bf16: CUDAOps.BFloat16) throws(SpladeError) {
+        let c = config, h = c.hiddenSize, v = c.vocabularySize, inner = c.intermediateSize, w = weights, t = batch.packing.tokens
+        let halves = bf16.scratch
+        var x = try scratch("hidden", t * h), r = try scratch("residual", t * h)
+        let xHalf = try halves("hidden", t * h)
+        let qkv = try halves("qkv", t * 3 * h), context = try halves("context", t * h)
+        let intermediate = try halves("intermediate", t * inner)
+        let probabilities = try halves("probabilities", batch.probabilityCount)
+        try batch.embed(w, into: x)
+        try CUDAOps.layerNorm(x, rows: t, cols: h, weight: w.embeddingNormWeight, bias: w.embeddingNormBias,
+                              epsilon: c.layerNormEpsilon, copy: xHalf)
+        for layer in w.layers {
+            try CUDAOps.linear(xHalf, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h,
+                               into: qkv, bf16: bf16)
+            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context)
+            try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
+                               outputs: h, into: r, bf16: bf16)
+            try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
+                                  bias: layer.attentionNormBias, epsilon: c.layerNormEpsilon, copy: xHalf)
+            swap(&x, &r)
+            try CUDAOps.linear(xHalf, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
+                               outputs: inner, into: intermediate, bf16: bf16)
+            try CUDAOps.check(splade_cuda_gelu_bf16(intermediate, t * inner), "GELU (bf16)")
+            try CUDAOps.linear(intermediate, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias,
+                               outputs: h, into: r, bf16: bf16)
+            try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.outputNormWeight, bias: layer.outputNormBias,
+                                  epsilon: c.layerNormEpsilon, copy: xHalf)
+            swap(&x, &r)
+        }
+        try CUDAOps.linear(xHalf, rows: t, inputs: h, weight: w.transformWeight, bias: w.transformBias, outputs: h, into: r,
+                           bf16: bf16)
+        try CUDAOps.check(splade_cuda_gelu_forward(r, t * h), "GELU")
+        try CUDAOps.layerNorm(r, rows: t, cols: h, weight: w.transformNormWeight, bias: w.transformNormBias,
+                              epsilon: c.layerNormEpsilon, copy: xHalf)
+        try batch.pool(transformed: xHalf, weights: w, logits: try halves("logits", batch.logitRowsPerChunk * v), maxima: maxima,
+                       bf16: bf16)
     }
 }
 #endif

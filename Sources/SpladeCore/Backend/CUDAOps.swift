@@ -10,8 +10,9 @@ enum CUDAOps {
     }
 
     /// bfloat16 products (--precision bf16), as torch.autocast multiplies: the weights' bfloat16 copies, and
-    /// bfloat16 copies of the other operands made in `scratch` just before each product; float32 sums and
-    /// outputs, and float32 everywhere else (softmax, LayerNorm, GELU, gradients' accumulation).
+    /// bfloat16 copies of the other operands made in `scratch` just before each product (training), or kept in
+    /// bfloat16 from the step that made them (encoding); float32 sums, and float32 for the residual stream,
+    /// LayerNorm and gradients' accumulation.
     struct BFloat16 {
         let weights: DeviceBF16Weights
         let scratch = DeviceScratch<UInt16>()
@@ -43,18 +44,12 @@ enum CUDAOps {
                   "linear (bf16)")
     }
 
-    /// Y = GELU(X)·Wᵀ + b (a feed-forward block's second half, for inference): GELU in place in float32, or with `bf16`
-    /// straight into the product's bfloat16 input in one pass, X left as it is.
-    static func geluLinear(_ x: UnsafeMutablePointer<Float>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
-                           outputs: Int, into y: UnsafeMutablePointer<Float>, bf16: BFloat16?) throws(SpladeError) {
-        guard let bf16 else {
-            try check(splade_cuda_gelu_forward(x, rows * inputs), "GELU")
-            return try linear(x, rows: rows, inputs: inputs, weight: weight, bias: bias, outputs: outputs, into: y)
-        }
-        let activated = try bf16.scratch("input", rows * inputs)
-        try check(splade_cuda_gelu_forward_bf16(x, rows * inputs, activated), "GELU (bf16)")
-        try linear(UnsafePointer(activated), rows: rows, inputs: inputs, weight: weight, bias: bias, outputs: outputs, into: y,
-                   bf16: bf16)
+    /// Y = bfloat16(X·Wᵀ + b) from bfloat16 X, the bias's bfloat16 copy added (encoding in bf16: a product whose
+    /// output only other steps in bfloat16 read).
+    static func linear(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
+                       outputs: Int, into y: UnsafeMutablePointer<UInt16>, bf16: BFloat16) throws(SpladeError) {
+        try check(splade_cuda_linear_bf16_out(x, Int32(rows), Int32(inputs), bf16.weights[weight], bf16.weights[bias],
+                                              Int32(outputs), y), "linear (bf16 out)")
     }
 
     /// Linear.backward: dX = dY·W (overwritten), dW += dYᵀ·X, db += Σ_rows dY.
@@ -92,6 +87,14 @@ enum CUDAOps {
                                                 normalized, inverseStd), "LayerNorm")
     }
 
+    /// `layerNorm` (no x̂ or 1/σ kept) with the result also rounded into `copy`, the next product's bfloat16 input.
+    static func layerNorm(_ x: UnsafeMutablePointer<Float>, rows: Int, cols: Int, residual: UnsafePointer<Float>? = nil,
+                          weight: DeviceTensor, bias: DeviceTensor, epsilon: Float,
+                          copy: UnsafeMutablePointer<UInt16>) throws(SpladeError) {
+        try check(splade_cuda_layernorm_forward_bf16(x, Int32(rows), Int32(cols), residual, weight.pointer, bias.pointer,
+                                                     epsilon, copy), "LayerNorm (bf16 copy)")
+    }
+
     /// LayerNorm.backward: dX (may alias dY), dγ += Σ dY·x̂, dβ += Σ dY.
     static func layerNormBackward(_ dy: UnsafePointer<Float>, rows: Int, cols: Int, normalized: UnsafePointer<Float>,
                                   inverseStd: UnsafePointer<Float>, weight: DeviceTensor, dx: UnsafeMutablePointer<Float>,
@@ -108,23 +111,31 @@ enum CUDAOps {
     }
 
     /// One group of attention products per sequence (its heads) in one grouped call: `make(start, length,
-    /// probabilities offset)` gives the group's shape and its operands' offsets in floats from `a`, `b`, `c`.
+    /// probabilities offset)` gives the group's shape and its operands' offsets in elements from `a`, `b`, `c`.
     /// With `bfloat16` (copies of the `a` and `b` arrays, same offsets) the products read those instead.
     private static func grouped(_ batch: DeviceBatch, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
                                 a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
                                 bfloat16: (a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>)? = nil, _ what: String,
                                 _ make: (_ start: Int, _ length: Int, _ offset: Int) -> Product) throws(SpladeError) {
-        let products = batch.packing.lengths.enumerated().map { s, length in
-            make(batch.packing.offsets[s], length, batch.probabilityOffsets[s])
-        }
-        let (ta, tb) = (Int32(transposeA ? 1 : 0), Int32(transposeB ? 1 : 0))
-        let status: Int32
         if let bfloat16 {
-            let groups = products.map { $0.group(a: bfloat16.a, b: bfloat16.b, c: c) }
-            status = groups.withUnsafeBufferPointer { splade_cuda_gemm_grouped_bf16(ta, tb, alpha, beta, $0.baseAddress, Int32($0.count)) }
+            try grouped(batch, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, a: bfloat16.a,
+                        b: bfloat16.b, c: c, as: splade_cuda_gemm_group_bf16.self, what, make)
         } else {
-            let groups = products.map { $0.group(a: a, b: b, c: c) }
-            status = groups.withUnsafeBufferPointer { splade_cuda_sgemm_grouped(ta, tb, alpha, beta, $0.baseAddress, Int32($0.count)) }
+            try grouped(batch, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, a: a, b: b, c: c,
+                        as: splade_cuda_gemm_group.self, what, make)
+        }
+    }
+
+    /// `grouped` with operands and output of the element types of `Group`.
+    private static func grouped<Group: GemmGroup>(_ batch: DeviceBatch, transposeA: Bool, transposeB: Bool, alpha: Float = 1,
+                                                  beta: Float = 0, a: UnsafePointer<Group.Input>, b: UnsafePointer<Group.Input>,
+                                                  c: UnsafeMutablePointer<Group.Output>, as _: Group.Type, _ what: String,
+                                                  _ make: (_ start: Int, _ length: Int, _ offset: Int) -> Product) throws(SpladeError) {
+        let groups: [Group] = batch.packing.lengths.enumerated().map { s, length in
+            make(batch.packing.offsets[s], length, batch.probabilityOffsets[s]).group(a: a, b: b, c: c)
+        }
+        let status = groups.withUnsafeBufferPointer {
+            Group.multiply(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
         }
         try check(status, what)
     }
@@ -134,57 +145,70 @@ enum CUDAOps {
     private struct Product {
         let heads, m, n, k, a, lda, strideA, b, ldb, strideB, c, ldc, strideC: Int
 
-        func group(a base: UnsafePointer<Float>, b other: UnsafePointer<Float>, c out: UnsafeMutablePointer<Float>) -> splade_cuda_gemm_group {
-            splade_cuda_gemm_group(m: Int32(m), n: Int32(n), k: Int32(k), batch: Int32(heads), a: base + a, lda: Int32(lda),
-                                   stride_a: Int64(strideA), b: other + b, ldb: Int32(ldb), stride_b: Int64(strideB), c: out + c,
-                                   ldc: Int32(ldc), stride_c: Int64(strideC))
+        func group<Group: GemmGroup>(a base: UnsafePointer<Group.Input>, b other: UnsafePointer<Group.Input>,
+                                     c out: UnsafeMutablePointer<Group.Output>) -> Group {
+            Group(m: Int32(m), n: Int32(n), k: Int32(k), batch: Int32(heads), a: base + a, lda: Int32(lda),
+                  stride_a: Int64(strideA), b: other + b, ldb: Int32(ldb), stride_b: Int64(strideB), c: out + c,
+                  ldc: Int32(ldc), stride_c: Int64(strideC))
         }
 
-        func group(a base: UnsafePointer<UInt16>, b other: UnsafePointer<UInt16>,
-                   c out: UnsafeMutablePointer<Float>) -> splade_cuda_gemm_group_bf16 {
-            splade_cuda_gemm_group_bf16(m: Int32(m), n: Int32(n), k: Int32(k), batch: Int32(heads), a: base + a, lda: Int32(lda),
-                                        stride_a: Int64(strideA), b: other + b, ldb: Int32(ldb), stride_b: Int64(strideB),
-                                        c: out + c, ldc: Int32(ldc), stride_c: Int64(strideC))
+        /// The forward products of one sequence's heads (rows start ..< start + l of the packed batch, its
+        /// probabilities at `offset`): scores S = Q·Kᵀ from the QKV rows, and context = P·V into [T, H].
+        static func scores(_ config: BertConfig) -> (_ start: Int, _ l: Int, _ offset: Int) -> Product {
+            let h = config.hiddenSize, n = config.heads, d = h / n
+            return { start, l, offset in
+                Product(heads: n, m: l, n: l, k: d, a: start * 3 * h, lda: 3 * h, strideA: d, b: start * 3 * h + h, ldb: 3 * h,
+                        strideB: d, c: offset, ldc: l, strideC: l * l)
+            }
+        }
+
+        static func context(_ config: BertConfig) -> (_ start: Int, _ l: Int, _ offset: Int) -> Product {
+            let h = config.hiddenSize, n = config.heads, d = h / n
+            return { start, l, offset in
+                Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h + 2 * h, ldb: 3 * h,
+                        strideB: d, c: start * h, ldc: h, strideC: d)
+            }
         }
     }
 
     /// Attention.forward for every head of every sequence of `batch`: P = softmax(QKᵀ/√d) per head into
     /// `probabilities` (batch.probabilityCount floats), then context = P V, or (P ⊙ mask) V with dropout
     /// (P ⊙ mask in `dropped`, as large). Two grouped products and one block softmax for the batch; with
-    /// `bf16` the products read bfloat16 copies of Q, K, V and P. Inference in bf16 (`keepProbabilities`
-    /// false) needs P only in bfloat16: the softmax writes it there, `probabilities` keeps the scores.
+    /// `bf16` the products read bfloat16 copies of Q, K, V and P.
     static func attention(qkv: UnsafePointer<Float>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
                           context: UnsafeMutablePointer<Float>,
                           dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?,
-                          bf16: BFloat16? = nil, keepProbabilities: Bool = true) throws(SpladeError) {
-        let h = batch.config.hiddenSize, n = batch.config.heads, d = h / n, scale = 1 / Float(d).squareRoot()
+                          bf16: BFloat16? = nil) throws(SpladeError) {
+        let h = batch.config.hiddenSize, scale = 1 / Float(h / batch.config.heads).squareRoot()
         let halfQKV = try bf16?.copy(qkv, count: batch.packing.tokens * 3 * h, "qkv")
         try grouped(batch, transposeA: false, transposeB: true, alpha: scale, a: qkv, b: qkv, c: probabilities,
-                    bfloat16: halfQKV.map { ($0, $0) }, "attention scores") { start, l, offset in
-            Product(heads: n, m: l, n: l, k: d, a: start * 3 * h, lda: 3 * h, strideA: d, b: start * 3 * h + h, ldb: 3 * h,
-                    strideB: d, c: offset, ldc: l, strideC: l * l)
-        }
+                    bfloat16: halfQKV.map { ($0, $0) }, "attention scores", Product.scores(batch.config))
+        try softmax(probabilities, batch: batch)
         var used = UnsafePointer(probabilities)
+        if let dropout {
+            try dropout.mask.apply(probabilities, count: batch.probabilityCount, into: dropout.dropped)
+            used = UnsafePointer(dropout.dropped)
+        }
         var halves: (UnsafePointer<UInt16>, UnsafePointer<UInt16>)?
-        if let bf16, let halfQKV, !keepProbabilities, dropout == nil {
-            let half = try bf16.scratch("probabilities", batch.probabilityCount)
-            try check(splade_cuda_softmax_blocks_bf16(probabilities, batch.blockOffsets.pointer, batch.lengths.pointer,
-                                                      Int32(batch.packing.lengths.count), Int32(batch.config.heads),
-                                                      Int32(batch.softmaxRows), half), "softmax (bf16)")
-            halves = (UnsafePointer(half), halfQKV)
-        } else {
-            try softmax(probabilities, batch: batch)
-            if let dropout {
-                try dropout.mask.apply(probabilities, count: batch.probabilityCount, into: dropout.dropped)
-                used = UnsafePointer(dropout.dropped)
-            }
-            if let bf16, let halfQKV { halves = (try bf16.copy(used, count: batch.probabilityCount, "probabilities"), halfQKV) }
-        }
+        if let bf16, let halfQKV { halves = (try bf16.copy(used, count: batch.probabilityCount, "probabilities"), halfQKV) }
         try grouped(batch, transposeA: false, transposeB: false, a: used, b: qkv, c: context, bfloat16: halves,
-                    "attention context") { start, l, offset in
-            Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h + 2 * h, ldb: 3 * h,
-                    strideB: d, c: start * h, ldc: h, strideC: d)
-        }
+                    "attention context", Product.context(batch.config))
+    }
+
+    /// Attention.forward of encoding in bf16, in bfloat16 throughout as under torch.autocast: the scores QKᵀ/√d
+    /// rounded into `probabilities` (batch.probabilityCount entries), the block softmax over them in place, and the
+    /// context P V rounded into `context` ([T, H], the input of the output product). Every product is a bfloat16
+    /// one with a bfloat16 output, the combination cuBLAS's grouped products take.
+    static func attention(qkv: UnsafePointer<UInt16>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<UInt16>,
+                          context: UnsafeMutablePointer<UInt16>) throws(SpladeError) {
+        let scale = 1 / Float(batch.config.hiddenSize / batch.config.heads).squareRoot()
+        try grouped(batch, transposeA: false, transposeB: true, alpha: scale, a: qkv, b: qkv, c: probabilities,
+                    as: splade_cuda_gemm_group_bf16_out.self, "attention scores (bf16)", Product.scores(batch.config))
+        try check(splade_cuda_softmax_blocks_bf16(probabilities, batch.blockOffsets.pointer, batch.lengths.pointer,
+                                                  Int32(batch.packing.lengths.count), Int32(batch.config.heads),
+                                                  Int32(batch.softmaxRows)), "softmax (bf16)")
+        try grouped(batch, transposeA: false, transposeB: false, a: UnsafePointer(probabilities), b: qkv, c: context,
+                    as: splade_cuda_gemm_group_bf16_out.self, "attention context (bf16)", Product.context(batch.config))
     }
 
     /// Attention.backward for every head of every sequence, into dQKV (overwritten):
@@ -260,6 +284,38 @@ enum CUDAOps {
             try check(splade_cuda_copy_device(destination, source, count * MemoryLayout<Float>.stride), "dropout")
             try apply(destination, count: count)
         }
+    }
+}
+
+/// The C API's grouped-product groups (float32; bfloat16 operands; bfloat16 operands and output): the same fields
+/// over different element types, and the function that multiplies each.
+protocol GemmGroup {
+    associatedtype Input
+    associatedtype Output
+    init(m: Int32, n: Int32, k: Int32, batch: Int32, a: UnsafePointer<Input>!, lda: Int32, stride_a: Int64,
+         b: UnsafePointer<Input>!, ldb: Int32, stride_b: Int64, c: UnsafeMutablePointer<Output>!, ldc: Int32, stride_c: Int64)
+    static func multiply(_ transposeA: Int32, _ transposeB: Int32, _ alpha: Float, _ beta: Float,
+                         _ groups: UnsafePointer<Self>?, _ count: Int32) -> Int32
+}
+
+extension splade_cuda_gemm_group: GemmGroup {
+    static func multiply(_ ta: Int32, _ tb: Int32, _ alpha: Float, _ beta: Float, _ groups: UnsafePointer<Self>?,
+                         _ count: Int32) -> Int32 {
+        splade_cuda_sgemm_grouped(ta, tb, alpha, beta, groups, count)
+    }
+}
+
+extension splade_cuda_gemm_group_bf16: GemmGroup {
+    static func multiply(_ ta: Int32, _ tb: Int32, _ alpha: Float, _ beta: Float, _ groups: UnsafePointer<Self>?,
+                         _ count: Int32) -> Int32 {
+        splade_cuda_gemm_grouped_bf16(ta, tb, alpha, beta, groups, count)
+    }
+}
+
+extension splade_cuda_gemm_group_bf16_out: GemmGroup {
+    static func multiply(_ ta: Int32, _ tb: Int32, _ alpha: Float, _ beta: Float, _ groups: UnsafePointer<Self>?,
+                         _ count: Int32) -> Int32 {
+        splade_cuda_gemm_grouped_bf16_out(ta, tb, alpha, beta, groups, count)
     }
 }
 

@@ -56,15 +56,37 @@ struct DeviceBatch {
     func pool(transformed: UnsafePointer<Float>, weights w: DeviceBertWeights, logits: UnsafeMutablePointer<Float>,
               maxima: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
               bf16: CUDAOps.BFloat16? = nil) throws(SpladeError) {
-        let v = config.vocabularySize, h = config.hiddenSize, t = packing.tokens, s = packing.lengths.count
-        try CUDAOps.check(splade_cuda_splade_max_reset(maxima, argmax, s * v), "pooling")
-        var start = 0
-        while start < t {
-            let rows = min(logitRowsPerChunk, t - start)
+        let v = config.vocabularySize, h = config.hiddenSize, s = packing.lengths.count
+        try forEachChunk(maxima: maxima, argmax: argmax) { start, rows throws(SpladeError) in
             try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias,
                                outputs: v, into: logits, bf16: bf16)
             try CUDAOps.check(splade_cuda_splade_max_segments(logits, Int32(rows), Int32(v), Int32(start), starts.pointer,
                                                               Int32(s), maxima, argmax), "pooling")
+        }
+    }
+
+    /// `pool` for encoding in bf16: the transformed rows in bfloat16, and the logits too, as under torch.autocast
+    /// (half the bytes written and read again), rounded from float32 sums with the decoder bias's copy added.
+    func pool(transformed: UnsafePointer<UInt16>, weights w: DeviceBertWeights, logits: UnsafeMutablePointer<UInt16>,
+              maxima: UnsafeMutablePointer<Float>, bf16: CUDAOps.BFloat16) throws(SpladeError) {
+        let v = config.vocabularySize, h = config.hiddenSize, s = packing.lengths.count
+        try forEachChunk(maxima: maxima, argmax: nil) { start, rows throws(SpladeError) in
+            try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias,
+                               outputs: v, into: logits, bf16: bf16)
+            try CUDAOps.check(splade_cuda_splade_max_segments_bf16(logits, Int32(rows), Int32(v), Int32(start),
+                                                                   starts.pointer, Int32(s), maxima, nil), "pooling")
+        }
+    }
+
+    /// Resets the maxima (and argmax rows), then calls `body(first row, rows)` for each chunk of packed rows.
+    private func forEachChunk(maxima: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
+                              _ body: (_ start: Int, _ rows: Int) throws(SpladeError) -> Void) throws(SpladeError) {
+        let t = packing.tokens
+        try CUDAOps.check(splade_cuda_splade_max_reset(maxima, argmax, packing.lengths.count * config.vocabularySize), "pooling")
+        var start = 0
+        while start < t {
+            let rows = min(logitRowsPerChunk, t - start)
+            try body(start, rows)
             start += rows
         }
     }

@@ -107,29 +107,29 @@ final class DeviceBertWeights {
     }
 }
 
-/// bfloat16 copies of the matrices the GPU passes multiply by (--precision bf16): the tensors with weight
-/// decay (every weight matrix and embedding, the decoder among them), converted in one launch into one
-/// allocation at the same offsets. Biases and LayerNorm parameters stay float32 only. The trainer
-/// refreshes the copies after each optimizer step; the float32 tensors remain the master weights.
+/// bfloat16 copies of the parameters (--precision bf16), converted in one launch into one allocation at the
+/// same offsets. Products read the matrices' copies (every weight matrix and embedding, the decoder among them);
+/// encoding's bfloat16-output products also read the biases' copies, as torch.autocast rounds a Linear's bias.
+/// The trainer refreshes the copies after each optimizer step; the float32 tensors remain the master weights.
 final class DeviceBF16Weights {
     private let source: DeviceBertWeights
     private let storage: DeviceBuffer<UInt16>
 
     init(_ weights: DeviceBertWeights) throws(SpladeError) {
         source = weights
-        storage = try DeviceBuffer<UInt16>(count: weights.decaying.count)
+        storage = try DeviceBuffer<UInt16>(count: weights.all.count)
         try refresh()
     }
 
     /// Converts the float32 weights again (after they changed).
     func refresh() throws(SpladeError) {
-        try CUDAOps.check(splade_cuda_to_bf16(source.decaying.pointer, source.decaying.count, storage.pointer), "bfloat16 weights")
+        try CUDAOps.check(splade_cuda_to_bf16(source.all.pointer, source.all.count, storage.pointer), "bfloat16 weights")
     }
 
-    /// The bfloat16 copy of `tensor`, one of the weights' tensors with weight decay.
+    /// The bfloat16 copy of `tensor`, one of the weights' tensors.
     subscript(_ tensor: DeviceTensor) -> UnsafePointer<UInt16> {
-        let offset = source.decaying.pointer.distance(to: tensor.pointer)
-        precondition(offset >= 0 && offset + tensor.count <= source.decaying.count, "only decaying tensors have bfloat16 copies")
+        let offset = source.all.pointer.distance(to: tensor.pointer)
+        precondition(offset >= 0 && offset + tensor.count <= source.all.count, "not a tensor of these weights")
         return UnsafePointer(storage.pointer + offset)
     }
 }
