@@ -18,7 +18,8 @@
  * no difference, whatever its payload). real_us is the median time of
  * REPETITIONS calls of the real library, each between two synchronizations; only the first call's
  * results are checked (the others run on buffers it already updated). A failed API call gives one line
- * with "pass": false and "message". Last line: {"checks": n, "failed": k}.
+ * with "pass": false and "message". Last line: {"checks": n, "failed": k, "grouped_fallbacks": f}, f the real library's
+ * grouped calls that cuBLAS declined for their types and that ran one product per group instead.
  * Exit status: 0 all passed, 1 a check failed, 2 a setup failure (a library not loadable, init failed).
  * On a GPU machine, cuBLAS must be loadable by the real library (LD_LIBRARY_PATH or SPLADE_CUDA_CUBLAS).
  */
@@ -56,6 +57,7 @@
     X(int, sgemm_strided_batched, (int, int, int, int, int, float, const float *, int, long long, const float *, int, \
                                    long long, float, float *, int, long long, int))                                   \
     X(int, sgemm_grouped, (int, int, float, float, const splade_cuda_gemm_group *, int))                              \
+    X(int, grouped_fallbacks, (void))                                                                                 \
     X(int, to_bf16, (const float *, size_t, uint16_t *))                                                              \
     X(int, linear, (const float *, int, int, const float *, const float *, int, float *))                             \
     X(int, linear_bf16, (const uint16_t *, int, int, const uint16_t *, const float *, int, float *))                  \
@@ -1661,6 +1663,6 @@ int main(int argc, char **argv) {
 
     check_argument_errors();
 
-    printf("{\"checks\": %d, \"failed\": %d}\n", checks, failures);
+    printf("{\"checks\": %d, \"failed\": %d, \"grouped_fallbacks\": %d}\n", checks, failures, real->grouped_fallbacks());
     return failures ? 1 : 0;
 }

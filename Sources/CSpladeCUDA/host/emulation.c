@@ -226,6 +226,9 @@ int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, flo
 }
 
 /* OpenBLAS has no TF32: products stay exact float32, which the header allows either way. */
+/* The emulation multiplies every group itself: nothing is declined. */
+int splade_cuda_grouped_fallbacks(void) { return 0; }
+
 int splade_cuda_set_tf32(int enabled) {
     (void)enabled;
     ENTER();

@@ -86,6 +86,10 @@ typedef struct {
 } splade_cuda_gemm_group;
 int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
                               const splade_cuda_gemm_group *groups, int group_count);
+/* How many grouped calls (of any precision, since the library was loaded) cuBLAS's grouped product declined with
+ * CUBLAS_STATUS_NOT_SUPPORTED, and which were made as one product per group instead: the same results, more
+ * launches. For performance checks (kernel-check reports it). */
+int splade_cuda_grouped_fallbacks(void);
 /* A Linear layer: Y[rows×out] = X[rows×in]·Wᵀ + bias (W row-major out×in, bias[out]; TF32 products after
  * splade_cuda_set_tf32(1)). One cuBLASLt product with the bias added in its epilogue where cuBLASLt is there and has
  * an algorithm for the shape; else the bias rows, then the product accumulated onto them (SPLADE_CUDA_LT=0 in the

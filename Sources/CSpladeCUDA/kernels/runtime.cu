@@ -434,6 +434,7 @@ static Scratch grouped_pointers;
 static std::vector<int> group_ops_a, group_ops_b, group_m, group_n, group_k, group_lda, group_ldb, group_ldc, group_size;
 static std::vector<float> group_alpha, group_beta;
 static std::vector<int> nonempty;  // indices into the caller's groups
+static std::atomic<int> grouped_fallbacks{0};  // splade_cuda_grouped_fallbacks
 
 // What differs between the float32 and the bfloat16 grouped products: the names and the cuBLAS calls, which take
 // the column-major view (ops, sizes and leading dimensions already swapped: blas_a is our B, blas_b our A).
@@ -569,7 +570,10 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     }
     int status = P::grouped(blas_a, blas_b, blas_c, used);
     // A cuBLAS whose grouped product lacks this combination of types: the same products, a group at a time.
-    if (status == CUBLAS_STATUS_NOT_SUPPORTED_) return per_group(op_a, op_b, alpha, beta, groups, group_count);
+    if (status == CUBLAS_STATUS_NOT_SUPPORTED_) {
+        grouped_fallbacks++;
+        return per_group(op_a, op_b, alpha, beta, groups, group_count);
+    }
     return status == 0 ? SPLADE_CUDA_OK
                        : fail(SPLADE_CUDA_ERROR_CUBLAS, "%s failed with status %d", P::grouped_name, status);
 }
@@ -586,6 +590,8 @@ int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha,
                                   const splade_cuda_gemm_group_bf16 *groups, int group_count) {
     return grouped_products(transpose_a, transpose_b, alpha, beta, groups, group_count);
 }
+
+int splade_cuda_grouped_fallbacks(void) { return grouped_fallbacks.load(); }
 
 int splade_cuda_gemm_grouped_bf16_out(int transpose_a, int transpose_b, float alpha, float beta,
                                       const splade_cuda_gemm_group_bf16_out *groups, int group_count) {
