@@ -228,6 +228,10 @@ struct CUDAKernelTests {
             x[i].isNaN ? !Self.widen(got[i]).isNaN : got[i] != expected[i]
         }
         #expect(wrong.isEmpty, "first differing: \(wrong.prefix(5).map { String(x[$0].bitPattern, radix: 16) })")
+        // And back, exactly (NaN payloads too): a bfloat16 is a float's upper half.
+        let wide = try DeviceBuffer<Float>(count: x.count)
+        try Self.check(splade_cuda_from_bf16(gy.pointer, x.count, wide.pointer))
+        #expect(try wide.download().map(\.bitPattern) == got.prefix(x.count).map { UInt32($0) << 16 })
     }
 
     /// A and B rounded to bfloat16 (leading dimensions wider than the rows): the GPU's float32 sums of the exact

@@ -59,6 +59,7 @@
     X(int, sgemm_grouped, (int, int, float, float, const splade_cuda_gemm_group *, int))                              \
     X(int, grouped_fallbacks, (void))                                                                                 \
     X(int, to_bf16, (const float *, size_t, uint16_t *))                                                              \
+    X(int, from_bf16, (const uint16_t *, size_t, float *))                                                            \
     X(int, linear, (const float *, int, int, const float *, const float *, int, float *))                             \
     X(int, linear_bf16, (const uint16_t *, int, int, const uint16_t *, const float *, int, float *))                  \
     X(int, linear_bf16_out, (const uint16_t *, int, int, const uint16_t *, const uint16_t *, int, uint16_t *))        \
@@ -803,6 +804,19 @@ static void to_bf16_case(size_t count, size_t offset) {
     RUN(&t, api->to_bf16(DF(xb) + offset, count, DB(y) + offset));
 }
 
+/* from_bf16 of `count` random bit patterns (every exponent, NaNs and infinities among them) into y[1 ...] (y[0] must
+ * stay as it was): widening is exact, so the bits are compared. */
+static void from_bf16_case(size_t count) {
+    Test t;
+    begin(&t, "from_bf16", "count=%zu from element 1: random bit patterns", count);
+    uint16_t *x = allocate(count * sizeof(uint16_t));
+    for (size_t i = 0; i < count; i++) x[i] = (uint16_t)(next_random() >> 48);
+    int xb = buffer(&t, x, count * sizeof(uint16_t));
+    int y = random_buffer(&t, count + 1, -1, 1);
+    output(&t, y, "y", 0);
+    RUN(&t, api->from_bf16(DB(xb), count, DF(y) + 1));
+}
+
 /* As sgemm_case, A and B in bfloat16: both sides sum the same exact products in float32, in different orders. */
 static void gemm_bf16_case(const char *what, int ta, int tb, int m, int n, int k, float alpha, float beta, int pad) {
     int lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + pad;
@@ -871,6 +885,7 @@ static void check_bf16(void) {
     size_t intermediate = (size_t)S.tokens * S.inter;
     to_bf16_case(sizeof bf16_special / sizeof bf16_special[0], 0);
     to_bf16_case(intermediate + 3, 1);
+    from_bf16_case(65536 + 7);
     int T = S.tokens, h = S.h, I = S.inter;
     gemm_bf16_case("Linear forward", 0, 1, T, I, h, 1, 1, 3);
     gemm_bf16_case("decoder logits of a chunk", 0, 1, S.length, S.vocabulary, h, 1, 0, 0);
@@ -1514,6 +1529,9 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("to_bf16 x NULL", BAD, api->to_bf16(NULL, 4, DB(0)));
     EXPECT_STATUS("to_bf16 y NULL", BAD, api->to_bf16(DF(0), 4, NULL));
     EXPECT_STATUS("to_bf16 count=0: a no-op", OK, api->to_bf16(NULL, 0, NULL));
+    EXPECT_STATUS("from_bf16 x NULL", BAD, api->from_bf16(NULL, 4, DF(0)));
+    EXPECT_STATUS("from_bf16 y NULL", BAD, api->from_bf16(DB(0), 4, NULL));
+    EXPECT_STATUS("from_bf16 count=0: a no-op", OK, api->from_bf16(NULL, 0, NULL));
     EXPECT_STATUS("gemm_bf16 m=-1", CUBLAS, api->gemm_bf16(0, 1, -1, 4, 4, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 4));
     EXPECT_STATUS("gemm_bf16 k=-1", CUBLAS, api->gemm_bf16(0, 1, 4, 4, -1, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 4));
     EXPECT_STATUS("gemm_bf16 lda=3 < k=4 (NT)", CUBLAS,

@@ -292,6 +292,14 @@ static float bf16_float(uint16_t x) {
     return value;
 }
 
+int splade_cuda_from_bf16(const uint16_t *x, size_t count, float *y) {
+    ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    REQUIRE(x && y, "null pointer");
+    for (size_t i = 0; i < count; i++) y[i] = bf16_float(x[i]);
+    return SPLADE_CUDA_OK;
+}
+
 /* The rows×cols matrix x (bfloat16, row stride ld) as a dense float matrix, exactly. */
 static void widen(const uint16_t *x, int rows, int cols, int ld, float *out) {
     for (size_t r = 0; r < (size_t)rows; r++)

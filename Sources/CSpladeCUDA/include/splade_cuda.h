@@ -100,6 +100,8 @@ int splade_cuda_linear(const float *x, int rows, int in, const float *w, const f
 
 /* y[i] = x[i] as bfloat16 (the upper 16 bits of the float32, rounded to nearest even; NaN stays NaN). */
 int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y);
+/* y[i] = x[i] widened to float32 (exact: a bfloat16 is a float32's upper half). */
+int splade_cuda_from_bf16(const uint16_t *x, size_t count, float *y);
 /* As splade_cuda_sgemm with A and B in bfloat16: C[m×n] = alpha·op(A)·op(B) + beta·C, C float32, products
  * accumulated in float32 (cublasGemmEx, CUBLAS_COMPUTE_32F). */
 int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,

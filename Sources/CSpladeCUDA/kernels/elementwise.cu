@@ -62,6 +62,10 @@ static __global__ void to_bf16_kernel(const float *x, size_t count, uint16_t *y)
     GRID_STRIDE(i, count) y[i] = bfloat16_bits(x[i]);
 }
 
+static __global__ void from_bf16_kernel(const uint16_t *x, size_t count, float *y) {
+    GRID_STRIDE(i, count) y[i] = bfloat16_value(x[i]);
+}
+
 // SeededRandom (SplitMix64) without its sequential state: draw n has state seed + (n + 1)·γ, so every
 // element computes its own draw and the mask equals the CPU's after `counter` earlier draws.
 static __device__ inline uint64_t splitmix64(uint64_t seed, uint64_t draw) {
@@ -215,6 +219,14 @@ int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y) {
     SPLADE_REQUIRE(x && y, "null pointer");
     to_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count, y);
     return launched("to_bf16");
+}
+
+int splade_cuda_from_bf16(const uint16_t *x, size_t count, float *y) {
+    SPLADE_ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && y, "null pointer");
+    from_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count, y);
+    return launched("from_bf16");
 }
 
 int splade_cuda_dropout(float *x, size_t count, uint64_t seed, uint64_t counter, float probability) {

@@ -17,6 +17,11 @@ enum CUDAOps {
         let weights: DeviceBF16Weights
         let scratch = DeviceScratch<UInt16>()
 
+        /// `x` widened into `y` (exactly).
+        func widen(_ x: UnsafePointer<UInt16>, count: Int, into y: UnsafeMutablePointer<Float>) throws(SpladeError) {
+            try check(splade_cuda_from_bf16(x, count, y), "bfloat16 to float32")
+        }
+
         /// `x` rounded to bfloat16 in scratch buffer `name`.
         func copy(_ x: UnsafePointer<Float>, count: Int, _ name: String) throws(SpladeError) -> UnsafePointer<UInt16> {
             let y = try scratch(name, count)
@@ -110,32 +115,18 @@ enum CUDAOps {
         var tokens: Int { offsets.last! }
     }
 
-    /// One group of attention products per sequence (its heads) in one grouped call: `make(start, length,
-    /// probabilities offset)` gives the group's shape and its operands' offsets in elements from `a`, `b`, `c`.
-    /// With `bfloat16` (copies of the `a` and `b` arrays, same offsets) the products read those instead.
-    private static func grouped(_ batch: DeviceBatch, transposeA: Bool, transposeB: Bool, alpha: Float = 1, beta: Float = 0,
-                                a: UnsafePointer<Float>, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>,
-                                bfloat16: (a: UnsafePointer<UInt16>, b: UnsafePointer<UInt16>)? = nil, _ what: String,
-                                _ make: (_ start: Int, _ length: Int, _ offset: Int) -> Product) throws(SpladeError) {
-        if let bfloat16 {
-            try grouped(batch, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, a: bfloat16.a,
-                        b: bfloat16.b, c: c, as: splade_cuda_gemm_group_bf16.self, what, make)
-        } else {
-            try grouped(batch, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta, a: a, b: b, c: c,
-                        as: splade_cuda_gemm_group.self, what, make)
-        }
-    }
-
-    /// `grouped` with operands and output of the element types of `Group`.
-    private static func grouped<Group: GemmGroup>(_ batch: DeviceBatch, transposeA: Bool, transposeB: Bool, alpha: Float = 1,
-                                                  beta: Float = 0, a: UnsafePointer<Group.Input>, b: UnsafePointer<Group.Input>,
-                                                  c: UnsafeMutablePointer<Group.Output>, as _: Group.Type, _ what: String,
-                                                  _ make: (_ start: Int, _ length: Int, _ offset: Int) -> Product) throws(SpladeError) {
+    /// One group of attention products per sequence (its heads) in one grouped call of the C function for `Group`'s
+    /// element types: `make(start, length, probabilities offset)` gives the group's shape and its operands' offsets in
+    /// elements from `a`, `b`, `c`.
+    private static func grouped<Group: GemmGroup>(_ batch: DeviceBatch, transposeA: Bool = false, transposeB: Bool = false,
+                                                  alpha: Float = 1, a: UnsafePointer<Group.Input>,
+                                                  b: UnsafePointer<Group.Input>, c: UnsafeMutablePointer<Group.Output>,
+                                                  as _: Group.Type, _ what: String, _ make: Product.Maker) throws(SpladeError) {
         let groups: [Group] = batch.packing.lengths.enumerated().map { s, length in
             make(batch.packing.offsets[s], length, batch.probabilityOffsets[s]).group(a: a, b: b, c: c)
         }
         let status = groups.withUnsafeBufferPointer {
-            Group.multiply(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, beta, $0.baseAddress, Int32($0.count))
+            Group.multiply(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, 0, $0.baseAddress, Int32($0.count))
         }
         try check(status, what)
     }
@@ -152,114 +143,158 @@ enum CUDAOps {
                   ldc: Int32(ldc), stride_c: Int64(strideC))
         }
 
-        /// The forward products of one sequence's heads (rows start ..< start + l of the packed batch, its
-        /// probabilities at `offset`): scores S = Q·Kᵀ from the QKV rows, and context = P·V into [T, H].
-        static func scores(_ config: BertConfig) -> (_ start: Int, _ l: Int, _ offset: Int) -> Product {
-            let h = config.hiddenSize, n = config.heads, d = h / n
+        /// One sequence's products (its rows start ..< start + l of the packed batch, its probabilities at `offset`).
+        typealias Maker = (_ start: Int, _ l: Int, _ offset: Int) -> Product
+
+        /// Per head, d-wide blocks of the packed rows times d-wide blocks transposed, into the probabilities' layout
+        /// ([l×l] a head): A's block at column `a` of rows `lda` wide, B's at column `b` of rows `ldb` wide.
+        static func rowsByRows(_ config: BertConfig, a: Int, lda: Int, b: Int, ldb: Int) -> Maker {
+            let n = config.heads, d = config.hiddenSize / n
             return { start, l, offset in
-                Product(heads: n, m: l, n: l, k: d, a: start * 3 * h, lda: 3 * h, strideA: d, b: start * 3 * h + h, ldb: 3 * h,
+                Product(heads: n, m: l, n: l, k: d, a: start * lda + a, lda: lda, strideA: d, b: start * ldb + b, ldb: ldb,
                         strideB: d, c: offset, ldc: l, strideC: l * l)
             }
         }
 
-        static func context(_ config: BertConfig) -> (_ start: Int, _ l: Int, _ offset: Int) -> Product {
-            let h = config.hiddenSize, n = config.heads, d = h / n
+        /// Per head, an [l×l] block of the probabilities' layout times a d-wide block of the packed rows (at column
+        /// `b` of rows `ldb` wide), into a d-wide block (at column `c` of rows `ldc` wide).
+        static func probabilitiesByRows(_ config: BertConfig, b: Int, ldb: Int, c: Int, ldc: Int) -> Maker {
+            let n = config.heads, d = config.hiddenSize / n
             return { start, l, offset in
-                Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h + 2 * h, ldb: 3 * h,
-                        strideB: d, c: start * h, ldc: h, strideC: d)
+                Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * ldb + b, ldb: ldb,
+                        strideB: d, c: start * ldc + c, ldc: ldc, strideC: d)
             }
         }
     }
 
+    /// The six attention products over QKV rows [T, 3H] (Q, K, V side by side), the context and its gradient [T, H],
+    /// and the probabilities' layout: forward S = QKᵀ and context = P V; backward dV = Pᵀ dC (transposed A),
+    /// dP = dC Vᵀ, dQ = dS K and dK = dSᵀ Q (transposed A), dV, dQ and dK into their parts of dQKV [T, 3H].
+    private struct AttentionProducts {
+        let scores, context, values, probabilities, queries, keys: Product.Maker
+
+        init(_ config: BertConfig) {
+            let h = config.hiddenSize
+            scores = Product.rowsByRows(config, a: 0, lda: 3 * h, b: h, ldb: 3 * h)
+            context = Product.probabilitiesByRows(config, b: 2 * h, ldb: 3 * h, c: 0, ldc: h)
+            values = Product.probabilitiesByRows(config, b: 0, ldb: h, c: 2 * h, ldc: 3 * h)
+            probabilities = Product.rowsByRows(config, a: 0, lda: h, b: 2 * h, ldb: 3 * h)
+            queries = Product.probabilitiesByRows(config, b: h, ldb: 3 * h, c: 0, ldc: 3 * h)
+            keys = Product.probabilitiesByRows(config, b: 0, ldb: 3 * h, c: h, ldc: 3 * h)
+        }
+    }
+
+    /// 1/√d, attention's scale.
+    private static func scale(_ config: BertConfig) -> Float { 1 / Float(config.hiddenSize / config.heads).squareRoot() }
+
+    /// P ⊙ mask into `dropped` with dropout, else P itself.
+    private static func dropped(_ probabilities: UnsafePointer<Float>, batch: DeviceBatch,
+                                _ dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?) throws(SpladeError)
+        -> UnsafePointer<Float> {
+        guard let dropout else { return probabilities }
+        try dropout.mask.apply(probabilities, count: batch.probabilityCount, into: dropout.dropped)
+        return UnsafePointer(dropout.dropped)
+    }
+
     /// Attention.forward for every head of every sequence of `batch`: P = softmax(QKᵀ/√d) per head into
     /// `probabilities` (batch.probabilityCount floats), then context = P V, or (P ⊙ mask) V with dropout
-    /// (P ⊙ mask in `dropped`, as large). Two grouped products and one block softmax for the batch; with
-    /// `bf16` the products read bfloat16 copies of Q, K, V and P.
+    /// (P ⊙ mask in `dropped`, as large). Two grouped products and one block softmax for the batch.
     static func attention(qkv: UnsafePointer<Float>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
                           context: UnsafeMutablePointer<Float>,
-                          dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?,
-                          bf16: BFloat16? = nil) throws(SpladeError) {
-        let h = batch.config.hiddenSize, scale = 1 / Float(h / batch.config.heads).squareRoot()
-        let halfQKV = try bf16?.copy(qkv, count: batch.packing.tokens * 3 * h, "qkv")
-        try grouped(batch, transposeA: false, transposeB: true, alpha: scale, a: qkv, b: qkv, c: probabilities,
-                    bfloat16: halfQKV.map { ($0, $0) }, "attention scores", Product.scores(batch.config))
+                          dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?) throws(SpladeError) {
+        let products = AttentionProducts(batch.config), f32 = splade_cuda_gemm_group.self
+        try grouped(batch, transposeB: true, alpha: scale(batch.config), a: qkv, b: qkv, c: probabilities, as: f32,
+                    "attention scores", products.scores)
         try softmax(probabilities, batch: batch)
-        var used = UnsafePointer(probabilities)
-        if let dropout {
-            try dropout.mask.apply(probabilities, count: batch.probabilityCount, into: dropout.dropped)
-            used = UnsafePointer(dropout.dropped)
-        }
-        var halves: (UnsafePointer<UInt16>, UnsafePointer<UInt16>)?
-        if let bf16, let halfQKV { halves = (try bf16.copy(used, count: batch.probabilityCount, "probabilities"), halfQKV) }
-        try grouped(batch, transposeA: false, transposeB: false, a: used, b: qkv, c: context, bfloat16: halves,
-                    "attention context", Product.context(batch.config))
+        try grouped(batch, a: try dropped(probabilities, batch: batch, dropout), b: qkv, c: context, as: f32, "attention context",
+                    products.context)
+    }
+
+    /// Attention.forward of training in bf16, as PyTorch's fused attention under torch.autocast: the scores QKᵀ/√d
+    /// from bfloat16 copies of Q and K into `probabilities` in float32, the float32 softmax there (and dropout, into
+    /// `dropped`), then context = bfloat16(P' V) from bfloat16 copies of P' and V into `context` (which the output
+    /// product and its backward read).
+    static func attention(qkv: UnsafePointer<Float>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
+                          context: UnsafeMutablePointer<UInt16>,
+                          dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?,
+                          bf16: BFloat16) throws(SpladeError) {
+        let products = AttentionProducts(batch.config), half = splade_cuda_gemm_group_bf16_out.self
+        let count = batch.probabilityCount
+        let halfQKV = try bf16.copy(qkv, count: batch.packing.tokens * 3 * batch.config.hiddenSize, "qkv")
+        try grouped(batch, transposeB: true, alpha: scale(batch.config), a: halfQKV, b: halfQKV, c: probabilities,
+                    as: splade_cuda_gemm_group_bf16.self, "attention scores (bf16)", products.scores)
+        try softmax(probabilities, batch: batch)
+        let halfP = try bf16.copy(try dropped(probabilities, batch: batch, dropout), count: count, "probabilities")
+        try grouped(batch, a: halfP, b: halfQKV, c: context, as: half, "attention context (bf16)", products.context)
     }
 
     /// Attention.forward of encoding in bf16, in bfloat16 throughout as under torch.autocast: the scores QKᵀ/√d
     /// rounded into `probabilities` (batch.probabilityCount entries), the block softmax over them in place, and the
-    /// context P V rounded into `context` ([T, H], the input of the output product). Every product is a bfloat16
-    /// one with a bfloat16 output, the combination cuBLAS's grouped products take.
+    /// context P V rounded into `context` ([T, H], the input of the output product).
     static func attention(qkv: UnsafePointer<UInt16>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<UInt16>,
                           context: UnsafeMutablePointer<UInt16>) throws(SpladeError) {
-        let scale = 1 / Float(batch.config.hiddenSize / batch.config.heads).squareRoot()
-        try grouped(batch, transposeA: false, transposeB: true, alpha: scale, a: qkv, b: qkv, c: probabilities,
-                    as: splade_cuda_gemm_group_bf16_out.self, "attention scores (bf16)", Product.scores(batch.config))
+        let products = AttentionProducts(batch.config), half = splade_cuda_gemm_group_bf16_out.self
+        try grouped(batch, transposeB: true, alpha: scale(batch.config), a: qkv, b: qkv, c: probabilities, as: half,
+                    "attention scores (bf16)", products.scores)
         try check(splade_cuda_softmax_blocks_bf16(probabilities, batch.blockOffsets.pointer, batch.lengths.pointer,
                                                   Int32(batch.packing.lengths.count), Int32(batch.config.heads),
                                                   Int32(batch.softmaxRows)), "softmax (bf16)")
-        try grouped(batch, transposeA: false, transposeB: false, a: UnsafePointer(probabilities), b: qkv, c: context,
-                    as: splade_cuda_gemm_group_bf16_out.self, "attention context (bf16)", Product.context(batch.config))
+        try grouped(batch, a: UnsafePointer(probabilities), b: qkv, c: context, as: half, "attention context (bf16)",
+                    products.context)
     }
 
     /// Attention.backward for every head of every sequence, into dQKV (overwritten):
     /// dV = P'ᵀ dC, dP = (dC Vᵀ) ⊙ mask, dS = P ⊙ (dP − rowsum(dP ⊙ P)), dQ = s·dS K, dK = s·dSᵀ Q
     /// (P' = P ⊙ mask; no mask without dropout). `scratch` and `dropped` hold batch.probabilityCount floats each.
-    /// With `bf16` the four products read bfloat16 copies of their operands.
     static func attentionBackward(dContext: UnsafePointer<Float>, qkv: UnsafePointer<Float>, batch: DeviceBatch,
                                   probabilities: UnsafePointer<Float>, mask: DropoutMask?,
                                   dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
-                                  dropped: UnsafeMutablePointer<Float>, bf16: BFloat16? = nil) throws(SpladeError) {
-        let h = batch.config.hiddenSize, n = batch.config.heads, d = h / n, scale = 1 / Float(d).squareRoot()
-        let t = batch.packing.tokens, count = batch.probabilityCount
-        var used = probabilities
-        if let mask {
-            try mask.apply(probabilities, count: count, into: dropped)
-            used = UnsafePointer(dropped)
-        }
-        let halves = try bf16.map { b throws(SpladeError) in
-            (qkv: try b.copy(qkv, count: t * 3 * h, "qkv"), dContext: try b.copy(dContext, count: t * h, "dContext"),
-             probabilities: try b.copy(used, count: count, "probabilities"))
-        }
-        try grouped(batch, transposeA: true, transposeB: false, a: used, b: dContext, c: dQKV,
-                    bfloat16: halves.map { ($0.probabilities, $0.dContext) },
-                    "attention backward (values)") { start, l, offset in
-            Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * h, ldb: h, strideB: d,
-                    c: start * 3 * h + 2 * h, ldc: 3 * h, strideC: d)
-        }
-        try grouped(batch, transposeA: false, transposeB: true, a: dContext, b: qkv, c: scratch,
-                    bfloat16: halves.map { ($0.dContext, $0.qkv) }, "attention backward (probabilities)") { start, l, offset in
-            Product(heads: n, m: l, n: l, k: d, a: start * h, lda: h, strideA: d, b: start * 3 * h + 2 * h, ldb: 3 * h,
-                    strideB: d, c: offset, ldc: l, strideC: l * l)
-        }
-        if let mask {
-            try mask.apply(scratch, count: count)
-        }
-        try check(splade_cuda_softmax_backward_blocks(probabilities, scratch, batch.blockOffsets.pointer, batch.lengths.pointer,
-                                                      Int32(batch.packing.lengths.count), Int32(n), Int32(batch.softmaxRows)),
-                  "softmax backward")
+                                  dropped: UnsafeMutablePointer<Float>) throws(SpladeError) {
+        let products = AttentionProducts(batch.config), f32 = splade_cuda_gemm_group.self, s = scale(batch.config)
+        let used = try Self.dropped(probabilities, batch: batch, mask.map { ($0, dropped) })
+        try grouped(batch, transposeA: true, a: used, b: dContext, c: dQKV, as: f32, "attention backward (values)", products.values)
+        try grouped(batch, transposeB: true, a: dContext, b: qkv, c: scratch, as: f32, "attention backward (probabilities)",
+                    products.probabilities)
+        try softmaxBackward(probabilities, scratch, mask: mask, batch: batch)
+        try grouped(batch, alpha: s, a: scratch, b: qkv, c: dQKV, as: f32, "attention backward (queries)", products.queries)
+        try grouped(batch, transposeA: true, alpha: s, a: scratch, b: qkv, c: dQKV, as: f32, "attention backward (keys)",
+                    products.keys)
+    }
+
+    /// `attentionBackward` of training in bf16, as PyTorch's fused attention under torch.autocast: the four products
+    /// read bfloat16 copies of P', dC, dS and QKV; dP stays float32 (into `scratch`) for the float32 softmax backward,
+    /// while dV, dQ and dK, gradients of bfloat16 tensors there, are rounded to bfloat16, then widened into `dQKV`.
+    static func attentionBackward(dContext: UnsafePointer<Float>, qkv: UnsafePointer<Float>, batch: DeviceBatch,
+                                  probabilities: UnsafePointer<Float>, mask: DropoutMask?,
+                                  dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
+                                  dropped: UnsafeMutablePointer<Float>, bf16: BFloat16) throws(SpladeError) {
+        let products = AttentionProducts(batch.config), half = splade_cuda_gemm_group_bf16_out.self, s = scale(batch.config)
+        let t = batch.packing.tokens, h = batch.config.hiddenSize, count = batch.probabilityCount
+        let halfQKV = try bf16.copy(qkv, count: t * 3 * h, "qkv"), halfDC = try bf16.copy(dContext, count: t * h, "dContext")
+        let halfP = try bf16.copy(try Self.dropped(probabilities, batch: batch, mask.map { ($0, dropped) }), count: count,
+                                  "probabilities")
+        let halfDQKV = try bf16.scratch("dQKV", t * 3 * h)
+        try grouped(batch, transposeA: true, a: halfP, b: halfDC, c: halfDQKV, as: half, "attention backward (values, bf16)",
+                    products.values)
+        try grouped(batch, transposeB: true, a: halfDC, b: halfQKV, c: scratch, as: splade_cuda_gemm_group_bf16.self,
+                    "attention backward (probabilities, bf16)", products.probabilities)
+        try softmaxBackward(probabilities, scratch, mask: mask, batch: batch)
         // dS replaces P' in the bfloat16 scratch (the products above are queued before this copy).
-        var scoreHalves: (UnsafePointer<UInt16>, UnsafePointer<UInt16>)?
-        if let bf16, let halves { scoreHalves = (try bf16.copy(scratch, count: count, "probabilities"), halves.qkv) }
-        try grouped(batch, transposeA: false, transposeB: false, alpha: scale, a: scratch, b: qkv, c: dQKV, bfloat16: scoreHalves,
-                    "attention backward (queries)") { start, l, offset in
-            Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h + h, ldb: 3 * h,
-                    strideB: d, c: start * 3 * h, ldc: 3 * h, strideC: d)
-        }
-        try grouped(batch, transposeA: true, transposeB: false, alpha: scale, a: scratch, b: qkv, c: dQKV, bfloat16: scoreHalves,
-                    "attention backward (keys)") { start, l, offset in
-            Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * 3 * h, ldb: 3 * h,
-                    strideB: d, c: start * 3 * h + h, ldc: 3 * h, strideC: d)
-        }
+        let halfDS = try bf16.copy(scratch, count: count, "probabilities")
+        try grouped(batch, alpha: s, a: halfDS, b: halfQKV, c: halfDQKV, as: half, "attention backward (queries, bf16)",
+                    products.queries)
+        try grouped(batch, transposeA: true, alpha: s, a: halfDS, b: halfQKV, c: halfDQKV, as: half,
+                    "attention backward (keys, bf16)", products.keys)
+        try bf16.widen(halfDQKV, count: t * 3 * h, into: dQKV)
+    }
+
+    /// dP (in `gradient`) ⊙ mask, then dS = P ⊙ (dP − rowsum(dP ⊙ P)) in place, row by row.
+    private static func softmaxBackward(_ probabilities: UnsafePointer<Float>, _ gradient: UnsafeMutablePointer<Float>,
+                                        mask: DropoutMask?, batch: DeviceBatch) throws(SpladeError) {
+        try mask?.apply(gradient, count: batch.probabilityCount)
+        try check(splade_cuda_softmax_backward_blocks(probabilities, gradient, batch.blockOffsets.pointer, batch.lengths.pointer,
+                                                      Int32(batch.packing.lengths.count), Int32(batch.config.heads),
+                                                      Int32(batch.softmaxRows)), "softmax backward")
     }
 
     /// The block softmax of a batch's attention scores, in place.

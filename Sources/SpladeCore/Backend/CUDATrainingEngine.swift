@@ -7,8 +7,9 @@ import CSpladeCUDA
 /// Mirrors BertTrainingPass step by step, with the same dropout masks (splade_cuda_dropout draws
 /// SeededRandom's stream in the same order, and draws it again in the backward pass instead of storing
 /// it), so the CPU engine is its oracle (CUDAPathTests). With `bfloat16` (--precision bf16, the reference
-/// trainer's `bf16: true`) every product multiplies bfloat16 copies, as torch.autocast does, while the
-/// master weights, gradients, moments and every other step stay float32.
+/// trainer's `bf16: true`) every product multiplies bfloat16 copies, as torch.autocast does (and attention's
+/// context, dV, dQ and dK come out in bfloat16, as from PyTorch's fused attention there), while the master
+/// weights, gradients, moments and every other step stay float32.
 final class CUDATrainingEngine: TrainingEngine {
     let config: BertConfig
     private let weights, gradients, firstMoments, secondMoments: DeviceBertWeights
@@ -19,7 +20,8 @@ final class CUDATrainingEngine: TrainingEngine {
     /// BertWeights with empty tensors: the shapes of transfers (tied or untied decoder), without a host copy.
     private let template: BertWeights
     private let scratch = DeviceScratch<Float>()
-    /// What bf16 training keeps in bfloat16 only between forward and backward: the feed-forward activations.
+    /// What bf16 training keeps in bfloat16 only between forward and backward: the attention context and the
+    /// feed-forward activations.
     private let savedHalves = DeviceScratch<UInt16>()
     /// Each vocabulary entry's argmax row, per sequence, between forward and backward.
     private let rowScratch = DeviceScratch<Int32>()
@@ -86,17 +88,26 @@ final class CUDATrainingEngine: TrainingEngine {
                               epsilon: c.layerNormEpsilon, normalized: try saved("norm", t * h), inverseStd: try saved("inverse", t))
         try newMask("mask", t * h, probability: pHidden)?.apply(x0, count: t * h)
         for (i, layer) in w.layers.enumerated() {
-            let x = try hidden(i), qkv = try saved("qkv", layer: i, t * 3 * h), context = try saved("context", layer: i, t * h)
+            let x = try hidden(i), qkv = try saved("qkv", layer: i, t * 3 * h)
             let probabilities = try saved("probabilities", layer: i, probabilityCount)
             try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv,
                                bf16: bf16)
             let attentionMask = newMask("attentionMask", layer: i, probabilityCount, probability: pAttention)
-            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context,
-                                  dropout: try attentionMask.map { m throws(SpladeError) in (m, try scratch("dropped", probabilityCount)) },
-                                  bf16: bf16)
+            let attentionDropout = try attentionMask.map { m throws(SpladeError) in (m, try scratch("dropped", probabilityCount)) }
             let after = try saved("afterAttention", layer: i, t * h)
-            try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
-                               outputs: h, into: after, bf16: bf16)
+            if let bf16 {
+                let context = try savedHalves("context#\(i)", t * h)
+                try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context,
+                                      dropout: attentionDropout, bf16: bf16)
+                try CUDAOps.linear(UnsafePointer(context), rows: t, inputs: h, weight: layer.attentionOutputWeight,
+                                   bias: layer.attentionOutputBias, outputs: h, into: after, bf16: bf16)
+            } else {
+                let context = try saved("context", layer: i, t * h)
+                try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context,
+                                      dropout: attentionDropout)
+                try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight,
+                                   bias: layer.attentionOutputBias, outputs: h, into: after)
+            }
             try newMask("attentionOutputMask", layer: i, t * h, probability: pHidden)?.apply(after, count: t * h)
             try CUDAOps.layerNorm(after, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
                                   bias: layer.attentionNormBias, epsilon: c.layerNormEpsilon,
@@ -209,14 +220,23 @@ final class CUDATrainingEngine: TrainingEngine {
                                           dx: dAfter, dWeight: gl.attentionNormWeight, dBias: gl.attentionNormBias)
             let dAttentionOutput = try masked(dAfter, mask("attentionOutputMask", layer: i),
                                               count: t * h, into: dMasked)
-            try CUDAOps.linearBackward(dAttentionOutput, rows: t, inputs: h, outputs: h, x: try saved("context", layer: i, t * h),
-                                       weight: layer.attentionOutputWeight, dx: dx, dWeight: gl.attentionOutputWeight,
-                                       dBias: gl.attentionOutputBias, bf16: bf16)
-            try CUDAOps.attentionBackward(dContext: dx, qkv: try saved("qkv", layer: i, t * 3 * h), batch: batch,
-                                          probabilities: try saved("probabilities", layer: i, probabilityCount),
-                                          mask: mask("attentionMask", layer: i),
-                                          dQKV: dQKV, scratch: try scratch("dScores", probabilityCount),
-                                          dropped: try scratch("dropped", probabilityCount), bf16: bf16)
+            let qkv = try saved("qkv", layer: i, t * 3 * h), probabilities = try saved("probabilities", layer: i, probabilityCount)
+            let dScores = try scratch("dScores", probabilityCount), dropped = try scratch("dropped", probabilityCount)
+            if let bf16 {
+                let context = UnsafePointer(try savedHalves("context#\(i)", t * h))
+                try CUDAOps.linearBackward(dAttentionOutput, rows: t, inputs: h, outputs: h, x: context,
+                                           weight: layer.attentionOutputWeight, dx: dx, dWeight: gl.attentionOutputWeight,
+                                           dBias: gl.attentionOutputBias, bf16: bf16)
+                try CUDAOps.attentionBackward(dContext: dx, qkv: qkv, batch: batch, probabilities: probabilities,
+                                              mask: mask("attentionMask", layer: i), dQKV: dQKV, scratch: dScores, dropped: dropped,
+                                              bf16: bf16)
+            } else {
+                try CUDAOps.linearBackward(dAttentionOutput, rows: t, inputs: h, outputs: h, x: try saved("context", layer: i, t * h),
+                                           weight: layer.attentionOutputWeight, dx: dx, dWeight: gl.attentionOutputWeight,
+                                           dBias: gl.attentionOutputBias)
+                try CUDAOps.attentionBackward(dContext: dx, qkv: qkv, batch: batch, probabilities: probabilities,
+                                              mask: mask("attentionMask", layer: i), dQKV: dQKV, scratch: dScores, dropped: dropped)
+            }
             try CUDAOps.linearBackward(dQKV, rows: t, inputs: h, outputs: 3 * h, x: try hidden(i), weight: layer.qkvWeight,
                                        dx: dNext, dWeight: gl.qkvWeight, dBias: gl.qkvBias, bf16: bf16)
             try add(dNext, dAfter, t * h)
