@@ -298,7 +298,7 @@ struct CUDAKernelTests {
     /// Max pooling of a packed batch of 7 sequences, a chunk of rows at a time, the chunks spanning up to 4 sequences
     /// and cutting sequences in two, against a CPU loop over the packed rows (as BertTrainingPass.pool: per sequence,
     /// strict >, so the first maximal row wins, also across a chunk boundary); with argmax and without (inference);
-    /// then one sequence's backward.
+    /// then the backward over the batch's entries.
     @Test func spladePoolingForwardAndBackward() throws {
         let lengths = [5, 17, 3, 22, 9, 1, 14], (v, h) = (301, 24)
         var starts: [Int32] = [0]
@@ -362,25 +362,31 @@ struct CUDAKernelTests {
         #expect(try halfRunning.download() == wideMaximum && halfInference.download() == wideMaximum)
         #expect(try halfArgmax.download() == wideArgmax)
 
-        // The backward of sequence 3 (rows 25..<47 of the packed batch): its maxima and argmax rows.
-        let k = 3
-        let dWeights = Self.random(v, seed: 14), decoder = Self.random(v * h, seed: 15), hidden = Self.random(rows * h, seed: 16)
+        // The backward over entries of every sequence (sequence·V + column, out of order): columns shared across
+        // sequences, argmax rows shared across columns, entries with a maximum ≤ 0 (no gradient) and a zero gradient.
+        let entries = (0..<(segments * v)).filter { $0 % 3 != 1 }.reversed().map { Int64($0) }
+        var dWeights = Self.random(entries.count, seed: 14)
+        dWeights[5] = 0
+        #expect(entries.contains { maximum[Int($0)] <= 0 } && entries.contains { maximum[Int($0)] > 0 })
+        let decoder = Self.random(v * h, seed: 15), hidden = Self.random(rows * h, seed: 16)
         var dHidden = [Float](repeating: 0, count: hidden.count), dDecoder = [Float](repeating: 0, count: v * h)
         var dBias = [Float](repeating: 0, count: v)
-        for j in 0..<v where maximum[k * v + j] > 0 && dWeights[j] != 0 {
-            let gradient = dWeights[j] / (1 + maximum[k * v + j]), row = Int(argmax[k * v + j])
+        for (e, dw) in zip(entries.map { Int($0) }, dWeights) where maximum[e] > 0 {
+            let gradient = dw / (1 + maximum[e]), row = Int(argmax[e]), j = e % v
             dBias[j] += gradient
             for c in 0..<h {
                 dHidden[row * h + c] += gradient * decoder[j * h + c]
                 dDecoder[j * h + c] += gradient * hidden[row * h + c]
             }
         }
-        let gdw = try DeviceBuffer(dWeights), gdec = try DeviceBuffer(decoder), gh = try DeviceBuffer(hidden)
-        let gdh = try DeviceBuffer<Float>(count: hidden.count), gdd = try DeviceBuffer<Float>(count: v * h)
-        let gdb = try DeviceBuffer<Float>(count: v)
+        let ge = try DeviceBuffer(entries), gdw = try DeviceBuffer(dWeights), gdec = try DeviceBuffer(decoder)
+        let gh = try DeviceBuffer(hidden), gdh = try DeviceBuffer<Float>(count: hidden.count)
+        let gdd = try DeviceBuffer<Float>(count: v * h), gdb = try DeviceBuffer<Float>(count: v)
         for buffer in [gdh, gdd, gdb] { try buffer.zero() }
-        try Self.check(splade_cuda_splade_pool_backward(gdw.pointer, running.pointer + k * v, gArgmax.pointer + k * v, Int32(v),
-                                                        Int32(h), gdec.pointer, gh.pointer, gdh.pointer, gdd.pointer, gdb.pointer))
+        try Self.check(splade_cuda_splade_pool_backward(ge.pointer, gdw.pointer, Int32(entries.count), Int32(v), Int32(h),
+                                                        running.pointer, gArgmax.pointer, gdec.pointer, gh.pointer, gdh.pointer,
+                                                        gdd.pointer, gdb.pointer))
+        // Atomics add in any order on a GPU.
         #expect(Self.error(try gdh.download(), dHidden) < 1e-6)
         #expect(Self.error(try gdd.download(), dDecoder) < 1e-6)
         #expect(Self.error(try gdb.download(), dBias) < 1e-6)

@@ -23,11 +23,7 @@ struct EncoderParityTests {
         }
     }
 
-    static func dense(_ vector: SparseVector, size: Int) -> [Float] {
-        var dense = [Float](repeating: 0, count: size)
-        for (i, v) in zip(vector.indices, vector.values) { dense[Int(i)] = v }
-        return dense
-    }
+    static func dense(_ vector: SparseVector, size: Int) -> [Float] { vector.dense(size: size) }
 
     static func maxError(_ got: [Float], _ expected: ArraySlice<Float>) -> Float {
         let scale = max(1, expected.map(abs).max() ?? 0)

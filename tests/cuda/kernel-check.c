@@ -93,8 +93,8 @@
     X(int, softmax_backward_blocks, (const float *, float *, const long long *, const int32_t *, int, int, int))      \
     X(int, embed_backward, (const int32_t *, const int32_t *, int, int, const float *, float *, float *, float *))    \
     X(int, bias_backward, (const float *, int, int, float *))                                                         \
-    X(int, splade_pool_backward, (const float *, const float *, const int32_t *, int, int, const float *,             \
-                                  const float *, float *, float *, float *))                                          \
+    X(int, splade_pool_backward, (const long long *, const float *, int, int, int, const float *, const int32_t *,    \
+                                  const float *, const float *, float *, float *, float *))                           \
     X(int, adamw_step, (float *, const float *, float *, float *, size_t, float, float, float, float, float, int,     \
                         float, double))                                                                               \
     X(int, sum_squares, (const float *, size_t, double *))                                                            \
@@ -1188,20 +1188,27 @@ static uint16_t *pooling_logits_bf16(float *logits, int rows, int cols, const in
     return half;
 }
 
-static void pooling_case(const PoolingCase *c, bool bf16) {
-    int rows = c->rows, cols = c->vocabulary, chunk = c->chunk;
-    /* The sequences: lengths drawn until the rows are used up (the last one takes what is left); the first two
-     * within a third of a chunk, so that the first chunk touches three. */
+/* The sequences of a pooling case's packed batch: lengths drawn until the rows are used up (the last one takes what is
+ * left); the first two within a third of a chunk, so that the first chunk touches three. Returns the starts (one past
+ * the last too) and their number in `segments`. */
+static int32_t *pooling_starts(const PoolingCase *c, int *segments) {
+    int rows = c->rows, chunk = c->chunk, n = 0;
     int32_t *starts = allocate(((size_t)rows + 1) * sizeof(int32_t));
-    int segments = 0;
     starts[0] = 0;
-    while (starts[segments] < rows) {
-        int length = segments < 2 ? 1 + below(chunk / 3 > 1 ? chunk / 3 : 1)
+    while (starts[n] < rows) {
+        int length = n < 2 ? 1 + below(chunk / 3 > 1 ? chunk / 3 : 1)
                      : below(4) == 0 ? 1 + below(8)
                                      : c->min_length + below(c->max_length - c->min_length + 1);
-        starts[segments + 1] = starts[segments] + length < rows ? starts[segments] + length : rows;
-        segments++;
+        starts[n + 1] = starts[n] + length < rows ? starts[n] + length : rows;
+        n++;
     }
+    *segments = n;
+    return starts;
+}
+
+static void pooling_case(const PoolingCase *c, bool bf16) {
+    int rows = c->rows, cols = c->vocabulary, chunk = c->chunk, segments;
+    int32_t *starts = pooling_starts(c, &segments);
     /* What the chunks make of them: the most sequences one chunk touches, the sequences split between chunks. */
     int most = 0, split = 0;
     for (int first = 0; first < rows; first += chunk) {
@@ -1346,34 +1353,84 @@ static void bias_backward_case(int rows, int cols, const char *why, double toler
     RUN(&t, api->bias_backward(DF(dy), rows, cols, DF(dbias)));
 }
 
-/* One sequence's pooling backward in a packed batch: hidden has all T rows, the argmax rows are the
- * sequence's, half of the active columns share 4 of them (atomic adds into dhidden), and inactive
- * columns (maximum ≤ 0, −∞ with argmax −1, or a zero gradient) must change nothing. */
-static void check_pool_backward(void) {
-    int V = S.vocabulary, h = S.h, T = S.tokens, first = (S.sequences - 1) * S.length;
-    float *running = allocate((size_t)V * sizeof(float)), *dweights = allocate((size_t)V * sizeof(float));
-    int32_t *argmax = allocate((size_t)V * sizeof(int32_t));
-    int hot[4];
-    for (int i = 0; i < 4; i++) hot[i] = first + below(S.length);
-    for (int j = 0; j < V; j++) {
-        int kind = below(20);
-        running[j] = kind == 0 ? -INFINITY : kind == 1 ? 0 : kind < 6 ? -uniform(0, 3) : uniform(0.01f, 5);
-        argmax[j] = kind == 0 ? -1 : below(2) ? hot[below(4)] : first + below(S.length);
-        dweights[j] = below(5) == 0 ? 0 : uniform(-1, 1);
+/* The pooling backward of a packed batch (the sequences of a pooling case's layout, hidden rows of width h), over
+ * `per_sequence` entries of each sequence, shuffled (not in entry order). The maxima and argmax rows of every
+ * [sequences×cols] entry are synthesised: ~1 in 4 not positive (0, −0, negative, −∞ with argmax −1, or NaN: such
+ * entries must change nothing), the others' argmax rows half on 4 rows of their sequence (columns sharing a dhidden
+ * row); a quarter of every sequence's entries from 8 columns common to the batch (sequences sharing a ddecoder row and
+ * a dbias entry); ~1 in 10 gradients zero. The setup fails if the entries lack one of these. */
+static void pool_backward_case(const PoolingCase *layout, int h, int per_sequence) {
+    int cols = layout->vocabulary, rows = layout->rows, segments;
+    int32_t *starts = pooling_starts(layout, &segments);
+    if (per_sequence > cols / 2)
+        setup_failure("pool backward: %d entries per sequence of %d columns", per_sequence, cols);
+    size_t size = (size_t)segments * cols;
+    float *running = allocate(size * sizeof(float));
+    int32_t *argmax = allocate(size * sizeof(int32_t));
+    for (int s = 0; s < segments; s++) {
+        int first = starts[s], length = starts[s + 1] - first, hot[4];
+        for (int i = 0; i < 4; i++) hot[i] = first + below(length);
+        for (size_t e = (size_t)s * cols; e < (size_t)(s + 1) * cols; e++) {
+            int kind = below(20);
+            running[e] = kind == 0 ? -INFINITY : kind == 1 ? 0.0f : kind == 2 ? -0.0f : kind == 3 ? NAN
+                         : kind == 4 ? -uniform(0, 3) : uniform(0.01f, 5);
+            argmax[e] = kind == 0 ? -1 : below(2) ? hot[below(4)] : first + below(length);
+        }
     }
+    int common[8];
+    for (int i = 0; i < 8; i++) common[i] = below(cols);
+    int count = 0, skipped = 0, nan = 0, zero = 0, shared = 0, *users = allocate((size_t)cols * sizeof(int));
+    long long *entries = allocate((size_t)segments * per_sequence * sizeof(long long));
+    float *dweights = allocate((size_t)segments * per_sequence * sizeof(float));
+    bool *taken = allocate((size_t)cols * sizeof(bool));
+    memset(users, 0, (size_t)cols * sizeof(int));
+    for (int s = 0; s < segments; s++) {
+        memset(taken, 0, (size_t)cols * sizeof(bool));
+        for (int n = 0; n < per_sequence; n++) {
+            int j = below(4) == 0 ? common[below(8)] : below(cols);
+            while (taken[j]) j = (j + 1) % cols;
+            taken[j] = true;
+            long long e = (long long)s * cols + j;
+            entries[count] = e;
+            dweights[count++] = below(10) == 0 ? 0 : uniform(-1, 1);
+            skipped += !(running[e] > 0);
+            nan += isnan(running[e]);
+            zero += running[e] > 0 && dweights[count - 1] == 0;
+            shared += ++users[j] == 2;
+        }
+    }
+    free(taken);
+    free(users);
+    for (int k = count - 1; k > 0; k--) { /* shuffled, gradients with their entries */
+        int other = below(k + 1);
+        long long e = entries[k];
+        float dw = dweights[k];
+        entries[k] = entries[other], dweights[k] = dweights[other];
+        entries[other] = e, dweights[other] = dw;
+    }
+    if (segments < 3 || skipped == 0 || nan == 0 || zero == 0 || shared == 0)
+        setup_failure("pool backward vocabulary=%d rows=%d: %d sequences, %d entries skipped (%d NaN), %d zero "
+                      "gradients, %d shared columns (3 sequences and one of each needed)", cols, rows, segments,
+                      skipped, nan, zero, shared);
+    free(starts);
     Test t;
-    begin(&t, "splade_pool_backward", "vocabulary=%d h=%d rows=%d, half the active columns on 4 rows", V, h, T);
-    int dw = buffer(&t, dweights, (size_t)V * sizeof(float)), r = buffer(&t, running, (size_t)V * sizeof(float));
-    int a = buffer(&t, argmax, (size_t)V * sizeof(int32_t));
-    int decoder = random_buffer(&t, (size_t)V * h, -1, 1), hidden = random_buffer(&t, (size_t)T * h, -1, 1);
-    int dhidden = random_buffer(&t, (size_t)T * h, -GRADIENT_START, GRADIENT_START);
-    int ddecoder = random_buffer(&t, (size_t)V * h, -GRADIENT_START, GRADIENT_START);
-    int dbias = random_buffer(&t, (size_t)V, -GRADIENT_START, GRADIENT_START);
+    begin(&t, "splade_pool_backward", "vocabulary=%d h=%d, %d packed rows of %d sequences, %d entries shuffled (%d "
+          "skipped: ≤ 0, −∞ or %d NaN maxima; %d zero gradients), %d columns shared by sequences, half on 4 rows each",
+          cols, h, rows, segments, count, skipped, nan, zero, shared);
+    int en = buffer(&t, entries, (size_t)count * sizeof(long long));
+    int dw = buffer(&t, dweights, (size_t)count * sizeof(float));
+    int r = buffer(&t, running, size * sizeof(float)), a = buffer(&t, argmax, size * sizeof(int32_t));
+    int decoder = random_buffer(&t, (size_t)cols * h, -1, 1), hidden = random_buffer(&t, (size_t)rows * h, -1, 1);
+    int dhidden = random_buffer(&t, (size_t)rows * h, -GRADIENT_START, GRADIENT_START);
+    int ddecoder = random_buffer(&t, (size_t)cols * h, -GRADIENT_START, GRADIENT_START);
+    int dbias = random_buffer(&t, (size_t)cols, -GRADIENT_START, GRADIENT_START);
+    /* All three are atomic sums on the GPU, in any order (the emulation's is the entries'), of the same float terms
+     * (--fmad=false): the entries in reverse order differ by 1.4e-7 (dhidden) and 4e-8 (ddecoder, dbias). */
     output(&t, dhidden, "dhidden", ACCUMULATED);
     output(&t, ddecoder, "ddecoder", ELEMENTWISE);
     output(&t, dbias, "dbias", ELEMENTWISE);
-    RUN(&t, api->splade_pool_backward(DF(dw), DF(r), DI(a), V, h, DF(decoder), DF(hidden), DF(dhidden), DF(ddecoder),
-                                      DF(dbias)));
+    RUN(&t, api->splade_pool_backward(DL(en), DF(dw), count, cols, h, DF(r), DI(a), DF(decoder), DF(hidden),
+                                      DF(dhidden), DF(ddecoder), DF(dbias)));
 }
 
 /* ---- Optimizer ---------------------------------------------------------------------------- */
@@ -1511,6 +1568,17 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("compact_positive offsets NULL", BAD, api->compact_positive(DF(0), 2, 16, NULL, DI(1), DF(0)));
     EXPECT_STATUS("compact_positive values NULL", BAD, api->compact_positive(DF(0), 2, 16, DL(1), DI(1), NULL));
     EXPECT_STATUS("compact_positive rows=0: a no-op", OK, api->compact_positive(NULL, 0, 16, NULL, NULL, NULL));
+#define POOL_BACKWARD(entries, count, cols, h, dbias)                                                                 \
+    api->splade_pool_backward(entries, DF(0), count, cols, h, DF(0), DI(0), DF(0), DF(0), DF(0) + 16, DF(0) + 32, dbias)
+    EXPECT_STATUS("splade_pool_backward count=-1", BAD, POOL_BACKWARD(DL(1), -1, 16, 4, DF(0) + 48));
+    EXPECT_STATUS("splade_pool_backward cols=0", BAD, POOL_BACKWARD(DL(1), 1, 0, 4, DF(0) + 48));
+    EXPECT_STATUS("splade_pool_backward h=0", BAD, POOL_BACKWARD(DL(1), 1, 16, 0, DF(0) + 48));
+    EXPECT_STATUS("splade_pool_backward cols=0 with count=0", BAD, POOL_BACKWARD(NULL, 0, 0, 4, NULL));
+    EXPECT_STATUS("splade_pool_backward entries NULL", BAD, POOL_BACKWARD(NULL, 1, 16, 4, DF(0) + 48));
+    EXPECT_STATUS("splade_pool_backward dbias NULL", BAD, POOL_BACKWARD(DL(1), 1, 16, 4, NULL));
+    EXPECT_STATUS("splade_pool_backward count=0 with NULL pointers: a no-op", OK,
+                  api->splade_pool_backward(NULL, NULL, 0, 16, 4, NULL, NULL, NULL, NULL, NULL, NULL, NULL));
+#undef POOL_BACKWARD
     EXPECT_STATUS("dropout x NULL", BAD, api->dropout(NULL, 4, 1, 0, 0.1f));
     EXPECT_STATUS("dropout probability=-0.1", BAD, api->dropout(DF(0), 4, 1, 0, -0.1f));
     EXPECT_STATUS("dropout probability=1.5", BAD, api->dropout(DF(0), 4, 1, 0, 1.5f));
@@ -1670,7 +1738,10 @@ int main(int argc, char **argv) {
     bias_backward_case(70000, 8, ", 1094 chunks of 64 rows into fewer columns than a warp", ACCUMULATED);
     /* A chunk left out would show as ~4e-3. */
     if (!quick) bias_backward_case(65535 * 64 + 1000, 2, ", more 64-row chunks than gridDim.y's 65535", LONG_SUM);
-    check_pool_backward();
+    /* Training's batch with BERT's hidden width; short sequences of a big vocabulary with a width that is not a whole
+     * number of warps (threads of the block left idle). */
+    pool_backward_case(&pooling[0], S.h, quick ? 40 : 300);
+    pool_backward_case(&pooling[2], 37, quick ? 40 : 300);
 
     for (int decays = 0; decays <= 1; decays++) adamw_case((size_t)S.h * S.inter, decays);
     sum_squares_case((size_t)S.h * S.inter);

@@ -776,20 +776,26 @@ int splade_cuda_bias_backward(const float *dy, int rows, int cols, float *dbias)
     return SPLADE_CUDA_OK;
 }
 
-int splade_cuda_splade_pool_backward(const float *dweights, const float *running, const int32_t *argmax, int cols,
-                                     int h, const float *decoder, const float *hidden, float *dhidden,
-                                     float *ddecoder, float *dbias) {
+/* The entries in order, where the kernel adds them atomically in any order; an entry whose maximum is not positive
+ * (≤ 0 or NaN) is skipped, a zero gradient adds zeros, as the kernel. */
+int splade_cuda_splade_pool_backward(const long long *entries, const float *dweights, int count, int cols, int h,
+                                     const float *running, const int32_t *argmax, const float *decoder,
+                                     const float *hidden, float *dhidden, float *ddecoder, float *dbias) {
     ENTER();
-    REQUIRE(cols > 0 && h > 0, "bad pooling size");
-    for (size_t j = 0; j < (size_t)cols; j++) {
-        float maximum = running[j], dw = dweights[j];
-        if (!(maximum > 0) || dw == 0) continue;
-        float gradient = dw / (1 + maximum);
-        size_t r = (size_t)argmax[j];
+    REQUIRE(count >= 0 && cols > 0 && h > 0, "bad pooling size");
+    REQUIRE(count == 0 ||
+                (entries && dweights && running && argmax && decoder && hidden && dhidden && ddecoder && dbias),
+            "null pointer");
+    for (size_t k = 0; k < (size_t)count; k++) {
+        long long e = entries[k];
+        float maximum = running[e];
+        if (!(maximum > 0)) continue;
+        float gradient = dweights[k] / (1 + maximum);
+        size_t j = (size_t)(e % cols), r = (size_t)argmax[e];
         dbias[j] += gradient;
-        for (size_t k = 0; k < (size_t)h; k++) {
-            dhidden[r * h + k] += gradient * decoder[j * h + k];
-            ddecoder[j * h + k] += gradient * hidden[r * h + k];
+        for (size_t c = 0; c < (size_t)h; c++) {
+            dhidden[r * h + c] += gradient * decoder[j * h + c];
+            ddecoder[j * h + c] += gradient * hidden[r * h + c];
         }
     }
     return SPLADE_CUDA_OK;

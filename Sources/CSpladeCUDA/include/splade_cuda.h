@@ -239,13 +239,16 @@ int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int
                                float *dword, float *dposition, float *dtoken_type);
 /* dbias[j] += Σ_rows dy[r][j]. */
 int splade_cuda_bias_backward(const float *dy, int rows, int cols, float *dbias);
-/* SPLADE pooling and the decoder, backward, from the saved maxima and argmax rows of one sequence:
- * for every column j with running[j] > 0 and dweights[j] ≠ 0, with γ = dweights[j]/(1 + running[j])
- * and r = argmax[j]: dbias[j] += γ; dhidden[r][:] += γ·decoder[j][:]; ddecoder[j][:] += γ·hidden[r][:].
- * decoder [cols×h], hidden/dhidden [T×h] (rows indexed as argmax stores them), ddecoder [cols×h]. */
-int splade_cuda_splade_pool_backward(const float *dweights, const float *running, const int32_t *argmax, int cols,
-                                     int h, const float *decoder, const float *hidden, float *dhidden,
-                                     float *ddecoder, float *dbias);
+/* SPLADE pooling and the decoder, backward, over the entries of a batch's vectors that have a gradient, from the
+ * saved maxima and argmax rows ([sequences×cols] each, as splade_cuda_splade_max_segments leaves them): entry k is
+ * e = entries[k] = s·cols + j (sequence s, column j; device int64) with gradient dweights[k] (device). For each entry
+ * with running[e] > 0, with γ = dweights[k]/(1 + running[e]) and r = argmax[e]: dbias[j] += γ;
+ * dhidden[r][:] += γ·decoder[j][:]; ddecoder[j][:] += γ·hidden[r][:], all added atomically (entries may share a
+ * column, and rows a token). decoder [cols×h], hidden/dhidden [T×h] (rows indexed as argmax stores them),
+ * ddecoder [cols×h]. One launch for the batch, whatever the vocabulary: only the active entries cost. */
+int splade_cuda_splade_pool_backward(const long long *entries, const float *dweights, int count, int cols, int h,
+                                     const float *running, const int32_t *argmax, const float *decoder,
+                                     const float *hidden, float *dhidden, float *ddecoder, float *dbias);
 
 /* ---- Optimizer --------------------------------------------------------------------------- */
 

@@ -153,21 +153,23 @@ static __global__ void weights_kernel(const float *running, size_t count, float 
     GRID_STRIDE(i, count) weights[i] = running[i] > 0 ? log1pf(running[i]) : 0;
 }
 
-// One block per vocabulary column; the inactive ones return at once. dhidden rows can be shared by
-// several columns (the same argmax token), so they are added atomically; ddecoder and dbias rows
-// belong to one block each.
-static __global__ void pool_backward_kernel(const float *dweights, const float *running, const int32_t *argmax, int h,
-                                            const float *decoder, const float *hidden, float *dhidden,
-                                            float *ddecoder, float *dbias) {
-    size_t j = blockIdx.x;
-    float maximum = running[j], dw = dweights[j];
-    if (!(maximum > 0) || dw == 0) return;
-    float gradient = dw / (1 + maximum);
-    size_t r = (size_t)argmax[j];
-    if (threadIdx.x == 0) dbias[j] += gradient;
-    for (int k = threadIdx.x; k < h; k += blockDim.x) {
-        atomicAdd(dhidden + r * h + k, gradient * decoder[j * h + k]);
-        ddecoder[j * h + k] += gradient * hidden[r * h + k];
+// One block per entry with a gradient (grid-strided over the entries). Entries of different sequences may share a
+// column (ddecoder and dbias rows) and columns may share an argmax token (dhidden rows): everything is added
+// atomically.
+static __global__ void pool_backward_kernel(const long long *entries, const float *dweights, size_t count, int cols,
+                                            int h, const float *running, const int32_t *argmax, const float *decoder,
+                                            const float *hidden, float *dhidden, float *ddecoder, float *dbias) {
+    for (size_t k = blockIdx.x; k < count; k += gridDim.x) {
+        long long e = entries[k];
+        float maximum = running[e];
+        if (!(maximum > 0)) continue;
+        float gradient = dweights[k] / (1 + maximum);
+        size_t j = (size_t)(e % cols), r = (size_t)argmax[e];
+        if (threadIdx.x == 0) atomicAdd(dbias + j, gradient);
+        for (int c = threadIdx.x; c < h; c += blockDim.x) {
+            atomicAdd(dhidden + r * h + c, gradient * decoder[j * h + c]);
+            atomicAdd(ddecoder + j * h + c, gradient * hidden[r * h + c]);
+        }
     }
 }
 
@@ -279,13 +281,18 @@ int splade_cuda_compact_positive(const float *x, int rows, int cols, const long 
     return launched("compact_positive");
 }
 
-int splade_cuda_splade_pool_backward(const float *dweights, const float *running, const int32_t *argmax, int cols,
-                                     int h, const float *decoder, const float *hidden, float *dhidden,
-                                     float *ddecoder, float *dbias) {
+int splade_cuda_splade_pool_backward(const long long *entries, const float *dweights, int count, int cols, int h,
+                                     const float *running, const int32_t *argmax, const float *decoder,
+                                     const float *hidden, float *dhidden, float *ddecoder, float *dbias) {
     SPLADE_ENTER();
-    SPLADE_REQUIRE(cols > 0 && h > 0, "bad pooling size");
-    pool_backward_kernel<<<cols, h < 256 ? ((h + 31) / 32) * 32 : 256>>>(dweights, running, argmax, h, decoder, hidden,
-                                                                       dhidden, ddecoder, dbias);
+    SPLADE_REQUIRE(count >= 0 && cols > 0 && h > 0, "bad pooling size");
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(entries && dweights && running && argmax && decoder && hidden && dhidden && ddecoder && dbias,
+                   "null pointer");
+    unsigned blocks = count < 65535 * 16 ? (unsigned)count : 65535u * 16;
+    pool_backward_kernel<<<blocks, h < 256 ? ((h + 31) / 32) * 32 : 256>>>(entries, dweights, (size_t)count, cols, h,
+                                                                         running, argmax, decoder, hidden, dhidden,
+                                                                         ddecoder, dbias);
     return launched("splade_pool_backward");
 }
 

@@ -25,8 +25,11 @@ final class CUDATrainingEngine: TrainingEngine {
     private let savedHalves = DeviceScratch<UInt16>()
     /// Each vocabulary entry's argmax row, per sequence, between forward and backward.
     private let rowScratch = DeviceScratch<Int32>()
-    /// The micro-batch between forward and backward.
+    /// The micro-batch between forward and backward, and its vectors (their entries are where gradients flow).
     private var batch: DeviceBatch?
+    private var vectors: [SparseVector] = []
+    /// The entries with a gradient (sequence·V + column) for the pooling backward.
+    private let entryScratch = DeviceScratch<Int64>()
     private var dropout: BertTrainingPass.Dropout?
     /// Values drawn so far from the micro-batch's dropout stream, and where each mask starts in it.
     private var drawn: UInt64 = 0
@@ -143,8 +146,8 @@ final class CUDATrainingEngine: TrainingEngine {
         let s = sequences.count, maxima = try saved("maxima", s * v)
         try batch.pool(transformed: transformed, weights: w, logits: try scratch("logits", batch.logitRowsPerChunk * v),
                        maxima: maxima, argmax: try rowScratch("argmax", s * v), bf16: bf16)
-        let dense = try batch.spladeWeights(maxima: maxima, scratch: try scratch("vectors", s * v))
-        return (0..<s).map { Array(dense[($0 * v)..<(($0 + 1) * v)]) }
+        vectors = try batch.sparseVectors(maxima: maxima, scratch: scratch, indexScratch: rowScratch)
+        return vectors.map { $0.dense(size: v) }
     }
 
     private func add(_ y: UnsafeMutablePointer<Float>, _ x: UnsafePointer<Float>, _ count: Int) throws(SpladeError) {
@@ -163,24 +166,30 @@ final class CUDATrainingEngine: TrainingEngine {
 
     func backward(_ dVectors: [[Float]]) throws(SpladeError) {
         guard let batch else { preconditionFailure("backward without a forward pass") }
-        defer { self.batch = nil }
+        defer { (self.batch, vectors) = (nil, []) }
         let c = config, h = c.hiddenSize, inner = c.intermediateSize, v = c.vocabularySize, w = weights, g = gradients
         let t = batch.packing.tokens
         let probabilityCount = batch.probabilityCount
-        // SPLADE pooling and the decoder: a sparse update through each active column's argmax row.
-        let dWeights = try scratch("dVectors", dVectors.count * v)
-        let flat = dVectors.flatMap { $0 }
-        let status = flat.withUnsafeBytes { splade_cuda_copy_to_device(dWeights, $0.baseAddress, $0.count) }
-        try CUDAOps.check(status, "copying gradients to the GPU")
+        // SPLADE pooling and the decoder: a sparse update through each active entry's argmax row. Only the entries
+        // of the vectors (weight > 0, where the pooling has a gradient) that have a gradient cross to the GPU.
+        var entries: [Int64] = [], gradients: [Float] = []
+        for (s, vector) in vectors.enumerated() {
+            for j in vector.indices where dVectors[s][Int(j)] != 0 {
+                entries.append(Int64(s * v) + Int64(j))
+                gradients.append(dVectors[s][Int(j)])
+            }
+        }
+        let deviceEntries = try entryScratch("entries", entries.count), dWeights = try scratch("dVectors", entries.count)
+        if !entries.isEmpty {
+            try DeviceBuffer.upload(entries, to: deviceEntries)
+            try DeviceBuffer.upload(gradients, to: dWeights)
+        }
         let dx = try scratch("dx", t * h)
         try CUDAOps.check(splade_cuda_zero(dx, t * h * MemoryLayout<Float>.stride), "zero")
         let maxima = try saved("maxima", dVectors.count * v), rows = try rowScratch("argmax", dVectors.count * v)
-        let transformed = try saved("transformed", t * h)
-        for s in dVectors.indices {
-            try CUDAOps.check(splade_cuda_splade_pool_backward(dWeights + s * v, maxima + s * v, rows + s * v, Int32(v), Int32(h),
-                                                               w.decoder.pointer, transformed, dx, g.decoder.pointer,
-                                                               g.decoderBias.pointer), "pooling backward")
-        }
+        try CUDAOps.check(splade_cuda_splade_pool_backward(deviceEntries, dWeights, Int32(entries.count), Int32(v), Int32(h), maxima,
+                                                           rows, w.decoder.pointer, try saved("transformed", t * h), dx,
+                                                           g.decoder.pointer, g.decoderBias.pointer), "pooling backward")
         try CUDAOps.layerNormBackward(dx, rows: t, cols: h, normalized: try saved("transformNorm", t * h),
                                       inverseStd: try saved("transformInverse", t), weight: w.transformNormWeight, dx: dx,
                                       dWeight: g.transformNormWeight, dBias: g.transformNormBias)

@@ -91,15 +91,8 @@ struct DeviceBatch {
         }
     }
 
-    /// w = log(1 + relu(max logit)) of every sequence, copied to the host ([sequences × V]; training).
-    func spladeWeights(maxima: UnsafePointer<Float>, scratch: UnsafeMutablePointer<Float>) throws(SpladeError) -> [Float] {
-        let count = packing.lengths.count * config.vocabularySize
-        try CUDAOps.check(splade_cuda_splade_weights(maxima, count, scratch), "pooling")
-        return try DeviceBuffer.download(scratch, count: count)
-    }
-
-    /// The same weights as sparse vectors (encoding): the GPU packs each sequence's positive weights, so
-    /// that only they cross to the host (some hundreds of entries instead of V floats a sequence).
+    /// w = log(1 + relu(max logit)) of every sequence as sparse vectors: the GPU packs each sequence's positive
+    /// weights, so that only they cross to the host (some hundreds of entries instead of V floats a sequence).
     func sparseVectors(maxima: UnsafePointer<Float>, scratch: DeviceScratch<Float>,
                        indexScratch: DeviceScratch<Int32>) throws(SpladeError) -> [SparseVector] {
         let s = packing.lengths.count, v = config.vocabularySize

@@ -11,6 +11,13 @@ public struct SparseVector: Sendable, Equatable {
 
     public var count: Int { indices.count }
 
+    /// The vector as `size` floats, zero where it has no entry.
+    public func dense(size: Int) -> [Float] {
+        var dense = [Float](repeating: 0, count: size)
+        for (i, v) in zip(indices, values) { dense[Int(i)] = v }
+        return dense
+    }
+
     /// Keeps the `k` largest weights (ties: the smaller id), still in id order.
     public func topK(_ k: Int) -> SparseVector {
         guard k < count else { return self }
