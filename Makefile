@@ -56,10 +56,14 @@ build: $(DEPS)/.apt
 ## test: the whole suite (parity with ../shared/fixtures, CLI behaviour), the GPU code paths on the
 ## host emulation of the CUDA library, then the docs drift check.
 ## The Cranfield end-to-end test encodes 1400 documents: it runs the release binaries.
+## Tests run concurrently in one process, where OpenBLAS's thread count is process-wide and changing it under
+## another test's running call (BLAS.singleThreaded) is unsafe: the test processes keep one BLAS thread
+## (the tools they start set their own).
+TEST_ENV := OPENBLAS_NUM_THREADS=1
 test: deps
 	swift build -c release
 	swift build --build-tests
-	SPLADE_E2E_BIN_DIR=$(RELEASE_BIN) swift test
+	$(TEST_ENV) SPLADE_E2E_BIN_DIR=$(RELEASE_BIN) swift test
 	$(MAKE) --no-print-directory test-interop
 	$(MAKE) --no-print-directory test-cuda-host
 	$(MAKE) --no-print-directory check-docs
@@ -199,7 +203,7 @@ $(CUDA_LIB): $(CUDA_SOURCES) | $(if $(NVCC)$(SYSTEM_NVCC),,$(CUDA_DIR)/.wheels)
 test-cuda: cuda deps
 	swift build $(CUDA_TRAIT) --build-tests
 	LD_LIBRARY_PATH=$(abspath $(CUDA_WHEEL_ROOT)/lib)$${LD_LIBRARY_PATH:+:$$LD_LIBRARY_PATH} \
-	  swift test $(CUDA_TRAIT) $(if $(FILTER),--filter $(FILTER))
+	  $(TEST_ENV) swift test $(CUDA_TRAIT) $(if $(FILTER),--filter $(FILTER))
 
 ## cuda-host, test-cuda-host: libsplade_cuda's C API emulated on the host (deps/cuda-host/lib), so the
 ## CUDA code paths and tests run without a GPU; checks the Swift orchestration, not the kernels.
@@ -216,7 +220,7 @@ $(CUDA_HOST_LIB): Sources/CSpladeCUDA/host/emulation.c Sources/CSpladeCUDA/inclu
 
 test-cuda-host: cuda-host deps
 	SPLADE_CUDA_LIB=$(abspath $(dir $(CUDA_HOST_LIB))) swift build $(CUDA_HOST_TRAIT) --build-tests
-	SPLADE_CUDA_LIB=$(abspath $(dir $(CUDA_HOST_LIB))) swift test $(CUDA_HOST_TRAIT) --filter $(or $(FILTER),CUDA)
+	$(TEST_ENV) SPLADE_CUDA_LIB=$(abspath $(dir $(CUDA_HOST_LIB))) swift test $(CUDA_HOST_TRAIT) --filter $(or $(FILTER),CUDA)
 	@# kernel-check (what bench/cuda/run runs on a GPU) still builds against the header and runs: emulation vs a copy.
 	cc -O2 -std=c11 -Wall -Werror -o $(DEPS)/cuda-host/kernel-check tests/cuda/kernel-check.c -ldl -lm
 	cp $(CUDA_HOST_LIB) $(DEPS)/cuda-host/copy.so
