@@ -117,7 +117,7 @@ public final class CUDABertEncoder: SpladeEncoding {
         try CUDAOps.layerNorm(r, rows: t, cols: h, weight: w.transformNormWeight, bias: w.transformNormBias,
                               epsilon: c.layerNormEpsilon, copy: xHalf)
         try batch.pool(transformed: xHalf, weights: w, logits: try halves("logits", batch.logitRowsPerChunk * v), maxima: maxima,
-                       bf16: bf16)
+                       argmax: nil, bf16: bf16)
     }
 }
 #endif

@@ -211,21 +211,20 @@ enum CUDAOps {
     }
 
     /// Attention.forward of training in bf16, as PyTorch's fused attention under torch.autocast: the scores QKᵀ/√d
-    /// from bfloat16 copies of Q and K into `probabilities` in float32, the float32 softmax there (and dropout, into
-    /// `dropped`), then context = bfloat16(P' V) from bfloat16 copies of P' and V into `context` (which the output
-    /// product and its backward read).
-    static func attention(qkv: UnsafePointer<Float>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
+    /// from bfloat16 QKV (as autocast's Linear writes it) into `probabilities` in float32, the float32 softmax there
+    /// (and dropout, into `dropped`), then context = bfloat16(P' V) with a bfloat16 copy of P' into `context` (which
+    /// the output product and its backward read).
+    static func attention(qkv: UnsafePointer<UInt16>, batch: DeviceBatch, probabilities: UnsafeMutablePointer<Float>,
                           context: UnsafeMutablePointer<UInt16>,
                           dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?,
                           bf16: BFloat16) throws(SpladeError) {
         let products = AttentionProducts(batch.config), half = splade_cuda_gemm_group_bf16_out.self
         let count = batch.probabilityCount
-        let halfQKV = try bf16.copy(qkv, count: batch.packing.tokens * 3 * batch.config.hiddenSize, "qkv")
-        try grouped(batch, transposeB: true, alpha: scale(batch.config), a: halfQKV, b: halfQKV, c: probabilities,
+        try grouped(batch, transposeB: true, alpha: scale(batch.config), a: qkv, b: qkv, c: probabilities,
                     as: splade_cuda_gemm_group_bf16.self, "attention scores (bf16)", products.scores)
         try softmax(probabilities, batch: batch)
         let halfP = try bf16.copy(try dropped(probabilities, batch: batch, dropout), count: count, "probabilities")
-        try grouped(batch, a: halfP, b: halfQKV, c: context, as: half, "attention context (bf16)", products.context)
+        try grouped(batch, a: halfP, b: qkv, c: context, as: half, "attention context (bf16)", products.context)
     }
 
     /// Attention.forward of encoding in bf16, in bfloat16 throughout as under torch.autocast: the scores QKᵀ/√d
@@ -262,28 +261,29 @@ enum CUDAOps {
     }
 
     /// `attentionBackward` of training in bf16, as PyTorch's fused attention under torch.autocast: the four products
-    /// read bfloat16 copies of P', dC, dS and QKV; dP stays float32 (into `scratch`) for the float32 softmax backward,
-    /// while dV, dQ and dK, gradients of bfloat16 tensors there, are rounded to bfloat16, then widened into `dQKV`.
-    static func attentionBackward(dContext: UnsafePointer<Float>, qkv: UnsafePointer<Float>, batch: DeviceBatch,
+    /// read bfloat16 QKV and bfloat16 copies of P', dC and dS; dP stays float32 (into `scratch`) for the float32
+    /// softmax backward, while dV, dQ and dK, gradients of bfloat16 tensors there, are rounded to bfloat16, then
+    /// widened into `dQKV`.
+    static func attentionBackward(dContext: UnsafePointer<Float>, qkv: UnsafePointer<UInt16>, batch: DeviceBatch,
                                   probabilities: UnsafePointer<Float>, mask: DropoutMask?,
                                   dQKV: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>,
                                   dropped: UnsafeMutablePointer<Float>, bf16: BFloat16) throws(SpladeError) {
         let products = AttentionProducts(batch.config), half = splade_cuda_gemm_group_bf16_out.self, s = scale(batch.config)
         let t = batch.packing.tokens, h = batch.config.hiddenSize, count = batch.probabilityCount
-        let halfQKV = try bf16.copy(qkv, count: t * 3 * h, "qkv"), halfDC = try bf16.copy(dContext, count: t * h, "dContext")
+        let halfDC = try bf16.copy(dContext, count: t * h, "dContext")
         let halfP = try bf16.copy(try Self.dropped(probabilities, batch: batch, mask.map { ($0, dropped) }), count: count,
                                   "probabilities")
         let halfDQKV = try bf16.scratch("dQKV", t * 3 * h)
         try grouped(batch, transposeA: true, a: halfP, b: halfDC, c: halfDQKV, as: half, "attention backward (values, bf16)",
                     products.values)
-        try grouped(batch, transposeB: true, a: halfDC, b: halfQKV, c: scratch, as: splade_cuda_gemm_group_bf16.self,
+        try grouped(batch, transposeB: true, a: halfDC, b: qkv, c: scratch, as: splade_cuda_gemm_group_bf16.self,
                     "attention backward (probabilities, bf16)", products.probabilities)
         try softmaxBackward(probabilities, scratch, mask: mask, batch: batch)
         // dS replaces P' in the bfloat16 scratch (the products above are queued before this copy).
         let halfDS = try bf16.copy(scratch, count: count, "probabilities")
-        try grouped(batch, alpha: s, a: halfDS, b: halfQKV, c: halfDQKV, as: half, "attention backward (queries, bf16)",
+        try grouped(batch, alpha: s, a: halfDS, b: qkv, c: halfDQKV, as: half, "attention backward (queries, bf16)",
                     products.queries)
-        try grouped(batch, transposeA: true, alpha: s, a: halfDS, b: halfQKV, c: halfDQKV, as: half,
+        try grouped(batch, transposeA: true, alpha: s, a: halfDS, b: qkv, c: halfDQKV, as: half,
                     "attention backward (keys, bf16)", products.keys)
         try bf16.widen(halfDQKV, count: t * 3 * h, into: dQKV)
     }

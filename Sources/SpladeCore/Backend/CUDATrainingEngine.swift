@@ -20,7 +20,7 @@ final class CUDATrainingEngine: TrainingEngine {
     /// BertWeights with empty tensors: the shapes of transfers (tied or untied decoder), without a host copy.
     private let template: BertWeights
     private let scratch = DeviceScratch<Float>()
-    /// What bf16 training keeps in bfloat16 only between forward and backward: the attention context and the
+    /// What bf16 training keeps in bfloat16 only between forward and backward: QKV, the attention context and the
     /// feed-forward activations.
     private let savedHalves = DeviceScratch<UInt16>()
     /// Each vocabulary entry's argmax row, per sequence, between forward and backward.
@@ -91,21 +91,21 @@ final class CUDATrainingEngine: TrainingEngine {
                               epsilon: c.layerNormEpsilon, normalized: try saved("norm", t * h), inverseStd: try saved("inverse", t))
         try newMask("mask", t * h, probability: pHidden)?.apply(x0, count: t * h)
         for (i, layer) in w.layers.enumerated() {
-            let x = try hidden(i), qkv = try saved("qkv", layer: i, t * 3 * h)
-            let probabilities = try saved("probabilities", layer: i, probabilityCount)
-            try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv,
-                               bf16: bf16)
+            let x = try hidden(i), probabilities = try saved("probabilities", layer: i, probabilityCount)
             let attentionMask = newMask("attentionMask", layer: i, probabilityCount, probability: pAttention)
             let attentionDropout = try attentionMask.map { m throws(SpladeError) in (m, try scratch("dropped", probabilityCount)) }
             let after = try saved("afterAttention", layer: i, t * h)
-            if let bf16 {
-                let context = try savedHalves("context#\(i)", t * h)
+            if let bf16 {  // QKV as autocast's Linear writes it, in bfloat16, which is all attention reads
+                let qkv = try savedHalves("qkv#\(i)", t * 3 * h), context = try savedHalves("context#\(i)", t * h)
+                try CUDAOps.linear(try bf16.copy(x, count: t * h, "input"), rows: t, inputs: h, weight: layer.qkvWeight,
+                                   bias: layer.qkvBias, outputs: 3 * h, into: qkv, bf16: bf16)
                 try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context,
                                       dropout: attentionDropout, bf16: bf16)
                 try CUDAOps.linear(UnsafePointer(context), rows: t, inputs: h, weight: layer.attentionOutputWeight,
                                    bias: layer.attentionOutputBias, outputs: h, into: after, bf16: bf16)
             } else {
-                let context = try saved("context", layer: i, t * h)
+                let qkv = try saved("qkv", layer: i, t * 3 * h), context = try saved("context", layer: i, t * h)
+                try CUDAOps.linear(x, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h, into: qkv)
                 try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context,
                                       dropout: attentionDropout)
                 try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight,
@@ -143,9 +143,15 @@ final class CUDATrainingEngine: TrainingEngine {
         try CUDAOps.layerNorm(transformed, rows: t, cols: h, weight: w.transformNormWeight, bias: w.transformNormBias,
                               epsilon: c.layerNormEpsilon, normalized: try saved("transformNorm", t * h),
                               inverseStd: try saved("transformInverse", t))
-        let s = sequences.count, maxima = try saved("maxima", s * v)
-        try batch.pool(transformed: transformed, weights: w, logits: try scratch("logits", batch.logitRowsPerChunk * v),
-                       maxima: maxima, argmax: try rowScratch("argmax", s * v), bf16: bf16)
+        let s = sequences.count, maxima = try saved("maxima", s * v), argmax = try rowScratch("argmax", s * v)
+        if let bf16 {  // the logits in bfloat16, as autocast's decoder writes them
+            try batch.pool(transformed: try bf16.copy(transformed, count: t * h, "input"), weights: w,
+                           logits: try bf16.scratch("logits", batch.logitRowsPerChunk * v), maxima: maxima, argmax: argmax,
+                           bf16: bf16)
+        } else {
+            try batch.pool(transformed: transformed, weights: w, logits: try scratch("logits", batch.logitRowsPerChunk * v),
+                           maxima: maxima, argmax: argmax)
+        }
         vectors = try batch.sparseVectors(maxima: maxima, scratch: scratch, indexScratch: rowScratch)
         return vectors.map { $0.dense(size: v) }
     }
@@ -229,21 +235,22 @@ final class CUDATrainingEngine: TrainingEngine {
                                           dx: dAfter, dWeight: gl.attentionNormWeight, dBias: gl.attentionNormBias)
             let dAttentionOutput = try masked(dAfter, mask("attentionOutputMask", layer: i),
                                               count: t * h, into: dMasked)
-            let qkv = try saved("qkv", layer: i, t * 3 * h), probabilities = try saved("probabilities", layer: i, probabilityCount)
+            let probabilities = try saved("probabilities", layer: i, probabilityCount)
             let dScores = try scratch("dScores", probabilityCount), dropped = try scratch("dropped", probabilityCount)
             if let bf16 {
                 let context = UnsafePointer(try savedHalves("context#\(i)", t * h))
                 try CUDAOps.linearBackward(dAttentionOutput, rows: t, inputs: h, outputs: h, x: context,
                                            weight: layer.attentionOutputWeight, dx: dx, dWeight: gl.attentionOutputWeight,
                                            dBias: gl.attentionOutputBias, bf16: bf16)
-                try CUDAOps.attentionBackward(dContext: dx, qkv: qkv, batch: batch, probabilities: probabilities,
+                try CUDAOps.attentionBackward(dContext: dx, qkv: try savedHalves("qkv#\(i)", t * 3 * h), batch: batch,
+                                              probabilities: probabilities,
                                               mask: mask("attentionMask", layer: i), dQKV: dQKV, scratch: dScores, dropped: dropped,
                                               bf16: bf16)
             } else {
                 try CUDAOps.linearBackward(dAttentionOutput, rows: t, inputs: h, outputs: h, x: try saved("context", layer: i, t * h),
                                            weight: layer.attentionOutputWeight, dx: dx, dWeight: gl.attentionOutputWeight,
                                            dBias: gl.attentionOutputBias)
-                try CUDAOps.attentionBackward(dContext: dx, qkv: qkv, batch: batch, probabilities: probabilities,
+                try CUDAOps.attentionBackward(dContext: dx, qkv: try saved("qkv", layer: i, t * 3 * h), batch: batch, probabilities: probabilities,
                                               mask: mask("attentionMask", layer: i), dQKV: dQKV, scratch: dScores, dropped: dropped)
             }
             try CUDAOps.linearBackward(dQKV, rows: t, inputs: h, outputs: 3 * h, x: try hidden(i), weight: layer.qkvWeight,

@@ -51,30 +51,29 @@ struct DeviceBatch {
 
     /// The logits of all packed rows, `logitRowsPerChunk` at a time (a chunk may span sequences), folded
     /// into each sequence's running maxima ([sequences × V]) and, for training, the packed row that holds
-    /// each maximum (`argmax`; nil for inference). With `bf16` the products read bfloat16 copies of the
-    /// transformed rows and of the decoder.
+    /// each maximum (`argmax`; nil for inference).
     func pool(transformed: UnsafePointer<Float>, weights w: DeviceBertWeights, logits: UnsafeMutablePointer<Float>,
-              maxima: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
-              bf16: CUDAOps.BFloat16? = nil) throws(SpladeError) {
+              maxima: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?) throws(SpladeError) {
         let v = config.vocabularySize, h = config.hiddenSize, s = packing.lengths.count
         try forEachChunk(maxima: maxima, argmax: argmax) { start, rows throws(SpladeError) in
             try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias,
-                               outputs: v, into: logits, bf16: bf16)
+                               outputs: v, into: logits)
             try CUDAOps.check(splade_cuda_splade_max_segments(logits, Int32(rows), Int32(v), Int32(start), starts.pointer,
                                                               Int32(s), maxima, argmax), "pooling")
         }
     }
 
-    /// `pool` for encoding in bf16: the transformed rows in bfloat16, and the logits too, as under torch.autocast
-    /// (half the bytes written and read again), rounded from float32 sums with the decoder bias's copy added.
+    /// `pool` in bf16: the transformed rows in bfloat16, and the logits too, as under torch.autocast (half the bytes
+    /// written and read again), rounded from float32 sums with the decoder bias's copy added.
     func pool(transformed: UnsafePointer<UInt16>, weights w: DeviceBertWeights, logits: UnsafeMutablePointer<UInt16>,
-              maxima: UnsafeMutablePointer<Float>, bf16: CUDAOps.BFloat16) throws(SpladeError) {
+              maxima: UnsafeMutablePointer<Float>, argmax: UnsafeMutablePointer<Int32>?,
+              bf16: CUDAOps.BFloat16) throws(SpladeError) {
         let v = config.vocabularySize, h = config.hiddenSize, s = packing.lengths.count
-        try forEachChunk(maxima: maxima, argmax: nil) { start, rows throws(SpladeError) in
+        try forEachChunk(maxima: maxima, argmax: argmax) { start, rows throws(SpladeError) in
             try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias,
                                outputs: v, into: logits, bf16: bf16)
             try CUDAOps.check(splade_cuda_splade_max_segments_bf16(logits, Int32(rows), Int32(v), Int32(start),
-                                                                   starts.pointer, Int32(s), maxima, nil), "pooling")
+                                                                   starts.pointer, Int32(s), maxima, argmax), "pooling")
         }
     }
 
