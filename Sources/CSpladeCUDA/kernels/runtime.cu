@@ -694,7 +694,8 @@ static LtPlan &plan_for(const LtPlan &shape) {
 // shape or fails, so that the caller falls back to bias rows and a product accumulated onto them.
 static int linear_lt(int type, int out_type, const void *x, int rows, int in, const void *w, const void *bias, int out,
                      void *y) {
-    if (!lt.handle) return -1;
+    // The heuristic is told the matrices' alignment but not the bias's; the epilogue's vector loads want 16 bytes.
+    if (!lt.handle || alignment(bias) < 16) return -1;
     std::lock_guard<std::mutex> lock(lt_mutex);
     if (int code = reserve(lt_workspace, kLtWorkspace, "cuBLASLt workspace")) return code;
     LtPlan shape;
