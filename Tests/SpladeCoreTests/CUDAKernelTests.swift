@@ -95,19 +95,23 @@ struct CUDAKernelTests {
         // The CPU forward uses a vectorised erf (|error| < 6e-7), the GPU erff.
         #expect(Self.error(try gx.download(), cpu) < 1e-6)
         #expect(Self.error(try gdx.download(), dx) < 1e-6)
-        // Straight to bfloat16 (inference in bf16): the CPU's GELU rounded, x left as it is. A value may round the other
-        // way (one bfloat16 ulp, 2^-8 relative), and near 0 the CPU's erf is only within 6e-7·|x| ≤ 4e-6 of erff.
-        let input = try DeviceBuffer(x), half = try DeviceBuffer<UInt16>(count: x.count)
-        try Self.check(splade_cuda_gelu_forward_bf16(input.pointer, x.count, half.pointer))
-        #expect(try input.download() == x)
-        #expect(Self.withinOneBF16Ulp(try half.download(), cpu, absolute: 4e-6))
-        // In place on bfloat16 (the intermediate product's output in bf16 encoding): the CPU's GELU of the widened values.
-        let halves = x.map(Self.bfloat16)
-        var wide = halves.map(Self.widen)
-        wide.withUnsafeMutableBufferPointer { GELU.forward($0.baseAddress!, count: $0.count, threads: 1) }
-        let inPlace = try DeviceBuffer(halves)
-        try Self.check(splade_cuda_gelu_bf16(inPlace.pointer, halves.count))
-        #expect(Self.withinOneBF16Ulp(try inPlace.download(), wide, absolute: 4e-6))
+        // bfloat16 (the intermediate product's output in bf16): the CPU's GELU of the widened values, rounded — into
+        // another buffer, x left as it is (training), or in place (encoding). A value may round the other way (one
+        // bfloat16 ulp, 2^-8 relative), and near 0 the CPU's erf is only within 6e-7·|x| ≤ 4e-6 of erff. The backward
+        // from the bfloat16 input: the CPU's on the widened values.
+        let halves = x.map(Self.bfloat16), wide = halves.map(Self.widen)
+        var wideGELU = wide, wideDX = [Float](repeating: 0, count: x.count)
+        wideGELU.withUnsafeMutableBufferPointer { GELU.forward($0.baseAddress!, count: $0.count, threads: 1) }
+        GELU.backward(dy, x: wide, count: x.count, dx: &wideDX)
+        let input = try DeviceBuffer(halves), activated = try DeviceBuffer<UInt16>(count: x.count)
+        try Self.check(splade_cuda_gelu_bf16(input.pointer, x.count, activated.pointer))
+        #expect(try input.download() == halves)
+        #expect(Self.withinOneBF16Ulp(try activated.download(), wideGELU, absolute: 4e-6))
+        try Self.check(splade_cuda_gelu_bf16(input.pointer, x.count, input.pointer))
+        #expect(try input.download() == activated.download())
+        let gdx16 = try DeviceBuffer(dy), original = try DeviceBuffer(halves)
+        try Self.check(splade_cuda_gelu_backward_bf16(gdx16.pointer, original.pointer, x.count, gdx16.pointer))
+        #expect(Self.error(try gdx16.download(), wideDX) < 1e-6)
     }
 
     /// Each bfloat16 value equal to `want` rounded to bfloat16, or within one bfloat16 ulp (2^-8 relative) plus

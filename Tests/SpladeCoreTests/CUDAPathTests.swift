@@ -137,16 +137,18 @@ struct CUDAPathTests {
         }
     }
 
-    /// --precision bf16 training (bfloat16 products; float32 master weights, gradients and moments) on the real
-    /// splade-tiny checkpoint against the CPU's float32 step. With dropout (the same masks) the vectors agree to
-    /// bfloat16's rounding. Without it, the gradients: max pooling makes a pass's decisions discrete (a weight
-    /// near zero that rounding switches on or off, or a near-tie of two rows for a column's maximum, sends that
-    /// column's whole gradient elsewhere), so ∂L/∂w is kept only where both sides' weights are clearly positive
-    /// (> 0.05), and what remains is rounding: the model's gradient within 3e-2 in L2 norm, each tensor's within
-    /// 0.1, and the decoder bias, which only the maxima reach, within 2e-2. (Rounding only the weights to
-    /// bfloat16 on the CPU moves them about half as much; dropout doubles both.) Gradients are read from the
-    /// first Adam moments, (1 − β₁)·g after clipping. After the step the bfloat16 copies follow the new weights:
-    /// an engine built on the stepped weights computes the same vectors.
+    /// --precision bf16 training (bfloat16 products and activations as under torch.autocast; float32 master
+    /// weights, gradients and moments) on the real splade-tiny checkpoint against the CPU's float32 step. With
+    /// dropout (the same masks) the vectors agree to bfloat16's rounding. Without it, the gradients: max pooling
+    /// makes a pass's decisions discrete (a weight near zero that rounding switches on or off, or a near-tie of two
+    /// rows for a column's maximum, sends that column's whole gradient elsewhere), so ∂L/∂w is kept only where both
+    /// sides' weights are clearly positive (> 0.05), and what remains is rounding. The bounds are PyTorch's own:
+    /// torch.autocast(bfloat16) against float32 on this checkpoint, measured the same way (bench/cuda/
+    /// autocast_gradient.py), is 4.4e-2 off for the model's gradient in L2 norm (3.8e-2 with eager attention) and
+    /// 0.13 for its worst tensor; ours must stay within 5e-2 and 0.15 (measured 3.7e-2 and 0.11), and the decoder
+    /// bias, which only the maxima reach, within 2e-2. Gradients are read from the first Adam moments, (1 − β₁)·g
+    /// after clipping. After the step the bfloat16 copies follow the new weights: an engine built on the stepped
+    /// weights computes the same vectors.
     @Test(.enabled(if: TestResources.spladeTinyAvailable, "needs models/splade-tiny (make deps)"))
     func bfloat16TrainingStepIsCloseToTheCPU() throws {
         let tokenizer = try Tokenizer.load(modelDirectory: TestResources.spladeTinyModel) { () throws(SpladeError) in
@@ -185,11 +187,11 @@ struct CUDAPathTests {
         for (name, tensor) in want where !name.hasSuffix("attention.self.key.bias") {
             let delta = zip(gotMoments[name]!.values, tensor.values).map { $0 - $1 }
             let error = (squares(delta) / squares(tensor.values)).squareRoot()
-            #expect(error < (name == "cls.predictions.bias" ? 2e-2 : 0.1), "gradient of \(name): \(error)")
+            #expect(error < (name == "cls.predictions.bias" ? 2e-2 : 0.15), "gradient of \(name): \(error)")
             difference += squares(delta)
             total += squares(tensor.values)
         }
-        #expect((difference / total).squareRoot() < 3e-2, "the model's gradient: \((difference / total).squareRoot())")
+        #expect((difference / total).squareRoot() < 5e-2, "the model's gradient: \((difference / total).squareRoot())")
         let fresh = try CUDATrainingEngine(config: config, weights: stepped, optimizer: settings, device: 0, bfloat16: true)
         let after = try gpu.forward(sequences, dropout: nil), freshVectors = try fresh.forward(sequences, dropout: nil)
         #expect(Self.relativeError(after.flatMap { $0 }, freshVectors.flatMap { $0 }) < 1e-6, "bfloat16 copies after the step")

@@ -18,8 +18,9 @@
  * no difference, whatever its payload). real_us is the median time of
  * REPETITIONS calls of the real library, each between two synchronizations; only the first call's
  * results are checked (the others run on buffers it already updated). A failed API call gives one line
- * with "pass": false and "message". Last line: {"checks": n, "failed": k, "grouped_fallbacks": f}, f the real library's
- * grouped calls that cuBLAS declined for their types and that ran one product per group instead.
+ * with "pass": false and "message". Last line: {"checks": n, "failed": k, "grouped_fallbacks": g, "linear_fallbacks": l},
+ * g the real library's grouped calls that ran one product per group because cuBLAS declined their types, l its Linear
+ * products made without cuBLASLt (all of them under SPLADE_CUDA_LT=0).
  * Exit status: 0 all passed, 1 a check failed, 2 a setup failure (a library not loadable, init failed).
  * On a GPU machine, cuBLAS must be loadable by the real library (LD_LIBRARY_PATH or SPLADE_CUDA_CUBLAS).
  */
@@ -58,13 +59,13 @@
                                    long long, float, float *, int, long long, int))                                   \
     X(int, sgemm_grouped, (int, int, float, float, const splade_cuda_gemm_group *, int))                              \
     X(int, grouped_fallbacks, (void))                                                                                 \
+    X(int, linear_fallbacks, (void))                                                                                  \
     X(int, to_bf16, (const float *, size_t, uint16_t *))                                                              \
     X(int, from_bf16, (const uint16_t *, size_t, float *))                                                            \
     X(int, linear, (const float *, int, int, const float *, const float *, int, float *))                             \
     X(int, linear_bf16, (const uint16_t *, int, int, const uint16_t *, const float *, int, float *))                  \
     X(int, linear_bf16_out, (const uint16_t *, int, int, const uint16_t *, const uint16_t *, int, uint16_t *))        \
-    X(int, gelu_forward_bf16, (const float *, size_t, uint16_t *))                                                    \
-    X(int, gelu_bf16, (uint16_t *, size_t))                                                                           \
+    X(int, gelu_bf16, (const uint16_t *, size_t, uint16_t *))                                                         \
     X(int, softmax_blocks_bf16, (uint16_t *, const long long *, const int32_t *, int, int, int))                      \
     X(int, layernorm_forward_bf16, (float *, int, int, const float *, const float *, const float *, float,            \
                                     uint16_t *))                                                                      \
@@ -90,6 +91,7 @@
     X(int, layernorm_backward, (const float *, int, int, const float *, const float *, const float *, float *,        \
                                 float *, float *))                                                                    \
     X(int, gelu_backward, (const float *, const float *, size_t, float *))                                            \
+    X(int, gelu_backward_bf16, (const float *, const uint16_t *, size_t, float *))                                    \
     X(int, softmax_backward_blocks, (const float *, float *, const long long *, const int32_t *, int, int, int))      \
     X(int, embed_backward, (const int32_t *, const int32_t *, int, int, const float *, float *, float *, float *))    \
     X(int, bias_backward, (const float *, int, int, float *))                                                         \
@@ -250,6 +252,7 @@ typedef struct {
     double tolerance;
     bool bf16;            /* an output of bfloat16 bit patterns (2 bytes each), compared exactly, any NaN equal */
     bool bf16_values;     /* bfloat16 outputs compared as values, by normalised error */
+    bool nan_equal;       /* float32 outputs compared as values: a NaN on both sides is equal (special inputs) */
     void *result[2];      /* the output read back from each side */
 } Buffer;
 
@@ -417,7 +420,9 @@ static double difference(const Buffer *b) {
     const float *real = b->result[REAL], *emu = b->result[EMU];
     double squared_difference = 0, squared_norm = 0;
     for (size_t i = 0; i < count; i++) {
-        /* Equal values (infinities included) differ by 0; a NaN on either side makes the error NaN. */
+        /* Equal values (infinities included) differ by 0; a NaN on either side makes the error NaN, unless both are
+         * NaNs of a nan_equal output. */
+        if (b->nan_equal && isnan(real[i]) && isnan(emu[i])) continue;
         double d = real[i] == emu[i] ? 0 : (double)real[i] - (double)emu[i];
         squared_difference += d * d;
         squared_norm += (double)emu[i] * (double)emu[i];
@@ -982,32 +987,36 @@ static void check_gelu_forward(size_t count) {
     RUN(&t, api->gelu_forward(DF(x), count));
 }
 
-/* GELU rounded to bfloat16 into y; x must stay as it was. */
-static void check_gelu_forward_bf16(size_t count) {
-    Test t;
-    begin(&t, "gelu_forward_bf16", "count=%zu x in [-6, 6]", count);
-    int x = random_buffer(&t, count, -6, 6), y = bf16_buffer(&t, count, -1, 1);
-    output(&t, x, "x", EXACT);
-    output_bf16_values(&t, y, "y", BF16_VALUES);
-    RUN(&t, api->gelu_forward_bf16(DF(x), count, DB(y)));
+/* bfloat16 inputs of GELU and its backward whose results do not depend on erff's last bits: ±0, ±∞ (−∞ gives NaN:
+ * −∞·0), NaNs, and magnitudes where erff is ±1 (GELU(−100) = −0) and, from ±1e30, v·v overflows (φ(v) = 0). */
+static const uint16_t gelu_specials[] = {0x0000, 0x8000, 0x7F80, 0xFF80, 0x7FC0, 0xFFC1, 0x7F81,
+                                         0x42C8, 0xC2C8, 0x7149, 0xF149}; /* ±100, ±~1e30 */
+#define GELU_SPECIALS "±0, ±∞, NaNs, ±100, ±1e30"
+
+static int gelu_specials_buffer(Test *t) {
+    return buffer(t, memcpy(allocate(sizeof gelu_specials), gelu_specials, sizeof gelu_specials), sizeof gelu_specials);
 }
 
-/* bfloat16 GELU in place. The special values' results do not depend on erff's last bits: ±0, ±∞ (−∞ gives NaN:
- * −∞·0), NaNs, and magnitudes where erff is ±1 (GELU(−100) = −0), so their bits are compared (NaN as any NaN). */
+/* bfloat16 GELU, in place (y = x, encoding) or into another y (training), where x must stay as it was (its bits
+ * compared). The special values' results have their bits compared (NaN as any NaN). */
 static void check_gelu_bf16(size_t count) {
-    static const uint16_t specials[] = {0x0000, 0x8000, 0x7F80, 0xFF80, 0x7FC0, 0xFFC1, 0x7F81,
-                                        0x42C8, 0xC2C8, 0x7149, 0xF149}; /* ±100, ±~1e30 */
-    size_t n = sizeof specials / sizeof specials[0];
-    Test t;
-    begin(&t, "gelu_bf16", "%zu special values: ±0, ±∞, NaNs, ±100, ±1e30", n);
-    int x = buffer(&t, memcpy(allocate(sizeof specials), specials, sizeof specials), sizeof specials);
-    output_bf16(&t, x, "x");
-    RUN(&t, api->gelu_bf16(DB(x), n));
-    /* From element 1, an odd count: element 0 must stay; values compared (erff may differ by an ulp). */
-    begin(&t, "gelu_bf16", "count=%zu from element 1, x in [-6, 6]", count);
-    x = bf16_buffer(&t, count + 1, -6, 6);
-    output_bf16_values(&t, x, "x", BF16_VALUES);
-    RUN(&t, api->gelu_bf16(DB(x) + 1, count));
+    size_t n = sizeof gelu_specials / sizeof gelu_specials[0];
+    for (int in_place = 1; in_place >= 0; in_place--) {
+        const char *where = in_place ? "y = x in place" : "separate y";
+        Test t;
+        begin(&t, "gelu_bf16", "%zu special values: " GELU_SPECIALS ", %s", n, where);
+        int x = gelu_specials_buffer(&t), y = in_place ? x : bf16_buffer(&t, n, -1, 1);
+        if (!in_place) output_bf16(&t, x, "x");
+        output_bf16(&t, y, "y");
+        RUN(&t, api->gelu_bf16(DB(x), n, DB(y)));
+        /* From element 1, an odd count: element 0 of y must stay; values compared (erff may differ by an ulp). */
+        begin(&t, "gelu_bf16", "count=%zu from element 1, x in [-6, 6], %s", count, where);
+        x = bf16_buffer(&t, count + 1, -6, 6);
+        y = in_place ? x : bf16_buffer(&t, count + 1, -1, 1);
+        if (!in_place) output_bf16(&t, x, "x");
+        output_bf16_values(&t, y, "y", BF16_VALUES);
+        RUN(&t, api->gelu_bf16(DB(x) + 1, count, DB(y) + 1));
+    }
 }
 
 /* The block softmax of a packed batch (`gap` floats between blocks, which must stay as they were). With
@@ -1318,13 +1327,33 @@ static void layernorm_backward_case(int rows, int cols, bool in_place) {
                                     DF(dbias)));
 }
 
-static void gelu_backward_case(size_t count, bool in_place) {
+/* GELU's backward on t's forward input x (float32, or with bf16 bfloat16), which must stay as it was, with random dy
+ * and dx separate or dy itself; with specials (x gelu_specials) a NaN dx on both sides is equal. */
+static void gelu_backward_run(Test *t, int x, size_t count, bool in_place, bool bf16, bool specials) {
+    int dy = random_buffer(t, count, -1, 1);
+    int dx = in_place ? dy : random_buffer(t, count, -1, 1);
+    if (bf16) output_bf16(t, x, "x");
+    else output(t, x, "x", EXACT);
+    output(t, dx, "dx", ELEMENTWISE);
+    t->buffers[dx].nan_equal = specials;
+    RUN(t, bf16 ? api->gelu_backward_bf16(DF(dy), DB(x), count, DF(dx)) : api->gelu_backward(DF(dy), DF(x), count, DF(dx)));
+}
+
+static const char *dx_where(bool in_place) { return in_place ? "dx = dy in place" : "separate dx"; }
+
+static void gelu_backward_case(size_t count, bool in_place, bool bf16) {
     Test t;
-    begin(&t, "gelu_backward", "count=%zu x in [-6, 6], %s", count, in_place ? "dx = dy in place" : "separate dx");
-    int dy = random_buffer(&t, count, -1, 1), x = random_buffer(&t, count, -6, 6);
-    int dx = in_place ? dy : random_buffer(&t, count, -1, 1);
-    output(&t, dx, "dx", ELEMENTWISE);
-    RUN(&t, api->gelu_backward(DF(dy), DF(x), count, DF(dx)));
+    begin(&t, bf16 ? "gelu_backward_bf16" : "gelu_backward", "count=%zu x in [-6, 6], %s", count, dx_where(in_place));
+    int x = bf16 ? bf16_buffer(&t, count, -6, 6) : random_buffer(&t, count, -6, 6);
+    gelu_backward_run(&t, x, count, in_place, bf16, false);
+}
+
+/* The special forward inputs: dx = dy/2 at ±0, dy or ±0 at the large magnitudes, NaN at ±∞ (±∞·0) and NaNs. */
+static void gelu_backward_bf16_specials_case(bool in_place) {
+    size_t n = sizeof gelu_specials / sizeof gelu_specials[0];
+    Test t;
+    begin(&t, "gelu_backward_bf16", "%zu special values of x: " GELU_SPECIALS ", %s", n, dx_where(in_place));
+    gelu_backward_run(&t, gelu_specials_buffer(&t), n, in_place, true, true);
 }
 
 /* `ids` (taken over): token ids, with repeats that the kernel must add atomically. */
@@ -1623,8 +1652,13 @@ static void check_argument_errors(void) {
                   api->layernorm_forward_bf16(DF(0), 2, 16, NULL, DF(0), DF(0), 1e-12f, NULL));
     EXPECT_STATUS("layernorm_forward_bf16 rows=0: a no-op", OK,
                   api->layernorm_forward_bf16(NULL, 0, 16, NULL, DF(0), DF(0), 1e-12f, NULL));
-    EXPECT_STATUS("gelu_bf16 x NULL", BAD, api->gelu_bf16(NULL, 4));
-    EXPECT_STATUS("gelu_bf16 count=0: a no-op", OK, api->gelu_bf16(NULL, 0));
+    EXPECT_STATUS("gelu_bf16 x NULL", BAD, api->gelu_bf16(NULL, 4, DB(0)));
+    EXPECT_STATUS("gelu_bf16 y NULL", BAD, api->gelu_bf16(DB(0), 4, NULL));
+    EXPECT_STATUS("gelu_bf16 count=0: a no-op", OK, api->gelu_bf16(NULL, 0, NULL));
+    EXPECT_STATUS("gelu_backward_bf16 dy NULL", BAD, api->gelu_backward_bf16(NULL, DB(0), 4, DF(0) + 32));
+    EXPECT_STATUS("gelu_backward_bf16 x NULL", BAD, api->gelu_backward_bf16(DF(0) + 32, NULL, 4, DF(0) + 32));
+    EXPECT_STATUS("gelu_backward_bf16 dx NULL", BAD, api->gelu_backward_bf16(DF(0) + 32, DB(0), 4, NULL));
+    EXPECT_STATUS("gelu_backward_bf16 count=0: a no-op", OK, api->gelu_backward_bf16(NULL, NULL, 0, NULL));
 
     /* Block softmax: sizes, then pointers (none is read before the checks). */
 #define OFFSETS ((const long long *)dev[0])
@@ -1641,8 +1675,6 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("softmax_blocks_bf16 blocks=0 with rows", BAD, api->softmax_blocks_bf16(DB(0), OFFSETS, DI(1), 0, 2, 4));
     EXPECT_STATUS("softmax_blocks_bf16 lengths NULL", BAD, api->softmax_blocks_bf16(DB(0), OFFSETS, NULL, 1, 2, 4));
     EXPECT_STATUS("softmax_blocks_bf16 total_rows=0: a no-op", OK, api->softmax_blocks_bf16(NULL, NULL, NULL, 0, 2, 0));
-    EXPECT_STATUS("gelu_forward_bf16 y NULL", BAD, api->gelu_forward_bf16(DF(0), 4, NULL));
-    EXPECT_STATUS("gelu_forward_bf16 count=0: a no-op", OK, api->gelu_forward_bf16(NULL, 0, NULL));
     EXPECT_STATUS("softmax_backward_blocks heads=0", BAD,
                   api->softmax_backward_blocks(DF(0), DF(0), OFFSETS, DI(1), 1, 0, 4));
     EXPECT_STATUS("softmax_backward_blocks blocks=0 with rows", BAD,
@@ -1707,7 +1739,6 @@ int main(int argc, char **argv) {
     layernorm_forward_bf16_case(S.tokens, S.h, true);
     layernorm_forward_bf16_case(7, 1001, false); /* odd sizes */
     check_gelu_forward(intermediate);
-    check_gelu_forward_bf16(intermediate);
     check_gelu_bf16(intermediate + 3);
     check_softmax_blocks(SOFTMAX_FORWARD);
     check_softmax_blocks(SOFTMAX_BF16);
@@ -1727,8 +1758,12 @@ int main(int argc, char **argv) {
 
     layernorm_backward_case(S.tokens, S.h, false);
     layernorm_backward_case(S.tokens, S.h, true);
-    gelu_backward_case(intermediate, false);
-    gelu_backward_case(intermediate, true);
+    for (int bf16 = 0; bf16 <= 1; bf16++) {
+        gelu_backward_case(intermediate, false, bf16);
+        gelu_backward_case(intermediate, true, bf16);
+    }
+    gelu_backward_bf16_specials_case(false);
+    gelu_backward_bf16_specials_case(true);
     check_softmax_blocks(SOFTMAX_BACKWARD);
     embed_backward_case("40% of the ids among 8", token_ids((size_t)S.tokens, S.vocabulary));
     int32_t *same = allocate((size_t)S.tokens * sizeof(int32_t));
@@ -1752,6 +1787,7 @@ int main(int argc, char **argv) {
 
     check_argument_errors();
 
-    printf("{\"checks\": %d, \"failed\": %d, \"grouped_fallbacks\": %d}\n", checks, failures, real->grouped_fallbacks());
+    printf("{\"checks\": %d, \"failed\": %d, \"grouped_fallbacks\": %d, \"linear_fallbacks\": %d}\n", checks, failures,
+           real->grouped_fallbacks(), real->linear_fallbacks());
     return failures ? 1 : 0;
 }

@@ -226,8 +226,9 @@ int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, flo
 }
 
 /* OpenBLAS has no TF32: products stay exact float32, which the header allows either way. */
-/* The emulation multiplies every group itself: nothing is declined. */
+/* The emulation multiplies every group itself and has no cuBLASLt to miss: it counts no fallbacks. */
 int splade_cuda_grouped_fallbacks(void) { return 0; }
+int splade_cuda_linear_fallbacks(void) { return 0; }
 
 int splade_cuda_set_tf32(int enabled) {
     (void)enabled;
@@ -490,18 +491,12 @@ int splade_cuda_gelu_forward(float *x, size_t count) {
     return SPLADE_CUDA_OK;
 }
 
-int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y) {
+/* y may be x (in place): each element is read before its result is written. */
+int splade_cuda_gelu_bf16(const uint16_t *x, size_t count, uint16_t *y) {
     ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
     REQUIRE(x && y, "null pointer");
-    for (size_t i = 0; i < count; i++) y[i] = bfloat16_bits(gelu(x[i]));
-    return SPLADE_CUDA_OK;
-}
-
-int splade_cuda_gelu_bf16(uint16_t *x, size_t count) {
-    ENTER();
-    REQUIRE(count == 0 || x, "null pointer");
-    for (size_t i = 0; i < count; i++) x[i] = bfloat16_bits(gelu(bf16_float(x[i])));
+    for (size_t i = 0; i < count; i++) y[i] = bfloat16_bits(gelu(bf16_float(x[i])));
     return SPLADE_CUDA_OK;
 }
 
@@ -728,14 +723,26 @@ int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const fl
     return SPLADE_CUDA_OK;
 }
 
+/* dy·(Φ(v) + v·φ(v)), GELU's derivative at the forward input v, in float as elementwise.cu's gelu_backward_kernel
+ * (the float and the bfloat16 inputs alike). */
+static float gelu_backward(float dy, float v) {
+    float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
+    float pdf = expf(-0.5f * v * v) * 0.39894228040143268f;
+    return dy * (cdf + v * pdf);
+}
+
+/* As the kernel, no pointer checks. dx may alias dy: each element is read before its result is written. */
 int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx) {
     ENTER();
-    for (size_t i = 0; i < count; i++) {
-        float v = x[i];
-        float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
-        float pdf = expf(-0.5f * v * v) * 0.39894228040143268f;
-        dx[i] = dy[i] * (cdf + v * pdf);
-    }
+    for (size_t i = 0; i < count; i++) dx[i] = gelu_backward(dy[i], x[i]);
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_gelu_backward_bf16(const float *dy, const uint16_t *x, size_t count, float *dx) {
+    ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    REQUIRE(dy && x && dx, "null pointer");
+    for (size_t i = 0; i < count; i++) dx[i] = gelu_backward(dy[i], bf16_float(x[i]));
     return SPLADE_CUDA_OK;
 }
 

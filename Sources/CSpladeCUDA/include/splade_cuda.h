@@ -86,10 +86,14 @@ typedef struct {
 } splade_cuda_gemm_group;
 int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
                               const splade_cuda_gemm_group *groups, int group_count);
-/* How many grouped calls (of any precision, since the library was loaded) cuBLAS's grouped product declined with
- * CUBLAS_STATUS_NOT_SUPPORTED, and which were made as one product per group instead: the same results, more
- * launches. For performance checks (kernel-check reports it). */
+/* How many grouped calls (of any precision, since the library was loaded) ran as one product per group because
+ * cuBLAS's grouped product declined their combination of types (CUBLAS_STATUS_NOT_SUPPORTED; a declined combination
+ * is not offered again): the same results, more launches. For performance checks (kernel-check reports it). */
 int splade_cuda_grouped_fallbacks(void);
+/* How many Linear products (splade_cuda_linear*, since the library was loaded) were made without cuBLASLt — none
+ * loaded, SPLADE_CUDA_LT=0, no algorithm for the shape, or a failed call — as bias rows and a product onto them:
+ * the same results, one more pass over Y. For performance checks (kernel-check reports it). */
+int splade_cuda_linear_fallbacks(void);
 /* A Linear layer: Y[rows×out] = X[rows×in]·Wᵀ + bias (W row-major out×in, bias[out]; TF32 products after
  * splade_cuda_set_tf32(1)). One cuBLASLt product with the bias added in its epilogue where cuBLASLt is there and has
  * an algorithm for the shape; else the bias rows, then the product accumulated onto them (SPLADE_CUDA_LT=0 in the
@@ -123,13 +127,12 @@ typedef struct {
 int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha, float beta,
                                   const splade_cuda_gemm_group_bf16 *groups, int group_count);
 
-/* Encoding in bf16 keeps the activations that only feed products in bfloat16, as torch.autocast does: each product
- * whose output is read only by other products writes it in bfloat16 (the float32 sums rounded once), and the steps
- * between them read and write bfloat16, computing in float32. The residual stream and LayerNorm stay float32. */
-/* y = bfloat16(GELU(x)) (training in bf16 keeps x, the input of GELU's backward). */
-int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y);
-/* x = bfloat16(GELU(x)), in place (encoding in bf16: the output of the intermediate product). */
-int splade_cuda_gelu_bf16(uint16_t *x, size_t count);
+/* bf16 keeps the activations that only feed products in bfloat16, as torch.autocast does: each product whose output
+ * is read only by other products writes it in bfloat16 (the float32 sums rounded once), and the steps between them
+ * read and write bfloat16, computing in float32. The residual stream and LayerNorm stay float32. */
+/* y = bfloat16(GELU(x)) of the bfloat16 x widened (the output of the intermediate product); y may be x (encoding:
+ * in place), or another buffer (training keeps x, the input of GELU's backward). */
+int splade_cuda_gelu_bf16(const uint16_t *x, size_t count, uint16_t *y);
 /* splade_cuda_softmax_blocks over bfloat16 scores, in place: each row's values widened to float32, the softmax
  * computed as there, the probabilities rounded to bfloat16. */
 int splade_cuda_softmax_blocks_bf16(uint16_t *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
@@ -230,6 +233,8 @@ int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const fl
                                    float *dbias);
 /* dx = dy·(Φ(x) + x·φ(x)), x the forward input (dx may alias dy). */
 int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx);
+/* As splade_cuda_gelu_backward with the forward input x in bfloat16 (widened). */
+int splade_cuda_gelu_backward_bf16(const float *dy, const uint16_t *x, size_t count, float *dx);
 /* The backward of splade_cuda_softmax_blocks, same layout, in place: each row of dP ← P ⊙ (dP − rowsum(dP ⊙ P)). */
 int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
                                         int blocks, int heads, int total_rows);

@@ -37,17 +37,18 @@ static __global__ void gelu_forward_kernel(float *x, size_t count) {
     GRID_STRIDE(i, count) x[i] = gelu(x[i]);
 }
 
-static __global__ void gelu_forward_bf16_kernel(const float *x, size_t count, uint16_t *y) {
-    GRID_STRIDE(i, count) y[i] = bfloat16_bits(gelu(x[i]));
+static __global__ void gelu_bf16_kernel(const uint16_t *x, size_t count, uint16_t *y) {
+    GRID_STRIDE(i, count) y[i] = bfloat16_bits(gelu(bfloat16_value(x[i])));
 }
 
-static __global__ void gelu_bf16_kernel(uint16_t *x, size_t count) {
-    GRID_STRIDE(i, count) x[i] = bfloat16_bits(gelu(bfloat16_value(x[i])));
-}
+// The forward input as float32: as stored, or a bfloat16 widened.
+static __device__ inline float input(const float *x, size_t i) { return x[i]; }
+static __device__ inline float input(const uint16_t *x, size_t i) { return bfloat16_value(x[i]); }
 
-static __global__ void gelu_backward_kernel(const float *dy, const float *x, size_t count, float *dx) {
+template <typename Input>
+static __global__ void gelu_backward_kernel(const float *dy, const Input *x, size_t count, float *dx) {
     GRID_STRIDE(i, count) {
-        float v = x[i];
+        float v = input(x, i);
         float cdf = 0.5f * (1.0f + erff(v * 0.70710678118654752f));
         float pdf = expf(-0.5f * v * v) * 0.39894228040143268f;
         dx[i] = dy[i] * (cdf + v * pdf);
@@ -182,19 +183,11 @@ int splade_cuda_gelu_forward(float *x, size_t count) {
     return launched("gelu_forward");
 }
 
-int splade_cuda_gelu_forward_bf16(const float *x, size_t count, uint16_t *y) {
+int splade_cuda_gelu_bf16(const uint16_t *x, size_t count, uint16_t *y) {
     SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && y, "null pointer");
-    gelu_forward_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count, y);
-    return launched("gelu_forward_bf16");
-}
-
-int splade_cuda_gelu_bf16(uint16_t *x, size_t count) {
-    SPLADE_ENTER();
-    if (count == 0) return SPLADE_CUDA_OK;
-    SPLADE_REQUIRE(x, "null pointer");
-    gelu_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count);
+    gelu_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count, y);
     return launched("gelu_bf16");
 }
 
@@ -203,6 +196,14 @@ int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, flo
     if (count == 0) return SPLADE_CUDA_OK;
     gelu_backward_kernel<<<blocks_for(count), kThreads>>>(dy, x, count, dx);
     return launched("gelu_backward");
+}
+
+int splade_cuda_gelu_backward_bf16(const float *dy, const uint16_t *x, size_t count, float *dx) {
+    SPLADE_ENTER();
+    if (count == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(dy && x && dx, "null pointer");
+    gelu_backward_kernel<<<blocks_for(count), kThreads>>>(dy, x, count, dx);
+    return launched("gelu_backward_bf16");
 }
 
 int splade_cuda_add(float *y, const float *x, size_t count) {

@@ -174,11 +174,11 @@ static struct {
     lt_matmul_fn matmul;
 } lt;
 // cublasLt.h: CUBLASLT_MATMUL_DESC_TRANSA/TRANSB (int32), _EPILOGUE (uint32), _BIAS_POINTER; CUBLASLT_EPILOGUE_BIAS;
-// CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES (uint64), _MIN_ALIGNMENT_A/B/C/D_BYTES (uint32); cublas_api.h:
-// CUBLAS_COMPUTE_32F_FAST_TF32.
+// CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES (uint64), _MIN_ALIGNMENT_A/B/C/D_BYTES (uint32), _REDUCTION_SCHEME_MASK
+// (uint32) and CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE; cublas_api.h: CUBLAS_COMPUTE_32F_FAST_TF32.
 enum { LT_TRANSA = 3, LT_TRANSB = 4, LT_EPILOGUE = 7, LT_BIAS_POINTER = 8, LT_EPILOGUE_BIAS = 4, LT_MAX_WORKSPACE = 1,
        LT_MIN_ALIGNMENT_A = 5, LT_MIN_ALIGNMENT_B = 6, LT_MIN_ALIGNMENT_C = 7, LT_MIN_ALIGNMENT_D = 8,
-       CUBLAS_COMPUTE_32F_FAST_TF32_ = 77 };
+       LT_REDUCTION_SCHEME_MASK = 3, LT_REDUCTION_SCHEME_COMPUTE_TYPE = 2, CUBLAS_COMPUTE_32F_FAST_TF32_ = 77 };
 static bool tf32_products = false;  // splade_cuda_set_tf32, for the cuBLASLt products' compute type
 
 // cuBLASLt from the libraries cuBLAS loaded (SPLADE_CUDA_LT=0: none, to test the fallback); silently absent otherwise.
@@ -531,6 +531,13 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     if (problems == 0) return SPLADE_CUDA_OK;
     int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
     if (!P::grouped_available()) return per_group(op_a, op_b, alpha, beta, groups, group_count);
+    // A cuBLAS whose grouped product declined these types (below) is not asked again: the same products, a group at
+    // a time, without the pointer arrays.
+    static std::atomic<bool> declined{false};  // one per Group type
+    if (declined) {
+        grouped_fallbacks++;
+        return per_group(op_a, op_b, alpha, beta, groups, group_count);
+    }
 
     std::lock_guard<std::mutex> lock(grouped_mutex);
     if (int code = reserve(grouped_pointers, 3 * (size_t)problems * sizeof(void *), P::allocation))
@@ -569,8 +576,8 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
         }
     }
     int status = P::grouped(blas_a, blas_b, blas_c, used);
-    // A cuBLAS whose grouped product lacks this combination of types: the same products, a group at a time.
     if (status == CUBLAS_STATUS_NOT_SUPPORTED_) {
+        declined = true;
         grouped_fallbacks++;
         return per_group(op_a, op_b, alpha, beta, groups, group_count);
     }
@@ -626,10 +633,11 @@ static uint32_t alignment(const void *pointer) {
 // A cuBLASLt product planned for one shape: the descriptor (the bias pointer set per call), the layouts and the
 // heuristic's algorithm (none: `found` false, and the caller falls back). A batch repeats each of its few Linear
 // shapes once per layer, so the most recent plans are kept: the set-up and the heuristic (tens of µs of host time)
-// run once per shape and batch rather than once per product.
+// run once per shape and batch rather than once per product. The operands' alignments are part of the shape: the
+// heuristic picks for them (the bias's it reads from the bias pointer, set before it runs).
 struct LtPlan {
     int type, out_type, compute, rows, in, out;
-    uint32_t align_w, align_x, align_y;
+    uint32_t align_w, align_x, align_y, align_bias;
     lt_descriptor operation = nullptr;
     lt_layout a = nullptr, b = nullptr, d = nullptr;
     bool found = false;
@@ -637,7 +645,8 @@ struct LtPlan {
 
     bool same(const LtPlan &o) const {
         return type == o.type && out_type == o.out_type && compute == o.compute && rows == o.rows && in == o.in &&
-               out == o.out && align_w == o.align_w && align_x == o.align_x && align_y == o.align_y;
+               out == o.out && align_w == o.align_w && align_x == o.align_x && align_y == o.align_y &&
+               align_bias == o.align_bias;
     }
     void release() {
         for (lt_layout layout : {a, b, d})
@@ -647,13 +656,14 @@ struct LtPlan {
 };
 constexpr size_t kLtPlans = 16;
 static std::vector<LtPlan> lt_plans;  // most recently used first; under lt_mutex
+static std::atomic<int> linear_fallbacks{0};  // splade_cuda_linear_fallbacks
 
 // Row-major Y[rows×out] = X·Wᵀ + bias is column-major D[out×rows] = op_T(W read as in×out)·(X read as in×rows) with the
 // bias (of D's type, cuBLASLt's default) added to every column of D. The heuristic is told each operand's real
-// alignment.
-static void plan(LtPlan &p) {
+// alignment. With a bfloat16 D, split-K partial sums are added in float32 (not in D, which would round them twice).
+static void plan(LtPlan &p, const void *bias) {
     int32_t transpose = CUBLAS_OP_T_, keep = CUBLAS_OP_N_;
-    uint32_t epilogue = LT_EPILOGUE_BIAS;
+    uint32_t epilogue = LT_EPILOGUE_BIAS, reduction = LT_REDUCTION_SCHEME_COMPUTE_TYPE;
     uint64_t workspace = kLtWorkspace;
     lt_preference preference = nullptr;
     int found = 0;
@@ -661,6 +671,7 @@ static void plan(LtPlan &p) {
               lt.descriptor_set(p.operation, LT_TRANSA, &transpose, sizeof transpose) == 0 &&
               lt.descriptor_set(p.operation, LT_TRANSB, &keep, sizeof keep) == 0 &&
               lt.descriptor_set(p.operation, LT_EPILOGUE, &epilogue, sizeof epilogue) == 0 &&
+              lt.descriptor_set(p.operation, LT_BIAS_POINTER, &bias, sizeof bias) == 0 &&
               lt.layout_create(&p.a, p.type, (uint64_t)p.in, (uint64_t)p.out, p.in) == 0 &&
               lt.layout_create(&p.b, p.type, (uint64_t)p.in, (uint64_t)p.rows, p.in) == 0 &&
               lt.layout_create(&p.d, p.out_type, (uint64_t)p.out, (uint64_t)p.rows, p.out) == 0 &&
@@ -670,12 +681,14 @@ static void plan(LtPlan &p) {
               lt.preference_set(preference, LT_MIN_ALIGNMENT_B, &p.align_x, sizeof p.align_x) == 0 &&
               lt.preference_set(preference, LT_MIN_ALIGNMENT_C, &p.align_y, sizeof p.align_y) == 0 &&
               lt.preference_set(preference, LT_MIN_ALIGNMENT_D, &p.align_y, sizeof p.align_y) == 0 &&
+              (p.out_type == CUDA_R_32F_ ||
+               lt.preference_set(preference, LT_REDUCTION_SCHEME_MASK, &reduction, sizeof reduction) == 0) &&
               lt.heuristic(lt.handle, p.operation, p.a, p.b, p.d, p.d, preference, 1, &p.result, &found) == 0 && found > 0;
     if (preference) lt.preference_destroy(preference);
 }
 
 // The plan for this shape: a kept one moved to the front, or a new one (the least recently used dropped).
-static LtPlan &plan_for(const LtPlan &shape) {
+static LtPlan &plan_for(const LtPlan &shape, const void *bias) {
     for (size_t i = 0; i < lt_plans.size(); i++)
         if (lt_plans[i].same(shape)) {
             std::rotate(lt_plans.begin(), lt_plans.begin() + i, lt_plans.begin() + i + 1);
@@ -686,7 +699,7 @@ static LtPlan &plan_for(const LtPlan &shape) {
         lt_plans.pop_back();
     }
     lt_plans.insert(lt_plans.begin(), shape);
-    plan(lt_plans.front());
+    plan(lt_plans.front(), bias);
     return lt_plans.front();
 }
 
@@ -694,8 +707,7 @@ static LtPlan &plan_for(const LtPlan &shape) {
 // shape or fails, so that the caller falls back to bias rows and a product accumulated onto them.
 static int linear_lt(int type, int out_type, const void *x, int rows, int in, const void *w, const void *bias, int out,
                      void *y) {
-    // The heuristic is told the matrices' alignment but not the bias's; the epilogue's vector loads want 16 bytes.
-    if (!lt.handle || alignment(bias) < 16) return -1;
+    if (!lt.handle) return -1;
     std::lock_guard<std::mutex> lock(lt_mutex);
     if (int code = reserve(lt_workspace, kLtWorkspace, "cuBLASLt workspace")) return code;
     LtPlan shape;
@@ -708,7 +720,8 @@ static int linear_lt(int type, int out_type, const void *x, int rows, int in, co
     shape.align_w = alignment(w);
     shape.align_x = alignment(x);
     shape.align_y = alignment(y);
-    LtPlan &p = plan_for(shape);
+    shape.align_bias = alignment(bias);
+    LtPlan &p = plan_for(shape, bias);
     if (!p.found || lt.descriptor_set(p.operation, LT_BIAS_POINTER, &bias, sizeof bias) != 0) return -1;
     const float one = 1, zero = 0;
     // A failure falls back too: the fallback reports what is really wrong (a bad pointer fails there as well).
@@ -731,12 +744,15 @@ static int linear(int type, int out_type, const Element *x, int rows, int in, co
     SPLADE_REQUIRE(x && w && bias && y, "null pointer");
     int code = linear_lt(type, out_type, x, rows, in, w, bias, out, y);
     if (code >= 0) return code;
+    linear_fallbacks++;
     if (int fill = fill_bias_rows(y, bias, rows, out)) return fill;
     return product();
 }
 }  // namespace splade_cuda
 
 extern "C" {
+
+int splade_cuda_linear_fallbacks(void) { return linear_fallbacks.load(); }
 
 int splade_cuda_linear(const float *x, int rows, int in, const float *w, const float *bias, int out, float *y) {
     return linear(CUDA_R_32F_, CUDA_R_32F_, x, rows, in, w, bias, out, y,

@@ -104,7 +104,7 @@ public final class CUDABertEncoder: SpladeEncoding {
             swap(&x, &r)
             try CUDAOps.linear(xHalf, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
                                outputs: inner, into: intermediate, bf16: bf16)
-            try CUDAOps.check(splade_cuda_gelu_bf16(intermediate, t * inner), "GELU (bf16)")
+            try CUDAOps.check(splade_cuda_gelu_bf16(intermediate, t * inner, intermediate), "GELU (bf16)")
             try CUDAOps.linear(intermediate, rows: t, inputs: inner, weight: layer.outputWeight, bias: layer.outputBias,
                                outputs: h, into: r, bf16: bf16)
             try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.outputNormWeight, bias: layer.outputNormBias,

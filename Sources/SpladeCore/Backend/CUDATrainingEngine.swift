@@ -20,8 +20,8 @@ final class CUDATrainingEngine: TrainingEngine {
     /// BertWeights with empty tensors: the shapes of transfers (tied or untied decoder), without a host copy.
     private let template: BertWeights
     private let scratch = DeviceScratch<Float>()
-    /// What bf16 training keeps in bfloat16 only between forward and backward: QKV, the attention context and the
-    /// feed-forward activations.
+    /// What bf16 training keeps in bfloat16 only between forward and backward: QKV, the attention context, and the
+    /// feed-forward block's intermediate product and its GELU.
     private let savedHalves = DeviceScratch<UInt16>()
     /// Each vocabulary entry's argmax row, per sequence, between forward and backward.
     private let rowScratch = DeviceScratch<Int32>()
@@ -115,15 +115,20 @@ final class CUDATrainingEngine: TrainingEngine {
             try CUDAOps.layerNorm(after, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,
                                   bias: layer.attentionNormBias, epsilon: c.layerNormEpsilon,
                                   normalized: try saved("norm1", layer: i, t * h), inverseStd: try saved("inverse1", layer: i, t))
-            let intermediate = try saved("intermediate", layer: i, t * inner), out = try hidden(i + 1)
-            try CUDAOps.linear(after, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
-                               outputs: inner, into: intermediate, bf16: bf16)
-            if let bf16 {  // GELU straight into bfloat16, which is all the output product and its backward read
+            let out = try hidden(i + 1)
+            if let bf16 {  // the intermediate product as autocast's Linear writes it, in bfloat16, and its GELU
+                let intermediate = try savedHalves("intermediate#\(i)", t * inner)
                 let activated = try savedHalves("activated#\(i)", t * inner)
-                try CUDAOps.check(splade_cuda_gelu_forward_bf16(intermediate, t * inner, activated), "GELU (bf16)")
+                try CUDAOps.linear(try bf16.copy(after, count: t * h, "input"), rows: t, inputs: h,
+                                   weight: layer.intermediateWeight, bias: layer.intermediateBias, outputs: inner,
+                                   into: intermediate, bf16: bf16)
+                try CUDAOps.check(splade_cuda_gelu_bf16(intermediate, t * inner, activated), "GELU (bf16)")
                 try CUDAOps.linear(UnsafePointer(activated), rows: t, inputs: inner, weight: layer.outputWeight,
                                    bias: layer.outputBias, outputs: h, into: out, bf16: bf16)
             } else {
+                let intermediate = try saved("intermediate", layer: i, t * inner)
+                try CUDAOps.linear(after, rows: t, inputs: h, weight: layer.intermediateWeight, bias: layer.intermediateBias,
+                                   outputs: inner, into: intermediate)
                 let activated = try saved("activated", layer: i, t * inner)
                 try CUDAOps.check(splade_cuda_copy_device(activated, intermediate, t * inner * MemoryLayout<Float>.stride), "copy")
                 try CUDAOps.check(splade_cuda_gelu_forward(activated, t * inner), "GELU")
@@ -178,17 +183,17 @@ final class CUDATrainingEngine: TrainingEngine {
         let probabilityCount = batch.probabilityCount
         // SPLADE pooling and the decoder: a sparse update through each active entry's argmax row. Only the entries
         // of the vectors (weight > 0, where the pooling has a gradient) that have a gradient cross to the GPU.
-        var entries: [Int64] = [], gradients: [Float] = []
+        var entries: [Int64] = [], entryGradients: [Float] = []
         for (s, vector) in vectors.enumerated() {
             for j in vector.indices where dVectors[s][Int(j)] != 0 {
                 entries.append(Int64(s * v) + Int64(j))
-                gradients.append(dVectors[s][Int(j)])
+                entryGradients.append(dVectors[s][Int(j)])
             }
         }
         let deviceEntries = try entryScratch("entries", entries.count), dWeights = try scratch("dVectors", entries.count)
         if !entries.isEmpty {
             try DeviceBuffer.upload(entries, to: deviceEntries)
-            try DeviceBuffer.upload(gradients, to: dWeights)
+            try DeviceBuffer.upload(entryGradients, to: dWeights)
         }
         let dx = try scratch("dx", t * h)
         try CUDAOps.check(splade_cuda_zero(dx, t * h * MemoryLayout<Float>.stride), "zero")
@@ -218,13 +223,15 @@ final class CUDATrainingEngine: TrainingEngine {
                 let activated = UnsafePointer(try savedHalves("activated#\(i)", t * inner))
                 try CUDAOps.linearBackward(dOutput, rows: t, inputs: inner, outputs: h, x: activated, weight: layer.outputWeight,
                                            dx: dInner, dWeight: gl.outputWeight, dBias: gl.outputBias, bf16: bf16)
+                try CUDAOps.check(splade_cuda_gelu_backward_bf16(dInner, try savedHalves("intermediate#\(i)", t * inner), t * inner,
+                                                                 dInner), "GELU backward")
             } else {
                 let activated = try saved("activated", layer: i, t * inner)
                 try CUDAOps.linearBackward(dOutput, rows: t, inputs: inner, outputs: h, x: activated, weight: layer.outputWeight,
                                            dx: dInner, dWeight: gl.outputWeight, dBias: gl.outputBias)
+                try CUDAOps.check(splade_cuda_gelu_backward(dInner, try saved("intermediate", layer: i, t * inner), t * inner,
+                                                            dInner), "GELU backward")
             }
-            try CUDAOps.check(splade_cuda_gelu_backward(dInner, try saved("intermediate", layer: i, t * inner), t * inner, dInner),
-                              "GELU backward")
             try CUDAOps.linearBackward(dInner, rows: t, inputs: h, outputs: inner, x: try saved("afterAttention", layer: i, t * h),
                                        weight: layer.intermediateWeight, dx: dAfter, dWeight: gl.intermediateWeight,
                                        dBias: gl.intermediateBias, bf16: bf16)
