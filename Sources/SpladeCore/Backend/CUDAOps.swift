@@ -9,10 +9,10 @@ enum CUDAOps {
         try CUDADevice.check(status, what())
     }
 
-    /// bfloat16 products (--precision bf16), as torch.autocast multiplies: the weights' bfloat16 copies, and
-    /// bfloat16 copies of the other operands made in `scratch` just before each product (training), or kept in
-    /// bfloat16 from the step that made them (encoding); float32 sums, and float32 for the residual stream,
-    /// LayerNorm and gradients' accumulation.
+    /// bfloat16 products (--precision bf16), as torch.autocast multiplies: the weights' bfloat16 copies, and the
+    /// other operands kept in bfloat16 from the step that made them, or (float32 ones, such as LayerNorm's outputs
+    /// in training and the gradients) copied into `scratch` just before the product; float32 sums, and float32 for
+    /// the residual stream, LayerNorm and gradients' accumulation.
     struct BFloat16 {
         let weights: DeviceBF16Weights
         let scratch = DeviceScratch<UInt16>()
