@@ -49,8 +49,8 @@ enum CUDAOps {
                   "linear (bf16)")
     }
 
-    /// Y = bfloat16(X·Wᵀ + b) from bfloat16 X, the bias's bfloat16 copy added (encoding in bf16: a product whose
-    /// output only other steps in bfloat16 read).
+    /// Y = bfloat16(X·Wᵀ + b) from bfloat16 X, the bias's bfloat16 copy added, as autocast's Linear writes it (bf16:
+    /// a product whose output only steps in bfloat16 read).
     static func linear(_ x: UnsafePointer<UInt16>, rows: Int, inputs: Int, weight: DeviceTensor, bias: DeviceTensor,
                        outputs: Int, into y: UnsafeMutablePointer<UInt16>, bf16: BFloat16) throws(SpladeError) {
         try check(splade_cuda_linear_bf16_out(x, Int32(rows), Int32(inputs), bf16.weights[weight], bf16.weights[bias],
