@@ -235,6 +235,15 @@ static int block_rows(const char *what, const void *x, const void *y, const long
     return launched(what);
 }
 
+// The block softmax in place over float32 or bfloat16 scores.
+template <typename Element>
+static int softmax_blocks(const char *what, Element *x, const long long *offsets, const int32_t *lengths, int blocks,
+                          int heads, int total_rows) {
+    return block_rows(what, x, x, offsets, lengths, blocks, heads, total_rows, [&](unsigned grid, const long long *starts) {
+        softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, offsets, lengths, starts, blocks, heads, total_rows);
+    });
+}
+
 // Threads per row block: enough for the row, a multiple of 32, at most 1024.
 static int row_threads(int cols) {
     int threads = ((cols + 31) / 32) * 32;
@@ -281,20 +290,12 @@ int splade_cuda_layernorm_backward(const float *dy, int rows, int cols, const fl
 
 int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                int total_rows) {
-    return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows,
-                      [&](unsigned grid, const long long *starts) {
-                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, offsets, lengths, starts, blocks, heads,
-                                                                          total_rows);
-                      });
+    return softmax_blocks("softmax_blocks", x, offsets, lengths, blocks, heads, total_rows);
 }
 
 int splade_cuda_softmax_blocks_bf16(uint16_t *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                     int total_rows) {
-    return block_rows("softmax_blocks_bf16", x, x, offsets, lengths, blocks, heads, total_rows,
-                      [&](unsigned grid, const long long *starts) {
-                          softmax_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, offsets, lengths, starts, blocks, heads,
-                                                                          total_rows);
-                      });
+    return softmax_blocks("softmax_blocks_bf16", x, offsets, lengths, blocks, heads, total_rows);
 }
 
 int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
