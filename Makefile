@@ -76,11 +76,13 @@ test-interop: deps
 	tests/interop/engine-check $(RELEASE_BIN)
 
 ## man, completions: regenerate from the argument parsers (commit the result)
+## (scripts/generate-man.py writes mdoc from each tool's --experimental-dump-help, keeping its UTF-8 text)
 man:
-	swift package generate-manual --configuration debug --date $(MAN_DATE) >/dev/null
+	swift build
 	@mkdir -p man
 	@for t in $(TOOLS); do \
-	  sed '/^\.Ar subcommand$$/d' .build/plugins/GenerateManual/outputs/$$t/$$t.1 > man/$$t.1; \
+	  $(DEBUG_BIN)/$$t --experimental-dump-help | python3 scripts/generate-man.py --date $(MAN_DATE) \
+	    --see-also "$(addsuffix .1,$(TOOLS)) splade-vectors.5" > man/$$t.1; \
 	done
 
 completions:
@@ -92,7 +94,7 @@ completions:
 	  $(DEBUG_BIN)/$$t --generate-completion-script fish > completions/fish/$$t.fish; \
 	done
 
-## check-docs: fails when man/ or completions/ no longer match the code
+## check-docs: fails when man/ or completions/ no longer match the code, or a page lost part of the help
 check-docs:
 	@rm -rf .build/docs-check && mkdir -p .build/docs-check && cp -r man completions .build/docs-check/
 	@$(MAKE) --no-print-directory man completions >/dev/null
@@ -101,6 +103,7 @@ check-docs:
 	  echo "man/ or completions/ drifted from the code: run 'make man completions' and commit"; exit 1; \
 	fi
 	@echo "man pages and completions match the code"
+	@python3 tests/docs/man-check $(DEBUG_BIN) man $(TOOLS)
 
 ## install: binaries, man pages, completions and the dictionary under PREFIX
 install: build $(DEPS)/unidic-lite/sys.dic

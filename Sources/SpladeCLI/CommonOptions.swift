@@ -18,8 +18,11 @@ public struct StreamOptions: ParsableArguments {
     @Flag(help: "Show progress on standard error even when it is not a terminal.")
     public var progress = false
 
-    @Option(help: ArgumentHelp("Worker threads (default: the number of cores).", valueName: "n"))
-    public var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Worker threads (default: the number of cores).", valueName: "n"))
+    public var threadCount: Int?
+    /// --threads, else the number of cores (kept out of the option's default, so --help and the man pages
+    /// do not print this machine's count).
+    public var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
 
     public init() {}
 

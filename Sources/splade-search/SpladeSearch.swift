@@ -117,8 +117,11 @@ struct SpladeSearch: ParsableCommand {
             completion: .file())
     var output: String = "-"
 
-    @Option(help: ArgumentHelp("Worker threads, one query each (default: the number of cores).", valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Worker threads, one query each (default: the number of cores).", valueName: "n"))
+    var threadCount: Int?
+    /// --threads, else the number of cores (kept out of the option's default, so --help and the man pages
+    /// do not print this machine's count).
+    var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
 
     @Flag(help: "Report on standard error the search latency per query (mean, p50, p99; encoding excluded).")
     var timings = false

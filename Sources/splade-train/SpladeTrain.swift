@@ -61,8 +61,11 @@ struct SpladeTrain: ParsableCommand {
             completion: .directory)
     var mecabDic: String?
 
-    @Option(help: ArgumentHelp("Threads for tokenization and the maths (default: the number of cores).", valueName: "n"))
-    var threads: Int = ProcessInfo.processInfo.activeProcessorCount
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for tokenization and the maths (default: the number of cores).", valueName: "n"))
+    var threadCount: Int?
+    /// --threads, else the number of cores (kept out of the option's default, so --help and the man pages
+    /// do not print this machine's count).
+    var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
 
     @Flag(help: "Count fractional sparsity warm-ups in optimizer steps rather than micro-batches (the reference counts micro-batches).")
     var sparsityWarmupInOptimizerSteps = false
