@@ -114,7 +114,9 @@ public enum GPUPrecision: String, CaseIterable, Sendable {
     /// Float32 operands rounded to TF32 (10-bit mantissas) by the tensor cores, float32 sums: about 1e-3
     /// relative error per product (PyTorch's allow_tf32).
     case tf32
-    /// Bfloat16 copies of the weights and of each product's inputs, float32 sums and everything else in
-    /// float32: about 1e-2 relative error per product. Encoding only.
+    /// Bfloat16 copies of the weights and products whose inputs are bfloat16, with float32 sums: about 1e-2
+    /// relative error per product, as under torch.autocast. What only products read (QKV, attention, the
+    /// feed-forward activations, the logits) stays bfloat16; the residual stream, LayerNorm and, in training,
+    /// the master weights, gradients and optimizer state are float32.
     case bf16
 }
