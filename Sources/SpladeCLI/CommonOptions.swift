@@ -8,7 +8,7 @@ public struct StreamOptions: ParsableArguments {
             completion: .file())
     public var input: String = "-"
 
-    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file, written atomically; '-' is standard output.", valueName: "file"),
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp(outputFileHelp, valueName: "file"),
             completion: .file())
     public var output: String = "-"
 
@@ -37,6 +37,9 @@ extension ComputeDevice: ExpressibleByArgument {
 }
 
 extension GPUPrecision: ExpressibleByArgument {}
+
+/// The help of every tool's -o/--output (OutputSink says how each kind of path is written).
+public let outputFileHelp = "Output file, written atomically ('-' is standard output; a device or pipe such as /dev/null is written directly)."
 
 /// --device and --precision: where the model runs, and how a GPU multiplies.
 public struct DeviceOptions: ParsableArguments {

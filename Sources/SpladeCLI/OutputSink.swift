@@ -7,37 +7,58 @@ import SpladeCore
 
 /// Buffered output to standard output or to a file. A file is written under a temporary name in
 /// the same directory and renamed into place by `commit()`, so a crash or kill never leaves a
-/// half-written file where a reader looks.
+/// half-written file where a reader looks. A symbolic link is followed (the link stays, its target is
+/// replaced). What exists and is not a regular file — a device such as /dev/null, a named pipe,
+/// /dev/stdout, the /dev/fd/N of a shell's >(…) — is written directly: renaming onto it would replace
+/// the device node or the pipe with a plain file.
 public final class OutputSink {
     private let descriptor: Int32
     private let displayName: String
-    /// For a file: the temporary path and the final one.
+    /// For a file: the temporary path and the final one. Nil: a stream (standard output, a device, a pipe).
     private let paths: (temporary: String, final: String)?
     private var buffer: [UInt8] = []
     private let flushThreshold = 1 << 18
 
     /// `path` nil or `-`: standard output.
     public init(path: String?) throws(SpladeError) {
+        buffer.reserveCapacity(flushThreshold * 2)
         guard let path, path != "-" else {
             descriptor = 1
             displayName = "<stdout>"
             paths = nil
-            buffer.reserveCapacity(flushThreshold * 2)
             return
         }
-        let slash = path.lastIndex(of: "/")
-        let directory = slash.map { String(path[..<$0]) } ?? "."
-        let base = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        displayName = path
+        var target = stat()
+        if stat(path, &target) == 0 && (target.st_mode & S_IFMT) != S_IFREG {
+            let fd = open(path, O_WRONLY | O_CLOEXEC)
+            guard fd >= 0 else {
+                throw SpladeError(.cannotCreateOutput, "cannot open: \(systemErrorMessage())", location: path)
+            }
+            descriptor = fd
+            paths = nil
+            return
+        }
+        let final = Self.linkTarget(path) ?? path
+        let slash = final.lastIndex(of: "/")
+        let directory = slash.map { String(final[..<$0]) } ?? "."
+        let base = slash.map { String(final[final.index(after: $0)...]) } ?? final
         let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(base).tmp.\(getpid())"
         let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         guard fd >= 0 else {
             throw SpladeError(.cannotCreateOutput, "cannot create: \(systemErrorMessage())", location: path)
         }
         descriptor = fd
-        displayName = path
-        paths = (temporary, path)
+        paths = (temporary, final)
         TemporaryFiles.register(temporary)
-        buffer.reserveCapacity(flushThreshold * 2)
+    }
+
+    /// The file a symbolic link at `path` resolves to, or nil when `path` is no link or its target is missing.
+    private static func linkTarget(_ path: String) -> String? {
+        var link = stat()
+        guard lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     deinit {
@@ -45,6 +66,8 @@ public final class OutputSink {
             close(descriptor)
             unlink(paths.temporary)
             TemporaryFiles.unregister(paths.temporary)
+        } else if descriptor != 1 {
+            close(descriptor)
         }
     }
 
@@ -66,7 +89,7 @@ public final class OutputSink {
             if n < 0 {
                 if errno == EINTR { continue }
                 if errno == EPIPE && paths == nil {
-                    // Not an error: the reader of our output is done. Status 0, no message.
+                    // Not an error: the reader of our output (a pipe) is done. Status 0, no message.
                     exit(ExitStatus.ok.rawValue)
                 }
                 throw SpladeError(.writeFailure, "write failed: \(systemErrorMessage())", location: displayName)

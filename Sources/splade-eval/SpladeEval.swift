@@ -122,7 +122,7 @@ struct SpladeEval: ParsableCommand {
                                valueName: "file.svg"), completion: .file(extensions: ["svg"]))
     var plot: String?
 
-    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file, written atomically; '-' is standard output.", valueName: "file"),
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp(outputFileHelp, valueName: "file"),
             completion: .file())
     var output = "-"
 

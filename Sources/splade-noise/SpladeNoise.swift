@@ -62,7 +62,7 @@ struct SpladeNoise: ParsableCommand {
             completion: .file())
     var extra: String?
 
-    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file, written atomically; '-' is standard output.", valueName: "file"),
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp(outputFileHelp, valueName: "file"),
             completion: .file())
     var output = "-"
 

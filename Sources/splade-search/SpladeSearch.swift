@@ -113,7 +113,7 @@ struct SpladeSearch: ParsableCommand {
             completion: .file())
     var input: String = "-"
 
-    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("Output file, written atomically; '-' is standard output.", valueName: "file"),
+    @Option(name: [.customShort("o"), .long], help: ArgumentHelp(outputFileHelp, valueName: "file"),
             completion: .file())
     var output: String = "-"
 

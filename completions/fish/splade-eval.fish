@@ -95,7 +95,7 @@ complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_o
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" seed' -l 'seed' -d 'Seed of the randomization test.' -rfka ''
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval"' -l 'fail-under' -d 'Exit with status 1 when a run\'s mean is under a threshold: METRIC=VALUE, comma-separated or repeated.' -rfka ''
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" plot' -l 'plot' -d 'Also draw the means (and per-query differences from the baseline) as an SVG chart.' -rfa '(for p in (string match -e -- \'*/\' (commandline -t);or printf \n)*.\'svg\';printf %s\n $p;end;__fish_complete_directories (commandline -t) \'\')'
-complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" o output' -s 'o' -l 'output' -d 'Output file, written atomically; \'-\' is standard output.' -rF
+complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" o output' -s 'o' -l 'output' -d 'Output file, written atomically (\'-\' is standard output; a device or pipe such as /dev/null is written directly).' -rF
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_positional "splade-eval" -ge 1' -F
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" h help' -s 'h' -l 'help' -d 'Show help information.'
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_positional "splade-eval" -eq 2' -fa 'help' -d 'Show subcommand help information.'

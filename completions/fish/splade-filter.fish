@@ -78,7 +78,7 @@ end
 
 complete -c 'splade-filter' -f
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" i input' -s 'i' -l 'input' -d 'Input file; \'-\' is standard input. zstd-compressed input is detected.' -rF
-complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" o output' -s 'o' -l 'output' -d 'Output file, written atomically; \'-\' is standard output.' -rF
+complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" o output' -s 'o' -l 'output' -d 'Output file, written atomically (\'-\' is standard output; a device or pipe such as /dev/null is written directly).' -rF
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" skip-invalid' -l 'skip-invalid' -d 'Warn about and count invalid records instead of stopping with status 65.'
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" progress' -l 'progress' -d 'Show progress on standard error even when it is not a terminal.'
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" threads' -l 'threads' -d 'Worker threads (default: the number of cores).' -rfka ''

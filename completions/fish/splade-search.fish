@@ -101,7 +101,7 @@ complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_fla
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search"' -l 'text-field' -d 'Fields of --with-text records joined into "text" (default: text).' -rfka ''
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" batch-size' -l 'batch-size' -d 'Queries per model batch.' -rfka ''
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" i input' -s 'i' -l 'input' -d 'Queries; \'-\' is standard input. zstd-compressed input is detected.' -rF
-complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" o output' -s 'o' -l 'output' -d 'Output file, written atomically; \'-\' is standard output.' -rF
+complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" o output' -s 'o' -l 'output' -d 'Output file, written atomically (\'-\' is standard output; a device or pipe such as /dev/null is written directly).' -rF
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" threads' -l 'threads' -d 'Worker threads, one query each (default: the number of cores).' -rfka ''
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" timings' -l 'timings' -d 'Report on standard error the search latency per query (mean, p50, p99; encoding excluded).'
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" h help' -s 'h' -l 'help' -d 'Show help information.'

@@ -1,0 +1,86 @@
+import Foundation
+import Glibc
+import SpladeCLI
+import SpladeCore
+import Testing
+
+/// Where `-o` writes: files atomically (a temporary beside them, renamed into place), what is not a regular
+/// file — a named pipe stands in for devices such as /dev/null — directly, links to their targets.
+struct OutputSinkTests {
+    let directory: String
+
+    init() throws {
+        directory = FileManager.default.temporaryDirectory.path + "/splade-output-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+    }
+
+    func fileType(_ path: String) -> mode_t {
+        var info = stat()
+        return lstat(path, &info) == 0 ? info.st_mode & S_IFMT : 0
+    }
+
+    func entries() throws -> [String] { try FileManager.default.contentsOfDirectory(atPath: directory).sorted() }
+
+    @Test func aFileAppearsWholeOnCommitAndNotBefore() throws {
+        let path = directory + "/out.txt"
+        try "old\n".write(toFile: path, atomically: false, encoding: .utf8)
+        let sink = try OutputSink(path: path)
+        try sink.write("new\n")
+        try sink.flush()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old\n")
+        try sink.commit()
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "new\n")
+        #expect(try entries() == ["out.txt"])
+    }
+
+    @Test func anAbandonedOutputLeavesTheOldFileAndNoTemporary() throws {
+        let path = directory + "/out.txt"
+        try "old\n".write(toFile: path, atomically: false, encoding: .utf8)
+        do {
+            let sink = try OutputSink(path: path)
+            try sink.write("partial")
+            try sink.flush()
+        }
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old\n")
+        #expect(try entries() == ["out.txt"])
+    }
+
+    @Test func aLinkStaysALinkAndItsTargetIsReplaced() throws {
+        let target = directory + "/target.txt", link = directory + "/link.txt"
+        try "old\n".write(toFile: target, atomically: false, encoding: .utf8)
+        #expect(symlink("target.txt", link) == 0)
+        let sink = try OutputSink(path: link)
+        try sink.write("new\n")
+        try sink.commit()
+        #expect(fileType(link) == S_IFLNK)
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "new\n")
+        #expect(try entries() == ["link.txt", "target.txt"])
+    }
+
+    @Test func aNamedPipeIsWrittenNotReplaced() throws {
+        let fifo = directory + "/pipe"
+        #expect(mkfifo(fifo, 0o600) == 0)
+        // The reader first (non-blocking, so that neither side waits for the other).
+        let reader = open(fifo, O_RDONLY | O_NONBLOCK)
+        #expect(reader >= 0)
+        defer { close(reader) }
+        let sink = try OutputSink(path: fifo)
+        try sink.write("through the pipe\n")
+        try sink.commit()
+        #expect(fileType(fifo) == S_IFIFO)
+        var bytes = [UInt8](repeating: 0, count: 64)
+        let count = read(reader, &bytes, bytes.count)
+        #expect(String(decoding: bytes.prefix(max(count, 0)), as: UTF8.self) == "through the pipe\n")
+        #expect(try entries() == ["pipe"])
+    }
+
+    @Test func aMissingDirectoryIsCannotCreate() throws {
+        do {
+            _ = try OutputSink(path: directory + "/missing/out.txt")
+            Issue.record("expected an error")
+        } catch {
+            #expect(error.kind == .cannotCreateOutput)
+            #expect(error.location == directory + "/missing/out.txt")
+        }
+    }
+}
