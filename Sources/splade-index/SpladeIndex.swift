@@ -195,31 +195,20 @@ struct SpladeIndex: ParsableCommand {
                 return
             }
             let directory = output!
-            let lock = try IndexLock(directory: directory, wait: wait)
-            let summary: IndexUpdateSummary
-            let verb: String
-            if let delete {
-                summary = try IndexUpdate.delete(ids: try readIds(delete), directory: directory, lock: lock)
-                verb = "deleted \(summary.deleted)"
-            } else if readsCIFF {
-                summary = try buildFromCIFF(directory: directory, lock: lock)
-                verb = "indexed \(summary.added) (CIFF)"
-            } else if bm25 {
-                summary = try buildBM25(directory: directory, lock: lock)
-                verb = "indexed \(summary.added) (BM25)"
-            } else {
-                let (documents, vocabulary) = try readVectors()
-                if add {
-                    summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, directory: directory, lock: lock,
-                                                  progress: buildProgress())
-                    verb = "added \(summary.added), replaced \(summary.deleted)"
-                } else {
-                    let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,
-                                                 tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
-                    summary = try IndexUpdate.build(documents, settings: settings, directory: directory, lock: lock,
-                                                    progress: buildProgress())
-                    verb = "indexed \(summary.added)"
+            if add || delete != nil {
+                // Nothing to update: say so before the lock would create the directory.
+                guard FileManager.default.fileExists(atPath: directory + "/" + IndexDirectory.currentFile) else {
+                    throw SpladeError(.missingInput, "no index here (no \(IndexDirectory.currentFile))", location: directory,
+                                      hint: "build it first, without --add or --delete")
                 }
+            }
+            let lock = try IndexLock(directory: directory, wait: wait)
+            let (summary, verb): (IndexUpdateSummary, String)
+            do {
+                (summary, verb) = try update(directory, lock: lock)
+            } catch {
+                lock.removeDirectoryIfCreated()
+                throw error
             }
             Diagnostics.note(String(format: "%@: %@ documents; %d live in %d segment%@, %@, %.2f s",
                                     summary.generationPath, verb, summary.documents, summary.segments,
@@ -228,6 +217,36 @@ struct SpladeIndex: ParsableCommand {
                 Diagnostics.warning("\(summary.clampedWeights) weights exceeded the index's scale and were clamped to impact 255")
             }
         }
+    }
+
+    /// The build, addition or deletion the options ask for, under `lock`, with the summary's verb.
+    private func update(_ directory: String, lock: IndexLock) throws(SpladeError) -> (IndexUpdateSummary, String) {
+        if let delete {
+            let ids = try readIds(delete)
+            let summary = try IndexUpdate.delete(ids: ids, directory: directory, lock: lock)
+            if summary.deleted < ids.count && !quiet {
+                Diagnostics.warning("\(ids.count - summary.deleted) of the \(ids.count) ids named no live document")
+            }
+            return (summary, "deleted \(summary.deleted)")
+        }
+        if readsCIFF {
+            let summary = try buildFromCIFF(directory: directory, lock: lock)
+            return (summary, "indexed \(summary.added) (CIFF)")
+        }
+        if bm25 {
+            let summary = try buildBM25(directory: directory, lock: lock)
+            return (summary, "indexed \(summary.added) (BM25)")
+        }
+        let (documents, vocabulary) = try readVectors()
+        if add {
+            let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, directory: directory, lock: lock,
+                                              progress: buildProgress())
+            return (summary, "added \(summary.added), replaced \(summary.deleted)")
+        }
+        let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,
+                                     tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
+        let summary = try IndexUpdate.build(documents, settings: settings, directory: directory, lock: lock, progress: buildProgress())
+        return (summary, "indexed \(summary.added)")
     }
 
     private func checkIndex(_ directory: String) throws(SpladeError) {
@@ -263,7 +282,7 @@ struct SpladeIndex: ParsableCommand {
 
     /// Calls `body` with each vector of each input in turn, and returns the vocabulary they share:
     /// every stream's fingerprint must match --model's and the other streams' (status 65 naming the
-    /// file otherwise). With several inputs (shards), a document id may occur only once among them.
+    /// file otherwise). A document id may occur only once among all the inputs (shards included).
     func forEachInputVector(_ body: (VectorRecord) throws(SpladeError) -> Void) throws(SpladeError) -> VocabularyInfo {
         let tokenizer = try loadTokenizer()
         let tokens = tokenizer?.vocabulary.tokens
@@ -300,13 +319,12 @@ struct SpladeIndex: ParsableCommand {
                 if let last = record.vector.indices.last, Int(last) >= size {
                     throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(size)", location: "\(reader.name): record \(number)")
                 }
-                if inputs.count > 1 {
-                    let id = record.id.idText ?? ""
-                    if let first = seen.updateValue((names.count - 1, number), forKey: id) {
-                        throw SpladeError(.badInput, "document id \"\(id)\" was already read at \(names[first.input]): record \(first.record)",
-                                          location: "\(reader.name): record \(number)",
-                                          hint: "shards of one collection hold each document once")
-                    }
+                let id = record.id.idText ?? ""
+                if let first = seen.updateValue((names.count - 1, number), forKey: id) {
+                    throw SpladeError(.badInput, "document id \"\(id)\" was already read at \(names[first.input]): record \(first.record)",
+                                      location: "\(reader.name): record \(number)",
+                                      hint: inputs.count > 1 ? "shards of one collection hold each document once"
+                                                             : "each document needs an id of its own (1 and \"1\" are the same id)")
                 }
                 try body(record)
             }
@@ -326,6 +344,7 @@ struct SpladeIndex: ParsableCommand {
         let progressBar = Progress(label: "read", unit: "docs", inputPath: input, forced: progress && !quiet)
         var collection = BM25Collection(vocabularySize: tokenizer.vocabulary.count)
         let ignored: Set<Int32> = [tokenizer.clsId, tokenizer.sepId]
+        var firstLine: [String: Int] = [:]  // each document id's line, for the error on a repeated one
         while let line = try reader.next() {
             if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
             let location = "\(reader.name):\(line.number)"
@@ -341,9 +360,12 @@ struct SpladeIndex: ParsableCommand {
                     }
                     ids.append(id)
                 }
-                collection.append(id: try format.recordId(of: json, location: location), tokens: ids, ignoring: ignored)
+                let id = try format.recordId(of: json, location: location)
+                try Self.checkUnique(id, line: line.number, in: &firstLine, location: location)
+                collection.append(id: id, tokens: ids, ignoring: ignored)
             } else {
                 let record = try format.record(from: json, location: location)
+                try Self.checkUnique(record.id, line: line.number, in: &firstLine, location: location)
                 collection.append(id: record.id, tokens: try session.encode(record.text, maxLength: tokenizerOptions.maxLength), ignoring: ignored)
             }
             if collection.count % 1024 == 0 { progressBar.update(items: collection.count, bytes: reader.bytesConsumed) }
@@ -355,6 +377,15 @@ struct SpladeIndex: ParsableCommand {
                                      tokens: tokenizer.vocabulary.tokens, blockSize: blockSize, reorder: reorder,
                                      bm25: .init(k1: k1, b: b, averageLength: averageLength))
         return try IndexUpdate.build(documents, settings: settings, directory: directory, lock: lock, progress: buildProgress())
+    }
+
+    /// Status 65 when `id` was already read (at the line `firstLine` holds for it).
+    private static func checkUnique(_ id: JSONValue, line: Int, in firstLine: inout [String: Int], location: String) throws(SpladeError) {
+        let text = id.idText ?? ""
+        if let first = firstLine.updateValue(line, forKey: text) {
+            throw SpladeError(.badInput, "document id \"\(text)\" was already read at line \(first)", location: location,
+                              hint: "each document needs an id of its own (1 and \"1\" are the same id)")
+        }
     }
 
     /// Progress of the build steps after reading (reordering), from any thread.

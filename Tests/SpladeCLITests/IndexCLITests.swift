@@ -185,6 +185,43 @@ struct IndexCLITests {
         #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
     }
 
+    @Test func repeatedIdsExit65AndFailedCommandsLeaveNoDirectory() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A repeated id within one input (1 and "1" are the same id), in vectors and in BM25 input.
+        try IndexCLISupport.write("{\"id\":1,\"vector\":{\"2000\":1.0}}\n{\"id\":\"2\",\"vector\":{\"2001\":1.0}}\n"
+                                  + "{\"id\":\"1\",\"vector\":{\"2002\":1.0}}\n", to: directory + "/repeated.jsonl")
+        let vectors = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/repeated.jsonl",
+                                                     "-o", directory + "/new"])
+        #expect(vectors.status == 65)
+        #expect(vectors.stderr.contains("repeated.jsonl: record 3: document id \"1\" was already read at "), "\(vectors.stderr)")
+        let bm25 = try Tools.run("splade-index", ["--model", model, "--bm25", "-o", directory + "/new"],
+                                 stdin: "{\"id\":\"a\",\"input_ids\":[2000]}\n{\"id\":\"a\",\"input_ids\":[2001]}\n")
+        #expect(bm25.status == 65)
+        #expect(bm25.stderr.contains("<stdin>:2: document id \"a\" was already read at line 1"), "\(bm25.stderr)")
+        // Neither failed build, nor an update of an index that is not there, leaves a directory behind.
+        let add = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", directory + "/new", "--add", "-i",
+                                                 directory + "/repeated.jsonl"])
+        #expect(add.status == 66, "\(add.stderr)")
+        let delete = try Tools.run("splade-index", ["-o", directory + "/new", "--delete", "-"], stdin: "1\n")
+        #expect(delete.status == 66, "\(delete.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: directory + "/new"))
+    }
+
+    @Test func deletingOnlyUnknownIdsKeepsTheGeneration() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 20)
+        let current = try String(contentsOfFile: index + "/CURRENT", encoding: .utf8)
+        let delete = try Tools.run("splade-index", ["-o", index, "--delete", "-"], stdin: "d3\nnot-there\n")
+        #expect(delete.status == 0 && delete.stderr.contains("1 of the 2 ids named no live document"), "\(delete.stderr)")
+        let after = try String(contentsOfFile: index + "/CURRENT", encoding: .utf8)
+        #expect(after != current)
+        let again = try Tools.run("splade-index", ["-o", index, "--delete", "-"], stdin: "d3\n")
+        #expect(again.status == 0 && again.stderr.contains("deleted 0"), "\(again.stderr)")
+        #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == after)
+    }
+
     @Test func usageErrorsExit64() throws {
         #expect(try Tools.run("splade-index", []).status == 64)
         #expect(try Tools.run("splade-index", ["-o", "/tmp/x", "--block-size", "300"]).status == 64)

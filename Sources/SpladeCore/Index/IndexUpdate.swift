@@ -110,11 +110,16 @@ public enum IndexUpdate {
     }
 
     /// Deletes every document whose id is in `ids`; unknown ids are ignored (counted by the caller
-    /// from the summary).
+    /// from the summary). When none is live, no new generation is written.
     public static func delete(ids: Set<String>, directory: String, lock: IndexLock) throws(SpladeError) -> IndexUpdateSummary {
         let snapshot = try IndexSnapshot(directory: directory)
         let generation = try GenerationBuilder(directory: directory, lock: lock)
         let (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: ids)
+        guard deleted > 0 else {
+            // No live document named: the live generation stays (the staging one is dropped unswapped).
+            return IndexUpdateSummary(generationPath: snapshot.path, documents: snapshot.manifest.documents, added: 0, deleted: 0,
+                                      segments: snapshot.manifest.segments.count, bytes: snapshot.fileBytes, clampedWeights: 0)
+        }
         if let vocabulary = snapshot.manifest.vocabularyFile { try generation.keep(vocabulary) }
         var next = snapshot.manifest
         next.segments = entries
