@@ -20,10 +20,14 @@ final class QuerySource {
     private let usesModel: [Bool]
     /// --query-terms: keep only this many of a query's largest weights (approximate).
     private let termLimit: Int?
+    /// Whether query ids become TREC fields (--format trec), which must be non-empty and without whitespace.
+    private let trecIds: Bool
+    private var vectorsRead = 0
 
     init(tool: SpladeSearch, shards: [IndexSnapshot]) throws(SpladeError) {
         usesModel = shards.map { $0.manifest.kind == .splade && !tool.tokensOnly && !tool.vectors }
         termLimit = tool.queryTerms
+        trecIds = tool.format == .trec
         let options = tool.tokenizerOptions
         let tokenizer = options.hasModel ? try options.loadTokenizer() : nil
         if let tokenizer {
@@ -79,12 +83,21 @@ final class QuerySource {
         QuantizedQuery(termLimit.map { vector.topK($0) } ?? vector)
     }
 
+    /// Status 65 for a query id that a TREC run cannot hold.
+    private func checkId(_ id: JSONValue, location: String) throws(SpladeError) {
+        guard trecIds, !RunWriter.isTRECField(id.idText ?? "") else { return }
+        throw SpladeError(.badInput, "query id \"\(id.idText ?? "")\" cannot be a TREC run's field (non-empty, without whitespace)",
+                          location: location, hint: "write JSON Lines with --format json")
+    }
+
     /// Up to `count` queries, nil at the end.
     func next(count: Int) throws(SpladeError) -> [Query]? {
         switch input {
         case .vectors(let reader):
             var batch: [Query] = []
             while batch.count < count, let record = try reader.next() {
+                vectorsRead += 1
+                try checkId(record.id, location: "\(reader.name): record \(vectorsRead)")
                 let vector = quantize(record.vector)
                 batch.append(Query(id: record.id, vectors: usesModel.map { _ in vector }))
             }
@@ -93,7 +106,9 @@ final class QuerySource {
             var records: [TextRecord] = []
             while records.count < count, let line = try reader.next() {
                 if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                records.append(try format.parse(line, file: reader.name))
+                let record = try format.parse(line, file: reader.name)
+                try checkId(record.id, location: "\(reader.name):\(line.number)")
+                records.append(record)
             }
             guard !records.isEmpty else { return nil }
             let texts = records.map(\.text)

@@ -8,18 +8,19 @@ struct RunWriter: Sendable {
     let tag: String
     let texts: CollectionTexts?
 
-    func lines(for query: JSONValue, hits: [Fusion.Item]) -> [UInt8] {
+    /// The lines of one query's hits. A TREC run cannot hold a document id that is empty or has whitespace in it
+    /// (query ids and the tag are checked before the search): status 65, pointing to JSON Lines.
+    func lines(for query: JSONValue, hits: [Fusion.Item]) throws(SpladeError) -> [UInt8] {
         var out = JSONWriter()
-        let qid: String
-        switch query {
-        case .string(let s): qid = s
-        case .number(let literal): qid = literal
-        default: qid = ""
-        }
+        let qid = query.idText ?? ""
         for (rank, hit) in hits.enumerated() {
             let score = Self.score(hit.score)
             switch format {
             case .trec:
+                guard Self.isTRECField(hit.key) else {
+                    throw SpladeError(.badInput, "the index holds document id \"\(hit.key)\", which a TREC run cannot hold "
+                                      + "(a field is non-empty, without whitespace)", hint: "write JSON Lines with --format json")
+                }
                 out.bytes.append(contentsOf: "\(qid) Q0 \(hit.key) \(rank + 1) \(score) \(tag)\n".utf8)
             case .json:
                 out.appendRaw("{\"qid\":")
@@ -41,6 +42,9 @@ struct RunWriter: Sendable {
         }
         return out.bytes
     }
+
+    /// Whether `text` can be a field of a TREC line, which readers split at whitespace.
+    static func isTRECField(_ text: String) -> Bool { !text.isEmpty && !text.contains(where: \.isWhitespace) }
 
     /// Six decimals: finer than the 8-bit impacts can resolve.
     static func score(_ value: Double) -> String { String(format: "%.6f", value) }

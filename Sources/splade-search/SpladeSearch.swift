@@ -141,6 +141,7 @@ struct SpladeSearch: ParsableCommand {
         if !weight.isEmpty && fusion == nil { throw ValidationError("--weight applies to --fusion") }
         if fusion != nil && index.count < 2 { throw ValidationError("--fusion needs two or more --index") }
         if withText != nil && format != .json { throw ValidationError("--with-text applies to --format json") }
+        if format == .trec && !RunWriter.isTRECField(tag) { throw ValidationError("--tag must be non-empty, without whitespace (TREC column 6)") }
     }
 
     func run() throws {
@@ -172,10 +173,11 @@ struct SpladeSearch: ParsableCommand {
                 let runs = orderedParallelMap(batch, workers: searchers) { searcher, query in
                     let start = DispatchTime.now().uptimeNanoseconds
                     let hits = searcher.search(query)
-                    return (writer.lines(for: query.id, hits: hits), DispatchTime.now().uptimeNanoseconds - start)
+                    return (Result { () throws(SpladeError) in try writer.lines(for: query.id, hits: hits) },
+                            DispatchTime.now().uptimeNanoseconds - start)
                 }
-                for (bytes, nanoseconds) in runs {
-                    try sink.write(bytes)
+                for (lines, nanoseconds) in runs {
+                    try sink.write(try lines.get())
                     latencies.append(nanoseconds)
                 }
                 done += batch.count

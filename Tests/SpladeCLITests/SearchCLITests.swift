@@ -77,6 +77,28 @@ struct SearchCLITests {
     }
 
     /// --query-terms N searches with the N largest weights only: the same run as the query pruned by hand.
+    @Test func idsATRECRunCannotHoldAreRefusedThere() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try IndexCLISupport.write("{\"id\":\"a b\",\"vector\":{\"2001\":1.0}}\n{\"id\":\"ok\",\"vector\":{\"2002\":1.0}}\n",
+                                  to: directory + "/docs.jsonl")
+        let build = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl",
+                                                   "-o", directory + "/idx", "--quiet"])
+        #expect(build.status == 0, "\(build.stderr)")
+        let search = ["--index", directory + "/idx", "--vectors", "--keys", "ids"]
+        let fine = try Tools.run("splade-search", search, stdin: "{\"id\":\"q\",\"vector\":{\"2002\":1.0}}\n")
+        #expect(fine.status == 0 && fine.stdoutText.hasPrefix("q Q0 ok 1 "), "\(fine.stderr)")
+        let spaced = "{\"id\":\"q\",\"vector\":{\"2001\":1.0}}\n"
+        let document = try Tools.run("splade-search", search, stdin: spaced)
+        #expect(document.status == 65 && document.stderr.contains("document id \"a b\""), "\(document.stderr)")
+        let json = try Tools.run("splade-search", search + ["--format", "json"], stdin: spaced)
+        #expect(json.status == 0 && json.stdoutText.contains("\"docno\":\"a b\""), "\(json.stderr)")
+        let query = try Tools.run("splade-search", search, stdin: "{\"id\":\"q\",\"vector\":{\"2002\":1.0}}\n"
+                                                                  + "{\"id\":\"my query\",\"vector\":{\"2002\":1.0}}\n")
+        #expect(query.status == 65 && query.stderr.contains("<stdin>: record 2: query id \"my query\""), "\(query.stderr)")
+        #expect(try Tools.run("splade-search", search + ["--tag", "my tag"], stdin: spaced).status == 64)
+    }
+
     @Test func queryTermsKeepsTheLargestWeights() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
