@@ -94,6 +94,9 @@ struct FilterTests {
          "\"score.b.pos\" has 2 scores but \"score.a.pos\" has 1"),
         (#"{"pos":["p"],"score.a.pos":[0.9]}"#, ["a"], "missing query field"),
         (#"{"query":"q","pos":[3],"score.a.pos":[0.9]}"#, ["a"], "\"pos\"[0] is number, expected a text"),
+        // A misspelt --rerankers name: no column is scored, the row would only be dropped.
+        (#"{"query":"q","pos":["p"],"neg":["n"],"score.R.pos":[0.9],"score.R.neg":[0.1]}"#, ["X"],
+         "no candidate column (pos, neg) is scored by X"),
     ])
     func badRowsAreErrorsWithTheirLocation(_ json: String, rerankers: [String], message: String) throws {
         let error = #expect(throws: SpladeError.self) { try filter(json, rerankers: rerankers) }

@@ -9,7 +9,7 @@
 ///
 /// In both, the scores of column C by reranker R are the list `score.R.C`, aligned with C. Columns
 /// without scores are ignored (as the reference does); a column scored by some of the rerankers but
-/// not all is an error. The role of a candidate comes from its column's name; candidates are pooled
+/// not all is an error, and so is a row where the rerankers score none of the columns. The role of a candidate comes from its column's name; candidates are pooled
 /// over the columns of a role, a repeated one kept once (its first occurrence decides).
 public struct ScoreFilter: Sendable {
     public let rerankers: [String]
@@ -55,9 +55,11 @@ public struct ScoreFilter: Sendable {
         var positives: [TrainingRow.Candidate] = []
         var negatives: [TrainingRow.Candidate] = []
         var seen: (positive: Set<String>, negative: Set<String>) = ([], [])
+        var scoredColumns = 0
         for (column, value) in members {
             guard let role = Self.role(of: column), let scores = try meanScores(row, column: column, location: location)
             else { continue }
+            scoredColumns += 1
             let candidates = try candidateList(value, column: column, location: location)
             guard candidates.count == scores.count else {
                 throw SpladeError(.badInput, "\"\(column)\" has \(candidates.count) candidates but its scores have \(scores.count)",
@@ -85,7 +87,24 @@ public struct ScoreFilter: Sendable {
                 }
             }
         }
+        if scoredColumns == 0 { try noColumnScored(members, location: location) }
         return (selection.outcome(TrainingRow(query: query, positives: positives, negatives: negatives)), counts)
+    }
+
+    /// A row whose candidate columns none of the chosen rerankers scored would only be dropped: most likely a
+    /// misspelt --rerankers name, so status 65, naming the rerankers the row has.
+    private func noColumnScored(_ members: [(String, JSONValue)], location: String) throws(SpladeError) {
+        let columns = members.map(\.0).filter { Self.role(of: $0) != nil }
+        guard !columns.isEmpty else { return }
+        let present = Set(members.compactMap { name, _ -> String? in
+            guard name.hasPrefix("score."), let dot = name.dropFirst(6).firstIndex(of: ".") else { return nil }
+            return String(name[name.index(name.startIndex, offsetBy: 6)..<dot])
+        }).sorted()
+        throw SpladeError(.badInput, "no candidate column (\(columns.joined(separator: ", "))) is scored by "
+                          + rerankers.joined(separator: ", "),
+                          location: location,
+                          hint: present.isEmpty ? "the row holds no score.RERANKER.COLUMN field"
+                                                : "the row's rerankers: \(present.joined(separator: ", "))")
     }
 
     static func role(of column: String) -> Role? {
