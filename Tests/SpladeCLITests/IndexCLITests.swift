@@ -112,6 +112,20 @@ struct IndexCLITests {
         #expect(truncated.status == 65 && truncated.stderr.contains("seg-000001.spi"), "\(truncated.stderr)")
         #expect(try Tools.run("splade-index", ["--check", index]).status == 65)
 
+        // Files of the live generation gone, a manifest whose totals do not add up: damaged (65), not missing input (66).
+        try FileManager.default.removeItem(atPath: segment)
+        let gone = try Tools.run("splade-index", ["--check", index])
+        #expect(gone.status == 65 && gone.stderr.contains("the index is damaged"), "\(gone.stderr)")
+        try original.write(to: URL(fileURLWithPath: segment))
+        try FileManager.default.removeItem(atPath: index + "/gen-000001/vocab.txt")
+        #expect(try Tools.run("splade-index", ["--check", index]).status == 65)
+        let manifestPath = index + "/gen-000001/manifest.json"
+        let manifest = try String(contentsOfFile: manifestPath, encoding: .utf8)
+        let total = try #require(manifest.range(of: "\"documents\":300,"))  // the first is the manifest's total
+        try manifest.replacingCharacters(in: total, with: "\"documents\":299,").write(toFile: manifestPath, atomically: true, encoding: .utf8)
+        let counts = try Tools.run("splade-index", ["--check", index])
+        #expect(counts.status == 65 && counts.stderr.contains("do not add up"), "\(counts.stderr)")
+
         try Data("{\"format\":\"splade-index\"".utf8).write(to: URL(fileURLWithPath: index + "/gen-000001/manifest.json"))
         #expect(try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids"], stdin: query).status == 65)
         try Data("../../etc\n".utf8).write(to: URL(fileURLWithPath: index + "/CURRENT"))

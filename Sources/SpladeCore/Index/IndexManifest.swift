@@ -121,6 +121,10 @@ public struct IndexManifest: Sendable {
             if let deletions, !IndexDirectory.isPlainName(deletions) { throw corrupt("invalid deletions file name") }
             segments.append(SegmentEntry(file: file, documents: documents, deleted: deleted, deletionsFile: deletions))
         }
+        // The totals are written for people reading the manifest; they must still agree with the segments.
+        guard int(json["documents"]) == segments.reduce(0, { $0 + $1.documents - $1.deleted }),
+              int(json["deleted"]) == segments.reduce(0, { $0 + $1.deleted })
+        else { throw corrupt("the document counts do not add up over the segments") }
         var bm25: BM25Parameters?
         if let parameters = json["bm25"], case .object = parameters {
             guard let k1 = parameters["k1"]?.doubleValue, let b = parameters["b"]?.doubleValue,

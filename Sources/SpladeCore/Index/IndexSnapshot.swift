@@ -55,17 +55,28 @@ public final class IndexSnapshot: @unchecked Sendable {
                 return
             } catch {
                 let stillCurrent = (try? IndexDirectory.currentGeneration(of: directory)) == generation
-                if stillCurrent || attempt >= 3 { throw error }
+                guard stillCurrent || attempt >= 3 else { continue }
+                throw error.kind == .missingInput ? Self.damaged(error) : error
             }
         }
     }
 
     public var path: String { directory + "/" + generation }
 
+    /// A file the live generation lists is gone: the index is damaged (65), not an input left unnamed (66).
+    private static func damaged(_ missing: SpladeError) -> SpladeError {
+        SpladeError(.badInput, "the index is damaged: \(missing.message)", location: missing.location, hint: "rebuild the index")
+    }
+
     /// The stored vocabulary (vocab.txt), when the index was built with one.
     public func vocabulary() throws(SpladeError) -> Vocabulary? {
         guard let file = manifest.vocabularyFile else { return nil }
-        let vocabulary = try Vocabulary.load(vocabTxt: path + "/" + file)
+        let vocabulary: Vocabulary
+        do {
+            vocabulary = try Vocabulary.load(vocabTxt: path + "/" + file)
+        } catch where error.kind == .missingInput {
+            throw Self.damaged(error)
+        }
         guard vocabulary.count == manifest.vocabularySize,
               VectorStreamHeader.fingerprint(of: vocabulary.tokens) == manifest.fingerprint
         else {
