@@ -27,8 +27,7 @@ extension SpladeIndex {
             }
             termNames = vocabulary.tokens
         }
-        let description = "splade-index \(m.kind.rawValue) index \(snapshot.path): tf = 8-bit impact (weight ≈ tf × \(m.scale)), "
-            + "doclength = sum of tf, terms = \(keys == .ids ? "token ids" : "tokens")"
+        let description = CIFF.exportDescription(of: snapshot, terms: keys == .ids ? "token ids" : "tokens")
         let sink = try OutputSink(path: "-")
         let summary = try CIFF.export(snapshot, termNames: termNames, description: description) { bytes throws(SpladeError) in
             try sink.write(bytes)
@@ -47,7 +46,7 @@ extension SpladeIndex {
         }
         let vocabulary = try tokenizerOptions.loadTokenizer().vocabulary
         let size = vocabulary.count
-        let imported = try CIFFImport.read(path: input) { term in
+        var imported = try CIFFImport.read(path: input) { term in
             switch keys {
             case .tokens: return vocabulary.id(of: term)
             case .ids:
@@ -58,9 +57,12 @@ extension SpladeIndex {
         }
         var settings = IndexSettings(kind: .splade, vocabularySize: size, fingerprint: VectorStreamHeader.fingerprint(of: vocabulary.tokens),
                                      tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
-        // tfs up to 255 are kept as the impacts (scale 1), so rankings stay exactly the exporter's.
+        // tfs up to 255 are kept as the impacts, so rankings stay exactly the exporter's; the scale is 1, or the one
+        // our own export recorded, so that scores stay the exported index's too.
         if imported.largestFrequency <= 255 {
-            settings.scale = ImpactScale(scale: 1)
+            let scale = CIFF.exportedScale(in: imported.header.description) ?? 1
+            imported.dequantise(by: scale)
+            settings.scale = ImpactScale(scale: scale)
         } else if !quiet {
             Diagnostics.warning("tfs up to \(imported.largestFrequency) are rescaled to 8-bit impacts (× 255/\(imported.largestFrequency)); "
                                 + "scores are approximate")

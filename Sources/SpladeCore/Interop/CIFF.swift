@@ -194,6 +194,21 @@ public struct CIFFExportSummary: Sendable {
 }
 
 extension CIFF {
+    /// The header description of our exports: what the tfs are, and the scale that turns them back into weights
+    /// (`exportedScale` reads it, so that an index rebuilt from the file scores as the exported one did).
+    public static func exportDescription(of snapshot: IndexSnapshot, terms: String) -> String {
+        "splade-index \(snapshot.manifest.kind.rawValue) index \(snapshot.path): tf = 8-bit impact "
+            + "(weight ≈ tf × \(snapshot.manifest.scale)), doclength = sum of tf, terms = \(terms)"
+    }
+
+    /// The scale an export of ours records in its description, nil for other CIFF files.
+    public static func exportedScale(in description: String) -> Float? {
+        guard description.hasPrefix("splade-index "), let start = description.range(of: "(weight ≈ tf × "),
+              let end = description[start.upperBound...].firstIndex(of: ")"),
+              let scale = Float(description[start.upperBound..<end]), scale.isFinite, scale > 0 else { return nil }
+        return scale
+    }
+
     /// Writes the live documents of `snapshot` as CIFF through `write`, streaming: the postings
     /// are transposed in memory (8 bytes per posting), the messages never are. Documents are
     /// numbered 0… in index order (segment by segment, by document number), which is also the
@@ -291,6 +306,11 @@ public struct CIFFImport {
     public var documents: DocumentBatch
     /// The largest tf: up to 255 the tfs are the index's impacts as they are (scale 1).
     public var largestFrequency: Int32
+
+    /// Weights = tf × `scale`: the exported index's weights again, whose impacts under that scale are the tfs.
+    public mutating func dequantise(by scale: Float) {
+        documents.scaleWeights(by: scale)
+    }
 
     /// Reads `path` (`-` is standard input; zstd is detected). `termId` maps a term to its token
     /// id, nil when the vocabulary has no such term. Memory: about 24 bytes per posting at the peak.
