@@ -120,6 +120,7 @@ struct SpladeFilter: ParsableCommand {
             }
             guard qrels == nil, scores == nil else { throw ValidationError("--qrels and --scores apply to mining (--run)") }
         }
+        guard posThreshold.isFinite, negThreshold.isFinite else { throw ValidationError("--pos-threshold and --neg-threshold must be numbers") }
         guard augFactor >= 1 else { throw ValidationError("--aug-factor must be at least 1") }
         guard minNegatives >= 0, skip >= 0 else { throw ValidationError("--min-negatives and --skip must not be negative") }
         guard maxNegatives >= 1, docMaxChars >= 1 else { throw ValidationError("--max-negatives and --doc-max-chars must be at least 1") }

@@ -138,6 +138,7 @@ struct FilterCLITests {
         #expect(noRerankers.status == 64)
         #expect(noRerankers.stderr.contains("--rerankers"))
         #expect(try Tools.run("splade-filter", ["--run", "r.trec"], stdin: row).status == 64)
+        #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--pos-threshold", "nan"], stdin: row).status == 64)
         #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--collection", "/nonexistent.jsonl"], stdin: row).status == 66)
         let full = try Tools.run("splade-filter", ["--rerankers", "r", "--min-negatives", "1"], stdin: row, stdoutPath: "/dev/full")
         #expect(full.status == 74)

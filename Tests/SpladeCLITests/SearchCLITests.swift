@@ -97,6 +97,7 @@ struct SearchCLITests {
                                                                   + "{\"id\":\"my query\",\"vector\":{\"2002\":1.0}}\n")
         #expect(query.status == 65 && query.stderr.contains("<stdin>: record 2: query id \"my query\""), "\(query.stderr)")
         #expect(try Tools.run("splade-search", search + ["--tag", "my tag"], stdin: spaced).status == 64)
+        #expect(try Tools.run("splade-search", search + ["--index", directory + "/idx"], stdin: spaced).status == 64)
     }
 
     @Test func queryTermsKeepsTheLargestWeights() throws {
