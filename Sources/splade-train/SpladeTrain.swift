@@ -92,12 +92,13 @@ struct SpladeTrain: ParsableCommand {
     }
 
     private func train() throws {
-        var settings = try Self.readYAML(config)
+        var (settings, keySources) = try Self.readYAML(config)
         for i in stride(from: 0, to: overrides.count, by: 2) {
             let key = String(overrides[i].dropFirst(2)).replacingOccurrences(of: "-", with: "_")
             settings = settings.setting(key, to: Self.scalar(overrides[i + 1]))
+            keySources[key] = .commandLine("\(overrides[i]) \(overrides[i + 1])")
         }
-        var (training, warnings) = try TrainingConfig.parse(settings, source: config)
+        var (training, warnings) = try TrainingConfig.parse(settings, source: config, keySources: keySources)
         warnings.forEach(Diagnostics.warning)
         let (device, precision) = try deviceOptions.resolve(configured: training.precision, source: config)
         training.warmupInOptimizerSteps = sparsityWarmupInOptimizerSteps
@@ -112,6 +113,9 @@ struct SpladeTrain: ParsableCommand {
         }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
             throw SpladeError(.cannotCreateOutput, "cannot create the output directory", location: output)
+        }
+        for leftover in Checkpoint.removeStagingLeftovers(in: output) {
+            Diagnostics.note("removed \(leftover), left by a run killed while saving")
         }
 
         let modelConfigPath = training.modelPath + "/config.json"
@@ -129,14 +133,23 @@ struct SpladeTrain: ParsableCommand {
         }
         BLAS.threads = threads
         let weights = try BertWeights.load(directory: training.modelPath, config: modelConfig)
-        let rows = try TrainingData.load(training.trainData, groupSize: training.groupSize)
+        let rows = try TrainingData.load(training.trainData, groupSize: training.groupSize,
+                                         teacherScoresNeededBy: training.lossesNeedingTeacherScores)
         let trainer = try Trainer(config: training, modelConfig: modelConfig, weights: weights, rows: rows, tokenizer: tokenizer,
                                   threads: threads, device: device, precision: precision)
+        let unknownNoise = trainer.noiseTokensNotInVocabulary
+        if !unknownNoise.isEmpty {
+            let listed = unknownNoise.prefix(10).joined(separator: ", ") + (unknownNoise.count > 10 ? ", …" : "")
+            let unknownToken = tokenizer.tokens(of: [tokenizer.unknownId])[0]
+            Diagnostics.warning("\(keySources["noise_tokens"]?.description ?? config): noise_tokens: "
+                                + (unknownNoise.count == 1 ? "1 token is" : "\(unknownNoise.count) tokens are")
+                                + " not in the vocabulary and count as \(unknownToken): \(listed)")
+        }
         if resume, let latest = checkpoints.last {
             try trainer.restore(from: latest.path)
             Diagnostics.note("resuming from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")
         }
-        let logSink = try LogSink(path: log ?? output + "/training_log.jsonl", append: resume)
+        let logSink = try LogSink(path: log ?? output + "/training_log.jsonl", resumingAt: resume ? trainer.step : nil)
         let bar = Progress(label: "train", unit: "steps", inputPath: nil, forced: progress)
         let clock = Stopwatch()
         while trainer.step < trainer.totalSteps {
@@ -180,14 +193,19 @@ struct SpladeTrain: ParsableCommand {
         do { return try JSON.parse(data) } catch { throw SpladeError(.badInput, error.description, location: path) }
     }
 
-    static func readYAML(_ path: String) throws(SpladeError) -> JSONValue {
+    /// The configuration's values, and the line of each top-level key (for messages about its value).
+    static func readYAML(_ path: String) throws(SpladeError) -> (JSONValue, keySources: [String: ConfigKeySource]) {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw SpladeError(.missingInput, "cannot read the configuration", location: path)
         }
         guard let text = String(data: data, encoding: .utf8) else { throw SpladeError(.badInput, "not UTF-8", location: path) }
         do {
-            guard let tree = try Yams.load(yaml: text) else { throw SpladeError(.badInput, "empty configuration", location: path) }
-            return try convert(tree, path: path)
+            guard let root = try Yams.compose(yaml: text) else { throw SpladeError(.badInput, "empty configuration", location: path) }
+            var keySources: [String: ConfigKeySource] = [:]
+            for (key, _) in root.mapping ?? [:] {
+                if let name = key.string, let mark = key.mark { keySources[name] = .file(InputLocation(file: path, line: mark.line)) }
+            }
+            return (try convert(root.any, path: path), keySources)
         } catch let error as SpladeError {
             throw error
         } catch let error as YamlError {
@@ -228,12 +246,17 @@ struct SpladeTrain: ParsableCommand {
 final class LogSink {
     private let handle: FileHandle
 
-    init(path: String, append: Bool) throws(SpladeError) {
+    /// `resumingAt`: the step a resumed run starts from. The log is kept, less the lines of that step and
+    /// later ones, which the killed run logged after its checkpoint and the resumed run logs again.
+    /// Without it the log starts empty.
+    init(path: String, resumingAt step: Int?) throws(SpladeError) {
         if path == "-" {
             handle = FileHandle.standardOutput
             return
         }
-        if !append || !FileManager.default.fileExists(atPath: path) {
+        if let step {
+            try Self.cutBack(path, toStepsBefore: step)
+        } else {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
                 throw SpladeError(.cannotCreateOutput, "cannot create the training log", location: path)
             }
@@ -243,6 +266,23 @@ final class LogSink {
         }
         handle.seekToEndOfFile()
         self.handle = handle
+    }
+
+    /// Drops the lines of steps from `step` on, and any line cut short by a kill, rewriting the log atomically
+    /// (a crash leaves the old log or the new one); creates an empty log where there is none.
+    static func cutBack(_ path: String, toStepsBefore step: Int) throws(SpladeError) {
+        let old = FileManager.default.contents(atPath: path)
+        let lines = old?.split(separator: 0x0A) ?? []
+        let kept = lines.filter { line in
+            guard let logged = (try? JSON.parse(line))?["step"]?.doubleValue else { return false }
+            return logged < Double(step)
+        }
+        if let old, kept.count == lines.count, old.isEmpty || old.last == 0x0A { return }
+        var text = Data()
+        for line in kept { text += line + [0x0A] }
+        do { try text.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+            throw SpladeError(.cannotCreateOutput, "cannot rewrite the training log: \(error.localizedDescription)", location: path)
+        }
     }
 
     func write(_ line: String) throws(SpladeError) {

@@ -90,6 +90,33 @@ struct TrainCLITests {
         #expect(refused.status == 64 && refused.stderr.contains("already holds checkpoints"))
     }
 
+    @Test func resumingRemovesDeadRunsStagingDirectoriesAndCutsTheLogBack() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(try train("--output-dir '\(out)' --save_steps 1", in: out).status == 0)
+        // As if killed (-9) while saving checkpoint-2 after logging step 1 and half of step 2.
+        let fm = FileManager.default
+        for name in ["checkpoint-2", "checkpoint-3"] { try fm.removeItem(atPath: out + "/" + name) }
+        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: out + "/training_log.jsonl"))
+        log.seekToEndOfFile()
+        log.write(Data(#"{"step":2,"lr":"#.utf8))
+        try log.close()
+        // Staging directories: a dead process's (removed), a live one's and a name that is not a checkpoint's (kept).
+        let dead = out + "/checkpoint-2.tmp-2147483646", live = out + "/checkpoint-3.tmp-\(ProcessInfo.processInfo.processIdentifier)"
+        let other = out + "/notes.tmp-2147483646"
+        for path in [dead, live, other] { try fm.createDirectory(atPath: path, withIntermediateDirectories: false) }
+
+        let resumed = try train("--output-dir '\(out)' --save_steps 1 --resume", in: out)
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stderr.contains("removed \(dead)"), "\(resumed.stderr)")
+        #expect(!fm.fileExists(atPath: dead) && fm.fileExists(atPath: live) && fm.fileExists(atPath: other))
+        // Each step is logged once: the lines after checkpoint-1 were dropped before the resumed run logged them again.
+        let steps = try String(contentsOfFile: out + "/training_log.jsonl", encoding: .utf8).split(separator: "\n").map {
+            try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["step"] as? Int
+        }
+        #expect(steps == [0, 1, 2])
+    }
+
     @Test func aDivergingRunStopsWith70AndSavesNothing() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
@@ -128,5 +155,69 @@ struct TrainCLITests {
         #expect(missing.status == 66, "\(missing.stderr)")
         #expect(missing.stderr.contains("not implemented, ignored: fancy_option"))
         #expect(try Tools.run("splade-train", ["--config", out + "/missing.yaml", "--learning_rate"]).status == 64)
+    }
+
+    @Test func configurationErrorsNameTheKeysLineOrTheOverride() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let config = out + "/c.yaml"
+        try "model_name_or_path: /nonexistent\ntrain_data: x.jsonl\noutput_dir: \(out)/o\n\nmax_steps: three\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let bad = try Tools.run("splade-train", ["--config", config])
+        #expect(bad.status == 65 && bad.stderr.contains("c.yaml:5: max_steps must be a number"), "\(bad.stderr)")
+        // A bad override is the command line's fault, not the file's.
+        let override = try Tools.run("splade-train", ["--config", config, "--max_steps", "abc"])
+        #expect(override.status == 64 && override.stderr.contains("--max_steps abc: max_steps must be a number"), "\(override.stderr)")
+        let unknown = try Tools.run("splade-train", ["--config", config, "--max_steps", "3", "--frobnicate", "3"])
+        #expect(unknown.status == 64 && unknown.stderr.contains("--frobnicate 3: frobnicate is not a configuration key"),
+                "\(unknown.stderr)")
+        // Unknown keys in the file stay warnings, with their line and the key they may be a typo of.
+        try "model_name_or_path: /nonexistent\ntrain_data: x.jsonl\noutput_dir: \(out)/o\nlerning_rate: 1e-5\n"
+            .write(toFile: config, atomically: true, encoding: .utf8)
+        let typo = try Tools.run("splade-train", ["--config", config])
+        #expect(typo.status == 66, "\(typo.stderr)")
+        #expect(typo.stderr.contains("c.yaml:4: not implemented, ignored: lerning_rate (did you mean learning_rate?)"), "\(typo.stderr)")
+    }
+
+    @Test func noiseTokensOutsideTheVocabularyAreNamed() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try train("--output-dir '\(out)' --max_steps 1 --noise_tokens '、 ZZZ QQQ ZZZ'", in: out)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stderr.contains("noise_tokens: 2 tokens are not in the vocabulary and count as [UNK]: ZZZ, QQQ"), "\(run.stderr)")
+        let known = try train("--output-dir '\(out)/known' --max_steps 1", in: out)
+        #expect(known.status == 0 && !known.stderr.contains("noise_tokens"), "\(known.stderr)")
+    }
+
+    @Test func aRepeatedNoiseTokenCountsOnceAsInTheReference() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        // The reference takes set(noise_tokens): "。" (which has weight in these rows) listed twice penalises the same
+        // as once (step 1 has λ_noise > 0).
+        func losses(_ tokens: String, _ name: String) throws -> [Substring] {
+            let run = try train("--output-dir '\(out)/\(name)' --max_steps 2 --noise_tokens '\(tokens)'", in: out)
+            #expect(run.status == 0, "\(run.stderr)")
+            let log = try String(contentsOfFile: "\(out)/\(name)/training_log.jsonl", encoding: .utf8)
+            return log.split(separator: "\n").map { line in line.split(separator: ",").filter { $0.hasPrefix("\"noise_sum\"") || $0.hasPrefix("\"loss\"") } }
+                .flatMap { $0 }
+        }
+        let once = try losses("、 。 ・", "once")
+        #expect(once.count == 4)
+        #expect(try losses("、 。 ・ 。", "twice") == once)
+    }
+
+    @Test func distillationRefusesRowsWithoutTeacherScores() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        try """
+            {"query": "東京", "pos": ["東京都"], "neg": ["大阪"], "pos_score": [0.9], "neg_score": [0.1]}
+            {"query": "東京", "pos": ["東京都"], "neg": ["大阪"], "pos_score": [0.9]}
+
+            """.write(toFile: out + "/rows.jsonl", atomically: true, encoding: .utf8)
+        let data = "--output-dir '\(out)/o' --train_data '\(out)/rows.jsonl'"
+        let run = try train(data + " --training_losses kl_div", in: out)
+        #expect(run.status == 65 && run.stderr.contains("rows.jsonl:2: no teacher scores"), "\(run.stderr)")
+        // cross_entropy trains on such rows, as the plain contrastive loss.
+        #expect(try train(data + " --max_steps 1", in: out).status == 0)
     }
 }

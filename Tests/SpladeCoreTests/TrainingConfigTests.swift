@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 @testable import SpladeCore
 
@@ -56,6 +57,84 @@ import Testing
         #expect(throws: SpladeError.self) { try parse(#"{"model_name_or_path": "m", "train_data": "t", "training_losses": "triplet"}"#) }
         #expect(throws: SpladeError.self) { try parse(#"{"train_data": "t"}"#) }
         #expect(throws: SpladeError.self) { try parse(#"{"model_name_or_path": "m", "train_data": "t", "max_steps": 1.5}"#) }
+    }
+
+    /// The keys' lines, as the tool reads them from the YAML file.
+    static let lines: [String: ConfigKeySource] = [
+        "max_steps": .file(InputLocation(file: "c.yaml", line: 7)), "training_losses": .file(InputLocation(file: "c.yaml", line: 9)),
+        "bf16": .file(InputLocation(file: "c.yaml", line: 10)), "lerning_rate": .file(InputLocation(file: "c.yaml", line: 12)),
+        "dataloader_num_workers": .file(InputLocation(file: "c.yaml", line: 11)),
+    ]
+
+    func parse(_ extra: String, sources: [String: ConfigKeySource]) throws -> (TrainingConfig, [String]) {
+        let settings = try JSON.parse(#"{"model_name_or_path": "m", "train_data": "t.jsonl", \#(extra)}"#)
+        let parsed = try TrainingConfig.parse(settings, source: "c.yaml", keySources: sources)
+        return (parsed.0, parsed.warnings)
+    }
+
+    @Test func valueErrorsNameTheKeysLine() throws {
+        for (extra, message) in [(#""max_steps": "three""#, "c.yaml:7: max_steps must be a number"),
+                                 (#""max_steps": 1.5"#, "c.yaml:7: max_steps must be an integer"),
+                                 (#""training_losses": "triplet""#, "c.yaml:9: training loss \"triplet\" is not supported"),
+                                 (#""training_losses": {"kl_div": {"loss_kwargs": {"temperature": "warm"}}}"#,
+                                  "c.yaml:9: training_losses: kl_div temperature must be a number"),
+                                 (#""bf16": "please""#, "c.yaml:10: bf16 must be true or false")] {
+            let error = try #require(throws: SpladeError.self) { try parse(extra, sources: Self.lines) }
+            #expect(error.kind == .badInput && error.description.hasPrefix(message), "\(error)")
+        }
+        // A key the tool has no line for is blamed on the file.
+        let error = try #require(throws: SpladeError.self) { try parse(#""max_steps": "three""#, sources: [:]) }
+        #expect(error.description == "c.yaml: max_steps must be a number")
+    }
+
+    @Test func commandLineOverridesAreUsageErrors() throws {
+        let typed: [String: ConfigKeySource] = ["max_steps": .commandLine("--max_steps abc")]
+        let bad = try #require(throws: SpladeError.self) { try parse(#""max_steps": "abc""#, sources: typed) }
+        #expect(bad.kind == .usage && bad.description == "--max_steps abc: max_steps must be a number")
+        // A key typed on the command line that the trainer does not know is refused, with the nearest key as a hint.
+        let unknown = try #require(throws: SpladeError.self) {
+            try parse(#""frobnicate": 3"#, sources: ["frobnicate": .commandLine("--frobnicate 3")])
+        }
+        #expect(unknown.kind == .usage && unknown.description == "--frobnicate 3: frobnicate is not a configuration key")
+        let typo = try #require(throws: SpladeError.self) {
+            try parse(#""lerning_rate": 1e-5"#, sources: ["lerning_rate": .commandLine("--lerning_rate 1e-5")])
+        }
+        #expect(typo.kind == .usage && typo.hint == "did you mean --learning_rate?")
+        // Keys of the reference's Python runtime stay accepted there, as in the file.
+        #expect(try parse(#""report_to": "none""#, sources: ["report_to": .commandLine("--report_to none")]).1.isEmpty)
+    }
+
+    @Test func unknownKeysWarnWithTheirLineAndTheKeyTheyMayBeATypoOf() throws {
+        let (config, warnings) = try parse(#""lerning_rate": 1e-5, "dataloader_num_workers": 4"#, sources: Self.lines)
+        #expect(config.learningRate == 5e-5)
+        #expect(warnings == ["c.yaml:11: not implemented, ignored: dataloader_num_workers",
+                             "c.yaml:12: not implemented, ignored: lerning_rate (did you mean learning_rate?)"])
+        #expect(TrainingConfig.suggestion(for: "sed") == "seed")
+        #expect(TrainingConfig.suggestion(for: "max_step") == "max_steps")
+        #expect(TrainingConfig.suggestion(for: "frobnicate") == nil)
+        #expect(TrainingConfig.editDistance("kitten", "sitting") == 3 && TrainingConfig.editDistance("", "ab") == 2)
+    }
+
+    @Test func distillationLossesNeedTeacherScoresOnEveryRow() throws {
+        #expect(try parse(#""training_losses": "cross_entropy""#, sources: [:]).0.lossesNeedingTeacherScores.isEmpty)
+        #expect(try parse(#""training_losses": {"cross_entropy": {}, "kl_div": {}}"#, sources: [:]).0.lossesNeedingTeacherScores == ["kl_div"])
+        #expect(try parse(#""training_losses": "mse", "binarize_label": true"#, sources: [:]).0.lossesNeedingTeacherScores.isEmpty)
+
+        let file = NSTemporaryDirectory() + "splade-rows-\(UUID()).jsonl"
+        defer { try? FileManager.default.removeItem(atPath: file) }
+        try """
+            {"query": "q", "pos": ["p"], "neg": ["n", "m"], "pos_score": [0.9], "neg_score": [0.1, 0.2]}
+            {"query": "q", "pos": ["p"], "neg": ["n", "m"], "pos_score": [0.9]}
+            {"query": "q", "pos": ["p"], "neg": ["n", "m"]}
+
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        // cross_entropy trains on them (labels 1, 0, …, 0 where the scores are missing).
+        #expect(try TrainingData.load([file], groupSize: 3).count == 3)
+        let error = try #require(throws: SpladeError.self) {
+            try TrainingData.load([file], groupSize: 3, teacherScoresNeededBy: ["kl_div"])
+        }
+        #expect(error.kind == .badInput && error.location == file + ":2", "\(error)")
+        #expect(error.message.contains("neg_score|") && error.message.contains("kl_div"), "\(error)")
     }
 
     @Test func schedulesAndRegularizerWarmUp() {

@@ -59,6 +59,37 @@ public enum Checkpoint {
         }.sorted { $0.0 < $1.0 }
     }
 
+    /// Removes the staging directories (`checkpoint-N.tmp-PID`, `.final-PID.tmp-PID`) that runs killed while
+    /// saving left in `outputDirectory`, and returns their paths. Those of a live process are kept: it may
+    /// still be writing them. Nothing else is touched.
+    public static func removeStagingLeftovers(in outputDirectory: String) -> [String] {
+        let fm = FileManager.default
+        let names = (try? fm.contentsOfDirectory(atPath: outputDirectory)) ?? []
+        return names.compactMap { name -> String? in
+            guard let pid = stagingProcess(name), !isRunning(pid) else { return nil }
+            let path = outputDirectory + "/" + name
+            var isDirectory: ObjCBool = false
+            guard fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
+                  (try? fm.removeItem(atPath: path)) != nil else { return nil }
+            return path
+        }
+    }
+
+    /// The process that staged `name`, if it is the staging name `write` gives a checkpoint or the final model.
+    static func stagingProcess(_ name: String) -> pid_t? {
+        guard let marker = name.range(of: ".tmp-", options: .backwards), let pid = pid_t(name[marker.upperBound...]) else { return nil }
+        let target = name[..<marker.lowerBound]
+        for prefix in ["checkpoint-", ".final-"] where target.hasPrefix(prefix) {
+            if let number = Int(target.dropFirst(prefix.count)), number >= 0 { return pid }
+        }
+        return nil
+    }
+
+    /// Whether process `pid` exists (signal 0 checks without sending; EPERM means it exists as another user's).
+    static func isRunning(_ pid: pid_t) -> Bool {
+        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+    }
+
     /// Loads a checkpoint's weights, optimizer moments and state; the optimizer takes `settings`.
     static func load(_ directory: String, config: BertConfig, settings: AdamW.Settings)
         throws(SpladeError) -> (BertWeights, AdamW, State) {

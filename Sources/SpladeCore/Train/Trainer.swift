@@ -26,6 +26,8 @@ public final class Trainer {
     let rows: [TrainingExample]
     let sessions: [TokenizerSession]
     let noiseTokenIds: [Int32]
+    /// The noise tokens missing from the vocabulary (each once, in the configuration's order): they count as [UNK].
+    public let noiseTokensNotInVocabulary: [String]
     let threads: Int
 
     /// `device`: the CPU (the default), a CUDA GPU, or `auto` (a GPU when the build and the machine have one);
@@ -53,8 +55,13 @@ public final class Trainer {
         }
         totalSteps = config.totalOptimizerSteps(rows: rows.count)
         sessions = try (0..<max(1, threads)).map { _ throws(SpladeError) in try tokenizer.makeSession() }
-        // Each noise token maps to its id; an unknown one to [UNK], as the reference does.
-        noiseTokenIds = config.noiseTokens.map { tokenizer.vocabulary.id(of: $0) ?? tokenizer.unknownId }
+        // As the reference: the distinct token strings (a repeated one counts once; the v1 list repeats 〠), each
+        // mapped to its id, an unknown one to [UNK].
+        var seen = Set<String>()
+        let tokens = config.noiseTokens.filter { seen.insert($0).inserted }
+        let vocabularyIds = tokens.map { tokenizer.vocabulary.id(of: $0) }
+        noiseTokenIds = vocabularyIds.map { $0 ?? tokenizer.unknownId }
+        noiseTokensNotInVocabulary = zip(tokens, vocabularyIds).compactMap { token, id in id == nil ? token : nil }
     }
 
     /// Continues from a checkpoint's weights, optimizer moments and step.

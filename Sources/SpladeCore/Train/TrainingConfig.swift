@@ -65,11 +65,24 @@ public struct TrainingConfig: Sendable {
     ]
 
     /// Parses the configuration; `warnings` lists keys that are not implemented (their values are ignored).
-    public static func parse(_ settings: JSONValue, source: String) throws(SpladeError) -> (TrainingConfig, warnings: [String]) {
+    /// `keySources` says where each key was set (its line, or a command-line override), for the messages
+    /// about it; a key without one is blamed on `source`.
+    public static func parse(_ settings: JSONValue, source: String, keySources: [String: ConfigKeySource] = [:])
+        throws(SpladeError) -> (TrainingConfig, warnings: [String]) {
         guard case .object(let members) = settings else {
             throw SpladeError(.badInput, "the configuration is not a mapping of keys to values", location: source)
         }
-        let reader = ConfigReader(members: Dictionary(members, uniquingKeysWith: { _, last in last }), source: source)
+        let reader = ConfigReader(members: Dictionary(members, uniquingKeysWith: { _, last in last }), source: source,
+                                  keySources: keySources)
+        // Unlike a file's key, a key typed on the command line is meant for this trainer: an unknown one is a mistake.
+        let unknownKeys = members.map(\.key).filter { !knownKeys.contains($0) && !precisionKeys.contains($0) }
+        for key in unknownKeys where !runtimeOnlyKeys.contains(key) {
+            if case .commandLine(let typed)? = keySources[key] {
+                throw SpladeError(.usage, "\(key) is not a configuration key", location: typed,
+                                  hint: suggestion(for: key).map { "did you mean --\($0)?" }
+                                      ?? "overrides take the configuration's keys, e.g. --learning_rate 1e-5")
+            }
+        }
         var config = TrainingConfig(modelPath: try reader.string("model_name_or_path"),
                                     trainData: try reader.strings("train_data"),
                                     outputDirectory: try reader.optionalString("output_dir") ?? "")
@@ -80,7 +93,8 @@ public struct TrainingConfig: Sendable {
         try reader.float("learning_rate", into: &config.learningRate)
         if let name = try reader.optionalString("lr_scheduler_type") {
             guard let schedule = LearningRateSchedule(rawValue: name) else {
-                throw reader.error("lr_scheduler_type \"\(name)\" is not supported (cosine, linear, constant, constant_with_warmup)")
+                throw reader.error("lr_scheduler_type",
+                                   "lr_scheduler_type \"\(name)\" is not supported (cosine, linear, constant, constant_with_warmup)")
             }
             config.scheduler = schedule
         }
@@ -101,7 +115,7 @@ public struct TrainingConfig: Sendable {
         for (key, path) in [("regularizer_doc", \TrainingConfig.documentRegularizer), ("regularizer_query", \.queryRegularizer)] {
             if let name = try reader.optionalString(key) {
                 guard let regularizer = SparsityRegularizer(rawValue: name) ?? (name.lowercased() == "l1" ? .l1 : nil) else {
-                    throw reader.error("\(key) \"\(name)\" is not supported (L1, flops)")
+                    throw reader.error(key, "\(key) \"\(name)\" is not supported (L1, flops)")
                 }
                 config[keyPath: path] = regularizer
             }
@@ -133,30 +147,65 @@ public struct TrainingConfig: Sendable {
         config.attentionDropout = dropout >= 0 ? dropout : nil
 
         var warnings: [String] = []
-        let asks = { (key: String) in if case .bool(true)? = reader.members[key] { true } else { false } }
-        config.precision = asks("bf16") ? .bf16 : asks("tf32") ? .tf32 : nil
-        if asks("fp16") {
-            warnings.append("\(source): fp16: true is not implemented (bf16: true is, on a GPU); fp16 is ignored")
+        var bf16 = false, tf32 = false, fp16 = false
+        try reader.bool("bf16", into: &bf16)
+        try reader.bool("tf32", into: &tf32)
+        try reader.bool("fp16", into: &fp16)
+        config.precision = bf16 ? .bf16 : tf32 ? .tf32 : nil
+        if fp16 {
+            warnings.append("\(reader.location(of: "fp16")): fp16: true is not implemented (bf16: true is, on a GPU); fp16 is ignored")
         }
-        let ignored = members.map(\.key).filter { !knownKeys.contains($0) && !precisionKeys.contains($0) }.sorted()
-        let notImplemented = ignored.filter { !runtimeOnlyKeys.contains($0) }
-        if !notImplemented.isEmpty {
-            warnings.append("\(source): not implemented, ignored: \(notImplemented.joined(separator: ", "))")
+        // Warned, not refused: the reference configs hold many keys this trainer does not implement.
+        let notImplemented = unknownKeys.filter { !runtimeOnlyKeys.contains($0) }
+            .sorted { (reader.line(of: $0), $0) < (reader.line(of: $1), $1) }
+        for key in notImplemented {
+            let typo = suggestion(for: key).map { " (did you mean \($0)?)" } ?? ""
+            warnings.append("\(reader.location(of: key)): not implemented, ignored: \(key)\(typo)")
         }
         return (config, warnings)
     }
 
+    /// The key this trainer implements that `key` is likely a typo of: the nearest by edit distance, if near enough.
+    static func suggestion(for key: String) -> String? {
+        // One edit in a short key, two in a longer one: a wider net catches unrelated keys.
+        let tolerance = max(1, min(2, key.count / 4))
+        return knownKeys.union(precisionKeys).map { (key: $0, distance: editDistance(key, $0)) }
+            .filter { $0.distance <= tolerance }
+            .min { ($0.distance, $0.key) < ($1.distance, $1.key) }?.key
+    }
+
+    /// Levenshtein distance: the fewest insertions, deletions and substitutions turning `a` into `b`.
+    static func editDistance(_ a: String, _ b: String) -> Int {
+        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
+        var previous = Array(0...b.count)
+        for i in a.indices {
+            var current = [i + 1]
+            for j in b.indices {
+                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (a[i] == b[j] ? 0 : 1)))
+            }
+            previous = current
+        }
+        return previous[b.count]
+    }
+
     /// `training_losses`: a name, a list of names, or a map name → {weight, loss_kwargs}.
     static func parseLosses(_ value: JSONValue, reader: ConfigReader) throws(SpladeError) -> [(loss: RankingLoss, weight: Float)] {
+        func error(_ message: String) -> SpladeError { reader.error("training_losses", message) }
+        func number(_ settings: JSONValue?, _ key: String, of name: String, default fallback: Float) throws(SpladeError) -> Float {
+            guard let value = settings?[key], value.typeName != "null" else { return fallback }
+            guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init) else {
+                throw error("training_losses: \(name) \(key) must be a number")
+            }
+            return Float(number)
+        }
         func make(_ name: String, _ kwargs: JSONValue?) throws(SpladeError) -> RankingLoss {
-            let number = { (key: String, fallback: Float) in Float(kwargs?[key]?.doubleValue ?? Double(fallback)) }
             switch name {
             case "cross_entropy": return .crossEntropy
-            case "kl_div": return .klDivergence(temperature: number("temperature", 1))
-            case "margin_mse": return .marginMSE(margin: number("margin", 0.05))
+            case "kl_div": return .klDivergence(temperature: try number(kwargs, "temperature", of: name, default: 1))
+            case "margin_mse": return .marginMSE(margin: try number(kwargs, "margin", of: name, default: 0.05))
             case "distil_margin_mse": return .distilMarginMSE
             case "mse": return .mse
-            default: throw reader.error("training loss \"\(name)\" is not supported (cross_entropy, kl_div, margin_mse, distil_margin_mse, mse)")
+            default: throw error("training loss \"\(name)\" is not supported (cross_entropy, kl_div, margin_mse, distil_margin_mse, mse)")
             }
         }
         switch value {
@@ -164,19 +213,26 @@ public struct TrainingConfig: Sendable {
         case .array(let names):
             var result: [(loss: RankingLoss, weight: Float)] = []
             for name in names {
-                guard let name = name.stringValue else { throw reader.error("training_losses lists something other than names") }
+                guard let name = name.stringValue else { throw error("training_losses lists something other than names") }
                 result.append((try make(name, nil), 1))
             }
             return result
         case .object(let entries):
             var result: [(loss: RankingLoss, weight: Float)] = []
             for (name, settings) in entries {
-                result.append((try make(name, settings["loss_kwargs"]), Float(settings["weight"]?.doubleValue ?? 1)))
+                result.append((try make(name, settings["loss_kwargs"]), try number(settings, "weight", of: name, default: 1)))
             }
             return result
         default:
-            throw reader.error("training_losses must be a name, a list or a map")
+            throw error("training_losses must be a name, a list or a map")
         }
+    }
+
+    /// The configured losses that compare the scores with the teacher's, by name. cross_entropy is not one:
+    /// on rows without teacher scores it is the plain 1-vs-(G−1) contrastive loss (labels 1, 0, …, 0), as
+    /// every loss is under binarize_label.
+    public var lossesNeedingTeacherScores: [String] {
+        binarizeLabel ? [] : losses.map(\.loss.configurationName).filter { $0 != "cross_entropy" }
     }
 
     /// Micro-batches in one pass over `rows` rows, and the optimizer steps of the whole run
@@ -201,24 +257,52 @@ public struct TrainingConfig: Sendable {
     }
 }
 
-/// Typed access to configuration values, with errors that name the key.
+/// Where a configuration key was set, so that a message about its value points there.
+public enum ConfigKeySource: Sendable, CustomStringConvertible {
+    /// The key's line in the configuration file; a bad value there is bad input.
+    case file(InputLocation)
+    /// A command-line override as typed, e.g. `--max_steps abc`; a bad value there is a usage error.
+    case commandLine(String)
+
+    public var description: String {
+        switch self {
+        case .file(let location): location.description
+        case .commandLine(let typed): typed
+        }
+    }
+}
+
+/// Typed access to configuration values, with errors that name the key and where it was set.
 struct ConfigReader {
     let members: [String: JSONValue]
     let source: String
+    let keySources: [String: ConfigKeySource]
 
-    func error(_ message: String) -> SpladeError { SpladeError(.badInput, message, location: source) }
+    /// An error about `key`'s value, at the key's line or override (else the file).
+    func error(_ key: String, _ message: String) -> SpladeError {
+        if case .commandLine(let typed)? = keySources[key] { return SpladeError(.usage, message, location: typed) }
+        return SpladeError(.badInput, message, location: location(of: key))
+    }
+
+    /// `FILE:LINE` of `key`, its override as typed, or just the file.
+    func location(of key: String) -> String { keySources[key]?.description ?? source }
+
+    /// The line of `key` in the file (0 when not known), to list keys in the file's order.
+    func line(of key: String) -> Int {
+        if case .file(let location)? = keySources[key] { location.line } else { 0 }
+    }
 
     func optionalString(_ key: String) throws(SpladeError) -> String? {
         guard let value = members[key], value.typeName != "null" else { return nil }
         switch value {
         case .string(let s): return s
         case .number(let n): return n
-        default: throw error("\(key) must be a string")
+        default: throw error(key, "\(key) must be a string")
         }
     }
 
     func string(_ key: String) throws(SpladeError) -> String {
-        guard let value = try optionalString(key) else { throw error("missing \(key)") }
+        guard let value = try optionalString(key) else { throw error(key, "missing \(key)") }
         return value
     }
 
@@ -228,17 +312,17 @@ struct ConfigReader {
         case .array(let items)?:
             var result: [String] = []
             for item in items {
-                guard let s = item.stringValue else { throw error("\(key) must list paths") }
+                guard let s = item.stringValue else { throw error(key, "\(key) must list paths") }
                 result.append(s)
             }
             return result
-        default: throw error("missing \(key) (a path or a list of paths)")
+        default: throw error(key, "missing \(key) (a path or a list of paths)")
         }
     }
 
     func double(_ key: String, into target: inout Double) throws(SpladeError) {
         guard let value = members[key], value.typeName != "null" else { return }
-        guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init) else { throw error("\(key) must be a number") }
+        guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init) else { throw error(key, "\(key) must be a number") }
         target = number
     }
 
@@ -251,15 +335,28 @@ struct ConfigReader {
     func integer(_ key: String, into target: inout Int, minimum: Int? = nil) throws(SpladeError) {
         var value = Double(target)
         try double(key, into: &value)
-        guard let integer = Int(exactly: value) else { throw error("\(key) must be an integer") }
-        if let minimum, integer < minimum { throw error("\(key) must be at least \(minimum)") }
+        guard let integer = Int(exactly: value) else { throw error(key, "\(key) must be an integer") }
+        if let minimum, integer < minimum { throw error(key, "\(key) must be at least \(minimum)") }
         target = integer
     }
 
     func bool(_ key: String, into target: inout Bool) throws(SpladeError) {
         guard let value = members[key], value.typeName != "null" else { return }
-        guard case .bool(let b) = value else { throw error("\(key) must be true or false") }
+        guard case .bool(let b) = value else { throw error(key, "\(key) must be true or false") }
         target = b
+    }
+}
+
+extension RankingLoss {
+    /// The loss's name in `training_losses`.
+    var configurationName: String {
+        switch self {
+        case .crossEntropy: "cross_entropy"
+        case .klDivergence: "kl_div"
+        case .marginMSE: "margin_mse"
+        case .distilMarginMSE: "distil_margin_mse"
+        case .mse: "mse"
+        }
     }
 }
 

@@ -19,14 +19,17 @@ public enum TrainingData {
     static let negativeScoreKeys = ["neg_score", "negative_score", "negative_scores", "negatives_score"]
 
     /// Rows of every file named, or of every .jsonl / .jsonl.zst file in a named directory (sorted).
-    public static func load(_ paths: [String], groupSize: Int) throws(SpladeError) -> [TrainingExample] {
+    /// `teacherScoresNeededBy`: the configured losses that compare with teacher scores (see
+    /// `TrainingConfig.lossesNeedingTeacherScores`); when there are any, a row without scores is an error.
+    public static func load(_ paths: [String], groupSize: Int, teacherScoresNeededBy losses: [String] = [])
+        throws(SpladeError) -> [TrainingExample] {
         var rows: [TrainingExample] = []
         for path in paths {
             for file in try files(path) {
                 let reader = try LineReader(path: file)
                 while let line = try reader.next() {
                     if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
-                    rows.append(try parse(line, file: reader.name, groupSize: groupSize))
+                    rows.append(try parse(line, file: reader.name, groupSize: groupSize, teacherScoresNeededBy: losses))
                 }
             }
         }
@@ -46,7 +49,8 @@ public enum TrainingData {
         return found
     }
 
-    static func parse(_ line: Line, file: String, groupSize: Int) throws(SpladeError) -> TrainingExample {
+    static func parse(_ line: Line, file: String, groupSize: Int, teacherScoresNeededBy losses: [String] = [])
+        throws(SpladeError) -> TrainingExample {
         let location = "\(file):\(line.number)"
         guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
         let json: JSONValue
@@ -88,10 +92,18 @@ public enum TrainingData {
         guard groupSize == 1 || !negatives.isEmpty else {
             throw SpladeError(.badInput, "no negatives, but train_group_size is \(groupSize)", location: location)
         }
-        return TrainingExample(query: query, positives: positives, negatives: negatives,
-                           positiveScores: try scores(positiveScoreKeys, count: positives.count, "positive scores"),
-                           negativeScores: try scores(negativeScoreKeys, count: negatives.count, "negative scores"),
-                           location: location)
+        let positiveScores = try scores(positiveScoreKeys, count: positives.count, "positive scores")
+        let negativeScores = try scores(negativeScoreKeys, count: negatives.count, "negative scores")
+        // Without scores the labels would silently become 1, 0, …, 0, which distillation losses do not mean.
+        let missingScores = positiveScores == nil ? positiveScoreKeys
+            : negativeScores == nil && !negatives.isEmpty ? negativeScoreKeys : nil
+        if !losses.isEmpty, let missingScores {
+            throw SpladeError(.badInput, "no teacher scores (\(missingScores.joined(separator: "|"))), needed by training_losses "
+                              + losses.joined(separator: ", "), location: location,
+                              hint: "give every row scores for its positives and negatives, or use cross_entropy or binarize_label: true")
+        }
+        return TrainingExample(query: query, positives: positives, negatives: negatives, positiveScores: positiveScores,
+                               negativeScores: negativeScores, location: location)
     }
 }
 
