@@ -11,13 +11,11 @@ public func orderedParallelMap<Worker, Input, Output>(
         return inputs.map { transform(workers[0], $0) }
     }
     return [Output](unsafeUninitializedCapacity: inputs.count) { buffer, initialized in
-        let chunk = (inputs.count + threadCount - 1) / threadCount
         // Each worker writes a disjoint range of `buffer` and uses only its own state: no sharing.
         nonisolated(unsafe) let base = buffer.baseAddress!
         nonisolated(unsafe) let (inputs, workers, transform) = (inputs, workers, transform)
         DispatchQueue.concurrentPerform(iterations: threadCount) { w in
-            let range = (w * chunk)..<min(inputs.count, (w + 1) * chunk)
-            for i in range { (base + i).initialize(to: transform(workers[w], inputs[i])) }
+            for i in slice(w, of: threadCount, count: inputs.count) { (base + i).initialize(to: transform(workers[w], inputs[i])) }
         }
         initialized = inputs.count
     }
@@ -31,12 +29,15 @@ public func parallelChunks(_ count: Int, threads: Int, minimumChunk: Int = 1, _ 
         if count > 0 { body(0..<count) }
         return
     }
-    let chunk = (count + parts - 1) / parts
     nonisolated(unsafe) let body = body
-    DispatchQueue.concurrentPerform(iterations: parts) { p in
-        let range = (p * chunk)..<min(count, (p + 1) * chunk)
-        if !range.isEmpty { body(range) }
-    }
+    DispatchQueue.concurrentPerform(iterations: parts) { p in body(slice(p, of: parts, count: count)) }
+}
+
+/// Part `part` of `0..<count` cut into `parts` contiguous ranges whose sizes differ by at most one (none empty
+/// when parts ≤ count). Rounding each size up instead left the last parts past the end, an inverted range,
+/// whenever the sizes did not divide evenly (6 items on 5 threads).
+func slice(_ part: Int, of parts: Int, count: Int) -> Range<Int> {
+    (part * count / parts)..<((part + 1) * count / parts)
 }
 
 /// `produce` run on a background thread; `value()` waits for its result. splade-encode reads and
