@@ -17,12 +17,15 @@ public struct LinePipeline {
     let progressLabel: String
     let unitName: String
     let batchSize: Int
+    /// JSON Lines input: blank lines are no records. Plain lines (--lines): every line is one.
+    let skipsBlankLines: Bool
 
-    public init(options: StreamOptions, progressLabel: String, unitName: String, batchSize: Int = 2048) {
+    public init(options: StreamOptions, progressLabel: String, unitName: String, batchSize: Int = 2048, skipsBlankLines: Bool) {
         self.options = options
         self.progressLabel = progressLabel
         self.unitName = unitName
         self.batchSize = batchSize
+        self.skipsBlankLines = skipsBlankLines
     }
 
     @discardableResult
@@ -37,18 +40,22 @@ public struct LinePipeline {
         var done = false
         while !done {
             batch.removeAll(keepingCapacity: true)
-            while batch.count < batchSize, let line = try reader.next() { batch.append(line) }
+            while batch.count < batchSize, let line = try reader.next() {
+                if !(skipsBlankLines && line.isBlank) { batch.append(line) }
+            }
             done = batch.count < batchSize
             let results = orderedParallelMap(batch, workers: workers) { worker, line in
                 transform(worker, line, reader.name)
             }
-            for result in results {
+            for (line, result) in zip(batch, results) {
                 switch result {
                 case .success(let transformed):
                     try output.write(transformed.bytes)
                     summary.records += 1
                     summary.units += transformed.units
-                case .failure(let error):
+                case .failure(var error):
+                    // Whatever failed on this line is about it (MeCab refusing its text, say).
+                    if error.location == nil { error.location = "\(reader.name):\(line.number)" }
                     guard invalid.absorb(error) else {
                         progress.finish()
                         throw error

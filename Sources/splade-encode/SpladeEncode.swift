@@ -222,7 +222,9 @@ final class EncodeWindows: @unchecked Sendable {
     func next() throws(SpladeError) -> Window {
         var lines: [Line] = []
         while lines.count < size, let line = try reader.next() {
-            if let shard, !shard.keeps(line, plainLines: plainLines, counter: &records) { continue }
+            // A blank line of JSON Lines is no record; with --lines every line is a text.
+            if !plainLines && line.isBlank { continue }
+            if let shard, !shard.keeps(counter: &records) { continue }
             lines.append(line)
         }
         let clock = Stopwatch()
@@ -280,9 +282,8 @@ struct Shard: ExpressibleByArgument {
         self.count = count
     }
 
-    /// Whether `line`, the next input line, is a record of this shard; `counter` counts records.
-    func keeps(_ line: Line, plainLines: Bool, counter: inout Int) -> Bool {
-        if !plainLines && line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { return false }
+    /// Whether the next record is one of this shard's; `counter` counts records.
+    func keeps(counter: inout Int) -> Bool {
         defer { counter += 1 }
         return counter % count == index
     }

@@ -47,7 +47,7 @@ struct FilterLoop {
             batch.removeAll(keepingCapacity: true)
             while batch.count < batchSize, let line = try reader.next() {
                 // Blank lines (a trailing newline too many) are not records.
-                if !line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { batch.append(line) }
+                if !line.isBlank { batch.append(line) }
             }
             done = batch.count < batchSize
             let results = orderedParallelMap(batch, workers: workers) { source, line in

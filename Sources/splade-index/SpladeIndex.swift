@@ -346,7 +346,7 @@ struct SpladeIndex: ParsableCommand {
         let ignored: Set<Int32> = [tokenizer.clsId, tokenizer.sepId]
         var firstLine: [String: Int] = [:]  // each document id's line, for the error on a repeated one
         while let line = try reader.next() {
-            if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            if line.isBlank { continue }
             let location = "\(reader.name):\(line.number)"
             guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
             let json: JSONValue

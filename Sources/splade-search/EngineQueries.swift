@@ -72,7 +72,7 @@ final class EngineQuerySource {
         case .texts(let reader, let format, let encoder):
             var texts: [String] = []
             while texts.count < count, let line = try reader.next() {
-                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                if line.isBlank { continue }
                 texts.append(try format.parse(line, file: reader.name).text)
             }
             if !texts.isEmpty { batch = try encoder.encode(texts) }

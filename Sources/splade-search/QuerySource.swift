@@ -105,7 +105,7 @@ final class QuerySource {
         case .texts(let reader, let format, let model, let tokens):
             var records: [TextRecord] = []
             while records.count < count, let line = try reader.next() {
-                if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                if line.isBlank { continue }
                 let record = try format.parse(line, file: reader.name)
                 try checkId(record.id, location: "\(reader.name):\(line.number)")
                 records.append(record)

@@ -59,7 +59,7 @@ final class CollectionTexts: @unchecked Sendable {
         let format = TextRecordFormat(textFields: names.isEmpty ? ["text"] : names)
         let reader = try LineReader(path: path)
         while let line = try reader.next() {
-            if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            if line.isBlank { continue }
             let record = try format.parse(line, file: reader.name)
             let key: String
             switch record.id {

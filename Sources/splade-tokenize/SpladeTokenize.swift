@@ -37,7 +37,8 @@ struct SpladeTokenize: ParsableCommand {
             let format = textOptions.format
             let maxLength = tokenizerOptions.maxLength
             let withTokens = tokens
-            try LinePipeline(options: stream, progressLabel: "tokenize", unitName: "tokens").run(workers: sessions) {
+            try LinePipeline(options: stream, progressLabel: "tokenize", unitName: "tokens", skipsBlankLines: !format.plainLines)
+                .run(workers: sessions) {
                 session, line, file in
                 Result { () throws(SpladeError) in
                     let record = try format.parse(line, file: file)

@@ -116,6 +116,18 @@ struct EvalCLITests {
         #expect(run.stderr.hasPrefix("splade-eval: error: \(path)\(message)"), "\(run.stderr)")
     }
 
+    @Test func aByteOrderMarkIsNoPartOfTheFirstQuery() throws {
+        let directory = NSTemporaryDirectory() + "splade-eval-bom-\(UUID())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let mark = "\u{FEFF}"
+        try (mark + "q1 0 d1 1\nq2 0 d3 2\n").write(toFile: directory + "/qrels", atomically: true, encoding: .utf8)
+        try (mark + "q1 Q0 d1 1 2.0 t\nq2 Q0 d3 1 0.5 t\n").write(toFile: directory + "/run", atomically: true, encoding: .utf8)
+        let run = try Tools.run("splade-eval", ["--qrels", directory + "/qrels", "--json", directory + "/run"])
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdoutText.contains("\"queries\":2"), "\(run.stdoutText)")
+    }
+
     @Test func malformedQrelsExits65() throws {
         let path = try temporaryFile("q1 0 d1 1\nq1 0 d2\n")
         defer { try? FileManager.default.removeItem(atPath: path) }

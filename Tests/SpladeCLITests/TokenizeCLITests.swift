@@ -72,6 +72,24 @@ struct TokenizeCLITests {
         #expect(run.stderr.contains("error: \(path):2: invalid UTF-8"), "\(run.stderr)")
     }
 
+    /// Blank lines of JSON Lines are no records, a byte order mark no part of the first, in both tools that read texts.
+    @Test(arguments: ["splade-tokenize", "splade-encode"])
+    func blankLinesAndAByteOrderMarkAreNoRecords(tool: String) throws {
+        let input = "\u{FEFF}{\"id\":1,\"text\":\"東京\"}\n\n   \n{\"id\":2,\"text\":\"大阪\"}\n"
+        let run = try Tools.run(tool, ["--model", jaTiny], stdin: input)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(run.stdoutLines.map { $0.prefix(8) } == ["{\"id\":1,", "{\"id\":2,"])
+    }
+
+    /// MeCab refuses a text of over about 1.6 MB without a sentence break: a bad record (65 with its line, or skipped).
+    @Test func aTextMeCabRefusesIsABadRecord() throws {
+        let input = "short\n" + String(repeating: "日", count: 800_000) + "\nshort\n"
+        let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "--lines"], stdin: input)
+        #expect(run.status == 65 && run.stderr.contains("<stdin>:2: MeCab cannot analyse this text"), "\(run.stderr)")
+        let skipped = try Tools.run("splade-tokenize", ["--model", jaTiny, "--lines", "--skip-invalid"], stdin: input)
+        #expect(skipped.status == 0 && skipped.stdoutLines.count == 2, "\(skipped.stderr)")
+    }
+
     @Test func skipInvalidWarnsCountsAndContinues() throws {
         let input = "{\"id\":1,\"text\":\"a\"}\nbroken\n{\"id\":3,\"text\":\"b\"}\n"
         let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "--skip-invalid"], stdin: input)

@@ -47,6 +47,12 @@ import Testing
         #expect(try lines(of: []) == [])
     }
 
+    @Test func dropsAByteOrderMarkAtTheStartOnly() throws {
+        let mark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        #expect(try lines(of: mark + Array("q1 Q0\n".utf8) + mark + Array("q2".utf8)) == ["q1 Q0", "\u{FEFF}q2"])
+        #expect(try lines(of: mark) == [""])
+    }
+
     @Test func decompressesZstdTransparently() throws {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("splade-zstd-\(UUID())").path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)

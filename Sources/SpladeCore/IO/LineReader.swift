@@ -8,6 +8,9 @@ import Darwin
 public struct Line: Sendable {
     public var number: Int
     public var bytes: [UInt8]
+
+    /// Nothing but spaces and tabs: in JSON Lines, no record (every tool skips it).
+    public var isBlank: Bool { bytes.allSatisfy { $0 == 0x20 || $0 == 0x09 } }
 }
 
 /// Splits a byte source into lines (`\n`, with a trailing `\r` removed), holding one read buffer.
@@ -73,8 +76,12 @@ public final class LineReader {
     private func emit(upTo lineEnd: Int, consumed: Int) -> Line {
         var stop = lineEnd
         if stop > start && buffer[stop - 1] == 0x0D { stop -= 1 }
+        // A UTF-8 byte order mark (editors on Windows write one) is no part of the first field: it would make the
+        // first qid of a run another query, and the first JSON line invalid.
+        var first = start
+        if lineNumber == 0 && buffer[start..<stop].starts(with: [0xEF, 0xBB, 0xBF]) { first += 3 }
         lineNumber += 1
-        let line = Line(number: lineNumber, bytes: Array(buffer[start..<stop]))
+        let line = Line(number: lineNumber, bytes: Array(buffer[first..<stop]))
         bytesConsumed += consumed - start
         start = consumed
         return line

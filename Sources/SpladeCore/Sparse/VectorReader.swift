@@ -51,7 +51,7 @@ public final class VectorReader {
             return record
         }
         while let line = try lines!.next() {
-            if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+            if line.isBlank { continue }
             return try parseJSONLine(line)
         }
         return nil

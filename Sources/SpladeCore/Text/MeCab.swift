@@ -101,7 +101,8 @@ final class MeCabTagger {
         guard !text.isEmpty else { return }
         let base = UnsafeRawPointer(text.baseAddress!).assumingMemoryBound(to: CChar.self)
         guard var node = mecab_sparse_tonode2(tagger, base, text.count) else {
-            throw SpladeError(.internalError, "MeCab failed: \(String(cString: mecab_strerror(tagger)))")
+            // MeCab refuses some inputs (a text of over about 1.6 MB without a sentence break: "too long sentence").
+            throw SpladeError(.badInput, "MeCab cannot analyse this text: \(String(cString: mecab_strerror(tagger)))")
         }
         while true {
             let stat = Int(node.pointee.stat)

@@ -28,7 +28,7 @@ public enum TrainingData {
             for file in try files(path) {
                 let reader = try LineReader(path: file)
                 while let line = try reader.next() {
-                    if line.bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 }) { continue }
+                    if line.isBlank { continue }
                     rows.append(try parse(line, file: reader.name, groupSize: groupSize, teacherScoresNeededBy: losses))
                 }
             }
