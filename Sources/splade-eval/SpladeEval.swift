@@ -200,14 +200,14 @@ struct SpladeEval: ParsableCommand {
                 Diagnostics.warning("\(evaluation.name): no query in common with the qrels")
             }
 
+            // Both outputs are written before either is committed: a chart that cannot be created leaves no report.
             let sink = try OutputSink(path: output)
+            let chart = try plot.map { path throws(SpladeError) in try OutputSink(path: path) }
             if json { try sink.write(report.json()) } else { try sink.write(report.table()) }
+            try chart?.write(report.svg())
+            try chart?.flush()
             try sink.commit()
-            if let plot {
-                let chart = try OutputSink(path: plot)
-                try chart.write(report.svg())
-                try chart.commit()
-            }
+            try chart?.commit()
 
             let failures = gates.flatMap { $0.failures(in: report.evaluations) }
             guard failures.isEmpty else {

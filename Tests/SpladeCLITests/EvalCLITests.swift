@@ -188,6 +188,12 @@ struct EvalCLITests {
         let text = try String(contentsOfFile: svg, encoding: .utf8)
         #expect(text.hasPrefix("<svg"))
         #expect(text.contains("per query"))
+
+        // A chart that cannot be created leaves no report either.
+        let report = svg + ".txt"
+        let failed = try Tools.run("splade-eval", ["--qrels", qrels, "-o", report, "--plot", svg + ".missing/chart.svg", runFile])
+        #expect(failed.status == 73, "\(failed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: report))
     }
 
     // MARK: sparsity statistics of vector streams (--queries, --documents)
