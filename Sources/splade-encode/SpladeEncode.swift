@@ -70,6 +70,7 @@ struct SpladeEncode: ParsableCommand {
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
+        if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number") }
     }
 
     func run() throws {
@@ -91,6 +92,11 @@ struct SpladeEncode: ParsableCommand {
         guard model.config.vocabularySize == tokenizer.vocabulary.count else {
             throw SpladeError(.badInput, "the model's vocabulary has \(model.config.vocabularySize) entries but its tokenizer's has "
                               + "\(tokenizer.vocabulary.count)", location: try tokenizerOptions.modelDirectory())
+        }
+        // Said now rather than at the first long record, perhaps hours into the input.
+        guard tokenizerOptions.maxLength <= model.config.maxPositions else {
+            throw SpladeError(.usage, "--max-length \(tokenizerOptions.maxLength) exceeds the model's \(model.config.maxPositions) positions",
+                              hint: "pass --max-length \(model.config.maxPositions) or less")
         }
         let sessions = try (0..<stream.threads).map { _ throws(SpladeError) in try tokenizer.makeSession() }
         let input = EncodeInput(format: textOptions.format, maxLength: tokenizerOptions.maxLength,
