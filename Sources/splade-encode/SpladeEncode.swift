@@ -257,16 +257,9 @@ struct EncodeInput: Sendable {
         guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
         let json: JSONValue
         do { json = try JSON.parse(line.bytes) } catch { throw SpladeError(.badInput, error.description, location: location) }
-        guard case .array(let values)? = json["input_ids"] else {
+        guard var ids = try format.tokenIds(of: json, vocabularySize: vocabularySize, location: location) else {
             let record = try format.record(from: json, location: location)
             return (record.id, try session.encode(record.text, maxLength: maxLength))
-        }
-        var ids: [Int32] = []
-        for value in values {
-            guard let id = value.doubleValue.flatMap({ Int32(exactly: $0) }), id >= 0, Int(id) < vocabularySize else {
-                throw SpladeError(.badInput, "input_ids holds something other than a token id below \(vocabularySize)", location: location)
-            }
-            ids.append(id)
         }
         guard ids.count >= 2 else { throw SpladeError(.badInput, "input_ids needs at least [CLS] and [SEP]", location: location) }
         if ids.count > maxLength { ids = Array(ids.prefix(maxLength - 1)) + [ids.last!] }

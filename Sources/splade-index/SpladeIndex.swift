@@ -351,15 +351,7 @@ struct SpladeIndex: ParsableCommand {
             guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
             let json: JSONValue
             do { json = try JSON.parse(line.bytes) } catch { throw SpladeError(.badInput, error.description, location: location) }
-            if case .array(let values)? = json["input_ids"] {
-                var ids: [Int32] = []
-                for value in values {
-                    guard let id = value.doubleValue.flatMap({ Int32(exactly: $0) }), id >= 0, Int(id) < tokenizer.vocabulary.count else {
-                        throw SpladeError(.badInput, "input_ids holds something other than a token id below \(tokenizer.vocabulary.count)",
-                                          location: location)
-                    }
-                    ids.append(id)
-                }
+            if let ids = try format.tokenIds(of: json, vocabularySize: tokenizer.vocabulary.count, location: location) {
                 let id = try format.recordId(of: json, location: location)
                 try Self.checkUnique(id, line: line.number, in: &firstLine, location: location)
                 collection.append(id: id, tokens: ids, ignoring: ignored)

@@ -103,6 +103,8 @@ struct EncodeCLITests {
         #expect(skipped.status == 0 && skipped.stdoutLines.count == 1 && skipped.stderr.contains("skipped 1 invalid record"))
         let badIds = try Tools.run("splade-encode", ["--model", model], stdin: "{\"id\":1,\"input_ids\":[2,999999,3]}\n")
         #expect(badIds.status == 65)
+        let notAnArray = try Tools.run("splade-encode", ["--model", model], stdin: "{\"id\":1,\"input_ids\":\"2 5 3\"}\n")
+        #expect(notAnArray.status == 65 && notAnArray.stderr.contains("<stdin>:1: input_ids is string"), "\(notAnArray.stderr)")
         #expect(try Tools.run("splade-encode", ["--model", model, "--batch-size", "0"]).status == 64)
         #expect(try Tools.run("splade-encode", ["--model", model, "--threshold", "nan"]).status == 64)
         let long = try Tools.run("splade-encode", ["--model", model, "--max-length", "513", "--lines"], stdin: "短い\n")

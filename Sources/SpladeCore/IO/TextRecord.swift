@@ -57,6 +57,24 @@ public struct TextRecordFormat: Sendable {
         return TextRecord(id: id, text: parts.joined(separator: " "))
     }
 
+    /// The token ids of a splade-tokenize record (`"input_ids": [2, 1045, 3]`), each below `vocabularySize`;
+    /// nil when the record has no such field (a text record).
+    public func tokenIds(of value: JSONValue, vocabularySize: Int, location: String) throws(SpladeError) -> [Int32]? {
+        guard let field = value["input_ids"] else { return nil }
+        guard case .array(let values) = field else {
+            throw SpladeError(.badInput, "input_ids is \(field.typeName), expected an array of token ids", location: location)
+        }
+        var ids: [Int32] = []
+        ids.reserveCapacity(values.count)
+        for value in values {
+            guard let id = value.doubleValue.flatMap({ Int32(exactly: $0) }), id >= 0, Int(id) < vocabularySize else {
+                throw SpladeError(.badInput, "input_ids holds something other than a token id below \(vocabularySize)", location: location)
+            }
+            ids.append(id)
+        }
+        return ids
+    }
+
     /// The id field of a record: a string or a number.
     public func recordId(of value: JSONValue, location: String) throws(SpladeError) -> JSONValue {
         guard let id = value[idField] else {
