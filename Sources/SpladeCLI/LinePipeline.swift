@@ -31,7 +31,7 @@ public struct LinePipeline {
     @discardableResult
     public func run<Worker>(workers: [Worker], _ transform: (Worker, Line, String) -> Transformed) throws(SpladeError) -> Summary {
         let reader = try LineReader(path: options.input)
-        let output = try OutputSink(path: options.output)
+        let output = try OutputSink(path: options.output, inputs: [options.input])
         let progress = Progress(label: progressLabel, unit: "records", inputPath: options.input, forced: options.progress)
         var summary = Summary()
         var invalid = InvalidRecords(skipping: options.skipInvalid)

@@ -19,9 +19,14 @@ public final class OutputSink {
     private var buffer: [UInt8] = []
     private let flushThreshold = 1 << 18
 
-    /// `path` nil or `-`: standard output.
-    public init(path: String?) throws(SpladeError) {
+    /// `path` nil or `-`: standard output. `inputs`: the files the tool reads; an output that is one of them
+    /// would replace it (`-o runs.trec runs.trec` would leave only the report), so that is a usage error.
+    public init(path: String?, inputs: [String] = []) throws(SpladeError) {
         buffer.reserveCapacity(flushThreshold * 2)
+        if let path, let input = inputs.first(where: { Self.sameFile(path, $0) }) {
+            throw SpladeError(.usage, "the output is also an input (\(input)): writing it would replace what is read", location: path,
+                              hint: "write to another file, then rename it")
+        }
         guard let path, path != "-" else {
             descriptor = 1
             displayName = "<stdout>"
@@ -51,6 +56,14 @@ public final class OutputSink {
         descriptor = fd
         paths = (temporary, final)
         TemporaryFiles.register(temporary)
+    }
+
+    /// Whether two paths name one regular file (links followed); standard input and output never do.
+    private static func sameFile(_ a: String, _ b: String) -> Bool {
+        guard a != "-", b != "-" else { return false }
+        var x = stat(), y = stat()
+        guard stat(a, &x) == 0, stat(b, &y) == 0, (x.st_mode & S_IFMT) == S_IFREG else { return false }
+        return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
     /// The file a symbolic link at `path` resolves to, or nil when `path` is no link or its target is missing.

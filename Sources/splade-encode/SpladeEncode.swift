@@ -104,7 +104,7 @@ struct SpladeEncode: ParsableCommand {
         let sink = try VectorSink(format: format, tokens: keys == .tokens ? tokenizer.vocabulary.tokens : nil,
                                   header: VectorStreamHeader(vocabularySize: tokenizer.vocabulary.count,
                                                              fingerprint: VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens)),
-                                  path: stream.output)
+                                  path: stream.output, input: stream.input)
         let windows = EncodeWindows(reader: try LineReader(path: stream.input), sessions: sessions, input: input, shard: shard,
                                     plainLines: textOptions.lines, size: batchSize * 16)
         let progress = Progress(label: "encode", unit: "docs", inputPath: stream.input, forced: stream.progress)
@@ -179,7 +179,8 @@ struct SpladeEncode: ParsableCommand {
         if keys == .tokens && format == .json && vocabulary == nil {
             throw SpladeError(.usage, "token-string keys need --model; pass --keys ids to write token ids")
         }
-        let sink = try VectorSink(format: format, tokens: keys == .tokens ? vocabulary?.tokens : nil, header: header, path: stream.output)
+        let sink = try VectorSink(format: format, tokens: keys == .tokens ? vocabulary?.tokens : nil, header: header, path: stream.output,
+                                  input: stream.input)
         var records = 0
         while let record = try reader.next() {
             defer { records += 1 }
@@ -294,8 +295,8 @@ final class VectorSink {
     private let json: VectorJSONWriter?
     private let encoder: VectorStreamEncoder?
 
-    init(format: SpladeEncode.Format, tokens: [String]?, header: VectorStreamHeader, path: String) throws(SpladeError) {
-        output = try OutputSink(path: path)
+    init(format: SpladeEncode.Format, tokens: [String]?, header: VectorStreamHeader, path: String, input: String) throws(SpladeError) {
+        output = try OutputSink(path: path, inputs: [input])
         switch format {
         case .json: json = VectorJSONWriter(tokens: tokens); encoder = nil
         case .binary: json = nil; encoder = VectorStreamEncoder(header: header)

@@ -201,8 +201,9 @@ struct SpladeEval: ParsableCommand {
             }
 
             // Both outputs are written before either is committed: a chart that cannot be created leaves no report.
-            let sink = try OutputSink(path: output)
-            let chart = try plot.map { path throws(SpladeError) in try OutputSink(path: path) }
+            let inputs = [qrels].compactMap { $0 } + runs
+            let sink = try OutputSink(path: output, inputs: inputs)
+            let chart = try plot.map { path throws(SpladeError) in try OutputSink(path: path, inputs: inputs) }
             if json { try sink.write(report.json()) } else { try sink.write(report.table()) }
             try chart?.write(report.svg())
             try chart?.flush()
@@ -265,7 +266,7 @@ struct SpladeEval: ParsableCommand {
             return statistics
         }
         let report = SparsityReport(queries: try measure(queryReader), documents: try measure(documentReader))
-        let sink = try OutputSink(path: output)
+        let sink = try OutputSink(path: output, inputs: [queries, documents].compactMap { $0 })
         if json { try sink.write(report.json()) } else { try sink.write(report.table()) }
         try sink.commit()
     }

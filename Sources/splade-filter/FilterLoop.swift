@@ -30,11 +30,13 @@ struct FilterLoop {
     let options: StreamOptions
     let source: RowSource
     let upsampling: Upsampling
+    /// Every file the run reads besides the rows (runs, qrels, the collection), which the output must not replace.
+    let otherInputs: [String]
     let batchSize = 1024
 
     func run() throws(SpladeError) -> FilterSummary {
         let reader = try LineReader(path: options.input)
-        let output = try OutputSink(path: options.output)
+        let output = try OutputSink(path: options.output, inputs: [options.input] + otherInputs)
         let progress = Progress(label: "filter", unit: "rows", inputPath: options.input, forced: options.progress)
         let workers = Array(repeating: source, count: options.threads)
         var summary = FilterSummary()

@@ -148,8 +148,8 @@ struct SpladeFilter: ParsableCommand {
             } else {
                 rows = .scoredRows(ScoreFilter(rerankers: rerankerNames, selection: selection, collection: documents))
             }
-            let summary = try FilterLoop(options: stream, source: rows,
-                                         upsampling: Upsampling(factor: augFactor, seed: seed)).run()
+            let summary = try FilterLoop(options: stream, source: rows, upsampling: Upsampling(factor: augFactor, seed: seed),
+                                         otherInputs: runs + [collection, qrels, scores].compactMap { $0 }).run()
             summary.report(mining: mining, augFactor: augFactor, minNegatives: minNegatives)
         }
     }

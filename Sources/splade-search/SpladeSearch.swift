@@ -162,7 +162,7 @@ struct SpladeSearch: ParsableCommand {
             let queries = try QuerySource(tool: self, shards: shards)
             let texts = try withText.map { path throws(SpladeError) in try CollectionTexts(path: path, fields: textField) }
             let writer = RunWriter(format: format, tag: tag, texts: texts)
-            let sink = try OutputSink(path: output)
+            let sink = try OutputSink(path: output, inputs: [input] + [withText].compactMap { $0 })
             let searchers: [Searcher] = (0..<threads).map { _ in
                 Searcher(shards: shards, fusion: fusion.map { $0 == .rrf ? .reciprocalRank(c: 60) : .weightedSum },
                          weights: weight.isEmpty ? Array(repeating: 1, count: shards.count) : weight, k: k, alpha: alpha)

@@ -189,6 +189,13 @@ struct EvalCLITests {
         #expect(text.hasPrefix("<svg"))
         #expect(text.contains("per query"))
 
+        // A report onto the run it evaluates would replace it: refused.
+        let copy = svg + ".run"
+        try FileManager.default.copyItem(atPath: runFile, toPath: copy)
+        let onto = try Tools.run("splade-eval", ["--qrels", qrels, "-o", copy, copy])
+        #expect(onto.status == 64 && onto.stderr.contains("the output is also an input"), "\(onto.stderr)")
+        try? FileManager.default.removeItem(atPath: copy)
+
         // A chart that cannot be created leaves no report either.
         let report = svg + ".txt"
         let failed = try Tools.run("splade-eval", ["--qrels", qrels, "-o", report, "--plot", svg + ".missing/chart.svg", runFile])

@@ -74,6 +74,20 @@ struct OutputSinkTests {
         #expect(try entries() == ["pipe"])
     }
 
+    @Test func anOutputThatIsAlsoAnInputIsAUsageError() throws {
+        let input = directory + "/run.trec", link = directory + "/link.trec"
+        try "q1 Q0 d1 1 2.0 t\n".write(toFile: input, atomically: false, encoding: .utf8)
+        #expect(symlink("run.trec", link) == 0)
+        for output in [input, link] {
+            let error = #expect(throws: SpladeError.self) { try OutputSink(path: output, inputs: ["-", input]) }
+            #expect(error?.kind == .usage)
+        }
+        #expect(try String(contentsOfFile: input, encoding: .utf8) == "q1 Q0 d1 1 2.0 t\n")
+        // Another file, standard output, or a path that does not exist yet are fine.
+        _ = try OutputSink(path: directory + "/report.txt", inputs: [input])
+        _ = try OutputSink(path: "-", inputs: ["-", input])
+    }
+
     @Test func aMissingDirectoryIsCannotCreate() throws {
         do {
             _ = try OutputSink(path: directory + "/missing/out.txt")
