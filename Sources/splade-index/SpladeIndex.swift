@@ -210,7 +210,7 @@ struct SpladeIndex: ParsableCommand {
                 lock.removeDirectoryIfCreated()
                 throw error
             }
-            Diagnostics.note(String(format: "%@: %@ documents; %d live in %d segment%@, %@, %.2f s",
+            Diagnostics.note(String(format: "%@: %@; %d live in %d segment%@, %@, %.2f s",
                                     summary.generationPath, verb, summary.documents, summary.segments,
                                     summary.segments == 1 ? "" : "s", Self.bytes(summary.bytes), clock.lap()))
             if summary.clampedWeights > 0 && !quiet {
@@ -227,26 +227,26 @@ struct SpladeIndex: ParsableCommand {
             if summary.deleted < ids.count && !quiet {
                 Diagnostics.warning("\(ids.count - summary.deleted) of the \(ids.count) ids named no live document")
             }
-            return (summary, "deleted \(summary.deleted)")
+            return (summary, "deleted \(Self.documents(summary.deleted))")
         }
         if readsCIFF {
             let summary = try buildFromCIFF(directory: directory, lock: lock)
-            return (summary, "indexed \(summary.added) (CIFF)")
+            return (summary, "indexed \(Self.documents(summary.added)) (CIFF)")
         }
         if bm25 {
             let summary = try buildBM25(directory: directory, lock: lock)
-            return (summary, "indexed \(summary.added) (BM25)")
+            return (summary, "indexed \(Self.documents(summary.added)) (BM25)")
         }
         let (documents, vocabulary) = try readVectors()
         if add {
             let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, directory: directory, lock: lock,
                                               progress: buildProgress())
-            return (summary, "added \(summary.added), replaced \(summary.deleted)")
+            return (summary, "added \(Self.documents(summary.added)), replaced \(summary.deleted)")
         }
         let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,
                                      tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
         let summary = try IndexUpdate.build(documents, settings: settings, directory: directory, lock: lock, progress: buildProgress())
-        return (summary, "indexed \(summary.added)")
+        return (summary, "indexed \(Self.documents(summary.added))")
     }
 
     private func checkIndex(_ directory: String) throws(SpladeError) {
@@ -398,6 +398,8 @@ struct SpladeIndex: ParsableCommand {
         }
         return ids
     }
+
+    static func documents(_ count: Int) -> String { "\(count) document\(count == 1 ? "" : "s")" }
 
     static func bytes(_ count: Int) -> String {
         count >= 1 << 30 ? String(format: "%.2f GiB", Double(count) / Double(1 << 30))

@@ -34,7 +34,7 @@ struct CIFFCLITests {
             let copy = directory + "/copy-\(keys)"
             let run = try Tools.run("splade-index", ["--model", model, "--keys", keys, "-i", ciff, "-o", copy])
             #expect(run.status == 0, "\(run.stderr)")
-            #expect(run.stderr.contains("indexed 300 (CIFF)"))
+            #expect(run.stderr.contains("indexed 300 documents (CIFF)"))
             #expect(try ranking(copy, queries: queries) == expected, "--keys \(keys)")
         }
         // Exporting the copy gives the same postings and documents again (the header's description

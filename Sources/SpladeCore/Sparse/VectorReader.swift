@@ -70,8 +70,12 @@ public final class VectorReader {
         }
         var weights: [Int32: Float] = [:]
         for (key, value) in entries {
-            guard let weight = value.doubleValue.map(Float.init), weight.isFinite else {
+            guard let number = value.doubleValue else {
                 throw SpladeError(.badInput, "weight of \"\(key)\" is not a number", location: location)
+            }
+            let weight = Float(number)
+            guard weight.isFinite else {
+                throw SpladeError(.badInput, "weight of \"\(key)\" (\(number)) is beyond the range of a float32", location: location)
             }
             guard weight >= 0 else { throw SpladeError(.badInput, "weight of \"\(key)\" is negative", location: location) }
             let index: Int32
@@ -82,9 +86,12 @@ public final class VectorReader {
                 }
                 index = id
             case .ids(let size):
-                guard let id = Int32(key), id >= 0, size.map({ Int(id) < $0 }) ?? true else {
-                    throw SpladeError(.badInput, "key \"\(key)\" is not a token id\(size.map { " below \($0)" } ?? "")",
-                                      location: location, hint: "vectors keyed by token strings need --model")
+                guard let id = Int32(key), id >= 0 else {
+                    throw SpladeError(.badInput, "key \"\(key)\" is not a token id", location: location,
+                                      hint: "vectors keyed by token strings need --model")
+                }
+                if let size, Int(id) >= size {
+                    throw SpladeError(.badInput, "token id \(id) is outside the vocabulary of \(size)", location: location)
                 }
                 index = id
             }
