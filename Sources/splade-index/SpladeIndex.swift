@@ -239,7 +239,8 @@ struct SpladeIndex: ParsableCommand {
         }
         let (documents, vocabulary) = try readVectors()
         if add {
-            let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, directory: directory, lock: lock,
+            let source = (inputs.isEmpty ? ["-"] : inputs).map(InputFile.displayName).joined(separator: ", ")
+            let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, source: source, directory: directory, lock: lock,
                                               progress: buildProgress())
             return (summary, "added \(Self.documents(summary.added)), replaced \(summary.deleted)")
         }

@@ -126,9 +126,10 @@ enum IndexTestSupport {
         // Only the live generation and the one before it are kept.
         let generations = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("gen-") }.sorted()
         #expect(generations == ["gen-000002", "gen-000003"])
-        #expect(throws: SpladeError.self) {
-            _ = try IndexUpdate.add(IndexTestSupport.batch(more), fingerprint: 7, directory: directory, lock: lock)
+        let mismatch = #expect(throws: SpladeError.self) {
+            _ = try IndexUpdate.add(IndexTestSupport.batch(more), fingerprint: 7, source: "new.vec", directory: directory, lock: lock)
         }
+        #expect(mismatch?.location == "new.vec" && mismatch?.message.contains("another vocabulary") == true)
     }
 
     @Test func aSecondLockOnTheSameIndexIsATemporaryFailure() throws {

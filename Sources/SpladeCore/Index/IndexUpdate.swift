@@ -76,7 +76,8 @@ public enum IndexUpdate {
 
     /// Adds `documents` as a new segment (the old ones are kept as they are). A document whose id
     /// is already in the index replaces it: the old one is deleted. Weights keep the index's scale.
-    public static func add(_ documents: DocumentBatch, fingerprint: UInt64, directory: String,
+    /// `source` names the new vectors in messages (their files).
+    public static func add(_ documents: DocumentBatch, fingerprint: UInt64, source: String? = nil, directory: String,
                            lock: IndexLock, progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
         let snapshot = try IndexSnapshot(directory: directory)
         let manifest = snapshot.manifest
@@ -85,8 +86,8 @@ public enum IndexUpdate {
                               location: directory, hint: "rebuild it with --bm25")
         }
         guard fingerprint == manifest.fingerprint else {
-            throw SpladeError(.badInput, "the new vectors were made with another vocabulary than the index's (fingerprint differs)",
-                              location: directory)
+            throw SpladeError(.badInput, "the new vectors were made with another vocabulary than the index \(directory)'s "
+                              + "(fingerprint differs)", location: source ?? directory)
         }
         let replaced = Set((0..<documents.count).map { documents.idText($0) })
         let generation = try GenerationBuilder(directory: directory, lock: lock)
