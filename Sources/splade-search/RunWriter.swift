@@ -8,10 +8,12 @@ struct RunWriter: Sendable {
     let tag: String
     let texts: CollectionTexts?
 
-    /// The lines of one query's hits. A TREC run cannot hold a document id that is empty or has whitespace in it
-    /// (query ids and the tag are checked before the search): status 65, pointing to JSON Lines.
-    func lines(for query: JSONValue, hits: [Fusion.Item]) throws(SpladeError) -> [UInt8] {
+    /// The lines of one query's hits, and how many of them --with-text found no text for. A TREC run cannot hold a
+    /// document id that is empty or has whitespace in it (query ids and the tag are checked before the search):
+    /// status 65, pointing to JSON Lines.
+    func lines(for query: JSONValue, hits: [Fusion.Item]) throws(SpladeError) -> (bytes: [UInt8], missingTexts: Int) {
         var out = JSONWriter()
+        var missingTexts = 0
         let qid = query.idText ?? ""
         for (rank, hit) in hits.enumerated() {
             let score = Self.score(hit.score)
@@ -31,16 +33,20 @@ struct RunWriter: Sendable {
                 out.appendInt(rank + 1)
                 out.appendRaw(",\"score\":")
                 out.bytes.append(contentsOf: score.utf8)
-                if let text = texts?.text(of: hit.key) {
-                    out.appendRaw(",\"text\":")
-                    out.appendString(text)
+                if let texts {
+                    if let text = texts.text(of: hit.key) {
+                        out.appendRaw(",\"text\":")
+                        out.appendString(text)
+                    } else {
+                        missingTexts += 1
+                    }
                 }
                 out.appendRaw("}\n")
             default:
                 preconditionFailure("engine query bodies are written by writeEngineQueries, not as runs")
             }
         }
-        return out.bytes
+        return (out.bytes, missingTexts)
     }
 
     /// Whether `text` can be a field of a TREC line, which readers split at whitespace.
@@ -53,11 +59,14 @@ struct RunWriter: Sendable {
 /// The texts of a JSON Lines collection by id, for --with-text.
 final class CollectionTexts: @unchecked Sendable {
     private var texts: [String: String] = [:]
+    /// The collection's display name, for the warning about hits it lacks.
+    let name: String
 
     init(path: String, fields: [String]) throws(SpladeError) {
         let names = fields.flatMap { $0.split(separator: ",").map(String.init) }
         let format = TextRecordFormat(textFields: names.isEmpty ? ["text"] : names)
         let reader = try LineReader(path: path)
+        name = reader.name
         while let line = try reader.next() {
             if line.isBlank { continue }
             let record = try format.parse(line, file: reader.name)

@@ -170,6 +170,7 @@ struct SpladeSearch: ParsableCommand {
             let progress = Progress(label: "search", unit: "queries", inputPath: input, forced: false)
             var done = 0
             var latencies: [UInt64] = []
+            var missingTexts = 0
             while let batch = try queries.next(count: 1024) {
                 let runs = orderedParallelMap(batch, workers: searchers) { searcher, query in
                     let start = DispatchTime.now().uptimeNanoseconds
@@ -178,7 +179,9 @@ struct SpladeSearch: ParsableCommand {
                             DispatchTime.now().uptimeNanoseconds - start)
                 }
                 for (lines, nanoseconds) in runs {
-                    try sink.write(try lines.get())
+                    let (bytes, missing) = try lines.get()
+                    try sink.write(bytes)
+                    missingTexts += missing
                     latencies.append(nanoseconds)
                 }
                 done += batch.count
@@ -186,6 +189,9 @@ struct SpladeSearch: ParsableCommand {
             }
             progress.finish()
             try sink.commit()
+            if let texts, missingTexts > 0 {
+                Diagnostics.warning("\(missingTexts) hits have no text: their ids are not in \(texts.name)")
+            }
             if timings && !latencies.isEmpty {
                 let sorted = latencies.sorted()
                 func ms(_ ns: UInt64) -> Double { Double(ns) / 1e6 }

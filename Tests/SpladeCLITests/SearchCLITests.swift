@@ -42,6 +42,13 @@ struct SearchCLITests {
         }
         // Sharing the id, the two formats agree on the order; a query's numeric id stays a number.
         #expect(hits.last?["qid"] as? Int == 7)
+        #expect(!json.stderr.contains("warning"))
+
+        // Hits the collection lacks have no text, and a warning counts them.
+        try IndexCLISupport.write("{\"id\":\"d0\",\"text\":\"only d0\"}\n", to: directory + "/partial.jsonl")
+        let partial = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "3", "--format", "json",
+                                                      "--with-text", directory + "/partial.jsonl"], stdin: queries)
+        #expect(partial.status == 0 && partial.stderr.contains("hits have no text: their ids are not in"), "\(partial.stderr)")
     }
 
     @Test func textTokenizerOnlyAndVectorQueriesAgreeWhereTheyShouldAndBM25Works() throws {
