@@ -19,7 +19,9 @@ struct SpladeNoise: ParsableCommand {
             (##ー and ##々 are parts of ordinary words), as are bracketed entries ([PAD], \
             [unused0]). A model whose tokenizer uses no MeCab (English BERT) gets the character \
             rule only. On bert-base-japanese-v3 the list has 341 tokens: 310 of the v1 config's \
-            319, and 31 more (quotation marks, ‰, symbol pairs such as ")," and "--").
+            319, and 31 more: quotation marks, ‰, symbol pairs such as ")," and "--", and a few \
+            kana and kanji that UniDic tags as symbols (ィ, ツ, 〆, from emoticons and the like), \
+            which are worth a look before training with the list.
 
             Output, in vocabulary order (--format):
               yaml  noise_tokens: "、 。 ..."   (the line splade-train's config takes)
