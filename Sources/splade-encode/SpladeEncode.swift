@@ -16,7 +16,7 @@ struct SpladeEncode: ParsableCommand {
             ({"id":...,"vector":{"token":weight,...}}, the shape Seismic, Anserini and pyserini read; \
             --keys ids for token ids) or the binary vector stream (--format binary, zstd-compressed, \
             see splade-vectors(5)), which every splade tool that reads vectors also accepts. \
-            --convert turns either vector format into the other.
+            --convert turns either vector format into the other (--input-keys says how JSON Lines input is keyed).
 
             --shard I/N encodes only shard I (0-based) of N: the records r with r mod N = I, counting \
             records from 0 in input order (every line of --lines input; the non-blank lines of JSON \
@@ -58,6 +58,10 @@ struct SpladeEncode: ParsableCommand {
     @Option(help: "JSON Lines keys: token strings or token ids.")
     var keys: Keys = .tokens
 
+    @Option(help: ArgumentHelp("With --convert: the keys of JSON Lines input vectors (default: tokens with --model, else ids).",
+                               valueName: "keys"))
+    var inputKeys: Keys?
+
     @Flag(help: "Read vectors (binary or JSON Lines) instead of texts and write them in --format.")
     var convert = false
 
@@ -70,6 +74,7 @@ struct SpladeEncode: ParsableCommand {
     func validate() throws {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
+        if inputKeys != nil && !convert { throw ValidationError("--input-keys applies to --convert (texts have no keys)") }
         if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number") }
     }
 
@@ -160,8 +165,13 @@ struct SpladeEncode: ParsableCommand {
     private func convertVectors() throws(SpladeError) {
         let tokenizer = tokenizerOptions.hasModel ? try tokenizerOptions.loadTokenizer() : nil
         let vocabulary = tokenizer?.vocabulary
-        let reader = try VectorReader(path: stream.input,
-                                      keys: vocabulary.map { .tokens($0) } ?? .ids(vocabularySize: nil))
+        let inputKeys: VectorKeys
+        switch (self.inputKeys ?? (vocabulary == nil ? .ids : .tokens), vocabulary) {
+        case (.tokens, let vocabulary?): inputKeys = .tokens(vocabulary)
+        case (.tokens, nil): throw SpladeError(.usage, "--input-keys tokens needs --model to resolve the token strings")
+        case (.ids, let vocabulary): inputKeys = .ids(vocabularySize: vocabulary?.count)
+        }
+        let reader = try VectorReader(path: stream.input, keys: inputKeys)
         let header: VectorStreamHeader
         if let vocabulary {
             header = VectorStreamHeader(vocabularySize: vocabulary.count, fingerprint: VectorStreamHeader.fingerprint(of: vocabulary.tokens))

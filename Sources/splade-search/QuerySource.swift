@@ -45,8 +45,8 @@ final class QuerySource {
             } else if let vocabulary = try shards[0].vocabulary() {
                 keys = .tokens(vocabulary)
             } else {
-                throw SpladeError(.usage, "query vectors keyed by token need --model (the index stores no vocabulary)",
-                                  hint: "or pass --keys ids for vectors keyed by token id")
+                keys = .unresolvable(SpladeError(.usage, "query vectors keyed by token need --model (the index stores no vocabulary)",
+                                                 hint: "or pass --keys ids for vectors keyed by token id"))
             }
             let reader = try VectorReader(path: tool.input, keys: keys)
             if let header = reader.header {

@@ -59,6 +59,10 @@ struct EncodeCLITests {
         #expect(back.status == 0 && back.stdoutText == json.stdoutText)
         let again = try Tools.shell("head -8 '\(texts)' | splade-encode --model '\(model)' | splade-encode --convert --model '\(model)' --format binary | splade-encode --convert --model '\(model)'")
         #expect(again.stdoutText == json.stdoutText)
+        // JSON Lines keyed by token ids convert back (--input-keys ids) to the same stream.
+        let byIds = try Tools.shell("head -8 '\(texts)' | splade-encode --model '\(model)' --keys ids | splade-encode --convert "
+                                    + "--model '\(model)' --input-keys ids --format binary | splade-encode --convert --model '\(model)'")
+        #expect(byIds.status == 0 && byIds.stdoutText == json.stdoutText, "\(byIds.stderr)")
     }
 
     @Test func corruptOrTruncatedStreamsExit65() throws {

@@ -107,6 +107,30 @@ struct SearchCLITests {
         #expect(try Tools.run("splade-search", search + ["--index", directory + "/idx"], stdin: spaced).status == 64)
     }
 
+    /// An index built from the binary stream without --model stores no vocabulary; binary queries (keyed by token
+    /// id, with their fingerprint) need none either. JSON queries keyed by token strings do.
+    @Test func binaryQueriesNeedNoVocabulary() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 40), to: directory + "/docs.jsonl")
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 3, prefix: "q", seed: 5), to: directory + "/queries.jsonl")
+        for name in ["docs", "queries"] {
+            let binary = try Tools.run("splade-encode", ["--convert", "--model", model, "--input-keys", "ids", "--format", "binary",
+                                                         "-i", directory + "/\(name).jsonl", "-o", directory + "/\(name).vec"])
+            #expect(binary.status == 0, "\(binary.stderr)")
+        }
+        let build = try Tools.run("splade-index", ["-i", directory + "/docs.vec", "-o", directory + "/idx", "--quiet"])
+        #expect(build.status == 0, "\(build.stderr)")
+        let search = ["--index", directory + "/idx", "--vectors", "-k", "5"]
+        let binary = try Tools.run("splade-search", search + ["-i", directory + "/queries.vec"])
+        #expect(binary.status == 0 && binary.stdoutLines.count == 15, "\(binary.stderr)")
+        let byIds = try Tools.run("splade-search", search + ["--keys", "ids", "-i", directory + "/queries.jsonl"])
+        #expect(byIds.stdoutText == binary.stdoutText)
+        let byTokens = try Tools.run("splade-search", search, stdin: "{\"id\":\"q\",\"vector\":{\"wing\":1.0}}\n")
+        #expect(byTokens.status == 64 && byTokens.stderr.contains("<stdin>:1: query vectors keyed by token need --model"),
+                "\(byTokens.stderr)")
+    }
+
     @Test func queryTermsKeepsTheLargestWeights() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -20,7 +20,7 @@ function __splade-encode_parse_tokens -S
     set -l unparsed_tokens (__splade-encode_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-encode'
-        __splade-encode_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'i/input=' 'o/output=' 'skip-invalid' 'progress' 'threads=' 'device=' 'precision=' 'batch-size=' 'top-k=' 'threshold=' 'format=' 'keys=' 'convert' 'timings' 'shard=' 'h/help'
+        __splade-encode_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'i/input=' 'o/output=' 'skip-invalid' 'progress' 'threads=' 'device=' 'precision=' 'batch-size=' 'top-k=' 'threshold=' 'format=' 'keys=' 'input-keys=' 'convert' 'timings' 'shard=' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-encode_parse_subcommand -r 1 
@@ -95,6 +95,7 @@ complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_fla
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" threshold' -l 'threshold' -d 'Drop weights below this value (default: none).' -rfka ''
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" format' -l 'format' -d 'Output format.' -rfka 'json binary'
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" keys' -l 'keys' -d 'JSON Lines keys: token strings or token ids.' -rfka 'tokens ids'
+complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" input-keys' -l 'input-keys' -d 'With --convert: the keys of JSON Lines input vectors (default: tokens with --model, else ids).' -rfka 'tokens ids'
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" convert' -l 'convert' -d 'Read vectors (binary or JSON Lines) instead of texts and write them in --format.'
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" timings' -l 'timings' -d 'Report on standard error where the time went (model loading, tokenization, encoder, SPLADE head).'
 complete -c 'splade-encode' -n '__splade-encode_should_offer_completions_for_flags_or_options "splade-encode" shard' -l 'shard' -d 'Encode only shard I of N (0-based): the records r with r mod N = I (see the discussion).' -rfka ''

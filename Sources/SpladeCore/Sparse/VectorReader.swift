@@ -4,6 +4,9 @@ public enum VectorKeys: Sendable {
     case tokens(Vocabulary)
     /// Token ids written as strings (`{"4292": 1.2}`).
     case ids(vocabularySize: Int?)
+    /// Token strings with no vocabulary to resolve them: JSON Lines input is this error, at its first line (the
+    /// binary stream and `.csr` matrices carry token ids, and read as usual).
+    case unresolvable(SpladeError)
 }
 
 /// Reads vectors from the binary stream or from JSON Lines (`{"id": …, "vector": {key: weight}}`),
@@ -94,6 +97,9 @@ public final class VectorReader {
                     throw SpladeError(.badInput, "token id \(id) is outside the vocabulary of \(size)", location: location)
                 }
                 index = id
+            case .unresolvable(var error):
+                error.location = location
+                throw error
             }
             if weight > 0 { weights[index] = weight }
         }
