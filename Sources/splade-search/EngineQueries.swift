@@ -8,13 +8,13 @@ extension SpladeSearch.Format {
 
 extension SpladeSearch {
     /// --format ENGINE: instead of searching, the engine's request body for each query (float
-    /// weights, keys token ids, top -k), one line per query in input order.
+    /// weights, keys token ids, top -k; with --query-terms N the N largest weights), one line per query in input order.
     func writeEngineQueries(_ engine: SearchEngine) throws(SpladeError) {
         let writer = EngineFormat(engine: engine, indexName: indexName)
         let queries = try EngineQuerySource(tool: self)
         let sink = try OutputSink(path: output)
         while let batch = try queries.next(count: batchSize) {
-            for vector in batch { try sink.write(writer.query(vector, k: k)) }
+            for vector in batch { try sink.write(writer.query(queryTerms.map { vector.topK($0) } ?? vector, k: k)) }
         }
         try sink.commit()
     }

@@ -129,6 +129,7 @@ struct SpladeSearch: ParsableCommand {
     func validate() throws {
         if format.engine != nil {
             guard index.isEmpty else { throw ValidationError("--format \(format.rawValue) writes query bodies for that engine; drop --index") }
+            guard alpha == 1 else { throw ValidationError("--alpha applies to splade-search's own search, not to --format \(format.rawValue)") }
         } else {
             guard !index.isEmpty else { throw ValidationError("name at least one --index") }
         }

@@ -99,6 +99,12 @@ struct InteropCLITests {
         }
         let qdrant = try Tools.run("splade-search", ["--format", "qdrant", "--vectors", "--keys", "ids", "-k", "7"], stdin: queries)
         #expect(qdrant.stdoutLines[0] == #"{"query":{"indices":[2001,2002],"values":[0.5,1.0]},"using":"sparse_embedding","limit":7,"with_payload":true}"#)
+        // --query-terms keeps the largest weights in the bodies too; --alpha has no meaning there.
+        let cut = try Tools.run("splade-search", ["--format", "qdrant", "--vectors", "--keys", "ids", "-k", "7", "--query-terms", "1"],
+                                stdin: queries)
+        #expect(cut.stdoutLines.first?.hasPrefix(#"{"query":{"indices":[2002],"values":[1.0]}"#) == true, "\(cut.stdoutText)")
+        #expect(try Tools.run("splade-search", ["--format", "qdrant", "--vectors", "--keys", "ids", "--alpha", "0.5"], stdin: queries)
+            .status == 64)
         // Tokenizer-only text queries: every token weighs its count.
         let tokens = try Tools.run("splade-search", ["--format", "elasticsearch", "--model", model, "--tokens-only", "--lines", "-k", "3"],
                                    stdin: "hello hello world\n")
