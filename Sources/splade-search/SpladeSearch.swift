@@ -24,7 +24,9 @@ struct SpladeSearch: ParsableCommand {
             each query (as Seismic's query cut), another approximation. Measured recall and latency: \
             see the README.
 
-            Several --index: shards of one collection, merged by score; with --fusion, indexes of \
+            Several --index: shards of one collection, merged by score (an id in several shards counts \
+            once, at its best score; shards indexed separately each have their own impact scale, so \
+            scores are within their bounds rather than identical to one index's); with --fusion, indexes of \
             different kinds (SPLADE and BM25: hybrid retrieval), each searched to depth k and fused by \
             reciprocal rank (rrf) or a weighted sum of min-max normalised scores (sum), --weight per index.
 

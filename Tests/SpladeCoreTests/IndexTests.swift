@@ -25,20 +25,21 @@ enum IndexTestSupport {
         }
     }
 
-    static func batch(_ vectors: [SparseVector], idPrefix: String = "d") -> DocumentBatch {
+    /// Documents "d0", "d1", … (numbered from `firstId`).
+    static func batch(_ vectors: [SparseVector], idPrefix: String = "d", firstId: Int = 0) -> DocumentBatch {
         var documents = DocumentBatch()
-        for (i, vector) in vectors.enumerated() { documents.append(id: .string("\(idPrefix)\(i)"), vector: vector) }
+        for (i, vector) in vectors.enumerated() { documents.append(id: .string("\(idPrefix)\(firstId + i)"), vector: vector) }
         return documents
     }
 
     /// Builds a one-segment index of `vectors` in a new directory.
     static func build(_ vectors: [SparseVector], vocabulary: Int, blockSize: Int, reorder: Bool = false,
-                      directory: String? = nil) throws -> IndexSnapshot {
+                      directory: String? = nil, firstId: Int = 0) throws -> IndexSnapshot {
         let path = try directory ?? temporaryDirectory() + "/idx"
         let lock = try IndexLock(directory: path, wait: false)
         let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary, fingerprint: 42, tokens: nil, blockSize: blockSize,
                                      reorder: reorder)
-        _ = try IndexUpdate.build(batch(vectors), settings: settings, directory: path, lock: lock)
+        _ = try IndexUpdate.build(batch(vectors, firstId: firstId), settings: settings, directory: path, lock: lock)
         return try IndexSnapshot(directory: path)
     }
 }

@@ -101,7 +101,10 @@ import Testing
     @Test func shardsMergeToTheExactTopKOfTheUnion() throws {
         let vectors = IndexTestSupport.randomVectors(count: 900, vocabulary: 300, terms: 1...30, seed: 21)
         let whole = try IndexTestSupport.build(vectors, vocabulary: 300, blockSize: 32)
-        let shards = try [0..<300, 300..<900].map { try IndexTestSupport.build(Array(vectors[$0]), vocabulary: 300, blockSize: 16) }
+        // Shard ids as the whole's (d0 … d899): the second shard's documents are numbered from 300.
+        let shards = try [0..<300, 300..<900].map { range in
+            try IndexTestSupport.build(Array(vectors[range]), vocabulary: 300, blockSize: 16, firstId: range.lowerBound)
+        }
         let merged = ShardedSearch(shards: shards), single = ShardedSearch(shards: [whole])
         let scratch = BlockMaxSearch.Scratch()
         for query in IndexTestSupport.randomVectors(count: 15, vocabulary: 300, terms: 1...8, seed: 22).map(QuantizedQuery.init) {
@@ -112,6 +115,22 @@ import Testing
             #expect(a.count == b.count)
             let scale = Double(whole.segments[0].scale.scale) * query.weights.reduce(0) { $0 + Double($1) } * query.unit
             for (x, y) in zip(a, b) { #expect(abs(x.score - y.score) <= scale) }
+        }
+    }
+
+    /// Shards that overlap (documents 300 … 599 in both): each id once, at its best score, and still the top k.
+    @Test func overlappingShardsGiveEachDocumentOnce() throws {
+        let vectors = IndexTestSupport.randomVectors(count: 900, vocabulary: 300, terms: 1...30, seed: 23)
+        let shards = try [0..<600, 300..<900].map { range in
+            try IndexTestSupport.build(Array(vectors[range]), vocabulary: 300, blockSize: 16, firstId: range.lowerBound)
+        }
+        let whole = try IndexTestSupport.build(vectors, vocabulary: 300, blockSize: 16)
+        let merged = ShardedSearch(shards: shards), single = ShardedSearch(shards: [whole])
+        let scratch = BlockMaxSearch.Scratch()
+        for query in IndexTestSupport.randomVectors(count: 15, vocabulary: 300, terms: 1...8, seed: 24).map(QuantizedQuery.init) {
+            let ids = merged.search(query, k: 50, alpha: 1, scratch: scratch).map { merged.id(of: $0) }
+            #expect(Set(ids).count == ids.count)
+            #expect(ids.count == single.search(query, k: 50, alpha: 1, scratch: scratch).count)
         }
     }
 

@@ -17,6 +17,8 @@ public final class ShardedSearch: @unchecked Sendable {
 
     /// The best `k` documents, best first; equal scores keep index order (shard, segment, document).
     /// `alpha` is 1 for the exact search, below 1 for the approximate one (see `BlockMaxSearch`).
+    /// An id in several shards (shards that overlap) is one document, at its best score: still exact, since
+    /// an occurrence outside its shard's top k has k better documents of that shard before it.
     public func search(_ query: QuantizedQuery, k: Int, alpha: Double, scratch: BlockMaxSearch.Scratch) -> [Hit] {
         var hits: [Hit] = []
         for (s, shard) in shards.enumerated() {
@@ -31,7 +33,11 @@ public final class ShardedSearch: @unchecked Sendable {
             if a.score != b.score { return a.score > b.score }
             return (a.shard, a.segment, a.document) < (b.shard, b.segment, b.document)
         }
-        return Array(hits.prefix(k))
+        // Within one index an id is live once (an addition replaces it); across shards it may not be.
+        guard shards.count > 1 else { return Array(hits.prefix(k)) }
+        var seen = Set<String>(), unique: [Hit] = []
+        for hit in hits where unique.count < k && seen.insert(id(of: hit)).inserted { unique.append(hit) }
+        return unique
     }
 
     public func id(of hit: Hit) -> String { shards[hit.shard].segments[hit.segment].idText(hit.document) }
