@@ -12,8 +12,8 @@ struct SpladeSearch: ParsableCommand {
             Reads queries ({"id": ..., "text": ...} JSON Lines, or plain lines with --lines) and writes the top \
             -k documents of each, in input order. Text queries of a SPLADE index are encoded with --model \
             as splade-encode does; --tokens-only skips the model and gives every query token weight 1 \
-            (the "inference-free" mode; always the query side of a BM25 index). --vectors reads query \
-            vectors instead (binary stream or JSON Lines). A query whose vocabulary fingerprint differs \
+            (the "inference-free" mode; always the query side of a BM25 index for text queries). --vectors \
+            reads query vectors instead (binary stream or JSON Lines), used as they are for every index. A query whose vocabulary fingerprint differs \
             from the index's is refused (status 65).
 
             The search is exact by default: the same documents and order as brute force over the \

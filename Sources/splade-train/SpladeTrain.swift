@@ -51,7 +51,7 @@ struct SpladeTrain: ParsableCommand {
             completion: .directory)
     var outputDir: String?
 
-    @Flag(help: "Continue from the latest checkpoint-N in the output directory.")
+    @Flag(help: "Continue from the latest checkpoint-N in the output directory (without one, start at step 0).")
     var resume = false
 
     @Option(help: ArgumentHelp("The JSON Lines log; '-' is standard output (default: OUTPUT_DIR/training_log.jsonl).", valueName: "file"))
@@ -148,6 +148,9 @@ struct SpladeTrain: ParsableCommand {
         if resume, let latest = checkpoints.last {
             try trainer.restore(from: latest.path)
             Diagnostics.note("resuming from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")
+        } else if resume {
+            // A cron job's first run passes --resume too: not an error, but said.
+            Diagnostics.note("no checkpoint in \(output) to resume from: starting at step 0")
         }
         let logSink = try LogSink(path: log ?? output + "/training_log.jsonl", resumingAt: resume ? trainer.step : nil)
         let bar = Progress(label: "train", unit: "steps", inputPath: nil, forced: progress)

@@ -96,7 +96,7 @@ struct EvalCLITests {
     @Test func failUnderGates() throws {
         let failing = try Tools.run("splade-eval", ["--qrels", qrels, "--fail-under", "nDCG@10=0.5,MAP=0.1", runFile])
         #expect(failing.status == 1)
-        #expect(failing.stderr == "splade-eval: gate failed: run: nDCG@10 0.1170 is under 0.5\n")
+        #expect(failing.stderr == "splade-eval: gate failed: run: nDCG@10 0.117031 is under 0.5\n")
         #expect(failing.stdoutLines.count == 2)
         let passing = try Tools.run("splade-eval", ["--qrels", qrels, "--fail-under", "nDCG@10=0.1", "--fail-under", "P@10=0.13", runFile])
         #expect(passing.status == 0, "\(passing.stderr)")

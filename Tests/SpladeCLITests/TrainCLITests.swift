@@ -62,6 +62,9 @@ struct TrainCLITests {
         let run = try train("--output-dir '\(out)'", in: out)
         #expect(run.status == 0, "\(run.stderr)")
         try Self.expectTheReferenceRun(in: out, fixture: fixture)
+        // The fixture model is read-only; what training writes is not.
+        let vocabulary = try FileManager.default.attributesOfItem(atPath: out + "/vocab.txt")
+        #expect(((vocabulary[.posixPermissions] as? Int) ?? 0) & 0o200 != 0)
         // What training writes is a model directory the other tools load.
         let encoded = try Tools.run("splade-encode", ["--model", out, "--lines"], stdin: "東京都に住んでいます。\n")
         #expect(encoded.status == 0 && encoded.stdoutLines.count == 1, "\(encoded.stderr)")

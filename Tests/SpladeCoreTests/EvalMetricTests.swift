@@ -123,7 +123,7 @@ struct EvalMetricTests {
             #expect(throws: SpladeError.self, "\(bad)") { try Gate(parsing: bad) }
         }
         let evaluation = RunEvaluation(name: "r", metrics: [Metric(.ndcg, cutoff: 10)], queries: ["q"], values: [[0.55]], means: [0.55])
-        #expect(gates[0].failures(in: [evaluation]) == ["r: nDCG@10 0.5500 is under 0.6"])
+        #expect(gates[0].failures(in: [evaluation]) == ["r: nDCG@10 0.550000 is under 0.6"])
         #expect(Gate(metric: Metric(.ndcg, cutoff: 10), threshold: 0.55).failures(in: [evaluation]).isEmpty)
     }
 }

@@ -31,7 +31,8 @@ public struct Gate: Sendable {
         evaluations.compactMap { evaluation in
             let mean = evaluation.mean(of: metric)
             if let mean, mean >= threshold { return nil }
-            let shown = mean.map { FixedPoint.format($0, decimals: 4) } ?? "not computed"
+            // Six decimals: a mean a hair under the threshold must not print as equal to it.
+            let shown = mean.map { FixedPoint.format($0, decimals: 6) } ?? "not computed"
             return "\(evaluation.name): \(metric) \(shown) is under \(threshold)"
         }
     }

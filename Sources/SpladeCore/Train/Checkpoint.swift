@@ -25,7 +25,8 @@ public enum Checkpoint {
             json.appendValue(modelConfigJSON)
             try Data(json.bytes + [0x0A]).write(to: URL(fileURLWithPath: temporary + "/config.json"))
             for file in tokenizerFiles where fm.fileExists(atPath: sourceModel + "/" + file) {
-                try fm.copyItem(atPath: sourceModel + "/" + file, toPath: temporary + "/" + file)
+                // The contents only: a read-only source (an installed model) must not make the copies read-only.
+                try Data(contentsOf: URL(fileURLWithPath: sourceModel + "/" + file)).write(to: URL(fileURLWithPath: temporary + "/" + file))
             }
             if let optimizer, let state {
                 var moments: [String: NamedTensor] = [:]
