@@ -8,9 +8,9 @@ import SpladeCore
 /// Buffered output to standard output or to a file. A file is written under a temporary name in
 /// the same directory and renamed into place by `commit()`, so a crash or kill never leaves a
 /// half-written file where a reader looks. A symbolic link is followed (the link stays, its target is
-/// replaced). What exists and is not a regular file — a device such as /dev/null, a named pipe,
-/// /dev/stdout, the /dev/fd/N of a shell's >(…) — is written directly: renaming onto it would replace
-/// the device node or the pipe with a plain file.
+/// replaced or made). What exists and is not a regular file — a device such as /dev/null, a named pipe —
+/// is written directly, and /dev/stdout, /dev/fd/N (a shell's >(…)) through the descriptor they name:
+/// renaming onto them would replace the device node, the pipe or the redirected file with a plain file.
 public final class OutputSink {
     private let descriptor: Int32
     private let displayName: String
@@ -34,6 +34,15 @@ public final class OutputSink {
             return
         }
         displayName = path
+        if let inherited = Self.inheritedDescriptor(path) {
+            let fd = fcntl(inherited, F_DUPFD_CLOEXEC, 3)
+            guard fd >= 0 else {
+                throw SpladeError(.cannotCreateOutput, "cannot write: \(systemErrorMessage())", location: path)
+            }
+            descriptor = fd
+            paths = nil
+            return
+        }
         var target = stat()
         if stat(path, &target) == 0 && (target.st_mode & S_IFMT) != S_IFREG {
             let fd = open(path, O_WRONLY | O_CLOEXEC)
@@ -66,12 +75,34 @@ public final class OutputSink {
         return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
-    /// The file a symbolic link at `path` resolves to, or nil when `path` is no link or its target is missing.
+    /// A descriptor the process already has, named as a path (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N).
+    /// It is written through a duplicate, which keeps what the shell set up (`>>` appends, a terminal, a pipe):
+    /// opening the path anew would start a new description at offset 0, and renaming onto it would replace the file.
+    private static func inheritedDescriptor(_ path: String) -> Int32? {
+        switch path {
+        case "/dev/stdout": return 1
+        case "/dev/stderr": return 2
+        default:
+            for prefix in ["/dev/fd/", "/proc/self/fd/"] where path.hasPrefix(prefix) { return Int32(path.dropFirst(prefix.count)) }
+            return nil
+        }
+    }
+
+    /// The file a symbolic link at `path` points to (its target may not exist yet), or nil when `path` is no link.
     private static func linkTarget(_ path: String) -> String? {
         var link = stat()
-        guard lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK, let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
+        guard lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK else { return nil }
+        if let resolved = realpath(path, nil) {
+            defer { free(resolved) }
+            return String(cString: resolved)
+        }
+        // A link to a file still to be made: its target, relative to the link's directory.
+        var bytes = [UInt8](repeating: 0, count: Int(PATH_MAX))
+        let count = readlink(path, &bytes, bytes.count)
+        guard count > 0 else { return nil }
+        let target = String(decoding: bytes[..<count], as: UTF8.self)
+        guard !target.hasPrefix("/"), let slash = path.lastIndex(of: "/") else { return target }
+        return String(path[...slash]) + target
     }
 
     deinit {

@@ -109,7 +109,7 @@ struct SpladeEncode: ParsableCommand {
         let sink = try VectorSink(format: format, tokens: keys == .tokens ? tokenizer.vocabulary.tokens : nil,
                                   header: VectorStreamHeader(vocabularySize: tokenizer.vocabulary.count,
                                                              fingerprint: VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens)),
-                                  path: stream.output, input: stream.input)
+                                  path: stream.output, inputs: [stream.input])
         let windows = EncodeWindows(reader: try LineReader(path: stream.input), sessions: sessions, input: input, shard: shard,
                                     plainLines: textOptions.lines, size: batchSize * 16)
         let progress = Progress(label: "encode", unit: "docs", inputPath: stream.input, forced: stream.progress)
@@ -190,7 +190,7 @@ struct SpladeEncode: ParsableCommand {
             throw SpladeError(.usage, "token-string keys need --model; pass --keys ids to write token ids")
         }
         let sink = try VectorSink(format: format, tokens: keys == .tokens ? vocabulary?.tokens : nil, header: header, path: stream.output,
-                                  input: stream.input)
+                                  inputs: [])  // converting a file in place is safe: the rename follows the last read
         var records = 0
         while let record = try reader.next() {
             defer { records += 1 }
@@ -305,8 +305,9 @@ final class VectorSink {
     private let json: VectorJSONWriter?
     private let encoder: VectorStreamEncoder?
 
-    init(format: SpladeEncode.Format, tokens: [String]?, header: VectorStreamHeader, path: String, input: String) throws(SpladeError) {
-        output = try OutputSink(path: path, inputs: [input])
+    /// `inputs`: the files read, which the output must not replace (see OutputSink).
+    init(format: SpladeEncode.Format, tokens: [String]?, header: VectorStreamHeader, path: String, inputs: [String]) throws(SpladeError) {
+        output = try OutputSink(path: path, inputs: inputs)
         switch format {
         case .json: json = VectorJSONWriter(tokens: tokens); encoder = nil
         case .binary: json = nil; encoder = VectorStreamEncoder(header: header)

@@ -158,6 +158,9 @@ struct SpladeEval: ParsableCommand {
         let stdinReaders = runs.filter { $0 == "-" }.count + (runs.isEmpty ? 1 : 0) + (qrels == "-" ? 1 : 0)
         guard stdinReaders <= 1 else { throw ValidationError("standard input ('-') can be read only once") }
         guard plot != "-" else { throw ValidationError("--plot needs a file name (standard output carries the report)") }
+        if let plot, URL(fileURLWithPath: plot).standardizedFileURL == URL(fileURLWithPath: output).standardizedFileURL {
+            throw ValidationError("--plot and -o name the same file")
+        }
         guard !irMeasures || tieBreak == .docno else { throw ValidationError("--ir-measures sets its own tie-breaking; drop --tie-break") }
     }
 

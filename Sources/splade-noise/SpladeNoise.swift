@@ -93,7 +93,7 @@ struct SpladeNoise: ParsableCommand {
                 throw error
             }
             let tokens = tokenizer.tokens(of: ids)
-            let sink = try OutputSink(path: output)
+            let sink = try OutputSink(path: output, inputs: [extra].compactMap { $0 })
             switch format {
             case .yaml:
                 try sink.write(NoiseTokens.yaml(tokens))

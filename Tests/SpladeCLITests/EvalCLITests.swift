@@ -196,6 +196,8 @@ struct EvalCLITests {
         #expect(onto.status == 64 && onto.stderr.contains("the output is also an input"), "\(onto.stderr)")
         try? FileManager.default.removeItem(atPath: copy)
 
+        #expect(try Tools.run("splade-eval", ["--qrels", qrels, "-o", svg, "--plot", svg, runFile]).status == 64)
+
         // A chart that cannot be created leaves no report either.
         let report = svg + ".txt"
         let failed = try Tools.run("splade-eval", ["--qrels", qrels, "-o", report, "--plot", svg + ".missing/chart.svg", runFile])

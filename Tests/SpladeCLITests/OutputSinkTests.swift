@@ -57,6 +57,35 @@ struct OutputSinkTests {
         #expect(try entries() == ["link.txt", "target.txt"])
     }
 
+    @Test func aLinkToAFileStillToBeMadeMakesIt() throws {
+        let link = directory + "/link.txt"
+        #expect(symlink("later.txt", link) == 0)
+        let sink = try OutputSink(path: link)
+        try sink.write("made\n")
+        try sink.commit()
+        #expect(fileType(link) == S_IFLNK)
+        #expect(try String(contentsOfFile: directory + "/later.txt", encoding: .utf8) == "made\n")
+    }
+
+    /// /dev/fd/N (and /dev/stdout) is the descriptor the shell set up: `>>` keeps appending to the same file.
+    @Test func aDescriptorPathIsWrittenThroughItsDescriptor() throws {
+        let path = directory + "/log.txt"
+        try "old\n".write(toFile: path, atomically: false, encoding: .utf8)
+        let appending = open(path, O_WRONLY | O_APPEND)
+        #expect(appending >= 0)
+        defer { close(appending) }
+        var before = stat()
+        _ = stat(path, &before)
+        let sink = try OutputSink(path: "/dev/fd/\(appending)")
+        try sink.write("new\n")
+        try sink.commit()
+        var after = stat()
+        _ = stat(path, &after)
+        #expect(after.st_ino == before.st_ino)
+        #expect(try String(contentsOfFile: path, encoding: .utf8) == "old\nnew\n")
+        #expect(try entries() == ["log.txt"])
+    }
+
     @Test func aNamedPipeIsWrittenNotReplaced() throws {
         let fifo = directory + "/pipe"
         #expect(mkfifo(fifo, 0o600) == 0)
