@@ -53,9 +53,8 @@ public struct LinePipeline {
                     try output.write(transformed.bytes)
                     summary.records += 1
                     summary.units += transformed.units
-                case .failure(var error):
-                    // Whatever failed on this line is about it (MeCab refusing its text, say).
-                    if error.location == nil { error.location = "\(reader.name):\(line.number)" }
+                case .failure(let failure):
+                    let error = failure.located(at: "\(reader.name):\(line.number)")
                     guard invalid.absorb(error) else {
                         progress.finish()
                         throw error

@@ -248,6 +248,7 @@ final class EncodeWindows: @unchecked Sendable {
         let (input, name) = (input, reader.name)
         let parsed = orderedParallelMap(lines, workers: sessions) { session, line in
             Result { () throws(SpladeError) in try input.parse(line, file: name, session: session) }
+                .mapError { $0.located(at: "\(name):\(line.number)") }
         }
         return Window(parsed: parsed, full: lines.count == size, bytesConsumed: reader.bytesConsumed, seconds: clock.lap())
     }

@@ -359,7 +359,9 @@ struct SpladeIndex: ParsableCommand {
             } else {
                 let record = try format.record(from: json, location: location)
                 try Self.checkUnique(record.id, line: line.number, in: &firstLine, location: location)
-                collection.append(id: record.id, tokens: try session.encode(record.text, maxLength: tokenizerOptions.maxLength), ignoring: ignored)
+                let tokens: [Int32]
+                do { tokens = try session.encode(record.text, maxLength: tokenizerOptions.maxLength) } catch { throw error.located(at: location) }
+                collection.append(id: record.id, tokens: tokens, ignoring: ignored)
             }
             if collection.count % 1024 == 0 { progressBar.update(items: collection.count, bytes: reader.bytesConsumed) }
         }

@@ -82,11 +82,12 @@ struct TokenizeCLITests {
     }
 
     /// MeCab refuses a text of over about 1.6 MB without a sentence break: a bad record (65 with its line, or skipped).
-    @Test func aTextMeCabRefusesIsABadRecord() throws {
+    @Test(arguments: ["splade-tokenize", "splade-encode"])
+    func aTextMeCabRefusesIsABadRecord(tool: String) throws {
         let input = "short\n" + String(repeating: "日", count: 800_000) + "\nshort\n"
-        let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "--lines"], stdin: input)
+        let run = try Tools.run(tool, ["--model", jaTiny, "--lines"], stdin: input)
         #expect(run.status == 65 && run.stderr.contains("<stdin>:2: MeCab cannot analyse this text"), "\(run.stderr)")
-        let skipped = try Tools.run("splade-tokenize", ["--model", jaTiny, "--lines", "--skip-invalid"], stdin: input)
+        let skipped = try Tools.run(tool, ["--model", jaTiny, "--lines", "--skip-invalid"], stdin: input)
         #expect(skipped.status == 0 && skipped.stdoutLines.count == 2, "\(skipped.stderr)")
     }
 

@@ -37,6 +37,14 @@ public struct SpladeError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         location.map { "\($0): \(message)" } ?? message
     }
+
+    /// This error placed at `location` when it names no place of its own: whatever failed while a record was
+    /// processed (MeCab refusing its text, say) is about that record.
+    public func located(at location: String) -> SpladeError {
+        var located = self
+        if located.location == nil { located.location = location }
+        return located
+    }
 }
 
 /// A position in an input, for diagnostics: `docs.jsonl:1234`.
