@@ -122,13 +122,28 @@ public struct TokenizerOptions: ParsableArguments {
             completion: .directory)
     public var mecabDic: String?
 
-    @Option(help: ArgumentHelp("Maximum tokens per text including [CLS] and [SEP]; longer texts are truncated.", valueName: "n"))
-    public var maxLength: Int = 512
+    @Option(name: .customLong("max-length"),
+            help: ArgumentHelp("Maximum tokens per text including [CLS] and [SEP]; longer texts are truncated (default: 512).",
+                               valueName: "n"))
+    public var maxLengthOption: Int?
+    /// --max-length, else 512.
+    public var maxLength: Int { maxLengthOption ?? 512 }
 
     public init() {}
 
     public func validate() throws {
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 ([CLS] and [SEP])") }
+    }
+
+    /// --max-length for a model of `positions` positions: a longer one given is a usage error, said before any
+    /// input is read; the default is cut to the model's positions.
+    public func maxLength(positions: Int) throws(SpladeError) -> Int {
+        guard let given = maxLengthOption else { return min(512, positions) }
+        guard given <= positions else {
+            throw SpladeError(.usage, "--max-length \(given) exceeds the model's \(positions) positions",
+                              hint: "pass --max-length \(positions) or less")
+        }
+        return given
     }
 
     /// Whether a model directory was named (--model or $SPLADE_MODEL).

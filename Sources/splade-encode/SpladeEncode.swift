@@ -98,13 +98,9 @@ struct SpladeEncode: ParsableCommand {
             throw SpladeError(.badInput, "the model's vocabulary has \(model.config.vocabularySize) entries but its tokenizer's has "
                               + "\(tokenizer.vocabulary.count)", location: try tokenizerOptions.modelDirectory())
         }
-        // Said now rather than at the first long record, perhaps hours into the input.
-        guard tokenizerOptions.maxLength <= model.config.maxPositions else {
-            throw SpladeError(.usage, "--max-length \(tokenizerOptions.maxLength) exceeds the model's \(model.config.maxPositions) positions",
-                              hint: "pass --max-length \(model.config.maxPositions) or less")
-        }
+        let maxLength = try tokenizerOptions.maxLength(positions: model.config.maxPositions)
         let sessions = try (0..<stream.threads).map { _ throws(SpladeError) in try tokenizer.makeSession() }
-        let input = EncodeInput(format: textOptions.format, maxLength: tokenizerOptions.maxLength,
+        let input = EncodeInput(format: textOptions.format, maxLength: maxLength,
                                 vocabularySize: model.config.vocabularySize)
         let sink = try VectorSink(format: format, tokens: keys == .tokens ? tokenizer.vocabulary.tokens : nil,
                                   header: VectorStreamHeader(vocabularySize: tokenizer.vocabulary.count,

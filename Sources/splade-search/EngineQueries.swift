@@ -52,13 +52,16 @@ final class EngineQuerySource {
                               hint: "or pass query vectors with --vectors")
         }
         let mode: QueryEncoder.Mode
+        var maxLength = options.maxLength
         if tool.tokensOnly {
             mode = .tokens
         } else {
-            mode = .model(try tool.deviceOptions.makeEncoder(directory: try options.modelDirectory(), threads: tool.threads))
+            let network = try tool.deviceOptions.makeEncoder(directory: try options.modelDirectory(), threads: tool.threads)
+            maxLength = try options.maxLength(positions: network.config.maxPositions)
+            mode = .model(network)
             BLAS.threads = tool.threads
         }
-        let encoder = try QueryEncoder(tokenizer: tokenizer, mode: mode, maxLength: options.maxLength,
+        let encoder = try QueryEncoder(tokenizer: tokenizer, mode: mode, maxLength: maxLength,
                                        batchSize: tool.batchSize, threads: tool.threads)
         input = .texts(try LineReader(path: tool.input), tool.textOptions.format, encoder)
     }

@@ -65,7 +65,8 @@ final class QuerySource {
         if usesModel.contains(true) {
             let network = try tool.deviceOptions.makeEncoder(directory: try options.modelDirectory(), threads: tool.threads)
             BLAS.threads = tool.threads
-            model = try QueryEncoder(tokenizer: tokenizer, mode: .model(network), maxLength: options.maxLength,
+            model = try QueryEncoder(tokenizer: tokenizer, mode: .model(network),
+                                     maxLength: try options.maxLength(positions: network.config.maxPositions),
                                      batchSize: tool.batchSize, threads: tool.threads)
         }
         let tokens = try QueryEncoder(tokenizer: tokenizer, mode: .tokens, maxLength: options.maxLength,
