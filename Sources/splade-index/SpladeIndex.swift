@@ -203,13 +203,7 @@ struct SpladeIndex: ParsableCommand {
                 }
             }
             let lock = try IndexLock(directory: directory, wait: wait)
-            let (summary, verb): (IndexUpdateSummary, String)
-            do {
-                (summary, verb) = try update(directory, lock: lock)
-            } catch {
-                lock.removeDirectoryIfCreated()
-                throw error
-            }
+            let (summary, verb) = try update(directory, lock: lock)
             Diagnostics.note(String(format: "%@: %@; %d live in %d segment%@, %@, %.2f s",
                                     summary.generationPath, verb, summary.documents, summary.segments,
                                     summary.segments == 1 ? "" : "s", Self.bytes(summary.bytes), clock.lap()))

@@ -49,8 +49,11 @@ struct RunWriter: Sendable {
         return (out.bytes, missingTexts)
     }
 
-    /// Whether `text` can be a field of a TREC line, which readers split at whitespace.
-    static func isTRECField(_ text: String) -> Bool { !text.isEmpty && !text.contains(where: \.isWhitespace) }
+    /// Whether `text` can be a field of a TREC line, which readers (trec_eval, ours) split at ASCII blanks: an
+    /// ideographic space inside a Japanese id is fine.
+    static func isTRECField(_ text: String) -> Bool {
+        !text.isEmpty && !text.utf8.contains { $0 == 0x20 || (0x09...0x0D).contains($0) }
+    }
 
     /// Six decimals: finer than the 8-bit impacts can resolve.
     static func score(_ value: Double) -> String { String(format: "%.6f", value) }

@@ -140,7 +140,9 @@ struct SpladeSearch: ParsableCommand {
         if let queryTerms, queryTerms < 1 { throw ValidationError("--query-terms must be at least 1") }
         guard threads >= 1, batchSize >= 1 else { throw ValidationError("--threads and --batch-size must be at least 1") }
         if vectors && tokensOnly { throw ValidationError("--vectors and --tokens-only exclude each other") }
-        if Set(index).count != index.count { throw ValidationError("an --index is named twice (its hits would count twice)") }
+        if Set(index.map { URL(fileURLWithPath: $0).standardizedFileURL.path }).count != index.count {
+            throw ValidationError("an --index is named twice (its lists would count twice in --fusion)")
+        }
         if !weight.isEmpty && weight.count != index.count { throw ValidationError("give one --weight per --index") }
         if !weight.isEmpty && fusion == nil { throw ValidationError("--weight applies to --fusion") }
         if fusion != nil && index.count < 2 { throw ValidationError("--fusion needs two or more --index") }

@@ -199,7 +199,7 @@ struct IndexCLITests {
         #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
     }
 
-    @Test func repeatedIdsExit65AndFailedCommandsLeaveNoDirectory() throws {
+    @Test func repeatedIdsExit65AndUpdatesWithoutAnIndexCreateNothing() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         // A repeated id within one input (1 and "1" are the same id), in vectors and in BM25 input.
@@ -213,7 +213,10 @@ struct IndexCLITests {
                                  stdin: "{\"id\":\"a\",\"input_ids\":[2000]}\n{\"id\":\"a\",\"input_ids\":[2001]}\n")
         #expect(bm25.status == 65)
         #expect(bm25.stderr.contains("<stdin>:2: document id \"a\" was already read at line 1"), "\(bm25.stderr)")
-        // Neither failed build, nor an update of an index that is not there, leaves a directory behind.
+        // A failed build leaves no index (its directory and lock may stay: a build waiting on that lock must keep it);
+        // an update of an index that is not there creates nothing at all.
+        #expect(!FileManager.default.fileExists(atPath: directory + "/new/CURRENT"))
+        try FileManager.default.removeItem(atPath: directory + "/new")
         let add = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", directory + "/new", "--add", "-i",
                                                  directory + "/repeated.jsonl"])
         #expect(add.status == 66, "\(add.stderr)")

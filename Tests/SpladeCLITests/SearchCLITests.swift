@@ -87,14 +87,17 @@ struct SearchCLITests {
     @Test func idsATRECRunCannotHoldAreRefusedThere() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        try IndexCLISupport.write("{\"id\":\"a b\",\"vector\":{\"2001\":1.0}}\n{\"id\":\"ok\",\"vector\":{\"2002\":1.0}}\n",
-                                  to: directory + "/docs.jsonl")
+        try IndexCLISupport.write("{\"id\":\"a b\",\"vector\":{\"2001\":1.0}}\n{\"id\":\"ok\",\"vector\":{\"2002\":1.0}}\n"
+                                  + "{\"id\":\"東京\u{3000}駅\",\"vector\":{\"2003\":1.0}}\n", to: directory + "/docs.jsonl")
         let build = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl",
                                                    "-o", directory + "/idx", "--quiet"])
         #expect(build.status == 0, "\(build.stderr)")
         let search = ["--index", directory + "/idx", "--vectors", "--keys", "ids"]
         let fine = try Tools.run("splade-search", search, stdin: "{\"id\":\"q\",\"vector\":{\"2002\":1.0}}\n")
         #expect(fine.status == 0 && fine.stdoutText.hasPrefix("q Q0 ok 1 "), "\(fine.stderr)")
+        // trec_eval splits at ASCII blanks only: an ideographic space inside an id is a field's.
+        let ideographic = try Tools.run("splade-search", search, stdin: "{\"id\":\"q\",\"vector\":{\"2003\":1.0}}\n")
+        #expect(ideographic.status == 0 && ideographic.stdoutText.hasPrefix("q Q0 東京\u{3000}駅 1 "), "\(ideographic.stderr)")
         let spaced = "{\"id\":\"q\",\"vector\":{\"2001\":1.0}}\n"
         let document = try Tools.run("splade-search", search, stdin: spaced)
         #expect(document.status == 65 && document.stderr.contains("document id \"a b\""), "\(document.stderr)")

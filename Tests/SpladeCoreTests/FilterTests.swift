@@ -78,6 +78,11 @@ struct FilterTests {
         #expect(try keptRow(outcome).negatives.count == 1)
     }
 
+    @Test func aRowWithoutAnyScoresIsDroppedNotAnError() throws {
+        let (outcome, _) = try filter(#"{"query":"q","positives":[],"negatives":[]}"#)
+        #expect(outcome == .dropped(.noPositive))
+    }
+
     @Test func rowsNeedAPositiveAndEnoughNegatives() throws {
         let noPositive = try filter(#"{"query":"q","pos":["p"],"neg":["n"],"score.a.pos":[0.5],"score.a.neg":[0.1]}"#)
         #expect(noPositive.0 == .dropped(.noPositive))

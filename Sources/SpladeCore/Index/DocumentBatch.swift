@@ -42,13 +42,13 @@ public struct DocumentBatch: Sendable {
 
     func idRecord(_ document: Int) -> ArraySlice<UInt8> { idBytes[Int(idStart[document])..<Int(idStart[document + 1])] }
 
-    /// The id of a document as the text a run prints.
     /// Multiplies every weight by `factor` (> 0).
     mutating func scaleWeights(by factor: Float) {
         for p in weights.indices { weights[p] *= factor }
         largestWeight *= factor
     }
 
+    /// The id of a document as the text a run prints.
     public func idText(_ document: Int) -> String {
         DocumentId.text(of: idRecord(document))
     }

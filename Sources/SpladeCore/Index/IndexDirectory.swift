@@ -64,16 +64,11 @@ public enum IndexDirectory {
 /// The build lock of an index directory (flock on INDEX/LOCK), held for this object's lifetime.
 public final class IndexLock {
     private let descriptor: Int32
-    private let directory: String
-    /// Whether the directory was made here (a first build), so that a failed build can leave nothing behind.
-    private let createdDirectory: Bool
 
     /// Creates the directory if needed; refuses a non-empty directory that is not an index.
     /// `wait` false: another build holding the lock is a temporary failure (exit 75).
     public init(directory: String, wait: Bool) throws(SpladeError) {
-        self.directory = directory
         var info = stat()
-        var created = false
         if stat(directory, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFDIR else {
                 throw SpladeError(.cannotCreateOutput, "exists and is not a directory", location: directory)
@@ -83,12 +78,9 @@ public final class IndexLock {
                 throw SpladeError(.cannotCreateOutput, "not an index directory (no CURRENT), refusing to write into it",
                                   location: directory, hint: "name a new or empty directory")
             }
-        } else if mkdir(directory, 0o755) == 0 {
-            created = true
-        } else if errno != EEXIST {
+        } else if mkdir(directory, 0o755) != 0 && errno != EEXIST {
             throw SpladeError(.cannotCreateOutput, "cannot create the index directory: \(systemErrorMessage())", location: directory)
         }
-        createdDirectory = created
         let path = directory + "/" + IndexDirectory.lockFile
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard descriptor >= 0 else {
@@ -104,14 +96,6 @@ public final class IndexLock {
             }
             throw SpladeError(.cannotCreateOutput, "cannot lock: \(systemErrorMessage(code))", location: path)
         }
-    }
-
-    /// After a failed first build: removes the directory made for it when only the lock file is there.
-    public func removeDirectoryIfCreated() {
-        guard createdDirectory,
-              (try? FileManager.default.contentsOfDirectory(atPath: directory)) == [IndexDirectory.lockFile] else { return }
-        unlink(directory + "/" + IndexDirectory.lockFile)
-        rmdir(directory)
     }
 
     deinit { close(descriptor) }

@@ -56,16 +56,18 @@ public final class IndexSnapshot: @unchecked Sendable {
             } catch {
                 let stillCurrent = (try? IndexDirectory.currentGeneration(of: directory)) == generation
                 guard stillCurrent || attempt >= 3 else { continue }
-                throw error.kind == .missingInput ? Self.damaged(error) : error
+                throw Self.damaged(error) ?? error
             }
         }
     }
 
     public var path: String { directory + "/" + generation }
 
-    /// A file the live generation lists is gone: the index is damaged (65), not an input left unnamed (66).
-    private static func damaged(_ missing: SpladeError) -> SpladeError {
-        SpladeError(.badInput, "the index is damaged: \(missing.message)", location: missing.location, hint: "rebuild the index")
+    /// A file the live generation lists that is not there makes the index damaged (65), not an input left unnamed
+    /// (66); nil for any other error, a file that is there but cannot be opened (permissions, too many open files).
+    private static func damaged(_ error: SpladeError) -> SpladeError? {
+        guard error.kind == .missingInput, let path = error.location, access(path, F_OK) != 0, errno == ENOENT else { return nil }
+        return SpladeError(.badInput, "the index is damaged: \(error.message)", location: path, hint: "rebuild the index")
     }
 
     /// The stored vocabulary (vocab.txt), when the index was built with one.
@@ -74,8 +76,8 @@ public final class IndexSnapshot: @unchecked Sendable {
         let vocabulary: Vocabulary
         do {
             vocabulary = try Vocabulary.load(vocabTxt: path + "/" + file)
-        } catch where error.kind == .missingInput {
-            throw Self.damaged(error)
+        } catch {
+            throw Self.damaged(error) ?? error
         }
         guard vocabulary.count == manifest.vocabularySize,
               VectorStreamHeader.fingerprint(of: vocabulary.tokens) == manifest.fingerprint

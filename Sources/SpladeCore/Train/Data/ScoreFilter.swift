@@ -91,20 +91,19 @@ public struct ScoreFilter: Sendable {
         return (selection.outcome(TrainingRow(query: query, positives: positives, negatives: negatives)), counts)
     }
 
-    /// A row whose candidate columns none of the chosen rerankers scored would only be dropped: most likely a
-    /// misspelt --rerankers name, so status 65, naming the rerankers the row has.
+    /// A row whose candidates other rerankers scored but none of the chosen ones would only be dropped: most
+    /// likely a misspelt --rerankers name, so status 65, naming the rerankers the row has. (A row without any
+    /// scores is dropped as before.)
     private func noColumnScored(_ members: [(String, JSONValue)], location: String) throws(SpladeError) {
         let columns = members.map(\.0).filter { Self.role(of: $0) != nil }
-        guard !columns.isEmpty else { return }
         let present = Set(members.compactMap { name, _ -> String? in
             guard name.hasPrefix("score."), let dot = name.dropFirst(6).firstIndex(of: ".") else { return nil }
             return String(name[name.index(name.startIndex, offsetBy: 6)..<dot])
         }).sorted()
+        guard !columns.isEmpty, !present.isEmpty else { return }
         throw SpladeError(.badInput, "no candidate column (\(columns.joined(separator: ", "))) is scored by "
-                          + rerankers.joined(separator: ", "),
-                          location: location,
-                          hint: present.isEmpty ? "the row holds no score.RERANKER.COLUMN field"
-                                                : "the row's rerankers: \(present.joined(separator: ", "))")
+                          + rerankers.joined(separator: ", "), location: location,
+                          hint: "the row's rerankers: \(present.joined(separator: ", "))")
     }
 
     static func role(of column: String) -> Role? {
