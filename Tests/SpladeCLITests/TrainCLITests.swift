@@ -209,7 +209,7 @@ struct TrainCLITests {
         #expect(try losses("、 。 ・ 。", "twice") == once)
     }
 
-    @Test func distillationRefusesRowsWithoutTeacherScores() throws {
+    @Test func rowsWithoutTeacherScoresNeedBinarizeLabel() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
         try """
@@ -220,7 +220,8 @@ struct TrainCLITests {
         let data = "--output-dir '\(out)/o' --train_data '\(out)/rows.jsonl'"
         let run = try train(data + " --training_losses kl_div", in: out)
         #expect(run.status == 65 && run.stderr.contains("rows.jsonl:2: no teacher scores"), "\(run.stderr)")
-        // cross_entropy trains on such rows, as the plain contrastive loss.
-        #expect(try train(data + " --max_steps 1", in: out).status == 0)
+        // cross_entropy takes the scores as labels too; binarize_label: true trains on 1, 0 instead.
+        #expect(try train(data, in: out).status == 65)
+        #expect(try train(data + " --max_steps 1 --binarize_label true", in: out).status == 0)
     }
 }

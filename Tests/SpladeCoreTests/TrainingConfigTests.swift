@@ -115,9 +115,11 @@ import Testing
         #expect(TrainingConfig.editDistance("kitten", "sitting") == 3 && TrainingConfig.editDistance("", "ab") == 2)
     }
 
-    @Test func distillationLossesNeedTeacherScoresOnEveryRow() throws {
-        #expect(try parse(#""training_losses": "cross_entropy""#, sources: [:]).0.lossesNeedingTeacherScores.isEmpty)
-        #expect(try parse(#""training_losses": {"cross_entropy": {}, "kl_div": {}}"#, sources: [:]).0.lossesNeedingTeacherScores == ["kl_div"])
+    /// Every loss takes the teacher's scores as its labels (SPEC-training.md), unless binarize_label.
+    @Test func lossesNeedTeacherScoresOnEveryRow() throws {
+        #expect(try parse(#""training_losses": "cross_entropy""#, sources: [:]).0.lossesNeedingTeacherScores == ["cross_entropy"])
+        #expect(try parse(#""training_losses": {"cross_entropy": {}, "kl_div": {}}"#, sources: [:]).0.lossesNeedingTeacherScores
+                == ["cross_entropy", "kl_div"])
         #expect(try parse(#""training_losses": "mse", "binarize_label": true"#, sources: [:]).0.lossesNeedingTeacherScores.isEmpty)
 
         let file = NSTemporaryDirectory() + "splade-rows-\(UUID()).jsonl"

@@ -228,11 +228,10 @@ public struct TrainingConfig: Sendable {
         }
     }
 
-    /// The configured losses that compare the scores with the teacher's, by name. cross_entropy is not one:
-    /// on rows without teacher scores it is the plain 1-vs-(G−1) contrastive loss (labels 1, 0, …, 0), as
-    /// every loss is under binarize_label.
+    /// The configured losses that take the teacher's scores as labels, by name: every one (SPEC-training.md: y is
+    /// the scores as given), none under binarize_label (y = 1, 0, …, 0).
     public var lossesNeedingTeacherScores: [String] {
-        binarizeLabel ? [] : losses.map(\.loss.configurationName).filter { $0 != "cross_entropy" }
+        binarizeLabel ? [] : losses.map(\.loss.configurationName)
     }
 
     /// Micro-batches in one pass over `rows` rows, and the optimizer steps of the whole run

@@ -94,13 +94,15 @@ public enum TrainingData {
         }
         let positiveScores = try scores(positiveScoreKeys, count: positives.count, "positive scores")
         let negativeScores = try scores(negativeScoreKeys, count: negatives.count, "negative scores")
-        // Without scores the labels would silently become 1, 0, …, 0, which distillation losses do not mean.
+        // Without scores (a misspelt key, say) the labels would silently become 1, 0, …, 0: binarize_label asks
+        // for that explicitly. Negatives need scores only when the group samples them.
         let missingScores = positiveScores == nil ? positiveScoreKeys
-            : negativeScores == nil && !negatives.isEmpty ? negativeScoreKeys : nil
+            : negativeScores == nil && !negatives.isEmpty && groupSize > 1 ? negativeScoreKeys : nil
         if !losses.isEmpty, let missingScores {
             throw SpladeError(.badInput, "no teacher scores (\(missingScores.joined(separator: "|"))), needed by training_losses "
                               + losses.joined(separator: ", "), location: location,
-                              hint: "give every row scores for its positives and negatives, or use cross_entropy or binarize_label: true")
+                              hint: "give every row scores for its positives and negatives, or set binarize_label: true "
+                                  + "to train on labels 1, 0, …, 0")
         }
         return TrainingExample(query: query, positives: positives, negatives: negatives, positiveScores: positiveScores,
                                negativeScores: negativeScores, location: location)
@@ -115,7 +117,7 @@ struct SampledGroup {
 
     /// Samples row `row` for epoch `epoch`: the positive uniformly, the negatives without replacement
     /// (with replacement when the row has fewer than G − 1). Labels are the teacher scores as given
-    /// (1 and 0 when the row has none, or with binarize_label).
+    /// (1, 0, …, 0 with binarize_label; loading refuses rows without scores otherwise).
     init(_ source: TrainingExample, groupSize: Int, binarize: Bool, seed: UInt64, epoch: Int, row: Int) {
         var random = SeededRandom(seed: seed, UInt64(epoch), UInt64(row))
         let p = Int(random.next() % UInt64(source.positives.count))
