@@ -30,8 +30,11 @@ def text_line(line):
 
 
 def macro_argument(text):
-    """One argument of a macro line, quoted when it holds blanks (\\(dq for a double quote, \\e for a backslash)."""
+    """One argument of a macro line, quoted when it holds blanks (\\(dq for a double quote, \\e for a backslash), and
+    made literal with \\& where mdoc would take it for a macro name (No, Ns, …) or a delimiter (|, ., …)."""
     text = text.replace("\\", "\\e").replace('"', "\\(dq")
+    if re.fullmatch(r"[A-Z][a-z][a-z]?|[|.,:;()\[\]?!]", text):
+        text = "\\&" + text
     return f'"{text}"' if not text or " " in text else text
 
 
