@@ -262,9 +262,7 @@ struct EncodeInput: Sendable {
             let record = try format.parse(line, file: file)
             return (record.id, try session.encode(record.text, maxLength: maxLength))
         }
-        guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
-        let json: JSONValue
-        do { json = try JSON.parse(line.bytes) } catch { throw SpladeError(.badInput, error.description, location: location) }
+        let json = try JSONLine.value(line.bytes, location: location)
         guard var ids = try format.tokenIds(of: json, vocabularySize: vocabularySize, location: location) else {
             let record = try format.record(from: json, location: location)
             return (record.id, try session.encode(record.text, maxLength: maxLength))

@@ -343,20 +343,17 @@ struct SpladeIndex: ParsableCommand {
         while let line = try reader.next() {
             if line.isBlank { continue }
             let location = "\(reader.name):\(line.number)"
-            guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
-            let json: JSONValue
-            do { json = try JSON.parse(line.bytes) } catch { throw SpladeError(.badInput, error.description, location: location) }
+            let json = try JSONLine.value(line.bytes, location: location)
+            let id: JSONValue, tokens: [Int32]
             if let ids = try format.tokenIds(of: json, vocabularySize: tokenizer.vocabulary.count, location: location) {
-                let id = try format.recordId(of: json, location: location)
-                try Self.checkUnique(id, line: line.number, in: &firstLine, location: location)
-                collection.append(id: id, tokens: ids, ignoring: ignored)
+                (id, tokens) = (try format.recordId(of: json, location: location), ids)
             } else {
                 let record = try format.record(from: json, location: location)
-                try Self.checkUnique(record.id, line: line.number, in: &firstLine, location: location)
-                let tokens: [Int32]
+                id = record.id
                 do { tokens = try session.encode(record.text, maxLength: tokenizerOptions.maxLength) } catch { throw error.located(at: location) }
-                collection.append(id: record.id, tokens: tokens, ignoring: ignored)
             }
+            try Self.checkUnique(id, line: line.number, in: &firstLine, location: location)
+            collection.append(id: id, tokens: tokens, ignoring: ignored)
             if collection.count % 1024 == 0 { progressBar.update(items: collection.count, bytes: reader.bytesConsumed) }
         }
         progressBar.finish()

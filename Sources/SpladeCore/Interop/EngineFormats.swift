@@ -312,14 +312,3 @@ enum SHA1 {
         return h.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * $0)) } }
     }
 }
-
-extension JSONValue {
-    /// The text of a string or number id ("d1", or a number's literal), as runs print it and as
-    /// engines that take string ids need it; nil for other values.
-    public var idText: String? {
-        switch self {
-        case .string(let s), .number(let s): return s
-        default: return nil
-        }
-    }
-}

@@ -62,9 +62,7 @@ public final class VectorReader {
 
     private func parseJSONLine(_ line: Line) throws(SpladeError) -> VectorRecord {
         let location = "\(name):\(line.number)"
-        guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
-        let json: JSONValue
-        do { json = try JSON.parse(line.bytes) } catch { throw SpladeError(.badInput, error.description, location: location) }
+        let json = try JSONLine.value(line.bytes, location: location)
         guard let id = json["id"], id.stringValue != nil || id.doubleValue != nil else {
             throw SpladeError(.badInput, "missing \"id\" (a string or number)", location: location)
         }

@@ -52,9 +52,7 @@ public enum TrainingData {
     static func parse(_ line: Line, file: String, groupSize: Int, teacherScoresNeededBy losses: [String] = [])
         throws(SpladeError) -> TrainingExample {
         let location = "\(file):\(line.number)"
-        guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
-        let json: JSONValue
-        do { json = try JSON.parse(line.bytes) } catch { throw SpladeError(.badInput, error.description, location: location) }
+        let json = try JSONLine.value(line.bytes, location: location)
         func field(_ keys: [String]) -> JSONValue? { keys.lazy.compactMap { json[$0] }.first }
         func texts(_ keys: [String], _ what: String) throws(SpladeError) -> [String] {
             switch field(keys) {

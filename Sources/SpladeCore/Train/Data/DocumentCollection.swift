@@ -40,7 +40,7 @@ public final class DocumentCollection: Sendable {
             let value = try JSONLine.object(line.bytes, location: location)
             if texts.isEmpty, value[idField] != nil { ids = [] }
             if ids != nil {
-                guard let field = value[idField], let id = JSONLine.idString(field) else {
+                guard let field = value[idField], let id = field.idText else {
                     throw SpladeError(.badInput, "missing field \"\(idField)\" (a string or number)", location: location,
                                       hint: "the first record has one, so every record needs one")
                 }
@@ -74,34 +74,5 @@ public final class DocumentCollection: Sendable {
         let scalars = text.unicodeScalars
         guard scalars.count > maxCharacters else { return text }
         return String(String.UnicodeScalarView(scalars.prefix(maxCharacters)))
-    }
-}
-
-/// Parsing helpers shared by the training-data readers.
-enum JSONLine {
-    /// One JSON object of a line, with `FILE:LINE` errors.
-    static func object(_ bytes: [UInt8], location: String) throws(SpladeError) -> JSONValue {
-        guard UTF8Validation.isValid(bytes) else {
-            throw SpladeError(.badInput, "invalid UTF-8", location: location)
-        }
-        let value: JSONValue
-        do {
-            value = try JSON.parse(bytes)
-        } catch {
-            throw SpladeError(.badInput, error.description, location: location)
-        }
-        guard case .object = value else {
-            throw SpladeError(.badInput, "expected a JSON object, found \(value.typeName)", location: location)
-        }
-        return value
-    }
-
-    /// An id as text: a string, or a number's literal.
-    static func idString(_ value: JSONValue) -> String? {
-        switch value {
-        case .string(let text): return text
-        case .number(let literal): return literal
-        default: return nil
-        }
     }
 }

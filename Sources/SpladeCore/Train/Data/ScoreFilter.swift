@@ -156,7 +156,7 @@ public struct ScoreFilter: Sendable {
         var candidates: [String] = []
         candidates.reserveCapacity(elements.count)
         for (i, element) in elements.enumerated() {
-            if collection != nil, let id = JSONLine.idString(element) {
+            if collection != nil, let id = element.idText {
                 candidates.append(id)
             } else if collection == nil, let text = element.stringValue {
                 candidates.append(text)
