@@ -22,8 +22,8 @@ struct SpladeTrain: ParsableCommand {
 
             Training data: JSON Lines rows with a query (query|qry|question|q), positives (pos|positive|positives) \
             and negatives (neg|negative|negatives), texts or lists, with aligned teacher scores \
-            (pos_score|positive_score|positive_scores|positives_score, and the neg_ forms); files or \
-            directories of .jsonl / .jsonl.zst files.
+            (pos_score|positive_score|positive_scores|positives_score, and the neg_ forms: the losses' \
+            labels, required unless binarize_label: true); files or directories of .jsonl / .jsonl.zst files.
 
             Output: OUTPUT_DIR/checkpoint-N every save_steps (a Hugging Face model directory plus \
             optimizer.safetensors and trainer_state.json for --resume), the final model in OUTPUT_DIR \
