@@ -61,7 +61,7 @@ struct SpladeTrain: ParsableCommand {
             completion: .directory)
     var mecabDic: String?
 
-    @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for tokenization and the maths (default: the number of cores).", valueName: "n"))
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for tokenization and the maths (default: the number of cores). A seed gives the same run again at the same thread count; another count sums in another order (losses about 1e-6 apart).", valueName: "n"))
     var threadCount: Int?
     /// --threads, else the number of cores (kept out of the option's default, so --help and the man pages
     /// do not print this machine's count).
@@ -248,11 +248,15 @@ struct SpladeTrain: ParsableCommand {
 /// The training log: JSON Lines appended to a file as steps finish (or standard output).
 final class LogSink {
     private let handle: FileHandle
+    private let name: String
+    /// The reader of a piped log went away (`--log - | head`): training goes on without the log.
+    private var readerGone = false
 
     /// `resumingAt`: the step a resumed run starts from. The log is kept, less the lines of that step and
     /// later ones, which the killed run logged after its checkpoint and the resumed run logs again.
     /// Without it the log starts empty.
     init(path: String, resumingAt step: Int?) throws(SpladeError) {
+        name = path == "-" ? "<stdout>" : path
         if path == "-" {
             handle = FileHandle.standardOutput
             return
@@ -289,8 +293,21 @@ final class LogSink {
     }
 
     func write(_ line: String) throws(SpladeError) {
-        do { try handle.write(contentsOf: Data(line.utf8)) } catch {
-            throw SpladeError(.writeFailure, "cannot write the training log: \(error.localizedDescription)")
+        guard !readerGone else { return }
+        var bytes = Array(line.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { Glibc.write(handle.fileDescriptor, $0.baseAddress, $0.count) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                guard errno == EPIPE else {
+                    throw SpladeError(.writeFailure, "cannot write the training log: \(systemErrorMessage())", location: name)
+                }
+                // Only a view of the run closed: the checkpoints and the model are what the run is for.
+                readerGone = true
+                Diagnostics.warning("the training log's reader closed it; training goes on without the log")
+                return
+            }
+            bytes = bytes.dropFirst(written)
         }
     }
 

@@ -209,6 +209,40 @@ struct TrainCLITests {
         #expect(try losses("、 。 ・ 。", "twice") == once)
     }
 
+    @Test func lengthsBeyondTheModelAndRunsWithoutStepsAreRefusedAtOnce() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let long = try train("--output-dir '\(out)/long' --max_length 600", in: out)
+        #expect(long.status == 64 && long.stderr.contains("max_length 600 exceeds the model's 512 positions"), "\(long.stderr)")
+        let none = try train("--output-dir '\(out)/none' --max_steps -1 --num_train_epochs 0", in: out)
+        #expect(none.status == 64 && none.stderr.contains("no training steps"), "\(none.stderr)")
+    }
+
+    /// max_grad_norm 0 turns clipping off, as in the Hugging Face Trainer: the same run as with a bound no norm reaches.
+    @Test func aZeroMaxGradNormDoesNotClip() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        func losses(_ norm: String) throws -> [Substring] {
+            let run = try train("--output-dir '\(out)/\(norm)' --max_steps 3 --learning_rate 1e-5 --max_grad_norm \(norm)", in: out)
+            #expect(run.status == 0, "\(run.stderr)")
+            let log = try String(contentsOfFile: "\(out)/\(norm)/training_log.jsonl", encoding: .utf8)
+            return log.split(separator: "\n").map { $0.split(separator: ",").filter { $0.hasPrefix("\"rank_loss\"") } }.flatMap { $0 }
+        }
+        let unclipped = try losses("1e9")
+        #expect(unclipped.count == 3 && unclipped[2] != unclipped[0])
+        #expect(try losses("0") == unclipped)
+    }
+
+    /// `--log - | head -1`: the view closed, the run is not: it finishes and saves its model.
+    @Test func aClosedLogPipeLetsTheRunFinish() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let run = try Tools.shell("cd '\(fixture)' && splade-train --config train/steps-config.yaml --threads 2 "
+                                  + "--output-dir '\(out)/o' --log - | head -1 >/dev/null; exit ${PIPESTATUS[0]}")
+        #expect(run.status == 0 && run.stderr.contains("training goes on without the log"), "\(run.stderr)")
+        #expect(FileManager.default.fileExists(atPath: out + "/o/model.safetensors"))
+    }
+
     @Test func rowsWithoutTeacherScoresNeedBinarizeLabel() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
@@ -220,6 +254,13 @@ struct TrainCLITests {
         let data = "--output-dir '\(out)/o' --train_data '\(out)/rows.jsonl'"
         let run = try train(data + " --training_losses kl_div", in: out)
         #expect(run.status == 65 && run.stderr.contains("rows.jsonl:2: no teacher scores"), "\(run.stderr)")
+        // kl_div takes log y: a negative teacher score is refused.
+        try """
+            {"query": "東京", "pos": ["東京都"], "neg": ["大阪"], "pos_score": [0.9], "neg_score": [-2.5]}
+
+            """.write(toFile: out + "/negative.jsonl", atomically: true, encoding: .utf8)
+        let negative = try train("--output-dir '\(out)/n' --train_data '\(out)/negative.jsonl' --training_losses kl_div", in: out)
+        #expect(negative.status == 65 && negative.stderr.contains("negative.jsonl:1: teacher score -2.5 is negative"), "\(negative.stderr)")
         // cross_entropy takes the scores as labels too; binarize_label: true trains on 1, 0 instead.
         #expect(try train(data, in: out).status == 65)
         #expect(try train(data + " --max_steps 1 --binarize_label true", in: out).status == 0)

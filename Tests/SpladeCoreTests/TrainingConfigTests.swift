@@ -72,6 +72,26 @@ import Testing
         return (parsed.0, parsed.warnings)
     }
 
+    /// Values the reference (or PyTorch) refuses are errors here too, not silent fallbacks.
+    @Test func outOfRangeValuesAndUnknownLossSettingsAreErrors() throws {
+        for (extra, message) in [
+            (#""hidden_dropout_prob": -0.5"#, "hidden_dropout_prob must be within 0 and 1"),
+            (#""attention_probs_dropout_prob": 1.5"#, "attention_probs_dropout_prob must be within 0 and 1"),
+            (#""training_losses": {"kl_div": {"loss_kwargs": {"temperature": 0}}}"#, "kl_div temperature must be positive"),
+            (#""training_losses": {"kl_div": {"loss_kwargs": {"temprature": 2}}}"#,
+             "kl_div loss_kwargs has no setting \"temprature\" (did you mean temperature?)"),
+            (#""training_losses": {"margin_mse": {"wieght": 5}}"#, "margin_mse has no setting \"wieght\" (did you mean weight?)"),
+            (#""training_losses": {"mse": {"loss_kwargs": {"margin": 1}}}"#, "mse loss_kwargs has no setting \"margin\""),
+        ] {
+            let error = #expect(throws: SpladeError.self) { try parse(extra, sources: [:]) }
+            #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+        }
+        let (config, _) = try parse(#""hidden_dropout_prob": 0, "attention_probs_dropout_prob": 1"#, sources: [:])
+        #expect(config.hiddenDropout == 0 && config.attentionDropout == 1)
+        let (_, warnings) = try parse(#""lr_scheduler_type": "constant", "warmup_steps": 3"#, sources: [:])
+        #expect(warnings.contains { $0.contains("constant has no warm-up") })
+    }
+
     @Test func valueErrorsNameTheKeysLine() throws {
         for (extra, message) in [(#""max_steps": "three""#, "c.yaml:7: max_steps must be a number"),
                                  (#""max_steps": 1.5"#, "c.yaml:7: max_steps must be an integer"),

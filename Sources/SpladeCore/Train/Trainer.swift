@@ -35,6 +35,12 @@ public final class Trainer {
     public init(config: TrainingConfig, modelConfig: BertConfig, weights: BertWeights, rows: [TrainingExample],
                 tokenizer: Tokenizer, threads: Int, device: ComputeDevice = .cpu,
                 precision: GPUPrecision? = nil) throws(SpladeError) {
+        // Said now, not at the first text that long, perhaps hours into the run.
+        for (key, length) in [("max_query_length", config.maxQueryLength), ("max_length", config.maxLength)]
+        where length > modelConfig.maxPositions {
+            throw SpladeError(.usage, "\(key) \(length) exceeds the model's \(modelConfig.maxPositions) positions",
+                              hint: "set \(key) to \(modelConfig.maxPositions) or less")
+        }
         self.config = config
         self.modelConfig = modelConfig
         self.rows = rows
@@ -54,6 +60,10 @@ public final class Trainer {
                                        threads: threads)
         }
         totalSteps = config.totalOptimizerSteps(rows: rows.count)
+        guard totalSteps > 0 else {
+            throw SpladeError(.usage, "no training steps: max_steps is not set and num_train_epochs \(config.epochs) gives none",
+                              hint: "set max_steps or num_train_epochs above 0")
+        }
         sessions = try (0..<max(1, threads)).map { _ throws(SpladeError) in try tokenizer.makeSession() }
         // As the reference: the distinct token strings (a repeated one counts once; the v1 list repeats 〠), each
         // mapped to its id, an unknown one to [UNK].
@@ -136,7 +146,8 @@ public final class Trainer {
             log.documentL0 += Self.meanNonZero(vectors[b...]) * scale
             log.tokens += sequences.reduce(0) { $0 + $1.count }
         }
-        log.gradientNorm = try engine.clipGradients(maxNorm: config.maxGradNorm)
+        // max_grad_norm ≤ 0 turns clipping off, as in the Hugging Face Trainer (it clips only when > 0).
+        log.gradientNorm = try engine.clipGradients(maxNorm: config.maxGradNorm > 0 ? config.maxGradNorm : .infinity)
         guard log.gradientNorm.isFinite else {
             throw SpladeError(.internalError, "the gradient norm is \(log.gradientNorm) at step \(t); stopping without saving")
         }

@@ -139,12 +139,8 @@ public struct TrainingConfig: Sendable {
         try reader.integer("save_total_limit", into: &limit)
         config.saveTotalLimit = limit > 0 ? limit : nil
         try reader.integer("logging_steps", into: &config.loggingSteps, minimum: 1)
-        var dropout: Float = -1
-        try reader.float("hidden_dropout_prob", into: &dropout)
-        config.hiddenDropout = dropout >= 0 ? dropout : nil
-        dropout = -1
-        try reader.float("attention_probs_dropout_prob", into: &dropout)
-        config.attentionDropout = dropout >= 0 ? dropout : nil
+        config.hiddenDropout = try reader.probability("hidden_dropout_prob")
+        config.attentionDropout = try reader.probability("attention_probs_dropout_prob")
 
         var warnings: [String] = []
         var bf16 = false, tf32 = false, fp16 = false
@@ -154,6 +150,10 @@ public struct TrainingConfig: Sendable {
         config.precision = bf16 ? .bf16 : tf32 ? .tf32 : nil
         if fp16 {
             warnings.append("\(reader.location(of: "fp16")): fp16: true is not implemented (bf16: true is, on a GPU); fp16 is ignored")
+        }
+        if config.scheduler == .constant && (config.warmupSteps > 0 || config.warmupRatio > 0) {
+            warnings.append("\(reader.location(of: "lr_scheduler_type")): lr_scheduler_type constant has no warm-up, as Hugging Face's; "
+                            + "constant_with_warmup has one")
         }
         // Warned, not refused: the reference configs hold many keys this trainer does not implement.
         let notImplemented = unknownKeys.filter { !runtimeOnlyKeys.contains($0) }
@@ -198,13 +198,28 @@ public struct TrainingConfig: Sendable {
             }
             return Float(number)
         }
+        /// Keys of `settings` beyond `known` are errors: the reference passes loss_kwargs to the loss's constructor,
+        /// which refuses an unknown one, and a misspelt weight would silently be 1.
+        func checkKeys(_ settings: JSONValue?, known: [String], in what: String) throws(SpladeError) {
+            guard case .object(let entries)? = settings else { return }
+            for (key, _) in entries where !known.contains(key) {
+                let close = known.first { TrainingConfig.editDistance(key, $0) <= 2 }
+                throw error("training_losses: \(what) has no setting \"\(key)\"" + (close.map { " (did you mean \($0)?)" } ?? "")
+                            + "; it takes " + (known.isEmpty ? "none" : known.joined(separator: ", ")))
+            }
+        }
         func make(_ name: String, _ kwargs: JSONValue?) throws(SpladeError) -> RankingLoss {
+            func takes(_ known: String...) throws(SpladeError) { try checkKeys(kwargs, known: known, in: "\(name) loss_kwargs") }
             switch name {
-            case "cross_entropy": return .crossEntropy
-            case "kl_div": return .klDivergence(temperature: try number(kwargs, "temperature", of: name, default: 1))
-            case "margin_mse": return .marginMSE(margin: try number(kwargs, "margin", of: name, default: 0.05))
-            case "distil_margin_mse": return .distilMarginMSE
-            case "mse": return .mse
+            case "cross_entropy": try takes(); return .crossEntropy
+            case "kl_div":
+                try takes("temperature")
+                let temperature = try number(kwargs, "temperature", of: name, default: 1)
+                guard temperature > 0 else { throw error("training_losses: kl_div temperature must be positive") }
+                return .klDivergence(temperature: temperature)
+            case "margin_mse": try takes("margin"); return .marginMSE(margin: try number(kwargs, "margin", of: name, default: 0.05))
+            case "distil_margin_mse": try takes(); return .distilMarginMSE
+            case "mse": try takes(); return .mse
             default: throw error("training loss \"\(name)\" is not supported (cross_entropy, kl_div, margin_mse, distil_margin_mse, mse)")
             }
         }
@@ -220,6 +235,7 @@ public struct TrainingConfig: Sendable {
         case .object(let entries):
             var result: [(loss: RankingLoss, weight: Float)] = []
             for (name, settings) in entries {
+                try checkKeys(settings, known: ["weight", "loss_kwargs"], in: name)
                 result.append((try make(name, settings["loss_kwargs"]), try number(settings, "weight", of: name, default: 1)))
             }
             return result
@@ -329,6 +345,15 @@ struct ConfigReader {
         var value = Double(target)
         try double(key, into: &value)
         target = Float(value)
+    }
+
+    /// A probability within 0 and 1, nil when `key` is not set.
+    func probability(_ key: String) throws(SpladeError) -> Float? {
+        guard let value = members[key], value.typeName != "null" else { return nil }
+        var probability = 0.0
+        try double(key, into: &probability)
+        guard (0...1).contains(probability) else { throw error(key, "\(key) must be within 0 and 1") }
+        return Float(probability)
     }
 
     func integer(_ key: String, into target: inout Int, minimum: Int? = nil) throws(SpladeError) {

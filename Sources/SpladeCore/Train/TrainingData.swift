@@ -102,6 +102,11 @@ public enum TrainingData {
                               hint: "give every row scores for its positives and negatives, or set binarize_label: true "
                                   + "to train on labels 1, 0, …, 0")
         }
+        // kl_div takes log y of the teacher's distribution: a negative score has none (the reference gives NaN).
+        if losses.contains("kl_div"), let negative = ((positiveScores ?? []) + (negativeScores ?? [])).first(where: { $0 < 0 }) {
+            throw SpladeError(.badInput, "teacher score \(negative) is negative, which kl_div cannot take (log y)", location: location,
+                              hint: "rescale the scores to 0…1, or use margin_mse or mse")
+        }
         return TrainingExample(query: query, positives: positives, negatives: negatives, positiveScores: positiveScores,
                                negativeScores: negativeScores, location: location)
     }
