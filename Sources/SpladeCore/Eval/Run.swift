@@ -174,25 +174,3 @@ struct RunRecord {
         }
     }
 }
-
-extension Run {
-    /// The line of the file at `path` (a run, or qrels: the query in field 1 and the document in field 3 too) that
-    /// lists `document` for `query`. Runs keep no line numbers, so an error about one entry reads the file again;
-    /// nil for standard input or when the entry is not found.
-    public static func line(ofQuery query: String, document: String, in path: String) -> Int? {
-        guard path != "-", let reader = try? LineReader(path: path) else { return nil }
-        var fields: [Range<Int>] = []
-        while let line = try? reader.next() {
-            if line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "{") {
-                let location = InputLocation(file: reader.name, line: line.number)
-                if let record = try? RunRecord(jsonLine: line.bytes, location: location), record.document == document,
-                   FieldScanner.string(record.queryBytes) == query { return line.number }
-            } else {
-                FieldScanner.split(line.bytes, into: &fields)
-                if fields.count >= 3, FieldScanner.string(line.bytes[fields[0]]) == query,
-                   FieldScanner.string(line.bytes[fields[2]]) == document { return line.number }
-            }
-        }
-        return nil
-    }
-}

@@ -60,7 +60,7 @@ public struct HardNegativeMiner: Sendable {
         let relevant = levels.filter { $0.value >= 1 }.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
         var positives: [TrainingRow.Candidate] = []
         for (document, _) in relevant {
-            let text = try self.text(of: document, query: queryId, source: qrelsName)
+            let text = try self.text(of: document, source: qrelsName)
             guard let score = label(queryId, document, positive: true, counts: &counts) else { continue }
             positives.append(.init(text: text, score: score))
         }
@@ -78,7 +78,7 @@ public struct HardNegativeMiner: Sendable {
                 cursors[r] += 1
                 if (levels[document] ?? 0) >= 1 { continue }
                 guard taken.insert(document).inserted else { counts.duplicates += 1; continue }
-                let text = try self.text(of: document, query: queryId, source: ranking.name)
+                let text = try self.text(of: document, source: ranking.name)
                 guard let score = label(queryId, document, positive: false, counts: &counts) else { continue }
                 negatives.append(.init(text: text, score: score))
             }
@@ -106,13 +106,9 @@ public struct HardNegativeMiner: Sendable {
         return score
     }
 
-    /// `document`'s text; a document the collection lacks is an error at the line of `source` (a run or the qrels,
-    /// by its path) that names it for `query`.
-    private func text(of document: String, query: String, source: String) throws(SpladeError) -> String {
+    private func text(of document: String, source: String) throws(SpladeError) -> String {
         guard let text = collection.text(of: document) else {
-            let line = Run.line(ofQuery: query, document: document, in: source)
-            throw SpladeError(.badInput, "document \(document) is not in the collection \(collection.name)",
-                              location: line.map { "\(source):\($0)" } ?? source)
+            throw SpladeError(.badInput, "document \(document) is not in the collection \(collection.name)", location: source)
         }
         return text
     }
