@@ -61,7 +61,7 @@ struct SpladeTrain: ParsableCommand {
             completion: .directory)
     var mecabDic: String?
 
-    @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for tokenization and the maths (default: the number of cores). A seed gives the same run again at the same thread count; another count sums in another order (losses about 1e-6 apart).", valueName: "n"))
+    @Option(name: .customLong("threads"), help: ArgumentHelp("Threads for tokenization and the maths (default: the number of cores). On the CPU a seed gives the same run again at the same thread count; another count sums in another order (losses about 1e-6 apart). A GPU adds some gradients atomically: its runs differ as slightly from one another.", valueName: "n"))
     var threadCount: Int?
     /// --threads, else the number of cores (kept out of the option's default, so --help and the man pages
     /// do not print this machine's count).
@@ -125,6 +125,13 @@ struct SpladeTrain: ParsableCommand {
         if let p = training.attentionDropout {
             modelConfig.attentionDropout = p
             modelConfigJSON = modelConfigJSON.setting("attention_probs_dropout_prob", to: .number("\(p)"))
+        }
+        // The lengths against the model's positions now, not at the first text that long: one set too long is an
+        // error where it was set; the default is cut to the model's positions, as splade-encode's --max-length.
+        for (key, length) in [("max_query_length", \TrainingConfig.maxQueryLength), ("max_length", \.maxLength)]
+        where training[keyPath: length] > modelConfig.maxPositions {
+            guard let source = keySources[key] else { training[keyPath: length] = modelConfig.maxPositions; continue }
+            throw source.error("\(key) \(training[keyPath: length]) exceeds the model's \(modelConfig.maxPositions) positions")
         }
         let tokenizer = try TokenizerOptions.loadTokenizer(modelDirectory: training.modelPath, mecabDic: mecabDic)
         guard tokenizer.vocabulary.count == modelConfig.vocabularySize else {

@@ -238,7 +238,8 @@ struct TrainCLITests {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
         let run = try Tools.shell("cd '\(fixture)' && splade-train --config train/steps-config.yaml --threads 2 "
-                                  + "--output-dir '\(out)/o' --log - | head -1 >/dev/null; exit ${PIPESTATUS[0]}")
+                                  + "--output-dir '\(out)/o' --log - | true; exit ${PIPESTATUS[0]}")
+        // `true` exits at once, long before the first step is logged: every write meets the closed pipe.
         #expect(run.status == 0 && run.stderr.contains("training goes on without the log"), "\(run.stderr)")
         #expect(FileManager.default.fileExists(atPath: out + "/o/model.safetensors"))
     }

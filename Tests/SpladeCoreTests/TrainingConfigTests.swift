@@ -86,6 +86,13 @@ import Testing
             let error = #expect(throws: SpladeError.self) { try parse(extra, sources: [:]) }
             #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
         }
+        // The reference's loss constructors take reduction (and more) at the values this trainer computes: accepted there.
+        _ = try parse(#""training_losses": {"cross_entropy": {"weight": 1.0, "loss_kwargs": {"reduction": "mean"}}}"#, sources: [:])
+        _ = try parse(#""training_losses": {"kl_div": {"loss_kwargs": {"reduction": "batchmean", "temperature": 2}}}"#, sources: [:])
+        let sum = #expect(throws: SpladeError.self) {
+            try parse(#""training_losses": {"cross_entropy": {"loss_kwargs": {"reduction": "sum"}}}"#, sources: [:])
+        }
+        #expect(sum?.message.contains("cross_entropy loss_kwargs reduction other than mean is not implemented") == true)
         let (config, _) = try parse(#""hidden_dropout_prob": 0, "attention_probs_dropout_prob": 1"#, sources: [:])
         #expect(config.hiddenDropout == 0 && config.attentionDropout == 1)
         let (_, warnings) = try parse(#""lr_scheduler_type": "constant", "warmup_steps": 3"#, sources: [:])
@@ -133,6 +140,14 @@ import Testing
         #expect(TrainingConfig.suggestion(for: "max_step") == "max_steps")
         #expect(TrainingConfig.suggestion(for: "frobnicate") == nil)
         #expect(TrainingConfig.editDistance("kitten", "sitting") == 3 && TrainingConfig.editDistance("", "ab") == 2)
+    }
+
+    /// A group of one samples no negative: its label is the positive's score, whether the negatives have scores or not.
+    @Test func aGroupOfOneKeepsThePositivesScore() {
+        let row = TrainingExample(query: "q", positives: ["a"], negatives: ["b"], positiveScores: [0.3], negativeScores: nil,
+                                  location: "t.jsonl:1")
+        #expect(SampledGroup(row, groupSize: 1, binarize: false, seed: 1, epoch: 0, row: 0).labels == [0.3])
+        #expect(SampledGroup(row, groupSize: 1, binarize: true, seed: 1, epoch: 0, row: 0).labels == [1])
     }
 
     /// Every loss takes the teacher's scores as its labels (SPEC-training.md), unless binarize_label.

@@ -198,28 +198,42 @@ public struct TrainingConfig: Sendable {
             }
             return Float(number)
         }
-        /// Keys of `settings` beyond `known` are errors: the reference passes loss_kwargs to the loss's constructor,
-        /// which refuses an unknown one, and a misspelt weight would silently be 1.
-        func checkKeys(_ settings: JSONValue?, known: [String], in what: String) throws(SpladeError) {
+        /// Keys of `settings` beyond `known` and `fixed` are errors: the reference passes loss_kwargs to the loss's
+        /// constructor, which refuses an unknown one, and a misspelt weight would silently be 1. `fixed`: settings
+        /// that constructor takes which this trainer computes at one value only (reduction: mean, say): accepted
+        /// at that value.
+        func checkKeys(_ settings: JSONValue?, known: [String], fixed: KeyValuePairs<String, String> = [:],
+                       in what: String) throws(SpladeError) {
             guard case .object(let entries)? = settings else { return }
-            for (key, _) in entries where !known.contains(key) {
-                let close = known.first { TrainingConfig.editDistance(key, $0) <= 2 }
+            for (key, value) in entries where !known.contains(key) {
+                if let implemented = fixed.first(where: { $0.key == key })?.value {
+                    let same = value.doubleValue.map { Double(implemented) == $0 } ?? (value.stringValue == implemented)
+                    guard same else {
+                        throw error("training_losses: \(what) \(key) other than \(implemented) is not implemented")
+                    }
+                    continue
+                }
+                let names = known + fixed.map(\.key)
+                let close = names.first { TrainingConfig.editDistance(key, $0) <= 2 }
                 throw error("training_losses: \(what) has no setting \"\(key)\"" + (close.map { " (did you mean \($0)?)" } ?? "")
-                            + "; it takes " + (known.isEmpty ? "none" : known.joined(separator: ", ")))
+                            + "; it takes " + (names.isEmpty ? "none" : names.joined(separator: ", ")))
             }
         }
         func make(_ name: String, _ kwargs: JSONValue?) throws(SpladeError) -> RankingLoss {
-            func takes(_ known: String...) throws(SpladeError) { try checkKeys(kwargs, known: known, in: "\(name) loss_kwargs") }
+            func takes(_ known: String..., fixed: KeyValuePairs<String, String> = [:]) throws(SpladeError) {
+                try checkKeys(kwargs, known: known, fixed: fixed, in: "\(name) loss_kwargs")
+            }
+            // PyTorch's CrossEntropyLoss and MSELoss, and the reference's KLDivLoss, take these at these defaults.
             switch name {
-            case "cross_entropy": try takes(); return .crossEntropy
+            case "cross_entropy": try takes(fixed: ["reduction": "mean", "label_smoothing": "0", "ignore_index": "-100"]); return .crossEntropy
             case "kl_div":
-                try takes("temperature")
+                try takes("temperature", fixed: ["reduction": "batchmean"])
                 let temperature = try number(kwargs, "temperature", of: name, default: 1)
                 guard temperature > 0 else { throw error("training_losses: kl_div temperature must be positive") }
                 return .klDivergence(temperature: temperature)
             case "margin_mse": try takes("margin"); return .marginMSE(margin: try number(kwargs, "margin", of: name, default: 0.05))
             case "distil_margin_mse": try takes(); return .distilMarginMSE
-            case "mse": try takes(); return .mse
+            case "mse": try takes(fixed: ["reduction": "mean"]); return .mse
             default: throw error("training loss \"\(name)\" is not supported (cross_entropy, kl_div, margin_mse, distil_margin_mse, mse)")
             }
         }
@@ -285,6 +299,14 @@ public enum ConfigKeySource: Sendable, CustomStringConvertible {
         case .commandLine(let typed): typed
         }
     }
+
+    /// An error about the value set here: bad input at the file's line, a usage error for an override.
+    public func error(_ message: String) -> SpladeError {
+        switch self {
+        case .file(let location): SpladeError(.badInput, message, location: location.description)
+        case .commandLine(let typed): SpladeError(.usage, message, location: typed)
+        }
+    }
 }
 
 /// Typed access to configuration values, with errors that name the key and where it was set.
@@ -295,8 +317,7 @@ struct ConfigReader {
 
     /// An error about `key`'s value, at the key's line or override (else the file).
     func error(_ key: String, _ message: String) -> SpladeError {
-        if case .commandLine(let typed)? = keySources[key] { return SpladeError(.usage, message, location: typed) }
-        return SpladeError(.badInput, message, location: location(of: key))
+        keySources[key]?.error(message) ?? SpladeError(.badInput, message, location: source)
     }
 
     /// `FILE:LINE` of `key`, its override as typed, or just the file.

@@ -134,7 +134,8 @@ struct SampledGroup {
         }
         query = source.query
         documents = [source.positives[p]] + negativeIndices.map { source.negatives[$0] }
-        if binarize || source.positiveScores == nil || source.negativeScores == nil {
+        // (A group of one samples no negative, so its row needs no negative scores.)
+        if binarize || source.positiveScores == nil || (groupSize > 1 && source.negativeScores == nil) {
             labels = [1] + [Float](repeating: 0, count: groupSize - 1)
         } else {
             labels = [source.positiveScores![p]] + negativeIndices.map { source.negativeScores![$0] }
