@@ -343,16 +343,17 @@ struct SpladeIndex: ParsableCommand {
         while let line = try reader.next() {
             if line.isBlank { continue }
             let location = "\(reader.name):\(line.number)"
-            let json = try JSONLine.value(line.bytes, location: location)
-            let id: JSONValue, tokens: [Int32]
-            if let ids = try format.tokenIds(of: json, vocabularySize: tokenizer.vocabulary.count, location: location) {
-                (id, tokens) = (try format.recordId(of: json, location: location), ids)
-            } else {
-                let record = try format.record(from: json, location: location)
-                id = record.id
-                do { tokens = try session.encode(record.text, maxLength: tokenizerOptions.maxLength) } catch { throw error.located(at: location) }
-            }
+            let json = try JSONLine.object(line.bytes, location: location)
+            // The id first: a repeated one is refused before its text is tokenized.
+            let id = try format.recordId(of: json, location: location)
             try Self.checkUnique(id, line: line.number, in: &firstLine, location: location)
+            let tokens: [Int32]
+            if let ids = try format.tokenIds(of: json, vocabularySize: tokenizer.vocabulary.count, location: location) {
+                tokens = ids
+            } else {
+                let text = try format.record(from: json, location: location).text
+                do { tokens = try session.encode(text, maxLength: tokenizerOptions.maxLength) } catch { throw error.located(at: location) }
+            }
             collection.append(id: id, tokens: tokens, ignoring: ignored)
             if collection.count % 1024 == 0 { progressBar.update(items: collection.count, bytes: reader.bytesConsumed) }
         }
