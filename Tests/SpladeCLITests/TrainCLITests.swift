@@ -56,6 +56,17 @@ struct TrainCLITests {
         try Tools.shell("cd '\(fixture)' && splade-train --config train/steps-config.yaml --threads 2 \(arguments)")
     }
 
+    /// A run into `output` (which must succeed) and the `"field":value` entries of `fields` in its log, step by step,
+    /// as written: runs meant to match compare these texts.
+    func logged(_ fields: [String], _ arguments: String, output: String) throws -> [Substring] {
+        let run = try train("--output-dir '\(output)' " + arguments, in: output)
+        #expect(run.status == 0, "\(run.stderr)")
+        let log = try String(contentsOfFile: output + "/training_log.jsonl", encoding: .utf8)
+        return log.split(separator: "\n").flatMap { line in
+            line.split(separator: ",").filter { entry in fields.contains { entry.hasPrefix("\"\($0)\":") } }
+        }
+    }
+
     @Test func threeStepsMatchTheReferenceTrainer() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
@@ -198,11 +209,7 @@ struct TrainCLITests {
         // The reference takes set(noise_tokens): "。" (which has weight in these rows) listed twice penalises the same
         // as once (step 1 has λ_noise > 0).
         func losses(_ tokens: String, _ name: String) throws -> [Substring] {
-            let run = try train("--output-dir '\(out)/\(name)' --max_steps 2 --noise_tokens '\(tokens)'", in: out)
-            #expect(run.status == 0, "\(run.stderr)")
-            let log = try String(contentsOfFile: "\(out)/\(name)/training_log.jsonl", encoding: .utf8)
-            return log.split(separator: "\n").map { line in line.split(separator: ",").filter { $0.hasPrefix("\"noise_sum\"") || $0.hasPrefix("\"loss\"") } }
-                .flatMap { $0 }
+            try logged(["noise_sum", "loss"], "--max_steps 2 --noise_tokens '\(tokens)'", output: "\(out)/\(name)")
         }
         let once = try losses("、 。 ・", "once")
         #expect(once.count == 4)
@@ -223,10 +230,7 @@ struct TrainCLITests {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
         func losses(_ norm: String) throws -> [Substring] {
-            let run = try train("--output-dir '\(out)/\(norm)' --max_steps 3 --learning_rate 1e-5 --max_grad_norm \(norm)", in: out)
-            #expect(run.status == 0, "\(run.stderr)")
-            let log = try String(contentsOfFile: "\(out)/\(norm)/training_log.jsonl", encoding: .utf8)
-            return log.split(separator: "\n").map { $0.split(separator: ",").filter { $0.hasPrefix("\"rank_loss\"") } }.flatMap { $0 }
+            try logged(["rank_loss"], "--max_steps 3 --learning_rate 1e-5 --max_grad_norm \(norm)", output: "\(out)/\(norm)")
         }
         let unclipped = try losses("1e9")
         #expect(unclipped.count == 3 && unclipped[2] != unclipped[0])
