@@ -53,3 +53,30 @@ public enum ToolMain {
         }
     }
 }
+
+/// The tools' entry point: ArgumentParser's, with its usage errors in the toolkit's format
+/// (`splade-eval: error: unknown option '--bogus'`, then its usage lines) like every other error, and
+/// SIGPIPE ignored from the start, so that help or a usage error written into a closed pipe ends quietly.
+public protocol SpladeTool: ParsableCommand {}
+
+extension SpladeTool {
+    public static func main() {
+        signal(SIGPIPE, SIG_IGN)
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch {
+            let text = fullMessage(for: error)
+            let prefix = "Error: "
+            guard exitCode(for: error) == .validationFailure, text.hasPrefix(prefix) else { exit(withError: error) }
+            Diagnostics.write("\(configuration.commandName ?? "splade"): error: \(lowercasingFirstWord(text.dropFirst(prefix.count)))\n")
+            Glibc.exit(ExitCode.validationFailure.rawValue)
+        }
+    }
+
+    /// "Unknown option …" → "unknown option …" (the toolkit's messages start in lower case); "CUDA …" stays.
+    private static func lowercasingFirstWord(_ text: Substring) -> String {
+        guard let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true else { return String(text) }
+        return first.lowercased() + text.dropFirst()
+    }
+}

@@ -4,7 +4,7 @@ import SpladeCLI
 import SpladeCore
 
 @main
-struct SpladeEncode: ParsableCommand {
+struct SpladeEncode: SpladeTool {
     static let configuration = CommandConfiguration(
         commandName: "splade-encode",
         abstract: "Encode texts into SPLADE sparse vectors with a BERT masked-LM checkpoint.",

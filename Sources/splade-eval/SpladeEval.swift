@@ -4,7 +4,7 @@ import SpladeCLI
 import SpladeCore
 
 @main
-struct SpladeEval: ParsableCommand {
+struct SpladeEval: SpladeTool {
     static let configuration = CommandConfiguration(
         commandName: "splade-eval",
         abstract: "Score retrieval runs against relevance judgments, exactly as trec_eval does; measure how sparse vectors are.",

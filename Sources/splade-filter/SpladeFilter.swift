@@ -4,7 +4,7 @@ import SpladeCLI
 import SpladeCore
 
 @main
-struct SpladeFilter: ParsableCommand {
+struct SpladeFilter: SpladeTool {
     static let configuration = CommandConfiguration(
         commandName: "splade-filter",
         abstract: "Make SPLADE training rows from reranker scores, or by mining hard negatives from runs.",
@@ -45,8 +45,8 @@ struct SpladeFilter: ParsableCommand {
                 --collection wiki-collection.jsonl < wiki-scores.jsonl > train.jsonl
               splade-filter --rerankers bge-reranker-v2-m3 --strict -i mmarco.jsonl.zst
               splade-filter --rerankers bge --aug-factor 8 < jqara.jsonl > jqara-x8.jsonl
-              splade-search --index idx/ --model M < queries.jsonl > run.jsonl
-              splade-filter --run run.jsonl --run bm25.trec --qrels qrels.trec \\
+              splade-search --index idx/ --model M < queries.jsonl > run.trec
+              splade-filter --run run.trec --run bm25.trec --qrels qrels.trec \\
                 --collection docs.jsonl --skip 5 < queries.jsonl > mined.jsonl
 
             \(ExitStatus.table)

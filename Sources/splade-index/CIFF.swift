@@ -55,12 +55,15 @@ extension SpladeIndex {
                 return id
             }
         }
-        var settings = IndexSettings(kind: .splade, vocabularySize: size, fingerprint: VectorStreamHeader.fingerprint(of: vocabulary.tokens),
-                                     tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
+        // Our own exports record the index's kind (a BM25 index takes tokenized queries), scale and BM25 parameters.
+        let exported = CIFF.exportedIndex(in: imported.header.description)
+        var settings = IndexSettings(kind: exported?.kind ?? .splade, vocabularySize: size,
+                                     fingerprint: VectorStreamHeader.fingerprint(of: vocabulary.tokens),
+                                     tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder, bm25: exported?.bm25)
         // tfs up to 255 are kept as the impacts, so rankings stay exactly the exporter's; the scale is 1, or the one
         // our own export recorded, so that scores stay the exported index's too.
         if imported.largestFrequency <= 255 {
-            let scale = CIFF.exportedScale(in: imported.header.description) ?? 1
+            let scale = exported?.scale ?? 1
             imported.dequantise(by: scale)
             settings.scale = ImpactScale(scale: scale)
         } else if !quiet {

@@ -4,7 +4,7 @@ import SpladeCLI
 import SpladeCore
 
 @main
-struct SpladeIndex: ParsableCommand {
+struct SpladeIndex: SpladeTool {
     static let configuration = CommandConfiguration(
         commandName: "splade-index",
         abstract: "Build, update and check an inverted index of SPLADE vectors (or BM25 weights) for splade-search.",

@@ -4,7 +4,7 @@ import SpladeCLI
 import SpladeCore
 
 @main
-struct SpladeNoise: ParsableCommand {
+struct SpladeNoise: SpladeTool {
     static let configuration = CommandConfiguration(
         commandName: "splade-noise",
         abstract: "Derive the noise-token list of SPLADE training from a model's vocabulary.",

@@ -4,7 +4,7 @@ import SpladeCLI
 import SpladeCore
 
 @main
-struct SpladeSearch: ParsableCommand {
+struct SpladeSearch: SpladeTool {
     static let configuration = CommandConfiguration(
         commandName: "splade-search",
         abstract: "Search splade-index indexes with queries as texts, as vectors, or tokenizer-only; write a TREC run or JSON Lines.",
@@ -98,8 +98,9 @@ struct SpladeSearch: ParsableCommand {
                                valueName: "name"))
     var indexName = "splade"
 
-    @Option(help: ArgumentHelp("The run tag (TREC column 6).", valueName: "tag"))
-    var tag = "splade"
+    @Option(help: ArgumentHelp("The run tag (TREC column 6; default: the index kind, splade or bm25, or with --fusion the method, rrf or sum).",
+                               valueName: "tag"))
+    var tag: String?
 
     @Option(help: ArgumentHelp("JSON Lines collection ({\"id\",\"text\"}) whose text is added to JSON hits as \"text\".", valueName: "file"),
             completion: .file())
@@ -147,7 +148,7 @@ struct SpladeSearch: ParsableCommand {
         if !weight.isEmpty && fusion == nil { throw ValidationError("--weight applies to --fusion") }
         if fusion != nil && index.count < 2 { throw ValidationError("--fusion needs two or more --index") }
         if withText != nil && format != .json { throw ValidationError("--with-text applies to --format json") }
-        if format == .trec && !RunWriter.isTRECField(tag) { throw ValidationError("--tag must be non-empty, without whitespace (TREC column 6)") }
+        if format == .trec, let tag, !RunWriter.isTRECField(tag) { throw ValidationError("--tag must be non-empty, without whitespace (TREC column 6)") }
     }
 
     func run() throws {
@@ -166,7 +167,7 @@ struct SpladeSearch: ParsableCommand {
             }
             let queries = try QuerySource(tool: self, shards: shards)
             let texts = try withText.map { path throws(SpladeError) in try CollectionTexts(path: path, fields: textField) }
-            let writer = RunWriter(format: format, tag: tag, texts: texts)
+            let writer = RunWriter(format: format, tag: tag ?? fusion?.rawValue ?? shards[0].manifest.kind.rawValue, texts: texts)
             let sink = try OutputSink(path: output, inputs: [input] + [withText].compactMap { $0 })
             let searchers: [Searcher] = (0..<threads).map { _ in
                 Searcher(shards: shards, fusion: fusion.map { $0 == .rrf ? .reciprocalRank(c: 60) : .weightedSum },

@@ -3,7 +3,7 @@ import SpladeCLI
 import SpladeCore
 
 @main
-struct SpladeTokenize: ParsableCommand {
+struct SpladeTokenize: SpladeTool {
     static let configuration = CommandConfiguration(
         commandName: "splade-tokenize",
         abstract: "Turn texts into BERT token ids, exactly as Hugging Face transformers does.",

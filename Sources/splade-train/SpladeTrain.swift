@@ -5,7 +5,7 @@ import SpladeCore
 import Yams
 
 @main
-struct SpladeTrain: ParsableCommand {
+struct SpladeTrain: SpladeTool {
     static let configuration = CommandConfiguration(
         commandName: "splade-train",
         abstract: "Fine-tune a SPLADE model, computing what the reference trainer computes.",

@@ -56,6 +56,39 @@ struct CIFFCLITests {
         #expect(first.count > 1000 && first == again)
     }
 
+    /// A BM25 index's export comes back as a BM25 index (text queries tokenized, not encoded) with its parameters.
+    @Test func aBM25IndexComesBackAsOne() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let corpus = ["wing flutter at supersonic speed", "boundary layer transition on a flat plate",
+                      "heat transfer in hypersonic flow", "flutter of panels", "the boundary layer of a wing"]
+        try IndexCLISupport.write(corpus.enumerated().map { "{\"id\":\"c\($0.offset)\",\"text\":\"\($0.element)\"}\n" }.joined(),
+                                  to: directory + "/corpus.jsonl")
+        let built = try Tools.shell("splade-tokenize --model '\(model)' -i '\(directory)/corpus.jsonl' | splade-index --bm25 --k1 1.2 --b 0.75 "
+                                    + "--model '\(model)' -o '\(directory)/bm25' --quiet "
+                                    + "&& splade-index --export ciff --index '\(directory)/bm25' > '\(directory)/bm25.ciff' "
+                                    + "&& splade-index --model '\(model)' -i '\(directory)/bm25.ciff' -o '\(directory)/copy' --quiet")
+        #expect(built.status == 0, "\(built.stderr)")
+        let queries = "{\"id\":\"q1\",\"text\":\"wing flutter\"}\n{\"id\":\"q2\",\"text\":\"boundary layer\"}\n"
+        func search(_ index: String) throws -> [String] {
+            let run = try Tools.run("splade-search", ["--index", directory + "/" + index, "--model", model, "-k", "3"], stdin: queries)
+            #expect(run.status == 0, "\(run.stderr)")
+            return run.stdoutLines
+        }
+        let original = try search("bm25")
+        #expect(original.count == 5 && original.allSatisfy { $0.hasSuffix(" bm25") })
+        #expect(try search("copy") == original)
+        func manifest(_ index: String) throws -> [String: Any] {
+            let generation = try String(contentsOfFile: directory + "/\(index)/CURRENT", encoding: .utf8).trimmingCharacters(in: .newlines)
+            let data = try Data(contentsOf: URL(fileURLWithPath: directory + "/\(index)/\(generation)/manifest.json"))
+            return try JSONSerialization.jsonObject(with: data) as? [String: Any] ?? [:]
+        }
+        let copy = try manifest("copy"), exported = try manifest("bm25")
+        let parameters = copy["bm25"] as? [String: Double]
+        #expect(copy["kind"] as? String == "bm25")
+        #expect(parameters?["k1"] == 1.2 && parameters?["b"] == 0.75 && parameters == exported["bm25"] as? [String: Double])
+    }
+
     @Test func compressedAndStandardInput() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         let index = try IndexCLISupport.buildIndex(in: directory, count: 50)

@@ -78,12 +78,18 @@ struct FilterMiningTests {
         #expect(try mined.row(queryId: "q1", query: "q").0 == .dropped(.tooFewNegatives))
     }
 
+    /// The error names the run line that lists the document (mining takes a run in score order, not line order).
     @Test func documentsMissingFromTheCollectionAreErrors() throws {
+        let run = """
+            {"qid":"q1","docno":"d3","score":3.0}
+            {"qid":"q1","docno":"x9","score":1.0}
+            {"qid":"q1","docno":"d2","score":2.0}
+            """
         let error = #expect(throws: SpladeError.self) {
-            try miner(runs: [Self.trec(["d2", "x9"])]).row(queryId: "q1", query: "q")
+            try miner(runs: [run]).row(queryId: "q1", query: "q")
         }
         #expect(error?.kind == .badInput)
-        #expect(error?.location == "run0")
+        #expect(error?.location == "run0:2")
         #expect(error?.message == "document x9 is not in the collection docs.jsonl")
     }
 }

@@ -9,10 +9,14 @@ public struct Run: Sendable {
         /// The run's own rank (the TREC rank column, JSON "rank", else the position in the query's
         /// input): the tie-break of `--tie-break rank`.
         public var rank: Int
-        public init(document: String, score: Double, rank: Int) {
+        /// The input line it was read from (0 for entries made in code): where tools that use a run's
+        /// documents, like hard-negative mining, point when one is wrong.
+        public var line: Int
+        public init(document: String, score: Double, rank: Int, line: Int = 0) {
             self.document = document
             self.score = score
             self.rank = rank
+            self.line = line
         }
     }
 
@@ -91,7 +95,7 @@ public struct Run: Sendable {
                 return
             }
             entries[slot].append(Entry(document: record.document, score: record.score,
-                                       rank: record.rank ?? entries[slot].count + 1))
+                                       rank: record.rank ?? entries[slot].count + 1, line: location.line))
             deepest = max(deepest, entries[slot].count)
         }
     }

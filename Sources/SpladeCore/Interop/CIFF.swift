@@ -194,19 +194,37 @@ public struct CIFFExportSummary: Sendable {
 }
 
 extension CIFF {
-    /// The header description of our exports: what the tfs are, and the scale that turns them back into weights
-    /// (`exportedScale` reads it, so that an index rebuilt from the file scores as the exported one did).
+    /// The header description of our exports: the index kind, what the tfs are, the scale that turns them back into
+    /// weights and a BM25 index's parameters (`exportedIndex` reads them, so that an index rebuilt from the file is
+    /// searched and scores as the exported one was).
     public static func exportDescription(of snapshot: IndexSnapshot, terms: String) -> String {
-        "splade-index \(snapshot.manifest.kind.rawValue) index \(snapshot.path): tf = 8-bit impact "
-            + "(weight ≈ tf × \(snapshot.manifest.scale)), doclength = sum of tf, terms = \(terms)"
+        let manifest = snapshot.manifest
+        var description = "splade-index \(manifest.kind.rawValue) index \(snapshot.path): tf = 8-bit impact "
+            + "(weight ≈ tf × \(manifest.scale)), doclength = sum of tf, terms = \(terms)"
+        if let bm25 = manifest.bm25 {
+            description += "\(bm25Label)k1 = \(bm25.k1), b = \(bm25.b), average length = \(bm25.averageLength)"
+        }
+        return description
     }
 
-    /// The scale an export of ours records in its description, nil for other CIFF files.
-    public static func exportedScale(in description: String) -> Float? {
-        guard description.hasPrefix("splade-index "), let start = description.range(of: "(weight ≈ tf × "),
+    private static let bm25Label = ", BM25 "
+
+    /// What an export of ours records in its description; nil for other CIFF files.
+    public static func exportedIndex(in description: String)
+        -> (kind: IndexManifest.Kind, scale: Float, bm25: IndexManifest.BM25Parameters?)? {
+        guard description.hasPrefix("splade-index "),
+              let kind = description.dropFirst("splade-index ".count).split(separator: " ").first.flatMap({ IndexManifest.Kind(rawValue: String($0)) }),
+              let start = description.range(of: "(weight ≈ tf × "),
               let end = description[start.upperBound...].firstIndex(of: ")"),
               let scale = Float(description[start.upperBound..<end]), scale.isFinite, scale > 0 else { return nil }
-        return scale
+        var bm25: IndexManifest.BM25Parameters?
+        if kind == .bm25, let label = description.range(of: bm25Label, options: .backwards) {
+            // "k1 = 0.9, b = 0.4, average length = 123.5"
+            let values = description[label.upperBound...].split(separator: ",").compactMap { $0.split(separator: "=").last }
+                .compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+            if values.count == 3 { bm25 = .init(k1: values[0], b: values[1], averageLength: values[2]) }
+        }
+        return (kind, scale, bm25)
     }
 
     /// Writes the live documents of `snapshot` as CIFF through `write`, streaming: the postings

@@ -26,8 +26,8 @@ public struct HardNegativeMiner: Sendable {
 
     public let settings: Settings
     public let collection: DocumentCollection
-    /// Per run: its name (for diagnostics) and, per query, its documents best first.
-    let rankings: [(name: String, queries: [String: [String]])]
+    /// Per run: its name and, per query, its documents best first with their input lines (for diagnostics).
+    let rankings: [(name: String, queries: [String: [(document: String, line: Int)]])]
     let judgments: [String: QueryJudgments]
     /// Where the qrels came from, for diagnostics.
     let qrelsName: String
@@ -40,7 +40,7 @@ public struct HardNegativeMiner: Sendable {
         self.collection = collection
         self.rankings = runs.map { run in
             (run.name, run.queries.mapValues { entries in
-                entries.sorted { $0.score != $1.score ? $0.score > $1.score : $0.rank < $1.rank }.map(\.document)
+                entries.sorted { $0.score != $1.score ? $0.score > $1.score : $0.rank < $1.rank }.map { ($0.document, $0.line) }
             })
         }
         self.judgments = qrels.queries
@@ -74,11 +74,11 @@ public struct HardNegativeMiner: Sendable {
             for (r, ranking) in rankings.enumerated() where negatives.count < settings.maxNegatives {
                 guard let documents = ranking.queries[queryId], cursors[r] < documents.count else { continue }
                 active = true
-                let document = documents[cursors[r]]
+                let (document, line) = documents[cursors[r]]
                 cursors[r] += 1
                 if (levels[document] ?? 0) >= 1 { continue }
                 guard taken.insert(document).inserted else { counts.duplicates += 1; continue }
-                let text = try self.text(of: document, source: ranking.name)
+                let text = try self.text(of: document, source: "\(ranking.name):\(line)")
                 guard let score = label(queryId, document, positive: false, counts: &counts) else { continue }
                 negatives.append(.init(text: text, score: score))
             }
