@@ -52,13 +52,28 @@ import Testing
 }
 
 @Suite struct NormalizationTests {
+    /// NFKC's code points, compared as such: Swift's `==` holds canonically equivalent strings equal, so
+    /// "カ\u{3099}" == "ガ" and an uncomposed result would pass.
+    func nfkcScalars(_ text: String) -> [UInt32] { JapaneseNormalization.nfkc(text).unicodeScalars.map(\.value) }
+
     @Test func nfkcMatchesPythonOnTheFixtureEdgeCases() {
-        #expect(JapaneseNormalization.nfkc("ＡＢＣ１２３ｱｲｳ") == "ABC123アイウ")
-        #expect(JapaneseNormalization.nfkc("①②③ ㍻ ㈱") == "123 平成 (株)")
-        #expect(JapaneseNormalization.nfkc("ｶﾞ") == "ガ")
+        #expect(nfkcScalars("ＡＢＣ１２３ｱｲｳ") == "ABC123アイウ".unicodeScalars.map(\.value))
+        #expect(nfkcScalars("①②③ ㍻ ㈱") == "123 平成 (株)".unicodeScalars.map(\.value))
         // The fast path must not skip text whose NFKC differs.
-        #expect(JapaneseNormalization.nfkc("か\u{3099}") == "が")
-        #expect(JapaneseNormalization.nfkc("東京都に住んでいます。") == "東京都に住んでいます。")
+        #expect(nfkcScalars("か\u{3099}") == [0x304C])
+        #expect(nfkcScalars("東京都に住んでいます。") == "東京都に住んでいます。".unicodeScalars.map(\.value))
+    }
+
+    /// Half-width kana with the half-width sound marks compose, as Python's unicodedata.normalize("NFKC") does.
+    @Test func halfWidthSoundMarksCompose() {
+        #expect(nfkcScalars("ｶﾞ") == [0x30AC])
+        #expect(nfkcScalars("ﾊﾟ") == [0x30D1])
+        #expect(nfkcScalars("ﾃﾞｰﾀ") == [0x30C7, 0x30FC, 0x30BF])
+        #expect(nfkcScalars("かﾞ") == [0x304C])
+        #expect(nfkcScalars("Café\u{3000}ﾊﾞﾝｸﾞ") == [0x43, 0x61, 0x66, 0xE9, 0x20, 0x30D0, 0x30F3, 0x30B0])
+        // Nothing to compose with: the combining mark, as in Python.
+        #expect(nfkcScalars("ﾞ") == [0x3099])
+        #expect(nfkcScalars("aﾞ") == [0x61, 0x3099])
     }
 
     @Test func bertNormalizerCleansSplitsCJKStripsAccentsAndLowercases() {

@@ -33,6 +33,22 @@ enum JapaneseNormalization {
         return nil
     }
 
+    /// The half-width voiced and semi-voiced sound marks ﾞ ﾟ (U+FF9E, U+FF9F) as the combining marks NFKC maps them
+    /// to (U+3099, U+309A). Foundation's NFKC maps them but leaves them uncomposed (ﾊﾟ → ハ + U+309A where Python
+    /// gives パ); given the combining marks, it composes.
+    static func withCombiningSoundMarks(_ segment: String) -> String {
+        guard segment.unicodeScalars.contains(where: { $0.value == 0xFF9E || $0.value == 0xFF9F }) else { return segment }
+        var scalars = String.UnicodeScalarView()
+        for scalar in segment.unicodeScalars {
+            switch scalar.value {
+            case 0xFF9E: scalars.append("\u{3099}")
+            case 0xFF9F: scalars.append("\u{309A}")
+            default: scalars.append(scalar)
+            }
+        }
+        return String(scalars)
+    }
+
     static func nfkc(_ text: String) -> String {
         var text = text
         return text.withUTF8 { bytes in
@@ -89,7 +105,7 @@ enum JapaneseNormalization {
                 let segmentStart = lastInertStart >= copiedUpTo ? lastInertStart : runStart
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copiedUpTo..<segmentStart]))
                 let segment = String(decoding: UnsafeBufferPointer(rebasing: bytes[segmentStart..<i]), as: UTF8.self)
-                out.append(contentsOf: segment.precomposedStringWithCompatibilityMapping.utf8)
+                out.append(contentsOf: withCombiningSoundMarks(segment).precomposedStringWithCompatibilityMapping.utf8)
             }
             copiedUpTo = i
             lastInertStart = -1

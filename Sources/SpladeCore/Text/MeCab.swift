@@ -98,9 +98,11 @@ final class MeCabTagger {
     /// The word nodes of one parse (BOS and EOS left out) with their surfaces.
     private func forEachNode(_ text: UnsafeBufferPointer<UInt8>,
                              _ body: (UnsafeBufferPointer<UInt8>, UnsafePointer<mecab_node_t>) -> Void) throws(SpladeError) {
-        guard !text.isEmpty else { return }
+        // transformers hands MeCab a C string (through fugashi), so its text ends at the first NUL.
+        let length = text.firstIndex(of: 0) ?? text.count
+        guard length > 0 else { return }
         let base = UnsafeRawPointer(text.baseAddress!).assumingMemoryBound(to: CChar.self)
-        guard var node = mecab_sparse_tonode2(tagger, base, text.count) else {
+        guard var node = mecab_sparse_tonode2(tagger, base, length) else {
             // MeCab refuses some inputs (a text of over about 1.6 MB without a sentence break: "too long sentence").
             throw SpladeError(.badInput, "MeCab cannot analyse this text: \(String(cString: mecab_strerror(tagger)))")
         }
