@@ -16,6 +16,8 @@ public final class OutputSink {
     private let displayName: String
     /// For a file: the temporary path and the final one. Nil: a stream (standard output, a device, a pipe).
     private let paths: (temporary: String, final: String)?
+    /// For a file: the start of its temporary names, `DIR/.NAME.tmp.`.
+    private var temporaryPrefix: String?
     private var buffer: [UInt8] = []
     private let flushThreshold = 1 << 18
 
@@ -57,14 +59,44 @@ public final class OutputSink {
         let slash = final.lastIndex(of: "/")
         let directory = slash.map { String(final[..<$0]) } ?? "."
         let base = slash.map { String(final[final.index(after: $0)...]) } ?? final
-        let temporary = (directory.isEmpty ? "" : directory + "/") + ".\(base).tmp.\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        let prefix = (directory.isEmpty ? "" : directory + "/") + ".\(base).tmp."
+        // A new file of a name no one can plant a link at (mkstemp: O_EXCL, a random suffix), with the mode the
+        // replaced file had, or a new file's (0666 less the umask).
+        var template = Array((prefix + "\(getpid()).XXXXXX").utf8CString)
+        let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
             throw SpladeError(.cannotCreateOutput, "cannot create: \(systemErrorMessage())", location: path)
         }
+        _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        fchmod(fd, stat(final, &target) == 0 ? target.st_mode & 0o7777 : 0o666 & ~Self.umask)
         descriptor = fd
         paths = (temporary, final)
+        temporaryPrefix = prefix
         TemporaryFiles.register(temporary)
+    }
+
+    /// The process's file-creation mask (read once: umask(2) can only be read by setting it).
+    private static let umask: mode_t = {
+        let mask = Glibc.umask(0o022)
+        Glibc.umask(mask)
+        return mask
+    }()
+
+    /// Removes the temporary files of this output that writers killed with SIGKILL left (`.NAME.tmp.PID.XXXXXX`
+    /// of a process that no longer runs).
+    private func removeAbandonedTemporaries(prefix: String) {
+        let slash = prefix.lastIndex(of: "/")
+        let directory = slash.map { String(prefix[..<$0]) } ?? "."
+        let namePrefix = slash.map { String(prefix[prefix.index(after: $0)...]) } ?? prefix
+        guard let stream = opendir(directory.isEmpty ? "/" : directory) else { return }
+        defer { closedir(stream) }
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
+            guard name.hasPrefix(namePrefix), let pid = Int32(name.dropFirst(namePrefix.count).prefix { $0 != "." }),
+                  pid != getpid(), kill(pid, 0) == -1 && errno == ESRCH else { continue }
+            unlink((directory.isEmpty ? "" : directory + "/") + name)
+        }
     }
 
     /// Whether two paths name one regular file (links followed); standard input and output never do.
@@ -154,6 +186,7 @@ public final class OutputSink {
                               location: displayName)
         }
         TemporaryFiles.unregister(paths.temporary)
+        if let temporaryPrefix { removeAbandonedTemporaries(prefix: temporaryPrefix) }
     }
 }
 

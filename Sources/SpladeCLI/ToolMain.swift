@@ -11,6 +11,8 @@ import SpladeCore
 public enum ToolMain {
     /// The signal (SIGINT or SIGTERM) received by a tool run with `interruptible`, or 0.
     nonisolated(unsafe) public static var interruption: Int32 = 0
+    /// What a second SIGINT/SIGTERM says before ending an interruptible tool (allocated once, never freed).
+    nonisolated(unsafe) private static var secondInterruptionMessage: UnsafeBufferPointer<UInt8>?
 
     /// Runs `body`; a `SpladeError` is printed in the toolkit's format and becomes its exit status.
     /// With `interruptible`, the first SIGINT/SIGTERM only sets `interruption` (the tool finishes
@@ -35,11 +37,19 @@ public enum ToolMain {
         sigaddset(&unblock, SIGINT)
         sigaddset(&unblock, SIGTERM)
         sigprocmask(SIG_UNBLOCK, &unblock, nil)
+        if interruptible {
+            // Formatted now: a signal handler may only write(2) what exists.
+            let message = Array("\(Diagnostics.toolName): interrupted again: stopping now, without saving\n".utf8)
+            let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: message.count)
+            _ = buffer.initialize(from: message)
+            secondInterruptionMessage = UnsafeBufferPointer(buffer)
+        }
         for sig in [SIGINT, SIGTERM] {
             if interruptible {
                 signal(sig) { received in
                     if ToolMain.interruption != 0 {
                         TemporaryFiles.removeAll()
+                        if let message = ToolMain.secondInterruptionMessage { _ = write(2, message.baseAddress, message.count) }
                         _exit(128 + received)
                     }
                     ToolMain.interruption = received
@@ -61,6 +71,7 @@ public protocol SpladeTool: ParsableCommand {}
 
 extension SpladeTool {
     public static func main() {
+        keepStandardDescriptorsOpen()
         signal(SIGPIPE, SIG_IGN)
         do {
             var command = try parseAsRoot()
@@ -71,6 +82,17 @@ extension SpladeTool {
             guard exitCode(for: error) == .validationFailure, text.hasPrefix(prefix) else { exit(withError: error) }
             Diagnostics.write("\(configuration.commandName ?? "splade"): error: \(lowercasingFirstWord(text.dropFirst(prefix.count)))\n")
             Glibc.exit(ExitCode.validationFailure.rawValue)
+        }
+    }
+
+    /// Started with standard input, output or error closed (`2>&-`), the next file opened would take that
+    /// descriptor, and messages meant for standard error would be written into it (an output file, the index
+    /// lock). /dev/null takes each closed one instead.
+    private static func keepStandardDescriptorsOpen() {
+        for descriptor: Int32 in 0...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
+            // open(2) returns the lowest free descriptor: this one, the lower ones being open.
+            let opened = open("/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY)
+            if opened != descriptor && opened >= 0 { close(opened) }
         }
     }
 

@@ -236,6 +236,7 @@ struct SpladeIndex: SpladeTool {
             let source = (inputs.isEmpty ? ["-"] : inputs).map(InputFile.displayName).joined(separator: ", ")
             let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, source: source, directory: directory, lock: lock,
                                               progress: buildProgress())
+            if summary.added == 0 && !quiet { Diagnostics.warning("no documents to add in \(source): the index is left as it was") }
             return (summary, "added \(Self.documents(summary.added)), replaced \(summary.deleted)")
         }
         let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,

@@ -112,7 +112,7 @@ struct SpladeTrain: SpladeTool {
             throw SpladeError(.usage, "\(output) already holds checkpoints", hint: "pass --resume to continue, or choose another --output-dir")
         }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
-            throw SpladeError(.cannotCreateOutput, "cannot create the output directory", location: output)
+            throw SpladeError.writing("the output directory", failedWith: error, at: output)
         }
         for leftover in Checkpoint.removeStagingLeftovers(in: output) {
             Diagnostics.note("removed \(leftover), left by a run killed while saving")
@@ -272,11 +272,11 @@ final class LogSink {
             try Self.cutBack(path, toStepsBefore: step)
         } else {
             guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw SpladeError(.cannotCreateOutput, "cannot create the training log", location: path)
+                throw SpladeError(.cannotCreateOutput, "cannot create the training log: \(systemErrorMessage())", location: path)
             }
         }
         guard let handle = FileHandle(forWritingAtPath: path) else {
-            throw SpladeError(.cannotCreateOutput, "cannot open the training log", location: path)
+            throw SpladeError(.cannotCreateOutput, "cannot open the training log: \(systemErrorMessage())", location: path)
         }
         handle.seekToEndOfFile()
         self.handle = handle
@@ -295,7 +295,7 @@ final class LogSink {
         var text = Data()
         for line in kept { text += line + [0x0A] }
         do { try text.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
-            throw SpladeError(.cannotCreateOutput, "cannot rewrite the training log: \(error.localizedDescription)", location: path)
+            throw SpladeError.writing("the training log", failedWith: error, at: path)
         }
     }
 

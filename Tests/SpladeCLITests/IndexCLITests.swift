@@ -225,6 +225,24 @@ struct IndexCLITests {
         #expect(!FileManager.default.fileExists(atPath: directory + "/new"))
     }
 
+    /// `encode | index` where the encoder failed gives the index an empty input: a rebuild refuses it (the old
+    /// index stays live), an addition of nothing writes no generation.
+    @Test func anEmptyInputLeavesTheIndexAsItWas() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 20)
+        let current = try String(contentsOfFile: index + "/CURRENT", encoding: .utf8)
+        let rebuild = try Tools.run("splade-index", ["--model", model, "-o", index], stdin: "")
+        #expect(rebuild.status == 65 && rebuild.stderr.contains("no documents to index"), "\(rebuild.stderr)")
+        let bm25 = try Tools.run("splade-index", ["--model", model, "--bm25", "-o", index], stdin: "")
+        #expect(bm25.status == 65, "\(bm25.stderr)")
+        let add = try Tools.run("splade-index", ["--model", model, "-o", index, "--add"], stdin: "")
+        #expect(add.status == 0 && add.stderr.contains("no documents to add"), "\(add.stderr)")
+        #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == current)
+        let fresh = try Tools.run("splade-index", ["--model", model, "-o", directory + "/fresh"], stdin: "")
+        #expect(fresh.status == 65 && !FileManager.default.fileExists(atPath: directory + "/fresh/CURRENT"), "\(fresh.stderr)")
+    }
+
     @Test func deletingOnlyUnknownIdsKeepsTheGeneration() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -45,6 +45,50 @@ struct OutputSinkTests {
         #expect(try entries() == ["out.txt"])
     }
 
+    /// The replaced file keeps its permissions (a private output stays private); a new one gets 0666 less the umask.
+    @Test func theReplacedFilesModeIsKept() throws {
+        let path = directory + "/private.txt", fresh = directory + "/fresh.txt"
+        try "old\n".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(chmod(path, 0o600) == 0)
+        for output in [path, fresh] {
+            let sink = try OutputSink(path: output)
+            try sink.write("new\n")
+            try sink.commit()
+        }
+        func mode(_ path: String) -> mode_t {
+            var info = stat()
+            return stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0
+        }
+        let mask = umask(0o022)
+        umask(mask)
+        #expect(mode(path) == 0o600)
+        #expect(mode(fresh) == 0o666 & ~mask)
+    }
+
+    /// Temporaries of writers killed with SIGKILL (their process gone) go when the output is next written;
+    /// a running writer's stays.
+    @Test func abandonedTemporariesAreRemovedOnTheNextCommit() throws {
+        let path = directory + "/out.txt"
+        let gone = ".out.txt.tmp.\(Int32.max).a1b2c3", running = ".out.txt.tmp.\(getppid()).d4e5f6", other = ".other.txt.tmp.\(Int32.max).a1b2c3"
+        for name in [gone, running, other] { try "partial".write(toFile: directory + "/" + name, atomically: false, encoding: .utf8) }
+        let sink = try OutputSink(path: path)
+        try sink.write("new\n")
+        try sink.commit()
+        #expect(try entries() == [other, running, "out.txt"].sorted())
+    }
+
+    /// Started with standard error closed, a tool's warnings must not land in the output file, which would
+    /// otherwise take descriptor 2.
+    @Test(.enabled(if: IndexCLISupport.modelAvailable, "needs models/splade-tiny (make deps)"))
+    func aClosedStandardErrorDoesNotBecomeTheOutput() throws {
+        let path = directory + "/ids.jsonl"
+        let run = try Tools.shell("printf '{\"id\":1,\"text\":\"a b\"}\\nnot json\\n' | splade-tokenize --model '\(IndexCLISupport.model)' "
+                                  + "--skip-invalid -o '\(path)' 2>&-")
+        #expect(run.status == 0)
+        let written = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(written.hasPrefix("{\"id\":1,\"input_ids\":[") && !written.contains("warning") && written.split(separator: "\n").count == 1, "\(written)")
+    }
+
     @Test func aLinkStaysALinkAndItsTargetIsReplaced() throws {
         let target = directory + "/target.txt", link = directory + "/link.txt"
         try "old\n".write(toFile: target, atomically: false, encoding: .utf8)

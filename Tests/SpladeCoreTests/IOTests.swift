@@ -81,3 +81,23 @@ import Testing
         #expect(throws: SpladeError.self) { while try cut.next() != nil {} }
     }
 }
+
+/// File-system write errors become the toolkit's statuses with the system's reason.
+@Suite struct WriteErrorTests {
+    /// /dev/full fails every write with ENOSPC, as a full disk does: a write failure (74), not "cannot create" (73).
+    @Test func aFullDiskIsAWriteFailure() throws {
+        let error = #expect(throws: (any Error).self) { try Data([1]).write(to: URL(fileURLWithPath: "/dev/full")) }
+        let converted = SpladeError.writing("the checkpoint", failedWith: try #require(error), at: "out")
+        #expect(converted.kind == .writeFailure)
+        #expect(converted.description == "out: cannot write the checkpoint: No space left on device")
+    }
+
+    @Test func aMissingDirectoryCannotBeCreated() throws {
+        let error = #expect(throws: (any Error).self) {
+            try Data([1]).write(to: URL(fileURLWithPath: "/nonexistent-\(UUID().uuidString)/file"))
+        }
+        let converted = SpladeError.writing("the training log", failedWith: try #require(error), at: "log")
+        #expect(converted.kind == .cannotCreateOutput)
+        #expect(converted.message == "cannot write the training log: No such file or directory")
+    }
+}

@@ -35,6 +35,12 @@ public struct IndexUpdateSummary: Sendable {
     public var segments: Int
     public var bytes: Int
     public var clampedWeights: Int
+
+    /// Nothing to add or delete: the live generation stays.
+    static func unchanged(_ snapshot: IndexSnapshot) -> IndexUpdateSummary {
+        IndexUpdateSummary(generationPath: snapshot.path, documents: snapshot.manifest.documents, added: 0, deleted: 0,
+                           segments: snapshot.manifest.segments.count, bytes: snapshot.fileBytes, clampedWeights: 0)
+    }
 }
 
 /// The three ways an index changes, each writing a new generation under the lock and swapping it in.
@@ -47,9 +53,14 @@ public enum IndexUpdate {
     /// Reports progress of the slow steps: (step, items done).
     public typealias ProgressHandler = @Sendable (_ step: String, _ done: Int) -> Void
 
-    /// A new index of `documents` (replacing the live generation, if any).
+    /// A new index of `documents` (replacing the live generation, if any). No documents is an error, not an
+    /// empty index: in `encode | index` the input is empty when the encoder failed, and the index must survive that.
     public static func build(_ documents: DocumentBatch, settings: IndexSettings, directory: String,
                              lock: IndexLock, progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
+        guard documents.count > 0 else {
+            throw SpladeError(.badInput, "no documents to index: the input is empty, so the index is left as it was", location: directory,
+                              hint: "if a step before this one failed, its status says so (set -o pipefail in scripts)")
+        }
         let generation = try GenerationBuilder(directory: directory, lock: lock)
         let scale = settings.scale ?? ImpactScale(largestWeight: documents.largestWeight)
         let file = segmentName(1)
@@ -89,6 +100,7 @@ public enum IndexUpdate {
             throw SpladeError(.badInput, "the new vectors were made with another vocabulary than the index \(directory)'s "
                               + "(fingerprint differs)", location: source ?? directory)
         }
+        guard documents.count > 0 else { return .unchanged(snapshot) }
         let replaced = Set((0..<documents.count).map { documents.idText($0) })
         let generation = try GenerationBuilder(directory: directory, lock: lock)
         var (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: replaced)
@@ -116,11 +128,8 @@ public enum IndexUpdate {
         let snapshot = try IndexSnapshot(directory: directory)
         let generation = try GenerationBuilder(directory: directory, lock: lock)
         let (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: ids)
-        guard deleted > 0 else {
-            // No live document named: the live generation stays (the staging one is dropped unswapped).
-            return IndexUpdateSummary(generationPath: snapshot.path, documents: snapshot.manifest.documents, added: 0, deleted: 0,
-                                      segments: snapshot.manifest.segments.count, bytes: snapshot.fileBytes, clampedWeights: 0)
-        }
+        // No live document named: the live generation stays (the staging one is dropped unswapped).
+        guard deleted > 0 else { return .unchanged(snapshot) }
         if let vocabulary = snapshot.manifest.vocabularyFile { try generation.keep(vocabulary) }
         var next = snapshot.manifest
         next.segments = entries

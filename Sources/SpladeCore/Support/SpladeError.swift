@@ -1,3 +1,5 @@
+import Foundation
+
 /// The one error type the library throws. It never prints or exits: the tools map `kind` to an exit
 /// status (see SpladeCLI.ExitStatus) and print `message` with its location and hint.
 public struct SpladeError: Error, CustomStringConvertible, Sendable {
@@ -36,6 +38,17 @@ public struct SpladeError: Error, CustomStringConvertible, Sendable {
 
     public var description: String {
         location.map { "\($0): \(message)" } ?? message
+    }
+
+    /// A failed file-system write of `what`, from Foundation's error: out of space, over quota or an I/O error
+    /// is a write failure (74), anything else an output that cannot be created (73); the reason is the system's.
+    public static func writing(_ what: String, failedWith error: any Error, at location: String) -> SpladeError {
+        let nsError = error as NSError
+        let underlying = (nsError.userInfo[NSUnderlyingErrorKey] as? any Error).map { $0 as NSError }
+        let code = [underlying, nsError].compactMap { $0 }.first { $0.domain == NSPOSIXErrorDomain }.map { Int32($0.code) }
+        let reason = code.map { systemErrorMessage($0) } ?? nsError.localizedDescription
+        let full = code.map { [ENOSPC, EDQUOT, EIO, EFBIG].contains($0) } ?? (nsError.code == CocoaError.fileWriteOutOfSpace.rawValue)
+        return SpladeError(full ? .writeFailure : .cannotCreateOutput, "cannot write \(what): \(reason)", location: location)
     }
 
     /// This error placed at `location` when it names no place of its own: whatever failed while a record was

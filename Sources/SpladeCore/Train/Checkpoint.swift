@@ -12,9 +12,11 @@ public enum Checkpoint {
         public var adamSteps: Int
     }
 
-    /// Writes the model (and, with `optimizer`, the resumable state) as `directory`, replacing it.
+    /// Writes the model (and, with `optimizer`, the resumable state) as `directory`, replacing it; errors speak of
+    /// `what` at `location` (the final model is staged in a directory of its own that users never see).
     static func write(to directory: String, weights: BertWeights, config: BertConfig, modelConfigJSON: JSONValue,
-                      sourceModel: String, optimizer: AdamW?, state: State?) throws(SpladeError) {
+                      sourceModel: String, optimizer: AdamW?, state: State?,
+                      describedAs what: String = "the checkpoint", at location: String? = nil) throws(SpladeError) {
         let fm = FileManager.default
         let temporary = directory + ".tmp-\(getpid())"
         try? fm.removeItem(atPath: temporary)
@@ -47,7 +49,7 @@ public enum Checkpoint {
             }
         } catch {
             try? fm.removeItem(atPath: temporary)
-            throw SpladeError(.cannotCreateOutput, "cannot write the checkpoint: \(error.localizedDescription)", location: directory)
+            throw SpladeError.writing(what, failedWith: error, at: location ?? directory)
         }
     }
 
@@ -76,8 +78,10 @@ public enum Checkpoint {
         }
     }
 
-    /// The process that staged `name`, if it is the staging name `write` gives a checkpoint or the final model.
+    /// The process that staged `name`, if it is the staging name `write` gives a checkpoint or the final model,
+    /// or the final model's staging directory itself (`.final-PID`, left when killed while moving its files).
     static func stagingProcess(_ name: String) -> pid_t? {
+        if name.hasPrefix(".final-"), let pid = pid_t(name.dropFirst(".final-".count)) { return pid }
         guard let marker = name.range(of: ".tmp-", options: .backwards), let pid = pid_t(name[marker.upperBound...]) else { return nil }
         let target = name[..<marker.lowerBound]
         for prefix in ["checkpoint-", ".final-"] where target.hasPrefix(prefix) {
@@ -115,23 +119,28 @@ public enum Checkpoint {
 }
 
 extension Checkpoint {
-    /// Writes the final model's files (no optimizer state) into `outputDirectory` itself, each
-    /// moved into place from a temporary directory, next to any checkpoint-N directories.
+    /// Writes the final model's files (no optimizer state) into `outputDirectory` itself, next to any checkpoint-N
+    /// directories: staged whole in `.final-PID`, then moved into place file by file. The weights a previous run
+    /// left go first and the new ones come last, so a run killed in between leaves a directory without weights
+    /// (loading it fails), never new files beside old weights; its staging directory goes at the next run.
     static func writeFinalModel(into outputDirectory: String, weights: BertWeights, config: BertConfig,
                                 modelConfigJSON: JSONValue, sourceModel: String) throws(SpladeError) {
         let staging = outputDirectory + "/.final-\(getpid())"
         try write(to: staging, weights: weights, config: config, modelConfigJSON: modelConfigJSON, sourceModel: sourceModel,
-                  optimizer: nil, state: nil)
+                  optimizer: nil, state: nil, describedAs: "the final model", at: outputDirectory)
         let fm = FileManager.default
+        let weightsFile = "model.safetensors"
         do {
-            for name in try fm.contentsOfDirectory(atPath: staging) {
+            if fm.fileExists(atPath: outputDirectory + "/" + weightsFile) { try fm.removeItem(atPath: outputDirectory + "/" + weightsFile) }
+            let names = try fm.contentsOfDirectory(atPath: staging)
+            for name in names.filter({ $0 != weightsFile }) + names.filter({ $0 == weightsFile }) {
                 let target = outputDirectory + "/" + name
                 if fm.fileExists(atPath: target) { try fm.removeItem(atPath: target) }
                 try fm.moveItem(atPath: staging + "/" + name, toPath: target)
             }
             try fm.removeItem(atPath: staging)
         } catch {
-            throw SpladeError(.cannotCreateOutput, "cannot write the final model: \(error.localizedDescription)", location: outputDirectory)
+            throw SpladeError.writing("the final model", failedWith: error, at: outputDirectory)
         }
     }
 }
