@@ -1,3 +1,5 @@
+import Foundation
+
 /// Character classes the reference tokenizers use, each defined as its reference defines it.
 enum UnicodeClasses {
     /// Python's `str.isspace()` (what `str.split()` splits on): bidirectional class WS, B or S, or
@@ -10,41 +12,108 @@ enum UnicodeClasses {
             return false
         }
     }
+}
 
-    /// The Hugging Face `tokenizers` BERT normaliser's whitespace: the Unicode White_Space property.
-    static func isBertWhitespace(_ s: Unicode.Scalar) -> Bool {
-        s == " " || s == "\t" || s == "\n" || s == "\r" || s.properties.isWhitespace
-    }
+/// The character classes of the fast BERT tokenizer (Hugging Face `tokenizers`), from the tables
+/// probed out of it (BertUnicodeTables.swift). Swift's own Unicode properties will not do: the
+/// reference's tables are several Unicode versions older, so it keeps unassigned characters,
+/// does not know newer marks, punctuation and decompositions, and so on.
+enum BertClasses {
+    static let control: UInt8 = 1
+    static let whitespace: UInt8 = 2
+    static let punctuation: UInt8 = 4
+    static let cjk: UInt8 = 8
+    /// NFD changes it: see `forEachScalarOfDecomposition`.
+    static let decomposing: UInt8 = 16
+    /// Dropped by strip_accents.
+    static let nonspacingMark: UInt8 = 32
+    /// Nonzero canonical combining class (NFD reorders it).
+    static let nonStarter: UInt8 = 64
+    /// Lowercasing changes it: see `appendLowercase`.
+    static let lowercase: UInt8 = 128
 
-    /// Control characters the BERT normaliser deletes: general category C* except tab, LF, CR.
-    static func isBertControl(_ s: Unicode.Scalar) -> Bool {
-        if s == "\t" || s == "\n" || s == "\r" { return false }
-        switch s.properties.generalCategory {
-        case .control, .format, .surrogate, .privateUse, .unassigned: return true
-        default: return false
+    /// The classes of every code point, one byte each (1.1 MB, built once: one load per character).
+    static let flags: [UInt8] = {
+        var flags = [UInt8](repeating: 0, count: 0x110000)
+        func mark(_ ranges: [ClosedRange<UInt32>], _ flag: UInt8) {
+            for range in ranges { for v in range { flags[Int(v)] |= flag } }
+        }
+        mark(BertUnicodeTables.control, control)
+        mark(BertUnicodeTables.whitespace, whitespace)
+        mark(BertUnicodeTables.punctuation, punctuation)
+        mark(BertUnicodeTables.cjk, cjk)
+        mark(BertUnicodeTables.decomposing, decomposing)
+        mark(BertUnicodeTables.nonspacingMarks, nonspacingMark)
+        mark(BertUnicodeTables.nonStarters, nonStarter)
+        for run in BertUnicodeTables.lowercase {
+            for v in stride(from: run.first, through: run.last, by: Int(run.stride)) { flags[Int(v)] |= lowercase }
+        }
+        for v in BertUnicodeTables.lowercaseExceptions.keys { flags[Int(v)] |= lowercase }
+        return flags
+    }()
+
+    /// The reference's canonical decomposition of each character flagged `decomposing` but the Hangul
+    /// syllables: Swift's (decompositions never change once assigned) unless the tables say otherwise.
+    private static let decompositions: [UInt32: [UInt32]] = {
+        var table: [UInt32: [UInt32]] = [:]
+        for range in BertUnicodeTables.decomposing {
+            for v in range where !(0xAC00...0xD7A3).contains(v) {
+                table[v] = BertUnicodeTables.decompositionExceptions[v]
+                    ?? String(Unicode.Scalar(v)!).decomposedStringWithCanonicalMapping.unicodeScalars.map(\.value)
+            }
+        }
+        return table
+    }()
+
+    /// Calls `body` with each scalar of the canonical decomposition of `v` (flagged `decomposing`).
+    @inline(__always)
+    static func forEachScalarOfDecomposition(of v: UInt32, _ body: (UInt32) -> Void) {
+        if (0xAC00...0xD7A3).contains(v) {
+            let index = v - 0xAC00
+            body(0x1100 + index / 588)
+            body(0x1161 + index % 588 / 28)
+            if index % 28 != 0 { body(0x11A7 + index % 28) }
+        } else {
+            for scalar in decompositions[v]! { body(scalar) }
         }
     }
 
-    /// BERT punctuation: every ASCII non-alphanumeric printable character, and general category P*.
-    static func isBertPunctuation(_ s: Unicode.Scalar) -> Bool {
-        let v = s.value
-        if (33...47).contains(v) || (58...64).contains(v) || (91...96).contains(v) || (123...126).contains(v) {
-            return true
-        }
-        switch s.properties.generalCategory {
-        case .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-             .initialPunctuation, .finalPunctuation, .otherPunctuation:
-            return true
-        default:
-            return false
-        }
+    /// The rank of the combining class of a non-starter strip_accents keeps (canonical reordering sorts by it).
+    static func combiningRank(of v: UInt32) -> UInt8 {
+        BertUnicodeTables.keptNonStarterRanks.first { $0.first <= v && v <= $0.last }?.rank ?? 0
     }
 
-    /// The CJK ideograph blocks BERT surrounds with spaces (the original BERT's definition).
-    static func isCJKIdeograph(_ v: UInt32) -> Bool {
-        (0x4E00...0x9FFF).contains(v) || (0x3400...0x4DBF).contains(v) || (0x20000...0x2A6DF).contains(v)
-            || (0x2A700...0x2B73F).contains(v) || (0x2B740...0x2B81F).contains(v) || (0x2B820...0x2CEAF).contains(v)
-            || (0xF900...0xFAFF).contains(v) || (0x2F800...0x2FA1F).contains(v)
+    /// Appends the UTF-8 of the lowercase of `v` (flagged `lowercase`).
+    @inline(__always)
+    static func appendLowercase(of v: UInt32, to bytes: inout [UInt8]) {
+        if v < 0x80 { bytes.append(UInt8(v) | 0x20); return }
+        let runs = BertUnicodeTables.lowercase
+        var low = 0, high = runs.count
+        while low < high {
+            let mid = (low + high) / 2
+            if runs[mid].first <= v { low = mid + 1 } else { high = mid }
+        }
+        if low > 0, v <= runs[low - 1].last, (v - runs[low - 1].first) % runs[low - 1].stride == 0 {
+            appendUTF8(UInt32(Int32(bitPattern: v) + runs[low - 1].delta), to: &bytes)
+        } else {
+            for scalar in BertUnicodeTables.lowercaseExceptions[v] ?? [v] { appendUTF8(scalar, to: &bytes) }
+        }
+    }
+}
+
+/// Appends the UTF-8 encoding of scalar `v`.
+@inline(__always)
+func appendUTF8(_ v: UInt32, to bytes: inout [UInt8]) {
+    if v < 0x80 {
+        bytes.append(UInt8(v))
+    } else if v < 0x800 {
+        bytes.append(UInt8(0xC0 | v >> 6)); bytes.append(UInt8(0x80 | v & 0x3F))
+    } else if v < 0x10000 {
+        bytes.append(UInt8(0xE0 | v >> 12)); bytes.append(UInt8(0x80 | v >> 6 & 0x3F))
+        bytes.append(UInt8(0x80 | v & 0x3F))
+    } else {
+        bytes.append(UInt8(0xF0 | v >> 18)); bytes.append(UInt8(0x80 | v >> 12 & 0x3F))
+        bytes.append(UInt8(0x80 | v >> 6 & 0x3F)); bytes.append(UInt8(0x80 | v & 0x3F))
     }
 }
 
