@@ -11,6 +11,8 @@ public final class ZstdDecompressingSource: ByteSource {
     private var sourceEnded = false
     /// Whether the last decompressed frame ended cleanly (zstd returned 0).
     private var atFrameBoundary = true
+    /// Compressed bytes read so far, for locating a cut or corruption.
+    private var compressedBytes = 0
 
     static let magic: [UInt8] = [0x28, 0xB5, 0x2F, 0xFD]
 
@@ -35,11 +37,13 @@ public final class ZstdDecompressingSource: ByteSource {
                 let n = try input.withMutableBytes { b throws(SpladeError) in try compressed.read(into: b) }
                 inputStart = 0
                 inputEnd = n
+                compressedBytes += n
                 if n == 0 { sourceEnded = true }
             }
             if inputStart == inputEnd && sourceEnded {
                 guard atFrameBoundary else {
-                    throw SpladeError(.badInput, "truncated zstd stream", location: name)
+                    throw SpladeError(.badInput, "truncated zstd stream: it ends inside a frame, after \(compressedBytes) bytes",
+                                      location: name)
                 }
                 return 0
             }
@@ -51,8 +55,8 @@ public final class ZstdDecompressingSource: ByteSource {
                 return (outBuffer.pos, result)
             }
             if ZSTD_isError(result) != 0 {
-                throw SpladeError(.badInput, "corrupt zstd stream: \(String(cString: ZSTD_getErrorName(result)))",
-                                  location: name)
+                throw SpladeError(.badInput, "corrupt zstd stream (in its first \(compressedBytes - (inputEnd - inputStart)) bytes): "
+                                  + String(cString: ZSTD_getErrorName(result)), location: name)
             }
             atFrameBoundary = result == 0
             if produced > 0 { return produced }
