@@ -22,8 +22,9 @@ struct SpladeEval: SpladeTool {
             MAP@k divides by all relevant documents. The variants other tools use: --missing-as-zero \
             (trec_eval -c), --tie-break rank (the run's own order, as the published JQaRA \
             evaluations), --ndcg jmteb (binary gain, ideal DCG over all relevant documents), and \
-            --ir-measures (missing queries as zero, and MRR ties by docno ascending as its MS MARCO \
-            evaluator does).
+            --ir-measures (missing queries as zero, and MRR@k ties by docno ascending as its MS MARCO \
+            evaluator does). --tie-break rank and docno-asc compare scores in double precision, as the \
+            Python evaluations they reproduce do.
 
             With several runs: one table, the best mean per column marked, and paired tests of each \
             run against the baseline (the first run, or --baseline) on the queries both were evaluated \
@@ -96,7 +97,7 @@ struct SpladeEval: SpladeTool {
     @Flag(help: "Count judged queries missing from a run as 0 (trec_eval -c).")
     var missingAsZero = false
 
-    @Flag(help: "Reproduce ir_measures: --missing-as-zero, and MRR ties by docno ascending.")
+    @Flag(help: "Reproduce ir_measures: --missing-as-zero, and MRR@k ties by docno ascending.")
     var irMeasures = false
 
     @Option(help: ArgumentHelp("nDCG variant: trec_eval (graded gain, ideal cut at k) or jmteb (binary gain, ideal over all relevant).",
@@ -193,15 +194,16 @@ struct SpladeEval: SpladeTool {
             let loaded = try zip(paths, names).map { path, name throws(SpladeError) in
                 let run = try Run(path: path, name: name)
                 printWarnings(run.warnings, in: path)
+                // As trec_eval: nothing to evaluate is an error, so that a gate cannot pass on it.
+                guard run.queries.keys.contains(where: { judgments.queries[$0] != nil }) else {
+                    throw SpladeError(.badInput, "no query of the run is in the qrels (\(InputFile.displayName(qrels)))",
+                                      location: InputFile.displayName(path), hint: "do the run and the qrels use the same query ids?")
+                }
                 return run
             }
             let report = EvaluationReport(
                 runs: loaded, qrels: judgments, metrics: metricList, options: options, baselineIndex: baselineIndex,
                 settings: ComparisonSettings(trials: trials, seed: seed), perQuery: perQuery)
-
-            for evaluation in report.evaluations where evaluation.queries.isEmpty {
-                Diagnostics.warning("\(evaluation.name): no query in common with the qrels")
-            }
 
             // Both outputs are written before either is committed: a chart that cannot be created leaves no report.
             let inputs = [qrels].compactMap { $0 } + runs

@@ -155,6 +155,8 @@ struct EvalCLITests {
     @Test(arguments: [
         ["--metrics", "bleu@4"],
         ["--metrics", "P"],
+        ["--metrics", ""],
+        ["--metrics", "nDCG@10,"],
         ["--tie-break", "random"],
         ["--fail-under", "nDCG@10"],
         ["--baseline", "nosuchrun"],
@@ -172,12 +174,15 @@ struct EvalCLITests {
         #expect(run.status == 64)
     }
 
-    @Test func aRunWithoutJudgedQueriesIsAWarning() throws {
+    /// As in trec_eval, a run none of whose queries is judged is an error: a gate must not pass on nothing.
+    @Test func aRunWithoutJudgedQueriesIsAnError() throws {
         let path = try temporaryFile("other Q0 d1 1 1.0 t\n")
         defer { try? FileManager.default.removeItem(atPath: path) }
-        let run = try Tools.run("splade-eval", ["--qrels", qrels, path])
-        #expect(run.status == 0)
-        #expect(run.stderr.contains("warning: \(URL(fileURLWithPath: path).deletingPathExtension().lastPathComponent): no query in common with the qrels"))
+        for extra in [[], ["--missing-as-zero"], ["--fail-under", "MAP=0"]] {
+            let run = try Tools.run("splade-eval", ["--qrels", qrels] + extra + [path])
+            #expect(run.status == 65 && run.stdout.isEmpty, "\(extra): \(run.stderr)")
+            #expect(run.stderr.contains("\(path): no query of the run is in the qrels"), "\(run.stderr)")
+        }
     }
 
     @Test func plotWritesAnSVGChart() throws {

@@ -68,9 +68,11 @@ struct EvalMetricTests {
         let nearlyTied = run([("a", 1.00000001, 1), ("b", 1, 2)])
         #expect(try values("nDCG@1", run: nearlyTied)[0] == 0.5)
         #expect(try values("nDCG@1", run: nearlyTied, options: EvaluationOptions(tieBreak: .rank))[0] == 1)
-        // ir_measures: MRR by docno ascending (b first), the rest as trec_eval (c first).
+        // ir_measures: MRR@k by docno ascending (b first), the rest as trec_eval (c first), MRR without a
+        // cutoff too (ir_measures 0.4.3 takes RR from pytrec_eval, RR@k from the MS MARCO evaluator).
         let bc = run([("b", 1, 1), ("c", 1, 2)])
         #expect(try values("MRR@1,nDCG@1", run: bc, options: .irMeasures) == [1, 0])
+        #expect(try values("MRR,MRR@10", run: bc, options: .irMeasures) == [0.5, 1])
         #expect(try values("MRR@1", run: bc) == [0])
         // Equal ranks fall back on the input order.
         let sameRank = run([("b", 1, 1), ("a", 1, 1)])

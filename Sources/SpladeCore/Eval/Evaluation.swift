@@ -3,10 +3,11 @@ public enum TieBreak: String, CaseIterable, Sendable {
     /// trec_eval 9.x: by document id, descending (byte order), whatever the run's order. trec_eval
     /// keeps scores as C floats, so scores equal in single precision tie too.
     case docno
-    /// By document id, ascending: the MS MARCO evaluator, which ir_measures uses for RR@k.
+    /// By document id, ascending: the MS MARCO evaluator, which ir_measures uses for RR@k. Scores are
+    /// compared in double precision, as that Python evaluator compares them.
     case docnoAscending = "docno-asc"
     /// The run's own order: its rank column (JSON "rank"; else the input order), ascending, as most
-    /// Python evaluations (and the published JQaRA numbers) keep it.
+    /// Python evaluations (and the published JQaRA numbers) keep it; scores in double precision, as there.
     case rank
 }
 
@@ -16,7 +17,7 @@ public struct EvaluationOptions: Sendable {
     /// otherwise only queries in both the qrels and the run are averaged (trec_eval's default).
     public var missingAsZero: Bool
     public var ndcg: NDCGVariant
-    /// A different tie-break for MRR only (nil: `tieBreak`).
+    /// A different tie-break for MRR@k only (nil: `tieBreak`).
     public var reciprocalRankTieBreak: TieBreak?
 
     public init(tieBreak: TieBreak = .docno, missingAsZero: Bool = false, ndcg: NDCGVariant = .trecEval,
@@ -27,12 +28,12 @@ public struct EvaluationOptions: Sendable {
         self.reciprocalRankTieBreak = reciprocalRankTieBreak
     }
 
-    /// ir_measures' defaults: judged queries missing from the run count as 0; its RR comes from
-    /// the MS MARCO evaluator (ties by docno ascending), everything else from pytrec_eval.
+    /// ir_measures' defaults: judged queries missing from the run count as 0; its RR@k comes from
+    /// the MS MARCO evaluator (ties by docno ascending), everything else (RR without a cutoff too) from pytrec_eval.
     public static let irMeasures = EvaluationOptions(missingAsZero: true, reciprocalRankTieBreak: .docnoAscending)
 
     func tieBreak(for metric: Metric) -> TieBreak {
-        metric.kind == .reciprocalRank ? reciprocalRankTieBreak ?? tieBreak : tieBreak
+        metric.kind == .reciprocalRank && metric.cutoff != nil ? reciprocalRankTieBreak ?? tieBreak : tieBreak
     }
 }
 

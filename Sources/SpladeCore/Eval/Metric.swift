@@ -72,11 +72,13 @@ public struct Metric: Hashable, Sendable, CustomStringConvertible {
         self.init(kind, cutoff: cutoff)
     }
 
-    /// Parses a comma-separated list (`nDCG@10,MRR@10`).
+    /// Parses a comma-separated list (`nDCG@10,MRR@10`); an empty name (`--metrics ""`, a stray comma) is an error.
     public static func parseList(_ text: String) throws(SpladeError) -> [Metric] {
         var metrics: [Metric] = []
-        for name in text.split(separator: ",") {
-            metrics.append(try Metric(parsing: name.filter { $0 != " " }))
+        for name in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let name = name.filter { $0 != " " }
+            guard !name.isEmpty else { throw SpladeError(.usage, "an empty metric name in \"\(text)\"") }
+            metrics.append(try Metric(parsing: name))
         }
         return metrics
     }
