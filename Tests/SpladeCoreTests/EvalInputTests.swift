@@ -46,6 +46,20 @@ struct EvalInputTests {
         }
     }
 
+    /// Ids are compared byte for byte, as trec_eval's strcmp compares them: "é" as U+00E9 and as e + U+0301 are
+    /// two documents (and two queries), though Swift's String equality holds them equal.
+    @Test func idsThatDifferOnlyInUnicodeFormAreDifferentIds() throws {
+        let composed = "\u{E9}", decomposed = "e\u{301}"
+        let qrels = try Qrels(path: try temporaryFile("q1 0 \(composed) 1\n\(composed) 0 d 1\n"))
+        let path = try temporaryFile("q1 Q0 \(decomposed) 1 2 t\nq1 Q0 \(composed) 2 1 t\n\(decomposed) Q0 d 1 1 t\n")
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let run = try Run(path: path, name: "r")
+        #expect(run.warnings.isEmpty && run.queries.count == 2 && run.queries[ExactID("q1")]?.count == 2)
+        let evaluation = Evaluator.evaluate(run, qrels: qrels, metrics: try Metric.parseList("P@1,MRR"))
+        // q1: the decomposed document ranks first but is not the judged one; query é has no results here.
+        #expect(evaluation.queries == ["q1"] && evaluation.values == [[0, 0.5]])
+    }
+
     @Test func trecRunKeepsInputOrderAndDropsRepeatedDocuments() throws {
         let path = try temporaryFile("q1 Q0 a 1 2.5 t\nq1 Q0 b 2 1e0 t\nq2 Q0 a 1 -3 t\nq1 Q0 a 3 0.5 t\n")
         defer { try? FileManager.default.removeItem(atPath: path) }

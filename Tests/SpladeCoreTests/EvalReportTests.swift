@@ -9,7 +9,7 @@ struct EvalReportTests {
         for query in ["q1", "q2", "q3"] { qrels.add(query: query, document: "rel", level: 1) }
         func run(_ name: String, relevantFirst: Set<String>) -> Run {
             Run(name: name, queries: Dictionary(uniqueKeysWithValues: ["q1", "q2", "q3"].map { query in
-                (query, [Run.Entry(document: "other", score: 1, rank: 1),
+                (ExactID(query), [Run.Entry(document: "other", score: 1, rank: 1),
                          Run.Entry(document: "rel", score: relevantFirst.contains(query) ? 2 : 0, rank: 2)])
             }))
         }

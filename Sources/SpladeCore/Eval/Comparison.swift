@@ -45,7 +45,7 @@ public enum Comparisons {
         var i = 0, j = 0
         while i < run.queries.count && j < baseline.queries.count {
             let a = run.queries[i], c = baseline.queries[j]
-            if a == c {
+            if a.utf8.elementsEqual(c.utf8) {  // bytes, as the lists are sorted (not String's canonical equivalence)
                 result.append((a, run.values[i][r] - baseline.values[j][b]))
                 i += 1
                 j += 1

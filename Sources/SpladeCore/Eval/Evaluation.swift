@@ -59,7 +59,7 @@ public enum Evaluator {
         // Run queries without judgments are never evaluated; judged queries without results only
         // with missingAsZero.
         let evaluated = qrels.queries.keys.filter { options.missingAsZero || run.queries[$0] != nil }
-            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            .sorted { $0.text.utf8.lexicographicallyPrecedes($1.text.utf8) }
         var values: [[Double]] = []
         values.reserveCapacity(evaluated.count)
         let tieBreaks = Set(metrics.map(options.tieBreak(for:)))
@@ -69,7 +69,7 @@ public enum Evaluator {
             // The relevance levels down each ranking the metrics need (usually one).
             var scorers: [TieBreak: QueryMetrics] = [:]
             for tieBreak in tieBreaks {
-                let ranked = ranking(entries, tieBreak: tieBreak).map { judgments.levels[$0.document] ?? 0 }
+                let ranked = ranking(entries, tieBreak: tieBreak).map { judgments.levels[ExactID($0.document)] ?? 0 }
                 scorers[tieBreak] = QueryMetrics(ranked: ranked, judgments: judgments, ndcg: options.ndcg)
             }
             values.append(metrics.map { scorers[options.tieBreak(for: $0)]!.value($0) })
@@ -77,7 +77,7 @@ public enum Evaluator {
         let means = metrics.indices.map { m in
             evaluated.isEmpty ? 0 : values.reduce(0) { $0 + $1[m] } / Double(evaluated.count)
         }
-        return RunEvaluation(name: run.name, metrics: metrics, queries: evaluated, values: values, means: means)
+        return RunEvaluation(name: run.name, metrics: metrics, queries: evaluated.map(\.text), values: values, means: means)
     }
 
     /// Score descending; ties by document id (descending as trec_eval, or ascending) or by the run's rank.

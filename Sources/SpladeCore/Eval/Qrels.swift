@@ -1,14 +1,14 @@
 /// The judgments of one query: a relevance level per judged document.
 public struct QueryJudgments: Sendable {
     /// Document → relevance level. Unjudged documents count as level 0; negative levels are non-relevant.
-    public private(set) var levels: [String: Int] = [:]
+    public private(set) var levels: [ExactID: Int] = [:]
     /// Documents with a level ≥ 1 (trec_eval's default relevance level): the R of recall and MAP.
     public private(set) var relevantCount = 0
     /// The positive levels, highest first: the ideal ranking's gains for nDCG.
     public private(set) var idealGains: [Int] = []
 
     /// Records a judgment; returns false (and keeps the first) when the document is already judged.
-    mutating func add(document: String, level: Int) -> Bool {
+    mutating func add(document: ExactID, level: Int) -> Bool {
         guard levels[document] == nil else { return false }
         levels[document] = level
         if level >= 1 { relevantCount += 1 }
@@ -22,7 +22,7 @@ public struct QueryJudgments: Sendable {
 
 /// Relevance judgments in TREC format: `qid iteration docno relevance`, one per line.
 public struct Qrels: Sendable {
-    public private(set) var queries: [String: QueryJudgments] = [:]
+    public private(set) var queries: [ExactID: QueryJudgments] = [:]
     /// Repeated judgments (the first is kept).
     public private(set) var warnings: [InputWarning] = []
 
@@ -60,7 +60,7 @@ public struct Qrels: Sendable {
 
     /// Adds one judgment (for building qrels in code); a repeated document is a warning.
     public mutating func add(query: String, document: String, level: Int, location: String = "") {
-        if !queries[query, default: QueryJudgments()].add(document: document, level: level) {
+        if !queries[ExactID(query), default: QueryJudgments()].add(document: ExactID(document), level: level) {
             warnings.append(InputWarning(location: location,
                                          message: "document \(document) judged twice for query \(query); keeping the first"))
         }

@@ -23,11 +23,11 @@ public struct Run: Sendable {
     /// The name shown in reports.
     public var name: String
     /// Query → entries in input order, a repeated document dropped (the first is kept).
-    public private(set) var queries: [String: [Entry]] = [:]
+    public private(set) var queries: [ExactID: [Entry]] = [:]
     /// Repeated documents.
     public private(set) var warnings: [InputWarning] = []
 
-    public init(name: String, queries: [String: [Entry]]) {
+    public init(name: String, queries: [ExactID: [Entry]]) {
         self.name = name
         self.queries = queries
     }
@@ -61,10 +61,10 @@ public struct Run: Sendable {
     /// Groups records by query, dropping repeated documents. Runs list a query's lines together,
     /// so the last query's slot is remembered and the lookup skipped while the query repeats.
     private struct Builder {
-        var queryIndex: [String: Int] = [:]
-        var queryNames: [String] = []
+        var queryIndex: [ExactID: Int] = [:]
+        var queryNames: [ExactID] = []
         var entries: [[Entry]] = []
-        var seen: [Set<String>] = []
+        var seen: [Set<ExactID>] = []
         var warnings: [InputWarning] = []
         var last: (query: ArraySlice<UInt8>, slot: Int)?
         var deepest = 0
@@ -74,9 +74,10 @@ public struct Run: Sendable {
             if let last, last.query == record.queryBytes {
                 slot = last.slot
             } else {
-                guard let query = FieldScanner.string(record.queryBytes) else {
+                guard let text = FieldScanner.string(record.queryBytes) else {
                     throw SpladeError(.badInput, "invalid UTF-8", location: location.description)
                 }
+                let query = ExactID(text)
                 if let existing = queryIndex[query] {
                     slot = existing
                 } else {
@@ -89,7 +90,7 @@ public struct Run: Sendable {
                 }
                 last = (record.queryBytes, slot)
             }
-            guard seen[slot].insert(record.document).inserted else {
+            guard seen[slot].insert(ExactID(record.document)).inserted else {
                 warnings.append(InputWarning(location: location.description,
                                              message: "duplicate document \(record.document) for query \(queryNames[slot]); keeping the first"))
                 return

@@ -27,12 +27,12 @@ public struct HardNegativeMiner: Sendable {
     public let settings: Settings
     public let collection: DocumentCollection
     /// Per run: its name and, per query, its documents best first with their input lines (for diagnostics).
-    let rankings: [(name: String, queries: [String: [(document: String, line: Int)]])]
-    let judgments: [String: QueryJudgments]
+    let rankings: [(name: String, queries: [ExactID: [(document: ExactID, line: Int)]])]
+    let judgments: [ExactID: QueryJudgments]
     /// Where the qrels came from, for diagnostics.
     let qrelsName: String
     /// Query → document → teacher score.
-    let teacher: [String: [String: Double]]?
+    let teacher: [ExactID: [ExactID: Double]]?
 
     public init(runs: [Run], qrels: Qrels, qrelsName: String, collection: DocumentCollection,
                 teacherScores: Run?, settings: Settings) {
@@ -40,14 +40,14 @@ public struct HardNegativeMiner: Sendable {
         self.collection = collection
         self.rankings = runs.map { run in
             (run.name, run.queries.mapValues { entries in
-                entries.sorted { $0.score != $1.score ? $0.score > $1.score : $0.rank < $1.rank }.map { ($0.document, $0.line) }
+                entries.sorted { $0.score != $1.score ? $0.score > $1.score : $0.rank < $1.rank }.map { (ExactID($0.document), $0.line) }
             })
         }
         self.judgments = qrels.queries
         self.qrelsName = qrelsName
         self.teacher = teacherScores.map { scores in
             scores.queries.mapValues { entries in
-                Dictionary(entries.map { ($0.document, $0.score) }, uniquingKeysWith: { first, _ in first })
+                Dictionary(entries.map { (ExactID($0.document), $0.score) }, uniquingKeysWith: { first, _ in first })
             }
         }
     }
@@ -55,9 +55,11 @@ public struct HardNegativeMiner: Sendable {
     /// The training row of one query, or why it has none, with what happened to its candidates.
     public func row(queryId: String, query: String) throws(SpladeError) -> (RowOutcome, CandidateCounts) {
         var counts = CandidateCounts()
+        let queryId = ExactID(queryId)
         let levels = judgments[queryId]?.levels ?? [:]
         // Most relevant first; equal levels in document order, so the output does not depend on hashing.
-        let relevant = levels.filter { $0.value >= 1 }.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }
+        let relevant = levels.filter { $0.value >= 1 }
+            .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.text.utf8.lexicographicallyPrecedes($1.key.text.utf8) }
         var positives: [TrainingRow.Candidate] = []
         for (document, _) in relevant {
             let text = try self.text(of: document, source: qrelsName)
@@ -66,7 +68,7 @@ public struct HardNegativeMiner: Sendable {
         }
 
         var negatives: [TrainingRow.Candidate] = []
-        var taken = Set<String>()
+        var taken = Set<ExactID>()
         var cursors = Array(repeating: settings.skip, count: rankings.count)
         var active = true
         while active && negatives.count < settings.maxNegatives {
@@ -88,7 +90,7 @@ public struct HardNegativeMiner: Sendable {
 
     /// The label of a candidate, or nil when the teacher did not score it or its score is on the
     /// wrong side of the threshold.
-    private func label(_ queryId: String, _ document: String, positive: Bool, counts: inout CandidateCounts) -> Double? {
+    private func label(_ queryId: ExactID, _ document: ExactID, positive: Bool, counts: inout CandidateCounts) -> Double? {
         guard let teacher else {
             if positive { counts.positives += 1 } else { counts.negatives += 1 }
             return positive ? 1 : 0
@@ -106,8 +108,8 @@ public struct HardNegativeMiner: Sendable {
         return score
     }
 
-    private func text(of document: String, source: String) throws(SpladeError) -> String {
-        guard let text = collection.text(of: document) else {
+    private func text(of document: ExactID, source: String) throws(SpladeError) -> String {
+        guard let text = collection.text(of: document.text) else {
             throw SpladeError(.badInput, "document \(document) is not in the collection \(collection.name)", location: source)
         }
         return text
