@@ -285,7 +285,7 @@ struct SpladeIndex: SpladeTool {
         var vocabulary = tokens.map { VocabularyInfo(size: $0.count, fingerprint: VectorStreamHeader.fingerprint(of: $0), tokens: $0) }
         var vocabularySource = "--model's"
         // Where each id was first read: (input, record), turned into text only for an error.
-        var seen: [String: (input: Int, record: Int)] = [:]
+        var seen: [ExactID: (input: Int, record: Int)] = [:]
         var names: [String] = []
         for path in inputs.isEmpty ? ["-"] : inputs {
             let reader = try VectorReader(path: path, keys: keys == .tokens && tokenizer != nil
@@ -316,7 +316,7 @@ struct SpladeIndex: SpladeTool {
                     throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(size)", location: "\(reader.name): record \(number)")
                 }
                 let id = record.id.idText ?? ""
-                if let first = seen.updateValue((names.count - 1, number), forKey: id) {
+                if let first = seen.updateValue((names.count - 1, number), forKey: ExactID(id)) {
                     throw SpladeError(.badInput, "document id \"\(id)\" was already read at \(names[first.input]): record \(first.record)",
                                       location: "\(reader.name): record \(number)",
                                       hint: inputs.count > 1 ? "shards of one collection hold each document once"
@@ -340,7 +340,7 @@ struct SpladeIndex: SpladeTool {
         let progressBar = Progress(label: "read", unit: "docs", inputPath: input, forced: progress && !quiet)
         var collection = BM25Collection(vocabularySize: tokenizer.vocabulary.count)
         let ignored: Set<Int32> = [tokenizer.clsId, tokenizer.sepId]
-        var firstLine: [String: Int] = [:]  // each document id's line, for the error on a repeated one
+        var firstLine: [ExactID: Int] = [:]  // each document id's line, for the error on a repeated one
         while let line = try reader.next() {
             if line.isBlank { continue }
             let location = "\(reader.name):\(line.number)"
@@ -368,9 +368,9 @@ struct SpladeIndex: SpladeTool {
     }
 
     /// Status 65 when `id` was already read (at the line `firstLine` holds for it).
-    private static func checkUnique(_ id: JSONValue, line: Int, in firstLine: inout [String: Int], location: String) throws(SpladeError) {
+    private static func checkUnique(_ id: JSONValue, line: Int, in firstLine: inout [ExactID: Int], location: String) throws(SpladeError) {
         let text = id.idText ?? ""
-        if let first = firstLine.updateValue(line, forKey: text) {
+        if let first = firstLine.updateValue(line, forKey: ExactID(text)) {
             throw SpladeError(.badInput, "document id \"\(text)\" was already read at line \(first)", location: location,
                               hint: "each document needs an id of its own (1 and \"1\" are the same id)")
         }
@@ -385,12 +385,12 @@ struct SpladeIndex: SpladeTool {
     }
 
     /// Ids to delete, one per line (surrounding blanks ignored).
-    private func readIds(_ path: String) throws(SpladeError) -> Set<String> {
+    private func readIds(_ path: String) throws(SpladeError) -> Set<ExactID> {
         let reader = try LineReader(path: path)
-        var ids = Set<String>()
+        var ids = Set<ExactID>()
         while let line = try reader.next() {
             let id = String(decoding: line.bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-            if !id.isEmpty { ids.insert(id) }
+            if !id.isEmpty { ids.insert(ExactID(id)) }
         }
         return ids
     }

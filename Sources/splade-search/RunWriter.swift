@@ -61,7 +61,7 @@ struct RunWriter: Sendable {
 
 /// The texts of a JSON Lines collection by id, for --with-text.
 final class CollectionTexts: @unchecked Sendable {
-    private var texts: [String: String] = [:]
+    private var texts: [ExactID: String] = [:]
     /// The collection's display name, for the warning about hits it lacks.
     let name: String
 
@@ -79,9 +79,9 @@ final class CollectionTexts: @unchecked Sendable {
             case .number(let literal): key = literal
             default: continue
             }
-            texts[key] = record.text
+            texts[ExactID(key)] = record.text
         }
     }
 
-    func text(of id: String) -> String? { texts[id] }
+    func text(of id: String) -> String? { texts[ExactID(id)] }
 }

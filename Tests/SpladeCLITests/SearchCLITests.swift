@@ -86,6 +86,22 @@ struct SearchCLITests {
     }
 
     /// --query-terms N searches with the N largest weights only: the same run as the query pruned by hand.
+    /// Ids are compared byte for byte: "é" as U+00E9 and as e + U+0301 are two documents (Swift's String
+    /// equality would call them one, refuse the second as a repeated id, and delete both with either).
+    @Test func idsThatDifferOnlyInUnicodeFormAreTwoDocuments() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try IndexCLISupport.write("{\"id\":\"\u{E9}\",\"vector\":{\"2001\":1.0}}\n{\"id\":\"e\u{301}\",\"vector\":{\"2001\":2.0}}\n",
+                                  to: directory + "/docs.jsonl")
+        let build = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl", "-o", directory + "/idx"])
+        #expect(build.status == 0 && build.stderr.contains("2 documents"), "\(build.stderr)")
+        let delete = try Tools.run("splade-index", ["-o", directory + "/idx", "--delete", "-"], stdin: "e\u{301}\n")
+        #expect(delete.status == 0 && delete.stderr.contains("deleted 1 document;"), "\(delete.stderr)")
+        let search = try Tools.run("splade-search", ["--index", directory + "/idx", "--vectors", "--keys", "ids", "--format", "json"],
+                                   stdin: "{\"id\":\"q\",\"vector\":{\"2001\":1.0}}\n")
+        #expect(search.status == 0 && search.stdoutLines.count == 1 && search.stdoutText.contains("\"docno\":\"\u{E9}\""), "\(search.stdoutText)")
+    }
+
     @Test func idsATRECRunCannotHoldAreRefusedThere() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

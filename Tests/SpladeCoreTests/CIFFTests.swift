@@ -181,7 +181,7 @@ import Testing
         _ = try IndexTestSupport.build(Array(vectors[0..<500]), vocabulary: vocabulary, blockSize: 16, reorder: true, directory: original)
         _ = try IndexUpdate.add(IndexTestSupport.batch(Array(vectors[500...]), idPrefix: "e"), fingerprint: 42, directory: original,
                                 lock: try IndexLock(directory: original, wait: false))
-        _ = try IndexUpdate.delete(ids: Set((0..<500).filter { $0 % 7 == 0 }.map { "d\($0)" }), directory: original,
+        _ = try IndexUpdate.delete(ids: Set((0..<500).filter { $0 % 7 == 0 }.map { ExactID("d\($0)") }), directory: original,
                                    lock: try IndexLock(directory: original, wait: false))
         let before = try IndexSnapshot(directory: original)
         #expect(before.segments.count == 2 && before.manifest.deleted > 0)

@@ -101,7 +101,7 @@ public enum IndexUpdate {
                               + "(fingerprint differs)", location: source ?? directory)
         }
         guard documents.count > 0 else { return .unchanged(snapshot) }
-        let replaced = Set((0..<documents.count).map { documents.idText($0) })
+        let replaced = Set((0..<documents.count).map { ExactID(documents.idText($0)) })
         let generation = try GenerationBuilder(directory: directory, lock: lock)
         var (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: replaced)
         let number = (manifest.segments.compactMap { Int($0.file.dropFirst(4).dropLast(4)) }.max() ?? 0) + 1
@@ -124,7 +124,7 @@ public enum IndexUpdate {
 
     /// Deletes every document whose id is in `ids`; unknown ids are ignored (counted by the caller
     /// from the summary). When none is live, no new generation is written.
-    public static func delete(ids: Set<String>, directory: String, lock: IndexLock) throws(SpladeError) -> IndexUpdateSummary {
+    public static func delete(ids: Set<ExactID>, directory: String, lock: IndexLock) throws(SpladeError) -> IndexUpdateSummary {
         let snapshot = try IndexSnapshot(directory: directory)
         let generation = try GenerationBuilder(directory: directory, lock: lock)
         let (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: ids)
@@ -150,7 +150,7 @@ public enum IndexUpdate {
     /// Links the snapshot's segments into the new generation, with new deletion lists where `ids`
     /// names live documents. Returns the manifest entries and how many documents were newly deleted.
     private static func keepSegments(of snapshot: IndexSnapshot, in generation: GenerationBuilder,
-                                     deleting ids: Set<String>) throws(SpladeError) -> ([IndexManifest.SegmentEntry], Int) {
+                                     deleting ids: Set<ExactID>) throws(SpladeError) -> ([IndexManifest.SegmentEntry], Int) {
         var entries: [IndexManifest.SegmentEntry] = []
         var newlyDeleted = 0
         for (i, segment) in snapshot.segments.enumerated() {
@@ -159,7 +159,7 @@ public enum IndexUpdate {
             var deletions = snapshot.deletions[i] ?? Deletions(documents: segment.documents)
             let before = deletions.count
             if !ids.isEmpty {
-                for d in 0..<segment.documents where !deletions.contains(d) && ids.contains(segment.idText(d)) {
+                for d in 0..<segment.documents where !deletions.contains(d) && ids.contains(ExactID(segment.idText(d))) {
                     deletions.insert(d)
                 }
             }

@@ -35,8 +35,8 @@ public final class ShardedSearch: @unchecked Sendable {
         }
         // Within one index an id is live once (an addition replaces it); across shards it may not be.
         guard shards.count > 1 else { return Array(hits.prefix(k)) }
-        var seen = Set<String>(), unique: [Hit] = []
-        for hit in hits where unique.count < k && seen.insert(id(of: hit)).inserted { unique.append(hit) }
+        var seen = Set<ExactID>(), unique: [Hit] = []
+        for hit in hits where unique.count < k && seen.insert(ExactID(id(of: hit))).inserted { unique.append(hit) }
         return unique
     }
 
@@ -63,9 +63,9 @@ public enum Fusion: Sendable {
         }
     }
 
-    /// Fuses `lists` (each best first) with `weights`; ties broken by the id text, ascending.
+    /// Fuses `lists` (each best first) with `weights`, ids compared byte for byte; ties broken by the id bytes, ascending.
     public func fuse(_ lists: [[Item]], weights: [Double], k: Int) -> [Item] {
-        var fused: [String: Item] = [:]
+        var fused: [ExactID: Item] = [:]
         for (list, weight) in zip(lists, weights) {
             let high = list.first?.score ?? 0, low = list.last?.score ?? 0
             for (rank, item) in list.enumerated() {
@@ -74,9 +74,11 @@ public enum Fusion: Sendable {
                 case .reciprocalRank(let c): contribution = weight / (c + Double(rank + 1))
                 case .weightedSum: contribution = weight * (high > low ? (item.score - low) / (high - low) : 1)
                 }
-                fused[item.key, default: Item(id: item.id, key: item.key, score: 0)].score += contribution
+                fused[ExactID(item.key), default: Item(id: item.id, key: item.key, score: 0)].score += contribution
             }
         }
-        return Array(fused.values.sorted { $0.score != $1.score ? $0.score > $1.score : $0.key < $1.key }.prefix(k))
+        return Array(fused.values.sorted {
+            $0.score != $1.score ? $0.score > $1.score : $0.key.utf8.lexicographicallyPrecedes($1.key.utf8)
+        }.prefix(k))
     }
 }

@@ -67,8 +67,8 @@ public final class Trainer {
         sessions = try (0..<max(1, threads)).map { _ throws(SpladeError) in try tokenizer.makeSession() }
         // As the reference: the distinct token strings (a repeated one counts once; the v1 list repeats 〠), each
         // mapped to its id, an unknown one to [UNK].
-        var seen = Set<String>()
-        let tokens = config.noiseTokens.filter { seen.insert($0).inserted }
+        var seen = Set<ExactID>()
+        let tokens = config.noiseTokens.filter { seen.insert(ExactID($0)).inserted }
         let vocabularyIds = tokens.map { tokenizer.vocabulary.id(of: $0) }
         noiseTokenIds = vocabularyIds.map { $0 ?? tokenizer.unknownId }
         noiseTokensNotInVocabulary = zip(tokens, vocabularyIds).compactMap { token, id in id == nil ? token : nil }

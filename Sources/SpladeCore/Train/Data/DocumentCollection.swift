@@ -7,23 +7,23 @@
 public final class DocumentCollection: Sendable {
     private let texts: [String]
     /// Id → index into `texts`; nil when ids are positions.
-    private let slots: [String: Int]?
+    private let slots: [ExactID: Int]?
     /// The input's display name, for diagnostics.
     public let name: String
 
-    /// The text of a document, nil when the id is not in the collection. Ids are compared as text:
+    /// The text of a document, nil when the id is not in the collection. Ids are compared as text, byte for byte:
     /// the JSON number 12 and the string "12" are the same id.
     public func text(of id: String) -> String? {
         guard let slots else {
             guard let position = Int(id), texts.indices.contains(position) else { return nil }
             return texts[position]
         }
-        return slots[id].map { texts[$0] }
+        return slots[ExactID(id)].map { texts[$0] }
     }
 
     public init(texts: [String], ids: [String]?, name: String) {
         self.texts = texts
-        self.slots = ids.map { Dictionary($0.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first }) }
+        self.slots = ids.map { Dictionary($0.enumerated().map { (ExactID($1), $0) }, uniquingKeysWith: { first, _ in first }) }
         self.name = name
     }
 
@@ -34,7 +34,7 @@ public final class DocumentCollection: Sendable {
         let reader = try LineReader(path: path)
         var texts: [String] = []
         var ids: [String]?
-        var seen = Set<String>()
+        var seen = Set<ExactID>()
         while let line = try reader.next() {
             let location = "\(reader.name):\(line.number)"
             let value = try JSONLine.object(line.bytes, location: location)
@@ -44,7 +44,7 @@ public final class DocumentCollection: Sendable {
                     throw SpladeError(.badInput, "missing field \"\(idField)\" (a string or number)", location: location,
                                       hint: "the first record has one, so every record needs one")
                 }
-                guard seen.insert(id).inserted else {
+                guard seen.insert(ExactID(id)).inserted else {
                     throw SpladeError(.badInput, "document id \(id) appears twice", location: location)
                 }
                 ids!.append(id)

@@ -54,7 +54,7 @@ public struct ScoreFilter: Sendable {
         var counts = CandidateCounts()
         var positives: [TrainingRow.Candidate] = []
         var negatives: [TrainingRow.Candidate] = []
-        var seen: (positive: Set<String>, negative: Set<String>) = ([], [])
+        var seen: (positive: Set<ExactID>, negative: Set<ExactID>) = ([], [])
         var scoredColumns = 0
         for (column, value) in members {
             guard let role = Self.role(of: column), let scores = try meanScores(row, column: column, location: location)
@@ -69,7 +69,7 @@ public struct ScoreFilter: Sendable {
                 let text = try self.text(of: candidate, column: column, location: location)
                 switch role {
                 case .positive:
-                    guard seen.positive.insert(candidate).inserted else { counts.duplicates += 1; continue }
+                    guard seen.positive.insert(ExactID(candidate)).inserted else { counts.duplicates += 1; continue }
                     if selection.keepsPositive(score) {
                         positives.append(.init(text: text, score: score))
                         counts.positives += 1
@@ -77,7 +77,7 @@ public struct ScoreFilter: Sendable {
                         counts.undecided += 1
                     }
                 case .negative:
-                    guard seen.negative.insert(candidate).inserted else { counts.duplicates += 1; continue }
+                    guard seen.negative.insert(ExactID(candidate)).inserted else { counts.duplicates += 1; continue }
                     if selection.keepsNegative(score) {
                         negatives.append(.init(text: text, score: score))
                         counts.negatives += 1
