@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import Foundation
 import SpladeCore
 
 /// Buffered output to standard output or to a file. A file is written under a temporary name in
@@ -16,8 +17,8 @@ public final class OutputSink {
     private let displayName: String
     /// For a file: the temporary path and the final one. Nil: a stream (standard output, a device, a pipe).
     private let paths: (temporary: String, final: String)?
-    /// For a file: the start of its temporary names, `DIR/.NAME.tmp.`.
-    private var temporaryPrefix: String?
+    /// For a file: its directory (with its slash, or empty) and name, whose abandoned temporaries `commit` sweeps.
+    private var sweep: (directory: String, base: String)?
     private var buffer: [UInt8] = []
     private let flushThreshold = 1 << 18
 
@@ -56,46 +57,62 @@ public final class OutputSink {
             return
         }
         let final = Self.linkTarget(path) ?? path
+        // The directory part keeps its slash ("/x" → "/", "x" → ""), so the temporary is always beside the output.
         let slash = final.lastIndex(of: "/")
-        let directory = slash.map { String(final[..<$0]) } ?? "."
+        let directory = slash.map { String(final[...$0]) } ?? ""
         let base = slash.map { String(final[final.index(after: $0)...]) } ?? final
-        let prefix = (directory.isEmpty ? "" : directory + "/") + ".\(base).tmp."
-        // A new file of a name no one can plant a link at (mkstemp: O_EXCL, a random suffix), with the mode the
-        // replaced file had, or a new file's (0666 less the umask).
-        var template = Array((prefix + "\(getpid()).XXXXXX").utf8CString)
+        // A new file of a name no one can plant a link at (mkstemp: O_EXCL, a random suffix), locked while it is
+        // written (so no sweep takes it), with the mode the replaced file had, or a new file's (0666 less the umask).
+        var template = Array((directory + ".\(base)" + Self.temporaryMarker + "\(getpid()).XXXXXX").utf8CString)
         let fd = template.withUnsafeMutableBufferPointer { mkstemp($0.baseAddress!) }
         guard fd >= 0 else {
             throw SpladeError(.cannotCreateOutput, "cannot create: \(systemErrorMessage())", location: path)
         }
         _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
+        _ = flock(fd, LOCK_EX)
         let temporary = String(decoding: template.dropLast().map { UInt8(bitPattern: $0) }, as: UTF8.self)
         fchmod(fd, stat(final, &target) == 0 ? target.st_mode & 0o7777 : 0o666 & ~Self.umask)
         descriptor = fd
         paths = (temporary, final)
-        temporaryPrefix = prefix
+        sweep = (directory, base)
         TemporaryFiles.register(temporary)
     }
 
-    /// The process's file-creation mask (read once: umask(2) can only be read by setting it).
+    /// Temporaries are named `.NAME.tmp.PID.XXXXXX`.
+    private static let temporaryMarker = ".tmp."
+
+    /// The process's file-creation mask, from /proc (umask(2) reads it only by setting it, for every thread);
+    /// where /proc is missing, by setting and restoring it.
     private static let umask: mode_t = {
+        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+           let line = status.split(separator: "\n").first(where: { $0.hasPrefix("Umask:") }),
+           let mask = mode_t(line.dropFirst("Umask:".count).trimmingCharacters(in: .whitespaces), radix: 8) {
+            return mask
+        }
         let mask = Glibc.umask(0o022)
         Glibc.umask(mask)
         return mask
     }()
 
-    /// Removes the temporary files of this output that writers killed with SIGKILL left (`.NAME.tmp.PID.XXXXXX`
-    /// of a process that no longer runs).
-    private func removeAbandonedTemporaries(prefix: String) {
-        let slash = prefix.lastIndex(of: "/")
-        let directory = slash.map { String(prefix[..<$0]) } ?? "."
-        let namePrefix = slash.map { String(prefix[prefix.index(after: $0)...]) } ?? prefix
-        guard let stream = opendir(directory.isEmpty ? "/" : directory) else { return }
+    /// Removes the temporaries of this output that killed writers left: names `.NAME.tmp.PID.XXXXXX` exactly,
+    /// on which no one holds the lock a writer holds while it writes (the kernel drops a killed process's locks).
+    private func removeAbandonedTemporaries(directory: String, base: String) {
+        guard let stream = opendir(directory.isEmpty ? "." : directory) else { return }
         defer { closedir(stream) }
+        let namePrefix = ".\(base)" + Self.temporaryMarker
+        func isTemporarySuffix(_ suffix: Substring) -> Bool {
+            let parts = suffix.split(separator: ".", omittingEmptySubsequences: false)
+            return parts.count == 2 && (1...10).contains(parts[0].count) && parts[0].allSatisfy(\.isASCII) && parts[0].allSatisfy(\.isNumber)
+                && parts[1].utf8.count == 6 && parts[1].utf8.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0) }
+        }
         while let entry = readdir(stream) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(cString: $0.bindMemory(to: CChar.self).baseAddress!) }
-            guard name.hasPrefix(namePrefix), let pid = Int32(name.dropFirst(namePrefix.count).prefix { $0 != "." }),
-                  pid != getpid(), kill(pid, 0) == -1 && errno == ESRCH else { continue }
-            unlink((directory.isEmpty ? "" : directory + "/") + name)
+            guard name.hasPrefix(namePrefix), isTemporarySuffix(name.dropFirst(namePrefix.count)) else { continue }
+            let candidate = directory + name
+            let fd = open(candidate, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+            guard fd >= 0 else { continue }
+            if flock(fd, LOCK_EX | LOCK_NB) == 0 && candidate != paths?.temporary { unlink(candidate) }
+            close(fd)
         }
     }
 
@@ -186,7 +203,7 @@ public final class OutputSink {
                               location: displayName)
         }
         TemporaryFiles.unregister(paths.temporary)
-        if let temporaryPrefix { removeAbandonedTemporaries(prefix: temporaryPrefix) }
+        if let sweep { removeAbandonedTemporaries(directory: sweep.directory, base: sweep.base) }
     }
 }
 

@@ -159,6 +159,8 @@ struct EvalCLITests {
         ["--metrics", "nDCG@10,"],
         ["--tie-break", "random"],
         ["--fail-under", "nDCG@10"],
+        ["--fail-under", ""],
+        ["--fail-under", "nDCG@10=0.5,"],
         ["--baseline", "nosuchrun"],
         ["--trials", "0"],
         ["--ir-measures", "--tie-break", "rank"],

@@ -45,36 +45,46 @@ struct OutputSinkTests {
         #expect(try entries() == ["out.txt"])
     }
 
-    /// The replaced file keeps its permissions (a private output stays private); a new one gets 0666 less the umask.
-    @Test func theReplacedFilesModeIsKept() throws {
-        let path = directory + "/private.txt", fresh = directory + "/fresh.txt"
-        try "old\n".write(toFile: path, atomically: false, encoding: .utf8)
-        #expect(chmod(path, 0o600) == 0)
-        for output in [path, fresh] {
-            let sink = try OutputSink(path: output)
-            try sink.write("new\n")
-            try sink.commit()
-        }
-        func mode(_ path: String) -> mode_t {
-            var info = stat()
-            return stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0
-        }
-        let mask = umask(0o022)
-        umask(mask)
-        #expect(mode(path) == 0o600)
-        #expect(mode(fresh) == 0o666 & ~mask)
+    func mode(_ path: String) -> mode_t {
+        var info = stat()
+        return stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0
     }
 
-    /// Temporaries of writers killed with SIGKILL (their process gone) go when the output is next written;
-    /// a running writer's stays.
-    @Test func abandonedTemporariesAreRemovedOnTheNextCommit() throws {
-        let path = directory + "/out.txt"
-        let gone = ".out.txt.tmp.\(Int32.max).a1b2c3", running = ".out.txt.tmp.\(getppid()).d4e5f6", other = ".other.txt.tmp.\(Int32.max).a1b2c3"
-        for name in [gone, running, other] { try "partial".write(toFile: directory + "/" + name, atomically: false, encoding: .utf8) }
+    /// The replaced file keeps its permissions (a private output stays private).
+    @Test func theReplacedFilesModeIsKept() throws {
+        let path = directory + "/private.txt"
+        try "old\n".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(chmod(path, 0o600) == 0)
         let sink = try OutputSink(path: path)
         try sink.write("new\n")
         try sink.commit()
-        #expect(try entries() == [other, running, "out.txt"].sorted())
+        #expect(mode(path) == 0o600)
+    }
+
+    /// A new output gets 0666 less the tool's umask, as a shell redirection would make it.
+    @Test(.enabled(if: IndexCLISupport.modelAvailable, "needs models/splade-tiny (make deps)"))
+    func aNewOutputFollowsTheUmask() throws {
+        let path = directory + "/ids.jsonl"
+        let run = try Tools.shell("umask 027; printf '{\"id\":1,\"text\":\"a\"}\\n' | splade-tokenize --model '\(IndexCLISupport.model)' -o '\(path)'")
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(mode(path) == 0o640)
+    }
+
+    /// Temporaries killed writers left go when the output is next written: names of this output's temporaries
+    /// exactly, that no running writer holds locked. Another output's temporaries and other files stay.
+    @Test func abandonedTemporariesAreRemovedOnTheNextCommit() throws {
+        let path = directory + "/out.txt"
+        let gone = ".out.txt.tmp.\(Int32.max).a1b2c3", running = ".out.txt.tmp.\(getpid()).d4e5f6"
+        let others = [".other.txt.tmp.\(Int32.max).a1b2c3", ".out.txt.tmp.5.tmp.77.Ab12Cd", ".out.txt.tmp.123.notes"]
+        for name in [gone, running] + others { try "partial".write(toFile: directory + "/" + name, atomically: false, encoding: .utf8) }
+        // A writer holds its temporary locked while it writes.
+        let held = open(directory + "/" + running, O_RDONLY)
+        defer { close(held) }
+        #expect(flock(held, LOCK_EX) == 0)
+        let sink = try OutputSink(path: path)
+        try sink.write("new\n")
+        try sink.commit()
+        #expect(try entries() == (others + [running, "out.txt"]).sorted())
     }
 
     /// Started with standard error closed, a tool's warnings must not land in the output file, which would

@@ -118,13 +118,17 @@ struct TrainCLITests {
         // Staging directories: a dead process's (removed), a live one's and a name that is not a checkpoint's (kept).
         // The final model's staging directory, left by a run killed while moving its files into place, goes too.
         let dead = out + "/checkpoint-2.tmp-2147483646", live = out + "/checkpoint-3.tmp-\(ProcessInfo.processInfo.processIdentifier)"
-        let other = out + "/notes.tmp-2147483646", deadFinal = out + "/.final-2147483646"
-        for path in [dead, live, other, deadFinal] { try fm.createDirectory(atPath: path, withIntermediateDirectories: false) }
+        // One named like the final model's but holding a file no checkpoint has is not ours: it stays.
+        let other = out + "/notes.tmp-2147483646", deadFinal = out + "/.final-2147483646", notOurs = out + "/.final-2147483645"
+        for path in [dead, live, other, deadFinal, notOurs] { try fm.createDirectory(atPath: path, withIntermediateDirectories: false) }
+        try Data("{}".utf8).write(to: URL(fileURLWithPath: deadFinal + "/config.json"))
+        try Data("mine".utf8).write(to: URL(fileURLWithPath: notOurs + "/notes.txt"))
 
         let resumed = try train("--output-dir '\(out)' --save_steps 1 --resume", in: out)
         #expect(resumed.status == 0, "\(resumed.stderr)")
         #expect(resumed.stderr.contains("removed \(dead)") && resumed.stderr.contains("removed \(deadFinal)"), "\(resumed.stderr)")
         #expect(!fm.fileExists(atPath: dead) && !fm.fileExists(atPath: deadFinal) && fm.fileExists(atPath: live) && fm.fileExists(atPath: other))
+        #expect(fm.fileExists(atPath: notOurs + "/notes.txt"))
         // Each step is logged once: the lines after checkpoint-1 were dropped before the resumed run logged them again.
         let steps = try String(contentsOfFile: out + "/training_log.jsonl", encoding: .utf8).split(separator: "\n").map {
             try #require(JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])["step"] as? Int

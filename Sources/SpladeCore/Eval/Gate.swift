@@ -17,11 +17,14 @@ public struct Gate: Sendable {
         self.init(metric: try Metric(parsing: String(parts[0])), threshold: threshold)
     }
 
-    /// Parses a comma-separated list (`nDCG@10=0.6,MRR@10=0.8`).
+    /// Parses a comma-separated list (`nDCG@10=0.6,MRR@10=0.8`). An empty item is an error: `--fail-under "$GATE"`
+    /// with the variable unset must not turn the gate off.
     public static func parseList(_ text: String) throws(SpladeError) -> [Gate] {
         var gates: [Gate] = []
-        for item in text.split(separator: ",") {
-            gates.append(try Gate(parsing: item.filter { $0 != " " }))
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let item = item.filter { $0 != " " }
+            guard !item.isEmpty else { throw SpladeError(.usage, "an empty gate in \"\(text)\"", hint: "e.g. --fail-under nDCG@10=0.6") }
+            gates.append(try Gate(parsing: item))
         }
         return gates
     }

@@ -62,17 +62,20 @@ public enum Checkpoint {
         }.sorted { $0.0 < $1.0 }
     }
 
-    /// Removes the staging directories (`checkpoint-N.tmp-PID`, `.final-PID.tmp-PID`) that runs killed while
-    /// saving left in `outputDirectory`, and returns their paths. Those of a live process are kept: it may
-    /// still be writing them. Nothing else is touched.
+    /// Removes the staging directories (`checkpoint-N.tmp-PID`, `.final-PID.tmp-PID`, `.final-PID`) that runs
+    /// killed while saving left in `outputDirectory`, and returns their paths. Those of a live process are kept: it
+    /// may still be writing them; so is a directory holding anything a checkpoint does not (not ours, whatever its
+    /// name). Nothing else is touched.
     public static func removeStagingLeftovers(in outputDirectory: String) -> [String] {
         let fm = FileManager.default
         let names = (try? fm.contentsOfDirectory(atPath: outputDirectory)) ?? []
+        let checkpointFiles = Set(["model.safetensors", "config.json", "optimizer.safetensors", "trainer_state.json"] + tokenizerFiles)
         return names.compactMap { name -> String? in
             guard let pid = stagingProcess(name), !isRunning(pid) else { return nil }
             let path = outputDirectory + "/" + name
             var isDirectory: ObjCBool = false
             guard fm.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue,
+                  let contents = try? fm.contentsOfDirectory(atPath: path), contents.allSatisfy(checkpointFiles.contains),
                   (try? fm.removeItem(atPath: path)) != nil else { return nil }
             return path
         }
