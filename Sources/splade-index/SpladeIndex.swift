@@ -203,7 +203,11 @@ struct SpladeIndex: SpladeTool {
                 }
             }
             let lock = try IndexLock(directory: directory, wait: wait)
-            let (summary, verb) = try update(directory, lock: lock)
+            let (summary, verb): (IndexUpdateSummary, String)
+            do { (summary, verb) = try update(directory, lock: lock) } catch {
+                lock.abandonCreatedDirectory()  // a failed first build leaves no directory behind
+                throw error
+            }
             Diagnostics.note(String(format: "%@: %@; %d live in %d segment%@, %@, %.2f s",
                                     summary.generationPath, verb, summary.documents, summary.segments,
                                     summary.segments == 1 ? "" : "s", Self.bytes(summary.bytes), clock.lap()))

@@ -159,6 +159,29 @@ struct IndexCLITests {
         #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == "gen-000002\n")
     }
 
+    /// A first build that fails removes the directory it made, LOCK included; a build waiting on that lock
+    /// notices that its LOCK is gone and starts over, making the index.
+    @Test func aBuildWaitingOnAFailingFirstBuildStartsOver() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = directory + "/idx"
+        let (first, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index, "--quiet"])
+        IndexCLISupport.waitUntil { FileManager.default.fileExists(atPath: index + "/LOCK") }
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 10, prefix: "x"), to: directory + "/more.jsonl")
+        let waiting = Process()
+        waiting.executableURL = URL(fileURLWithPath: Tools.binDirectory + "/splade-index")
+        waiting.arguments = ["--model", model, "--keys", "ids", "-i", directory + "/more.jsonl", "-o", index, "--wait", "--quiet"]
+        waiting.standardError = FileHandle.nullDevice
+        try waiting.run()
+        usleep(300_000)
+        #expect(waiting.isRunning)
+        try input.close()  // no documents: the first build fails
+        first.waitUntilExit()
+        waiting.waitUntilExit()
+        #expect(first.terminationStatus == 65 && waiting.terminationStatus == 0)
+        #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == "gen-000001\n")
+    }
+
     @Test func killDuringABuildLeavesTheOldIndexSearchable() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -213,10 +236,8 @@ struct IndexCLITests {
                                  stdin: "{\"id\":\"a\",\"input_ids\":[2000]}\n{\"id\":\"a\",\"input_ids\":[2001]}\n")
         #expect(bm25.status == 65)
         #expect(bm25.stderr.contains("<stdin>:2: document id \"a\" was already read at line 1"), "\(bm25.stderr)")
-        // A failed build leaves no index (its directory and lock may stay: a build waiting on that lock must keep it);
-        // an update of an index that is not there creates nothing at all.
-        #expect(!FileManager.default.fileExists(atPath: directory + "/new/CURRENT"))
-        try FileManager.default.removeItem(atPath: directory + "/new")
+        // A failed first build leaves no directory; an update of an index that is not there creates nothing at all.
+        #expect(!FileManager.default.fileExists(atPath: directory + "/new"))
         let add = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", directory + "/new", "--add", "-i",
                                                  directory + "/repeated.jsonl"])
         #expect(add.status == 66, "\(add.stderr)")
@@ -239,8 +260,9 @@ struct IndexCLITests {
         let add = try Tools.run("splade-index", ["--model", model, "-o", index, "--add"], stdin: "")
         #expect(add.status == 0 && add.stderr.contains("no documents to add"), "\(add.stderr)")
         #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == current)
+        // A failed first build leaves no directory behind.
         let fresh = try Tools.run("splade-index", ["--model", model, "-o", directory + "/fresh"], stdin: "")
-        #expect(fresh.status == 65 && !FileManager.default.fileExists(atPath: directory + "/fresh/CURRENT"), "\(fresh.stderr)")
+        #expect(fresh.status == 65 && !FileManager.default.fileExists(atPath: directory + "/fresh"), "\(fresh.stderr)")
     }
 
     @Test func deletingOnlyUnknownIdsKeepsTheGeneration() throws {

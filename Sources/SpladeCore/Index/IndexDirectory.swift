@@ -62,12 +62,50 @@ public enum IndexDirectory {
 }
 
 /// The build lock of an index directory (flock on INDEX/LOCK), held for this object's lifetime.
+///
+/// A build that fails on a directory it created removes it again (`abandonCreatedDirectory`), LOCK included. A
+/// builder waiting on that lock then holds a file no longer in the directory, so every locker checks, once it has
+/// the lock, that INDEX/LOCK is still the file it locked, and starts over when it is not.
 public final class IndexLock {
     private let descriptor: Int32
+    private let directory: String
+    /// Whether this lock made the directory (so that a failed first build can leave no trace).
+    private let createdDirectory: Bool
 
     /// Creates the directory if needed; refuses a non-empty directory that is not an index.
     /// `wait` false: another build holding the lock is a temporary failure (exit 75).
     public init(directory: String, wait: Bool) throws(SpladeError) {
+        self.directory = directory
+        let path = directory + "/" + IndexDirectory.lockFile
+        while true {
+            let created = try Self.prepare(directory)
+            let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+            guard fd >= 0 else {
+                if errno == ENOENT { continue }  // the directory went between the two steps: start over
+                throw SpladeError(.cannotCreateOutput, "cannot open the lock file: \(systemErrorMessage())", location: path)
+            }
+            while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
+                if errno == EINTR { continue }
+                let code = errno
+                close(fd)
+                if code == EWOULDBLOCK {
+                    throw SpladeError(.tempFail, "another splade-index is building this index", location: directory,
+                                      hint: "pass --wait to wait for it to finish")
+                }
+                throw SpladeError(.cannotCreateOutput, "cannot lock: \(systemErrorMessage(code))", location: path)
+            }
+            var locked = stat(), named = stat()
+            if fstat(fd, &locked) == 0 && stat(path, &named) == 0 && locked.st_dev == named.st_dev && locked.st_ino == named.st_ino {
+                descriptor = fd
+                createdDirectory = created
+                return
+            }
+            close(fd)  // a failed first build removed what we locked: start over
+        }
+    }
+
+    /// Checks or makes the directory; true when this call made it.
+    private static func prepare(_ directory: String) throws(SpladeError) -> Bool {
         var info = stat()
         if stat(directory, &info) == 0 {
             guard (info.st_mode & S_IFMT) == S_IFDIR else {
@@ -78,24 +116,19 @@ public final class IndexLock {
                 throw SpladeError(.cannotCreateOutput, "not an index directory (no CURRENT), refusing to write into it",
                                   location: directory, hint: "name a new or empty directory")
             }
-        } else if mkdir(directory, 0o755) != 0 && errno != EEXIST {
-            throw SpladeError(.cannotCreateOutput, "cannot create the index directory: \(systemErrorMessage())", location: directory)
+            return false
         }
-        let path = directory + "/" + IndexDirectory.lockFile
-        descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard descriptor >= 0 else {
-            throw SpladeError(.cannotCreateOutput, "cannot open the lock file: \(systemErrorMessage())", location: path)
-        }
-        while flock(descriptor, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
-            if errno == EINTR { continue }
-            let code = errno
-            close(descriptor)
-            if code == EWOULDBLOCK {
-                throw SpladeError(.tempFail, "another splade-index is building this index", location: directory,
-                                  hint: "pass --wait to wait for it to finish")
-            }
-            throw SpladeError(.cannotCreateOutput, "cannot lock: \(systemErrorMessage(code))", location: path)
-        }
+        if mkdir(directory, 0o755) == 0 { return true }
+        if errno == EEXIST { return false }
+        throw SpladeError(.cannotCreateOutput, "cannot create the index directory: \(systemErrorMessage())", location: directory)
+    }
+
+    /// After a failed build: removes the directory this lock made, while still holding the lock, if it holds no
+    /// index (LOCK first, then the directory itself; anything else in it keeps it).
+    public func abandonCreatedDirectory() {
+        guard createdDirectory, access(directory + "/" + IndexDirectory.currentFile, F_OK) != 0 else { return }
+        unlink(directory + "/" + IndexDirectory.lockFile)
+        rmdir(directory)
     }
 
     deinit { close(descriptor) }
