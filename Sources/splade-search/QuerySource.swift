@@ -18,6 +18,7 @@ final class QuerySource {
     private let input: Input
     /// For each index: whether its queries come from the model (else tokenizer-only).
     private let usesModel: [Bool]
+    private let shards: [IndexSnapshot]
     /// --query-terms: keep only this many of a query's largest weights (approximate).
     private let termLimit: Int?
     /// Whether query ids become TREC fields (--format trec), which must be non-empty and without whitespace.
@@ -26,6 +27,7 @@ final class QuerySource {
 
     init(tool: SpladeSearch, shards: [IndexSnapshot]) throws(SpladeError) {
         usesModel = shards.map { $0.manifest.kind == .splade && !tool.tokensOnly && !tool.vectors }
+        self.shards = shards
         termLimit = tool.queryTerms
         trecIds = tool.format == .trec
         let options = tool.tokenizerOptions
@@ -81,7 +83,9 @@ final class QuerySource {
     }
 
     private func quantize(_ vector: SparseVector) -> QuantizedQuery {
-        QuantizedQuery(termLimit.map { vector.topK($0) } ?? vector)
+        QuantizedQuery(termLimit.map { vector.topK($0) } ?? vector) { term in
+            shards.contains { $0.segments.contains { $0.hasPostings(forTerm: Int(term)) } }
+        }
     }
 
     /// Status 65 for a query id that a TREC run cannot hold.

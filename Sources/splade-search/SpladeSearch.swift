@@ -17,7 +17,8 @@ struct SpladeSearch: SpladeTool {
             from the index's is refused (status 65).
 
             The search is exact by default: the same documents and order as brute force over the \
-            index's 8-bit impacts (equal scores: the document indexed first). Reported scores are within \
+            index's 8-bit impacts and the query as integers (its weights on the index's terms scaled to sum \
+            to 2^23 and rounded; equal scores: the document indexed first). Reported scores are within \
             scale/2 x (sum of query weights) of the float dot product (scale: see splade-index --help). \
             --alpha below 1 makes it approximate: a block is scored only while alpha x its upper bound \
             reaches the k-th best score so far. --query-terms N keeps only the N largest weights of \

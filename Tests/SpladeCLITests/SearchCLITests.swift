@@ -102,6 +102,27 @@ struct SearchCLITests {
         #expect(search.status == 0 && search.stdoutLines.count == 1 && search.stdoutText.contains("\"docno\":\"\u{E9}\""), "\(search.stdoutText)")
     }
 
+    /// A query term no document has changes nothing: its weight does not coarsen the integer query (a large one
+    /// had rounded the others to nothing, so the query found no document).
+    @Test func queryTermsTheIndexLacksChangeNothing() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try IndexCLISupport.write("{\"id\":\"a\",\"vector\":{\"100\":1.0}}\n{\"id\":\"b\",\"vector\":{\"200\":1.0}}\n"
+                                  + "{\"id\":\"c\",\"vector\":{\"300\":0.9}}\n", to: directory + "/docs.jsonl")
+        let build = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl",
+                                                   "-o", directory + "/idx", "--quiet"])
+        #expect(build.status == 0, "\(build.stderr)")
+        func run(_ vector: String) throws -> [String] {
+            let search = try Tools.run("splade-search", ["--index", directory + "/idx", "--vectors", "--keys", "ids", "-k", "10"],
+                                       stdin: "{\"id\":\"q\",\"vector\":{\(vector)}}\n")
+            #expect(search.status == 0, "\(search.stderr)")
+            return search.stdoutLines
+        }
+        #expect(try run("\"100\":0.05,\"200\":0.0501,\"29000\":1e6") == run("\"100\":0.05,\"200\":0.0501"))
+        #expect(try run("\"100\":0.05,\"200\":0.0501,\"29000\":1e6").map { $0.split(separator: " ")[2] } == ["b", "a"])
+        #expect(try run("\"100\":0.5525,\"29000\":1000") == ["q Q0 a 1 0.552500 splade"])
+    }
+
     @Test func idsATRECRunCannotHoldAreRefusedThere() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

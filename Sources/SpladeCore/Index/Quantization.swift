@@ -22,9 +22,11 @@ public struct ImpactScale: Sendable, Equatable {
 }
 
 /// A query as integer weights, so that scores are exact integer sums: ties are real ties and the
-/// exact search equals brute force bit for bit. The weights are scaled so that they sum to about
-/// 2^23 (`unit = Σ w / 2^23`): a score is at most 255 · (2^23 + n/2) < 2^32 and fits a UInt32,
-/// and the query's rounding error (at most unit/2 per term) is below 10^-7 of its total weight.
+/// exact search equals brute force over these weights bit for bit. The weights of the terms the index
+/// has are scaled so that they sum to about 2^23 (`unit = Σ w / 2^23`): a score is at most
+/// 255 · (2^23 + n/2) < 2^32 and fits a UInt32, and the query's rounding error (at most unit/2 per
+/// term) is below 10^-7 of that total. Terms no document has are left out first: they add nothing to
+/// any score, and a large weight of theirs would coarsen the unit (and round the others away).
 public struct QuantizedQuery: Sendable {
     /// Ascending term ids with their integer weights (zeros dropped).
     public let terms: [UInt32]
@@ -34,11 +36,15 @@ public struct QuantizedQuery: Sendable {
 
     static let totalUnits = Double(1 << 23)
 
-    public init(_ vector: SparseVector) {
-        let total = vector.values.reduce(0.0) { $0 + Double(max(0, $1)) }
+    public init(_ vector: SparseVector) { self.init(vector, indexed: { _ in true }) }
+
+    /// `indexed`: whether a term occurs in the index searched (the others are dropped).
+    public init(_ vector: SparseVector, indexed: (Int32) -> Bool) {
+        let kept = zip(vector.indices, vector.values).filter { $0.1 > 0 && indexed($0.0) }
+        let total = kept.reduce(0.0) { $0 + Double($1.1) }
         unit = total > 0 ? total / Self.totalUnits : 1
         var terms: [UInt32] = [], weights: [UInt32] = []
-        for (index, value) in zip(vector.indices, vector.values) where value > 0 {
+        for (index, value) in kept {
             let w = UInt32((Double(value) / unit).rounded())
             if w > 0 {
                 terms.append(UInt32(index))

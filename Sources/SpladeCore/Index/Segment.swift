@@ -111,6 +111,11 @@ public final class Segment: @unchecked Sendable {
     }
 
     public func idText(_ document: Int) -> String { DocumentId.text(of: idRecord(document)) }
+
+    /// Whether term `t` occurs in this segment (has a block-max list).
+    public func hasPostings(forTerm t: Int) -> Bool {
+        t >= 0 && t + 1 < termListStart.count && termListStart[t + 1] > termListStart[t]
+    }
     public func idValue(_ document: Int) -> JSONValue { DocumentId.value(of: idRecord(document)) }
 
     /// Full verification: checksums, then every invariant the search relies on.
