@@ -55,6 +55,17 @@ enum IndexCLISupport {
         return (process, input.fileHandleForWriting)
     }
 
+    /// Starts `splade-index --wait` building `index` from `input`, and gives it time to block on another build's lock.
+    static func startWaitingBuild(of index: String, from input: String) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Tools.binDirectory + "/splade-index")
+        process.arguments = ["--model", model, "--keys", "ids", "-i", input, "-o", index, "--wait", "--quiet"]
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        usleep(300_000)
+        return process
+    }
+
     static func waitUntil(_ condition: () -> Bool) {
         for _ in 0..<200 where !condition() { usleep(50_000) }
     }
@@ -139,17 +150,13 @@ struct IndexCLITests {
         let index = directory + "/idx"
         let (first, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index, "--quiet"])
         IndexCLISupport.waitUntil { FileManager.default.fileExists(atPath: index + "/LOCK") }
-        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 10, prefix: "x"), to: directory + "/more.jsonl")
-        let second = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/more.jsonl", "-o", index])
+        let more = directory + "/more.jsonl"
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 10, prefix: "x"), to: more)
+        let second = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", more, "-o", index])
         #expect(second.status == 75 && second.stderr.contains("--wait"), "\(second.stderr)")
 
         // --wait blocks until the first build ends, then builds.
-        let waiting = Process()
-        waiting.executableURL = URL(fileURLWithPath: Tools.binDirectory + "/splade-index")
-        waiting.arguments = ["--model", model, "--keys", "ids", "-i", directory + "/more.jsonl", "-o", index, "--wait", "--quiet"]
-        waiting.standardError = FileHandle.nullDevice
-        try waiting.run()
-        usleep(300_000)
+        let waiting = try IndexCLISupport.startWaitingBuild(of: index, from: more)
         #expect(waiting.isRunning)
         try input.write(contentsOf: Data(IndexCLISupport.vectorLines(count: 50).utf8))
         try input.close()
@@ -167,13 +174,9 @@ struct IndexCLITests {
         let index = directory + "/idx"
         let (first, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index, "--quiet"])
         IndexCLISupport.waitUntil { FileManager.default.fileExists(atPath: index + "/LOCK") }
-        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 10, prefix: "x"), to: directory + "/more.jsonl")
-        let waiting = Process()
-        waiting.executableURL = URL(fileURLWithPath: Tools.binDirectory + "/splade-index")
-        waiting.arguments = ["--model", model, "--keys", "ids", "-i", directory + "/more.jsonl", "-o", index, "--wait", "--quiet"]
-        waiting.standardError = FileHandle.nullDevice
-        try waiting.run()
-        usleep(300_000)
+        let more = directory + "/more.jsonl"
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 10, prefix: "x"), to: more)
+        let waiting = try IndexCLISupport.startWaitingBuild(of: index, from: more)
         #expect(waiting.isRunning)
         try input.close()  // no documents: the first build fails
         first.waitUntilExit()
