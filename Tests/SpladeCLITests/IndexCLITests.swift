@@ -55,6 +55,18 @@ enum IndexCLISupport {
         return (process, input.fileHandleForWriting)
     }
 
+    /// A first build of DIR/idx reading a stdin the test holds open, started and holding the lock, and DIR/more.jsonl:
+    /// ten vectors for a second build.
+    static func startLockedFirstBuild() throws -> (directory: String, index: String, first: Process, input: FileHandle, more: String) {
+        let directory = try temporaryDirectory()
+        let index = directory + "/idx"
+        let (first, input) = try startHeldBuild(["--model", model, "--keys", "ids", "-o", index, "--quiet"])
+        waitUntil { FileManager.default.fileExists(atPath: index + "/LOCK") }
+        let more = directory + "/more.jsonl"
+        try write(vectorLines(count: 10, prefix: "x"), to: more)
+        return (directory, index, first, input, more)
+    }
+
     /// Starts `splade-index --wait` building `index` from `input`, and gives it time to block on another build's lock.
     static func startWaitingBuild(of index: String, from input: String) throws -> Process {
         let process = Process()
@@ -145,13 +157,8 @@ struct IndexCLITests {
     }
 
     @Test func aConcurrentBuildExits75OrWaits() throws {
-        let directory = try IndexCLISupport.temporaryDirectory()
+        let (directory, index, first, input, more) = try IndexCLISupport.startLockedFirstBuild()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let index = directory + "/idx"
-        let (first, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index, "--quiet"])
-        IndexCLISupport.waitUntil { FileManager.default.fileExists(atPath: index + "/LOCK") }
-        let more = directory + "/more.jsonl"
-        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 10, prefix: "x"), to: more)
         let second = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", more, "-o", index])
         #expect(second.status == 75 && second.stderr.contains("--wait"), "\(second.stderr)")
 
@@ -169,13 +176,8 @@ struct IndexCLITests {
     /// A first build that fails removes the directory it made, LOCK included; a build waiting on that lock
     /// notices that its LOCK is gone and starts over, making the index.
     @Test func aBuildWaitingOnAFailingFirstBuildStartsOver() throws {
-        let directory = try IndexCLISupport.temporaryDirectory()
+        let (directory, index, first, input, more) = try IndexCLISupport.startLockedFirstBuild()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let index = directory + "/idx"
-        let (first, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index, "--quiet"])
-        IndexCLISupport.waitUntil { FileManager.default.fileExists(atPath: index + "/LOCK") }
-        let more = directory + "/more.jsonl"
-        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 10, prefix: "x"), to: more)
         let waiting = try IndexCLISupport.startWaitingBuild(of: index, from: more)
         #expect(waiting.isRunning)
         try input.close()  // no documents: the first build fails
