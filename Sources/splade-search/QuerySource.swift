@@ -18,7 +18,9 @@ final class QuerySource {
     private let input: Input
     /// For each index: whether its queries come from the model (else tokenizer-only).
     private let usesModel: [Bool]
-    private let shards: [IndexSnapshot]
+    /// For each index, what its query is searched in: every shard when shards are merged (one ranking), the
+    /// index alone when lists are fused. A query term none of them has is left out before quantising.
+    private let searchedWith: [[IndexSnapshot]]
     /// --query-terms: keep only this many of a query's largest weights (approximate).
     private let termLimit: Int?
     /// Whether query ids become TREC fields (--format trec), which must be non-empty and without whitespace.
@@ -27,7 +29,7 @@ final class QuerySource {
 
     init(tool: SpladeSearch, shards: [IndexSnapshot]) throws(SpladeError) {
         usesModel = shards.map { $0.manifest.kind == .splade && !tool.tokensOnly && !tool.vectors }
-        self.shards = shards
+        searchedWith = tool.fusion == nil ? shards.map { _ in shards } : shards.map { [$0] }
         termLimit = tool.queryTerms
         trecIds = tool.format == .trec
         let options = tool.tokenizerOptions
@@ -82,9 +84,9 @@ final class QuerySource {
                     hint: "search an index with queries from the model that built it")
     }
 
-    private func quantize(_ vector: SparseVector) -> QuantizedQuery {
+    private func quantize(_ vector: SparseVector, forIndex index: Int) -> QuantizedQuery {
         QuantizedQuery(termLimit.map { vector.topK($0) } ?? vector) { term in
-            shards.contains { $0.segments.contains { $0.hasPostings(forTerm: Int(term)) } }
+            searchedWith[index].contains { $0.segments.contains { $0.hasPostings(forTerm: Int(term)) } }
         }
     }
 
@@ -103,8 +105,7 @@ final class QuerySource {
             while batch.count < count, let record = try reader.next() {
                 vectorsRead += 1
                 try checkId(record.id, location: "\(reader.name): record \(vectorsRead)")
-                let vector = quantize(record.vector)
-                batch.append(Query(id: record.id, vectors: usesModel.map { _ in vector }))
+                batch.append(Query(id: record.id, vectors: usesModel.indices.map { quantize(record.vector, forIndex: $0) }))
             }
             return batch.isEmpty ? nil : batch
         case .texts(let reader, let format, let model, let tokens):
@@ -117,10 +118,12 @@ final class QuerySource {
             }
             guard !records.isEmpty else { return nil }
             let texts = records.map(\.text)
-            let encoded = try model?.encode(texts).map(quantize)
-            let tokenized = usesModel.contains(false) ? try tokens.encode(texts).map(quantize) : nil
+            let encoded = try model?.encode(texts)
+            let tokenized = usesModel.contains(false) ? try tokens.encode(texts) : nil
             return records.indices.map { i in
-                Query(id: records[i].id, vectors: usesModel.map { $0 ? encoded![i] : tokenized![i] })
+                Query(id: records[i].id, vectors: usesModel.indices.map { j in
+                    quantize(usesModel[j] ? encoded![i] : tokenized![i], forIndex: j)
+                })
             }
         }
     }

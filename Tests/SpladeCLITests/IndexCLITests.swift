@@ -293,5 +293,9 @@ struct IndexCLITests {
         try IndexCLISupport.write("x", to: directory + "/not-an-index")
         let refused = try Tools.run("splade-index", ["--model", model, "-o", directory], stdin: "")
         #expect(refused.status == 73, "\(refused.stderr)")
+        // A link to nothing is no directory to build in (it had the lock retried without end).
+        #expect(symlink(directory + "/nothing", directory + "/dangling") == 0)
+        let dangling = try Tools.run("splade-index", ["--model", model, "-o", directory + "/dangling"], stdin: "")
+        #expect(dangling.status == 73 && dangling.stderr.contains("cannot open the lock file"), "\(dangling.stderr)")
     }
 }

@@ -121,6 +121,15 @@ struct SearchCLITests {
         #expect(try run("\"100\":0.05,\"200\":0.0501,\"29000\":1e6") == run("\"100\":0.05,\"200\":0.0501"))
         #expect(try run("\"100\":0.05,\"200\":0.0501,\"29000\":1e6").map { $0.split(separator: " ")[2] } == ["b", "a"])
         #expect(try run("\"100\":0.5525,\"29000\":1000") == ["q Q0 a 1 0.552500 splade"])
+        // Fused, each index's query leaves out what that index lacks: the term only the second one has counts there only.
+        try IndexCLISupport.write("{\"id\":\"z\",\"vector\":{\"29000\":1.0}}\n", to: directory + "/other.jsonl")
+        let other = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/other.jsonl",
+                                                   "-o", directory + "/other", "--quiet"])
+        #expect(other.status == 0, "\(other.stderr)")
+        let fused = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/other", "--fusion", "rrf",
+                                                    "--vectors", "--keys", "ids", "-k", "10"],
+                                  stdin: "{\"id\":\"q\",\"vector\":{\"100\":0.05,\"200\":0.0501,\"29000\":1e6}}\n")
+        #expect(fused.status == 0 && fused.stdoutLines.map { $0.split(separator: " ")[2] } == ["b", "z", "a"], "\(fused.stdoutText)")
     }
 
     @Test func idsATRECRunCannotHoldAreRefusedThere() throws {

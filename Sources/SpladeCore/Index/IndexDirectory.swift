@@ -77,11 +77,15 @@ public final class IndexLock {
     public init(directory: String, wait: Bool) throws(SpladeError) {
         self.directory = directory
         let path = directory + "/" + IndexDirectory.lockFile
+        var attempts = 0
         while true {
+            attempts += 1
             let created = try Self.prepare(directory)
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
             guard fd >= 0 else {
-                if errno == ENOENT { continue }  // the directory went between the two steps: start over
+                // The directory went between the two steps (a failed first build removed it): start over, a few
+                // times; a path that stays missing (a link to nothing) is an error.
+                if errno == ENOENT && attempts < 10 { continue }
                 throw SpladeError(.cannotCreateOutput, "cannot open the lock file: \(systemErrorMessage())", location: path)
             }
             while flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0 {
@@ -123,10 +127,12 @@ public final class IndexLock {
         throw SpladeError(.cannotCreateOutput, "cannot create the index directory: \(systemErrorMessage())", location: directory)
     }
 
-    /// After a failed build: removes the directory this lock made, while still holding the lock, if it holds no
-    /// index (LOCK first, then the directory itself; anything else in it keeps it).
+    /// After a failed build: removes the directory this lock made, while still holding the lock, when it holds
+    /// nothing but LOCK (LOCK first, then the directory). Anything else (a generation whose CURRENT could not be
+    /// written) keeps both, so that the next build takes the directory as an index's and clears it.
     public func abandonCreatedDirectory() {
-        guard createdDirectory, access(directory + "/" + IndexDirectory.currentFile, F_OK) != 0 else { return }
+        guard createdDirectory,
+              (try? FileManager.default.contentsOfDirectory(atPath: directory)) == [IndexDirectory.lockFile] else { return }
         unlink(directory + "/" + IndexDirectory.lockFile)
         rmdir(directory)
     }
