@@ -18,9 +18,9 @@ final class QuerySource {
     private let input: Input
     /// For each index: whether its queries come from the model (else tokenizer-only).
     private let usesModel: [Bool]
-    /// For each index, what its query is searched in: every shard when shards are merged (one ranking), the
-    /// index alone when lists are fused. A query term none of them has is left out before quantising.
-    private let searchedWith: [[IndexSnapshot]]
+    private let shards: [IndexSnapshot]
+    /// --fusion: each index is searched with its own query; otherwise one query searches all shards (one ranking).
+    private let fused: Bool
     /// --query-terms: keep only this many of a query's largest weights (approximate).
     private let termLimit: Int?
     /// Whether query ids become TREC fields (--format trec), which must be non-empty and without whitespace.
@@ -29,7 +29,8 @@ final class QuerySource {
 
     init(tool: SpladeSearch, shards: [IndexSnapshot]) throws(SpladeError) {
         usesModel = shards.map { $0.manifest.kind == .splade && !tool.tokensOnly && !tool.vectors }
-        searchedWith = tool.fusion == nil ? shards.map { _ in shards } : shards.map { [$0] }
+        self.shards = shards
+        fused = tool.fusion != nil
         termLimit = tool.queryTerms
         trecIds = tool.format == .trec
         let options = tool.tokenizerOptions
@@ -84,10 +85,19 @@ final class QuerySource {
                     hint: "search an index with queries from the model that built it")
     }
 
-    private func quantize(_ vector: SparseVector, forIndex index: Int) -> QuantizedQuery {
-        QuantizedQuery(termLimit.map { vector.topK($0) } ?? vector) { term in
-            searchedWith[index].contains { $0.segments.contains { $0.hasPostings(forTerm: Int(term)) } }
+    /// The integer query of each index from its float one (`vector(i)`), leaving out the terms no document of what
+    /// it searches has: that index when lists are fused; all the shards otherwise, which one query serves.
+    private func quantized(_ vector: (Int) -> SparseVector) -> [QuantizedQuery] {
+        func quantize(_ vector: SparseVector, searching indexes: [IndexSnapshot]) -> QuantizedQuery {
+            QuantizedQuery(termLimit.map { vector.topK($0) } ?? vector) { term in
+                indexes.contains { $0.segments.contains { $0.hasPostings(forTerm: Int(term)) } }
+            }
         }
+        guard fused else {
+            let query = quantize(vector(0), searching: shards)
+            return shards.map { _ in query }
+        }
+        return shards.indices.map { quantize(vector($0), searching: [shards[$0]]) }
     }
 
     /// Status 65 for a query id that a TREC run cannot hold.
@@ -105,7 +115,7 @@ final class QuerySource {
             while batch.count < count, let record = try reader.next() {
                 vectorsRead += 1
                 try checkId(record.id, location: "\(reader.name): record \(vectorsRead)")
-                batch.append(Query(id: record.id, vectors: usesModel.indices.map { quantize(record.vector, forIndex: $0) }))
+                batch.append(Query(id: record.id, vectors: quantized { _ in record.vector }))
             }
             return batch.isEmpty ? nil : batch
         case .texts(let reader, let format, let model, let tokens):
@@ -121,9 +131,7 @@ final class QuerySource {
             let encoded = try model?.encode(texts)
             let tokenized = usesModel.contains(false) ? try tokens.encode(texts) : nil
             return records.indices.map { i in
-                Query(id: records[i].id, vectors: usesModel.indices.map { j in
-                    quantize(usesModel[j] ? encoded![i] : tokenized![i], forIndex: j)
-                })
+                Query(id: records[i].id, vectors: quantized { usesModel[$0] ? encoded![i] : tokenized![i] })
             }
         }
     }
