@@ -16,9 +16,14 @@ struct SpladeTrain: SpladeTool {
             train_group_size, max_query_length, max_length, training_losses, binarize_label, \
             regularizer_doc/query, sparsity_weight_doc/query, sparsity_warmup_steps_doc/query, noise_tokens, \
             noise_tokens_weight, seed, save_steps, save_total_limit, logging_steps, output_dir, \
-            hidden_dropout_prob, attention_probs_dropout_prob, and bf16 or tf32, which on a GPU set the default \
-            --precision; the CPU trains in float32); keys it does not implement are listed in a warning. Any key can be overridden after the options: --learning_rate 1e-5 --max_steps 100. \
-            Relative paths resolve against the working directory.
+            hidden_dropout_prob, attention_probs_dropout_prob, dataloader_drop_last, overwrite_output_dir (start \
+            afresh in a directory holding checkpoints, removing them), resume_from_checkpoint (as --resume), \
+            remove_checkpoints (after the final model is saved), optim (AdamW's names only), and bf16 or tf32, \
+            which on a GPU set the default --precision; the CPU trains in float32); keys it does not implement are \
+            listed in a warning. Keys left out take the reference's defaults, among them regularizer_doc flops, \
+            regularizer_query L1, sparsity_weight_doc/query 5e-3 and sparsity_warmup_steps_doc/query 0.1. Any key \
+            can be overridden after the options: --learning_rate 1e-5 --max_steps 100. Relative paths resolve \
+            against the working directory.
 
             Training data: JSON Lines rows with a query (query|qry|question|q), positives (pos|positive|positives) \
             and negatives (neg|negative|negatives), texts or lists, with aligned teacher scores \
@@ -107,9 +112,23 @@ struct SpladeTrain: SpladeTool {
             throw SpladeError(.usage, "no output directory: set output_dir in \(config) or pass --output-dir")
         }
         let output = training.outputDirectory
-        let checkpoints = Checkpoint.list(in: output)
+        let resume = resume || training.resumeFromCheckpoint
+        var checkpoints = Checkpoint.list(in: output)
         if !resume && !checkpoints.isEmpty {
-            throw SpladeError(.usage, "\(output) already holds checkpoints", hint: "pass --resume to continue, or choose another --output-dir")
+            guard training.overwriteOutputDirectory else {
+                throw SpladeError(.usage, "\(output) already holds checkpoints",
+                                  hint: "pass --resume to continue, choose another --output-dir, or set overwrite_output_dir: true "
+                                      + "to start afresh there")
+            }
+            // Removed now: checkpoints of two runs in one directory would make --resume and save_total_limit take the wrong ones.
+            for old in checkpoints {
+                do { try FileManager.default.removeItem(atPath: old.path) } catch {
+                    throw SpladeError.writing("an earlier run's checkpoint", failedWith: error, at: old.path)
+                }
+            }
+            Diagnostics.note("overwrite_output_dir: removed \(checkpoints.count) checkpoint\(checkpoints.count == 1 ? "" : "s") "
+                             + "of an earlier run in \(output)")
+            checkpoints = []
         }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
             throw SpladeError.writing("the output directory", failedWith: error, at: output)
@@ -146,7 +165,8 @@ struct SpladeTrain: SpladeTool {
                                   threads: threads, device: device, precision: precision)
         let unknownNoise = trainer.noiseTokensNotInVocabulary
         if !unknownNoise.isEmpty {
-            let listed = unknownNoise.prefix(10).joined(separator: ", ") + (unknownNoise.count > 10 ? ", …" : "")
+            let listed = unknownNoise.prefix(10).map { $0.isEmpty ? "\"\" (an empty token)" : $0 }.joined(separator: ", ")
+                + (unknownNoise.count > 10 ? ", …" : "")
             let unknownToken = tokenizer.tokens(of: [tokenizer.unknownId])[0]
             Diagnostics.warning("\(keySources["noise_tokens"]?.description ?? config): noise_tokens: "
                                 + (unknownNoise.count == 1 ? "1 token is" : "\(unknownNoise.count) tokens are")
@@ -184,6 +204,13 @@ struct SpladeTrain: SpladeTool {
         try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON)
         try trainer.saveFinalModel(outputDirectory: output, modelConfigJSON: modelConfigJSON)
         try logSink.close()
+        if training.removeCheckpoints {
+            for checkpoint in Checkpoint.list(in: output) {
+                do { try FileManager.default.removeItem(atPath: checkpoint.path) } catch {
+                    throw SpladeError.writing("a checkpoint (remove_checkpoints)", failedWith: error, at: checkpoint.path)
+                }
+            }
+        }
     }
 
     static func logLine(_ entry: Trainer.StepLog, seconds: Double) -> String {

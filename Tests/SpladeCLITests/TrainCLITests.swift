@@ -221,6 +221,48 @@ struct TrainCLITests {
         #expect(try losses("、 。 ・ 。", "twice") == once)
     }
 
+    /// The reference's keys for where a run starts and what it leaves: overwrite_output_dir starts afresh over an earlier
+    /// run's checkpoints, remove_checkpoints leaves only the final model, resume_from_checkpoint: true is --resume.
+    @Test func overwriteRemoveAndResumeKeys() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let fm = FileManager.default
+        func checkpoints() throws -> [String] { try fm.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("checkpoint-") }.sorted() }
+        #expect(try train("--output-dir '\(out)' --save_steps 1", in: out).status == 0)
+        #expect(try checkpoints() == ["checkpoint-1", "checkpoint-2", "checkpoint-3"])
+        let first = try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
+        let refused = try train("--output-dir '\(out)'", in: out)
+        #expect(refused.status == 64 && refused.stderr.contains("overwrite_output_dir: true"), "\(refused.stderr)")
+
+        let afresh = try train("--output-dir '\(out)' --overwrite_output_dir true --remove_checkpoints true", in: out)
+        #expect(afresh.status == 0, "\(afresh.stderr)")
+        #expect(afresh.stderr.contains("overwrite_output_dir: removed 3 checkpoints of an earlier run"), "\(afresh.stderr)")
+        #expect(try checkpoints().isEmpty)
+        // Started at step 0: the same run again, and its log only.
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors")) == first)
+        #expect(try String(contentsOfFile: out + "/training_log.jsonl", encoding: .utf8).split(separator: "\n").count == 3)
+
+        #expect(try train("--output-dir '\(out)' --save_steps 1", in: out).status == 0)
+        for name in ["checkpoint-2", "checkpoint-3"] { try fm.removeItem(atPath: out + "/" + name) }
+        let resumed = try train("--output-dir '\(out)' --save_steps 1 --resume_from_checkpoint true", in: out)
+        #expect(resumed.status == 0 && resumed.stderr.contains("at step 1"), "\(resumed.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors")) == first)
+    }
+
+    /// dataloader_drop_last: an epoch of 3 rows in micro-batches of 2 is one step, not two; no full micro-batch is an error.
+    @Test func dropLastLeavesOutTheShortMicroBatch() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let rows = try String(contentsOfFile: fixture + "/train/batch.jsonl", encoding: .utf8).split(separator: "\n")
+        try (rows + rows.prefix(1)).map { $0 + "\n" }.joined().write(toFile: out + "/three.jsonl", atomically: true, encoding: .utf8)
+        let epoch = "--train_data '\(out)/three.jsonl' --max_steps -1 --num_train_epochs 1"
+        // One learning rate logged per step.
+        #expect(try logged(["lr"], epoch, output: out + "/kept").count == 2)
+        #expect(try logged(["lr"], epoch + " --dataloader_drop_last true", output: out + "/dropped").count == 1)
+        let none = try train("--output-dir '\(out)/none' \(epoch) --per_device_train_batch_size 4 --dataloader_drop_last true", in: out)
+        #expect(none.status == 64 && none.stderr.contains("dataloader_drop_last leaves no micro-batch: 3 training rows"), "\(none.stderr)")
+    }
+
     @Test func lengthsBeyondTheModelAndRunsWithoutStepsAreRefusedAtOnce() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }

@@ -16,7 +16,8 @@ import Testing
              "per_device_train_batch_size": 4, "gradient_accumulation_steps": 8, "training_losses": "cross_entropy",
              "regularizer_doc": "L1", "regularizer_query": "flops", "sparsity_weight_doc": 0.001,
              "sparsity_weight_query": 0.0025, "sparsity_warmup_steps_doc": 0.1, "sparsity_warmup_steps_query": 0.1,
-             "noise_tokens": "、 。 ิ 「", "bf16": true, "dataloader_num_workers": 4, "report_to": "none"}
+             "noise_tokens": "、 。 ิ 「", "bf16": true, "label_smoothing_factor": 0.1, "report_to": "none",
+             "dataloader_num_workers": 4}
             """)
         #expect(config.learningRate == 2e-5 && config.scheduler == .cosine && config.trainData == ["a.jsonl", "dir"])
         #expect(config.documentRegularizer == .l1 && config.queryRegularizer == .flops)
@@ -24,8 +25,8 @@ import Testing
         #expect(config.noiseTokens == ["、", "。", "ิ", "「"])
         // bf16: true asks a GPU for bfloat16 products (where the device is known, the CPU warns that it computes in fp32).
         #expect(config.precision == .bf16 && !warnings.contains { $0.contains("bf16") })
-        #expect(warnings.contains { $0.contains("not implemented, ignored: dataloader_num_workers") })
-        #expect(!warnings.contains { $0.contains("report_to") })
+        #expect(warnings.contains { $0.contains("not implemented, ignored: label_smoothing_factor") })
+        #expect(!warnings.contains { $0.contains("report_to") || $0.contains("dataloader_num_workers") })
         // 100 rows, batch 4, accumulation 8: 25 micro-batches an epoch, 3 optimizer steps, 6 in 2 epochs.
         #expect(config.totalOptimizerSteps(rows: 100) == 6)
         #expect(config.warmupSteps(total: 6) == 1)
@@ -63,7 +64,7 @@ import Testing
     static let lines: [String: ConfigKeySource] = [
         "max_steps": .file(InputLocation(file: "c.yaml", line: 7)), "training_losses": .file(InputLocation(file: "c.yaml", line: 9)),
         "bf16": .file(InputLocation(file: "c.yaml", line: 10)), "lerning_rate": .file(InputLocation(file: "c.yaml", line: 12)),
-        "dataloader_num_workers": .file(InputLocation(file: "c.yaml", line: 11)),
+        "label_smoothing_factor": .file(InputLocation(file: "c.yaml", line: 11)),
     ]
 
     func parse(_ extra: String, sources: [String: ConfigKeySource]) throws -> (TrainingConfig, [String]) {
@@ -132,14 +133,67 @@ import Testing
     }
 
     @Test func unknownKeysWarnWithTheirLineAndTheKeyTheyMayBeATypoOf() throws {
-        let (config, warnings) = try parse(#""lerning_rate": 1e-5, "dataloader_num_workers": 4"#, sources: Self.lines)
+        let (config, warnings) = try parse(#""lerning_rate": 1e-5, "label_smoothing_factor": 0.1"#, sources: Self.lines)
         #expect(config.learningRate == 5e-5)
-        #expect(warnings == ["c.yaml:11: not implemented, ignored: dataloader_num_workers",
+        #expect(warnings == ["c.yaml:11: not implemented, ignored: label_smoothing_factor",
                              "c.yaml:12: not implemented, ignored: lerning_rate (did you mean learning_rate?)"])
         #expect(TrainingConfig.suggestion(for: "sed") == "seed")
         #expect(TrainingConfig.suggestion(for: "max_step") == "max_steps")
         #expect(TrainingConfig.suggestion(for: "frobnicate") == nil)
         #expect(TrainingConfig.editDistance("kitten", "sitting") == 3 && TrainingConfig.editDistance("", "ab") == 2)
+    }
+
+    /// Keys a config leaves out train as the reference trainer's defaults (its SpladeTrainingArguments).
+    @Test func leftOutSpladeKeysTakeTheReferencesDefaults() throws {
+        let (config, warnings) = try parse(#"{"model_name_or_path": "m", "train_data": "t.jsonl"}"#)
+        #expect(warnings.isEmpty)
+        #expect(config.documentRegularizer == .flops && config.queryRegularizer == .l1)
+        #expect(config.documentSparsityWeight == 5e-3 && config.querySparsityWeight == 5e-3)
+        #expect(config.documentSparsityWarmup == 0.1 && config.querySparsityWarmup == 0.1)
+        #expect(config.noiseTokens.isEmpty && config.noiseTokensWeight == 1 && config.groupSize == 8)
+        #expect(!config.dropLastMicroBatch && !config.overwriteOutputDirectory && !config.resumeFromCheckpoint && !config.removeCheckpoints)
+    }
+
+    /// dataloader_drop_last leaves out each epoch's partial micro-batch, which changes the number of steps.
+    @Test func dropLastLeavesOutThePartialMicroBatch() throws {
+        let base = #""model_name_or_path": "m", "train_data": "t.jsonl", "per_device_train_batch_size": 2, "num_train_epochs": 2"#
+        let (kept, _) = try parse("{\(base)}")
+        let (dropped, warnings) = try parse("{\(base), \"dataloader_drop_last\": true}")
+        #expect(warnings.isEmpty && dropped.dropLastMicroBatch)
+        #expect(kept.microBatchesPerEpoch(rows: 5) == 3 && kept.totalOptimizerSteps(rows: 5) == 6)
+        #expect(dropped.microBatchesPerEpoch(rows: 5) == 2 && dropped.totalOptimizerSteps(rows: 5) == 4)
+        #expect(dropped.microBatchesPerEpoch(rows: 1) == 0)
+    }
+
+    /// optim names Hugging Face's AdamW implementations silently; any other optimizer is not this trainer's and is said.
+    @Test func optimizersOtherThanAdamWAreWarnedAbout() throws {
+        for name in ["adamw_torch", "adamw_torch_fused", "adamw_hf"] {
+            #expect(try parse(#"{"model_name_or_path": "m", "train_data": "t", "optim": "\#(name)"}"#).1.isEmpty)
+        }
+        let (_, warnings) = try parse(#""optim": "adafactor""#, sources: ["optim": .file(InputLocation(file: "c.yaml", line: 3))])
+        #expect(warnings == ["c.yaml:3: optim adafactor is not implemented, ignored: training uses AdamW (adamw_torch)"])
+    }
+
+    /// noise_tokens as the reference reads it: re.split(r"\s+") of a string (an end's whitespace gives an empty token,
+    /// which is unknown: [UNK]), or a list taken as it is.
+    @Test func noiseTokensAreSplitAsTheReferenceSplitsThem() throws {
+        func tokens(_ value: String) throws -> [String] {
+            try parse(#"{"model_name_or_path": "m", "train_data": "t", "noise_tokens": \#(value)}"#).0.noiseTokens
+        }
+        #expect(try tokens(#""、  。\n「""#) == ["、", "。", "「"])
+        #expect(try tokens(#"" 、 。\n""#) == ["", "、", "。", ""])
+        #expect(try tokens(#""""#) == [""])
+        #expect(try tokens(#"["、", "a b", ""]"#) == ["、", "a b", ""])
+        #expect(try tokens("null").isEmpty && tokens("[]").isEmpty)
+        #expect(throws: SpladeError.self) { try tokens("[1]") }
+    }
+
+    /// resume_from_checkpoint is read as the reference's run script reads it: any true value or path resumes.
+    @Test func resumeFromCheckpointIsTruthy() throws {
+        for (value, resumes) in [("true", true), ("false", false), (#""out/checkpoint-5""#, true), (#""""#, false), ("null", false)] {
+            let config = try parse(#"{"model_name_or_path": "m", "train_data": "t", "resume_from_checkpoint": \#(value)}"#).0
+            #expect(config.resumeFromCheckpoint == resumes, "\(value)")
+        }
     }
 
     /// A group of one samples no negative: its label is the positive's score, whether the negatives have scores or not.

@@ -59,6 +59,11 @@ public final class Trainer {
             engine = CPUTrainingEngine(config: modelConfig, weights: weights, optimizer: AdamW(like: weights, settings: config.adamWSettings),
                                        threads: threads)
         }
+        guard config.microBatchesPerEpoch(rows: rows.count) > 0 else {
+            throw SpladeError(.usage, "dataloader_drop_last leaves no micro-batch: \(rows.count) training rows are fewer than "
+                              + "per_device_train_batch_size \(config.batchSize)",
+                              hint: "lower per_device_train_batch_size or set dataloader_drop_last: false")
+        }
         totalSteps = config.totalOptimizerSteps(rows: rows.count)
         guard totalSteps > 0 else {
             throw SpladeError(.usage, "no training steps: max_steps is not set and num_train_epochs \(config.epochs) gives none",
@@ -81,10 +86,9 @@ public final class Trainer {
         step = state.globalStep
     }
 
-    var microBatchesPerEpoch: Int { (rows.count + config.batchSize - 1) / config.batchSize }
-
     /// The rows of micro-batch `m` (counted from the start of training): epochs are reshuffled with the seed.
     func microBatch(_ m: Int) -> [SampledGroup] {
+        let microBatchesPerEpoch = config.microBatchesPerEpoch(rows: rows.count)
         let epoch = m / microBatchesPerEpoch, index = m % microBatchesPerEpoch
         var order = Array(rows.indices)
         var random = SeededRandom(seed: config.seed, 0x5EED, UInt64(epoch))

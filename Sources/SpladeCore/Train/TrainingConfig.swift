@@ -24,19 +24,28 @@ public struct TrainingConfig: Sendable {
     public var maxLength = 512
     public var losses: [(loss: RankingLoss, weight: Float)] = [(.crossEntropy, 1)]
     public var binarizeLabel = false
-    public var documentRegularizer = SparsityRegularizer.l1
+    // The SPLADE keys default as the reference trainer's arguments do, so a config that leaves them out trains alike.
+    public var documentRegularizer = SparsityRegularizer.flops
     public var queryRegularizer = SparsityRegularizer.l1
-    public var documentSparsityWeight: Float = 0
-    public var querySparsityWeight: Float = 0
+    public var documentSparsityWeight: Float = 5e-3
+    public var querySparsityWeight: Float = 5e-3
     /// An integer step count, or (0 < value < 1) a fraction of the run: see `sparsityWarmupLength`.
-    public var documentSparsityWarmup: Double = 0
-    public var querySparsityWarmup: Double = 0
+    public var documentSparsityWarmup: Double = 0.1
+    public var querySparsityWarmup: Double = 0.1
     public var noiseTokens: [String] = []
     public var noiseTokensWeight: Float = 1
     public var seed: UInt64 = 42
     public var saveSteps = 500
     public var saveTotalLimit: Int?
     public var loggingSteps = 1
+    /// dataloader_drop_last: each epoch leaves out its last micro-batch when it has fewer than B rows.
+    public var dropLastMicroBatch = false
+    /// overwrite_output_dir: a run that does not resume may start in a directory holding an earlier run's checkpoints.
+    public var overwriteOutputDirectory = false
+    /// resume_from_checkpoint (any true value or path, as the reference reads it): continue from the newest checkpoint.
+    public var resumeFromCheckpoint = false
+    /// remove_checkpoints (the reference's run option): remove the checkpoints once the final model is saved.
+    public var removeCheckpoints = false
     public var hiddenDropout: Float?
     public var attentionDropout: Float?
     /// How a GPU multiplies, as `bf16: true` or `tf32: true` ask (bf16 wins); nil: float32. The CPU trains in float32.
@@ -52,7 +61,13 @@ public struct TrainingConfig: Sendable {
         "max_query_length", "max_length", "training_losses", "binarize_label", "regularizer_doc", "regularizer_query",
         "sparsity_weight_doc", "sparsity_weight_query", "sparsity_warmup_steps_doc", "sparsity_warmup_steps_query",
         "noise_tokens", "noise_tokens_weight", "seed", "save_steps", "save_total_limit", "logging_steps",
-        "hidden_dropout_prob", "attention_probs_dropout_prob",
+        "hidden_dropout_prob", "attention_probs_dropout_prob", "dataloader_drop_last", "overwrite_output_dir",
+        "resume_from_checkpoint", "remove_checkpoints", "optim",
+    ]
+
+    /// `optim` values that are the AdamW this trainer runs (Hugging Face's implementations of it); any other is warned about.
+    static let adamWOptimizers: Set<String> = [
+        "adamw_torch", "adamw_torch_fused", "adamw_torch_xla", "adamw_torch_npu_fused", "adamw_apex_fused", "adamw_hf",
     ]
 
     /// Mixed-precision switches: bf16 and tf32 set `precision`; fp16 is not implemented.
@@ -60,8 +75,8 @@ public struct TrainingConfig: Sendable {
 
     /// Keys of the reference configs that only concern its Python runtime; these have no effect here.
     static let runtimeOnlyKeys: Set<String> = [
-        "overwrite_output_dir", "report_to", "logging_dir", "run_name", "dataloader_drop_last", "remove_unused_columns",
-        "optim", "torch_compile", "push_to_hub", "save_strategy", "logging_strategy", "disable_tqdm", "do_train",
+        "report_to", "logging_dir", "run_name", "remove_unused_columns", "dataloader_num_workers", "torch_compile",
+        "push_to_hub", "save_strategy", "logging_strategy", "disable_tqdm", "do_train",
     ]
 
     /// Parses the configuration; `warnings` lists keys that are not implemented (their values are ignored).
@@ -124,12 +139,7 @@ public struct TrainingConfig: Sendable {
         try reader.float("sparsity_weight_query", into: &config.querySparsityWeight)
         try reader.double("sparsity_warmup_steps_doc", into: &config.documentSparsityWarmup)
         try reader.double("sparsity_warmup_steps_query", into: &config.querySparsityWarmup)
-        if let noise = try reader.optionalString("noise_tokens") {
-            // Split on whitespace code points as Python's str.split() does: splitting by Character
-            // would glue a combining mark (e.g. Thai U+0E34) to the space before it and lose it.
-            config.noiseTokens = noise.unicodeScalars.split(whereSeparator: { UnicodeClasses.isPythonWhitespace($0.value) })
-                .map { String(String.UnicodeScalarView($0)) }
-        }
+        config.noiseTokens = try reader.noiseTokens("noise_tokens")
         try reader.float("noise_tokens_weight", into: &config.noiseTokensWeight)
         var seed = Int(config.seed)
         try reader.integer("seed", into: &seed, minimum: 0)
@@ -139,6 +149,10 @@ public struct TrainingConfig: Sendable {
         try reader.integer("save_total_limit", into: &limit)
         config.saveTotalLimit = limit > 0 ? limit : nil
         try reader.integer("logging_steps", into: &config.loggingSteps, minimum: 1)
+        try reader.bool("dataloader_drop_last", into: &config.dropLastMicroBatch)
+        try reader.bool("overwrite_output_dir", into: &config.overwriteOutputDirectory)
+        try reader.bool("remove_checkpoints", into: &config.removeCheckpoints)
+        config.resumeFromCheckpoint = try reader.truthy("resume_from_checkpoint")
         config.hiddenDropout = try reader.probability("hidden_dropout_prob")
         config.attentionDropout = try reader.probability("attention_probs_dropout_prob")
 
@@ -150,6 +164,10 @@ public struct TrainingConfig: Sendable {
         config.precision = bf16 ? .bf16 : tf32 ? .tf32 : nil
         if fp16 {
             warnings.append("\(reader.location(of: "fp16")): fp16: true is not implemented (bf16: true is, on a GPU); fp16 is ignored")
+        }
+        if let optimizer = try reader.optionalString("optim"), !adamWOptimizers.contains(optimizer) {
+            warnings.append("\(reader.location(of: "optim")): optim \(optimizer) is not implemented, ignored: training uses AdamW "
+                            + "(adamw_torch)")
         }
         if config.scheduler == .constant && (config.warmupSteps > 0 || config.warmupRatio > 0) {
             warnings.append("\(reader.location(of: "lr_scheduler_type")): lr_scheduler_type constant has no warm-up, as Hugging Face's; "
@@ -264,12 +282,16 @@ public struct TrainingConfig: Sendable {
         binarizeLabel ? [] : losses.map(\.loss.configurationName)
     }
 
-    /// Micro-batches in one pass over `rows` rows, and the optimizer steps of the whole run
-    /// (the Hugging Face Trainer's arithmetic: floor per epoch, at least 1, then ceil over epochs).
+    /// Micro-batches in one pass over `rows` rows: the last one partial, or left out under dataloader_drop_last.
+    public func microBatchesPerEpoch(rows: Int) -> Int {
+        dropLastMicroBatch ? rows / batchSize : (rows + batchSize - 1) / batchSize
+    }
+
+    /// The optimizer steps of the whole run (the Hugging Face Trainer's arithmetic: floor per epoch, at least 1,
+    /// then ceil over epochs).
     public func totalOptimizerSteps(rows: Int) -> Int {
         if maxSteps > 0 { return maxSteps }
-        let microBatches = (rows + batchSize - 1) / batchSize
-        let perEpoch = max(1, microBatches / gradientAccumulationSteps)
+        let perEpoch = max(1, microBatchesPerEpoch(rows: rows) / gradientAccumulationSteps)
         return Int((epochs * Double(perEpoch)).rounded(.up))
     }
 
@@ -389,6 +411,42 @@ struct ConfigReader {
         guard let value = members[key], value.typeName != "null" else { return }
         guard case .bool(let b) = value else { throw error(key, "\(key) must be true or false") }
         target = b
+    }
+
+    /// A value read as Python's truth test reads it (true, a non-empty path, a non-zero number); unset is false.
+    func truthy(_ key: String) throws(SpladeError) -> Bool {
+        switch members[key] {
+        case nil: return false
+        case .bool(let b)?: return b
+        case .string(let s)?: return !s.isEmpty
+        case .number(let n)?: return Double(n) != 0
+        case let value?:
+            if value.typeName == "null" { return false }
+            throw error(key, "\(key) must be true, false or a path")
+        }
+    }
+
+    /// noise_tokens as the reference splits it: a string cut at every run of whitespace (re.split(r"\s+"), so
+    /// whitespace at either end gives an empty token, which is unknown and counts as [UNK]), or a list of tokens.
+    func noiseTokens(_ key: String) throws(SpladeError) -> [String] {
+        switch members[key] {
+        case .array(let items)?:
+            var tokens: [String] = []
+            for item in items {
+                guard let token = item.stringValue else { throw error(key, "\(key) must be a string or a list of strings") }
+                tokens.append(token)
+            }
+            return tokens
+        default:
+            guard let text = try optionalString(key) else { return [] }
+            // Split on code points, not Characters: a Character would glue a combining mark (e.g. Thai U+0E34) to
+            // the space before it and lose it.
+            let isSpace = { (scalar: Unicode.Scalar) in UnicodeClasses.isPythonWhitespace(scalar.value) }
+            let tokens = text.unicodeScalars.split(whereSeparator: isSpace).map { String(String.UnicodeScalarView($0)) }
+            let emptyFirst = text.unicodeScalars.first.map(isSpace) ?? true
+            let emptyLast = text.unicodeScalars.last.map(isSpace) ?? false
+            return (emptyFirst ? [""] : []) + tokens + (emptyLast ? [""] : [])
+        }
     }
 }
 
