@@ -113,22 +113,11 @@ struct SpladeTrain: SpladeTool {
         }
         let output = training.outputDirectory
         let resume = resume || training.resumeFromCheckpoint
-        var checkpoints = Checkpoint.list(in: output)
-        if !resume && !checkpoints.isEmpty {
-            guard training.overwriteOutputDirectory else {
-                throw SpladeError(.usage, "\(output) already holds checkpoints",
-                                  hint: "pass --resume to continue, choose another --output-dir, or set overwrite_output_dir: true "
-                                      + "to start afresh there")
-            }
-            // Removed now: checkpoints of two runs in one directory would make --resume and save_total_limit take the wrong ones.
-            for old in checkpoints {
-                do { try FileManager.default.removeItem(atPath: old.path) } catch {
-                    throw SpladeError.writing("an earlier run's checkpoint", failedWith: error, at: old.path)
-                }
-            }
-            Diagnostics.note("overwrite_output_dir: removed \(checkpoints.count) checkpoint\(checkpoints.count == 1 ? "" : "s") "
-                             + "of an earlier run in \(output)")
-            checkpoints = []
+        let checkpoints = Checkpoint.list(in: output)
+        if !resume && !checkpoints.isEmpty && !training.overwriteOutputDirectory {
+            throw SpladeError(.usage, "\(output) already holds checkpoints",
+                              hint: "pass --resume to continue, choose another --output-dir, or set overwrite_output_dir: true "
+                                  + "to start afresh there")
         }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
             throw SpladeError.writing("the output directory", failedWith: error, at: output)
@@ -171,6 +160,17 @@ struct SpladeTrain: SpladeTool {
             Diagnostics.warning("\(keySources["noise_tokens"]?.description ?? config): noise_tokens: "
                                 + (unknownNoise.count == 1 ? "1 token is" : "\(unknownNoise.count) tokens are")
                                 + " not in the vocabulary and count as \(unknownToken): \(listed)")
+        }
+        if !resume && !checkpoints.isEmpty {
+            // overwrite_output_dir, once the model and data are loaded: checkpoints of two runs in one directory would make
+            // --resume and save_total_limit take the wrong ones.
+            for old in checkpoints {
+                do { try FileManager.default.removeItem(atPath: old.path) } catch {
+                    throw SpladeError.writing("an earlier run's checkpoint", failedWith: error, at: old.path)
+                }
+            }
+            Diagnostics.note("overwrite_output_dir: removed \(checkpoints.count) checkpoint\(checkpoints.count == 1 ? "" : "s") "
+                             + "of an earlier run in \(output)")
         }
         if resume, let latest = checkpoints.last {
             try trainer.restore(from: latest.path)

@@ -233,6 +233,10 @@ struct TrainCLITests {
         let first = try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
         let refused = try train("--output-dir '\(out)'", in: out)
         #expect(refused.status == 64 && refused.stderr.contains("overwrite_output_dir: true"), "\(refused.stderr)")
+        // A run that fails before training leaves the earlier run's checkpoints as they were.
+        let failed = try train("--output-dir '\(out)' --overwrite_output_dir true --train_data '\(out)/missing.jsonl'", in: out)
+        #expect(failed.status == 66 && !failed.stderr.contains("removed"), "\(failed.stderr)")
+        #expect(try checkpoints().count == 3)
 
         let afresh = try train("--output-dir '\(out)' --overwrite_output_dir true --remove_checkpoints true", in: out)
         #expect(afresh.status == 0, "\(afresh.stderr)")
