@@ -4,7 +4,7 @@ SHELL := /bin/bash
 
 PREFIX ?= /usr/local
 TOOLS := splade-tokenize splade-encode splade-eval splade-train splade-filter splade-noise splade-index splade-search
-APT_PACKAGES := libopenblas-dev libzstd-dev libmecab-dev zstd unzip python3-venv
+APT_PACKAGES := libopenblas-dev libzstd-dev libmecab-dev zstd unzip python3-venv g++
 DEPS := deps
 # unidic-lite 1.0.8 = UniDic 2.1.2, the MeCab dictionary of bert-base-japanese-v3.
 UNIDIC_LITE_SHA256 := db9d4572d9fdd4d00a97949d4b0741ec480ee05a7e7e2e32f547500dae27b245
@@ -66,6 +66,7 @@ test: deps
 	$(TEST_ENV) SPLADE_E2E_BIN_DIR=$(RELEASE_BIN) swift test
 	$(MAKE) --no-print-directory test-interop
 	$(MAKE) --no-print-directory test-cuda-host
+	$(MAKE) --no-print-directory test-cuda-shim
 	$(MAKE) --no-print-directory check-docs
 
 ## test-interop: our CIFF in PISA and BMP (and PISA's index here), our exports in Qdrant and Milvus
@@ -160,7 +161,7 @@ demo: deps build
 	fi
 
 clean:
-	rm -rf .build
+	rm -rf .build .build-cuda .build-cuda-host .build-cuda-shim
 
 ## build-cuda: release binaries with --device cuda in .build-cuda/release (needs `make cuda`; at run
 ## time cuBLAS 13 or 12 on LD_LIBRARY_PATH, or SPLADE_CUDA_CUBLAS)
@@ -182,7 +183,7 @@ CUDA_ARCHS := -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=
 SYSTEM_NVCC = $(or $(shell command -v nvcc 2>/dev/null),$(wildcard /usr/local/cuda/bin/nvcc))
 CUDA_TRAIT := --traits CUDA --scratch-path .build-cuda
 
-.PHONY: cuda build-cuda test-cuda cuda-host test-cuda-host
+.PHONY: cuda build-cuda test-cuda cuda-host test-cuda-host test-cuda-shim
 
 cuda: $(CUDA_LIB)
 
@@ -228,3 +229,9 @@ test-cuda-host: cuda-host deps
 	cc -O2 -std=c11 -Wall -Werror -o $(DEPS)/cuda-host/kernel-check tests/cuda/kernel-check.c -ldl -lm
 	cp $(CUDA_HOST_LIB) $(DEPS)/cuda-host/copy.so
 	$(DEPS)/cuda-host/kernel-check $(DEPS)/cuda-host/copy.so $(CUDA_HOST_LIB) --quick | tail -1
+
+## test-cuda-shim: the real CUDA sources, unmodified, run on the CPU through tests/cuda/shim (each CUDA thread an OS
+## thread, cuBLAS as documented, guard pages after device buffers), checked by kernel-check against the host emulation
+## at its --quick sizes. `tests/cuda/shim/run` alone adds sanitizers, chaos scheduling and the fallback variants.
+test-cuda-shim: cuda-host
+	tests/cuda/shim/run quick

@@ -1,6 +1,8 @@
 // Element-wise kernels: bias rows, embeddings and their backward, GELU and its backward, sums, dropout,
 // bfloat16 conversion, column sums, AdamW.
 // Built with --fmad=false so products and sums round as the CPU code (Swift does not contract).
+#include <mutex>
+
 #include "common.cuh"
 #include "reduce.cuh"
 
@@ -268,6 +270,9 @@ int splade_cuda_sum_squares(const float *x, size_t count, double *host_sum) {
     SPLADE_ENTER();
     SPLADE_REQUIRE(host_sum, "null host_sum");
     if (count == 0) return SPLADE_CUDA_OK;
+    // squares_total is one for the process: reset, sum and read back as one, whichever host threads call.
+    static std::mutex total_mutex;
+    std::lock_guard<std::mutex> lock(total_mutex);
     double zero = 0, total = 0;
     if (cudaMemcpyToSymbol(squares_total, &zero, sizeof zero) != cudaSuccess) return launched("sum_squares reset");
     unsigned blocks = blocks_for(count);

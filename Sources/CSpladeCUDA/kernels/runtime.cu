@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <climits>
+#include <cstdint>
 #include <mutex>
 #include <vector>
 
@@ -495,6 +496,19 @@ template <class Group> static const char *group_problem(int transpose_a, int tra
     return nullptr;
 }
 
+// Whether a group's matrices meet the alignment cuBLAS's pointer-array products assume with 16-bit types, or float32
+// under TF32 math: every matrix pointer 16-byte aligned when k·(input size) is a multiple of 16, 4-byte when of 4. It
+// cannot check pointers it reads on the device; packed attention blocks of odd lengths break the rule, and such calls
+// take the strided products, whose base pointers and strides cuBLAS sees.
+template <class Group> static bool pointers_aligned(const Group &g) {
+    const long long in = sizeof *g.a, out = sizeof *g.c, row = (long long)g.k * in;
+    const long long need = row % 16 == 0 ? 16 : row % 4 == 0 ? 4 : 1;
+    auto aligned = [&](const void *base, long long stride, long long size) {
+        return (uintptr_t)base % need == 0 && (g.batch <= 1 || stride * size % need == 0);
+    };
+    return aligned(g.a, g.stride_a, in) && aligned(g.b, g.stride_b, in) && aligned(g.c, g.stride_c, out);
+}
+
 // One strided-batched product per group with products (the fallback, and where the grouped call is unsupported).
 template <class Group>
 static int per_group(int op_a, int op_b, float alpha, float beta, const Group *groups, int group_count) {
@@ -531,6 +545,10 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     if (problems == 0) return SPLADE_CUDA_OK;
     int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
     if (!P::grouped_available()) return per_group(op_a, op_b, alpha, beta, groups, group_count);
+    if (sizeof *groups->a == 2 || tf32_products)
+        for (int g = 0; g < group_count; g++)
+            if (groups[g].m > 0 && groups[g].n > 0 && groups[g].batch > 0 && !pointers_aligned(groups[g]))
+                return per_group(op_a, op_b, alpha, beta, groups, group_count);
     // A cuBLAS whose grouped product declined these types (below) is not asked again: the same products, a group at
     // a time, without the pointer arrays.
     static std::atomic<bool> declined{false};  // one per Group type
