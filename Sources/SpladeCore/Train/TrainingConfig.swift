@@ -367,15 +367,19 @@ struct ConfigReader {
     func strings(_ key: String) throws(SpladeError) -> [String] {
         switch members[key] {
         case .string(let s)?: return [s]
-        case .array(let items)?:
-            var result: [String] = []
-            for item in items {
-                guard let s = item.stringValue else { throw error(key, "\(key) must list paths") }
-                result.append(s)
-            }
-            return result
+        case .array(let items)?: return try texts(items, of: key, else: "\(key) must list paths")
         default: throw error(key, "missing \(key) (a path or a list of paths)")
         }
+    }
+
+    /// The items of `key`'s list, each a string (else the error `message`).
+    private func texts(_ items: [JSONValue], of key: String, else message: String) throws(SpladeError) -> [String] {
+        var result: [String] = []
+        for item in items {
+            guard let text = item.stringValue else { throw error(key, message) }
+            result.append(text)
+        }
+        return result
     }
 
     func double(_ key: String, into target: inout Double) throws(SpladeError) {
@@ -430,13 +434,7 @@ struct ConfigReader {
     /// whitespace at either end gives an empty token, which is unknown and counts as [UNK]), or a list of tokens.
     func noiseTokens(_ key: String) throws(SpladeError) -> [String] {
         switch members[key] {
-        case .array(let items)?:
-            var tokens: [String] = []
-            for item in items {
-                guard let token = item.stringValue else { throw error(key, "\(key) must be a string or a list of strings") }
-                tokens.append(token)
-            }
-            return tokens
+        case .array(let items)?: return try texts(items, of: key, else: "\(key) must be a string or a list of strings")
         default:
             guard let text = try optionalString(key) else { return [] }
             // Split on code points, not Characters: a Character would glue a combining mark (e.g. Thai U+0E34) to
