@@ -351,6 +351,13 @@ static void check_pointer_alignment(const char *function, const char *name, cons
               "GPU (the documented pointer alignment rule)", function, name, p, need, row);
 }
 
+// A cuBLASLt object freed, its magic cleared first so that a use after destruction is caught (null is allowed).
+template <class T> static cublasStatus_t destroyed(T *object) {
+    if (object) object->magic = 0;
+    delete object;
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 extern "C" {
 
 // ---- cuBLAS ---------------------------------------------------------------------------------------------------------------
@@ -625,9 +632,7 @@ cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *desc, cublasComput
     return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
-    if (desc) desc->magic = 0;
-    delete desc;
-    return CUBLAS_STATUS_SUCCESS;
+    return destroyed(desc);
 }
 // The attribute's documented value type must match sizeInBytes exactly.
 cublasStatus_t cublasLtMatmulDescSetAttribute(cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attr,
@@ -675,9 +680,7 @@ cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *layout, cudaDa
     return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
-    if (layout) layout->magic = 0;
-    delete layout;
-    return CUBLAS_STATUS_SUCCESS;
+    return destroyed(layout);
 }
 cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *pref) {
     if (!pref) return CUBLAS_STATUS_INVALID_VALUE;
@@ -686,9 +689,7 @@ cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *pref) 
     return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref) {
-    if (pref) pref->magic = 0;
-    delete pref;
-    return CUBLAS_STATUS_SUCCESS;
+    return destroyed(pref);
 }
 cublasStatus_t cublasLtMatmulPreferenceSetAttribute(cublasLtMatmulPreference_t pref,
                                                     cublasLtMatmulPreferenceAttributes_t attr, const void *buf,
