@@ -16,9 +16,10 @@ struct SpladeTrain: SpladeTool {
             train_group_size, max_query_length, max_length, training_losses, binarize_label, \
             regularizer_doc/query, sparsity_weight_doc/query, sparsity_warmup_steps_doc/query, noise_tokens, \
             noise_tokens_weight, seed, save_steps, save_total_limit, logging_steps, output_dir, \
-            hidden_dropout_prob, attention_probs_dropout_prob, dataloader_drop_last, overwrite_output_dir (start \
-            afresh in a directory holding checkpoints, removing them), resume_from_checkpoint (as --resume), \
-            remove_checkpoints (after the final model is saved), optim (AdamW's names only), and bf16 or tf32, \
+            hidden_dropout_prob, attention_probs_dropout_prob, dataloader_drop_last, overwrite_output_dir (train \
+            over a model already in the output directory; checkpoints are never removed, but continued with \
+            --resume), resume_from_checkpoint (as --resume), remove_checkpoints (once the final model is saved), \
+            optim (AdamW's names only), and bf16 or tf32, \
             which on a GPU set the default --precision; the CPU trains in float32); keys it does not implement are \
             listed in a warning. Keys left out take the reference's defaults, among them regularizer_doc flops, \
             regularizer_query L1, sparsity_weight_doc/query 5e-3 and sparsity_warmup_steps_doc/query 0.1. Any key \
@@ -114,10 +115,18 @@ struct SpladeTrain: SpladeTool {
         let output = training.outputDirectory
         let resume = resume || training.resumeFromCheckpoint
         let checkpoints = Checkpoint.list(in: output)
-        if !resume && !checkpoints.isEmpty && !training.overwriteOutputDirectory {
+        if !resume && !checkpoints.isEmpty {
             throw SpladeError(.usage, "\(output) already holds checkpoints",
-                              hint: "pass --resume to continue, choose another --output-dir, or set overwrite_output_dir: true "
-                                  + "to start afresh there")
+                              hint: "pass --resume to continue, or choose another --output-dir (overwrite_output_dir does not "
+                                  + "remove checkpoints)")
+        }
+        // As the reference refuses an output directory in use unless overwrite_output_dir: a finished run's model is not
+        // trained over by a new run (a run that left checkpoints is continued with --resume, above).
+        if checkpoints.isEmpty && !training.overwriteOutputDirectory
+            && FileManager.default.fileExists(atPath: output + "/model.safetensors") {
+            throw SpladeError(.usage, "\(output) already holds a trained model (model.safetensors)",
+                              hint: "set overwrite_output_dir: true (or --overwrite_output_dir true) to train a new one over it, "
+                                  + "or choose another --output-dir")
         }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
             throw SpladeError.writing("the output directory", failedWith: error, at: output)
@@ -161,17 +170,6 @@ struct SpladeTrain: SpladeTool {
                                 + (unknownNoise.count == 1 ? "1 token is" : "\(unknownNoise.count) tokens are")
                                 + " not in the vocabulary and count as \(unknownToken): \(listed)")
         }
-        if !resume && !checkpoints.isEmpty {
-            // overwrite_output_dir, once the model and data are loaded: checkpoints of two runs in one directory would make
-            // --resume and save_total_limit take the wrong ones.
-            for old in checkpoints {
-                do { try FileManager.default.removeItem(atPath: old.path) } catch {
-                    throw SpladeError.writing("an earlier run's checkpoint", failedWith: error, at: old.path)
-                }
-            }
-            Diagnostics.note("overwrite_output_dir: removed \(checkpoints.count) checkpoint\(checkpoints.count == 1 ? "" : "s") "
-                             + "of an earlier run in \(output)")
-        }
         if resume, let latest = checkpoints.last {
             try trainer.restore(from: latest.path)
             Diagnostics.note("resuming from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")
@@ -201,7 +199,8 @@ struct SpladeTrain: SpladeTool {
             }
         }
         bar.finish()
-        try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON)
+        // (Under remove_checkpoints the last checkpoint would only be written to be removed.)
+        if !training.removeCheckpoints { try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON) }
         try trainer.saveFinalModel(outputDirectory: output, modelConfigJSON: modelConfigJSON)
         try logSink.close()
         if training.removeCheckpoints {

@@ -221,32 +221,32 @@ struct TrainCLITests {
         #expect(try losses("、 。 ・ 。", "twice") == once)
     }
 
-    /// The reference's keys for where a run starts and what it leaves: overwrite_output_dir starts afresh over an earlier
-    /// run's checkpoints, remove_checkpoints leaves only the final model, resume_from_checkpoint: true is --resume.
+    /// The reference's keys for where a run starts and what it leaves. overwrite_output_dir lets a new run train over a
+    /// finished model (else refused), never over checkpoints (continued with --resume); remove_checkpoints leaves only the
+    /// final model; resume_from_checkpoint: true is --resume.
     @Test func overwriteRemoveAndResumeKeys() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
         let fm = FileManager.default
         func checkpoints() throws -> [String] { try fm.contentsOfDirectory(atPath: out).filter { $0.hasPrefix("checkpoint-") }.sorted() }
-        #expect(try train("--output-dir '\(out)' --save_steps 1", in: out).status == 0)
-        #expect(try checkpoints() == ["checkpoint-1", "checkpoint-2", "checkpoint-3"])
+        let finished = try train("--output-dir '\(out)' --save_steps 1 --remove_checkpoints true", in: out)
+        #expect(finished.status == 0, "\(finished.stderr)")
+        #expect(try checkpoints().isEmpty)
         let first = try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors"))
         let refused = try train("--output-dir '\(out)'", in: out)
-        #expect(refused.status == 64 && refused.stderr.contains("overwrite_output_dir: true"), "\(refused.stderr)")
-        // A run that fails before training leaves the earlier run's checkpoints as they were.
-        let failed = try train("--output-dir '\(out)' --overwrite_output_dir true --train_data '\(out)/missing.jsonl'", in: out)
-        #expect(failed.status == 66 && !failed.stderr.contains("removed"), "\(failed.stderr)")
-        #expect(try checkpoints().count == 3)
+        #expect(refused.status == 64 && refused.stderr.contains("already holds a trained model"), "\(refused.stderr)")
+        #expect(refused.stderr.contains("overwrite_output_dir: true"), "\(refused.stderr)")
 
-        let afresh = try train("--output-dir '\(out)' --overwrite_output_dir true --remove_checkpoints true", in: out)
-        #expect(afresh.status == 0, "\(afresh.stderr)")
-        #expect(afresh.stderr.contains("overwrite_output_dir: removed 3 checkpoints of an earlier run"), "\(afresh.stderr)")
-        #expect(try checkpoints().isEmpty)
+        let again = try train("--output-dir '\(out)' --save_steps 1 --overwrite_output_dir true", in: out)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(try checkpoints() == ["checkpoint-1", "checkpoint-2", "checkpoint-3"])
         // Started at step 0: the same run again, and its log only.
         #expect(try Data(contentsOf: URL(fileURLWithPath: out + "/model.safetensors")) == first)
         #expect(try String(contentsOfFile: out + "/training_log.jsonl", encoding: .utf8).split(separator: "\n").count == 3)
+        // Checkpoints are continued, never trained over, whatever overwrite_output_dir says.
+        let kept = try train("--output-dir '\(out)' --overwrite_output_dir true", in: out)
+        #expect(kept.status == 64 && kept.stderr.contains("already holds checkpoints"), "\(kept.stderr)")
 
-        #expect(try train("--output-dir '\(out)' --save_steps 1", in: out).status == 0)
         for name in ["checkpoint-2", "checkpoint-3"] { try fm.removeItem(atPath: out + "/" + name) }
         let resumed = try train("--output-dir '\(out)' --save_steps 1 --resume_from_checkpoint true", in: out)
         #expect(resumed.status == 0 && resumed.stderr.contains("at step 1"), "\(resumed.stderr)")

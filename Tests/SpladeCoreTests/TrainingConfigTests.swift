@@ -30,11 +30,19 @@ import Testing
         // 100 rows, batch 4, accumulation 8: 25 micro-batches an epoch, 3 optimizer steps, 6 in 2 epochs.
         #expect(config.totalOptimizerSteps(rows: 100) == 6)
         #expect(config.warmupSteps(total: 6) == 1)
-        // A fractional warm-up counts micro-batches, as the reference does, unless asked otherwise.
-        #expect(config.sparsityWarmupLength(0.1, totalSteps: 100) == 80)
+        // A fractional warm-up counts micro-batches, as the reference does: 1000 rows are 250 an epoch, 500 in 2 epochs
+        // (62 optimizer steps), so T = 50; in optimizer steps, when asked, 6.
+        #expect(config.sparsityWarmupLength(0.1, rows: 1000) == 50)
         var optimizerSteps = config
         optimizerSteps.warmupInOptimizerSteps = true
-        #expect(optimizerSteps.sparsityWarmupLength(0.1, totalSteps: 100) == 10)
+        #expect(optimizerSteps.sparsityWarmupLength(0.1, rows: 1000) == 6)
+        // The reference counts len(dataloader) × num_train_epochs even when max_steps ends the run.
+        var capped = config, cappedInSteps = optimizerSteps
+        capped.maxSteps = 10
+        cappedInSteps.maxSteps = 10
+        #expect(capped.sparsityWarmupLength(0.1, rows: 1000) == 50 && cappedInSteps.sparsityWarmupLength(0.1, rows: 1000) == 1)
+        // An integer warm-up is a step count as given.
+        #expect(config.sparsityWarmupLength(4, rows: 1000) == 4)
     }
 
     @Test func precisionKeys() throws {

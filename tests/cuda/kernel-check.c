@@ -19,7 +19,8 @@
  * REPETITIONS calls of the real library, each between two synchronizations; only the first call's
  * results are checked (the others run on buffers it already updated). A failed API call gives one line
  * with "pass": false and "message". Last line: {"checks": n, "failed": k, "grouped_fallbacks": g, "linear_fallbacks": l},
- * g the real library's grouped calls that ran one product per group because cuBLAS declined their types, l its Linear
+ * g the real library's grouped calls that ran groups as strided products (cuBLAS declined their types, or their
+ * pointers break its alignment rule), l its Linear
  * products made without cuBLASLt (all of them under SPLADE_CUDA_LT=0).
  * Exit status: 0 all passed, 1 a check failed, 2 a setup failure (a library not loadable, init failed).
  * On a GPU machine, cuBLAS must be loadable by the real library (LD_LIBRARY_PATH or SPLADE_CUDA_CUBLAS).

@@ -86,9 +86,11 @@ typedef struct {
 } splade_cuda_gemm_group;
 int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
                               const splade_cuda_gemm_group *groups, int group_count);
-/* How many grouped calls (of any precision, since the library was loaded) ran as one product per group because
- * cuBLAS's grouped product declined their combination of types (CUBLAS_STATUS_NOT_SUPPORTED; a declined combination
- * is not offered again): the same results, more launches. For performance checks (kernel-check reports it). */
+/* How many grouped calls (of any precision, since the library was loaded) ran groups as one strided product each:
+ * all of them because cuBLAS's grouped product declined their combination of types (CUBLAS_STATUS_NOT_SUPPORTED; a
+ * declined combination is not offered again), or those whose matrix pointers break the alignment cuBLAS's pointer
+ * arrays need (16-bit or TF32 products of odd-sized blocks): the same results, more launches. For performance checks
+ * (kernel-check reports it). */
 int splade_cuda_grouped_fallbacks(void);
 /* How many Linear products (splade_cuda_linear*, since the library was loaded) were made without cuBLASLt — none
  * loaded, SPLADE_CUDA_LT=0, no algorithm for the shape, or a failed call — as bias rows and a product onto them:

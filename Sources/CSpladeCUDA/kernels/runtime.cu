@@ -498,9 +498,10 @@ template <class Group> static const char *group_problem(int transpose_a, int tra
 
 // Whether a group's matrices meet the alignment cuBLAS's pointer-array products assume with 16-bit types, or float32
 // under TF32 math: every matrix pointer 16-byte aligned when k·(input size) is a multiple of 16, 4-byte when of 4. It
-// cannot check pointers it reads on the device; packed attention blocks of odd lengths break the rule, and such calls
-// take the strided products, whose base pointers and strides cuBLAS sees.
+// cannot check pointers it reads on the device; packed attention blocks of odd lengths break the rule, and such groups
+// take the strided product, whose base pointers and strides cuBLAS sees.
 template <class Group> static bool pointers_aligned(const Group &g) {
+    if (sizeof *g.a != 2 && !tf32_products) return true;
     const long long in = sizeof *g.a, out = sizeof *g.c, row = (long long)g.k * in;
     const long long need = row % 16 == 0 ? 16 : row % 4 == 0 ? 4 : 1;
     auto aligned = [&](const void *base, long long stride, long long size) {
@@ -509,18 +510,23 @@ template <class Group> static bool pointers_aligned(const Group &g) {
     return aligned(g.a, g.stride_a, in) && aligned(g.b, g.stride_b, in) && aligned(g.c, g.stride_c, out);
 }
 
-// One strided-batched product per group with products (the fallback, and where the grouped call is unsupported).
+// Group g as one strided-batched product (nothing when it has no products).
+template <class Group>
+static int strided_group(int op_a, int op_b, float alpha, float beta, const Group *groups, int g) {
+    using P = GroupedProducts<Group>;
+    const Group &p = groups[g];
+    if (p.m == 0 || p.n == 0 || p.batch == 0) return SPLADE_CUDA_OK;
+    int status = P::strided(op_a, op_b, p, &alpha, &beta);
+    return status == 0 ? SPLADE_CUDA_OK
+                       : fail(SPLADE_CUDA_ERROR_CUBLAS, "%s (group %d of %s) failed with status %d", P::batched_name, g,
+                              P::name, status);
+}
+
+// One strided-batched product per group (the fallback, and where the grouped call is unsupported).
 template <class Group>
 static int per_group(int op_a, int op_b, float alpha, float beta, const Group *groups, int group_count) {
-    using P = GroupedProducts<Group>;
-    for (int g = 0; g < group_count; g++) {
-        const Group &p = groups[g];
-        if (p.m == 0 || p.n == 0 || p.batch == 0) continue;
-        int status = P::strided(op_a, op_b, p, &alpha, &beta);
-        if (status != 0)
-            return fail(SPLADE_CUDA_ERROR_CUBLAS, "%s (group %d of %s) failed with status %d", P::batched_name, g, P::name,
-                        status);
-    }
+    for (int g = 0; g < group_count; g++)
+        if (int code = strided_group(op_a, op_b, alpha, beta, groups, g)) return code;
     return SPLADE_CUDA_OK;
 }
 
@@ -545,10 +551,6 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     if (problems == 0) return SPLADE_CUDA_OK;
     int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
     if (!P::grouped_available()) return per_group(op_a, op_b, alpha, beta, groups, group_count);
-    if (sizeof *groups->a == 2 || tf32_products)
-        for (int g = 0; g < group_count; g++)
-            if (groups[g].m > 0 && groups[g].n > 0 && groups[g].batch > 0 && !pointers_aligned(groups[g]))
-                return per_group(op_a, op_b, alpha, beta, groups, group_count);
     // A cuBLAS whose grouped product declined these types (below) is not asked again: the same products, a group at
     // a time, without the pointer arrays.
     static std::atomic<bool> declined{false};  // one per Group type
@@ -562,10 +564,21 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
         return code;
     const void **blas_a = (const void **)grouped_pointers.pointer, **blas_b = blas_a + problems;
     void **blas_c = (void **)(blas_b + problems);
+    // The groups the grouped call takes: those with products whose pointers it may use; the others, strided, first.
     nonempty.clear();
-    for (int g = 0; g < group_count; g++)
-        if (groups[g].m > 0 && groups[g].n > 0 && groups[g].batch > 0) nonempty.push_back(g);
+    bool misaligned = false;
+    for (int g = 0; g < group_count; g++) {
+        if (groups[g].m == 0 || groups[g].n == 0 || groups[g].batch == 0) continue;
+        if (pointers_aligned(groups[g])) {
+            nonempty.push_back(g);
+        } else {
+            misaligned = true;
+            if (int code = strided_group(op_a, op_b, alpha, beta, groups, g)) return code;
+        }
+    }
+    if (misaligned) grouped_fallbacks++;
     int used = (int)nonempty.size();
+    if (used == 0) return SPLADE_CUDA_OK;
     for (std::vector<int> *v : {&group_ops_a, &group_ops_b, &group_m, &group_n, &group_k, &group_lda, &group_ldb,
                                 &group_ldc, &group_size})
         v->resize(used);
@@ -596,8 +609,11 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     int status = P::grouped(blas_a, blas_b, blas_c, used);
     if (status == CUBLAS_STATUS_NOT_SUPPORTED_) {
         declined = true;
-        grouped_fallbacks++;
-        return per_group(op_a, op_b, alpha, beta, groups, group_count);
+        if (!misaligned) grouped_fallbacks++;
+        // Only the groups it declined: the others are done (again would add beta·C twice).
+        for (int g : nonempty)
+            if (int code = strided_group(op_a, op_b, alpha, beta, groups, g)) return code;
+        return SPLADE_CUDA_OK;
     }
     return status == 0 ? SPLADE_CUDA_OK
                        : fail(SPLADE_CUDA_ERROR_CUBLAS, "%s failed with status %d", P::grouped_name, status);

@@ -41,6 +41,11 @@ public final class Trainer {
             throw SpladeError(.usage, "\(key) \(length) exceeds the model's \(modelConfig.maxPositions) positions",
                               hint: "set \(key) to \(modelConfig.maxPositions) or less")
         }
+        guard config.microBatchesPerEpoch(rows: rows.count) > 0 else {
+            throw SpladeError(.usage, "dataloader_drop_last leaves no micro-batch: \(rows.count) training rows are fewer than "
+                              + "per_device_train_batch_size \(config.batchSize)",
+                              hint: "lower per_device_train_batch_size or set dataloader_drop_last: false")
+        }
         self.config = config
         self.modelConfig = modelConfig
         self.rows = rows
@@ -58,11 +63,6 @@ public final class Trainer {
         case .cpu, .auto:
             engine = CPUTrainingEngine(config: modelConfig, weights: weights, optimizer: AdamW(like: weights, settings: config.adamWSettings),
                                        threads: threads)
-        }
-        guard config.microBatchesPerEpoch(rows: rows.count) > 0 else {
-            throw SpladeError(.usage, "dataloader_drop_last leaves no micro-batch: \(rows.count) training rows are fewer than "
-                              + "per_device_train_batch_size \(config.batchSize)",
-                              hint: "lower per_device_train_batch_size or set dataloader_drop_last: false")
         }
         totalSteps = config.totalOptimizerSteps(rows: rows.count)
         guard totalSteps > 0 else {
@@ -106,8 +106,8 @@ public final class Trainer {
         let objective = SpladeObjective(losses: config.losses, documentRegularizer: config.documentRegularizer,
                                         queryRegularizer: config.queryRegularizer, noiseTokenIds: noiseTokenIds)
         let lambdaDoc = regularizerWeight(maximum: config.documentSparsityWeight, step: t,
-                                          warmupSteps: config.sparsityWarmupLength(config.documentSparsityWarmup, totalSteps: totalSteps))
-        let queryWarmup = config.sparsityWarmupLength(config.querySparsityWarmup, totalSteps: totalSteps)
+                                          warmupSteps: config.sparsityWarmupLength(config.documentSparsityWarmup, rows: rows.count))
+        let queryWarmup = config.sparsityWarmupLength(config.querySparsityWarmup, rows: rows.count)
         let lambdaQuery = regularizerWeight(maximum: config.querySparsityWeight, step: t, warmupSteps: queryWarmup)
         let lambdaNoise = regularizerWeight(maximum: config.noiseTokensWeight, step: t, warmupSteps: queryWarmup)
         let accumulation = config.gradientAccumulationSteps

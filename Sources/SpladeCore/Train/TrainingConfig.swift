@@ -40,7 +40,7 @@ public struct TrainingConfig: Sendable {
     public var loggingSteps = 1
     /// dataloader_drop_last: each epoch leaves out its last micro-batch when it has fewer than B rows.
     public var dropLastMicroBatch = false
-    /// overwrite_output_dir: a run that does not resume may start in a directory holding an earlier run's checkpoints.
+    /// overwrite_output_dir: a new run may train over the model an earlier run left in the output directory.
     public var overwriteOutputDirectory = false
     /// resume_from_checkpoint (any true value or path, as the reference reads it): continue from the newest checkpoint.
     public var resumeFromCheckpoint = false
@@ -299,11 +299,13 @@ public struct TrainingConfig: Sendable {
         warmupSteps > 0 ? warmupSteps : Int((warmupRatio * Double(total)).rounded(.up))
     }
 
-    /// T of the regulariser warm-up: an integer step count as given; a fraction of the run counted, as
-    /// the reference does, in micro-batches (A times the optimizer steps), unless asked otherwise.
-    public func sparsityWarmupLength(_ value: Double, totalSteps: Int) -> Int {
+    /// T of the regulariser warm-up: an integer step count as given; a fraction of the run counted, as the reference
+    /// does, in micro-batches: int(len(dataloader) × num_train_epochs), whatever max_steps says (so with accumulation A the
+    /// ramp lasts A times longer than meant); or, when asked, in optimizer steps.
+    public func sparsityWarmupLength(_ value: Double, rows: Int) -> Int {
         guard value > 0 && value < 1 else { return Int(value) }
-        let units = warmupInOptimizerSteps ? totalSteps : totalSteps * gradientAccumulationSteps
+        let units = warmupInOptimizerSteps ? totalOptimizerSteps(rows: rows)
+            : Int(Double(microBatchesPerEpoch(rows: rows)) * epochs)
         return Int(value * Double(units))
     }
 }

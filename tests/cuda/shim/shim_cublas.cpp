@@ -548,7 +548,8 @@ static cublasStatus_t grouped(const char *f, cublasHandle_t handle, const cublas
     check_device_array(f, "Barray", Barray, (size_t)problems * sizeof(void *));
     check_device_array(f, "Carray", Carray, (size_t)problems * sizeof(void *));
     std::lock_guard<std::mutex> lock(blas_mutex);
-    size_t as = type_size(Atype), cs = type_size(Ctype);
+    // The rule is stated in k and the input type, for every pointer (C included).
+    size_t as = type_size(Atype);
     bool fast = (handle->math_mode & 0xF) == CUBLAS_TF32_TENSOR_OP_MATH && Atype == CUDA_R_32F;
     bool alignment_rule = Atype != CUDA_R_32F || computeType == CUBLAS_COMPUTE_32F_FAST_TF32 || fast;
     OutputCheck outputs{f};
@@ -563,7 +564,7 @@ static cublasStatus_t grouped(const char *f, cublasHandle_t handle, const cublas
                          ldb_array[g], ldc_array[g], fast ? "TF32 math mode" : "16-bit or FAST compute type");
                 check_pointer_alignment(where, "A", Aarray[idx], k_array[g], as);
                 check_pointer_alignment(where, "B", Barray[idx], k_array[g], as);
-                check_pointer_alignment(where, "C", Carray[idx], k_array[g], cs);
+                check_pointer_alignment(where, "C", Carray[idx], k_array[g], as);
             }
         }
     outputs.run();
