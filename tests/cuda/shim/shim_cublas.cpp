@@ -625,11 +625,7 @@ cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *desc, cublasComput
         computeType != CUBLAS_COMPUTE_32F_PEDANTIC)
         return invalid("cublasLtMatmulDescCreate", "compute type %d not emulated", (int)computeType);
     if (scaleType != CUDA_R_32F) return invalid("cublasLtMatmulDescCreate", "scale type %d", (int)scaleType);
-    LtDesc *d = new LtDesc;
-    d->magic = kLtMagic;
-    d->compute = computeType;
-    d->scale = scaleType;
-    *desc = d;
+    *desc = new LtDesc{kLtMagic, computeType, scaleType};
     return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
@@ -671,13 +667,7 @@ cublasStatus_t cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *layout, cudaDa
                                           int64_t ld) {
     if (!layout) return CUBLAS_STATUS_INVALID_VALUE;
     if (!type_size(type)) return invalid("cublasLtMatrixLayoutCreate", "type %d", (int)type);
-    LtLayout *l = new LtLayout;
-    l->magic = kLtMagic;
-    l->type = type;
-    l->rows = rows;
-    l->cols = cols;
-    l->ld = ld;
-    *layout = l;
+    *layout = new LtLayout{kLtMagic, type, rows, cols, ld};
     return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
@@ -685,8 +675,7 @@ cublasStatus_t cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
 }
 cublasStatus_t cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *pref) {
     if (!pref) return CUBLAS_STATUS_INVALID_VALUE;
-    *pref = new LtPreference;
-    (*pref)->magic = kLtMagic;
+    *pref = new LtPreference{kLtMagic};
     return CUBLAS_STATUS_SUCCESS;
 }
 cublasStatus_t cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t pref) {
