@@ -232,6 +232,9 @@ test-cuda-host: cuda-host deps
 
 ## test-cuda-shim: the real CUDA sources, unmodified, run on the CPU through tests/cuda/shim (each CUDA thread an OS
 ## thread, cuBLAS as documented, guard pages after device buffers), checked by kernel-check against the host emulation
-## at its --quick sizes. `tests/cuda/shim/run` alone adds sanitizers, chaos scheduling and the fallback variants.
-test-cuda-shim: cuda-host
+## at its --quick sizes, then by the Swift suite's CUDAKernelTests against the CPU code. `tests/cuda/shim/run` alone
+## adds sanitizers, chaos scheduling and the fallback variants.
+test-cuda-shim: cuda-host deps
 	tests/cuda/shim/run quick
+	SPLADE_CUDA_LIB=$(abspath $(dir $(CUDA_HOST_LIB))) swift build $(CUDA_HOST_TRAIT) --build-tests
+	tests/cuda/shim/run swift

@@ -123,32 +123,55 @@ struct CUDAKernelTests {
         }
     }
 
-    /// The block softmax of a packed batch's attention scores: blocks of heads·L rows of L floats at their offsets
-    /// (here with 5 floats between blocks, which must stay as they were, and an empty block), forward against
-    /// Softmax.forwardRows and backward against Attention.backward's formula, every row of every block in one call.
-    @Test func blockSoftmaxForwardAndBackward() throws {
+    /// A packed batch's attention blocks as DeviceBatch lays them out: `heads` L×L matrices a block,
+    /// DeviceBatch.headStride(L) apart, here with 5 floats between blocks and an empty block.
+    struct AttentionBlocks {
         let lengths: [Int32] = [7, 1, 33, 0, 19, 64], heads = 3, gap = 5
-        var offsets: [Int64] = []
-        var floats = 0
-        for length in lengths {
-            offsets.append(Int64(floats))
-            floats += heads * Int(length) * Int(length) + gap
+        let offsets: [Int64]
+        let floats: Int
+        var rows: Int { lengths.reduce(0) { $0 + heads * Int($1) } }
+
+        init() {
+            var offsets: [Int64] = [], floats = 0
+            for length in lengths {
+                offsets.append(Int64(floats))
+                floats += heads * DeviceBatch.headStride(Int(length)) + gap
+            }
+            (self.offsets, self.floats) = (offsets, floats)
         }
-        let rows = lengths.reduce(0) { $0 + heads * Int($1) }
-        let x = Self.random(floats, seed: 11, scale: 8), dp = Self.random(floats, seed: 12)
-        var p = x, ds = dp
-        for (s, length) in lengths.enumerated() where length > 0 {
-            let l = Int(length), offset = Int(offsets[s])
-            p.withUnsafeMutableBufferPointer { Softmax.forwardRows($0.baseAddress! + offset, rows: heads * l, cols: l) }
-            for r in 0..<(heads * l) {  // As Attention.backward: dS = P ⊙ (dP − rowsum(dP ⊙ P)).
-                let row = offset + r * l
-                var dot: Float = 0
-                for j in 0..<l { dot += ds[row + j] * p[row + j] }
-                for j in 0..<l { ds[row + j] = p[row + j] * (ds[row + j] - dot) }
+
+        /// Every row: its block, its number there (h·L + r), its length and where it starts.
+        var allRows: [(block: Int, local: Int, length: Int, start: Int)] {
+            lengths.enumerated().flatMap { s, length in
+                let l = Int(length)
+                return (0..<(heads * l)).map { r in (s, r, l, Int(offsets[s]) + r / l * DeviceBatch.headStride(l) + r % l * l) }
             }
         }
+
+        /// The elements no row covers: the gaps between blocks and the padding between heads.
+        var untouched: [Int] {
+            var covered = [Bool](repeating: false, count: floats)
+            for row in allRows { for j in 0..<row.length { covered[row.start + j] = true } }
+            return covered.indices.filter { !covered[$0] }
+        }
+    }
+
+    /// The block softmax of a packed batch's attention scores, forward against Softmax.forwardRows and backward
+    /// against Attention.backward's formula, every row of every block in one call; what lies between the matrices
+    /// stays as it was.
+    @Test func blockSoftmaxForwardAndBackward() throws {
+        let blocks = AttentionBlocks(), lengths = blocks.lengths, heads = blocks.heads, rows = blocks.rows
+        let x = Self.random(blocks.floats, seed: 11, scale: 8), dp = Self.random(blocks.floats, seed: 12)
+        var p = x, ds = dp
+        for row in blocks.allRows {
+            let at = row.start, l = row.length
+            p.withUnsafeMutableBufferPointer { Softmax.forwardRows($0.baseAddress! + at, rows: 1, cols: l) }
+            var dot: Float = 0  // As Attention.backward: dS = P ⊙ (dP − rowsum(dP ⊙ P)).
+            for j in 0..<l { dot += ds[at + j] * p[at + j] }
+            for j in 0..<l { ds[at + j] = p[at + j] * (ds[at + j] - dot) }
+        }
         let gx = try DeviceBuffer(x), gdp = try DeviceBuffer(dp)
-        let gOffsets = try DeviceBuffer(offsets), gLengths = try DeviceBuffer(lengths)
+        let gOffsets = try DeviceBuffer(blocks.offsets), gLengths = try DeviceBuffer(lengths)
         try Self.check(splade_cuda_softmax_blocks(gx.pointer, gOffsets.pointer, gLengths.pointer, Int32(lengths.count),
                                                   Int32(heads), Int32(rows)))
         let gotP = try gx.download()
@@ -157,27 +180,46 @@ struct CUDAKernelTests {
                                                            Int32(lengths.count), Int32(heads), Int32(rows)))
         let gotDS = try gdp.download()
         #expect(Self.error(gotDS, ds) < 1e-5)
-        for (s, length) in lengths.enumerated() {  // the gaps after each block
-            let end = Int(offsets[s]) + heads * Int(length) * Int(length)
-            #expect(gotP[end..<(end + gap)] == x[end..<(end + gap)])
-            #expect(gotDS[end..<(end + gap)] == dp[end..<(end + gap)])
-        }
-        // In bfloat16, in place (encoding in bf16): the softmax of the widened scores, rounded; the gaps left as they are.
+        let untouched = blocks.untouched
+        #expect(untouched.count > lengths.count * blocks.gap, "padding between heads")
+        #expect(untouched.allSatisfy { gotP[$0] == x[$0] && gotDS[$0] == dp[$0] })
+        // In bfloat16, in place (encoding in bf16): the softmax of the widened scores, rounded.
         let halfScores = x.map(Self.bfloat16)
         var wideP = halfScores.map(Self.widen)
-        for (s, length) in lengths.enumerated() where length > 0 {
-            let l = Int(length), offset = Int(offsets[s])
-            wideP.withUnsafeMutableBufferPointer { Softmax.forwardRows($0.baseAddress! + offset, rows: heads * l, cols: l) }
+        for row in blocks.allRows {
+            wideP.withUnsafeMutableBufferPointer { Softmax.forwardRows($0.baseAddress! + row.start, rows: 1, cols: row.length) }
         }
         let half = try DeviceBuffer(halfScores)
         try Self.check(splade_cuda_softmax_blocks_bf16(half.pointer, gOffsets.pointer, gLengths.pointer, Int32(lengths.count),
                                                        Int32(heads), Int32(rows)))
         let gotHalf = try half.download()
-        for (s, length) in lengths.enumerated() {
-            let start = Int(offsets[s]), end = start + heads * Int(length) * Int(length)
-            #expect(Self.withinOneBF16Ulp(Array(gotHalf[start..<end]), Array(wideP[start..<end])), "block \(s)")
-            #expect(gotHalf[end..<(end + gap)] == halfScores[end..<(end + gap)])
+        for row in blocks.allRows {
+            let range = row.start..<(row.start + row.length)
+            #expect(Self.withinOneBF16Ulp(Array(gotHalf[range]), Array(wideP[range])), "block \(row.block) row \(row.local)")
         }
+        #expect(untouched.allSatisfy { gotHalf[$0] == halfScores[$0] })
+    }
+
+    /// Attention dropout over the padded blocks: each probability gets the mask value BertTrainingPass draws for it
+    /// in the CPU's layout (the matrices packed without gaps), bit for bit, after `counter` earlier draws.
+    @Test func blockDropoutMatchesTheCPULayout() throws {
+        let blocks = AttentionBlocks(), (seed, counter, probability): (UInt64, UInt64, Float) = (99, 5_000, 0.25)
+        var random = SeededRandom(seed: seed)
+        for _ in 0..<counter { _ = random.next() }
+        let keep = 1 / (1 - probability)
+        var draws: [Int64] = [0]
+        for length in blocks.lengths { draws.append(draws.last! + Int64(blocks.heads) * Int64(length) * Int64(length)) }
+        let x = Self.random(blocks.floats, seed: 13, scale: 3)
+        var expected = x
+        for row in blocks.allRows {  // the CPU's order: block by block, row by row
+            for j in 0..<row.length { expected[row.start + j] *= random.nextUnitFloat() < probability ? 0 : keep }
+        }
+        let gx = try DeviceBuffer(x), gOffsets = try DeviceBuffer(blocks.offsets)
+        let gDraws = try DeviceBuffer(Array(draws.dropLast())), gLengths = try DeviceBuffer(blocks.lengths)
+        try Self.check(splade_cuda_dropout_blocks(gx.pointer, gOffsets.pointer, gDraws.pointer, gLengths.pointer,
+                                                  Int32(blocks.lengths.count), Int32(blocks.heads), Int32(blocks.rows),
+                                                  seed, counter, probability))
+        #expect(try gx.download().map(\.bitPattern) == expected.map(\.bitPattern))
     }
 
     /// One grouped call of strided batches against BLAS.gemm per product: groups of different sizes, leading

@@ -10,8 +10,9 @@ no MeCab dictionary is needed where this runs).
   parity-train   three splade-train steps with dropout (the same masks on both devices): --device cuda
                  against --device cpu, log line by line and every tensor of the final model; and the same steps
                  with --precision bf16, whose losses must stay within bfloat16's rounding of the CPU's;
-  bench-encode   documents/s at lengths 128/256/512, batch 32, BERT-base, vocabulary 32768: ours with
-                 --precision fp32, tf32 and bf16 against PyTorch in the same three (bench/cuda/torch_encode.py);
+  bench-encode   documents/s at lengths 128/256/512 and at lengths drawn from 16-512 ("mixed": PyTorch pads each
+                 batch), batch 32, BERT-base, vocabulary 32768: ours with --precision fp32, tf32 and bf16 against
+                 PyTorch in the same three (bench/cuda/torch_encode.py);
   bench-train    seconds per optimizer step, BERT-base, 1 query (32 tokens) + 7 documents (256 tokens),
                  dropout 0.1, cross-entropy + L1: ours with --precision fp32 and bf16 against PyTorch in float32
                  and under torch.autocast(bfloat16).
@@ -233,10 +234,14 @@ def parity_train():
 def bench_encode():
     model = make_model("base", 12, 768, 12, 3072)
     docs = 1024
-    for length in [128, 256, 512]:
-        generator = np.random.default_rng(length)
-        path = os.path.join(a.work, f"bench-{length}.jsonl")
-        write_ids(path, random_ids(generator, docs, [length]))
+    # Fixed lengths, then lengths 16-512 drawn uniformly ("mixed"), in file order: PyTorch pads each batch to its
+    # longest, splade-encode packs it (and its attention products keep one grouped call whatever the lengths).
+    mixed = os.path.join(a.work, "bench-mixed.jsonl")
+    write_ids(mixed, random_ids(np.random.default_rng(16), docs, list(range(16, 513))))
+    for length in [128, 256, 512, "mixed"]:
+        path = mixed if length == "mixed" else os.path.join(a.work, f"bench-{length}.jsonl")
+        if length != "mixed":
+            write_ids(path, random_ids(np.random.default_rng(length), docs, [length]))
         for precision in ["fp32", "tf32", "bf16"]:
             run, wall = tool("splade-encode", "--model", model, "--device", "cuda", "--precision", precision, "--timings",
                              "--batch-size", "32", "--format", "binary", "-i", path, discard_output=True)
@@ -244,7 +249,7 @@ def bench_encode():
             record({"bench": "encode", "side": "splade", "precision": precision, "length": length, "batch": 32, "docs": docs,
                     "seconds": gpu, "docs_per_s": docs / gpu, "wall_seconds": wall, "wall_docs_per_s": docs / wall})
     subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "torch_encode.py"), "--model", model,
-                    "--docs", str(docs), "--out", a.out], check=True)
+                    "--docs", str(docs), "--ids", mixed, "--out", a.out], check=True)
 
 
 TORCH_STEP = r"""

@@ -17,7 +17,8 @@
  * expected) e is instead the fraction of elements whose bits differ (for bfloat16 outputs, a NaN on both sides is
  * no difference, whatever its payload). real_us is the median time of
  * REPETITIONS calls of the real library, each between two synchronizations; only the first call's
- * results are checked (the others run on buffers it already updated). A failed API call gives one line
+ * results are checked (the others run on buffers it already updated); "grouped_fallbacks": f is added where the real
+ * library's count below grew by f during the check's calls. A failed API call gives one line
  * with "pass": false and "message". Last line: {"checks": n, "failed": k, "grouped_fallbacks": g, "linear_fallbacks": l},
  * g the real library's grouped calls that ran groups as strided products (cuBLAS declined their types, or their
  * pointers break its alignment rule), l its Linear
@@ -84,6 +85,8 @@
     X(int, softmax_blocks, (float *, const long long *, const int32_t *, int, int, int))                              \
     X(int, add, (float *, const float *, size_t))                                                                     \
     X(int, dropout, (float *, size_t, uint64_t, uint64_t, float))                                                     \
+    X(int, dropout_blocks, (float *, const long long *, const long long *, const int32_t *, int, int, int, uint64_t,   \
+                            uint64_t, float))                                                                         \
     X(int, splade_max_reset, (float *, int32_t *, size_t))                                                            \
     X(int, splade_max_segments, (const float *, int, int, int, const int32_t *, int, float *, int32_t *))             \
     X(int, splade_weights, (const float *, size_t, float *))                                                          \
@@ -270,11 +273,13 @@ typedef struct {
     struct timespec start;
     double times[REPETITIONS];
     int timed;
+    int fallbacks_before; /* the real library's grouped_fallbacks() at begin */
 } Test;
 
 static void begin(Test *t, const char *op, const char *format, ...) {
     memset(t, 0, sizeof *t);
     t->op = op;
+    t->fallbacks_before = apis[REAL].grouped_fallbacks();
     va_list arguments;
     va_start(arguments, format);
     vsnprintf(t->label, sizeof t->label, format, arguments);
@@ -286,6 +291,11 @@ static int buffer(Test *t, void *host, size_t bytes) {
     if (t->count == MAX_BUFFERS) setup_failure("%s: more than %d buffers", t->op, MAX_BUFFERS);
     t->buffers[t->count] = (Buffer){.host = host, .bytes = bytes};
     return t->count++;
+}
+
+/* A buffer holding a copy of `bytes` of host data (an index array). */
+static int copied_buffer(Test *t, const void *data, size_t bytes) {
+    return buffer(t, memcpy(allocate(bytes), data, bytes), bytes);
 }
 
 static int random_buffer(Test *t, size_t count, float low, float high) {
@@ -448,6 +458,8 @@ static void report(const Test *t, const char *output, double error, double toler
     print_json_number(error, "%.3g");
     printf(", \"tolerance\": %g, \"pass\": %s, \"real_us\": ", tolerance, pass ? "true" : "false");
     print_json_number(microseconds, "%.1f");
+    int fallbacks = apis[REAL].grouped_fallbacks() - t->fallbacks_before;
+    if (fallbacks > 0) printf(", \"grouped_fallbacks\": %d", fallbacks);
     printf("}\n");
 }
 
@@ -622,8 +634,10 @@ static void check_attention(int L) {
 
 /* A packed batch of S.packed sequences of lengths 1 ... S.attention[0] (both ends, then drawn, and one empty
  * sequence), as CUDAOps lays it out: sequence s has the tokens start[s] ..< start[s] + length[s] and its heads'
- * L×L score blocks at offset[s] (floats). `gap` floats lie between consecutive blocks: none in attention, some
- * in the block softmax checks (which must leave them as they were). */
+ * L×L score matrices at offset[s] (floats), splade_cuda_head_stride(L) apart (`unpadded`: L² apart, which breaks
+ * cuBLAS's pointer alignment for odd L, for the grouped products' fallback). `gap` floats lie between consecutive
+ * blocks: none in attention, some in the block softmax checks (which must leave them, and the padding between
+ * heads, as they were). */
 enum { MAX_PACKED = 32 };
 typedef struct {
     int count, tokens, heads;
@@ -632,21 +646,45 @@ typedef struct {
     long long offset[MAX_PACKED];
     long long floats; /* of the score blocks, gaps included */
     int rows;         /* Σ heads·L */
+    bool unpadded;
 } Packed;
 
-static Packed packed_batch(int count, int max_length, int heads, int gap) {
-    Packed k = {.count = count, .heads = heads};
+static long long head_stride(const Packed *k, int length) {
+    return k->unpadded ? (long long)length * length : splade_cuda_head_stride(length);
+}
+
+/* Where row r (h·L + r') of block s starts. */
+static long long packed_row(const Packed *k, int s, long long r) {
+    int L = k->length[s];
+    return k->offset[s] + r / L * head_stride(k, L) + r % L * L;
+}
+
+/* Fills in the blocks' offsets, rows and size from count, heads and the lengths. */
+static void lay_out(Packed *k, int gap) {
+    k->tokens = k->rows = 0;
+    k->floats = 0;
+    for (int s = 0; s < k->count; s++) {
+        k->start[s] = k->tokens;
+        k->offset[s] = k->floats;
+        k->tokens += k->length[s];
+        k->floats += k->heads * head_stride(k, k->length[s]) + gap;
+        k->rows += k->heads * k->length[s];
+    }
+}
+
+static Packed packed_batch(int count, int max_length, int heads, int gap, bool unpadded) {
+    Packed k = {.count = count, .heads = heads, .unpadded = unpadded};
     if (count > MAX_PACKED || count < 4) setup_failure("packed batch of %d sequences", count);
     for (int s = 0; s < count; s++)
         k.length[s] = s == 0 ? 1 : s == 1 ? max_length : s == count / 2 ? 0 : 1 + below(max_length);
-    for (int s = 0; s < count; s++) {
-        k.start[s] = k.tokens;
-        k.offset[s] = k.floats;
-        k.tokens += k.length[s];
-        k.floats += (long long)heads * k.length[s] * k.length[s] + gap;
-        k.rows += heads * k.length[s];
-    }
+    lay_out(&k, gap);
     return k;
+}
+
+/* A packed batch's blocks for the block kernels: their offsets (int64) and lengths (int32). */
+static void block_buffers(Test *t, const Packed *k, int *offsets, int *lengths) {
+    *offsets = copied_buffer(t, k->offset, (size_t)k->count * sizeof(long long));
+    *lengths = copied_buffer(t, k->length, (size_t)k->count * sizeof(int32_t));
 }
 
 /* The products of CUDAOps.attention and attentionBackward over a packed batch, one group per sequence. */
@@ -673,7 +711,7 @@ typedef struct {
 
 static GroupLayout attention_group(const Packed *k, enum Product product, int s) {
     int h = S.h, d = h / k->heads, ld = 3 * h, L = k->length[s], heads = k->heads;
-    long long LL = (long long)L * L, t = k->start[s], p = k->offset[s];
+    long long LL = head_stride(k, L), t = k->start[s], p = k->offset[s];
     switch (product) {
     case SCORES: return (GroupLayout){L, L, d, heads, t * ld, ld, d, t * ld + h, ld, d, p, L, LL};
     case CONTEXT: return (GroupLayout){L, d, L, heads, p, L, LL, t * ld + 2 * h, ld, d, t * h, h, d};
@@ -731,8 +769,9 @@ static void grouped_case(const Packed *k, enum Product product, float alpha, flo
     int h = S.h, d = h / k->heads;
     size_t qkv_count = (size_t)k->tokens * 3 * h, context_count = (size_t)k->tokens * h;
     Test t;
-    begin(&t, names[kind], "%s alpha=%g beta=%g, %d sequences of 0-%d tokens (%d in all), heads=%d d=%d",
-          product_names[product], alpha, beta, k->count, S.attention[0], k->tokens, k->heads, d);
+    begin(&t, names[kind], "%s alpha=%g beta=%g, %d sequences of 0-%d tokens (%d in all), heads=%d d=%d%s",
+          product_names[product], alpha, beta, k->count, S.attention[0], k->tokens, k->heads, d,
+          k->unpadded ? ", heads L² apart" : "");
     /* Probabilities-like blocks for the products that read P, small gradients for dS, a random C. */
     float block_high = product == CONTEXT || product == VALUES_BACKWARD ? 2.0f / S.attention[0] : 0.01f;
     int blocks = product == SCORES ? -1 : inputs(&t, (size_t)k->floats, product >= QUERIES_BACKWARD ? -block_high : 0,
@@ -760,7 +799,7 @@ static const struct {
 enum { ATTENTION_PRODUCTS = sizeof attention_products / sizeof attention_products[0] };
 
 static void check_grouped(void) {
-    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0);
+    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0, false);
     float scale = 1 / sqrtf((float)(S.h / S.heads));
     for (int i = 0; i < ATTENTION_PRODUCTS; i++) /* the second (scores, beta = 1) with TF32 */
         grouped_case(&k, attention_products[i].product, attention_products[i].scaled ? scale : 1,
@@ -898,12 +937,16 @@ static void check_bf16(void) {
     gemm_bf16_case("no transposes", 0, 0, T, h, I, 1.25f, 0.5f, 5);
     gemm_bf16_case("A transposed", 1, 0, I, h, T, -0.5f, 1, 7);
     gemm_bf16_case("both transposed", 1, 1, h / 2 + 1, h / 3 + 2, h, 0.6f, -1.5f, 1);
-    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0);
+    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0, false);
     float scale = 1 / sqrtf((float)(S.h / S.heads));
     for (GroupedKind kind = GROUPED_BF16; kind <= GROUPED_BF16_OUT; kind++) /* C float32, then bfloat16 (encoding) */
         for (int i = 0; i < ATTENTION_PRODUCTS; i++)
             grouped_case(&k, attention_products[i].product, attention_products[i].scaled ? scale : 1,
                          attention_products[i].beta, kind);
+    /* Heads L² apart: the groups of odd L break the pointer alignment and run as strided products, the others grouped. */
+    Packed unpadded = packed_batch(S.packed, S.attention[0], S.heads, 0, true);
+    grouped_case(&unpadded, SCORES, scale, 0, GROUPED_BF16_OUT);
+    grouped_case(&unpadded, CONTEXT, 1, 0, GROUPED_BF16_OUT);
 }
 
 /* ---- Memory ------------------------------------------------------------------------------- */
@@ -1031,10 +1074,8 @@ static void softmax_blocks_case(const char *what, const Packed *k, int total_row
     Test t;
     begin(&t, names[op], "%s: %d blocks, heads=%d, %d rows, x in [-%g, %g]%s", what, k->count, k->heads, total_rows, spread,
           spread, op == SOFTMAX_BF16 ? " (bfloat16), 1/16 −∞" : "");
-    int offsets = buffer(&t, allocate((size_t)k->count * sizeof(long long)), (size_t)k->count * sizeof(long long));
-    memcpy(t.buffers[offsets].host, k->offset, (size_t)k->count * sizeof(long long));
-    int lengths = buffer(&t, allocate((size_t)k->count * sizeof(int32_t)), (size_t)k->count * sizeof(int32_t));
-    memcpy(t.buffers[lengths].host, k->length, (size_t)k->count * sizeof(int32_t));
+    int offsets, lengths;
+    block_buffers(&t, k, &offsets, &lengths);
     if (op == SOFTMAX_BACKWARD) {
         /* P: softmax rows in the blocks (the gaps hold anything). */
         float *p = floats((size_t)k->floats, -1, 1);
@@ -1042,7 +1083,7 @@ static void softmax_blocks_case(const char *what, const Packed *k, int total_row
             int L = k->length[s];
             for (int r = 0; r < k->heads * L && done < total_rows; r++, done++) {
                 float *row = probability_rows(1, L);
-                memcpy(p + k->offset[s] + (size_t)r * L, row, (size_t)L * sizeof(float));
+                memcpy(p + packed_row(k, s, r), row, (size_t)L * sizeof(float));
                 free(row);
             }
         }
@@ -1059,7 +1100,7 @@ static void softmax_blocks_case(const char *what, const Packed *k, int total_row
         for (int s = 0, done = 0; s < k->count; s++)
             for (int r = 0; r < k->heads * k->length[s] && done < total_rows; r++, done++)
                 for (int j = 1; j < k->length[s]; j++)
-                    if (below(16) == 0) scores[k->offset[s] + (long long)r * k->length[s] + j] = 0xFF80;
+                    if (below(16) == 0) scores[packed_row(k, s, r) + j] = 0xFF80;
         output_bf16_values(&t, x, "x", tolerance);
         RUN(&t, api->softmax_blocks_bf16(DB(x), DL(offsets), DI(lengths), k->count, k->heads, total_rows));
     } else {
@@ -1073,18 +1114,13 @@ static void check_softmax_blocks(SoftmaxOp op) {
     /* In bfloat16 a value may round the other way (BF16_VALUES); across a whole vocabulary LONG_SUM's 1e-4 in 1/sum
      * moves ~2.6% of the values across a rounding boundary, one ulp (2^-8) each: ~6e-4 of normalised error. */
     double elementwise = op == SOFTMAX_BF16 ? BF16_VALUES : ELEMENTWISE, long_sum = op == SOFTMAX_BF16 ? 2e-3 : LONG_SUM;
-    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 3);
+    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 3, false);
     char what[96];
     snprintf(what, sizeof what, "attention blocks of 0-%d tokens, 3 floats between blocks", S.attention[0]);
     softmax_blocks_case(what, &k, k.rows, 4, elementwise, op);
     /* Rows longer than the kernels keep in registers (512), one head. */
-    Packed longer = {.count = 4, .heads = 1, .length = {513, 700, 1, 1000}};
-    for (int s = 0; s < longer.count; s++) {
-        longer.offset[s] = longer.floats;
-        longer.floats += (long long)longer.length[s] * longer.length[s];
-        longer.rows += longer.length[s];
-    }
-    if (S.packed < 10) longer.count = 2; /* --quick */
+    Packed longer = {.count = S.packed < 10 ? 2 : 4, .heads = 1, .length = {513, 700, 1, 1000}}; /* 2 with --quick */
+    lay_out(&longer, 0);
     softmax_blocks_case("rows longer than 512", &longer, longer.count == 2 ? 513 + 700 : longer.rows, 4, elementwise, op);
     Packed vocabulary = {.count = 1, .heads = 1, .length = {S.long_row}, .floats = S.long_row, .rows = 1};
     softmax_blocks_case("one row over a whole vocabulary", &vocabulary, 1, 8, long_sum, op);
@@ -1102,6 +1138,25 @@ static void check_elementwise(size_t count) {
     x = random_buffer(&t, count, -1, 1);
     output(&t, x, "x", ELEMENTWISE);
     RUN(&t, api->scale(DF(x), count, 0.37f));
+}
+
+/* The dropout of attention probabilities in the padded layout, exact: each row from its draw in the unpadded one
+ * (what lies between the blocks and between the heads stays as it was). */
+static void dropout_blocks_case(const Packed *k, uint64_t seed, uint64_t counter, float probability) {
+    Test t;
+    begin(&t, "dropout_blocks", "%d blocks of 0-%d tokens, heads=%d, 3 floats between blocks, seed=%#llx counter=%llu p=%g",
+          k->count, S.attention[0], k->heads, (unsigned long long)seed, (unsigned long long)counter, probability);
+    long long draws[MAX_PACKED];
+    for (int s = 0, sum = 0; s < k->count; s++) {
+        draws[s] = sum;
+        sum += k->heads * k->length[s] * k->length[s];
+    }
+    int offsets, lengths, starts = copied_buffer(&t, draws, (size_t)k->count * sizeof(long long));
+    block_buffers(&t, k, &offsets, &lengths);
+    int x = random_buffer(&t, (size_t)k->floats, -3, 3);
+    output(&t, x, "x", EXACT);
+    RUN(&t, api->dropout_blocks(DF(x), DL(offsets), DL(starts), DI(lengths), k->count, k->heads, k->rows, seed, counter,
+                                probability));
 }
 
 /* The draws are SeededRandom's: the GPU must drop exactly the CPU's units, and x · mask is one float multiply on
@@ -1747,6 +1802,8 @@ int main(int argc, char **argv) {
     dropout_case(intermediate, 0x243F6A8885A308D3ull, (1ull << 32) - 777, 0.1f); /* counter + i crosses 2^32 */
     dropout_case((size_t)S.heads * S.attention[0] * S.attention[0], 42, 123456789012ull, 0.1f);
     dropout_case(hidden, 0xFFFFFFFFFFFFFF00ull, 1234, 0.5f); /* the state wraps past 2^64 */
+    Packed attention = packed_batch(S.packed, S.attention[0], S.heads, 3, false);
+    dropout_blocks_case(&attention, 42, 123456789012ull, 0.1f);
     const PoolingCase *pooling = quick ? quick_pooling : full_pooling;
     for (size_t i = 0; i < sizeof full_pooling / sizeof full_pooling[0]; i++) pooling_case(&pooling[i], false);
     /* bfloat16 logits (inference in bf16): training's layout with argmax, and the encoder's chunks without. */

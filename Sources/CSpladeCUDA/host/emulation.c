@@ -500,12 +500,19 @@ int splade_cuda_gelu_bf16(const uint16_t *x, size_t count, uint16_t *y) {
     return SPLADE_CUDA_OK;
 }
 
-/* The packed rows in order, block by block (block s: heads·L_s rows of L_s elements at x + offsets[s]); as the kernels,
- * only the first total_rows of them, and a block with L_s ≤ 0 has none. Calls `row` on each: on out's row (with p's
- * alongside where p is given), or with `half` (bfloat16, in place) on the row widened to float, then rounded back. */
+/* A row of the attention blocks (splade_cuda_softmax_blocks's layout): its block, its number there (h·L + r), its
+ * length and its first element. */
+typedef struct {
+    int block;
+    long long local;
+    int length;
+    long long at;
+} BlockRow;
+
+/* Checks a block function's arguments, then calls visit(context, row) on the packed rows in order, block by block; as
+ * the kernels, only the first total_rows of them, and a block with L_s ≤ 0 has none. */
 static int block_rows(const char *what, const void *x, const void *y, const long long *offsets, const int32_t *lengths,
-                      int blocks, int heads, int total_rows, void (*row)(const float *, float *, int), const float *p,
-                      float *out, uint16_t *half) {
+                      int blocks, int heads, int total_rows, int (*visit)(void *, BlockRow), void *context) {
     ENTER();
     if (blocks < 0 || heads <= 0 || total_rows < 0)
         return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: bad size (blocks=%d heads=%d total_rows=%d)", what, blocks, heads,
@@ -514,32 +521,19 @@ static int block_rows(const char *what, const void *x, const void *y, const long
     if (blocks == 0) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: %d rows in no block", what, total_rows);
     if (!x || !y || !offsets || !lengths) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: null pointer", what);
     long long done = 0;
-    float *copy = NULL;
     for (int s = 0; s < blocks && done < total_rows; s++) {
         int length = lengths[s];
-        if (length <= 0) continue;
-        if (half) {
-            free(copy);
-            if (!(copy = malloc((size_t)length * sizeof(float)))) return fail(SPLADE_CUDA_ERROR_CUDA, "%s: out of memory", what);
-        }
-        for (long long r = 0; r < (long long)heads * length && done < total_rows; r++, done++) {
-            long long at = offsets[s] + r * length;
-            if (!half) {
-                row(p ? p + at : NULL, out + at, length);
-                continue;
-            }
-            widen(half + at, 1, length, length, copy);
-            row(NULL, copy, length);
-            narrow(copy, 1, length, half + at, length);
+        for (long long r = 0; length > 0 && r < (long long)heads * length && done < total_rows; r++, done++) {
+            BlockRow row = {s, r, length, offsets[s] + r / length * splade_cuda_head_stride(length) + r % length * length};
+            int code = visit(context, row);
+            if (code) return code;
         }
     }
-    free(copy);
     return SPLADE_CUDA_OK;
 }
 
 /* p_j = exp(x_j − max x)/Σ exp(x_k − max x) in float, the sum in order, as Softmax.forwardRows. */
-static void softmax_row(const float *unused, float *row, int cols) {
-    (void)unused;
+static void softmax_row(float *row, int cols) {
     float maximum = -INFINITY;
     for (int j = 0; j < cols; j++) maximum = fmaxf(maximum, row[j]);
     float sum = 0;
@@ -552,14 +546,31 @@ static void softmax_row(const float *unused, float *row, int cols) {
     for (int j = 0; j < cols; j++) row[j] *= inverse;
 }
 
+static int softmax_visit(void *x, BlockRow row) {
+    softmax_row((float *)x + row.at, row.length);
+    return SPLADE_CUDA_OK;
+}
+
+/* The row widened to float, its softmax, rounded back. */
+static int softmax_bf16_visit(void *x, BlockRow row) {
+    uint16_t *half = (uint16_t *)x + row.at;
+    float *copy = malloc((size_t)row.length * sizeof(float));
+    if (!copy) return fail(SPLADE_CUDA_ERROR_CUDA, "softmax_blocks_bf16: out of memory");
+    widen(half, 1, row.length, row.length, copy);
+    softmax_row(copy, row.length);
+    narrow(copy, 1, row.length, half, row.length);
+    free(copy);
+    return SPLADE_CUDA_OK;
+}
+
 int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                int total_rows) {
-    return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows, softmax_row, NULL, x, NULL);
+    return block_rows("softmax_blocks", x, x, offsets, lengths, blocks, heads, total_rows, softmax_visit, x);
 }
 
 int splade_cuda_softmax_blocks_bf16(uint16_t *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                     int total_rows) {
-    return block_rows("softmax_blocks_bf16", x, x, offsets, lengths, blocks, heads, total_rows, softmax_row, NULL, NULL, x);
+    return block_rows("softmax_blocks_bf16", x, x, offsets, lengths, blocks, heads, total_rows, softmax_bf16_visit, x);
 }
 
 int splade_cuda_add(float *y, const float *x, size_t count) {
@@ -588,6 +599,31 @@ int splade_cuda_dropout(float *x, size_t count, uint64_t seed, uint64_t counter,
         x[i] *= u < probability ? 0.0f : keep;
     }
     return SPLADE_CUDA_OK;
+}
+
+typedef struct {
+    float *x;
+    const long long *draws;
+    uint64_t seed, counter;
+    float probability;
+} BlockDropout;
+
+/* The flat dropout of the row from the draw it has in the blocks packed without gaps. */
+static int dropout_visit(void *context, BlockRow row) {
+    const BlockDropout *d = context;
+    return splade_cuda_dropout(d->x + row.at, (size_t)row.length, d->seed,
+                               d->counter + (uint64_t)d->draws[row.block] + (uint64_t)(row.local * row.length),
+                               d->probability);
+}
+
+int splade_cuda_dropout_blocks(float *x, const long long *offsets, const long long *draws, const int32_t *lengths,
+                               int blocks, int heads, int total_rows, uint64_t seed, uint64_t counter,
+                               float probability) {
+    ENTER();
+    REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
+    REQUIRE(total_rows == 0 || draws, "dropout_blocks: null pointer");
+    BlockDropout dropout = {x, draws, seed, counter, probability};
+    return block_rows("dropout_blocks", x, x, offsets, lengths, blocks, heads, total_rows, dropout_visit, &dropout);
 }
 
 int splade_cuda_splade_max_reset(float *running, int32_t *argmax, size_t count) {
@@ -746,17 +782,26 @@ int splade_cuda_gelu_backward_bf16(const float *dy, const uint16_t *x, size_t co
     return SPLADE_CUDA_OK;
 }
 
+typedef struct {
+    const float *p;
+    float *dp;
+} SoftmaxBackward;
+
 /* dP ← P ⊙ (dP − Σ dP ⊙ P) in float, the sum in order, as Attention.backward. */
-static void softmax_backward_row(const float *p, float *dp, int cols) {
-    float dot = 0;
-    for (int j = 0; j < cols; j++) dot += dp[j] * p[j];
-    for (int j = 0; j < cols; j++) dp[j] = p[j] * (dp[j] - dot);
+static int softmax_backward_visit(void *context, BlockRow row) {
+    const SoftmaxBackward *b = context;
+    const float *p = b->p + row.at;
+    float *dp = b->dp + row.at, dot = 0;
+    for (int j = 0; j < row.length; j++) dot += dp[j] * p[j];
+    for (int j = 0; j < row.length; j++) dp[j] = p[j] * (dp[j] - dot);
+    return SPLADE_CUDA_OK;
 }
 
 int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
                                         int blocks, int heads, int total_rows) {
+    SoftmaxBackward backward = {p, dp};
     return block_rows("softmax_backward_blocks", p, dp, offsets, lengths, blocks, heads, total_rows,
-                      softmax_backward_row, p, dp, NULL);
+                      softmax_backward_visit, &backward);
 }
 
 int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int tokens, int h, const float *dx,

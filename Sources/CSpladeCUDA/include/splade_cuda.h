@@ -89,8 +89,8 @@ int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, flo
 /* How many grouped calls (of any precision, since the library was loaded) ran groups as one strided product each:
  * all of them because cuBLAS's grouped product declined their combination of types (CUBLAS_STATUS_NOT_SUPPORTED; a
  * declined combination is not offered again), or those whose matrix pointers break the alignment cuBLAS's pointer
- * arrays need (16-bit or TF32 products of odd-sized blocks): the same results, more launches. For performance checks
- * (kernel-check reports it). */
+ * arrays need (16-bit or TF32 products; the attention blocks' layout, splade_cuda_head_stride, keeps it): the same
+ * results, more launches. For performance checks (kernel-check reports it). */
 int splade_cuda_grouped_fallbacks(void);
 /* How many Linear products (splade_cuda_linear*, since the library was loaded) were made without cuBLASLt — none
  * loaded, SPLADE_CUDA_LT=0, no algorithm for the shape, or a failed call — as bias rows and a product onto them:
@@ -178,6 +178,19 @@ int splade_cuda_set_tf32(int enabled);
 
 /* ---- Forward kernels --------------------------------------------------------------------- */
 
+#if defined(__CUDACC__)
+#define SPLADE_CUDA_HOST_DEVICE __host__ __device__
+#else
+#define SPLADE_CUDA_HOST_DEVICE
+#endif
+/* The elements from one head's L×L attention matrix to the next in a block (splade_cuda_softmax_blocks): L² rounded up
+ * to a multiple of 8, so that with offsets that are multiples of 8 every matrix starts 16-byte aligned in bfloat16 (32
+ * in float32). cuBLAS's grouped products need that of the matrices in their pointer arrays (for bfloat16, and float32
+ * in TF32, when k·size is a multiple of 16, as in QKᵀ); a group that breaks it runs as its own strided product. */
+static inline SPLADE_CUDA_HOST_DEVICE long long splade_cuda_head_stride(int length) {
+    return ((long long)length * length + 7) / 8 * 8;
+}
+
 /* Every row of y[rows×cols] = bias (Linear writes the bias first, then accumulates X·Wᵀ, beta = 1). */
 int splade_cuda_fill_rows(float *y, const float *bias, int rows, int cols);
 /* x[i] = word[ids[i]] + position[positions[i]] + token_type[0] for T tokens of width h (ids, positions: device int32). */
@@ -190,10 +203,11 @@ int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *res
 /* GELU (erf form), in place. */
 int splade_cuda_gelu_forward(float *x, size_t count);
 /* Row softmax over the square blocks of packed sequences (attention scores), in place, one launch for a
- * batch: block s holds heads·L_s rows of L_s floats at x + offsets[s], with L_s = lengths[s]; offsets (int64)
- * and lengths (int32) are device arrays of `blocks` entries; the first total_rows rows (normally all of them,
- * Σ heads·L_s) are transformed, the others left as they are. Each row becomes
- * p_j = exp(x_j − max x)/Σ exp(x_k − max x). */
+ * batch: block s holds `heads` matrices of L_s×L_s (L_s = lengths[s]), row-major, matrix h at
+ * x + offsets[s] + h·splade_cuda_head_stride(L_s); offsets (int64) and lengths (int32) are device arrays of
+ * `blocks` entries. Its rows are counted h·L_s + r; the first total_rows rows of the batch (normally all of them,
+ * Σ heads·L_s) are transformed, the others, and whatever lies between the matrices, left as they are. Each row
+ * becomes p_j = exp(x_j − max x)/Σ exp(x_k − max x). */
 int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                int total_rows);
 /* Elementwise y[i] += x[i] (residual gradients). */
@@ -206,6 +220,13 @@ int splade_cuda_add(float *y, const float *x, size_t count);
  * SpladeCore's SeededRandom(seed: seed) after `counter` draws, so the CPU and the GPU drop the same units,
  * and the backward pass applies the forward pass's mask by calling this again with the same arguments. */
 int splade_cuda_dropout(float *x, size_t count, uint64_t seed, uint64_t counter, float probability);
+/* splade_cuda_dropout over the attention blocks of splade_cuda_softmax_blocks's layout, as over the same matrices
+ * packed without the gaps between them (the CPU's layout): element j of row h·L_s + r of block s takes draw
+ * counter + draws[s] + (h·L_s + r)·L_s + j, where draws[s] = Σ_{t<s} heads·L_t² (device int64, `blocks` entries).
+ * The first total_rows rows of the batch, as there; nothing between the matrices is touched. */
+int splade_cuda_dropout_blocks(float *x, const long long *offsets, const long long *draws, const int32_t *lengths,
+                               int blocks, int heads, int total_rows, uint64_t seed, uint64_t counter,
+                               float probability);
 /* SPLADE max pooling of packed sequences, a chunk of rows at a time. Sequence k holds the packed rows
  * segment_starts[k] ..< segment_starts[k + 1] (segment_starts: device int32, segments + 1 entries, increasing);
  * `logits` [rows×cols] are the packed rows first_row ..< first_row + rows, which may span several sequences.

@@ -38,6 +38,26 @@ __device__ inline uint16_t bfloat16_bits(float x) {
 // A bfloat16 widened to float32: exact (the bits are the float's upper half).
 __device__ inline float bfloat16_value(uint16_t bits) { return __uint_as_float((uint32_t)bits << 16); }
 
+// SeededRandom (SplitMix64) without its sequential state: draw n has state seed + (n + 1)·γ, so every
+// element computes its own draw and a mask equals the CPU's after `counter` earlier draws.
+__device__ inline uint64_t splitmix64(uint64_t seed, uint64_t draw) {
+    uint64_t z = seed + (draw + 1) * 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+// Dropout's keep factor, in float on the host, as BertTrainingPass.dropoutMask computes it.
+inline float dropout_keep(float probability) { return 1.0f / (1.0f - probability); }
+
+// The mask value of draw `draw`: 0 when its unit u = (z >> 40)/2^24 (nextUnitFloat: 24 bits, so the conversion and the
+// division are exact) is below the probability, else keep. Applied as one float multiply, as the CPU's x · mask, so −0
+// and NaN come out alike.
+__device__ inline float dropout_factor(uint64_t seed, uint64_t draw, float probability, float keep) {
+    float u = (float)(splitmix64(seed, draw) >> 40) / 16777216.0f;
+    return u < probability ? 0.0f : keep;
+}
+
 }  // namespace splade_cuda
 
 #define SPLADE_REQUIRE(condition, message)                                                    \

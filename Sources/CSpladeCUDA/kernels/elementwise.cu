@@ -69,23 +69,9 @@ static __global__ void from_bf16_kernel(const uint16_t *x, size_t count, float *
     GRID_STRIDE(i, count) y[i] = bfloat16_value(x[i]);
 }
 
-// SeededRandom (SplitMix64) without its sequential state: draw n has state seed + (n + 1)·γ, so every
-// element computes its own draw and the mask equals the CPU's after `counter` earlier draws.
-static __device__ inline uint64_t splitmix64(uint64_t seed, uint64_t draw) {
-    uint64_t z = seed + (draw + 1) * 0x9E3779B97F4A7C15ull;
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-// x[i] times its mask value, one float multiply (by 0 or by keep) as the CPU's x · mask, so −0 and NaN come out alike.
 static __global__ void dropout_kernel(float *x, size_t count, uint64_t seed, uint64_t counter, float probability,
                                       float keep) {
-    GRID_STRIDE(i, count) {
-        // nextUnitFloat: 24 bits, so the conversion and the division by 2^24 are exact.
-        float u = (float)(splitmix64(seed, counter + i) >> 40) / 16777216.0f;
-        x[i] *= u < probability ? 0.0f : keep;
-    }
+    GRID_STRIDE(i, count) x[i] *= dropout_factor(seed, counter + i, probability, keep);
 }
 
 static __global__ void scale_kernel(float *x, size_t count, float factor) {
@@ -237,9 +223,7 @@ int splade_cuda_dropout(float *x, size_t count, uint64_t seed, uint64_t counter,
     SPLADE_REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
     if (count == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x, "null pointer");
-    // The keep factor in float on the host, as BertTrainingPass.dropoutMask computes it.
-    float keep = 1.0f / (1.0f - probability);
-    dropout_kernel<<<blocks_for(count), kThreads>>>(x, count, seed, counter, probability, keep);
+    dropout_kernel<<<blocks_for(count), kThreads>>>(x, count, seed, counter, probability, dropout_keep(probability));
     return launched("dropout");
 }
 

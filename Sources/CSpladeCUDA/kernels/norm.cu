@@ -1,5 +1,5 @@
 // Row kernels: LayerNorm (one block per row, sums in double, as the CPU), and the block softmax of attention
-// scores (one warp per row), forward and backward.
+// scores (one warp per row), forward and backward, with the dropout of attention probabilities.
 #include "common.cuh"
 #include "reduce.cuh"
 
@@ -62,13 +62,14 @@ static __global__ void layernorm_backward_kernel(const float *dy, int cols, cons
 
 // ---- Block softmax: the attention scores of a packed batch, one launch --------------------------------------
 //
-// Block s holds heads·L_s rows of L_s floats at x + offsets[s]. A first kernel (one thread block) writes the packed
-// number of each block's first row, a prefix sum of heads·L_s, into a scratch kept by the library; the row
-// kernel then gives each row a warp, which finds its block by binary search over those starts. Rows of up to
-// kCachedRow floats stay in registers (one read and one write of the row); longer ones are walked three times.
+// Block s holds heads L_s×L_s matrices, matrix h at x + offsets[s] + h·splade_cuda_head_stride(L_s). A first kernel
+// (one thread block) writes the packed number of each block's first row, a prefix sum of heads·L_s, into a scratch
+// kept by the library; the row kernel then gives each row a warp, which finds its block by binary search over those
+// starts. Rows of up to kCachedRow floats stay in registers (one read and one write of the row); longer ones are
+// walked three times.
 // Same numerics as a row at a time: the maximum subtracted, expf, float sums (per lane in order, then a tree),
 // the exponentials scaled by 1/sum. Only the packed rows below total_rows are touched (a smaller total_rows
-// leaves the later rows as they are; blocks with L_s ≤ 0 have no rows), and nothing between the blocks.
+// leaves the later rows as they are; blocks with L_s ≤ 0 have no rows), and nothing between the matrices.
 constexpr int kRowWarps = 8;                        // rows (warps) per thread block
 constexpr int kCachedPerLane = 16;                  // floats per lane held in registers
 constexpr int kCachedRow = 32 * kCachedPerLane;     // 512: BERT's longest sequence
@@ -117,9 +118,17 @@ static __global__ void block_row_starts_kernel(const int32_t *lengths, int block
     }
 }
 
-// The row `row` of the packed batch: its block's row pointer and length, or false for a row past the blocks.
+// Where a row of the packed batch lies: its block, its number in the block (h·L + r), its length and its first element.
+struct BlockRow {
+    int block;
+    long long local;
+    int length;
+    long long at;
+};
+
+// The row `row` of the packed batch, or false for a row past the blocks.
 static __device__ inline bool find_row(const long long *offsets, const int32_t *lengths, const long long *starts,
-                                       int blocks, int heads, long long row, long long *at, int *length) {
+                                       int blocks, int heads, long long row, BlockRow *found) {
     int low = 0, high = blocks;  // the last block whose first row is ≤ row: starts[low] ≤ row < starts[high]
     while (high - low > 1) {
         int middle = (low + high) >> 1;
@@ -129,8 +138,7 @@ static __device__ inline bool find_row(const long long *offsets, const int32_t *
     int l = lengths[low];
     long long local = row - (low == 0 ? 0 : starts[low]);
     if (l <= 0 || local >= (long long)heads * l) return false;
-    *at = offsets[low] + local * l;
-    *length = l;
+    *found = {low, local, l, offsets[low] + local / l * splade_cuda_head_stride(l) + local % l * l};
     return true;
 }
 
@@ -138,16 +146,15 @@ static __device__ inline bool find_row(const long long *offsets, const int32_t *
     _Pragma("unroll") for (int i = 0; i < kCachedPerLane; i++) \
         if (int j = lane + 32 * i; j < length)
 
-// Calls row(at, length, lane) for each packed row of the batch this warp takes (rows grid-strided over the warps);
+// Calls row(found, lane) for each packed row of the batch this warp takes (rows grid-strided over the warps);
 // a row past the blocks is skipped by the whole warp.
 template <typename Row>
 static __device__ inline void for_each_row(const long long *offsets, const int32_t *lengths, const long long *starts,
                                            int blocks, int heads, int total_rows, Row row) {
     int lane = threadIdx.x & 31, warps = gridDim.x * kRowWarps;
     for (long long r = blockIdx.x * kRowWarps + (threadIdx.x >> 5); r < total_rows; r += warps) {
-        long long at;
-        int length;
-        if (find_row(offsets, lengths, starts, blocks, heads, r, &at, &length)) row(at, length, lane);
+        BlockRow found;
+        if (find_row(offsets, lengths, starts, blocks, heads, r, &found)) row(found, lane);
     }
 }
 
@@ -161,8 +168,9 @@ template <typename Element>
 static __global__ void __launch_bounds__(32 * kRowWarps)
     softmax_blocks_kernel(Element *x, const long long *offsets, const int32_t *lengths, const long long *starts,
                           int blocks, int heads, int total_rows) {
-    for_each_row(offsets, lengths, starts, blocks, heads, total_rows, [&](long long at, int length, int lane) {
-        Element *r = x + at;
+    for_each_row(offsets, lengths, starts, blocks, heads, total_rows, [&](BlockRow row, int lane) {
+        Element *r = x + row.at;
+        int length = row.length;
         if (length <= kCachedRow) {
             float v[kCachedPerLane], maximum = -INFINITY, sum = 0;
             FOR_CACHED(i, j) maximum = fmaxf(maximum, v[i] = load(r + j));
@@ -185,9 +193,10 @@ static __global__ void __launch_bounds__(32 * kRowWarps)
 static __global__ void __launch_bounds__(32 * kRowWarps)
     softmax_backward_blocks_kernel(const float *p, float *dp, const long long *offsets, const int32_t *lengths,
                                    const long long *starts, int blocks, int heads, int total_rows) {
-    for_each_row(offsets, lengths, starts, blocks, heads, total_rows, [&](long long at, int length, int lane) {
-        const float *pr = p + at;
-        float *g = dp + at;
+    for_each_row(offsets, lengths, starts, blocks, heads, total_rows, [&](BlockRow row, int lane) {
+        const float *pr = p + row.at;
+        float *g = dp + row.at;
+        int length = row.length;
         float dot = 0;
         if (length <= kCachedRow) {
             float pv[kCachedPerLane], gv[kCachedPerLane];
@@ -206,6 +215,18 @@ static __global__ void __launch_bounds__(32 * kRowWarps)
     });
 }
 #undef FOR_CACHED
+
+// Dropout of attention probabilities in place: each row's elements take the draws they would have in the blocks packed
+// without gaps (the CPU's layout), from draws[block] + local·L on.
+static __global__ void __launch_bounds__(32 * kRowWarps)
+    dropout_blocks_kernel(float *x, const long long *offsets, const long long *draws, const int32_t *lengths,
+                          const long long *starts, int blocks, int heads, int total_rows, uint64_t seed,
+                          uint64_t counter, float probability, float keep) {
+    for_each_row(offsets, lengths, starts, blocks, heads, total_rows, [&](BlockRow row, int lane) {
+        uint64_t first = counter + (uint64_t)draws[row.block] + (uint64_t)(row.local * row.length);
+        for (int j = lane; j < row.length; j += 32) x[row.at + j] *= dropout_factor(seed, first + j, probability, keep);
+    });
+}
 
 static std::mutex row_starts_mutex;  // the scratch, and the order of its writes and reads on the stream
 static Scratch row_starts;
@@ -304,6 +325,20 @@ int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long lo
                       [&](unsigned grid, const long long *starts) {
                           softmax_backward_blocks_kernel<<<grid, 32 * kRowWarps>>>(p, dp, offsets, lengths, starts,
                                                                                    blocks, heads, total_rows);
+                      });
+}
+
+int splade_cuda_dropout_blocks(float *x, const long long *offsets, const long long *draws, const int32_t *lengths,
+                               int blocks, int heads, int total_rows, uint64_t seed, uint64_t counter,
+                               float probability) {
+    SPLADE_REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
+    SPLADE_REQUIRE(total_rows == 0 || draws, "dropout_blocks: null pointer");
+    float keep = dropout_keep(probability);
+    return block_rows("dropout_blocks", x, x, offsets, lengths, blocks, heads, total_rows,
+                      [&](unsigned grid, const long long *starts) {
+                          dropout_blocks_kernel<<<grid, 32 * kRowWarps>>>(x, offsets, draws, lengths, starts, blocks,
+                                                                          heads, total_rows, seed, counter,
+                                                                          probability, keep);
                       });
 }
 

@@ -498,8 +498,8 @@ template <class Group> static const char *group_problem(int transpose_a, int tra
 
 // Whether a group's matrices meet the alignment cuBLAS's pointer-array products assume with 16-bit types, or float32
 // under TF32 math: every matrix pointer 16-byte aligned when k·(input size) is a multiple of 16, 4-byte when of 4. It
-// cannot check pointers it reads on the device; packed attention blocks of odd lengths break the rule, and such groups
-// take the strided product, whose base pointers and strides cuBLAS sees.
+// cannot check pointers it reads on the device. The attention blocks' layout keeps the rule (splade_cuda_head_stride);
+// a group that breaks it takes the strided product, whose base pointers and strides cuBLAS sees.
 template <class Group> static bool pointers_aligned(const Group &g) {
     if (sizeof *g.a != 2 && !tf32_products) return true;
     const long long in = sizeof *g.a, out = sizeof *g.c, row = (long long)g.k * in;

@@ -147,12 +147,13 @@ enum CUDAOps {
         typealias Maker = (_ start: Int, _ l: Int, _ offset: Int) -> Product
 
         /// Per head, d-wide blocks of the packed rows times d-wide blocks transposed, into the probabilities' layout
-        /// ([l×l] a head): A's block at column `a` of rows `lda` wide, B's at column `b` of rows `ldb` wide.
+        /// ([l×l] a head, DeviceBatch.headStride(l) apart): A's block at column `a` of rows `lda` wide, B's at column
+        /// `b` of rows `ldb` wide.
         static func rowsByRows(_ config: BertConfig, a: Int, lda: Int, b: Int, ldb: Int) -> Maker {
             let n = config.heads, d = config.hiddenSize / n
             return { start, l, offset in
                 Product(heads: n, m: l, n: l, k: d, a: start * lda + a, lda: lda, strideA: d, b: start * ldb + b, ldb: ldb,
-                        strideB: d, c: offset, ldc: l, strideC: l * l)
+                        strideB: d, c: offset, ldc: l, strideC: DeviceBatch.headStride(l))
             }
         }
 
@@ -161,8 +162,8 @@ enum CUDAOps {
         static func probabilitiesByRows(_ config: BertConfig, b: Int, ldb: Int, c: Int, ldc: Int) -> Maker {
             let n = config.heads, d = config.hiddenSize / n
             return { start, l, offset in
-                Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: l * l, b: start * ldb + b, ldb: ldb,
-                        strideB: d, c: start * ldc + c, ldc: ldc, strideC: d)
+                Product(heads: n, m: l, n: d, k: l, a: offset, lda: l, strideA: DeviceBatch.headStride(l),
+                        b: start * ldb + b, ldb: ldb, strideB: d, c: start * ldc + c, ldc: ldc, strideC: d)
             }
         }
     }
@@ -192,7 +193,7 @@ enum CUDAOps {
                                 _ dropout: (mask: DropoutMask, dropped: UnsafeMutablePointer<Float>)?) throws(SpladeError)
         -> UnsafePointer<Float> {
         guard let dropout else { return probabilities }
-        try dropout.mask.apply(probabilities, count: batch.probabilityCount, into: dropout.dropped)
+        try dropout.mask.apply(probabilities, blocks: batch, into: dropout.dropped)
         return UnsafePointer(dropout.dropped)
     }
 
@@ -291,7 +292,7 @@ enum CUDAOps {
     /// dP (in `gradient`) ⊙ mask, then dS = P ⊙ (dP − rowsum(dP ⊙ P)) in place, row by row.
     private static func softmaxBackward(_ probabilities: UnsafePointer<Float>, _ gradient: UnsafeMutablePointer<Float>,
                                         mask: DropoutMask?, batch: DeviceBatch) throws(SpladeError) {
-        try mask?.apply(gradient, count: batch.probabilityCount)
+        try mask?.apply(gradient, blocks: batch)
         try check(splade_cuda_softmax_backward_blocks(probabilities, gradient, batch.blockOffsets.pointer, batch.lengths.pointer,
                                                       Int32(batch.packing.lengths.count), Int32(batch.config.heads),
                                                       Int32(batch.softmaxRows)), "softmax backward")
@@ -316,8 +317,29 @@ enum CUDAOps {
 
         /// `source` ⊙ mask into `destination`.
         func apply(_ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutablePointer<Float>) throws(SpladeError) {
-            try check(splade_cuda_copy_device(destination, source, count * MemoryLayout<Float>.stride), "dropout")
+            try copy(source, count: count, into: destination)
             try apply(destination, count: count)
+        }
+
+        /// `source` ⊙ mask into `destination` over a batch's attention probabilities, as `apply(_:blocks:)`.
+        func apply(_ source: UnsafePointer<Float>, blocks batch: DeviceBatch,
+                   into destination: UnsafeMutablePointer<Float>) throws(SpladeError) {
+            try copy(source, count: batch.probabilityCount, into: destination)
+            try apply(destination, blocks: batch)
+        }
+
+        private func copy(_ source: UnsafePointer<Float>, count: Int, into destination: UnsafeMutablePointer<Float>)
+            throws(SpladeError) {
+            try check(splade_cuda_copy_device(destination, source, count * MemoryLayout<Float>.stride), "dropout")
+        }
+
+        /// x ⊙ mask, in place, over a batch's attention probabilities: the mask of their CPU layout, without the gaps
+        /// between heads (batch.probabilityDrawCount draws).
+        func apply(_ x: UnsafeMutablePointer<Float>, blocks batch: DeviceBatch) throws(SpladeError) {
+            try check(splade_cuda_dropout_blocks(x, batch.blockOffsets.pointer, batch.dropoutDraws.pointer,
+                                                 batch.lengths.pointer, Int32(batch.packing.lengths.count),
+                                                 Int32(batch.config.heads), Int32(batch.softmaxRows), seed, counter,
+                                                 probability), "attention dropout")
         }
     }
 }

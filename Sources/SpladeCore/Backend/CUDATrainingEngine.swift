@@ -92,7 +92,7 @@ final class CUDATrainingEngine: TrainingEngine {
         try newMask("mask", t * h, probability: pHidden)?.apply(x0, count: t * h)
         for (i, layer) in w.layers.enumerated() {
             let x = try hidden(i), probabilities = try saved("probabilities", layer: i, probabilityCount)
-            let attentionMask = newMask("attentionMask", layer: i, probabilityCount, probability: pAttention)
+            let attentionMask = newMask("attentionMask", layer: i, batch.probabilityDrawCount, probability: pAttention)
             let attentionDropout = try attentionMask.map { m throws(SpladeError) in (m, try scratch("dropped", probabilityCount)) }
             let after = try saved("afterAttention", layer: i, t * h)
             if let bf16 {  // QKV as autocast's Linear writes it, in bfloat16, which is all attention reads

@@ -2,16 +2,21 @@
 import CSpladeCUDA
 
 /// A batch of sequences on the GPU: their token ids and positions, packed without padding, where each
-/// sequence starts, and where its attention probabilities go (heads × L × L floats each, packed).
+/// sequence starts, and where its attention probabilities go: an L×L matrix a head, `headStride(L)` elements
+/// apart (L² rounded up to a multiple of 8, so that cuBLAS's grouped products take every head's matrix).
 struct DeviceBatch {
     let packing: CUDAOps.Packing
     let config: BertConfig
     let ids: DeviceBuffer<Int32>, positions: DeviceBuffer<Int32>, starts: DeviceBuffer<Int32>
     /// Sequence s's attention probabilities start at probabilityOffsets[s]; the last entry is their total.
     let probabilityOffsets: [Int]
-    /// The same offsets and the sequences' lengths on the GPU, for the block softmax.
-    let blockOffsets: DeviceBuffer<Int64>, lengths: DeviceBuffer<Int32>
+    /// The same offsets and the sequences' lengths on the GPU, for the block softmax, and where each sequence's
+    /// probabilities start without the gaps between heads, where the CPU draws their dropout.
+    let blockOffsets: DeviceBuffer<Int64>, lengths: DeviceBuffer<Int32>, dropoutDraws: DeviceBuffer<Int64>
+    /// Elements of the probabilities' buffers (gaps included).
     var probabilityCount: Int { probabilityOffsets.last! }
+    /// The attention probabilities themselves, Σ heads·L²: the draws of their dropout mask.
+    let probabilityDrawCount: Int
     /// Rows of attention scores: heads × Σ L.
     var softmaxRows: Int { config.heads * packing.tokens }
     /// Rows of logits computed at once by `pool`: a 256 MiB scratch (2048 rows at a 32k vocabulary,
@@ -36,12 +41,20 @@ struct DeviceBatch {
         self.ids = try DeviceBuffer(ids)
         self.positions = try DeviceBuffer(positions)
         starts = try DeviceBuffer(offsets.map { Int32($0) })
-        var probabilityOffsets = [0]
-        for length in packing.lengths { probabilityOffsets.append(probabilityOffsets.last! + c.heads * length * length) }
+        var probabilityOffsets = [0], draws = [0]
+        for length in packing.lengths {
+            probabilityOffsets.append(probabilityOffsets.last! + c.heads * Self.headStride(length))
+            draws.append(draws.last! + c.heads * length * length)
+        }
         self.probabilityOffsets = probabilityOffsets
+        probabilityDrawCount = draws.last!
         blockOffsets = try DeviceBuffer(probabilityOffsets.dropLast().map { Int64($0) })
+        dropoutDraws = try DeviceBuffer(draws.dropLast().map { Int64($0) })
         lengths = try DeviceBuffer(packing.lengths.map { Int32($0) })
     }
+
+    /// Elements from one head's L×L probabilities to the next (splade_cuda_head_stride).
+    static func headStride(_ length: Int) -> Int { Int(splade_cuda_head_stride(Int32(length))) }
 
     /// x = word + position + token type 0 embeddings, row by row.
     func embed(_ w: DeviceBertWeights, into x: UnsafeMutablePointer<Float>) throws(SpladeError) {
