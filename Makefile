@@ -236,5 +236,4 @@ test-cuda-host: cuda-host deps
 ## adds sanitizers, chaos scheduling and the fallback variants.
 test-cuda-shim: cuda-host deps
 	tests/cuda/shim/run quick
-	SPLADE_CUDA_LIB=$(abspath $(dir $(CUDA_HOST_LIB))) swift build $(CUDA_HOST_TRAIT) --build-tests
 	tests/cuda/shim/run swift

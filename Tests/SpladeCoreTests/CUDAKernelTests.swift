@@ -200,6 +200,22 @@ struct CUDAKernelTests {
         #expect(untouched.allSatisfy { gotHalf[$0] == halfScores[$0] })
     }
 
+    /// DeviceBatch's attention layout: every head's matrix starts a multiple of 8 elements into the buffer (16 bytes in
+    /// bfloat16, as cuBLAS's grouped products need of their pointers, or they fall back to one product per sequence,
+    /// with the same results), at most 7 elements after the previous one ends; the dropout draws count the matrices.
+    @Test func deviceBatchAlignsEveryHead() throws {
+        let config = BertConfig(vocabularySize: 50, hiddenSize: 16, layers: 1, heads: 4, intermediateSize: 32)
+        let lengths = Array(1...20) + [33, 64, 127, 512]
+        let batch = try DeviceBatch(lengths.map { [Int32](repeating: 5, count: $0) }, config: config)
+        for (s, l) in lengths.enumerated() {
+            let stride = DeviceBatch.headStride(l)
+            #expect(stride % 8 == 0 && stride >= l * l && stride < l * l + 8, "L=\(l): \(stride)")
+            #expect(batch.probabilityOffsets[s] % 8 == 0)
+            #expect(batch.probabilityOffsets[s + 1] - batch.probabilityOffsets[s] == config.heads * stride)
+        }
+        #expect(batch.probabilityDrawCount == lengths.reduce(0) { $0 + config.heads * $1 * $1 })
+    }
+
     /// Attention dropout over the padded blocks: each probability gets the mask value BertTrainingPass draws for it
     /// in the CPU's layout (the matrices packed without gaps), bit for bit, after `counter` earlier draws.
     @Test func blockDropoutMatchesTheCPULayout() throws {

@@ -10,9 +10,9 @@ no MeCab dictionary is needed where this runs).
   parity-train   three splade-train steps with dropout (the same masks on both devices): --device cuda
                  against --device cpu, log line by line and every tensor of the final model; and the same steps
                  with --precision bf16, whose losses must stay within bfloat16's rounding of the CPU's;
-  bench-encode   documents/s at lengths 128/256/512 and at lengths drawn from 16-512 ("mixed": PyTorch pads each
-                 batch), batch 32, BERT-base, vocabulary 32768: ours with --precision fp32, tf32 and bf16 against
-                 PyTorch in the same three (bench/cuda/torch_encode.py);
+  bench-encode   documents/s at lengths 128/256/512 and at lengths drawn from 16-512 ("mixed": PyTorch pads the
+                 batches ours packs, and also batches in file order), batch 32, BERT-base, vocabulary 32768: ours
+                 with --precision fp32, tf32 and bf16 against PyTorch in the same three (bench/cuda/torch_encode.py);
   bench-train    seconds per optimizer step, BERT-base, 1 query (32 tokens) + 7 documents (256 tokens),
                  dropout 0.1, cross-entropy + L1: ours with --precision fp32 and bf16 against PyTorch in float32
                  and under torch.autocast(bfloat16).
@@ -234,8 +234,9 @@ def parity_train():
 def bench_encode():
     model = make_model("base", 12, 768, 12, 3072)
     docs = 1024
-    # Fixed lengths, then lengths 16-512 drawn uniformly ("mixed"), in file order: PyTorch pads each batch to its
-    # longest, splade-encode packs it (and its attention products keep one grouped call whatever the lengths).
+    # Fixed lengths, then lengths 16-512 drawn uniformly ("mixed"). splade-encode sorts each window of 16 batches by
+    # length and packs each batch (its attention products one grouped call whatever the lengths); PyTorch gets the
+    # same batches padded to their longest, and also the file's order (torch_encode.py).
     mixed = os.path.join(a.work, "bench-mixed.jsonl")
     write_ids(mixed, random_ids(np.random.default_rng(16), docs, list(range(16, 513))))
     for length in [128, 256, 512, "mixed"]:

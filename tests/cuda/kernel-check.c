@@ -1142,10 +1142,11 @@ static void check_elementwise(size_t count) {
 
 /* The dropout of attention probabilities in the padded layout, exact: each row from its draw in the unpadded one
  * (what lies between the blocks and between the heads stays as it was). */
-static void dropout_blocks_case(const Packed *k, uint64_t seed, uint64_t counter, float probability) {
+static void dropout_blocks_case(const Packed *k, int total_rows, uint64_t seed, uint64_t counter, float probability) {
     Test t;
-    begin(&t, "dropout_blocks", "%d blocks of 0-%d tokens, heads=%d, 3 floats between blocks, seed=%#llx counter=%llu p=%g",
-          k->count, S.attention[0], k->heads, (unsigned long long)seed, (unsigned long long)counter, probability);
+    begin(&t, "dropout_blocks", "%d blocks of 0-%d tokens, heads=%d, %d of %d rows, seed=%#llx counter=%llu p=%g",
+          k->count, S.attention[0], k->heads, total_rows, k->rows, (unsigned long long)seed, (unsigned long long)counter,
+          probability);
     long long draws[MAX_PACKED];
     for (int s = 0, sum = 0; s < k->count; s++) {
         draws[s] = sum;
@@ -1155,8 +1156,8 @@ static void dropout_blocks_case(const Packed *k, uint64_t seed, uint64_t counter
     block_buffers(&t, k, &offsets, &lengths);
     int x = random_buffer(&t, (size_t)k->floats, -3, 3);
     output(&t, x, "x", EXACT);
-    RUN(&t, api->dropout_blocks(DF(x), DL(offsets), DL(starts), DI(lengths), k->count, k->heads, k->rows, seed, counter,
-                                probability));
+    RUN(&t, api->dropout_blocks(DF(x), DL(offsets), DL(starts), DI(lengths), k->count, k->heads, total_rows, seed,
+                                counter, probability));
 }
 
 /* The draws are SeededRandom's: the GPU must drop exactly the CPU's units, and x · mask is one float multiply on
@@ -1739,6 +1740,17 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("softmax_backward_blocks dp NULL", BAD, api->softmax_backward_blocks(DF(0), NULL, OFFSETS, DI(1), 1, 2, 4));
     EXPECT_STATUS("softmax_backward_blocks total_rows=0: a no-op", OK,
                   api->softmax_backward_blocks(NULL, NULL, NULL, NULL, 0, 2, 0));
+    EXPECT_STATUS("dropout_blocks heads=0", BAD, api->dropout_blocks(DF(0), OFFSETS, OFFSETS, DI(1), 1, 0, 4, 1, 0, 0.1f));
+    EXPECT_STATUS("dropout_blocks blocks=0 with rows", BAD,
+                  api->dropout_blocks(DF(0), OFFSETS, OFFSETS, DI(1), 0, 2, 4, 1, 0, 0.1f));
+    EXPECT_STATUS("dropout_blocks x NULL", BAD, api->dropout_blocks(NULL, OFFSETS, OFFSETS, DI(1), 1, 2, 4, 1, 0, 0.1f));
+    EXPECT_STATUS("dropout_blocks draws NULL", BAD, api->dropout_blocks(DF(0), OFFSETS, NULL, DI(1), 1, 2, 4, 1, 0, 0.1f));
+    EXPECT_STATUS("dropout_blocks probability=1.5", BAD,
+                  api->dropout_blocks(DF(0), OFFSETS, OFFSETS, DI(1), 1, 2, 4, 1, 0, 1.5f));
+    EXPECT_STATUS("dropout_blocks probability=NaN", BAD,
+                  api->dropout_blocks(DF(0), OFFSETS, OFFSETS, DI(1), 1, 2, 4, 1, 0, NAN));
+    EXPECT_STATUS("dropout_blocks total_rows=0: a no-op", OK,
+                  api->dropout_blocks(NULL, NULL, NULL, NULL, 0, 2, 0, 1, 0, 0.1f));
 #undef OFFSETS
     for (int side = EMU; side <= REAL; side++) {
         if (apis[side].synchronize()) setup_failure("%s library: after the argument checks: %s", side_names[side],
@@ -1803,7 +1815,11 @@ int main(int argc, char **argv) {
     dropout_case((size_t)S.heads * S.attention[0] * S.attention[0], 42, 123456789012ull, 0.1f);
     dropout_case(hidden, 0xFFFFFFFFFFFFFF00ull, 1234, 0.5f); /* the state wraps past 2^64 */
     Packed attention = packed_batch(S.packed, S.attention[0], S.heads, 3, false);
-    dropout_blocks_case(&attention, 42, 123456789012ull, 0.1f);
+    dropout_blocks_case(&attention, attention.rows, 42, 123456789012ull, 0.1f);
+    dropout_blocks_case(&attention, attention.rows / 2 + 1, 7, 0, 0.5f); /* the first rows only */
+    Packed one = {.count = 1, .heads = S.heads, .length = {S.attention[0] - 1}}; /* one block: no row starts */
+    lay_out(&one, 0);
+    dropout_blocks_case(&one, one.rows, 0xFFFFFFFFFFFFFF00ull, 99, 0.1f);
     const PoolingCase *pooling = quick ? quick_pooling : full_pooling;
     for (size_t i = 0; i < sizeof full_pooling / sizeof full_pooling[0]; i++) pooling_case(&pooling[i], false);
     /* bfloat16 logits (inference in bf16): training's layout with argmax, and the encoder's chunks without. */

@@ -331,6 +331,7 @@ int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long lo
 int splade_cuda_dropout_blocks(float *x, const long long *offsets, const long long *draws, const int32_t *lengths,
                                int blocks, int heads, int total_rows, uint64_t seed, uint64_t counter,
                                float probability) {
+    SPLADE_ENTER();
     SPLADE_REQUIRE(probability >= 0 && probability <= 1, "dropout probability outside [0, 1]");
     SPLADE_REQUIRE(total_rows == 0 || draws, "dropout_blocks: null pointer");
     float keep = dropout_keep(probability);

@@ -377,7 +377,8 @@ extension splade_cuda_gemm_group_bf16_out: GemmGroup {
 }
 
 /// Device scratch buffers by name, grown as batches need (with a quarter to spare, since every
-/// reallocation's cudaFree waits for the GPU) and kept between them.
+/// reallocation's cudaFree waits for the GPU) and kept between them. A new buffer is zeroed: what no kernel
+/// writes (the padding between attention's heads) is still read by whole-buffer copies, and never uninitialised.
 final class DeviceScratch<Element> {
     private var buffers: [String: DeviceBuffer<Element>] = [:]
 
@@ -385,6 +386,7 @@ final class DeviceScratch<Element> {
         if let existing = buffers[name], existing.count >= count { return existing.pointer }
         buffers[name] = nil
         let grown = try DeviceBuffer<Element>(count: max(count + count / 4, 1024))
+        try CUDAOps.check(splade_cuda_zero(grown.pointer, grown.count * MemoryLayout<Element>.stride), "zeroing \(name)")
         buffers[name] = grown
         return grown.pointer
     }
