@@ -35,7 +35,9 @@ struct SpladeTrain: SpladeTool {
             optimizer.safetensors and trainer_state.json for --resume), the final model in OUTPUT_DIR \
             (config.json, model.safetensors with the decoder tied as save_pretrained writes it, tokenizer \
             files), and a JSON Lines log (OUTPUT_DIR/training_log.jsonl, or --log) of every logging_steps-th \
-            step: loss terms, lambda values, learning rate, gradient norm, query/document L0, tokens/s, seconds. \
+            step: epochs done, loss terms, lambda values, learning rate, gradient norm, query/document L0, tokens/s, \
+            seconds. An optimizer step takes gradient_accumulation_steps micro-batches, an epoch's last one what is \
+            left, as in the Hugging Face Trainer. \
             SIGINT or SIGTERM saves a checkpoint after the current step and exits 128 + signal; a \
             non-finite loss stops with status 70 and saves nothing.
 
@@ -214,7 +216,8 @@ struct SpladeTrain: SpladeTool {
 
     static func logLine(_ entry: Trainer.StepLog, seconds: Double) -> String {
         func number(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
-        return "{\"step\":\(entry.step),\"lr\":\(number(entry.learningRate)),\"lambda_doc\":\(number(entry.lambdaDoc)),"
+        // The epoch rounded to 2 decimals, as the reference trainer logs it.
+        return "{\"step\":\(entry.step),\"epoch\":\((entry.epoch * 100).rounded() / 100),\"lr\":\(number(entry.learningRate)),\"lambda_doc\":\(number(entry.lambdaDoc)),"
             + "\"lambda_query\":\(number(entry.lambdaQuery)),\"lambda_noise\":\(number(entry.lambdaNoise)),"
             + "\"rank_loss\":\(number(entry.rankLoss)),\"reg_doc\":\(number(entry.regularizerDoc)),"
             + "\"reg_query\":\(number(entry.regularizerQuery)),\"noise_sum\":\(number(entry.noiseSum)),"

@@ -267,6 +267,30 @@ struct TrainCLITests {
         #expect(none.status == 64 && none.stderr.contains("dataloader_drop_last leaves no micro-batch: 3 training rows"), "\(none.stderr)")
     }
 
+    /// With 3 micro-batches an epoch and accumulation 2, the epoch's second step is its last micro-batch alone, averaged
+    /// over that one (the Hugging Face Trainer's current_gradient_accumulation_steps), not over 2. With a learning rate
+    /// of 0 and no regularisers the model never moves, so each step's loss and gradient norm are those of its
+    /// micro-batches, which a run without accumulation gives one by one.
+    @Test func anEpochsLastStepAveragesTheMicroBatchesItHas() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let rows = try String(contentsOfFile: fixture + "/train/batch.jsonl", encoding: .utf8).split(separator: "\n")
+        try (rows + rows.prefix(1)).map { $0 + "\n" }.joined().write(toFile: out + "/three.jsonl", atomically: true, encoding: .utf8)
+        let frozen = "--train_data '\(out)/three.jsonl' --max_steps -1 --num_train_epochs 1 --per_device_train_batch_size 1 "
+            + "--learning_rate 0 --sparsity_weight_doc 0 --sparsity_weight_query 0 --noise_tokens_weight 0"
+        func numbers(_ entries: [Substring]) -> [Double] { entries.map { Double($0.split(separator: ":")[1])! } }
+        let fields = ["epoch", "rank_loss", "grad_norm"]
+        let single = try logged(fields, frozen + " --gradient_accumulation_steps 1", output: out + "/single")
+        let paired = try logged(fields, frozen + " --gradient_accumulation_steps 2", output: out + "/paired")
+        try #require(single.count == 9 && paired.count == 6, "\(single) \(paired)")
+        // Field by field: epoch, rank_loss, grad_norm of each step.
+        let one = numbers(single), two = numbers(paired)
+        #expect(two[0] == 0.67 && two[3] == 1)
+        func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-5 * max(1, abs(b)) }
+        #expect(close(two[1], (one[1] + one[4]) / 2), "the first step's loss is the mean of its two micro-batches")
+        #expect(close(two[4], one[7]) && close(two[5], one[8]), "the last step is its one micro-batch, unscaled: \(two) \(one)")
+    }
+
     @Test func lengthsBeyondTheModelAndRunsWithoutStepsAreRefusedAtOnce() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }

@@ -27,11 +27,12 @@ import Testing
         #expect(config.precision == .bf16 && !warnings.contains { $0.contains("bf16") })
         #expect(warnings.contains { $0.contains("not implemented, ignored: label_smoothing_factor") })
         #expect(!warnings.contains { $0.contains("report_to") || $0.contains("dataloader_num_workers") })
-        // 100 rows, batch 4, accumulation 8: 25 micro-batches an epoch, 3 optimizer steps, 6 in 2 epochs.
-        #expect(config.totalOptimizerSteps(rows: 100) == 6)
-        #expect(config.warmupSteps(total: 6) == 1)
+        // 100 rows, batch 4, accumulation 8: 25 micro-batches an epoch, 4 optimizer steps (the last of one micro-batch),
+        // 8 in 2 epochs.
+        #expect(config.optimizerStepsPerEpoch(rows: 100) == 4 && config.totalOptimizerSteps(rows: 100) == 8)
+        #expect(config.warmupSteps(total: 8) == 1)
         // A fractional warm-up counts micro-batches, as the reference does: 1000 rows are 250 an epoch, 500 in 2 epochs
-        // (62 optimizer steps), so T = 50; in optimizer steps, when asked, 6.
+        // (64 optimizer steps), so T = 50; in optimizer steps, when asked, 6.
         #expect(config.sparsityWarmupLength(0.1, rows: 1000) == 50)
         var optimizerSteps = config
         optimizerSteps.warmupInOptimizerSteps = true
@@ -160,6 +161,24 @@ import Testing
         #expect(config.documentSparsityWarmup == 0.1 && config.querySparsityWarmup == 0.1)
         #expect(config.noiseTokens.isEmpty && config.noiseTokensWeight == 1 && config.groupSize == 8)
         #expect(!config.dropLastMicroBatch && !config.overwriteOutputDirectory && !config.resumeFromCheckpoint && !config.removeCheckpoints)
+    }
+
+    /// As in the Hugging Face Trainer, an epoch's last optimizer step takes the micro-batches left over, and the next
+    /// step starts the next epoch; a fractional num_train_epochs rounds the steps up.
+    @Test func anEpochsLastStepTakesTheMicroBatchesLeft() throws {
+        let base = #""model_name_or_path": "m", "train_data": "t.jsonl", "per_device_train_batch_size": 2"#
+        let (config, _) = try parse("{\(base), \"gradient_accumulation_steps\": 4, \"num_train_epochs\": 2}")
+        // 19 rows: 10 micro-batches an epoch (the last of one row), in steps of 4, 4 and 2.
+        #expect(config.optimizerStepsPerEpoch(rows: 19) == 3 && config.totalOptimizerSteps(rows: 19) == 6)
+        let plan = (0..<7).map { config.microBatches(ofStep: $0, rows: 19) }
+        #expect(plan.map(\.epoch) == [0, 0, 0, 1, 1, 1, 2])
+        #expect(plan.map(\.indices) == [0..<4, 4..<8, 8..<10, 0..<4, 4..<8, 8..<10, 0..<4])
+        // A whole number of steps an epoch leaves nothing over.
+        #expect(config.microBatches(ofStep: 2, rows: 16) == (epoch: 1, indices: 0..<4))
+        // Fewer micro-batches than A: one step an epoch, of all of them.
+        #expect(config.optimizerStepsPerEpoch(rows: 3) == 1 && config.microBatches(ofStep: 1, rows: 3) == (epoch: 1, indices: 0..<2))
+        let (half, _) = try parse("{\(base), \"gradient_accumulation_steps\": 4, \"num_train_epochs\": 1.5}")
+        #expect(half.totalOptimizerSteps(rows: 19) == 5)
     }
 
     /// dataloader_drop_last leaves out each epoch's partial micro-batch, which changes the number of steps.

@@ -2,11 +2,14 @@ import Foundation
 
 /// The training loop of the reference trainer: micro-batches of B rows, each a query with 1 positive
 /// and G − 1 negatives run as one forward pass; the SPLADE objective; gradients averaged over the A
-/// micro-batches of an optimizer step; global-norm clipping; AdamW; the learning-rate schedule.
+/// micro-batches of an optimizer step (fewer at an epoch's end); global-norm clipping; AdamW; the
+/// learning-rate schedule.
 public final class Trainer {
     /// What one optimizer step computed (micro-batch terms averaged), for the JSON Lines log.
     public struct StepLog: Sendable {
         public var step: Int
+        /// Epochs done once this step is applied (the Hugging Face Trainer's `epoch`: 1.5 is halfway through the second).
+        public var epoch: Double
         public var learningRate: Float
         public var lambdaDoc: Float, lambdaQuery: Float, lambdaNoise: Float
         public var rankLoss: Float, regularizerDoc: Float, regularizerQuery: Float, noiseSum: Float, loss: Float
@@ -86,10 +89,8 @@ public final class Trainer {
         step = state.globalStep
     }
 
-    /// The rows of micro-batch `m` (counted from the start of training): epochs are reshuffled with the seed.
-    func microBatch(_ m: Int) -> [SampledGroup] {
-        let microBatchesPerEpoch = config.microBatchesPerEpoch(rows: rows.count)
-        let epoch = m / microBatchesPerEpoch, index = m % microBatchesPerEpoch
+    /// The rows of micro-batch `index` of epoch `epoch`: epochs are reshuffled with the seed.
+    func microBatch(epoch: Int, index: Int) -> [SampledGroup] {
         var order = Array(rows.indices)
         var random = SeededRandom(seed: config.seed, 0x5EED, UInt64(epoch))
         order.shuffle(using: &random)
@@ -110,13 +111,16 @@ public final class Trainer {
         let queryWarmup = config.sparsityWarmupLength(config.querySparsityWarmup, rows: rows.count)
         let lambdaQuery = regularizerWeight(maximum: config.querySparsityWeight, step: t, warmupSteps: queryWarmup)
         let lambdaNoise = regularizerWeight(maximum: config.noiseTokensWeight, step: t, warmupSteps: queryWarmup)
-        let accumulation = config.gradientAccumulationSteps
-        var log = StepLog(step: t, learningRate: 0, lambdaDoc: lambdaDoc, lambdaQuery: lambdaQuery, lambdaNoise: lambdaNoise,
+        let microBatchesPerEpoch = config.microBatchesPerEpoch(rows: rows.count)
+        let (epoch, indices) = config.microBatches(ofStep: t, rows: rows.count)
+        var log = StepLog(step: t, epoch: Double(epoch) + Double(indices.upperBound) / Double(microBatchesPerEpoch),
+                          learningRate: 0, lambdaDoc: lambdaDoc, lambdaQuery: lambdaQuery, lambdaNoise: lambdaNoise,
                           rankLoss: 0, regularizerDoc: 0, regularizerQuery: 0, noiseSum: 0, loss: 0, gradientNorm: 0,
                           queryL0: 0, documentL0: 0, tokens: 0)
-        for a in 0..<accumulation {
-            let m = t * accumulation + a
-            let groups = microBatch(m)
+        for index in indices {
+            // The micro-batch's place in the whole run, for its dropout seed.
+            let m = epoch * microBatchesPerEpoch + index
+            let groups = microBatch(epoch: epoch, index: index)
             let texts = groups.map { ($0.query, config.maxQueryLength) }
                 + groups.flatMap { group in group.documents.map { ($0, config.maxLength) } }
             let encoded = orderedParallelMap(texts, workers: sessions) { session, item in
@@ -134,11 +138,12 @@ public final class Trainer {
                                            labels: groups.map(\.labels), lambdaDoc: lambdaDoc, lambdaQuery: lambdaQuery,
                                            lambdaNoise: lambdaNoise)
             guard terms.total.isFinite else {
-                throw SpladeError(.internalError, "the loss is \(terms.total) at step \(t) (micro-batch \(a)); stopping without saving",
+                throw SpladeError(.internalError, "the loss is \(terms.total) at step \(t) (micro-batch \(index - indices.lowerBound)); stopping without saving",
                                   hint: "lower learning_rate or check the training data's scores")
             }
-            // The loss of an optimizer step is the mean over its micro-batches.
-            let scale = 1 / Float(accumulation)
+            // The loss of an optimizer step is the mean over its micro-batches: A of them, or what is left of an epoch
+            // (the Trainer divides by the step's own count).
+            let scale = 1 / Float(indices.count)
             let dVectors: [[Float]] = (terms.queryGradients + terms.documentGradients).map { row in row.map { $0 * scale } }
             try engine.backward(dVectors)
             log.rankLoss += terms.rank * scale

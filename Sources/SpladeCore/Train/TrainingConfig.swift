@@ -287,12 +287,24 @@ public struct TrainingConfig: Sendable {
         dropLastMicroBatch ? rows / batchSize : (rows + batchSize - 1) / batchSize
     }
 
-    /// The optimizer steps of the whole run (the Hugging Face Trainer's arithmetic: floor per epoch, at least 1,
-    /// then ceil over epochs).
+    /// Optimizer steps in one epoch, as the Hugging Face Trainer counts them: every step takes A micro-batches but an
+    /// epoch's last, which takes what is left, so ceil(micro-batches / A).
+    public func optimizerStepsPerEpoch(rows: Int) -> Int {
+        max(1, (microBatchesPerEpoch(rows: rows) + gradientAccumulationSteps - 1) / gradientAccumulationSteps)
+    }
+
+    /// The optimizer steps of the whole run: max_steps, else ceil(num_train_epochs × steps per epoch).
     public func totalOptimizerSteps(rows: Int) -> Int {
         if maxSteps > 0 { return maxSteps }
-        let perEpoch = max(1, microBatchesPerEpoch(rows: rows) / gradientAccumulationSteps)
-        return Int((epochs * Double(perEpoch)).rounded(.up))
+        return Int((epochs * Double(optimizerStepsPerEpoch(rows: rows))).rounded(.up))
+    }
+
+    /// The micro-batches of optimizer step `step` (counted from the start of training): its epoch, and their places in
+    /// that epoch's order. A step never reaches into the next epoch; a run longer than the epochs go on into more.
+    public func microBatches(ofStep step: Int, rows: Int) -> (epoch: Int, indices: Range<Int>) {
+        let perEpoch = optimizerStepsPerEpoch(rows: rows)
+        let first = (step % perEpoch) * gradientAccumulationSteps
+        return (step / perEpoch, first..<min(microBatchesPerEpoch(rows: rows), first + gradientAccumulationSteps))
     }
 
     public func warmupSteps(total: Int) -> Int {
