@@ -12,7 +12,8 @@ struct SpladeTrain: SpladeTool {
         discussion: """
             Reads the reference trainer's YAML configuration (model_name_or_path, train_data, \
             per_device_train_batch_size, gradient_accumulation_steps, num_train_epochs or max_steps, \
-            learning_rate, lr_scheduler_type, warmup_ratio or warmup_steps, weight_decay, max_grad_norm, \
+            learning_rate, lr_scheduler_type, warmup_ratio or warmup_steps (below 1 a fraction of the run, as in \
+            transformers 5), weight_decay, max_grad_norm, \
             train_group_size, max_query_length, max_length, training_losses, binarize_label, \
             regularizer_doc/query, sparsity_weight_doc/query, sparsity_warmup_steps_doc/query, noise_tokens, \
             noise_tokens_weight, seed, save_steps, save_total_limit, logging_steps, output_dir, \

@@ -86,6 +86,7 @@ import Testing
     @Test func outOfRangeValuesAndUnknownLossSettingsAreErrors() throws {
         for (extra, message) in [
             (#""hidden_dropout_prob": -0.5"#, "hidden_dropout_prob must be within 0 and 1"),
+            (#""warmup_steps": -1"#, "warmup_steps must not be negative"),
             (#""attention_probs_dropout_prob": 1.5"#, "attention_probs_dropout_prob must be within 0 and 1"),
             (#""training_losses": {"kl_div": {"loss_kwargs": {"temperature": 0}}}"#, "kl_div temperature must be positive"),
             (#""training_losses": {"kl_div": {"loss_kwargs": {"temprature": 2}}}"#,
@@ -179,6 +180,16 @@ import Testing
         #expect(config.optimizerStepsPerEpoch(rows: 3) == 1 && config.microBatches(ofStep: 1, rows: 3) == (epoch: 1, indices: 0..<2))
         let (half, _) = try parse("{\(base), \"gradient_accumulation_steps\": 4, \"num_train_epochs\": 1.5}")
         #expect(half.totalOptimizerSteps(rows: 19) == 5)
+    }
+
+    /// warmup_steps as transformers 5 reads it: a step count (truncated, as int() does), or below 1 a fraction of the run
+    /// (transformers 5 drops warmup_ratio for it); set, it overrides warmup_ratio.
+    @Test func warmupStepsBelowOneAreAFractionOfTheRun() throws {
+        let base = #""model_name_or_path": "m", "train_data": "t.jsonl", "warmup_ratio": 0.5"#
+        #expect(try parse("{\(base)}").0.warmupSteps(total: 64) == 32)
+        #expect(try parse("{\(base), \"warmup_steps\": 0.1}").0.warmupSteps(total: 64) == 7)
+        #expect(try parse("{\(base), \"warmup_steps\": 2.7}").0.warmupSteps(total: 64) == 2)
+        #expect(try parse("{\(base), \"warmup_steps\": 3}").0.warmupSteps(total: 64) == 3)
     }
 
     /// dataloader_drop_last leaves out each epoch's partial micro-batch, which changes the number of steps.

@@ -15,7 +15,8 @@ public struct TrainingConfig: Sendable {
     public var learningRate: Float = 5e-5
     public var scheduler = LearningRateSchedule.linear
     public var warmupRatio: Double = 0
-    public var warmupSteps = 0
+    /// A step count, or below 1 a fraction of the run, as transformers 5 reads it; > 0 overrides warmup_ratio.
+    public var warmupSteps: Double = 0
     public var weightDecay: Float = 0
     public var maxGradNorm: Float = 1
     public var adamBeta1: Float = 0.9, adamBeta2: Float = 0.999, adamEpsilon: Float = 1e-8
@@ -114,7 +115,7 @@ public struct TrainingConfig: Sendable {
             config.scheduler = schedule
         }
         try reader.double("warmup_ratio", into: &config.warmupRatio)
-        try reader.integer("warmup_steps", into: &config.warmupSteps)
+        try reader.double("warmup_steps", into: &config.warmupSteps, nonNegative: true)
         try reader.float("weight_decay", into: &config.weightDecay)
         try reader.float("max_grad_norm", into: &config.maxGradNorm)
         try reader.float("adam_beta1", into: &config.adamBeta1)
@@ -307,8 +308,11 @@ public struct TrainingConfig: Sendable {
         return (step / perEpoch, first..<min(microBatchesPerEpoch(rows: rows), first + gradientAccumulationSteps))
     }
 
+    /// The learning rate's warm-up steps of a run of `total` steps: warmup_steps truncated (int() in transformers), a
+    /// fraction below 1 of the run rounded up, else warmup_ratio of the run rounded up.
     public func warmupSteps(total: Int) -> Int {
-        warmupSteps > 0 ? warmupSteps : Int((warmupRatio * Double(total)).rounded(.up))
+        if warmupSteps >= 1 { return Int(warmupSteps) }
+        return Int(((warmupSteps > 0 ? warmupSteps : warmupRatio) * Double(total)).rounded(.up))
     }
 
     /// T of the regulariser warm-up: an integer step count as given; a fraction of the run counted, as the reference
@@ -396,9 +400,10 @@ struct ConfigReader {
         return result
     }
 
-    func double(_ key: String, into target: inout Double) throws(SpladeError) {
+    func double(_ key: String, into target: inout Double, nonNegative: Bool = false) throws(SpladeError) {
         guard let value = members[key], value.typeName != "null" else { return }
         guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init) else { throw error(key, "\(key) must be a number") }
+        if nonNegative && number < 0 { throw error(key, "\(key) must not be negative") }
         target = number
     }
 
