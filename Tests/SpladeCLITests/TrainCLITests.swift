@@ -67,6 +67,15 @@ struct TrainCLITests {
         }
     }
 
+    /// The fixture's two training rows and the first again, written to `directory`/three.jsonl: an epoch of 3 micro-batches
+    /// of 1 row, or of 2 micro-batches of 2 rows, the second short.
+    func threeRows(in directory: String) throws -> String {
+        let rows = try String(contentsOfFile: fixture + "/train/batch.jsonl", encoding: .utf8).split(separator: "\n")
+        let path = directory + "/three.jsonl"
+        try (rows + rows.prefix(1)).map { $0 + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
     @Test func threeStepsMatchTheReferenceTrainer() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
@@ -257,9 +266,7 @@ struct TrainCLITests {
     @Test func dropLastLeavesOutTheShortMicroBatch() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let rows = try String(contentsOfFile: fixture + "/train/batch.jsonl", encoding: .utf8).split(separator: "\n")
-        try (rows + rows.prefix(1)).map { $0 + "\n" }.joined().write(toFile: out + "/three.jsonl", atomically: true, encoding: .utf8)
-        let epoch = "--train_data '\(out)/three.jsonl' --max_steps -1 --num_train_epochs 1"
+        let epoch = "--train_data '\(try threeRows(in: out))' --max_steps -1 --num_train_epochs 1"
         // One learning rate logged per step.
         #expect(try logged(["lr"], epoch, output: out + "/kept").count == 2)
         #expect(try logged(["lr"], epoch + " --dataloader_drop_last true", output: out + "/dropped").count == 1)
@@ -274,9 +281,7 @@ struct TrainCLITests {
     @Test func anEpochsLastStepAveragesTheMicroBatchesItHas() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }
-        let rows = try String(contentsOfFile: fixture + "/train/batch.jsonl", encoding: .utf8).split(separator: "\n")
-        try (rows + rows.prefix(1)).map { $0 + "\n" }.joined().write(toFile: out + "/three.jsonl", atomically: true, encoding: .utf8)
-        let frozen = "--train_data '\(out)/three.jsonl' --max_steps -1 --num_train_epochs 1 --per_device_train_batch_size 1 "
+        let frozen = "--train_data '\(try threeRows(in: out))' --max_steps -1 --num_train_epochs 1 --per_device_train_batch_size 1 "
             + "--learning_rate 0 --sparsity_weight_doc 0 --sparsity_weight_query 0 --noise_tokens_weight 0"
         func numbers(_ entries: [Substring]) -> [Double] { entries.map { Double($0.split(separator: ":")[1])! } }
         let fields = ["epoch", "rank_loss", "grad_norm"]
