@@ -217,8 +217,7 @@ struct SpladeTrain: SpladeTool {
 
     static func logLine(_ entry: Trainer.StepLog, seconds: Double) -> String {
         func number(_ value: Float) -> String { value.isFinite ? "\(value)" : "null" }
-        // The epoch rounded to 2 decimals, as the reference trainer logs it.
-        return "{\"step\":\(entry.step),\"epoch\":\((entry.epoch * 100).rounded() / 100),\"lr\":\(number(entry.learningRate)),\"lambda_doc\":\(number(entry.lambdaDoc)),"
+        return "{\"step\":\(entry.step),\"epoch\":\(entry.loggedEpoch),\"lr\":\(number(entry.learningRate)),\"lambda_doc\":\(number(entry.lambdaDoc)),"
             + "\"lambda_query\":\(number(entry.lambdaQuery)),\"lambda_noise\":\(number(entry.lambdaNoise)),"
             + "\"rank_loss\":\(number(entry.rankLoss)),\"reg_doc\":\(number(entry.regularizerDoc)),"
             + "\"reg_query\":\(number(entry.regularizerQuery)),\"noise_sum\":\(number(entry.noiseSum)),"

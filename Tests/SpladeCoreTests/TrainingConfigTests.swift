@@ -183,13 +183,29 @@ import Testing
     }
 
     /// warmup_steps as transformers 5 reads it: a step count (truncated, as int() does), or below 1 a fraction of the run
-    /// (transformers 5 drops warmup_ratio for it); set, it overrides warmup_ratio.
+    /// (transformers 5 drops warmup_ratio for it). Set with warmup_ratio, it wins, as in transformers 4, and that is said.
     @Test func warmupStepsBelowOneAreAFractionOfTheRun() throws {
-        let base = #""model_name_or_path": "m", "train_data": "t.jsonl", "warmup_ratio": 0.5"#
-        #expect(try parse("{\(base)}").0.warmupSteps(total: 64) == 32)
+        let base = #""model_name_or_path": "m", "train_data": "t.jsonl""#
         #expect(try parse("{\(base), \"warmup_steps\": 0.1}").0.warmupSteps(total: 64) == 7)
         #expect(try parse("{\(base), \"warmup_steps\": 2.7}").0.warmupSteps(total: 64) == 2)
         #expect(try parse("{\(base), \"warmup_steps\": 3}").0.warmupSteps(total: 64) == 3)
+        let (ratio, quiet) = try parse("{\(base), \"warmup_ratio\": 0.5}")
+        #expect(ratio.warmupSteps(total: 64) == 32 && quiet.isEmpty)
+        let (both, warnings) = try parse("{\(base), \"warmup_ratio\": 0.5, \"warmup_steps\": 0.1}")
+        #expect(both.warmupSteps(total: 64) == 7)
+        #expect(warnings.contains { $0.contains("warmup_steps and warmup_ratio are both set: warmup_steps is used") }, "\(warnings)")
+        for huge in ["1e19", "\"inf\"", "\"nan\""] {
+            let error = #expect(throws: SpladeError.self) { try parse("{\(base), \"warmup_steps\": \(huge)}") }
+            #expect(error?.message.contains("is not a step count") == true, "\(huge): \(error?.message ?? "")")
+        }
+    }
+
+    /// The log's epoch is rounded as the reference trainer rounds it, Python's round(epoch, 2).
+    @Test func theLoggedEpochRoundsAsPython() {
+        // 8 micro-batches an epoch, then 40 (values from Python 3's round).
+        let eighths = (1...8).map { Trainer.StepLog.hundredths(Double($0) / 8) }
+        #expect(eighths == [0.12, 0.25, 0.38, 0.5, 0.62, 0.75, 0.88, 1])
+        #expect(Trainer.StepLog.hundredths(3.0 / 40) == 0.07 && Trainer.StepLog.hundredths(1 + 2.0 / 3) == 1.67)
     }
 
     /// dataloader_drop_last leaves out each epoch's partial micro-batch, which changes the number of steps.

@@ -10,6 +10,8 @@ public final class Trainer {
         public var step: Int
         /// Epochs done once this step is applied (the Hugging Face Trainer's `epoch`: 1.5 is halfway through the second).
         public var epoch: Double
+        /// `epoch` as the reference trainer logs it.
+        public var loggedEpoch: Double { Self.hundredths(epoch) }
         public var learningRate: Float
         public var lambdaDoc: Float, lambdaQuery: Float, lambdaNoise: Float
         public var rankLoss: Float, regularizerDoc: Float, regularizerQuery: Float, noiseSum: Float, loss: Float
@@ -17,6 +19,10 @@ public final class Trainer {
         /// Mean number of non-zero weights of the query and document vectors.
         public var queryL0: Float, documentL0: Float
         public var tokens: Int
+
+        /// Python's round(x, 2): the exact binary value rounded to 2 decimals, halves to even (round(0.125, 2) is 0.12,
+        /// round(0.075, 2) is 0.07 since 0.075 is stored just below it), which printf's conversion also does.
+        static func hundredths(_ x: Double) -> Double { Double(String(format: "%.2f", x))! }
     }
 
     public let config: TrainingConfig

@@ -15,7 +15,8 @@ public struct TrainingConfig: Sendable {
     public var learningRate: Float = 5e-5
     public var scheduler = LearningRateSchedule.linear
     public var warmupRatio: Double = 0
-    /// A step count, or below 1 a fraction of the run, as transformers 5 reads it; > 0 overrides warmup_ratio.
+    /// A step count, or below 1 a fraction of the run, as transformers 5 reads it; > 0 overrides warmup_ratio, as in
+    /// transformers 4 (the configurations with warmup_ratio were written for it).
     public var warmupSteps: Double = 0
     public var weightDecay: Float = 0
     public var maxGradNorm: Float = 1
@@ -116,6 +117,10 @@ public struct TrainingConfig: Sendable {
         }
         try reader.double("warmup_ratio", into: &config.warmupRatio)
         try reader.double("warmup_steps", into: &config.warmupSteps, nonNegative: true)
+        // int(warmup_steps) must be a step count (this also refuses inf and nan).
+        guard config.warmupSteps < 1 || Int(exactly: config.warmupSteps.rounded(.towardZero)) != nil else {
+            throw reader.error("warmup_steps", "warmup_steps \(config.warmupSteps) is not a step count")
+        }
         try reader.float("weight_decay", into: &config.weightDecay)
         try reader.float("max_grad_norm", into: &config.maxGradNorm)
         try reader.float("adam_beta1", into: &config.adamBeta1)
@@ -169,6 +174,10 @@ public struct TrainingConfig: Sendable {
         if let optimizer = try reader.optionalString("optim"), !adamWOptimizers.contains(optimizer) {
             warnings.append("\(reader.location(of: "optim")): optim \(optimizer) is not implemented, ignored: training uses AdamW "
                             + "(adamw_torch)")
+        }
+        if config.warmupSteps > 0 && config.warmupRatio > 0 {
+            warnings.append("\(reader.location(of: "warmup_steps")): warmup_steps and warmup_ratio are both set: warmup_steps is "
+                            + "used, as in transformers 4 (transformers 5.0 and 5.1 use warmup_ratio; later versions have no warmup_ratio)")
         }
         if config.scheduler == .constant && (config.warmupSteps > 0 || config.warmupRatio > 0) {
             warnings.append("\(reader.location(of: "lr_scheduler_type")): lr_scheduler_type constant has no warm-up, as Hugging Face's; "
