@@ -38,7 +38,8 @@ struct SpladeTrain: SpladeTool {
             files), and a JSON Lines log (OUTPUT_DIR/training_log.jsonl, or --log) of every logging_steps-th \
             step: epochs done, loss terms, lambda values, learning rate, gradient norm, query/document L0, tokens/s, \
             seconds. An optimizer step takes gradient_accumulation_steps micro-batches, an epoch's last one what is \
-            left, as in the Hugging Face Trainer. \
+            left, as in the Hugging Face Trainer; standard error says the plan at the start (micro-batches and \
+            optimizer steps an epoch, steps and epochs in all). \
             SIGINT or SIGTERM saves a checkpoint after the current step and exits 128 + signal; a \
             non-finite loss stops with status 70 and saves nothing.
 
@@ -173,6 +174,7 @@ struct SpladeTrain: SpladeTool {
                                 + (unknownNoise.count == 1 ? "1 token is" : "\(unknownNoise.count) tokens are")
                                 + " not in the vocabulary and count as \(unknownToken): \(listed)")
         }
+        Diagnostics.note(trainer.plan)
         if resume, let latest = checkpoints.last {
             try trainer.restore(from: latest.path)
             Diagnostics.note("resuming from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")

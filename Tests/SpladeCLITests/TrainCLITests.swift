@@ -294,6 +294,11 @@ struct TrainCLITests {
         func close(_ a: Double, _ b: Double) -> Bool { abs(a - b) <= 1e-5 * max(1, abs(b)) }
         #expect(close(two[1], (one[1] + one[4]) / 2), "the first step's loss is the mean of its two micro-batches")
         #expect(close(two[4], one[7]) && close(two[5], one[8]), "the last step is its one micro-batch, unscaled: \(two) \(one)")
+        // The plan is said at the start, in the Trainer's terms.
+        let capped = try train("--output-dir '\(out)/capped' \(frozen) --gradient_accumulation_steps 2 --max_steps 3", in: out)
+        #expect(capped.status == 0 && capped.stderr.contains("splade-train: 3 training rows: 3 micro-batches of 1 an epoch, "
+                                                             + "2 optimizer steps an epoch (accumulating 2); 3 steps, 1.50 epochs"),
+                "\(capped.stderr)")
     }
 
     @Test func lengthsBeyondTheModelAndRunsWithoutStepsAreRefusedAtOnce() throws {

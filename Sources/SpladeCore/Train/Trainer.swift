@@ -88,6 +88,18 @@ public final class Trainer {
         noiseTokensNotInVocabulary = zip(tokens, vocabularyIds).compactMap { token, id in id == nil ? token : nil }
     }
 
+    /// What the run will do, in the Hugging Face Trainer's terms, e.g. "19 training rows: 10 micro-batches of 2 an
+    /// epoch, 3 optimizer steps an epoch (accumulating 4); 6 steps, 2 epochs".
+    public var plan: String {
+        let microBatches = config.microBatchesPerEpoch(rows: rows.count), perEpoch = config.optimizerStepsPerEpoch(rows: rows.count)
+        func count(_ n: Int, _ noun: String, _ plural: String? = nil) -> String { "\(n) \(n == 1 ? noun : plural ?? noun + "s")" }
+        let epochs = Double(totalSteps) / Double(perEpoch)
+        let epochText = epochs == epochs.rounded() ? count(Int(epochs), "epoch") : String(format: "%.2f epochs", epochs)
+        return "\(count(rows.count, "training row")): \(count(microBatches, "micro-batch", "micro-batches")) of \(config.batchSize) an epoch, "
+            + "\(count(perEpoch, "optimizer step")) an epoch (accumulating \(config.gradientAccumulationSteps)); "
+            + "\(count(totalSteps, "step")), \(epochText)"
+    }
+
     /// Continues from a checkpoint's weights, optimizer moments and step.
     public func restore(from directory: String) throws(SpladeError) {
         let (loaded, optimizer, state) = try Checkpoint.load(directory, config: modelConfig, settings: config.adamWSettings)
