@@ -174,9 +174,12 @@ struct SpladeTrain: SpladeTool {
                                 + (unknownNoise.count == 1 ? "1 token is" : "\(unknownNoise.count) tokens are")
                                 + " not in the vocabulary and count as \(unknownToken): \(listed)")
         }
-        Diagnostics.note(trainer.plan)
+        Diagnostics.note(trainer.plan.description)
         if resume, let latest = checkpoints.last {
-            try trainer.restore(from: latest.path)
+            if let earlier = try trainer.restore(from: latest.path) {
+                Diagnostics.warning("\(latest.path) was written by a run of \(earlier); from step \(trainer.step) on, the "
+                                    + "micro-batches and the learning-rate schedule are this run's")
+            }
             Diagnostics.note("resuming from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")
         } else if resume {
             // A cron job's first run passes --resume too: not an error, but said.

@@ -103,6 +103,7 @@ struct TrainCLITests {
         let again = try train("--output-dir '\(resumed)' --save_steps 1 --resume", in: resumed)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stderr.contains("resuming from") && again.stderr.contains("at step 1"))
+        #expect(!again.stderr.contains("was written by a run of"), "the same plan resumes quietly: \(again.stderr)")
         let a = try Self.tensors(straight + "/model.safetensors"), b = try Self.tensors(resumed + "/model.safetensors")
         for (name, values) in a {
             let error = zip(values, b[name]!).map { abs($0 - $1) }.max()!
@@ -111,6 +112,23 @@ struct TrainCLITests {
         // Without --resume, existing checkpoints are not overwritten.
         let refused = try train("--output-dir '\(resumed)'", in: resumed)
         #expect(refused.status == 64 && refused.stderr.contains("already holds checkpoints"))
+    }
+
+    /// A checkpoint records the run's plan; resuming it under another (here a longer run) goes on, and says so.
+    @Test func resumingUnderAnotherPlanIsSaid() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(try train("--output-dir '\(out)' --max_steps 2", in: out).status == 0)
+        let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: out + "/checkpoint-2/trainer_state.json")))
+            as! [String: Any]
+        #expect(state["global_step"] as? Int == 2 && state["max_steps"] as? Int == 2 && state["training_rows"] as? Int == 2,
+                "\(state)")
+        let longer = try train("--output-dir '\(out)' --max_steps 3 --resume", in: out)
+        #expect(longer.status == 0, "\(longer.stderr)")
+        #expect(longer.stderr.contains("checkpoint-2 was written by a run of 2 training rows: 1 micro-batch of 2 an epoch, "
+                                       + "1 optimizer step an epoch (accumulating 1); 2 steps, 2 epochs; from step 2 on"),
+                "\(longer.stderr)")
+        #expect(longer.stderr.contains("at step 2 of 3"), "\(longer.stderr)")
     }
 
     @Test func resumingRemovesDeadRunsStagingDirectoriesAndCutsTheLogBack() throws {

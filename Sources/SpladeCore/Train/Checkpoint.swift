@@ -10,6 +10,8 @@ public enum Checkpoint {
     public struct State: Sendable {
         public var globalStep: Int
         public var adamSteps: Int
+        /// The run's plan, to compare on resuming (nil in checkpoints that do not record it).
+        public var plan: TrainingPlan?
     }
 
     /// Writes the model (and, with `optimizer`, the resumable state) as `directory`, replacing it; errors speak of
@@ -35,7 +37,10 @@ public enum Checkpoint {
                 for (name, tensor) in optimizer.firstMoments.namedTensors(config: config) { moments["m." + name] = tensor }
                 for (name, tensor) in optimizer.secondMoments.namedTensors(config: config) { moments["v." + name] = tensor }
                 try Data(Safetensors.encode(moments)).write(to: URL(fileURLWithPath: temporary + "/optimizer.safetensors"))
-                let stateJSON = "{\"global_step\": \(state.globalStep), \"adam_steps\": \(state.adamSteps)}\n"
+                let planMembers = state.plan.map { plan in
+                    zip(TrainingPlan.keys, plan.values).map { ", \"\($0)\": \($1)" }.joined()
+                } ?? ""
+                let stateJSON = "{\"global_step\": \(state.globalStep), \"adam_steps\": \(state.adamSteps)\(planMembers)}\n"
                 try Data(stateJSON.utf8).write(to: URL(fileURLWithPath: temporary + "/trainer_state.json"))
             }
             if fm.fileExists(atPath: directory) {
@@ -117,7 +122,7 @@ public enum Checkpoint {
             throw SpladeError(.badInput, "missing or malformed trainer_state.json", location: directory)
         }
         let optimizer = AdamW(settings, steps: adam, firstMoments: firstMoments, secondMoments: secondMoments)
-        return (loaded, optimizer, State(globalStep: step, adamSteps: adam))
+        return (loaded, optimizer, State(globalStep: step, adamSteps: adam, plan: TrainingPlan(json)))
     }
 }
 

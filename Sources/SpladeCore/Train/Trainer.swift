@@ -88,23 +88,21 @@ public final class Trainer {
         noiseTokensNotInVocabulary = zip(tokens, vocabularyIds).compactMap { token, id in id == nil ? token : nil }
     }
 
-    /// What the run will do, in the Hugging Face Trainer's terms, e.g. "19 training rows: 10 micro-batches of 2 an
-    /// epoch, 3 optimizer steps an epoch (accumulating 4); 6 steps, 2 epochs".
-    public var plan: String {
-        let microBatches = config.microBatchesPerEpoch(rows: rows.count), perEpoch = config.optimizerStepsPerEpoch(rows: rows.count)
-        func count(_ n: Int, _ noun: String, _ plural: String? = nil) -> String { "\(n) \(n == 1 ? noun : plural ?? noun + "s")" }
-        let epochs = Double(totalSteps) / Double(perEpoch)
-        let epochText = epochs == epochs.rounded() ? count(Int(epochs), "epoch") : String(format: "%.2f epochs", epochs)
-        return "\(count(rows.count, "training row")): \(count(microBatches, "micro-batch", "micro-batches")) of \(config.batchSize) an epoch, "
-            + "\(count(perEpoch, "optimizer step")) an epoch (accumulating \(config.gradientAccumulationSteps)); "
-            + "\(count(totalSteps, "step")), \(epochText)"
+    /// What the run will do, in the Hugging Face Trainer's terms.
+    public var plan: TrainingPlan {
+        TrainingPlan(rows: rows.count, microBatchesPerEpoch: config.microBatchesPerEpoch(rows: rows.count),
+                     batchSize: config.batchSize, optimizerStepsPerEpoch: config.optimizerStepsPerEpoch(rows: rows.count),
+                     accumulation: config.gradientAccumulationSteps, totalSteps: totalSteps)
     }
 
-    /// Continues from a checkpoint's weights, optimizer moments and step.
-    public func restore(from directory: String) throws(SpladeError) {
+    /// Continues from a checkpoint's weights, optimizer moments and step. Returns the plan of the run that wrote it when
+    /// that differs from this run's (other data, batch size, accumulation or length: the step goes on, but the micro-batches
+    /// and the schedule from there are this run's), nil when they agree or the checkpoint does not say.
+    public func restore(from directory: String) throws(SpladeError) -> TrainingPlan? {
         let (loaded, optimizer, state) = try Checkpoint.load(directory, config: modelConfig, settings: config.adamWSettings)
         try engine.restore(weights: loaded, optimizer: optimizer)
         step = state.globalStep
+        return state.plan.flatMap { $0 == plan ? nil : $0 }
     }
 
     /// The rows of micro-batch `index` of epoch `epoch`: epochs are reshuffled with the seed.
@@ -216,7 +214,7 @@ extension Trainer {
         let (weights, optimizer) = try engine.snapshot()
         try Checkpoint.write(to: outputDirectory + "/checkpoint-\(step)", weights: weights, config: modelConfig,
                              modelConfigJSON: modelConfigJSON, sourceModel: config.modelPath, optimizer: optimizer,
-                             state: Checkpoint.State(globalStep: step, adamSteps: optimizer.steps))
+                             state: Checkpoint.State(globalStep: step, adamSteps: optimizer.steps, plan: plan))
         if let limit = config.saveTotalLimit {
             for old in Checkpoint.list(in: outputDirectory).dropLast(limit) {
                 try? FileManager.default.removeItem(atPath: old.path)
@@ -228,5 +226,49 @@ extension Trainer {
     public func saveFinalModel(outputDirectory: String, modelConfigJSON: JSONValue) throws(SpladeError) {
         try Checkpoint.writeFinalModel(into: outputDirectory, weights: try engine.snapshot().weights, config: modelConfig,
                                        modelConfigJSON: modelConfigJSON, sourceModel: config.modelPath)
+    }
+}
+
+/// How a run divides its training rows (the Hugging Face Trainer's numbers, which its log prints as it starts); a
+/// checkpoint records it, so that resuming with other data or settings is said.
+public struct TrainingPlan: Equatable, Sendable, CustomStringConvertible {
+    public var rows: Int
+    public var microBatchesPerEpoch: Int
+    public var batchSize: Int
+    public var optimizerStepsPerEpoch: Int
+    public var accumulation: Int
+    public var totalSteps: Int
+
+    /// e.g. "19 training rows: 10 micro-batches of 2 an epoch, 3 optimizer steps an epoch (accumulating 4); 6 steps,
+    /// 2 epochs".
+    public var description: String {
+        func count(_ n: Int, _ noun: String, _ plural: String? = nil) -> String { "\(n) \(n == 1 ? noun : plural ?? noun + "s")" }
+        let epochs = Double(totalSteps) / Double(optimizerStepsPerEpoch)
+        let epochText = epochs == epochs.rounded() ? count(Int(epochs), "epoch") : String(format: "%.2f epochs", epochs)
+        return "\(count(rows, "training row")): \(count(microBatchesPerEpoch, "micro-batch", "micro-batches")) of \(batchSize) "
+            + "an epoch, \(count(optimizerStepsPerEpoch, "optimizer step")) an epoch (accumulating \(accumulation)); "
+            + "\(count(totalSteps, "step")), \(epochText)"
+    }
+
+    /// The trainer_state.json members (Hugging Face's names where it has them).
+    static let keys = ["training_rows", "micro_batches_per_epoch", "train_batch_size", "optimizer_steps_per_epoch",
+                       "gradient_accumulation_steps", "max_steps"]
+    var values: [Int] { [rows, microBatchesPerEpoch, batchSize, optimizerStepsPerEpoch, accumulation, totalSteps] }
+
+    init(rows: Int, microBatchesPerEpoch: Int, batchSize: Int, optimizerStepsPerEpoch: Int, accumulation: Int, totalSteps: Int) {
+        self.rows = rows
+        self.microBatchesPerEpoch = microBatchesPerEpoch
+        self.batchSize = batchSize
+        self.optimizerStepsPerEpoch = optimizerStepsPerEpoch
+        self.accumulation = accumulation
+        self.totalSteps = totalSteps
+    }
+
+    /// The plan recorded in a trainer_state.json, nil when it has none (a checkpoint of an earlier version).
+    init?(_ json: JSONValue) {
+        let values = Self.keys.compactMap { json[$0]?.doubleValue.flatMap { Int(exactly: $0) } }
+        guard values.count == Self.keys.count else { return nil }
+        self.init(rows: values[0], microBatchesPerEpoch: values[1], batchSize: values[2], optimizerStepsPerEpoch: values[3],
+                  accumulation: values[4], totalSteps: values[5])
     }
 }
