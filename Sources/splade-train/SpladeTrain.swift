@@ -47,6 +47,7 @@ struct SpladeTrain: SpladeTool {
               splade-train --config train.yaml
               splade-train --config train.yaml --output-dir runs/v1 --max_steps 1000
               splade-train --config train.yaml --resume
+              splade-train --config train.yaml --dry-run --resume
               splade-train --config train.yaml --device cuda --precision bf16
               tail -f runs/v1/training_log.jsonl | jq -c '{step, loss, lr}'
 
@@ -82,6 +83,9 @@ struct SpladeTrain: SpladeTool {
 
     @Flag(help: "Show progress on standard error even when it is not a terminal.")
     var progress = false
+
+    @Flag(help: "Check the configuration, the model, its tokenizer, the training data and the checkpoint --resume would continue, say the plan, and exit without training or writing anything.")
+    var dryRun = false
 
     @OptionGroup(title: "Device") var deviceOptions: DeviceOptions
 
@@ -132,11 +136,13 @@ struct SpladeTrain: SpladeTool {
                               hint: "set overwrite_output_dir: true (or --overwrite_output_dir true) to train a new one over it, "
                                   + "or choose another --output-dir")
         }
-        do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
-            throw SpladeError.writing("the output directory", failedWith: error, at: output)
-        }
-        for leftover in Checkpoint.removeStagingLeftovers(in: output) {
-            Diagnostics.note("removed \(leftover), left by a run killed while saving")
+        if !dryRun {
+            do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
+                throw SpladeError.writing("the output directory", failedWith: error, at: output)
+            }
+            for leftover in Checkpoint.removeStagingLeftovers(in: output) {
+                Diagnostics.note("removed \(leftover), left by a run killed while saving")
+            }
         }
 
         let modelConfigPath = training.modelPath + "/config.json"
@@ -180,11 +186,12 @@ struct SpladeTrain: SpladeTool {
                 Diagnostics.warning("\(latest.path) was written by a run of \(earlier); from step \(trainer.step) on, the "
                                     + "micro-batches and the learning-rate schedule are this run's")
             }
-            Diagnostics.note("resuming from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")
+            Diagnostics.note("\(dryRun ? "would resume" : "resuming") from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")
         } else if resume {
             // A cron job's first run passes --resume too: not an error, but said.
             Diagnostics.note("no checkpoint in \(output) to resume from: starting at step 0")
         }
+        if dryRun { return }
         let logSink = try LogSink(path: log ?? output + "/training_log.jsonl", resumingAt: resume ? trainer.step : nil)
         let bar = Progress(label: "train", unit: "steps", inputPath: nil, forced: progress)
         let clock = Stopwatch()

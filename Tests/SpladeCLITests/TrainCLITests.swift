@@ -131,6 +131,27 @@ struct TrainCLITests {
         #expect(longer.stderr.contains("at step 2 of 3"), "\(longer.stderr)")
     }
 
+    /// --dry-run reads and checks everything a run needs (the training data, the checkpoint to resume), says the plan, and
+    /// writes nothing.
+    @Test func aDryRunChecksAndSaysThePlanWithoutWriting() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let fresh = try train("--output-dir '\(out)/new' --dry-run", in: out)
+        #expect(fresh.status == 0 && fresh.stderr.contains("2 training rows: 1 micro-batch of 2 an epoch"), "\(fresh.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: out + "/new"))
+        let missing = try train("--output-dir '\(out)/new' --dry-run --train_data '\(out)/absent.jsonl'", in: out)
+        #expect(missing.status == 66 && missing.stderr.contains("absent.jsonl"), "\(missing.stderr)")
+        // Over a run's checkpoints: the one --resume would continue is loaded and compared, and nothing changes.
+        #expect(try train("--output-dir '\(out)/run' --max_steps 2", in: out).status == 0)
+        let before = try FileManager.default.contentsOfDirectory(atPath: out + "/run").sorted()
+        let log = try String(contentsOfFile: out + "/run/training_log.jsonl", encoding: .utf8)
+        let longer = try train("--output-dir '\(out)/run' --dry-run --resume --max_steps 3", in: out)
+        #expect(longer.status == 0 && longer.stderr.contains("would resume from \(out)/run/checkpoint-2 at step 2 of 3")
+                && longer.stderr.contains("was written by a run of"), "\(longer.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: out + "/run").sorted() == before)
+        #expect(try String(contentsOfFile: out + "/run/training_log.jsonl", encoding: .utf8) == log)
+    }
+
     @Test func resumingRemovesDeadRunsStagingDirectoriesAndCutsTheLogBack() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }

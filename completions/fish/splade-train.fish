@@ -20,7 +20,7 @@ function __splade-train_parse_tokens -S
     set -l unparsed_tokens (__splade-train_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-train'
-        __splade-train_parse_subcommand -r 1 'config=' 'output-dir=' 'resume' 'log=' 'mecab-dic=' 'threads=' 'sparsity-warmup-in-optimizer-steps' 'progress' 'device=' 'precision=' 'h/help'
+        __splade-train_parse_subcommand -r 1 'config=' 'output-dir=' 'resume' 'log=' 'mecab-dic=' 'threads=' 'sparsity-warmup-in-optimizer-steps' 'progress' 'dry-run' 'device=' 'precision=' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-train_parse_subcommand -r 1 
@@ -85,6 +85,7 @@ complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" threads' -l 'threads' -d 'Threads for tokenization and the maths (default: the number of cores). On the CPU a seed gives the same run again at the same thread count; another count sums in another order (losses about 1e-6 apart). A GPU adds some gradients atomically: its runs differ as slightly from one another.' -rfka ''
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" sparsity-warmup-in-optimizer-steps' -l 'sparsity-warmup-in-optimizer-steps' -d 'Count fractional sparsity warm-ups in optimizer steps rather than micro-batches (the reference counts micro-batches).'
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" progress' -l 'progress' -d 'Show progress on standard error even when it is not a terminal.'
+complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" dry-run' -l 'dry-run' -d 'Check the configuration, the model, its tokenizer, the training data and the checkpoint --resume would continue, say the plan, and exit without training or writing anything.'
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" device' -l 'device' -d 'Where the model runs: cpu, cuda (GPU 0), cuda:N, or auto (a GPU when this build has CUDA support and the machine a GPU, else the CPU). Without CUDA support in the build, or without a GPU, cuda exits with status 69.' -rfka ''
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" precision' -l 'precision' -d 'How a GPU multiplies matrices: fp32 (the default); tf32 (TF32 tensor cores, about 1e-3 relative error per product, as PyTorch\'s allow_tf32); bf16 (bfloat16 weights and product inputs with float32 sums, about 1e-2, as torch.autocast; training keeps float32 master weights, gradients and optimizer state). splade-train defaults to the configuration\'s bf16: true or tf32: true. The CPU computes in fp32.' -rfka 'fp32 tf32 bf16'
 complete -c 'splade-train' -n '__splade-train_should_offer_completions_for_flags_or_options "splade-train" h help' -s 'h' -l 'help' -d 'Show help information.'
