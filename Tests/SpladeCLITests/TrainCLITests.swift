@@ -131,6 +131,29 @@ struct TrainCLITests {
         #expect(longer.stderr.contains("at step 2 of 3"), "\(longer.stderr)")
     }
 
+    /// A checkpoint that records no plan (written before splade-train recorded one) resumes quietly where its epochs split
+    /// evenly into steps, and with a warning where they do not: that run took micro-batches in one stream across epochs.
+    @Test func resumingACheckpointWithoutAPlanIsSaidWhereEpochsDoNotSplitEvenly() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let rows = try threeRows(in: out)
+        for (accumulation, warned) in [(3, false), (2, true)] {
+            let output = "\(out)/a\(accumulation)"
+            let run = "--output-dir '\(output)' --train_data '\(rows)' --per_device_train_batch_size 1 "
+                + "--gradient_accumulation_steps \(accumulation)"
+            #expect(try train(run + " --max_steps 1", in: out).status == 0)
+            // The trainer_state.json of such a checkpoint: the steps alone.
+            let state = output + "/checkpoint-1/trainer_state.json"
+            var members = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: state))) as! [String: Any]
+            members = members.filter { ["global_step", "adam_steps"].contains($0.key) }
+            try JSONSerialization.data(withJSONObject: members).write(to: URL(fileURLWithPath: state))
+            let resumed = try train(run + " --max_steps 2 --resume", in: out)
+            #expect(resumed.status == 0, "\(resumed.stderr)")
+            #expect(resumed.stderr.contains("at step 1 of 2"), "\(resumed.stderr)")
+            #expect(resumed.stderr.contains("checkpoint-1 records no plan") == warned, "\(resumed.stderr)")
+        }
+    }
+
     /// --dry-run reads and checks everything a run needs (the training data, the checkpoint to resume), says the plan, and
     /// writes nothing.
     @Test func aDryRunChecksAndSaysThePlanWithoutWriting() throws {

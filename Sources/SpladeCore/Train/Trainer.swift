@@ -97,14 +97,27 @@ public final class Trainer {
                      accumulation: config.gradientAccumulationSteps, totalSteps: totalSteps)
     }
 
-    /// Continues from a checkpoint's weights, optimizer moments and step. Returns the plan of the run that wrote it when
-    /// that differs from this run's (other data, batch size, accumulation or length: the step goes on, but the micro-batches
-    /// and the schedule from there are this run's), nil when they agree or the checkpoint does not say.
-    public func restore(from directory: String) throws(SpladeError) -> TrainingPlan? {
+    /// How the plan of the run that wrote a checkpoint compares with this run's.
+    public enum ResumedPlan: Equatable, Sendable {
+        case same
+        /// Other data, batch size, accumulation or length: the step goes on, but the micro-batches and the schedule
+        /// from there are this run's.
+        case other(TrainingPlan)
+        /// The checkpoint records none (splade-train recorded none before it followed the Hugging Face Trainer's epoch
+        /// ends): where an epoch's micro-batches are no multiple of the accumulation, the run that wrote it took them in
+        /// one stream across epochs, ⌊micro-batches / A⌋ steps an epoch, and this run's steps take other micro-batches.
+        case unrecorded(differs: Bool)
+    }
+
+    /// Continues from a checkpoint's weights, optimizer moments and step; says how its run's plan compares with this one.
+    public func restore(from directory: String) throws(SpladeError) -> ResumedPlan {
         let (loaded, optimizer, state) = try Checkpoint.load(directory, config: modelConfig, settings: config.adamWSettings)
         try engine.restore(weights: loaded, optimizer: optimizer)
         step = state.globalStep
-        return state.plan.flatMap { $0 == plan ? nil : $0 }
+        guard let earlier = state.plan else {
+            return .unrecorded(differs: plan.microBatchesPerEpoch % plan.accumulation != 0)
+        }
+        return earlier == plan ? .same : .other(earlier)
     }
 
     /// The rows of micro-batch `index` of epoch `epoch`: epochs are reshuffled with the seed.
