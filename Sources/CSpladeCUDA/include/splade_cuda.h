@@ -88,7 +88,8 @@ int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, flo
                               const splade_cuda_gemm_group *groups, int group_count);
 /* How many grouped calls (of any precision, since the library was loaded) ran groups as one strided product each:
  * all of them because cuBLAS's grouped product declined their combination of types (CUBLAS_STATUS_NOT_SUPPORTED; a
- * declined combination is not offered again), or those whose matrix pointers break the alignment cuBLAS's pointer
+ * declined combination is not offered again; bfloat16 with a float32 C counts here though its widened copies are then
+ * one grouped product), or those whose matrix pointers break the alignment cuBLAS's pointer
  * arrays need (16-bit or TF32 products; the attention blocks' layout, splade_cuda_head_stride, keeps it): the same
  * results, more launches. For performance checks (kernel-check reports it). */
 int splade_cuda_grouped_fallbacks(void);
@@ -113,7 +114,10 @@ int splade_cuda_from_bf16(const uint16_t *x, size_t count, float *y);
 int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a, int lda,
                           const uint16_t *b, int ldb, float beta, float *c, int ldc);
 /* As splade_cuda_sgemm_grouped with A and B in bfloat16 and C float32 (cublasGemmGroupedBatchedEx, else one
- * cublasGemmStridedBatchedEx per group; SPLADE_CUDA_GROUPED=0 forces the latter). */
+ * cublasGemmStridedBatchedEx per group; SPLADE_CUDA_GROUPED=0 forces the latter). Where cuBLAS's grouped product
+ * declines bfloat16 inputs with a float32 C (its documented types pair them with a bfloat16 C), A and B are widened to
+ * float32 and multiplied in one grouped product with TF32 inputs, which hold bfloat16 values exactly: the same
+ * products and float32 sums, one call rather than one per group. */
 typedef struct {
     int m, n, k, batch;
     const uint16_t *a;
@@ -156,8 +160,8 @@ int splade_cuda_linear_bf16_out(const uint16_t *x, int rows, int in, const uint1
                                 uint16_t *y);
 /* As splade_cuda_gemm_grouped_bf16 with C in bfloat16 too: C = bfloat16(alpha·op(A)·op(B) + beta·C), C read widened
  * (not read when beta = 0), float32 sums. All-bfloat16 is among the type combinations of cuBLAS's grouped product;
- * bfloat16 inputs with a float32 C may not be, and splade_cuda_gemm_grouped_bf16 then falls back to one product per
- * group (on CUBLAS_STATUS_NOT_SUPPORTED). The fallbacks are as there. */
+ * bfloat16 inputs with a float32 C may not be (splade_cuda_gemm_grouped_bf16 then widens them). The fallbacks are as
+ * there. */
 typedef struct {
     int m, n, k, batch;
     const uint16_t *a;

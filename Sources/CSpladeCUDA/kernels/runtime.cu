@@ -13,6 +13,7 @@
 #include <climits>
 #include <cstdint>
 #include <mutex>
+#include <type_traits>
 #include <vector>
 
 namespace splade_cuda {
@@ -456,31 +457,44 @@ template <> struct GroupedProducts<splade_cuda_gemm_group> {
                              group_ldc.data(), used, group_size.data());
     }
 };
-// The bfloat16 products, C in float32 or (c_type CUDA_R_16BF_) in bfloat16; float32 sums either way.
-template <class Group, int c_type> struct MixedProducts {
+// The cublas*Ex products: A and B of in_type, C of c_type, sums in compute (the bfloat16 products: float32 sums, C in
+// float32 or bfloat16).
+template <class Group, int in_type, int c_type, int compute> struct ExProducts {
     static constexpr const char *batched_name = "cublasGemmStridedBatchedEx", *grouped_name = "cublasGemmGroupedBatchedEx";
     static bool grouped_available() { return gemm_grouped_ex != nullptr; }
     static int strided(int op_a, int op_b, const Group &p, const float *alpha, const float *beta) {
-        return gemm_batched_ex(handle, op_a, op_b, p.n, p.m, p.k, alpha, p.b, CUDA_R_16BF_, p.ldb, p.stride_b, p.a,
-                               CUDA_R_16BF_, p.lda, p.stride_a, beta, p.c, c_type, p.ldc, p.stride_c, p.batch,
-                               CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
+        return gemm_batched_ex(handle, op_a, op_b, p.n, p.m, p.k, alpha, p.b, in_type, p.ldb, p.stride_b, p.a, in_type,
+                               p.lda, p.stride_a, beta, p.c, c_type, p.ldc, p.stride_c, p.batch, compute,
+                               CUBLAS_GEMM_DEFAULT_);
     }
     static int grouped(const void **blas_a, const void **blas_b, void **blas_c, int used) {
         return gemm_grouped_ex(handle, group_ops_a.data(), group_ops_b.data(), group_m.data(), group_n.data(),
-                               group_k.data(), group_alpha.data(), blas_a, CUDA_R_16BF_, group_lda.data(), blas_b,
-                               CUDA_R_16BF_, group_ldb.data(), group_beta.data(), blas_c, c_type, group_ldc.data(), used,
-                               group_size.data(), CUBLAS_COMPUTE_32F_);
+                               group_k.data(), group_alpha.data(), blas_a, in_type, group_lda.data(), blas_b, in_type,
+                               group_ldb.data(), group_beta.data(), blas_c, c_type, group_ldc.data(), used,
+                               group_size.data(), compute);
     }
 };
 template <>
-struct GroupedProducts<splade_cuda_gemm_group_bf16> : MixedProducts<splade_cuda_gemm_group_bf16, CUDA_R_32F_> {
+struct GroupedProducts<splade_cuda_gemm_group_bf16>
+    : ExProducts<splade_cuda_gemm_group_bf16, CUDA_R_16BF_, CUDA_R_32F_, CUBLAS_COMPUTE_32F_> {
     static constexpr const char *name = "gemm_grouped_bf16", *allocation = "gemm_grouped_bf16: cudaMalloc",
                                 *pointers = "gemm_grouped_bf16: the problem pointers";
 };
 template <>
-struct GroupedProducts<splade_cuda_gemm_group_bf16_out> : MixedProducts<splade_cuda_gemm_group_bf16_out, CUDA_R_16BF_> {
+struct GroupedProducts<splade_cuda_gemm_group_bf16_out>
+    : ExProducts<splade_cuda_gemm_group_bf16_out, CUDA_R_16BF_, CUDA_R_16BF_, CUBLAS_COMPUTE_32F_> {
     static constexpr const char *name = "gemm_grouped_bf16_out", *allocation = "gemm_grouped_bf16_out: cudaMalloc",
                                 *pointers = "gemm_grouped_bf16_out: the problem pointers";
+};
+// Float32 copies of bfloat16 operands (widened_products below), multiplied with CUBLAS_COMPUTE_32F_FAST_TF32 whatever
+// the math mode: TF32 keeps 10 bits of a significand and bfloat16 has 7, so the products are exact, as the bfloat16
+// product's are, and the sums float32.
+struct WidenedGroup : splade_cuda_gemm_group {};
+template <>
+struct GroupedProducts<WidenedGroup> : ExProducts<WidenedGroup, CUDA_R_32F_, CUDA_R_32F_, CUBLAS_COMPUTE_32F_FAST_TF32_> {
+    static constexpr const char *name = "gemm_grouped_bf16 (widened)",
+                                *allocation = "gemm_grouped_bf16 (widened): cudaMalloc",
+                                *pointers = "gemm_grouped_bf16 (widened): the problem pointers";
 };
 
 // One group's arguments, as cuBLAS would check them for the row-major product (see check_groups in
@@ -501,7 +515,7 @@ template <class Group> static const char *group_problem(int transpose_a, int tra
 // cannot check pointers it reads on the device. The attention blocks' layout keeps the rule (splade_cuda_head_stride);
 // a group that breaks it takes the strided product, whose base pointers and strides cuBLAS sees.
 template <class Group> static bool pointers_aligned(const Group &g) {
-    if (sizeof *g.a != 2 && !tf32_products) return true;
+    if (sizeof *g.a != 2 && !tf32_products && !std::is_same<Group, WidenedGroup>::value) return true;
     const long long in = sizeof *g.a, out = sizeof *g.c, row = (long long)g.k * in;
     const long long need = row % 16 == 0 ? 16 : row % 4 == 0 ? 4 : 1;
     auto aligned = [&](const void *base, long long stride, long long size) {
@@ -530,6 +544,86 @@ static int per_group(int op_a, int op_b, float alpha, float beta, const Group *g
     return SPLADE_CUDA_OK;
 }
 
+// Whether cuBLAS's grouped product declined Group's types: it is not asked again (the same products, a group at a time,
+// without the pointer arrays).
+template <class Group> static std::atomic<bool> declined_types{false};
+
+// The groups `which` of a grouped call whose types cuBLAS's grouped product declined: one strided product each, but
+// for bfloat16 with a float32 C (below).
+template <class Group>
+static int declined_groups(int transpose_a, int transpose_b, float alpha, float beta, const Group *groups,
+                           const std::vector<int> &which) {
+    int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
+    for (int g : which)
+        if (int code = strided_group(op_a, op_b, alpha, beta, groups, g)) return code;
+    return SPLADE_CUDA_OK;
+}
+
+template <class Group>
+static int grouped_products(int transpose_a, int transpose_b, float alpha, float beta, const Group *groups,
+                            int group_count);
+
+static std::mutex widened_mutex;  // widened_operands, until the products that read it are queued
+static Scratch widened_operands;
+
+// bfloat16 A and B with a float32 C, which cuBLAS's grouped product does not take (its type table pairs bfloat16 inputs
+// with a bfloat16 C): not one product per group — a launch per sequence and attention product in bf16 training — but
+// A and B widened to float32 and one grouped product of WidenedGroup, whose TF32 inputs hold them exactly: the same
+// products and float32 sums. What is widened is the union of the operands' extents (attention's QKV rows once); each
+// copy starts at its source's offset modulo 8 elements, so a matrix aligned there is aligned in the copy. Groups with k = 0
+// or a negative stride, which this does not map, keep the strided products.
+static int declined_groups(int transpose_a, int transpose_b, float alpha, float beta,
+                           const splade_cuda_gemm_group_bf16 *groups, const std::vector<int> &which) {
+    struct Extent {
+        const uint16_t *begin, *end;
+        long long offset;  // of begin's copy, in floats
+    };
+    std::vector<Extent> extents;
+    for (int g : which) {
+        const splade_cuda_gemm_group_bf16 &p = groups[g];
+        if (p.k == 0 || p.stride_a < 0 || p.stride_b < 0 || declined_types<WidenedGroup> ||
+            !GroupedProducts<WidenedGroup>::grouped_available())
+            return declined_groups<splade_cuda_gemm_group_bf16>(transpose_a, transpose_b, alpha, beta, groups, which);
+        long long a_rows = transpose_a ? p.k : p.m, a_cols = transpose_a ? p.m : p.k;
+        long long b_rows = transpose_b ? p.n : p.k, b_cols = transpose_b ? p.k : p.n;
+        extents.push_back({p.a, p.a + (p.batch - 1) * p.stride_a + (a_rows - 1) * p.lda + a_cols, 0});
+        extents.push_back({p.b, p.b + (p.batch - 1) * p.stride_b + (b_rows - 1) * p.ldb + b_cols, 0});
+    }
+    const std::less<const uint16_t *> before;
+    std::sort(extents.begin(), extents.end(), [&](const Extent &x, const Extent &y) { return before(x.begin, y.begin); });
+    std::vector<Extent> merged;
+    for (const Extent &e : extents) {
+        if (!merged.empty() && !before(merged.back().end, e.begin)) {
+            if (before(merged.back().end, e.end)) merged.back().end = e.end;
+        } else {
+            merged.push_back(e);
+        }
+    }
+    long long floats = 0;
+    for (Extent &m : merged) {
+        m.offset = (floats + 7) / 8 * 8 + (long long)((uintptr_t)m.begin / sizeof *m.begin % 8);
+        floats = m.offset + (m.end - m.begin);
+    }
+    std::lock_guard<std::mutex> lock(widened_mutex);
+    if (int code = reserve(widened_operands, (size_t)floats * sizeof(float), "gemm_grouped_bf16: widening: cudaMalloc"))
+        return code;
+    float *wide = (float *)widened_operands.pointer;
+    for (const Extent &m : merged)
+        if (int code = splade_cuda_from_bf16(m.begin, (size_t)(m.end - m.begin), wide + m.offset)) return code;
+    auto widened = [&](const uint16_t *x) -> const float * {
+        auto e = std::upper_bound(merged.begin(), merged.end(), x,
+                                  [&](const uint16_t *y, const Extent &m) { return before(y, m.begin); }) - 1;
+        return wide + e->offset + (x - e->begin);
+    };
+    std::vector<WidenedGroup> copies(which.size());
+    for (size_t u = 0; u < which.size(); u++) {
+        const splade_cuda_gemm_group_bf16 &p = groups[which[u]];
+        copies[u] = WidenedGroup{{p.m, p.n, p.k, p.batch, widened(p.a), p.lda, p.stride_a, widened(p.b), p.ldb, p.stride_b,
+                                  p.c, p.ldc, p.stride_c}};
+    }
+    return grouped_products(transpose_a, transpose_b, alpha, beta, copies.data(), (int)copies.size());
+}
+
 template <class Group>
 static int grouped_products(int transpose_a, int transpose_b, float alpha, float beta, const Group *groups,
                             int group_count) {
@@ -551,15 +645,15 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     if (problems == 0) return SPLADE_CUDA_OK;
     int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
     if (!P::grouped_available()) return per_group(op_a, op_b, alpha, beta, groups, group_count);
-    // A cuBLAS whose grouped product declined these types (below) is not asked again: the same products, a group at
-    // a time, without the pointer arrays.
-    static std::atomic<bool> declined{false};  // one per Group type
-    if (declined) {
+    if (declined_types<Group>) {
         grouped_fallbacks++;
-        return per_group(op_a, op_b, alpha, beta, groups, group_count);
+        std::vector<int> all;
+        for (int g = 0; g < group_count; g++)
+            if (groups[g].m > 0 && groups[g].n > 0 && groups[g].batch > 0) all.push_back(g);
+        return declined_groups(transpose_a, transpose_b, alpha, beta, groups, all);
     }
 
-    std::lock_guard<std::mutex> lock(grouped_mutex);
+    std::unique_lock<std::mutex> lock(grouped_mutex);
     if (int code = reserve(grouped_pointers, 3 * (size_t)problems * sizeof(void *), P::allocation))
         return code;
     const void **blas_a = (const void **)grouped_pointers.pointer, **blas_b = blas_a + problems;
@@ -608,12 +702,12 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     }
     int status = P::grouped(blas_a, blas_b, blas_c, used);
     if (status == CUBLAS_STATUS_NOT_SUPPORTED_) {
-        declined = true;
+        declined_types<Group> = true;
         if (!misaligned) grouped_fallbacks++;
         // Only the groups it declined: the others are done (again would add beta·C twice).
-        for (int g : nonempty)
-            if (int code = strided_group(op_a, op_b, alpha, beta, groups, g)) return code;
-        return SPLADE_CUDA_OK;
+        std::vector<int> left = nonempty;
+        lock.unlock();
+        return declined_groups(transpose_a, transpose_b, alpha, beta, groups, left);
     }
     return status == 0 ? SPLADE_CUDA_OK
                        : fail(SPLADE_CUDA_ERROR_CUBLAS, "%s failed with status %d", P::grouped_name, status);
