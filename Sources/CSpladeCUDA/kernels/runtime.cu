@@ -536,23 +536,23 @@ static int strided_group(int op_a, int op_b, float alpha, float beta, const Grou
                               P::name, status);
 }
 
-// One strided-batched product per group (the fallback, and where the grouped call is unsupported).
-template <class Group>
-static int per_group(int op_a, int op_b, float alpha, float beta, const Group *groups, int group_count) {
-    for (int g = 0; g < group_count; g++)
-        if (int code = strided_group(op_a, op_b, alpha, beta, groups, g)) return code;
-    return SPLADE_CUDA_OK;
-}
-
 // Whether cuBLAS's grouped product declined Group's types: it is not asked again (the same products, a group at a time,
 // without the pointer arrays).
 template <class Group> static std::atomic<bool> declined_types{false};
 
-// The groups `which` of a grouped call whose types cuBLAS's grouped product declined: one strided product each, but
-// for bfloat16 with a float32 C (below).
+// The groups of a call that have products.
+template <class Group> static std::vector<int> groups_with_products(const Group *groups, int group_count) {
+    std::vector<int> which;
+    for (int g = 0; g < group_count; g++)
+        if (groups[g].m > 0 && groups[g].n > 0 && groups[g].batch > 0) which.push_back(g);
+    return which;
+}
+
+// The groups `which` of a call that cuBLAS's grouped product does not take (this cuBLAS has none, SPLADE_CUDA_GROUPED=0,
+// or it declined their types): one strided-batched product each; bfloat16 with a float32 C is widened instead (below).
 template <class Group>
-static int declined_groups(int transpose_a, int transpose_b, float alpha, float beta, const Group *groups,
-                           const std::vector<int> &which) {
+static int ungrouped_products(int transpose_a, int transpose_b, float alpha, float beta, const Group *groups,
+                              const std::vector<int> &which) {
     int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
     for (int g : which)
         if (int code = strided_group(op_a, op_b, alpha, beta, groups, g)) return code;
@@ -572,8 +572,11 @@ static Scratch widened_operands;
 // products and float32 sums. What is widened is the union of the operands' extents (attention's QKV rows once); each
 // copy starts at its source's offset modulo 8 elements, so a matrix aligned there is aligned in the copy. Groups with k = 0
 // or a negative stride, which this does not map, keep the strided products.
-static int declined_groups(int transpose_a, int transpose_b, float alpha, float beta,
-                           const splade_cuda_gemm_group_bf16 *groups, const std::vector<int> &which) {
+static int ungrouped_products(int transpose_a, int transpose_b, float alpha, float beta,
+                              const splade_cuda_gemm_group_bf16 *groups, const std::vector<int> &which) {
+    auto strided = [&] { return ungrouped_products<splade_cuda_gemm_group_bf16>(transpose_a, transpose_b, alpha, beta,
+                                                                                 groups, which); };
+    if (!GroupedProducts<WidenedGroup>::grouped_available() || declined_types<WidenedGroup>) return strided();
     struct Extent {
         const uint16_t *begin, *end;
         long long offset;  // of begin's copy, in floats
@@ -581,9 +584,7 @@ static int declined_groups(int transpose_a, int transpose_b, float alpha, float 
     std::vector<Extent> extents;
     for (int g : which) {
         const splade_cuda_gemm_group_bf16 &p = groups[g];
-        if (p.k == 0 || p.stride_a < 0 || p.stride_b < 0 || declined_types<WidenedGroup> ||
-            !GroupedProducts<WidenedGroup>::grouped_available())
-            return declined_groups<splade_cuda_gemm_group_bf16>(transpose_a, transpose_b, alpha, beta, groups, which);
+        if (p.k == 0 || p.stride_a < 0 || p.stride_b < 0) return strided();
         long long a_rows = transpose_a ? p.k : p.m, a_cols = transpose_a ? p.m : p.k;
         long long b_rows = transpose_b ? p.n : p.k, b_cols = transpose_b ? p.k : p.n;
         extents.push_back({p.a, p.a + (p.batch - 1) * p.stride_a + (a_rows - 1) * p.lda + a_cols, 0});
@@ -644,13 +645,11 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     if (problems > INT_MAX) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: more than INT_MAX products", P::name);
     if (problems == 0) return SPLADE_CUDA_OK;
     int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
-    if (!P::grouped_available()) return per_group(op_a, op_b, alpha, beta, groups, group_count);
+    if (!P::grouped_available())
+        return ungrouped_products(transpose_a, transpose_b, alpha, beta, groups, groups_with_products(groups, group_count));
     if (declined_types<Group>) {
         grouped_fallbacks++;
-        std::vector<int> all;
-        for (int g = 0; g < group_count; g++)
-            if (groups[g].m > 0 && groups[g].n > 0 && groups[g].batch > 0) all.push_back(g);
-        return declined_groups(transpose_a, transpose_b, alpha, beta, groups, all);
+        return ungrouped_products(transpose_a, transpose_b, alpha, beta, groups, groups_with_products(groups, group_count));
     }
 
     std::unique_lock<std::mutex> lock(grouped_mutex);
@@ -707,7 +706,7 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
         // Only the groups it declined: the others are done (again would add beta·C twice).
         std::vector<int> left = nonempty;
         lock.unlock();
-        return declined_groups(transpose_a, transpose_b, alpha, beta, groups, left);
+        return ungrouped_products(transpose_a, transpose_b, alpha, beta, groups, left);
     }
     return status == 0 ? SPLADE_CUDA_OK
                        : fail(SPLADE_CUDA_ERROR_CUBLAS, "%s failed with status %d", P::grouped_name, status);
