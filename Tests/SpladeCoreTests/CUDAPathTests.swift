@@ -137,24 +137,25 @@ struct CUDAPathTests {
                 // Key biases get an exactly-zero gradient (softmax ignores a constant per row): only rounding moves them.
                 if name.hasSuffix("attention.self.key.bias") { continue }
                 let error = what == "parameter"
-                    ? Self.firstStepError(gotTensors[name]!.values, tensor.values, learningRate: Self.learningRate, epsilon: settings.epsilon,
-                                          gradients: (gotMoments[name]!.values, wantMoments[name]!.values), beta1: settings.beta1)
+                    ? Self.firstStepError(gotTensors[name]!.values, tensor.values,
+                                          firstMoments: (gotMoments[name]!.values, wantMoments[name]!.values), settings: settings)
                     : Self.relativeError(gotTensors[name]!.values, tensor.values)
                 #expect(error < 1e-4, "\(what) \(name): \(error)")
             }
         }
     }
 
-    /// How far weights after one AdamW step are from the CPU's (relative to the largest), beyond what the two engines'
-    /// gradients, recovered from the first moments m = (1 − β₁)·g, account for. The first step moves a weight by
-    /// lr·g/(|g| + ε), whose slope ε/(|g| + ε)² is steepest at g = 0: a gradient that is rounding noise (a sum that
-    /// cancels to ~1e-9, near ε) makes a step that is noise too, up to lr. Between the two gradients the step can differ
-    /// by at most lr·|Δg|·ε/(g_min + ε)², g_min the smaller |g| (0 when the signs differ); only the excess counts.
-    static func firstStepError(_ got: [Float], _ want: [Float], learningRate: Float, epsilon: Float,
-                               gradients moments: (got: [Float], want: [Float]), beta1: Float) -> Float {
-        let scale = max(want.map(abs).max() ?? 0, 1e-12)
+    /// How far weights after one AdamW step (at `learningRate`) are from the CPU's (relative to the largest), beyond
+    /// what the two engines' gradients, recovered from the first moments m = (1 − β₁)·g, account for. The first step
+    /// moves a weight by lr·g/(|g| + ε), whose slope ε/(|g| + ε)² is steepest at g = 0: a gradient that is rounding
+    /// noise (a sum that cancels to ~1e-9, near ε) makes a step that is noise too, up to lr. Between the two gradients
+    /// the step can differ by at most lr·|Δg|·ε/(g_min + ε)², g_min the smaller |g| (0 when the signs differ); only the
+    /// excess counts.
+    static func firstStepError(_ got: [Float], _ want: [Float], firstMoments moments: (got: [Float], want: [Float]),
+                               settings: AdamW.Settings) -> Float {
+        let scale = max(want.map(abs).max() ?? 0, 1e-12), epsilon = settings.epsilon
         let excess = got.indices.map { i -> Float in
-            let (g1, g0) = (moments.got[i] / (1 - beta1), moments.want[i] / (1 - beta1))
+            let (g1, g0) = (moments.got[i] / (1 - settings.beta1), moments.want[i] / (1 - settings.beta1))
             let smaller = g1.sign == g0.sign ? min(abs(g1), abs(g0)) : 0
             let allowed = learningRate * abs(g1 - g0) * epsilon / ((smaller + epsilon) * (smaller + epsilon))
             return max(0, abs(got[i] - want[i]) - allowed)
