@@ -497,12 +497,15 @@ struct GroupedProducts<WidenedGroup> : ExProducts<WidenedGroup, CUDA_R_32F_, CUD
                                 *pointers = "gemm_grouped_bf16 (widened): the problem pointers";
 };
 
+// Whether a group has products to make (m, n and batch above 0; sizes already checked not negative).
+template <class Group> static bool has_products(const Group &g) { return g.m > 0 && g.n > 0 && g.batch > 0; }
+
 // One group's arguments, as cuBLAS would check them for the row-major product (see check_groups in
 // host/emulation.c): sizes ≥ 0, and a group with products (m, n, batch > 0) needs leading dimensions that hold
 // its rows and its matrices (A and B only when k > 0: with k = 0, C = beta·C).
 template <class Group> static const char *group_problem(int transpose_a, int transpose_b, const Group &g) {
     if (g.m < 0 || g.n < 0 || g.k < 0 || g.batch < 0) return "a negative size";
-    if (g.m == 0 || g.n == 0 || g.batch == 0) return nullptr;
+    if (!has_products(g)) return nullptr;
     int a_cols = transpose_a ? g.m : g.k, b_cols = transpose_b ? g.k : g.n;
     if (g.lda < (a_cols > 1 ? a_cols : 1) || g.ldb < (b_cols > 1 ? b_cols : 1) || g.ldc < (g.n > 1 ? g.n : 1))
         return "a leading dimension smaller than a row";
@@ -529,7 +532,7 @@ template <class Group>
 static int strided_group(int op_a, int op_b, float alpha, float beta, const Group *groups, int g) {
     using P = GroupedProducts<Group>;
     const Group &p = groups[g];
-    if (p.m == 0 || p.n == 0 || p.batch == 0) return SPLADE_CUDA_OK;
+    if (!has_products(p)) return SPLADE_CUDA_OK;
     int status = P::strided(op_a, op_b, p, &alpha, &beta);
     return status == 0 ? SPLADE_CUDA_OK
                        : fail(SPLADE_CUDA_ERROR_CUBLAS, "%s (group %d of %s) failed with status %d", P::batched_name, g,
@@ -544,7 +547,7 @@ template <class Group> static std::atomic<bool> declined_types{false};
 template <class Group> static std::vector<int> groups_with_products(const Group *groups, int group_count) {
     std::vector<int> which;
     for (int g = 0; g < group_count; g++)
-        if (groups[g].m > 0 && groups[g].n > 0 && groups[g].batch > 0) which.push_back(g);
+        if (has_products(groups[g])) which.push_back(g);
     return which;
 }
 
@@ -640,7 +643,7 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
             return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: group %d (m=%d n=%d k=%d batch=%d lda=%d ldb=%d ldc=%d) has %s",
                         P::name, g, groups[g].m, groups[g].n, groups[g].k, groups[g].batch, groups[g].lda, groups[g].ldb,
                         groups[g].ldc, problem);
-        if (groups[g].m > 0 && groups[g].n > 0) problems += groups[g].batch;
+        if (has_products(groups[g])) problems += groups[g].batch;
     }
     if (problems > INT_MAX) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: more than INT_MAX products", P::name);
     if (problems == 0) return SPLADE_CUDA_OK;
@@ -661,7 +664,7 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     nonempty.clear();
     bool misaligned = false;
     for (int g = 0; g < group_count; g++) {
-        if (groups[g].m == 0 || groups[g].n == 0 || groups[g].batch == 0) continue;
+        if (!has_products(groups[g])) continue;
         if (pointers_aligned(groups[g])) {
             nonempty.push_back(g);
         } else {
