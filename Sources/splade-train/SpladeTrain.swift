@@ -183,16 +183,15 @@ struct SpladeTrain: SpladeTool {
         Diagnostics.note(trainer.plan.description)
         if resume, let latest = checkpoints.last {
             switch try trainer.restore(from: latest.path) {
-            case .same, .unrecorded(differs: false): break
+            case .same, .unrecorded(streamedStepsPerEpoch: nil): break
             case .other(let earlier):
                 Diagnostics.warning("\(latest.path) was written by a run of \(earlier); from step \(trainer.step) on, the "
                                     + "micro-batches and the learning-rate schedule are this run's")
-            case .unrecorded(differs: true):
-                let plan = trainer.plan, earlier = max(1, plan.microBatchesPerEpoch / plan.accumulation)
+            case .unrecorded(streamedStepsPerEpoch: let earlier?):
                 Diagnostics.warning("\(latest.path) records no plan: an earlier splade-train wrote it, which took micro-batches in "
                                     + "one stream across epochs (\(earlier) optimizer step\(earlier == 1 ? "" : "s") an epoch here, "
                                     + "where this run ends each epoch with a step of the micro-batches left over: "
-                                    + "\(plan.optimizerStepsPerEpoch)); from step \(trainer.step) on, the micro-batches and the "
+                                    + "\(trainer.plan.optimizerStepsPerEpoch)); from step \(trainer.step) on, the micro-batches and the "
                                     + "learning-rate schedule are this run's")
             }
             Diagnostics.note("\(dryRun ? "would resume" : "resuming") from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")

@@ -104,9 +104,10 @@ public final class Trainer {
         /// from there are this run's.
         case other(TrainingPlan)
         /// The checkpoint records none (splade-train recorded none before it followed the Hugging Face Trainer's epoch
-        /// ends): where an epoch's micro-batches are no multiple of the accumulation, the run that wrote it took them in
-        /// one stream across epochs, ⌊micro-batches / A⌋ steps an epoch, and this run's steps take other micro-batches.
-        case unrecorded(differs: Bool)
+        /// ends): the run that wrote it took micro-batches in one stream across epochs, max(1, ⌊micro-batches / A⌋)
+        /// steps an epoch. That count when an epoch's micro-batches are no multiple of the accumulation, so that this
+        /// run's steps take other micro-batches; nil when the two agree.
+        case unrecorded(streamedStepsPerEpoch: Int?)
     }
 
     /// Continues from a checkpoint's weights, optimizer moments and step; says how its run's plan compares with this one.
@@ -115,7 +116,8 @@ public final class Trainer {
         try engine.restore(weights: loaded, optimizer: optimizer)
         step = state.globalStep
         guard let earlier = state.plan else {
-            return .unrecorded(differs: plan.microBatchesPerEpoch % plan.accumulation != 0)
+            let (microBatches, accumulation) = (plan.microBatchesPerEpoch, plan.accumulation)
+            return .unrecorded(streamedStepsPerEpoch: microBatches % accumulation == 0 ? nil : max(1, microBatches / accumulation))
         }
         return earlier == plan ? .same : .other(earlier)
     }
