@@ -62,7 +62,7 @@ struct SpladeEncode: SpladeTool {
                                valueName: "keys"))
     var inputKeys: Keys?
 
-    @Flag(help: "Read vectors (binary or JSON Lines) instead of texts and write them in --format.")
+    @Flag(help: "Read vectors (binary or JSON Lines) instead of texts and write them in --format (pruned by --top-k and --threshold when given).")
     var convert = false
 
     @Flag(help: "Report on standard error where the time went (model loading, tokenization, encoder, SPLADE head).")
@@ -129,10 +129,7 @@ struct SpladeEncode: SpladeTool {
             let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
             encoding += encodeClock.lap()
             for (record, vector) in zip(records, vectors) {
-                var pruned = vector
-                if let topK { pruned = pruned.topK(topK) }
-                if let threshold { pruned = pruned.thresholded(threshold) }
-                try sink.write(VectorRecord(id: record.id, vector: pruned))
+                try sink.write(VectorRecord(id: record.id, vector: pruned(vector)))
                 tokens += record.ids.count
             }
             written += records.count
@@ -194,9 +191,17 @@ struct SpladeEncode: SpladeTool {
             if header.vocabularySize > 0, let last = record.vector.indices.last, Int(last) >= header.vocabularySize {
                 throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(header.vocabularySize)", location: reader.name)
             }
-            try sink.write(record)
+            try sink.write(VectorRecord(id: record.id, vector: pruned(record.vector)))
         }
         try sink.finish()
+    }
+
+    /// --top-k, then --threshold: the same pruning whether the vectors were just encoded or are converted.
+    private func pruned(_ vector: SparseVector) -> SparseVector {
+        var vector = vector
+        if let topK { vector = vector.topK(topK) }
+        if let threshold { vector = vector.thresholded(threshold) }
+        return vector
     }
 }
 

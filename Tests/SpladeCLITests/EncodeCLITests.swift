@@ -65,6 +65,17 @@ struct EncodeCLITests {
         #expect(byIds.status == 0 && byIds.stdoutText == json.stdoutText, "\(byIds.stderr)")
     }
 
+    /// Pruning stored vectors: --convert with --top-k and --threshold gives what encoding with them gives.
+    @Test func convertPrunesAsEncodingDoes() throws {
+        let pruning = "--top-k 7 --threshold 0.3"
+        let encoded = try Tools.shell("head -8 '\(texts)' | splade-encode --model '\(model)' \(pruning)")
+        let converted = try Tools.shell("head -8 '\(texts)' | splade-encode --model '\(model)' --format binary "
+                                        + "| splade-encode --convert --model '\(model)' \(pruning)")
+        #expect(converted.status == 0 && converted.stdoutText == encoded.stdoutText, "\(converted.stderr)")
+        #expect(vectors(converted).allSatisfy { $0.vector.count <= 7 && $0.vector.values.allSatisfy { $0 >= 0.3 } })
+        #expect(vectors(converted).contains { $0.vector.count == 7 })
+    }
+
     @Test func corruptOrTruncatedStreamsExit65() throws {
         let dir = NSTemporaryDirectory() + "splade-enc-\(UUID())"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
