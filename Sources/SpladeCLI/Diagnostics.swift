@@ -20,6 +20,11 @@ public enum Diagnostics {
         write("\(toolName): warning: \(message)\n")
     }
 
+    public static func warning(_ message: String, hint: String) {
+        warning(message)
+        write("hint: \(hint)\n")
+    }
+
     public static func note(_ message: String) {
         write("\(toolName): \(message)\n")
     }

@@ -6,7 +6,8 @@ import Darwin
 import Foundation
 
 /// A one-line progress display on standard error: shown when stderr is a terminal (or when asked
-/// for), never in pipes or cron logs otherwise. Redraws at most five times a second.
+/// for), never in pipes or cron logs otherwise, nor when silenced (splade-index --quiet). Redraws at
+/// most five times a second.
 public final class Progress {
     private let enabled: Bool
     private let label: String
@@ -17,8 +18,8 @@ public final class Progress {
     private var lastDraw = Date.distantPast
     private var drawn = false
 
-    public init(label: String, unit: String, inputPath: String?, forced: Bool) {
-        enabled = forced || Diagnostics.stderrIsTerminal
+    public init(label: String, unit: String, inputPath: String?, forced: Bool, silenced: Bool = false) {
+        enabled = !silenced && (forced || Diagnostics.stderrIsTerminal)
         self.label = label
         self.unit = unit
         var info = stat()

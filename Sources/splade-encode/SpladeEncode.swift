@@ -189,7 +189,7 @@ struct SpladeEncode: SpladeTool {
             defer { records += 1 }
             if let shard, records % shard.count != shard.index { continue }
             if header.vocabularySize > 0, let last = record.vector.indices.last, Int(last) >= header.vocabularySize {
-                throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(header.vocabularySize)", location: reader.name)
+                throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(header.vocabularySize)", location: reader.location)
             }
             try sink.write(VectorRecord(id: record.id, vector: pruned(record.vector)))
         }

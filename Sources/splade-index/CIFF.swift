@@ -8,7 +8,7 @@ extension SpladeIndex {
         inputFormat == .ciff || (inputFormat == nil && (input.hasSuffix(".ciff") || input.hasSuffix(".ciff.zst")))
     }
 
-    /// --export ciff: the live documents of --index as CIFF on standard output, tf = the 8-bit
+    /// --export ciff: the live documents of --index as CIFF on -o (standard output by default), tf = the 8-bit
     /// impact, terms as the index's tokens (--keys tokens) or decimal token ids (--keys ids).
     func exportCIFF() throws(SpladeError) {
         guard let index else {
@@ -28,7 +28,7 @@ extension SpladeIndex {
             termNames = vocabulary.tokens
         }
         let description = CIFF.exportDescription(of: snapshot, terms: keys == .ids ? "token ids" : "tokens")
-        let sink = try OutputSink(path: "-")
+        let sink = try OutputSink(path: output)
         let summary = try CIFF.export(snapshot, termNames: termNames, description: description) { bytes throws(SpladeError) in
             try sink.write(bytes)
         }
@@ -66,7 +66,7 @@ extension SpladeIndex {
             let scale = exported?.scale ?? 1
             imported.dequantise(by: scale)
             settings.scale = ImpactScale(scale: scale)
-        } else if !quiet {
+        } else {
             Diagnostics.warning("tfs up to \(imported.largestFrequency) are rescaled to 8-bit impacts (× 255/\(imported.largestFrequency)); "
                                 + "scores are approximate")
         }

@@ -4,7 +4,7 @@ import SpladeCore
 extension SpladeIndex {
     /// --export ENGINE: the live documents of --index (weights dequantised: impact × scale, within
     /// scale/2 of the indexed weights), or the vectors of the -i inputs as they are, streamed to
-    /// standard output in the engine's bulk format; with --mapping, what creates the index instead.
+    /// -o (standard output by default) in the engine's bulk format; with --mapping, what creates the index instead.
     func exportToEngine(_ format: ExportFormat) throws(SpladeError) {
         guard let engine = SearchEngine(rawValue: format.rawValue) else {
             preconditionFailure("--export \(format.rawValue) is not a search engine")
@@ -13,7 +13,7 @@ extension SpladeIndex {
             throw SpladeError(.usage, "--index-name \(indexName) is not a Vespa schema name (letters, digits and _, not starting with a digit)")
         }
         let writer = EngineFormat(engine: engine, indexName: indexName, vespaNamespace: vespaNamespace)
-        let sink = try OutputSink(path: "-")
+        let sink = try OutputSink(path: output, inputs: inputs)
         if mapping {
             try sink.write(writer.definition())
         } else if let index {

@@ -37,7 +37,7 @@ struct SpladeIndex: SpladeTool {
             share one vocabulary fingerprint, and a document id may occur in only one of them (status \
             65 naming both places otherwise); documents are numbered in the order of the -i options.
 
-            --export ENGINE writes bulk files for other search engines to standard output: the live \
+            --export ENGINE writes bulk files for other search engines to standard output (or -o FILE): the live \
             documents of --index (weights dequantised, impact x scale, so within scale/2 of the indexed \
             ones), or the -i vectors as they are, streamed. opensearch: _bulk NDJSON for a \
             rank_features field (OpenSearch 2.11+); opensearch-seismic: the same for a sparse_vector \
@@ -88,7 +88,9 @@ struct SpladeIndex: SpladeTool {
     /// The input of the modes that read one.
     var input: String { inputs.first ?? "-" }
 
-    @Option(name: [.customShort("o"), .long], help: ArgumentHelp("The index directory (created if needed).", valueName: "dir"),
+    @Option(name: [.customShort("o"), .long],
+            help: ArgumentHelp("The index directory (created if needed); with --export, the file written (default: standard output).",
+                               valueName: "dir"),
             completion: .directory)
     var output: String?
 
@@ -127,7 +129,7 @@ struct SpladeIndex: SpladeTool {
                                valueName: "format"))
     var inputFormat: InputFormat?
 
-    @Option(help: ArgumentHelp("Write the index named by --index (or the input's vectors) in another engine's format to standard output.",
+    @Option(help: ArgumentHelp("Write the index named by --index (or the input's vectors) in another engine's format to standard output (or -o).",
                                valueName: "format"))
     var export: ExportFormat?
 
@@ -152,7 +154,7 @@ struct SpladeIndex: SpladeTool {
     @Flag(help: "When another build holds the index's lock, wait for it instead of exiting with status 75.")
     var wait = false
 
-    @Flag(help: "Print only a one-line summary (for cron logs).")
+    @Flag(help: "No progress display, even on a terminal: only the one-line summary and any warnings (for cron logs).")
     var quiet = false
 
     @Flag(help: "Show progress on standard error even when it is not a terminal.")
@@ -171,13 +173,14 @@ struct SpladeIndex: SpladeTool {
         }
         if check == nil && export == nil && output == nil { throw ValidationError("name the index directory with -o DIR") }
         if check != nil && output != nil { throw ValidationError("--check names the index itself; drop -o") }
+        if quiet && progress { throw ValidationError("--quiet and --progress exclude each other") }
         guard (1...SegmentLayout.maxBlockSize).contains(blockSize) else {
             throw ValidationError("--block-size must be between 1 and \(SegmentLayout.maxBlockSize)")
         }
         if bm25 && (add || delete != nil) {
             throw ValidationError("a BM25 index cannot be updated in place (its weights depend on the whole collection); rebuild it")
         }
-        guard k1 >= 0, (0...1).contains(b) else { throw ValidationError("--k1 must be ≥ 0 and --b within 0...1") }
+        guard k1 >= 0, k1.isFinite, (0...1).contains(b) else { throw ValidationError("--k1 must be finite and ≥ 0, and --b within 0...1") }
     }
 
     func run() throws {
@@ -211,8 +214,10 @@ struct SpladeIndex: SpladeTool {
             Diagnostics.note(String(format: "%@: %@; %d live in %d segment%@, %@, %.2f s",
                                     summary.generationPath, verb, summary.documents, summary.segments,
                                     summary.segments == 1 ? "" : "s", Self.bytes(summary.bytes), clock.lap()))
-            if summary.clampedWeights > 0 && !quiet {
-                Diagnostics.warning("\(summary.clampedWeights) weights exceeded the index's scale and were clamped to impact 255")
+            if summary.clampedWeights > 0 {
+                Diagnostics.warning("\(summary.clampedWeights) weights exceeded the index's scale and were clamped to impact 255, "
+                                    + "so their documents score lower than their vectors say",
+                                    hint: "rebuild the index (without --add) to rescale it")
             }
         }
     }
@@ -222,7 +227,7 @@ struct SpladeIndex: SpladeTool {
         if let delete {
             let ids = try readIds(delete)
             let summary = try IndexUpdate.delete(ids: ids, directory: directory, lock: lock)
-            if summary.deleted < ids.count && !quiet {
+            if summary.deleted < ids.count {
                 Diagnostics.warning("\(ids.count - summary.deleted) of the \(ids.count) ids named no live document")
             }
             return (summary, "deleted \(Self.documents(summary.deleted))")
@@ -240,7 +245,7 @@ struct SpladeIndex: SpladeTool {
             let source = (inputs.isEmpty ? ["-"] : inputs).map(InputFile.displayName).joined(separator: ", ")
             let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, source: source, directory: directory, lock: lock,
                                               progress: buildProgress())
-            if summary.added == 0 && !quiet { Diagnostics.warning("no documents to add in \(source): the index is left as it was") }
+            if summary.added == 0 { Diagnostics.warning("no documents to add in \(source): the index is left as it was") }
             return (summary, "added \(Self.documents(summary.added)), replaced \(summary.deleted)")
         }
         let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,
@@ -270,7 +275,7 @@ struct SpladeIndex: SpladeTool {
 
     /// Every input vector in memory, with the vocabulary they refer to.
     private func readVectors() throws(SpladeError) -> (DocumentBatch, VocabularyInfo) {
-        let progressBar = Progress(label: "read", unit: "docs", inputPath: inputs.count == 1 ? input : nil, forced: progress && !quiet)
+        let progressBar = progressDisplay("read", unit: "docs", inputPath: inputs.count == 1 ? input : nil)
         var documents = DocumentBatch()
         let vocabulary = try forEachInputVector { record throws(SpladeError) in
             documents.append(id: record.id, vector: record.vector)
@@ -288,9 +293,9 @@ struct SpladeIndex: SpladeTool {
         let tokens = tokenizer?.vocabulary.tokens
         var vocabulary = tokens.map { VocabularyInfo(size: $0.count, fingerprint: VectorStreamHeader.fingerprint(of: $0), tokens: $0) }
         var vocabularySource = "--model's"
-        // Where each id was first read: (input, record), turned into text only for an error.
-        var seen: [ExactID: (input: Int, record: Int)] = [:]
-        var names: [String] = []
+        // Where each id was first read: (input, position), turned into text only for an error.
+        var seen: [ExactID: (input: Int, position: Int)] = [:]
+        var readers: [VectorReader] = []
         for path in inputs.isEmpty ? ["-"] : inputs {
             let reader = try VectorReader(path: path, keys: keys == .tokens && tokenizer != nil
                                           ? .tokens(tokenizer!.vocabulary) : .ids(vocabularySize: vocabulary?.size))
@@ -312,17 +317,15 @@ struct SpladeIndex: SpladeTool {
                                   hint: "or index the binary stream (splade-encode --format binary), which carries it")
             }
             let size = vocabulary!.size
-            names.append(reader.name)
-            var number = 0
+            readers.append(reader)
             while let record = try reader.next() {
-                number += 1
                 if let last = record.vector.indices.last, Int(last) >= size {
-                    throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(size)", location: "\(reader.name): record \(number)")
+                    throw SpladeError(.badInput, "token id \(last) is outside the vocabulary of \(size)", location: reader.location)
                 }
                 let id = record.id.idText ?? ""
-                if let first = seen.updateValue((names.count - 1, number), forKey: ExactID(id)) {
-                    throw SpladeError(.badInput, "document id \"\(id)\" was already read at \(names[first.input]): record \(first.record)",
-                                      location: "\(reader.name): record \(number)",
+                if let first = seen.updateValue((readers.count - 1, reader.position), forKey: ExactID(id)) {
+                    throw SpladeError(.badInput, "document id \"\(id)\" was already read at \(readers[first.input].location(of: first.position))",
+                                      location: reader.location,
                                       hint: inputs.count > 1 ? "shards of one collection hold each document once"
                                                              : "each document needs an id of its own (1 and \"1\" are the same id)")
                 }
@@ -341,7 +344,7 @@ struct SpladeIndex: SpladeTool {
         let fields = field.flatMap { $0.split(separator: ",").map(String.init) }
         let format = TextRecordFormat(textFields: fields.isEmpty ? ["text"] : fields)
         let reader = try LineReader(path: input)
-        let progressBar = Progress(label: "read", unit: "docs", inputPath: input, forced: progress && !quiet)
+        let progressBar = progressDisplay("read", unit: "docs", inputPath: input)
         var collection = BM25Collection(vocabularySize: tokenizer.vocabulary.count)
         let ignored: Set<Int32> = [tokenizer.clsId, tokenizer.sepId]
         var firstLine: [ExactID: Int] = [:]  // each document id's line, for the error on a repeated one
@@ -380,21 +383,30 @@ struct SpladeIndex: SpladeTool {
         }
     }
 
+    /// A progress display as --progress and --quiet ask.
+    func progressDisplay(_ label: String, unit: String, inputPath: String?) -> SpladeCLI.Progress {
+        Progress(label: label, unit: unit, inputPath: inputPath, forced: progress, silenced: quiet)
+    }
+
     /// Progress of the build steps after reading (reordering), from any thread.
     func buildProgress() -> IndexUpdate.ProgressHandler {
-        let bar = Progress(label: "reorder", unit: "docs placed", inputPath: nil, forced: progress && !quiet)
+        let bar = progressDisplay("reorder", unit: "docs placed", inputPath: nil)
         let lock = NSLock()
         nonisolated(unsafe) let shared = bar
         return { _, done in lock.withLock { shared.update(items: done) } }
     }
 
-    /// Ids to delete, one per line (surrounding blanks ignored).
+    /// Ids to delete, one per line, compared byte for byte as ids are everywhere (a line's ending, `\n` or
+    /// `\r\n`, is not part of it; empty lines name nothing).
     private func readIds(_ path: String) throws(SpladeError) -> Set<ExactID> {
         let reader = try LineReader(path: path)
         var ids = Set<ExactID>()
         while let line = try reader.next() {
-            let id = String(decoding: line.bytes, as: UTF8.self).trimmingCharacters(in: .whitespaces)
-            if !id.isEmpty { ids.insert(ExactID(id)) }
+            if line.bytes.isEmpty { continue }
+            guard let id = String(validating: line.bytes, as: UTF8.self) else {
+                throw SpladeError(.badInput, "invalid UTF-8", location: "\(reader.name):\(line.number)")
+            }
+            ids.insert(ExactID(id))
         }
         return ids
     }

@@ -25,7 +25,6 @@ final class QuerySource {
     private let termLimit: Int?
     /// Whether query ids become TREC fields (--format trec), which must be non-empty and without whitespace.
     private let trecIds: Bool
-    private var vectorsRead = 0
 
     init(tool: SpladeSearch, shards: [IndexSnapshot]) throws(SpladeError) {
         usesModel = shards.map { $0.manifest.kind == .splade && !tool.tokensOnly && !tool.vectors }
@@ -38,7 +37,7 @@ final class QuerySource {
         if let tokenizer {
             let fingerprint = VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens)
             for shard in shards where shard.manifest.fingerprint != fingerprint {
-                throw Self.mismatch(shard, what: "--model's vocabulary")
+                throw Self.mismatch(shard, what: "--model's vocabulary", fingerprint: fingerprint)
             }
         }
         if tool.vectors {
@@ -56,7 +55,7 @@ final class QuerySource {
             let reader = try VectorReader(path: tool.input, keys: keys)
             if let header = reader.header {
                 for shard in shards where shard.manifest.fingerprint != header.fingerprint {
-                    throw Self.mismatch(shard, what: "the query vectors' vocabulary (\(reader.name))")
+                    throw Self.mismatch(shard, what: "the query vectors' vocabulary (\(reader.name))", fingerprint: header.fingerprint)
                 }
             }
             input = .vectors(reader)
@@ -79,9 +78,9 @@ final class QuerySource {
         input = .texts(try LineReader(path: tool.input), tool.textOptions.format, model: model, tokens: tokens)
     }
 
-    private static func mismatch(_ shard: IndexSnapshot, what: String) -> SpladeError {
+    private static func mismatch(_ shard: IndexSnapshot, what: String, fingerprint: UInt64) -> SpladeError {
         SpladeError(.badInput, "the index was built with another vocabulary than \(what) (fingerprint "
-                    + "\(String(shard.manifest.fingerprint, radix: 16)) differs)", location: shard.directory,
+                    + "\(String(shard.manifest.fingerprint, radix: 16)), not \(String(fingerprint, radix: 16)))", location: shard.directory,
                     hint: "search an index with queries from the model that built it")
     }
 
@@ -113,8 +112,7 @@ final class QuerySource {
         case .vectors(let reader):
             var batch: [Query] = []
             while batch.count < count, let record = try reader.next() {
-                vectorsRead += 1
-                try checkId(record.id, location: "\(reader.name): record \(vectorsRead)")
+                try checkId(record.id, location: reader.location)
                 batch.append(Query(id: record.id, vectors: quantized { _ in record.vector }))
             }
             return batch.isEmpty ? nil : batch

@@ -143,9 +143,11 @@ struct SpladeSearch: SpladeTool {
         guard threads >= 1, batchSize >= 1 else { throw ValidationError("--threads and --batch-size must be at least 1") }
         if vectors && tokensOnly { throw ValidationError("--vectors and --tokens-only exclude each other") }
         if Set(index.map { URL(fileURLWithPath: $0).standardizedFileURL.path }).count != index.count {
-            throw ValidationError("an --index is named twice (its lists would count twice in --fusion)")
+            throw ValidationError(fusion == nil ? "an --index is named twice (its documents would be found twice)"
+                                                : "an --index is named twice (its lists would count twice in --fusion)")
         }
         if !weight.isEmpty && weight.count != index.count { throw ValidationError("give one --weight per --index") }
+        if !weight.allSatisfy(\.isFinite) { throw ValidationError("--weight must be a finite number") }
         if !weight.isEmpty && fusion == nil { throw ValidationError("--weight applies to --fusion") }
         if fusion != nil && index.count < 2 { throw ValidationError("--fusion needs two or more --index") }
         if withText != nil && format != .json { throw ValidationError("--with-text applies to --format json") }

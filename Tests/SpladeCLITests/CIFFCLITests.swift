@@ -54,6 +54,11 @@ struct CIFFCLITests {
         }
         let first = try afterHeader(directory + "/ids.ciff"), again = try afterHeader(directory + "/again.ciff")
         #expect(first.count > 1000 && first == again)
+        // -o FILE holds what standard output gets.
+        let toFile = try Tools.run("splade-index", ["--export", "ciff", "--index", index, "--keys", "ids", "-o", directory + "/option.ciff"])
+        #expect(toFile.status == 0 && toFile.stdout.isEmpty, "\(toFile.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/option.ciff"))
+                == Data(contentsOf: URL(fileURLWithPath: directory + "/ids.ciff")))
     }
 
     /// A BM25 index's export comes back as a BM25 index (text queries tokenized, not encoded) with its parameters.

@@ -29,6 +29,32 @@ enum IndexCLISupport {
         }.joined(separator: "\n") + "\n"
     }
 
+    /// A hand-made binary vector stream (uncompressed; the reader accepts both) with a chosen vocabulary
+    /// fingerprint and records of (id, [(token id, weight)]).
+    static func binaryStream(fingerprint: UInt64, vocabularySize: UInt32 = 30522,
+                             records: [(id: String, terms: [(UInt32, Float)])]) -> Data {
+        var bytes = [UInt8]("SPLADEVS".utf8)
+        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
+        append(UInt16(1)); bytes += [1, 0]; append(vocabularySize); append(fingerprint)
+        for record in records {
+            bytes.append(0); append(UInt32(record.id.utf8.count)); bytes += Array(record.id.utf8)
+            append(UInt32(record.terms.count))
+            for (id, _) in record.terms { append(id) }
+            for (_, weight) in record.terms { append(weight.bitPattern) }
+        }
+        bytes.append(0xFF); append(UInt64(records.count))
+        return Data(bytes)
+    }
+
+    /// The vocabulary fingerprint an index's manifest records.
+    static func fingerprint(of index: String) throws -> UInt64 {
+        let current = try String(contentsOfFile: index + "/CURRENT", encoding: .utf8).trimmingCharacters(in: .newlines)
+        let data = try Data(contentsOf: URL(fileURLWithPath: index + "/" + current + "/manifest.json"))
+        let manifest = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        let hex = try #require(manifest["vocabularyFingerprint"] as? String)
+        return try #require(UInt64(hex, radix: 16))
+    }
+
     static func write(_ text: String, to path: String) throws {
         try text.write(toFile: path, atomically: true, encoding: .utf8)
     }
@@ -236,7 +262,8 @@ struct IndexCLITests {
         let vectors = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/repeated.jsonl",
                                                      "-o", directory + "/new"])
         #expect(vectors.status == 65)
-        #expect(vectors.stderr.contains("repeated.jsonl: record 3: document id \"1\" was already read at "), "\(vectors.stderr)")
+        #expect(vectors.stderr.contains("repeated.jsonl:3: document id \"1\" was already read at "), "\(vectors.stderr)")
+        #expect(vectors.stderr.contains("already read at \(directory)/repeated.jsonl:1"), "\(vectors.stderr)")
         let bm25 = try Tools.run("splade-index", ["--model", model, "--bm25", "-o", directory + "/new"],
                                  stdin: "{\"id\":\"a\",\"input_ids\":[2000]}\n{\"id\":\"a\",\"input_ids\":[2001]}\n")
         #expect(bm25.status == 65)
@@ -284,8 +311,65 @@ struct IndexCLITests {
         #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == after)
     }
 
+    /// Binary weights are checked as JSON Lines weights are: an infinite, NaN or negative one is exit 65 naming the
+    /// record, and the live index stays (an infinite one made an unreadable manifest live). Tiny weights still index.
+    @Test func badBinaryWeightsExit65AndTinyWeightsIndex() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 20)
+        let current = try String(contentsOfFile: index + "/CURRENT", encoding: .utf8)
+        let fingerprint = try IndexCLISupport.fingerprint(of: index)
+        for weight in [Float.infinity, .nan, -1] {
+            let stream = IndexCLISupport.binaryStream(fingerprint: fingerprint,
+                                                      records: [("a", [(2001, 1)]), ("b", [(2001, 0.5), (2002, weight)])])
+            try stream.write(to: URL(fileURLWithPath: directory + "/bad.vec"))
+            let run = try Tools.run("splade-index", ["-i", directory + "/bad.vec", "-o", index, "--quiet"])
+            #expect(run.status == 65 && run.stderr.contains("bad.vec: record 2: weight \(weight) of token id 2002"), "\(run.stderr)")
+            #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == current)
+        }
+        let tiny = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", directory + "/tiny", "--quiet"],
+                                 stdin: "{\"id\":\"t\",\"vector\":{\"2001\":1e-43}}\n")
+        #expect(tiny.status == 0, "\(tiny.stderr)")
+        let found = try Tools.run("splade-search", ["--index", directory + "/tiny", "--vectors", "--keys", "ids"],
+                                  stdin: "{\"id\":\"q\",\"vector\":{\"2001\":1}}\n")
+        #expect(found.status == 0 && found.stdoutText.hasPrefix("q Q0 t 1 "), "\(found.stderr)")
+    }
+
+    /// --add keeps the index's scale: a larger weight is clamped to impact 255, which a warning says, --quiet or not.
+    @Test func addingLargerWeightsThanTheScaleWarnsEvenWhenQuiet() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 20)
+        let add = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", index, "--add", "--quiet"],
+                                stdin: "{\"id\":\"big\",\"vector\":{\"2001\":100}}\n")
+        #expect(add.status == 0)
+        #expect(add.stderr.contains("warning: 1 weights exceeded the index's scale and were clamped to impact 255"), "\(add.stderr)")
+        #expect(add.stderr.contains("hint: rebuild the index (without --add) to rescale it"), "\(add.stderr)")
+        let delete = try Tools.run("splade-index", ["-o", index, "--delete", "-", "--quiet"], stdin: "not-there\n")
+        #expect(delete.stderr.contains("1 of the 1 ids named no live document"), "\(delete.stderr)")
+    }
+
+    /// --delete compares ids byte for byte, as everything else does: spaces belong to an id, a CRLF ending does not.
+    @Test func deleteMatchesIdsByteForByte() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = directory + "/idx"
+        let documents = ["\" lead\"", "\"trail \"", "\"plain\""].map { "{\"id\":\($0),\"vector\":{\"2001\":1}}" }
+        let build = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", index, "--quiet"],
+                                  stdin: documents.joined(separator: "\n") + "\n")
+        #expect(build.status == 0, "\(build.stderr)")
+        let delete = try Tools.run("splade-index", ["-o", index, "--delete", "-"], stdin: " lead\r\ntrail \n\nplain \n")
+        #expect(delete.status == 0 && delete.stderr.contains("deleted 2 documents"), "\(delete.stderr)")
+        #expect(delete.stderr.contains("1 of the 3 ids named no live document"), "\(delete.stderr)")
+        let left = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "--format", "json"],
+                                 stdin: "{\"id\":\"q\",\"vector\":{\"2001\":1}}\n")
+        #expect(left.stdoutLines.count == 1 && left.stdoutText.contains("\"plain\""), "\(left.stdoutText)")
+    }
+
     @Test func usageErrorsExit64() throws {
         #expect(try Tools.run("splade-index", []).status == 64)
+        #expect(try Tools.run("splade-index", ["-o", "/tmp/x", "--bm25", "--k1", "inf"]).status == 64)
+        #expect(try Tools.run("splade-index", ["-o", "/tmp/x", "--quiet", "--progress"]).status == 64)
         #expect(try Tools.run("splade-index", ["-o", "/tmp/x", "--block-size", "300"]).status == 64)
         #expect(try Tools.run("splade-index", ["-o", "/tmp/x", "--bm25", "--add"]).status == 64)
         let directory = try IndexCLISupport.temporaryDirectory()

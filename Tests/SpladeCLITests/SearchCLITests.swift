@@ -5,16 +5,9 @@ import Testing
 struct SearchCLITests {
     let model = IndexCLISupport.model
 
-    /// A hand-made binary vector stream (uncompressed; the reader accepts both) with a chosen
-    /// vocabulary fingerprint and one query.
-    func binaryQuery(fingerprint: UInt64, vocabularySize: UInt32 = 30522) -> Data {
-        var bytes = [UInt8]("SPLADEVS".utf8)
-        func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
-        append(UInt16(1)); bytes += [1, 0]; append(vocabularySize); append(fingerprint)
-        bytes.append(0); append(UInt32(1)); bytes += Array("q".utf8)
-        append(UInt32(1)); append(UInt32(2001)); append(Float(1).bitPattern)
-        bytes.append(0xFF); append(UInt64(1))
-        return Data(bytes)
+    /// A binary vector stream with a chosen vocabulary fingerprint and one query.
+    func binaryQuery(fingerprint: UInt64, vocabularySize: UInt32 = 30522, weight: Float = 1) -> Data {
+        IndexCLISupport.binaryStream(fingerprint: fingerprint, vocabularySize: vocabularySize, records: [("q", [(2001, weight)])])
     }
 
     @Test func trecAndJSONRunsWithTextAndTag() throws {
@@ -83,6 +76,14 @@ struct SearchCLITests {
         #expect(fused.status == 0 && fused.stdoutLines.count == 6 && fused.stdoutLines.allSatisfy { $0.hasSuffix(" rrf") }, "\(fused.stderr)")
         let mixed = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/bm25", "--model", model], stdin: queries)
         #expect(mixed.status == 64 && mixed.stderr.contains("--fusion"))
+        let fusion = ["--index", directory + "/idx", "--index", directory + "/bm25", "--fusion", "sum", "--model", model]
+        for weight in ["nan", "inf"] {
+            let weighted = try Tools.run("splade-search", fusion + ["--weight=\(weight)", "--weight=1"], stdin: queries)
+            #expect(weighted.status == 64 && weighted.stderr.contains("--weight must be a finite number"), "\(weighted.stderr)")
+        }
+        let twice = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/idx", "--model", model],
+                                  stdin: queries)
+        #expect(twice.status == 64 && twice.stderr.contains("its documents would be found twice"), "\(twice.stderr)")
     }
 
     /// --query-terms N searches with the N largest weights only: the same run as the query pruned by hand.
@@ -153,7 +154,7 @@ struct SearchCLITests {
         #expect(json.status == 0 && json.stdoutText.contains("\"docno\":\"a b\""), "\(json.stderr)")
         let query = try Tools.run("splade-search", search, stdin: "{\"id\":\"q\",\"vector\":{\"2002\":1.0}}\n"
                                                                   + "{\"id\":\"my query\",\"vector\":{\"2002\":1.0}}\n")
-        #expect(query.status == 65 && query.stderr.contains("<stdin>: record 2: query id \"my query\""), "\(query.stderr)")
+        #expect(query.status == 65 && query.stderr.contains("<stdin>:2: query id \"my query\""), "\(query.stderr)")
         #expect(try Tools.run("splade-search", search + ["--tag", "my tag"], stdin: spaced).status == 64)
         #expect(try Tools.run("splade-search", search + ["--index", directory + "/idx"], stdin: spaced).status == 64)
     }
@@ -203,13 +204,17 @@ struct SearchCLITests {
         let index = try IndexCLISupport.buildIndex(in: directory, count: 20)
         try binaryQuery(fingerprint: 0x1234).write(to: URL(fileURLWithPath: directory + "/other.vec"))
         let other = try Tools.run("splade-search", ["--index", index, "--vectors", "-i", directory + "/other.vec"])
-        #expect(other.status == 65 && other.stderr.contains("vocabulary"), "\(other.stderr)")
+        let fingerprint = try IndexCLISupport.fingerprint(of: index)
+        // Both fingerprints are named.
+        #expect(other.status == 65 && other.stderr.contains("(fingerprint \(String(fingerprint, radix: 16)), not 1234)"), "\(other.stderr)")
         // The same stream with the index's own fingerprint is searched.
-        let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: index + "/gen-000001/manifest.json"))) as! [String: Any]
-        let fingerprint = UInt64(manifest["vocabularyFingerprint"] as! String, radix: 16)!
         try binaryQuery(fingerprint: fingerprint).write(to: URL(fileURLWithPath: directory + "/same.vec"))
         let same = try Tools.run("splade-search", ["--index", index, "--vectors", "-i", directory + "/same.vec"])
         #expect(same.status == 0, "\(same.stderr)")
+        // An infinite query weight is bad input naming the record (it trapped in the query's quantisation).
+        try binaryQuery(fingerprint: fingerprint, weight: .infinity).write(to: URL(fileURLWithPath: directory + "/inf.vec"))
+        let infinite = try Tools.run("splade-search", ["--index", index, "--vectors", "-i", directory + "/inf.vec"])
+        #expect(infinite.status == 65 && infinite.stderr.contains("inf.vec: record 1: weight inf"), "\(infinite.stderr)")
     }
 
     @Test func closedPipeIsQuietAndAFullDiskIs74() throws {

@@ -8,9 +8,10 @@ public struct ImpactScale: Sendable, Equatable {
 
     public init(scale: Float) { self.scale = scale }
 
-    /// The scale that maps `largestWeight` to 255 (1 for an empty or all-zero collection).
+    /// The scale that maps `largestWeight` to 255 (1 for an empty or all-zero collection). Below
+    /// 255 × the least float the quotient would underflow to 0: the least float is the scale then.
     public init(largestWeight: Float) {
-        scale = largestWeight > 0 ? largestWeight / 255 : 1
+        scale = largestWeight > 0 ? max(largestWeight / 255, .leastNonzeroMagnitude) : 1
     }
 
     /// The impact of a weight, and whether it had to be clamped to 255.

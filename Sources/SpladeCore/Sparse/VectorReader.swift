@@ -20,14 +20,26 @@ public final class VectorReader {
     private var lines: LineReader?
     private var matrix: CSRMatrixReader?
     private let keys: VectorKeys
-    private var recordNumber = 0
     private var ended = false
+    /// Where the record `next()` returned last was read: its line in JSON Lines, its number (from 1) in the
+    /// binary stream, its row (from 0) in a matrix.
+    public private(set) var position = 0
+
+    /// A position of this input as errors name it: `FILE:LINE`, `FILE: record N` or `FILE: row N`.
+    public func location(of position: Int) -> String {
+        if matrix != nil { return "\(name): row \(position)" }
+        return binary != nil ? "\(name): record \(position)" : "\(name):\(position)"
+    }
+
+    /// Where the record `next()` returned last was read.
+    public var location: String { location(of: position) }
 
     public init(path: String, keys: VectorKeys) throws(SpladeError) {
         name = InputFile.displayName(path)
         self.keys = keys
         if path.hasSuffix(".csr") {
             matrix = try CSRMatrixReader(path: path)
+            position = -1  // rows count from 0
             return
         }
         let (head, rest) = try InputFile.open(path).peek(VectorStreamHeader.magic.count)
@@ -42,26 +54,30 @@ public final class VectorReader {
 
     /// The next record, or nil at the end.
     public func next() throws(SpladeError) -> VectorRecord? {
-        if let matrix { return try matrix.next() }
+        if let matrix {
+            position += 1
+            return try matrix.next()
+        }
         if let binary {
             guard !ended else { return nil }
-            recordNumber += 1
-            guard let record = try binary.readRecord(number: recordNumber, header: header!) else {
+            position += 1
+            guard let record = try binary.readRecord(location: location, header: header!) else {
                 ended = true
-                try binary.expectEnd(records: recordNumber - 1)
+                try binary.expectEnd(records: position - 1)
                 return nil
             }
             return record
         }
         while let line = try lines!.next() {
             if line.isBlank { continue }
+            position = line.number
             return try parseJSONLine(line)
         }
         return nil
     }
 
+    /// The record of `line`, which `location` names.
     private func parseJSONLine(_ line: Line) throws(SpladeError) -> VectorRecord {
-        let location = "\(name):\(line.number)"
         let json = try JSONLine.value(line.bytes, location: location)
         guard let id = json["id"], id.stringValue != nil || id.doubleValue != nil else {
             throw SpladeError(.badInput, "missing \"id\" (a string or number)", location: location)
@@ -168,8 +184,7 @@ private final class BinaryInput {
     }
 
     /// The next record, or nil at the end record.
-    func readRecord(number: Int, header: VectorStreamHeader) throws(SpladeError) -> VectorRecord? {
-        let location = "\(name): record \(number)"
+    func readRecord(location: String, header: VectorStreamHeader) throws(SpladeError) -> VectorRecord? {
         let kind = try require(1, what: "a record").first!
         if kind == 0xFF { return nil }
         guard kind <= 1 else { throw SpladeError(.badInput, "corrupt vector stream (record kind \(kind))", location: location) }
@@ -193,7 +208,15 @@ private final class BinaryInput {
             indices[i] = Int32(index)
         }
         let valueBytes = try require(4 * count, what: "weights")
-        let values = (0..<count).map { Float(bitPattern: Self.integer(valueBytes, at: 4 * $0, as: UInt32.self)) }
+        var values = [Float](repeating: 0, count: count)
+        for i in 0..<count {
+            // Checked as JSON Lines and matrix weights are: an infinite weight would make the index's scale infinite.
+            let value = Float(bitPattern: Self.integer(valueBytes, at: 4 * i, as: UInt32.self))
+            guard value.isFinite, value >= 0 else {
+                throw SpladeError(.badInput, "weight \(value) of token id \(indices[i]) is negative or not finite", location: location)
+            }
+            values[i] = value
+        }
         return VectorRecord(id: kind == 1 ? .number(idText) : .string(idText),
                             vector: SparseVector(indices: indices, values: values))
     }
