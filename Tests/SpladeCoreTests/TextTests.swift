@@ -64,6 +64,29 @@ import Testing
         #expect(nfkcScalars("東京都に住んでいます。") == "東京都に住んでいます。".unicodeScalars.map(\.value))
     }
 
+    /// Characters beyond the BMP followed by marks: Foundation composed U+2304B U+3099 as か U+3099 (が), the low 16
+    /// bits of the first. Expected values from Python 3.11's unicodedata.normalize("NFKC").
+    @Test func charactersBeyondTheBMPComposeOnlyAsInPython() {
+        #expect(nfkcScalars("\u{2304B}\u{3099}") == [0x2304B, 0x3099])
+        #expect(nfkcScalars("\u{10041}\u{301}") == [0x10041, 0x301])
+        #expect(nfkcScalars("\u{E0056}\u{323}a") == [0xE0056, 0x323, 0x61])
+        #expect(nfkcScalars("😀か\u{3099}") == [0x1F600, 0x304C])
+        // One that maps into the BMP composes there: 𝐀 → A, then A + U+0323 → Ạ.
+        #expect(nfkcScalars("\u{1D400}\u{301}") == [0xC1])
+        #expect(nfkcScalars("\u{1D400}\u{323}\u{301}") == [0x1EA0, 0x301])
+    }
+
+    /// The compositions Foundation leaves undone after a precomposed character, made as Python makes them.
+    @Test func hangulTrailingConsonantsAndKannadaComposeAsInPython() {
+        #expect(nfkcScalars("\u{AC00}\u{11A8}") == [0xAC01])
+        #expect(nfkcScalars("가ㄳ") == [0xAC03])  // the compatibility jamo maps to a trailing consonant first
+        #expect(nfkcScalars("\u{AC01}\u{11A8}") == [0xAC01, 0x11A8])  // an LVT syllable takes no second one
+        #expect(nfkcScalars("\u{AC00}\u{301}\u{11A8}") == [0xAC00, 0x301, 0x11A8])
+        #expect(nfkcScalars("\u{1100}\u{1161}\u{11A8}") == [0xAC01])
+        #expect(nfkcScalars("\u{0CCA}\u{0CD5}") == [0x0CCB])
+        #expect(nfkcScalars("\u{0CCA}\u{0CBC}\u{0CD5}") == [0x0CCA, 0x0CBC, 0x0CD5])
+    }
+
     /// Half-width kana with the half-width sound marks compose, as Python's unicodedata.normalize("NFKC") does.
     @Test func halfWidthSoundMarksCompose() {
         #expect(nfkcScalars("ｶﾞ") == [0x30AC])

@@ -7,9 +7,11 @@ import Foundation
 /// "inert" (NFKC-invariant, combining class 0, never the second half of a composition; see
 /// scripts/generate-nfkc-inert-table.py). So inert characters are copied as they are, and only each
 /// run of other characters, together with the inert character before it (which a following mark
-/// may compose with), goes through the general algorithm. Full-width ASCII and the ideographic
-/// space, the commonest non-inert characters in Japanese text, map to single ASCII characters that
-/// compose with nothing, so their runs are mapped directly.
+/// may compose with), goes through the general algorithm. Inert characters beyond the BMP are listed
+/// only when they never compose with what follows, and are never passed on with a run: Foundation
+/// composes them with a following mark as if they were the BMP character of their low 16 bits.
+/// Full-width ASCII and the ideographic space, the commonest non-inert characters in Japanese text,
+/// map to single ASCII characters that compose with nothing, so their runs are mapped directly.
 enum JapaneseNormalization {
     /// One bit per BMP code point: set when inert.
     private static let inertBits: [UInt64] = {
@@ -22,7 +24,18 @@ enum JapaneseNormalization {
 
     @inline(__always)
     static func isInert(_ v: UInt32) -> Bool {
-        v < 0x10000 && inertBits[Int(v) >> 6] & (1 << (UInt64(v) & 63)) != 0
+        v < 0x10000 ? inertBits[Int(v) >> 6] & (1 << (UInt64(v) & 63)) != 0 : isIsolatedAstral(v)
+    }
+
+    /// Whether a character beyond the BMP is inert and never composes with what follows (a binary search of the ranges).
+    static func isIsolatedAstral(_ v: UInt32) -> Bool {
+        var low = 0, high = nfkcIsolatedAstralRanges.count
+        while low < high {
+            let middle = (low + high) / 2
+            let range = nfkcIsolatedAstralRanges[middle]
+            if v < range.lowerBound { high = middle } else if v > range.upperBound { low = middle + 1 } else { return true }
+        }
+        return false
     }
 
     /// Full-width ASCII (U+FF01–FF5E) and U+3000 → their ASCII compatibility equivalents.
@@ -49,6 +62,35 @@ enum JapaneseNormalization {
         return String(scalars)
     }
 
+    /// The two compositions Foundation's NFKC leaves undone where a precomposed character is followed by the
+    /// second half of a further composition (every other canonical pair, Python's table through, it makes):
+    /// a Hangul LV syllable and a trailing consonant (가 U+11A8 → 각, computed as Unicode's Hangul algorithm does),
+    /// and Kannada U+0CCA U+0CD5 → U+0CCB. Neither result composes with anything further.
+    static func withMissedCompositions(_ normalized: String) -> String {
+        guard normalized.unicodeScalars.contains(where: { (0x11A8...0x11C2).contains($0.value) || $0.value == 0x0CD5 }) else {
+            return normalized
+        }
+        var scalars: [Unicode.Scalar] = []
+        for scalar in normalized.unicodeScalars {
+            let v = scalar.value
+            if let last = scalars.last?.value {
+                let isLVSyllable = (0xAC00...0xD7A3).contains(last) && (last - 0xAC00) % 28 == 0
+                if isLVSyllable && (0x11A8...0x11C2).contains(v) {
+                    scalars[scalars.count - 1] = Unicode.Scalar(last + (v - 0x11A7))!
+                    continue
+                }
+                if last == 0x0CCA && v == 0x0CD5 {
+                    scalars[scalars.count - 1] = "\u{0CCB}"
+                    continue
+                }
+            }
+            scalars.append(scalar)
+        }
+        var view = String.UnicodeScalarView()
+        view.append(contentsOf: scalars)
+        return String(view)
+    }
+
     static func nfkc(_ text: String) -> String {
         var text = text
         return text.withUTF8 { bytes in
@@ -71,16 +113,17 @@ enum JapaneseNormalization {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 16)
         var copiedUpTo = 0      // bytes before this are in `out`
-        var lastInertStart = -1 // start of the inert character before `i`, if the previous one was inert
+        // Start of the character before `i` when it is inert and may compose with a mark after it (a BMP one), else -1.
+        var lastInertStart = -1
         var i = firstNonInert
-        // Locate the inert character just before the first non-inert one.
+        // Locate the inert character just before the first non-inert one (a 4-byte one is beyond the BMP).
         var k = firstNonInert - 1
         while k >= 0 && !bytes[k].isUTF8ScalarStart { k -= 1 }
-        lastInertStart = k
+        lastInertStart = k >= 0 && bytes[k] < 0xF0 ? k : -1
         while i < bytes.count {
             let (v, length) = decodeScalar(bytes, at: i)
             if isInert(v) {
-                lastInertStart = i
+                lastInertStart = v < 0x10000 ? i : -1
                 i += length
                 continue
             }
@@ -105,7 +148,7 @@ enum JapaneseNormalization {
                 let segmentStart = lastInertStart >= copiedUpTo ? lastInertStart : runStart
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copiedUpTo..<segmentStart]))
                 let segment = String(decoding: UnsafeBufferPointer(rebasing: bytes[segmentStart..<i]), as: UTF8.self)
-                out.append(contentsOf: withCombiningSoundMarks(segment).precomposedStringWithCompatibilityMapping.utf8)
+                out.append(contentsOf: withMissedCompositions(withCombiningSoundMarks(segment).precomposedStringWithCompatibilityMapping).utf8)
             }
             copiedUpTo = i
             lastInertStart = -1
