@@ -75,7 +75,7 @@ struct SpladeNoise: SpladeTool {
             tokenizerOptions.mecabDic = mecabDic
             let tokenizer = try tokenizerOptions.loadTokenizer()
             let dictionary: MeCabDictionary?
-            if case .japanese(let japaneseDictionary, _) = tokenizer.family {
+            if case .japanese(let japaneseDictionary, _, _) = tokenizer.family {
                 dictionary = japaneseDictionary
             } else {
                 dictionary = nil

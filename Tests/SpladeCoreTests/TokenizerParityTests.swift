@@ -35,17 +35,59 @@ import Testing
     }
 
     /// Texts the fixtures lack, with the ids transformers 5.24 (BertJapaneseTokenizer, fugashi, unidic-lite) gives
-    /// for bert-base-japanese-v3: half-width kana with sound marks (NFKC composes them), and NUL, where MeCab's
-    /// C-string input ends a piece of text (up to the next special token).
+    /// for bert-base-japanese-v3: half-width kana with sound marks (NFKC composes them), NUL, where MeCab's
+    /// C-string input ends a piece of text (up to the next special token), and characters beyond the BMP before a mark.
     @Test(.enabled(if: Fixtures.available && TestResources.dictionary != nil, "needs fixtures and the dictionary"),
           arguments: [("ﾊﾟ", [2, 553, 3]), ("ﾃﾞｰﾀﾍﾞｰｽ", [2, 19406, 3]), ("a\u{0}b", [2, 80, 3]),
                       ("\u{0}[MASK]\u{0}a", [2, 4, 3]), ("[SEP]\u{0}[SEP]", [2, 3, 3, 3]), ("ｶﾞｲﾄﾞ\u{0}残り", [2, 17221, 3]),
-                      ("ホテル\u{0}", [2, 13940, 3])] as [(String, [Int32])])
+                      ("ホテル\u{0}", [2, 13940, 3]), ("\u{2304B}\u{3099}", [2, 1, 1, 3]),
+                      ("\u{E0056}\u{323}a", [2, 1, 80, 3])] as [(String, [Int32])])
     func japaneseIdsMatchTransformersOnTextsTheFixturesLack(text: String, expected: [Int32]) throws {
         let tokenizer = try Tokenizer.load(modelDirectory: Fixtures.data("bert-base-japanese-v3")) { () throws(SpladeError) in
             try MeCabDictionary(directory: TestResources.dictionary!)
         }
         #expect(try tokenizer.makeSession().encode(text, maxLength: 512) == expected)
+    }
+
+    /// do_lower_case in a BertJapaneseTokenizer config lower-cases each MeCab surface with Python's str.lower(), as
+    /// transformers' MecabTokenizer does (not the text before MeCab: "İ" is one word there, and ΑΣ ends in ς).
+    /// The ids are transformers 5.24's for bert-base-japanese-v3 with "do_lower_case": true.
+    @Test(.enabled(if: Fixtures.available && TestResources.dictionary != nil, "needs fixtures and the dictionary"),
+          arguments: [("ΑΣ", [2, 1, 3]), ("İ", [2, 1, 3]), ("Iİ", [2, 1, 3]), ("ΟΔΟΣ ΟΔΟΣ.", [2, 1, 1, 29, 3]),
+                      ("ΣΑ Σ", [2, 159, 7314, 159, 3]), ("Tokyo ABC 東京タワー", [2, 17253, 20005, 7075, 31113, 7105, 12569, 16968, 3]),
+                      ("ＴＯＫＹＯの空", [2, 17253, 20005, 7075, 464, 4319, 3])] as [(String, [Int32])])
+    func lowerCasingJapaneseConfigsMatchTransformers(text: String, expected: [Int32]) throws {
+        let tokenizer = try v3Tokenizer { $0["do_lower_case"] = true }
+        #expect(try tokenizer.makeSession().encode(text, maxLength: 512) == expected)
+    }
+
+    /// mecab_kwargs' normalize_text: false leaves NFKC out (transformers 5.24's ids, as above).
+    @Test(.enabled(if: Fixtures.available && TestResources.dictionary != nil, "needs fixtures and the dictionary"),
+          arguments: [("ＡＢＣ①", [2, 1, 1, 3]), ("ﾊﾟﾝ", [2, 1, 3]), ("か\u{3099}", [2, 429, 1, 3]),
+                      ("東京都に住んでいます。", [2, 12569, 6109, 461, 15546, 457, 422, 12995, 385, 3])] as [(String, [Int32])])
+    func japaneseConfigsWithoutNFKCMatchTransformers(text: String, expected: [Int32]) throws {
+        let tokenizer = try v3Tokenizer { config in
+            var mecab = config["mecab_kwargs"] as? [String: Any] ?? [:]
+            mecab["normalize_text"] = false
+            config["mecab_kwargs"] = mecab
+        }
+        #expect(try tokenizer.makeSession().encode(text, maxLength: 512) == expected)
+    }
+
+    /// bert-base-japanese-v3's tokenizer with its tokenizer_config.json changed by `change`.
+    func v3Tokenizer(_ change: (inout [String: Any]) -> Void) throws -> Tokenizer {
+        let directory = NSTemporaryDirectory() + "splade-ja-config-\(UUID())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let source = Fixtures.data("bert-base-japanese-v3")
+        try FileManager.default.copyItem(atPath: source + "/vocab.txt", toPath: directory + "/vocab.txt")
+        let config = try Data(contentsOf: URL(fileURLWithPath: source + "/tokenizer_config.json"))
+        var object = try #require(try JSONSerialization.jsonObject(with: config) as? [String: Any])
+        change(&object)
+        try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: directory + "/tokenizer_config.json"))
+        return try Tokenizer.load(modelDirectory: directory) { () throws(SpladeError) in
+            try MeCabDictionary(directory: TestResources.dictionary!)
+        }
     }
 
     @Test(.enabled(if: Fixtures.available && TestResources.dictionary != nil, "needs fixtures and the dictionary"))

@@ -8,8 +8,9 @@ import Foundation
 /// `TokenizerSession` (MeCab taggers are not thread-safe).
 public final class Tokenizer: Sendable {
     public enum Family: Sendable {
-        /// `BertJapaneseTokenizer` with MeCab words and WordPiece subwords.
-        case japanese(dictionary: MeCabDictionary, lowercase: Bool)
+        /// `BertJapaneseTokenizer` with MeCab words and WordPiece subwords; `normalize`: NFKC first (mecab_kwargs'
+        /// normalize_text), `lowercase`: each MeCab word lower-cased (do_lower_case).
+        case japanese(dictionary: MeCabDictionary, lowercase: Bool, normalize: Bool)
         /// `BertTokenizer`: the BERT normaliser and pre-tokeniser.
         case bert(BertNormalizer)
     }
@@ -54,7 +55,7 @@ public final class TokenizerSession {
 
     init(tokenizer: Tokenizer) throws(SpladeError) {
         self.tokenizer = tokenizer
-        if case .japanese(let dictionary, _) = tokenizer.family {
+        if case .japanese(let dictionary, _, _) = tokenizer.family {
             mecab = try MeCabTagger(dictionary: dictionary)
         } else {
             mecab = nil
@@ -87,15 +88,18 @@ public final class TokenizerSession {
     private func appendIds(ofChunk chunk: UnsafeBufferPointer<UInt8>, to ids: inout [Int32]) throws(SpladeError) {
         let wordPiece = tokenizer.wordPiece
         switch tokenizer.family {
-        case .japanese(_, let lowercase):
-            // transformers splits each MeCab surface on Python whitespace before WordPiece.
+        case .japanese(_, let lowercase, let normalize):
+            // transformers lower-cases each MeCab surface (do_lower_case, with str.lower()), then splits it on Python
+            // whitespace before WordPiece.
             func words(_ surface: UnsafeBufferPointer<UInt8>) {
-                forEachPythonWhitespaceSeparatedWord(surface) { wordPiece.appendIds(of: $0, to: &ids) }
+                guard lowercase else {
+                    forEachPythonWhitespaceSeparatedWord(surface) { wordPiece.appendIds(of: $0, to: &ids) }
+                    return
+                }
+                var lowered = UnicodeClasses.pythonLowercased(String(decoding: surface, as: UTF8.self))
+                lowered.withUTF8 { forEachPythonWhitespaceSeparatedWord($0) { wordPiece.appendIds(of: $0, to: &ids) } }
             }
-            if lowercase {
-                var normalized = JapaneseNormalization.nfkc(String(decoding: chunk, as: UTF8.self)).lowercased()
-                try normalized.withUTF8Bytes { bytes throws(SpladeError) in try mecab!.forEachWord(bytes, words) }
-            } else if let normalized = JapaneseNormalization.nfkc(chunk) {
+            if normalize, let normalized = JapaneseNormalization.nfkc(chunk) {
                 try normalized.withUnsafeBufferPointer { bytes throws(SpladeError) in try mecab!.forEachWord(bytes, words) }
             } else {
                 try mecab!.forEachWord(chunk, words)

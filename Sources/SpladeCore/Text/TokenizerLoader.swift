@@ -100,7 +100,8 @@ extension Tokenizer {
         let ids = Dictionary(specials, uniquingKeysWith: { a, _ in a })
         let name = { (key: String, fallback: String) in config[key]?.stringValue ?? fallback }
         return Tokenizer(vocabulary: vocabulary,
-                         family: .japanese(dictionary: mecab, lowercase: config["do_lower_case"].flatMap(boolValue) ?? false),
+                         family: .japanese(dictionary: mecab, lowercase: config["do_lower_case"].flatMap(boolValue) ?? false,
+                                           normalize: config["mecab_kwargs"]?["normalize_text"].flatMap(boolValue) ?? true),
                          specialTokens: specials, cls: ids[name("cls_token", "[CLS]")]!,
                          sep: ids[name("sep_token", "[SEP]")]!, unknown: ids[name("unk_token", "[UNK]")]!,
                          maxInputCharsPerWord: 100, warnings: warnings)

@@ -12,6 +12,30 @@ enum UnicodeClasses {
             return false
         }
     }
+
+    /// Python's `str.lower()`: each character's full lower-case mapping (İ → i + U+0307), and Σ as final ς where it ends
+    /// a word: after a cased character and not before one, case-ignorable characters skipped both ways (Swift's
+    /// `lowercased()` has no such context, and gives σ).
+    static func pythonLowercased(_ text: String) -> String {
+        let scalars = Array(text.unicodeScalars)
+        var lowered = String.UnicodeScalarView()
+        for (i, scalar) in scalars.enumerated() {
+            if scalar.value == 0x03A3 {
+                lowered.append(isFinalSigma(at: i, in: scalars) ? "\u{03C2}" : "\u{03C3}")
+            } else {
+                lowered.append(contentsOf: scalar.properties.lowercaseMapping.unicodeScalars)
+            }
+        }
+        return String(lowered)
+    }
+
+    /// Unicode's Final_Sigma context, as CPython tests it: `\p{cased} \p{case-ignorable}* Σ !(\p{case-ignorable}* \p{cased})`.
+    private static func isFinalSigma(at i: Int, in scalars: [Unicode.Scalar]) -> Bool {
+        let before = scalars[..<i].last { !$0.properties.isCaseIgnorable }
+        guard let before, before.properties.isCased else { return false }
+        let after = scalars[(i + 1)...].first { !$0.properties.isCaseIgnorable }
+        return !(after?.properties.isCased ?? false)
+    }
 }
 
 /// The character classes of the fast BERT tokenizer (Hugging Face `tokenizers`), from the tables
