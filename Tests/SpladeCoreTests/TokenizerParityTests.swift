@@ -74,6 +74,56 @@ import Testing
         #expect(try tokenizer.makeSession().encode(text, maxLength: 512) == expected)
     }
 
+    /// An English model whose tokenizer.json and tokenizer_config.json disagree: transformers 5.24 builds the BERT
+    /// normaliser from the config (do_lower_case missing means true; control characters always cleaned) and cuts
+    /// words at 100 characters, whatever tokenizer.json's normalizer and WordPiece say. The ids are its own.
+    @Test(.enabled(if: TestResources.spladeTinyAvailable, "needs the splade-tiny model (make deps)"))
+    func englishNormaliserSettingsComeFromTheConfigAsInTransformers() throws {
+        let source = TestResources.spladeTinyModel
+        let directory = NSTemporaryDirectory() + "splade-en-config-\(UUID())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func load(_ name: String) throws -> [String: Any] {
+            let data = try Data(contentsOf: URL(fileURLWithPath: source + "/" + name))
+            return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+        }
+        func write(_ object: [String: Any], _ name: String) throws {
+            try JSONSerialization.data(withJSONObject: object).write(to: URL(fileURLWithPath: directory + "/" + name))
+        }
+        func ids(_ text: String) throws -> [Int32] {
+            try Tokenizer.load(modelDirectory: directory) { () throws(SpladeError) in
+                throw SpladeError(.missingInput, "no dictionary needed")
+            }.makeSession().encode(text, maxLength: 512)
+        }
+        // tokenizer.json says: no lower-casing, no cleaning, 200 characters a word; the config says nothing.
+        var tokenizerJSON = try load("tokenizer.json")
+        var normalizer = try #require(tokenizerJSON["normalizer"] as? [String: Any])
+        normalizer["lowercase"] = false
+        normalizer["clean_text"] = false
+        tokenizerJSON["normalizer"] = normalizer
+        var model = try #require(tokenizerJSON["model"] as? [String: Any])
+        model["max_input_chars_per_word"] = 200
+        tokenizerJSON["model"] = model
+        try write(tokenizerJSON, "tokenizer.json")
+        var config = try load("tokenizer_config.json")
+        config["do_lower_case"] = nil
+        try write(config, "tokenizer_config.json")
+        #expect(try ids("Hello World") == [101, 7592, 2088, 102])
+        #expect(try ids("\u{0}x") == [101, 1060, 102])
+        #expect(try ids(String(repeating: "a", count: 150)) == [101, 100, 102])
+        #expect(try ids("Café 東京 Naïve") == [101, 7668, 1879, 1755, 15743, 102])
+        // The config says: cased, accents stripped, no spaces around CJK characters; tokenizer.json as shipped.
+        try FileManager.default.removeItem(atPath: directory + "/tokenizer.json")
+        try FileManager.default.copyItem(atPath: source + "/tokenizer.json", toPath: directory + "/tokenizer.json")
+        config["do_lower_case"] = false
+        config["strip_accents"] = true
+        config["tokenize_chinese_chars"] = false
+        try FileManager.default.removeItem(atPath: directory + "/tokenizer_config.json")
+        try write(config, "tokenizer_config.json")
+        #expect(try ids("Hello World") == [101, 100, 100, 102])
+        #expect(try ids("Café 東京 Naïve") == [101, 100, 1879, 30281, 100, 102])
+    }
+
     /// bert-base-japanese-v3's tokenizer with its tokenizer_config.json changed by `change`.
     func v3Tokenizer(_ change: (inout [String: Any]) -> Void) throws -> Tokenizer {
         let directory = NSTemporaryDirectory() + "splade-ja-config-\(UUID())"

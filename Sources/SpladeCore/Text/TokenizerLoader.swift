@@ -4,8 +4,9 @@ extension Tokenizer {
     /// Loads the tokenizer of a Hugging Face model directory.
     ///
     /// `tokenizer_config.json` names the family. `BertJapaneseTokenizer` needs `vocab.txt` and a MeCab
-    /// dictionary (`dictionary` is asked only then); `BertTokenizer` takes its normaliser settings
-    /// and vocabulary from `tokenizer.json` when there is one, else from the config and `vocab.txt`.
+    /// dictionary (`dictionary` is asked only then); `BertTokenizer` takes its vocabulary and added tokens
+    /// from `tokenizer.json` when there is one, else from `vocab.txt`, and its normaliser settings from the
+    /// config either way, as transformers does.
     public static func load(modelDirectory: String,
                             dictionary: () throws(SpladeError) -> MeCabDictionary) throws(SpladeError) -> Tokenizer {
         let directory = modelDirectory.hasSuffix("/") && modelDirectory.count > 1
@@ -116,18 +117,12 @@ extension Tokenizer {
         guard prefix == "##" else {
             throw SpladeError(.badInput, "unsupported continuing_subword_prefix \"\(prefix)\"", location: path)
         }
-        let normalizerConfig = json["normalizer"] ?? .null
-        guard normalizerConfig["type"]?.stringValue == "BertNormalizer" else {
+        guard json["normalizer"]?["type"]?.stringValue == "BertNormalizer" else {
             throw SpladeError(.badInput, "unsupported normalizer (expected BertNormalizer)", location: path)
         }
         guard json["pre_tokenizer"]?["type"]?.stringValue == "BertPreTokenizer" else {
             throw SpladeError(.badInput, "unsupported pre_tokenizer (expected BertPreTokenizer)", location: path)
         }
-        let normalizer = BertNormalizer(
-            cleanText: normalizerConfig["clean_text"].flatMap(boolValue) ?? true,
-            handleChineseChars: normalizerConfig["handle_chinese_chars"].flatMap(boolValue) ?? true,
-            stripAccents: normalizerConfig["strip_accents"].flatMap(boolValue),
-            lowercase: normalizerConfig["lowercase"].flatMap(boolValue) ?? true)
         let vocabulary = try Vocabulary.load(tokenizerJSON: json, path: path)
         var specials: [(String, Int32)] = []
         if case .array(let added)? = json["added_tokens"] {
@@ -139,28 +134,26 @@ extension Tokenizer {
                 specials.append((content, id))
             }
         }
-        let unknownName = json["model"]?["unk_token"]?.stringValue ?? "[UNK]"
-        let maxChars = json["model"]?["max_input_chars_per_word"]?.doubleValue.flatMap { Int(exactly: $0) } ?? 100
-        return try makeBert(vocabulary: vocabulary, normalizer: normalizer, specials: specials, config: config,
-                            unknownName: unknownName, maxInputCharsPerWord: maxChars, path: path)
+        return try makeBert(vocabulary: vocabulary, specials: specials, config: config, path: path)
     }
 
     private static func loadBertFromVocab(directory: String, config: JSONValue) throws(SpladeError) -> Tokenizer {
         let vocabPath = directory + "/vocab.txt"
         let vocabulary = try Vocabulary.load(vocabTxt: vocabPath)
-        let lowercase = config["do_lower_case"].flatMap(boolValue) ?? true
-        let normalizer = BertNormalizer(cleanText: true,
-                                        handleChineseChars: config["tokenize_chinese_chars"].flatMap(boolValue) ?? true,
-                                        stripAccents: config["strip_accents"].flatMap(boolValue), lowercase: lowercase)
         let specials = try specialIds(configuredSpecialTokens(config), vocabulary: vocabulary, path: vocabPath)
-        return try makeBert(vocabulary: vocabulary, normalizer: normalizer, specials: specials, config: config,
-                            unknownName: config["unk_token"]?.stringValue ?? "[UNK]", maxInputCharsPerWord: 100,
-                            path: vocabPath)
+        return try makeBert(vocabulary: vocabulary, specials: specials, config: config, path: vocabPath)
     }
 
-    private static func makeBert(vocabulary: Vocabulary, normalizer: BertNormalizer, specials: [(String, Int32)],
-                                 config: JSONValue, unknownName: String, maxInputCharsPerWord: Int,
+    /// As transformers' `BertTokenizer.__init__` makes it, whichever file the vocabulary came from: the normaliser from
+    /// tokenizer_config.json (do_lower_case, default true; strip_accents; tokenize_chinese_chars, default true; control
+    /// characters always cleaned), never from tokenizer.json's normalizer, and WordPiece's 100 characters a word.
+    private static func makeBert(vocabulary: Vocabulary, specials: [(String, Int32)], config: JSONValue,
                                  path: String) throws(SpladeError) -> Tokenizer {
+        let normalizer = BertNormalizer(cleanText: true,
+                                        handleChineseChars: config["tokenize_chinese_chars"].flatMap(boolValue) ?? true,
+                                        stripAccents: config["strip_accents"].flatMap(boolValue),
+                                        lowercase: config["do_lower_case"].flatMap(boolValue) ?? true)
+        let unknownName = config["unk_token"]?.stringValue ?? "[UNK]"
         func id(_ key: String, _ fallback: String) throws(SpladeError) -> Int32 {
             let name = config[key]?.stringValue ?? fallback
             guard let id = vocabulary.id(of: name) else {
@@ -173,7 +166,7 @@ extension Tokenizer {
         }
         return Tokenizer(vocabulary: vocabulary, family: .bert(normalizer), specialTokens: specials,
                          cls: try id("cls_token", "[CLS]"), sep: try id("sep_token", "[SEP]"), unknown: unknown,
-                         maxInputCharsPerWord: maxInputCharsPerWord, warnings: [])
+                         maxInputCharsPerWord: 100, warnings: [])
     }
 }
 
