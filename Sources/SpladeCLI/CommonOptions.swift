@@ -101,12 +101,24 @@ public struct TextInputOptions: ParsableArguments {
     public init() {}
 
     public var format: TextRecordFormat {
-        let fields = field.flatMap { $0.split(separator: ",").map(String.init) }
-        return TextRecordFormat(textFields: fields.isEmpty ? ["text"] : fields, idField: idField, plainLines: lines)
+        TextRecordFormat(textFields: Self.fieldNames(field) ?? ["text"], idField: idField, plainLines: lines)
     }
 
     public func validate() throws {
         if lines && !field.isEmpty { throw ValidationError("--field applies to JSON Lines input, not --lines") }
+        try Self.validateFieldNames(field)
+    }
+
+    /// The names --field options give (repeated or comma-separated), nil when none is given.
+    public static func fieldNames(_ options: [String]) -> [String]? {
+        options.isEmpty ? nil : options.flatMap { $0.split(separator: ",").map(String.init) }
+    }
+
+    /// A usage error for an empty name (`--field ''`, `--field title,,text`), which would otherwise read no field.
+    public static func validateFieldNames(_ options: [String]) throws {
+        if options.contains(where: { $0.split(separator: ",", omittingEmptySubsequences: false).contains(where: \.isEmpty) }) {
+            throw ValidationError("--field takes field names, none of them empty")
+        }
     }
 }
 

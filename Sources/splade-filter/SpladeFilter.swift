@@ -92,11 +92,11 @@ struct SpladeFilter: SpladeTool {
             completion: .file())
     var scores: String?
 
-    @Option(help: ArgumentHelp("Mining: ranks skipped at the top of each run.", valueName: "n"))
-    var skip = 0
+    @Option(help: ArgumentHelp("Mining: ranks skipped at the top of each run (default: 0).", valueName: "n"))
+    var skip: Int?
 
-    @Option(help: ArgumentHelp("Mining: negatives taken per query at most.", valueName: "n"))
-    var maxNegatives = 30
+    @Option(help: ArgumentHelp("Mining: negatives taken per query at most (default: 30).", valueName: "n"))
+    var maxNegatives: Int?
 
     @Option(help: ArgumentHelp("Write every kept row this many times, shuffled.", valueName: "n"))
     var augFactor = 1
@@ -118,12 +118,14 @@ struct SpladeFilter: SpladeTool {
             guard !rerankerNames.isEmpty else {
                 throw ValidationError("name the rerankers whose scores to average: --rerankers a,b (or mine with --run)")
             }
-            guard qrels == nil, scores == nil else { throw ValidationError("--qrels and --scores apply to mining (--run)") }
+            guard qrels == nil, scores == nil, skip == nil, maxNegatives == nil else {
+                throw ValidationError("--qrels, --scores, --skip and --max-negatives apply to mining (--run)")
+            }
         }
         guard posThreshold.isFinite, negThreshold.isFinite else { throw ValidationError("--pos-threshold and --neg-threshold must be numbers") }
         guard augFactor >= 1 else { throw ValidationError("--aug-factor must be at least 1") }
-        guard minNegatives >= 0, skip >= 0 else { throw ValidationError("--min-negatives and --skip must not be negative") }
-        guard maxNegatives >= 1, docMaxChars >= 1 else { throw ValidationError("--max-negatives and --doc-max-chars must be at least 1") }
+        guard minNegatives >= 0, (skip ?? 0) >= 0 else { throw ValidationError("--min-negatives and --skip must not be negative") }
+        guard (maxNegatives ?? 1) >= 1, docMaxChars >= 1 else { throw ValidationError("--max-negatives and --doc-max-chars must be at least 1") }
         let stdinReaders = ([stream.input] + runs + [collection, qrels, scores].compactMap { $0 }).filter { $0 == "-" }.count
         guard stdinReaders <= 1 else { throw ValidationError("standard input ('-') can be read only once") }
     }
@@ -143,7 +145,7 @@ struct SpladeFilter: SpladeTool {
                 let miner = HardNegativeMiner(
                     runs: runs, qrels: judgments, qrelsName: InputFile.displayName(qrels!), collection: documents!,
                     teacherScores: teacher,
-                    settings: .init(skip: skip, maxNegatives: maxNegatives, selection: selection))
+                    settings: .init(skip: skip ?? 0, maxNegatives: maxNegatives ?? 30, selection: selection))
                 rows = .queries(miner)
             } else {
                 rows = .scoredRows(ScoreFilter(rerankers: rerankerNames, selection: selection, collection: documents))

@@ -174,6 +174,7 @@ struct SpladeIndex: SpladeTool {
         if check == nil && export == nil && output == nil { throw ValidationError("name the index directory with -o DIR") }
         if check != nil && output != nil { throw ValidationError("--check names the index itself; drop -o") }
         if quiet && progress { throw ValidationError("--quiet and --progress exclude each other") }
+        try TextInputOptions.validateFieldNames(field)
         guard (1...SegmentLayout.maxBlockSize).contains(blockSize) else {
             throw ValidationError("--block-size must be between 1 and \(SegmentLayout.maxBlockSize)")
         }
@@ -341,8 +342,7 @@ struct SpladeIndex: SpladeTool {
             throw SpladeError(.usage, "--bm25 needs --model (or $SPLADE_MODEL): its tokenizer names the special tokens and the vocabulary")
         }
         let session = try tokenizer.makeSession()
-        let fields = field.flatMap { $0.split(separator: ",").map(String.init) }
-        let format = TextRecordFormat(textFields: fields.isEmpty ? ["text"] : fields)
+        let format = TextRecordFormat(textFields: TextInputOptions.fieldNames(field) ?? ["text"])
         let reader = try LineReader(path: input)
         let progressBar = progressDisplay("read", unit: "docs", inputPath: input)
         var collection = BM25Collection(vocabularySize: tokenizer.vocabulary.count)

@@ -80,18 +80,11 @@ struct SpladeNoise: SpladeTool {
             } else {
                 dictionary = nil
             }
-            let options = NoiseTokenOptions(specialTokens: specialTokens, smallKana: smallKana,
-                                            extraTokens: try extra.map(Self.readTokens) ?? [])
-            let ids: [Int32]
-            do throws(SpladeError) {
-                ids = try NoiseTokens.derive(vocabulary: tokenizer.vocabulary, dictionary: dictionary,
+            let extraTokens = try extra.map { path throws(SpladeError) in try Self.readTokens(path, vocabulary: tokenizer.vocabulary) }
+            let options = NoiseTokenOptions(specialTokens: specialTokens, smallKana: smallKana, extraTokens: extraTokens ?? [])
+            let ids = try NoiseTokens.derive(vocabulary: tokenizer.vocabulary, dictionary: dictionary,
                                              specialIds: [tokenizer.clsId, tokenizer.sepId, tokenizer.unknownId],
                                              options: options)
-            } catch var error {
-                // The library names the token; the file it came from is known only here.
-                if error.kind == .badInput, let extra { error.location = InputFile.displayName(extra) }
-                throw error
-            }
             let tokens = tokenizer.tokens(of: ids)
             let sink = try OutputSink(path: output, inputs: [extra].compactMap { $0 })
             switch format {
@@ -110,17 +103,22 @@ struct SpladeNoise: SpladeTool {
         }
     }
 
-    /// The whitespace-separated tokens of a file (`-` is standard input).
-    static func readTokens(_ path: String) throws(SpladeError) -> [String] {
+    /// The whitespace-separated tokens of a file (`-` is standard input), each in `vocabulary` (status 65 at its line).
+    static func readTokens(_ path: String, vocabulary: Vocabulary) throws(SpladeError) -> [String] {
         let reader = try LineReader(path: path)
         var tokens: [String] = []
         while let line = try reader.next() {
-            guard UTF8Validation.isValid(line.bytes) else {
-                throw SpladeError(.badInput, "invalid UTF-8", location: "\(reader.name):\(line.number)")
-            }
+            let location = "\(reader.name):\(line.number)"
+            guard UTF8Validation.isValid(line.bytes) else { throw SpladeError(.badInput, "invalid UTF-8", location: location) }
             // Split on scalars, not characters: a combining mark (ิ) would join the space before it.
-            tokens += String(decoding: line.bytes, as: UTF8.self).unicodeScalars
-                .split(whereSeparator: \.properties.isWhitespace).map { String(String.UnicodeScalarView($0)) }
+            for scalars in String(decoding: line.bytes, as: UTF8.self).unicodeScalars.split(whereSeparator: \.properties.isWhitespace) {
+                let token = String(String.UnicodeScalarView(scalars))
+                guard vocabulary.id(of: token) != nil else {
+                    throw SpladeError(.badInput, "extra token \"\(token)\" is not in the vocabulary", location: location,
+                                      hint: "the trainer would map it to [UNK]; remove it from the list")
+                }
+                tokens.append(token)
+            }
         }
         return tokens
     }

@@ -1,4 +1,5 @@
 import Foundation
+import SpladeCLI
 import SpladeCore
 
 /// Formats a query's hits: TREC run lines (`qid Q0 docid rank score tag`) or JSON Lines
@@ -66,8 +67,7 @@ final class CollectionTexts: @unchecked Sendable {
     let name: String
 
     init(path: String, fields: [String]) throws(SpladeError) {
-        let names = fields.flatMap { $0.split(separator: ",").map(String.init) }
-        let format = TextRecordFormat(textFields: names.isEmpty ? ["text"] : names)
+        let format = TextRecordFormat(textFields: TextInputOptions.fieldNames(fields) ?? ["text"])
         let reader = try LineReader(path: path)
         name = reader.name
         while let line = try reader.next() {

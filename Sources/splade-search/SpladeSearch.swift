@@ -151,6 +151,7 @@ struct SpladeSearch: SpladeTool {
         if !weight.isEmpty && fusion == nil { throw ValidationError("--weight applies to --fusion") }
         if fusion != nil && index.count < 2 { throw ValidationError("--fusion needs two or more --index") }
         if withText != nil && format != .json { throw ValidationError("--with-text applies to --format json") }
+        try TextInputOptions.validateFieldNames(textField)
         if format == .trec, let tag, !RunWriter.isTRECField(tag) { throw ValidationError("--tag must be non-empty, without whitespace (TREC column 6)") }
     }
 

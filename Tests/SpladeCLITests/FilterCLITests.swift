@@ -139,6 +139,10 @@ struct FilterCLITests {
         #expect(noRerankers.stderr.contains("--rerankers"))
         #expect(try Tools.run("splade-filter", ["--run", "r.trec"], stdin: row).status == 64)
         #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--pos-threshold", "nan"], stdin: row).status == 64)
+        for miningOption in [["--skip", "2"], ["--max-negatives", "5"]] {
+            let misplaced = try Tools.run("splade-filter", ["--rerankers", "r"] + miningOption, stdin: row)
+            #expect(misplaced.status == 64 && misplaced.stderr.contains("apply to mining (--run)"), "\(misplaced.stderr)")
+        }
         #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--collection", "/nonexistent.jsonl"], stdin: row).status == 66)
         let full = try Tools.run("splade-filter", ["--rerankers", "r", "--min-negatives", "1"], stdin: row, stdoutPath: "/dev/full")
         #expect(full.status == 74)

@@ -48,7 +48,7 @@ struct NoiseCLITests {
         let extra = try file("、 not-a-token\n")
         let unknown = try Tools.run("splade-noise", ["--model", v3, "--extra", extra])
         #expect(unknown.status == 65)
-        #expect(unknown.stderr.hasPrefix("splade-noise: error: \(extra): extra token \"not-a-token\" is not in the vocabulary"))
+        #expect(unknown.stderr.hasPrefix("splade-noise: error: \(extra):1: extra token \"not-a-token\" is not in the vocabulary"))
         #expect(try Tools.run("splade-noise", ["--model", "/nonexistent"]).status == 66)
         #expect(try Tools.run("splade-noise", ["--model", v3, "--format", "xml"]).status == 64)
         #expect(try Tools.run("splade-noise", ["--model", v3], stdoutPath: "/dev/full").status == 74)

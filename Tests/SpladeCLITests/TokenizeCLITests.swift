@@ -115,6 +115,10 @@ struct TokenizeCLITests {
     @Test func usageErrorsExit64() throws {
         #expect(try Tools.run("splade-tokenize", ["--no-such-option"]).status == 64)
         #expect(try Tools.run("splade-tokenize", ["--model", jaTiny, "--max-length", "1"]).status == 64)
+        for names in [",", "", "title,,text"] {
+            let empty = try Tools.run("splade-tokenize", ["--model", jaTiny, "--field", names], stdin: "{\"id\":1,\"text\":\"a\"}\n")
+            #expect(empty.status == 64 && empty.stderr.contains("--field takes field names, none of them empty"), "\(empty.stderr)")
+        }
         let noModel = try Tools.run("splade-tokenize", [], stdin: "", environment: ["SPLADE_MODEL": ""])
         #expect(noModel.status == 64)
         #expect(noModel.stderr.contains("no model: pass --model DIR or set SPLADE_MODEL"))

@@ -92,8 +92,8 @@ complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_fla
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter"' -l 'run' -d 'Mine hard negatives from this run (TREC or JSON Lines); repeat for several.' -rF
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" qrels' -l 'qrels' -d 'Mining: relevance judgments (TREC qrels); level ≥ 1 is a positive.' -rF
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" scores' -l 'scores' -d 'Mining: teacher scores of query-document pairs, as a run file; labels instead of 1/0.' -rF
-complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" skip' -l 'skip' -d 'Mining: ranks skipped at the top of each run.' -rfka ''
-complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" max-negatives' -l 'max-negatives' -d 'Mining: negatives taken per query at most.' -rfka ''
+complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" skip' -l 'skip' -d 'Mining: ranks skipped at the top of each run (default: 0).' -rfka ''
+complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" max-negatives' -l 'max-negatives' -d 'Mining: negatives taken per query at most (default: 30).' -rfka ''
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" aug-factor' -l 'aug-factor' -d 'Write every kept row this many times, shuffled.' -rfka ''
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" seed' -l 'seed' -d 'Seed of the --aug-factor shuffles.' -rfka ''
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" h help' -s 'h' -l 'help' -d 'Show help information.'

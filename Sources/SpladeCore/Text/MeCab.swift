@@ -57,8 +57,8 @@ public struct MeCabDictionary: Sendable {
     /// A warning when this is not the dictionary the published Japanese models were trained with.
     public var versionWarning: String? {
         guard version != Self.expectedVersion else { return nil }
-        return "the MeCab dictionary at \(directory) is UniDic \(version ?? "of unknown version"), not unidic-lite "
-            + "\(Self.expectedVersion): word boundaries, and so token ids, will differ from the published models"
+        return "the MeCab dictionary at \(directory) is UniDic \(version ?? "of unknown version"), not UniDic "
+            + "\(Self.expectedVersion) (unidic-lite 1.0.8): word boundaries, and so token ids, will differ from the published models"
     }
 }
 
