@@ -12,7 +12,9 @@ struct SpladeEval: SpladeTool {
             Reads TREC qrels (qid iteration docno relevance) and one or more runs, TREC lines \
             (qid Q0 docno rank score tag) or JSON Lines from splade-search ({"qid"|"query_id": …, \
             "docno"|"docid"|"doc_id": …, "score": …, "rank": … (optional)}; ids may be strings or numbers), \
-            any of them zstd-compressed. With no RUN, or RUN '-', the run is read from standard input.
+            any of them zstd-compressed. As trec_eval does, it skips lines starting with # and a run line's fields \
+            after the tag, and reads a rank only for --tie-break rank (one that is not an integer counts as absent). \
+            With no RUN, or RUN '-', the run is read from standard input.
 
             Metrics (--metrics, any k): nDCG@k, MRR@k (reciprocal rank within the first k), MAP and MAP@k, \
             Recall@k, P@k, Success@k (hit rate); trec_eval names (ndcg_cut_10, recip_rank, map_cut_10, \

@@ -104,7 +104,7 @@ struct EvalCLITests {
     }
 
     @Test(arguments: [
-        ("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 x 1.0 t\n", ":2: rank \"x\" is not an integer"),
+        ("q1 Q0 d1 1 2.0 t\nq1 Q0 d2 1 high t\n", ":2: score \"high\" is not a finite number"),
         ("q1 Q0 d1 1 2.0\n", ":1: expected 6 fields"),
         ("{\"qid\": \"q1\", \"docno\": \"d1\"}\n", ":1: missing field \"score\""),
     ])

@@ -88,10 +88,33 @@ struct EvalInputTests {
         #expect(run.queries["5"]?.map(\.document) == ["c"])
     }
 
+    /// What trec_eval 9 reads, read alike: `#` comment lines (runs and qrels), fields after the run tag, a rank
+    /// column that is not an integer (trec_eval never reads it; the line's position in its query's stands in), and a
+    /// TREC query id that starts with "{" (a JSON object starts with `{"` or is `{}`).
+    @Test func linesTrecEvalAcceptsAreAccepted() throws {
+        let runPath = try temporaryFile("""
+            # a run made by hand
+            q1 Q0 a 1.0 2 my run tag
+              # an indented comment
+            q1 Q0 b - 1 t
+            {q2} Q0 c 1 1 t
+
+            """)
+        let qrelsPath = try temporaryFile("# four words here\n#\nq1 0 b 1\n{q2} 0 c 1\n")
+        defer { for path in [runPath, qrelsPath] { try? FileManager.default.removeItem(atPath: path) } }
+        let run = try Run(path: runPath, name: "r")
+        #expect(run.queries.count == 2)
+        #expect(run.queries["q1"]?.map(\.document) == ["a", "b"] && run.queries["q1"]?.map(\.rank) == [1, 2])
+        #expect(run.queries["{q2}"]?.map(\.document) == ["c"])
+        let qrels = try Qrels(path: qrelsPath)
+        #expect(qrels.queries.count == 2 && qrels.queries["q1"]?.levels == ["b": 1])
+        let evaluation = Evaluator.evaluate(run, qrels: qrels, metrics: try Metric.parseList("MRR"))
+        #expect(evaluation.queries == ["q1", "{q2}"] && evaluation.values == [[0.5], [1]])
+    }
+
     @Test func malformedRunLinesAreErrorsWithTheirLocation() throws {
         let cases = [
             ("q1 Q0 a 1 2.5\n", "expected 6 fields"),
-            ("q1 Q0 a one 2.5 t\n", "rank \"one\" is not an integer"),
             ("q1 Q0 a 1 high t\n", "score \"high\" is not a finite number"),
             ("q1 Q0 a 1 nan t\n", "not a finite number"),
             ("{\"qid\": \"q1\", \"score\": 1}\n", "missing field \"docno\""),

@@ -23,6 +23,22 @@ enum FieldScanner {
         }
     }
 
+    /// A comment, which trec_eval skips in runs and qrels: the line's first field starts with `#`.
+    static func isComment(_ bytes: [UInt8], fields: [Range<Int>]) -> Bool {
+        bytes[fields[0].lowerBound] == UInt8(ascii: "#")
+    }
+
+    /// A JSON object: `{`, then (after blanks) `"` or `}`. A TREC query id may start with `{` too (`{q1} Q0 …`).
+    static func isJSONObject(_ bytes: [UInt8]) -> Bool {
+        var i = 0
+        func skipBlanks() { while i < bytes.count && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 } }
+        skipBlanks()
+        guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return false }
+        i += 1
+        skipBlanks()
+        return i < bytes.count && (bytes[i] == UInt8(ascii: "\"") || bytes[i] == UInt8(ascii: "}"))
+    }
+
     /// The field as a String, or nil when it is not valid UTF-8.
     static func string(_ field: ArraySlice<UInt8>) -> String? {
         field.withUnsafeBufferPointer { field in

@@ -29,7 +29,7 @@ public struct Qrels: Sendable {
     public init() {}
 
     /// Reads a qrels file (`-` is standard input; zstd is detected). Malformed lines are errors
-    /// with their `FILE:LINE`; blank lines are skipped.
+    /// with their `FILE:LINE`; blank lines and, as in trec_eval, `#` comment lines are skipped.
     public init(path: String) throws(SpladeError) {
         let reader = try LineReader(path: path)
         var fields: [Range<Int>] = []
@@ -37,7 +37,7 @@ public struct Qrels: Sendable {
             let location = "\(reader.name):\(line.number)"
             let bytes = line.bytes
             FieldScanner.split(bytes, into: &fields)
-            if fields.isEmpty { continue }
+            if fields.isEmpty || FieldScanner.isComment(bytes, fields: fields) { continue }
             guard fields.count == 4 else {
                 throw SpladeError(.badInput, "expected 4 fields (qid iteration docno relevance), found \(fields.count)",
                                   location: location)

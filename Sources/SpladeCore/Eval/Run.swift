@@ -33,7 +33,7 @@ public struct Run: Sendable {
     }
 
     /// Reads a run file (`-` is standard input; zstd is detected). A malformed line is an error
-    /// with its `FILE:LINE`; blank lines are skipped.
+    /// with its `FILE:LINE`; blank lines and, as in trec_eval, `#` comment lines are skipped.
     public init(path: String, name: String) throws(SpladeError) {
         self.name = name
         let reader = try LineReader(path: path)
@@ -42,11 +42,11 @@ public struct Run: Sendable {
         while let line = try reader.next() {
             let location = InputLocation(file: reader.name, line: line.number)
             let record: RunRecord
-            if line.bytes.first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "{") {
+            if FieldScanner.isJSONObject(line.bytes) {
                 record = try RunRecord(jsonLine: line.bytes, location: location)
             } else {
                 FieldScanner.split(line.bytes, into: &fields)
-                if fields.isEmpty { continue }
+                if fields.isEmpty || FieldScanner.isComment(line.bytes, fields: fields) { continue }
                 record = try RunRecord(trecLine: line.bytes, fields: fields, location: location)
             }
             try builder.add(record, location: location)
@@ -109,19 +109,18 @@ struct RunRecord {
     var score: Double
     var rank: Int?
 
-    /// `qid Q0 docno rank score tag`: the second and last fields are ignored, as trec_eval does.
+    /// `qid Q0 docno rank score tag`: the second field, the tag and any after it are ignored, as trec_eval does. trec_eval
+    /// never reads the rank either; here an integer one orders ties under `--tie-break rank`, and another counts as
+    /// absent (the line's position in its query's stands in).
     init(trecLine bytes: [UInt8], fields: [Range<Int>], location: InputLocation) throws(SpladeError) {
-        guard fields.count == 6 else {
+        guard fields.count >= 6 else {
             throw SpladeError(.badInput, "expected 6 fields (qid Q0 docno rank score tag), found \(fields.count)",
                               location: location.description)
         }
         guard let document = FieldScanner.string(bytes[fields[2]]) else {
             throw SpladeError(.badInput, "invalid UTF-8", location: location.description)
         }
-        guard let rank = FieldScanner.integer(bytes, fields[3]) else {
-            throw SpladeError(.badInput, "rank \"\(String(decoding: bytes[fields[3]], as: UTF8.self))\" is not an integer",
-                              location: location.description)
-        }
+        let rank = FieldScanner.integer(bytes, fields[3])
         guard let score = FieldScanner.finiteDouble(bytes, fields[4]) else {
             throw SpladeError(.badInput, "score \"\(String(decoding: bytes[fields[4]], as: UTF8.self))\" is not a finite number",
                               location: location.description)
