@@ -125,6 +125,10 @@ struct EncodeCLITests {
         let long = try Tools.run("splade-encode", ["--model", model, "--max-length", "513", "--lines"], stdin: "短い\n")
         #expect(long.status == 64 && long.stderr.contains("exceeds the model's 512 positions"), "\(long.stderr)")
         #expect(try Tools.run("splade-encode", ["--convert", "--format", "binary"], stdin: "{\"id\":1,\"vector\":{\"3\":1}}\n").status == 64)
+        for textOption in [["--lines"], ["--field", "title"], ["--timings"]] {
+            let misplaced = try Tools.run("splade-encode", ["--convert", "--model", model] + textOption)
+            #expect(misplaced.status == 64 && misplaced.stderr.contains("--convert reads vectors"), "\(misplaced.stderr)")
+        }
         let full = try Tools.run("splade-encode", ["--model", model, "--lines"], stdin: "a\n", stdoutPath: "/dev/full")
         #expect(full.status == 74)
         let head = try Tools.shell("splade-encode --model '\(model)' -i '\(texts)' | head -1")
