@@ -113,10 +113,7 @@ struct SpladeNoise: SpladeTool {
             // Split on scalars, not characters: a combining mark (ิ) would join the space before it.
             for scalars in String(decoding: line.bytes, as: UTF8.self).unicodeScalars.split(whereSeparator: \.properties.isWhitespace) {
                 let token = String(String.UnicodeScalarView(scalars))
-                guard vocabulary.id(of: token) != nil else {
-                    throw SpladeError(.badInput, "extra token \"\(token)\" is not in the vocabulary", location: location,
-                                      hint: "the trainer would map it to [UNK]; remove it from the list")
-                }
+                do { _ = try NoiseTokens.extraTokenId(token, in: vocabulary) } catch { throw error.located(at: location) }
                 tokens.append(token)
             }
         }

@@ -52,14 +52,18 @@ public enum NoiseTokens {
         }
         if options.specialTokens { ids.formUnion(specialIds) }
         if options.smallKana { ids.formUnion(smallKana.compactMap(vocabulary.id(of:))) }
-        for token in options.extraTokens {
-            guard let id = vocabulary.id(of: token) else {
-                throw SpladeError(.badInput, "extra token \"\(token)\" is not in the vocabulary",
-                                  hint: "the trainer would map it to [UNK]; remove it from the list")
-            }
-            ids.insert(id)
-        }
+        for token in options.extraTokens { ids.insert(try extraTokenId(token, in: vocabulary)) }
         return ids.sorted()
+    }
+
+    /// The id of a token added to the list by hand; one the vocabulary lacks is bad input (the caller knows where
+    /// it was written).
+    public static func extraTokenId(_ token: String, in vocabulary: Vocabulary) throws(SpladeError) -> Int32 {
+        guard let id = vocabulary.id(of: token) else {
+            throw SpladeError(.badInput, "extra token \"\(token)\" is not in the vocabulary",
+                              hint: "the trainer would map it to [UNK]; remove it from the list")
+        }
+        return id
     }
 
     /// Bracketed tokens such as [PAD], [MASK] or [unused7]: reserved entries, not text.
