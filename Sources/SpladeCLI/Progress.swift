@@ -14,14 +14,17 @@ public final class Progress {
     private let unit: String
     /// Total input bytes when known (a regular file), for a percentage and ETA.
     private let totalBytes: Int?
+    /// Total items when known in advance (a training run's steps), for a percentage and ETA.
+    private let totalItems: Int?
     private let start = Date()
     private var lastDraw = Date.distantPast
     private var drawn = false
 
-    public init(label: String, unit: String, inputPath: String?, forced: Bool, silenced: Bool = false) {
+    public init(label: String, unit: String, inputPath: String?, forced: Bool, silenced: Bool = false, totalItems: Int? = nil) {
         enabled = !silenced && (forced || Diagnostics.stderrIsTerminal)
         self.label = label
         self.unit = unit
+        self.totalItems = totalItems
         var info = stat()
         if let inputPath, inputPath != "-", stat(inputPath, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG {
             totalBytes = Int(info.st_size)
@@ -40,8 +43,14 @@ public final class Progress {
         var line = "\(label): \(items) \(unit) (\(Self.rate(Double(items) / elapsed))/s"
         if let extra { line += ", \(Self.rate(Double(extra.count) / elapsed)) \(extra.name)/s" }
         line += ")"
-        if let totalBytes, totalBytes > 0, let bytes, bytes > 0 {
-            let fraction = min(1, Double(bytes) / Double(totalBytes))
+        let fraction: Double? = if let totalItems, totalItems > 0, items > 0 {
+            min(1, Double(items) / Double(totalItems))
+        } else if let totalBytes, totalBytes > 0, let bytes, bytes > 0 {
+            min(1, Double(bytes) / Double(totalBytes))
+        } else {
+            nil
+        }
+        if let fraction {
             let remaining = elapsed / fraction - elapsed
             line += String(format: " %5.1f%% ETA %@", fraction * 100, Self.duration(remaining))
         }
@@ -54,11 +63,16 @@ public final class Progress {
     public func finish() {
         guard enabled && drawn else { return }
         Diagnostics.write("\r\u{1B}[K")
+        drawn = false
     }
+
+    /// A display dropped without finish() (one handed to a library call as a closure) clears its line too.
+    deinit { finish() }
 
     static func rate(_ value: Double) -> String {
         value >= 1e6 ? String(format: "%.2fM", value / 1e6)
-            : value >= 1e4 ? String(format: "%.1fk", value / 1e3) : String(format: "%.0f", value)
+            : value >= 1e4 ? String(format: "%.1fk", value / 1e3)
+            : value >= 10 ? String(format: "%.0f", value) : String(format: "%.2f", value)  // slow items: training steps
     }
 
     static func duration(_ seconds: Double) -> String {

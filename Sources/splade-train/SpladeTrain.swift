@@ -16,7 +16,8 @@ struct SpladeTrain: SpladeTool {
             transformers 5), weight_decay, max_grad_norm, \
             train_group_size, max_query_length, max_length, training_losses, binarize_label, \
             regularizer_doc/query, sparsity_weight_doc/query, sparsity_warmup_steps_doc/query, noise_tokens, \
-            noise_tokens_weight, seed, save_steps, save_total_limit, logging_steps, output_dir, \
+            noise_tokens_weight, seed, save_strategy and logging_strategy (no, steps, epoch), save_steps and \
+            logging_steps (below 1 a fraction of the run), save_total_limit, output_dir, \
             hidden_dropout_prob, attention_probs_dropout_prob, dataloader_drop_last, overwrite_output_dir (train \
             over a model already in the output directory; checkpoints are never removed, but continued with \
             --resume), resume_from_checkpoint (as --resume), remove_checkpoints (once the final model is saved), \
@@ -40,8 +41,10 @@ struct SpladeTrain: SpladeTool {
             seconds. An optimizer step takes gradient_accumulation_steps micro-batches, an epoch's last one what is \
             left, as in the Hugging Face Trainer; standard error says the plan at the start (micro-batches and \
             optimizer steps an epoch, steps and epochs in all). \
-            SIGINT or SIGTERM saves a checkpoint after the current step and exits 128 + signal; a \
-            non-finite loss stops with status 70 and saves nothing.
+            SIGINT, SIGTERM or SIGHUP saves a checkpoint after the current step and exits 128 + signal; a \
+            non-finite loss stops with status 70 and saves nothing. A run locks its output directory: a second \
+            run into it exits 75. Values out of the ranges PyTorch and transformers accept (a negative learning \
+            rate, adam_beta1 of 1 or more, warmup_ratio beyond 0…1, NaN) are errors at their line.
 
             EXAMPLES
               splade-train --config train.yaml
@@ -114,7 +117,9 @@ struct SpladeTrain: SpladeTool {
         }
         var (training, warnings) = try TrainingConfig.parse(settings, source: config, keySources: keySources)
         warnings.forEach(Diagnostics.warning)
-        let (device, precision) = try deviceOptions.resolve(configured: training.precision, source: config)
+        let precisionKey = training.precision == .bf16 ? "bf16" : "tf32"
+        let (device, precision) = try deviceOptions.resolve(configured: training.precision,
+                                                            source: keySources[precisionKey]?.description ?? config)
         training.warmupInOptimizerSteps = sparsityWarmupInOptimizerSteps
         if let outputDir { training.outputDirectory = outputDir }
         guard !training.outputDirectory.isEmpty else {
@@ -122,7 +127,7 @@ struct SpladeTrain: SpladeTool {
         }
         let output = training.outputDirectory
         let resume = resume || training.resumeFromCheckpoint
-        let checkpoints = Checkpoint.list(in: output)
+        var checkpoints = Checkpoint.list(in: output)
         if !resume && !checkpoints.isEmpty {
             throw SpladeError(.usage, "\(output) already holds checkpoints",
                               hint: "pass --resume to continue, or choose another --output-dir (overwrite_output_dir does not "
@@ -136,14 +141,9 @@ struct SpladeTrain: SpladeTool {
                               hint: "set overwrite_output_dir: true (or --overwrite_output_dir true) to train a new one over it, "
                                   + "or choose another --output-dir")
         }
-        if !dryRun {
-            do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
-                throw SpladeError.writing("the output directory", failedWith: error, at: output)
-            }
-            for leftover in Checkpoint.removeStagingLeftovers(in: output) {
-                Diagnostics.note("removed \(leftover), left by a run killed while saving")
-            }
-        }
+        let logPath = log ?? output + "/training_log.jsonl"
+        // Said before minutes of loading: the output side a run would fail on at its end.
+        try Self.checkWritable(output: output, log: log)
 
         let modelConfigPath = training.modelPath + "/config.json"
         var modelConfig = try BertConfig.load(modelConfigPath)
@@ -167,6 +167,11 @@ struct SpladeTrain: SpladeTool {
         }
         BLAS.threads = threads
         let weights = try BertWeights.load(directory: training.modelPath, config: modelConfig)
+        let passedOver = TrainingData.filesPassedOver(in: training.trainData)
+        if !passedOver.isEmpty {
+            Diagnostics.warning("not training data (only .jsonl and .jsonl.zst files in a directory are read), left out: "
+                                + passedOver.prefix(5).joined(separator: ", ") + (passedOver.count > 5 ? ", …" : ""))
+        }
         let rows = try TrainingData.load(training.trainData, groupSize: training.groupSize,
                                          teacherScoresNeededBy: training.lossesNeedingTeacherScores)
         let trainer = try Trainer(config: training, modelConfig: modelConfig, weights: weights, rows: rows, tokenizer: tokenizer,
@@ -181,6 +186,15 @@ struct SpladeTrain: SpladeTool {
                                 + " not in the vocabulary and count as \(unknownToken): \(listed)")
         }
         Diagnostics.note(trainer.plan.description)
+        if !dryRun {
+            // Made only now, so that a run refused for its inputs leaves nothing behind; locked, so that a second run
+            // (an overlapping cron job) cannot write the same checkpoints.
+            try Self.lockOutputDirectory(output)
+            for leftover in Checkpoint.removeStagingLeftovers(in: output) {
+                Diagnostics.note("removed \(leftover), left by a run killed while saving")
+            }
+            checkpoints = Checkpoint.list(in: output)
+        }
         if resume, let latest = checkpoints.last {
             switch try trainer.restore(from: latest.path) {
             case .same, .unrecorded(streamedStepsPerEpoch: nil): break
@@ -200,20 +214,35 @@ struct SpladeTrain: SpladeTool {
             Diagnostics.note("no checkpoint in \(output) to resume from: starting at step 0")
         }
         if dryRun { return }
-        let logSink = try LogSink(path: log ?? output + "/training_log.jsonl", resumingAt: resume ? trainer.step : nil)
-        let bar = Progress(label: "train", unit: "steps", inputPath: nil, forced: progress)
-        let clock = Stopwatch()
+        let logSink = try LogSink(path: logPath, resumingAt: resume ? trainer.step : nil)
+        let firstStep = trainer.step
+        let bar = Progress(label: "train", unit: "steps", inputPath: nil, forced: progress,
+                           totalItems: trainer.totalSteps - firstStep)
+        let stepsPerEpoch = trainer.plan.optimizerStepsPerEpoch
+        let logEvery = training.logging.stepCount(total: trainer.totalSteps)
+        let saveEvery = training.saving.stepCount(total: trainer.totalSteps)
+        var tokens = 0
         while trainer.step < trainer.totalSteps {
             let stepClock = Stopwatch()
             let entry = try trainer.trainStep()
             let seconds = stepClock.lap()
-            if entry.step % training.loggingSteps == 0 || trainer.step == trainer.totalSteps {
-                try logSink.write(Self.logLine(entry, seconds: seconds))
+            let last = trainer.step == trainer.totalSteps
+            let endsEpoch = trainer.step % stepsPerEpoch == 0
+            // Log lines: every logging_steps-th step counted from step 0, or each epoch's last step; and the run's last.
+            let logs = switch training.logging {
+            case .never: false
+            case .epoch: endsEpoch || last
+            case .steps: entry.step % logEvery! == 0 || last
             }
-            bar.update(items: trainer.step, extra: (Int(Double(trainer.step) / max(clock.peek(), 1e-9)), "steps"), bytes: nil)
-            if trainer.step % training.saveSteps == 0 && trainer.step < trainer.totalSteps {
-                try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON)
+            if logs { try logSink.write(Self.logLine(entry, seconds: seconds)) }
+            tokens += entry.tokens
+            bar.update(items: trainer.step - firstStep, extra: (tokens, "tokens"))
+            let saves = switch training.saving {
+            case .never: false
+            case .epoch: endsEpoch && !last
+            case .steps: trainer.step % saveEvery! == 0 && !last
             }
+            if saves { try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON) }
             if ToolMain.interruption != 0 {
                 bar.finish()
                 try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON)
@@ -223,7 +252,9 @@ struct SpladeTrain: SpladeTool {
         }
         bar.finish()
         // (Under remove_checkpoints the last checkpoint would only be written to be removed.)
-        if !training.removeCheckpoints { try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON) }
+        if !training.removeCheckpoints && training.saving != .never {
+            try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON)
+        }
         try trainer.saveFinalModel(outputDirectory: output, modelConfigJSON: modelConfigJSON)
         try logSink.close()
         if training.removeCheckpoints {
@@ -261,17 +292,95 @@ struct SpladeTrain: SpladeTool {
         do {
             guard let root = try Yams.compose(yaml: text) else { throw SpladeError(.badInput, "empty configuration", location: path) }
             var keySources: [String: ConfigKeySource] = [:]
-            for (key, _) in root.mapping ?? [:] {
-                if let name = key.string, let mark = key.mark { keySources[name] = .file(InputLocation(file: path, line: mark.line)) }
-            }
+            recordKeyLines(of: root, under: nil, file: path, into: &keySources)
             return (try convert(root.any, path: path), keySources)
         } catch let error as SpladeError {
             throw error
         } catch let error as YamlError {
-            throw SpladeError(.badInput, "invalid YAML: \(error)", location: path)
+            throw yamlError(error, path: path)
         } catch {
             throw SpladeError(.badInput, "invalid YAML: \(error)", location: path)
         }
+    }
+
+    /// The line of every mapping key, top-level keys by name and nested ones by dotted path
+    /// (`training_losses.margin_mse.weight`), for messages about their values.
+    static func recordKeyLines(of node: Node, under prefix: String?, file: String, into sources: inout [String: ConfigKeySource]) {
+        for (key, value) in node.mapping ?? [:] {
+            guard let name = key.string else { continue }
+            let path = prefix.map { $0 + "." + name } ?? name
+            if let mark = key.mark { sources[path] = .file(InputLocation(file: file, line: mark.line)) }
+            recordKeyLines(of: value, under: path, file: file, into: &sources)
+        }
+    }
+
+    /// A YAML error at its line, as other input errors are.
+    static func yamlError(_ error: YamlError, path: String) -> SpladeError {
+        switch error {
+        case let .scanner(context, problem, mark, _), let .parser(context, problem, mark, _), let .composer(context, problem, mark, _):
+            let within = context.map { " (\($0.text) at line \($0.mark.line))" } ?? ""
+            return SpladeError(.badInput, "invalid YAML: \(problem)\(within)", location: "\(path):\(mark.line)")
+        case let .duplicatedKeysInMapping(duplicates, context):
+            return SpladeError(.badInput, "set more than once in one mapping: "
+                               + duplicates.sorted().joined(separator: ", "), location: "\(path):\(context.mark.line)",
+                               hint: "keep the one meant (PyYAML would take the last)")
+        default:
+            return SpladeError(.badInput, "invalid YAML: \(error)", location: path)
+        }
+    }
+
+    /// What a run would fail to create at its end (an output directory under a file, a log in a missing directory):
+    /// checked before loading, so that --dry-run says it too.
+    static func checkWritable(output: String, log: String?) throws(SpladeError) {
+        func refusal(_ what: String, _ reason: String, at path: String) -> SpladeError {
+            SpladeError(.cannotCreateOutput, "cannot create \(what): \(reason)", location: path)
+        }
+        func parent(_ path: String) -> String {
+            var path = Substring(path)
+            while path.count > 1 && path.hasSuffix("/") { path = path.dropLast() }
+            guard let slash = path.lastIndex(of: "/") else { return "." }
+            return slash == path.startIndex ? "/" : String(path[..<slash])
+        }
+        let isDirectory = { (info: stat) in (info.st_mode & S_IFMT) == S_IFDIR }
+        // The output directory, or the nearest of its ancestors that exists (the run makes the rest).
+        var info = stat()
+        var existing = output
+        while stat(existing, &info) != 0 {
+            guard errno == ENOENT else { throw refusal("the output directory", systemErrorMessage(), at: existing) }
+            existing = parent(existing)
+        }
+        guard isDirectory(info) else { throw refusal("the output directory", "not a directory", at: existing) }
+        guard access(existing, W_OK) == 0 else { throw refusal("the output directory", systemErrorMessage(), at: existing) }
+        guard let log, log != "-" else { return }
+        if stat(log, &info) == 0 {
+            guard !isDirectory(info) else { throw refusal("the training log", "is a directory", at: log) }
+            return
+        }
+        // A log in the output directory waits for the run to make it; one elsewhere needs its directory now.
+        let directory = parent(log)
+        guard URL(fileURLWithPath: directory).standardized != URL(fileURLWithPath: output).standardized else { return }
+        guard stat(directory, &info) == 0 else { throw refusal("the training log", systemErrorMessage(), at: directory) }
+        guard isDirectory(info) else { throw refusal("the training log", "not a directory", at: directory) }
+        guard access(directory, W_OK) == 0 else { throw refusal("the training log", systemErrorMessage(), at: directory) }
+    }
+
+    /// Creates the output directory and locks it (flock on the directory itself) until the process exits; another
+    /// run holding it is a temporary failure (exit 75).
+    static func lockOutputDirectory(_ output: String) throws(SpladeError) {
+        do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
+            throw SpladeError.writing("the output directory", failedWith: error, at: output)
+        }
+        let fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw SpladeError(.cannotCreateOutput, "cannot open: \(systemErrorMessage())", location: output) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            if errno == EINTR { continue }
+            guard errno == EWOULDBLOCK else {
+                throw SpladeError(.cannotCreateOutput, "cannot lock: \(systemErrorMessage())", location: output)
+            }
+            throw SpladeError(.tempFail, "another splade-train is writing into this output directory", location: output,
+                              hint: "wait for it to finish (then --resume continues its run), or choose another --output-dir")
+        }
+        // The descriptor stays open: the kernel releases the lock when the process ends, however it ends.
     }
 
     /// A YAML tree as the JSON-like values the library reads.
@@ -317,33 +426,31 @@ final class LogSink {
             handle = FileHandle.standardOutput
             return
         }
-        if let step {
-            try Self.cutBack(path, toStepsBefore: step)
-        } else {
-            guard FileManager.default.createFile(atPath: path, contents: nil) else {
-                throw SpladeError(.cannotCreateOutput, "cannot create the training log: \(systemErrorMessage())", location: path)
-            }
-        }
-        guard let handle = FileHandle(forWritingAtPath: path) else {
+        // Written through the path as a shell's > writes: a link's target, a named pipe or a device stays what it is.
+        var info = stat()
+        let isFile = stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG
+        if let step, isFile { try Self.cutBack(path, toStepsBefore: step) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | (step == nil ? O_TRUNC : O_APPEND), 0o644)
+        guard fd >= 0 else {
             throw SpladeError(.cannotCreateOutput, "cannot open the training log: \(systemErrorMessage())", location: path)
         }
-        handle.seekToEndOfFile()
-        self.handle = handle
+        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
     }
 
-    /// Drops the lines of steps from `step` on, and any line cut short by a kill, rewriting the log atomically
-    /// (a crash leaves the old log or the new one); creates an empty log where there is none.
+    /// Drops the lines of steps from `step` on, and any line cut short by a kill, rewriting the log file (the target
+    /// of a link) atomically: a crash leaves the old log or the new one.
     static func cutBack(_ path: String, toStepsBefore step: Int) throws(SpladeError) {
-        let old = FileManager.default.contents(atPath: path)
-        let lines = old?.split(separator: 0x0A) ?? []
+        let file = realpath(path, nil).map { resolved in defer { free(resolved) }; return String(cString: resolved) } ?? path
+        guard let old = FileManager.default.contents(atPath: file) else { return }
+        let lines = old.split(separator: 0x0A)
         let kept = lines.filter { line in
             guard let logged = (try? JSON.parse(line))?["step"]?.doubleValue else { return false }
             return logged < Double(step)
         }
-        if let old, kept.count == lines.count, old.isEmpty || old.last == 0x0A { return }
+        if kept.count == lines.count, old.isEmpty || old.last == 0x0A { return }
         var text = Data()
         for line in kept { text += line + [0x0A] }
-        do { try text.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {
+        do { try text.write(to: URL(fileURLWithPath: file), options: .atomic) } catch {
             throw SpladeError.writing("the training log", failedWith: error, at: path)
         }
     }

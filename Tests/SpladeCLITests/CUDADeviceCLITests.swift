@@ -52,10 +52,10 @@ struct CUDADeviceCLITests {
         let train = "cd '\(Tools.fixtures)/ja-tiny' && splade-train --config train/steps-config.yaml --output-dir /dev/null/run"
         let training = try Tools.shell(train + " --device cpu --precision bf16")
         #expect(training.status == 64 && training.stderr.contains("--precision bf16 applies to GPUs only"), "\(training.stderr)")
-        // The configuration's bf16: true is the default --precision on a GPU; the CPU says it trains in fp32
-        // (and then fails on the output directory: nothing to train here).
+        // The configuration's bf16: true is the default --precision on a GPU; the CPU says it trains in fp32, naming where
+        // it was set (and then fails on the output directory: nothing to train here).
         let configured = try Tools.shell(train + " --device cpu --bf16 true")
-        #expect(configured.status != 0 && configured.stderr.contains("steps-config.yaml: bf16: true applies to GPUs only"),
+        #expect(configured.status != 0 && configured.stderr.contains("--bf16 true: bf16: true applies to GPUs only"),
                 "\(configured.stderr)")
         let unknown = try Tools.run("splade-encode", ["--model", model, "--precision", "fp16", "-i", texts])
         #expect(unknown.status == 64)

@@ -233,6 +233,83 @@ struct TrainCLITests {
         #expect(checkpoints.count == 1)
     }
 
+    /// A run refused for its inputs makes no output directory; a run locks the one it writes (an overlapping cron job
+    /// exits 75); --dry-run says what the output side would fail on; the log is written through a link.
+    @Test func theOutputDirectoryIsMadeLateAndLockedAndTheLogFollowsALink() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let fm = FileManager.default
+        let refused = try train("--output-dir '\(out)/never' --model_name_or_path /nonexistent", in: out)
+        #expect(refused.status == 66 && !fm.fileExists(atPath: out + "/never"), "\(refused.stderr)")
+
+        try fm.createDirectory(atPath: out + "/locked", withIntermediateDirectories: false)
+        let holder = open(out + "/locked", O_RDONLY | O_DIRECTORY)
+        #expect(holder >= 0 && flock(holder, LOCK_EX) == 0)
+        let locked = try train("--output-dir '\(out)/locked' --max_steps 1", in: out)
+        close(holder)
+        #expect(locked.status == 75 && locked.stderr.contains("another splade-train is writing into this output directory"),
+                "\(locked.stderr)")
+        #expect(try fm.contentsOfDirectory(atPath: out + "/locked").isEmpty)
+
+        try "old\n".write(toFile: out + "/real.log", atomically: true, encoding: .utf8)
+        try fm.createSymbolicLink(atPath: out + "/link.log", withDestinationPath: "real.log")
+        let linked = try train("--output-dir '\(out)/run' --max_steps 1 --log '\(out)/link.log'", in: out)
+        #expect(linked.status == 0, "\(linked.stderr)")
+        #expect(try fm.destinationOfSymbolicLink(atPath: out + "/link.log") == "real.log")
+        let log = try String(contentsOfFile: out + "/real.log", encoding: .utf8)
+        #expect(log.hasPrefix("{\"step\":0,") && log.split(separator: "\n").count == 1, "\(log)")
+
+        let underAFile = try train("--output-dir '\(out)/real.log/sub' --dry-run", in: out)
+        #expect(underAFile.status == 73 && underAFile.stderr.contains("Not a directory"), "\(underAFile.stderr)")
+        let logNowhere = try train("--output-dir '\(out)/run2' --log '\(out)/missing/x.jsonl' --dry-run", in: out)
+        #expect(logNowhere.status == 73 && logNowhere.stderr.contains("cannot create the training log"), "\(logNowhere.stderr)")
+    }
+
+    /// A text MeCab refuses stops the run at the row it came from, which may be sampled hours into it.
+    @Test func aTextMeCabRefusesIsNamedByItsRow() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let first = try String(contentsOfFile: fixture + "/train/batch.jsonl", encoding: .utf8).split(separator: "\n")[0]
+        var row = try #require(try JSONSerialization.jsonObject(with: Data(first.utf8)) as? [String: Any])
+        row["positives"] = [String(repeating: "東京都は日本の首都である。", count: 100_000)]
+        try JSONSerialization.data(withJSONObject: row).write(to: URL(fileURLWithPath: out + "/huge.jsonl"))
+        let run = try train("--output-dir '\(out)/o' --train_data '\(out)/huge.jsonl'", in: out)
+        #expect(run.status == 65 && run.stderr.contains("huge.jsonl:1: MeCab cannot analyse this text"), "\(run.stderr)")
+    }
+
+    /// save_strategy / logging_strategy as the Trainer reads them: no checkpoints under "no" (the model is still
+    /// saved), one at every epoch's end under "epoch".
+    @Test func saveAndLoggingStrategies() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let fm = FileManager.default
+        func checkpoints(_ directory: String) throws -> [String] {
+            try fm.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("checkpoint-") }.sorted()
+        }
+        let none = try train("--output-dir '\(out)/no' --max_steps 2 --save_steps 1 --save_strategy no --logging_strategy no", in: out)
+        #expect(none.status == 0, "\(none.stderr)")
+        #expect(try checkpoints(out + "/no").isEmpty && fm.fileExists(atPath: out + "/no/model.safetensors"))
+        #expect(try String(contentsOfFile: out + "/no/training_log.jsonl", encoding: .utf8).isEmpty)
+        // Two rows in micro-batches of 2: an epoch is one step.
+        let epochs = try train("--output-dir '\(out)/epoch' --max_steps 3 --save_strategy epoch --logging_strategy epoch", in: out)
+        #expect(epochs.status == 0, "\(epochs.stderr)")
+        #expect(try checkpoints(out + "/epoch") == ["checkpoint-1", "checkpoint-2", "checkpoint-3"])
+        #expect(try String(contentsOfFile: out + "/epoch/training_log.jsonl", encoding: .utf8).split(separator: "\n").count == 3)
+    }
+
+    /// A checkpoint whose trainer_state.json is not its own (edited, or copied from another) is refused, not resumed
+    /// into a crash or a checkpoint-9999999999999.
+    @Test func aCheckpointWithAnotherStepIsRefused() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        #expect(try train("--output-dir '\(out)' --max_steps 1", in: out).status == 0)
+        for state in [#"{"global_step": -5, "adam_steps": 0}"#, #"{"global_step": 9999999999999, "adam_steps": 1}"#] {
+            try state.write(toFile: out + "/checkpoint-1/trainer_state.json", atomically: true, encoding: .utf8)
+            let resumed = try train("--output-dir '\(out)' --max_steps 2 --resume --overwrite_output_dir true", in: out)
+            #expect(resumed.status == 65 && resumed.stderr.contains("are not the state of this checkpoint"), "\(resumed.stderr)")
+        }
+    }
+
     @Test func configurationErrors() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }

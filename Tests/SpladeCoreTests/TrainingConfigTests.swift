@@ -74,6 +74,7 @@ import Testing
         "max_steps": .file(InputLocation(file: "c.yaml", line: 7)), "training_losses": .file(InputLocation(file: "c.yaml", line: 9)),
         "bf16": .file(InputLocation(file: "c.yaml", line: 10)), "lerning_rate": .file(InputLocation(file: "c.yaml", line: 12)),
         "label_smoothing_factor": .file(InputLocation(file: "c.yaml", line: 11)),
+        "training_losses.margin_mse.wieght": .file(InputLocation(file: "c.yaml", line: 11)),
     ]
 
     func parse(_ extra: String, sources: [String: ConfigKeySource]) throws -> (TrainingConfig, [String]) {
@@ -86,7 +87,28 @@ import Testing
     @Test func outOfRangeValuesAndUnknownLossSettingsAreErrors() throws {
         for (extra, message) in [
             (#""hidden_dropout_prob": -0.5"#, "hidden_dropout_prob must be within 0 and 1"),
-            (#""warmup_steps": -1"#, "warmup_steps must not be negative"),
+            (#""warmup_steps": -1"#, "warmup_steps must be at least 0, not -1"),
+            // torch.optim.AdamW's and TrainingArguments' own checks.
+            (#""learning_rate": -0.001"#, "learning_rate must be at least 0, not -0.001"),
+            (#""adam_beta1": 1"#, "adam_beta1 must be at least 0 and below 1, not 1"),
+            (#""adam_beta2": -0.5"#, "adam_beta2 must be at least 0 and below 1"),
+            (#""adam_epsilon": -1"#, "adam_epsilon must be at least 0"),
+            (#""weight_decay": -5"#, "weight_decay must be at least 0"),
+            (#""warmup_ratio": 1.5"#, "warmup_ratio must be at least 0 and at most 1, not 1.5"),
+            (#""num_train_epochs": -1"#, "num_train_epochs must be at least 0"),
+            // The reference's (t / (T + 1))² divides by zero at T = −1; a count beyond 2^53 is no count.
+            (#""sparsity_warmup_steps_doc": -1"#, "sparsity_warmup_steps_doc must be at least 0"),
+            (#""sparsity_warmup_steps_query": 1e30"#, "sparsity_warmup_steps_query 1e+30 is not a step count"),
+            // Neither NaN, infinity nor null is a value: they crashed the run or silently took the default.
+            (#""learning_rate": "nan""#, "learning_rate must be a finite number, not nan"),
+            (#""num_train_epochs": 1e400"#, "num_train_epochs must be a finite number, not inf"),
+            (#""learning_rate": null"#, "learning_rate must be a number, not null"),
+            (#""training_losses": {"margin_mse": {"weight": 1e300}}"#, "margin_mse weight must be a finite number"),
+            (#""save_strategy": "best""#, "save_strategy \"best\" is not supported (no, steps, epoch; best needs an evaluation"),
+            (#""logging_strategy": "sometimes""#, "logging_strategy \"sometimes\" is not supported (no, steps, epoch)"),
+            (#""logging_steps": 2.5"#, "logging_steps must be an integer, or below 1 a fraction of the run, not 2.5"),
+            (#""save_steps": 0"#, "save_steps must be an integer, or below 1 a fraction of the run, not 0"),
+            (#""train_data": []"#, "train_data lists no paths"),
             (#""attention_probs_dropout_prob": 1.5"#, "attention_probs_dropout_prob must be within 0 and 1"),
             (#""training_losses": {"kl_div": {"loss_kwargs": {"temperature": 0}}}"#, "kl_div temperature must be positive"),
             (#""training_losses": {"kl_div": {"loss_kwargs": {"temprature": 2}}}"#,
@@ -110,13 +132,30 @@ import Testing
         #expect(warnings.contains { $0.contains("constant has no warm-up") })
     }
 
+    /// save_strategy / logging_strategy with save_steps / logging_steps, as TrainingArguments reads them.
+    @Test func savingAndLoggingIntervals() throws {
+        let (defaults, _) = try parse(#""seed": 1"#, sources: [:])
+        #expect(defaults.saving == .steps(500) && defaults.logging == .steps(1) && defaults.saveTotalLimit == nil)
+        let (config, _) = try parse(#""save_strategy": "epoch", "logging_strategy": "no", "save_total_limit": null"#, sources: [:])
+        #expect(config.saving == .epoch && config.logging == .never && config.saveTotalLimit == nil)
+        #expect(try parse(#""save_strategy": false"#, sources: [:]).0.saving == .never)  // YAML reads an unquoted no as false
+        // max_grad_norm: null turns clipping off in the Trainer, as 0 does.
+        #expect(try parse(#""max_grad_norm": null"#, sources: [:]).0.maxGradNorm == 0)
+        // Below 1, a fraction of the run rounded up: 0.25 of 10 steps is every 3rd.
+        let (fraction, _) = try parse(#""save_steps": 0.25, "logging_steps": 4"#, sources: [:])
+        #expect(fraction.saving.stepCount(total: 10) == 3 && fraction.logging.stepCount(total: 10) == 4)
+        #expect(StepInterval.steps(1e-9).stepCount(total: 5) == 1 && StepInterval.epoch.stepCount(total: 5) == nil)
+    }
+
     @Test func valueErrorsNameTheKeysLine() throws {
         for (extra, message) in [(#""max_steps": "three""#, "c.yaml:7: max_steps must be a number"),
                                  (#""max_steps": 1.5"#, "c.yaml:7: max_steps must be an integer"),
                                  (#""training_losses": "triplet""#, "c.yaml:9: training loss \"triplet\" is not supported"),
                                  (#""training_losses": {"kl_div": {"loss_kwargs": {"temperature": "warm"}}}"#,
                                   "c.yaml:9: training_losses: kl_div temperature must be a number"),
-                                 (#""bf16": "please""#, "c.yaml:10: bf16 must be true or false")] {
+                                 (#""bf16": "please""#, "c.yaml:10: bf16 must be true or false"),
+                                 // A loss's own settings are named at their own line.
+                                 (#""training_losses": {"margin_mse": {"wieght": 5}}"#, "c.yaml:11: training_losses: margin_mse has no")] {
             let error = try #require(throws: SpladeError.self) { try parse(extra, sources: Self.lines) }
             #expect(error.kind == .badInput && error.description.hasPrefix(message), "\(error)")
         }
@@ -194,9 +233,10 @@ import Testing
         let (both, warnings) = try parse("{\(base), \"warmup_ratio\": 0.5, \"warmup_steps\": 0.1}")
         #expect(both.warmupSteps(total: 64) == 7)
         #expect(warnings.contains { $0.contains("warmup_steps and warmup_ratio are both set: warmup_steps is used") }, "\(warnings)")
-        for huge in ["1e19", "\"inf\"", "\"nan\""] {
+        for (huge, message) in [("1e19", "is not a step count"), ("\"inf\"", "must be a finite number"),
+                                ("\"nan\"", "must be a finite number")] {
             let error = #expect(throws: SpladeError.self) { try parse("{\(base), \"warmup_steps\": \(huge)}") }
-            #expect(error?.message.contains("is not a step count") == true, "\(huge): \(error?.message ?? "")")
+            #expect(error?.message.contains(message) == true, "\(huge): \(error?.message ?? "")")
         }
     }
 

@@ -121,6 +121,12 @@ public enum Checkpoint {
               let adam = json["adam_steps"]?.doubleValue.flatMap({ Int(exactly: $0) }) else {
             throw SpladeError(.badInput, "missing or malformed trainer_state.json", location: directory)
         }
+        // The step names the directory (checkpoint-N); one that does not, or a negative count, is not what a run wrote.
+        let named = Int(URL(fileURLWithPath: directory).lastPathComponent.dropFirst("checkpoint-".count))
+        guard step >= 0, adam >= 0, named == nil || named == step else {
+            throw SpladeError(.badInput, "trainer_state.json: global_step \(step) and adam_steps \(adam) are not the state of "
+                              + "this checkpoint", location: directory)
+        }
         let optimizer = AdamW(settings, steps: adam, firstMoments: firstMoments, secondMoments: secondMoments)
         return (loaded, optimizer, State(globalStep: step, adamSteps: adam, plan: TrainingPlan(json)))
     }

@@ -57,6 +57,11 @@ public final class Trainer {
                               + "per_device_train_batch_size \(config.batchSize)",
                               hint: "lower per_device_train_batch_size or set dataloader_drop_last: false")
         }
+        // The schedules count the epochs' micro-batches (`sparsityWarmupLength`), even when max_steps ends the run.
+        guard config.epochs * Double(config.microBatchesPerEpoch(rows: rows.count)) < 0x1p53 else {
+            throw SpladeError(.usage, "num_train_epochs \(config.epochs) gives more micro-batches than can be counted",
+                              hint: "set max_steps for a run of a given length")
+        }
         self.config = config
         self.modelConfig = modelConfig
         self.rows = rows
@@ -162,10 +167,11 @@ public final class Trainer {
             // The micro-batch's place in the whole run, for its dropout seed.
             let m = epoch * microBatchesPerEpoch + index
             let groups = microBatch(epoch: epoch, index: index)
-            let texts = groups.map { ($0.query, config.maxQueryLength) }
-                + groups.flatMap { group in group.documents.map { ($0, config.maxLength) } }
+            let texts = groups.map { ($0.query, config.maxQueryLength, $0.location) }
+                + groups.flatMap { group in group.documents.map { ($0, config.maxLength, group.location) } }
+            // A text MeCab refuses is an error at its row, which may be hours into the run.
             let encoded = orderedParallelMap(texts, workers: sessions) { session, item in
-                Result { () throws(SpladeError) in try session.encode(item.0, maxLength: item.1) }
+                Result { () throws(SpladeError) in try session.encode(item.0, maxLength: item.1) }.mapError { $0.located(at: item.2) }
             }
             var sequences: [[Int32]] = []
             for result in encoded { sequences.append(try result.get()) }

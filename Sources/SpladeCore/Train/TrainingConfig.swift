@@ -37,9 +37,11 @@ public struct TrainingConfig: Sendable {
     public var noiseTokens: [String] = []
     public var noiseTokensWeight: Float = 1
     public var seed: UInt64 = 42
-    public var saveSteps = 500
+    /// save_strategy with save_steps: when checkpoints are written.
+    public var saving = StepInterval.steps(500)
     public var saveTotalLimit: Int?
-    public var loggingSteps = 1
+    /// logging_strategy with logging_steps: which steps the log has.
+    public var logging = StepInterval.steps(1)
     /// dataloader_drop_last: each epoch leaves out its last micro-batch when it has fewer than B rows.
     public var dropLastMicroBatch = false
     /// overwrite_output_dir: a new run may train over the model an earlier run left in the output directory.
@@ -62,7 +64,8 @@ public struct TrainingConfig: Sendable {
         "weight_decay", "max_grad_norm", "adam_beta1", "adam_beta2", "adam_epsilon", "train_group_size",
         "max_query_length", "max_length", "training_losses", "binarize_label", "regularizer_doc", "regularizer_query",
         "sparsity_weight_doc", "sparsity_weight_query", "sparsity_warmup_steps_doc", "sparsity_warmup_steps_query",
-        "noise_tokens", "noise_tokens_weight", "seed", "save_steps", "save_total_limit", "logging_steps",
+        "noise_tokens", "noise_tokens_weight", "seed", "save_strategy", "save_steps", "save_total_limit", "logging_strategy",
+        "logging_steps",
         "hidden_dropout_prob", "attention_probs_dropout_prob", "dataloader_drop_last", "overwrite_output_dir",
         "resume_from_checkpoint", "remove_checkpoints", "optim",
     ]
@@ -78,7 +81,7 @@ public struct TrainingConfig: Sendable {
     /// Keys of the reference configs that only concern its Python runtime; these have no effect here.
     static let runtimeOnlyKeys: Set<String> = [
         "report_to", "logging_dir", "run_name", "remove_unused_columns", "dataloader_num_workers", "torch_compile",
-        "push_to_hub", "save_strategy", "logging_strategy", "disable_tqdm", "do_train",
+        "push_to_hub", "disable_tqdm", "do_train",
     ]
 
     /// Parses the configuration; `warnings` lists keys that are not implemented (their values are ignored).
@@ -105,9 +108,10 @@ public struct TrainingConfig: Sendable {
                                     outputDirectory: try reader.optionalString("output_dir") ?? "")
         try reader.integer("per_device_train_batch_size", into: &config.batchSize, minimum: 1)
         try reader.integer("gradient_accumulation_steps", into: &config.gradientAccumulationSteps, minimum: 1)
-        try reader.double("num_train_epochs", into: &config.epochs)
+        try reader.double("num_train_epochs", into: &config.epochs, atLeast: 0)
         try reader.integer("max_steps", into: &config.maxSteps)
-        try reader.float("learning_rate", into: &config.learningRate)
+        // The ranges torch.optim.AdamW and TrainingArguments accept; anything else they refuse as it starts.
+        try reader.float("learning_rate", into: &config.learningRate, atLeast: 0)
         if let name = try reader.optionalString("lr_scheduler_type") {
             guard let schedule = LearningRateSchedule(rawValue: name) else {
                 throw reader.error("lr_scheduler_type",
@@ -115,17 +119,16 @@ public struct TrainingConfig: Sendable {
             }
             config.scheduler = schedule
         }
-        try reader.double("warmup_ratio", into: &config.warmupRatio)
-        try reader.double("warmup_steps", into: &config.warmupSteps, nonNegative: true)
-        // int(warmup_steps) must be a step count (this also refuses inf and nan).
-        guard config.warmupSteps < 1 || Int(exactly: config.warmupSteps.rounded(.towardZero)) != nil else {
-            throw reader.error("warmup_steps", "warmup_steps \(config.warmupSteps) is not a step count")
+        try reader.double("warmup_ratio", into: &config.warmupRatio, atLeast: 0, atMost: 1)
+        try reader.stepCount("warmup_steps", into: &config.warmupSteps)
+        try reader.float("weight_decay", into: &config.weightDecay, atLeast: 0)
+        // null turns clipping off in the Trainer (it clips only when max_grad_norm is set and above 0).
+        if reader.members["max_grad_norm"]?.typeName == "null" { config.maxGradNorm = 0 } else {
+            try reader.float("max_grad_norm", into: &config.maxGradNorm)
         }
-        try reader.float("weight_decay", into: &config.weightDecay)
-        try reader.float("max_grad_norm", into: &config.maxGradNorm)
-        try reader.float("adam_beta1", into: &config.adamBeta1)
-        try reader.float("adam_beta2", into: &config.adamBeta2)
-        try reader.float("adam_epsilon", into: &config.adamEpsilon)
+        try reader.float("adam_beta1", into: &config.adamBeta1, atLeast: 0, below: 1)
+        try reader.float("adam_beta2", into: &config.adamBeta2, atLeast: 0, below: 1)
+        try reader.float("adam_epsilon", into: &config.adamEpsilon, atLeast: 0)
         try reader.integer("train_group_size", into: &config.groupSize, minimum: 1)
         try reader.integer("max_query_length", into: &config.maxQueryLength, minimum: 2)
         try reader.integer("max_length", into: &config.maxLength, minimum: 2)
@@ -143,18 +146,22 @@ public struct TrainingConfig: Sendable {
         }
         try reader.float("sparsity_weight_doc", into: &config.documentSparsityWeight)
         try reader.float("sparsity_weight_query", into: &config.querySparsityWeight)
-        try reader.double("sparsity_warmup_steps_doc", into: &config.documentSparsityWarmup)
-        try reader.double("sparsity_warmup_steps_query", into: &config.querySparsityWarmup)
+        // The reference's (t / (T + 1))² has no meaning for T < 0 (T = −1 divides by zero).
+        try reader.stepCount("sparsity_warmup_steps_doc", into: &config.documentSparsityWarmup)
+        try reader.stepCount("sparsity_warmup_steps_query", into: &config.querySparsityWarmup)
         config.noiseTokens = try reader.noiseTokens("noise_tokens")
         try reader.float("noise_tokens_weight", into: &config.noiseTokensWeight)
         var seed = Int(config.seed)
         try reader.integer("seed", into: &seed, minimum: 0)
         config.seed = UInt64(seed)
-        try reader.integer("save_steps", into: &config.saveSteps, minimum: 1)
-        var limit = -1
-        try reader.integer("save_total_limit", into: &limit)
-        config.saveTotalLimit = limit > 0 ? limit : nil
-        try reader.integer("logging_steps", into: &config.loggingSteps, minimum: 1)
+        config.saving = try reader.interval("save", default: config.saving)
+        // null is the Trainer's default here: no limit.
+        if reader.members["save_total_limit"].map({ $0.typeName != "null" }) ?? false {
+            var limit = -1
+            try reader.integer("save_total_limit", into: &limit)
+            config.saveTotalLimit = limit > 0 ? limit : nil
+        }
+        config.logging = try reader.interval("logging", default: config.logging)
         try reader.bool("dataloader_drop_last", into: &config.dropLastMicroBatch)
         try reader.bool("overwrite_output_dir", into: &config.overwriteOutputDirectory)
         try reader.bool("remove_checkpoints", into: &config.removeCheckpoints)
@@ -218,11 +225,19 @@ public struct TrainingConfig: Sendable {
 
     /// `training_losses`: a name, a list of names, or a map name → {weight, loss_kwargs}.
     static func parseLosses(_ value: JSONValue, reader: ConfigReader) throws(SpladeError) -> [(loss: RankingLoss, weight: Float)] {
-        func error(_ message: String) -> SpladeError { reader.error("training_losses", message) }
-        func number(_ settings: JSONValue?, _ key: String, of name: String, default fallback: Float) throws(SpladeError) -> Float {
+        /// An error at the line of the nested key `path` (e.g. training_losses.kl_div.loss_kwargs.temperature), else
+        /// at training_losses.
+        func error(_ message: String, at path: String? = nil) -> SpladeError {
+            path.flatMap { reader.keySources[$0] }?.error(message) ?? reader.error("training_losses", message)
+        }
+        func number(_ settings: JSONValue?, _ key: String, of name: String, at path: String, default fallback: Float)
+            throws(SpladeError) -> Float {
             guard let value = settings?[key], value.typeName != "null" else { return fallback }
             guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init) else {
-                throw error("training_losses: \(name) \(key) must be a number")
+                throw error("training_losses: \(name) \(key) must be a number", at: path + "." + key)
+            }
+            guard Float(number).isFinite else {
+                throw error("training_losses: \(name) \(key) must be a finite number, not \(number)", at: path + "." + key)
             }
             return Float(number)
         }
@@ -231,38 +246,44 @@ public struct TrainingConfig: Sendable {
         /// that constructor takes which this trainer computes at one value only (reduction: mean, say): accepted
         /// at that value.
         func checkKeys(_ settings: JSONValue?, known: [String], fixed: KeyValuePairs<String, String> = [:],
-                       in what: String) throws(SpladeError) {
+                       in what: String, at path: String) throws(SpladeError) {
             guard case .object(let entries)? = settings else { return }
             for (key, value) in entries where !known.contains(key) {
                 if let implemented = fixed.first(where: { $0.key == key })?.value {
                     let same = value.doubleValue.map { Double(implemented) == $0 } ?? (value.stringValue == implemented)
                     guard same else {
-                        throw error("training_losses: \(what) \(key) other than \(implemented) is not implemented")
+                        throw error("training_losses: \(what) \(key) other than \(implemented) is not implemented", at: path + "." + key)
                     }
                     continue
                 }
                 let names = known + fixed.map(\.key)
                 let close = names.first { TrainingConfig.editDistance(key, $0) <= 2 }
                 throw error("training_losses: \(what) has no setting \"\(key)\"" + (close.map { " (did you mean \($0)?)" } ?? "")
-                            + "; it takes " + (names.isEmpty ? "none" : names.joined(separator: ", ")))
+                            + "; it takes " + (names.isEmpty ? "none" : names.joined(separator: ", ")), at: path + "." + key)
             }
         }
         func make(_ name: String, _ kwargs: JSONValue?) throws(SpladeError) -> RankingLoss {
             func takes(_ known: String..., fixed: KeyValuePairs<String, String> = [:]) throws(SpladeError) {
-                try checkKeys(kwargs, known: known, fixed: fixed, in: "\(name) loss_kwargs")
+                try checkKeys(kwargs, known: known, fixed: fixed, in: "\(name) loss_kwargs", at: "training_losses.\(name).loss_kwargs")
             }
             // PyTorch's CrossEntropyLoss and MSELoss, and the reference's KLDivLoss, take these at these defaults.
             switch name {
             case "cross_entropy": try takes(fixed: ["reduction": "mean", "label_smoothing": "0", "ignore_index": "-100"]); return .crossEntropy
             case "kl_div":
                 try takes("temperature", fixed: ["reduction": "batchmean"])
-                let temperature = try number(kwargs, "temperature", of: name, default: 1)
-                guard temperature > 0 else { throw error("training_losses: kl_div temperature must be positive") }
+                let temperature = try number(kwargs, "temperature", of: name, at: "training_losses.kl_div.loss_kwargs", default: 1)
+                guard temperature > 0 else {
+                    throw error("training_losses: kl_div temperature must be positive", at: "training_losses.kl_div.loss_kwargs.temperature")
+                }
                 return .klDivergence(temperature: temperature)
-            case "margin_mse": try takes("margin"); return .marginMSE(margin: try number(kwargs, "margin", of: name, default: 0.05))
+            case "margin_mse":
+                try takes("margin")
+                return .marginMSE(margin: try number(kwargs, "margin", of: name, at: "training_losses.margin_mse.loss_kwargs", default: 0.05))
             case "distil_margin_mse": try takes(); return .distilMarginMSE
             case "mse": try takes(fixed: ["reduction": "mean"]); return .mse
-            default: throw error("training loss \"\(name)\" is not supported (cross_entropy, kl_div, margin_mse, distil_margin_mse, mse)")
+            default:
+                throw error("training loss \"\(name)\" is not supported (cross_entropy, kl_div, margin_mse, distil_margin_mse, mse)",
+                            at: "training_losses.\(name)")
             }
         }
         switch value {
@@ -277,8 +298,9 @@ public struct TrainingConfig: Sendable {
         case .object(let entries):
             var result: [(loss: RankingLoss, weight: Float)] = []
             for (name, settings) in entries {
-                try checkKeys(settings, known: ["weight", "loss_kwargs"], in: name)
-                result.append((try make(name, settings["loss_kwargs"]), try number(settings, "weight", of: name, default: 1)))
+                try checkKeys(settings, known: ["weight", "loss_kwargs"], in: name, at: "training_losses.\(name)")
+                result.append((try make(name, settings["loss_kwargs"]),
+                               try number(settings, "weight", of: name, at: "training_losses.\(name)", default: 1)))
             }
             return result
         default:
@@ -332,6 +354,21 @@ public struct TrainingConfig: Sendable {
         let units = warmupInOptimizerSteps ? totalOptimizerSteps(rows: rows)
             : Int(Double(microBatchesPerEpoch(rows: rows)) * epochs)
         return Int(value * Double(units))
+    }
+}
+
+/// When something recurs in a run (checkpoints, log lines), as TrainingArguments' save_/logging_strategy say.
+public enum StepInterval: Sendable, Equatable {
+    case never
+    /// Every N optimizer steps; N below 1 is that fraction of the run, rounded up (as the Trainer reads it).
+    case steps(Double)
+    /// At the end of every epoch.
+    case epoch
+
+    /// N of `.steps` in a run of `total` steps; nil for the other strategies.
+    public func stepCount(total: Int) -> Int? {
+        guard case .steps(let n) = self else { return nil }
+        return n < 1 ? max(1, Int((n * Double(total)).rounded(.up))) : Int(n)
     }
 }
 
@@ -394,7 +431,9 @@ struct ConfigReader {
     func strings(_ key: String) throws(SpladeError) -> [String] {
         switch members[key] {
         case .string(let s)?: return [s]
-        case .array(let items)?: return try texts(items, of: key, else: "\(key) must list paths")
+        case .array(let items)?:
+            guard !items.isEmpty else { throw error(key, "\(key) lists no paths") }
+            return try texts(items, of: key, else: "\(key) must list paths")
         default: throw error(key, "missing \(key) (a path or a list of paths)")
         }
     }
@@ -409,17 +448,66 @@ struct ConfigReader {
         return result
     }
 
-    func double(_ key: String, into target: inout Double, nonNegative: Bool = false) throws(SpladeError) {
-        guard let value = members[key], value.typeName != "null" else { return }
-        guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init) else { throw error(key, "\(key) must be a number") }
-        if nonNegative && number < 0 { throw error(key, "\(key) must not be negative") }
+    /// A finite number within the bounds given; unset leaves `target`. null is refused, as the reference's
+    /// arguments (typed numbers) fail on None.
+    func double(_ key: String, into target: inout Double, atLeast minimum: Double? = nil, below limit: Double? = nil,
+                atMost maximum: Double? = nil) throws(SpladeError) {
+        guard let value = members[key] else { return }
+        guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init) else {
+            throw error(key, "\(key) must be a number\(value.typeName == "null" ? ", not null" : "")")
+        }
+        guard number.isFinite else { throw error(key, "\(key) must be a finite number, not \(number)") }
+        let within = (minimum.map { number >= $0 } ?? true) && (limit.map { number < $0 } ?? true)
+            && (maximum.map { number <= $0 } ?? true)
+        guard within else {
+            let bounds = [minimum.map { "at least \(Self.text($0))" }, limit.map { "below \(Self.text($0))" },
+                          maximum.map { "at most \(Self.text($0))" }].compactMap { $0 }
+            throw error(key, "\(key) must be \(bounds.joined(separator: " and ")), not \(Self.text(number))")
+        }
         target = number
     }
 
-    func float(_ key: String, into target: inout Float) throws(SpladeError) {
+    /// A bound or value as the configuration would write it (1, not 1.0).
+    static func text(_ x: Double) -> String { x == x.rounded() && abs(x) < 1e15 ? String(Int(x)) : "\(x)" }
+
+    func float(_ key: String, into target: inout Float, atLeast minimum: Double? = nil, below limit: Double? = nil)
+        throws(SpladeError) {
         var value = Double(target)
-        try double(key, into: &value)
+        try double(key, into: &value, atLeast: minimum, below: limit)
+        guard Float(value).isFinite else { throw error(key, "\(key) \(value) is beyond the range of a float32") }
         target = Float(value)
+    }
+
+    /// A number of steps: a fraction of the run below 1, else a count (truncated, as int() does); never negative.
+    func stepCount(_ key: String, into target: inout Double) throws(SpladeError) {
+        var value = target
+        try double(key, into: &value, atLeast: 0)
+        guard value < 1 || Int(exactly: value.rounded(.towardZero)) != nil, value < 0x1p53 else {
+            throw error(key, "\(key) \(value) is not a step count")
+        }
+        target = value
+    }
+
+    /// `PREFIX_strategy` with `PREFIX_steps`, as TrainingArguments reads them: "no", "epoch", or "steps" every
+    /// `PREFIX_steps` steps (an integer, or below 1 a fraction of the run).
+    func interval(_ prefix: String, default fallback: StepInterval) throws(SpladeError) -> StepInterval {
+        let strategyKey = prefix + "_strategy", stepsKey = prefix + "_steps"
+        var steps: Double
+        if case .steps(let given) = fallback { steps = given } else { steps = 500 }
+        try double(stepsKey, into: &steps, atLeast: 0)
+        guard steps > 0, steps < 1 || Int(exactly: steps) != nil else {
+            throw error(stepsKey, "\(stepsKey) must be an integer, or below 1 a fraction of the run, not \(Self.text(steps))")
+        }
+        // An unquoted `no` is YAML's false: the value meant is "no".
+        if case .bool(false)? = members[strategyKey] { return .never }
+        switch try optionalString(strategyKey) {
+        case nil, "steps": return .steps(steps)
+        case "epoch": return .epoch
+        case "no": return .never
+        case let other?:
+            throw error(strategyKey, "\(strategyKey) \"\(other)\" is not supported (no, steps, epoch"
+                        + (prefix == "save" ? "; best needs an evaluation, which this trainer does not run)" : ")"))
+        }
     }
 
     /// A probability within 0 and 1, nil when `key` is not set.
@@ -434,7 +522,7 @@ struct ConfigReader {
     func integer(_ key: String, into target: inout Int, minimum: Int? = nil) throws(SpladeError) {
         var value = Double(target)
         try double(key, into: &value)
-        guard let integer = Int(exactly: value) else { throw error(key, "\(key) must be an integer") }
+        guard let integer = Int(exactly: value), abs(value) < 0x1p53 else { throw error(key, "\(key) must be an integer") }
         if let minimum, integer < minimum { throw error(key, "\(key) must be at least \(minimum)") }
         target = integer
     }

@@ -44,15 +44,28 @@ public enum TrainingData {
         }
         guard isDirectory.boolValue else { return [path] }
         let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        let found = names.filter { $0.hasSuffix(".jsonl") || $0.hasSuffix(".jsonl.zst") }.sorted().map { path + "/" + $0 }
+        let found = names.filter(isTrainingFile).sorted().map { path + "/" + $0 }
         guard !found.isEmpty else { throw SpladeError(.missingInput, "no .jsonl files in the directory", location: path) }
         return found
+    }
+
+    static func isTrainingFile(_ name: String) -> Bool { name.hasSuffix(".jsonl") || name.hasSuffix(".jsonl.zst") }
+
+    /// The files of the directories among `paths` that loading passes over (not .jsonl / .jsonl.zst, not hidden),
+    /// so that a .json file put there by mistake is said rather than silently left out.
+    public static func filesPassedOver(in paths: [String]) -> [String] {
+        paths.flatMap { path -> [String] in
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return [] }
+            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
+            return names.filter { !isTrainingFile($0) && !$0.hasPrefix(".") }.sorted().map { path + "/" + $0 }
+        }
     }
 
     static func parse(_ line: Line, file: String, groupSize: Int, teacherScoresNeededBy losses: [String] = [])
         throws(SpladeError) -> TrainingExample {
         let location = "\(file):\(line.number)"
-        let json = try JSONLine.value(line.bytes, location: location)
+        let json = try JSONLine.object(line.bytes, location: location)
         func field(_ keys: [String]) -> JSONValue? { keys.lazy.compactMap { json[$0] }.first }
         func texts(_ keys: [String], _ what: String) throws(SpladeError) -> [String] {
             switch field(keys) {
@@ -82,8 +95,11 @@ public enum TrainingData {
             }
             return result
         }
-        guard let query = field(queryKeys)?.stringValue else {
+        guard let queryField = field(queryKeys) else {
             throw SpladeError(.badInput, "no query (one of \(queryKeys.joined(separator: "|")))", location: location)
+        }
+        guard let query = queryField.stringValue else {
+            throw SpladeError(.badInput, "the query is \(queryField.typeName), expected a text", location: location)
         }
         let positives = try texts(positiveKeys, "positives"), negatives = try texts(negativeKeys, "negatives")
         guard !positives.isEmpty else { throw SpladeError(.badInput, "no positives", location: location) }
@@ -117,6 +133,8 @@ struct SampledGroup {
     var query: String
     var documents: [String]
     var labels: [Float]
+    /// The row's FILE:LINE, for errors about its texts.
+    var location: String
 
     /// Samples row `row` for epoch `epoch`: the positive uniformly, the negatives without replacement
     /// (with replacement when the row has fewer than G − 1). Labels are the teacher scores as given
@@ -133,6 +151,7 @@ struct SampledGroup {
             negativeIndices = (0..<(groupSize - 1)).map { _ in Int(random.next() % UInt64(source.negatives.count)) }
         }
         query = source.query
+        location = source.location
         documents = [source.positives[p]] + negativeIndices.map { source.negatives[$0] }
         // (A group of one samples no negative, so its row needs no negative scores.)
         if binarize || source.positiveScores == nil || (groupSize > 1 && source.negativeScores == nil) {
