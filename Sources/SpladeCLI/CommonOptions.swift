@@ -28,12 +28,15 @@ public struct StreamOptions: ParsableArguments {
 
     public func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        if input.isEmpty { throw ValidationError("-i needs a file name ('-' is standard input)") }
+        if output.isEmpty { throw ValidationError("-o needs a file name ('-' is standard output)") }
     }
 }
 
 extension ComputeDevice: ExpressibleByArgument {
     public init?(argument: String) { self.init(argument) }
     public static var allValueStrings: [String] { ["cpu", "cuda", "auto"] }
+    public static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 }
 
 extension GPUPrecision: ExpressibleByArgument {}
@@ -92,8 +95,11 @@ public struct TextInputOptions: ParsableArguments {
                                valueName: "name"))
     public var field: [String] = []
 
-    @Option(help: ArgumentHelp("Id field of JSON Lines input (a string or number, passed through).", valueName: "name"))
-    public var idField: String = "id"
+    @Option(name: .customLong("id-field"),
+            help: ArgumentHelp("Id field of JSON Lines input (a string or number, passed through; default: id).", valueName: "name"))
+    public var idFieldOption: String?
+    /// --id-field, else "id".
+    public var idField: String { idFieldOption ?? "id" }
 
     @Flag(help: "Input is plain text, one text per line; the id is the line number.")
     public var lines = false
@@ -106,6 +112,7 @@ public struct TextInputOptions: ParsableArguments {
 
     public func validate() throws {
         if lines && !field.isEmpty { throw ValidationError("--field applies to JSON Lines input, not --lines") }
+        if lines && idFieldOption != nil { throw ValidationError("--id-field applies to JSON Lines input (--lines numbers the lines)") }
         try Self.validateFieldNames(field)
     }
 

@@ -207,7 +207,7 @@ public final class OutputSink {
     }
 }
 
-/// Temporary outputs to delete if the tool is interrupted (SIGINT/SIGTERM).
+/// Temporary outputs to delete if the tool is interrupted (SIGINT, SIGTERM, SIGHUP).
 enum TemporaryFiles {
     nonisolated(unsafe) private static var paths: [String] = []
     private static let lock = PthreadMutex()

@@ -9,13 +9,13 @@ import SpladeCore
 /// What every tool does around its work: process set-up, and turning errors into the documented
 /// exit statuses and messages.
 public enum ToolMain {
-    /// The signal (SIGINT or SIGTERM) received by a tool run with `interruptible`, or 0.
+    /// The signal (SIGINT, SIGTERM or SIGHUP) received by a tool run with `interruptible`, or 0.
     nonisolated(unsafe) public static var interruption: Int32 = 0
-    /// What a second SIGINT/SIGTERM says before ending an interruptible tool (allocated once, never freed).
+    /// What a second SIGINT/SIGTERM/SIGHUP says before ending an interruptible tool (allocated once, never freed).
     nonisolated(unsafe) private static var secondInterruptionMessage: UnsafeBufferPointer<UInt8>?
 
     /// Runs `body`; a `SpladeError` is printed in the toolkit's format and becomes its exit status.
-    /// With `interruptible`, the first SIGINT/SIGTERM only sets `interruption` (the tool finishes
+    /// With `interruptible`, the first SIGINT/SIGTERM/SIGHUP only sets `interruption` (the tool finishes
     /// its step, saves and exits 128 + signal); a second one ends it at once.
     public static func run(_ toolName: String, interruptible: Bool = false, _ body: () throws -> Void) throws {
         Diagnostics.toolName = toolName
@@ -36,6 +36,7 @@ public enum ToolMain {
         sigemptyset(&unblock)
         sigaddset(&unblock, SIGINT)
         sigaddset(&unblock, SIGTERM)
+        sigaddset(&unblock, SIGHUP)
         sigprocmask(SIG_UNBLOCK, &unblock, nil)
         if interruptible {
             // Formatted now: a signal handler may only write(2) what exists.
@@ -44,7 +45,11 @@ public enum ToolMain {
             _ = buffer.initialize(from: message)
             secondInterruptionMessage = UnsafeBufferPointer(buffer)
         }
-        for sig in [SIGINT, SIGTERM] {
+        // SIGHUP (a dropped ssh session) too, unless it is ignored: nohup asks that of the tool.
+        var hangUp = sigaction()
+        sigaction(SIGHUP, nil, &hangUp)
+        let hangUpIgnored = unsafeBitCast(hangUp.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+        for sig in [SIGINT, SIGTERM] + (hangUpIgnored ? [] : [SIGHUP]) {
             if interruptible {
                 signal(sig) { received in
                     if ToolMain.interruption != 0 {

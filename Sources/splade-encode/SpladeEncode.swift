@@ -75,8 +75,11 @@ struct SpladeEncode: SpladeTool {
         guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if inputKeys != nil && !convert { throw ValidationError("--input-keys applies to --convert (texts have no keys)") }
-        if convert && (!textOptions.field.isEmpty || textOptions.lines || timings) {
-            throw ValidationError("--convert reads vectors: --field, --lines and --timings apply to texts")
+        if convert && (!textOptions.field.isEmpty || textOptions.lines || textOptions.idFieldOption != nil || timings) {
+            throw ValidationError("--convert reads vectors: --field, --id-field, --lines and --timings apply to texts")
+        }
+        if convert && stream.skipInvalid {
+            throw ValidationError("--skip-invalid applies to texts: --convert stops at an invalid vector (status 65)")
         }
         if let threshold, !threshold.isFinite { throw ValidationError("--threshold must be a finite number") }
     }

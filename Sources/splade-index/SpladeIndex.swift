@@ -31,7 +31,8 @@ struct SpladeIndex: SpladeTool {
             with status 75, or waits with --wait. --add and --delete write only what changes. \
             The manifest (INDEX/gen-N/manifest.json) records the format version, counts, build \
             parameters and the vocabulary fingerprint; splade-search refuses queries from another \
-            vocabulary. --check verifies every checksum and invariant (status 65 when corrupt).
+            vocabulary. With --model the index also keeps the vocabulary itself (gen-N/vocab.txt), which CIFF \
+            export and JSON Lines queries keyed by token strings need. --check verifies every checksum and invariant (status 65 when corrupt).
 
             Several -i merge vector streams, e.g. the shards of splade-encode --shard I/N: they must \
             share one vocabulary fingerprint, and a document id may occur in only one of them (status \
@@ -52,7 +53,7 @@ struct SpladeIndex: SpladeTool {
 
             EXAMPLES
               splade-encode --model M --field title,text < docs.jsonl | splade-index --model M -o idx
-              splade-encode --model M --format binary < docs.jsonl | splade-index -o idx --quiet
+              splade-encode --model M --format binary < docs.jsonl | splade-index --model M -o idx --quiet
               splade-tokenize --model M --field title,text < docs.jsonl | splade-index --bm25 --model M -o bm25
               splade-encode --model M < new.jsonl | splade-index --model M -o idx --add
               splade-index -o idx --delete gone.txt

@@ -10,6 +10,8 @@ struct Query: Sendable {
 
 /// Reads queries in batches and turns them into vectors, checking that they share the indexes' vocabulary.
 final class QuerySource {
+    /// Where each query id was read, to refuse a repeated one.
+    private var firstLocation: [ExactID: String] = [:]
     private enum Input {
         case texts(LineReader, TextRecordFormat, model: QueryEncoder?, tokens: QueryEncoder)
         case vectors(VectorReader)
@@ -101,9 +103,17 @@ final class QuerySource {
 
     /// Status 65 for a query id that a TREC run cannot hold.
     private func checkId(_ id: JSONValue, location: String) throws(SpladeError) {
-        guard trecIds, !RunWriter.isTRECField(id.idText ?? "") else { return }
-        throw SpladeError(.badInput, "query id \"\(id.idText ?? "")\" cannot be a TREC run's field (non-empty, without whitespace)",
-                          location: location, hint: "write JSON Lines with --format json")
+        let text = id.idText ?? ""
+        if trecIds && !RunWriter.isTRECField(text) {
+            throw SpladeError(.badInput, "query id \"\(text)\" cannot be a TREC run's field (non-empty, without whitespace)",
+                              location: location, hint: "write JSON Lines with --format json")
+        }
+        // A run holds one ranking per query: a second one under the same id would be merged with the first by
+        // trec_eval and splade-eval.
+        if let first = firstLocation.updateValue(location, forKey: ExactID(text)) {
+            throw SpladeError(.badInput, "query id \"\(text)\" was already read at \(first)", location: location,
+                              hint: "each query needs an id of its own (1 and \"1\" are the same id)")
+        }
     }
 
     /// Up to `count` queries, nil at the end.

@@ -125,13 +125,41 @@ struct EncodeCLITests {
         let long = try Tools.run("splade-encode", ["--model", model, "--max-length", "513", "--lines"], stdin: "短い\n")
         #expect(long.status == 64 && long.stderr.contains("exceeds the model's 512 positions"), "\(long.stderr)")
         #expect(try Tools.run("splade-encode", ["--convert", "--format", "binary"], stdin: "{\"id\":1,\"vector\":{\"3\":1}}\n").status == 64)
-        for textOption in [["--lines"], ["--field", "title"], ["--timings"]] {
+        for textOption in [["--lines"], ["--field", "title"], ["--timings"], ["--id-field", "docid"]] {
             let misplaced = try Tools.run("splade-encode", ["--convert", "--model", model] + textOption)
             #expect(misplaced.status == 64 && misplaced.stderr.contains("--convert reads vectors"), "\(misplaced.stderr)")
         }
+        // Options that would otherwise be silently ignored, and an empty file name, refused before any work.
+        let skipping = try Tools.run("splade-encode", ["--convert", "--model", model, "--skip-invalid"])
+        #expect(skipping.status == 64 && skipping.stderr.contains("--skip-invalid applies to texts"), "\(skipping.stderr)")
+        let idOfLines = try Tools.run("splade-encode", ["--model", model, "--lines", "--id-field", "x"], stdin: "a\n")
+        #expect(idOfLines.status == 64 && idOfLines.stderr.contains("--id-field applies to JSON Lines input"), "\(idOfLines.stderr)")
+        let unnamed = try Tools.run("splade-encode", ["--model", model, "--lines", "-o", ""], stdin: "a\n")
+        #expect(unnamed.status == 64 && unnamed.stderr.contains("-o needs a file name"), "\(unnamed.stderr)")
         let full = try Tools.run("splade-encode", ["--model", model, "--lines"], stdin: "a\n", stdoutPath: "/dev/full")
         #expect(full.status == 74)
         let head = try Tools.shell("splade-encode --model '\(model)' -i '\(texts)' | head -1")
         #expect(head.status == 0 && head.stdoutLines.count == 1 && head.stderr.isEmpty, "\(head.stderr)")
+    }
+
+    /// A hang-up (a dropped ssh session) removes the temporary output as SIGINT and SIGTERM do; under nohup, where it is
+    /// ignored, the tool leaves it ignored.
+    @Test func aHangUpLeavesNoTemporaryOutputAndNohupIsHonoured() throws {
+        let directory = NSTemporaryDirectory() + "splade-hup-\(UUID())"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Enough lines to be still encoding a second in, on any machine.
+        try String(repeating: "東京は日本の首都であり、多くの人が暮らしている。\n", count: 20_000)
+            .write(toFile: directory + "/in.txt", atomically: true, encoding: .utf8)
+        let script = """
+            cd '\(directory)'
+            splade-encode --model '\(model)' --lines --threads 1 -i in.txt -o hup.jsonl & pid=$!
+            sleep 1; kill -HUP $pid; wait $pid; echo "hup $?"
+            nohup splade-encode --model '\(model)' --lines --threads 1 -i in.txt -o nohup.jsonl >/dev/null 2>&1 & pid=$!
+            sleep 1; kill -HUP $pid; wait $pid; echo "nohup $?"
+            """
+        let run = try Tools.shell(script)
+        #expect(run.stdoutText.contains("hup 129") && run.stdoutText.contains("nohup 0"), "\(run.stdoutText) \(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["in.txt", "nohup.jsonl"])
     }
 }

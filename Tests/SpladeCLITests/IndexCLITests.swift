@@ -31,13 +31,14 @@ enum IndexCLISupport {
 
     /// A hand-made binary vector stream (uncompressed; the reader accepts both) with a chosen vocabulary
     /// fingerprint and records of (id, [(token id, weight)]).
-    static func binaryStream(fingerprint: UInt64, vocabularySize: UInt32 = 30522,
+    /// `numberIds`: the ids are written as number ids (record kind 1, their JSON text).
+    static func binaryStream(fingerprint: UInt64, vocabularySize: UInt32 = 30522, numberIds: Bool = false,
                              records: [(id: String, terms: [(UInt32, Float)])]) -> Data {
         var bytes = [UInt8]("SPLADEVS".utf8)
         func append<T: FixedWidthInteger>(_ value: T) { withUnsafeBytes(of: value.littleEndian) { bytes.append(contentsOf: $0) } }
         append(UInt16(1)); bytes += [1, 0]; append(vocabularySize); append(fingerprint)
         for record in records {
-            bytes.append(0); append(UInt32(record.id.utf8.count)); bytes += Array(record.id.utf8)
+            bytes.append(numberIds ? 1 : 0); append(UInt32(record.id.utf8.count)); bytes += Array(record.id.utf8)
             append(UInt32(record.terms.count))
             for (id, _) in record.terms { append(id) }
             for (_, weight) in record.terms { append(weight.bitPattern) }
@@ -326,6 +327,17 @@ struct IndexCLITests {
             let run = try Tools.run("splade-index", ["-i", directory + "/bad.vec", "-o", index, "--quiet"])
             #expect(run.status == 65 && run.stderr.contains("bad.vec: record 2: weight \(weight) of token id 2002"), "\(run.stderr)")
             #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == current)
+        }
+        // A number id goes into JSON as it is written: one that is no JSON number would make invalid JSON (or more records).
+        for (id, valid) in [("7", true), ("-1.5e3", true), ("abc", false), ("01", false), ("1,\"vector\":{}}", false)] {
+            let stream = IndexCLISupport.binaryStream(fingerprint: fingerprint, numberIds: true, records: [(id, [(2001, 1)])])
+            try stream.write(to: URL(fileURLWithPath: directory + "/ids.vec"))
+            let run = try Tools.run("splade-encode", ["--convert", "--keys", "ids", "-i", directory + "/ids.vec"])
+            if valid {
+                #expect(run.status == 0 && run.stdoutText == "{\"id\":\(id),\"vector\":{\"2001\":1.0}}\n", "\(run.stdoutText) \(run.stderr)")
+            } else {
+                #expect(run.status == 65 && run.stderr.contains("ids.vec: record 1: corrupt vector stream (number id"), "\(run.stderr)")
+            }
         }
         let tiny = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", directory + "/tiny", "--quiet"],
                                  stdin: "{\"id\":\"t\",\"vector\":{\"2001\":1e-43}}\n")

@@ -155,6 +155,11 @@ struct SearchCLITests {
         let query = try Tools.run("splade-search", search, stdin: "{\"id\":\"q\",\"vector\":{\"2002\":1.0}}\n"
                                                                   + "{\"id\":\"my query\",\"vector\":{\"2002\":1.0}}\n")
         #expect(query.status == 65 && query.stderr.contains("<stdin>:2: query id \"my query\""), "\(query.stderr)")
+        // One ranking per query id: a repeated id (which an evaluation would merge with the first) is refused.
+        let twice = try Tools.run("splade-search", search, stdin: "{\"id\":1,\"vector\":{\"2002\":1.0}}\n"
+                                                                  + "{\"id\":\"1\",\"vector\":{\"2003\":1.0}}\n")
+        #expect(twice.status == 65 && twice.stderr.contains("<stdin>:2: query id \"1\" was already read at <stdin>:1"),
+                "\(twice.stderr)")
         #expect(try Tools.run("splade-search", search + ["--tag", "my tag"], stdin: spaced).status == 64)
         #expect(try Tools.run("splade-search", search + ["--index", directory + "/idx"], stdin: spaced).status == 64)
     }
@@ -221,7 +226,7 @@ struct SearchCLITests {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let index = try IndexCLISupport.buildIndex(in: directory, count: 300)
-        let queries = String(repeating: "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5,\"2300\":1}}\n", count: 200)
+        let queries = (0..<200).map { "{\"id\":\"q\($0)\",\"vector\":{\"2001\":1.0,\"2100\":0.5,\"2300\":1}}\n" }.joined()
         try IndexCLISupport.write(queries, to: directory + "/q.jsonl")
         let head = try Tools.shell("splade-search --index '\(index)' --vectors --keys ids -i '\(directory)/q.jsonl' | head -1")
         #expect(head.status == 0 && head.stdoutLines.count == 1 && head.stderr.isEmpty, "\(head.stderr)")

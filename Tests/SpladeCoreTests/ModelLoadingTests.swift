@@ -36,6 +36,9 @@ import Testing
         (#"{"a":{"dtype":"I8","shape":[2],"data_offsets":[0,2]}}"#, 2, "unsupported dtype I8"),
         (#"{"a":{"dtype":"F32","shape":[2]}}"#, 8, "missing shape or data_offsets"),
         (#"{"a":"#, 0, "header"),
+        // Two tensors over the same bytes (safetensors and transformers refuse this too).
+        (#"{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},"b":{"dtype":"F32","shape":[1],"data_offsets":[4,8]}}"#, 8,
+         "tensors a and b overlap"),
     ])
     func rejectsHostileHeaders(header: String, dataBytes: Int, message: String) throws {
         let path = try write(file(header: header, data: [UInt8](repeating: 0, count: dataBytes)))
@@ -44,6 +47,19 @@ import Testing
         } throws: { error in
             (error as? SpladeError).map { $0.kind == .badInput && $0.description.contains(message) } ?? false
         }
+    }
+
+    /// A diverged run's NaN or infinite weights would make every vector NaN, silently empty once pooled.
+    @Test(arguments: [Float.nan, .infinity, -.infinity])
+    func rejectsNonFiniteWeights(value: Float) throws {
+        for position in [0, 8, 10] {  // in the eight-lane part and in the tail
+            var values = [Float](repeating: 0.5, count: 11)
+            values[position] = value
+            let path = try write(Safetensors.encode(["w": NamedTensor(shape: [11], values: values)]))
+            let error = #expect(throws: SpladeError.self) { try Safetensors.read(path) }
+            #expect(error?.message == "tensor w holds NaN or infinite values", "\(String(describing: error))")
+        }
+        #expect(Safetensors.allFinite([Float](repeating: .greatestFiniteMagnitude, count: 17)))
     }
 
     @Test func rejectsAHeaderLengthBeyondTheFile() throws {

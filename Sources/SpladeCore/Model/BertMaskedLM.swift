@@ -84,15 +84,22 @@ public final class BertMaskedLM: SpladeEncoding {
                 }
             }
         }
-        return sequences.indices.map { s in
+        var vectors: [SparseVector] = []
+        for s in sequences.indices {
             let maxima = running + s * v
             var vector = SparseVector()
             for j in 0..<v where maxima[j] > 0 {
+                // Finite weights (loading checks them) can still overflow float32 in the products.
+                guard maxima[j].isFinite else {
+                    throw SpladeError(.badInput, "the model's logit for token id \(j) overflows float32 (infinite)",
+                                      hint: "the checkpoint's weights are far out of range: a diverged training run?")
+                }
                 vector.indices.append(Int32(j))
                 vector.values.append(SpladePooling.weight(maxLogit: maxima[j]))
             }
-            return vector
+            vectors.append(vector)
         }
+        return vectors
     }
 
     /// The MLM logits [L, V] of one sequence (for checking against a reference).

@@ -44,9 +44,29 @@ public enum Safetensors {
                 throw SpladeError(.badInput, "integer tensor \(name) holds values beyond 2^24, which Float32 cannot represent exactly",
                                   location: path)
             }
+            // A diverged run's weights: every vector computed from them would be NaN, silently empty once pooled.
+            guard allFinite(values) else {
+                throw SpladeError(.badInput, "tensor \(name) holds NaN or infinite values", location: path,
+                                  hint: "the checkpoint is broken (a training run that diverged?): take an earlier one")
+            }
             tensors[name] = NamedTensor(shape: entry.shape, values: values)
         }
         return tensors
+    }
+
+    /// Whether no value is NaN or infinite (x · 0 is 0 for every finite x, NaN otherwise), eight lanes at a time.
+    static func allFinite(_ values: [Float]) -> Bool {
+        values.withUnsafeBufferPointer { buffer in
+            var lanes = SIMD8<Float>(repeating: 0)
+            let whole = buffer.count / 8 * 8
+            let raw = UnsafeRawPointer(buffer.baseAddress)
+            for i in stride(from: 0, to: whole, by: 8) {
+                lanes += raw!.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * 0
+            }
+            var sum = lanes.sum()
+            for i in whole..<buffer.count { sum += buffer[i] * 0 }
+            return sum == 0
+        }
     }
 
     static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws(SpladeError) -> [(String, Entry)] {
@@ -95,6 +115,11 @@ public enum Safetensors {
                 throw fail("\(name): \(end - begin) data bytes for shape \(shape) of \(dtypeName)")
             }
             entries.append((name, Entry(dtype: dtype, shape: shape, begin: dataStart + begin, end: dataStart + end)))
+        }
+        // Two tensors over the same bytes are a corrupt header (safetensors and transformers refuse it too).
+        let byPlace = entries.filter { $0.1.begin < $0.1.end }.sorted { ($0.1.begin, $0.0) < ($1.1.begin, $1.0) }
+        for (previous, next) in zip(byPlace, byPlace.dropFirst()) where next.1.begin < previous.1.end {
+            throw fail("tensors \(previous.0) and \(next.0) overlap in the data")
         }
         return entries
     }

@@ -183,27 +183,33 @@ private final class BinaryInput {
                                   fingerprint: Self.integer(bytes, at: 16, as: UInt64.self))
     }
 
-    /// The next record, or nil at the end record.
-    func readRecord(location: String, header: VectorStreamHeader) throws(SpladeError) -> VectorRecord? {
+    /// The next record, or nil at the end record. `location` names it in errors (built only for one).
+    func readRecord(location: @autoclosure () -> String, header: VectorStreamHeader) throws(SpladeError) -> VectorRecord? {
         let kind = try require(1, what: "a record").first!
         if kind == 0xFF { return nil }
-        guard kind <= 1 else { throw SpladeError(.badInput, "corrupt vector stream (record kind \(kind))", location: location) }
+        guard kind <= 1 else { throw SpladeError(.badInput, "corrupt vector stream (record kind \(kind))", location: location()) }
         let idLength = Int(Self.integer(try require(4, what: "an id length"), at: 0, as: UInt32.self))
-        guard idLength <= 1 << 20 else { throw SpladeError(.badInput, "corrupt vector stream (id of \(idLength) bytes)", location: location) }
+        guard idLength <= 1 << 20 else { throw SpladeError(.badInput, "corrupt vector stream (id of \(idLength) bytes)", location: location()) }
         let idBytes = Array(try require(idLength, what: "an id"))
-        guard UTF8Validation.isValid(idBytes) else { throw SpladeError(.badInput, "id is not valid UTF-8", location: location) }
+        guard UTF8Validation.isValid(idBytes) else { throw SpladeError(.badInput, "id is not valid UTF-8", location: location()) }
         let idText = String(decoding: idBytes, as: UTF8.self)
+        // A number id is written into JSON as it is: it must be a JSON number (man 5 splade-vectors).
+        if kind == 1 {
+            guard case .number? = try? JSON.parse(idBytes) else {
+                throw SpladeError(.badInput, "corrupt vector stream (number id \"\(idText)\" is not a JSON number)", location: location())
+            }
+        }
         let count = Int(Self.integer(try require(4, what: "a vector length"), at: 0, as: UInt32.self))
         guard count <= header.vocabularySize else {
             throw SpladeError(.badInput, "corrupt vector stream (\(count) entries for a vocabulary of \(header.vocabularySize))",
-                              location: location)
+                              location: location())
         }
         let indexBytes = try require(4 * count, what: "token ids")
         var indices = [Int32](repeating: 0, count: count)
         for i in 0..<count {
             let index = Self.integer(indexBytes, at: 4 * i, as: UInt32.self)
             guard Int(index) < header.vocabularySize, i == 0 || Int32(index) > indices[i - 1] else {
-                throw SpladeError(.badInput, "corrupt vector stream (token ids not ascending within the vocabulary)", location: location)
+                throw SpladeError(.badInput, "corrupt vector stream (token ids not ascending within the vocabulary)", location: location())
             }
             indices[i] = Int32(index)
         }
@@ -213,7 +219,7 @@ private final class BinaryInput {
             // Checked as JSON Lines and matrix weights are: an infinite weight would make the index's scale infinite.
             let value = Float(bitPattern: Self.integer(valueBytes, at: 4 * i, as: UInt32.self))
             guard value.isFinite, value >= 0 else {
-                throw SpladeError(.badInput, "weight \(value) of token id \(indices[i]) is negative or not finite", location: location)
+                throw SpladeError(.badInput, "weight \(value) of token id \(indices[i]) is negative or not finite", location: location())
             }
             values[i] = value
         }
