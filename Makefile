@@ -86,13 +86,15 @@ man:
 	    --see-also "$(addsuffix .1,$(TOOLS)) splade-vectors.5" > man/$$t.1; \
 	done
 
+## (ArgumentParser's scripts offer a `help` subcommand, which a tool without subcommands refuses: those lines go.)
 completions:
 	swift build
 	@mkdir -p completions/bash completions/zsh completions/fish
 	@for t in $(TOOLS); do \
-	  $(DEBUG_BIN)/$$t --generate-completion-script bash > completions/bash/$$t; \
-	  $(DEBUG_BIN)/$$t --generate-completion-script zsh > completions/zsh/_$$t; \
-	  $(DEBUG_BIN)/$$t --generate-completion-script fish > completions/fish/$$t.fish; \
+	  $(DEBUG_BIN)/$$t --generate-completion-script bash | sed "/compgen -W 'help' -- /d" > completions/bash/$$t; \
+	  $(DEBUG_BIN)/$$t --generate-completion-script zsh | sed "/'help:Show subcommand help information.'/d" > completions/zsh/_$$t; \
+	  $(DEBUG_BIN)/$$t --generate-completion-script fish | sed "/-fa 'help' -d 'Show subcommand help information.'/d" \
+	    > completions/fish/$$t.fish; \
 	done
 
 ## check-docs: fails when man/ or completions/ no longer match the code, or a page lost part of the help

@@ -98,4 +98,3 @@ complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_o
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" o output' -s 'o' -l 'output' -d 'Output file, written atomically (\'-\' is standard output; a device or pipe such as /dev/null is written directly).' -rF
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_positional "splade-eval" -ge 1' -F
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" h help' -s 'h' -l 'help' -d 'Show help information.'
-complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_positional "splade-eval" -eq 2' -fa 'help' -d 'Show subcommand help information.'

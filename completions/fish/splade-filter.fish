@@ -97,4 +97,3 @@ complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_fla
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" aug-factor' -l 'aug-factor' -d 'Write every kept row this many times, shuffled.' -rfka ''
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" seed' -l 'seed' -d 'Seed of the --aug-factor shuffles.' -rfka ''
 complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_flags_or_options "splade-filter" h help' -s 'h' -l 'help' -d 'Show help information.'
-complete -c 'splade-filter' -n '__splade-filter_should_offer_completions_for_positional "splade-filter" -eq 1' -fa 'help' -d 'Show subcommand help information.'

@@ -103,4 +103,3 @@ complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" quiet' -l 'quiet' -d 'No progress display, even on a terminal: only the one-line summary and any warnings (for cron logs).'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" progress' -l 'progress' -d 'Show progress on standard error even when it is not a terminal.'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" h help' -s 'h' -l 'help' -d 'Show help information.'
-complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_positional "splade-index" -eq 1' -fa 'help' -d 'Show subcommand help information.'

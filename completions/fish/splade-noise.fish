@@ -85,4 +85,3 @@ complete -c 'splade-noise' -n '__splade-noise_should_offer_completions_for_flags
 complete -c 'splade-noise' -n '__splade-noise_should_offer_completions_for_flags_or_options "splade-noise" extra' -l 'extra' -d 'Add the tokens of a file (separated by whitespace, as in a noise_tokens string); each must be in the vocabulary.' -rF
 complete -c 'splade-noise' -n '__splade-noise_should_offer_completions_for_flags_or_options "splade-noise" o output' -s 'o' -l 'output' -d 'Output file, written atomically (\'-\' is standard output; a device or pipe such as /dev/null is written directly).' -rF
 complete -c 'splade-noise' -n '__splade-noise_should_offer_completions_for_flags_or_options "splade-noise" h help' -s 'h' -l 'help' -d 'Show help information.'
-complete -c 'splade-noise' -n '__splade-noise_should_offer_completions_for_positional "splade-noise" -eq 1' -fa 'help' -d 'Show subcommand help information.'
