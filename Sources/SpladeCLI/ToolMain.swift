@@ -46,9 +46,8 @@ public enum ToolMain {
             secondInterruptionMessage = UnsafeBufferPointer(buffer)
         }
         // SIGHUP (a dropped ssh session) too, unless it is ignored: nohup asks that of the tool.
-        var hangUp = sigaction()
-        sigaction(SIGHUP, nil, &hangUp)
-        let hangUpIgnored = unsafeBitCast(hangUp.__sigaction_handler.sa_handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
+        // (signal(2) returns the disposition it replaces; ignoring is harmless for the moment until the handler is set.)
+        let hangUpIgnored = unsafeBitCast(signal(SIGHUP, SIG_IGN), to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
         for sig in [SIGINT, SIGTERM] + (hangUpIgnored ? [] : [SIGHUP]) {
             if interruptible {
                 signal(sig) { received in

@@ -122,7 +122,8 @@ public enum Checkpoint {
             throw SpladeError(.badInput, "missing or malformed trainer_state.json", location: directory)
         }
         // The step names the directory (checkpoint-N); one that does not, or a negative count, is not what a run wrote.
-        let named = Int(URL(fileURLWithPath: directory).lastPathComponent.dropFirst("checkpoint-".count))
+        let name = URL(fileURLWithPath: directory).lastPathComponent
+        let named = name.hasPrefix("checkpoint-") ? Int(name.dropFirst("checkpoint-".count)) : nil
         guard step >= 0, adam >= 0, named == nil || named == step else {
             throw SpladeError(.badInput, "trainer_state.json: global_step \(step) and adam_steps \(adam) are not the state of "
                               + "this checkpoint", location: directory)
