@@ -113,6 +113,7 @@ public struct TextInputOptions: ParsableArguments {
     public func validate() throws {
         if lines && !field.isEmpty { throw ValidationError("--field applies to JSON Lines input, not --lines") }
         if lines && idFieldOption != nil { throw ValidationError("--id-field applies to JSON Lines input (--lines numbers the lines)") }
+        if idFieldOption?.isEmpty == true { throw ValidationError("--id-field takes a field name") }
         try Self.validateFieldNames(field)
     }
 

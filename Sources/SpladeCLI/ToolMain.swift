@@ -31,13 +31,14 @@ public enum ToolMain {
     private static func installSignalHandlers(interruptible: Bool) {
         // A closed pipe shows up as EPIPE from write(2), which OutputSink turns into a quiet exit.
         signal(SIGPIPE, SIG_IGN)
-        // A parent may have started us with these signals blocked (the mask survives exec): unblock them.
-        var unblock = sigset_t()
-        sigemptyset(&unblock)
-        sigaddset(&unblock, SIGINT)
-        sigaddset(&unblock, SIGTERM)
-        sigaddset(&unblock, SIGHUP)
-        sigprocmask(SIG_UNBLOCK, &unblock, nil)
+        // Blocked while the handlers are set, so that none is lost or meets a half-made state (a blocked signal stays
+        // pending, even while ignored); unblocked after, also when a parent started us with them blocked (the mask
+        // survives exec).
+        var stops = sigset_t()
+        sigemptyset(&stops)
+        for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stops, sig) }
+        sigprocmask(SIG_BLOCK, &stops, nil)
+        defer { sigprocmask(SIG_UNBLOCK, &stops, nil) }
         if interruptible {
             // Formatted now: a signal handler may only write(2) what exists.
             let message = Array("\(Diagnostics.toolName): interrupted again: stopping now, without saving\n".utf8)
@@ -45,13 +46,16 @@ public enum ToolMain {
             _ = buffer.initialize(from: message)
             secondInterruptionMessage = UnsafeBufferPointer(buffer)
         }
-        // SIGHUP (a dropped ssh session) too, unless it is ignored: nohup asks that of the tool.
-        // (signal(2) returns the disposition it replaces; ignoring is harmless for the moment until the handler is set.)
+        // SIGHUP (a dropped ssh session) too, unless it is ignored: nohup asks that of the tool. (signal(2) returns the
+        // disposition it replaces.)
         let hangUpIgnored = unsafeBitCast(signal(SIGHUP, SIG_IGN), to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
         for sig in [SIGINT, SIGTERM] + (hangUpIgnored ? [] : [SIGHUP]) {
             if interruptible {
                 signal(sig) { received in
                     if ToolMain.interruption != 0 {
+                        // A hang-up comes twice (from the exiting shell, then from the kernel to the foreground group):
+                        // only a second SIGINT or SIGTERM, which a person sends, stops without saving.
+                        guard received != SIGHUP else { return }
                         TemporaryFiles.removeAll()
                         if let message = ToolMain.secondInterruptionMessage { _ = write(2, message.baseAddress, message.count) }
                         _exit(128 + received)

@@ -127,20 +127,8 @@ struct SpladeTrain: SpladeTool {
         }
         let output = training.outputDirectory
         let resume = resume || training.resumeFromCheckpoint
-        var checkpoints = Checkpoint.list(in: output)
-        if !resume && !checkpoints.isEmpty {
-            throw SpladeError(.usage, "\(output) already holds checkpoints",
-                              hint: "pass --resume to continue, or choose another --output-dir (overwrite_output_dir does not "
-                                  + "remove checkpoints)")
-        }
-        // As the reference refuses an output directory in use unless overwrite_output_dir: a finished run's model is not
-        // trained over by a new run (a run that left checkpoints is continued with --resume, above).
-        if checkpoints.isEmpty && !training.overwriteOutputDirectory
-            && FileManager.default.fileExists(atPath: output + "/model.safetensors") {
-            throw SpladeError(.usage, "\(output) already holds a trained model (model.safetensors)",
-                              hint: "set overwrite_output_dir: true (or --overwrite_output_dir true) to train a new one over it, "
-                                  + "or choose another --output-dir")
-        }
+        // Said at once, and again once the directory is locked (another run may have finished into it meanwhile).
+        var checkpoints = try Self.checkpointsToContinue(in: output, resume: resume, overwrite: training.overwriteOutputDirectory)
         let logPath = log ?? output + "/training_log.jsonl"
         // Said before minutes of loading: the output side a run would fail on at its end.
         try Self.checkWritable(output: output, log: log)
@@ -186,6 +174,8 @@ struct SpladeTrain: SpladeTool {
                                 + " not in the vocabulary and count as \(unknownToken): \(listed)")
         }
         Diagnostics.note(trainer.plan.description)
+        // Interrupted while loading: nothing is made yet, nothing to save.
+        if ToolMain.interruption != 0 { throw ExitCode(128 + ToolMain.interruption) }
         if !dryRun {
             // Made only now, so that a run refused for its inputs leaves nothing behind; locked, so that a second run
             // (an overlapping cron job) cannot write the same checkpoints.
@@ -193,7 +183,7 @@ struct SpladeTrain: SpladeTool {
             for leftover in Checkpoint.removeStagingLeftovers(in: output) {
                 Diagnostics.note("removed \(leftover), left by a run killed while saving")
             }
-            checkpoints = Checkpoint.list(in: output)
+            checkpoints = try Self.checkpointsToContinue(in: output, resume: resume, overwrite: training.overwriteOutputDirectory)
         }
         if resume, let latest = checkpoints.last {
             switch try trainer.restore(from: latest.path) {
@@ -243,9 +233,10 @@ struct SpladeTrain: SpladeTool {
             case .steps: trainer.step % saveEvery! == 0 && !last
             }
             if saves { try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON) }
-            if ToolMain.interruption != 0 {
+            // (After the last step the run ends as it would have: its checkpoint and model come next.)
+            if ToolMain.interruption != 0 && !last {
                 bar.finish()
-                try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON)
+                if !saves { try trainer.saveCheckpoint(outputDirectory: output, modelConfigJSON: modelConfigJSON) }
                 Diagnostics.note("interrupted: saved \(output)/checkpoint-\(trainer.step); continue with --resume")
                 throw ExitCode(128 + ToolMain.interruption)
             }
@@ -329,6 +320,24 @@ struct SpladeTrain: SpladeTool {
         }
     }
 
+    /// The checkpoints a run into `output` continues, refusing what the reference refuses: checkpoints without --resume,
+    /// and a finished run's model without overwrite_output_dir (a run that left checkpoints is continued with --resume).
+    static func checkpointsToContinue(in output: String, resume: Bool, overwrite: Bool)
+        throws(SpladeError) -> [(step: Int, path: String)] {
+        let checkpoints = Checkpoint.list(in: output)
+        if !resume && !checkpoints.isEmpty {
+            throw SpladeError(.usage, "\(output) already holds checkpoints",
+                              hint: "pass --resume to continue, or choose another --output-dir (overwrite_output_dir does not "
+                                  + "remove checkpoints)")
+        }
+        if checkpoints.isEmpty && !overwrite && FileManager.default.fileExists(atPath: output + "/model.safetensors") {
+            throw SpladeError(.usage, "\(output) already holds a trained model (model.safetensors)",
+                              hint: "set overwrite_output_dir: true (or --overwrite_output_dir true) to train a new one over it, "
+                                  + "or choose another --output-dir")
+        }
+        return checkpoints
+    }
+
     /// What a run would fail to create at its end (an output directory under a file, a log in a missing directory):
     /// checked before loading, so that --dry-run says it too.
     static func checkWritable(output: String, log: String?) throws(SpladeError) {
@@ -358,7 +367,9 @@ struct SpladeTrain: SpladeTool {
         }
         // A log in the output directory waits for the run to make it; one elsewhere needs its directory now.
         let directory = parent(log)
-        guard URL(fileURLWithPath: directory).standardized != URL(fileURLWithPath: output).standardized else { return }
+        guard URL(fileURLWithPath: directory).standardized.path != URL(fileURLWithPath: parent(output + "/x")).standardized.path else {
+            return
+        }
         guard stat(directory, &info) == 0 else { throw refusal("the training log", systemErrorMessage(), at: directory) }
         guard isDirectory(info) else { throw refusal("the training log", "not a directory", at: directory) }
         guard access(directory, W_OK) == 0 else { throw refusal("the training log", systemErrorMessage(), at: directory) }
@@ -373,12 +384,17 @@ struct SpladeTrain: SpladeTool {
         let fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SpladeError(.cannotCreateOutput, "cannot open: \(systemErrorMessage())", location: output) }
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
-            if errno == EINTR { continue }
-            guard errno == EWOULDBLOCK else {
-                throw SpladeError(.cannotCreateOutput, "cannot lock: \(systemErrorMessage())", location: output)
+            let code = errno
+            if code == EINTR { continue }
+            close(fd)
+            if code == EWOULDBLOCK {
+                throw SpladeError(.tempFail, "another splade-train is writing into this output directory", location: output,
+                                  hint: "wait for it to finish (then --resume continues its run), or choose another --output-dir")
             }
-            throw SpladeError(.tempFail, "another splade-train is writing into this output directory", location: output,
-                              hint: "wait for it to finish (then --resume continues its run), or choose another --output-dir")
+            // NFS emulates flock with byte-range locks, which a directory (not open for writing) cannot take.
+            Diagnostics.warning("\(output): cannot lock the output directory (\(systemErrorMessage(code))): a second run into it "
+                                + "would not be refused")
+            return
         }
         // The descriptor stays open: the kernel releases the lock when the process ends, however it ends.
     }
@@ -461,9 +477,11 @@ final class LogSink {
         while !bytes.isEmpty {
             let written = bytes.withUnsafeBytes { Glibc.write(handle.fileDescriptor, $0.baseAddress, $0.count) }
             if written < 0 {
-                if errno == EINTR { continue }
-                guard errno == EPIPE else {
-                    throw SpladeError(.writeFailure, "cannot write the training log: \(systemErrorMessage())", location: name)
+                let code = errno
+                if code == EINTR { continue }
+                // A closed pipe, or the terminal of a session that hung up.
+                guard code == EPIPE || code == EIO && isatty(handle.fileDescriptor) == 1 else {
+                    throw SpladeError(.writeFailure, "cannot write the training log: \(systemErrorMessage(code))", location: name)
                 }
                 // Only a view of the run closed: the checkpoints and the model are what the run is for.
                 readerGone = true
@@ -474,7 +492,10 @@ final class LogSink {
         }
     }
 
+    /// Flushes a log file to disk; pipes and devices have nothing to flush (EINVAL).
     func close() throws(SpladeError) {
-        do { try handle.synchronize() } catch {}
+        guard fsync(handle.fileDescriptor) == 0 || [EINVAL, ENOTSUP, EROFS].contains(errno) else {
+            throw SpladeError(.writeFailure, "cannot write the training log: \(systemErrorMessage())", location: name)
+        }
     }
 }

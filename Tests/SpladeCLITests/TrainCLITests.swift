@@ -290,11 +290,21 @@ struct TrainCLITests {
         #expect(none.status == 0, "\(none.stderr)")
         #expect(try checkpoints(out + "/no").isEmpty && fm.fileExists(atPath: out + "/no/model.safetensors"))
         #expect(try String(contentsOfFile: out + "/no/training_log.jsonl", encoding: .utf8).isEmpty)
-        // Two rows in micro-batches of 2: an epoch is one step.
-        let epochs = try train("--output-dir '\(out)/epoch' --max_steps 3 --save_strategy epoch --logging_strategy epoch", in: out)
+        // Two rows in micro-batches of 1: an epoch is two steps, the first ending after step 2.
+        func loggedSteps(_ directory: String) throws -> [String] {
+            try String(contentsOfFile: directory + "/training_log.jsonl", encoding: .utf8).split(separator: "\n")
+                .map { String($0.split(separator: ",")[0]) }
+        }
+        let epochs = try train("--output-dir '\(out)/epoch' --max_steps 3 --per_device_train_batch_size 1 --save_strategy epoch "
+                               + "--logging_strategy epoch", in: out)
         #expect(epochs.status == 0, "\(epochs.stderr)")
-        #expect(try checkpoints(out + "/epoch") == ["checkpoint-1", "checkpoint-2", "checkpoint-3"])
-        #expect(try String(contentsOfFile: out + "/epoch/training_log.jsonl", encoding: .utf8).split(separator: "\n").count == 3)
+        #expect(try checkpoints(out + "/epoch") == ["checkpoint-2", "checkpoint-3"])
+        #expect(try loggedSteps(out + "/epoch") == ["{\"step\":1", "{\"step\":2"])
+        // Below 1, a fraction of the run: half of 4 steps is every 2nd.
+        let fraction = try train("--output-dir '\(out)/fraction' --max_steps 4 --save_steps 0.5 --logging_steps 0.5", in: out)
+        #expect(fraction.status == 0, "\(fraction.stderr)")
+        #expect(try checkpoints(out + "/fraction") == ["checkpoint-2", "checkpoint-4"])
+        #expect(try loggedSteps(out + "/fraction") == ["{\"step\":0", "{\"step\":2", "{\"step\":3"])
     }
 
     /// A checkpoint whose trainer_state.json is not its own (edited, or copied from another) is refused, not resumed
@@ -308,6 +318,11 @@ struct TrainCLITests {
             let resumed = try train("--output-dir '\(out)' --max_steps 2 --resume --overwrite_output_dir true", in: out)
             #expect(resumed.status == 65 && resumed.stderr.contains("are not the state of this checkpoint"), "\(resumed.stderr)")
         }
+        let zeroPlan = #"{"global_step": 1, "adam_steps": 1, "training_rows": 2, "micro_batches_per_epoch": 1, "train_batch_size": 2, "#
+            + #""optimizer_steps_per_epoch": 0, "gradient_accumulation_steps": 1, "max_steps": 1}"#
+        try zeroPlan.write(toFile: out + "/checkpoint-1/trainer_state.json", atomically: true, encoding: .utf8)
+        let planless = try train("--output-dir '\(out)' --max_steps 2 --resume --overwrite_output_dir true", in: out)
+        #expect(planless.status == 65 && planless.stderr.contains("a plan without rows or steps"), "\(planless.stderr)")
     }
 
     @Test func configurationErrors() throws {

@@ -14,6 +14,17 @@ struct UsageErrorTests {
         #expect(run.stderr.contains("Usage: \(tool)"), "\(run.stderr)")
     }
 
+    /// An empty file name would be found out only when the output is moved into place, after all the work.
+    @Test(arguments: ["splade-tokenize", "splade-encode", "splade-index", "splade-search", "splade-eval", "splade-filter"])
+    func anEmptyFileNameIsAUsageError(tool: String) throws {
+        let run = try Tools.run(tool, ["-o", ""])
+        #expect(run.status == 64 && run.stderr.contains("-o needs a file name"), "\(run.stderr)")
+        if tool != "splade-eval" {
+            let input = try Tools.run(tool, ["-i", ""])
+            #expect(input.status == 64 && input.stderr.contains("-i needs a file name"), "\(input.stderr)")
+        }
+    }
+
     @Test func theParsersMessagesStartInLowerCase() throws {
         let missing = try Tools.run("splade-eval", ["--metrics"])
         #expect(missing.status == 64 && missing.stderr.hasPrefix("splade-eval: error: missing value for '--metrics <list>'"),

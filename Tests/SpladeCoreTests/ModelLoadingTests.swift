@@ -59,7 +59,7 @@ import Testing
             let error = #expect(throws: SpladeError.self) { try Safetensors.read(path) }
             #expect(error?.message == "tensor w holds NaN or infinite values", "\(String(describing: error))")
         }
-        #expect(Safetensors.allFinite([Float](repeating: .greatestFiniteMagnitude, count: 17)))
+        #expect([Float](repeating: .greatestFiniteMagnitude, count: 17).withUnsafeBufferPointer(VectorMath.allFinite))
     }
 
     @Test func rejectsAHeaderLengthBeyondTheFile() throws {
@@ -91,6 +91,16 @@ struct StrictWeightLoadingTests {
         } catch {
             return error.kind == .badInput ? error.message : "wrong kind: \(error)"
         }
+    }
+
+    /// Finite weights whose activations overflow float32: an error, where the NaN would have left empty vectors.
+    @Test func activationsThatOverflowAreAnError() throws {
+        let directory = try modelWith { tensors in
+            tensors["bert.embeddings.LayerNorm.bias"]!.values = tensors["bert.embeddings.LayerNorm.bias"]!.values.map { _ in 1e20 }
+        }
+        let model = try BertMaskedLM(directory: directory, threads: 1)
+        let error = #expect(throws: SpladeError.self) { try model.splade([[2, 100, 3]]) }
+        #expect(error?.kind == .badInput && error?.message.contains("NaN or infinite") == true, "\(String(describing: error))")
     }
 
     @Test func missingUnexpectedAndMisshapenTensorsAreNamed() throws {

@@ -86,13 +86,15 @@ import Testing
     /// Values the reference (or PyTorch) refuses are errors here too, not silent fallbacks.
     @Test func outOfRangeValuesAndUnknownLossSettingsAreErrors() throws {
         for (extra, message) in [
-            (#""hidden_dropout_prob": -0.5"#, "hidden_dropout_prob must be within 0 and 1"),
+            (#""hidden_dropout_prob": -0.5"#, "hidden_dropout_prob must be at least 0 and at most 1, not -0.5"),
             (#""warmup_steps": -1"#, "warmup_steps must be at least 0, not -1"),
             // torch.optim.AdamW's and TrainingArguments' own checks.
             (#""learning_rate": -0.001"#, "learning_rate must be at least 0, not -0.001"),
             (#""adam_beta1": 1"#, "adam_beta1 must be at least 0 and below 1, not 1"),
             (#""adam_beta2": -0.5"#, "adam_beta2 must be at least 0 and below 1"),
             (#""adam_epsilon": -1"#, "adam_epsilon must be at least 0"),
+            // Below 1 as written, but 1 in float32, where the optimizer computes (1 − β₂ᵗ would be 0).
+            (#""adam_beta2": 0.9999999999"#, "adam_beta2 0.9999999999 is 1 in float32"),
             (#""weight_decay": -5"#, "weight_decay must be at least 0"),
             (#""warmup_ratio": 1.5"#, "warmup_ratio must be at least 0 and at most 1, not 1.5"),
             (#""num_train_epochs": -1"#, "num_train_epochs must be at least 0"),
@@ -109,7 +111,7 @@ import Testing
             (#""logging_steps": 2.5"#, "logging_steps must be an integer, or below 1 a fraction of the run, not 2.5"),
             (#""save_steps": 0"#, "save_steps must be an integer, or below 1 a fraction of the run, not 0"),
             (#""train_data": []"#, "train_data lists no paths"),
-            (#""attention_probs_dropout_prob": 1.5"#, "attention_probs_dropout_prob must be within 0 and 1"),
+            (#""attention_probs_dropout_prob": 1.5"#, "attention_probs_dropout_prob must be at least 0 and at most 1, not 1.5"),
             (#""training_losses": {"kl_div": {"loss_kwargs": {"temperature": 0}}}"#, "kl_div temperature must be positive"),
             (#""training_losses": {"kl_div": {"loss_kwargs": {"temprature": 2}}}"#,
              "kl_div loss_kwargs has no setting \"temprature\" (did you mean temperature?)"),

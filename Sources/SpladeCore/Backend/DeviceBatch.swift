@@ -121,6 +121,11 @@ struct DeviceBatch {
                               "packing the weights")
             return (try DeviceBuffer.download(indices, count: total), try DeviceBuffer.download(values, count: total))
         }
+        // As on the CPU: a logit that overflows float32 is the model's error, not a weight.
+        guard hostValues.withUnsafeBufferPointer(VectorMath.allFinite) else {
+            throw SpladeError(.badInput, "the model's logits overflow float32 (infinite)",
+                              hint: "the checkpoint's weights are far out of range: a diverged training run?")
+        }
         return (0..<s).map { k in
             let range = Int(offsets[k])..<Int(offsets[k + 1])
             return SparseVector(indices: Array(hostIndices[range]), values: Array(hostValues[range]))

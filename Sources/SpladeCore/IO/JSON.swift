@@ -65,6 +65,14 @@ public enum JSON {
     public static func parse(_ text: String) throws(JSONSyntaxError) -> JSONValue {
         try parse(Array(text.utf8))
     }
+
+    /// Whether `bytes` are exactly one JSON number (no whitespace), as a number id is written into JSON.
+    public static func isNumber(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBufferPointer { buffer in
+            var parser = Parser(bytes: buffer)
+            return (try? parser.skipNumber()) != nil && parser.position == buffer.count
+        }
+    }
 }
 
 private struct Parser {
@@ -158,6 +166,12 @@ private struct Parser {
 
     mutating func parseNumber() throws(JSONSyntaxError) -> JSONValue {
         let start = position
+        try skipNumber()
+        return .number(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
+    }
+
+    /// Moves past a number as RFC 8259 writes it: -?(0|[1-9][0-9]*)(.[0-9]+)?([eE][+-]?[0-9]+)?
+    mutating func skipNumber() throws(JSONSyntaxError) {
         func isDigit(_ b: UInt8?) -> Bool { b.map { $0 >= 0x30 && $0 <= 0x39 } ?? false }
         if current == UInt8(ascii: "-") { position += 1 }
         if current == UInt8(ascii: "0") {
@@ -178,7 +192,6 @@ private struct Parser {
             guard isDigit(current) else { throw error("invalid number") }
             while isDigit(current) { position += 1 }
         }
-        return .number(String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self))
     }
 
     mutating func parseHex4() throws(JSONSyntaxError) -> UInt32 {

@@ -51,6 +51,12 @@ public final class BertMaskedLM: SpladeEncoding {
             headSeconds += Double(DispatchTime.now().uptimeNanoseconds - encoded) / 1e9
         }
         let v = config.vocabularySize, h = config.hiddenSize, t = offsets.last!
+        // Finite weights (loading checks them) can still overflow float32 in the encoder; the NaN that follows would
+        // vanish in the pooling's maxima, leaving empty vectors.
+        guard VectorMath.allFinite(UnsafeBufferPointer(start: hidden.pointer, count: t * h)) else {
+            throw SpladeError(.badInput, "the model computes NaN or infinite values (its activations overflow float32)",
+                              hint: "the checkpoint's weights are far out of range: a diverged training run?")
+        }
         let running = maxima.reserve(sequences.count * v)
         running.update(repeating: -.infinity, count: sequences.count * v)
         let states = hidden.pointer
@@ -89,7 +95,7 @@ public final class BertMaskedLM: SpladeEncoding {
             let maxima = running + s * v
             var vector = SparseVector()
             for j in 0..<v where maxima[j] > 0 {
-                // Finite weights (loading checks them) can still overflow float32 in the products.
+                // Finite hidden states can still overflow float32 in the head's product.
                 guard maxima[j].isFinite else {
                     throw SpladeError(.badInput, "the model's logit for token id \(j) overflows float32 (infinite)",
                                       hint: "the checkpoint's weights are far out of range: a diverged training run?")

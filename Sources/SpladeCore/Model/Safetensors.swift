@@ -45,28 +45,13 @@ public enum Safetensors {
                                   location: path)
             }
             // A diverged run's weights: every vector computed from them would be NaN, silently empty once pooled.
-            guard allFinite(values) else {
+            guard values.withUnsafeBufferPointer(VectorMath.allFinite) else {
                 throw SpladeError(.badInput, "tensor \(name) holds NaN or infinite values", location: path,
                                   hint: "the checkpoint is broken (a training run that diverged?): take an earlier one")
             }
             tensors[name] = NamedTensor(shape: entry.shape, values: values)
         }
         return tensors
-    }
-
-    /// Whether no value is NaN or infinite (x · 0 is 0 for every finite x, NaN otherwise), eight lanes at a time.
-    static func allFinite(_ values: [Float]) -> Bool {
-        values.withUnsafeBufferPointer { buffer in
-            var lanes = SIMD8<Float>(repeating: 0)
-            let whole = buffer.count / 8 * 8
-            let raw = UnsafeRawPointer(buffer.baseAddress)
-            for i in stride(from: 0, to: whole, by: 8) {
-                lanes += raw!.loadUnaligned(fromByteOffset: 4 * i, as: SIMD8<Float>.self) * 0
-            }
-            var sum = lanes.sum()
-            for i in whole..<buffer.count { sum += buffer[i] * 0 }
-            return sum == 0
-        }
     }
 
     static func parseHeader(_ bytes: UnsafeRawBufferPointer, path: String) throws(SpladeError) -> [(String, Entry)] {

@@ -15,4 +15,17 @@ enum VectorMath {
     static func gelu(_ x: UnsafeMutablePointer<Float>, count: Int) {
         splade_gelu(x, count)
     }
+
+    /// Whether no value is NaN or infinite (x · 0 is 0 for every finite x, NaN otherwise), eight lanes at a time.
+    static func allFinite(_ values: UnsafeBufferPointer<Float>) -> Bool {
+        guard let base = values.baseAddress else { return true }
+        var lanes = SIMD8<Float>(repeating: 0)
+        let whole = values.count / 8 * 8
+        for i in stride(from: 0, to: whole, by: 8) {
+            lanes += UnsafeRawPointer(base + i).loadUnaligned(as: SIMD8<Float>.self) * 0
+        }
+        var sum = lanes.sum()
+        for i in whole..<values.count { sum += values[i] * 0 }
+        return sum == 0
+    }
 }

@@ -194,10 +194,8 @@ private final class BinaryInput {
         guard UTF8Validation.isValid(idBytes) else { throw SpladeError(.badInput, "id is not valid UTF-8", location: location()) }
         let idText = String(decoding: idBytes, as: UTF8.self)
         // A number id is written into JSON as it is: it must be a JSON number (man 5 splade-vectors).
-        if kind == 1 {
-            guard case .number? = try? JSON.parse(idBytes) else {
-                throw SpladeError(.badInput, "corrupt vector stream (number id \"\(idText)\" is not a JSON number)", location: location())
-            }
+        if kind == 1 && !JSON.isNumber(idBytes) {
+            throw SpladeError(.badInput, "corrupt vector stream (number id \"\(idText)\" is not a JSON number)", location: location())
         }
         let count = Int(Self.integer(try require(4, what: "a vector length"), at: 0, as: UInt32.self))
         guard count <= header.vocabularySize else {

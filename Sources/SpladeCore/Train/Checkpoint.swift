@@ -128,8 +128,13 @@ public enum Checkpoint {
             throw SpladeError(.badInput, "trainer_state.json: global_step \(step) and adam_steps \(adam) are not the state of "
                               + "this checkpoint", location: directory)
         }
+        // A recorded plan counts rows, micro-batches and steps: every one at least 1.
+        let plan = TrainingPlan(json)
+        if let plan, plan.values.contains(where: { $0 < 1 }) {
+            throw SpladeError(.badInput, "trainer_state.json: a plan without rows or steps (\(plan.values))", location: directory)
+        }
         let optimizer = AdamW(settings, steps: adam, firstMoments: firstMoments, secondMoments: secondMoments)
-        return (loaded, optimizer, State(globalStep: step, adamSteps: adam, plan: TrainingPlan(json)))
+        return (loaded, optimizer, State(globalStep: step, adamSteps: adam, plan: plan))
     }
 }
 

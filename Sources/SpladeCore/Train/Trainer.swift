@@ -60,7 +60,7 @@ public final class Trainer {
         // The schedules count the epochs' micro-batches (`sparsityWarmupLength`), even when max_steps ends the run.
         guard config.epochs * Double(config.microBatchesPerEpoch(rows: rows.count)) < 0x1p53 else {
             throw SpladeError(.usage, "num_train_epochs \(config.epochs) gives more micro-batches than can be counted",
-                              hint: "set max_steps for a run of a given length")
+                              hint: "lower num_train_epochs")
         }
         self.config = config
         self.modelConfig = modelConfig

@@ -120,10 +120,10 @@ public struct TrainingConfig: Sendable {
             config.scheduler = schedule
         }
         try reader.double("warmup_ratio", into: &config.warmupRatio, atLeast: 0, atMost: 1)
-        try reader.stepCount("warmup_steps", into: &config.warmupSteps)
+        try reader.stepsOrFraction("warmup_steps", into: &config.warmupSteps)
         try reader.float("weight_decay", into: &config.weightDecay, atLeast: 0)
         // null turns clipping off in the Trainer (it clips only when max_grad_norm is set and above 0).
-        if reader.members["max_grad_norm"]?.typeName == "null" { config.maxGradNorm = 0 } else {
+        if reader.isNull("max_grad_norm") { config.maxGradNorm = 0 } else {
             try reader.float("max_grad_norm", into: &config.maxGradNorm)
         }
         try reader.float("adam_beta1", into: &config.adamBeta1, atLeast: 0, below: 1)
@@ -147,21 +147,21 @@ public struct TrainingConfig: Sendable {
         try reader.float("sparsity_weight_doc", into: &config.documentSparsityWeight)
         try reader.float("sparsity_weight_query", into: &config.querySparsityWeight)
         // The reference's (t / (T + 1))² has no meaning for T < 0 (T = −1 divides by zero).
-        try reader.stepCount("sparsity_warmup_steps_doc", into: &config.documentSparsityWarmup)
-        try reader.stepCount("sparsity_warmup_steps_query", into: &config.querySparsityWarmup)
+        try reader.stepsOrFraction("sparsity_warmup_steps_doc", into: &config.documentSparsityWarmup)
+        try reader.stepsOrFraction("sparsity_warmup_steps_query", into: &config.querySparsityWarmup)
         config.noiseTokens = try reader.noiseTokens("noise_tokens")
         try reader.float("noise_tokens_weight", into: &config.noiseTokensWeight)
         var seed = Int(config.seed)
         try reader.integer("seed", into: &seed, minimum: 0)
         config.seed = UInt64(seed)
-        config.saving = try reader.interval("save", default: config.saving)
+        config.saving = try reader.interval("save", defaultSteps: 500)
         // null is the Trainer's default here: no limit.
-        if reader.members["save_total_limit"].map({ $0.typeName != "null" }) ?? false {
+        if !reader.isNull("save_total_limit") {
             var limit = -1
             try reader.integer("save_total_limit", into: &limit)
             config.saveTotalLimit = limit > 0 ? limit : nil
         }
-        config.logging = try reader.interval("logging", default: config.logging)
+        config.logging = try reader.interval("logging", defaultSteps: 1)
         try reader.bool("dataloader_drop_last", into: &config.dropLastMicroBatch)
         try reader.bool("overwrite_output_dir", into: &config.overwriteOutputDirectory)
         try reader.bool("remove_checkpoints", into: &config.removeCheckpoints)
@@ -232,9 +232,10 @@ public struct TrainingConfig: Sendable {
         }
         func number(_ settings: JSONValue?, _ key: String, of name: String, at path: String, default fallback: Float)
             throws(SpladeError) -> Float {
-            guard let value = settings?[key], value.typeName != "null" else { return fallback }
+            guard let value = settings?[key] else { return fallback }
             guard let number = value.doubleValue ?? value.stringValue.flatMap(Double.init) else {
-                throw error("training_losses: \(name) \(key) must be a number", at: path + "." + key)
+                throw error("training_losses: \(name) \(key) must be a number\(value.typeName == "null" ? ", not null" : "")",
+                            at: path + "." + key)
             }
             guard Float(number).isFinite else {
                 throw error("training_losses: \(name) \(key) must be a finite number, not \(number)", at: path + "." + key)
@@ -475,25 +476,30 @@ struct ConfigReader {
         var value = Double(target)
         try double(key, into: &value, atLeast: minimum, below: limit)
         guard Float(value).isFinite else { throw error(key, "\(key) \(value) is beyond the range of a float32") }
+        // The optimizer computes in float32: 0.9999999999 is 1 there (and 1 − β₂ᵗ = 0 divides by zero).
+        if let limit, Double(Float(value)) >= limit {
+            throw error(key, "\(key) \(value) is \(Self.text(limit)) in float32, where training computes; it must be below")
+        }
         target = Float(value)
     }
 
-    /// A number of steps: a fraction of the run below 1, else a count (truncated, as int() does); never negative.
-    func stepCount(_ key: String, into target: inout Double) throws(SpladeError) {
+    /// A number of steps: a fraction of the run below 1, else a count (truncated, as int() does, so below 2^53);
+    /// never negative.
+    func stepsOrFraction(_ key: String, into target: inout Double) throws(SpladeError) {
         var value = target
         try double(key, into: &value, atLeast: 0)
-        guard value < 1 || Int(exactly: value.rounded(.towardZero)) != nil, value < 0x1p53 else {
-            throw error(key, "\(key) \(value) is not a step count")
-        }
+        guard value < 0x1p53 else { throw error(key, "\(key) \(value) is not a step count") }
         target = value
     }
 
+    /// Whether `key` is set to null (which some keys take as "unset", as the Trainer does).
+    func isNull(_ key: String) -> Bool { members[key]?.typeName == "null" }
+
     /// `PREFIX_strategy` with `PREFIX_steps`, as TrainingArguments reads them: "no", "epoch", or "steps" every
     /// `PREFIX_steps` steps (an integer, or below 1 a fraction of the run).
-    func interval(_ prefix: String, default fallback: StepInterval) throws(SpladeError) -> StepInterval {
+    func interval(_ prefix: String, defaultSteps: Double) throws(SpladeError) -> StepInterval {
         let strategyKey = prefix + "_strategy", stepsKey = prefix + "_steps"
-        var steps: Double
-        if case .steps(let given) = fallback { steps = given } else { steps = 500 }
+        var steps = defaultSteps
         try double(stepsKey, into: &steps, atLeast: 0)
         guard steps > 0, steps < 1 || Int(exactly: steps) != nil else {
             throw error(stepsKey, "\(stepsKey) must be an integer, or below 1 a fraction of the run, not \(Self.text(steps))")
@@ -512,10 +518,9 @@ struct ConfigReader {
 
     /// A probability within 0 and 1, nil when `key` is not set.
     func probability(_ key: String) throws(SpladeError) -> Float? {
-        guard let value = members[key], value.typeName != "null" else { return nil }
+        guard members[key] != nil, !isNull(key) else { return nil }
         var probability = 0.0
-        try double(key, into: &probability)
-        guard (0...1).contains(probability) else { throw error(key, "\(key) must be within 0 and 1") }
+        try double(key, into: &probability, atLeast: 0, atMost: 1)
         return Float(probability)
     }
 

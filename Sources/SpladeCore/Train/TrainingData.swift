@@ -43,23 +43,25 @@ public enum TrainingData {
             throw SpladeError(.missingInput, "training data not found", location: path)
         }
         guard isDirectory.boolValue else { return [path] }
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-        let found = names.filter(isTrainingFile).sorted().map { path + "/" + $0 }
+        let found = listing(path).read
         guard !found.isEmpty else { throw SpladeError(.missingInput, "no .jsonl files in the directory", location: path) }
         return found
     }
 
-    static func isTrainingFile(_ name: String) -> Bool { name.hasSuffix(".jsonl") || name.hasSuffix(".jsonl.zst") }
-
     /// The files of the directories among `paths` that loading passes over (not .jsonl / .jsonl.zst, not hidden),
     /// so that a .json file put there by mistake is said rather than silently left out.
     public static func filesPassedOver(in paths: [String]) -> [String] {
-        paths.flatMap { path -> [String] in
-            var isDirectory: ObjCBool = false
-            guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), isDirectory.boolValue else { return [] }
-            let names = (try? FileManager.default.contentsOfDirectory(atPath: path)) ?? []
-            return names.filter { !isTrainingFile($0) && !$0.hasPrefix(".") }.sorted().map { path + "/" + $0 }
-        }
+        paths.flatMap { listing($0).passedOver }
+    }
+
+    /// A directory's .jsonl / .jsonl.zst files, which are read, and its other files but hidden ones, sorted by name; none
+    /// for a path that is no directory.
+    private static func listing(_ directory: String) -> (read: [String], passedOver: [String]) {
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+        let isRead = { (name: String) in name.hasSuffix(".jsonl") || name.hasSuffix(".jsonl.zst") }
+        let read = names.filter(isRead)
+        let passedOver = names.filter { !isRead($0) && !$0.hasPrefix(".") }
+        return (read.map { directory + "/" + $0 }, passedOver.map { directory + "/" + $0 })
     }
 
     static func parse(_ line: Line, file: String, groupSize: Int, teacherScoresNeededBy losses: [String] = [])
