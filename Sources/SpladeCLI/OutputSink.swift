@@ -207,17 +207,39 @@ public final class OutputSink {
     }
 }
 
-/// Temporary outputs to delete if the tool is interrupted (SIGINT, SIGTERM, SIGHUP).
+/// Temporary outputs to delete if the tool is interrupted (SIGINT, SIGTERM, SIGHUP). The signal handler may only do
+/// what is async-signal-safe: it reads a fixed table of C strings, never a Swift array that another thread may be
+/// growing. A slot is cleared, never freed, when its file is committed (a few bytes a file): the handler may be
+/// reading it at that moment.
 enum TemporaryFiles {
-    nonisolated(unsafe) private static var paths: [String] = []
+    /// More outputs than any tool writes at once; beyond it, a file is simply not removed on interruption.
+    static let capacity = 64
+    nonisolated(unsafe) private static let slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
+        let slots = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
+        slots.initialize(repeating: nil, count: capacity)
+        return slots
+    }()
     private static let lock = PthreadMutex()
 
-    static func register(_ path: String) { lock.locked { paths.append(path) } }
-    static func unregister(_ path: String) { lock.locked { paths.removeAll { $0 == path } } }
+    /// Makes the table before a handler can run (a static is made on first use, which a signal handler must not be).
+    static func prepare() { _ = slots }
 
-    /// Called from the signal handler path: removes what is registered.
+    static func register(_ path: String) {
+        lock.locked {
+            guard let free = (0..<capacity).first(where: { slots[$0] == nil }) else { return }
+            slots[free] = strdup(path)
+        }
+    }
+
+    static func unregister(_ path: String) {
+        lock.locked {
+            for i in 0..<capacity where slots[i].map({ String(cString: $0) == path }) ?? false { slots[i] = nil }
+        }
+    }
+
+    /// Called from the signal handler: unlink(2) of each registered path, nothing else.
     static func removeAll() {
-        for path in paths { unlink(path) }
+        for i in 0..<capacity { if let path = slots[i] { unlink(path) } }
     }
 }
 

@@ -39,6 +39,7 @@ public enum ToolMain {
         for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stops, sig) }
         sigprocmask(SIG_BLOCK, &stops, nil)
         defer { sigprocmask(SIG_UNBLOCK, &stops, nil) }
+        TemporaryFiles.prepare()
         if interruptible {
             // Formatted now: a signal handler may only write(2) what exists.
             let message = Array("\(Diagnostics.toolName): interrupted again: stopping now, without saving\n".utf8)
