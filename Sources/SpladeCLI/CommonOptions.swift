@@ -28,8 +28,16 @@ public struct StreamOptions: ParsableArguments {
 
     public func validate() throws {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if input.isEmpty { throw ValidationError("-i needs a file name ('-' is standard input)") }
-        if output.isEmpty { throw ValidationError("-o needs a file name ('-' is standard output)") }
+        try Self.validateFileNames(inputs: [input], output: output)
+    }
+
+    /// An empty -i or -o is a usage error: it would be found out only when the output is moved into place, after all
+    /// the work. `outputIsStream`: '-' names standard output (not so for an index directory).
+    public static func validateFileNames(inputs: [String], output: String?, outputIsStream: Bool = true) throws {
+        if inputs.contains("") { throw ValidationError("-i needs a file name ('-' is standard input)") }
+        if output?.isEmpty == true {
+            throw ValidationError("-o needs a file name" + (outputIsStream ? " ('-' is standard output)" : ""))
+        }
     }
 }
 

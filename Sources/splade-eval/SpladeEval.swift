@@ -137,7 +137,7 @@ struct SpladeEval: SpladeTool {
     var measuresSparsity: Bool { queries != nil || documents != nil }
 
     func validate() throws {
-        if output.isEmpty { throw ValidationError("-o needs a file name ('-' is standard output)") }
+        try StreamOptions.validateFileNames(inputs: [], output: output)
         guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
         if measuresSparsity {
             guard qrels == nil, runs.isEmpty else {

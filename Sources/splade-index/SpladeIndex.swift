@@ -162,8 +162,7 @@ struct SpladeIndex: SpladeTool {
     var progress = false
 
     func validate() throws {
-        if inputs.contains("") { throw ValidationError("-i needs a file name ('-' is standard input)") }
-        if output?.isEmpty == true { throw ValidationError("-o needs a file name") }
+        try StreamOptions.validateFileNames(inputs: inputs, output: output, outputIsStream: false)
         let actions = [check != nil, add, delete != nil, export != nil].filter { $0 }.count
         guard actions <= 1 else { throw ValidationError("--check, --add, --delete and --export exclude each other") }
         if index != nil && export == nil { throw ValidationError("--index names the index to export; use it with --export") }

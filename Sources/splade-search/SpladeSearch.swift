@@ -131,8 +131,7 @@ struct SpladeSearch: SpladeTool {
     var timings = false
 
     func validate() throws {
-        if input.isEmpty { throw ValidationError("-i needs a file name ('-' is standard input)") }
-        if output.isEmpty { throw ValidationError("-o needs a file name ('-' is standard output)") }
+        try StreamOptions.validateFileNames(inputs: [input], output: output)
         if format.engine != nil {
             guard index.isEmpty else { throw ValidationError("--format \(format.rawValue) writes query bodies for that engine; drop --index") }
             guard alpha == 1 else { throw ValidationError("--alpha applies to splade-search's own search, not to --format \(format.rawValue)") }
