@@ -27,8 +27,28 @@ public struct StreamOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try Self.validateCount(threads, option: "--threads", limit: Self.maxThreads)
         try Self.validateFileNames(inputs: [input], output: output)
+        try Self.validateOneInput()
+    }
+
+    /// -i given twice would read only the last (the parser keeps one value), where splade-index merges its -i files:
+    /// a usage error in the tools that read one input.
+    public static func validateOneInput(arguments: [String] = CommandLine.arguments) throws {
+        let options = arguments.dropFirst().prefix { $0 != "--" }
+        let named = options.filter { $0 == "-i" || $0 == "--input" || $0.hasPrefix("--input=") }.count
+        guard named <= 1 else {
+            throw ValidationError("-i is given \(named) times, but this tool reads one input (concatenate the files into it: cat A B | …)")
+        }
+    }
+
+    /// The largest --threads and --batch-size taken: beyond them a value is a typo that would exhaust memory (a thread
+    /// stack, a batch of texts each) or overflow the sizes computed from it.
+    public static let maxThreads = 1024, maxBatchSize = 8192
+
+    /// A usage error unless 1 ≤ `value` ≤ `limit`.
+    public static func validateCount(_ value: Int, option: String, limit: Int) throws {
+        guard (1...limit).contains(value) else { throw ValidationError("\(option) must be between 1 and \(limit), not \(value)") }
     }
 
     /// An empty -i or -o is a usage error: it would be found out only when the output is moved into place, after all

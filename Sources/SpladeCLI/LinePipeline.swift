@@ -19,9 +19,13 @@ public struct LinePipeline {
     let batchSize: Int
     /// JSON Lines input: blank lines are no records. Plain lines (--lines): every line is one.
     let skipsBlankLines: Bool
+    /// Directories the tool reads (its model), whose files the output must not replace.
+    let inputDirectories: [String]
 
-    public init(options: StreamOptions, progressLabel: String, unitName: String, batchSize: Int = 2048, skipsBlankLines: Bool) {
+    public init(options: StreamOptions, progressLabel: String, unitName: String, batchSize: Int = 2048, skipsBlankLines: Bool,
+                inputDirectories: [String] = []) {
         self.options = options
+        self.inputDirectories = inputDirectories
         self.progressLabel = progressLabel
         self.unitName = unitName
         self.batchSize = batchSize
@@ -31,7 +35,7 @@ public struct LinePipeline {
     @discardableResult
     public func run<Worker>(workers: [Worker], _ transform: (Worker, Line, String) -> Transformed) throws(SpladeError) -> Summary {
         let reader = try LineReader(path: options.input)
-        let output = try OutputSink(path: options.output, inputs: [options.input])
+        let output = try OutputSink(path: options.output, inputs: [options.input], inputDirectories: inputDirectories)
         let progress = Progress(label: progressLabel, unit: "records", inputPath: options.input, forced: options.progress)
         var summary = Summary()
         var invalid = InvalidRecords(skipping: options.skipInvalid)

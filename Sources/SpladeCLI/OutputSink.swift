@@ -22,15 +22,19 @@ public final class OutputSink {
     private var buffer: [UInt8] = []
     private let flushThreshold = 1 << 18
 
+    /// Whether the tool started with standard output closed (`>&-`; /dev/null stands in for it).
+    nonisolated(unsafe) public static var standardOutputWasClosed = false
+    public static let closedStandardOutput = SpladeError(.writeFailure, "standard output is closed, so nothing can be written there",
+                                                          location: "<stdout>", hint: "redirect it to a file, or to /dev/null to discard it")
+
     /// `path` nil or `-`: standard output. `inputs`: the files the tool reads; an output that is one of them
     /// would replace it (`-o runs.trec runs.trec` would leave only the report), so that is a usage error.
-    public init(path: String?, inputs: [String] = []) throws(SpladeError) {
+    /// `inputDirectories` (a model, an index): an output replacing a file in one of them is refused likewise.
+    public init(path: String?, inputs: [String] = [], inputDirectories: [String] = []) throws(SpladeError) {
         buffer.reserveCapacity(flushThreshold * 2)
-        if let path, let input = inputs.first(where: { Self.sameFile(path, $0) }) {
-            throw SpladeError(.usage, "the output is also an input (\(input)): writing it would replace what is read", location: path,
-                              hint: "write to another file, then rename it")
-        }
+        if let path { try Self.refuseReplacingAnInput(path, inputs: inputs, inputDirectories: inputDirectories) }
         guard let path, path != "-" else {
+            if Self.standardOutputWasClosed { throw Self.closedStandardOutput }
             descriptor = 1
             displayName = "<stdout>"
             paths = nil
@@ -114,6 +118,30 @@ public final class OutputSink {
             if flock(fd, LOCK_EX | LOCK_NB) == 0 && candidate != paths?.temporary { unlink(candidate) }
             close(fd)
         }
+    }
+
+    /// A usage error when writing `output` would replace one of `inputs`, or a file inside one of `inputDirectories`.
+    public static func refuseReplacingAnInput(_ output: String, inputs: [String], inputDirectories: [String] = []) throws(SpladeError) {
+        if let input = inputs.first(where: { sameFile(output, $0) }) {
+            throw SpladeError(.usage, "the output is also an input (\(input)): writing it would replace what is read", location: output,
+                              hint: "write to another file, then rename it")
+        }
+        var info = stat()
+        guard output != "-", stat(output, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, let file = resolved(output) else { return }
+        for directory in inputDirectories {
+            guard let prefix = resolved(directory) else { continue }
+            if file.hasPrefix(prefix.hasSuffix("/") ? prefix : prefix + "/") {
+                throw SpladeError(.usage, "the output is a file of \(directory), which this tool reads: writing it would replace it",
+                                  location: output, hint: "write outside that directory")
+            }
+        }
+    }
+
+    /// The path with links and `..` resolved, or nil.
+    private static func resolved(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
     }
 
     /// Whether two paths name one regular file (links followed); standard input and output never do.

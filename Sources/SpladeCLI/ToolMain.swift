@@ -82,6 +82,7 @@ extension SpladeTool {
     public static func main() {
         keepStandardDescriptorsOpen()
         signal(SIGPIPE, SIG_IGN)
+        refuseArgumentsThatAreNotUTF8()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -97,11 +98,25 @@ extension SpladeTool {
     /// Started with standard input, output or error closed (`2>&-`), the next file opened would take that
     /// descriptor, and messages meant for standard error would be written into it (an output file, the index
     /// lock). /dev/null takes each closed one instead.
+    /// A closed standard output is remembered: output meant for it is then a write failure (74), not lost quietly.
     private static func keepStandardDescriptorsOpen() {
         for descriptor: Int32 in 0...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
             // open(2) returns the lowest free descriptor: this one, the lower ones being open.
             let opened = open("/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY)
             if opened != descriptor && opened >= 0 { close(opened) }
+            if descriptor == 1 { OutputSink.standardOutputWasClosed = true }
+        }
+    }
+
+    /// Swift decodes the arguments as UTF-8, replacing what is not: a file name in another encoding would name
+    /// another file (a U+FFFD in its place). Such an argument is a usage error instead.
+    private static func refuseArgumentsThatAreNotUTF8() {
+        for index in 1..<Int(CommandLine.argc) {
+            guard let argument = CommandLine.unsafeArgv[index], String(validatingCString: argument) == nil else { continue }
+            Diagnostics.write("\(configuration.commandName ?? "splade"): error: argument \(index) is not valid UTF-8 "
+                              + "(\(String(decoding: UnsafeRawBufferPointer(start: argument, count: strlen(argument)), as: UTF8.self))): "
+                              + "file names and values must be UTF-8\n")
+            Glibc.exit(ExitCode.validationFailure.rawValue)
         }
     }
 

@@ -72,7 +72,7 @@ struct SpladeEncode: SpladeTool {
     var shard: Shard?
 
     func validate() throws {
-        guard batchSize >= 1 else { throw ValidationError("--batch-size must be at least 1") }
+        try StreamOptions.validateCount(batchSize, option: "--batch-size", limit: StreamOptions.maxBatchSize)
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if inputKeys != nil && !convert { throw ValidationError("--input-keys applies to --convert (texts have no keys)") }
         if convert && (!textOptions.field.isEmpty || textOptions.lines || textOptions.idFieldOption != nil || timings) {
@@ -111,7 +111,7 @@ struct SpladeEncode: SpladeTool {
         let sink = try VectorSink(format: format, tokens: keys == .tokens ? tokenizer.vocabulary.tokens : nil,
                                   header: VectorStreamHeader(vocabularySize: tokenizer.vocabulary.count,
                                                              fingerprint: VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens)),
-                                  path: stream.output, inputs: [stream.input])
+                                  path: stream.output, inputs: [stream.input], inputDirectories: [try tokenizerOptions.modelDirectory()])
         let windows = EncodeWindows(reader: try LineReader(path: stream.input), sessions: sessions, input: input, shard: shard,
                                     plainLines: textOptions.lines, size: batchSize * 16)
         let progress = Progress(label: "encode", unit: "docs", inputPath: stream.input, forced: stream.progress)
@@ -189,7 +189,7 @@ struct SpladeEncode: SpladeTool {
             throw SpladeError(.usage, "token-string keys need --model; pass --keys ids to write token ids")
         }
         let sink = try VectorSink(format: format, tokens: keys == .tokens ? vocabulary?.tokens : nil, header: header, path: stream.output,
-                                  inputs: [])  // converting a file in place is safe: the rename follows the last read
+                                  inputs: [stream.input], inputDirectories: tokenizerOptions.hasModel ? [try tokenizerOptions.modelDirectory()] : [])
         var records = 0
         while let record = try reader.next() {
             defer { records += 1 }
@@ -311,9 +311,10 @@ final class VectorSink {
     private let json: VectorJSONWriter?
     private let encoder: VectorStreamEncoder?
 
-    /// `inputs`: the files read, which the output must not replace (see OutputSink).
-    init(format: SpladeEncode.Format, tokens: [String]?, header: VectorStreamHeader, path: String, inputs: [String]) throws(SpladeError) {
-        output = try OutputSink(path: path, inputs: inputs)
+    /// `inputs`, `inputDirectories`: the files and directories read, which the output must not replace (see OutputSink).
+    init(format: SpladeEncode.Format, tokens: [String]?, header: VectorStreamHeader, path: String, inputs: [String],
+         inputDirectories: [String]) throws(SpladeError) {
+        output = try OutputSink(path: path, inputs: inputs, inputDirectories: inputDirectories)
         switch format {
         case .json: json = VectorJSONWriter(tokens: tokens); encoder = nil
         case .binary: json = nil; encoder = VectorStreamEncoder(header: header)

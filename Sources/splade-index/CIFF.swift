@@ -28,7 +28,7 @@ extension SpladeIndex {
             termNames = vocabulary.tokens
         }
         let description = CIFF.exportDescription(of: snapshot, terms: keys == .ids ? "token ids" : "tokens")
-        let sink = try OutputSink(path: output)
+        let sink = try OutputSink(path: output, inputDirectories: [index])
         let summary = try CIFF.export(snapshot, termNames: termNames, description: description) { bytes throws(SpladeError) in
             try sink.write(bytes)
         }

@@ -13,7 +13,7 @@ extension SpladeIndex {
             throw SpladeError(.usage, "--index-name \(indexName) is not a Vespa schema name (letters, digits and _, not starting with a digit)")
         }
         let writer = EngineFormat(engine: engine, indexName: indexName, vespaNamespace: vespaNamespace)
-        let sink = try OutputSink(path: output, inputs: inputs)
+        let sink = try OutputSink(path: output, inputs: inputs, inputDirectories: [index].compactMap { $0 })
         if mapping {
             try sink.write(writer.definition())
         } else if let index {

@@ -28,7 +28,10 @@ struct SpladeIndex: SpladeTool {
             The directory is safe for cron: a build writes a new generation beside the live one and \
             swaps INDEX/CURRENT atomically, so readers never see a half-built index and kill -9 \
             leaves the old one searchable. One build runs at a time (INDEX/LOCK): a second one exits \
-            with status 75, or waits with --wait. --add and --delete write only what changes. \
+            with status 75, or waits with --wait. --add and --delete write only what changes: each --add \
+            a new segment, which searches visit in turn, so an index grown by many of them is slower \
+            (a warning says when it has more than \(manySegments)); --compact merges its segments into one, \
+            leaving deleted documents out, with the same impacts. \
             The manifest (INDEX/gen-N/manifest.json) records the format version, counts, build \
             parameters and the vocabulary fingerprint; splade-search refuses queries from another \
             vocabulary. With --model the index also keeps the vocabulary itself (gen-N/vocab.txt), which CIFF \
@@ -57,6 +60,7 @@ struct SpladeIndex: SpladeTool {
               splade-tokenize --model M --field title,text < docs.jsonl | splade-index --bm25 --model M -o bm25
               splade-encode --model M < new.jsonl | splade-index --model M -o idx --add
               splade-index -o idx --delete gone.txt
+              splade-index -o idx --compact
               splade-index --check idx
               splade-index -i shard-0.vec -i shard-1.vec -i shard-2.vec -i shard-3.vec -o idx
               splade-index --export opensearch --mapping | curl -XPUT localhost:9200/splade -H 'Content-Type: application/json' -d @-
@@ -106,6 +110,13 @@ struct SpladeIndex: SpladeTool {
             completion: .file())
     var delete: String?
 
+    @Flag(help: "Merge the index's segments into one, leaving deleted documents out (the same ids, impacts, block size and ordering).")
+    var compact = false
+
+    /// Segments beyond which --add warns that searches slow down and suggests --compact.
+    static let manySegments = 16
+    static let defaultBlockSize = 32
+
     @Flag(help: "Index BM25 weights of token ids (splade-tokenize output) or texts instead of vectors.")
     var bm25 = false
 
@@ -124,7 +135,7 @@ struct SpladeIndex: SpladeTool {
 
     @Option(help: ArgumentHelp("Documents per block (1-256): smaller blocks prune more finely, larger ones cost less memory.",
                                valueName: "n"))
-    var blockSize = 32
+    var blockSize = defaultBlockSize
 
     @Option(help: ArgumentHelp("The input's format: vectors (binary or JSON Lines, detected) or ciff (the default for a .ciff or .ciff.zst file).",
                                valueName: "format"))
@@ -163,8 +174,14 @@ struct SpladeIndex: SpladeTool {
 
     func validate() throws {
         try StreamOptions.validateFileNames(inputs: inputs, output: output, outputIsStream: false)
-        let actions = [check != nil, add, delete != nil, export != nil].filter { $0 }.count
-        guard actions <= 1 else { throw ValidationError("--check, --add, --delete and --export exclude each other") }
+        let actions = [check != nil, add, delete != nil, compact, export != nil].filter { $0 }.count
+        guard actions <= 1 else { throw ValidationError("--check, --add, --delete, --compact and --export exclude each other") }
+        if (delete != nil || compact) && (!inputs.isEmpty || bm25) {
+            throw ValidationError("--delete and --compact change the index named by -o: drop -i and --bm25")
+        }
+        if (add || delete != nil || compact) && (blockSize != Self.defaultBlockSize || !reorder) {
+            throw ValidationError("--block-size and --no-reorder apply to a build: an update keeps the index's own")
+        }
         if index != nil && export == nil { throw ValidationError("--index names the index to export; use it with --export") }
         if mapping && (export == nil || export == .ciff) { throw ValidationError("--mapping applies to --export with a search engine") }
         if readsCIFF && (bm25 || add || inputs.count > 1) {
@@ -201,16 +218,18 @@ struct SpladeIndex: SpladeTool {
                 return
             }
             let directory = output!
-            if add || delete != nil {
+            if add || delete != nil || compact {
                 // Nothing to update: say so before the lock would create the directory.
                 guard FileManager.default.fileExists(atPath: directory + "/" + IndexDirectory.currentFile) else {
                     throw SpladeError(.missingInput, "no index here (no \(IndexDirectory.currentFile))", location: directory,
-                                      hint: "build it first, without --add or --delete")
+                                      hint: "build it first, without --add, --delete or --compact")
                 }
             }
             let lock = try IndexLock(directory: directory, wait: wait)
             let (summary, verb): (IndexUpdateSummary, String)
             do { (summary, verb) = try update(directory, lock: lock) } catch {
+                // A build whose staging directory another build removed fails on its files: say why.
+                try lock.checkHeld()
                 lock.abandonCreatedDirectory()  // a failed first build leaves no directory behind
                 throw error
             }
@@ -227,6 +246,13 @@ struct SpladeIndex: SpladeTool {
 
     /// The build, addition or deletion the options ask for, under `lock`, with the summary's verb.
     private func update(_ directory: String, lock: IndexLock) throws(SpladeError) -> (IndexUpdateSummary, String) {
+        if compact {
+            let before = try IndexSnapshot(directory: directory).manifest
+            let summary = try IndexUpdate.compact(directory: directory, lock: lock, progress: buildProgress())
+            let segments = "\(before.segments.count) segment\(before.segments.count == 1 ? "" : "s")"
+            return (summary, before.segments.count == 1 && before.deleted == 0 ? "already one segment without deletions, left as it was"
+                    : "compacted \(segments) into 1, leaving out \(Self.documents(before.deleted))")
+        }
         if let delete {
             let ids = try readIds(delete)
             let summary = try IndexUpdate.delete(ids: ids, directory: directory, lock: lock)
@@ -249,6 +275,10 @@ struct SpladeIndex: SpladeTool {
             let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, source: source, directory: directory, lock: lock,
                                               progress: buildProgress())
             if summary.added == 0 { Diagnostics.warning("no documents to add in \(source): the index is left as it was") }
+            if summary.segments > Self.manySegments {
+                Diagnostics.warning("the index has \(summary.segments) segments, and searches visit each in turn",
+                                    hint: "merge them with splade-index -o \(directory) --compact")
+            }
             return (summary, "added \(Self.documents(summary.added)), replaced \(summary.deleted)")
         }
         let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,

@@ -86,7 +86,7 @@ struct SpladeNoise: SpladeTool {
                                              specialIds: [tokenizer.clsId, tokenizer.sepId, tokenizer.unknownId],
                                              options: options)
             let tokens = tokenizer.tokens(of: ids)
-            let sink = try OutputSink(path: output, inputs: [extra].compactMap { $0 })
+            let sink = try OutputSink(path: output, inputs: [extra].compactMap { $0 }, inputDirectories: [try tokenizerOptions.modelDirectory()])
             switch format {
             case .yaml:
                 try sink.write(NoiseTokens.yaml(tokens))

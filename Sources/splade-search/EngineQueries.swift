@@ -12,7 +12,7 @@ extension SpladeSearch {
     func writeEngineQueries(_ engine: SearchEngine) throws(SpladeError) {
         let writer = EngineFormat(engine: engine, indexName: indexName)
         let queries = try EngineQuerySource(tool: self)
-        let sink = try OutputSink(path: output, inputs: [input])
+        let sink = try OutputSink(path: output, inputs: [input], inputDirectories: readDirectories)
         while let batch = try queries.next(count: batchSize) {
             for vector in batch { try sink.write(writer.query(queryTerms.map { vector.topK($0) } ?? vector, k: k)) }
         }

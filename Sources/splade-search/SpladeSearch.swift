@@ -61,6 +61,9 @@ struct SpladeSearch: SpladeTool {
     var index: [String] = []
 
     @OptionGroup(title: "Model") var tokenizerOptions: TokenizerOptions
+
+    /// The indexes and the model, whose files the output must not replace.
+    var readDirectories: [String] { index + ((try? tokenizerOptions.modelDirectory()).map { [$0] } ?? []) }
     @OptionGroup(title: "Query input") var textOptions: TextInputOptions
     @OptionGroup(title: "Device (query encoding)") var deviceOptions: DeviceOptions
 
@@ -132,6 +135,7 @@ struct SpladeSearch: SpladeTool {
 
     func validate() throws {
         try StreamOptions.validateFileNames(inputs: [input], output: output)
+        try StreamOptions.validateOneInput()
         if format.engine != nil {
             guard index.isEmpty else { throw ValidationError("--format \(format.rawValue) writes query bodies for that engine; drop --index") }
             guard alpha == 1 else { throw ValidationError("--alpha applies to splade-search's own search, not to --format \(format.rawValue)") }
@@ -141,7 +145,8 @@ struct SpladeSearch: SpladeTool {
         guard k >= 1 else { throw ValidationError("-k must be at least 1") }
         guard alpha > 0 && alpha <= 1 else { throw ValidationError("--alpha must be in (0, 1]") }
         if let queryTerms, queryTerms < 1 { throw ValidationError("--query-terms must be at least 1") }
-        guard threads >= 1, batchSize >= 1 else { throw ValidationError("--threads and --batch-size must be at least 1") }
+        try StreamOptions.validateCount(threads, option: "--threads", limit: StreamOptions.maxThreads)
+        try StreamOptions.validateCount(batchSize, option: "--batch-size", limit: StreamOptions.maxBatchSize)
         if vectors && tokensOnly { throw ValidationError("--vectors and --tokens-only exclude each other") }
         if Set(index.map { URL(fileURLWithPath: $0).standardizedFileURL.path }).count != index.count {
             throw ValidationError(fusion == nil ? "an --index is named twice (its documents would be found twice)"
@@ -173,7 +178,7 @@ struct SpladeSearch: SpladeTool {
             let queries = try QuerySource(tool: self, shards: shards)
             let texts = try withText.map { path throws(SpladeError) in try CollectionTexts(path: path, fields: textField) }
             let writer = RunWriter(format: format, tag: tag ?? fusion?.rawValue ?? shards[0].manifest.kind.rawValue, texts: texts)
-            let sink = try OutputSink(path: output, inputs: [input] + [withText].compactMap { $0 })
+            let sink = try OutputSink(path: output, inputs: [input] + [withText].compactMap { $0 }, inputDirectories: readDirectories)
             let searchers: [Searcher] = (0..<threads).map { _ in
                 Searcher(shards: shards, fusion: fusion.map { $0 == .rrf ? .reciprocalRank(c: 60) : .weightedSum },
                          weights: weight.isEmpty ? Array(repeating: 1, count: shards.count) : weight, k: k, alpha: alpha)

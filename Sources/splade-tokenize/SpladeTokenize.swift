@@ -37,7 +37,8 @@ struct SpladeTokenize: SpladeTool {
             let format = textOptions.format
             let maxLength = tokenizerOptions.maxLength
             let withTokens = tokens
-            try LinePipeline(options: stream, progressLabel: "tokenize", unitName: "tokens", skipsBlankLines: !format.plainLines)
+            try LinePipeline(options: stream, progressLabel: "tokenize", unitName: "tokens", skipsBlankLines: !format.plainLines,
+                             inputDirectories: [try tokenizerOptions.modelDirectory()])
                 .run(workers: sessions) {
                 session, line, file in
                 Result { () throws(SpladeError) in

@@ -96,7 +96,7 @@ struct SpladeTrain: SpladeTool {
     var overrides: [String] = []
 
     func validate() throws {
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        try StreamOptions.validateCount(threads, option: "--threads", limit: StreamOptions.maxThreads)
         guard overrides.count % 2 == 0, stride(from: 0, to: overrides.count, by: 2).allSatisfy({ overrides[$0].hasPrefix("--") }) else {
             throw ValidationError("overrides come as --KEY VALUE pairs, e.g. --learning_rate 1e-5")
         }
@@ -132,6 +132,10 @@ struct SpladeTrain: SpladeTool {
         let logPath = log ?? output + "/training_log.jsonl"
         // Said before minutes of loading: the output side a run would fail on at its end.
         try Self.checkWritable(output: output, log: log)
+        if let log {
+            try OutputSink.refuseReplacingAnInput(log, inputs: [config] + training.trainData,
+                                                  inputDirectories: [training.modelPath] + training.trainData)
+        }
 
         let modelConfigPath = training.modelPath + "/config.json"
         var modelConfig = try BertConfig.load(modelConfigPath)
@@ -439,6 +443,7 @@ final class LogSink {
     init(path: String, resumingAt step: Int?) throws(SpladeError) {
         name = path == "-" ? "<stdout>" : path
         if path == "-" {
+            if OutputSink.standardOutputWasClosed { throw OutputSink.closedStandardOutput }
             handle = FileHandle.standardOutput
             return
         }

@@ -214,6 +214,42 @@ struct IndexCLITests {
         #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == "gen-000001\n")
     }
 
+    /// INDEX/LOCK removed during a build (it looks stale: it is never written) lets a second build start alongside. The
+    /// second removes the first's staging directory and publishes; the first then publishes nothing (75) and leaves
+    /// the second's files alone.
+    @Test func aBuildWhoseLockFileWasRemovedPublishesNothing() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 50)
+        let first = Process()
+        first.executableURL = URL(fileURLWithPath: Tools.binDirectory + "/splade-index")
+        first.arguments = ["--model", model, "--keys", "ids", "-o", index, "--quiet"]
+        let input = Pipe(), errors = Pipe()
+        first.standardInput = input
+        first.standardError = errors
+        try first.run()
+        try input.fileHandleForWriting.write(contentsOf: Data(IndexCLISupport.vectorLines(count: 200, prefix: "first").utf8))
+        let staging = { (try? FileManager.default.contentsOfDirectory(atPath: index))?.filter { $0.hasPrefix(".staging-") } ?? [] }
+        IndexCLISupport.waitUntil { !staging().isEmpty }
+        #expect(unlink(index + "/LOCK") == 0)
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 30, prefix: "second"), to: directory + "/second.jsonl")
+        let second = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/second.jsonl",
+                                                    "-o", index, "--quiet"])
+        #expect(second.status == 0, "\(second.stderr)")
+        try input.fileHandleForWriting.close()
+        first.waitUntilExit()
+        let message = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        #expect(first.terminationStatus == 75 && message.contains("LOCK was removed or replaced while this build held it"), "\(message)")
+        #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == "gen-000002\n")
+        let everyTerm = (2000..<2400).map { "\"\($0)\":1" }.joined(separator: ",")
+        let found = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "1000"],
+                                  stdin: "{\"id\":\"q\",\"vector\":{\(everyTerm)}}\n")
+        #expect(found.status == 0 && found.stdoutLines.count == 30 && found.stdoutLines.allSatisfy { $0.contains(" second") },
+                "\(found.stderr)")
+        #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
+        #expect(staging().isEmpty)
+    }
+
     @Test func killDuringABuildLeavesTheOldIndexSearchable() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -252,6 +288,51 @@ struct IndexCLITests {
         let gone = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "100"], stdin: query)
         #expect(!gone.stdoutText.contains(" fresh "))
         #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
+    }
+
+    /// Each --add is a segment (a warning past 16 of them); --compact merges them into one without the deleted
+    /// documents: the same vectors (impacts), the same scores.
+    @Test func compactMergesSegmentsIntoOne() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 20)
+        var lastAdd: ToolRun?
+        for k in 1...17 {
+            try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 3, prefix: "add\(k)-", seed: UInt64(k + 1)), to: directory + "/add.jsonl")
+            lastAdd = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", index, "--add", "-i", directory + "/add.jsonl"])
+            #expect(lastAdd?.status == 0, "\(lastAdd?.stderr ?? "")")
+        }
+        #expect(lastAdd?.stderr.contains("the index has 18 segments") == true && lastAdd?.stderr.contains("--compact") == true,
+                "\(lastAdd?.stderr ?? "")")
+        let everyTerm = (2000..<2400).map { "\"\($0)\":1" }.joined(separator: ",")
+        let search = { () throws -> Set<String> in
+            let run = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "1000"],
+                                    stdin: "{\"id\":\"q\",\"vector\":{\(everyTerm)}}\n")
+            #expect(run.status == 0, "\(run.stderr)")
+            return Set(run.stdoutLines.map { $0.split(separator: " ")[2] + " " + $0.split(separator: " ")[4] })
+        }
+        let export = { () throws -> [String] in
+            try Tools.run("splade-index", ["--export", "qdrant", "--index", index]).stdoutLines.sorted()
+        }
+        let before = try search()
+        #expect(before.count == 71)
+        let compacted = try Tools.run("splade-index", ["-o", index, "--compact"])
+        #expect(compacted.status == 0 && compacted.stderr.contains("compacted 18 segments into 1") && compacted.stderr.contains("in 1 segment,"),
+                "\(compacted.stderr)")
+        #expect(try search() == before)
+        // Deleted documents are left out; the others keep their impacts.
+        #expect(try Tools.run("splade-index", ["-o", index, "--delete", "-"], stdin: "d3\nadd5-1\n").status == 0)
+        let added = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", index, "--add", "-i", directory + "/add.jsonl"])
+        #expect(added.status == 0)
+        let live = try export()
+        let again = try Tools.run("splade-index", ["-o", index, "--compact"])
+        #expect(again.status == 0 && again.stderr.contains("compacted 2 segments into 1, leaving out 5 documents"), "\(again.stderr)")
+        #expect(try export() == live && live.count == 69)
+        #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
+        let already = try Tools.run("splade-index", ["-o", index, "--compact"])
+        #expect(already.status == 0 && already.stderr.contains("already one segment"), "\(already.stderr)")
+        #expect(try Tools.run("splade-index", ["-o", index, "--compact", "-i", directory + "/add.jsonl"]).status == 64)
+        #expect(try Tools.run("splade-index", ["-o", directory + "/none", "--compact"]).status == 66)
     }
 
     @Test func repeatedIdsExit65AndUpdatesWithoutAnIndexCreateNothing() throws {

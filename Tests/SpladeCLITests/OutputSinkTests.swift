@@ -50,6 +50,39 @@ struct OutputSinkTests {
         return stat(path, &info) == 0 ? info.st_mode & 0o7777 : 0
     }
 
+    /// Started with standard output closed, a tool that writes there fails (74) instead of losing its output.
+    @Test(.enabled(if: IndexCLISupport.modelAvailable, "needs models/splade-tiny (make deps)"))
+    func aClosedStandardOutputIsAWriteFailure() throws {
+        let run = try Tools.shell("printf '{\"id\":1,\"text\":\"a\"}\\n' | splade-tokenize --model '\(IndexCLISupport.model)' >&-")
+        #expect(run.status == 74 && run.stderr.contains("standard output is closed"), "\(run.stderr)")
+    }
+
+    /// An output that would replace a file the tool reads — its model's, an index's, the vectors it converts, the
+    /// configuration or data of a training run — is a usage error; a new file in such a directory is not.
+    @Test(.enabled(if: IndexCLISupport.modelAvailable, "needs models/splade-tiny (make deps)"))
+    func anOutputThatWouldReplaceWhatIsReadIsRefused() throws {
+        let model = directory + "/model"
+        try FileManager.default.copyItem(atPath: IndexCLISupport.model, toPath: model)
+        let text = directory + "/d.jsonl"
+        try "{\"id\":1,\"text\":\"a b\"}\n".write(toFile: text, atomically: false, encoding: .utf8)
+        let before = try Data(contentsOf: URL(fileURLWithPath: model + "/tokenizer.json"))
+        let replacing = try Tools.run("splade-tokenize", ["--model", model, "-i", text, "-o", model + "/tokenizer.json"])
+        #expect(replacing.status == 64 && replacing.stderr.contains("the output is a file of \(model)"), "\(replacing.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: model + "/tokenizer.json")) == before)
+        #expect(try Tools.run("splade-tokenize", ["--model", model, "-i", text, "-o", model + "/new.jsonl"]).status == 0)
+        let vectors = directory + "/d.vec"
+        #expect(try Tools.run("splade-encode", ["--model", model, "--format", "binary", "-i", text, "-o", vectors]).status == 0)
+        let converted = try Tools.run("splade-encode", ["--convert", "--model", model, "--top-k", "1", "--format", "binary",
+                                                        "-i", vectors, "-o", vectors])
+        #expect(converted.status == 64 && converted.stderr.contains("the output is also an input"), "\(converted.stderr)")
+        let config = directory + "/train.yaml"
+        try "model_name_or_path: \(model)\ntrain_data: \(text)\noutput_dir: \(directory)/run\n".write(toFile: config, atomically: false, encoding: .utf8)
+        for log in [config, text] {
+            let training = try Tools.run("splade-train", ["--config", config, "--dry-run", "--log", log])
+            #expect(training.status == 64 && training.stderr.contains("the output is also an input"), "\(training.stderr)")
+        }
+    }
+
     /// The replaced file keeps its permissions (a private output stays private).
     @Test func theReplacedFilesModeIsKept() throws {
         let path = directory + "/private.txt"

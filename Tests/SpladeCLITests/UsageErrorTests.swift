@@ -25,6 +25,29 @@ struct UsageErrorTests {
         }
     }
 
+    /// A thread count or batch size no machine holds is a typo: 64, not a crash or an exhausted memory.
+    @Test(arguments: [("splade-tokenize", "--threads"), ("splade-encode", "--threads"), ("splade-encode", "--batch-size"),
+                      ("splade-search", "--threads"), ("splade-search", "--batch-size"), ("splade-filter", "--threads"),
+                      ("splade-train", "--threads")])
+    func hugeCountsAreUsageErrors(tool: String, option: String) throws {
+        let required = ["splade-search": ["--index", "idx"], "splade-train": ["--config", "train.yaml"]][tool] ?? []
+        let run = try Tools.run(tool, required + [option, "9223372036854775807"])
+        #expect(run.status == 64 && run.stderr.contains("\(option) must be between 1 and "), "\(run.stderr)")
+    }
+
+    /// The one-input tools keep only the last of several -i: refused rather than reading part of what was named.
+    @Test(arguments: ["splade-tokenize", "splade-encode", "splade-search", "splade-filter"])
+    func aRepeatedInputIsAUsageError(tool: String) throws {
+        let run = try Tools.run(tool, ["-i", "a.jsonl", "--input=b.jsonl"])
+        #expect(run.status == 64 && run.stderr.contains("-i is given 2 times"), "\(run.stderr)")
+    }
+
+    /// Swift would read an argument that is not UTF-8 with U+FFFD in place of its bad bytes: another file name.
+    @Test func anArgumentThatIsNotUTF8IsAUsageError() throws {
+        let run = try Tools.shell("splade-tokenize -i \"$(printf 'bad\\377name.jsonl')\"")
+        #expect(run.status == 64 && run.stderr.contains("argument 2 is not valid UTF-8"), "\(run.stderr)")
+    }
+
     @Test func theParsersMessagesStartInLowerCase() throws {
         let missing = try Tools.run("splade-eval", ["--metrics"])
         #expect(missing.status == 64 && missing.stderr.hasPrefix("splade-eval: error: missing value for '--metrics <list>'"),

@@ -1,6 +1,7 @@
 #if CUDA
 import Foundation
 import Testing
+import CSpladeCUDA
 @testable import SpladeCore
 
 /// The GPU encoder and training engine against their CPU oracles and the PyTorch fixtures. They run
@@ -247,6 +248,28 @@ struct CUDAPathTests {
         for (name, tensor) in wantTensors where !name.hasSuffix("attention.self.key.bias") {
             #expect(Self.relativeError(gotTensors[name]!.values, tensor.values) < 1e-4, "\(name)")
         }
+    }
+
+    /// Finite weights whose activations overflow float32: an error on the GPU as on the CPU, in either precision
+    /// (the pooling kernels would pass the NaN over and give empty vectors).
+    @Test(arguments: [false, true])
+    func activationsThatOverflowAreAnError(bfloat16: Bool) throws {
+        let directory = try StrictWeightLoadingTests().modelWith { tensors in
+            tensors["bert.embeddings.LayerNorm.bias"]!.values = tensors["bert.embeddings.LayerNorm.bias"]!.values.map { _ in 1e20 }
+        }
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let gpu = try CUDABertEncoder(directory: directory, bfloat16: bfloat16)
+        let error = #expect(throws: SpladeError.self) { try gpu.splade([[2, 100, 3]]) }
+        #expect(error?.kind == .badInput && error?.message.contains("NaN or infinite") == true, "\(String(describing: error))")
+    }
+
+    /// A GPU whose memory is full is unavailable (69) with a hint; a refused argument is a bug (70).
+    @Test func outOfMemoryIsUnavailableWithAHint() throws {
+        let error = #expect(throws: SpladeError.self) { _ = try DeviceBuffer<Float>(count: 1 << 60) }
+        #expect(error?.kind == .unavailable && error?.message.contains("out of memory") == true
+                && error?.hint?.contains("batch size") == true, "\(String(describing: error))")
+        let refused = #expect(throws: SpladeError.self) { try CUDADevice.check(splade_cuda_sgemm(0, 0, -1, 4, 4, 1, nil, 4, nil, 4, 0, nil, 4), "a product") }
+        #expect(refused?.kind == .internalError, "\(String(describing: refused))")
     }
 }
 #endif

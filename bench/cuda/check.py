@@ -98,10 +98,16 @@ def write_ids(path, rows):
             f.write(json.dumps({"id": f"d{i}", "input_ids": ids}) + "\n")
 
 
+# The tools' library path (the kit's libraries and cuBLAS, from bench/cuda/run), kept out of PyTorch's environment.
+TOOLS_ENVIRONMENT = dict(os.environ, LD_LIBRARY_PATH=os.environ.get("SPLADE_TOOLS_LIBRARY_PATH", os.environ.get("LD_LIBRARY_PATH", "")))
+# No single call may take the GPU session's time: a hang fails its section (subprocess.TimeoutExpired), the next runs.
+CALL_TIMEOUT = 200
+
+
 def tool(name, *arguments, discard_output=False):
     started = time.perf_counter()
     run = subprocess.run([os.path.join(a.bin, name), *arguments], stdout=subprocess.DEVNULL if discard_output else subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True, env=TOOLS_ENVIRONMENT, timeout=CALL_TIMEOUT)
     if run.returncode != 0:
         raise SystemExit(f"{name} {' '.join(arguments)} exited {run.returncode}:\n{run.stderr}")
     return run, time.perf_counter() - started
@@ -250,7 +256,7 @@ def bench_encode():
             record({"bench": "encode", "side": "splade", "precision": precision, "length": length, "batch": 32, "docs": docs,
                     "seconds": gpu, "docs_per_s": docs / gpu, "wall_seconds": wall, "wall_docs_per_s": docs / wall})
     subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "torch_encode.py"), "--model", model,
-                    "--docs", str(docs), "--ids", mixed, "--out", a.out], check=True)
+                    "--docs", str(docs), "--ids", mixed, "--out", a.out], check=True, timeout=CALL_TIMEOUT)
 
 
 TORCH_STEP = r"""
@@ -296,7 +302,8 @@ def bench_train():
         ours = sum(entry["seconds"] for entry in log[1:]) / len(log[1:])
         record({"bench": "train step", "side": "splade", "precision": precision, "seconds": ours, "steps": len(log),
                 "tokens_per_s": log[-1].get("tokens_per_s")})
-        run = subprocess.run([sys.executable, "-c", TORCH_STEP, model, "5", precision], capture_output=True, text=True, check=True)
+        run = subprocess.run([sys.executable, "-c", TORCH_STEP, model, "5", precision], capture_output=True, text=True, check=True,
+                             timeout=CALL_TIMEOUT)
         reference = json.loads(run.stdout.splitlines()[-1])
         record({"bench": "train step", "side": "pytorch", "precision": precision, **reference})
         record({"bench": "train step", "precision": precision, "ratio_pytorch_over_splade": reference["seconds"] / ours})

@@ -20,7 +20,7 @@ function __splade-index_parse_tokens -S
     set -l unparsed_tokens (__splade-index_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-index'
-        __splade-index_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'i/input=+' 'o/output=' 'check=' 'add' 'delete=' 'bm25' 'k1=' 'b=' 'field=+' 'keys=' 'block-size=' 'input-format=' 'export=' 'index=' 'mapping' 'index-name=' 'vespa-namespace=' 'reorder' 'no-reorder' 'wait' 'quiet' 'progress' 'h/help'
+        __splade-index_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'i/input=+' 'o/output=' 'check=' 'add' 'delete=' 'compact' 'bm25' 'k1=' 'b=' 'field=+' 'keys=' 'block-size=' 'input-format=' 'export=' 'index=' 'mapping' 'index-name=' 'vespa-namespace=' 'reorder' 'no-reorder' 'wait' 'quiet' 'progress' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-index_parse_subcommand -r 1 
@@ -85,6 +85,7 @@ complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" check' -l 'check' -d 'Verify the index in this directory and exit (status 65 when it is corrupt).' -rfa '(__splade-index_complete_directories)'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" add' -l 'add' -d 'Add the input\'s documents to the existing index (a document with an id already there replaces it).'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" delete' -l 'delete' -d 'Delete the documents whose ids are listed in this file, one per line (\'-\': standard input).' -rF
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" compact' -l 'compact' -d 'Merge the index\'s segments into one, leaving deleted documents out (the same ids, impacts, block size and ordering).'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" bm25' -l 'bm25' -d 'Index BM25 weights of token ids (splade-tokenize output) or texts instead of vectors.'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" k1' -l 'k1' -d 'BM25 term-frequency saturation.' -rfka ''
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" b' -l 'b' -d 'BM25 length normalisation.' -rfka ''

@@ -19,10 +19,11 @@
  * REPETITIONS calls of the real library, each between two synchronizations; only the first call's
  * results are checked (the others run on buffers it already updated); "grouped_fallbacks": f is added where the real
  * library's count below grew by f during the check's calls. A failed API call gives one line
- * with "pass": false and "message". Last line: {"checks": n, "failed": k, "grouped_fallbacks": g, "linear_fallbacks": l},
- * g the real library's grouped calls that ran groups as strided products (cuBLAS declined their types, or their
- * pointers break its alignment rule), l its Linear
- * products made without cuBLASLt (all of them under SPLADE_CUDA_LT=0).
+ * with "pass": false and "message". The first line names the device and the versions (the runtime's, the driver's,
+ * the loaded cuBLAS's). Last line: {"checks": n, "failed": k, "grouped_fallbacks": g, "grouped_declined_status": s,
+ * "linear_fallbacks": l}, g the real library's grouped calls that ran groups as strided products (cuBLAS declined their
+ * types, with status s, or their pointers break its alignment rule), l its Linear products made without cuBLASLt (all
+ * of them under SPLADE_CUDA_LT=0).
  * Exit status: 0 all passed, 1 a check failed, 2 a setup failure (a library not loadable, init failed).
  * On a GPU machine, cuBLAS must be loadable by the real library (LD_LIBRARY_PATH or SPLADE_CUDA_CUBLAS).
  */
@@ -61,6 +62,8 @@
                                    long long, float, float *, int, long long, int))                                   \
     X(int, sgemm_grouped, (int, int, float, float, const splade_cuda_gemm_group *, int))                              \
     X(int, grouped_fallbacks, (void))                                                                                 \
+    X(int, grouped_declined_status, (void))                                                                           \
+    X(int, cublas_version, (void))                                                                                    \
     X(int, linear_fallbacks, (void))                                                                                  \
     X(int, to_bf16, (const float *, size_t, uint16_t *))                                                              \
     X(int, from_bf16, (const uint16_t *, size_t, float *))                                                            \
@@ -1610,6 +1613,9 @@ static void check_argument_errors(void) {
     const int OK = SPLADE_CUDA_OK, BAD = SPLADE_CUDA_ERROR_ARGUMENT;
     EXPECT_STATUS("init(0) again: a no-op", OK, api->init(0));
     EXPECT_STATUS("init(1) after init(0): one device per process", BAD, api->init(1));
+    void *unallocated = NULL;
+    EXPECT_STATUS("malloc of 2^60 bytes: out of memory", SPLADE_CUDA_ERROR_OUT_OF_MEMORY,
+                  api->malloc(&unallocated, (size_t)1 << 60));
     EXPECT_STATUS("splade_max_segments rows=-1", BAD, api->splade_max_segments(DF(0), -1, 16, 0, DI(1), 1, DF(0), NULL));
     EXPECT_STATUS("splade_max_segments cols=0", BAD, api->splade_max_segments(DF(0), 4, 0, 0, DI(1), 1, DF(0), NULL));
     EXPECT_STATUS("splade_max_segments segments=0", BAD, api->splade_max_segments(DF(0), 4, 16, 0, DI(1), 0, DF(0), NULL));
@@ -1677,24 +1683,24 @@ static void check_argument_errors(void) {
     /* Grouped products: every group is checked before anything runs. */
     GROUP_CHECKS("sgemm_grouped", splade_cuda_gemm_group, sgemm_grouped, DF(0), DF(0) + 32);
 
-    /* bfloat16: the conversion's pointers; gemm_bf16's sizes are cuBLAS's to reject (a CUBLAS error, as cuBLAS's
+    /* bfloat16: the conversion's pointers; gemm_bf16's sizes are cuBLAS's to reject (a KERNEL error, from cuBLAS's
      * status 7), the grouped products' groups as sgemm_grouped's (C float32, then bfloat16). */
-    const int CUBLAS = SPLADE_CUDA_ERROR_CUBLAS;
+    const int REFUSED = SPLADE_CUDA_ERROR_KERNEL;
     EXPECT_STATUS("to_bf16 x NULL", BAD, api->to_bf16(NULL, 4, DB(0)));
     EXPECT_STATUS("to_bf16 y NULL", BAD, api->to_bf16(DF(0), 4, NULL));
     EXPECT_STATUS("to_bf16 count=0: a no-op", OK, api->to_bf16(NULL, 0, NULL));
     EXPECT_STATUS("from_bf16 x NULL", BAD, api->from_bf16(NULL, 4, DF(0)));
     EXPECT_STATUS("from_bf16 y NULL", BAD, api->from_bf16(DB(0), 4, NULL));
     EXPECT_STATUS("from_bf16 count=0: a no-op", OK, api->from_bf16(NULL, 0, NULL));
-    EXPECT_STATUS("gemm_bf16 m=-1", CUBLAS, api->gemm_bf16(0, 1, -1, 4, 4, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 4));
-    EXPECT_STATUS("gemm_bf16 k=-1", CUBLAS, api->gemm_bf16(0, 1, 4, 4, -1, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 4));
-    EXPECT_STATUS("gemm_bf16 lda=3 < k=4 (NT)", CUBLAS,
+    EXPECT_STATUS("gemm_bf16 m=-1", REFUSED, api->gemm_bf16(0, 1, -1, 4, 4, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 4));
+    EXPECT_STATUS("gemm_bf16 k=-1", REFUSED, api->gemm_bf16(0, 1, 4, 4, -1, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 4));
+    EXPECT_STATUS("gemm_bf16 lda=3 < k=4 (NT)", REFUSED,
                   api->gemm_bf16(0, 1, 4, 4, 4, 1, DB(0), 3, DB(0), 4, 0, DF(0) + 32, 4));
-    EXPECT_STATUS("gemm_bf16 lda=3 < m=4 (TN)", CUBLAS,
+    EXPECT_STATUS("gemm_bf16 lda=3 < m=4 (TN)", REFUSED,
                   api->gemm_bf16(1, 0, 4, 4, 4, 1, DB(0), 3, DB(0), 4, 0, DF(0) + 32, 4));
-    EXPECT_STATUS("gemm_bf16 ldb=3 < n=4 (NN)", CUBLAS,
+    EXPECT_STATUS("gemm_bf16 ldb=3 < n=4 (NN)", REFUSED,
                   api->gemm_bf16(0, 0, 4, 4, 4, 1, DB(0), 4, DB(0), 3, 0, DF(0) + 32, 4));
-    EXPECT_STATUS("gemm_bf16 ldc=3 < n=4", CUBLAS, api->gemm_bf16(0, 1, 4, 4, 4, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 3));
+    EXPECT_STATUS("gemm_bf16 ldc=3 < n=4", REFUSED, api->gemm_bf16(0, 1, 4, 4, 4, 1, DB(0), 4, DB(0), 4, 0, DF(0) + 32, 3));
     EXPECT_STATUS("gemm_bf16 m=0 with NULLs and bad leading dimensions: a no-op", OK,
                   api->gemm_bf16(0, 1, 0, 4, 4, 1, NULL, 0, NULL, 0, 0, NULL, 0));
     GROUP_CHECKS("gemm_grouped_bf16", splade_cuda_gemm_group_bf16, gemm_grouped_bf16, DB(0), DF(0) + 32);
@@ -1787,9 +1793,9 @@ int main(int argc, char **argv) {
     printf("{\"device\": ");
     print_json_string(name);
     printf(", \"compute_capability\": %d, \"memory_mib\": %zu, \"devices\": %d, \"runtime_version\": %d, "
-           "\"driver_version\": %d, \"sizes\": \"%s\"}\n",
+           "\"driver_version\": %d, \"cublas_version\": %d, \"sizes\": \"%s\"}\n",
            capability, memory >> 20, real->device_count(), real->runtime_version(), real->driver_version(),
-           quick ? "quick" : "full");
+           real->cublas_version(), quick ? "quick" : "full");
     fflush(stdout);
 
     size_t hidden = (size_t)S.tokens * S.h, intermediate = (size_t)S.tokens * S.inter;
@@ -1861,7 +1867,8 @@ int main(int argc, char **argv) {
 
     check_argument_errors();
 
-    printf("{\"checks\": %d, \"failed\": %d, \"grouped_fallbacks\": %d, \"linear_fallbacks\": %d}\n", checks, failures,
-           real->grouped_fallbacks(), real->linear_fallbacks());
+    printf("{\"checks\": %d, \"failed\": %d, \"grouped_fallbacks\": %d, \"grouped_declined_status\": %d, "
+           "\"linear_fallbacks\": %d}\n", checks, failures, real->grouped_fallbacks(), real->grouped_declined_status(),
+           real->linear_fallbacks());
     return failures ? 1 : 0;
 }

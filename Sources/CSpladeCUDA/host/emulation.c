@@ -79,7 +79,7 @@ int splade_cuda_malloc(void **pointer, size_t bytes) {
     ENTER();
     REQUIRE(pointer, "null pointer");
     *pointer = malloc(bytes < 1 ? 1 : bytes);
-    return *pointer ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUDA, "cudaMalloc: out of memory");
+    return *pointer ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_OUT_OF_MEMORY, "cudaMalloc: out of memory");
 }
 
 int splade_cuda_free(void *pointer) {
@@ -91,7 +91,7 @@ int splade_cuda_free(void *pointer) {
 /* cudaMemcpy rejects a null pointer with cudaErrorInvalidValue; memcpy would crash instead. */
 static int copy(void *destination, const void *source, size_t bytes, const char *what) {
     if (bytes == 0) return SPLADE_CUDA_OK;
-    if (!destination || !source) return fail(SPLADE_CUDA_ERROR_CUDA, "%s: invalid argument", what);
+    if (!destination || !source) return fail(SPLADE_CUDA_ERROR_KERNEL, "%s: invalid argument", what);
     memmove(destination, source, bytes);
     return SPLADE_CUDA_OK;
 }
@@ -112,7 +112,7 @@ int splade_cuda_copy_device(void *destination, const void *source, size_t bytes)
 int splade_cuda_zero(void *pointer, size_t bytes) {
     ENTER();
     if (bytes == 0) return SPLADE_CUDA_OK;
-    if (!pointer) return fail(SPLADE_CUDA_ERROR_CUDA, "cudaMemset: invalid argument");
+    if (!pointer) return fail(SPLADE_CUDA_ERROR_KERNEL, "cudaMemset: invalid argument");
     memset(pointer, 0, bytes);
     return SPLADE_CUDA_OK;
 }
@@ -144,7 +144,7 @@ int splade_cuda_sgemm(int transpose_a, int transpose_b, int m, int n, int k, flo
     ENTER();
     if (m == 0 || n == 0) return SPLADE_CUDA_OK;
     if (!gemm_arguments_valid(transpose_a, transpose_b, m, n, k, lda, ldb, ldc))
-        return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemm failed with status 7");
+        return fail(SPLADE_CUDA_ERROR_KERNEL, "cublasSgemm failed with status 7");
     gemm(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return SPLADE_CUDA_OK;
 }
@@ -156,7 +156,7 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
     ENTER();
     if (m == 0 || n == 0 || batch == 0) return SPLADE_CUDA_OK;
     if (batch < 0 || !gemm_arguments_valid(transpose_a, transpose_b, m, n, k, lda, ldb, ldc))
-        return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched failed with status 7");
+        return fail(SPLADE_CUDA_ERROR_KERNEL, "cublasSgemmStridedBatched failed with status 7");
     for (long long i = 0; i < batch; i++)
         gemm(transpose_a, transpose_b, m, n, k, alpha, a + i * stride_a, lda, b + i * stride_b, ldb, beta,
              c + i * stride_c, ldc);
@@ -228,7 +228,10 @@ int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, flo
 /* OpenBLAS has no TF32: products stay exact float32, which the header allows either way. */
 /* The emulation multiplies every group itself and has no cuBLASLt to miss: it counts no fallbacks. */
 int splade_cuda_grouped_fallbacks(void) { return 0; }
+int splade_cuda_grouped_declined_status(void) { return 0; }
 int splade_cuda_linear_fallbacks(void) { return 0; }
+/* No cuBLAS is loaded: OpenBLAS multiplies. */
+int splade_cuda_cublas_version(void) { return 0; }
 
 int splade_cuda_set_tf32(int enabled) {
     (void)enabled;
@@ -349,9 +352,9 @@ int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k,
     ENTER();
     if (m == 0 || n == 0) return SPLADE_CUDA_OK;
     if (!gemm_arguments_valid(transpose_a, transpose_b, m, n, k, lda, ldb, ldc))
-        return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasGemmEx failed with status 7");
+        return fail(SPLADE_CUDA_ERROR_KERNEL, "cublasGemmEx failed with status 7");
     float *scratch = malloc((gemm_bf16_scratch(m, n, k) + 1) * sizeof(float));
-    if (!scratch) return fail(SPLADE_CUDA_ERROR_CUDA, "host emulation of gemm_bf16: out of memory");
+    if (!scratch) return fail(SPLADE_CUDA_ERROR_OUT_OF_MEMORY, "host emulation of gemm_bf16: out of memory");
     gemm_bf16(transpose_a, transpose_b, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, scratch);
     free(scratch);
     return SPLADE_CUDA_OK;
@@ -371,7 +374,7 @@ static int grouped_bf16(const char *name, int transpose_a, int transpose_b, floa
         if (g.m > 0 && g.n > 0 && g.batch > 0 && need > floats) floats = need;
     }
     float *scratch = malloc(floats * sizeof(float));
-    if (!scratch) return fail(SPLADE_CUDA_ERROR_CUDA, "host emulation of %s: out of memory", name);
+    if (!scratch) return fail(SPLADE_CUDA_ERROR_OUT_OF_MEMORY, "host emulation of %s: out of memory", name);
     for (int i = 0; i < group_count; i++) {
         GroupShape g = shape(groups, i);
         if (g.m == 0 || g.n == 0) continue;
@@ -409,7 +412,7 @@ int splade_cuda_linear_bf16_out(const uint16_t *x, int rows, int in, const uint1
     int code = linear_checks(rows, in, out, x && w && bias && y);
     if (code || rows == 0) return code;
     float *scratch = malloc(gemm_bf16_out_scratch(rows, out, in) * sizeof(float));
-    if (!scratch) return fail(SPLADE_CUDA_ERROR_CUDA, "host emulation of linear_bf16_out: out of memory");
+    if (!scratch) return fail(SPLADE_CUDA_ERROR_OUT_OF_MEMORY, "host emulation of linear_bf16_out: out of memory");
     fill_rows(y, bias, rows, out, sizeof(uint16_t));
     gemm_bf16_out(0, 1, rows, out, in, 1, x, in, w, in, 1, y, out, scratch);
     free(scratch);
@@ -555,7 +558,7 @@ static int softmax_visit(void *x, BlockRow row) {
 static int softmax_bf16_visit(void *x, BlockRow row) {
     uint16_t *half = (uint16_t *)x + row.at;
     float *copy = malloc((size_t)row.length * sizeof(float));
-    if (!copy) return fail(SPLADE_CUDA_ERROR_CUDA, "softmax_blocks_bf16: out of memory");
+    if (!copy) return fail(SPLADE_CUDA_ERROR_OUT_OF_MEMORY, "softmax_blocks_bf16: out of memory");
     widen(half, 1, row.length, row.length, copy);
     softmax_row(copy, row.length);
     narrow(copy, 1, row.length, half, row.length);

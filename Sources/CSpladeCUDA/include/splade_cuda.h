@@ -21,9 +21,12 @@ extern "C" {
 enum {
     SPLADE_CUDA_OK = 0,
     SPLADE_CUDA_ERROR_NO_DEVICE = 1,  /* no driver, no GPU, or a driver older than the runtime */
-    SPLADE_CUDA_ERROR_CUDA = 2,       /* a CUDA runtime call or a kernel launch failed */
-    SPLADE_CUDA_ERROR_CUBLAS = 3,     /* cuBLAS could not be loaded or a cuBLAS call failed */
+    SPLADE_CUDA_ERROR_CUDA = 2,       /* a CUDA runtime call failed (the device is busy, lost, or has an ECC error) */
+    SPLADE_CUDA_ERROR_CUBLAS = 3,     /* cuBLAS could not be loaded or set up */
     SPLADE_CUDA_ERROR_ARGUMENT = 4,   /* a bad size, a null pointer, or no splade_cuda_init yet */
+    SPLADE_CUDA_ERROR_OUT_OF_MEMORY = 5, /* the GPU's memory is full (cudaMalloc, or cuBLAS's own allocation) */
+    SPLADE_CUDA_ERROR_KERNEL = 6,     /* a kernel faulted (illegal or misaligned address, launch failure) or a cuBLAS
+                                         product refused its arguments: a bug; the CUDA context may be unusable */
 };
 
 /* ---- Device, memory ---------------------------------------------------------------------- */
@@ -87,12 +90,17 @@ typedef struct {
 int splade_cuda_sgemm_grouped(int transpose_a, int transpose_b, float alpha, float beta,
                               const splade_cuda_gemm_group *groups, int group_count);
 /* How many grouped calls (of any precision, since the library was loaded) ran groups as one strided product each:
- * all of them because cuBLAS's grouped product declined their combination of types (CUBLAS_STATUS_NOT_SUPPORTED; a
- * declined combination is not offered again; bfloat16 with a float32 C counts here though its widened copies are then
- * one grouped product), or those whose matrix pointers break the alignment cuBLAS's pointer
- * arrays need (16-bit or TF32 products; the attention blocks' layout, splade_cuda_head_stride, keeps it): the same
- * results, more launches. For performance checks (kernel-check reports it). */
+ * all of them because cuBLAS's grouped product declined their combination of types (CUBLAS_STATUS_NOT_SUPPORTED, or
+ * INVALID_VALUE before it ever took that combination: the arguments are checked here first; a declined combination is
+ * not offered again; bfloat16 with a float32 C counts here though its widened copies are then one grouped product),
+ * or those whose matrix pointers break the alignment cuBLAS's pointer arrays need (16-bit or TF32 products; the
+ * attention blocks' layout, splade_cuda_head_stride, keeps it): the same results, more launches. For performance checks (kernel-check reports it). */
 int splade_cuda_grouped_fallbacks(void);
+/* The cuBLAS status with which the grouped product last declined a combination of types (0: none declined): what the
+ * loaded cuBLAS answered, for kernel-check's report. */
+int splade_cuda_grouped_declined_status(void);
+/* The loaded cuBLAS's version (cublasGetVersion, e.g. 130400), 0 before splade_cuda_init or where it cannot say. */
+int splade_cuda_cublas_version(void);
 /* How many Linear products (splade_cuda_linear*, since the library was loaded) were made without cuBLASLt — none
  * loaded, SPLADE_CUDA_LT=0, no algorithm for the shape, or a failed call — as bias rows and a product onto them:
  * the same results, one more pass over Y. For performance checks (kernel-check reports it). */

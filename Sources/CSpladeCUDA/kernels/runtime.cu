@@ -50,14 +50,28 @@ static int insufficient_driver(const char *what) {
                 "update the NVIDIA driver", what, cudaGetErrorString(cudaErrorInsufficientDriver), d, r);
 }
 
+// What a CUDA error says of its cause: no device; full memory; a kernel that faulted or was launched wrongly (a bug:
+// the sticky faults leave the context unusable); else the device itself (busy, lost, an ECC error).
+static int error_code(cudaError_t status) {
+    switch (status) {
+    case cudaErrorNoDevice: return SPLADE_CUDA_ERROR_NO_DEVICE;
+    case cudaErrorMemoryAllocation: return SPLADE_CUDA_ERROR_OUT_OF_MEMORY;
+    case cudaErrorInvalidValue: case cudaErrorInvalidConfiguration: case cudaErrorIllegalAddress:
+    case cudaErrorLaunchOutOfResources: case cudaErrorAssert: case cudaErrorHardwareStackError:
+    case cudaErrorIllegalInstruction: case cudaErrorMisalignedAddress: case cudaErrorInvalidAddressSpace:
+    case cudaErrorInvalidPc: case cudaErrorLaunchFailure:
+        return SPLADE_CUDA_ERROR_KERNEL;
+    default: return SPLADE_CUDA_ERROR_CUDA;
+    }
+}
+
 static int check(cudaError_t status, const char *what) {
     if (status == cudaSuccess) return SPLADE_CUDA_OK;
     cudaGetLastError();  // clear a non-sticky error
     if (status == cudaErrorInsufficientDriver) return insufficient_driver(what);
-    bool no_device = status == cudaErrorNoDevice;
-    return fail(no_device ? SPLADE_CUDA_ERROR_NO_DEVICE : SPLADE_CUDA_ERROR_CUDA, "%s: %s", what,
-                cudaGetErrorString(status));
+    return fail(error_code(status), "%s: %s", what, cudaGetErrorString(status));
 }
+
 
 int reserve(Scratch &scratch, size_t bytes, const char *what) {
     if (bytes <= scratch.bytes) return SPLADE_CUDA_OK;
@@ -121,6 +135,7 @@ typedef int (*gemm_grouped_ex_fn)(cublas_handle, const int *transa, const int *t
                                   const void *const *b, int b_type, const int *ldb, const void *beta, void *const *c,
                                   int c_type, const int *ldc, int group_count, const int *group_size, int compute_type);
 static cublas_handle handle = nullptr;
+static int cublas_version = 0;  // splade_cuda_cublas_version
 static math_mode_fn set_math_mode = nullptr;
 static sgemm_fn sgemm = nullptr;
 static sgemm_batched_fn sgemm_batched = nullptr;
@@ -130,9 +145,14 @@ static gemm_batched_ex_fn gemm_batched_ex = nullptr;
 static gemm_grouped_ex_fn gemm_grouped_ex = nullptr;  // null: one strided-batched product per group
 enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1, CUBLAS_DEFAULT_MATH_ = 0, CUBLAS_TF32_TENSOR_OP_MATH_ = 3 };
 // library_types.h: CUDA_R_32F, CUDA_R_16BF; cublas_api.h: CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT,
-// CUBLAS_STATUS_NOT_SUPPORTED.
+// CUBLAS_STATUS_ALLOC_FAILED, _INVALID_VALUE, _NOT_SUPPORTED.
 enum { CUDA_R_32F_ = 0, CUDA_R_16BF_ = 14, CUBLAS_COMPUTE_32F_ = 68, CUBLAS_GEMM_DEFAULT_ = -1,
-       CUBLAS_STATUS_NOT_SUPPORTED_ = 15 };
+       CUBLAS_STATUS_ALLOC_FAILED_ = 3, CUBLAS_STATUS_INVALID_VALUE_ = 7, CUBLAS_STATUS_NOT_SUPPORTED_ = 15 };
+
+// A failed cuBLAS product: its own allocation found the memory full, or it refused what it was given (a bug here).
+static int product_failure(int status) {
+    return status == CUBLAS_STATUS_ALLOC_FAILED_ ? SPLADE_CUDA_ERROR_OUT_OF_MEMORY : SPLADE_CUDA_ERROR_KERNEL;
+}
 
 // cuBLASLt (optional: libcublas links it, so it is there wherever cuBLAS is), for the Linear layers' products with
 // the bias added in the epilogue instead of written first and read back (beta = 1). Declarations as cublasLt.h of
@@ -236,6 +256,9 @@ static int load_cublas() {
     if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasCreate failed with status %d", status);
     status = set_math_mode(handle, CUBLAS_DEFAULT_MATH_);
     if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSetMathMode failed with status %d", status);
+    typedef int (*version_fn)(cublas_handle, int *);
+    auto version = (version_fn)dlsym(library, "cublasGetVersion_v2");
+    if (!version || version(handle, &cublas_version) != 0) cublas_version = 0;
     load_cublas_lt();
     return SPLADE_CUDA_OK;
 }
@@ -369,7 +392,7 @@ int splade_cuda_sgemm(int transpose_a, int transpose_b, int m, int n, int k, flo
     if (m == 0 || n == 0) return SPLADE_CUDA_OK;
     int status = sgemm(handle, transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_, n,
                        m, k, &alpha, b, ldb, a, lda, &beta, c, ldc);
-    return status == 0 ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemm failed with status %d", status);
+    return status == 0 ? SPLADE_CUDA_OK : fail(product_failure(status), "cublasSgemm failed with status %d", status);
 }
 
 int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, int n, int k, float alpha,
@@ -381,7 +404,7 @@ int splade_cuda_sgemm_strided_batched(int transpose_a, int transpose_b, int m, i
     int status = sgemm_batched(handle, transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_,
                                n, m, k, &alpha, b, ldb, stride_b, a, lda, stride_a, &beta, c, ldc, stride_c, batch);
     return status == 0 ? SPLADE_CUDA_OK
-                       : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSgemmStridedBatched failed with status %d", status);
+                       : fail(product_failure(status), "cublasSgemmStridedBatched failed with status %d", status);
 }
 
 }  // extern "C"
@@ -394,7 +417,7 @@ static int gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, floa
     int status = gemm_ex(handle, transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_, n, m,
                          k, &alpha, b, CUDA_R_16BF_, ldb, a, CUDA_R_16BF_, lda, &beta, c, c_type, ldc,
                          CUBLAS_COMPUTE_32F_, CUBLAS_GEMM_DEFAULT_);
-    return status == 0 ? SPLADE_CUDA_OK : fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasGemmEx failed with status %d", status);
+    return status == 0 ? SPLADE_CUDA_OK : fail(product_failure(status), "cublasGemmEx failed with status %d", status);
 }
 
 extern "C" int splade_cuda_gemm_bf16(int transpose_a, int transpose_b, int m, int n, int k, float alpha, const uint16_t *a,
@@ -535,13 +558,17 @@ static int strided_group(int op_a, int op_b, float alpha, float beta, const Grou
     if (!has_products(p)) return SPLADE_CUDA_OK;
     int status = P::strided(op_a, op_b, p, &alpha, &beta);
     return status == 0 ? SPLADE_CUDA_OK
-                       : fail(SPLADE_CUDA_ERROR_CUBLAS, "%s (group %d of %s) failed with status %d", P::batched_name, g,
+                       : fail(product_failure(status), "%s (group %d of %s) failed with status %d", P::batched_name, g,
                               P::name, status);
 }
 
 // Whether cuBLAS's grouped product declined Group's types: it is not asked again (the same products, a group at a time,
-// without the pointer arrays).
+// without the pointer arrays). Whether it has taken them: until then INVALID_VALUE is a refusal of the types too (cuBLAS
+// documents NOT_SUPPORTED for a combination it lacks, but versions differ; the arguments were checked here first, and
+// the fallback's products would report a real problem with them).
 template <class Group> static std::atomic<bool> declined_types{false};
+template <class Group> static std::atomic<bool> accepted_types{false};
+static std::atomic<int> declined_status{0};  // splade_cuda_grouped_declined_status
 
 // The groups of a call that have products.
 template <class Group> static std::vector<int> groups_with_products(const Group *groups, int group_count) {
@@ -703,8 +730,10 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
         }
     }
     int status = P::grouped(blas_a, blas_b, blas_c, used);
-    if (status == CUBLAS_STATUS_NOT_SUPPORTED_) {
+    if (status == 0) accepted_types<Group> = true;
+    if (status == CUBLAS_STATUS_NOT_SUPPORTED_ || (status == CUBLAS_STATUS_INVALID_VALUE_ && !accepted_types<Group>)) {
         declined_types<Group> = true;
+        declined_status = status;
         if (!misaligned) grouped_fallbacks++;
         // Only the groups it declined: the others are done (again would add beta·C twice).
         std::vector<int> left = nonempty;
@@ -712,7 +741,7 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
         return ungrouped_products(transpose_a, transpose_b, alpha, beta, groups, left);
     }
     return status == 0 ? SPLADE_CUDA_OK
-                       : fail(SPLADE_CUDA_ERROR_CUBLAS, "%s failed with status %d", P::grouped_name, status);
+                       : fail(product_failure(status), "%s failed with status %d", P::grouped_name, status);
 }
 }  // namespace splade_cuda
 
@@ -729,6 +758,10 @@ int splade_cuda_gemm_grouped_bf16(int transpose_a, int transpose_b, float alpha,
 }
 
 int splade_cuda_grouped_fallbacks(void) { return grouped_fallbacks.load(); }
+
+int splade_cuda_grouped_declined_status(void) { return declined_status.load(); }
+
+int splade_cuda_cublas_version(void) { return initialized() ? cublas_version : 0; }
 
 int splade_cuda_gemm_grouped_bf16_out(int transpose_a, int transpose_b, float alpha, float beta,
                                       const splade_cuda_gemm_group_bf16_out *groups, int group_count) {

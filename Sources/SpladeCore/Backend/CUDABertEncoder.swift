@@ -42,6 +42,14 @@ public final class CUDABertEncoder: SpladeEncoding {
         return try batch.sparseVectors(maxima: maxima, scratch: scratch, indexScratch: indexScratch)
     }
 
+    /// As on the CPU, hidden states that overflowed float32 are an error (the pooling kernels would pass their NaN
+    /// over, leaving empty vectors): their sum of squares is then not finite.
+    private func checkFinite(_ hidden: UnsafeMutablePointer<Float>, count: Int) throws(SpladeError) {
+        var sum = 0.0
+        try CUDAOps.check(splade_cuda_sum_squares(hidden, count, &sum), "checking the hidden states")
+        guard sum.isFinite else { throw BertMaskedLM.overflowingActivations }
+    }
+
     /// The float32 pass (TF32 products with --precision tf32), into each sequence's maximal logits.
     private func forward(_ batch: DeviceBatch, maxima: UnsafeMutablePointer<Float>) throws(SpladeError) {
         let c = config, h = c.hiddenSize, v = c.vocabularySize, inner = c.intermediateSize, w = weights, t = batch.packing.tokens
@@ -69,6 +77,7 @@ public final class CUDABertEncoder: SpladeEncoding {
                                   epsilon: c.layerNormEpsilon)
             swap(&x, &r)
         }
+        try checkFinite(x, count: t * h)
         // MLM transform into r, then the logits a chunk of rows at a time, reduced to running maxima.
         try CUDAOps.linear(x, rows: t, inputs: h, weight: w.transformWeight, bias: w.transformBias, outputs: h, into: r)
         try CUDAOps.check(splade_cuda_gelu_forward(r, t * h), "GELU")
@@ -111,6 +120,7 @@ public final class CUDABertEncoder: SpladeEncoding {
                                   epsilon: c.layerNormEpsilon, copy: xHalf)
             swap(&x, &r)
         }
+        try checkFinite(x, count: t * h)
         try CUDAOps.linear(xHalf, rows: t, inputs: h, weight: w.transformWeight, bias: w.transformBias, outputs: h, into: r,
                            bf16: bf16)
         try CUDAOps.check(splade_cuda_gelu_forward(r, t * h), "GELU")

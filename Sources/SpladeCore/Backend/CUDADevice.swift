@@ -35,14 +35,18 @@ public enum CUDADevice {
 
     public static func synchronize() throws(SpladeError) { try check(splade_cuda_synchronize(), "synchronising") }
 
-    /// Maps a libsplade_cuda status to a SpladeError.
+    /// Maps a libsplade_cuda status to a SpladeError: what the machine lacks or cannot give now is unavailable (69);
+    /// a refused argument or a faulting kernel is a bug (70).
     static func check(_ status: Int32, _ what: @autoclosure () -> String) throws(SpladeError) {
         guard status != Int32(SPLADE_CUDA_OK) else { return }
         let message = "\(what()): " + String(cString: splade_cuda_last_error())
         switch status {
         case Int32(SPLADE_CUDA_ERROR_NO_DEVICE), Int32(SPLADE_CUDA_ERROR_CUBLAS):
             throw SpladeError(.unavailable, message, hint: "--device cuda needs an NVIDIA GPU, its driver and cuBLAS (libcublas.so.13 or .12)")
-        case Int32(SPLADE_CUDA_ERROR_ARGUMENT): throw SpladeError(.internalError, message)
+        case Int32(SPLADE_CUDA_ERROR_OUT_OF_MEMORY):
+            throw SpladeError(.unavailable, message, hint: "the GPU's memory is full: lower the batch size or the maximum length, "
+                              + "or free the GPU (nvidia-smi lists what holds its memory)")
+        case Int32(SPLADE_CUDA_ERROR_ARGUMENT), Int32(SPLADE_CUDA_ERROR_KERNEL): throw SpladeError(.internalError, message)
         default: throw SpladeError(.unavailable, message)
         }
     }

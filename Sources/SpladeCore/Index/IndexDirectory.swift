@@ -13,7 +13,8 @@ import Foundation
 ///                          even on kill -9)
 ///     INDEX/gen-000007/    manifest.json, vocab.txt, seg-NNNNNN.spi, seg-NNNNNN.del
 ///     INDEX/gen-000006/    the previous generation, kept for readers that opened it just before the swap
-///     INDEX/.staging-*     a build in progress, or one that was killed (removed by the next build)
+///     INDEX/.staging-*     a build in progress (named with its process id), or one that was killed (removed by
+///                          the next build)
 ///
 /// Segment files never change once written; a generation that keeps a segment hard-links it, so
 /// adding or deleting documents writes only what is new.
@@ -65,7 +66,9 @@ public enum IndexDirectory {
 ///
 /// A build that fails on a directory it created removes it again (`abandonCreatedDirectory`), LOCK included. A
 /// builder waiting on that lock then holds a file no longer in the directory, so every locker checks, once it has
-/// the lock, that INDEX/LOCK is still the file it locked, and starts over when it is not.
+/// the lock, that INDEX/LOCK is still the file it locked, and starts over when it is not. LOCK removed by someone else
+/// while a build holds it (it looks stale: it is never written) would let a second build start alongside; so a build
+/// checks again before it publishes (`checkHeld`), and publishes nothing when the file is no longer its own.
 public final class IndexLock {
     private let descriptor: Int32
     private let directory: String
@@ -98,13 +101,29 @@ public final class IndexLock {
                 }
                 throw SpladeError(.cannotCreateOutput, "cannot lock: \(systemErrorMessage(code))", location: path)
             }
-            var locked = stat(), named = stat()
-            if fstat(fd, &locked) == 0 && stat(path, &named) == 0 && locked.st_dev == named.st_dev && locked.st_ino == named.st_ino {
+            if Self.names(fd, path) {
                 descriptor = fd
                 createdDirectory = created
                 return
             }
             close(fd)  // a failed first build removed what we locked: start over
+        }
+    }
+
+    /// Whether `path` is the file open as `fd`.
+    private static func names(_ fd: Int32, _ path: String) -> Bool {
+        var locked = stat(), named = stat()
+        return fstat(fd, &locked) == 0 && stat(path, &named) == 0 && locked.st_dev == named.st_dev && locked.st_ino == named.st_ino
+    }
+
+    /// Status 75 when INDEX/LOCK is no longer the file this lock holds (removed or replaced during the build): another
+    /// build may be running, so this one must not publish.
+    public func checkHeld() throws(SpladeError) {
+        let path = directory + "/" + IndexDirectory.lockFile
+        guard Self.names(descriptor, path) else {
+            throw SpladeError(.tempFail, "\(path) was removed or replaced while this build held it, so another build may have "
+                              + "run alongside; this one published nothing", location: directory,
+                              hint: "leave INDEX/LOCK in place (it is never written; the lock is released when a build ends, even on kill -9), then run the build again")
         }
     }
 
@@ -148,11 +167,12 @@ public final class GenerationBuilder {
     public let previous: String?
     let name: String
     let stagingPath: String
+    private let lock: IndexLock
     private var committed = false
 
     /// `lock` proves the caller holds the directory's lock.
     public init(directory: String, lock: IndexLock) throws(SpladeError) {
-        _ = lock
+        self.lock = lock
         self.directory = directory
         previous = try IndexDirectory.currentGeneration(of: directory)
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
@@ -161,7 +181,9 @@ public final class GenerationBuilder {
         }
         let highest = entries.compactMap(IndexDirectory.generationNumber).max() ?? 0
         name = IndexDirectory.generationName(highest + 1)
-        stagingPath = directory + "/" + IndexDirectory.stagingPrefix + name
+        // The process id keeps a build whose lock was taken from it (`IndexLock.checkHeld`) from writing into, or
+        // removing, the staging directory of the build that took it.
+        stagingPath = directory + "/" + IndexDirectory.stagingPrefix + name + "." + String(getpid())
         guard mkdir(stagingPath, 0o755) == 0 else {
             throw SpladeError(.cannotCreateOutput, "cannot create: \(systemErrorMessage())", location: stagingPath)
         }
@@ -196,6 +218,7 @@ public final class GenerationBuilder {
     public func commit(_ manifest: IndexManifest) throws(SpladeError) -> String {
         try write(IndexManifest.fileName, manifest.json())
         IndexDirectory.fsyncDirectory(stagingPath)
+        try lock.checkHeld()
         let final = directory + "/" + name
         guard rename(stagingPath, final) == 0 else {
             throw SpladeError(.cannotCreateOutput, "cannot move the new generation into place: \(systemErrorMessage())", location: final)

@@ -138,6 +138,27 @@ public enum IndexUpdate {
                                   segments: entries.count, bytes: snapshot.fileBytes, clampedWeights: 0)
     }
 
+    /// The live documents as one segment, in place of the several that --add makes (each costs search time and
+    /// tables the size of the vocabulary) and without the deleted ones: a build from the index itself, with its
+    /// ids, impacts (dequantised and requantised with the same scale: exactly the same integers), block size and
+    /// ordering. An index of one segment with nothing deleted is left as it is.
+    public static func compact(directory: String, lock: IndexLock, progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
+        let snapshot = try IndexSnapshot(directory: directory)
+        let manifest = snapshot.manifest
+        guard manifest.segments.count > 1 || manifest.deleted > 0 else { return .unchanged(snapshot) }
+        var documents = DocumentBatch()
+        try snapshot.forEachLiveDocument { id, vector throws(SpladeError) in documents.append(id: id, vector: vector) }
+        guard documents.count > 0 else {
+            throw SpladeError(.badInput, "every document of the index is deleted: a compacted index would be empty", location: directory,
+                              hint: "build it again from new vectors")
+        }
+        var settings = IndexSettings(kind: manifest.kind, vocabularySize: manifest.vocabularySize, fingerprint: manifest.fingerprint,
+                                     tokens: try snapshot.vocabulary()?.tokens, blockSize: manifest.blockSize,
+                                     reorder: manifest.reordered, bm25: manifest.bm25)
+        settings.scale = ImpactScale(scale: manifest.scale)
+        return try build(documents, settings: settings, directory: directory, lock: lock, progress: progress)
+    }
+
     /// The order of a new segment's documents in its blocks: nil (input order) or by bisection.
     private static func blockOrder(_ documents: DocumentBatch, reorder: Bool, blockSize: Int, vocabularySize: Int,
                                    progress: ProgressHandler?) -> [Int]? {

@@ -42,6 +42,11 @@ public final class BertMaskedLM: SpladeEncoding {
     /// vocabulary and walks it in blocks small enough to stay in cache while every row of the batch
     /// passes through: the decoder streams from memory once per batch, and the logits exist only a
     /// block of rows × columns at a time, folded at once into each sequence's running maxima.
+    /// Finite weights (loading checks them) can still overflow float32 in the encoder; the NaN that follows would vanish
+    /// in the pooling's maxima, leaving empty vectors. Every encoder checks its hidden states for this.
+    static let overflowingActivations = SpladeError(.badInput, "the model computes NaN or infinite values (its activations overflow float32)",
+                                                    hint: "the checkpoint's weights are far out of range: a diverged training run?")
+
     public func splade(_ sequences: [[Int32]]) throws(SpladeError) -> [SparseVector] {
         let started = DispatchTime.now().uptimeNanoseconds
         let offsets = try encode(sequences)
@@ -51,11 +56,8 @@ public final class BertMaskedLM: SpladeEncoding {
             headSeconds += Double(DispatchTime.now().uptimeNanoseconds - encoded) / 1e9
         }
         let v = config.vocabularySize, h = config.hiddenSize, t = offsets.last!
-        // Finite weights (loading checks them) can still overflow float32 in the encoder; the NaN that follows would
-        // vanish in the pooling's maxima, leaving empty vectors.
         guard VectorMath.allFinite(UnsafeBufferPointer(start: hidden.pointer, count: t * h)) else {
-            throw SpladeError(.badInput, "the model computes NaN or infinite values (its activations overflow float32)",
-                              hint: "the checkpoint's weights are far out of range: a diverged training run?")
+            throw Self.overflowingActivations
         }
         let running = maxima.reserve(sequences.count * v)
         running.update(repeating: -.infinity, count: sequences.count * v)

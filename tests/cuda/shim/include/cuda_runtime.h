@@ -49,6 +49,13 @@ enum cudaError {
     cudaErrorInvalidMemcpyDirection = 21,
     cudaErrorLaunchOutOfResources = 701,
     cudaErrorIllegalAddress = 700,
+    cudaErrorAssert = 710,
+    cudaErrorHardwareStackError = 714,
+    cudaErrorIllegalInstruction = 715,
+    cudaErrorMisalignedAddress = 716,
+    cudaErrorInvalidAddressSpace = 717,
+    cudaErrorInvalidPc = 718,
+    cudaErrorLaunchFailure = 719,
     cudaErrorUnknown = 999,
 };
 typedef enum cudaError cudaError_t;
