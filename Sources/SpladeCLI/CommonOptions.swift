@@ -208,7 +208,14 @@ public struct TokenizerOptions: ParsableArguments {
 
     /// Loads the tokenizer, printing its warnings.
     public func loadTokenizer() throws(SpladeError) -> Tokenizer {
-        try Self.loadTokenizer(modelDirectory: try modelDirectory(), mecabDic: mecabDic)
+        do {
+            return try Self.loadTokenizer(modelDirectory: try modelDirectory(), mecabDic: mecabDic)
+        } catch where model == nil && error.kind == .missingInput && error.hint == nil {
+            // A stale $SPLADE_MODEL names no --model on the command line: say where the directory came from.
+            var error = error
+            error.hint = "the model directory comes from $SPLADE_MODEL; pass --model DIR or set it anew"
+            throw error
+        }
     }
 
     /// Loads the tokenizer of `modelDirectory`; the MeCab dictionary is `mecabDic`, else

@@ -120,6 +120,16 @@ extension SpladeTool {
         }
     }
 
+    /// Whether the command line holds a long option this tool does not have. A tool's own checks come first in the
+    /// parser, and would report a consequence of the misspelling ("name the index with -o DIR" for `--chek`): they step
+    /// aside when this holds, so that the parser reports the option itself, with its "did you mean".
+    public static var hasUnknownLongOption: Bool {
+        let known = Set(helpMessage(includeHidden: true, columns: 10_000).matches(of: /--[A-Za-z0-9][A-Za-z0-9-]*/).map { String($0.output) })
+        return CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains { argument in
+            argument.hasPrefix("--") && argument != "--" && !known.contains(String(argument.prefix { $0 != "=" }))
+        }
+    }
+
     /// "Unknown option …" → "unknown option …" (the toolkit's messages start in lower case); "CUDA …" stays.
     private static func lowercasingFirstWord(_ text: Substring) -> String {
         guard let first = text.first, first.isUppercase, text.dropFirst().first?.isLowercase == true else { return String(text) }

@@ -60,6 +60,7 @@ extension SpladeIndex {
         var settings = IndexSettings(kind: exported?.kind ?? .splade, vocabularySize: size,
                                      fingerprint: VectorStreamHeader.fingerprint(of: vocabulary.tokens),
                                      tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder, bm25: exported?.bm25)
+        settings.minimumDocuments = minDocuments ?? 1
         // tfs up to 255 are kept as the impacts, so rankings stay exactly the exporter's; the scale is 1, or the one
         // our own export recorded, so that scores stay the exported index's too.
         if imported.largestFrequency <= 255 {

@@ -163,6 +163,10 @@ struct SpladeIndex: SpladeTool {
           help: "Group documents that share terms into the same blocks (recursive graph bisection), so searches skip more blocks; --no-reorder builds faster.")
     var reorder = true
 
+    @Option(help: ArgumentHelp("Refuse (status 65, the live index kept) a build from fewer documents: the guard of a cron rebuild "
+                               + "whose JSON Lines input was cut short upstream.", valueName: "n"))
+    var minDocuments: Int?
+
     @Flag(help: "When another build holds the index's lock, wait for it instead of exiting with status 75.")
     var wait = false
 
@@ -173,17 +177,26 @@ struct SpladeIndex: SpladeTool {
     var progress = false
 
     func validate() throws {
+        if Self.hasUnknownLongOption { return }  // the parser names it
         try StreamOptions.validateFileNames(inputs: inputs, output: output, outputIsStream: false)
         let actions = [check != nil, add, delete != nil, compact, export != nil].filter { $0 }.count
         guard actions <= 1 else { throw ValidationError("--check, --add, --delete, --compact and --export exclude each other") }
         if (delete != nil || compact) && (!inputs.isEmpty || bm25) {
             throw ValidationError("--delete and --compact change the index named by -o: drop -i and --bm25")
         }
+        if let minDocuments {
+            guard minDocuments >= 1 else { throw ValidationError("--min-documents must be at least 1") }
+            guard actions == 0 else { throw ValidationError("--min-documents guards a build: drop --add, --delete, --compact, --check and --export") }
+        }
         if (add || delete != nil || compact) && (blockSize != Self.defaultBlockSize || !reorder) {
             throw ValidationError("--block-size and --no-reorder apply to a build: an update keeps the index's own")
         }
         if index != nil && export == nil { throw ValidationError("--index names the index to export; use it with --export") }
         if mapping && (export == nil || export == .ciff) { throw ValidationError("--mapping applies to --export with a search engine") }
+        guard inputs.filter({ $0 == "-" }).count <= 1 else { throw ValidationError("standard input ('-') can be read only once") }
+        if !inputs.isEmpty && (check != nil || index != nil) {
+            throw ValidationError("--check and --export --index read the index, not -i: drop -i")
+        }
         if readsCIFF && (bm25 || add || inputs.count > 1) {
             throw ValidationError("a CIFF file builds a new index of its own: drop --bm25, --add and other inputs")
         }
@@ -270,6 +283,7 @@ struct SpladeIndex: SpladeTool {
             return (summary, "indexed \(Self.documents(summary.added)) (BM25)")
         }
         let (documents, vocabulary) = try readVectors()
+        Self.warnAboutTRECIds(documents)
         if add {
             let source = (inputs.isEmpty ? ["-"] : inputs).map(InputFile.displayName).joined(separator: ", ")
             let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, source: source, directory: directory, lock: lock,
@@ -281,8 +295,9 @@ struct SpladeIndex: SpladeTool {
             }
             return (summary, "added \(Self.documents(summary.added)), replaced \(summary.deleted)")
         }
-        let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,
+        var settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,
                                      tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
+        settings.minimumDocuments = minDocuments ?? 1
         let summary = try IndexUpdate.build(documents, settings: settings, directory: directory, lock: lock, progress: buildProgress())
         return (summary, "indexed \(Self.documents(summary.added))")
     }
@@ -399,11 +414,25 @@ struct SpladeIndex: SpladeTool {
         }
         progressBar.finish()
         let (documents, averageLength) = collection.weighted(k1: k1, b: b)
-        let settings = IndexSettings(kind: .bm25, vocabularySize: tokenizer.vocabulary.count,
+        Self.warnAboutTRECIds(documents)
+        var settings = IndexSettings(kind: .bm25, vocabularySize: tokenizer.vocabulary.count,
                                      fingerprint: VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens),
                                      tokens: tokenizer.vocabulary.tokens, blockSize: blockSize, reorder: reorder,
                                      bm25: .init(k1: k1, b: b, averageLength: averageLength))
+        settings.minimumDocuments = minDocuments ?? 1
         return try IndexUpdate.build(documents, settings: settings, directory: directory, lock: lock, progress: buildProgress())
+    }
+
+    /// Ids a TREC run cannot hold are indexed (JSON Lines runs take them), but splade-search refuses hits on them in its
+    /// default format, the TREC run: said once, with the first of them.
+    private static func warnAboutTRECIds(_ documents: DocumentBatch) {
+        let refused = (0..<documents.count).lazy.map(documents.idText).filter { !TRECField.isValid($0) }
+        guard let first = refused.first else { return }
+        let count = refused.count
+        Diagnostics.warning("\(count) document id\(count == 1 ? "" : "s") (the first \(TRECField.quoted(first))) cannot be "
+                            + "\(count == 1 ? "a field" : "fields") of a TREC run (\(TRECField.rule)): splade-search "
+                            + "refuses hits on them in its default format",
+                            hint: "search with --format json, or give these documents other ids")
     }
 
     /// Status 65 when `id` was already read (at the line `firstLine` holds for it).

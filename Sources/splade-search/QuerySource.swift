@@ -104,8 +104,8 @@ final class QuerySource {
     /// Status 65 for a query id that a TREC run cannot hold.
     private func checkId(_ id: JSONValue, location: String) throws(SpladeError) {
         let text = id.idText ?? ""
-        if trecIds && !RunWriter.isTRECField(text) {
-            throw SpladeError(.badInput, "query id \"\(text)\" cannot be a TREC run's field (non-empty, without whitespace)",
+        if trecIds && !TRECField.isValid(text) {
+            throw SpladeError(.badInput, "query id \(TRECField.quoted(text)) cannot be a TREC run's field (\(TRECField.rule))",
                               location: location, hint: "write JSON Lines with --format json")
         }
         // A run holds one ranking per query: a second one under the same id would be merged with the first by

@@ -20,9 +20,10 @@ struct RunWriter: Sendable {
             let score = Self.score(hit.score)
             switch format {
             case .trec:
-                guard Self.isTRECField(hit.key) else {
-                    throw SpladeError(.badInput, "the index holds document id \"\(hit.key)\", which a TREC run cannot hold "
-                                      + "(a field is non-empty, without whitespace)", hint: "write JSON Lines with --format json")
+                guard TRECField.isValid(hit.key) else {
+                    throw SpladeError(.badInput, "the index holds document id \(TRECField.quoted(hit.key)), a hit of query "
+                                      + "\(TRECField.quoted(qid)), which a TREC run cannot hold (a field is \(TRECField.rule))",
+                                      hint: "write JSON Lines with --format json")
                 }
                 out.bytes.append(contentsOf: "\(qid) Q0 \(hit.key) \(rank + 1) \(score) \(tag)\n".utf8)
             case .json:
@@ -48,12 +49,6 @@ struct RunWriter: Sendable {
             }
         }
         return (out.bytes, missingTexts)
-    }
-
-    /// Whether `text` can be a field of a TREC line, which readers (trec_eval, ours) split at ASCII blanks: an
-    /// ideographic space inside a Japanese id is fine.
-    static func isTRECField(_ text: String) -> Bool {
-        !text.isEmpty && !text.utf8.contains { $0 == 0x20 || (0x09...0x0D).contains($0) }
     }
 
     /// Six decimals: finer than the 8-bit impacts can resolve.

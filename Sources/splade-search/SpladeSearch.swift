@@ -134,6 +134,7 @@ struct SpladeSearch: SpladeTool {
     var timings = false
 
     func validate() throws {
+        if Self.hasUnknownLongOption { return }  // the parser names it
         try StreamOptions.validateFileNames(inputs: [input], output: output)
         try StreamOptions.validateOneInput()
         if format.engine != nil {
@@ -158,7 +159,7 @@ struct SpladeSearch: SpladeTool {
         if fusion != nil && index.count < 2 { throw ValidationError("--fusion needs two or more --index") }
         if withText != nil && format != .json { throw ValidationError("--with-text applies to --format json") }
         try TextInputOptions.validateFieldNames(textField)
-        if format == .trec, let tag, !RunWriter.isTRECField(tag) { throw ValidationError("--tag must be non-empty, without whitespace (TREC column 6)") }
+        if format == .trec, let tag, !TRECField.isValid(tag) { throw ValidationError("--tag must be \(TRECField.rule) (TREC column 6)") }
     }
 
     func run() throws {

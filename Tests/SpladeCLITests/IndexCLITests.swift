@@ -335,6 +335,22 @@ struct IndexCLITests {
         #expect(try Tools.run("splade-index", ["-o", directory + "/none", "--compact"]).status == 66)
     }
 
+    /// --min-documents: a rebuild from a stream cut short upstream (JSON Lines has no end record) leaves the index.
+    @Test func aRebuildFromTooFewDocumentsLeavesTheIndex() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory, count: 50)
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 10, prefix: "cut"), to: directory + "/cut.jsonl")
+        let arguments = ["--model", model, "--keys", "ids", "-i", directory + "/cut.jsonl", "-o", index, "--quiet"]
+        let refused = try Tools.run("splade-index", arguments + ["--min-documents", "40"])
+        #expect(refused.status == 65 && refused.stderr.contains("only 10 documents to index, fewer than --min-documents 40"),
+                "\(refused.stderr)")
+        #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == "gen-000001\n")
+        #expect(try Tools.run("splade-index", arguments + ["--min-documents", "10"]).status == 0)
+        #expect(try Tools.run("splade-index", arguments + ["--min-documents", "0"]).status == 64)
+        #expect(try Tools.run("splade-index", arguments + ["--min-documents", "5", "--add"]).status == 64)
+    }
+
     @Test func repeatedIdsExit65AndUpdatesWithoutAnIndexCreateNothing() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

@@ -42,6 +42,31 @@ struct UsageErrorTests {
         #expect(run.status == 64 && run.stderr.contains("-i is given 2 times"), "\(run.stderr)")
     }
 
+    /// A misspelt option is what the error names, not a check it made fail (`--chek` leaves no --check, so no -o).
+    @Test(arguments: [("splade-index", ["--chek", "idx"], "--check"), ("splade-search", ["--idnex", "idx"], "--index"),
+                      ("splade-eval", ["--qrles", "q.trec", "run.trec"], "--qrels"), ("splade-filter", ["--rerankrs", "a"], "--rerankers"),
+                      ("splade-encode", ["--batch-sise", "0"], "--batch-size")])
+    func aMisspeltOptionIsNamed(tool: String, arguments: [String], meant: String) throws {
+        let run = try Tools.run(tool, arguments)
+        #expect(run.status == 64 && run.stderr.contains("unknown option '\(arguments[0])'. Did you mean '\(meant)'?"), "\(run.stderr)")
+    }
+
+    /// splade-index: -i that --check or --export --index would not read, and standard input named twice.
+    @Test func inputsSpladeIndexWouldNotReadAreUsageErrors() throws {
+        for arguments in [["-i", "-", "-i", "-", "-o", "idx"], ["--check", "idx", "-i", "a.vec"],
+                          ["--export", "qdrant", "--index", "idx", "-i", "a.vec"]] {
+            let run = try Tools.run("splade-index", arguments)
+            #expect(run.status == 64, "\(arguments): \(run.stderr)")
+        }
+    }
+
+    /// A stale $SPLADE_MODEL: the error says where the missing directory came from.
+    @Test func aMissingModelFromTheEnvironmentSaysSo() throws {
+        let run = try Tools.shell("SPLADE_MODEL=/nonexistent/model splade-tokenize -i /dev/null")
+        #expect(run.status == 66 && run.stderr.contains("/nonexistent/model: model directory not found")
+                && run.stderr.contains("comes from $SPLADE_MODEL"), "\(run.stderr)")
+    }
+
     /// Swift would read an argument that is not UTF-8 with U+FFFD in place of its bad bytes: another file name.
     @Test func anArgumentThatIsNotUTF8IsAUsageError() throws {
         let run = try Tools.shell("splade-tokenize -i \"$(printf 'bad\\377name.jsonl')\"")

@@ -1,3 +1,22 @@
+/// The fields of a TREC line (`qid Q0 docno rank score tag`), which readers (trec_eval, ours) split at ASCII blanks.
+public enum TRECField {
+    /// Whether `text` can be one: non-empty, without whitespace, and without control characters (a NUL or an escape
+    /// is no id a reader can print back). An ideographic space inside a Japanese id is fine.
+    public static func isValid(_ text: String) -> Bool {
+        !text.isEmpty && !text.utf8.contains { $0 <= 0x20 || $0 == 0x7F }
+    }
+
+    /// What a field must be, for messages.
+    public static let rule = "non-empty, without whitespace or control characters"
+
+    /// `text` quoted as JSON writes it, so that a control character in it shows as an escape, not raw on a terminal.
+    public static func quoted(_ text: String) -> String {
+        var writer = JSONWriter()
+        writer.appendString(text)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+}
+
 /// A retrieval run: for each query, the documents it returned with their scores.
 ///
 /// Read from TREC lines (`qid Q0 docno rank score tag`) or JSON Lines

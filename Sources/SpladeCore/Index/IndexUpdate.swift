@@ -13,6 +13,8 @@ public struct IndexSettings: Sendable {
     public var bm25: IndexManifest.BM25Parameters?
     /// The impact scale; nil: the largest weight maps to 255. (A CIFF import keeps its tfs as impacts.)
     public var scale: ImpactScale? = nil
+    /// Fewer documents than this leave the live index as it is (an error): a stream cut short upstream.
+    public var minimumDocuments = 1
 
     public init(kind: IndexManifest.Kind, vocabularySize: Int, fingerprint: UInt64, tokens: [String]?, blockSize: Int,
                 reorder: Bool, bm25: IndexManifest.BM25Parameters? = nil) {
@@ -60,6 +62,11 @@ public enum IndexUpdate {
         guard documents.count > 0 else {
             throw SpladeError(.badInput, "no documents to index: the input is empty, so the index is left as it was", location: directory,
                               hint: "if a step before this one failed, its status says so (set -o pipefail in scripts)")
+        }
+        guard documents.count >= settings.minimumDocuments else {
+            throw SpladeError(.badInput, "only \(documents.count) document\(documents.count == 1 ? "" : "s") to index, fewer than "
+                              + "--min-documents \(settings.minimumDocuments), so the index is left as it was", location: directory,
+                              hint: "if a step before this one stopped early, its status says so")
         }
         let generation = try GenerationBuilder(directory: directory, lock: lock)
         let scale = settings.scale ?? ImpactScale(largestWeight: documents.largestWeight)
