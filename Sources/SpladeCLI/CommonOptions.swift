@@ -22,11 +22,12 @@ public struct StreamOptions: ParsableArguments {
     public var threadCount: Int?
     /// --threads, else the number of cores (kept out of the option's default, so --help and the man pages
     /// do not print this machine's count).
-    public var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
+    public var threads: Int { threadCount ?? Self.defaultThreads }
 
     public init() {}
 
     public func validate() throws {
+        if ToolMain.hasUnknownLongOption { return }  // the parser names it
         try Self.validateCount(threads, option: "--threads", limit: Self.maxThreads)
         try Self.validateFileNames(inputs: [input], output: output)
         try Self.validateOneInput()
@@ -36,7 +37,7 @@ public struct StreamOptions: ParsableArguments {
     /// a usage error in the tools that read one input.
     public static func validateOneInput(arguments: [String] = CommandLine.arguments) throws {
         let options = arguments.dropFirst().prefix { $0 != "--" }
-        let named = options.filter { $0 == "-i" || $0 == "--input" || $0.hasPrefix("--input=") }.count
+        let named = options.filter { $0 == "-i" || $0 == "--input" || $0.hasPrefix("--input=") || $0.hasPrefix("-i=") }.count
         guard named <= 1 else {
             throw ValidationError("-i is given \(named) times, but this tool reads one input (concatenate the files into it: cat A B | …)")
         }
@@ -45,6 +46,8 @@ public struct StreamOptions: ParsableArguments {
     /// The largest --threads and --batch-size taken: beyond them a value is a typo that would exhaust memory (a thread
     /// stack, a batch of texts each) or overflow the sizes computed from it.
     public static let maxThreads = 1024, maxBatchSize = 8192
+    /// Without --threads: the cores, up to `maxThreads`.
+    public static var defaultThreads: Int { min(ProcessInfo.processInfo.activeProcessorCount, maxThreads) }
 
     /// A usage error unless 1 ≤ `value` ≤ `limit`.
     public static func validateCount(_ value: Int, option: String, limit: Int) throws {
@@ -139,6 +142,7 @@ public struct TextInputOptions: ParsableArguments {
     }
 
     public func validate() throws {
+        if ToolMain.hasUnknownLongOption { return }  // the parser names it
         if lines && !field.isEmpty { throw ValidationError("--field applies to JSON Lines input, not --lines") }
         if lines && idFieldOption != nil { throw ValidationError("--id-field applies to JSON Lines input (--lines numbers the lines)") }
         if idFieldOption?.isEmpty == true { throw ValidationError("--id-field takes a field name") }
@@ -180,6 +184,7 @@ public struct TokenizerOptions: ParsableArguments {
     public init() {}
 
     public func validate() throws {
+        if ToolMain.hasUnknownLongOption { return }  // the parser names it
         guard maxLength >= 2 else { throw ValidationError("--max-length must be at least 2 ([CLS] and [SEP])") }
     }
 
@@ -210,7 +215,7 @@ public struct TokenizerOptions: ParsableArguments {
     public func loadTokenizer() throws(SpladeError) -> Tokenizer {
         do {
             return try Self.loadTokenizer(modelDirectory: try modelDirectory(), mecabDic: mecabDic)
-        } catch where model == nil && error.kind == .missingInput && error.hint == nil {
+        } catch where model == nil && error.kind == .missingInput && error.hint == nil && error.location == (try? modelDirectory()) {
             // A stale $SPLADE_MODEL names no --model on the command line: say where the directory came from.
             var error = error
             error.hint = "the model directory comes from $SPLADE_MODEL; pass --model DIR or set it anew"

@@ -29,7 +29,7 @@ public final class OutputSink {
 
     /// `path` nil or `-`: standard output. `inputs`: the files the tool reads; an output that is one of them
     /// would replace it (`-o runs.trec runs.trec` would leave only the report), so that is a usage error.
-    /// `inputDirectories` (a model, an index): an output replacing a file in one of them is refused likewise.
+    /// `inputDirectories` (a model, an index): an output inside one of them is refused likewise.
     public init(path: String?, inputs: [String] = [], inputDirectories: [String] = []) throws(SpladeError) {
         buffer.reserveCapacity(flushThreshold * 2)
         if let path { try Self.refuseReplacingAnInput(path, inputs: inputs, inputDirectories: inputDirectories) }
@@ -42,6 +42,7 @@ public final class OutputSink {
         }
         displayName = path
         if let inherited = Self.inheritedDescriptor(path) {
+            if inherited == 1 && Self.standardOutputWasClosed { throw Self.closedStandardOutput }
             let fd = fcntl(inherited, F_DUPFD_CLOEXEC, 3)
             guard fd >= 0 else {
                 throw SpladeError(.cannotCreateOutput, "cannot write: \(systemErrorMessage())", location: path)
@@ -120,18 +121,22 @@ public final class OutputSink {
         }
     }
 
-    /// A usage error when writing `output` would replace one of `inputs`, or a file inside one of `inputDirectories`.
+    /// A usage error when writing `output` would replace one of `inputs`, or would write inside one of `inputDirectories`
+    /// (where the link itself lies, or its target: a Hugging Face cache links a snapshot's files to its blobs).
     public static func refuseReplacingAnInput(_ output: String, inputs: [String], inputDirectories: [String] = []) throws(SpladeError) {
         if let input = inputs.first(where: { sameFile(output, $0) }) {
             throw SpladeError(.usage, "the output is also an input (\(input)): writing it would replace what is read", location: output,
                               hint: "write to another file, then rename it")
         }
-        var info = stat()
-        guard output != "-", stat(output, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG, let file = resolved(output) else { return }
+        guard output != "-", inheritedDescriptor(output) == nil else { return }
+        let url = URL(fileURLWithPath: output)
+        let places = [resolved(url.deletingLastPathComponent().path).map { $0 + "/" + url.lastPathComponent }, resolved(output)]
+            .compactMap { $0 }
         for directory in inputDirectories {
             guard let prefix = resolved(directory) else { continue }
-            if file.hasPrefix(prefix.hasSuffix("/") ? prefix : prefix + "/") {
-                throw SpladeError(.usage, "the output is a file of \(directory), which this tool reads: writing it would replace it",
+            let inside = prefix.hasSuffix("/") ? prefix : prefix + "/"
+            if places.contains(where: { $0.hasPrefix(inside) }) {
+                throw SpladeError(.usage, "the output is inside \(directory), which this tool reads: it could replace what is read",
                                   location: output, hint: "write outside that directory")
             }
         }

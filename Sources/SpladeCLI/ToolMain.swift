@@ -9,6 +9,19 @@ import SpladeCore
 /// What every tool does around its work: process set-up, and turning errors into the documented
 /// exit statuses and messages.
 public enum ToolMain {
+    /// The long options the tool's help names (set before parsing), for `hasUnknownLongOption`.
+    nonisolated(unsafe) static var knownLongOptions: Set<String>?
+
+    /// Whether the command line holds a long option this tool does not have. The option groups' and the tool's own
+    /// checks come first in the parser, and would report a consequence of the misspelling ("name the index with -o
+    /// DIR" for `--chek`): they step aside when this holds, so that the parser names the option, with its "did you mean".
+    public static var hasUnknownLongOption: Bool {
+        guard let known = knownLongOptions else { return false }
+        return CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains { argument in
+            argument.hasPrefix("--") && argument != "--" && !known.contains(String(argument.prefix { $0 != "=" }))
+        }
+    }
+
     /// The signal (SIGINT, SIGTERM or SIGHUP) received by a tool run with `interruptible`, or 0.
     nonisolated(unsafe) public static var interruption: Int32 = 0
     /// What a second SIGINT/SIGTERM/SIGHUP says before ending an interruptible tool (allocated once, never freed).
@@ -83,6 +96,8 @@ extension SpladeTool {
         keepStandardDescriptorsOpen()
         signal(SIGPIPE, SIG_IGN)
         refuseArgumentsThatAreNotUTF8()
+        ToolMain.knownLongOptions = Set(helpMessage(includeHidden: true, columns: 10_000).matches(of: /--[A-Za-z0-9][A-Za-z0-9-]*/)
+            .map { String($0.output) })
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -111,22 +126,12 @@ extension SpladeTool {
     /// Swift decodes the arguments as UTF-8, replacing what is not: a file name in another encoding would name
     /// another file (a U+FFFD in its place). Such an argument is a usage error instead.
     private static func refuseArgumentsThatAreNotUTF8() {
-        for index in 1..<Int(CommandLine.argc) {
+        for index in stride(from: 1, to: Int(CommandLine.argc), by: 1) {
             guard let argument = CommandLine.unsafeArgv[index], String(validatingCString: argument) == nil else { continue }
-            Diagnostics.write("\(configuration.commandName ?? "splade"): error: argument \(index) is not valid UTF-8 "
-                              + "(\(String(decoding: UnsafeRawBufferPointer(start: argument, count: strlen(argument)), as: UTF8.self))): "
+            let shown = TRECField.quoted(String(decoding: UnsafeRawBufferPointer(start: argument, count: strlen(argument)), as: UTF8.self))
+            Diagnostics.write("\(configuration.commandName ?? "splade"): error: argument \(index) is not valid UTF-8 (\(shown)): "
                               + "file names and values must be UTF-8\n")
             Glibc.exit(ExitCode.validationFailure.rawValue)
-        }
-    }
-
-    /// Whether the command line holds a long option this tool does not have. A tool's own checks come first in the
-    /// parser, and would report a consequence of the misspelling ("name the index with -o DIR" for `--chek`): they step
-    /// aside when this holds, so that the parser reports the option itself, with its "did you mean".
-    public static var hasUnknownLongOption: Bool {
-        let known = Set(helpMessage(includeHidden: true, columns: 10_000).matches(of: /--[A-Za-z0-9][A-Za-z0-9-]*/).map { String($0.output) })
-        return CommandLine.arguments.dropFirst().prefix { $0 != "--" }.contains { argument in
-            argument.hasPrefix("--") && argument != "--" && !known.contains(String(argument.prefix { $0 != "=" }))
         }
     }
 

@@ -72,7 +72,7 @@ struct SpladeEncode: SpladeTool {
     var shard: Shard?
 
     func validate() throws {
-        if Self.hasUnknownLongOption { return }  // the parser names it
+        if ToolMain.hasUnknownLongOption { return }  // the parser names it
         try StreamOptions.validateCount(batchSize, option: "--batch-size", limit: StreamOptions.maxBatchSize)
         if let topK, topK < 1 { throw ValidationError("--top-k must be at least 1") }
         if inputKeys != nil && !convert { throw ValidationError("--input-keys applies to --convert (texts have no keys)") }

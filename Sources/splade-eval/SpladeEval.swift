@@ -137,7 +137,7 @@ struct SpladeEval: SpladeTool {
     var measuresSparsity: Bool { queries != nil || documents != nil }
 
     func validate() throws {
-        if Self.hasUnknownLongOption { return }  // the parser names it
+        if ToolMain.hasUnknownLongOption { return }  // the parser names it
         try StreamOptions.validateFileNames(inputs: [], output: output)
         guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
         if measuresSparsity {

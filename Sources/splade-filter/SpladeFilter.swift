@@ -111,7 +111,7 @@ struct SpladeFilter: SpladeTool {
     }
 
     func validate() throws {
-        if Self.hasUnknownLongOption { return }  // the parser names it
+        if ToolMain.hasUnknownLongOption { return }  // the parser names it
         if mining {
             guard qrels != nil, collection != nil else { throw ValidationError("--run needs --qrels and --collection") }
             guard rerankers == nil else { throw ValidationError("--rerankers applies to filtering; mining takes teacher scores from --scores") }

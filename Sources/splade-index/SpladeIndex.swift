@@ -177,7 +177,7 @@ struct SpladeIndex: SpladeTool {
     var progress = false
 
     func validate() throws {
-        if Self.hasUnknownLongOption { return }  // the parser names it
+        if ToolMain.hasUnknownLongOption { return }  // the parser names it
         try StreamOptions.validateFileNames(inputs: inputs, output: output, outputIsStream: false)
         let actions = [check != nil, add, delete != nil, compact, export != nil].filter { $0 }.count
         guard actions <= 1 else { throw ValidationError("--check, --add, --delete, --compact and --export exclude each other") }
@@ -425,7 +425,7 @@ struct SpladeIndex: SpladeTool {
 
     /// Ids a TREC run cannot hold are indexed (JSON Lines runs take them), but splade-search refuses hits on them in its
     /// default format, the TREC run: said once, with the first of them.
-    private static func warnAboutTRECIds(_ documents: DocumentBatch) {
+    static func warnAboutTRECIds(_ documents: DocumentBatch) {
         let refused = (0..<documents.count).lazy.map(documents.idText).filter { !TRECField.isValid($0) }
         guard let first = refused.first else { return }
         let count = refused.count

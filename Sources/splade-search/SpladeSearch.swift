@@ -128,13 +128,13 @@ struct SpladeSearch: SpladeTool {
     var threadCount: Int?
     /// --threads, else the number of cores (kept out of the option's default, so --help and the man pages
     /// do not print this machine's count).
-    var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
+    var threads: Int { threadCount ?? StreamOptions.defaultThreads }
 
     @Flag(help: "Report on standard error the search latency per query (mean, p50, p99; encoding excluded).")
     var timings = false
 
     func validate() throws {
-        if Self.hasUnknownLongOption { return }  // the parser names it
+        if ToolMain.hasUnknownLongOption { return }  // the parser names it
         try StreamOptions.validateFileNames(inputs: [input], output: output)
         try StreamOptions.validateOneInput()
         if format.engine != nil {

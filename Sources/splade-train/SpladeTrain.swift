@@ -79,7 +79,7 @@ struct SpladeTrain: SpladeTool {
     var threadCount: Int?
     /// --threads, else the number of cores (kept out of the option's default, so --help and the man pages
     /// do not print this machine's count).
-    var threads: Int { threadCount ?? ProcessInfo.processInfo.activeProcessorCount }
+    var threads: Int { threadCount ?? StreamOptions.defaultThreads }
 
     @Flag(help: "Count fractional sparsity warm-ups in optimizer steps rather than micro-batches (the reference counts micro-batches).")
     var sparsityWarmupInOptimizerSteps = false

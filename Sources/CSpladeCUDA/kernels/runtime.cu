@@ -145,13 +145,19 @@ static gemm_batched_ex_fn gemm_batched_ex = nullptr;
 static gemm_grouped_ex_fn gemm_grouped_ex = nullptr;  // null: one strided-batched product per group
 enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1, CUBLAS_DEFAULT_MATH_ = 0, CUBLAS_TF32_TENSOR_OP_MATH_ = 3 };
 // library_types.h: CUDA_R_32F, CUDA_R_16BF; cublas_api.h: CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT,
-// CUBLAS_STATUS_ALLOC_FAILED, _INVALID_VALUE, _NOT_SUPPORTED.
+// CUBLAS_STATUS_ALLOC_FAILED, _INVALID_VALUE, _EXECUTION_FAILED, _NOT_SUPPORTED.
 enum { CUDA_R_32F_ = 0, CUDA_R_16BF_ = 14, CUBLAS_COMPUTE_32F_ = 68, CUBLAS_GEMM_DEFAULT_ = -1,
-       CUBLAS_STATUS_ALLOC_FAILED_ = 3, CUBLAS_STATUS_INVALID_VALUE_ = 7, CUBLAS_STATUS_NOT_SUPPORTED_ = 15 };
+       CUBLAS_STATUS_ALLOC_FAILED_ = 3, CUBLAS_STATUS_INVALID_VALUE_ = 7, CUBLAS_STATUS_EXECUTION_FAILED_ = 13,
+       CUBLAS_STATUS_NOT_SUPPORTED_ = 15 };
 
-// A failed cuBLAS product: its own allocation found the memory full, or it refused what it was given (a bug here).
+// A failed cuBLAS product: its own allocation found the memory full; its kernel did not run (the device: a fault
+// reported by the driver); or it refused what it was given (a bug here).
 static int product_failure(int status) {
-    return status == CUBLAS_STATUS_ALLOC_FAILED_ ? SPLADE_CUDA_ERROR_OUT_OF_MEMORY : SPLADE_CUDA_ERROR_KERNEL;
+    switch (status) {
+    case CUBLAS_STATUS_ALLOC_FAILED_: return SPLADE_CUDA_ERROR_OUT_OF_MEMORY;
+    case CUBLAS_STATUS_EXECUTION_FAILED_: return SPLADE_CUDA_ERROR_CUDA;
+    default: return SPLADE_CUDA_ERROR_KERNEL;
+    }
 }
 
 // cuBLASLt (optional: libcublas links it, so it is there wherever cuBLAS is), for the Linear layers' products with
@@ -253,7 +259,9 @@ static int load_cublas() {
         gemm_grouped_ex = (gemm_grouped_ex_fn)dlsym(library, "cublasGemmGroupedBatchedEx");
     }
     int status = create(&handle);
-    if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasCreate failed with status %d", status);
+    if (status != 0)
+        return fail(status == CUBLAS_STATUS_ALLOC_FAILED_ ? SPLADE_CUDA_ERROR_OUT_OF_MEMORY : SPLADE_CUDA_ERROR_CUBLAS,
+                    "cublasCreate failed with status %d", status);
     status = set_math_mode(handle, CUBLAS_DEFAULT_MATH_);
     if (status != 0) return fail(SPLADE_CUDA_ERROR_CUBLAS, "cublasSetMathMode failed with status %d", status);
     typedef int (*version_fn)(cublas_handle, int *);
