@@ -15,7 +15,7 @@ public struct StreamOptions: ParsableArguments {
     @Flag(help: "Warn about and count invalid records instead of stopping with status 65.")
     public var skipInvalid = false
 
-    @Flag(help: "Show progress on standard error even when it is not a terminal.")
+    @Flag(help: ArgumentHelp(progressHelp))
     public var progress = false
 
     @Option(name: .customLong("threads"), help: ArgumentHelp("Worker threads (default: the number of cores).", valueName: "n"))
@@ -73,6 +73,7 @@ extension ComputeDevice: ExpressibleByArgument {
 extension GPUPrecision: ExpressibleByArgument {}
 
 /// The help of every tool's -o/--output (OutputSink says how each kind of path is written).
+public let progressHelp = "Show progress on standard error even when it is not a terminal (then a plain line every 10 s and one at the end)."
 public let outputFileHelp = "Output file, written atomically ('-' is standard output; a device or pipe such as /dev/null is written directly)."
 
 /// --device and --precision: where the model runs, and how a GPU multiplies.

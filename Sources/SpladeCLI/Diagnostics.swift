@@ -11,12 +11,18 @@ public enum Diagnostics {
     /// The running tool's name, set once at start-up by `ToolMain.run`.
     nonisolated(unsafe) public static var toolName = "splade"
 
+    /// Whether a progress line is drawn on the terminal without its newline: a message clears it first
+    /// (the display redraws itself at its next update).
+    nonisolated(unsafe) static var progressLineShown = false
+
     public static func error(_ error: SpladeError) {
+        clearProgressLine()
         write("\(toolName): error: \(error.description)\n")
         if let hint = error.hint { write("hint: \(hint)\n") }
     }
 
     public static func warning(_ message: String) {
+        clearProgressLine()
         write("\(toolName): warning: \(message)\n")
     }
 
@@ -26,7 +32,14 @@ public enum Diagnostics {
     }
 
     public static func note(_ message: String) {
+        clearProgressLine()
         write("\(toolName): \(message)\n")
+    }
+
+    private static func clearProgressLine() {
+        guard progressLineShown else { return }
+        write("\r\u{1B}[K")
+        progressLineShown = false
     }
 
     static func write(_ text: String) {

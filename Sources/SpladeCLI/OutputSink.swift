@@ -80,7 +80,7 @@ public final class OutputSink {
         descriptor = fd
         paths = (temporary, final)
         sweep = (directory, base)
-        TemporaryFiles.register(temporary)
+        InterruptionCleanup.register(file: temporary)
     }
 
     /// Temporaries are named `.NAME.tmp.PID.XXXXXX`.
@@ -157,6 +157,15 @@ public final class OutputSink {
         return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 
+    /// Binary output (a vector stream, CIFF) bound for a terminal is refused before any work, as zstd refuses:
+    /// it would only garble the screen. `path` nil or `-` is standard output.
+    public static func refuseBinaryOnATerminal(_ path: String?, what: String, hint: String) throws(SpladeError) {
+        let descriptor = path == nil || path == "-" ? 1 : inheritedDescriptor(path!)
+        guard let descriptor, isatty(descriptor) != 0 else { return }
+        throw SpladeError(.usage, "\(what) is binary and will not be written to a terminal",
+                          location: path == nil || path == "-" ? "<stdout>" : path!, hint: hint)
+    }
+
     /// A descriptor the process already has, named as a path (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N).
     /// It is written through a duplicate, which keeps what the shell set up (`>>` appends, a terminal, a pipe):
     /// opening the path anew would start a new description at offset 0, and renaming onto it would replace the file.
@@ -191,7 +200,7 @@ public final class OutputSink {
         if let paths {
             close(descriptor)
             unlink(paths.temporary)
-            TemporaryFiles.unregister(paths.temporary)
+            InterruptionCleanup.unregister(paths.temporary)
         } else if descriptor != 1 {
             close(descriptor)
         }
@@ -235,54 +244,7 @@ public final class OutputSink {
             throw SpladeError(.cannotCreateOutput, "cannot move the output into place: \(systemErrorMessage())",
                               location: displayName)
         }
-        TemporaryFiles.unregister(paths.temporary)
+        InterruptionCleanup.unregister(paths.temporary)
         if let sweep { removeAbandonedTemporaries(directory: sweep.directory, base: sweep.base) }
-    }
-}
-
-/// Temporary outputs to delete if the tool is interrupted (SIGINT, SIGTERM, SIGHUP). The signal handler may only do
-/// what is async-signal-safe: it reads a fixed table of C strings, never a Swift array that another thread may be
-/// growing. A slot is cleared, never freed, when its file is committed (a few bytes a file): the handler may be
-/// reading it at that moment.
-enum TemporaryFiles {
-    /// More outputs than any tool writes at once; beyond it, a file is simply not removed on interruption.
-    static let capacity = 64
-    nonisolated(unsafe) private static let slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?> = {
-        let slots = UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>.allocate(capacity: capacity)
-        slots.initialize(repeating: nil, count: capacity)
-        return slots
-    }()
-    private static let lock = PthreadMutex()
-
-    /// Makes the table before a handler can run (a static is made on first use, which a signal handler must not be).
-    static func prepare() { _ = slots }
-
-    static func register(_ path: String) {
-        lock.locked {
-            guard let free = (0..<capacity).first(where: { slots[$0] == nil }) else { return }
-            slots[free] = strdup(path)
-        }
-    }
-
-    static func unregister(_ path: String) {
-        lock.locked {
-            for i in 0..<capacity where slots[i].map({ String(cString: $0) == path }) ?? false { slots[i] = nil }
-        }
-    }
-
-    /// Called from the signal handler: unlink(2) of each registered path, nothing else.
-    static func removeAll() {
-        for i in 0..<capacity { if let path = slots[i] { unlink(path) } }
-    }
-}
-
-final class PthreadMutex: @unchecked Sendable {
-    private var mutex = pthread_mutex_t()
-    init() { pthread_mutex_init(&mutex, nil) }
-    deinit { pthread_mutex_destroy(&mutex) }
-    func locked<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(&mutex)
-        defer { pthread_mutex_unlock(&mutex) }
-        return try body()
     }
 }

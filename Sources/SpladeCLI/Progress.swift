@@ -5,11 +5,15 @@ import Darwin
 #endif
 import Foundation
 
-/// A one-line progress display on standard error: shown when stderr is a terminal (or when asked
-/// for), never in pipes or cron logs otherwise, nor when silenced (splade-index --quiet). Redraws at
-/// most five times a second.
+/// Progress on standard error: shown when stderr is a terminal (or when asked for with --progress),
+/// never in pipes or cron logs otherwise, nor when silenced (splade-index --quiet). On a terminal one
+/// line redrawn at most five times a second; into a file or pipe (asked for) a plain line every ten
+/// seconds and a last one at the end, so a log holds no control sequences.
 public final class Progress {
     private let enabled: Bool
+    /// Redraw one line in place (a terminal) rather than append lines (a log).
+    private let redraws: Bool
+    private let interval: Double
     private let label: String
     private let unit: String
     /// Total input bytes when known (a regular file), for a percentage and ETA.
@@ -17,11 +21,17 @@ public final class Progress {
     /// Total items when known in advance (a training run's steps), for a percentage and ETA.
     private let totalItems: Int?
     private let start = Date()
-    private var lastDraw = Date.distantPast
+    private var lastDraw: Date
     private var drawn = false
+    /// The latest counts not yet written to a log, for its last line.
+    private var unwritten: (items: Int, extra: (count: Int, name: String)?, bytes: Int?)?
 
     public init(label: String, unit: String, inputPath: String?, forced: Bool, silenced: Bool = false, totalItems: Int? = nil) {
-        enabled = !silenced && (forced || Diagnostics.stderrIsTerminal)
+        redraws = Diagnostics.stderrIsTerminal
+        enabled = !silenced && (forced || redraws)
+        interval = redraws ? 0.2 : 10
+        // A log's first line comes after one interval; a terminal's at once.
+        lastDraw = redraws ? .distantPast : start
         self.label = label
         self.unit = unit
         self.totalItems = totalItems
@@ -37,8 +47,16 @@ public final class Progress {
     public func update(items: Int, extra: (count: Int, name: String)? = nil, bytes: Int? = nil, force: Bool = false) {
         guard enabled else { return }
         let now = Date()
-        guard force || now.timeIntervalSince(lastDraw) >= 0.2 else { return }
+        guard force || now.timeIntervalSince(lastDraw) >= interval else {
+            if !redraws { unwritten = (items, extra, bytes) }
+            return
+        }
         lastDraw = now
+        unwritten = nil
+        draw(items: items, extra: extra, bytes: bytes, now: now)
+    }
+
+    private func draw(items: Int, extra: (count: Int, name: String)?, bytes: Int?, now: Date) {
         let elapsed = max(now.timeIntervalSince(start), 1e-9)
         var line = "\(label): \(items) \(unit) (\(Self.rate(Double(items) / elapsed))/s"
         if let extra { line += ", \(Self.rate(Double(extra.count) / elapsed)) \(extra.name)/s" }
@@ -55,14 +73,25 @@ public final class Progress {
             line += String(format: " %5.1f%% ETA %@", fraction * 100, Self.duration(remaining))
         }
         line += " \(Self.duration(elapsed))"
-        Diagnostics.write("\r\u{1B}[K" + line)
+        if redraws {
+            Diagnostics.write("\r\u{1B}[K" + line)
+            Diagnostics.progressLineShown = true
+        } else {
+            Diagnostics.write(line + "\n")
+        }
         drawn = true
     }
 
-    /// Clears the line (the tool prints its own summary if it has one).
+    /// Clears a terminal's line (the tool prints its own summary if it has one); a log gets its last counts.
     public func finish() {
-        guard enabled && drawn else { return }
-        Diagnostics.write("\r\u{1B}[K")
+        guard enabled && drawn || unwritten != nil else { return }
+        if redraws {
+            if Diagnostics.progressLineShown { Diagnostics.write("\r\u{1B}[K") }
+            Diagnostics.progressLineShown = false
+        } else if let unwritten {
+            draw(items: unwritten.items, extra: unwritten.extra, bytes: unwritten.bytes, now: Date())
+        }
+        unwritten = nil
         drawn = false
     }
 

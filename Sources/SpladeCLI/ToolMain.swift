@@ -52,7 +52,7 @@ public enum ToolMain {
         for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stops, sig) }
         sigprocmask(SIG_BLOCK, &stops, nil)
         defer { sigprocmask(SIG_UNBLOCK, &stops, nil) }
-        TemporaryFiles.prepare()
+        InterruptionCleanup.prepare()
         if interruptible {
             // Formatted now: a signal handler may only write(2) what exists.
             let message = Array("\(Diagnostics.toolName): interrupted again: stopping now, without saving\n".utf8)
@@ -70,7 +70,7 @@ public enum ToolMain {
                         // A hang-up comes twice (from the exiting shell, then from the kernel to the foreground group):
                         // only a second SIGINT or SIGTERM, which a person sends, stops without saving.
                         guard received != SIGHUP else { return }
-                        TemporaryFiles.removeAll()
+                        InterruptionCleanup.removeAll()
                         if let message = ToolMain.secondInterruptionMessage { _ = write(2, message.baseAddress, message.count) }
                         _exit(128 + received)
                     }
@@ -78,7 +78,7 @@ public enum ToolMain {
                 }
             } else {
                 signal(sig) { received in
-                    TemporaryFiles.removeAll()
+                    InterruptionCleanup.removeAll()
                     _exit(128 + received)
                 }
             }

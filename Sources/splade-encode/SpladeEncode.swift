@@ -87,6 +87,10 @@ struct SpladeEncode: SpladeTool {
 
     func run() throws {
         try ToolMain.run("splade-encode") {
+            if format == .binary {
+                try OutputSink.refuseBinaryOnATerminal(stream.output, what: "the vector stream",
+                                                       hint: "redirect it (-o docs.vec, > docs.vec, | splade-index ...), or use --format json")
+            }
             if convert { try convertVectors() } else { try encodeTexts() }
         }
     }
@@ -269,19 +273,8 @@ struct EncodeInput: Sendable {
     let vocabularySize: Int
 
     func parse(_ line: Line, file: String, session: TokenizerSession) throws(SpladeError) -> (id: JSONValue, ids: [Int32]) {
-        let location = "\(file):\(line.number)"
-        if format.plainLines {
-            let record = try format.parse(line, file: file)
-            return (record.id, try session.encode(record.text, maxLength: maxLength))
-        }
-        let json = try JSONLine.value(line.bytes, location: location)
-        guard var ids = try format.tokenIds(of: json, vocabularySize: vocabularySize, location: location) else {
-            let record = try format.record(from: json, location: location)
-            return (record.id, try session.encode(record.text, maxLength: maxLength))
-        }
-        guard ids.count >= 2 else { throw SpladeError(.badInput, "input_ids needs at least [CLS] and [SEP]", location: location) }
-        if ids.count > maxLength { ids = Array(ids.prefix(maxLength - 1)) + [ids.last!] }
-        return (try format.recordId(of: json, location: location), ids)
+        let (id, input) = try format.encoderInput(line, file: file, vocabularySize: vocabularySize)
+        return (id, try input.tokenIds(session: session, maxLength: maxLength))
     }
 }
 

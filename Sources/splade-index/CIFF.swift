@@ -14,6 +14,7 @@ extension SpladeIndex {
         guard let index else {
             throw SpladeError(.usage, "--export ciff writes an index: name it with --index DIR")
         }
+        try OutputSink.refuseBinaryOnATerminal(output, what: "CIFF", hint: "redirect it: -o idx.ciff, or > idx.ciff")
         let snapshot = try IndexSnapshot(directory: index)
         let m = snapshot.manifest
         let termNames: [String]

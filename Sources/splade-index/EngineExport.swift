@@ -9,10 +9,8 @@ extension SpladeIndex {
         guard let engine = SearchEngine(rawValue: format.rawValue) else {
             preconditionFailure("--export \(format.rawValue) is not a search engine")
         }
-        if engine == .vespa && !Self.isIdentifier(indexName) {
-            throw SpladeError(.usage, "--index-name \(indexName) is not a Vespa schema name (letters, digits and _, not starting with a digit)")
-        }
         let writer = EngineFormat(engine: engine, indexName: indexName, vespaNamespace: vespaNamespace)
+        try writer.validateNames()
         let sink = try OutputSink(path: output, inputs: inputs, inputDirectories: [index].compactMap { $0 })
         if mapping {
             try sink.write(writer.definition())
@@ -27,11 +25,5 @@ extension SpladeIndex {
             _ = try forEachInputVector { record throws(SpladeError) in try sink.write(writer.document(id: record.id, vector: record.vector)) }
         }
         try sink.commit()
-    }
-
-    private static func isIdentifier(_ name: String) -> Bool {
-        guard let first = name.utf8.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else { return false }
-        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0 | 0x20)
-            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 }

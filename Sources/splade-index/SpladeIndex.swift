@@ -173,7 +173,7 @@ struct SpladeIndex: SpladeTool {
     @Flag(help: "No progress display, even on a terminal: only the one-line summary and any warnings (for cron logs).")
     var quiet = false
 
-    @Flag(help: "Show progress on standard error even when it is not a terminal.")
+    @Flag(help: ArgumentHelp(progressHelp))
     var progress = false
 
     func validate() throws {

@@ -11,6 +11,7 @@ extension SpladeSearch {
     /// weights, keys token ids, top -k; with --query-terms N the N largest weights), one line per query in input order.
     func writeEngineQueries(_ engine: SearchEngine) throws(SpladeError) {
         let writer = EngineFormat(engine: engine, indexName: indexName)
+        try writer.validateNames()
         let queries = try EngineQuerySource(tool: self)
         let sink = try OutputSink(path: output, inputs: [input], inputDirectories: readDirectories)
         while let batch = try queries.next(count: batchSize) {
@@ -73,12 +74,13 @@ final class EngineQuerySource {
         case .vectors(let reader):
             while batch.count < count, let record = try reader.next() { batch.append(record.vector) }
         case .texts(let reader, let format, let encoder):
-            var texts: [String] = []
-            while texts.count < count, let line = try reader.next() {
+            var inputs: [EncoderInput] = []
+            let vocabularySize = encoder.tokenizer.vocabulary.count
+            while inputs.count < count, let line = try reader.next() {
                 if line.isBlank { continue }
-                texts.append(try format.parse(line, file: reader.name).text)
+                inputs.append(try format.encoderInput(line, file: reader.name, vocabularySize: vocabularySize).input)
             }
-            if !texts.isEmpty { batch = try encoder.encode(texts) }
+            if !inputs.isEmpty { batch = try encoder.encode(inputs) }
         }
         return batch.isEmpty ? nil : batch
     }

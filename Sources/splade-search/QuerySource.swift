@@ -127,17 +127,18 @@ final class QuerySource {
             }
             return batch.isEmpty ? nil : batch
         case .texts(let reader, let format, let model, let tokens):
-            var records: [TextRecord] = []
+            var records: [(id: JSONValue, input: EncoderInput)] = []
+            let vocabularySize = tokens.tokenizer.vocabulary.count
             while records.count < count, let line = try reader.next() {
                 if line.isBlank { continue }
-                let record = try format.parse(line, file: reader.name)
+                let record = try format.encoderInput(line, file: reader.name, vocabularySize: vocabularySize)
                 try checkId(record.id, location: "\(reader.name):\(line.number)")
                 records.append(record)
             }
             guard !records.isEmpty else { return nil }
-            let texts = records.map(\.text)
-            let encoded = try model?.encode(texts)
-            let tokenized = usesModel.contains(false) ? try tokens.encode(texts) : nil
+            let inputs = records.map(\.input)
+            let encoded = try model?.encode(inputs)
+            let tokenized = usesModel.contains(false) ? try tokens.encode(inputs) : nil
             return records.indices.map { i in
                 Query(id: records[i].id, vectors: quantized { usesModel[$0] ? encoded![i] : tokenized![i] })
             }

@@ -9,8 +9,8 @@ struct SpladeSearch: SpladeTool {
         commandName: "splade-search",
         abstract: "Search splade-index indexes with queries as texts, as vectors, or tokenizer-only; write a TREC run or JSON Lines.",
         discussion: """
-            Reads queries ({"id": ..., "text": ...} JSON Lines, or plain lines with --lines) and writes the top \
-            -k documents of each, in input order. Text queries of a SPLADE index are encoded with --model \
+            Reads queries ({"id": ..., "text": ...} JSON Lines, splade-tokenize's {"id": ..., "input_ids": [...]} \
+            records, or plain lines with --lines) and writes the top -k documents of each, in input order. Text queries of a SPLADE index are encoded with --model \
             as splade-encode does; --tokens-only skips the model and gives every query token weight 1 \
             (the "inference-free" mode; always the query side of a BM25 index for text queries). --vectors \
             reads query vectors instead (binary stream or JSON Lines), used as they are for every index. A query whose vocabulary fingerprint differs \

@@ -84,7 +84,7 @@ struct SpladeTrain: SpladeTool {
     @Flag(help: "Count fractional sparsity warm-ups in optimizer steps rather than micro-batches (the reference counts micro-batches).")
     var sparsityWarmupInOptimizerSteps = false
 
-    @Flag(help: "Show progress on standard error even when it is not a terminal.")
+    @Flag(help: ArgumentHelp(progressHelp))
     var progress = false
 
     @Flag(help: "Check the configuration, the model, its tokenizer, the training data and the checkpoint --resume would continue, say the plan, and exit without training or writing anything.")
@@ -180,10 +180,14 @@ struct SpladeTrain: SpladeTool {
         Diagnostics.note(trainer.plan.description)
         // Interrupted while loading: nothing is made yet, nothing to save.
         if ToolMain.interruption != 0 { throw ExitCode(128 + ToolMain.interruption) }
+        var madeOutputDirectory = false
+        // A run that made the directory and fails before writing anything into it (its log unwritable, say) leaves
+        // nothing behind: rmdir(2) removes only an empty directory, so a run that saved anything keeps it.
+        defer { if madeOutputDirectory { rmdir(output) } }
         if !dryRun {
             // Made only now, so that a run refused for its inputs leaves nothing behind; locked, so that a second run
             // (an overlapping cron job) cannot write the same checkpoints.
-            try Self.lockOutputDirectory(output)
+            madeOutputDirectory = try Self.lockOutputDirectory(output)
             for leftover in Checkpoint.removeStagingLeftovers(in: output) {
                 Diagnostics.note("removed \(leftover), left by a run killed while saving")
             }
@@ -274,16 +278,14 @@ struct SpladeTrain: SpladeTool {
     }
 
     static func readJSON(_ path: String) throws(SpladeError) -> JSONValue {
-        guard let data = FileManager.default.contents(atPath: path) else { throw SpladeError(.missingInput, "cannot read", location: path) }
+        let data = try InputFile.contents(path, what: "the model configuration")
         do { return try JSON.parse(data) } catch { throw SpladeError(.badInput, error.description, location: path) }
     }
 
     /// The configuration's values, and the line of each top-level key (for messages about its value).
     static func readYAML(_ path: String) throws(SpladeError) -> (JSONValue, keySources: [String: ConfigKeySource]) {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SpladeError(.missingInput, "cannot read the configuration", location: path)
-        }
-        guard let text = String(data: data, encoding: .utf8) else { throw SpladeError(.badInput, "not UTF-8", location: path) }
+        let data = try InputFile.contents(path, what: "the configuration")
+        guard let text = String(validating: data, as: UTF8.self) else { throw SpladeError(.badInput, "not UTF-8", location: path) }
         do {
             guard let root = try Yams.compose(yaml: text) else { throw SpladeError(.badInput, "empty configuration", location: path) }
             var keySources: [String: ConfigKeySource] = [:]
@@ -381,7 +383,9 @@ struct SpladeTrain: SpladeTool {
 
     /// Creates the output directory and locks it (flock on the directory itself) until the process exits; another
     /// run holding it is a temporary failure (exit 75).
-    static func lockOutputDirectory(_ output: String) throws(SpladeError) {
+    /// Makes the output directory if need be and locks it; says whether it made it.
+    static func lockOutputDirectory(_ output: String) throws(SpladeError) -> Bool {
+        let made = !FileManager.default.fileExists(atPath: output)
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
             throw SpladeError.writing("the output directory", failedWith: error, at: output)
         }
@@ -398,9 +402,10 @@ struct SpladeTrain: SpladeTool {
             // NFS emulates flock with byte-range locks, which a directory (not open for writing) cannot take.
             Diagnostics.warning("\(output): cannot lock the output directory (\(systemErrorMessage(code))): a second run into it "
                                 + "would not be refused")
-            return
+            return made
         }
         // The descriptor stays open: the kernel releases the lock when the process ends, however it ends.
+        return made
     }
 
     /// A YAML tree as the JSON-like values the library reads.

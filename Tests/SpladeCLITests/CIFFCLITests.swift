@@ -59,6 +59,10 @@ struct CIFFCLITests {
         #expect(toFile.status == 0 && toFile.stdout.isEmpty, "\(toFile.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: directory + "/option.ciff"))
                 == Data(contentsOf: URL(fileURLWithPath: directory + "/ids.ciff")))
+        // A terminal gets no binary: 64 before anything is read, and nothing on the screen.
+        let onTerminal = try Tools.run("splade-index", ["--export", "ciff", "--index", index], stdoutOnTerminal: true)
+        #expect(onTerminal.status == 64 && onTerminal.stdout.isEmpty, "\(onTerminal.stderr)")
+        #expect(onTerminal.stderr.contains("<stdout>: CIFF is binary and will not be written to a terminal"), "\(onTerminal.stderr)")
     }
 
     /// A BM25 index's export comes back as a BM25 index (text queries tokenized, not encoded) with its parameters.

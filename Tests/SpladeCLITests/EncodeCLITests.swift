@@ -66,6 +66,19 @@ struct EncodeCLITests {
     }
 
     /// Pruning stored vectors: --convert with --top-k and --threshold gives what encoding with them gives.
+    /// The binary stream is refused on a terminal (64, before the model loads); JSON Lines are text and go there.
+    @Test func binaryIsNotWrittenToATerminal() throws {
+        let input = #"{"id": 1, "text": "東京"}"# + "\n"
+        let binary = try Tools.run("splade-encode", ["--model", model, "--format", "binary"], stdin: input, stdoutOnTerminal: true)
+        #expect(binary.status == 64 && binary.stdout.isEmpty, "\(binary.stderr)")
+        #expect(binary.stderr.contains("hint: redirect it"), "\(binary.stderr)")
+        let viaDevice = try Tools.run("splade-encode", ["--model", model, "--format", "binary", "-o", "/dev/stdout"], stdin: input,
+                                      stdoutOnTerminal: true)
+        #expect(viaDevice.status == 64 && viaDevice.stderr.contains("/dev/stdout: the vector stream is binary"), "\(viaDevice.stderr)")
+        let json = try Tools.run("splade-encode", ["--model", model], stdin: input, stdoutOnTerminal: true)
+        #expect(json.status == 0 && json.stdoutText.hasPrefix(#"{"id":1,"#), "\(json.stderr) \(json.stdoutText.debugDescription)")
+    }
+
     @Test func convertPrunesAsEncodingDoes() throws {
         let pruning = "--top-k 7 --threshold 0.3"
         let encoded = try Tools.shell("head -8 '\(texts)' | splade-encode --model '\(model)' \(pruning)")
@@ -92,6 +105,12 @@ struct EncodeCLITests {
         #expect(raw.status == 0)
         let short = try Tools.run("splade-encode", ["--convert", "--keys", "ids", "-i", dir + "/short.bin"])
         #expect(short.status == 65 && short.stderr.contains("cut short"), "\(short.stderr)")
+        // A term given twice in one JSON vector (the same key, or two spellings of one id) is the writer's bug.
+        let twice = try Tools.run("splade-encode", ["--convert", "--keys", "ids"],
+                                  stdin: "{\"id\":1,\"vector\":{\"5\":1}}\n{\"id\":2,\"vector\":{\"5\":1,\"7\":2,\"5\":3}}\n")
+        #expect(twice.status == 65 && twice.stderr.contains("<stdin>:2: \"5\" is given twice (token id 5)"), "\(twice.stderr)")
+        let spelt = try Tools.run("splade-encode", ["--convert", "--keys", "ids"], stdin: "{\"id\":1,\"vector\":{\"7\":1,\"07\":2}}\n")
+        #expect(spelt.status == 65 && spelt.stderr.contains("\"07\" is given twice (token id 7)"), "\(spelt.stderr)")
     }
 
     @Test func vocabularyMismatchAndMissingWeights() throws {

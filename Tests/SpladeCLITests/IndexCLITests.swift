@@ -273,6 +273,39 @@ struct IndexCLITests {
         #expect(!(try FileManager.default.contentsOfDirectory(atPath: index)).contains { $0.hasPrefix(".staging-") })
     }
 
+    /// SIGTERM (a cron job's timeout) while a build writes its staging generation: the staging directory and its
+    /// files are removed at once, not left for the next build, and the live index is as it was.
+    @Test func terminatedBuildRemovesItsStagingGeneration() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory)
+        let query = "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5,\"2222\":2}}\n"
+        let before = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
+        // Enough documents with enough distinct terms that reordering them takes a second or two after the staging
+        // directory is made.
+        var state: UInt64 = 7
+        let lines = (0..<20_000).map { i in
+            let terms = Set((0..<60).map { _ in
+                state = state &* 6364136223846793005 &+ 1442695040888963407
+                return 2000 + Int((state >> 33) % 28_000)
+            }).sorted()
+            return "{\"id\":\"n\(i)\",\"vector\":{" + terms.map { "\"\($0)\":1.5" }.joined(separator: ",") + "}}\n"
+        }.joined()
+        let (build, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index])
+        try input.write(contentsOf: Data(lines.utf8))
+        try input.close()
+        func staging() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: index)) ?? []).filter { $0.hasPrefix(".staging-") } }
+        for _ in 0..<3000 where staging().isEmpty && build.isRunning { usleep(10_000) }
+        try #require(!staging().isEmpty && build.isRunning, "the build ended before its staging directory was seen")
+        kill(build.processIdentifier, SIGTERM)
+        build.waitUntilExit()
+        #expect(build.terminationStatus == 128 + SIGTERM)
+        #expect(staging().isEmpty)
+        let after = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
+        #expect(after.status == 0 && after.stdoutText == before.stdoutText)
+        #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
+    }
+
     @Test func addAndDeleteWithoutARebuild() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

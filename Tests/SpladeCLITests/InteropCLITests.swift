@@ -85,7 +85,15 @@ struct InteropCLITests {
                 _ = try json(mapping.stdoutText)
             }
         }
-        #expect(try Tools.run("splade-index", ["--export", "vespa", "--mapping", "--index-name", "my-docs"]).status == 64)
+        // Names each engine refuses are refused here, before anything is written.
+        for (engine, name) in [("vespa", "my-docs"), ("milvus", "1docs"), ("opensearch", "Docs"), ("elasticsearch", "_docs"),
+                               ("opensearch-seismic", "a,b"), ("qdrant", "a/b")] {
+            let refused = try Tools.run("splade-index", ["--export", engine, "--mapping", "--index-name", name])
+            #expect(refused.status == 64 && refused.stdout.isEmpty && refused.stderr.contains("--index-name \"\(name)\" is not"),
+                    "\(engine) \(name): \(refused.stderr)")
+        }
+        let namespace = try Tools.run("splade-index", ["--export", "vespa", "--mapping", "--vespa-namespace", "a:b"])
+        #expect(namespace.status == 64 && namespace.stderr.contains("not a Vespa namespace"), "\(namespace.stderr)")
         #expect(try Tools.run("splade-index", ["--export", "ciff", "--mapping"]).status == 64)
         #expect(try Tools.run("splade-index", ["--export", "qdrant", "--index", directory + "/none"]).status == 66)
         #expect(try Tools.run("splade-index", ["--export", "qdrant", "--index", index], stdoutPath: "/dev/full").status == 74)
@@ -120,6 +128,9 @@ struct InteropCLITests {
         let byToken = try Tools.run("splade-search", ["--format", "milvus", "--vectors"], stdin: "{\"id\":1,\"vector\":{\"hello\":1}}\n")
         #expect(byToken.status == 65 && byToken.stderr.contains("--model"), "\(byToken.stderr)")
         #expect(try Tools.run("splade-search", ["--format", "milvus"], stdin: queries).status == 64)
+        let badName = try Tools.run("splade-search", ["--format", "vespa", "--vectors", "--keys", "ids", "--index-name", #"a"b"#],
+                                    stdin: queries)
+        #expect(badName.status == 64 && badName.stdout.isEmpty && badName.stderr.contains("not a Vespa schema name"), "\(badName.stderr)")
         #expect(try Tools.run("splade-search", ["--format", "milvus", "--index", directory, "--vectors", "--keys", "ids"], stdin: queries)
             .status == 64)
     }

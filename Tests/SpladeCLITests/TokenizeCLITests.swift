@@ -30,6 +30,17 @@ struct TokenizeCLITests {
         #expect(outputIds(run) == (try expectedIds("ja-v3/tokenize.jsonl")))
     }
 
+    /// --progress into a log (stderr a pipe here): plain lines, no terminal control sequences, and a last line
+    /// with the counts even when the run is shorter than the ten-second interval.
+    @Test func progressIntoALogIsPlainLines() throws {
+        let input = String(repeating: #"{"id": 1, "text": "東京都に住んでいます。"}"# + "\n", count: 50)
+        let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "--progress"], stdin: input)
+        #expect(run.status == 0, "\(run.stderr)")
+        #expect(!run.stderr.contains("\u{1B}") && !run.stderr.contains("\r"), "\(run.stderr.debugDescription)")
+        #expect(run.stderr.hasPrefix("tokenize: 50 records ("), "\(run.stderr)")
+        #expect(run.stderr.hasSuffix("\n") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+    }
+
     @Test func outputShapeIdsPassThroughAndTokens() throws {
         let input = #"{"id": 7, "text": "東京都に住んでいます。", "extra": 1}"# + "\n" + #"{"id": "b", "text": ""}"# + "\n"
         let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "--tokens"], stdin: input)

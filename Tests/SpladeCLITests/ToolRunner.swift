@@ -37,9 +37,10 @@ enum Tools {
     }
 
     /// Runs `tool` with `arguments`; `stdin` is written to its standard input (or /dev/null).
-    /// `stdoutPath` redirects standard output to a file (e.g. /dev/full) instead of capturing it.
+    /// `stdoutPath` redirects standard output to a file (e.g. /dev/full) instead of capturing it;
+    /// `stdoutOnTerminal` gives it a pseudo-terminal (what it writes there is captured as stdout).
     static func run(_ tool: String, _ arguments: [String], stdin: String? = nil, stdoutPath: String? = nil,
-                    environment: [String: String] = [:]) throws -> ToolRun {
+                    stdoutOnTerminal: Bool = false, environment: [String: String] = [:]) throws -> ToolRun {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
         process.arguments = arguments
@@ -47,8 +48,12 @@ enum Tools {
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let outPipe = Pipe(), errPipe = Pipe()
+        var terminal: (master: FileHandle, replica: FileHandle)?
         if let stdoutPath {
             process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
+        } else if stdoutOnTerminal {
+            terminal = try pseudoTerminal()
+            process.standardOutput = terminal!.replica
         } else {
             process.standardOutput = outPipe
         }
@@ -59,16 +64,42 @@ enum Tools {
         // Feed stdin and drain both outputs concurrently so no pipe fills up.
         let group = DispatchGroup()
         nonisolated(unsafe) var out = Data(), err = Data()
-        DispatchQueue.global().async(group: group) { out = outPipe.fileHandleForReading.readDataToEndOfFile() }
+        if let terminal {
+            // Read until the tool's side is closed (EIO on Linux): our copy of it is closed once the tool has it.
+            try terminal.replica.close()
+            DispatchQueue.global().async(group: group) {
+                var chunk = [UInt8](repeating: 0, count: 1 << 16)
+                while true {
+                    let n = chunk.withUnsafeMutableBytes { read(terminal.master.fileDescriptor, $0.baseAddress, $0.count) }
+                    if n > 0 { out += chunk[..<n] } else if n < 0 && errno == EINTR { continue } else { break }
+                }
+            }
+        } else {
+            DispatchQueue.global().async(group: group) { out = outPipe.fileHandleForReading.readDataToEndOfFile() }
+        }
         DispatchQueue.global().async(group: group) { err = errPipe.fileHandleForReading.readDataToEndOfFile() }
         if let stdin {
             try? inPipe.fileHandleForWriting.write(contentsOf: Data(stdin.utf8))
             try? inPipe.fileHandleForWriting.close()
         }
         process.waitUntilExit()
-        if stdoutPath != nil { try? outPipe.fileHandleForWriting.close() }
+        if stdoutPath != nil || terminal != nil { try? outPipe.fileHandleForWriting.close() }
         group.wait()
         return ToolRun(status: process.terminationStatus, stdout: out, stderr: String(decoding: err, as: UTF8.self))
+    }
+
+    /// A new pseudo-terminal's two ends (the replica is what a tool sees as its terminal). Linux's /dev/ptmx with
+    /// its ioctls, as posix_openpt, unlockpt and ptsname do (which Swift's Glibc module does not declare).
+    static func pseudoTerminal() throws -> (master: FileHandle, replica: FileHandle) {
+        let getNumber: UInt = 0x8004_5430, setLock: UInt = 0x4004_5431  // TIOCGPTN, TIOCSPTLCK
+        let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
+        var number: CInt = 0, unlocked: CInt = 0
+        guard master >= 0, ioctl(master, setLock, &unlocked) == 0, ioctl(master, getNumber, &number) == 0 else {
+            throw CocoaError(.fileReadUnknown)
+        }
+        let replica = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
+        guard replica >= 0 else { throw CocoaError(.fileReadUnknown) }
+        return (FileHandle(fileDescriptor: master, closeOnDealloc: true), FileHandle(fileDescriptor: replica, closeOnDealloc: true))
     }
 
     /// Runs a shell pipeline (for `| head -1` style tests) with the tools on PATH.

@@ -263,6 +263,13 @@ struct TrainCLITests {
         #expect(underAFile.status == 73 && underAFile.stderr.contains("Not a directory"), "\(underAFile.stderr)")
         let logNowhere = try train("--output-dir '\(out)/run2' --log '\(out)/missing/x.jsonl' --dry-run", in: out)
         #expect(logNowhere.status == 73 && logNowhere.stderr.contains("cannot create the training log"), "\(logNowhere.stderr)")
+        // A log that fails at its first line fails the run (74) before anything is saved: the directory it made goes too.
+        let logFull = try train("--output-dir '\(out)/full' --max_steps 2 --log /dev/full", in: out)
+        #expect(logFull.status == 74 && !fm.fileExists(atPath: out + "/full"), "\(logFull.stderr)")
+        // One that existed stays.
+        try fm.createDirectory(atPath: out + "/kept", withIntermediateDirectories: false)
+        #expect(try train("--output-dir '\(out)/kept' --max_steps 2 --log /dev/full", in: out).status == 74)
+        #expect(fm.fileExists(atPath: out + "/kept"))
     }
 
     /// A text MeCab refuses stops the run at the row it came from, which may be sampled hours into it.
@@ -335,6 +342,9 @@ struct TrainCLITests {
             .write(toFile: out + "/missing.yaml", atomically: true, encoding: .utf8)
         let missing = try Tools.run("splade-train", ["--config", out + "/missing.yaml"])
         #expect(missing.status == 66, "\(missing.stderr)")
+        let noConfig = try Tools.run("splade-train", ["--config", out + "/none.yaml"])
+        #expect(noConfig.status == 66 && noConfig.stderr.contains("none.yaml: cannot read the configuration: No such file or directory"),
+                "\(noConfig.stderr)")
         #expect(missing.stderr.contains("not implemented, ignored: fancy_option"))
         #expect(try Tools.run("splade-train", ["--config", out + "/missing.yaml", "--learning_rate"]).status == 64)
     }

@@ -109,4 +109,27 @@ public enum InputFile {
         }
         return source
     }
+
+    /// A small file's whole contents (a configuration, a vocabulary), or an error saying what it is and
+    /// why it cannot be read: "cannot read the configuration: No such file or directory".
+    public static func contents(_ path: String, what: String) throws(SpladeError) -> [UInt8] {
+        let fd = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SpladeError(.missingInput, "cannot read \(what): \(systemErrorMessage())", location: path) }
+        defer { close(fd) }
+        var info = stat()
+        if fstat(fd, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR {
+            throw SpladeError(.missingInput, "cannot read \(what): is a directory, expected a file", location: path)
+        }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n == 0 { return bytes }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw SpladeError(.missingInput, "cannot read \(what): \(systemErrorMessage())", location: path)
+            }
+            bytes += chunk[..<n]
+        }
+    }
 }

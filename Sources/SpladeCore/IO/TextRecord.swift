@@ -4,6 +4,21 @@ public struct TextRecord: Sendable {
     public var text: String
 }
 
+/// What a model encodes for one record: a text to tokenize, or the token ids splade-tokenize wrote for one.
+public enum EncoderInput: Sendable {
+    case text(String)
+    case tokenIds([Int32])
+
+    /// The ids to encode: the text tokenized, or the given ids cut to `maxLength` as the tokenizer cuts a text
+    /// (the last id, [SEP], kept).
+    public func tokenIds(session: TokenizerSession, maxLength: Int) throws(SpladeError) -> [Int32] {
+        switch self {
+        case .text(let text): return try session.encode(text, maxLength: maxLength)
+        case .tokenIds(let ids): return ids.count > maxLength ? Array(ids.prefix(maxLength - 1)) + [ids.last!] : ids
+        }
+    }
+}
+
 /// How text records are read from input lines: JSON Lines with chosen fields, or plain lines.
 public struct TextRecordFormat: Sendable {
     /// Fields joined with a space into the text (`["title", "text"]` gives "title text").
@@ -55,6 +70,23 @@ public struct TextRecordFormat: Sendable {
             parts.append(string)
         }
         return TextRecord(id: id, text: parts.joined(separator: " "))
+    }
+
+    /// One line's id and what to encode: the token ids of a splade-tokenize record when it has `"input_ids"`,
+    /// else its text (the fields, or the line itself with --lines). Errors carry `FILE:LINE`.
+    public func encoderInput(_ line: Line, file: String, vocabularySize: Int) throws(SpladeError) -> (id: JSONValue, input: EncoderInput) {
+        if plainLines {
+            let record = try parse(line, file: file)
+            return (record.id, .text(record.text))
+        }
+        let location = "\(file):\(line.number)"
+        let json = try JSONLine.value(line.bytes, location: location)
+        guard let ids = try tokenIds(of: json, vocabularySize: vocabularySize, location: location) else {
+            let record = try record(from: json, location: location)
+            return (record.id, .text(record.text))
+        }
+        guard ids.count >= 2 else { throw SpladeError(.badInput, "input_ids needs at least [CLS] and [SEP]", location: location) }
+        return (try recordId(of: json, location: location), .tokenIds(ids))
     }
 
     /// The token ids of a splade-tokenize record (`"input_ids": [2, 1045, 3]`), each below `vocabularySize`;

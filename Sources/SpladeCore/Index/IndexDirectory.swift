@@ -160,8 +160,8 @@ public final class IndexLock {
 }
 
 /// A new generation being written under the lock: files go into a staging directory that
-/// `commit` renames into place before swapping CURRENT. Dropped without a commit, the staging
-/// directory is removed (after kill -9 the next build removes it).
+/// `commit` renames into place before swapping CURRENT. Dropped without a commit, or interrupted by
+/// SIGINT, SIGTERM or SIGHUP, the staging directory is removed (after kill -9 the next build removes it).
 public final class GenerationBuilder {
     public let directory: String
     public let previous: String?
@@ -187,27 +187,34 @@ public final class GenerationBuilder {
         guard mkdir(stagingPath, 0o755) == 0 else {
             throw SpladeError(.cannotCreateOutput, "cannot create: \(systemErrorMessage())", location: stagingPath)
         }
+        InterruptionCleanup.register(directory: stagingPath)
     }
 
     deinit {
         if !committed { try? FileManager.default.removeItem(atPath: stagingPath) }
+        InterruptionCleanup.unregister(stagingPath, including: .contents)
     }
 
-    /// Where a new file of this generation is written.
-    public func path(_ file: String) -> String { stagingPath + "/" + file }
+    /// Where a new file of this generation is to be written (removed with the staging directory if the tool is
+    /// interrupted before the commit).
+    public func newFile(_ file: String) -> String {
+        let path = stagingPath + "/" + file
+        InterruptionCleanup.register(file: path)
+        return path
+    }
 
     /// Keeps a file of the previous generation (a hard link: no copy).
     public func keep(_ file: String) throws(SpladeError) {
         guard let previous else { throw SpladeError(.internalError, "no previous generation to keep \(file) from") }
         let source = directory + "/" + previous + "/" + file
-        guard link(source, path(file)) == 0 else {
+        guard link(source, newFile(file)) == 0 else {
             throw SpladeError(.cannotCreateOutput, "cannot link \(file) into the new generation: \(systemErrorMessage())",
                               location: source)
         }
     }
 
     public func write(_ file: String, _ bytes: [UInt8]) throws(SpladeError) {
-        let output = try OutputFile(path: path(file))
+        let output = try OutputFile(path: newFile(file))
         try output.write(bytes)
         try output.close()
     }
@@ -224,6 +231,7 @@ public final class GenerationBuilder {
             throw SpladeError(.cannotCreateOutput, "cannot move the new generation into place: \(systemErrorMessage())", location: final)
         }
         committed = true
+        InterruptionCleanup.unregister(stagingPath, including: .contents)
         let current = directory + "/" + IndexDirectory.currentFile
         let temporary = current + ".tmp"
         let output = try OutputFile(path: temporary)

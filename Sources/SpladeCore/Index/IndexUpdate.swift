@@ -75,7 +75,7 @@ public enum IndexUpdate {
                                    fingerprint: settings.fingerprint, scale: scale)
         let written = try writer.write(documents, order: blockOrder(documents, reorder: settings.reorder, blockSize: settings.blockSize,
                                                                     vocabularySize: settings.vocabularySize, progress: progress),
-                                       to: generation.path(file))
+                                       to: generation.newFile(file))
         var vocabularyFile: String?
         // vocab.txt has one token per line: a vocabulary with line breaks inside tokens is not stored.
         if let tokens = settings.tokens, !tokens.contains(where: { $0.contains("\n") || $0.contains("\r") }) {
@@ -118,7 +118,7 @@ public enum IndexUpdate {
                                    fingerprint: manifest.fingerprint, scale: scale)
         let order = blockOrder(documents, reorder: manifest.reordered, blockSize: manifest.blockSize,
                                vocabularySize: manifest.vocabularySize, progress: progress)
-        let written = try writer.write(documents, order: order, to: generation.path(file))
+        let written = try writer.write(documents, order: order, to: generation.newFile(file))
         entries.append(.init(file: file, documents: documents.count, deleted: 0, deletionsFile: nil))
         if let vocabulary = manifest.vocabularyFile { try generation.keep(vocabulary) }
         var next = manifest

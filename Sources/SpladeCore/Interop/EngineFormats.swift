@@ -41,6 +41,43 @@ public struct EngineFormat: Sendable {
         self.vespaNamespace = vespaNamespace
     }
 
+    /// The names as the engine accepts them, or a usage error saying its rule: a name it refuses would only fail
+    /// at the engine, after the export, and a Vespa name is written into document ids and the schema unescaped.
+    public func validateNames() throws(SpladeError) {
+        let bytes = Array(indexName.utf8)
+        let control = bytes.contains { $0 < 0x20 || $0 == 0x7F }
+        func refuse(_ rule: String) -> SpladeError {
+            SpladeError(.usage, "--index-name \(TRECField.quoted(indexName)) is not \(rule)")
+        }
+        switch engine {
+        case .opensearch, .opensearchSeismic, .elasticsearch:
+            let forbidden = Set(#"\/*?"<>| ,#:"#.utf8)
+            guard !bytes.isEmpty, bytes.count <= 255, !control, indexName != ".", indexName != "..",
+                  !bytes.contains(where: forbidden.contains), !["_", "-", "+"].contains(indexName.first),
+                  indexName == indexName.lowercased() else {
+                throw refuse("an index name (lowercase, at most 255 bytes, without spaces or \\ / * ? \" < > | , # :, "
+                             + "not starting with _ - +)")
+            }
+        case .qdrant:
+            let forbidden = Set(#"<>:"/\|?*"#.utf8)
+            guard !bytes.isEmpty, bytes.count <= 255, !control, !bytes.contains(where: forbidden.contains) else {
+                throw refuse("a Qdrant collection name (at most 255 bytes, without < > : \" / \\ | ? *)")
+            }
+        case .milvus, .vespa:
+            guard let first = bytes.first, !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first), bytes.count <= 255,
+                  bytes.allSatisfy({ $0 == UInt8(ascii: "_") || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0 | 0x20)
+                      || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }) else {
+                throw refuse("a \(engine == .vespa ? "Vespa schema" : "Milvus collection") name (ASCII letters, digits and _, "
+                             + "not starting with a digit)")
+            }
+        }
+        // A Vespa document id is id:NAMESPACE:TYPE::ID: the namespace holds no colon.
+        if engine == .vespa && (vespaNamespace.isEmpty || vespaNamespace.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ":") }) {
+            throw SpladeError(.usage, "--vespa-namespace \(TRECField.quoted(vespaNamespace)) is not a Vespa namespace "
+                              + "(non-empty, without colons, spaces or control characters)")
+        }
+    }
+
     /// The lines that load one document: a bulk action and its source (OpenSearch, Elasticsearch),
     /// or one entity, point or put operation.
     public func document(id: JSONValue, vector: SparseVector) -> [UInt8] {

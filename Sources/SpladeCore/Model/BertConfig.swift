@@ -34,9 +34,7 @@ public struct BertConfig: Sendable {
     }
 
     public static func load(_ path: String) throws(SpladeError) -> BertConfig {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SpladeError(.missingInput, "cannot read the model configuration", location: path)
-        }
+        let data = try InputFile.contents(path, what: "the model configuration")
         let json: JSONValue
         do { json = try JSON.parse(data) } catch { throw SpladeError(.badInput, error.description, location: path) }
         func integer(_ key: String, default fallback: Int? = nil) throws(SpladeError) -> Int {

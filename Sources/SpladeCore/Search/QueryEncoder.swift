@@ -24,11 +24,11 @@ public final class QueryEncoder {
 
     public var fingerprint: UInt64 { VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens) }
 
-    /// The vectors of `texts`, in order.
-    public func encode(_ texts: [String]) throws(SpladeError) -> [SparseVector] {
+    /// The vectors of `inputs` (texts, or token ids from splade-tokenize), in order.
+    public func encode(_ inputs: [EncoderInput]) throws(SpladeError) -> [SparseVector] {
         let maxLength = self.maxLength
-        let tokenized = orderedParallelMap(texts, workers: sessions) { session, text in
-            Result { () throws(SpladeError) in try session.encode(text, maxLength: maxLength) }
+        let tokenized = orderedParallelMap(inputs, workers: sessions) { session, input in
+            Result { () throws(SpladeError) in try input.tokenIds(session: session, maxLength: maxLength) }
         }
         var sequences: [[Int32]] = []
         for result in tokenized { sequences.append(try result.get()) }

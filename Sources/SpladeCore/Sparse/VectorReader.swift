@@ -86,6 +86,7 @@ public final class VectorReader {
             throw SpladeError(.badInput, "missing \"vector\" object", location: location)
         }
         var weights: [Int32: Float] = [:]
+        var seen = Set<Int32>()  // a term given twice is a writer's bug, not a value to pick one of
         for (key, value) in entries {
             guard let number = value.doubleValue else {
                 throw SpladeError(.badInput, "weight of \"\(key)\" is not a number", location: location)
@@ -114,6 +115,9 @@ public final class VectorReader {
             case .unresolvable(var error):
                 error.location = location
                 throw error
+            }
+            guard seen.insert(index).inserted else {
+                throw SpladeError(.badInput, "\"\(key)\" is given twice (token id \(index))", location: location)
             }
             if weight > 0 { weights[index] = weight }
         }

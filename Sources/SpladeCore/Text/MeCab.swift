@@ -103,7 +103,7 @@ final class MeCabTagger {
         guard length > 0 else { return }
         let base = UnsafeRawPointer(text.baseAddress!).assumingMemoryBound(to: CChar.self)
         guard var node = mecab_sparse_tonode2(tagger, base, length) else {
-            // MeCab refuses some inputs (a text of over about 1.6 MB without a sentence break: "too long sentence").
+            // MeCab refuses some inputs (a text of a few megabytes without a sentence break: "too long sentence").
             throw SpladeError(.badInput, "MeCab cannot analyse this text: \(String(cString: mecab_strerror(tagger)))")
         }
         while true {

@@ -44,9 +44,7 @@ extension Tokenizer {
 
     private static func readJSONIfPresent(_ path: String) throws(SpladeError) -> JSONValue? {
         guard FileManager.default.fileExists(atPath: path) else { return nil }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SpladeError(.missingInput, "cannot read", location: path)
-        }
+        let data = try InputFile.contents(path, what: "the tokenizer file")
         guard String(bytes: data, encoding: .utf8) != nil else {
             throw SpladeError(.badInput, "not valid UTF-8", location: path)
         }

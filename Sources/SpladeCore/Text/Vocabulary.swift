@@ -45,10 +45,7 @@ public final class Vocabulary: Sendable {
     /// Reads `vocab.txt`: one token per line, the id is the line's index. Lines end the way
     /// Python's text mode reads them (`\n`, `\r\n` or `\r`).
     public static func load(vocabTxt path: String) throws(SpladeError) -> Vocabulary {
-        guard let data = FileManager.default.contents(atPath: path) else {
-            throw SpladeError(.missingInput, "cannot read the vocabulary", location: path)
-        }
-        let bytes = [UInt8](data)
+        let bytes = try InputFile.contents(path, what: "the vocabulary")
         guard UTF8Validation.isValid(bytes) else {
             throw SpladeError(.badInput, "the vocabulary is not valid UTF-8", location: path)
         }
