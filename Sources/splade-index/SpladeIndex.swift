@@ -106,7 +106,7 @@ struct SpladeIndex: SpladeTool {
     @Flag(help: "Add the input's documents to the existing index (a document with an id already there replaces it).")
     var add = false
 
-    @Option(help: ArgumentHelp("Delete the documents whose ids are listed in this file, one per line ('-': standard input).", valueName: "file"),
+    @Option(help: ArgumentHelp("Delete the documents whose ids are listed in this file, one per line, or given by its JSON Lines records' \"id\" (the documents' own file; '-': standard input).", valueName: "file"),
             completion: .file())
     var delete: String?
 
@@ -458,14 +458,22 @@ struct SpladeIndex: SpladeTool {
     }
 
     /// Ids to delete, one per line, compared byte for byte as ids are everywhere (a line's ending, `\n` or
-    /// `\r\n`, is not part of it; empty lines name nothing).
+    /// `\r\n`, is not part of it; empty lines name nothing); or a JSON Lines record's "id" (a line that starts
+    /// `{"` or `{ "`), so that the documents' own file deletes them, and ids no line can hold (a newline, an empty id) can be named.
     private func readIds(_ path: String) throws(SpladeError) -> Set<ExactID> {
         let reader = try LineReader(path: path)
+        let records = TextRecordFormat()
         var ids = Set<ExactID>()
         while let line = try reader.next() {
             if line.bytes.isEmpty { continue }
+            let location = "\(reader.name):\(line.number)"
+            if line.bytes.first == UInt8(ascii: "{"), line.bytes.dropFirst().first(where: { $0 != 0x20 && $0 != 0x09 }) == UInt8(ascii: "\"") {
+                let id = try records.recordId(of: try JSONLine.object(line.bytes, location: location), location: location)
+                ids.insert(ExactID(id.idText ?? ""))
+                continue
+            }
             guard let id = String(validating: line.bytes, as: UTF8.self) else {
-                throw SpladeError(.badInput, "invalid UTF-8", location: "\(reader.name):\(line.number)")
+                throw SpladeError(.badInput, "invalid UTF-8", location: location)
             }
             ids.insert(ExactID(id))
         }

@@ -274,7 +274,8 @@ struct IndexCLITests {
     }
 
     /// SIGTERM (a cron job's timeout) while a build writes its staging generation: the staging directory and its
-    /// files are removed at once, not left for the next build, and the live index is as it was.
+    /// files are removed at once, not left for the next build, and the live index is as it was; a first build's
+    /// directory goes too.
     @Test func terminatedBuildRemovesItsStagingGeneration() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
@@ -304,6 +305,18 @@ struct IndexCLITests {
         let after = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
         #expect(after.status == 0 && after.stdoutText == before.stdoutText)
         #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
+
+        // A first build, terminated so, removes the directory it made too.
+        let fresh = directory + "/fresh"
+        let (first, firstInput) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", fresh])
+        try firstInput.write(contentsOf: Data(lines.utf8))
+        try firstInput.close()
+        func freshStaging() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: fresh)) ?? []).filter { $0.hasPrefix(".staging-") } }
+        for _ in 0..<3000 where freshStaging().isEmpty && first.isRunning { usleep(10_000) }
+        try #require(!freshStaging().isEmpty && first.isRunning, "the build ended before its staging directory was seen")
+        kill(first.processIdentifier, SIGTERM)
+        first.waitUntilExit()
+        #expect(first.terminationStatus == 128 + SIGTERM && !FileManager.default.fileExists(atPath: fresh))
     }
 
     @Test func addAndDeleteWithoutARebuild() throws {
@@ -321,6 +334,14 @@ struct IndexCLITests {
         let gone = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "100"], stdin: query)
         #expect(!gone.stdoutText.contains(" fresh "))
         #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
+        // JSON Lines records name ids by their "id" (the documents' own file), also ids no plain line can hold.
+        try IndexCLISupport.write("{\"id\":\"two\\nlines\",\"vector\":{\"2399\":3.0}}\n{\"id\":77,\"vector\":{\"2398\":1.0}}\n",
+                                  to: directory + "/odd.jsonl")
+        #expect(try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", index, "--add", "-i", directory + "/odd.jsonl"]).status == 0)
+        let byRecord = try Tools.run("splade-index", ["-o", index, "--delete", directory + "/odd.jsonl"])
+        #expect(byRecord.status == 0 && byRecord.stderr.contains("deleted 2 documents; 100 live"), "\(byRecord.stderr)")
+        let broken = try Tools.run("splade-index", ["-o", index, "--delete", "-"], stdin: "d1\n{\"id\": [1]}\n")
+        #expect(broken.status == 65 && broken.stderr.contains("<stdin>:2: field \"id\" is array"), "\(broken.stderr)")
     }
 
     /// Each --add is a segment (a warning past 16 of them); --compact merges them into one without the deleted

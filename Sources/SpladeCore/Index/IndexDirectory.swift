@@ -104,6 +104,11 @@ public final class IndexLock {
             if Self.names(fd, path) {
                 descriptor = fd
                 createdDirectory = created
+                // Interrupted before it publishes, a first build leaves no trace either (its staging goes first).
+                if created {
+                    InterruptionCleanup.register(file: path)
+                    InterruptionCleanup.register(directory: directory)
+                }
                 return
             }
             close(fd)  // a failed first build removed what we locked: start over
@@ -144,6 +149,14 @@ public final class IndexLock {
         if mkdir(directory, 0o755) == 0 { return true }
         if errno == EEXIST { return false }
         throw SpladeError(.cannotCreateOutput, "cannot create the index directory: \(systemErrorMessage())", location: directory)
+    }
+
+    /// From the moment a generation is moved into place, the directory is an index's: an interruption keeps it
+    /// and its LOCK (so that the next build takes it as an index's, and completes it).
+    func publishing() {
+        guard createdDirectory else { return }
+        InterruptionCleanup.unregister(directory + "/" + IndexDirectory.lockFile)
+        InterruptionCleanup.unregister(directory)
     }
 
     /// After a failed build: removes the directory this lock made, while still holding the lock, when it holds
@@ -226,6 +239,7 @@ public final class GenerationBuilder {
         try write(IndexManifest.fileName, manifest.json())
         IndexDirectory.fsyncDirectory(stagingPath)
         try lock.checkHeld()
+        lock.publishing()
         let final = directory + "/" + name
         guard rename(stagingPath, final) == 0 else {
             throw SpladeError(.cannotCreateOutput, "cannot move the new generation into place: \(systemErrorMessage())", location: final)

@@ -29,7 +29,8 @@ public enum InterruptionCleanup {
     /// A file to unlink on interruption.
     public static func register(file path: String) { register(path, in: files, capacity: fileCapacity) }
 
-    /// An empty-once-its-files-are-gone directory to remove on interruption, after the files.
+    /// A directory to remove on interruption, after the files, once what it holds is gone (a staging generation, or
+    /// the index directory a first build made, which holds the staging directory and LOCK).
     public static func register(directory path: String) { register(path, in: directories, capacity: directoryCapacity) }
 
     private static func register(_ path: String, in slots: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>, capacity: Int) {
@@ -54,10 +55,11 @@ public enum InterruptionCleanup {
 
     public enum Scope: Sendable { case itself, contents }
 
-    /// Called from the signal handler: unlink(2) of each registered file, then rmdir(2) of each directory.
+    /// Called from the signal handler: unlink(2) of each registered file, then rmdir(2) of each directory, twice
+    /// over (a directory registered before one inside it goes on the second pass).
     public static func removeAll() {
         for i in 0..<fileCapacity { if let path = files[i] { unlink(path) } }
-        for i in 0..<directoryCapacity { if let path = directories[i] { rmdir(path) } }
+        for _ in 0..<2 { for i in 0..<directoryCapacity { if let path = directories[i] { rmdir(path) } } }
     }
 }
 
