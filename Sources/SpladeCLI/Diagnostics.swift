@@ -4,6 +4,7 @@ import Glibc
 import Darwin
 #endif
 import SpladeCore
+import Synchronization
 
 /// Messages on standard error in the toolkit's format:
 /// `splade-tokenize: error: docs.jsonl:12: missing field "text"`, then `hint: …` when a fix is known.
@@ -12,8 +13,8 @@ public enum Diagnostics {
     nonisolated(unsafe) public static var toolName = "splade"
 
     /// Whether a progress line is drawn on the terminal without its newline: a message clears it first
-    /// (the display redraws itself at its next update).
-    nonisolated(unsafe) static var progressLineShown = false
+    /// (the display redraws itself at its next update). Atomic: a build's reordering reports from worker threads.
+    static let progressLineShown = Atomic<Bool>(false)
 
     public static func error(_ error: SpladeError) {
         clearProgressLine()
@@ -37,9 +38,8 @@ public enum Diagnostics {
     }
 
     private static func clearProgressLine() {
-        guard progressLineShown else { return }
+        guard progressLineShown.exchange(false, ordering: .relaxed) else { return }
         write("\r\u{1B}[K")
-        progressLineShown = false
     }
 
     static func write(_ text: String) {

@@ -160,10 +160,22 @@ public final class OutputSink {
     /// Binary output (a vector stream, CIFF) bound for a terminal is refused before any work, as zstd refuses:
     /// it would only garble the screen. `path` nil or `-` is standard output.
     public static func refuseBinaryOnATerminal(_ path: String?, what: String, hint: String) throws(SpladeError) {
-        let descriptor = path == nil || path == "-" ? 1 : inheritedDescriptor(path!)
-        guard let descriptor, isatty(descriptor) != 0 else { return }
+        guard isTerminal(path) else { return }
         throw SpladeError(.usage, "\(what) is binary and will not be written to a terminal",
                           location: path == nil || path == "-" ? "<stdout>" : path!, hint: hint)
+    }
+
+    /// Whether the output `path` names is a terminal: standard output or a descriptor named as a path, or a
+    /// character device that is one (/dev/tty, /dev/pts/N; opened without becoming the controlling terminal).
+    private static func isTerminal(_ path: String?) -> Bool {
+        guard let path, path != "-" else { return isatty(1) != 0 }
+        if let inherited = inheritedDescriptor(path) { return isatty(inherited) != 0 }
+        var info = stat()
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFCHR else { return false }
+        let fd = open(path, O_WRONLY | O_NOCTTY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { return false }
+        defer { close(fd) }
+        return isatty(fd) != 0
     }
 
     /// A descriptor the process already has, named as a path (/dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N).

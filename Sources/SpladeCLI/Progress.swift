@@ -75,7 +75,7 @@ public final class Progress {
         line += " \(Self.duration(elapsed))"
         if redraws {
             Diagnostics.write("\r\u{1B}[K" + line)
-            Diagnostics.progressLineShown = true
+            Diagnostics.progressLineShown.store(true, ordering: .relaxed)
         } else {
             Diagnostics.write(line + "\n")
         }
@@ -86,8 +86,7 @@ public final class Progress {
     public func finish() {
         guard enabled && drawn || unwritten != nil else { return }
         if redraws {
-            if Diagnostics.progressLineShown { Diagnostics.write("\r\u{1B}[K") }
-            Diagnostics.progressLineShown = false
+            if Diagnostics.progressLineShown.exchange(false, ordering: .relaxed) { Diagnostics.write("\r\u{1B}[K") }
         } else if let unwritten {
             draw(items: unwritten.items, extra: unwritten.extra, bytes: unwritten.bytes, now: Date())
         }

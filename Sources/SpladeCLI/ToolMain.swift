@@ -55,7 +55,9 @@ public enum ToolMain {
         InterruptionCleanup.prepare()
         if interruptible {
             // Formatted now: a signal handler may only write(2) what exists.
-            let message = Array("\(Diagnostics.toolName): interrupted again: stopping now, without saving\n".utf8)
+            // On a terminal, a progress line drawn there is cleared first.
+            let message = Array(((Diagnostics.stderrIsTerminal ? "\r\u{1B}[K" : "")
+                                 + "\(Diagnostics.toolName): interrupted again: stopping now, without saving\n").utf8)
             let buffer = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: message.count)
             _ = buffer.initialize(from: message)
             secondInterruptionMessage = UnsafeBufferPointer(buffer)

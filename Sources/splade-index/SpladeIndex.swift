@@ -329,6 +329,7 @@ struct SpladeIndex: SpladeTool {
             documents.append(id: record.id, vector: record.vector)
             if documents.count % 1024 == 0 { progressBar.update(items: documents.count) }
         }
+        progressBar.update(items: documents.count)  // the count a log's last line gives
         progressBar.finish()
         return (documents, vocabulary)
     }
@@ -412,6 +413,7 @@ struct SpladeIndex: SpladeTool {
             collection.append(id: id, tokens: tokens, ignoring: ignored)
             if collection.count % 1024 == 0 { progressBar.update(items: collection.count, bytes: reader.bytesConsumed) }
         }
+        progressBar.update(items: collection.count, bytes: reader.bytesConsumed)  // the count a log's last line gives
         progressBar.finish()
         let (documents, averageLength) = collection.weighted(k1: k1, b: b)
         Self.warnAboutTRECIds(documents)

@@ -11,7 +11,8 @@ extension SpladeSearch {
     /// weights, keys token ids, top -k; with --query-terms N the N largest weights), one line per query in input order.
     func writeEngineQueries(_ engine: SearchEngine) throws(SpladeError) {
         let writer = EngineFormat(engine: engine, indexName: indexName)
-        try writer.validateNames()
+        // Only Milvus' and Vespa's bodies name it (a search may name an index pattern, "logs-*", that no index is called).
+        if engine == .milvus || engine == .vespa { try writer.validateNames() }
         let queries = try EngineQuerySource(tool: self)
         let sink = try OutputSink(path: output, inputs: [input], inputDirectories: readDirectories)
         while let batch = try queries.next(count: batchSize) {
@@ -48,10 +49,7 @@ final class EngineQuerySource {
             input = .vectors(reader)
             return
         }
-        guard let tokenizer else {
-            throw SpladeError(.usage, "text queries need --model (or $SPLADE_MODEL) for the tokenizer",
-                              hint: "or pass query vectors with --vectors")
-        }
+        guard let tokenizer else { throw SpladeSearch.modelNeeded }
         let mode: QueryEncoder.Mode
         var maxLength = options.maxLength
         if tool.tokensOnly {

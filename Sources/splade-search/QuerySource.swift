@@ -63,10 +63,7 @@ final class QuerySource {
             input = .vectors(reader)
             return
         }
-        guard let tokenizer else {
-            throw SpladeError(.usage, "text queries need --model (or $SPLADE_MODEL) for the tokenizer",
-                              hint: "or pass query vectors with --vectors")
-        }
+        guard let tokenizer else { throw SpladeSearch.modelNeeded }
         var model: QueryEncoder?
         if usesModel.contains(true) {
             let network = try tool.deviceOptions.makeEncoder(directory: try options.modelDirectory(), threads: tool.threads)

@@ -51,6 +51,10 @@ struct SpladeSearch: SpladeTool {
             """)
 
     /// A run, or (EngineQueries.swift) the query bodies of a search engine.
+    /// Text queries and splade-tokenize's records both need the model's tokenizer (its vocabulary, for token ids).
+    static let modelNeeded = SpladeError(.usage, "queries as texts or token ids need --model (or $SPLADE_MODEL) for the tokenizer",
+                                         hint: "or pass query vectors with --vectors")
+
     enum Format: String, ExpressibleByArgument, CaseIterable {
         case trec, json, opensearch, opensearchSeismic = "opensearch-seismic", elasticsearch, milvus, qdrant, vespa
     }

@@ -180,14 +180,15 @@ struct SpladeTrain: SpladeTool {
         Diagnostics.note(trainer.plan.description)
         // Interrupted while loading: nothing is made yet, nothing to save.
         if ToolMain.interruption != 0 { throw ExitCode(128 + ToolMain.interruption) }
-        var madeOutputDirectory = false
-        // A run that made the directory and fails before writing anything into it (its log unwritable, say) leaves
-        // nothing behind: rmdir(2) removes only an empty directory, so a run that saved anything keeps it.
-        defer { if madeOutputDirectory { rmdir(output) } }
+        var madeDirectories: [String] = []
+        // A run that made the directory (and its missing parents) and fails before writing anything into it (its log
+        // unwritable, say) leaves nothing behind: rmdir(2) removes only an empty directory, so a run that saved anything
+        // keeps it, and the parents holding it.
+        defer { for directory in madeDirectories.reversed() where rmdir(directory) != 0 { break } }
         if !dryRun {
             // Made only now, so that a run refused for its inputs leaves nothing behind; locked, so that a second run
             // (an overlapping cron job) cannot write the same checkpoints.
-            madeOutputDirectory = try Self.lockOutputDirectory(output)
+            madeDirectories = try Self.lockOutputDirectory(output)
             for leftover in Checkpoint.removeStagingLeftovers(in: output) {
                 Diagnostics.note("removed \(leftover), left by a run killed while saving")
             }
@@ -383,9 +384,14 @@ struct SpladeTrain: SpladeTool {
 
     /// Creates the output directory and locks it (flock on the directory itself) until the process exits; another
     /// run holding it is a temporary failure (exit 75).
-    /// Makes the output directory if need be and locks it; says whether it made it.
-    static func lockOutputDirectory(_ output: String) throws(SpladeError) -> Bool {
-        let made = !FileManager.default.fileExists(atPath: output)
+    /// Makes the output directory if need be and locks it; returns the directories it made, outermost first.
+    static func lockOutputDirectory(_ output: String) throws(SpladeError) -> [String] {
+        var made: [String] = []
+        var missing = output
+        while !missing.isEmpty && missing != "/" && !FileManager.default.fileExists(atPath: missing) {
+            made.insert(missing, at: 0)
+            missing = (missing as NSString).deletingLastPathComponent
+        }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
             throw SpladeError.writing("the output directory", failedWith: error, at: output)
         }

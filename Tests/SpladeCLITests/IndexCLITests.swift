@@ -323,6 +323,10 @@ struct IndexCLITests {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let index = try IndexCLISupport.buildIndex(in: directory, count: 100)
+        // --progress into a log (a pipe here): its last line has the whole count.
+        let logged = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl", "-o",
+                                                    directory + "/logged", "--progress"])
+        #expect(logged.status == 0 && logged.stderr.contains("read: 100 docs (") && !logged.stderr.contains("\u{1B}"), "\(logged.stderr)")
         let query = "{\"id\":\"q\",\"vector\":{\"2399\":5.0}}\n"
         try IndexCLISupport.write("{\"id\":\"fresh\",\"vector\":{\"2399\":3.0}}\n", to: directory + "/add.jsonl")
         let add = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", index, "--add", "-i", directory + "/add.jsonl"])

@@ -48,7 +48,7 @@ enum Tools {
         for (k, v) in environment { env[k] = v }
         process.environment = env
         let outPipe = Pipe(), errPipe = Pipe()
-        var terminal: (master: FileHandle, replica: FileHandle)?
+        var terminal: (master: FileHandle, replica: FileHandle, path: String)?
         if let stdoutPath {
             process.standardOutput = FileHandle(forWritingAtPath: stdoutPath)
         } else if stdoutOnTerminal {
@@ -90,7 +90,7 @@ enum Tools {
 
     /// A new pseudo-terminal's two ends (the replica is what a tool sees as its terminal). Linux's /dev/ptmx with
     /// its ioctls, as posix_openpt, unlockpt and ptsname do (which Swift's Glibc module does not declare).
-    static func pseudoTerminal() throws -> (master: FileHandle, replica: FileHandle) {
+    static func pseudoTerminal() throws -> (master: FileHandle, replica: FileHandle, path: String) {
         let getNumber: UInt = 0x8004_5430, setLock: UInt = 0x4004_5431  // TIOCGPTN, TIOCSPTLCK
         let master = open("/dev/ptmx", O_RDWR | O_NOCTTY)
         var number: CInt = 0, unlocked: CInt = 0
@@ -99,7 +99,8 @@ enum Tools {
         }
         let replica = open("/dev/pts/\(number)", O_RDWR | O_NOCTTY)
         guard replica >= 0 else { throw CocoaError(.fileReadUnknown) }
-        return (FileHandle(fileDescriptor: master, closeOnDealloc: true), FileHandle(fileDescriptor: replica, closeOnDealloc: true))
+        return (FileHandle(fileDescriptor: master, closeOnDealloc: true), FileHandle(fileDescriptor: replica, closeOnDealloc: true),
+                "/dev/pts/\(number)")
     }
 
     /// Runs a shell pipeline (for `| head -1` style tests) with the tools on PATH.

@@ -263,8 +263,8 @@ struct TrainCLITests {
         #expect(underAFile.status == 73 && underAFile.stderr.contains("Not a directory"), "\(underAFile.stderr)")
         let logNowhere = try train("--output-dir '\(out)/run2' --log '\(out)/missing/x.jsonl' --dry-run", in: out)
         #expect(logNowhere.status == 73 && logNowhere.stderr.contains("cannot create the training log"), "\(logNowhere.stderr)")
-        // A log that fails at its first line fails the run (74) before anything is saved: the directory it made goes too.
-        let logFull = try train("--output-dir '\(out)/full' --max_steps 2 --log /dev/full", in: out)
+        // A log that fails at its first line fails the run (74) before anything is saved: the directories it made go too.
+        let logFull = try train("--output-dir '\(out)/full/p/q' --max_steps 2 --log /dev/full", in: out)
         #expect(logFull.status == 74 && !fm.fileExists(atPath: out + "/full"), "\(logFull.stderr)")
         // One that existed stays.
         try fm.createDirectory(atPath: out + "/kept", withIntermediateDirectories: false)

@@ -70,6 +70,10 @@ public struct EngineFormat: Sendable {
                 throw refuse("a \(engine == .vespa ? "Vespa schema" : "Milvus collection") name (ASCII letters, digits and _, "
                              + "not starting with a digit)")
             }
+            // Vespa's config model refuses these document type names, in any case (ReservedDocumentTypeNameValidator).
+            if engine == .vespa && ["and", "false", "id", "not", "null", "or", "true"].contains(indexName.lowercased()) {
+                throw refuse("a Vespa schema name (and, false, id, not, null, or and true are reserved)")
+            }
         }
         // A Vespa document id is id:NAMESPACE:TYPE::ID: the namespace holds no colon.
         if engine == .vespa && (vespaNamespace.isEmpty || vespaNamespace.utf8.contains { $0 <= 0x20 || $0 == 0x7F || $0 == UInt8(ascii: ":") }) {

@@ -86,8 +86,9 @@ public final class VectorReader {
             throw SpladeError(.badInput, "missing \"vector\" object", location: location)
         }
         var weights: [Int32: Float] = [:]
-        var seen = Set<Int32>()  // a term given twice is a writer's bug, not a value to pick one of
-        for (key, value) in entries {
+        // Each term's entry: a term given twice is a writer's bug, not a value to pick one of.
+        var entryOfTerm: [Int32: Int] = [:]
+        for (position, (key, value)) in entries.enumerated() {
             guard let number = value.doubleValue else {
                 throw SpladeError(.badInput, "weight of \"\(key)\" is not a number", location: location)
             }
@@ -116,8 +117,10 @@ public final class VectorReader {
                 error.location = location
                 throw error
             }
-            guard seen.insert(index).inserted else {
-                throw SpladeError(.badInput, "\"\(key)\" is given twice (token id \(index))", location: location)
+            if let first = entryOfTerm.updateValue(position, forKey: index) {
+                let firstKey = entries[first].key
+                throw SpladeError(.badInput, firstKey == key ? "\"\(key)\" is given twice"
+                                  : "\"\(firstKey)\" and \"\(key)\" name the same token (id \(index))", location: location)
             }
             if weight > 0 { weights[index] = weight }
         }
