@@ -113,6 +113,11 @@ final class QuerySource {
         }
     }
 
+    /// The text input read so far, for a percentage (nil for vectors).
+    var bytesConsumed: Int? {
+        if case .texts(let reader, _, _, _) = input { reader.bytesConsumed } else { nil }
+    }
+
     /// Up to `count` queries, nil at the end.
     func next(count: Int) throws(SpladeError) -> [Query]? {
         switch input {

@@ -137,6 +137,9 @@ struct SpladeSearch: SpladeTool {
     @Flag(help: "Report on standard error the search latency per query (mean, p50, p99; encoding excluded).")
     var timings = false
 
+    @Flag(help: ArgumentHelp(progressHelp))
+    var progress = false
+
     func validate() throws {
         if ToolMain.hasUnknownLongOption { return }  // the parser names it
         try StreamOptions.validateFileNames(inputs: [input], output: output)
@@ -188,7 +191,7 @@ struct SpladeSearch: SpladeTool {
                 Searcher(shards: shards, fusion: fusion.map { $0 == .rrf ? .reciprocalRank(c: 60) : .weightedSum },
                          weights: weight.isEmpty ? Array(repeating: 1, count: shards.count) : weight, k: k, alpha: alpha)
             }
-            let progress = Progress(label: "search", unit: "queries", inputPath: input, forced: false)
+            let progress = Progress(label: "search", unit: "queries", inputPath: input, forced: progress)
             var done = 0
             var latencies: [UInt64] = []
             var missingTexts = 0
@@ -206,7 +209,7 @@ struct SpladeSearch: SpladeTool {
                     latencies.append(nanoseconds)
                 }
                 done += batch.count
-                progress.update(items: done)
+                progress.update(items: done, bytes: queries.bytesConsumed)
             }
             progress.finish()
             try sink.commit()

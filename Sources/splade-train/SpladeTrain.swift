@@ -127,7 +127,9 @@ struct SpladeTrain: SpladeTool {
         }
         let output = training.outputDirectory
         let resume = resume || training.resumeFromCheckpoint
-        // Said at once, and again once the directory is locked (another run may have finished into it meanwhile).
+        // Said at once, and again once the directory is locked (another run may have finished into it meanwhile); a run
+        // still writing into it is said first, as what its checkpoints mean.
+        try Self.refuseIfAnotherRunWrites(output)
         var checkpoints = try Self.checkpointsToContinue(in: output, resume: resume, overwrite: training.overwriteOutputDirectory)
         let logPath = log ?? output + "/training_log.jsonl"
         // Said before minutes of loading: the output side a run would fail on at its end.
@@ -166,6 +168,12 @@ struct SpladeTrain: SpladeTool {
         }
         let rows = try TrainingData.load(training.trainData, groupSize: training.groupSize,
                                          teacherScoresNeededBy: training.lossesNeedingTeacherScores)
+        let short = rows.filter { $0.negatives.count < training.groupSize - 1 }
+        if let first = short.first {
+            Diagnostics.warning("\(short.count) of \(rows.count) rows (the first at \(first.location)) have fewer than train_group_size − 1 = "
+                                + "\(training.groupSize - 1) negatives: theirs are sampled with replacement, so a group repeats documents",
+                                hint: "splade-filter keeps only rows with enough (--min-negatives N); or lower train_group_size")
+        }
         let trainer = try Trainer(config: training, modelConfig: modelConfig, weights: weights, rows: rows, tokenizer: tokenizer,
                                   threads: threads, device: device, precision: precision)
         let unknownNoise = trainer.noiseTokensNotInVocabulary
@@ -384,6 +392,19 @@ struct SpladeTrain: SpladeTool {
 
     /// Creates the output directory and locks it (flock on the directory itself) until the process exits; another
     /// run holding it is a temporary failure (exit 75).
+    static func anotherRunWrites(_ output: String) -> SpladeError {
+        SpladeError(.tempFail, "another splade-train is writing into this output directory", location: output,
+                    hint: "wait for it to finish (then --resume continues its run), or choose another --output-dir")
+    }
+
+    /// Status 75 at once when another run holds the output directory's lock (its checkpoints are not a finished run's).
+    static func refuseIfAnotherRunWrites(_ output: String) throws(SpladeError) {
+        let fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK { throw anotherRunWrites(output) }
+    }
+
     /// Makes the output directory if need be and locks it; returns the directories it made, outermost first.
     static func lockOutputDirectory(_ output: String) throws(SpladeError) -> [String] {
         var made: [String] = []
@@ -401,10 +422,7 @@ struct SpladeTrain: SpladeTool {
             let code = errno
             if code == EINTR { continue }
             close(fd)
-            if code == EWOULDBLOCK {
-                throw SpladeError(.tempFail, "another splade-train is writing into this output directory", location: output,
-                                  hint: "wait for it to finish (then --resume continues its run), or choose another --output-dir")
-            }
+            if code == EWOULDBLOCK { throw anotherRunWrites(output) }
             // NFS emulates flock with byte-range locks, which a directory (not open for writing) cannot take.
             Diagnostics.warning("\(output): cannot lock the output directory (\(systemErrorMessage(code))): a second run into it "
                                 + "would not be refused")

@@ -144,6 +144,11 @@ struct FilterCLITests {
             #expect(misplaced.status == 64 && misplaced.stderr.contains("apply to mining (--run)"), "\(misplaced.stderr)")
         }
         #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--collection", "/nonexistent.jsonl"], stdin: row).status == 66)
+        // Training rows (splade-train's own format) have no reranker's scores to filter by: said, not an empty output.
+        let trainingRow = #"{"query":"q","positives":["p"],"negatives":["n"],"positives_score":[1],"negatives_score":[0]}"# + "\n"
+        let already = try Tools.run("splade-filter", ["--rerankers", "r"], stdin: trainingRow)
+        #expect(already.status == 65 && already.stderr.contains("<stdin>:1: the row is a training row already (\"positives_score\")"),
+                "\(already.stderr)")
         let full = try Tools.run("splade-filter", ["--rerankers", "r", "--min-negatives", "1"], stdin: row, stdoutPath: "/dev/full")
         #expect(full.status == 74)
         let many = try file(String(repeating: row, count: 5000))

@@ -69,6 +69,10 @@ struct SearchCLITests {
         #expect(encoded.stdoutLines.allSatisfy { $0.hasSuffix(" splade") })
         let viaVectors = try Tools.shell("printf '%s' '\(queries)' | splade-encode --model '\(model)' | splade-search --index '\(directory)/idx' --vectors --model '\(model)' -k 5")
         #expect(viaVectors.stdoutText == encoded.stdoutText)
+        // --progress into a log: a plain last line with the count.
+        let logged = try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model, "-k", "5", "--progress"], stdin: queries)
+        #expect(logged.stdoutText == encoded.stdoutText && logged.stderr.hasPrefix("search: 2 queries (") && !logged.stderr.contains("\u{1B}"),
+                "\(logged.stderr)")
         // splade-tokenize's records are queries too (their input_ids taken as they are), for both kinds of index.
         for index in ["idx", "bm25"] {
             let text = try Tools.run("splade-search", ["--index", directory + "/" + index, "--model", model, "-k", "5"], stdin: queries)
@@ -76,7 +80,7 @@ struct SearchCLITests {
             #expect(viaTokens.status == 0 && !viaTokens.stdoutText.isEmpty && viaTokens.stdoutText == text.stdoutText, "\(viaTokens.stderr)")
         }
         let outside = try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model], stdin: #"{"id":"q","input_ids":[101,99999,102]}"# + "\n")
-        #expect(outside.status == 65 && outside.stderr.contains("<stdin>:1: input_ids holds something other than a token id below"), "\(outside.stderr)")
+        #expect(outside.status == 65 && outside.stderr.contains("<stdin>:1: input_ids[1] (99999) is not a token id below the vocabulary's 30522"), "\(outside.stderr)")
         let tokensOnly = try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model, "--tokens-only", "-k", "5"], stdin: queries)
         #expect(tokensOnly.status == 0 && tokensOnly.stdoutLines.first?.contains(" c") == true)
         let fused = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/bm25", "--fusion", "rrf",

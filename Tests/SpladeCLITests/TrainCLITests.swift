@@ -250,6 +250,14 @@ struct TrainCLITests {
         #expect(locked.status == 75 && locked.stderr.contains("another splade-train is writing into this output directory"),
                 "\(locked.stderr)")
         #expect(try fm.contentsOfDirectory(atPath: out + "/locked").isEmpty)
+        // Its checkpoints are a run still going: 75, not "already holds checkpoints" (64).
+        let running = try train("--output-dir '\(out)/running' --max_steps 2 --save_steps 1", in: out)
+        #expect(running.status == 0, "\(running.stderr)")
+        let again = open(out + "/running", O_RDONLY | O_DIRECTORY)
+        #expect(again >= 0 && flock(again, LOCK_EX) == 0)
+        let overlapping = try train("--output-dir '\(out)/running' --max_steps 2", in: out)
+        close(again)
+        #expect(overlapping.status == 75 && overlapping.stderr.contains("another splade-train is writing"), "\(overlapping.stderr)")
 
         try "old\n".write(toFile: out + "/real.log", atomically: true, encoding: .utf8)
         try fm.createSymbolicLink(atPath: out + "/link.log", withDestinationPath: "real.log")
@@ -427,6 +435,17 @@ struct TrainCLITests {
     }
 
     /// dataloader_drop_last: an epoch of 3 rows in micro-batches of 2 is one step, not two; no full micro-batch is an error.
+    /// Rows with fewer negatives than the group needs are trained (sampled with replacement, as before) but said.
+    @Test func rowsShortOfNegativesAreSaid() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let enough = try train("--output-dir '\(out)/a' --dry-run", in: out)
+        #expect(enough.status == 0 && !enough.stderr.contains("fewer than train_group_size"), "\(enough.stderr)")
+        let short = try train("--output-dir '\(out)/b' --dry-run --train_group_size 9", in: out)
+        #expect(short.status == 0 && short.stderr.contains("warning: 2 of 2 rows (the first at train/batch.jsonl:1) have fewer than "
+                                                           + "train_group_size − 1 = 8 negatives"), "\(short.stderr)")
+    }
+
     @Test func dropLastLeavesOutTheShortMicroBatch() throws {
         let out = try scratch()
         defer { try? FileManager.default.removeItem(atPath: out) }

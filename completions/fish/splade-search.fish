@@ -20,7 +20,7 @@ function __splade-search_parse_tokens -S
     set -l unparsed_tokens (__splade-search_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-search'
-        __splade-search_parse_subcommand 0 'index=+' 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'device=' 'precision=' 'vectors' 'keys=' 'tokens-only' 'k=' 'alpha=' 'query-terms=' 'fusion=' 'weight=+' 'format=' 'index-name=' 'tag=' 'with-text=' 'text-field=+' 'batch-size=' 'i/input=' 'o/output=' 'threads=' 'timings' 'h/help'
+        __splade-search_parse_subcommand 0 'index=+' 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'device=' 'precision=' 'vectors' 'keys=' 'tokens-only' 'k=' 'alpha=' 'query-terms=' 'fusion=' 'weight=+' 'format=' 'index-name=' 'tag=' 'with-text=' 'text-field=+' 'batch-size=' 'i/input=' 'o/output=' 'threads=' 'timings' 'progress' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-search_parse_subcommand -r 1 
@@ -104,4 +104,5 @@ complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_fla
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" o output' -s 'o' -l 'output' -d 'Output file, written atomically (\'-\' is standard output; a device or pipe such as /dev/null is written directly).' -rF
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" threads' -l 'threads' -d 'Worker threads, one query each (default: the number of cores).' -rfka ''
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" timings' -l 'timings' -d 'Report on standard error the search latency per query (mean, p50, p99; encoding excluded).'
+complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" progress' -l 'progress' -d 'Show progress on standard error even when it is not a terminal (then a plain line every 10 s and one at the end).'
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" h help' -s 'h' -l 'help' -d 'Show help information.'

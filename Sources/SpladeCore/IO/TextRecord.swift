@@ -98,9 +98,11 @@ public struct TextRecordFormat: Sendable {
         }
         var ids: [Int32] = []
         ids.reserveCapacity(values.count)
-        for value in values {
+        for (position, value) in values.enumerated() {
             guard let id = value.doubleValue.flatMap({ Int32(exactly: $0) }), id >= 0, Int(id) < vocabularySize else {
-                throw SpladeError(.badInput, "input_ids holds something other than a token id below \(vocabularySize)", location: location)
+                let shown = if case .number(let text) = value { text } else { value.typeName }
+                throw SpladeError(.badInput, "input_ids[\(position)] (\(shown)) is not a token id below the vocabulary's \(vocabularySize)",
+                                  location: location)
             }
             ids.append(id)
         }

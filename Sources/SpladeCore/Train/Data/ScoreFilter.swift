@@ -92,14 +92,20 @@ public struct ScoreFilter: Sendable {
     }
 
     /// A row whose candidates other rerankers scored but none of the chosen ones would only be dropped: most
-    /// likely a misspelt --rerankers name, so status 65, naming the rerankers the row has. (A row without any
-    /// scores is dropped as before.)
+    /// likely a misspelt --rerankers name, so status 65, naming the rerankers the row has. So is a row that is
+    /// already a training row (teacher scores under positives_score …), which splade-train reads as it is. (A row
+    /// without any scores is dropped as before.)
     private func noColumnScored(_ members: [(String, JSONValue)], location: String) throws(SpladeError) {
         let columns = members.map(\.0).filter { Self.role(of: $0) != nil }
         let present = Set(members.compactMap { name, _ -> String? in
             guard name.hasPrefix("score."), let dot = name.dropFirst(6).firstIndex(of: ".") else { return nil }
             return String(name[name.index(name.startIndex, offsetBy: 6)..<dot])
         }).sorted()
+        if !columns.isEmpty, present.isEmpty,
+           let scores = members.first(where: { TrainingData.positiveScoreKeys.contains($0.0) || TrainingData.negativeScoreKeys.contains($0.0) }) {
+            throw SpladeError(.badInput, "the row is a training row already (\"\(scores.0)\"), with no reranker's scores to filter by",
+                              location: location, hint: "splade-train reads such rows as they are (train_data)")
+        }
         guard !columns.isEmpty, !present.isEmpty else { return }
         throw SpladeError(.badInput, "no candidate column (\(columns.joined(separator: ", "))) is scored by "
                           + rerankers.joined(separator: ", "), location: location,
