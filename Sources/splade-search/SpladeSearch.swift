@@ -99,6 +99,9 @@ struct SpladeSearch: SpladeTool {
     @Option(name: .long, parsing: .singleValue, help: ArgumentHelp("Fusion weight of each --index, in order (default 1 each).", valueName: "w"))
     var weight: [Double] = []
 
+    @Option(help: ArgumentHelp("With --fusion rrf: the constant k of 1 / (k + rank) (default 60, as Cormack et al. and ranx).", valueName: "k"))
+    var rrfK: Double?
+
     @Option(help: "Output format: a TREC run (qid Q0 docid rank score tag), JSON Lines ({\"qid\",\"docno\",\"rank\",\"score\"}), or a search engine's request body per query (no --index; see the discussion).")
     var format: Format = .trec
 
@@ -164,6 +167,10 @@ struct SpladeSearch: SpladeTool {
         if !weight.allSatisfy(\.isFinite) { throw ValidationError("--weight must be a finite number") }
         if !weight.isEmpty && fusion == nil { throw ValidationError("--weight applies to --fusion") }
         if fusion != nil && index.count < 2 { throw ValidationError("--fusion needs two or more --index") }
+        if let rrfK {
+            guard fusion == .rrf else { throw ValidationError("--rrf-k applies to --fusion rrf") }
+            guard rrfK.isFinite && rrfK >= 0 else { throw ValidationError("--rrf-k must be a finite number, at least 0") }
+        }
         if withText != nil && format != .json { throw ValidationError("--with-text applies to --format json") }
         try TextInputOptions.validateFieldNames(textField)
         if format == .trec, let tag, !TRECField.isValid(tag) { throw ValidationError("--tag must be \(TRECField.rule) (TREC column 6)") }
@@ -188,7 +195,7 @@ struct SpladeSearch: SpladeTool {
             let writer = RunWriter(format: format, tag: tag ?? fusion?.rawValue ?? shards[0].manifest.kind.rawValue, texts: texts)
             let sink = try OutputSink(path: output, inputs: [input] + [withText].compactMap { $0 }, inputDirectories: readDirectories)
             let searchers: [Searcher] = (0..<threads).map { _ in
-                Searcher(shards: shards, fusion: fusion.map { $0 == .rrf ? .reciprocalRank(c: 60) : .weightedSum },
+                Searcher(shards: shards, fusion: fusion.map { $0 == .rrf ? .reciprocalRank(c: rrfK ?? 60) : .weightedSum },
                          weights: weight.isEmpty ? Array(repeating: 1, count: shards.count) : weight, k: k, alpha: alpha)
             }
             let progress = Progress(label: "search", unit: "queries", inputPath: input, forced: progress)

@@ -86,6 +86,12 @@ struct SearchCLITests {
         let fused = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/bm25", "--fusion", "rrf",
                                                     "--model", model, "-k", "3"], stdin: queries)
         #expect(fused.status == 0 && fused.stdoutLines.count == 6 && fused.stdoutLines.allSatisfy { $0.hasSuffix(" rrf") }, "\(fused.stderr)")
+        // c0 is first in both lists: 2 / (60 + 1) by default, 2 / (0 + 1) with --rrf-k 0.
+        #expect(fused.stdoutLines.first == "q1 Q0 c0 1 0.032787 rrf", "\(fused.stdoutText)")
+        let constant = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/bm25", "--fusion", "rrf",
+                                                       "--rrf-k", "0", "--model", model, "-k", "3"], stdin: queries)
+        #expect(constant.stdoutLines.first == "q1 Q0 c0 1 2.000000 rrf", "\(constant.stdoutText) \(constant.stderr)")
+        #expect(try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model, "--rrf-k", "10"], stdin: queries).status == 64)
         let mixed = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/bm25", "--model", model], stdin: queries)
         #expect(mixed.status == 64 && mixed.stderr.contains("--fusion"))
         let fusion = ["--index", directory + "/idx", "--index", directory + "/bm25", "--fusion", "sum", "--model", model]

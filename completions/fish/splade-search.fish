@@ -20,7 +20,7 @@ function __splade-search_parse_tokens -S
     set -l unparsed_tokens (__splade-search_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-search'
-        __splade-search_parse_subcommand 0 'index=+' 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'device=' 'precision=' 'vectors' 'keys=' 'tokens-only' 'k=' 'alpha=' 'query-terms=' 'fusion=' 'weight=+' 'format=' 'index-name=' 'tag=' 'with-text=' 'text-field=+' 'batch-size=' 'i/input=' 'o/output=' 'threads=' 'timings' 'progress' 'h/help'
+        __splade-search_parse_subcommand 0 'index=+' 'model=' 'mecab-dic=' 'max-length=' 'field=+' 'id-field=' 'lines' 'device=' 'precision=' 'vectors' 'keys=' 'tokens-only' 'k=' 'alpha=' 'query-terms=' 'fusion=' 'weight=+' 'rrf-k=' 'format=' 'index-name=' 'tag=' 'with-text=' 'text-field=+' 'batch-size=' 'i/input=' 'o/output=' 'threads=' 'timings' 'progress' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-search_parse_subcommand -r 1 
@@ -94,6 +94,7 @@ complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_fla
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" query-terms' -l 'query-terms' -d 'Search with only the N largest weights of each query (approximate: fewer blocks to bound and score).' -rfka ''
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" fusion' -l 'fusion' -d 'Fuse the indexes\' lists instead of merging shards.' -rfka 'rrf sum'
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search"' -l 'weight' -d 'Fusion weight of each --index, in order (default 1 each).' -rfka ''
+complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" rrf-k' -l 'rrf-k' -d 'With --fusion rrf: the constant k of 1 / (k + rank) (default 60, as Cormack et al. and ranx).' -rfka ''
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" format' -l 'format' -d 'Output format: a TREC run (qid Q0 docid rank score tag), JSON Lines ({"qid","docno","rank","score"}), or a search engine\'s request body per query (no --index; see the discussion).' -rfka 'trec json opensearch opensearch-seismic elasticsearch milvus qdrant vespa'
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" index-name' -l 'index-name' -d 'With --format milvus or vespa: the collection or schema the query bodies name (as splade-index --export --index-name).' -rfka ''
 complete -c 'splade-search' -n '__splade-search_should_offer_completions_for_flags_or_options "splade-search" tag' -l 'tag' -d 'The run tag (TREC column 6; default: the index kind, splade or bm25, or with --fusion the method, rrf or sum).' -rfka ''
