@@ -15,9 +15,14 @@ extension SpladeSearch {
         if engine == .milvus || engine == .vespa { try writer.validateNames() }
         let queries = try EngineQuerySource(tool: self)
         let sink = try OutputSink(path: output, inputs: [input], inputDirectories: readDirectories)
+        let progress = Progress(label: "encode", unit: "queries", inputPath: input, forced: progress)
+        var done = 0
         while let batch = try queries.next(count: batchSize) {
             for vector in batch { try sink.write(writer.query(queryTerms.map { vector.topK($0) } ?? vector, k: k)) }
+            done += batch.count
+            progress.update(items: done, bytes: queries.bytesConsumed)
         }
+        progress.finish()
         try sink.commit()
     }
 }
@@ -63,6 +68,11 @@ final class EngineQuerySource {
         let encoder = try QueryEncoder(tokenizer: tokenizer, mode: mode, maxLength: maxLength,
                                        batchSize: tool.batchSize, threads: tool.threads)
         input = .texts(try LineReader(path: tool.input), tool.textOptions.format, encoder)
+    }
+
+    /// The text input read so far, for a percentage (nil for vectors).
+    var bytesConsumed: Int? {
+        if case .texts(let reader, _, _) = input { reader.bytesConsumed } else { nil }
     }
 
     /// Up to `count` query vectors in input order, nil at the end.

@@ -172,7 +172,7 @@ struct SpladeTrain: SpladeTool {
         if let first = short.first {
             Diagnostics.warning("\(short.count) of \(rows.count) rows (the first at \(first.location)) have fewer than train_group_size − 1 = "
                                 + "\(training.groupSize - 1) negatives: theirs are sampled with replacement, so a group repeats documents",
-                                hint: "splade-filter keeps only rows with enough (--min-negatives N); or lower train_group_size")
+                                hint: "run splade-filter on the scored candidates with a higher --min-negatives, or lower train_group_size")
         }
         let trainer = try Trainer(config: training, modelConfig: modelConfig, weights: weights, rows: rows, tokenizer: tokenizer,
                                   threads: threads, device: device, precision: precision)
@@ -398,11 +398,12 @@ struct SpladeTrain: SpladeTool {
     }
 
     /// Status 75 at once when another run holds the output directory's lock (its checkpoints are not a finished run's).
+    /// A shared lock probes it: it conflicts only with a run's exclusive one, not with another probe.
     static func refuseIfAnotherRunWrites(_ output: String) throws(SpladeError) {
         let fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { return }
         defer { close(fd) }
-        if flock(fd, LOCK_EX | LOCK_NB) != 0 && errno == EWOULDBLOCK { throw anotherRunWrites(output) }
+        if flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK { throw anotherRunWrites(output) }
     }
 
     /// Makes the output directory if need be and locks it; returns the directories it made, outermost first.
@@ -418,9 +419,14 @@ struct SpladeTrain: SpladeTool {
         }
         let fd = open(output, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard fd >= 0 else { throw SpladeError(.cannotCreateOutput, "cannot open: \(systemErrorMessage())", location: output) }
+        // A run holds the lock for all its steps; a probe (refuseIfAnotherRunWrites of a run starting) for an instant,
+        // so a second of retries tells the two apart.
+        var attempts = 0
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             let code = errno
             if code == EINTR { continue }
+            attempts += 1
+            if code == EWOULDBLOCK && attempts < 20 { usleep(50_000); continue }
             close(fd)
             if code == EWOULDBLOCK { throw anotherRunWrites(output) }
             // NFS emulates flock with byte-range locks, which a directory (not open for writing) cannot take.

@@ -317,6 +317,12 @@ struct IndexCLITests {
         kill(first.processIdentifier, SIGTERM)
         first.waitUntilExit()
         #expect(first.terminationStatus == 128 + SIGTERM && !FileManager.default.fileExists(atPath: fresh))
+        // Should its staging directory stay (a file another thread made meanwhile, NFS's .nfs files) without LOCK, the
+        // directory is still taken as an index's.
+        try FileManager.default.createDirectory(atPath: fresh + "/.staging-gen-000001.99999", withIntermediateDirectories: true)
+        try IndexCLISupport.write("x", to: fresh + "/.staging-gen-000001.99999/.nfs0001")
+        let over = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl", "-o", fresh, "--quiet"])
+        #expect(over.status == 0 && staging().isEmpty, "\(over.stderr)")
     }
 
     @Test func addAndDeleteWithoutARebuild() throws {

@@ -139,7 +139,9 @@ public final class IndexLock {
             guard (info.st_mode & S_IFMT) == S_IFDIR else {
                 throw SpladeError(.cannotCreateOutput, "exists and is not a directory", location: directory)
             }
-            let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
+            // A staging generation alone is what an interrupted first build may leave (its LOCK removed before it).
+            let entries = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
+                .filter { !$0.hasPrefix(IndexDirectory.stagingPrefix) }
             if !entries.isEmpty && !entries.contains(IndexDirectory.currentFile) && !entries.contains(IndexDirectory.lockFile) {
                 throw SpladeError(.cannotCreateOutput, "not an index directory (no CURRENT), refusing to write into it",
                                   location: directory, hint: "name a new or empty directory")
@@ -153,7 +155,11 @@ public final class IndexLock {
 
     /// From the moment a generation is moved into place, the directory is an index's: an interruption keeps it
     /// and its LOCK (so that the next build takes it as an index's, and completes it).
-    func publishing() {
+    func publishing() { forgetCleanup() }
+
+    /// Whatever this lock asked an interruption to remove is this build's no longer (published, abandoned or released:
+    /// the path may be another build's next).
+    private func forgetCleanup() {
         guard createdDirectory else { return }
         InterruptionCleanup.unregister(directory + "/" + IndexDirectory.lockFile)
         InterruptionCleanup.unregister(directory)
@@ -163,13 +169,17 @@ public final class IndexLock {
     /// nothing but LOCK (LOCK first, then the directory). Anything else (a generation whose CURRENT could not be
     /// written) keeps both, so that the next build takes the directory as an index's and clears it.
     public func abandonCreatedDirectory() {
+        forgetCleanup()
         guard createdDirectory,
               (try? FileManager.default.contentsOfDirectory(atPath: directory)) == [IndexDirectory.lockFile] else { return }
         unlink(directory + "/" + IndexDirectory.lockFile)
         rmdir(directory)
     }
 
-    deinit { close(descriptor) }
+    deinit {
+        forgetCleanup()
+        close(descriptor)
+    }
 }
 
 /// A new generation being written under the lock: files go into a staging directory that
