@@ -172,7 +172,7 @@ struct SpladeTrain: SpladeTool {
         if let first = short.first {
             Diagnostics.warning("\(short.count) of \(rows.count) rows (the first at \(first.location)) have fewer than train_group_size − 1 = "
                                 + "\(training.groupSize - 1) negatives: theirs are sampled with replacement, so a group repeats documents",
-                                hint: "run splade-filter on the scored candidates with a higher --min-negatives, or lower train_group_size")
+                                hint: "make the rows with splade-filter --min-negatives \(training.groupSize - 1), or lower train_group_size")
         }
         let trainer = try Trainer(config: training, modelConfig: modelConfig, weights: weights, rows: rows, tokenizer: tokenizer,
                                   threads: threads, device: device, precision: precision)

@@ -323,6 +323,12 @@ struct IndexCLITests {
         try IndexCLISupport.write("x", to: fresh + "/.staging-gen-000001.99999/.nfs0001")
         let over = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl", "-o", fresh, "--quiet"])
         #expect(over.status == 0 && staging().isEmpty, "\(over.stderr)")
+        // A user's entry that only looks like one is not taken for a build's: the directory is refused, the file kept.
+        let notes = directory + "/notes"
+        try FileManager.default.createDirectory(atPath: notes + "/.staging-plans", withIntermediateDirectories: true)
+        try IndexCLISupport.write("keep", to: notes + "/.staging-plans/plan.txt")
+        let refused = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl", "-o", notes])
+        #expect(refused.status == 73 && FileManager.default.fileExists(atPath: notes + "/.staging-plans/plan.txt"), "\(refused.stderr)")
     }
 
     @Test func addAndDeleteWithoutARebuild() throws {

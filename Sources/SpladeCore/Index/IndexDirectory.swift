@@ -38,6 +38,18 @@ public enum IndexDirectory {
         return Int(name.dropFirst(generationPrefix.count))
     }
 
+    /// Whether `name` in `directory` is a build's staging directory, `.staging-gen-NNNNNN.PID` and a directory (not a
+    /// link): only such entries are taken for a build's leftovers, and removed.
+    static func isStagingDirectory(_ name: String, in directory: String) -> Bool {
+        guard name.hasPrefix(stagingPrefix) else { return false }
+        let rest = name.dropFirst(stagingPrefix.count)
+        guard let dot = rest.lastIndex(of: "."), generationNumber(String(rest[..<dot])) != nil,
+              !rest[rest.index(after: dot)...].isEmpty, rest[rest.index(after: dot)...].allSatisfy(\.isASCII),
+              Int(rest[rest.index(after: dot)...]) != nil else { return false }
+        var info = stat()
+        return lstat(directory + "/" + name, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// The live generation's name, or nil when the directory holds no index yet.
     public static func currentGeneration(of directory: String) throws(SpladeError) -> String? {
         let path = directory + "/" + currentFile
@@ -74,6 +86,9 @@ public final class IndexLock {
     private let directory: String
     /// Whether this lock made the directory (so that a failed first build can leave no trace).
     private let createdDirectory: Bool
+    /// Whether an interruption would remove LOCK and the directory this lock made: forgotten once, so that a lock
+    /// released after a later one made the same path again cannot drop that one's registrations.
+    private var cleanupRegistered = false
 
     /// Creates the directory if needed; refuses a non-empty directory that is not an index.
     /// `wait` false: another build holding the lock is a temporary failure (exit 75).
@@ -108,6 +123,7 @@ public final class IndexLock {
                 if created {
                     InterruptionCleanup.register(file: path)
                     InterruptionCleanup.register(directory: directory)
+                    cleanupRegistered = true
                 }
                 return
             }
@@ -141,7 +157,7 @@ public final class IndexLock {
             }
             // A staging generation alone is what an interrupted first build may leave (its LOCK removed before it).
             let entries = ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? [])
-                .filter { !$0.hasPrefix(IndexDirectory.stagingPrefix) }
+                .filter { !IndexDirectory.isStagingDirectory($0, in: directory) }
             if !entries.isEmpty && !entries.contains(IndexDirectory.currentFile) && !entries.contains(IndexDirectory.lockFile) {
                 throw SpladeError(.cannotCreateOutput, "not an index directory (no CURRENT), refusing to write into it",
                                   location: directory, hint: "name a new or empty directory")
@@ -160,7 +176,8 @@ public final class IndexLock {
     /// Whatever this lock asked an interruption to remove is this build's no longer (published, abandoned or released:
     /// the path may be another build's next).
     private func forgetCleanup() {
-        guard createdDirectory else { return }
+        guard cleanupRegistered else { return }
+        cleanupRegistered = false
         InterruptionCleanup.unregister(directory + "/" + IndexDirectory.lockFile)
         InterruptionCleanup.unregister(directory)
     }
@@ -199,7 +216,7 @@ public final class GenerationBuilder {
         self.directory = directory
         previous = try IndexDirectory.currentGeneration(of: directory)
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
-        for entry in entries where entry.hasPrefix(IndexDirectory.stagingPrefix) {
+        for entry in entries where IndexDirectory.isStagingDirectory(entry, in: directory) {
             try? FileManager.default.removeItem(atPath: directory + "/" + entry)
         }
         let highest = entries.compactMap(IndexDirectory.generationNumber).max() ?? 0
