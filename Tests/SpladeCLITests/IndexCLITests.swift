@@ -292,37 +292,35 @@ struct IndexCLITests {
             }).sorted()
             return "{\"id\":\"n\(i)\",\"vector\":{" + terms.map { "\"\($0)\":1.5" }.joined(separator: ",") + "}}\n"
         }.joined()
-        let (build, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index])
-        try input.write(contentsOf: Data(lines.utf8))
-        try input.close()
-        func staging() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: index)) ?? []).filter { $0.hasPrefix(".staging-") } }
-        for _ in 0..<3000 where staging().isEmpty && build.isRunning { usleep(10_000) }
-        try #require(!staging().isEmpty && build.isRunning, "the build ended before its staging directory was seen")
-        kill(build.processIdentifier, SIGTERM)
-        build.waitUntilExit()
-        #expect(build.terminationStatus == 128 + SIGTERM)
-        #expect(staging().isEmpty)
+        func staging(_ directory: String) -> [String] {
+            ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).filter { $0.hasPrefix(".staging-") }
+        }
+        /// A build into `directory`, sent SIGTERM once its staging directory is there; its exit status.
+        func terminatedBuild(into directory: String) throws -> Int32 {
+            let (build, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", directory])
+            try input.write(contentsOf: Data(lines.utf8))
+            try input.close()
+            for _ in 0..<3000 where staging(directory).isEmpty && build.isRunning { usleep(10_000) }
+            try #require(!staging(directory).isEmpty && build.isRunning, "the build ended before its staging directory was seen")
+            kill(build.processIdentifier, SIGTERM)
+            build.waitUntilExit()
+            return build.terminationStatus
+        }
+        #expect(try terminatedBuild(into: index) == 128 + SIGTERM)
+        #expect(staging(index).isEmpty)
         let after = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
         #expect(after.status == 0 && after.stdoutText == before.stdoutText)
         #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
 
         // A first build, terminated so, removes the directory it made too.
         let fresh = directory + "/fresh"
-        let (first, firstInput) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", fresh])
-        try firstInput.write(contentsOf: Data(lines.utf8))
-        try firstInput.close()
-        func freshStaging() -> [String] { ((try? FileManager.default.contentsOfDirectory(atPath: fresh)) ?? []).filter { $0.hasPrefix(".staging-") } }
-        for _ in 0..<3000 where freshStaging().isEmpty && first.isRunning { usleep(10_000) }
-        try #require(!freshStaging().isEmpty && first.isRunning, "the build ended before its staging directory was seen")
-        kill(first.processIdentifier, SIGTERM)
-        first.waitUntilExit()
-        #expect(first.terminationStatus == 128 + SIGTERM && !FileManager.default.fileExists(atPath: fresh))
+        #expect(try terminatedBuild(into: fresh) == 128 + SIGTERM && !FileManager.default.fileExists(atPath: fresh))
         // Should its staging directory stay (a file another thread made meanwhile, NFS's .nfs files) without LOCK, the
         // directory is still taken as an index's.
         try FileManager.default.createDirectory(atPath: fresh + "/.staging-gen-000001.99999", withIntermediateDirectories: true)
         try IndexCLISupport.write("x", to: fresh + "/.staging-gen-000001.99999/.nfs0001")
         let over = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/docs.jsonl", "-o", fresh, "--quiet"])
-        #expect(over.status == 0 && staging().isEmpty, "\(over.stderr)")
+        #expect(over.status == 0 && staging(fresh).isEmpty, "\(over.stderr)")
         // A user's entry that only looks like one is not taken for a build's: the directory is refused, the file kept.
         let notes = directory + "/notes"
         try FileManager.default.createDirectory(atPath: notes + "/.staging-plans", withIntermediateDirectories: true)

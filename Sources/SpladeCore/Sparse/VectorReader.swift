@@ -85,9 +85,8 @@ public final class VectorReader {
         guard case .object(let entries)? = json["vector"] else {
             throw SpladeError(.badInput, "missing \"vector\" object", location: location)
         }
-        var weights: [Int32: Float] = [:]
-        // Each term's entry: a term given twice is a writer's bug, not a value to pick one of.
-        var entryOfTerm: [Int32: Int] = [:]
+        // Each term's weight and entry (zero weights too: a term given twice is a writer's bug, not a value to pick one of).
+        var terms: [Int32: (weight: Float, entry: Int)] = [:]
         for (position, (key, value)) in entries.enumerated() {
             guard let number = value.doubleValue else {
                 throw SpladeError(.badInput, "weight of \"\(key)\" is not a number", location: location)
@@ -117,15 +116,14 @@ public final class VectorReader {
                 error.location = location
                 throw error
             }
-            if let first = entryOfTerm.updateValue(position, forKey: index) {
-                let firstKey = entries[first].key
+            if let first = terms.updateValue((weight, position), forKey: index) {
+                let firstKey = entries[first.entry].key
                 throw SpladeError(.badInput, firstKey == key ? "\"\(key)\" is given twice"
                                   : "\"\(firstKey)\" and \"\(key)\" name the same token (id \(index))", location: location)
             }
-            if weight > 0 { weights[index] = weight }
         }
-        let sorted = weights.keys.sorted()
-        return VectorRecord(id: id, vector: SparseVector(indices: sorted, values: sorted.map { weights[$0]! }))
+        let sorted = terms.keys.filter { terms[$0]!.weight > 0 }.sorted()
+        return VectorRecord(id: id, vector: SparseVector(indices: sorted, values: sorted.map { terms[$0]!.weight }))
     }
 }
 
