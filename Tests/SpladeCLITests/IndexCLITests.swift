@@ -105,6 +105,12 @@ enum IndexCLISupport {
         return process
     }
 
+    /// The top 5 of one fixed query over `index`: what tests compare before and after disturbing a build.
+    static func searchTop5(_ index: String) throws -> ToolRun {
+        try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"],
+                      stdin: "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5,\"2222\":2}}\n")
+    }
+
     static func waitUntil(_ condition: () -> Bool) {
         for _ in 0..<200 where !condition() { usleep(50_000) }
     }
@@ -254,8 +260,7 @@ struct IndexCLITests {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let index = try IndexCLISupport.buildIndex(in: directory)
-        let query = "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5,\"2222\":2}}\n"
-        let before = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
+        let before = try IndexCLISupport.searchTop5(index)
         #expect(before.status == 0 && before.stdoutLines.count == 5)
 
         let (build, input) = try IndexCLISupport.startHeldBuild(["--model", model, "--keys", "ids", "-o", index])
@@ -265,7 +270,7 @@ struct IndexCLITests {
         build.waitUntilExit()
         try? input.close()
 
-        let after = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
+        let after = try IndexCLISupport.searchTop5(index)
         #expect(after.status == 0 && after.stdoutText == before.stdoutText)
         #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
         // The kernel released the killed build's lock: the next build proceeds.
@@ -280,8 +285,7 @@ struct IndexCLITests {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
         let index = try IndexCLISupport.buildIndex(in: directory)
-        let query = "{\"id\":\"q\",\"vector\":{\"2001\":1.0,\"2100\":0.5,\"2222\":2}}\n"
-        let before = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
+        let before = try IndexCLISupport.searchTop5(index)
         // Enough documents with enough distinct terms that reordering them takes a second or two after the staging
         // directory is made.
         var state: UInt64 = 7
@@ -308,7 +312,7 @@ struct IndexCLITests {
         }
         #expect(try terminatedBuild(into: index) == 128 + SIGTERM)
         #expect(staging(index).isEmpty)
-        let after = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "5"], stdin: query)
+        let after = try IndexCLISupport.searchTop5(index)
         #expect(after.status == 0 && after.stdoutText == before.stdoutText)
         #expect(try Tools.run("splade-index", ["--check", index]).status == 0)
 
