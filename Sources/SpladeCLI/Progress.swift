@@ -58,7 +58,7 @@ public final class Progress {
 
     private func draw(items: Int, extra: (count: Int, name: String)?, bytes: Int?, now: Date) {
         let elapsed = max(now.timeIntervalSince(start), 1e-9)
-        var line = "\(label): \(items) \(unit) (\(Self.rate(Double(items) / elapsed))/s"
+        var line = "\(label): \(items) \(items == 1 ? Self.singular(unit) : unit) (\(Self.rate(Double(items) / elapsed))/s"
         if let extra { line += ", \(Self.rate(Double(extra.count) / elapsed)) \(extra.name)/s" }
         line += ")"
         let fraction: Double? = if let totalItems, totalItems > 0, items > 0 {
@@ -96,6 +96,14 @@ public final class Progress {
 
     /// A display dropped without finish() (one handed to a library call as a closure) clears its line too.
     deinit { finish() }
+
+    /// The unit's first word in the singular, for a count of one: "queries" → "query", "docs placed" → "doc placed".
+    static func singular(_ unit: String) -> String {
+        let words = unit.split(separator: " ", maxSplits: 1)
+        guard let noun = words.first else { return unit }
+        let one = noun.hasSuffix("ies") ? noun.dropLast(3) + "y" : noun.hasSuffix("s") ? String(noun.dropLast()) : String(noun)
+        return ([one] + words.dropFirst().map(String.init)).joined(separator: " ")
+    }
 
     static func rate(_ value: Double) -> String {
         value >= 1e6 ? String(format: "%.2fM", value / 1e6)

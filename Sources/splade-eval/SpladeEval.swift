@@ -20,7 +20,8 @@ struct SpladeEval: SpladeTool {
             Recall@k, P@k, Success@k (hit rate); trec_eval names (ndcg_cut_10, recip_rank, map_cut_10, \
             P_10, recall_100, success_1) are accepted too. The semantics are trec_eval's: a query counts \
             when it is in both the qrels and the run; documents are ranked by score (in single precision, as trec_eval \
-            stores it), ties by docno descending; relevance ≥ 1 is relevant; nDCG's gain is the relevance level; P@k divides by k; \
+            stores it), ties by docno descending; relevance ≥ 1 is relevant (--relevance-level N: ≥ N, trec_eval -l, for \
+            all but trec_eval's nDCG); nDCG's gain is the relevance level; P@k divides by k; \
             MAP@k divides by all relevant documents. The variants other tools use: --missing-as-zero \
             (trec_eval -c), --tie-break rank (the run's own order, as the published JQaRA \
             evaluations), --ndcg jmteb (binary gain, ideal DCG over all relevant documents), and \
@@ -47,6 +48,7 @@ struct SpladeEval: SpladeTool {
               splade-eval --qrels qrels.trec --tie-break rank splade.trec bm25.trec.zst
               splade-eval --qrels qrels.trec --json run.trec | jq .runs[0].means
               splade-eval --qrels qrels.trec --fail-under nDCG@10=0.6,MRR@10=0.8 run.trec
+              splade-eval --qrels dl19-qrels.trec --relevance-level 2 --metrics MAP,Recall@1000,nDCG@10 run.trec
               splade-eval --qrels qrels.trec --plot compare.svg splade.trec bm25.trec
               splade-eval --queries queries.vec --documents docs.vec
               splade-eval --model M --json --documents docs.jsonl | jq .documents.l0
@@ -106,6 +108,10 @@ struct SpladeEval: SpladeTool {
                                valueName: "trec_eval|jmteb"))
     var ndcg: NDCGVariant = .trecEval
 
+    @Option(help: ArgumentHelp("The lowest judged level that counts as relevant, for every metric but trec_eval's nDCG (whose gain is the level): trec_eval -l, pytrec_eval's relevance_level; TREC Deep Learning uses 2 for MAP and recall.",
+                               valueName: "n"))
+    var relevanceLevel = 1
+
     @Option(help: ArgumentHelp("The run the others are tested against: its name, path or position (default: the first).",
                                valueName: "run"))
     var baseline: String?
@@ -140,12 +146,16 @@ struct SpladeEval: SpladeTool {
         if ToolMain.hasUnknownLongOption { return }  // the parser names it
         try StreamOptions.validateFileNames(inputs: [], output: output)
         guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
+        guard relevanceLevel >= 1 else {
+            throw ValidationError("--relevance-level must be at least 1 (unjudged documents are level 0)")
+        }
         if measuresSparsity {
             guard qrels == nil, runs.isEmpty else {
                 throw ValidationError("--queries/--documents measure vectors; score runs (--qrels, run files) in a separate invocation")
             }
             let runOptions = [("--metrics", !metrics.isEmpty), ("--per-query", perQuery), ("--tie-break", tieBreak != .docno),
                               ("--missing-as-zero", missingAsZero), ("--ir-measures", irMeasures), ("--ndcg", ndcg != .trecEval),
+                              ("--relevance-level", relevanceLevel != 1),
                               ("--baseline", baseline != nil), ("--trials", trials != 10_000), ("--seed", seed != 42),
                               ("--fail-under", !failUnder.isEmpty), ("--plot", plot != nil)]
             if let (name, _) = runOptions.first(where: { $0.1 }) {
@@ -173,6 +183,7 @@ struct SpladeEval: SpladeTool {
         var options = irMeasures ? EvaluationOptions.irMeasures : EvaluationOptions(tieBreak: tieBreak)
         options.missingAsZero = options.missingAsZero || missingAsZero
         options.ndcg = ndcg
+        options.relevanceLevel = relevanceLevel
         return options
     }
 

@@ -51,6 +51,23 @@ struct EvalCLITests {
         #expect(abs(perQuery["q000"]!["nDCG@10"]! - 0.040088423335737304) < 1e-9)
     }
 
+    /// --relevance-level 2 against pytrec_eval-terrier 0.5.11 (relevance_level=2) on the fixture's graded qrels (levels 0–3):
+    /// nDCG keeps its graded gain; the setting is in the JSON report; a level below 1 is a usage error.
+    @Test func relevanceLevelMeansAsPytrecEval() throws {
+        let run = try Tools.run("splade-eval", ["--qrels", qrels, "--json", "--relevance-level", "2",
+                                                "--metrics", "MAP,Recall@100,nDCG@10,MRR", runFile])
+        #expect(run.status == 0, "\(run.stderr)")
+        let report = try json(run)
+        let means = try means(report)
+        #expect(abs(means["MAP"]! - 0.0865120361293584) < 1e-9)
+        #expect(abs(means["Recall@100"]! - 0.6099627594627597) < 1e-9)
+        #expect(abs(means["nDCG@10"]! - 0.11703086109559363) < 1e-9)
+        #expect(abs(means["MRR"]! - 0.22781533989635863) < 1e-9)
+        #expect((report["options"] as? [String: Any])?["relevance_level"] as? Int == 2)
+        let zero = try Tools.run("splade-eval", ["--qrels", qrels, "--relevance-level", "0", runFile])
+        #expect(zero.status == 64 && zero.stderr.contains("--relevance-level"), "\(zero.stderr)")
+    }
+
     @Test func irMeasuresMeans() throws {
         let run = try Tools.run("splade-eval", ["--qrels", qrels, "--json", "--ir-measures", "--metrics", "RR@10,nDCG@10", runFile])
         let means = try means(try json(run))

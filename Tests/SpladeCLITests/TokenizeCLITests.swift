@@ -31,7 +31,7 @@ struct TokenizeCLITests {
     }
 
     /// --progress into a log (stderr a pipe here): plain lines, no terminal control sequences, and a last line
-    /// with the counts even when the run is shorter than the ten-second interval.
+    /// with the counts even when the run is shorter than the ten-second interval; one record is "1 record".
     @Test func progressIntoALogIsPlainLines() throws {
         let input = String(repeating: #"{"id": 1, "text": "東京都に住んでいます。"}"# + "\n", count: 50)
         let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "--progress"], stdin: input)
@@ -39,6 +39,8 @@ struct TokenizeCLITests {
         #expect(!run.stderr.contains("\u{1B}") && !run.stderr.contains("\r"), "\(run.stderr.debugDescription)")
         #expect(run.stderr.hasPrefix("tokenize: 50 records ("), "\(run.stderr)")
         #expect(run.stderr.hasSuffix("\n") && run.stderr.split(separator: "\n").count == 1, "\(run.stderr)")
+        let one = try Tools.run("splade-tokenize", ["--model", jaTiny, "--lines", "--progress"], stdin: "東京\n")
+        #expect(one.stderr.hasPrefix("tokenize: 1 record ("), "\(one.stderr)")
     }
 
     @Test func outputShapeIdsPassThroughAndTokens() throws {

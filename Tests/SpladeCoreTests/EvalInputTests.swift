@@ -21,7 +21,7 @@ struct EvalInputTests {
         let qrels = try Qrels(path: path)
         let q1 = try #require(qrels.queries["q1"])
         #expect(q1.levels == ["a": 1, "b": 3, "c": 0, "d": -1, "e": 2])
-        #expect(q1.relevantCount == 3)
+        #expect(q1.relevantCount(atLeast: 1) == 3 && q1.relevantCount(atLeast: 2) == 2)
         #expect(q1.idealGains == [3, 2, 1])
         #expect(qrels.queries.count == 2)
         #expect(qrels.warnings.isEmpty)

@@ -57,6 +57,35 @@ struct EvalMetricTests {
         #expect(v[2] == 0)
     }
 
+    /// A relevance level of 2 (trec_eval -l 2): levels below it are not relevant for every metric but trec_eval's
+    /// nDCG, which keeps the graded gain. Expected values: pytrec_eval-terrier 0.5.11, relevance_level=1, 2 and 3,
+    /// on judgments a=3 b=1 c=2 d=0 e=1 f=2 and the ranking b c d x e a.
+    @Test func relevanceLevelAsPytrecEval() throws {
+        var judged = Qrels()
+        for (document, level) in [("a", 3), ("b", 1), ("c", 2), ("d", 0), ("e", 1), ("f", 2)] {
+            judged.add(query: "q1", document: document, level: level)
+        }
+        let ranking = Run(name: "r", queries: ["q1": [("a", 0.1), ("b", 0.9), ("c", 0.8), ("d", 0.7), ("x", 0.6), ("e", 0.5)]
+                .enumerated().map { Run.Entry(document: $1.0, score: $1.1, rank: $0 + 1) }])
+        let metrics = try Metric.parseList("P@3,MAP,MAP@3,nDCG,nDCG@3,Recall@3,MRR,Success@1")
+        let expected: [Int: [Double]] = [
+            1: [0.666667, 0.653333, 0.4, 0.611465, 0.429859, 0.4, 1.0, 1.0],
+            2: [0.333333, 0.277778, 0.166667, 0.611465, 0.429859, 0.333333, 0.5, 0.0],
+            3: [0.0, 0.166667, 0.0, 0.611465, 0.429859, 0.0, 0.166667, 0.0],
+        ]
+        for (level, values) in expected {
+            let evaluation = Evaluator.evaluate(ranking, qrels: judged, metrics: metrics,
+                                                options: EvaluationOptions(relevanceLevel: level))
+            for (metric, (value, want)) in zip(metrics, zip(evaluation.values[0], values)) {
+                #expect(abs(value - want) < 5e-7, "\(metric) at level \(level): \(value), pytrec_eval \(want)")
+            }
+        }
+        // JMTEB's binary nDCG counts what the level counts: at 3 only a (rank 6) is relevant, the ideal one document.
+        let jmteb = Evaluator.evaluate(ranking, qrels: judged, metrics: [Metric(.ndcg, cutoff: 10)],
+                                       options: EvaluationOptions(ndcg: .jmteb, relevanceLevel: 3))
+        #expect(abs(jmteb.values[0][0] - 1 / log2(7.0)) < tolerance)
+    }
+
     @Test func tiesAreBrokenByDocnoDescendingOrByTheRunsRank() throws {
         // a and b tie: trec_eval puts b first (docno descending); the run's rank puts a first.
         let tied = run([("a", 1, 1), ("b", 1, 2)])

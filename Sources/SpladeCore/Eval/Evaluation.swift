@@ -19,13 +19,16 @@ public struct EvaluationOptions: Sendable {
     public var ndcg: NDCGVariant
     /// A different tie-break for MRR@k only (nil: `tieBreak`).
     public var reciprocalRankTieBreak: TieBreak?
+    /// The lowest level that counts as relevant (≥ 1): trec_eval's -l, pytrec_eval's relevance_level.
+    public var relevanceLevel: Int
 
     public init(tieBreak: TieBreak = .docno, missingAsZero: Bool = false, ndcg: NDCGVariant = .trecEval,
-                reciprocalRankTieBreak: TieBreak? = nil) {
+                reciprocalRankTieBreak: TieBreak? = nil, relevanceLevel: Int = 1) {
         self.tieBreak = tieBreak
         self.missingAsZero = missingAsZero
         self.ndcg = ndcg
         self.reciprocalRankTieBreak = reciprocalRankTieBreak
+        self.relevanceLevel = relevanceLevel
     }
 
     /// ir_measures' defaults: judged queries missing from the run count as 0; its RR@k comes from
@@ -70,7 +73,8 @@ public enum Evaluator {
             var scorers: [TieBreak: QueryMetrics] = [:]
             for tieBreak in tieBreaks {
                 let ranked = ranking(entries, tieBreak: tieBreak).map { judgments.levels[ExactID($0.document)] ?? 0 }
-                scorers[tieBreak] = QueryMetrics(ranked: ranked, judgments: judgments, ndcg: options.ndcg)
+                scorers[tieBreak] = QueryMetrics(ranked: ranked, judgments: judgments, ndcg: options.ndcg,
+                                                 relevanceLevel: options.relevanceLevel)
             }
             values.append(metrics.map { scorers[options.tieBreak(for: $0)]!.value($0) })
         }

@@ -9,34 +9,38 @@ public enum NDCGVariant: String, CaseIterable, Sendable {
     /// trec_eval's ndcg_cut: gain = relevance level, ideal ranking from the query's judged levels,
     /// both cut at k.
     case trecEval = "trec_eval"
-    /// JMTEB's: binary gain (level ≥ 1), ideal DCG over all R relevant documents, not cut at k,
+    /// JMTEB's: binary gain (relevant: level ≥ the relevance level, 1 by default), ideal DCG over all R relevant
+    /// documents, not cut at k,
     /// so a query with more than k relevant documents cannot reach 1.
     case jmteb
 }
 
 /// The value of each metric for one query, from the relevance levels of its ranked documents
-/// (ℓ_i at 0-based position i; unjudged = 0) and its judgments (R = documents with level ≥ 1).
+/// (ℓ_i at 0-based position i; unjudged = 0) and its judgments. A document is relevant when ℓ ≥ L, the
+/// relevance level (trec_eval's -l, 1 by default): R counts those. trec_eval's nDCG ignores L (its gain
+/// is the level itself, any positive level counts).
 struct QueryMetrics {
     let ranked: [Int]
     let judgments: QueryJudgments
     let ndcg: NDCGVariant
+    let relevanceLevel: Int
 
     func value(_ metric: Metric) -> Double {
         let depth = min(metric.cutoff ?? ranked.count, ranked.count)
-        let relevantCount = Double(judgments.relevantCount)
+        let relevantCount = Double(judgments.relevantCount(atLeast: relevanceLevel))
         switch metric.kind {
         case .ndcg:
             return normalizedDCG(depth: depth, cutoff: metric.cutoff)
         case .reciprocalRank:
             // 1 / rank of the first relevant document among the first k.
-            guard let first = ranked[..<depth].firstIndex(where: { $0 >= 1 }) else { return 0 }
+            guard let first = ranked[..<depth].firstIndex(where: { $0 >= relevanceLevel }) else { return 0 }
             return 1 / Double(first + 1)
         case .averagePrecision:
-            // AP@k = Σ_{i<k, ℓ_i≥1} P@(i+1) / R: trec_eval's map_cut divides by R, not min(R, k).
+            // AP@k = Σ_{i<k, ℓ_i≥L} P@(i+1) / R: trec_eval's map_cut divides by R, not min(R, k).
             guard relevantCount > 0 else { return 0 }
             var hits = 0
             var sum = 0.0
-            for i in 0..<depth where ranked[i] >= 1 {
+            for i in 0..<depth where ranked[i] >= relevanceLevel {
                 hits += 1
                 sum += Double(hits) / Double(i + 1)
             }
@@ -54,7 +58,7 @@ struct QueryMetrics {
 
     private func hits(_ depth: Int) -> Int {
         var count = 0
-        for i in 0..<depth where ranked[i] >= 1 { count += 1 }
+        for i in 0..<depth where ranked[i] >= relevanceLevel { count += 1 }
         return count
     }
 
@@ -68,8 +72,8 @@ struct QueryMetrics {
             let gains = judgments.idealGains
             for i in 0..<min(cutoff ?? gains.count, gains.count) { ideal += Double(gains[i]) / log2(Double(i + 2)) }
         case .jmteb:
-            for i in 0..<depth where ranked[i] >= 1 { dcg += 1 / log2(Double(i + 2)) }
-            for i in 0..<judgments.relevantCount { ideal += 1 / log2(Double(i + 2)) }
+            for i in 0..<depth where ranked[i] >= relevanceLevel { dcg += 1 / log2(Double(i + 2)) }
+            for i in 0..<judgments.relevantCount(atLeast: relevanceLevel) { ideal += 1 / log2(Double(i + 2)) }
         }
         return ideal > 0 ? dcg / ideal : 0
     }

@@ -2,16 +2,18 @@
 public struct QueryJudgments: Sendable {
     /// Document → relevance level. Unjudged documents count as level 0; negative levels are non-relevant.
     public private(set) var levels: [ExactID: Int] = [:]
-    /// Documents with a level ≥ 1 (trec_eval's default relevance level): the R of recall and MAP.
-    public private(set) var relevantCount = 0
     /// The positive levels, highest first: the ideal ranking's gains for nDCG.
     public private(set) var idealGains: [Int] = []
+
+    /// Documents judged at `level` or above (≥ 1; trec_eval's -l, 1 by default): the R of recall and MAP.
+    public func relevantCount(atLeast level: Int) -> Int {
+        idealGains.prefix { $0 >= level }.count
+    }
 
     /// Records a judgment; returns false (and keeps the first) when the document is already judged.
     mutating func add(document: ExactID, level: Int) -> Bool {
         guard levels[document] == nil else { return false }
         levels[document] = level
-        if level >= 1 { relevantCount += 1 }
         if level > 0 {
             let position = idealGains.firstIndex { $0 < level } ?? idealGains.endIndex
             idealGains.insert(level, at: position)

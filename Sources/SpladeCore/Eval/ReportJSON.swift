@@ -14,6 +14,8 @@ extension EvaluationReport {
         w.appendValue(.bool(options.missingAsZero))
         w.appendRaw(",\"ndcg\":")
         w.appendString(options.ndcg.rawValue)
+        w.appendRaw(",\"relevance_level\":")
+        w.appendInt(options.relevanceLevel)
         if let mrrTieBreak = options.reciprocalRankTieBreak {
             w.appendRaw(",\"mrr_tie_break\":")
             w.appendString(mrrTieBreak.rawValue)
