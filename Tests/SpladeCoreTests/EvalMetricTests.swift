@@ -86,6 +86,37 @@ struct EvalMetricTests {
         #expect(abs(jmteb.values[0][0] - 1 / log2(7.0)) < tolerance)
     }
 
+    /// R-precision and bpref against pytrec_eval-terrier 0.5.11 (relevance_level 1 and 2): judgments a=3 b=1 c=2
+    /// d=0 e=1 f=2 g=−1 h=0 and the ranking g b c d x e h a. bpref skips the unjudged x and g's negative level (it
+    /// is neither relevant nor judged non-relevant); q2 retrieves nothing relevant, q3 has nothing relevant.
+    @Test func rPrecisionAndBprefAsPytrecEval() throws {
+        var judged = Qrels()
+        for (document, level) in [("a", 3), ("b", 1), ("c", 2), ("d", 0), ("e", 1), ("f", 2), ("g", -1), ("h", 0)] {
+            judged.add(query: "q1", document: document, level: level)
+        }
+        judged.add(query: "q2", document: "a", level: 1)
+        judged.add(query: "q3", document: "a", level: 0)
+        func entries(_ scored: [(String, Double)]) -> [Run.Entry] {
+            scored.enumerated().map { Run.Entry(document: $1.0, score: $1.1, rank: $0 + 1) }
+        }
+        let ranking = Run(name: "r", queries: [
+            "q1": entries([("a", 0.1), ("b", 0.9), ("c", 0.8), ("d", 0.7), ("x", 0.6), ("e", 0.5), ("g", 0.95), ("h", 0.3)]),
+            "q2": entries([("z", 1)]), "q3": entries([("a", 1)]),
+        ])
+        let metrics = try Metric.parseList("Rprec,bpref")
+        for (level, q1) in [(1, [0.4, 0.5]), (2, [1.0 / 3, 0.22222222222222224])] {
+            let evaluation = Evaluator.evaluate(ranking, qrels: judged, metrics: metrics, options: EvaluationOptions(relevanceLevel: level))
+            #expect(evaluation.queries == ["q1", "q2", "q3"])
+            #expect(zip(evaluation.values[0], q1).allSatisfy { abs($0 - $1) < tolerance }, "level \(level): \(evaluation.values[0])")
+            #expect(evaluation.values[1] == [0, 0] && evaluation.values[2] == [0, 0])
+        }
+        // Fewer retrieved than R: R-precision still divides by R.
+        #expect(try values("Rprec", run: run([("a", 1, 1)]))[0] == 1.0 / 3)
+        #expect(throws: SpladeError.self) { try Metric(parsing: "Rprec@10") }
+        #expect(throws: SpladeError.self) { try Metric(parsing: "bpref_5") }
+        #expect(try Metric(parsing: "R-prec") == Metric(.rPrecision))
+    }
+
     @Test func tiesAreBrokenByDocnoDescendingOrByTheRunsRank() throws {
         // a and b tie: trec_eval puts b first (docno descending); the run's rank puts a first.
         let tied = run([("a", 1, 1), ("b", 1, 2)])

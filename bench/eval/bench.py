@@ -80,6 +80,47 @@ def prepare(data, work):
     return inputs
 
 
+# Every other measure and the relevance level, checked (not timed) where the JQaRA qrels cannot show them: they
+# judge relevant passages only, so bpref and levels above 1 need Cranfield's graded judgments (levels 0-4).
+GRADED_METRICS = ["Rprec", "bpref", "P_5", "success_1", "map_cut_10", "ndcg", "ndcg_cut_10", "recip_rank", "map", "recall_100"]
+GRADED_PYTREC = {"Rprec", "bpref", "P.5", "success.1", "map_cut.10", "ndcg", "ndcg_cut.10", "recip_rank", "map", "recall.100"}
+
+
+def check_graded(binary, cranfield, work):
+    """Cranfield's qrels and a seeded random run (each query: its judged documents and as many others, so
+    judged non-relevant, unjudged and relevant documents interleave), at relevance levels 1 to 3: every
+    query's value within 1e-9 of pytrec_eval's."""
+    import random
+    import pytrec_eval
+    qrels_path = os.path.join(cranfield, "qrels.trec")
+    qrels = {}
+    for line in open(qrels_path):
+        q, _, d, r = line.split()
+        qrels.setdefault(q, {})[d] = int(r)
+    rng = random.Random(7)
+    run = {q: {d: rng.random() for d in list(judged) + [str(rng.randrange(1, 1401)) for _ in judged]}
+           for q, judged in qrels.items()}
+    run_path = os.path.join(work, "cranfield-random.trec")
+    with open(run_path, "w") as out:
+        for q, scored in run.items():
+            for rank, (d, score) in enumerate(sorted(scored.items(), key=lambda x: -x[1]), 1):
+                out.write(f"{q} Q0 {d} {rank} {score!r} random\n")
+    for level in (1, 2, 3):
+        theirs = pytrec_eval.RelevanceEvaluator(qrels, GRADED_PYTREC, relevance_level=level).evaluate(run)
+        done = subprocess.run([binary, "--qrels", qrels_path, "--json", "--per-query", "--relevance-level", str(level),
+                               "--metrics", ",".join(GRADED_METRICS), run_path], capture_output=True, text=True)
+        if done.returncode != 0:
+            sys.exit(f"bench/eval: splade-eval failed on Cranfield:\n{done.stderr}")
+        ours = json.loads(done.stdout)["runs"][0]["per_query"]
+        names = json.loads(done.stdout)["metrics"]
+        for q, values in theirs.items():
+            for name, metric in zip(names, GRADED_METRICS):
+                if abs(ours[q][name] - values[metric]) > 1e-9:
+                    sys.exit(f"bench/eval: Cranfield query {q}, level {level}: {name} {ours[q][name]}, pytrec_eval {values[metric]}")
+    print(f"Cranfield graded judgments, random run, relevance levels 1-3: {', '.join(GRADED_METRICS)} "
+          f"agree with pytrec_eval per query (1e-9)")
+
+
 def timed(command, repeat):
     """Best wall time of `repeat` runs and the last run's standard output."""
     best = float("inf")
@@ -107,6 +148,7 @@ def main():
     results = {}
     work = tempfile.mkdtemp(prefix="bench-eval-")
     try:
+        check_graded(args.binary, os.path.join(args.data, "..", "cranfield"), work)
         inputs = prepare(args.data, work)
         print("end to end (one process per tool: read the files, evaluate, print), best of", args.repeat)
         print(f"{'input':<26}{'splade-eval':>12}{'pytrec_eval':>12}{'ranx':>9}{'pytrec/splade':>15}{'ranx/splade':>13}"

@@ -72,7 +72,7 @@ public enum Evaluator {
             // The relevance levels down each ranking the metrics need (usually one).
             var scorers: [TieBreak: QueryMetrics] = [:]
             for tieBreak in tieBreaks {
-                let ranked = ranking(entries, tieBreak: tieBreak).map { judgments.levels[ExactID($0.document)] ?? 0 }
+                let ranked = ranking(entries, tieBreak: tieBreak).map { judgments.levels[ExactID($0.document)] ?? QueryMetrics.unjudged }
                 scorers[tieBreak] = QueryMetrics(ranked: ranked, judgments: judgments, ndcg: options.ndcg,
                                                  relevanceLevel: options.relevanceLevel)
             }

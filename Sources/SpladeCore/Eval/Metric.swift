@@ -1,6 +1,6 @@
 /// A ranking measure with an optional cutoff k, named as people write it (`nDCG@10`, `MRR@10`,
-/// `MAP`, `Recall@100`, `P@10`, `Success@10`) or as trec_eval does (`ndcg_cut_10`, `recip_rank`,
-/// `map_cut_10`, `P_10`, `recall_100`, `success_10`).
+/// `MAP`, `Recall@100`, `P@10`, `Success@10`, `Rprec`, `bpref`) or as trec_eval does (`ndcg_cut_10`,
+/// `recip_rank`, `map_cut_10`, `P_10`, `recall_100`, `success_10`).
 public struct Metric: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: String, CaseIterable, Sendable {
         case ndcg = "nDCG"
@@ -9,6 +9,8 @@ public struct Metric: Hashable, Sendable, CustomStringConvertible {
         case recall = "Recall"
         case precision = "P"
         case success = "Success"
+        case rPrecision = "Rprec"
+        case bpref
 
         /// Lower-case spellings accepted for the kind (the first is the canonical one).
         var aliases: [String] {
@@ -19,11 +21,15 @@ public struct Metric: Hashable, Sendable, CustomStringConvertible {
             case .recall: return ["recall", "r"]
             case .precision: return ["p", "precision"]
             case .success: return ["success", "hit", "hits"]
+            case .rPrecision: return ["rprec", "r-prec", "r-precision"]
+            case .bpref: return ["bpref"]
             }
         }
 
         /// Precision, recall and success are only defined at a depth.
         var needsCutoff: Bool { self == .recall || self == .precision || self == .success }
+        /// R-precision and bpref set their own depth (R) or read the whole ranking, as trec_eval's.
+        var takesCutoff: Bool { self != .rPrecision && self != .bpref }
     }
 
     public var kind: Kind
@@ -57,13 +63,14 @@ public struct Metric: Hashable, Sendable, CustomStringConvertible {
         }
         guard let kind = Kind.allCases.first(where: { $0.aliases.contains(base) }) else {
             throw SpladeError(.usage, "unknown metric \"\(text)\"",
-                              hint: "known metrics: nDCG@k, MRR@k, MAP, MAP@k, Recall@k, P@k, Success@k (k optional for nDCG, MRR, MAP)")
+                              hint: "known metrics: nDCG@k, MRR@k, MAP, MAP@k, Recall@k, P@k, Success@k (k optional for nDCG, MRR, MAP), Rprec, bpref")
         }
         var cutoff: Int?
         if let cutoffText {
             guard let k = Int(cutoffText), k >= 1 else {
                 throw SpladeError(.usage, "metric \"\(text)\": the cutoff must be a positive integer")
             }
+            guard kind.takesCutoff else { throw SpladeError(.usage, "metric \"\(text)\": \(kind.rawValue) takes no cutoff") }
             cutoff = k
         }
         if kind.needsCutoff && cutoff == nil {

@@ -16,10 +16,13 @@ public enum NDCGVariant: String, CaseIterable, Sendable {
 }
 
 /// The value of each metric for one query, from the relevance levels of its ranked documents
-/// (ℓ_i at 0-based position i; unjudged = 0) and its judgments. A document is relevant when ℓ ≥ L, the
-/// relevance level (trec_eval's -l, 1 by default): R counts those. trec_eval's nDCG ignores L (its gain
-/// is the level itself, any positive level counts).
+/// (ℓ_i at 0-based position i; unjudged: `unjudged`, below every level) and its judgments. A document is
+/// relevant when ℓ ≥ L, the relevance level (trec_eval's -l, 1 by default): R counts those. trec_eval's
+/// nDCG ignores L (its gain is the level itself, any positive level counts).
 struct QueryMetrics {
+    /// The level of a document the qrels do not judge: not relevant, and (for bpref) not judged non-relevant.
+    static let unjudged = Int.min
+
     let ranked: [Int]
     let judgments: QueryJudgments
     let ndcg: NDCGVariant
@@ -53,7 +56,33 @@ struct QueryMetrics {
             return Double(hits(depth)) / Double(metric.cutoff!)
         case .success:
             return hits(depth) > 0 ? 1 : 0
+        case .rPrecision:
+            // Precision at R: relevant documents among the first R, over R (fewer retrieved: still over R).
+            guard relevantCount > 0 else { return 0 }
+            return Double(hits(min(Int(relevantCount), ranked.count))) / relevantCount
+        case .bpref:
+            return binaryPreference()
         }
+    }
+
+    /// bpref (Buckley & Voorhees 2004, as trec_eval computes it): over the relevant documents retrieved,
+    /// 1 − min(n, R) / min(N, R), n the judged non-relevant documents (0 ≤ ℓ < L) ranked above it, N all of
+    /// them in the judgments; summed and divided by R. Unjudged documents and negative levels count for nothing.
+    private func binaryPreference() -> Double {
+        let relevantCount = judgments.relevantCount(atLeast: relevanceLevel)
+        guard relevantCount > 0 else { return 0 }
+        let judgedNonRelevant = judgments.levels.values.reduce(0) { $0 + ((0..<relevanceLevel).contains($1) ? 1 : 0) }
+        let denominator = Double(min(judgedNonRelevant, relevantCount))
+        var nonRelevantAbove = 0
+        var sum = 0.0
+        for level in ranked where level >= 0 {
+            if level >= relevanceLevel {
+                sum += nonRelevantAbove == 0 ? 1 : 1 - Double(min(nonRelevantAbove, relevantCount)) / denominator
+            } else {
+                nonRelevantAbove += 1
+            }
+        }
+        return sum / Double(relevantCount)
     }
 
     private func hits(_ depth: Int) -> Int {
