@@ -122,7 +122,8 @@ public final class OutputSink {
     }
 
     /// A usage error when writing `output` would replace one of `inputs`, or would write inside one of `inputDirectories`
-    /// (where the link itself lies, or its target: a Hugging Face cache links a snapshot's files to its blobs).
+    /// or be one (an output directory: a training run's, an index): checked where the output itself lies (its
+    /// directories made later too) and at its target (a Hugging Face cache links a snapshot's files to its blobs).
     public static func refuseReplacingAnInput(_ output: String, inputs: [String], inputDirectories: [String] = []) throws(SpladeError) {
         if let input = inputs.first(where: { sameFile(output, $0) }) {
             throw SpladeError(.usage, "the output is also an input (\(input)): writing it would replace what is read", location: output,
@@ -130,11 +131,15 @@ public final class OutputSink {
         }
         guard output != "-", inheritedDescriptor(output) == nil else { return }
         let url = URL(fileURLWithPath: output)
-        let places = [resolved(url.deletingLastPathComponent().path).map { $0 + "/" + url.lastPathComponent }, resolved(output)]
+        let places = [resolvedAncestors(url.deletingLastPathComponent().path).map { $0 + "/" + url.lastPathComponent }, resolved(output)]
             .compactMap { $0 }
         for directory in inputDirectories {
             guard let prefix = resolved(directory) else { continue }
             let inside = prefix.hasSuffix("/") ? prefix : prefix + "/"
+            if places.contains(prefix) {
+                throw SpladeError(.usage, "the output is \(directory), which this tool reads: writing it could replace what is read",
+                                  location: output, hint: "write to another directory")
+            }
             if places.contains(where: { $0.hasPrefix(inside) }) {
                 throw SpladeError(.usage, "the output is inside \(directory), which this tool reads: it could replace what is read",
                                   location: output, hint: "write outside that directory")
@@ -147,6 +152,16 @@ public final class OutputSink {
         guard let pointer = realpath(path, nil) else { return nil }
         defer { free(pointer) }
         return String(cString: pointer)
+    }
+
+    /// The path resolved as far as it exists, the directories not made yet appended as named (`a/new/dirs`):
+    /// where a file written there, once its directories are made, will lie.
+    private static func resolvedAncestors(_ path: String) -> String? {
+        if let whole = resolved(path) { return whole }
+        let url = URL(fileURLWithPath: path)
+        let parent = url.deletingLastPathComponent().path
+        guard parent != path, url.lastPathComponent != "..", url.lastPathComponent != "." else { return nil }
+        return resolvedAncestors(parent).map { ($0 == "/" ? "" : $0) + "/" + url.lastPathComponent }
     }
 
     /// Whether two paths name one regular file (links followed); standard input and output never do.

@@ -287,7 +287,8 @@ struct SpladeEval: SpladeTool {
             return statistics
         }
         let report = SparsityReport(queries: try measure(queryReader), documents: try measure(documentReader))
-        let sink = try OutputSink(path: output, inputs: [queries, documents].compactMap { $0 })
+        let sink = try OutputSink(path: output, inputs: [queries, documents].compactMap { $0 },
+                                  inputDirectories: [directory].compactMap { $0 })
         if json { try sink.write(report.json()) } else { try sink.write(report.table()) }
         try sink.commit()
     }

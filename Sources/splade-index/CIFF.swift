@@ -29,7 +29,7 @@ extension SpladeIndex {
             termNames = vocabulary.tokens
         }
         let description = CIFF.exportDescription(of: snapshot, terms: keys == .ids ? "token ids" : "tokens")
-        let sink = try OutputSink(path: output, inputDirectories: [index])
+        let sink = try OutputSink(path: output, inputDirectories: [index] + modelDirectories)
         let summary = try CIFF.export(snapshot, termNames: termNames, description: description) { bytes throws(SpladeError) in
             try sink.write(bytes)
         }

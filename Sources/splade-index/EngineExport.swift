@@ -11,7 +11,7 @@ extension SpladeIndex {
         }
         let writer = EngineFormat(engine: engine, indexName: indexName, vespaNamespace: vespaNamespace)
         try writer.validateNames()
-        let sink = try OutputSink(path: output, inputs: inputs, inputDirectories: [index].compactMap { $0 })
+        let sink = try OutputSink(path: output, inputs: inputs, inputDirectories: [index].compactMap { $0 } + modelDirectories)
         if mapping {
             try sink.write(writer.definition())
         } else if let index {

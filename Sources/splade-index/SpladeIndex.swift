@@ -231,6 +231,7 @@ struct SpladeIndex: SpladeTool {
                 return
             }
             let directory = output!
+            try OutputSink.refuseReplacingAnInput(directory, inputs: inputs, inputDirectories: modelDirectories)
             if add || delete != nil || compact {
                 // Nothing to update: say so before the lock would create the directory.
                 guard FileManager.default.fileExists(atPath: directory + "/" + IndexDirectory.currentFile) else {
@@ -255,6 +256,11 @@ struct SpladeIndex: SpladeTool {
                                     hint: "rebuild the index (without --add) to rescale it")
             }
         }
+    }
+
+    /// The model directory the tokenizer is read from, when there is one: no output may lie inside it.
+    var modelDirectories: [String] {
+        tokenizerOptions.hasModel ? [(try? tokenizerOptions.modelDirectory())].compactMap { $0 } : []
     }
 
     /// The build, addition or deletion the options ask for, under `lock`, with the summary's verb.

@@ -126,6 +126,9 @@ struct SpladeTrain: SpladeTool {
             throw SpladeError(.usage, "no output directory: set output_dir in \(config) or pass --output-dir")
         }
         let output = training.outputDirectory
+        // The run's files must not land among what it reads: the model's files replaced, a log read as training data.
+        try OutputSink.refuseReplacingAnInput(output, inputs: [config] + training.trainData,
+                                              inputDirectories: [training.modelPath] + training.trainData)
         let resume = resume || training.resumeFromCheckpoint
         // Said at once, and again once the directory is locked (another run may have finished into it meanwhile); a run
         // still writing into it is said first, as what its checkpoints mean.

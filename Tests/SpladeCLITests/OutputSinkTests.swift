@@ -88,6 +88,27 @@ struct OutputSinkTests {
             let training = try Tools.run("splade-train", ["--config", config, "--dry-run", "--log", log])
             #expect(training.status == 64 && training.stderr.contains("the output is also an input"), "\(training.stderr)")
         }
+        // Output directories: an index or a training run's inside the model (directories not made yet too), the model
+        // itself, or a directory of training data (whose log would be read as data by the next run); a report of
+        // splade-eval inside the model whose vocabulary it reads.
+        let dataDirectory = directory + "/data"
+        try FileManager.default.createDirectory(atPath: dataDirectory, withIntermediateDirectories: false)
+        try FileManager.default.copyItem(atPath: text, toPath: dataDirectory + "/rows.jsonl")
+        let runs: [(String, [String], String)] = [
+            ("splade-index", ["--model", model, "--bm25", "-i", text, "-o", model + "/new/idx"], "the output is inside \(model)"),
+            ("splade-index", ["--model", model, "--bm25", "-i", text, "-o", model], "the output is \(model),"),
+            ("splade-eval", ["--model", model, "--documents", vectors, "-o", model + "/report.txt"], "the output is inside \(model)"),
+            ("splade-train", ["--config", config, "--dry-run", "--output-dir", model + "/run"], "the output is inside \(model)"),
+            ("splade-train", ["--config", config, "--dry-run", "--train_data", dataDirectory, "--output-dir", dataDirectory],
+             "the output is \(dataDirectory),"),
+        ]
+        for (tool, arguments, message) in runs {
+            let run = try Tools.run(tool, arguments)
+            #expect(run.status == 64 && run.stderr.contains(message), "\(tool) \(arguments): \(run.stderr)")
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: model).sorted()
+                == ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: dataDirectory) == ["rows.jsonl"])
     }
 
     /// The replaced file keeps its permissions (a private output stays private).
