@@ -82,7 +82,7 @@ public struct DeviceOptions: ParsableArguments {
                                valueName: "device"))
     public var device: ComputeDevice = .cpu
 
-    @Option(help: ArgumentHelp("How a GPU multiplies matrices: fp32 (the default); tf32 (TF32 tensor cores, about 1e-3 relative error per product, as PyTorch's allow_tf32); bf16 (bfloat16 weights and product inputs with float32 sums, about 1e-2, as torch.autocast; training keeps float32 master weights, gradients and optimizer state). splade-train defaults to the configuration's bf16: true or tf32: true. The CPU computes in fp32.",
+    @Option(help: ArgumentHelp("How a GPU multiplies matrices: fp32 (the default); tf32 (TF32 tensor cores, about 1e-3 relative error per product, as PyTorch's allow_tf32); bf16 (bfloat16 weights and product inputs with float32 sums, about 1e-2, as torch.autocast; training keeps float32 master weights, gradients and optimizer state). splade-train defaults to the configuration's bf16: true or tf32: true. The CPU computes in fp32: tf32 or bf16 with --device cpu is a usage error, with auto and no GPU a warning.",
                                valueName: "p"))
     public var precision: GPUPrecision?
 
