@@ -297,9 +297,14 @@ struct SpladeTrain: SpladeTool {
     /// The configuration's values, and the line of each top-level key (for messages about its value).
     static func readYAML(_ path: String) throws(SpladeError) -> (JSONValue, keySources: [String: ConfigKeySource]) {
         let data = try InputFile.contents(path, what: "the configuration")
-        guard let text = String(validating: data, as: UTF8.self) else { throw SpladeError(.badInput, "not UTF-8", location: path) }
+        guard var text = String(validating: data, as: UTF8.self) else { throw SpladeError(.badInput, "not UTF-8", location: path) }
+        if text.hasPrefix("\u{FEFF}") { text.removeFirst() }  // a byte-order mark, which PyYAML skips
         do {
             guard let root = try Yams.compose(yaml: text) else { throw SpladeError(.badInput, "empty configuration", location: path) }
+            guard expandedSize(of: root, limit: maxConfigurationValues) <= maxConfigurationValues else {
+                throw SpladeError(.badInput, "the configuration expands to more than \(maxConfigurationValues) values",
+                                  location: path, hint: "YAML aliases nested in aliases multiply: PyYAML shares them, a copy cannot")
+            }
             var keySources: [String: ConfigKeySource] = [:]
             recordKeyLines(of: root, under: nil, file: path, into: &keySources)
             return (try convert(root.any, path: path), keySources)
@@ -310,6 +315,26 @@ struct SpladeTrain: SpladeTool {
         } catch {
             throw SpladeError(.badInput, "invalid YAML: \(error)", location: path)
         }
+    }
+
+    /// A training configuration holds tens of values; a YAML "billion laughs" (aliases of aliases) would expand
+    /// to billions, and memory with them, when converted.
+    static let maxConfigurationValues = 100_000
+
+    /// The nodes of the tree with its aliases expanded, counted no further than just past `limit`.
+    static func expandedSize(of root: Node, limit: Int) -> Int {
+        var count = 0
+        func visit(_ node: Node) {
+            guard count <= limit else { return }
+            count += 1
+            if let mapping = node.mapping {
+                for (key, value) in mapping { visit(key); visit(value) }
+            } else if let sequence = node.sequence {
+                for item in sequence { visit(item) }
+            }
+        }
+        visit(root)
+        return count
     }
 
     /// The line of every mapping key, top-level keys by name and nested ones by dotted path

@@ -355,6 +355,18 @@ struct TrainCLITests {
                 "\(noConfig.stderr)")
         #expect(missing.stderr.contains("not implemented, ignored: fancy_option"))
         #expect(try Tools.run("splade-train", ["--config", out + "/missing.yaml", "--learning_rate"]).status == 64)
+        // Aliases of aliases ("billion laughs": 9^9 values) are refused at once, not expanded into all memory.
+        var laughs = "a: &a [x, x, x, x, x, x, x, x, x]\n"
+        for (name, previous) in zip("bcdefghi", "abcdefgh") {
+            laughs += "\(name): &\(name) [" + Array(repeating: "*\(previous)", count: 9).joined(separator: ", ") + "]\n"
+        }
+        try (laughs + "model_name_or_path: /nonexistent\n").write(toFile: out + "/laughs.yaml", atomically: true, encoding: .utf8)
+        let expanded = try Tools.run("splade-train", ["--config", out + "/laughs.yaml", "--dry-run"])
+        #expect(expanded.status == 65 && expanded.stderr.contains("expands to more than 100000 values"), "\(expanded.stderr)")
+        // A byte-order mark is skipped, as PyYAML skips it: the file's own error comes next.
+        try "\u{FEFF}model_name_or_path: /nonexistent\noutput_dir: \(out)/o\n".write(toFile: out + "/bom.yaml", atomically: true, encoding: .utf8)
+        let marked = try Tools.run("splade-train", ["--config", out + "/bom.yaml", "--dry-run"])
+        #expect(marked.status == 65 && marked.stderr.contains("missing train_data"), "\(marked.stderr)")
     }
 
     @Test func configurationErrorsNameTheKeysLineOrTheOverride() throws {

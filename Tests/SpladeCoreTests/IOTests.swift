@@ -81,6 +81,26 @@ import Testing
         let error = #expect(throws: SpladeError.self) { while try cut.next() != nil {} }
         #expect(error?.message == "truncated zstd stream: it ends inside a frame, after \(data.count / 2) bytes")
     }
+
+    /// What the tools compress carries zstd's checksum: a flipped bit inside a stored block (bytes zstd cannot
+    /// compress, kept as they are) still decodes, to other bytes, and only the checksum tells.
+    @Test func aFlippedBitInCompressedOutputIsAnError() throws {
+        var generator = SystemRandomNumberGenerator()
+        let bytes = (0..<4000).map { _ in UInt8.random(in: 0...255, using: &generator) }
+        let compressor = ZstdCompressor()
+        var compressed = compressor.compress(bytes) + compressor.finish()
+        #expect(compressed.count > bytes.count)  // stored, not compressed: the flip below lands in the data
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("splade-zstd-\(UUID()).zst").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try Data(compressed).write(to: URL(fileURLWithPath: path))
+        let intact = try LineReader(path: path)
+        while try intact.next() != nil {}
+        compressed[compressed.count / 2] ^= 0x10
+        try Data(compressed).write(to: URL(fileURLWithPath: path))
+        let flipped = try LineReader(path: path)
+        let error = #expect(throws: SpladeError.self) { while try flipped.next() != nil {} }
+        #expect(error?.message.contains("checksum") == true, "\(String(describing: error))")
+    }
 }
 
 /// File-system write errors become the toolkit's statuses with the system's reason.

@@ -69,9 +69,12 @@ public final class ZstdCompressor {
     private let stream: OpaquePointer
     private var output: [UInt8]
 
+    /// Frames carry zstd's content checksum (XXH64), which every reader verifies: without it a flipped bit
+    /// in a compressed stream can decode to other, still well-formed weights.
     public init(level: Int32 = 3) {
         stream = ZSTD_createCStream()!
-        ZSTD_initCStream(stream, level)
+        ZSTD_CCtx_setParameter(stream, ZSTD_c_compressionLevel, level)
+        ZSTD_CCtx_setParameter(stream, ZSTD_c_checksumFlag, 1)
         output = [UInt8](repeating: 0, count: ZSTD_CStreamOutSize())
     }
 

@@ -115,7 +115,8 @@ public struct IndexManifest: Sendable {
         var segments: [SegmentEntry] = []
         for value in segmentValues {
             guard let file = value["file"]?.stringValue, IndexDirectory.isPlainName(file),
-                  let documents = int(value["documents"]), let deleted = int(value["deleted"]), (0...documents).contains(deleted)
+                  let documents = int(value["documents"]), let deleted = int(value["deleted"]),
+                  documents >= 0, (0...documents).contains(deleted)
             else { throw corrupt("invalid segment entry") }
             let deletions = value["deletions"]?.stringValue
             if let deletions, !IndexDirectory.isPlainName(deletions) { throw corrupt("invalid deletions file name") }
@@ -128,7 +129,8 @@ public struct IndexManifest: Sendable {
         var bm25: BM25Parameters?
         if let parameters = json["bm25"], case .object = parameters {
             guard let k1 = parameters["k1"]?.doubleValue, let b = parameters["b"]?.doubleValue,
-                  let averageLength = parameters["averageLength"]?.doubleValue
+                  let averageLength = parameters["averageLength"]?.doubleValue,
+                  k1.isFinite, k1 >= 0, (0...1).contains(b), averageLength.isFinite, averageLength >= 0
             else { throw corrupt("invalid bm25 parameters") }
             bm25 = BM25Parameters(k1: k1, b: b, averageLength: averageLength)
         }
