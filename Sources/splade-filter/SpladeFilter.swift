@@ -124,7 +124,13 @@ struct SpladeFilter: SpladeTool {
             }
         }
         guard posThreshold.isFinite, negThreshold.isFinite else { throw ValidationError("--pos-threshold and --neg-threshold must be numbers") }
-        guard augFactor >= 1 else { throw ValidationError("--aug-factor must be at least 1") }
+        // A score that passed both would make one document a positive and a negative of the same row.
+        guard strict ? posThreshold >= negThreshold : posThreshold > negThreshold else {
+            throw ValidationError("--pos-threshold \(posThreshold) and --neg-threshold \(negThreshold) overlap: a document could be both "
+                                  + "a positive and a negative (a positive needs \(strict ? ">" : "≥") \(posThreshold), a negative "
+                                  + "\(strict ? "<" : "≤") \(negThreshold))")
+        }
+        guard (1...1000).contains(augFactor) else { throw ValidationError("--aug-factor must be within 1...1000") }
         guard minNegatives >= 0, (skip ?? 0) >= 0 else { throw ValidationError("--min-negatives and --skip must not be negative") }
         guard (maxNegatives ?? 1) >= 1, docMaxChars >= 1 else { throw ValidationError("--max-negatives and --doc-max-chars must be at least 1") }
         let stdinReaders = ([stream.input] + runs + [collection, qrels, scores].compactMap { $0 }).filter { $0 == "-" }.count

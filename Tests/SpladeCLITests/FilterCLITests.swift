@@ -139,6 +139,14 @@ struct FilterCLITests {
         #expect(noRerankers.stderr.contains("--rerankers"))
         #expect(try Tools.run("splade-filter", ["--run", "r.trec"], stdin: row).status == 64)
         #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--pos-threshold", "nan"], stdin: row).status == 64)
+        // Thresholds under which one score is both a positive's and a negative's; equal ones are fine when strict.
+        let overlapping = try Tools.run("splade-filter", ["--rerankers", "r", "--pos-threshold", "0.5", "--neg-threshold", "0.5"], stdin: row)
+        #expect(overlapping.status == 64 && overlapping.stderr.contains("overlap"), "\(overlapping.stderr)")
+        #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--pos-threshold", "0.1", "--neg-threshold", "0.9", "--strict"],
+                              stdin: row).status == 64)
+        #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--pos-threshold", "0.5", "--neg-threshold", "0.5", "--strict",
+                                                "--min-negatives", "1"], stdin: row).status == 0)
+        #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--aug-factor", "1001"], stdin: row).status == 64)
         for miningOption in [["--skip", "2"], ["--max-negatives", "5"]] {
             let misplaced = try Tools.run("splade-filter", ["--rerankers", "r"] + miningOption, stdin: row)
             #expect(misplaced.status == 64 && misplaced.stderr.contains("apply to mining (--run)"), "\(misplaced.stderr)")

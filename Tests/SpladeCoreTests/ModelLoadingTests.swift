@@ -70,6 +70,31 @@ import Testing
     }
 }
 
+/// config.json values of the wrong type or out of range are errors naming the key, not silently the defaults.
+@Suite(.enabled(if: Fixtures.available, "needs ../shared/fixtures"))
+struct ModelConfigurationTests {
+    @Test(arguments: [
+        ("layer_norm_eps", "\"x\"" as String), ("layer_norm_eps", "null"), ("layer_norm_eps", "0"), ("hidden_dropout_prob", "1.5"),
+        ("attention_probs_dropout_prob", "-0.1"), ("hidden_act", "5"), ("hidden_act", "null"), ("tie_word_embeddings", "\"yes\""),
+        ("model_type", "null"), ("position_embedding_type", "7"),
+    ])
+    func wrongTypesAndRangesAreNamed(key: String, value: String) throws {
+        let text = try String(contentsOfFile: Fixtures.path("ja-tiny/model/config.json"), encoding: .utf8)
+        let object = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any])
+        // The edited key first: a JSON object's last value for a key wins, so drop the original.
+        let members = object.filter { $0.key != key }.sorted { $0.key < $1.key }.map { member in
+            let encoded = try! JSONSerialization.data(withJSONObject: member.value, options: .fragmentsAllowed)
+            return "\"\(member.key)\": " + String(decoding: encoded, as: UTF8.self)
+        }
+        let path = NSTemporaryDirectory() + "splade-config-\(UUID()).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try ("{" + (["\"\(key)\": \(value)"] + members).joined(separator: ", ") + "}").write(toFile: path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: SpladeError.self) { _ = try BertConfig.load(path) }
+        #expect(error?.kind == .badInput && error?.message.contains(key) == true, "\(String(describing: error))")
+        #expect(try BertConfig.load(Fixtures.path("ja-tiny/model/config.json")).hiddenSize > 0)
+    }
+}
+
 @Suite(.enabled(if: Fixtures.available, "needs ../shared/fixtures"))
 struct StrictWeightLoadingTests {
     /// A copy of the ja-tiny model directory whose tensors `edit` changes.

@@ -34,6 +34,13 @@ import Testing
         #expect(duplicated.id(of: "b") == 1)
         #expect(duplicated.id(of: "c") == nil)
     }
+
+    /// tokenizer.json maps tokens to ids: two tokens on one id would leave one of them out, so it is an error.
+    @Test func tokenizerJSONTokensSharingAnIdAreAnError() throws {
+        let json = try JSON.parse(Array(#"{"model":{"vocab":{"a":0,"b":1,"c":1,"d":2}}}"#.utf8))
+        let error = #expect(throws: SpladeError.self) { _ = try Vocabulary.load(tokenizerJSON: json, path: "tokenizer.json") }
+        #expect(error?.message == #""b" and "c" have the same vocabulary id 1"#)
+    }
 }
 
 @Suite struct SpecialTokenSplitterTests {

@@ -140,6 +140,30 @@ import Testing
         }
     }
 
+    /// Settings that would change the ids are refused rather than passed over (transformers honours them):
+    /// word or subword splitting turned off, a MeCab option, settings of the wrong type. An AddedToken object
+    /// naming a special token (older files) is read by its content.
+    @Test(.enabled(if: Fixtures.available && TestResources.dictionary != nil, "needs fixtures and the dictionary"))
+    func japaneseSettingsThatChangeTheIdsAreReadOrRefused() throws {
+        let refused: [(String, Any, String)] = [
+            ("do_word_tokenize", false, "do_word_tokenize false"), ("do_subword_tokenize", false, "do_subword_tokenize false"),
+            ("mecab_kwargs", ["mecab_dic": "unidic_lite", "mecab_option": "-d /x"], "mecab_option \"-d /x\""),
+            ("mecab_kwargs", 5, "mecab_kwargs is not an object"), ("do_lower_case", "x", "do_lower_case is \"x\""),
+            ("tokenizer_class", 5, "tokenizer_class is not a string"),
+        ]
+        for (key, value, message) in refused {
+            let error = #expect(throws: SpladeError.self, "\(key)") { _ = try v3Tokenizer { $0[key] = value } }
+            #expect(error?.kind == .badInput && error?.message.contains(message) == true, "\(String(describing: error))")
+        }
+        let plain = try v3Tokenizer { _ in }.makeSession().encode("東京都に住む", maxLength: 32)
+        let objects = try v3Tokenizer {
+            $0["do_word_tokenize"] = true
+            $0["unk_token"] = ["__type": "AddedToken", "content": "[UNK]"]
+            $0["mecab_kwargs"] = ["mecab_dic": "unidic_lite", "mecab_option": NSNull()]
+        }
+        #expect(try objects.makeSession().encode("東京都に住む", maxLength: 32) == plain)
+    }
+
     @Test(.enabled(if: Fixtures.available && TestResources.dictionary != nil, "needs fixtures and the dictionary"))
     func truncationKeepsClsAndSep() throws {
         let tokenizer = try Tokenizer.load(modelDirectory: Fixtures.data("bert-base-japanese-v3")) { () throws(SpladeError) in

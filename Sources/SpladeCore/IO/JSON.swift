@@ -368,6 +368,13 @@ public struct JSONWriter {
 }
 
 extension JSONValue {
+    /// The value written as JSON, for messages that quote it.
+    public var jsonText: String {
+        var writer = JSONWriter()
+        writer.appendValue(self)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
     /// This object with `key` set to `value` (replaced in place, or appended).
     public func setting(_ key: String, to value: JSONValue) -> JSONValue {
         guard case .object(var members) = self else { return self }

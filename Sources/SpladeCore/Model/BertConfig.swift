@@ -42,16 +42,40 @@ public struct BertConfig: Sendable {
             if json[key] == nil, let fallback { return fallback }
             throw SpladeError(.badInput, "\"\(key)\" is missing or not a positive integer", location: path)
         }
-        if let type = json["model_type"]?.stringValue, type != "bert" {
+        // A value of the wrong type is an error, not the default: transformers would fail on it or read it otherwise.
+        func text(_ key: String, default fallback: String) throws(SpladeError) -> String {
+            guard let value = json[key] else { return fallback }
+            guard let string = value.stringValue else {
+                throw SpladeError(.badInput, "\"\(key)\" is \(value.jsonText), not a string", location: path)
+            }
+            return string
+        }
+        func real(_ key: String, default fallback: Double, within range: Range<Double>) throws(SpladeError) -> Float {
+            guard let value = json[key] else { return Float(fallback) }
+            guard let number = value.doubleValue, range.contains(number) else {
+                throw SpladeError(.badInput, "\"\(key)\" is \(value.jsonText), not a number in [\(range.lowerBound), \(range.upperBound))",
+                                  location: path)
+            }
+            return Float(number)
+        }
+        let type = try text("model_type", default: "bert")
+        guard type == "bert" else {
             throw SpladeError(.badInput, "model_type \"\(type)\" is not supported (only BERT)", location: path)
         }
-        let activation = json["hidden_act"]?.stringValue ?? "gelu"
+        let activation = try text("hidden_act", default: "gelu")
         guard activation == "gelu" else {
             throw SpladeError(.badInput, "hidden_act \"\(activation)\" is not supported (BERT's erf GELU, \"gelu\", is)",
                               location: path)
         }
-        if let position = json["position_embedding_type"]?.stringValue, position != "absolute" {
+        let position = try text("position_embedding_type", default: "absolute")
+        guard position == "absolute" else {
             throw SpladeError(.badInput, "position_embedding_type \"\(position)\" is not supported", location: path)
+        }
+        let tiedDecoder: Bool
+        switch json["tie_word_embeddings"] {
+        case nil: tiedDecoder = true
+        case .bool(let tied)?: tiedDecoder = tied
+        case let value?: throw SpladeError(.badInput, "\"tie_word_embeddings\" is \(value.jsonText), not true or false", location: path)
         }
         let config = BertConfig(
             vocabularySize: try integer("vocab_size"), hiddenSize: try integer("hidden_size"),
@@ -59,10 +83,10 @@ public struct BertConfig: Sendable {
             intermediateSize: try integer("intermediate_size"),
             maxPositions: try integer("max_position_embeddings", default: 512),
             typeVocabularySize: try integer("type_vocab_size", default: 2),
-            layerNormEpsilon: Float(json["layer_norm_eps"]?.doubleValue ?? 1e-12),
-            hiddenDropout: Float(json["hidden_dropout_prob"]?.doubleValue ?? 0.1),
-            attentionDropout: Float(json["attention_probs_dropout_prob"]?.doubleValue ?? 0.1),
-            tiedDecoder: { if case .bool(false)? = json["tie_word_embeddings"] { return false } else { return true } }())
+            layerNormEpsilon: try real("layer_norm_eps", default: 1e-12, within: Double.leastNonzeroMagnitude..<1),
+            hiddenDropout: try real("hidden_dropout_prob", default: 0.1, within: 0..<1),
+            attentionDropout: try real("attention_probs_dropout_prob", default: 0.1, within: 0..<1),
+            tiedDecoder: tiedDecoder)
         guard config.hiddenSize % config.heads == 0 else {
             throw SpladeError(.badInput, "hidden_size \(config.hiddenSize) is not a multiple of num_attention_heads \(config.heads)",
                               location: path)

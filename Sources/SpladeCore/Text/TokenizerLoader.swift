@@ -23,6 +23,9 @@ extension Tokenizer {
         let config = try readJSONIfPresent(configPath) ?? .object([])
         let tokenizerJSONPath = directory + "/tokenizer.json"
         let tokenizerJSON = try readJSONIfPresent(tokenizerJSONPath)
+        if let value = config["tokenizer_class"], value.stringValue == nil {
+            throw SpladeError(.badInput, "tokenizer_class is not a string", location: configPath)
+        }
         let className = config["tokenizer_class"]?.stringValue ?? (tokenizerJSON == nil ? nil : "BertTokenizerFast")
 
         switch className {
@@ -55,12 +58,26 @@ extension Tokenizer {
         }
     }
 
+    /// A special token's name in `tokenizer_config.json`: a string, or (older files) an AddedToken object's content.
+    private static func specialToken(_ config: JSONValue, _ key: String, default fallback: String) -> String {
+        config[key]?.stringValue ?? config[key]?["content"]?.stringValue ?? fallback
+    }
+
+    /// A true/false setting of `tokenizer_config.json` (nil: absent or null); any other value is an error, not the default.
+    private static func flag(_ object: JSONValue?, _ key: String, in path: String) throws(SpladeError) -> Bool? {
+        switch object?[key] {
+        case nil, .null?: return nil
+        case .bool(let value)?: return value
+        case let other?: throw SpladeError(.badInput, "\(key) is \(other.jsonText), not true or false", location: path)
+        }
+    }
+
     /// The special tokens of a `tokenizer_config.json`: the named ones with their defaults, and the
     /// `added_tokens_decoder` entries.
     private static func configuredSpecialTokens(_ config: JSONValue) -> [String] {
         var names = [("unk_token", "[UNK]"), ("sep_token", "[SEP]"), ("pad_token", "[PAD]"),
                      ("cls_token", "[CLS]"), ("mask_token", "[MASK]")]
-            .map { config[$0.0]?.stringValue ?? $0.1 }
+            .map { specialToken(config, $0.0, default: $0.1) }
         if case .object(let added)? = config["added_tokens_decoder"] {
             names += added.compactMap { $0.value["content"]?.stringValue }
         }
@@ -87,8 +104,24 @@ extension Tokenizer {
                               + "subword_tokenizer_type \"\(subwordTokenizer)\" (supported: mecab + wordpiece)",
                               location: configPath)
         }
+        // Settings that change the tokens are read or refused, never passed over: transformers would honour them.
+        for key in ["do_word_tokenize", "do_subword_tokenize"] where try flag(config, key, in: configPath) == false {
+            throw SpladeError(.badInput, "unsupported BertJapaneseTokenizer: \(key) false (supported: MeCab words, then WordPiece)",
+                              location: configPath)
+        }
+        let mecabSettings = config["mecab_kwargs"]
+        switch mecabSettings {
+        case nil, .null?, .object?: break
+        default: throw SpladeError(.badInput, "mecab_kwargs is not an object", location: configPath)
+        }
+        switch mecabSettings?["mecab_option"] {
+        case nil, .null?, .string("")?: break
+        case let option?:
+            throw SpladeError(.badInput, "unsupported mecab_kwargs.mecab_option \(option.jsonText): MeCab runs with the dictionary's defaults",
+                              location: configPath)
+        }
         var warnings: [String] = []
-        if let dic = config["mecab_kwargs"]?["mecab_dic"]?.stringValue, dic != "unidic_lite" {
+        if let dic = mecabSettings?["mecab_dic"]?.stringValue, dic != "unidic_lite" {
             warnings.append("\(configPath) asks for the MeCab dictionary \"\(dic)\"; this build uses unidic-lite")
         }
         let vocabPath = directory + "/vocab.txt"
@@ -97,10 +130,10 @@ extension Tokenizer {
         let mecab = try dictionary()
         if let warning = mecab.versionWarning { warnings.append(warning) }
         let ids = Dictionary(specials, uniquingKeysWith: { a, _ in a })
-        let name = { (key: String, fallback: String) in config[key]?.stringValue ?? fallback }
+        let name = { (key: String, fallback: String) in specialToken(config, key, default: fallback) }
         return Tokenizer(vocabulary: vocabulary,
-                         family: .japanese(dictionary: mecab, lowercase: config["do_lower_case"].flatMap(boolValue) ?? false,
-                                           normalize: config["mecab_kwargs"]?["normalize_text"].flatMap(boolValue) ?? true),
+                         family: .japanese(dictionary: mecab, lowercase: try flag(config, "do_lower_case", in: configPath) ?? false,
+                                           normalize: try flag(mecabSettings, "normalize_text", in: configPath) ?? true),
                          specialTokens: specials, cls: ids[name("cls_token", "[CLS]")]!,
                          sep: ids[name("sep_token", "[SEP]")]!, unknown: ids[name("unk_token", "[UNK]")]!,
                          maxInputCharsPerWord: 100, warnings: warnings)
@@ -147,13 +180,14 @@ extension Tokenizer {
     /// characters always cleaned), never from tokenizer.json's normalizer, and WordPiece's 100 characters a word.
     private static func makeBert(vocabulary: Vocabulary, specials: [(String, Int32)], config: JSONValue,
                                  path: String) throws(SpladeError) -> Tokenizer {
+        let configPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
         let normalizer = BertNormalizer(cleanText: true,
-                                        handleChineseChars: config["tokenize_chinese_chars"].flatMap(boolValue) ?? true,
-                                        stripAccents: config["strip_accents"].flatMap(boolValue),
-                                        lowercase: config["do_lower_case"].flatMap(boolValue) ?? true)
-        let unknownName = config["unk_token"]?.stringValue ?? "[UNK]"
+                                        handleChineseChars: try flag(config, "tokenize_chinese_chars", in: configPath) ?? true,
+                                        stripAccents: try flag(config, "strip_accents", in: configPath),
+                                        lowercase: try flag(config, "do_lower_case", in: configPath) ?? true)
+        let unknownName = specialToken(config, "unk_token", default: "[UNK]")
         func id(_ key: String, _ fallback: String) throws(SpladeError) -> Int32 {
-            let name = config[key]?.stringValue ?? fallback
+            let name = specialToken(config, key, default: fallback)
             guard let id = vocabulary.id(of: name) else {
                 throw SpladeError(.badInput, "special token \"\(name)\" is not in the vocabulary", location: path)
             }
@@ -168,7 +202,3 @@ extension Tokenizer {
     }
 }
 
-private func boolValue(_ value: JSONValue) -> Bool? {
-    if case .bool(let b) = value { return b }
-    return nil
-}

@@ -76,7 +76,9 @@ public final class Vocabulary: Sendable {
             guard let id = value.doubleValue.flatMap({ Int(exactly: $0) }), id >= 0 else {
                 throw SpladeError(.badInput, "vocabulary id of \"\(token)\" is not a non-negative integer", location: path)
             }
-            byId[id] = token
+            if let other = byId.updateValue(token, forKey: id) {
+                throw SpladeError(.badInput, "\"\(other)\" and \"\(token)\" have the same vocabulary id \(id)", location: path)
+            }
         }
         let count = (byId.keys.max() ?? -1) + 1
         guard count == byId.count else {
