@@ -102,9 +102,10 @@ enum IndexTestSupport {
         #expect(read.reordered)
         #expect(read.bm25 == manifest.bm25 && read.segments[0].deletionsFile == "seg-000001.del")
         // Edited counts or parameters are a corrupt manifest (65), never a trap: a negative document count, BM25
-        // parameters outside what splade-index accepts.
+        // parameters outside what splade-index accepts, another segment's deletions.
         let text = String(decoding: manifest.json(), as: UTF8.self)
-        for (from, to) in [("\"documents\":10", "\"documents\":-1"), ("\"k1\":0.9", "\"k1\":-1e400"), ("\"b\":0.4", "\"b\":2")] {
+        for (from, to) in [("\"documents\":10", "\"documents\":-1"), ("\"k1\":0.9", "\"k1\":-1e400"), ("\"b\":0.4", "\"b\":2"),
+                         ("seg-000001.del", "seg-000002.del")] {
             #expect(text.contains(from), "\(from) in \(text)")
             try text.replacingOccurrences(of: from, with: to).write(toFile: directory + "/edited.json", atomically: false, encoding: .utf8)
             #expect(throws: SpladeError.self, "\(to)") { _ = try IndexManifest(path: directory + "/edited.json") }

@@ -119,7 +119,10 @@ public struct IndexManifest: Sendable {
                   documents >= 0, (0...documents).contains(deleted)
             else { throw corrupt("invalid segment entry") }
             let deletions = value["deletions"]?.stringValue
-            if let deletions, !IndexDirectory.isPlainName(deletions) { throw corrupt("invalid deletions file name") }
+            // A segment's deletions are always written beside it by name: another's would delete other documents.
+            if let deletions, deletions != IndexUpdate.deletionsName(file) {
+                throw corrupt("segment \(file) names the deletions file \(deletions), not its own")
+            }
             segments.append(SegmentEntry(file: file, documents: documents, deleted: deleted, deletionsFile: deletions))
         }
         // The totals are written for people reading the manifest; they must still agree with the segments.
