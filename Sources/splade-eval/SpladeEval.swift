@@ -18,7 +18,8 @@ struct SpladeEval: SpladeTool {
 
             Metrics (--metrics, any k): nDCG@k, MRR@k (reciprocal rank within the first k), MAP and MAP@k, \
             Recall@k, P@k, Success@k (hit rate), Rprec (precision at R, the number of relevant documents) and bpref \
-            (relevant documents before judged non-relevant ones, for incomplete judgments); trec_eval names (ndcg_cut_10, recip_rank, map_cut_10, \
+            (relevant documents before judged non-relevant ones, for incomplete judgments), Judged@k (the share of the \
+            first k documents the qrels judge, as ir_measures computes it); trec_eval names (ndcg_cut_10, recip_rank, map_cut_10, \
             P_10, recall_100, success_1) are accepted too. The semantics are trec_eval's: a query counts \
             when it is in both the qrels and the run; documents are ranked by score (in single precision, as trec_eval \
             stores it), ties by docno descending; relevance ≥ 1 is relevant (--relevance-level N: ≥ N, trec_eval -l, for \

@@ -117,6 +117,13 @@ struct EvalMetricTests {
         #expect(try Metric(parsing: "R-prec") == Metric(.rPrecision))
     }
 
+    /// Judged@k as ir_measures 0.4 computes it: judged documents (any level, negative too) among the first
+    /// min(k, retrieved); ranking c (0), a (2), e (−1), f (unjudged), b (1).
+    @Test func judgedShareOfTheTopDocuments() throws {
+        #expect(try values("Judged@2,Judged@4,Judged@10,Judged") == [1, 0.75, 0.8, 0.8])
+        #expect(try values("Judged@3", run: run([])) == [0])
+    }
+
     @Test func tiesAreBrokenByDocnoDescendingOrByTheRunsRank() throws {
         // a and b tie: trec_eval puts b first (docno descending); the run's rank puts a first.
         let tied = run([("a", 1, 1), ("b", 1, 2)])

@@ -117,8 +117,19 @@ def check_graded(binary, cranfield, work):
             for name, metric in zip(names, GRADED_METRICS):
                 if abs(ours[q][name] - values[metric]) > 1e-9:
                     sys.exit(f"bench/eval: Cranfield query {q}, level {level}: {name} {ours[q][name]}, pytrec_eval {values[metric]}")
+    # Judged@k is ir_measures' own measure (pytrec_eval has none).
+    import ir_measures
+    judged = [ir_measures.Judged @ k for k in (5, 10, 100)]
+    theirs = {(m.query_id, str(m.measure)): m.value for m in ir_measures.iter_calc(
+        judged, list(ir_measures.read_trec_qrels(qrels_path)), list(ir_measures.read_trec_run(run_path)))}
+    done = subprocess.run([binary, "--qrels", qrels_path, "--json", "--per-query", "--metrics", "Judged@5,Judged@10,Judged@100",
+                           run_path], capture_output=True, text=True, check=True)
+    for q, values in json.loads(done.stdout)["runs"][0]["per_query"].items():
+        for name, value in values.items():
+            if abs(value - theirs[(q, name)]) > 1e-9:
+                sys.exit(f"bench/eval: Cranfield query {q}: {name} {value}, ir_measures {theirs[(q, name)]}")
     print(f"Cranfield graded judgments, random run, relevance levels 1-3: {', '.join(GRADED_METRICS)} "
-          f"agree with pytrec_eval per query (1e-9)")
+          f"agree with pytrec_eval per query (1e-9); Judged@5/10/100 with ir_measures")
 
 
 def timed(command, repeat):

@@ -1,5 +1,5 @@
 /// A ranking measure with an optional cutoff k, named as people write it (`nDCG@10`, `MRR@10`,
-/// `MAP`, `Recall@100`, `P@10`, `Success@10`, `Rprec`, `bpref`) or as trec_eval does (`ndcg_cut_10`,
+/// `MAP`, `Recall@100`, `P@10`, `Success@10`, `Rprec`, `bpref`, `Judged@10`) or as trec_eval does (`ndcg_cut_10`,
 /// `recip_rank`, `map_cut_10`, `P_10`, `recall_100`, `success_10`).
 public struct Metric: Hashable, Sendable, CustomStringConvertible {
     public enum Kind: String, CaseIterable, Sendable {
@@ -11,6 +11,7 @@ public struct Metric: Hashable, Sendable, CustomStringConvertible {
         case success = "Success"
         case rPrecision = "Rprec"
         case bpref
+        case judged = "Judged"
 
         /// Lower-case spellings accepted for the kind (the first is the canonical one).
         var aliases: [String] {
@@ -23,6 +24,7 @@ public struct Metric: Hashable, Sendable, CustomStringConvertible {
             case .success: return ["success", "hit", "hits"]
             case .rPrecision: return ["rprec", "r-prec", "r-precision"]
             case .bpref: return ["bpref"]
+            case .judged: return ["judged"]
             }
         }
 
@@ -63,7 +65,7 @@ public struct Metric: Hashable, Sendable, CustomStringConvertible {
         }
         guard let kind = Kind.allCases.first(where: { $0.aliases.contains(base) }) else {
             throw SpladeError(.usage, "unknown metric \"\(text)\"",
-                              hint: "known metrics: nDCG@k, MRR@k, MAP, MAP@k, Recall@k, P@k, Success@k (k optional for nDCG, MRR, MAP), Rprec, bpref")
+                              hint: "known metrics: nDCG@k, MRR@k, MAP, MAP@k, Recall@k, P@k, Success@k, Judged@k (k optional for nDCG, MRR, MAP, Judged), Rprec, bpref")
         }
         var cutoff: Int?
         if let cutoffText {

@@ -62,6 +62,10 @@ struct QueryMetrics {
             return Double(hits(min(Int(relevantCount), ranked.count))) / relevantCount
         case .bpref:
             return binaryPreference()
+        case .judged:
+            // ir_measures' Judged@k: the share of the first min(k, retrieved) documents the qrels judge, at any level.
+            guard depth > 0 else { return 0 }
+            return Double(ranked[..<depth].count { $0 != Self.unjudged }) / Double(depth)
         }
     }
 
