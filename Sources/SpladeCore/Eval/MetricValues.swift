@@ -10,8 +10,7 @@ public enum NDCGVariant: String, CaseIterable, Sendable {
     /// both cut at k.
     case trecEval = "trec_eval"
     /// JMTEB's: binary gain (relevant: level ≥ the relevance level, 1 by default), ideal DCG over all R relevant
-    /// documents, not cut at k,
-    /// so a query with more than k relevant documents cannot reach 1.
+    /// documents, not cut at k, so a query with more than k relevant documents cannot reach 1.
     case jmteb
 }
 

@@ -1,6 +1,7 @@
 /// The judgments of one query: a relevance level per judged document.
 public struct QueryJudgments: Sendable {
-    /// Document → relevance level. Unjudged documents count as level 0; negative levels are non-relevant.
+    /// Document → relevance level. Unjudged documents are not relevant; negative levels are non-relevant too, and
+    /// bpref counts them, as unjudged ones, neither way.
     public private(set) var levels: [ExactID: Int] = [:]
     /// The positive levels, highest first: the ideal ranking's gains for nDCG.
     public private(set) var idealGains: [Int] = []
