@@ -19,7 +19,8 @@ struct SpladeEval: SpladeTool {
             Metrics (--metrics, any k): nDCG@k, MRR@k (reciprocal rank within the first k), MAP and MAP@k, \
             Recall@k, P@k, Success@k (hit rate), Rprec (precision at R, the number of relevant documents) and bpref \
             (relevant documents before judged non-relevant ones, for incomplete judgments), Judged@k (the share of the \
-            first k documents the qrels judge, as ir_measures computes it); trec_eval names (ndcg_cut_10, recip_rank, map_cut_10, \
+            first k documents the qrels judge, as ir_measures computes it, ties ordered as the other measures' unless with \
+            --ir-measures); trec_eval names (ndcg_cut_10, recip_rank, map_cut_10, \
             P_10, recall_100, success_1) are accepted too. The semantics are trec_eval's: a query counts \
             when it is in both the qrels and the run; documents are ranked by score (in single precision, as trec_eval \
             stores it), ties by docno descending; relevance ≥ 1 is relevant (--relevance-level N: ≥ N, trec_eval -l, for \
@@ -27,8 +28,8 @@ struct SpladeEval: SpladeTool {
             MAP@k divides by all relevant documents. The variants other tools use: --missing-as-zero \
             (trec_eval -c), --tie-break rank (the run's own order, as the published JQaRA \
             evaluations), --ndcg jmteb (binary gain, ideal DCG over all relevant documents), and \
-            --ir-measures (missing queries as zero, and MRR@k ties by docno ascending as its MS MARCO \
-            evaluator does). --tie-break rank and docno-asc compare scores in double precision, as the \
+            --ir-measures (missing queries as zero, and MRR@k and Judged ties by docno ascending as its MS MARCO \
+            evaluator and its own Judged do). --tie-break rank and docno-asc compare scores in double precision, as the \
             Python evaluations they reproduce do.
 
             With several runs: one table, the best mean per column marked, and paired tests of each \
@@ -103,7 +104,7 @@ struct SpladeEval: SpladeTool {
     @Flag(help: "Count judged queries missing from a run as 0 (trec_eval -c).")
     var missingAsZero = false
 
-    @Flag(help: "Reproduce ir_measures: --missing-as-zero, and MRR@k ties by docno ascending.")
+    @Flag(help: "Reproduce ir_measures: --missing-as-zero, and MRR@k and Judged ties by docno ascending.")
     var irMeasures = false
 
     @Option(help: ArgumentHelp("nDCG variant: trec_eval (graded gain, ideal cut at k) or jmteb (binary gain, ideal over all relevant).",

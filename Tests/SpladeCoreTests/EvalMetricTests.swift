@@ -141,6 +141,10 @@ struct EvalMetricTests {
         #expect(try values("MRR@1,nDCG@1", run: bc, options: .irMeasures) == [1, 0])
         #expect(try values("MRR,MRR@10", run: bc, options: .irMeasures) == [0.5, 1])
         #expect(try values("MRR@1", run: bc) == [0])
+        // Judged too is ir_measures' own: a (judged) before z (unjudged) by docno ascending; z first as trec_eval orders.
+        let az = run([("z", 1, 1), ("a", 1, 2)])
+        #expect(try values("Judged@1", run: az, options: .irMeasures) == [1])
+        #expect(try values("Judged@1", run: az) == [0])
         // Equal ranks fall back on the input order.
         let sameRank = run([("b", 1, 1), ("a", 1, 1)])
         #expect(try values("nDCG@1", run: sameRank, options: EvaluationOptions(tieBreak: .rank))[0] == 0.5)

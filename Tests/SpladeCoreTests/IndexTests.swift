@@ -102,14 +102,20 @@ enum IndexTestSupport {
         #expect(read.reordered)
         #expect(read.bm25 == manifest.bm25 && read.segments[0].deletionsFile == "seg-000001.del")
         // Edited counts or parameters are a corrupt manifest (65), never a trap: a negative document count, BM25
-        // parameters outside what splade-index accepts, another segment's deletions.
+        // parameters outside what splade-index accepts, another segment's deletions, a segment file not named as one.
         let text = String(decoding: manifest.json(), as: UTF8.self)
         for (from, to) in [("\"documents\":10", "\"documents\":-1"), ("\"k1\":0.9", "\"k1\":-1e400"), ("\"b\":0.4", "\"b\":2"),
-                         ("seg-000001.del", "seg-000002.del")] {
+                         ("seg-000001.del", "seg-000002.del"), ("seg-000001.spi", "seg-000001.idx")] {
             #expect(text.contains(from), "\(from) in \(text)")
             try text.replacingOccurrences(of: from, with: to).write(toFile: directory + "/edited.json", atomically: false, encoding: .utf8)
             #expect(throws: SpladeError.self, "\(to)") { _ = try IndexManifest(path: directory + "/edited.json") }
         }
+        // One segment listed twice would search its documents twice.
+        var twice = manifest
+        twice.segments.append(twice.segments[0])
+        try Data(twice.json()).write(to: URL(fileURLWithPath: directory + "/twice.json"))
+        let error = #expect(throws: SpladeError.self) { _ = try IndexManifest(path: directory + "/twice.json") }
+        #expect(error?.message == "corrupt index manifest: segment seg-000001.spi is listed twice")
 
         var deletions = Deletions(documents: 100)
         for d in [3, 64, 99, 3] { deletions.insert(d) }

@@ -76,7 +76,7 @@ struct ModelConfigurationTests {
     @Test(arguments: [
         ("layer_norm_eps", "\"x\"" as String), ("layer_norm_eps", "null"), ("layer_norm_eps", "0"), ("hidden_dropout_prob", "1.5"),
         ("attention_probs_dropout_prob", "-0.1"), ("hidden_act", "5"), ("hidden_act", "null"), ("tie_word_embeddings", "\"yes\""),
-        ("model_type", "null"), ("position_embedding_type", "7"),
+        ("model_type", "null"), ("position_embedding_type", "7"), ("position_embedding_type", "\"relative_key\""),
     ])
     func wrongTypesAndRangesAreNamed(key: String, value: String) throws {
         let text = try String(contentsOfFile: Fixtures.path("ja-tiny/model/config.json"), encoding: .utf8)
@@ -92,6 +92,17 @@ struct ModelConfigurationTests {
         let error = #expect(throws: SpladeError.self) { _ = try BertConfig.load(path) }
         #expect(error?.kind == .badInput && error?.message.contains(key) == true, "\(String(describing: error))")
         #expect(try BertConfig.load(Fixtures.path("ja-tiny/model/config.json")).hiddenSize > 0)
+    }
+
+    /// A null position_embedding_type loads as the absolute embeddings, as transformers 5 loads it.
+    @Test func aNullPositionEmbeddingTypeIsAbsolute() throws {
+        let text = try String(contentsOfFile: Fixtures.path("ja-tiny/model/config.json"), encoding: .utf8)
+        let path = NSTemporaryDirectory() + "splade-config-\(UUID()).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let brace = try #require(text.firstIndex(of: "{"))
+        try text.replacingCharacters(in: brace...brace, with: "{\"position_embedding_type\": null, ")
+            .write(toFile: path, atomically: true, encoding: .utf8)
+        #expect(try BertConfig.load(path).hiddenSize == 64)
     }
 }
 

@@ -122,6 +122,21 @@ import Testing
         try write(config, "tokenizer_config.json")
         #expect(try ids("Hello World") == [101, 100, 100, 102])
         #expect(try ids("Café 東京 Naïve") == [101, 100, 1879, 30281, 100, 102])
+        // null: transformers 5.24 refuses it for do_lower_case and tokenize_chinese_chars ("'None' is not an instance
+        // of 'bool'"), reads strip_accents as unset (ids as shipped, 7668 = "cafe"), and a null tokenizer_class as absent.
+        for (key, refused) in [("do_lower_case", true), ("tokenize_chinese_chars", true), ("strip_accents", false), ("tokenizer_class", false)] {
+            var nulled = try load("tokenizer_config.json")
+            nulled[key] = NSNull()
+            try FileManager.default.removeItem(atPath: directory + "/tokenizer_config.json")
+            try write(nulled, "tokenizer_config.json")
+            if refused {
+                let error = #expect(throws: SpladeError.self, "\(key)") { _ = try ids("Café") }
+                #expect(error?.message == "\(key) is null, not true or false" && error?.location == directory + "/tokenizer_config.json",
+                        "\(String(describing: error))")
+            } else {
+                #expect(try ids("Hello Café 東京") == [101, 7592, 7668, 1879, 1755, 102], "\(key)")
+            }
+        }
     }
 
     /// bert-base-japanese-v3's tokenizer with its tokenizer_config.json changed by `change`.
@@ -149,7 +164,9 @@ import Testing
             ("do_word_tokenize", false, "do_word_tokenize false"), ("do_subword_tokenize", false, "do_subword_tokenize false"),
             ("mecab_kwargs", ["mecab_dic": "unidic_lite", "mecab_option": "-d /x"], "mecab_option \"-d /x\""),
             ("mecab_kwargs", 5, "mecab_kwargs is not an object"), ("do_lower_case", "x", "do_lower_case is \"x\""),
-            ("tokenizer_class", 5, "tokenizer_class is not a string"),
+            ("tokenizer_class", 5, "tokenizer_class is 5, not a string"),
+            // transformers reads null as false here (`if do_subword_tokenize:`), so it is refused as false is.
+            ("do_subword_tokenize", NSNull(), "do_subword_tokenize null"),
         ]
         for (key, value, message) in refused {
             let error = #expect(throws: SpladeError.self, "\(key)") { _ = try v3Tokenizer { $0[key] = value } }

@@ -113,6 +113,8 @@ def check_graded(binary, cranfield, work):
             sys.exit(f"bench/eval: splade-eval failed on Cranfield:\n{done.stderr}")
         ours = json.loads(done.stdout)["runs"][0]["per_query"]
         names = json.loads(done.stdout)["metrics"]
+        if set(ours) != set(theirs):
+            sys.exit(f"bench/eval: Cranfield, level {level}: splade-eval evaluates {len(ours)} queries, pytrec_eval {len(theirs)}")
         for q, values in theirs.items():
             for name, metric in zip(names, GRADED_METRICS):
                 if abs(ours[q][name] - values[metric]) > 1e-9:
@@ -124,7 +126,10 @@ def check_graded(binary, cranfield, work):
         judged, list(ir_measures.read_trec_qrels(qrels_path)), list(ir_measures.read_trec_run(run_path)))}
     done = subprocess.run([binary, "--qrels", qrels_path, "--json", "--per-query", "--metrics", "Judged@5,Judged@10,Judged@100",
                            run_path], capture_output=True, text=True, check=True)
-    for q, values in json.loads(done.stdout)["runs"][0]["per_query"].items():
+    ours = json.loads(done.stdout)["runs"][0]["per_query"]
+    if {(q, name) for q, values in ours.items() for name in values} != set(theirs):
+        sys.exit("bench/eval: Cranfield: splade-eval and ir_measures evaluate other queries for Judged@k")
+    for q, values in ours.items():
         for name, value in values.items():
             if abs(value - theirs[(q, name)]) > 1e-9:
                 sys.exit(f"bench/eval: Cranfield query {q}: {name} {value}, ir_measures {theirs[(q, name)]}")

@@ -17,26 +17,29 @@ public struct EvaluationOptions: Sendable {
     /// otherwise only queries in both the qrels and the run are averaged (trec_eval's default).
     public var missingAsZero: Bool
     public var ndcg: NDCGVariant
-    /// A different tie-break for MRR@k only (nil: `tieBreak`).
-    public var reciprocalRankTieBreak: TieBreak?
+    /// A different tie-break for the measures ir_measures computes itself rather than through pytrec_eval:
+    /// MRR@k (its MS MARCO evaluator) and Judged (nil: `tieBreak`).
+    public var ownMeasuresTieBreak: TieBreak?
     /// The lowest level that counts as relevant (≥ 1): trec_eval's -l, pytrec_eval's relevance_level.
     public var relevanceLevel: Int
 
     public init(tieBreak: TieBreak = .docno, missingAsZero: Bool = false, ndcg: NDCGVariant = .trecEval,
-                reciprocalRankTieBreak: TieBreak? = nil, relevanceLevel: Int = 1) {
+                ownMeasuresTieBreak: TieBreak? = nil, relevanceLevel: Int = 1) {
         self.tieBreak = tieBreak
         self.missingAsZero = missingAsZero
         self.ndcg = ndcg
-        self.reciprocalRankTieBreak = reciprocalRankTieBreak
+        self.ownMeasuresTieBreak = ownMeasuresTieBreak
         self.relevanceLevel = relevanceLevel
     }
 
-    /// ir_measures' defaults: judged queries missing from the run count as 0; its RR@k comes from
-    /// the MS MARCO evaluator (ties by docno ascending), everything else (RR without a cutoff too) from pytrec_eval.
-    public static let irMeasures = EvaluationOptions(missingAsZero: true, reciprocalRankTieBreak: .docnoAscending)
+    /// ir_measures' defaults: judged queries missing from the run count as 0; its RR@k comes from the MS MARCO
+    /// evaluator and its Judged from its own code (both: ties by docno ascending, scores in double precision),
+    /// everything else (RR without a cutoff too) from pytrec_eval.
+    public static let irMeasures = EvaluationOptions(missingAsZero: true, ownMeasuresTieBreak: .docnoAscending)
 
     func tieBreak(for metric: Metric) -> TieBreak {
-        metric.kind == .reciprocalRank && metric.cutoff != nil ? reciprocalRankTieBreak ?? tieBreak : tieBreak
+        let ownMeasure = metric.kind == .reciprocalRank && metric.cutoff != nil || metric.kind == .judged
+        return ownMeasure ? ownMeasuresTieBreak ?? tieBreak : tieBreak
     }
 }
 

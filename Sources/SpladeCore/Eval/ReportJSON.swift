@@ -16,9 +16,9 @@ extension EvaluationReport {
         w.appendString(options.ndcg.rawValue)
         w.appendRaw(",\"relevance_level\":")
         w.appendInt(options.relevanceLevel)
-        if let mrrTieBreak = options.reciprocalRankTieBreak {
-            w.appendRaw(",\"mrr_tie_break\":")
-            w.appendString(mrrTieBreak.rawValue)
+        if let ownMeasuresTieBreak = options.ownMeasuresTieBreak {
+            w.appendRaw(",\"mrr_at_k_and_judged_tie_break\":")
+            w.appendString(ownMeasuresTieBreak.rawValue)
         }
         w.appendRaw("},\"runs\":[")
         let best = bestRuns

@@ -114,10 +114,11 @@ public struct IndexManifest: Sendable {
         else { throw corrupt("missing or invalid fields") }
         var segments: [SegmentEntry] = []
         for value in segmentValues {
-            guard let file = value["file"]?.stringValue, IndexDirectory.isPlainName(file),
+            guard let file = value["file"]?.stringValue, IndexDirectory.isPlainName(file), file.hasSuffix(".spi"),
                   let documents = int(value["documents"]), let deleted = int(value["deleted"]),
                   documents >= 0, (0...documents).contains(deleted)
             else { throw corrupt("invalid segment entry") }
+            if segments.contains(where: { $0.file == file }) { throw corrupt("segment \(file) is listed twice") }
             let deletions = value["deletions"]?.stringValue
             // A segment's deletions are always written beside it by name: another's would delete other documents.
             if let deletions, deletions != IndexUpdate.deletionsName(file) {

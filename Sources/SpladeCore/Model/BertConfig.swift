@@ -43,17 +43,18 @@ public struct BertConfig: Sendable {
             throw SpladeError(.badInput, "\"\(key)\" is missing or not a positive integer", location: path)
         }
         // A value of the wrong type is an error, not the default: transformers would fail on it or read it otherwise.
-        func text(_ key: String, default fallback: String) throws(SpladeError) -> String {
+        func text(_ key: String, default fallback: String, nullIsDefault: Bool = false) throws(SpladeError) -> String {
             guard let value = json[key] else { return fallback }
+            if nullIsDefault, case .null = value { return fallback }
             guard let string = value.stringValue else {
                 throw SpladeError(.badInput, "\"\(key)\" is \(value.jsonText), not a string", location: path)
             }
             return string
         }
-        func real(_ key: String, default fallback: Double, within range: Range<Double>) throws(SpladeError) -> Float {
+        func real(_ key: String, default fallback: Double, aboveZero: Bool) throws(SpladeError) -> Float {
             guard let value = json[key] else { return Float(fallback) }
-            guard let number = value.doubleValue, range.contains(number) else {
-                throw SpladeError(.badInput, "\"\(key)\" is \(value.jsonText), not a number in [\(range.lowerBound), \(range.upperBound))",
+            guard let number = value.doubleValue, aboveZero ? number > 0 : number >= 0, number < 1 else {
+                throw SpladeError(.badInput, "\"\(key)\" is \(value.jsonText), not a number \(aboveZero ? "above" : "from") 0 and below 1",
                                   location: path)
             }
             return Float(number)
@@ -67,7 +68,8 @@ public struct BertConfig: Sendable {
             throw SpladeError(.badInput, "hidden_act \"\(activation)\" is not supported (BERT's erf GELU, \"gelu\", is)",
                               location: path)
         }
-        let position = try text("position_embedding_type", default: "absolute")
+        // transformers 5 reads no other position embeddings, and a null as the absolute ones.
+        let position = try text("position_embedding_type", default: "absolute", nullIsDefault: true)
         guard position == "absolute" else {
             throw SpladeError(.badInput, "position_embedding_type \"\(position)\" is not supported", location: path)
         }
@@ -83,9 +85,9 @@ public struct BertConfig: Sendable {
             intermediateSize: try integer("intermediate_size"),
             maxPositions: try integer("max_position_embeddings", default: 512),
             typeVocabularySize: try integer("type_vocab_size", default: 2),
-            layerNormEpsilon: try real("layer_norm_eps", default: 1e-12, within: Double.leastNonzeroMagnitude..<1),
-            hiddenDropout: try real("hidden_dropout_prob", default: 0.1, within: 0..<1),
-            attentionDropout: try real("attention_probs_dropout_prob", default: 0.1, within: 0..<1),
+            layerNormEpsilon: try real("layer_norm_eps", default: 1e-12, aboveZero: true),
+            hiddenDropout: try real("hidden_dropout_prob", default: 0.1, aboveZero: false),
+            attentionDropout: try real("attention_probs_dropout_prob", default: 0.1, aboveZero: false),
             tiedDecoder: tiedDecoder)
         guard config.hiddenSize % config.heads == 0 else {
             throw SpladeError(.badInput, "hidden_size \(config.hiddenSize) is not a multiple of num_attention_heads \(config.heads)",

@@ -23,8 +23,9 @@ extension Tokenizer {
         let config = try readJSONIfPresent(configPath) ?? .object([])
         let tokenizerJSONPath = directory + "/tokenizer.json"
         let tokenizerJSON = try readJSONIfPresent(tokenizerJSONPath)
-        if let value = config["tokenizer_class"], value.stringValue == nil {
-            throw SpladeError(.badInput, "tokenizer_class is not a string", location: configPath)
+        switch config["tokenizer_class"] {
+        case nil, .null?, .string?: break
+        case let value?: throw SpladeError(.badInput, "tokenizer_class is \(value.jsonText), not a string", location: configPath)
         }
         let className = config["tokenizer_class"]?.stringValue ?? (tokenizerJSON == nil ? nil : "BertTokenizerFast")
 
@@ -63,12 +64,20 @@ extension Tokenizer {
         config[key]?.stringValue ?? config[key]?["content"]?.stringValue ?? fallback
     }
 
-    /// A true/false setting of `tokenizer_config.json` (nil: absent or null); any other value is an error, not the default.
-    private static func flag(_ object: JSONValue?, _ key: String, in path: String) throws(SpladeError) -> Bool? {
+    /// How transformers reads a setting of null: as false (BertJapaneseTokenizer tests `if setting:`, and None is
+    /// false), as unset (strip_accents: None follows do_lower_case), or not at all (the tokenizers library refuses it).
+    private enum NullSetting { case isFalse, isUnset, isRefused }
+
+    /// A true/false setting of `tokenizer_config.json` (nil: absent, or null where that means unset); any other value
+    /// is an error naming `name` (the key, or its path), never the default.
+    private static func flag(_ object: JSONValue?, _ key: String, named name: String? = nil, null: NullSetting,
+                             in path: String) throws(SpladeError) -> Bool? {
         switch object?[key] {
-        case nil, .null?: return nil
+        case nil: return nil
         case .bool(let value)?: return value
-        case let other?: throw SpladeError(.badInput, "\(key) is \(other.jsonText), not true or false", location: path)
+        case .null? where null == .isFalse: return false
+        case .null? where null == .isUnset: return nil
+        case let other?: throw SpladeError(.badInput, "\(name ?? key) is \(other.jsonText), not true or false", location: path)
         }
     }
 
@@ -105,8 +114,8 @@ extension Tokenizer {
                               location: configPath)
         }
         // Settings that change the tokens are read or refused, never passed over: transformers would honour them.
-        for key in ["do_word_tokenize", "do_subword_tokenize"] where try flag(config, key, in: configPath) == false {
-            throw SpladeError(.badInput, "unsupported BertJapaneseTokenizer: \(key) false (supported: MeCab words, then WordPiece)",
+        for key in ["do_word_tokenize", "do_subword_tokenize"] where try flag(config, key, null: .isFalse, in: configPath) == false {
+            throw SpladeError(.badInput, "unsupported BertJapaneseTokenizer: \(key) \(config[key]!.jsonText) (supported: MeCab words, then WordPiece)",
                               location: configPath)
         }
         let mecabSettings = config["mecab_kwargs"]
@@ -132,8 +141,10 @@ extension Tokenizer {
         let ids = Dictionary(specials, uniquingKeysWith: { a, _ in a })
         let name = { (key: String, fallback: String) in specialToken(config, key, default: fallback) }
         return Tokenizer(vocabulary: vocabulary,
-                         family: .japanese(dictionary: mecab, lowercase: try flag(config, "do_lower_case", in: configPath) ?? false,
-                                           normalize: try flag(mecabSettings, "normalize_text", in: configPath) ?? true),
+                         family: .japanese(dictionary: mecab,
+                                           lowercase: try flag(config, "do_lower_case", null: .isFalse, in: configPath) ?? false,
+                                           normalize: try flag(mecabSettings, "normalize_text", named: "mecab_kwargs.normalize_text",
+                                                               null: .isFalse, in: configPath) ?? true),
                          specialTokens: specials, cls: ids[name("cls_token", "[CLS]")]!,
                          sep: ids[name("sep_token", "[SEP]")]!, unknown: ids[name("unk_token", "[UNK]")]!,
                          maxInputCharsPerWord: 100, warnings: warnings)
@@ -180,11 +191,12 @@ extension Tokenizer {
     /// characters always cleaned), never from tokenizer.json's normalizer, and WordPiece's 100 characters a word.
     private static func makeBert(vocabulary: Vocabulary, specials: [(String, Int32)], config: JSONValue,
                                  path: String) throws(SpladeError) -> Tokenizer {
-        let configPath = URL(fileURLWithPath: path).deletingLastPathComponent().appendingPathComponent("tokenizer_config.json").path
+        // tokenizer.json or vocab.txt: tokenizer_config.json lies beside it.
+        let configPath = path.lastIndex(of: "/").map { String(path[...$0]) + "tokenizer_config.json" } ?? "tokenizer_config.json"
         let normalizer = BertNormalizer(cleanText: true,
-                                        handleChineseChars: try flag(config, "tokenize_chinese_chars", in: configPath) ?? true,
-                                        stripAccents: try flag(config, "strip_accents", in: configPath),
-                                        lowercase: try flag(config, "do_lower_case", in: configPath) ?? true)
+                                        handleChineseChars: try flag(config, "tokenize_chinese_chars", null: .isRefused, in: configPath) ?? true,
+                                        stripAccents: try flag(config, "strip_accents", null: .isUnset, in: configPath),
+                                        lowercase: try flag(config, "do_lower_case", null: .isRefused, in: configPath) ?? true)
         let unknownName = specialToken(config, "unk_token", default: "[UNK]")
         func id(_ key: String, _ fallback: String) throws(SpladeError) -> Int32 {
             let name = specialToken(config, key, default: fallback)
