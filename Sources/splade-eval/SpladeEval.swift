@@ -22,7 +22,7 @@ struct SpladeEval: SpladeTool {
             first k documents the qrels judge, as ir_measures computes it, ties ordered as the other measures' unless with \
             --ir-measures); trec_eval names (ndcg_cut_10, recip_rank, map_cut_10, \
             P_10, recall_100, success_1) are accepted too. The semantics are trec_eval's: a query counts \
-            when it is in both the qrels and the run; documents are ranked by score (in single precision, as trec_eval \
+            when it is in both the qrels and the run (a note says how many queries either lacks); documents are ranked by score (in single precision, as trec_eval \
             stores it), ties by docno descending; relevance ≥ 1 is relevant (--relevance-level N: ≥ N, trec_eval -l, for \
             all but trec_eval's nDCG); nDCG's gain is the relevance level; P@k divides by k; \
             MAP@k divides by all relevant documents. The variants other tools use: --missing-as-zero \
@@ -217,6 +217,7 @@ struct SpladeEval: SpladeTool {
                     throw SpladeError(.badInput, "no query of the run is in the qrels (\(InputFile.displayName(qrels)))",
                                       location: InputFile.displayName(path), hint: "do the run and the qrels use the same query ids?")
                 }
+                noteQueriesLeftOut(of: run, path: path, judgments: judgments)
                 return run
             }
             let report = EvaluationReport(
@@ -293,6 +294,21 @@ struct SpladeEval: SpladeTool {
                                   inputDirectories: [directory].compactMap { $0 })
         if json { try sink.write(report.json()) } else { try sink.write(report.table()) }
         try sink.commit()
+    }
+
+    /// Says which queries the means leave out, which trec_eval leaves out silently: judged queries the run lacks (a
+    /// run cut short, or ids that differ, raise the means) unless they count as 0, and run queries nobody judged.
+    private func noteQueriesLeftOut(of run: Run, path: String, judgments: Qrels) {
+        let name = InputFile.displayName(path)
+        let missing = judgments.queries.keys.count { run.queries[$0] == nil }
+        if missing > 0 && !options.missingAsZero {
+            Diagnostics.note("\(name): \(missing) of \(judgments.queries.count) judged queries are not in the run and are left out of "
+                             + "the means, as trec_eval leaves them (--missing-as-zero counts them as 0)")
+        }
+        let unjudged = run.queries.keys.count { judgments.queries[$0] == nil }
+        if unjudged > 0 {
+            Diagnostics.note("\(name): \(unjudged) of \(run.queries.count) queries of the run have no judgments and are left out")
+        }
     }
 
     private static func hex(_ fingerprint: UInt64) -> String { String(fingerprint, radix: 16) }

@@ -7,6 +7,13 @@ struct EvalCLITests {
     let qrels = Tools.fixtures + "/ja-tiny/eval/qrels.trec"
     let runFile = Tools.fixtures + "/ja-tiny/eval/run.trec"
 
+    /// What splade-eval notes of the fixture's run: 4 judged queries without results, 5 results without judgments.
+    var leftOutNotes: String {
+        "splade-eval: \(runFile): 4 of 54 judged queries are not in the run and are left out of the means, as trec_eval leaves "
+            + "them (--missing-as-zero counts them as 0)\nsplade-eval: \(runFile): 5 of 55 queries of the run have no judgments "
+            + "and are left out\n"
+    }
+
     func temporaryFile(_ text: String) throws -> String {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("eval-cli-\(UUID().uuidString).trec").path
         try text.write(toFile: path, atomically: true, encoding: .utf8)
@@ -68,6 +75,23 @@ struct EvalCLITests {
         #expect(zero.status == 64 && zero.stderr.contains("--relevance-level"), "\(zero.stderr)")
     }
 
+    /// The queries the means leave out are said: judged queries the run lacks (unless they count as 0) and run
+    /// queries without judgments; a run that covers the qrels exactly says nothing.
+    @Test func queriesLeftOutOfTheMeansAreSaid() throws {
+        let judged = try temporaryFile("1 0 a 1\n2 0 b 1\n3 0 c 1\n")
+        let partial = try temporaryFile("1 Q0 a 1 1.0 t\n9 Q0 b 1 1.0 t\n")
+        let whole = try temporaryFile("1 Q0 a 1 1.0 t\n2 Q0 x 1 1.0 t\n3 Q0 c 1 1.0 t\n")
+        defer { [judged, partial, whole].forEach { try? FileManager.default.removeItem(atPath: $0) } }
+        let run = try Tools.run("splade-eval", ["--qrels", judged, partial])
+        #expect(run.status == 0)
+        #expect(run.stderr.contains("2 of 3 judged queries are not in the run and are left out of the means"), "\(run.stderr)")
+        #expect(run.stderr.contains("1 of 2 queries of the run have no judgments"), "\(run.stderr)")
+        let counted = try Tools.run("splade-eval", ["--qrels", judged, "--missing-as-zero", partial])
+        #expect(!counted.stderr.contains("judged queries") && counted.stderr.contains("have no judgments"), "\(counted.stderr)")
+        let covered = try Tools.run("splade-eval", ["--qrels", judged, whole])
+        #expect(covered.status == 0 && covered.stderr.isEmpty, "\(covered.stderr)")
+    }
+
     @Test func irMeasuresMeans() throws {
         let run = try Tools.run("splade-eval", ["--qrels", qrels, "--json", "--ir-measures", "--metrics", "RR@10,nDCG@10", runFile])
         let means = try means(try json(run))
@@ -113,7 +137,8 @@ struct EvalCLITests {
     @Test func failUnderGates() throws {
         let failing = try Tools.run("splade-eval", ["--qrels", qrels, "--fail-under", "nDCG@10=0.5,MAP=0.1", runFile])
         #expect(failing.status == 1)
-        #expect(failing.stderr == "splade-eval: gate failed: run: nDCG@10 0.117031 is under 0.5\n")
+        // The fixture's run and qrels share 50 queries; the notes say what the means leave out, then the gate.
+        #expect(failing.stderr == leftOutNotes + "splade-eval: gate failed: run: nDCG@10 0.117031 is under 0.5\n")
         #expect(failing.stdoutLines.count == 2)
         let passing = try Tools.run("splade-eval", ["--qrels", qrels, "--fail-under", "nDCG@10=0.1", "--fail-under", "P@10=0.13", runFile])
         #expect(passing.status == 0, "\(passing.stderr)")
@@ -158,7 +183,9 @@ struct EvalCLITests {
         defer { try? FileManager.default.removeItem(atPath: path) }
         let run = try Tools.run("splade-eval", ["--qrels", qrels, path])
         #expect(run.status == 0)
-        #expect(run.stderr == "splade-eval: warning: \(path):2: duplicate document d02467 for query q000; keeping the first\n")
+        #expect(run.stderr == "splade-eval: warning: \(path):2: duplicate document d02467 for query q000; keeping the first\n"
+                + "splade-eval: \(path): 53 of 54 judged queries are not in the run and are left out of the means, as trec_eval "
+                + "leaves them (--missing-as-zero counts them as 0)\n")
     }
 
     @Test func missingInputsExit66() throws {
