@@ -115,6 +115,9 @@ struct SpladeEval: SpladeTool {
                                valueName: "n"))
     var relevanceLevel = 1
 
+    @Flag(help: "Evaluate each ranking condensed to its judged documents, unjudged ones dropped (trec_eval -J, pytrec_eval's judged_docs_only_flag).")
+    var judgedOnly = false
+
     @Option(help: ArgumentHelp("The run the others are tested against: its name, path or position (default: the first).",
                                valueName: "run"))
     var baseline: String?
@@ -158,7 +161,7 @@ struct SpladeEval: SpladeTool {
             }
             let runOptions = [("--metrics", !metrics.isEmpty), ("--per-query", perQuery), ("--tie-break", tieBreak != .docno),
                               ("--missing-as-zero", missingAsZero), ("--ir-measures", irMeasures), ("--ndcg", ndcg != .trecEval),
-                              ("--relevance-level", relevanceLevel != 1),
+                              ("--relevance-level", relevanceLevel != 1), ("--judged-only", judgedOnly),
                               ("--baseline", baseline != nil), ("--trials", trials != 10_000), ("--seed", seed != 42),
                               ("--fail-under", !failUnder.isEmpty), ("--plot", plot != nil)]
             if let (name, _) = runOptions.first(where: { $0.1 }) {
@@ -187,6 +190,7 @@ struct SpladeEval: SpladeTool {
         options.missingAsZero = options.missingAsZero || missingAsZero
         options.ndcg = ndcg
         options.relevanceLevel = relevanceLevel
+        options.judgedOnly = judgedOnly
         return options
     }
 

@@ -124,6 +124,15 @@ struct EvalMetricTests {
         #expect(try values("Judged@3", run: run([])) == [0])
     }
 
+    /// --judged-only (trec_eval -J): the ranking c a b once the unjudged f and the negative e are dropped; values
+    /// from pytrec_eval-terrier 0.5.11 with judged_docs_only_flag.
+    @Test func judgedOnlyCondensesTheRanking() throws {
+        let v = try values("P@2,MAP,nDCG@3,MRR,Recall@2,bpref,Rprec", options: EvaluationOptions(judgedOnly: true))
+        let expected = [0.5, 0.38888888888888884, 0.5627272554209044, 0.5, 1.0 / 3, 0, 2.0 / 3]
+        #expect(zip(v, expected).allSatisfy { abs($0 - $1) < tolerance }, "\(v)")
+        #expect(try values("P@2,MAP") != Array(v.prefix(2)))  // the full ranking gives other values
+    }
+
     @Test func tiesAreBrokenByDocnoDescendingOrByTheRunsRank() throws {
         // a and b tie: trec_eval puts b first (docno descending); the run's rank puts a first.
         let tied = run([("a", 1, 1), ("b", 1, 2)])

@@ -88,8 +88,8 @@ GRADED_PYTREC = {"Rprec", "bpref", "P.5", "success.1", "map_cut.10", "ndcg", "nd
 
 def check_graded(binary, cranfield, work):
     """Cranfield's qrels and a seeded random run (each query: its judged documents and as many others, so
-    judged non-relevant, unjudged and relevant documents interleave), at relevance levels 1 to 3: every
-    query's value within 1e-9 of pytrec_eval's."""
+    judged non-relevant, unjudged and relevant documents interleave), at relevance levels 1 to 3, and 1 and 2 with
+    the rankings condensed to judged documents: every query's value within 1e-9 of pytrec_eval's."""
     import random
     import pytrec_eval
     qrels_path = os.path.join(cranfield, "qrels.trec")
@@ -105,20 +105,24 @@ def check_graded(binary, cranfield, work):
         for q, scored in run.items():
             for rank, (d, score) in enumerate(sorted(scored.items(), key=lambda x: -x[1]), 1):
                 out.write(f"{q} Q0 {d} {rank} {score!r} random\n")
-    for level in (1, 2, 3):
-        theirs = pytrec_eval.RelevanceEvaluator(qrels, GRADED_PYTREC, relevance_level=level).evaluate(run)
+    for level, judged_only in [(1, False), (2, False), (3, False), (1, True), (2, True)]:
+        theirs = pytrec_eval.RelevanceEvaluator(qrels, GRADED_PYTREC, relevance_level=level,
+                                                judged_docs_only_flag=judged_only).evaluate(run)
         done = subprocess.run([binary, "--qrels", qrels_path, "--json", "--per-query", "--relevance-level", str(level),
-                               "--metrics", ",".join(GRADED_METRICS), run_path], capture_output=True, text=True)
+                               "--metrics", ",".join(GRADED_METRICS), run_path] + (["--judged-only"] if judged_only else []),
+                              capture_output=True, text=True)
         if done.returncode != 0:
             sys.exit(f"bench/eval: splade-eval failed on Cranfield:\n{done.stderr}")
         ours = json.loads(done.stdout)["runs"][0]["per_query"]
         names = json.loads(done.stdout)["metrics"]
         if set(ours) != set(theirs):
-            sys.exit(f"bench/eval: Cranfield, level {level}: splade-eval evaluates {len(ours)} queries, pytrec_eval {len(theirs)}")
+            sys.exit(f"bench/eval: Cranfield, level {level}, judged only {judged_only}: splade-eval evaluates {len(ours)} "
+                     f"queries, pytrec_eval {len(theirs)}")
         for q, values in theirs.items():
             for name, metric in zip(names, GRADED_METRICS):
                 if abs(ours[q][name] - values[metric]) > 1e-9:
-                    sys.exit(f"bench/eval: Cranfield query {q}, level {level}: {name} {ours[q][name]}, pytrec_eval {values[metric]}")
+                    sys.exit(f"bench/eval: Cranfield query {q}, level {level}, judged only {judged_only}: {name} "
+                             f"{ours[q][name]}, pytrec_eval {values[metric]}")
     # Judged@k is ir_measures' own measure (pytrec_eval has none).
     import ir_measures
     judged = [ir_measures.Judged @ k for k in (5, 10, 100)]
@@ -133,7 +137,7 @@ def check_graded(binary, cranfield, work):
         for name, value in values.items():
             if abs(value - theirs[(q, name)]) > 1e-9:
                 sys.exit(f"bench/eval: Cranfield query {q}: {name} {value}, ir_measures {theirs[(q, name)]}")
-    print(f"Cranfield graded judgments, random run, relevance levels 1-3: {', '.join(GRADED_METRICS)} "
+    print(f"Cranfield graded judgments, random run, relevance levels 1-3 (1-2 also judged only): {', '.join(GRADED_METRICS)} "
           f"agree with pytrec_eval per query (1e-9); Judged@5/10/100 with ir_measures")
 
 

@@ -22,14 +22,18 @@ public struct EvaluationOptions: Sendable {
     public var ownMeasuresTieBreak: TieBreak?
     /// The lowest level that counts as relevant (≥ 1): trec_eval's -l, pytrec_eval's relevance_level.
     public var relevanceLevel: Int
+    /// Rankings condensed to the documents judged at a level ≥ 0, as trec_eval -J (pytrec_eval's
+    /// judged_docs_only_flag) condenses them: unjudged documents, and negative levels, are dropped.
+    public var judgedOnly: Bool
 
     public init(tieBreak: TieBreak = .docno, missingAsZero: Bool = false, ndcg: NDCGVariant = .trecEval,
-                ownMeasuresTieBreak: TieBreak? = nil, relevanceLevel: Int = 1) {
+                ownMeasuresTieBreak: TieBreak? = nil, relevanceLevel: Int = 1, judgedOnly: Bool = false) {
         self.tieBreak = tieBreak
         self.missingAsZero = missingAsZero
         self.ndcg = ndcg
         self.ownMeasuresTieBreak = ownMeasuresTieBreak
         self.relevanceLevel = relevanceLevel
+        self.judgedOnly = judgedOnly
     }
 
     /// ir_measures' defaults: judged queries missing from the run count as 0; its RR@k comes from the MS MARCO
@@ -75,7 +79,8 @@ public enum Evaluator {
             // The relevance levels down each ranking the metrics need (usually one).
             var scorers: [TieBreak: QueryMetrics] = [:]
             for tieBreak in tieBreaks {
-                let ranked = ranking(entries, tieBreak: tieBreak).map { judgments.levels[ExactID($0.document)] ?? QueryMetrics.unjudged }
+                var ranked = ranking(entries, tieBreak: tieBreak).map { judgments.levels[ExactID($0.document)] ?? QueryMetrics.unjudged }
+                if options.judgedOnly { ranked.removeAll { $0 < 0 } }
                 scorers[tieBreak] = QueryMetrics(ranked: ranked, judgments: judgments, ndcg: options.ndcg,
                                                  relevanceLevel: options.relevanceLevel)
             }

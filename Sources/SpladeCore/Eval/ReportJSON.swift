@@ -16,6 +16,8 @@ extension EvaluationReport {
         w.appendString(options.ndcg.rawValue)
         w.appendRaw(",\"relevance_level\":")
         w.appendInt(options.relevanceLevel)
+        w.appendRaw(",\"judged_only\":")
+        w.appendValue(.bool(options.judgedOnly))
         if let ownMeasuresTieBreak = options.ownMeasuresTieBreak {
             w.appendRaw(",\"mrr_at_k_and_judged_tie_break\":")
             w.appendString(ownMeasuresTieBreak.rawValue)
