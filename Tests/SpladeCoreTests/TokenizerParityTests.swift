@@ -179,6 +179,9 @@ import Testing
             $0["mecab_kwargs"] = ["mecab_dic": "unidic_lite", "mecab_option": NSNull()]
         }
         #expect(try objects.makeSession().encode("東京都に住む", maxLength: 32) == plain)
+        // No tokenizer_class: BERT's own tokenizer from vocab.txt, as transformers 5.24's AutoTokenizer picks it.
+        let unnamed = try v3Tokenizer { $0["tokenizer_class"] = nil }
+        #expect(try unnamed.makeSession().encode("東京都に住む Hello", maxLength: 32) == [2, 2854, 675, 6109, 461, 738, 482, 32004, 29944, 3])
     }
 
     @Test(.enabled(if: Fixtures.available && TestResources.dictionary != nil, "needs fixtures and the dictionary"))

@@ -20,14 +20,19 @@ extension Tokenizer {
                               location: directory)
         }
         let configPath = directory + "/tokenizer_config.json"
-        let config = try readJSONIfPresent(configPath) ?? .object([])
+        let configFile = try readJSONIfPresent(configPath)
+        let config = configFile ?? .object([])
         let tokenizerJSONPath = directory + "/tokenizer.json"
         let tokenizerJSON = try readJSONIfPresent(tokenizerJSONPath)
         switch config["tokenizer_class"] {
         case nil, .null?, .string?: break
         case let value?: throw SpladeError(.badInput, "tokenizer_class is \(value.jsonText), not a string", location: configPath)
         }
-        let className = config["tokenizer_class"]?.stringValue ?? (tokenizerJSON == nil ? nil : "BertTokenizerFast")
+        // Without a tokenizer_class transformers goes by config.json's model type: BERT's tokenizer, from tokenizer.json
+        // or else vocab.txt (with tokenizer_config.json's settings).
+        let vocabularyFileExists = FileManager.default.fileExists(atPath: directory + "/vocab.txt")
+        let className = config["tokenizer_class"]?.stringValue
+            ?? (tokenizerJSON != nil || configFile != nil && vocabularyFileExists ? "BertTokenizerFast" : nil)
 
         switch className {
         case "BertJapaneseTokenizer":
