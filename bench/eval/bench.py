@@ -82,15 +82,38 @@ def prepare(data, work):
 
 # Every other measure and the relevance level, checked (not timed) where the JQaRA qrels cannot show them: they
 # judge relevant passages only, so bpref and levels above 1 need Cranfield's graded judgments (levels 0-4).
+# trec_eval's names, which splade-eval takes; pytrec_eval writes a measure's cutoff after a dot (P.5).
 GRADED_METRICS = ["Rprec", "bpref", "P_5", "success_1", "map_cut_10", "ndcg", "ndcg_cut_10", "recip_rank", "map", "recall_100"]
-GRADED_PYTREC = {"Rprec", "bpref", "P.5", "success.1", "map_cut.10", "ndcg", "ndcg_cut.10", "recip_rank", "map", "recall.100"}
+
+
+def per_query(binary, qrels_path, run_path, metrics, options=()):
+    """splade-eval's names of `metrics` (MAP@10 for map_cut_10), in order, and its value of each (query, name)."""
+    done = subprocess.run([binary, "--qrels", qrels_path, "--json", "--per-query", "--metrics", ",".join(metrics),
+                           run_path, *options], capture_output=True, text=True)
+    if done.returncode != 0:
+        sys.exit(f"bench/eval: splade-eval failed on Cranfield:\n{done.stderr}")
+    report = json.loads(done.stdout)
+    return report["metrics"], {(q, name): value for q, values in report["runs"][0]["per_query"].items()
+                               for name, value in values.items()}
+
+
+def expect_agreement(ours, theirs, reference, setting):
+    """The same (query, metric) pairs on both sides, each value within 1e-9."""
+    if set(ours) != set(theirs):
+        sys.exit(f"bench/eval: Cranfield, {setting}: splade-eval and {reference} evaluate other queries or measures")
+    for key, value in ours.items():
+        if abs(value - theirs[key]) > 1e-9:
+            sys.exit(f"bench/eval: Cranfield, {setting}: query {key[0]} {key[1]} {value}, {reference} {theirs[key]}")
 
 
 def check_graded(binary, cranfield, work):
     """Cranfield's qrels and a seeded random run (each query: its judged documents and as many others, so
     judged non-relevant, unjudged and relevant documents interleave), at relevance levels 1 to 3, and 1 and 2 with
-    the rankings condensed to judged documents: every query's value within 1e-9 of pytrec_eval's."""
+    the rankings condensed to judged documents: every query's value within 1e-9 of pytrec_eval's (Judged@k, which
+    pytrec_eval lacks, of ir_measures')."""
     import random
+    import re
+    import ir_measures
     import pytrec_eval
     qrels_path = os.path.join(cranfield, "qrels.trec")
     qrels = {}
@@ -105,38 +128,20 @@ def check_graded(binary, cranfield, work):
         for q, scored in run.items():
             for rank, (d, score) in enumerate(sorted(scored.items(), key=lambda x: -x[1]), 1):
                 out.write(f"{q} Q0 {d} {rank} {score!r} random\n")
+    pytrec_measures = {re.sub(r"_(\d+)$", r".\1", name) for name in GRADED_METRICS}
     for level, judged_only in [(1, False), (2, False), (3, False), (1, True), (2, True)]:
-        theirs = pytrec_eval.RelevanceEvaluator(qrels, GRADED_PYTREC, relevance_level=level,
-                                                judged_docs_only_flag=judged_only).evaluate(run)
-        done = subprocess.run([binary, "--qrels", qrels_path, "--json", "--per-query", "--relevance-level", str(level),
-                               "--metrics", ",".join(GRADED_METRICS), run_path] + (["--judged-only"] if judged_only else []),
-                              capture_output=True, text=True)
-        if done.returncode != 0:
-            sys.exit(f"bench/eval: splade-eval failed on Cranfield:\n{done.stderr}")
-        ours = json.loads(done.stdout)["runs"][0]["per_query"]
-        names = json.loads(done.stdout)["metrics"]
-        if set(ours) != set(theirs):
-            sys.exit(f"bench/eval: Cranfield, level {level}, judged only {judged_only}: splade-eval evaluates {len(ours)} "
-                     f"queries, pytrec_eval {len(theirs)}")
-        for q, values in theirs.items():
-            for name, metric in zip(names, GRADED_METRICS):
-                if abs(ours[q][name] - values[metric]) > 1e-9:
-                    sys.exit(f"bench/eval: Cranfield query {q}, level {level}, judged only {judged_only}: {name} "
-                             f"{ours[q][name]}, pytrec_eval {values[metric]}")
-    # Judged@k is ir_measures' own measure (pytrec_eval has none).
-    import ir_measures
+        results = pytrec_eval.RelevanceEvaluator(qrels, pytrec_measures, relevance_level=level,
+                                                 judged_docs_only_flag=judged_only).evaluate(run)
+        names, ours = per_query(binary, qrels_path, run_path, GRADED_METRICS,
+                                ["--relevance-level", str(level)] + (["--judged-only"] if judged_only else []))
+        theirs = {(q, ours_name): values[name] for q, values in results.items()
+                  for ours_name, name in zip(names, GRADED_METRICS)}
+        expect_agreement(ours, theirs, "pytrec_eval", f"level {level}, judged only {judged_only}")
     judged = [ir_measures.Judged @ k for k in (5, 10, 100)]
     theirs = {(m.query_id, str(m.measure)): m.value for m in ir_measures.iter_calc(
         judged, list(ir_measures.read_trec_qrels(qrels_path)), list(ir_measures.read_trec_run(run_path)))}
-    done = subprocess.run([binary, "--qrels", qrels_path, "--json", "--per-query", "--metrics", "Judged@5,Judged@10,Judged@100",
-                           run_path], capture_output=True, text=True, check=True)
-    ours = json.loads(done.stdout)["runs"][0]["per_query"]
-    if {(q, name) for q, values in ours.items() for name in values} != set(theirs):
-        sys.exit("bench/eval: Cranfield: splade-eval and ir_measures evaluate other queries for Judged@k")
-    for q, values in ours.items():
-        for name, value in values.items():
-            if abs(value - theirs[(q, name)]) > 1e-9:
-                sys.exit(f"bench/eval: Cranfield query {q}: {name} {value}, ir_measures {theirs[(q, name)]}")
+    _, ours = per_query(binary, qrels_path, run_path, [str(m) for m in judged])
+    expect_agreement(ours, theirs, "ir_measures", "Judged@k")
     print(f"Cranfield graded judgments, random run, relevance levels 1-3 (1-2 also judged only): {', '.join(GRADED_METRICS)} "
           f"agree with pytrec_eval per query (1e-9); Judged@5/10/100 with ir_measures")
 
