@@ -34,10 +34,10 @@ public enum ExitStatus: Int32, CaseIterable, Sendable {
         case .badInput: return "bad input data (the message names FILE:LINE)"
         case .missingInput: return "missing or unreadable input (file, model, dictionary)"
         case .unavailable: return "a required service or device is unavailable"
-        case .internalError: return "internal error (a bug: please report it), or splade-train's loss became non-finite"
+        case .internalError: return "internal error (a bug: please report it), or a non-finite training loss"
         case .cannotCreateOutput: return "cannot create an output file or directory"
         case .writeFailure: return "write failure (e.g. disk full)"
-        case .tempFail: return "temporary failure (e.g. another build holds the index lock); try again later"
+        case .tempFail: return "temporary failure (e.g. the index lock is held); try again later"
         }
     }
 

@@ -32,7 +32,7 @@ public final class OutputSink {
     /// `inputDirectories` (a model, an index): an output inside one of them is refused likewise.
     public init(path: String?, inputs: [String] = [], inputDirectories: [String] = []) throws(SpladeError) {
         buffer.reserveCapacity(flushThreshold * 2)
-        if let path { try Self.refuseReplacingAnInput(path, inputs: inputs, inputDirectories: inputDirectories) }
+        try Self.refuseReplacingAnInput(path ?? "-", inputs: inputs, inputDirectories: inputDirectories)
         guard let path, path != "-" else {
             if Self.standardOutputWasClosed { throw Self.closedStandardOutput }
             descriptor = 1
@@ -125,9 +125,9 @@ public final class OutputSink {
     /// or be one (an output directory: a training run's, an index): checked where the output itself lies (its
     /// directories made later too) and at its target (a Hugging Face cache links a snapshot's files to its blobs).
     public static func refuseReplacingAnInput(_ output: String, inputs: [String], inputDirectories: [String] = []) throws(SpladeError) {
-        if let input = inputs.first(where: { sameFile(output, $0) }) {
-            throw SpladeError(.usage, "the output is also an input (\(input)): writing it would replace what is read", location: output,
-                              hint: "write to another file, then rename it")
+        if let input = inputs.first(where: { sameFile(output: output, input: $0) }) {
+            throw SpladeError(.usage, "the output is also an input (\(InputFile.displayName(input))): writing it would replace what is read",
+                              location: output == "-" ? "<stdout>" : output, hint: "write to another file, then rename it")
         }
         guard output != "-", inheritedDescriptor(output) == nil else { return }
         let url = URL(fileURLWithPath: output)
@@ -164,11 +164,12 @@ public final class OutputSink {
         return resolvedAncestors(parent).map { ($0 == "/" ? "" : $0) + "/" + url.lastPathComponent }
     }
 
-    /// Whether two paths name one regular file (links followed); standard input and output never do.
-    private static func sameFile(_ a: String, _ b: String) -> Bool {
-        guard a != "-", b != "-" else { return false }
+    /// Whether an output and an input name one regular file (links followed). `-` is the file behind standard
+    /// output or input: `tool -o x < x` would replace what it reads, `tool -i x >> x` would read what it appends.
+    private static func sameFile(output: String, input: String) -> Bool {
         var x = stat(), y = stat()
-        guard stat(a, &x) == 0, stat(b, &y) == 0, (x.st_mode & S_IFMT) == S_IFREG else { return false }
+        guard (output == "-" ? fstat(1, &x) : stat(output, &x)) == 0, (input == "-" ? fstat(0, &y) : stat(input, &y)) == 0,
+              (x.st_mode & S_IFMT) == S_IFREG else { return false }
         return x.st_dev == y.st_dev && x.st_ino == y.st_ino
     }
 

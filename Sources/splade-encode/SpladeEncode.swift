@@ -26,11 +26,14 @@ struct SpladeEncode: SpladeTool {
 
             EXAMPLES
               splade-encode --model M --field title,text < corpus.jsonl > vectors.jsonl
-              splade-tokenize --model M < docs.jsonl | splade-encode --model M --format binary -o docs.vec
+              splade-tokenize --model M < docs.jsonl | \\
+                splade-encode --model M --format binary -o docs.vec
               splade-encode --model M --max-length 32 --top-k 64 --lines < queries.txt
               splade-encode --convert --model M -i docs.vec | head -1
-              for i in 0 1 2 3; do splade-encode --model M --format binary --shard $i/4 -i docs.jsonl -o shard-$i.vec & done; wait
-              splade-encode --model M --device cuda --precision bf16 --format binary -i docs.jsonl -o docs.vec
+              for i in 0 1 2 3; do splade-encode --model M --format binary --shard $i/4 \\
+                -i docs.jsonl -o shard-$i.vec & done; wait
+              splade-encode --model M --device cuda --precision bf16 --format binary \\
+                -i docs.jsonl -o docs.vec
 
             \(ExitStatus.table)
             """)

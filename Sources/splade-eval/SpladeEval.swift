@@ -51,7 +51,8 @@ struct SpladeEval: SpladeTool {
               splade-eval --qrels qrels.trec --tie-break rank splade.trec bm25.trec.zst
               splade-eval --qrels qrels.trec --json run.trec | jq .runs[0].means
               splade-eval --qrels qrels.trec --fail-under nDCG@10=0.6,MRR@10=0.8 run.trec
-              splade-eval --qrels dl19-qrels.trec --relevance-level 2 --metrics MAP,Recall@1000,nDCG@10 run.trec
+              splade-eval --qrels dl19-qrels.trec --relevance-level 2 \\
+                --metrics MAP,Recall@1000,nDCG@10 run.trec
               splade-eval --qrels qrels.trec --plot compare.svg splade.trec bm25.trec
               splade-eval --queries queries.vec --documents docs.vec
               splade-eval --model M --json --documents docs.jsonl | jq .documents.l0
@@ -229,7 +230,7 @@ struct SpladeEval: SpladeTool {
                 settings: ComparisonSettings(trials: trials, seed: seed), perQuery: perQuery)
 
             // Both outputs are written before either is committed: a chart that cannot be created leaves no report.
-            let inputs = [qrels].compactMap { $0 } + runs
+            let inputs = [qrels] + paths
             let sink = try OutputSink(path: output, inputs: inputs)
             let chart = try plot.map { path throws(SpladeError) in try OutputSink(path: path, inputs: inputs) }
             if json { try sink.write(report.json()) } else { try sink.write(report.table()) }

@@ -150,7 +150,7 @@ struct SpladeFilter: SpladeTool {
                 let teacher = try scores.map { path throws(SpladeError) in try Run(path: path, name: InputFile.displayName(path)) }
                 let judgments = try Qrels(path: qrels!)
                 let miner = HardNegativeMiner(
-                    runs: runs, qrels: judgments, qrelsName: InputFile.displayName(qrels!), collection: documents!,
+                    runs: runs, qrels: judgments, qrelsPath: qrels!, collection: documents!,
                     teacherScores: teacher,
                     settings: .init(skip: skip ?? 0, maxNegatives: maxNegatives ?? 30, selection: selection))
                 rows = .queries(miner)

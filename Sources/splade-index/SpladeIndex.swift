@@ -55,16 +55,23 @@ struct SpladeIndex: SpladeTool {
             collection schema, Vespa schema file); splade-search --format ENGINE writes matching queries.
 
             EXAMPLES
-              splade-encode --model M --field title,text < docs.jsonl | splade-index --model M -o idx
-              splade-encode --model M --format binary < docs.jsonl | splade-index --model M -o idx --quiet
-              splade-tokenize --model M --field title,text < docs.jsonl | splade-index --bm25 --model M -o bm25
+              splade-encode --model M --field title,text < docs.jsonl | \\
+                splade-index --model M -o idx
+              splade-encode --model M --format binary < docs.jsonl | \\
+                splade-index --model M -o idx --quiet
+              splade-tokenize --model M --field title,text < docs.jsonl | \\
+                splade-index --bm25 --model M -o bm25
               splade-encode --model M < new.jsonl | splade-index --model M -o idx --add
               splade-index -o idx --delete gone.txt
               splade-index -o idx --compact
               splade-index --check idx
-              splade-index -i shard-0.vec -i shard-1.vec -i shard-2.vec -i shard-3.vec -o idx
-              splade-index --export opensearch --mapping | curl -XPUT localhost:9200/splade -H 'Content-Type: application/json' -d @-
-              splade-index --export opensearch --index idx | curl -XPOST localhost:9200/_bulk -H 'Content-Type: application/x-ndjson' --data-binary @-
+              splade-index -i shard-0.vec -i shard-1.vec -i shard-2.vec -i shard-3.vec \\
+                -o idx
+              splade-index --export opensearch --mapping | \\
+                curl -XPUT localhost:9200/splade -H 'Content-Type: application/json' -d @-
+              splade-index --export opensearch --index idx | \\
+                curl -XPOST localhost:9200/_bulk -H 'Content-Type: application/x-ndjson' \\
+                --data-binary @-
               splade-index --export qdrant --index idx > points.jsonl
               splade-index --export ciff --index idx > idx.ciff
               splade-index --model M -i idx.ciff -o idx2

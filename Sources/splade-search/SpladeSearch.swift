@@ -41,11 +41,17 @@ struct SpladeSearch: SpladeTool {
 
             EXAMPLES
               splade-search --index idx --model M -k 1000 < queries.jsonl > run.trec
-              splade-search --index bm25 --model M --tokens-only < queries.jsonl | splade-eval --qrels qrels.trec
-              splade-encode --model M --max-length 32 < queries.jsonl | splade-search --index idx --vectors --model M
-              splade-search --index idx --index bm25 --fusion rrf --model M < queries.jsonl
-              splade-search --index idx --model M --format json --with-text corpus.jsonl -k 10 < queries.jsonl
-              splade-search --model M --format opensearch -k 10 < queries.jsonl | head -1 | curl -XPOST localhost:9200/splade/_search -H 'Content-Type: application/json' -d @-
+              splade-search --index bm25 --model M --tokens-only < queries.jsonl | \\
+                splade-eval --qrels qrels.trec
+              splade-encode --model M --max-length 32 < queries.jsonl | \\
+                splade-search --index idx --vectors --model M
+              splade-search --index idx --index bm25 --fusion rrf --model M \\
+                < queries.jsonl
+              splade-search --index idx --model M --format json --with-text corpus.jsonl \\
+                -k 10 < queries.jsonl
+              splade-search --model M --format opensearch -k 10 < queries.jsonl | \\
+                head -1 | curl -XPOST localhost:9200/splade/_search \\
+                -H 'Content-Type: application/json' -d @-
 
             \(ExitStatus.table)
             """)

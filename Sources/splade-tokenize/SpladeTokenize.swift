@@ -16,8 +16,10 @@ struct SpladeTokenize: SpladeTool {
             are kept whole. Output order is input order, whatever the number of threads.
 
             EXAMPLES
-              splade-tokenize --model models/japanese-splade-base-v1 < docs.jsonl > tokens.jsonl
-              splade-tokenize --model M --field title,text --tokens -i corpus.jsonl.zst | head -3
+              splade-tokenize --model models/japanese-splade-base-v1 < docs.jsonl \\
+                > tokens.jsonl
+              splade-tokenize --model M --field title,text --tokens -i corpus.jsonl.zst \\
+                | head -3
               splade-tokenize --model M --lines --tokens < sentences.txt
 
             \(ExitStatus.table)

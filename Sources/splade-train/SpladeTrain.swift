@@ -129,6 +129,7 @@ struct SpladeTrain: SpladeTool {
         // The run's files must not land among what it reads: the model's files replaced, a log read as training data.
         try OutputSink.refuseReplacingAnInput(output, inputs: [config] + training.trainData,
                                               inputDirectories: [training.modelPath] + training.trainData)
+        try Self.refuseWritingBesideTrainingData(output: output, data: training.trainData)
         let resume = resume || training.resumeFromCheckpoint
         // Said at once, and again once the directory is locked (another run may have finished into it meanwhile); a run
         // still writing into it is said first, as what its checkpoints mean.
@@ -383,6 +384,25 @@ struct SpladeTrain: SpladeTool {
 
     /// What a run would fail to create at its end (an output directory under a file, a log in a missing directory):
     /// checked before loading, so that --dry-run says it too.
+    /// The directory of a training-data file is no output directory either: the run's log (a .jsonl) and checkpoints
+    /// would land among the data, and a later `train_data` naming that directory would read the log as training rows.
+    static func refuseWritingBesideTrainingData(output: String, data: [String]) throws(SpladeError) {
+        guard let resolvedOutput = resolvedPath(output) else { return }
+        for file in data {
+            var isDirectory: ObjCBool = false
+            guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue,
+                  resolvedPath(URL(fileURLWithPath: file).deletingLastPathComponent().path) == resolvedOutput else { continue }
+            throw SpladeError(.usage, "the output directory holds the training data \(file): the run's files would land among it",
+                              location: output, hint: "write to another directory")
+        }
+    }
+
+    private static func resolvedPath(_ path: String) -> String? {
+        guard let pointer = realpath(path, nil) else { return nil }
+        defer { free(pointer) }
+        return String(cString: pointer)
+    }
+
     static func checkWritable(output: String, log: String?) throws(SpladeError) {
         func refusal(_ what: String, _ reason: String, at path: String) -> SpladeError {
             SpladeError(.cannotCreateOutput, "cannot create \(what): \(reason)", location: path)

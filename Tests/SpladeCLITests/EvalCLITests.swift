@@ -245,6 +245,11 @@ struct EvalCLITests {
         try FileManager.default.copyItem(atPath: runFile, toPath: copy)
         let onto = try Tools.run("splade-eval", ["--qrels", qrels, "-o", copy, copy])
         #expect(onto.status == 64 && onto.stderr.contains("the output is also an input"), "\(onto.stderr)")
+        // So would one onto the run read from standard input.
+        let ontoStandardInput = try Tools.shell("splade-eval --qrels '\(qrels)' -o '\(copy)' < '\(copy)'")
+        #expect(ontoStandardInput.status == 64 && ontoStandardInput.stderr.contains("the output is also an input (<stdin>)"),
+                "\(ontoStandardInput.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: copy)) == Data(contentsOf: URL(fileURLWithPath: runFile)))
         try? FileManager.default.removeItem(atPath: copy)
 
         #expect(try Tools.run("splade-eval", ["--qrels", qrels, "-o", svg, "--plot", svg, runFile]).status == 64)

@@ -101,6 +101,8 @@ struct OutputSinkTests {
             ("splade-train", ["--config", config, "--dry-run", "--output-dir", model + "/run"], "the output is inside \(model)"),
             ("splade-train", ["--config", config, "--dry-run", "--train_data", dataDirectory, "--output-dir", dataDirectory],
              "the output is \(dataDirectory),"),
+            ("splade-train", ["--config", config, "--dry-run", "--train_data", dataDirectory + "/rows.jsonl", "--output-dir", dataDirectory],
+             "the output directory holds the training data \(dataDirectory)/rows.jsonl"),
         ]
         for (tool, arguments, message) in runs {
             let run = try Tools.run(tool, arguments)
@@ -109,6 +111,12 @@ struct OutputSinkTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: model).sorted()
                 == ["config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"])
         #expect(try FileManager.default.contentsOfDirectory(atPath: dataDirectory) == ["rows.jsonl"])
+        // The file behind standard input is an input too: `-o x < x` would replace it, `< x >> x` append to what is read.
+        for redirection in ["-o '\(text)' < '\(text)'", "< '\(text)' >> '\(text)'"] {
+            let run = try Tools.shell("splade-tokenize --model '\(model)' \(redirection)")
+            #expect(run.status == 64 && run.stderr.contains("the output is also an input (<stdin>)"), "\(redirection): \(run.stderr)")
+        }
+        #expect(try String(contentsOfFile: text, encoding: .utf8) == "{\"id\":1,\"text\":\"a b\"}\n")
     }
 
     /// The replaced file keeps its permissions (a private output stays private).

@@ -18,7 +18,7 @@ struct FilterMiningTests {
             try Run(path: FilterTestFiles.write(text, name: "run\(index)-\(UUID().uuidString).trec"), name: "run\(index)")
         }
         let scores = try teacher.map { try Run(path: FilterTestFiles.write($0), name: "teacher") }
-        return HardNegativeMiner(runs: parsed, qrels: qrels, qrelsName: "qrels.trec", collection: Self.collection,
+        return HardNegativeMiner(runs: parsed, qrels: qrels, qrelsPath: "qrels.trec", collection: Self.collection,
                                  teacherScores: scores,
                                  settings: .init(skip: skip, maxNegatives: maxNegatives,
                                                  selection: CandidateSelection(minNegatives: minNegatives)))
@@ -91,5 +91,15 @@ struct FilterMiningTests {
         #expect(error?.kind == .badInput)
         #expect(error?.location == "run0:2")
         #expect(error?.message == "document x9 is not in the collection docs.jsonl")
+    }
+
+    /// A relevant document missing from the collection is named by its qrels line (found again in the file).
+    @Test func relevantDocumentsMissingFromTheCollectionNameTheirQrelsLine() throws {
+        let path = try FilterTestFiles.write("q1 0 d0 1\n# comment\nq2 0 x7 1\nq1 0 x7 2\n", name: UUID().uuidString + ".trec")
+        let miner = HardNegativeMiner(runs: [], qrels: try Qrels(path: path), qrelsPath: path, collection: Self.collection,
+                                      teacherScores: nil, settings: .init())
+        let error = #expect(throws: SpladeError.self) { try miner.row(queryId: "q1", query: "q") }
+        #expect(error?.location == "\(path):4")
+        #expect(error?.message == "document x7 is not in the collection docs.jsonl")
     }
 }

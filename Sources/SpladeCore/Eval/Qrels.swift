@@ -61,6 +61,23 @@ public struct Qrels: Sendable {
         }
     }
 
+    /// Where the qrels file at `path` judges `document` for `query` (`FILE:LINE`, the first such line), for a
+    /// diagnostic about that judgment found after loading; the file's name alone when it cannot be read again
+    /// (standard input).
+    public static func location(ofQuery query: String, document: String, in path: String) -> String {
+        let name = InputFile.displayName(path)
+        guard path != "-", let reader = try? LineReader(path: path) else { return name }
+        var fields: [Range<Int>] = []
+        while let line = try? reader.next() {
+            FieldScanner.split(line.bytes, into: &fields)
+            guard fields.count == 4 else { continue }
+            if FieldScanner.string(line.bytes[fields[0]]) == query && FieldScanner.string(line.bytes[fields[2]]) == document {
+                return "\(name):\(line.number)"
+            }
+        }
+        return name
+    }
+
     /// Adds one judgment (for building qrels in code); a repeated document is a warning.
     public mutating func add(query: String, document: String, level: Int, location: String = "") {
         if !queries[ExactID(query), default: QueryJudgments()].add(document: ExactID(document), level: level) {

@@ -29,12 +29,12 @@ public struct HardNegativeMiner: Sendable {
     /// Per run: its name and, per query, its documents best first with their input lines (for diagnostics).
     let rankings: [(name: String, queries: [ExactID: [(document: ExactID, line: Int)]])]
     let judgments: [ExactID: QueryJudgments]
-    /// Where the qrels came from, for diagnostics.
-    let qrelsName: String
+    /// The qrels file (`-`: standard input), for diagnostics.
+    let qrelsPath: String
     /// Query → document → teacher score.
     let teacher: [ExactID: [ExactID: Double]]?
 
-    public init(runs: [Run], qrels: Qrels, qrelsName: String, collection: DocumentCollection,
+    public init(runs: [Run], qrels: Qrels, qrelsPath: String, collection: DocumentCollection,
                 teacherScores: Run?, settings: Settings) {
         self.settings = settings
         self.collection = collection
@@ -44,7 +44,7 @@ public struct HardNegativeMiner: Sendable {
             })
         }
         self.judgments = qrels.queries
-        self.qrelsName = qrelsName
+        self.qrelsPath = qrelsPath
         self.teacher = teacherScores.map { scores in
             scores.queries.mapValues { entries in
                 Dictionary(entries.map { (ExactID($0.document), $0.score) }, uniquingKeysWith: { first, _ in first })
@@ -62,7 +62,7 @@ public struct HardNegativeMiner: Sendable {
             .sorted { $0.value != $1.value ? $0.value > $1.value : $0.key.text.utf8.lexicographicallyPrecedes($1.key.text.utf8) }
         var positives: [TrainingRow.Candidate] = []
         for (document, _) in relevant {
-            let text = try self.text(of: document, source: qrelsName)
+            let text = try self.text(of: document) { Qrels.location(ofQuery: queryId.text, document: document.text, in: qrelsPath) }
             guard let score = label(queryId, document, positive: true, counts: &counts) else { continue }
             positives.append(.init(text: text, score: score))
         }
@@ -80,7 +80,7 @@ public struct HardNegativeMiner: Sendable {
                 cursors[r] += 1
                 if (levels[document] ?? 0) >= 1 { continue }
                 guard taken.insert(document).inserted else { counts.duplicates += 1; continue }
-                let text = try self.text(of: document, source: "\(ranking.name):\(line)")
+                let text = try self.text(of: document) { "\(ranking.name):\(line)" }
                 guard let score = label(queryId, document, positive: false, counts: &counts) else { continue }
                 negatives.append(.init(text: text, score: score))
             }
@@ -108,9 +108,10 @@ public struct HardNegativeMiner: Sendable {
         return score
     }
 
-    private func text(of document: ExactID, source: String) throws(SpladeError) -> String {
+    /// `source`: where the document was named (`FILE:LINE`), worked out only for the error.
+    private func text(of document: ExactID, source: () -> String) throws(SpladeError) -> String {
         guard let text = collection.text(of: document.text) else {
-            throw SpladeError(.badInput, "document \(document) is not in the collection \(collection.name)", location: source)
+            throw SpladeError(.badInput, "document \(document) is not in the collection \(collection.name)", location: source())
         }
         return text
     }
