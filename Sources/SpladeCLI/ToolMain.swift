@@ -62,10 +62,13 @@ public enum ToolMain {
             _ = buffer.initialize(from: message)
             secondInterruptionMessage = UnsafeBufferPointer(buffer)
         }
-        // SIGHUP (a dropped ssh session) too, unless it is ignored: nohup asks that of the tool. (signal(2) returns the
-        // disposition it replaces.)
-        let hangUpIgnored = unsafeBitCast(signal(SIGHUP, SIG_IGN), to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
-        for sig in [SIGINT, SIGTERM] + (hangUpIgnored ? [] : [SIGHUP]) {
+        // A signal ignored from the start stays ignored: nohup asks that for SIGHUP (a dropped ssh session), and a shell
+        // for SIGINT of what a script starts in the background, so that Ctrl-C stops the script's foreground job only.
+        // (signal(2) returns the disposition it replaces.)
+        let handled = [SIGINT, SIGTERM, SIGHUP].filter { sig in
+            unsafeBitCast(signal(sig, SIG_IGN), to: Int.self) != unsafeBitCast(SIG_IGN, to: Int.self)
+        }
+        for sig in handled {
             if interruptible {
                 signal(sig) { received in
                     if ToolMain.interruption != 0 {
@@ -80,6 +83,7 @@ public enum ToolMain {
                 }
             } else {
                 signal(sig) { received in
+                    guard InterruptionCleanup.stopsNow else { return }
                     InterruptionCleanup.removeAll()
                     _exit(128 + received)
                 }

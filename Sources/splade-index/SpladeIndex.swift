@@ -170,8 +170,9 @@ struct SpladeIndex: SpladeTool {
           help: "Group documents that share terms into the same blocks (recursive graph bisection), so searches skip more blocks; --no-reorder builds faster.")
     var reorder = true
 
-    @Option(help: ArgumentHelp("Refuse (status 65, the live index kept) a build from fewer documents: the guard of a cron rebuild "
-                               + "whose JSON Lines input was cut short upstream.", valueName: "n"))
+    @Option(help: ArgumentHelp("Refuse (status 65, the live index kept) a build from fewer documents, or a --delete that would leave "
+                               + "fewer: the guard of a cron rebuild whose JSON Lines input was cut short upstream, or of a list "
+                               + "of ids that names the whole collection.", valueName: "n"))
     var minDocuments: Int?
 
     @Flag(help: "When another build holds the index's lock, wait for it instead of exiting with status 75.")
@@ -193,7 +194,9 @@ struct SpladeIndex: SpladeTool {
         }
         if let minDocuments {
             guard minDocuments >= 1 else { throw ValidationError("--min-documents must be at least 1") }
-            guard actions == 0 else { throw ValidationError("--min-documents guards a build: drop --add, --delete, --compact, --check and --export") }
+            guard actions == 0 || delete != nil else {
+                throw ValidationError("--min-documents guards a build or a --delete: drop --add, --compact, --check and --export")
+            }
         }
         if (add || delete != nil || compact) && (blockSize != Self.defaultBlockSize || !reorder) {
             throw ValidationError("--block-size and --no-reorder apply to a build: an update keeps the index's own")
@@ -257,6 +260,9 @@ struct SpladeIndex: SpladeTool {
             Diagnostics.note(String(format: "%@: %@; %d live in %d segment%@, %@, %.2f s",
                                     summary.generationPath, verb, summary.documents, summary.segments,
                                     summary.segments == 1 ? "" : "s", Self.bytes(summary.bytes), clock.lap()))
+            for path in summary.generationsNotRemoved {
+                Diagnostics.warning("\(path): an old generation could not be removed (the next build tries again)")
+            }
             if summary.clampedWeights > 0 {
                 Diagnostics.warning("\(summary.clampedWeights) weights exceeded the index's scale and were clamped to impact 255, "
                                     + "so their documents score lower than their vectors say",
@@ -281,7 +287,7 @@ struct SpladeIndex: SpladeTool {
         }
         if let delete {
             let ids = try readIds(delete)
-            let summary = try IndexUpdate.delete(ids: ids, directory: directory, lock: lock)
+            let summary = try IndexUpdate.delete(ids: ids, minimumLive: minDocuments ?? 0, directory: directory, lock: lock)
             if summary.deleted < ids.count {
                 Diagnostics.warning("\(ids.count - summary.deleted) of the \(ids.count) ids named no live document")
             }

@@ -51,8 +51,12 @@ struct RunWriter: Sendable {
         return (out.bytes, missingTexts)
     }
 
-    /// Six decimals: finer than the 8-bit impacts can resolve.
-    static func score(_ value: Double) -> String { String(format: "%.6f", value) }
+    /// At least seven significant digits, as many as a Float score holds: six decimals from 1 up; below, seven
+    /// digits in all (an exponent where they need one), so that small scores (small weights, fused ranks) that differ
+    /// do not print alike, as trec_eval would then break their ties by docno.
+    static func score(_ value: Double) -> String {
+        abs(value) >= 1 || value == 0 ? String(format: "%.6f", value) : String(format: "%#.7g", value)
+    }
 }
 
 /// The texts of a JSON Lines collection by id, for --with-text.

@@ -164,24 +164,30 @@ struct EncodeCLITests {
         #expect(head.status == 0 && head.stdoutLines.count == 1 && head.stderr.isEmpty, "\(head.stderr)")
     }
 
-    /// A hang-up (a dropped ssh session) removes the temporary output as SIGINT and SIGTERM do; under nohup, where it is
-    /// ignored, the tool leaves it ignored. The input is a named pipe the script holds open, so the tool is still
-    /// running, its temporary output made, when the signal comes.
-    @Test func aHangUpLeavesNoTemporaryOutputAndNohupIsHonoured() throws {
+    /// A hang-up (a dropped ssh session) removes the temporary output as SIGINT and SIGTERM do; a signal ignored from
+    /// the start stays ignored — SIGHUP under nohup, SIGINT in a script's background job — and the tool finishes. The
+    /// input is a named pipe the script holds open, so the tool is still running, its temporary output made, when the
+    /// signal comes.
+    @Test func aHangUpLeavesNoTemporaryOutputAndIgnoredSignalsStayIgnored() throws {
         let directory = NSTemporaryDirectory() + "splade-hup-\(UUID())"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        func hangUp(_ launcher: String, output: String) -> String {
+        func interrupt(_ signal: String, ignored: Bool, output: String) -> String {
             """
-            mkfifo in-\(output); \(launcher) splade-encode --model '\(model)' --lines --threads 1 -i in-\(output) -o \(output) \
-              >/dev/null 2>&1 & pid=$!
+            mkfifo in-\(output)
+            ( \(ignored ? "trap '' \(signal);" : "") exec splade-encode --model '\(model)' --lines --threads 1 -i in-\(output) \
+              -o \(output) >/dev/null 2>&1 ) & pid=$!
             exec 3<>in-\(output); echo 東京 >&3
             for i in $(seq 300); do ls .\(output).tmp.* >/dev/null 2>&1 && break; sleep 0.1; done
-            kill -HUP $pid && echo "sent \(output)"; exec 3>&-; wait $pid; echo "\(output) $?"; rm in-\(output)
+            kill -\(signal) $pid && echo "sent \(output)"; exec 3>&-; wait $pid; echo "\(output) $?"; rm in-\(output)
             """
         }
-        let run = try Tools.shell("cd '\(directory)'\n" + hangUp("", output: "hup.jsonl") + "\n" + hangUp("nohup", output: "nohup.jsonl"))
-        #expect(run.stdoutText == "sent hup.jsonl\nhup.jsonl 129\nsent nohup.jsonl\nnohup.jsonl 0\n", "\(run.stdoutText) \(run.stderr)")
-        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["nohup.jsonl"])
+        let script = [interrupt("HUP", ignored: false, output: "hup.jsonl"), interrupt("HUP", ignored: true, output: "nohup.jsonl"),
+                      interrupt("INT", ignored: false, output: "int.jsonl"), interrupt("INT", ignored: true, output: "noint.jsonl")]
+        let run = try Tools.shell("cd '\(directory)'\n" + script.joined(separator: "\n"))
+        #expect(run.stdoutText == """
+            sent hup.jsonl\nhup.jsonl 129\nsent nohup.jsonl\nnohup.jsonl 0\nsent int.jsonl\nint.jsonl 130\nsent noint.jsonl\nnoint.jsonl 0\n
+            """, "\(run.stdoutText) \(run.stderr)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == ["nohup.jsonl", "noint.jsonl"])
     }
 }

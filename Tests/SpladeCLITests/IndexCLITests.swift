@@ -333,6 +333,23 @@ struct IndexCLITests {
         #expect(refused.status == 73 && FileManager.default.fileExists(atPath: notes + "/.staging-plans/plan.txt"), "\(refused.stderr)")
     }
 
+    /// A signal that comes once a build has started to publish (its generation moved into place, CURRENT being written)
+    /// lets it finish: the update took place, so the status is 0, not 128 + signal. A named pipe at CURRENT.tmp holds
+    /// the tool there (opening it waits for a reader) while the test sends SIGTERM, then reads it.
+    @Test func aSignalWhilePublishingLetsTheUpdateFinish() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let index = try IndexCLISupport.buildIndex(in: directory)
+        try IndexCLISupport.write("d1\nd2\n", to: directory + "/gone.txt")
+        let run = try Tools.shell("""
+            cd '\(index)' && mkfifo CURRENT.tmp
+            splade-index -o . --delete ../gone.txt --quiet 2>/dev/null & pid=$!
+            for i in $(seq 300); do [ -d gen-000002 ] && break; sleep 0.05; done
+            kill -TERM $pid && echo sent; sleep 0.3; timeout -s KILL 5 cat CURRENT.tmp; wait $pid; echo "status $?"
+            """)
+        #expect(run.stdoutText == "sent\ngen-000002\nstatus 0\n", "\(run.stdoutText) \(run.stderr)")
+    }
+
     @Test func addAndDeleteWithoutARebuild() throws {
         let directory = try IndexCLISupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }

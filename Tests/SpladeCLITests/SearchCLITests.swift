@@ -87,7 +87,7 @@ struct SearchCLITests {
                                                     "--model", model, "-k", "3"], stdin: queries)
         #expect(fused.status == 0 && fused.stdoutLines.count == 6 && fused.stdoutLines.allSatisfy { $0.hasSuffix(" rrf") }, "\(fused.stderr)")
         // c0 is first in both lists: 2 / (60 + 1) by default, 2 / (0 + 1) with --rrf-k 0.
-        #expect(fused.stdoutLines.first == "q1 Q0 c0 1 0.032787 rrf", "\(fused.stdoutText)")
+        #expect(fused.stdoutLines.first == "q1 Q0 c0 1 0.03278689 rrf", "\(fused.stdoutText)")
         let constant = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/bm25", "--fusion", "rrf",
                                                        "--rrf-k", "0", "--model", model, "-k", "3"], stdin: queries)
         #expect(constant.stdoutLines.first == "q1 Q0 c0 1 2.000000 rrf", "\(constant.stdoutText) \(constant.stderr)")
@@ -139,7 +139,9 @@ struct SearchCLITests {
         }
         #expect(try run("\"100\":0.05,\"200\":0.0501,\"29000\":1e6") == run("\"100\":0.05,\"200\":0.0501"))
         #expect(try run("\"100\":0.05,\"200\":0.0501,\"29000\":1e6").map { $0.split(separator: " ")[2] } == ["b", "a"])
-        #expect(try run("\"100\":0.5525,\"29000\":1000") == ["q Q0 a 1 0.552500 splade"])
+        #expect(try run("\"100\":0.5525,\"29000\":1000") == ["q Q0 a 1 0.5525000 splade"])
+        // Scores below 1 keep seven significant digits, however small: tiny weights give distinct scores, not 0.000000.
+        #expect(try run("\"100\":2e-6,\"200\":1e-6") == ["q Q0 a 1 2.000000e-06 splade", "q Q0 b 2 1.000000e-06 splade"])
         // Fused, each index's query leaves out what that index lacks: the term only the second one has counts there only.
         try IndexCLISupport.write("{\"id\":\"z\",\"vector\":{\"29000\":1.0}}\n", to: directory + "/other.jsonl")
         let other = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/other.jsonl",

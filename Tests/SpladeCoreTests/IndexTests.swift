@@ -148,6 +148,37 @@ enum IndexTestSupport {
         #expect(mismatch?.location == "new.vec" && mismatch?.message.contains("another vocabulary") == true)
     }
 
+    /// A generation whose CURRENT cannot be written (here a directory stands at CURRENT.tmp) is not left beside the
+    /// live one: the index stays as it was, with nothing new in its directory.
+    @Test func aFailedSwapOfCurrentLeavesTheIndexAsItWas() throws {
+        let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
+        let vectors = IndexTestSupport.randomVectors(count: 20, vocabulary: 50, terms: 1...5, seed: 6)
+        _ = try IndexTestSupport.build(vectors, vocabulary: 50, blockSize: 8, directory: directory)
+        try FileManager.default.createDirectory(atPath: directory + "/CURRENT.tmp", withIntermediateDirectories: false)
+        let before = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
+        let lock = try IndexLock(directory: directory, wait: false)
+        #expect(throws: SpladeError.self) {
+            _ = try IndexUpdate.delete(ids: ["d3"], directory: directory, lock: lock)
+        }
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory).sorted() == before)
+        #expect(try IndexSnapshot(directory: directory).manifest.documents == 20)
+    }
+
+    /// --min-documents with --delete: a list that would leave fewer live documents changes nothing.
+    @Test func aDeletionLeavingTooFewDocumentsIsRefused() throws {
+        let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
+        let vectors = IndexTestSupport.randomVectors(count: 10, vocabulary: 50, terms: 1...5, seed: 7)
+        _ = try IndexTestSupport.build(vectors, vocabulary: 50, blockSize: 8, directory: directory)
+        let lock = try IndexLock(directory: directory, wait: false)
+        let all = Set((0..<10).map { ExactID("d\($0)") })
+        let refused = #expect(throws: SpladeError.self) {
+            _ = try IndexUpdate.delete(ids: all, minimumLive: 1, directory: directory, lock: lock)
+        }
+        #expect(refused?.kind == .badInput && refused?.message.contains("would leave 0, fewer than --min-documents 1") == true)
+        #expect(try IndexSnapshot(directory: directory).generation == "gen-000001")
+        #expect(try IndexUpdate.delete(ids: ["d1", "d2"], minimumLive: 8, directory: directory, lock: lock).documents == 8)
+    }
+
     @Test func aSecondLockOnTheSameIndexIsATemporaryFailure() throws {
         let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
         let held = try IndexLock(directory: directory, wait: false)

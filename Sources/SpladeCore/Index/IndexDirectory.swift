@@ -224,10 +224,13 @@ public final class GenerationBuilder {
         // The process id keeps a build whose lock was taken from it (`IndexLock.checkHeld`) from writing into, or
         // removing, the staging directory of the build that took it.
         stagingPath = directory + "/" + IndexDirectory.stagingPrefix + name + "." + String(getpid())
-        guard mkdir(stagingPath, 0o755) == 0 else {
-            throw SpladeError(.cannotCreateOutput, "cannot create: \(systemErrorMessage())", location: stagingPath)
-        }
+        // Registered first: an interruption between the two steps would leave the directory otherwise.
         InterruptionCleanup.register(directory: stagingPath)
+        guard mkdir(stagingPath, 0o755) == 0 else {
+            let error = SpladeError(.cannotCreateOutput, "cannot create: \(systemErrorMessage())", location: stagingPath)
+            InterruptionCleanup.unregister(stagingPath)
+            throw error
+        }
     }
 
     deinit {
@@ -259,33 +262,45 @@ public final class GenerationBuilder {
         try output.close()
     }
 
-    /// Writes the manifest, moves the generation into place, swaps CURRENT to it and removes the
-    /// generations older than the one it replaces. Returns the generation's path.
+    /// Writes the manifest, moves the generation into place and swaps CURRENT to it — with interruptions held off, so
+    /// that the index is left either as it was or with the new generation live (see `InterruptionCleanup.publishing`) —
+    /// then removes the generations older than the one it replaces. Returns the generation's path and the old
+    /// generations that could not be removed (the next build tries again).
     @discardableResult
-    public func commit(_ manifest: IndexManifest) throws(SpladeError) -> String {
+    public func commit(_ manifest: IndexManifest) throws(SpladeError) -> (path: String, notRemoved: [String]) {
         try write(IndexManifest.fileName, manifest.json())
         IndexDirectory.fsyncDirectory(stagingPath)
         try lock.checkHeld()
-        lock.publishing()
         let final = directory + "/" + name
-        guard rename(stagingPath, final) == 0 else {
-            throw SpladeError(.cannotCreateOutput, "cannot move the new generation into place: \(systemErrorMessage())", location: final)
-        }
-        committed = true
-        InterruptionCleanup.unregister(stagingPath, including: .contents)
-        let current = directory + "/" + IndexDirectory.currentFile
-        let temporary = current + ".tmp"
-        let output = try OutputFile(path: temporary)
-        try output.write(Array((name + "\n").utf8))
-        try output.close()
-        guard rename(temporary, current) == 0 else {
-            throw SpladeError(.cannotCreateOutput, "cannot swap CURRENT: \(systemErrorMessage())", location: current)
+        try InterruptionCleanup.publishing { () throws(SpladeError) in
+            lock.publishing()
+            guard rename(stagingPath, final) == 0 else {
+                throw SpladeError(.cannotCreateOutput, "cannot move the new generation into place: \(systemErrorMessage())", location: final)
+            }
+            let current = directory + "/" + IndexDirectory.currentFile
+            let temporary = current + ".tmp"
+            do throws(SpladeError) {
+                let output = try OutputFile(path: temporary)
+                try output.write(Array((name + "\n").utf8))
+                try output.close()
+                guard rename(temporary, current) == 0 else {
+                    throw SpladeError(.cannotCreateOutput, "cannot swap CURRENT: \(systemErrorMessage())", location: current)
+                }
+            } catch {
+                // CURRENT still names the previous generation: the new one goes back to staging, which is removed.
+                unlink(temporary)
+                rename(final, stagingPath)
+                throw error
+            }
+            committed = true
+            InterruptionCleanup.unregister(stagingPath, including: .contents)
         }
         IndexDirectory.fsyncDirectory(directory)
+        var notRemoved: [String] = []
         let entries = (try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []
         for entry in entries where IndexDirectory.generationNumber(entry) != nil && entry != name && entry != previous {
-            try? FileManager.default.removeItem(atPath: directory + "/" + entry)
+            do { try FileManager.default.removeItem(atPath: directory + "/" + entry) } catch { notRemoved.append(directory + "/" + entry) }
         }
-        return final
+        return (final, notRemoved)
     }
 }

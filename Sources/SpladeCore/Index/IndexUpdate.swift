@@ -37,6 +37,8 @@ public struct IndexUpdateSummary: Sendable {
     public var segments: Int
     public var bytes: Int
     public var clampedWeights: Int
+    /// Old generations that could not be removed once the new one was live (the next build tries again).
+    public var generationsNotRemoved: [String] = []
 
     /// Nothing to add or delete: the live generation stays.
     static func unchanged(_ snapshot: IndexSnapshot) -> IndexUpdateSummary {
@@ -87,9 +89,10 @@ public enum IndexUpdate {
                                      scale: scale.scale,
                                      bm25: settings.bm25,
                                      segments: [.init(file: file, documents: documents.count, deleted: 0, deletionsFile: nil)])
-        let path = try generation.commit(manifest)
+        let (path, notRemoved) = try generation.commit(manifest)
         return IndexUpdateSummary(generationPath: path, documents: documents.count, added: documents.count, deleted: 0,
-                                  segments: 1, bytes: written.bytes, clampedWeights: written.clampedWeights)
+                                  segments: 1, bytes: written.bytes, clampedWeights: written.clampedWeights,
+                                  generationsNotRemoved: notRemoved)
     }
 
     /// Adds `documents` as a new segment (the old ones are kept as they are). A document whose id
@@ -123,26 +126,34 @@ public enum IndexUpdate {
         if let vocabulary = manifest.vocabularyFile { try generation.keep(vocabulary) }
         var next = manifest
         next.segments = entries
-        let path = try generation.commit(IndexManifest(updating: next))
+        let (path, notRemoved) = try generation.commit(IndexManifest(updating: next))
         return IndexUpdateSummary(generationPath: path, documents: next.documents, added: documents.count, deleted: deleted,
                                   segments: entries.count, bytes: snapshot.fileBytes + written.bytes,
-                                  clampedWeights: written.clampedWeights)
+                                  clampedWeights: written.clampedWeights, generationsNotRemoved: notRemoved)
     }
 
     /// Deletes every document whose id is in `ids`; unknown ids are ignored (counted by the caller
-    /// from the summary). When none is live, no new generation is written.
-    public static func delete(ids: Set<ExactID>, directory: String, lock: IndexLock) throws(SpladeError) -> IndexUpdateSummary {
+    /// from the summary). When none is live, no new generation is written; nor when fewer than `minimumLive`
+    /// documents would stay (an error: a list of ids that names the whole collection by mistake).
+    public static func delete(ids: Set<ExactID>, minimumLive: Int = 0, directory: String, lock: IndexLock)
+        throws(SpladeError) -> IndexUpdateSummary {
         let snapshot = try IndexSnapshot(directory: directory)
         let generation = try GenerationBuilder(directory: directory, lock: lock)
         let (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: ids)
         // No live document named: the live generation stays (the staging one is dropped unswapped).
         guard deleted > 0 else { return .unchanged(snapshot) }
+        let left = snapshot.manifest.documents - deleted
+        guard left >= minimumLive else {
+            throw SpladeError(.badInput, "deleting \(deleted) of \(snapshot.manifest.documents) documents would leave \(left), fewer than "
+                              + "--min-documents \(minimumLive), so the index is left as it was", location: directory)
+        }
         if let vocabulary = snapshot.manifest.vocabularyFile { try generation.keep(vocabulary) }
         var next = snapshot.manifest
         next.segments = entries
-        let path = try generation.commit(IndexManifest(updating: next))
+        let (path, notRemoved) = try generation.commit(IndexManifest(updating: next))
         return IndexUpdateSummary(generationPath: path, documents: next.documents, added: 0, deleted: deleted,
-                                  segments: entries.count, bytes: snapshot.fileBytes, clampedWeights: 0)
+                                  segments: entries.count, bytes: snapshot.fileBytes, clampedWeights: 0,
+                                  generationsNotRemoved: notRemoved)
     }
 
     /// The live documents as one segment, in place of the several that --add makes (each costs search time and

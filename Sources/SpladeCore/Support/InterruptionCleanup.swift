@@ -24,7 +24,30 @@ public enum InterruptionCleanup {
     }
 
     /// Makes the tables before a handler can run (a static is made on first use, which a signal handler must not be).
-    public static func prepare() { _ = (files, directories) }
+    public static func prepare() { _ = (files, directories, phase) }
+
+    /// Where the tool stands in publishing its result: 0 before, 1 while the renames that make an index
+    /// generation the live one run (an interruption then must not stop it half way), 2 once it is live.
+    nonisolated(unsafe) private static var phase: Int32 = 0
+
+    /// What the signal handler is to do now: stop (remove what is registered and exit), or let the tool go on —
+    /// while it publishes (a few renames; it then ends as they end), or after (its work is done, so a stop request
+    /// has nothing left to stop, and an exit status of 128 + signal would report an update that took place as failed).
+    public static var stopsNow: Bool { phase == 0 }
+
+    /// Runs `publish` with interruptions held off (see `stopsNow`); once it returns, the tool's work is taken as done.
+    /// If it throws, interruptions stop the tool again (and the error it throws ends the tool anyway).
+    public static func publishing<T>(_ publish: () throws(SpladeError) -> T) throws(SpladeError) -> T {
+        phase = 1
+        do {
+            let result = try publish()
+            phase = 2
+            return result
+        } catch {
+            phase = 0
+            throw error
+        }
+    }
 
     /// A file to unlink on interruption.
     public static func register(file path: String) { register(path, in: files, capacity: fileCapacity) }
