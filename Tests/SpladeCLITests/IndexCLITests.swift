@@ -377,6 +377,10 @@ struct IndexCLITests {
         #expect(byRecord.status == 0 && byRecord.stderr.contains("deleted 2 documents; 100 live"), "\(byRecord.stderr)")
         let broken = try Tools.run("splade-index", ["-o", index, "--delete", "-"], stdin: "d1\n{\"id\": [1]}\n")
         #expect(broken.status == 65 && broken.stderr.contains("<stdin>:2: field \"id\" is array"), "\(broken.stderr)")
+        // With --min-documents, the documents' own file given by mistake empties nothing.
+        let everything = try Tools.run("splade-index", ["-o", index, "--delete", directory + "/docs.jsonl", "--min-documents", "1"])
+        #expect(everything.status == 65 && everything.stderr.contains("deleting 100 of 100 documents would leave 0"), "\(everything.stderr)")
+        #expect(try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "100"], stdin: query).stdoutLines.count > 0)
     }
 
     /// Each --add is a segment (a warning past 16 of them); --compact merges them into one without the deleted
@@ -578,6 +582,11 @@ struct IndexCLITests {
         // A link to nothing is no directory to build in (it had the lock retried without end).
         #expect(symlink(directory + "/nothing", directory + "/dangling") == 0)
         let dangling = try Tools.run("splade-index", ["--model", model, "-o", directory + "/dangling"], stdin: "")
-        #expect(dangling.status == 73 && dangling.stderr.contains("cannot open the lock file"), "\(dangling.stderr)")
+        #expect(dangling.status == 73 && dangling.stderr.contains("dangling: a link to a directory that does not exist"), "\(dangling.stderr)")
+        // --min-documents guards builds and deletions only.
+        for action in [["--add"], ["--compact"]] {
+            let run = try Tools.run("splade-index", ["-o", directory + "/idx", "--min-documents", "5"] + action)
+            #expect(run.status == 64 && run.stderr.contains("--min-documents guards a build or a --delete"), "\(run.stderr)")
+        }
     }
 }

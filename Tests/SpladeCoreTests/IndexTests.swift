@@ -164,6 +164,22 @@ enum IndexTestSupport {
         #expect(try IndexSnapshot(directory: directory).manifest.documents == 20)
     }
 
+    /// A segment whose documents are all deleted leaves the new generation whole: no file of it stays there, and the
+    /// summary's size counts only what is kept.
+    @Test func aWhollyDeletedSegmentLeavesNoFileBehind() throws {
+        let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
+        let vectors = IndexTestSupport.randomVectors(count: 20, vocabulary: 50, terms: 1...5, seed: 8)
+        _ = try IndexTestSupport.build(vectors, vocabulary: 50, blockSize: 8, directory: directory)
+        let lock = try IndexLock(directory: directory, wait: false)
+        let more = IndexTestSupport.randomVectors(count: 5, vocabulary: 50, terms: 1...5, seed: 9)
+        _ = try IndexUpdate.add(IndexTestSupport.batch(more, idPrefix: "n"), fingerprint: 42, directory: directory, lock: lock)
+        let summary = try IndexUpdate.delete(ids: Set((0..<20).map { ExactID("d\($0)") }), directory: directory, lock: lock)
+        let snapshot = try IndexSnapshot(directory: directory)
+        #expect(summary.documents == 5 && summary.segments == 1 && summary.bytes == snapshot.fileBytes)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: snapshot.path).sorted() == ["manifest.json", "seg-000002.spi"])
+        try snapshot.verify()
+    }
+
     /// --min-documents with --delete: a list that would leave fewer live documents changes nothing.
     @Test func aDeletionLeavingTooFewDocumentsIsRefused() throws {
         let directory = try IndexTestSupport.temporaryDirectory() + "/idx"

@@ -165,7 +165,14 @@ public final class IndexLock {
             return false
         }
         if mkdir(directory, 0o755) == 0 { return true }
-        if errno == EEXIST { return false }
+        if errno == EEXIST {
+            // What exists there and is not stat(2)'s: a link to nothing, which no build can write through.
+            if lstat(directory, &info) == 0 && (info.st_mode & S_IFMT) == S_IFLNK && stat(directory, &info) != 0 {
+                throw SpladeError(.cannotCreateOutput, "a link to a directory that does not exist", location: directory,
+                                  hint: "make the directory it names, or name another one")
+            }
+            return false
+        }
         throw SpladeError(.cannotCreateOutput, "cannot create the index directory: \(systemErrorMessage())", location: directory)
     }
 

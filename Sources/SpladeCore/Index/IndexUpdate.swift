@@ -113,7 +113,7 @@ public enum IndexUpdate {
         guard documents.count > 0 else { return .unchanged(snapshot) }
         let replaced = Set((0..<documents.count).map { ExactID(documents.idText($0)) })
         let generation = try GenerationBuilder(directory: directory, lock: lock)
-        var (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: replaced)
+        var (entries, deleted, keptBytes) = try keepSegments(of: snapshot, in: generation, deleting: replaced)
         let number = (manifest.segments.compactMap { Int($0.file.dropFirst(4).dropLast(4)) }.max() ?? 0) + 1
         let file = segmentName(number)
         let scale = ImpactScale(scale: manifest.scale)
@@ -128,7 +128,7 @@ public enum IndexUpdate {
         next.segments = entries
         let (path, notRemoved) = try generation.commit(IndexManifest(updating: next))
         return IndexUpdateSummary(generationPath: path, documents: next.documents, added: documents.count, deleted: deleted,
-                                  segments: entries.count, bytes: snapshot.fileBytes + written.bytes,
+                                  segments: entries.count, bytes: keptBytes + written.bytes,
                                   clampedWeights: written.clampedWeights, generationsNotRemoved: notRemoved)
     }
 
@@ -139,7 +139,7 @@ public enum IndexUpdate {
         throws(SpladeError) -> IndexUpdateSummary {
         let snapshot = try IndexSnapshot(directory: directory)
         let generation = try GenerationBuilder(directory: directory, lock: lock)
-        let (entries, deleted) = try keepSegments(of: snapshot, in: generation, deleting: ids)
+        let (entries, deleted, keptBytes) = try keepSegments(of: snapshot, in: generation, deleting: ids)
         // No live document named: the live generation stays (the staging one is dropped unswapped).
         guard deleted > 0 else { return .unchanged(snapshot) }
         let left = snapshot.manifest.documents - deleted
@@ -152,7 +152,7 @@ public enum IndexUpdate {
         next.segments = entries
         let (path, notRemoved) = try generation.commit(IndexManifest(updating: next))
         return IndexUpdateSummary(generationPath: path, documents: next.documents, added: 0, deleted: deleted,
-                                  segments: entries.count, bytes: snapshot.fileBytes, clampedWeights: 0,
+                                  segments: entries.count, bytes: keptBytes, clampedWeights: 0,
                                   generationsNotRemoved: notRemoved)
     }
 
@@ -188,13 +188,12 @@ public enum IndexUpdate {
 
     /// Links the snapshot's segments into the new generation, with new deletion lists where `ids`
     /// names live documents. Returns the manifest entries and how many documents were newly deleted.
-    private static func keepSegments(of snapshot: IndexSnapshot, in generation: GenerationBuilder,
-                                     deleting ids: Set<ExactID>) throws(SpladeError) -> ([IndexManifest.SegmentEntry], Int) {
+    private static func keepSegments(of snapshot: IndexSnapshot, in generation: GenerationBuilder, deleting ids: Set<ExactID>)
+        throws(SpladeError) -> (entries: [IndexManifest.SegmentEntry], deleted: Int, bytes: Int) {
         var entries: [IndexManifest.SegmentEntry] = []
-        var newlyDeleted = 0
+        var newlyDeleted = 0, bytes = 0
         for (i, segment) in snapshot.segments.enumerated() {
             var entry = snapshot.manifest.segments[i]
-            try generation.keep(entry.file)
             var deletions = snapshot.deletions[i] ?? Deletions(documents: segment.documents)
             let before = deletions.count
             if !ids.isEmpty {
@@ -202,19 +201,22 @@ public enum IndexUpdate {
                     deletions.insert(d)
                 }
             }
+            newlyDeleted += deletions.count - before
+            // A segment whose documents are all deleted is left out of the new generation, its files too.
+            guard deletions.count < segment.documents else { continue }
+            try generation.keep(entry.file)
+            bytes += segment.fileBytes
             if deletions.count != before {
                 let file = deletionsName(entry.file)
                 try generation.write(file, deletions.serialized())
                 entry.deletionsFile = file
                 entry.deleted = deletions.count
-                newlyDeleted += deletions.count - before
             } else if let file = entry.deletionsFile {
                 try generation.keep(file)
             }
-            // A segment whose documents are all deleted is dropped from the new generation.
-            if entry.deleted < entry.documents { entries.append(entry) }
+            entries.append(entry)
         }
-        return (entries, newlyDeleted)
+        return (entries, newlyDeleted, bytes)
     }
 }
 
