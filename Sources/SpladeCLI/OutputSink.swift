@@ -147,8 +147,8 @@ public final class OutputSink {
         }
     }
 
-    /// The path with links and `..` resolved, or nil.
-    private static func resolved(_ path: String) -> String? {
+    /// The path with links and `..` resolved, or nil (when it does not exist).
+    public static func resolved(_ path: String) -> String? {
         guard let pointer = realpath(path, nil) else { return nil }
         defer { free(pointer) }
         return String(cString: pointer)
@@ -211,10 +211,7 @@ public final class OutputSink {
     private static func linkTarget(_ path: String) -> String? {
         var link = stat()
         guard lstat(path, &link) == 0, (link.st_mode & S_IFMT) == S_IFLNK else { return nil }
-        if let resolved = realpath(path, nil) {
-            defer { free(resolved) }
-            return String(cString: resolved)
-        }
+        if let resolved = resolved(path) { return resolved }
         // A link to a file still to be made: its target, relative to the link's directory.
         var bytes = [UInt8](repeating: 0, count: Int(PATH_MAX))
         let count = readlink(path, &bytes, bytes.count)

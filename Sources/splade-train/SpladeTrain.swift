@@ -387,20 +387,14 @@ struct SpladeTrain: SpladeTool {
     /// The directory of a training-data file is no output directory either: the run's log (a .jsonl) and checkpoints
     /// would land among the data, and a later `train_data` naming that directory would read the log as training rows.
     static func refuseWritingBesideTrainingData(output: String, data: [String]) throws(SpladeError) {
-        guard let resolvedOutput = resolvedPath(output) else { return }
+        guard let resolvedOutput = OutputSink.resolved(output) else { return }
         for file in data {
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: file, isDirectory: &isDirectory), !isDirectory.boolValue,
-                  resolvedPath(URL(fileURLWithPath: file).deletingLastPathComponent().path) == resolvedOutput else { continue }
+                  OutputSink.resolved(URL(fileURLWithPath: file).deletingLastPathComponent().path) == resolvedOutput else { continue }
             throw SpladeError(.usage, "the output directory holds the training data \(file): the run's files would land among it",
                               location: output, hint: "write to another directory")
         }
-    }
-
-    private static func resolvedPath(_ path: String) -> String? {
-        guard let pointer = realpath(path, nil) else { return nil }
-        defer { free(pointer) }
-        return String(cString: pointer)
     }
 
     static func checkWritable(output: String, log: String?) throws(SpladeError) {
@@ -544,7 +538,7 @@ final class LogSink {
     /// Drops the lines of steps from `step` on, and any line cut short by a kill, rewriting the log file (the target
     /// of a link) atomically: a crash leaves the old log or the new one.
     static func cutBack(_ path: String, toStepsBefore step: Int) throws(SpladeError) {
-        let file = realpath(path, nil).map { resolved in defer { free(resolved) }; return String(cString: resolved) } ?? path
+        let file = OutputSink.resolved(path) ?? path
         guard let old = FileManager.default.contents(atPath: file) else { return }
         let lines = old.split(separator: 0x0A)
         let kept = lines.filter { line in
