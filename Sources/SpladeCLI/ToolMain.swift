@@ -44,9 +44,8 @@ public enum ToolMain {
     private static func installSignalHandlers(interruptible: Bool) {
         // A closed pipe shows up as EPIPE from write(2), which OutputSink turns into a quiet exit.
         signal(SIGPIPE, SIG_IGN)
-        // Blocked while the handlers are set, so that none is lost or meets a half-made state (a blocked signal stays
-        // pending, even while ignored); unblocked after, also when a parent started us with them blocked (the mask
-        // survives exec).
+        // Blocked while the handlers are set, so that none meets a half-made state (one that comes meanwhile stays
+        // pending); unblocked after, also when a parent started us with them blocked (the mask survives exec).
         var stops = sigset_t()
         sigemptyset(&stops)
         for sig in [SIGINT, SIGTERM, SIGHUP] { sigaddset(&stops, sig) }
@@ -64,9 +63,11 @@ public enum ToolMain {
         }
         // A signal ignored from the start stays ignored: nohup asks that for SIGHUP (a dropped ssh session), and a shell
         // for SIGINT of what a script starts in the background, so that Ctrl-C stops the script's foreground job only.
-        // (signal(2) returns the disposition it replaces.)
+        // (Read with sigaction(2), which changes nothing: setting SIG_IGN to look would discard a pending signal.)
         let handled = [SIGINT, SIGTERM, SIGHUP].filter { sig in
-            unsafeBitCast(signal(sig, SIG_IGN), to: Int.self) != unsafeBitCast(SIG_IGN, to: Int.self)
+            var current = sigaction()
+            return sigaction(sig, nil, &current) != 0
+                || unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self) != unsafeBitCast(SIG_IGN, to: Int.self)
         }
         for sig in handled {
             if interruptible {

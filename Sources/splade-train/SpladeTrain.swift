@@ -382,8 +382,6 @@ struct SpladeTrain: SpladeTool {
         return checkpoints
     }
 
-    /// What a run would fail to create at its end (an output directory under a file, a log in a missing directory):
-    /// checked before loading, so that --dry-run says it too.
     /// The directory of a training-data file is no output directory either: the run's log (a .jsonl) and checkpoints
     /// would land among the data, and a later `train_data` naming that directory would read the log as training rows.
     static func refuseWritingBesideTrainingData(output: String, data: [String]) throws(SpladeError) {
@@ -397,6 +395,8 @@ struct SpladeTrain: SpladeTool {
         }
     }
 
+    /// What a run would fail to create at its end (an output directory under a file, a log in a missing directory):
+    /// checked before loading, so that --dry-run says it too.
     static func checkWritable(output: String, log: String?) throws(SpladeError) {
         func refusal(_ what: String, _ reason: String, at path: String) -> SpladeError {
             SpladeError(.cannotCreateOutput, "cannot create \(what): \(reason)", location: path)

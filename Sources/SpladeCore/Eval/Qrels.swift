@@ -70,7 +70,7 @@ public struct Qrels: Sendable {
         var fields: [Range<Int>] = []
         while let line = try? reader.next() {
             FieldScanner.split(line.bytes, into: &fields)
-            guard fields.count == 4 else { continue }
+            guard fields.count == 4, !FieldScanner.isComment(line.bytes, fields: fields) else { continue }
             if FieldScanner.string(line.bytes[fields[0]]) == query && FieldScanner.string(line.bytes[fields[2]]) == document {
                 return "\(name):\(line.number)"
             }

@@ -296,7 +296,7 @@ public final class GenerationBuilder {
             } catch {
                 // CURRENT still names the previous generation: the new one goes back to staging, which is removed.
                 unlink(temporary)
-                rename(final, stagingPath)
+                if rename(final, stagingPath) != 0 { try? FileManager.default.removeItem(atPath: final) }
                 throw error
             }
             committed = true

@@ -26,8 +26,9 @@ public enum InterruptionCleanup {
     /// Makes the tables before a handler can run (a static is made on first use, which a signal handler must not be).
     public static func prepare() { _ = (files, directories, phase) }
 
-    /// Where the tool stands in publishing its result: 0 before, 1 while the renames that make an index
-    /// generation the live one run (an interruption then must not stop it half way), 2 once it is live.
+    /// Where the tool stands in publishing its result: 0 before, 1 while it makes an index generation the live one
+    /// (renames it into place, writes CURRENT.tmp and renames that onto CURRENT: an interruption then must not stop it
+    /// half way), 2 once it is live — for the rest of the process, as the tools publish once, as their last step.
     nonisolated(unsafe) private static var phase: Int32 = 0
 
     /// What the signal handler is to do now: stop (remove what is registered and exit), or let the tool go on —
