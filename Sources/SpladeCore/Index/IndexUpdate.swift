@@ -187,7 +187,8 @@ public enum IndexUpdate {
     }
 
     /// Links the snapshot's segments into the new generation, with new deletion lists where `ids`
-    /// names live documents. Returns the manifest entries and how many documents were newly deleted.
+    /// names live documents. Returns the manifest entries, how many documents were newly deleted and the
+    /// size of the segments kept.
     private static func keepSegments(of snapshot: IndexSnapshot, in generation: GenerationBuilder, deleting ids: Set<ExactID>)
         throws(SpladeError) -> (entries: [IndexManifest.SegmentEntry], deleted: Int, bytes: Int) {
         var entries: [IndexManifest.SegmentEntry] = []
