@@ -42,6 +42,13 @@ enum IndexTestSupport {
         _ = try IndexUpdate.build(batch(vectors, firstId: firstId), settings: settings, directory: path, lock: lock)
         return try IndexSnapshot(directory: path)
     }
+
+    /// A new index of `count` random documents "d0"… (vocabulary 50, blocks of 8), and the lock to update it under.
+    static func lockedIndex(count: Int, seed: UInt64) throws -> (directory: String, lock: IndexLock) {
+        let directory = try temporaryDirectory() + "/idx"
+        _ = try build(randomVectors(count: count, vocabulary: 50, terms: 1...5, seed: seed), vocabulary: 50, blockSize: 8, directory: directory)
+        return (directory, try IndexLock(directory: directory, wait: false))
+    }
 }
 
 @Suite struct IndexFormatTests {
@@ -151,12 +158,9 @@ enum IndexTestSupport {
     /// A generation whose CURRENT cannot be written (here a directory stands at CURRENT.tmp) is not left beside the
     /// live one: the index stays as it was, with nothing new in its directory.
     @Test func aFailedSwapOfCurrentLeavesTheIndexAsItWas() throws {
-        let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
-        let vectors = IndexTestSupport.randomVectors(count: 20, vocabulary: 50, terms: 1...5, seed: 6)
-        _ = try IndexTestSupport.build(vectors, vocabulary: 50, blockSize: 8, directory: directory)
+        let (directory, lock) = try IndexTestSupport.lockedIndex(count: 20, seed: 6)
         try FileManager.default.createDirectory(atPath: directory + "/CURRENT.tmp", withIntermediateDirectories: false)
         let before = try FileManager.default.contentsOfDirectory(atPath: directory).sorted()
-        let lock = try IndexLock(directory: directory, wait: false)
         #expect(throws: SpladeError.self) {
             _ = try IndexUpdate.delete(ids: ["d3"], directory: directory, lock: lock)
         }
@@ -167,10 +171,7 @@ enum IndexTestSupport {
     /// A segment whose documents are all deleted leaves the new generation whole: no file of it stays there, and the
     /// summary's size counts only what is kept.
     @Test func aWhollyDeletedSegmentLeavesNoFileBehind() throws {
-        let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
-        let vectors = IndexTestSupport.randomVectors(count: 20, vocabulary: 50, terms: 1...5, seed: 8)
-        _ = try IndexTestSupport.build(vectors, vocabulary: 50, blockSize: 8, directory: directory)
-        let lock = try IndexLock(directory: directory, wait: false)
+        let (directory, lock) = try IndexTestSupport.lockedIndex(count: 20, seed: 8)
         let more = IndexTestSupport.randomVectors(count: 5, vocabulary: 50, terms: 1...5, seed: 9)
         _ = try IndexUpdate.add(IndexTestSupport.batch(more, idPrefix: "n"), fingerprint: 42, directory: directory, lock: lock)
         let summary = try IndexUpdate.delete(ids: Set((0..<20).map { ExactID("d\($0)") }), directory: directory, lock: lock)
@@ -182,10 +183,7 @@ enum IndexTestSupport {
 
     /// --min-documents with --delete: a list that would leave fewer live documents changes nothing.
     @Test func aDeletionLeavingTooFewDocumentsIsRefused() throws {
-        let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
-        let vectors = IndexTestSupport.randomVectors(count: 10, vocabulary: 50, terms: 1...5, seed: 7)
-        _ = try IndexTestSupport.build(vectors, vocabulary: 50, blockSize: 8, directory: directory)
-        let lock = try IndexLock(directory: directory, wait: false)
+        let (directory, lock) = try IndexTestSupport.lockedIndex(count: 10, seed: 7)
         let all = Set((0..<10).map { ExactID("d\($0)") })
         let refused = #expect(throws: SpladeError.self) {
             _ = try IndexUpdate.delete(ids: all, minimumLive: 1, directory: directory, lock: lock)
