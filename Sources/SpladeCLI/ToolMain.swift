@@ -112,9 +112,21 @@ extension SpladeTool {
             let text = fullMessage(for: error)
             let prefix = "Error: "
             guard exitCode(for: error) == .validationFailure, text.hasPrefix(prefix) else { exit(withError: error) }
-            Diagnostics.write("\(configuration.commandName ?? "splade"): error: \(lowercasingFirstWord(text.dropFirst(prefix.count)))\n")
+            var lines = lowercasingFirstWord(text.dropFirst(prefix.count)).split(separator: "\n", omittingEmptySubsequences: false)
+            if let hint = negativeValueHint(for: lines[0]) { lines.insert(Substring(hint), at: 1) }
+            Diagnostics.write("\(configuration.commandName ?? "splade"): error: \(lines.joined(separator: "\n"))\n")
             Glibc.exit(ExitCode.validationFailure.rawValue)
         }
+    }
+
+    /// A value starting with '-' reads as an option to the parser, which then says the option has none
+    /// ("missing value for '--max-length <n>'" for `--max-length -5`): say how to give such a value.
+    private static func negativeValueHint(for message: Substring) -> String? {
+        guard let option = message.firstMatch(of: /^missing value for '(--[A-Za-z0-9-]+)/)?.output.1 else { return nil }
+        let arguments = CommandLine.arguments
+        guard let index = arguments.lastIndex(of: String(option)), index + 1 < arguments.count,
+              arguments[index + 1].wholeMatch(of: /-[0-9.].*/) != nil else { return nil }
+        return "hint: a value that starts with '-' goes after '=': \(option)=\(arguments[index + 1])"
     }
 
     /// Started with standard input, output or error closed (`2>&-`), the next file opened would take that

@@ -35,6 +35,16 @@ struct UsageErrorTests {
         #expect(run.status == 64 && run.stderr.contains("\(option) must be between 1 and "), "\(run.stderr)")
     }
 
+    /// A negative number after an option reads as an option to the parser: the error says how to give it.
+    @Test func aNegativeValueIsShownHowToBeGiven() throws {
+        let run = try Tools.run("splade-tokenize", ["--max-length", "-5"])
+        #expect(run.status == 64 && run.stderr.contains("""
+            splade-tokenize: error: missing value for '--max-length <n>'
+            hint: a value that starts with '-' goes after '=': --max-length=-5
+            """), "\(run.stderr)")
+        #expect(try !Tools.run("splade-tokenize", ["--max-length"]).stderr.contains("hint:"))
+    }
+
     /// The one-input tools keep only the last of several -i: refused rather than reading part of what was named.
     @Test(arguments: ["splade-tokenize", "splade-encode", "splade-search", "splade-filter"])
     func aRepeatedInputIsAUsageError(tool: String) throws {
