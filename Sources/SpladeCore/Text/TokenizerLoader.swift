@@ -39,9 +39,9 @@ extension Tokenizer {
             return try loadJapanese(directory: directory, config: config, configPath: configPath, dictionary: dictionary)
         case "BertTokenizer", "BertTokenizerFast":
             if let tokenizerJSON {
-                return try loadBert(tokenizerJSON: tokenizerJSON, path: tokenizerJSONPath, config: config)
+                return try loadBert(tokenizerJSON: tokenizerJSON, path: tokenizerJSONPath, config: config, configPath: configPath)
             }
-            return try loadBertFromVocab(directory: directory, config: config)
+            return try loadBertFromVocab(directory: directory, config: config, configPath: configPath)
         case nil:
             throw SpladeError(.missingInput, "no tokenizer_config.json or tokenizer.json: not a Hugging Face model directory",
                               location: directory)
@@ -155,7 +155,8 @@ extension Tokenizer {
                          maxInputCharsPerWord: 100, warnings: warnings)
     }
 
-    private static func loadBert(tokenizerJSON json: JSONValue, path: String, config: JSONValue) throws(SpladeError) -> Tokenizer {
+    private static func loadBert(tokenizerJSON json: JSONValue, path: String, config: JSONValue,
+                                 configPath: String) throws(SpladeError) -> Tokenizer {
         guard json["model"]?["type"]?.stringValue == "WordPiece" else {
             throw SpladeError(.badInput, "tokenizer.json model is \(json["model"]?["type"]?.stringValue ?? "missing"), "
                               + "expected WordPiece", location: path)
@@ -181,23 +182,22 @@ extension Tokenizer {
                 specials.append((content, id))
             }
         }
-        return try makeBert(vocabulary: vocabulary, specials: specials, config: config, path: path)
+        return try makeBert(vocabulary: vocabulary, specials: specials, config: config, configPath: configPath, path: path)
     }
 
-    private static func loadBertFromVocab(directory: String, config: JSONValue) throws(SpladeError) -> Tokenizer {
+    private static func loadBertFromVocab(directory: String, config: JSONValue, configPath: String) throws(SpladeError) -> Tokenizer {
         let vocabPath = directory + "/vocab.txt"
         let vocabulary = try Vocabulary.load(vocabTxt: vocabPath)
         let specials = try specialIds(configuredSpecialTokens(config), vocabulary: vocabulary, path: vocabPath)
-        return try makeBert(vocabulary: vocabulary, specials: specials, config: config, path: vocabPath)
+        return try makeBert(vocabulary: vocabulary, specials: specials, config: config, configPath: configPath, path: vocabPath)
     }
 
     /// As transformers' `BertTokenizer.__init__` makes it, whichever file the vocabulary came from: the normaliser from
     /// tokenizer_config.json (do_lower_case, default true; strip_accents; tokenize_chinese_chars, default true; control
     /// characters always cleaned), never from tokenizer.json's normalizer, and WordPiece's 100 characters a word.
-    private static func makeBert(vocabulary: Vocabulary, specials: [(String, Int32)], config: JSONValue,
+    /// `configPath` names tokenizer_config.json in messages about its settings, `path` the vocabulary's file.
+    private static func makeBert(vocabulary: Vocabulary, specials: [(String, Int32)], config: JSONValue, configPath: String,
                                  path: String) throws(SpladeError) -> Tokenizer {
-        // tokenizer.json or vocab.txt: tokenizer_config.json lies beside it.
-        let configPath = path.lastIndex(of: "/").map { String(path[...$0]) + "tokenizer_config.json" } ?? "tokenizer_config.json"
         let normalizer = BertNormalizer(cleanText: true,
                                         handleChineseChars: try flag(config, "tokenize_chinese_chars", null: .isRefused, in: configPath) ?? true,
                                         stripAccents: try flag(config, "strip_accents", null: .isUnset, in: configPath),
