@@ -137,10 +137,12 @@ public struct SpladeObjective: Sendable {
         var scores = [[Float]](repeating: [Float](repeating: 0, count: g), count: b)
         for i in 0..<b {
             for k in 0..<g {
+                // Summed in double and rounded once: a float sum in sequence over the vocabulary drifts
+                // by ~√V·ε, more than PyTorch's blocked float sum does.
                 let d = documents[i * g + k]
-                var sum: Float = 0
-                for j in 0..<v { sum += queries[i][j] * d[j] }
-                scores[i][k] = sum
+                var sum = 0.0
+                for j in 0..<v { sum += Double(queries[i][j]) * Double(d[j]) }
+                scores[i][k] = Float(sum)
             }
         }
         var rank: Float = 0
