@@ -41,6 +41,8 @@ enum LayerNorm {
     static func backward(_ dy: UnsafePointer<Float>, rows: Int, cols: Int, normalized: UnsafePointer<Float>,
                          inverseStd: UnsafePointer<Float>, weight: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
                          dWeight: UnsafeMutablePointer<Float>, dBias: UnsafeMutablePointer<Float>) {
+        // dγ and dβ sum over every token: in double, as a float sum in sequence drifts by ~√T·ε.
+        var weightSums = [Double](repeating: 0, count: cols), biasSums = [Double](repeating: 0, count: cols)
         for r in 0..<rows {
             let g = dy + r * cols, xhat = normalized + r * cols, out = dx + r * cols
             var meanG = 0.0, meanGX = 0.0
@@ -48,8 +50,8 @@ enum LayerNorm {
                 let gj = Double(g[j] * weight[j])
                 meanG += gj
                 meanGX += gj * Double(xhat[j])
-                dWeight[j] += g[j] * xhat[j]
-                dBias[j] += g[j]
+                weightSums[j] += Double(g[j]) * Double(xhat[j])
+                biasSums[j] += Double(g[j])
             }
             meanG /= Double(cols)
             meanGX /= Double(cols)
@@ -57,6 +59,10 @@ enum LayerNorm {
             for j in 0..<cols {
                 out[j] = Float(inverse * (Double(g[j] * weight[j]) - meanG - Double(xhat[j]) * meanGX))
             }
+        }
+        for j in 0..<cols {
+            dWeight[j] += Float(weightSums[j])
+            dBias[j] += Float(biasSums[j])
         }
     }
 }

@@ -28,9 +28,12 @@ enum Linear {
         }
         BLAS.gemm(transposeA: true, m: outputs, n: inputs, k: rows, a: dy, lda: outputs, b: x, ldb: inputs, beta: 1,
                   c: dWeight, ldc: inputs)
+        // Column sums in double: a float sum in sequence over thousands of tokens drifts by ~√T·ε.
+        var columnSums = [Double](repeating: 0, count: outputs)
         for r in 0..<rows {
             let row = dy + r * outputs
-            for j in 0..<outputs { dBias[j] += row[j] }
+            for j in 0..<outputs { columnSums[j] += Double(row[j]) }
         }
+        for j in 0..<outputs { dBias[j] += Float(columnSums[j]) }
     }
 }
