@@ -22,6 +22,17 @@ public enum ToolMain {
         }
     }
 
+    /// The tool's long option that `argument` (`--dryrun`, `--confg=x`), not one of them, is likely a typo of: the
+    /// nearest within two edits, one for a short name.
+    public static func option(nearestTo argument: String) -> String? {
+        let name = String(argument.prefix { $0 != "=" })
+        guard name.hasPrefix("--"), let known = knownLongOptions, !known.contains(name) else { return nil }
+        let tolerance = max(1, min(2, (name.count - 2) / 4))
+        return known.map { (option: $0, distance: name.editDistance(to: $0)) }
+            .filter { $0.distance <= tolerance }
+            .min { ($0.distance, $0.option) < ($1.distance, $1.option) }?.option
+    }
+
     /// The signal (SIGINT, SIGTERM or SIGHUP) received by a tool run with `interruptible`, or 0.
     nonisolated(unsafe) public static var interruption: Int32 = 0
     /// What a second SIGINT/SIGTERM/SIGHUP says before ending an interruptible tool (allocated once, never freed).
@@ -113,7 +124,7 @@ extension SpladeTool {
             let prefix = "Error: "
             guard exitCode(for: error) == .validationFailure, text.hasPrefix(prefix) else { exit(withError: error) }
             var lines = lowercasingFirstWord(text.dropFirst(prefix.count)).split(separator: "\n", omittingEmptySubsequences: false)
-            if let hint = negativeValueHint(for: lines[0]) { lines.insert(Substring(hint), at: 1) }
+            if let hint = negativeValueHint(for: lines[0]) ?? misspeltOptionHint(for: lines[0]) { lines.insert(Substring(hint), at: 1) }
             Diagnostics.write("\(configuration.commandName ?? "splade"): error: \(lines.joined(separator: "\n"))\n")
             Glibc.exit(ExitCode.validationFailure.rawValue)
         }
@@ -127,6 +138,15 @@ extension SpladeTool {
         guard let index = arguments.lastIndex(of: String(option)), index + 1 < arguments.count,
               arguments[index + 1].wholeMatch(of: /-[0-9.].*/) != nil else { return nil }
         return "hint: a value that starts with '-' goes after '=': \(option)=\(arguments[index + 1])"
+    }
+
+    /// A tool that takes other arguments as they come (splade-train's overrides) reads a misspelt required option as
+    /// one of them, and the parser says the option is missing: name the argument it likely was.
+    private static func misspeltOptionHint(for message: Substring) -> String? {
+        guard let option = message.firstMatch(of: /^missing expected argument '(--[A-Za-z0-9-]+)/)?.output.1 else { return nil }
+        guard let typed = CommandLine.arguments.dropFirst().prefix(while: { $0 != "--" })
+            .first(where: { ToolMain.option(nearestTo: $0) == String(option) }) else { return nil }
+        return "hint: did you mean \(option)? '\(typed.prefix { $0 != "=" })' is not an option of this tool"
     }
 
     /// Started with standard input, output or error closed (`2>&-`), the next file opened would take that

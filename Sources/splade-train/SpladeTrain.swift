@@ -97,6 +97,13 @@ struct SpladeTrain: SpladeTool {
 
     func validate() throws {
         try StreamOptions.validateCount(threads, option: "--threads", limit: StreamOptions.maxThreads)
+        // Unknown --names are taken as overrides: one that is no configuration key but near an option is a misspelt option.
+        for argument in overrides where argument.hasPrefix("--") {
+            let key = String(argument.dropFirst(2).prefix { $0 != "=" }).replacingOccurrences(of: "-", with: "_")
+            if !TrainingConfig.isConfigurationKey(key), let option = ToolMain.option(nearestTo: argument) {
+                throw ValidationError("unknown option '\(argument.prefix { $0 != "=" })'. Did you mean '\(option)'?")
+            }
+        }
         guard overrides.count % 2 == 0, stride(from: 0, to: overrides.count, by: 2).allSatisfy({ overrides[$0].hasPrefix("--") }) else {
             throw ValidationError("overrides come as --KEY VALUE pairs, e.g. --learning_rate 1e-5")
         }

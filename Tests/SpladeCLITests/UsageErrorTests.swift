@@ -61,6 +61,23 @@ struct UsageErrorTests {
         #expect(run.status == 64 && run.stderr.contains("unknown option '\(arguments[0])'. Did you mean '\(meant)'?"), "\(run.stderr)")
     }
 
+    /// splade-train takes unknown --names as configuration overrides: one near its own options and no configuration
+    /// key is named as a misspelt option (`--dryrun` would otherwise train), and a misspelt --config gets a hint.
+    @Test func spladeTrainNamesAMisspeltOptionAmongItsOverrides() throws {
+        for (arguments, meant) in [(["--dryrun"], "--dry-run"), (["--outptu-dir", "runs"], "--output-dir"), (["--dry-rn", "1"], "--dry-run")] {
+            let run = try Tools.run("splade-train", ["--config", "train.yaml"] + arguments)
+            #expect(run.status == 64 && run.stderr.contains("unknown option '\(arguments[0])'. Did you mean '\(meant)'?"), "\(run.stderr)")
+        }
+        let missing = try Tools.run("splade-train", ["--confg=train.yaml"])
+        #expect(missing.status == 64 && missing.stderr.contains("""
+            splade-train: error: missing expected argument '--config <file>'
+            hint: did you mean --config? '--confg' is not an option of this tool
+            """), "\(missing.stderr)")
+        // A configuration key near an option (output_dir, --output-dir) is an override as ever.
+        let key = try Tools.run("splade-train", ["--config", "missing.yaml", "--output_dir", "runs"])
+        #expect(key.status == 66 && !key.stderr.contains("Did you mean"), "\(key.stderr)")
+    }
+
     /// splade-index: -i that --check or --export --index would not read, and standard input named twice.
     @Test func inputsSpladeIndexWouldNotReadAreUsageErrors() throws {
         for arguments in [["-i", "-", "-i", "-", "-o", "idx"], ["--check", "idx", "-i", "a.vec"],

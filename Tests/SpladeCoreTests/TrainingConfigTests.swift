@@ -191,7 +191,7 @@ import Testing
         #expect(TrainingConfig.suggestion(for: "sed") == "seed")
         #expect(TrainingConfig.suggestion(for: "max_step") == "max_steps")
         #expect(TrainingConfig.suggestion(for: "frobnicate") == nil)
-        #expect(TrainingConfig.editDistance("kitten", "sitting") == 3 && TrainingConfig.editDistance("", "ab") == 2)
+        #expect("kitten".editDistance(to: "sitting") == 3 && "".editDistance(to: "ab") == 2)
     }
 
     /// Keys a config leaves out train as the reference trainer's defaults (its SpladeTrainingArguments).

@@ -200,27 +200,19 @@ public struct TrainingConfig: Sendable {
         return (config, warnings)
     }
 
+    /// Whether a configuration may hold `key`: one this trainer reads, a precision switch, or one of the reference's
+    /// runtime-only keys.
+    public static func isConfigurationKey(_ key: String) -> Bool {
+        knownKeys.contains(key) || precisionKeys.contains(key) || runtimeOnlyKeys.contains(key)
+    }
+
     /// The key this trainer implements that `key` is likely a typo of: the nearest by edit distance, if near enough.
     static func suggestion(for key: String) -> String? {
         // One edit in a short key, two in a longer one: a wider net catches unrelated keys.
         let tolerance = max(1, min(2, key.count / 4))
-        return knownKeys.union(precisionKeys).map { (key: $0, distance: editDistance(key, $0)) }
+        return knownKeys.union(precisionKeys).map { (key: $0, distance: key.editDistance(to: $0)) }
             .filter { $0.distance <= tolerance }
             .min { ($0.distance, $0.key) < ($1.distance, $1.key) }?.key
-    }
-
-    /// Levenshtein distance: the fewest insertions, deletions and substitutions turning `a` into `b`.
-    static func editDistance(_ a: String, _ b: String) -> Int {
-        let a = Array(a.unicodeScalars), b = Array(b.unicodeScalars)
-        var previous = Array(0...b.count)
-        for i in a.indices {
-            var current = [i + 1]
-            for j in b.indices {
-                current.append(min(previous[j + 1] + 1, current[j] + 1, previous[j] + (a[i] == b[j] ? 0 : 1)))
-            }
-            previous = current
-        }
-        return previous[b.count]
     }
 
     /// `training_losses`: a name, a list of names, or a map name → {weight, loss_kwargs}.
@@ -258,7 +250,7 @@ public struct TrainingConfig: Sendable {
                     continue
                 }
                 let names = known + fixed.map(\.key)
-                let close = names.first { TrainingConfig.editDistance(key, $0) <= 2 }
+                let close = names.first { key.editDistance(to: $0) <= 2 }
                 throw error("training_losses: \(what) has no setting \"\(key)\"" + (close.map { " (did you mean \($0)?)" } ?? "")
                             + "; it takes " + (names.isEmpty ? "none" : names.joined(separator: ", ")), at: path + "." + key)
             }
