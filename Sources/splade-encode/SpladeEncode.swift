@@ -161,6 +161,7 @@ struct SpladeEncode: SpladeTool {
             line += model.usesHostCores ? ", " : " (alongside the GPU), "
             if let cpu = model as? BertMaskedLM {
                 line += String(format: "encoder %.3f s, SPLADE head %.3f s", cpu.encoderSeconds, cpu.headSeconds)
+                    + " (OpenBLAS \(BLAS.kernelName) kernels)"
             } else {
                 line += String(format: "model on the GPU %.3f s", encoding)
             }

@@ -39,6 +39,14 @@ struct EncodeCLITests {
         }
     }
 
+    /// --timings names the OpenBLAS kernels, which OPENBLAS_CORETYPE chooses (sgemm runs about twice as fast on
+    /// AVX-512 ones as on AVX2 ones where the processor has both).
+    @Test func timingsNameTheOpenBLASKernels() throws {
+        let run = try Tools.run("splade-encode", ["--model", model, "--lines", "--timings"], stdin: "東京都に住んでいます。\n",
+                                environment: ["OPENBLAS_CORETYPE": "Sandybridge"])
+        #expect(run.status == 0 && run.stderr.contains("(OpenBLAS Sandybridge kernels)"), "\(run.stderr)")
+    }
+
     @Test func pretokenizedInputLinesAndPruning() throws {
         let direct = try Tools.shell("head -5 '\(texts)' | splade-encode --model '\(model)'")
         let piped = try Tools.shell("head -5 '\(texts)' | splade-tokenize --model '\(model)' | splade-encode --model '\(model)'")

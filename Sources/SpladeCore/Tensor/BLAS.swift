@@ -18,6 +18,12 @@ public enum BLAS {
         set { openblas_set_num_threads(Int32(newValue)) }
     }
 
+    /// The kernels OpenBLAS chose for this processor ("Haswell", "SkylakeX", …; OPENBLAS_CORETYPE overrides it),
+    /// as `--timings` reports: a sgemm's speed differs about twofold between the AVX2 and AVX-512 ones.
+    public static var kernelName: String {
+        openblas_get_corename().map { String(cString: $0) } ?? "unknown"
+    }
+
     /// Runs `body` with OpenBLAS single-threaded, for code that calls it from several threads at once.
     static func singleThreaded<R>(_ body: () -> R) -> R {
         let saved = threads
