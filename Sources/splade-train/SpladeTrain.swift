@@ -171,6 +171,7 @@ struct SpladeTrain: SpladeTool {
                               + "\(tokenizer.vocabulary.count)", location: training.modelPath)
         }
         BLAS.threads = threads
+        FreedMemory.keepForReuse()
         let weights = try BertWeights.load(directory: training.modelPath, config: modelConfig)
         let passedOver = TrainingData.filesPassedOver(in: training.trainData)
         if !passedOver.isEmpty {
