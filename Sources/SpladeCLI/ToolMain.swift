@@ -22,15 +22,11 @@ public enum ToolMain {
         }
     }
 
-    /// The tool's long option that `argument` (`--dryrun`, `--confg=x`), not one of them, is likely a typo of: the
-    /// nearest within two edits, one for a short name.
+    /// The tool's long option that `argument` (`--dryrun`, `--confg=x`), not one of them, is likely a typo of.
     public static func option(nearestTo argument: String) -> String? {
         let name = String(argument.prefix { $0 != "=" })
         guard name.hasPrefix("--"), let known = knownLongOptions, !known.contains(name) else { return nil }
-        let tolerance = max(1, min(2, (name.count - 2) / 4))
-        return known.map { (option: $0, distance: name.editDistance(to: $0)) }
-            .filter { $0.distance <= tolerance }
-            .min { ($0.distance, $0.option) < ($1.distance, $1.option) }?.option
+        return known.map { String($0.dropFirst(2)) }.nearest(to: String(name.dropFirst(2))).map { "--" + $0 }
     }
 
     /// The signal (SIGINT, SIGTERM or SIGHUP) received by a tool run with `interruptible`, or 0.

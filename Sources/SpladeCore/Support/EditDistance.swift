@@ -14,3 +14,14 @@ extension String {
         return previous[b.count]
     }
 }
+
+extension Sequence<String> {
+    /// The candidate `name` is likely a typo of: the nearest by edit distance, within one edit of a name shorter than 8
+    /// characters and two of a longer one (a wider net catches unrelated names); of equally near ones the first in order.
+    public func nearest(to name: String) -> String? {
+        let tolerance = Swift.max(1, Swift.min(2, name.count / 4))
+        return map { (candidate: $0, distance: name.editDistance(to: $0)) }
+            .filter { $0.distance <= tolerance }
+            .min { ($0.distance, $0.candidate) < ($1.distance, $1.candidate) }?.candidate
+    }
+}

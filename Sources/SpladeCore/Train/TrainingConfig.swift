@@ -208,11 +208,7 @@ public struct TrainingConfig: Sendable {
 
     /// The key this trainer implements that `key` is likely a typo of: the nearest by edit distance, if near enough.
     static func suggestion(for key: String) -> String? {
-        // One edit in a short key, two in a longer one: a wider net catches unrelated keys.
-        let tolerance = max(1, min(2, key.count / 4))
-        return knownKeys.union(precisionKeys).map { (key: $0, distance: key.editDistance(to: $0)) }
-            .filter { $0.distance <= tolerance }
-            .min { ($0.distance, $0.key) < ($1.distance, $1.key) }?.key
+        knownKeys.union(precisionKeys).nearest(to: key)
     }
 
     /// `training_losses`: a name, a list of names, or a map name → {weight, loss_kwargs}.
