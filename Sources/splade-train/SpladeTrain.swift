@@ -25,8 +25,8 @@ struct SpladeTrain: SpladeTool {
             which on a GPU set the default --precision; the CPU trains in float32); keys it does not implement are \
             listed in a warning. Keys left out take the reference's defaults, among them regularizer_doc flops, \
             regularizer_query L1, sparsity_weight_doc/query 5e-3 and sparsity_warmup_steps_doc/query 0.1. Any key \
-            can be overridden after the options: --learning_rate 1e-5 --max_steps 100. Relative paths resolve \
-            against the working directory.
+            can be overridden after the options: --learning_rate 1e-5 --max_steps 100 (a checkpoint records them: \
+            --resume continues with them unless given again). Relative paths resolve against the working directory.
 
             Training data: JSON Lines rows with a query (query|qry|question|q), positives (pos|positive|positives) \
             and negatives (neg|negative|negatives), texts or lists, with aligned teacher scores \
@@ -49,7 +49,7 @@ struct SpladeTrain: SpladeTool {
             EXAMPLES
               splade-train --config train.yaml
               splade-train --config train.yaml --output-dir runs/v1 --max_steps 1000
-              splade-train --config train.yaml --resume
+              splade-train --config train.yaml --output-dir runs/v1 --resume
               splade-train --config train.yaml --dry-run --resume
               splade-train --config train.yaml --device cuda --precision bf16
               tail -f runs/v1/training_log.jsonl | jq -c '{step, loss, lr}'
@@ -65,7 +65,7 @@ struct SpladeTrain: SpladeTool {
             completion: .directory)
     var outputDir: String?
 
-    @Flag(help: "Continue from the latest checkpoint-N in the output directory (without one, start at step 0).")
+    @Flag(help: "Continue from the latest checkpoint-N in the output directory (without one, start at step 0), with the overrides and --sparsity-warmup-in-optimizer-steps of the run that wrote it, unless given again.")
     var resume = false
 
     @Option(help: ArgumentHelp("The JSON Lines log; '-' is standard output (default: OUTPUT_DIR/training_log.jsonl).", valueName: "file"))
@@ -115,29 +115,68 @@ struct SpladeTrain: SpladeTool {
         }
     }
 
-    private func train() throws {
-        var (settings, keySources) = try Self.readYAML(config)
-        for i in stride(from: 0, to: overrides.count, by: 2) {
-            let key = String(overrides[i].dropFirst(2)).replacingOccurrences(of: "-", with: "_")
-            settings = settings.setting(key, to: Self.scalar(overrides[i + 1]))
-            keySources[key] = .commandLine("\(overrides[i]) \(overrides[i + 1])")
+    /// An override and where it came from: this command line, or a checkpoint's record of the run it continues.
+    private struct AppliedOverride {
+        var override: ConfigOverride
+        var source: ConfigKeySource
+    }
+
+    /// Keys that say how this invocation treats the output directory, never carried from the run it resumes.
+    static let keysOfTheResumingRun: Set<String> = ["output_dir", "resume_from_checkpoint", "overwrite_output_dir"]
+
+    /// The configuration file with `overrides` applied (each the source of its key) and --output-dir, parsed.
+    private func configuration(_ file: (JSONValue, keySources: [String: ConfigKeySource]), applying overrides: [AppliedOverride])
+        throws(SpladeError) -> (TrainingConfig, keySources: [String: ConfigKeySource], warnings: [String]) {
+        var (settings, keySources) = file
+        for applied in overrides {
+            settings = settings.setting(applied.override.key, to: Self.scalar(applied.override.value))
+            keySources[applied.override.key] = applied.source
         }
         var (training, warnings) = try TrainingConfig.parse(settings, source: config, keySources: keySources)
-        warnings.forEach(Diagnostics.warning)
-        let precisionKey = training.precision == .bf16 ? "bf16" : "tf32"
-        let (device, precision) = try deviceOptions.resolve(configured: training.precision,
-                                                            source: keySources[precisionKey]?.description ?? config)
-        training.warmupInOptimizerSteps = sparsityWarmupInOptimizerSteps
         if let outputDir { training.outputDirectory = outputDir }
         guard !training.outputDirectory.isEmpty else {
             throw SpladeError(.usage, "no output directory: set output_dir in \(config) or pass --output-dir")
         }
+        return (training, keySources, warnings)
+    }
+
+    private func train() throws {
+        let file = try Self.readYAML(config)
+        var applied = stride(from: 0, to: overrides.count, by: 2).map { i in
+            AppliedOverride(override: ConfigOverride(key: String(overrides[i].dropFirst(2)).replacingOccurrences(of: "-", with: "_"),
+                                                     value: overrides[i + 1]),
+                            source: .commandLine("\(overrides[i]) \(overrides[i + 1])"))
+        }
+        var (training, keySources, warnings) = try configuration(file, applying: applied)
         let output = training.outputDirectory
+        let resume = resume || training.resumeFromCheckpoint
+        var warmupInOptimizerSteps = sparsityWarmupInOptimizerSteps
+        // A resumed run continues the run it interrupted: the command-line settings its checkpoint records come along,
+        // unless given again, so that `--resume` without that run's `--max_steps 1000` does not end it at the file's steps.
+        if resume, let latest = Checkpoint.list(in: output).last, let recorded = Checkpoint.recordedSettings(latest.path) {
+            let carried = recorded.overrides.filter { old in
+                !Self.keysOfTheResumingRun.contains(old.key) && !applied.contains { $0.override.key == old.key }
+            }
+            let carriesFlag = recorded.warmupInOptimizerSteps && !warmupInOptimizerSteps
+            if !carried.isEmpty || carriesFlag {
+                applied += carried.map { AppliedOverride(override: $0, source: .commandLine("\($0.typed) (from \(latest.path))")) }
+                (training, keySources, warnings) = try configuration(file, applying: applied)
+                warmupInOptimizerSteps = warmupInOptimizerSteps || carriesFlag
+                let typed = carried.map(\.typed) + (carriesFlag ? ["--sparsity-warmup-in-optimizer-steps"] : [])
+                Diagnostics.note("continuing with what the run that wrote \(latest.path) was given on the command line: "
+                                 + typed.joined(separator: " "))
+            }
+        }
+        warnings.forEach(Diagnostics.warning)
+        training.warmupInOptimizerSteps = warmupInOptimizerSteps
+        training.commandLineOverrides = applied.map(\.override)
+        let precisionKey = training.precision == .bf16 ? "bf16" : "tf32"
+        let (device, precision) = try deviceOptions.resolve(configured: training.precision,
+                                                            source: keySources[precisionKey]?.description ?? config)
         // The run's files must not land among what it reads: the model's files replaced, a log read as training data.
         try OutputSink.refuseReplacingAnInput(output, inputs: [config] + training.trainData,
                                               inputDirectories: [training.modelPath] + training.trainData)
         try Self.refuseWritingBesideTrainingData(output: output, data: training.trainData)
-        let resume = resume || training.resumeFromCheckpoint
         // Said at once, and again once the directory is locked (another run may have finished into it meanwhile); a run
         // still writing into it is said first, as what its checkpoints mean.
         try Self.refuseIfAnotherRunWrites(output)
@@ -226,6 +265,11 @@ struct SpladeTrain: SpladeTool {
                                     + "where this run ends each epoch with a step of the micro-batches left over: "
                                     + "\(trainer.plan.optimizerStepsPerEpoch)); from step \(trainer.step) on, the micro-batches and the "
                                     + "learning-rate schedule are this run's")
+            }
+            if trainer.step > trainer.totalSteps {
+                // A plan cut short (the file's steps, an override left out): the final model is the checkpoint's weights.
+                Diagnostics.warning("\(latest.path) is past the end of this run's \(trainer.totalSteps) steps: nothing is trained, "
+                                    + "the final model is its weights", hint: "to train on, give the run more steps (max_steps or num_train_epochs)")
             }
             Diagnostics.note("\(dryRun ? "would resume" : "resuming") from \(latest.path) at step \(trainer.step) of \(trainer.totalSteps)")
         } else if resume {

@@ -131,6 +131,38 @@ struct TrainCLITests {
         #expect(longer.stderr.contains("at step 2 of 3"), "\(longer.stderr)")
     }
 
+    /// A checkpoint records the run's command-line overrides and flag: `--resume` alone continues that run, not the file's.
+    /// A checkpoint past the end of a shorter plan is the final model, said.
+    @Test func resumingCarriesTheOverridesOfTheRunItContinues() throws {
+        let straight = try scratch(), resumed = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: straight); try? FileManager.default.removeItem(atPath: resumed) }
+        let settings = "--max_steps 5 --learning_rate 2e-4 --save_steps 1 --sparsity-warmup-in-optimizer-steps"
+        #expect(try train("--output-dir '\(straight)' \(settings)", in: straight).status == 0)
+        #expect(try train("--output-dir '\(resumed)' \(settings)", in: resumed).status == 0)
+        for name in try FileManager.default.contentsOfDirectory(atPath: resumed) where name != "checkpoint-1" {
+            try FileManager.default.removeItem(atPath: resumed + "/" + name)
+        }
+        let state = try String(contentsOfFile: resumed + "/checkpoint-1/trainer_state.json", encoding: .utf8)
+        #expect(state.contains("\"command_line_overrides\":{\"max_steps\":\"5\",\"learning_rate\":\"2e-4\",\"save_steps\":\"1\"}")
+                && state.contains("\"sparsity_warmup_in_optimizer_steps\":true"), "\(state)")
+        let again = try train("--output-dir '\(resumed)' --resume", in: resumed)
+        #expect(again.status == 0, "\(again.stderr)")
+        #expect(again.stderr.contains("was given on the command line: --max_steps 5 --learning_rate 2e-4 --save_steps 1 "
+                                      + "--sparsity-warmup-in-optimizer-steps") && again.stderr.contains("at step 1 of 5"),
+                "\(again.stderr)")
+        #expect(!again.stderr.contains("was written by a run of"), "\(again.stderr)")
+        let a = try Self.tensors(straight + "/model.safetensors"), b = try Self.tensors(resumed + "/model.safetensors")
+        for (name, values) in a {
+            let error = zip(values, b[name]!).map { abs($0 - $1) }.max()!
+            #expect(error <= 1e-6, "\(name): \(error)")
+        }
+        // An override given again wins: here a plan that checkpoint-5 is already past.
+        let shorter = try train("--output-dir '\(resumed)' --resume --max_steps 4", in: resumed)
+        #expect(shorter.status == 0 && shorter.stderr.contains("checkpoint-5 is past the end of this run's 4 steps"),
+                "\(shorter.stderr)")
+        #expect(try Self.tensors(resumed + "/model.safetensors") == Self.tensors(resumed + "/checkpoint-5/model.safetensors"))
+    }
+
     /// A checkpoint that records no plan (written before splade-train recorded one) resumes quietly where its epochs split
     /// evenly into steps, and with a warning where they do not: that run took micro-batches in one stream across epochs.
     @Test func resumingACheckpointWithoutAPlanIsSaidWhereEpochsDoNotSplitEvenly() throws {

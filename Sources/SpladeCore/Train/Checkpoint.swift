@@ -12,6 +12,45 @@ public enum Checkpoint {
         public var adamSteps: Int
         /// The run's plan, to compare on resuming (nil in checkpoints that do not record it).
         public var plan: TrainingPlan?
+        /// What the run was given on the command line besides its configuration file.
+        public var settings = RunSettings()
+    }
+
+    /// The command-line settings that shape a run besides its configuration file. A checkpoint records them, so that
+    /// `--resume` continues the run it interrupted (`--max_steps 1000` included) where the resuming command repeats
+    /// only the configuration and the output directory.
+    public struct RunSettings: Sendable, Equatable {
+        public var overrides: [ConfigOverride] = []
+        public var warmupInOptimizerSteps = false
+        public init(overrides: [ConfigOverride] = [], warmupInOptimizerSteps: Bool = false) {
+            self.overrides = overrides
+            self.warmupInOptimizerSteps = warmupInOptimizerSteps
+        }
+
+        /// The trainer_state.json members that hold them (none for a run given nothing on the command line).
+        var members: [(key: String, value: JSONValue)] {
+            var members: [(key: String, value: JSONValue)] = []
+            if !overrides.isEmpty {
+                members.append(("command_line_overrides", .object(overrides.map { ($0.key, .string($0.value)) })))
+            }
+            if warmupInOptimizerSteps { members.append(("sparsity_warmup_in_optimizer_steps", .bool(true))) }
+            return members
+        }
+
+        init(_ state: JSONValue) {
+            if case .object(let recorded)? = state["command_line_overrides"] {
+                overrides = recorded.compactMap { member in member.value.stringValue.map { ConfigOverride(key: member.key, value: $0) } }
+            }
+            if case .bool(let flag)? = state["sparsity_warmup_in_optimizer_steps"] { warmupInOptimizerSteps = flag }
+        }
+    }
+
+    /// The command-line settings recorded in a checkpoint's trainer_state.json; nil when it cannot be read (loading the
+    /// checkpoint says why).
+    public static func recordedSettings(_ directory: String) -> RunSettings? {
+        guard let data = FileManager.default.contents(atPath: directory + "/trainer_state.json"),
+              let json = try? JSON.parse(data) else { return nil }
+        return RunSettings(json)
     }
 
     /// Writes the model (and, with `optimizer`, the resumable state) as `directory`, replacing it; errors speak of
@@ -37,11 +76,12 @@ public enum Checkpoint {
                 for (name, tensor) in optimizer.firstMoments.namedTensors(config: config) { moments["m." + name] = tensor }
                 for (name, tensor) in optimizer.secondMoments.namedTensors(config: config) { moments["v." + name] = tensor }
                 try Data(Safetensors.encode(moments)).write(to: URL(fileURLWithPath: temporary + "/optimizer.safetensors"))
-                let planMembers = state.plan.map { plan in
-                    zip(TrainingPlan.keys, plan.values).map { ", \"\($0)\": \($1)" }.joined()
-                } ?? ""
-                let stateJSON = "{\"global_step\": \(state.globalStep), \"adam_steps\": \(state.adamSteps)\(planMembers)}\n"
-                try Data(stateJSON.utf8).write(to: URL(fileURLWithPath: temporary + "/trainer_state.json"))
+                var members: [(key: String, value: JSONValue)] = [("global_step", .number("\(state.globalStep)")),
+                                                                   ("adam_steps", .number("\(state.adamSteps)"))]
+                if let plan = state.plan { members += zip(TrainingPlan.keys, plan.values).map { ($0, .number("\($1)")) } }
+                var stateJSON = JSONWriter()
+                stateJSON.appendValue(.object(members + state.settings.members))
+                try Data(stateJSON.bytes + [0x0A]).write(to: URL(fileURLWithPath: temporary + "/trainer_state.json"))
             }
             if fm.fileExists(atPath: directory) {
                 // Move the old one aside first: a crash between the two renames leaves both, never neither.
@@ -134,7 +174,7 @@ public enum Checkpoint {
             throw SpladeError(.badInput, "trainer_state.json: a plan without rows or steps (\(plan.values))", location: directory)
         }
         let optimizer = AdamW(settings, steps: adam, firstMoments: firstMoments, secondMoments: secondMoments)
-        return (loaded, optimizer, State(globalStep: step, adamSteps: adam, plan: plan))
+        return (loaded, optimizer, State(globalStep: step, adamSteps: adam, plan: plan, settings: RunSettings(json)))
     }
 }
 

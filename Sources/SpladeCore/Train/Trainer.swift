@@ -245,7 +245,9 @@ extension Trainer {
         let (weights, optimizer) = try engine.snapshot()
         try Checkpoint.write(to: outputDirectory + "/checkpoint-\(step)", weights: weights, config: modelConfig,
                              modelConfigJSON: modelConfigJSON, sourceModel: config.modelPath, optimizer: optimizer,
-                             state: Checkpoint.State(globalStep: step, adamSteps: optimizer.steps, plan: plan))
+                             state: Checkpoint.State(globalStep: step, adamSteps: optimizer.steps, plan: plan,
+                                                     settings: Checkpoint.RunSettings(overrides: config.commandLineOverrides,
+                                                                                      warmupInOptimizerSteps: config.warmupInOptimizerSteps)))
         if let limit = config.saveTotalLimit {
             for old in Checkpoint.list(in: outputDirectory).dropLast(limit) {
                 try? FileManager.default.removeItem(atPath: old.path)

@@ -56,6 +56,9 @@ public struct TrainingConfig: Sendable {
     public var precision: GPUPrecision?
     /// Count fractional sparsity warm-ups in optimizer steps instead of the reference's micro-batches.
     public var warmupInOptimizerSteps = false
+    /// The overrides the run was given on the command line: its checkpoints record them, so that a resumed run
+    /// continues with them (see `Checkpoint.RunSettings`).
+    public var commandLineOverrides: [ConfigOverride] = []
 
     /// Keys this trainer reads. Anything else is reported, never silently taken as honoured.
     static let knownKeys: Set<String> = [
@@ -359,6 +362,19 @@ public enum StepInterval: Sendable, Equatable {
         guard case .steps(let n) = self else { return nil }
         return n < 1 ? max(1, Int((n * Double(total)).rounded(.up))) : Int(n)
     }
+}
+
+/// A configuration key set on the command line (`--learning_rate 1e-5`): the key with underscores, the value as typed.
+public struct ConfigOverride: Sendable, Equatable {
+    public var key: String
+    public var value: String
+    public init(key: String, value: String) {
+        self.key = key
+        self.value = value
+    }
+
+    /// As it would be typed again.
+    public var typed: String { "--\(key) \(value)" }
 }
 
 /// Where a configuration key was set, so that a message about its value points there.
