@@ -78,6 +78,14 @@ struct FilterLoop {
             progress.update(items: summary.read, bytes: reader.bytesConsumed)
         }
         progress.finish()
+        if case .scoredRows(let filter) = source, summary.read > summary.invalid,
+           summary.dropped[.unscored] == summary.read - summary.invalid {
+            // Every row dropped for want of scores: an empty training file would pass for a result.
+            let names = filter.rerankers.joined(separator: ", ")
+            throw SpladeError(.badInput, "no row has a candidate column scored by \(names)", location: reader.name,
+                              hint: "scores are lists score.RERANKER.COLUMN aligned with the column's candidates "
+                                  + "(score.\(filter.rerankers[0]).pos_ids …)")
+        }
         if upsampling.factor > 1 {
             for index in upsampling.order(count: held.count) { try output.write(held[index]) }
         }
@@ -97,7 +105,9 @@ struct FilterSummary {
     func report(mining: Bool, augFactor: Int, minNegatives: Int) {
         var line = "\(read) \(mining ? "queries" : "rows") read, \(kept) kept"
         if augFactor > 1 { line += " (\(kept * augFactor) rows written with --aug-factor \(augFactor))" }
-        line += "; dropped: \(dropped[.noPositive] ?? 0) without a positive, "
+        line += "; dropped: "
+        if let unscored = dropped[.unscored] { line += "\(unscored) without the rerankers' scores, " }
+        line += "\(dropped[.noPositive] ?? 0) without a positive, "
             + "\(dropped[.tooFewNegatives] ?? 0) with fewer than \(minNegatives) negatives, \(invalid) invalid"
         Diagnostics.note(line)
         var details = "candidates: positives kept \(candidates.positives), negatives kept \(candidates.negatives), "

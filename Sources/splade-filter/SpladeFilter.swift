@@ -27,6 +27,8 @@ struct SpladeFilter: SpladeTool {
               generic, without --collection: the query under query|qry|question|q, candidate \
             texts under pos|positive|positives and neg|negative|negatives (and .variants).
             Unscored columns are ignored; each chosen reranker must score a column that is used. \
+            A row that no chosen reranker scores is dropped (and counted); an input of only such rows is \
+            an error, not an empty output. \
             Candidates are pooled over the columns of a role; a repeated one is kept once.
 
             MINING (--run) reads queries ({"id","text"} JSON Lines). Positives are a query's \

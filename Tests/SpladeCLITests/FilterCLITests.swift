@@ -157,6 +157,18 @@ struct FilterCLITests {
         let already = try Tools.run("splade-filter", ["--rerankers", "r"], stdin: trainingRow)
         #expect(already.status == 65 && already.stderr.contains("<stdin>:1: the row is a training row already (\"positives_score\")"),
                 "\(already.stderr)")
+        // Rows no chosen reranker scored at all are dropped and counted; an input of nothing else is an error, not an
+        // empty training file.
+        let unscored = #"{"query":"q","pos":["p"],"neg":["n","m"]}"# + "\n"
+        let mixed = try Tools.run("splade-filter", ["--rerankers", "r", "--min-negatives", "1"], stdin: row + unscored)
+        #expect(mixed.status == 0 && mixed.stdoutLines.count == 1, "\(mixed.stderr)")
+        #expect(mixed.stderr.contains("2 rows read, 1 kept; dropped: 1 without the rerankers' scores, 0 without a positive")
+                && mixed.stderr.contains("without a teacher score 3"), "\(mixed.stderr)")
+        let output = NSTemporaryDirectory() + "filter-\(UUID()).jsonl"
+        let none = try Tools.run("splade-filter", ["--rerankers", "r", "-o", output], stdin: unscored + unscored)
+        #expect(none.status == 65 && none.stderr.contains("<stdin>: no row has a candidate column scored by r")
+                && none.stderr.contains("score.r.pos_ids"), "\(none.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
         let full = try Tools.run("splade-filter", ["--rerankers", "r", "--min-negatives", "1"], stdin: row, stdoutPath: "/dev/full")
         #expect(full.status == 74)
         let many = try file(String(repeating: row, count: 5000))

@@ -57,8 +57,16 @@ public struct ScoreFilter: Sendable {
         var seen: (positive: Set<ExactID>, negative: Set<ExactID>) = ([], [])
         var scoredColumns = 0
         for (column, value) in members {
-            guard let role = Self.role(of: column), let scores = try meanScores(row, column: column, location: location)
-            else { continue }
+            guard let role = Self.role(of: column) else { continue }
+            guard let scores = try meanScores(row, column: column, location: location) else {
+                // Ignored, as the reference ignores them, but counted.
+                switch value {
+                case .array(let candidates): counts.unscored += candidates.count
+                case .string: counts.unscored += 1
+                default: break
+                }
+                continue
+            }
             scoredColumns += 1
             let candidates = try candidateList(value, column: column, location: location)
             guard candidates.count == scores.count else {
@@ -87,14 +95,17 @@ public struct ScoreFilter: Sendable {
                 }
             }
         }
-        if scoredColumns == 0 { try noColumnScored(members, location: location) }
+        if scoredColumns == 0 {
+            try noColumnScored(members, location: location)
+            return (.dropped(.unscored), counts)
+        }
         return (selection.outcome(TrainingRow(query: query, positives: positives, negatives: negatives)), counts)
     }
 
     /// A row whose candidates other rerankers scored but none of the chosen ones would only be dropped: most
     /// likely a misspelt --rerankers name, so status 65, naming the rerankers the row has. So is a row that is
     /// already a training row (teacher scores under positives_score …), which splade-train reads as it is. (A row
-    /// without any scores is dropped as before.)
+    /// without any scores is dropped; an input of only such rows is an error at its end.)
     private func noColumnScored(_ members: [(String, JSONValue)], location: String) throws(SpladeError) {
         let columns = members.map(\.0).filter { Self.role(of: $0) != nil }
         let present = Set(members.compactMap { name, _ -> String? in

@@ -80,6 +80,8 @@ public struct CandidateSelection: Sendable {
 public enum DropReason: Sendable, CaseIterable {
     case noPositive
     case tooFewNegatives
+    /// Filtering: none of the row's candidate columns is scored by the chosen rerankers.
+    case unscored
 }
 
 public enum RowOutcome: Sendable, Equatable {
@@ -95,7 +97,8 @@ public struct CandidateCounts: Sendable, Equatable {
     public var undecided = 0
     /// Repeats of a candidate already seen in the row (the id columns overlap).
     public var duplicates = 0
-    /// Mining only: candidates the score file has no score for.
+    /// Candidates without a teacher score: in mining, absent from the score file; in filtering, in a column the chosen
+    /// rerankers do not score.
     public var unscored = 0
 
     public init() {}
