@@ -117,7 +117,7 @@ struct SpladeIndex: SpladeTool {
             completion: .file())
     var delete: String?
 
-    @Flag(help: "Merge the index's segments into one, leaving deleted documents out (the same ids, impacts, block size and ordering).")
+    @Flag(help: "Merge the index's segments into one, leaving deleted documents out (the same ids, impacts, block size and reordering setting; equal scores then follow the merged block order).")
     var compact = false
 
     /// Segments beyond which --add warns that searches slow down and suggests --compact.

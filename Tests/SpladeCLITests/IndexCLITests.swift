@@ -187,6 +187,13 @@ struct IndexCLITests {
         try Data("../../etc\n".utf8).write(to: URL(fileURLWithPath: index + "/CURRENT"))
         #expect(try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids"], stdin: query).status == 65)
         #expect(try Tools.run("splade-search", ["--index", directory + "/none", "--vectors", "--keys", "ids"], stdin: query).status == 66)
+        // A file given as the index (the vectors, say): said so, with how an index is built, not "build one over it".
+        let file = index + "/CURRENT"
+        for run in [try Tools.run("splade-index", ["--check", file]),
+                    try Tools.run("splade-search", ["--index", file, "--vectors", "--keys", "ids"], stdin: query)] {
+            #expect(run.status == 66 && run.stderr.contains("an index is a directory, this is a file")
+                    && run.stderr.contains("splade-index -i VECTORS -o INDEX_DIR"), "\(run.stderr)")
+        }
     }
 
     @Test func aConcurrentBuildExits75OrWaits() throws {
@@ -459,6 +466,15 @@ struct IndexCLITests {
                                  stdin: "{\"id\":\"a\",\"input_ids\":[2000]}\n{\"id\":\"a\",\"input_ids\":[2001]}\n")
         #expect(bm25.status == 65)
         #expect(bm25.stderr.contains("<stdin>:2: document id \"a\" was already read at line 1"), "\(bm25.stderr)")
+        // Texts or token ids where vectors belong (the encoder left out), and token-string keys read as ids: each hinted.
+        let texts = try Tools.run("splade-index", ["--model", model, "-o", directory + "/new"], stdin: "{\"id\":\"a\",\"text\":\"t\"}\n")
+        #expect(texts.status == 65 && texts.stderr.contains("<stdin>:1: missing \"vector\" object")
+                && texts.stderr.contains("splade-encode turns texts and token ids into vectors"), "\(texts.stderr)")
+        let tokenKeys = "{\"id\":\"a\",\"vector\":{\"hello\":1.0}}\n"
+        let asIds = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", directory + "/new"], stdin: tokenKeys)
+        #expect(asIds.status == 65 && asIds.stderr.contains("read as tokens, not ids: --keys tokens"), "\(asIds.stderr)")
+        let noModel = try Tools.run("splade-index", ["-o", directory + "/new"], stdin: tokenKeys)
+        #expect(noModel.status == 64 && noModel.stderr.contains("keyed by token need --model"), "\(noModel.stderr)")
         // A failed first build leaves no directory; an update of an index that is not there creates nothing at all.
         #expect(!FileManager.default.fileExists(atPath: directory + "/new"))
         let add = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", directory + "/new", "--add", "-i",

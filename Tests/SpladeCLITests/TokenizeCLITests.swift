@@ -75,6 +75,16 @@ struct TokenizeCLITests {
         #expect(run.stderr.contains("splade-tokenize: error: \(message)"), "\(run.stderr)")
     }
 
+    /// Plain text given as JSON Lines is said to want --lines, in both tools that read texts; broken JSON is not.
+    @Test(arguments: ["splade-tokenize", "splade-encode"])
+    func plainTextWithoutLinesGetsAHint(tool: String) throws {
+        let plain = try Tools.run(tool, ["--model", jaTiny], stdin: "東京都に住んでいます。\n")
+        #expect(plain.status == 65 && plain.stderr.contains("<stdin>:1: invalid JSON")
+                && plain.stderr.contains("hint: use --lines for plain text input"), "\(plain.stderr)")
+        let broken = try Tools.run(tool, ["--model", jaTiny], stdin: "{\"id\":1,\"text\":\"東京\"\n")
+        #expect(broken.status == 65 && !broken.stderr.contains("hint:"), "\(broken.stderr)")
+    }
+
     @Test func invalidUTF8Exits65() throws {
         let path = NSTemporaryDirectory() + "splade-bad-\(UUID()).jsonl"
         try Data(Array("{\"id\":1,\"text\":\"ok\"}\n{\"id\":2,\"text\":\"".utf8) + [0xFF] + Array("\"}\n".utf8))

@@ -1,6 +1,6 @@
 /// Where the model runs (`--device`): the CPU, a CUDA GPU, or a GPU when there is one.
 ///
-/// GPUs need a build with the package trait CUDA (`make cuda`, then `swift build --traits CUDA`);
+/// GPUs need a build with the package trait CUDA (`make build-cuda`: `make cuda`, then `swift build --traits CUDA`);
 /// without it `cuda` is an error (exit 69, unavailable) and `auto` is the CPU.
 public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
     case cpu
@@ -69,7 +69,7 @@ public enum ComputeDevice: Equatable, Sendable, CustomStringConvertible {
             return self
             #else
             throw SpladeError(.unavailable, "this build of splade has no CUDA support",
-                              hint: "build it with `make cuda` and `swift build -c release --traits CUDA`, or use --device cpu")
+                              hint: "build the tools with `make build-cuda` (they land in .build-cuda/release), or use --device cpu")
             #endif
         }
     }

@@ -1,19 +1,34 @@
-/// The fields of a TREC line (`qid Q0 docno rank score tag`), which readers (trec_eval, ours) split at ASCII blanks.
+/// The fields of a TREC line (`qid Q0 docno rank score tag`). trec_eval splits them at ASCII blanks, Python's readers
+/// (pytrec_eval's parse_run, ranx, pandas) at any Unicode white space: a field must hold neither.
 public enum TRECField {
-    /// Whether `text` can be one: non-empty, without whitespace, and without control characters (a NUL or an escape
-    /// is no id a reader can print back). An ideographic space inside a Japanese id is fine.
+    /// Whether `text` can be one: non-empty, without white space (ASCII or Unicode: U+00A0, U+3000, U+2028, …), and
+    /// without control characters (C0, DEL, C1: a NUL or an escape is no id a reader can print back).
     public static func isValid(_ text: String) -> Bool {
-        !text.isEmpty && !text.utf8.contains { $0 <= 0x20 || $0 == 0x7F }
+        !text.isEmpty && !text.unicodeScalars.contains(where: isSeparatorOrControl)
+    }
+
+    private static func isSeparatorOrControl(_ scalar: Unicode.Scalar) -> Bool {
+        scalar.value <= 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.properties.isWhitespace
     }
 
     /// What a field must be, for messages.
     public static let rule = "non-empty, without whitespace or control characters"
 
-    /// `text` quoted as JSON writes it, so that a control character in it shows as an escape, not raw on a terminal.
+    /// `text` quoted as JSON writes it, with DEL, C1 controls and white space other than a space escaped too, so that
+    /// what makes an id unfit shows, never acts on a terminal.
     public static func quoted(_ text: String) -> String {
         var writer = JSONWriter()
         writer.appendString(text)
-        return String(decoding: writer.bytes, as: UTF8.self)
+        var shown = ""
+        for scalar in String(decoding: writer.bytes, as: UTF8.self).unicodeScalars {
+            if scalar.value != 0x20 && isSeparatorOrControl(scalar) {
+                let hex = String(scalar.value, radix: 16)  // all below U+10000: four digits, as JSON's \u001b
+                shown += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                shown.unicodeScalars.append(scalar)
+            }
+        }
+        return shown
     }
 }
 

@@ -36,20 +36,26 @@ public struct TextRecordFormat: Sendable {
     /// Parses one input line; errors carry `FILE:LINE`.
     public func parse(_ line: Line, file: String) throws(SpladeError) -> TextRecord {
         let location = "\(file):\(line.number)"
+        guard plainLines else { return try record(from: try Self.json(line, location: location), location: location) }
         guard UTF8Validation.isValid(line.bytes) else {
             throw SpladeError(.badInput, "invalid UTF-8", location: location)
         }
-        if plainLines {
-            return TextRecord(id: .number(String(line.number)), text: String(decoding: line.bytes, as: UTF8.self))
+        return TextRecord(id: .number(String(line.number)), text: String(decoding: line.bytes, as: UTF8.self))
+    }
+
+    /// The JSON value of a record line; a line that is no JSON object at all is most likely plain text, and said so.
+    static func json(_ line: Line, location: String) throws(SpladeError) -> JSONValue {
+        guard UTF8Validation.isValid(line.bytes) else {
+            throw SpladeError(.badInput, "invalid UTF-8", location: location)
         }
-        let value: JSONValue
         do {
-            value = try JSON.parse(line.bytes)
+            return try JSON.parse(line.bytes)
         } catch {
+            let start = line.bytes.first { ![0x20, 0x09, 0x0D].contains($0) }
             throw SpladeError(.badInput, error.description, location: location,
-                              hint: line.bytes.isEmpty ? "empty line; use --lines for plain text input" : nil)
+                              hint: line.bytes.isEmpty ? "empty line; use --lines for plain text input"
+                                  : start != UInt8(ascii: "{") ? "use --lines for plain text input (one text per line)" : nil)
         }
-        return try record(from: value, location: location)
     }
 
     /// The record of an already parsed JSON line.
@@ -80,7 +86,7 @@ public struct TextRecordFormat: Sendable {
             return (record.id, .text(record.text))
         }
         let location = "\(file):\(line.number)"
-        let json = try JSONLine.value(line.bytes, location: location)
+        let json = try Self.json(line, location: location)
         guard let ids = try tokenIds(of: json, vocabularySize: vocabularySize, location: location) else {
             let record = try record(from: json, location: location)
             return (record.id, .text(record.text))

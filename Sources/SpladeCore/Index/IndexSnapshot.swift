@@ -14,6 +14,11 @@ public final class IndexSnapshot: @unchecked Sendable {
         guard stat(directory, &info) == 0 else {
             throw SpladeError(.missingInput, "no such index directory", location: directory)
         }
+        // An index is a directory: a file here is most likely what an index is built from (vectors, texts).
+        guard info.st_mode & S_IFMT == S_IFDIR else {
+            throw SpladeError(.missingInput, "not an index: an index is a directory, this is a file", location: directory,
+                              hint: "an index is built from vectors: splade-index -i VECTORS -o INDEX_DIR")
+        }
         // A builder may swap CURRENT and prune the generation we just read between two reads:
         // read CURRENT again and retry a few times before calling a missing file an error.
         var attempt = 0

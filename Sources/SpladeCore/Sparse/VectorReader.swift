@@ -83,7 +83,10 @@ public final class VectorReader {
             throw SpladeError(.badInput, "missing \"id\" (a string or number)", location: location)
         }
         guard case .object(let entries)? = json["vector"] else {
-            throw SpladeError(.badInput, "missing \"vector\" object", location: location)
+            // Texts or token ids where vectors were expected: the encoder was left out of the pipeline.
+            let unencoded = json["text"] != nil || json["input_ids"] != nil
+            throw SpladeError(.badInput, "missing \"vector\" object", location: location,
+                              hint: unencoded ? "this is a text record, not a vector: splade-encode turns texts and token ids into vectors" : nil)
         }
         // Each term's weight and entry (zero weights too: a term given twice is a writer's bug, not a value to pick one of).
         var terms: [Int32: (weight: Float, entry: Int)] = [:]
@@ -105,8 +108,10 @@ public final class VectorReader {
                 index = id
             case .ids(let size):
                 guard let id = Int32(key), id >= 0 else {
+                    // With a vocabulary at hand, ids were asked for (the tools' default with one is token strings).
                     throw SpladeError(.badInput, "key \"\(key)\" is not a token id", location: location,
-                                      hint: "vectors keyed by token strings need --model")
+                                      hint: size == nil ? "vectors keyed by token strings need --model"
+                                          : "vectors keyed by token strings are read as tokens, not ids: --keys tokens (--input-keys tokens)")
                 }
                 if let size, Int(id) >= size {
                     throw SpladeError(.badInput, "token id \(id) is outside the vocabulary of \(size)", location: location)
