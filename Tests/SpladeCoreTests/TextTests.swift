@@ -71,10 +71,13 @@ import Testing
         #expect(nfkcScalars("東京都に住んでいます。") == "東京都に住んでいます。".unicodeScalars.map(\.value))
     }
 
-    /// Characters beyond the BMP followed by marks: Foundation composed U+2304B U+3099 as か U+3099 (が), the low 16
-    /// bits of the first. Expected values from Python 3.11's unicodedata.normalize("NFKC").
+    /// Characters beyond the BMP followed by marks compose only as themselves (Foundation's NFKC, once used, composed
+    /// U+2304B U+3099 as か U+3099, the low 16 bits of the first, assigned or not). Expected values from Python 3.11's
+    /// unicodedata.normalize("NFKC").
     @Test func charactersBeyondTheBMPComposeOnlyAsInPython() {
         #expect(nfkcScalars("\u{2304B}\u{3099}") == [0x2304B, 0x3099])
+        #expect(nfkcScalars("\u{5304B}\u{3099}") == [0x5304B, 0x3099])
+        #expect(nfkcScalars("x\u{1004E}\u{303}y") == [0x78, 0x1004E, 0x303, 0x79])
         #expect(nfkcScalars("\u{10041}\u{301}") == [0x10041, 0x301])
         #expect(nfkcScalars("\u{E0056}\u{323}a") == [0xE0056, 0x323, 0x61])
         #expect(nfkcScalars("😀か\u{3099}") == [0x1F600, 0x304C])
@@ -83,7 +86,17 @@ import Testing
         #expect(nfkcScalars("\u{1D400}\u{323}\u{301}") == [0x1EA0, 0x301])
     }
 
-    /// The compositions Foundation leaves undone after a precomposed character, made as Python makes them.
+    /// Marks a compatibility decomposition brings (a space and two accents; Tibetan vowel signs that decompose into
+    /// marks) are put in canonical order with the marks after them, and composition sees past them as Python's does.
+    @Test func marksFromDecompositionsAreOrderedWithTheMarksAfterThem() {
+        #expect(nfkcScalars("\u{0385}\u{20E5}") == [0x20, 0x20E5, 0x308, 0x301])
+        #expect(nfkcScalars("\u{1FEE}\u{FF9E}") == [0x20, 0x3099, 0x308, 0x301])
+        #expect(nfkcScalars("\u{FC5E}\u{3099}") == [0x20, 0x3099, 0x64C, 0x651])
+        #expect(nfkcScalars("a\u{0F73}\u{301}") == [0xE1, 0xF71, 0xF72])
+        #expect(nfkcScalars("\u{0652}\u{0F73}\u{20E5}") == [0x20E5, 0x652, 0xF71, 0xF72])
+    }
+
+    /// Compositions after a precomposed character (which Foundation's NFKC, once used, left undone), as Python's.
     @Test func hangulTrailingConsonantsAndKannadaComposeAsInPython() {
         #expect(nfkcScalars("\u{AC00}\u{11A8}") == [0xAC01])
         #expect(nfkcScalars("가ㄳ") == [0xAC03])  // the compatibility jamo maps to a trailing consonant first

@@ -1,15 +1,12 @@
-import Foundation
-
 /// Unicode NFKC, as `unicodedata.normalize("NFKC", text)` computes it, without paying for the
-/// general algorithm on text that does not need it.
+/// general algorithm (`NFKC`) on text that does not need it.
 ///
 /// NFKC can be applied piece by piece when the text is cut just before characters that are
 /// "inert" (NFKC-invariant, combining class 0, never the second half of a composition; see
-/// scripts/generate-nfkc-inert-table.py). So inert characters are copied as they are, and only each
+/// scripts/generate-nfkc-tables.py). So inert characters are copied as they are, and only each
 /// run of other characters, together with the inert character before it (which a following mark
 /// may compose with), goes through the general algorithm. Inert characters beyond the BMP are listed
-/// only when they never compose with what follows, and are never passed on with a run: Foundation
-/// composes them with a following mark as if they were the BMP character of their low 16 bits.
+/// only when they never compose with what follows either, so they are never passed on with a run.
 /// Full-width ASCII and the ideographic space, the commonest non-inert characters in Japanese text,
 /// map to single ASCII characters that compose with nothing, so their runs are mapped directly.
 enum JapaneseNormalization {
@@ -44,51 +41,6 @@ enum JapaneseNormalization {
         if v >= 0xFF01 && v <= 0xFF5E { return UInt8(v - 0xFEE0) }
         if v == 0x3000 { return 0x20 }
         return nil
-    }
-
-    /// The half-width voiced and semi-voiced sound marks ﾞ ﾟ (U+FF9E, U+FF9F) as the combining marks NFKC maps them
-    /// to (U+3099, U+309A). Foundation's NFKC maps them but leaves them uncomposed (ﾊﾟ → ハ + U+309A where Python
-    /// gives パ); given the combining marks, it composes.
-    static func withCombiningSoundMarks(_ segment: String) -> String {
-        guard segment.unicodeScalars.contains(where: { $0.value == 0xFF9E || $0.value == 0xFF9F }) else { return segment }
-        var scalars = String.UnicodeScalarView()
-        for scalar in segment.unicodeScalars {
-            switch scalar.value {
-            case 0xFF9E: scalars.append("\u{3099}")
-            case 0xFF9F: scalars.append("\u{309A}")
-            default: scalars.append(scalar)
-            }
-        }
-        return String(scalars)
-    }
-
-    /// The two compositions Foundation's NFKC leaves undone where a precomposed character is followed by the
-    /// second half of a further composition (every other canonical pair, Python's table through, it makes):
-    /// a Hangul LV syllable and a trailing consonant (가 U+11A8 → 각, computed as Unicode's Hangul algorithm does),
-    /// and Kannada U+0CCA U+0CD5 → U+0CCB. Neither result composes with anything further.
-    static func withMissedCompositions(_ normalized: String) -> String {
-        guard normalized.unicodeScalars.contains(where: { (0x11A8...0x11C2).contains($0.value) || $0.value == 0x0CD5 }) else {
-            return normalized
-        }
-        var scalars: [Unicode.Scalar] = []
-        for scalar in normalized.unicodeScalars {
-            let v = scalar.value
-            if let last = scalars.last?.value {
-                let isLVSyllable = (0xAC00...0xD7A3).contains(last) && (last - 0xAC00) % 28 == 0
-                if isLVSyllable && (0x11A8...0x11C2).contains(v) {
-                    scalars[scalars.count - 1] = Unicode.Scalar(last + (v - 0x11A7))!
-                    continue
-                }
-                if last == 0x0CCA && v == 0x0CD5 {
-                    scalars[scalars.count - 1] = "\u{0CCB}"
-                    continue
-                }
-            }
-            scalars.append(scalar)
-        }
-        var view = String.UnicodeScalarView()
-        view.append(contentsOf: scalars)
-        return String(view)
     }
 
     static func nfkc(_ text: String) -> String {
@@ -148,7 +100,7 @@ enum JapaneseNormalization {
                 let segmentStart = lastInertStart >= copiedUpTo ? lastInertStart : runStart
                 out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[copiedUpTo..<segmentStart]))
                 let segment = String(decoding: UnsafeBufferPointer(rebasing: bytes[segmentStart..<i]), as: UTF8.self)
-                out.append(contentsOf: withMissedCompositions(withCombiningSoundMarks(segment).precomposedStringWithCompatibilityMapping).utf8)
+                out.append(contentsOf: String(NFKC.normalize(segment.unicodeScalars)).utf8)
             }
             copiedUpTo = i
             lastInertStart = -1
