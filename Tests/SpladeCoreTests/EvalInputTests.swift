@@ -132,6 +132,16 @@ struct EvalInputTests {
             #expect(failure.location == "\(path):2", "\(line)")
             #expect(failure.message.contains(message), "\(failure.message)")
         }
+        // In JSON Lines (by the lines before, or the file's name) a line that is no JSON object is said to be that.
+        let json = "{\"qid\": \"q1\", \"docno\": \"a\", \"score\": 1}\n"
+        for (name, text) in [("run.txt", json + "not json\n"), ("run.jsonl", "not json\n" + json)] {
+            let path = NSTemporaryDirectory() + "\(UUID())-" + name
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let failure = try #require(error { () throws(SpladeError) in _ = try Run(path: path, name: "r") })
+            #expect(failure.message.hasPrefix("not a JSON object (a line of JSON Lines); as a TREC line: expected 6 fields"),
+                    "\(failure.message)")
+        }
     }
 
     @Test func emptyInputsAreErrors() throws {

@@ -73,15 +73,24 @@ public struct Run: Sendable {
         let reader = try LineReader(path: path)
         var builder = Builder()
         var fields: [Range<Int>] = []
+        // Whether the run is JSON Lines (by its name or its lines so far): a bad line is then a bad JSON line, not a TREC one.
+        var jsonLines = reader.name.hasSuffix(".jsonl") || reader.name.hasSuffix(".jsonl.zst")
         while let line = try reader.next() {
             let location = InputLocation(file: reader.name, line: line.number)
             let record: RunRecord
             if FieldScanner.isJSONObject(line.bytes) {
                 record = try RunRecord(jsonLine: line.bytes, location: location)
+                jsonLines = true
             } else {
                 FieldScanner.split(line.bytes, into: &fields)
                 if fields.isEmpty || FieldScanner.isComment(line.bytes, fields: fields) { continue }
-                record = try RunRecord(trecLine: line.bytes, fields: fields, location: location)
+                do throws(SpladeError) {
+                    record = try RunRecord(trecLine: line.bytes, fields: fields, location: location)
+                } catch {
+                    guard jsonLines else { throw error }
+                    throw SpladeError(.badInput, "not a JSON object (a line of JSON Lines); as a TREC line: \(error.message)",
+                                      location: location.description)
+                }
             }
             try builder.add(record, location: location)
         }
