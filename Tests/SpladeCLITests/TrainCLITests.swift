@@ -52,6 +52,22 @@ struct TrainCLITests {
         }
     }
 
+    /// The final models of two runs agree to 1e-6 (a resumed run against the run straight through).
+    static func expectTheSameModel(in straight: String, and resumed: String) throws {
+        let a = try tensors(straight + "/model.safetensors"), b = try tensors(resumed + "/model.safetensors")
+        for (name, values) in a {
+            let error = zip(values, b[name]!).map { abs($0 - $1) }.max()!
+            #expect(error <= 1e-6, "\(name): \(error)")
+        }
+    }
+
+    /// Leaves `checkpoint-1` alone in a finished run's directory, as if the run had been killed after it.
+    static func keepOnlyTheFirstCheckpoint(in directory: String) throws {
+        for name in try FileManager.default.contentsOfDirectory(atPath: directory) where name != "checkpoint-1" {
+            try FileManager.default.removeItem(atPath: directory + "/" + name)
+        }
+    }
+
     func train(_ arguments: String, in directory: String) throws -> ToolRun {
         try Tools.shell("cd '\(fixture)' && splade-train --config train/steps-config.yaml --threads 2 \(arguments)")
     }
@@ -97,18 +113,12 @@ struct TrainCLITests {
         #expect(try train("--output-dir '\(straight)' --save_steps 1", in: straight).status == 0)
         #expect(try train("--output-dir '\(resumed)' --save_steps 1", in: resumed).status == 0)
         // Keep only checkpoint-1 and go on from there.
-        for name in try FileManager.default.contentsOfDirectory(atPath: resumed) where name != "checkpoint-1" {
-            try FileManager.default.removeItem(atPath: resumed + "/" + name)
-        }
+        try Self.keepOnlyTheFirstCheckpoint(in: resumed)
         let again = try train("--output-dir '\(resumed)' --save_steps 1 --resume", in: resumed)
         #expect(again.status == 0, "\(again.stderr)")
         #expect(again.stderr.contains("resuming from") && again.stderr.contains("at step 1"))
         #expect(!again.stderr.contains("was written by a run of"), "the same plan resumes quietly: \(again.stderr)")
-        let a = try Self.tensors(straight + "/model.safetensors"), b = try Self.tensors(resumed + "/model.safetensors")
-        for (name, values) in a {
-            let error = zip(values, b[name]!).map { abs($0 - $1) }.max()!
-            #expect(error <= 1e-6, "\(name): \(error)")
-        }
+        try Self.expectTheSameModel(in: straight, and: resumed)
         // Without --resume, existing checkpoints are not overwritten.
         let refused = try train("--output-dir '\(resumed)'", in: resumed)
         #expect(refused.status == 64 && refused.stderr.contains("already holds checkpoints"))
@@ -139,9 +149,7 @@ struct TrainCLITests {
         let settings = "--max_steps 5 --learning_rate 2e-4 --save_steps 1 --sparsity-warmup-in-optimizer-steps"
         #expect(try train("--output-dir '\(straight)' \(settings)", in: straight).status == 0)
         #expect(try train("--output-dir '\(resumed)' \(settings)", in: resumed).status == 0)
-        for name in try FileManager.default.contentsOfDirectory(atPath: resumed) where name != "checkpoint-1" {
-            try FileManager.default.removeItem(atPath: resumed + "/" + name)
-        }
+        try Self.keepOnlyTheFirstCheckpoint(in: resumed)
         let state = try String(contentsOfFile: resumed + "/checkpoint-1/trainer_state.json", encoding: .utf8)
         #expect(state.contains("\"command_line_overrides\":{\"max_steps\":\"5\",\"learning_rate\":\"2e-4\",\"save_steps\":\"1\"}")
                 && state.contains("\"sparsity_warmup_in_optimizer_steps\":true"), "\(state)")
@@ -151,11 +159,7 @@ struct TrainCLITests {
                                       + "--sparsity-warmup-in-optimizer-steps") && again.stderr.contains("at step 1 of 5"),
                 "\(again.stderr)")
         #expect(!again.stderr.contains("was written by a run of"), "\(again.stderr)")
-        let a = try Self.tensors(straight + "/model.safetensors"), b = try Self.tensors(resumed + "/model.safetensors")
-        for (name, values) in a {
-            let error = zip(values, b[name]!).map { abs($0 - $1) }.max()!
-            #expect(error <= 1e-6, "\(name): \(error)")
-        }
+        try Self.expectTheSameModel(in: straight, and: resumed)
         // An override given again wins: here a plan that checkpoint-5 is already past.
         let shorter = try train("--output-dir '\(resumed)' --resume --max_steps 4", in: resumed)
         #expect(shorter.status == 0 && shorter.stderr.contains("checkpoint-5 is past the end of this run's 4 steps"),

@@ -85,7 +85,7 @@ struct FilterTests {
         let unscored = try filter(#"{"query":"q","pos":["p"],"neg":["n","m"]}"#)
         #expect(unscored.0 == .dropped(.unscored) && unscored.1.unscored == 3, "\(unscored)")
         // A column the rerankers leave out is ignored, as the reference ignores it, and counted.
-        let partly = try filter(#"{"query":"q","pos":["p"],"neg":["n"],"neg.bm25":["m","o"],"score.a.pos":[0.9],"score.a.neg":[0.1]}"#)
+        let partly = try filter(#"{"query":"q","pos":["p"],"pos.score":[0.9],"neg":["n"],"neg.bm25":["m","o"],"score.a.pos":[0.9],"score.a.neg":[0.1]}"#)
         #expect(partly.0 != .dropped(.unscored) && partly.1.unscored == 2 && partly.1.negatives == 1, "\(partly)")
     }
 

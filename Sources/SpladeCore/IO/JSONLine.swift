@@ -1,14 +1,16 @@
 /// One line of JSON Lines input, parsed, with `FILE:LINE` errors.
 public enum JSONLine {
-    /// The JSON value of a line: invalid UTF-8 or JSON is bad input at `location`.
-    public static func value(_ bytes: [UInt8], location: String) throws(SpladeError) -> JSONValue {
+    /// The JSON value of a line: invalid UTF-8 or JSON is bad input at `location` (invalid JSON with the hint
+    /// `invalidJSONHint` gives, if any).
+    public static func value(_ bytes: [UInt8], location: String,
+                             invalidJSONHint: (() -> String?)? = nil) throws(SpladeError) -> JSONValue {
         guard UTF8Validation.isValid(bytes) else {
             throw SpladeError(.badInput, "invalid UTF-8", location: location)
         }
         do {
             return try JSON.parse(bytes)
         } catch {
-            throw SpladeError(.badInput, error.description, location: location)
+            throw SpladeError(.badInput, error.description, location: location, hint: invalidJSONHint?())
         }
     }
 

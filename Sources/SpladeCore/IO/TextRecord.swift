@@ -45,16 +45,10 @@ public struct TextRecordFormat: Sendable {
 
     /// The JSON value of a record line; a line that is no JSON object at all is most likely plain text, and said so.
     static func json(_ line: Line, location: String) throws(SpladeError) -> JSONValue {
-        guard UTF8Validation.isValid(line.bytes) else {
-            throw SpladeError(.badInput, "invalid UTF-8", location: location)
-        }
-        do {
-            return try JSON.parse(line.bytes)
-        } catch {
+        try JSONLine.value(line.bytes, location: location) {
+            if line.bytes.isEmpty { return "empty line; use --lines for plain text input" }
             let start = line.bytes.first { ![0x20, 0x09, 0x0D].contains($0) }
-            throw SpladeError(.badInput, error.description, location: location,
-                              hint: line.bytes.isEmpty ? "empty line; use --lines for plain text input"
-                                  : start != UInt8(ascii: "{") ? "use --lines for plain text input (one text per line)" : nil)
+            return start != UInt8(ascii: "{") ? "use --lines for plain text input (one text per line)" : nil
         }
     }
 

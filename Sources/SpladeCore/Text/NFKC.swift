@@ -66,7 +66,7 @@ enum NFKC {
             let v = values[i], c = combiningClass(v)
             guard c != 0 else { continue }
             var j = i
-            while j > 0, case let previous = combiningClass(values[j - 1]), previous > c {
+            while j > 0 && combiningClass(values[j - 1]) > c {
                 values[j] = values[j - 1]
                 j -= 1
             }

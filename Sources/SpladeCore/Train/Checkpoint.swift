@@ -12,7 +12,8 @@ public enum Checkpoint {
         public var adamSteps: Int
         /// The run's plan, to compare on resuming (nil in checkpoints that do not record it).
         public var plan: TrainingPlan?
-        /// What the run was given on the command line besides its configuration file.
+        /// What the run was given on the command line besides its configuration file (written; a resuming run reads
+        /// it first, with `recordedSettings`, since it shapes the configuration).
         public var settings = RunSettings()
     }
 
@@ -174,7 +175,7 @@ public enum Checkpoint {
             throw SpladeError(.badInput, "trainer_state.json: a plan without rows or steps (\(plan.values))", location: directory)
         }
         let optimizer = AdamW(settings, steps: adam, firstMoments: firstMoments, secondMoments: secondMoments)
-        return (loaded, optimizer, State(globalStep: step, adamSteps: adam, plan: plan, settings: RunSettings(json)))
+        return (loaded, optimizer, State(globalStep: step, adamSteps: adam, plan: plan))
     }
 }
 

@@ -59,7 +59,9 @@ public struct ScoreFilter: Sendable {
         for (column, value) in members {
             guard let role = Self.role(of: column) else { continue }
             guard let scores = try meanScores(row, column: column, location: location) else {
-                // Ignored, as the reference ignores them, but counted.
+                // Ignored, as the reference ignores them, but counted; a `.score` column (the reference's own output
+                // beside an id column) holds no candidates.
+                if column.hasSuffix(".score") { continue }
                 switch value {
                 case .array(let candidates): counts.unscored += candidates.count
                 case .string: counts.unscored += 1
