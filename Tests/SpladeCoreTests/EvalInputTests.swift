@@ -89,18 +89,19 @@ struct EvalInputTests {
     }
 
     /// What trec_eval 9 reads, read alike: `#` comment lines (runs and qrels), fields after the run tag, a rank
-    /// column that is not an integer (trec_eval never reads it; the line's position in its query's stands in), and a
-    /// TREC query id that starts with "{" (a JSON object starts with `{"` or is `{}`).
+    /// column that is not an integer (trec_eval never reads it; the line's position in its query's stands in), a
+    /// TREC query id that starts with "{" (a JSON object starts with `{"` or is `{}`), and fields separated by any of
+    /// C's isspace() characters (a vertical tab, a form feed).
     @Test func linesTrecEvalAcceptsAreAccepted() throws {
         let runPath = try temporaryFile("""
             # a run made by hand
             q1 Q0 a 1.0 2 my run tag
               # an indented comment
-            q1 Q0 b - 1 t
+            q1 Q0\u{0B}b - 1\u{0C}t
             {q2} Q0 c 1 1 t
 
             """)
-        let qrelsPath = try temporaryFile("# four words here\n#\nq1 0 b 1\n{q2} 0 c 1\n")
+        let qrelsPath = try temporaryFile("# four words here\n#\nq1 0\u{0B}b 1\n{q2} 0 c 1\n")
         defer { for path in [runPath, qrelsPath] { try? FileManager.default.removeItem(atPath: path) } }
         let run = try Run(path: runPath, name: "r")
         #expect(run.queries.count == 2)

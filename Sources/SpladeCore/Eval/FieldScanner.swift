@@ -7,17 +7,22 @@ import Darwin
 /// Byte-level helpers for the whitespace-separated TREC formats: no Foundation and no per-field
 /// String except for the ids that are kept.
 enum FieldScanner {
-    /// The ranges of the fields of `bytes`, separated by runs of spaces and tabs (as trec_eval reads).
+    /// A field separator: what C's isspace() is in trec_eval's parser (space, tab, vertical tab, form feed, carriage
+    /// return; lines are already split at newlines).
+    @inline(__always)
+    static func isBlank(_ byte: UInt8) -> Bool { byte == 0x20 || (0x09...0x0D).contains(byte) }
+
+    /// The ranges of the fields of `bytes`, separated by runs of blanks (as trec_eval reads).
     static func split(_ bytes: [UInt8], into fields: inout [Range<Int>]) {
         fields.removeAll(keepingCapacity: true)
         bytes.withUnsafeBufferPointer { bytes in
             var i = 0
             let n = bytes.count
             while i < n {
-                while i < n && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 }
+                while i < n && isBlank(bytes[i]) { i += 1 }
                 guard i < n else { break }
                 let start = i
-                while i < n && bytes[i] != 0x20 && bytes[i] != 0x09 { i += 1 }
+                while i < n && !isBlank(bytes[i]) { i += 1 }
                 fields.append(start..<i)
             }
         }
@@ -31,7 +36,7 @@ enum FieldScanner {
     /// A JSON object: `{`, then (after blanks) `"` or `}`. A TREC query id may start with `{` too (`{q1} Q0 …`).
     static func isJSONObject(_ bytes: [UInt8]) -> Bool {
         var i = 0
-        func skipBlanks() { while i < bytes.count && (bytes[i] == 0x20 || bytes[i] == 0x09) { i += 1 } }
+        func skipBlanks() { while i < bytes.count && isBlank(bytes[i]) { i += 1 } }
         skipBlanks()
         guard i < bytes.count, bytes[i] == UInt8(ascii: "{") else { return false }
         i += 1
