@@ -195,6 +195,11 @@ struct EvalMetricTests {
         for bad in ["ndcg@0", "P", "recall", "bleu@10", "nDCG@x", "success"] {
             #expect(throws: SpladeError.self, "\(bad)") { try Metric(parsing: bad) }
         }
+        // A cutoff beyond Int says so, rather than that it is no positive integer.
+        let huge = #expect(throws: SpladeError.self) { try Metric(parsing: "Recall@99999999999999999999") }
+        #expect(huge?.message == "metric \"Recall@99999999999999999999\": the cutoff must be a positive integer of at most \(Int.max)")
+        let zero = #expect(throws: SpladeError.self) { try Metric(parsing: "P@0") }
+        #expect(zero?.message == "metric \"P@0\": the cutoff must be a positive integer")
     }
 
     @Test func gates() throws {

@@ -70,7 +70,9 @@ public struct Metric: Hashable, Sendable, CustomStringConvertible {
         var cutoff: Int?
         if let cutoffText {
             guard let k = Int(cutoffText), k >= 1 else {
-                throw SpladeError(.usage, "metric \"\(text)\": the cutoff must be a positive integer")
+                let tooLarge = !cutoffText.isEmpty && cutoffText.allSatisfy(\.isASCII) && cutoffText.contains { $0 != "0" }
+                throw SpladeError(.usage, "metric \"\(text)\": the cutoff must be a positive integer"
+                                  + (tooLarge ? " of at most \(Int.max)" : ""))
             }
             guard kind.takesCutoff else { throw SpladeError(.usage, "metric \"\(text)\": \(kind.rawValue) takes no cutoff") }
             cutoff = k
