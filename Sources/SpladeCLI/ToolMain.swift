@@ -129,7 +129,7 @@ extension SpladeTool {
     /// A value starting with '-' reads as an option to the parser, which then says the option has none
     /// ("missing value for '--max-length <n>'" for `--max-length -5`): say how to give such a value.
     private static func negativeValueHint(for message: Substring) -> String? {
-        guard let option = message.firstMatch(of: /^missing value for '(--[A-Za-z0-9-]+)/)?.output.1 else { return nil }
+        guard let option = message.firstMatch(of: /^missing value for '(--?[A-Za-z0-9][A-Za-z0-9-]*)/)?.output.1 else { return nil }
         let arguments = CommandLine.arguments
         guard let index = arguments.lastIndex(of: String(option)), index + 1 < arguments.count,
               arguments[index + 1].wholeMatch(of: /-[0-9.].*/) != nil else { return nil }

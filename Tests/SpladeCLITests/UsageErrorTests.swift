@@ -43,6 +43,9 @@ struct UsageErrorTests {
             hint: a value that starts with '-' goes after '=': --max-length=-5
             """), "\(run.stderr)")
         #expect(try !Tools.run("splade-tokenize", ["--max-length"]).stderr.contains("hint:"))
+        // A short option too (-k=-1 then gets the range check).
+        let short = try Tools.run("splade-search", ["--index", "idx", "-k", "-1"])
+        #expect(short.status == 64 && short.stderr.contains("hint: a value that starts with '-' goes after '=': -k=-1"), "\(short.stderr)")
     }
 
     /// The one-input tools keep only the last of several -i: refused rather than reading part of what was named.
