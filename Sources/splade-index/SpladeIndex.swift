@@ -282,8 +282,10 @@ struct SpladeIndex: SpladeTool {
             let before = try IndexSnapshot(directory: directory).manifest
             let summary = try IndexUpdate.compact(directory: directory, lock: lock, progress: buildProgress())
             let segments = "\(before.segments.count) segment\(before.segments.count == 1 ? "" : "s")"
-            return (summary, before.segments.count == 1 && before.deleted == 0 ? "already one segment without deletions, left as it was"
-                    : "compacted \(segments) into 1, leaving out \(Self.documents(before.deleted))")
+            let verb = before.segments.isEmpty ? "no documents to compact, left as it was"
+                : before.segments.count == 1 && before.deleted == 0 ? "already one segment without deletions, left as it was"
+                : "compacted \(segments) into 1, leaving out \(Self.documents(before.deleted))"
+            return (summary, verb)
         }
         if let delete {
             let ids = try readIds(delete)

@@ -433,6 +433,13 @@ struct IndexCLITests {
         #expect(already.status == 0 && already.stderr.contains("already one segment"), "\(already.stderr)")
         #expect(try Tools.run("splade-index", ["-o", index, "--compact", "-i", directory + "/add.jsonl"]).status == 64)
         #expect(try Tools.run("splade-index", ["-o", directory + "/none", "--compact"]).status == 66)
+        // Every document deleted: no segment left, nothing to compact (said as such, not "compacted 0 segments into 1").
+        let two = directory + "/two"
+        #expect(try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", two],
+                              stdin: "{\"id\":\"a\",\"vector\":{\"2005\":1.0}}\n{\"id\":\"b\",\"vector\":{\"2006\":1.0}}\n").status == 0)
+        #expect(try Tools.run("splade-index", ["-o", two, "--delete", "-"], stdin: "a\nb\n").status == 0)
+        let empty = try Tools.run("splade-index", ["-o", two, "--compact"])
+        #expect(empty.status == 0 && empty.stderr.contains("no documents to compact, left as it was"), "\(empty.stderr)")
     }
 
     /// --min-documents: a rebuild from a stream cut short upstream (JSON Lines has no end record) leaves the index.
