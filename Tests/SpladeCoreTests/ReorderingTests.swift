@@ -24,6 +24,18 @@ import Testing
         #expect(order == DocumentReordering.bisectionOrder(batch, vocabularySize: 100, blockSize: 16, threads: 1))
     }
 
+    /// Splits large enough to sum their gains in parallel chunks give the order of one thread.
+    @Test func parallelGainsGiveTheSequentialOrder() {
+        let count = DocumentReordering.documentsForParallelGains + 1000
+        let batch = IndexTestSupport.batch(Self.interleavedTopics(count: count, seed: 7))
+        let sequential = DocumentReordering.bisectionOrder(batch, vocabularySize: 100, blockSize: 2048, threads: 1)
+        #expect(sequential.sorted() == Array(0..<count))
+        for threads in [2, 3, 4] {
+            #expect(DocumentReordering.bisectionOrder(batch, vocabularySize: 100, blockSize: 2048, threads: threads) == sequential,
+                    "threads \(threads)")
+        }
+    }
+
     @Test func groupsDocumentsThatShareTerms() throws {
         let vectors = Self.interleavedTopics(count: 2048, seed: 5)
         let plain = try IndexTestSupport.build(vectors, vocabulary: 100, blockSize: 32)

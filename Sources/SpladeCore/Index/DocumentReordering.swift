@@ -10,7 +10,8 @@ import Foundation
 /// cost of storing both halves' posting lists, estimated with the log-gap model: a term with degree
 /// d in a half of n documents costs d · log2(n / (d + 1)) bits. Pairs (best of A, best of B) are
 /// swapped while their summed gain is positive. After the iterations each half is bisected again,
-/// down to the block size, the two halves of a split on separate threads.
+/// down to the block size. The two halves of a split share the threads; a split with more than one
+/// sums its documents' gains in parallel chunks (the same sums, so every thread count gives the same order).
 public enum DocumentReordering {
     /// The new order: `order[position]` is the document (its number in `documents`) placed at
     /// `position`. Halves are cut on multiples of `blockSize`, so every block is one leaf.
@@ -25,11 +26,14 @@ public enum DocumentReordering {
                 // The context lives only inside this call, where the pointers are valid.
                 let context = Context(terms: terms, postingStart: postingStart, order: order, vocabularySize: vocabularySize,
                                       blockSize: blockSize, iterations: iterations, progress: progress)
-                context.bisect(0..<documents.count, parallelDepth: threads > 1 ? Int(log2(Double(threads)).rounded(.up)) : 0)
+                context.bisect(0..<documents.count, threads: max(threads, 1))
             }
         }
         return order.map { Int($0) }
     }
+
+    /// Splits of fewer documents sum their gains on one thread (a chunk's work would not pay for its start).
+    static let documentsForParallelGains = 16_384
 
     /// What every bisection shares; each concurrent branch has its own `Scratch`.
     private final class Context: @unchecked Sendable {
@@ -53,8 +57,9 @@ public enum DocumentReordering {
             self.progress = progress
         }
 
-        /// Bisects `range` of `order` recursively; the first `parallelDepth` levels fork.
-        func bisect(_ range: Range<Int>, parallelDepth: Int, scratch: Scratch? = nil) {
+        /// Bisects `range` of `order` recursively with `threads` threads: a split's two halves
+        /// divide them between their own bisections (in parallel when there are two or more).
+        func bisect(_ range: Range<Int>, threads: Int, scratch: Scratch? = nil) {
             let blocks = (range.count + blockSize - 1) / blockSize
             guard blocks > 1 else {
                 if let progress { progress(placed.add(range.count)) }
@@ -62,26 +67,29 @@ public enum DocumentReordering {
             }
             let scratch = scratch ?? Scratch(vocabularySize: vocabularySize)
             let middle = range.lowerBound + (blocks / 2) * blockSize
-            improve(range.lowerBound..<middle, middle..<range.upperBound, scratch: scratch)
-            if parallelDepth > 0 {
+            improve(range.lowerBound..<middle, middle..<range.upperBound, threads: threads, scratch: scratch)
+            if threads > 1 {
                 DispatchQueue.concurrentPerform(iterations: 2) { half in
-                    bisect(half == 0 ? range.lowerBound..<middle : middle..<range.upperBound, parallelDepth: parallelDepth - 1)
+                    bisect(half == 0 ? range.lowerBound..<middle : middle..<range.upperBound,
+                           threads: half == 0 ? (threads + 1) / 2 : threads / 2)
                 }
             } else {
-                bisect(range.lowerBound..<middle, parallelDepth: 0, scratch: scratch)
-                bisect(middle..<range.upperBound, parallelDepth: 0, scratch: scratch)
+                bisect(range.lowerBound..<middle, threads: 1, scratch: scratch)
+                bisect(middle..<range.upperBound, threads: 1, scratch: scratch)
             }
         }
 
         /// Swaps documents between the halves `a` and `b` to lower the log-gap cost.
-        private func improve(_ a: Range<Int>, _ b: Range<Int>, scratch s: Scratch) {
+        private func improve(_ a: Range<Int>, _ b: Range<Int>, threads: Int, scratch s: Scratch) {
             let sizeA = Float(a.count), sizeB = Float(b.count)
             func cost(_ degree: Int32, _ size: Float) -> Float { Float(degree) * log2(size / Float(degree + 1)) }
+            let parallel = threads > 1 && a.count + b.count >= DocumentReordering.documentsForParallelGains
             count(a, into: s.degreeA)
             count(b, into: s.degreeB)
             for _ in 0..<iterations {
                 // Gain of moving one document holding term t to the other half, computed once per
-                // term (the stamp marks terms already computed in this iteration).
+                // term (the stamp marks terms already computed in this iteration). In parallel, every
+                // term's is computed first, so that the chunks only read them.
                 s.stamp &+= 1
                 func gain(_ t: Int) -> (aToB: Float, bToA: Float) {
                     if s.seen[t] != s.stamp {
@@ -93,20 +101,14 @@ public enum DocumentReordering {
                     }
                     return (s.gainAToB[t], s.gainBToA[t])
                 }
-                s.movesA.removeAll(keepingCapacity: true)
-                s.movesB.removeAll(keepingCapacity: true)
-                for position in a {
-                    var total: Float = 0
-                    for p in postings(of: order[position]) { total += gain(Int(terms[p])).aToB }
-                    s.movesA.append(Move(gain: total, position: Int32(position)))
+                if parallel { for t in 0..<vocabularySize { _ = gain(t) } }
+                gatherMoves(a, into: &s.movesA, threads: parallel ? threads : 1) { gain($0).aToB }
+                gatherMoves(b, into: &s.movesB, threads: parallel ? threads : 1) { gain($0).bToA }
+                parallelChunks(2, threads: parallel ? 2 : 1) { halves in
+                    for half in halves {
+                        if half == 0 { s.movesA.sort(by: Move.better) } else { s.movesB.sort(by: Move.better) }
+                    }
                 }
-                for position in b {
-                    var total: Float = 0
-                    for p in postings(of: order[position]) { total += gain(Int(terms[p])).bToA }
-                    s.movesB.append(Move(gain: total, position: Int32(position)))
-                }
-                s.movesA.sort(by: Move.better)
-                s.movesB.sort(by: Move.better)
                 var swapped = 0
                 for (x, y) in zip(s.movesA, s.movesB) where x.gain + y.gain > 0 {
                     // Degrees follow the swap (cheaper than recounting both halves).
@@ -119,6 +121,23 @@ public enum DocumentReordering {
             }
             clear(a, s.degreeA)
             clear(b, s.degreeB)
+        }
+
+        /// `moves[i]`: the summed gain of moving the document at `positions` index i to the other
+        /// half, in chunks of `positions` on `threads` threads.
+        private func gatherMoves(_ positions: Range<Int>, into moves: inout [Move], threads: Int, gain: (Int) -> Float) {
+            moves.removeAll(keepingCapacity: true)
+            moves.append(contentsOf: repeatElement(Move(gain: 0, position: 0), count: positions.count))
+            moves.withUnsafeMutableBufferPointer { moves in
+                parallelChunks(positions.count, threads: threads) { chunk in
+                    for i in chunk {
+                        let position = positions.lowerBound + i
+                        var total: Float = 0
+                        for p in postings(of: order[position]) { total += gain(Int(terms[p])) }
+                        moves[i] = Move(gain: total, position: Int32(position))
+                    }
+                }
+            }
         }
 
         private func postings(of document: Int32) -> Range<Int> {
