@@ -14,8 +14,9 @@ struct SpladeEncode: SpladeTool {
             Hugging Face BertForMaskedLM directory) and writes one vector per record, in input order: \
             w_j = max over tokens of log(1 + relu(logit_j)). Output is JSON Lines \
             ({"id":...,"vector":{"token":weight,...}}, the shape Seismic, Anserini and pyserini read; \
-            --keys ids for token ids) or the binary vector stream (--format binary, zstd-compressed, \
-            see splade-vectors(5)), which every splade tool that reads vectors also accepts. \
+            --keys ids for token ids; a record's other fields pass through after the id) or the binary \
+            vector stream (--format binary, zstd-compressed, ids and vectors only, see splade-vectors(5)), \
+            which every splade tool that reads vectors also accepts. \
             --convert turns either vector format into the other (--input-keys says how JSON Lines input is keyed).
 
             --shard I/N encodes only shard I (0-based) of N: the records r with r mod N = I, counting \
@@ -114,7 +115,9 @@ struct SpladeEncode: SpladeTool {
         }
         let maxLength = try tokenizerOptions.maxLength(positions: model.config.maxPositions)
         let sessions = try (0..<stream.threads).map { _ throws(SpladeError) in try tokenizer.makeSession() }
-        let input = EncodeInput(format: textOptions.format, maxLength: maxLength,
+        var recordFormat = textOptions.format
+        recordFormat.writtenFields = ["vector"]
+        let input = EncodeInput(format: recordFormat, maxLength: maxLength,
                                 vocabularySize: model.config.vocabularySize)
         let sink = try VectorSink(format: format, tokens: keys == .tokens ? tokenizer.vocabulary.tokens : nil,
                                   header: VectorStreamHeader(vocabularySize: tokenizer.vocabulary.count,
@@ -131,7 +134,7 @@ struct SpladeEncode: SpladeTool {
             // open pipe): the tool reports the error and exits.
             let upcoming = window.full && !model.usesHostCores ? BackgroundTask { () throws(SpladeError) in try windows.next() } : nil
             tokenizing += window.seconds
-            var records: [(id: JSONValue, ids: [Int32])] = []
+            var records: [EncodeInput.Record] = []
             for result in window.parsed {
                 switch result {
                 case .success(let record): records.append(record)
@@ -143,7 +146,7 @@ struct SpladeEncode: SpladeTool {
             let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
             encoding += encodeClock.lap()
             for (record, vector) in zip(records, vectors) {
-                try sink.write(VectorRecord(id: record.id, vector: pruned(vector)))
+                try sink.write(VectorRecord(id: record.id, vector: pruned(vector)), otherFields: record.otherFields)
                 tokens += record.ids.count
             }
             written += records.count
@@ -226,7 +229,7 @@ struct SpladeEncode: SpladeTool {
 final class EncodeWindows: @unchecked Sendable {
     struct Window {
         /// Each line's record or error, in input order.
-        var parsed: [Result<(id: JSONValue, ids: [Int32]), SpladeError>]
+        var parsed: [Result<EncodeInput.Record, SpladeError>]
         /// The window is full: more input may follow.
         var full: Bool
         /// Input bytes read up to the window's end, and the seconds spent tokenizing it.
@@ -270,15 +273,17 @@ final class EncodeWindows: @unchecked Sendable {
     }
 }
 
-/// One input line → its id and token ids: texts are tokenized, splade-tokenize records are taken as they are.
+/// One input line → its id, token ids and the fields that pass through: texts are tokenized, splade-tokenize
+/// records are taken as they are.
 struct EncodeInput: Sendable {
+    typealias Record = (id: JSONValue, ids: [Int32], otherFields: [(key: String, value: JSONValue)])
     let format: TextRecordFormat
     let maxLength: Int
     let vocabularySize: Int
 
-    func parse(_ line: Line, file: String, session: TokenizerSession) throws(SpladeError) -> (id: JSONValue, ids: [Int32]) {
-        let (id, input) = try format.encoderInput(line, file: file, vocabularySize: vocabularySize)
-        return (id, try input.tokenIds(session: session, maxLength: maxLength))
+    func parse(_ line: Line, file: String, session: TokenizerSession) throws(SpladeError) -> Record {
+        let (id, input, otherFields) = try format.encoderInput(line, file: file, vocabularySize: vocabularySize)
+        return (id, try input.tokenIds(session: session, maxLength: maxLength), otherFields)
     }
 }
 
@@ -319,8 +324,9 @@ final class VectorSink {
         }
     }
 
-    func write(_ record: VectorRecord) throws(SpladeError) {
-        if let json { try output.write(json.line(record)) } else { try output.write(encoder!.encode(record)) }
+    /// `otherFields` (a text record's) go into JSON Lines only: the binary stream holds ids and vectors.
+    func write(_ record: VectorRecord, otherFields: [(key: String, value: JSONValue)] = []) throws(SpladeError) {
+        if let json { try output.write(json.line(record, otherFields: otherFields)) } else { try output.write(encoder!.encode(record)) }
     }
 
     func finish() throws(SpladeError) {

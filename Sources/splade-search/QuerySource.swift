@@ -135,7 +135,7 @@ final class QuerySource {
                 if line.isBlank { continue }
                 let record = try format.encoderInput(line, file: reader.name, vocabularySize: vocabularySize)
                 try checkId(record.id, location: "\(reader.name):\(line.number)")
-                records.append(record)
+                records.append((record.id, record.input))
             }
             guard !records.isEmpty else { return nil }
             let inputs = records.map(\.input)

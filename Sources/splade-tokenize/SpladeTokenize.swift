@@ -10,7 +10,8 @@ struct SpladeTokenize: SpladeTool {
         discussion: """
             Reads JSON Lines records ({"id": ..., "text": ...}) or plain lines and writes one JSON object per \
             record: {"id":...,"input_ids":[...]} ([CLS] ... [SEP], truncated to --max-length), with "tokens" \
-            added by --tokens. The tokenizer comes from the model directory: BertJapaneseTokenizer \
+            added by --tokens; the record's other fields (all but the id and the text fields read) pass \
+            through after the id, and splade-encode passes them on. The tokenizer comes from the model directory: BertJapaneseTokenizer \
             (NFKC, MeCab with unidic-lite, WordPiece; the tokenizer of japanese-splade-base-v1) or \
             BertTokenizer (English BERT models). Special tokens written in the text ([SEP], [MASK], ...) \
             are kept whole. Output order is input order, whatever the number of threads.
@@ -36,7 +37,8 @@ struct SpladeTokenize: SpladeTool {
         try ToolMain.run("splade-tokenize") {
             let tokenizer = try tokenizerOptions.loadTokenizer()
             let sessions = try (0..<stream.threads).map { _ throws(SpladeError) in try tokenizer.makeSession() }
-            let format = textOptions.format
+            var format = textOptions.format
+            format.writtenFields = ["input_ids", "tokens"]
             let maxLength = tokenizerOptions.maxLength
             let withTokens = tokens
             try LinePipeline(options: stream, progressLabel: "tokenize", unitName: "tokens", skipsBlankLines: !format.plainLines,
@@ -49,6 +51,7 @@ struct SpladeTokenize: SpladeTool {
                     var json = JSONWriter()
                     json.appendRaw("{\"id\":")
                     json.appendValue(record.id)
+                    json.appendMembers(record.otherFields)
                     json.appendRaw(",\"input_ids\":[")
                     for (i, id) in ids.enumerated() {
                         if i > 0 { json.appendRaw(",") }

@@ -43,14 +43,26 @@ struct TokenizeCLITests {
         #expect(one.stderr.hasPrefix("tokenize: 1 record ("), "\(one.stderr)")
     }
 
-    @Test func outputShapeIdsPassThroughAndTokens() throws {
-        let input = #"{"id": 7, "text": "東京都に住んでいます。", "extra": 1}"# + "\n" + #"{"id": "b", "text": ""}"# + "\n"
+    @Test func outputShapeIdsAndOtherFieldsPassThroughAndTokens() throws {
+        let input = #"{"id": 7, "text": "東京都に住んでいます。", "extra": 1, "meta": {"url": "u\u00e9", "n": [1, 2.50]}, "tokens": 0}"#
+            + "\n" + #"{"id": "b", "text": ""}"# + "\n"
         let run = try Tools.run("splade-tokenize", ["--model", jaTiny, "--tokens"], stdin: input)
         #expect(run.status == 0)
         #expect(run.stdoutLines == [
-            #"{"id":7,"input_ids":[2,4292,2094,221,5851,217,186,4183,171,3],"tokens":["[CLS]","東京","都","に","住ん","で","い","ます","。","[SEP]"]}"#,
+            #"{"id":7,"extra":1,"meta":{"url":"ué","n":[1,2.50]},"input_ids":[2,4292,2094,221,5851,217,186,4183,171,3],"#
+                + #""tokens":["[CLS]","東京","都","に","住ん","で","い","ます","。","[SEP]"]}"#,
             #"{"id":"b","input_ids":[2,3],"tokens":["[CLS]","[SEP]"]}"#,
         ])
+        // splade-encode passes them on, from texts and from splade-tokenize's records alike; the binary stream drops them.
+        let record = #"{"id":"d","title":"東京","text":"都","lang":"ja"}"#
+        let direct = try Tools.shell("echo '\(record)' | splade-encode --model '\(jaTiny)' --field text --top-k 1")
+        let piped = try Tools.shell("echo '\(record)' | splade-tokenize --model '\(jaTiny)' --field text --tokens "
+                                    + "| splade-encode --model '\(jaTiny)' --top-k 1")
+        #expect(direct.status == 0 && direct.stdoutText.hasPrefix(#"{"id":"d","title":"東京","lang":"ja","vector":{"#), "\(direct.stdoutText)")
+        #expect(piped.stdoutText == direct.stdoutText, "\(piped.stdoutText)")
+        let binary = try Tools.shell("echo '\(record)' | splade-encode --model '\(jaTiny)' --format binary --top-k 1 "
+                                     + "| splade-encode --convert --model '\(jaTiny)'")
+        #expect(binary.stdoutText.hasPrefix(#"{"id":"d","vector":{"#), "\(binary.stdoutText)")
     }
 
     @Test func plainLinesFieldsAndMaxLength() throws {

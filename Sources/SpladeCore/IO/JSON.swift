@@ -306,6 +306,16 @@ public struct JSONWriter {
         bytes.append(UInt8(ascii: "\""))
     }
 
+    /// `,"key":value` for each of `fields`, in order: members after the first of an object being written.
+    public mutating func appendMembers(_ fields: [(key: String, value: JSONValue)]) {
+        for (key, value) in fields {
+            appendRaw(",")
+            appendString(key)
+            appendRaw(":")
+            appendValue(value)
+        }
+    }
+
     public mutating func appendInt(_ value: Int) {
         if value < 0 { bytes.append(UInt8(ascii: "-")) }
         var v = value.magnitude

@@ -1,7 +1,9 @@
-/// One text to process: its id (any JSON scalar, passed through unchanged) and its text.
+/// One text to process: its id (any JSON scalar, passed through unchanged), its text, and the record's
+/// other fields, which JSON Lines outputs pass through.
 public struct TextRecord: Sendable {
     public var id: JSONValue
     public var text: String
+    public var otherFields: [(key: String, value: JSONValue)] = []
 }
 
 /// What a model encodes for one record: a text to tokenize, or the token ids splade-tokenize wrote for one.
@@ -26,11 +28,17 @@ public struct TextRecordFormat: Sendable {
     public var idField: String
     /// Each line is a text; its id is the line number.
     public var plainLines: Bool
+    /// The fields the tool writes itself: an input field of the same name does not pass through.
+    public var writtenFields: Set<String>
 
-    public init(textFields: [String] = ["text"], idField: String = "id", plainLines: Bool = false) {
+    /// The fields of a splade-tokenize record that describe its tokens, which an encoder's output leaves out.
+    public static let tokenizationFields: Set<String> = ["input_ids", "tokens", "attention_mask", "token_type_ids"]
+
+    public init(textFields: [String] = ["text"], idField: String = "id", plainLines: Bool = false, writtenFields: Set<String> = []) {
         self.textFields = textFields
         self.idField = idField
         self.plainLines = plainLines
+        self.writtenFields = writtenFields
     }
 
     /// Parses one input line; errors carry `FILE:LINE`.
@@ -69,24 +77,32 @@ public struct TextRecordFormat: Sendable {
             }
             parts.append(string)
         }
-        return TextRecord(id: id, text: parts.joined(separator: " "))
+        return TextRecord(id: id, text: parts.joined(separator: " "), otherFields: otherFields(of: value, read: Set(textFields)))
     }
 
-    /// One line's id and what to encode: the token ids of a splade-tokenize record when it has `"input_ids"`,
-    /// else its text (the fields, or the line itself with --lines). Errors carry `FILE:LINE`.
-    public func encoderInput(_ line: Line, file: String, vocabularySize: Int) throws(SpladeError) -> (id: JSONValue, input: EncoderInput) {
+    /// The fields of a record object that pass through: all but the id, those read and those the tool writes.
+    func otherFields(of value: JSONValue, read: Set<String>) -> [(key: String, value: JSONValue)] {
+        guard case .object(let members) = value else { return [] }
+        return members.filter { $0.key != idField && !read.contains($0.key) && !writtenFields.contains($0.key) }
+    }
+
+    /// One line's id, what to encode (the token ids of a splade-tokenize record when it has `"input_ids"`, else
+    /// its text: the fields, or the line itself with --lines) and its fields that pass through (of a splade-tokenize
+    /// record, all but those of `tokenizationFields`). Errors carry `FILE:LINE`.
+    public func encoderInput(_ line: Line, file: String, vocabularySize: Int)
+        throws(SpladeError) -> (id: JSONValue, input: EncoderInput, otherFields: [(key: String, value: JSONValue)]) {
         if plainLines {
             let record = try parse(line, file: file)
-            return (record.id, .text(record.text))
+            return (record.id, .text(record.text), [])
         }
         let location = "\(file):\(line.number)"
         let json = try Self.json(line, location: location)
         guard let ids = try tokenIds(of: json, vocabularySize: vocabularySize, location: location) else {
             let record = try record(from: json, location: location)
-            return (record.id, .text(record.text))
+            return (record.id, .text(record.text), record.otherFields)
         }
         guard ids.count >= 2 else { throw SpladeError(.badInput, "input_ids needs at least [CLS] and [SEP]", location: location) }
-        return (try recordId(of: json, location: location), .tokenIds(ids))
+        return (try recordId(of: json, location: location), .tokenIds(ids), otherFields(of: json, read: Self.tokenizationFields))
     }
 
     /// The token ids of a splade-tokenize record (`"input_ids": [2, 1045, 3]`), each below `vocabularySize`;

@@ -6,10 +6,12 @@ public struct VectorJSONWriter: Sendable {
     /// `tokens` nil writes token ids as keys.
     public init(tokens: [String]?) { self.tokens = tokens }
 
-    public func line(_ record: VectorRecord) -> [UInt8] {
+    /// `{"id":…,` the `otherFields` (a text record's, passed through), `"vector":{…}}` and a newline.
+    public func line(_ record: VectorRecord, otherFields: [(key: String, value: JSONValue)] = []) -> [UInt8] {
         var json = JSONWriter()
         json.appendRaw("{\"id\":")
         json.appendValue(record.id)
+        json.appendMembers(otherFields)
         json.appendRaw(",\"vector\":{")
         for i in 0..<record.vector.count {
             if i > 0 { json.appendRaw(",") }
