@@ -22,6 +22,6 @@ public struct InvalidRecords {
 
     /// The closing warning with the number of skipped records, when there were any.
     public func reportCount() {
-        if count > 0 { Diagnostics.warning("skipped \(count) invalid record\(count == 1 ? "" : "s")") }
+        if count > 0 { Diagnostics.warning("skipped \(counted(count, "invalid record"))") }
     }
 }

@@ -131,8 +131,3 @@ public final class Stopwatch {
         return Double(now - last) / 1e9
     }
 }
-
-extension Stopwatch {
-    /// Seconds since the previous lap, without starting a new one.
-    public func peek() -> Double { Double(DispatchTime.now().uptimeNanoseconds - last) / 1e9 }
-}

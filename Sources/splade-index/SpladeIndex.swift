@@ -257,9 +257,9 @@ struct SpladeIndex: SpladeTool {
                 lock.abandonCreatedDirectory()  // a failed first build leaves no directory behind
                 throw error
             }
-            Diagnostics.note(String(format: "%@: %@; %d live in %d segment%@, %@, %.2f s",
-                                    summary.generationPath, verb, summary.documents, summary.segments,
-                                    summary.segments == 1 ? "" : "s", Self.bytes(summary.bytes), clock.lap()))
+            Diagnostics.note(String(format: "%@: %@; %d live in %@, %@, %.2f s",
+                                    summary.generationPath, verb, summary.documents, counted(summary.segments, "segment"),
+                                    Self.bytes(summary.bytes), clock.lap()))
             for path in summary.generationsNotRemoved {
                 Diagnostics.warning("\(path): an old generation could not be removed (the next build tries again)")
             }
@@ -281,10 +281,10 @@ struct SpladeIndex: SpladeTool {
         if compact {
             let before = try IndexSnapshot(directory: directory).manifest
             let summary = try IndexUpdate.compact(directory: directory, lock: lock, progress: buildProgress())
-            let segments = "\(before.segments.count) segment\(before.segments.count == 1 ? "" : "s")"
+            let segments = counted(before.segments.count, "segment")
             let verb = before.segments.isEmpty ? "no documents to compact, left as it was"
                 : before.segments.count == 1 && before.deleted == 0 ? "already one segment without deletions, left as it was"
-                : "compacted \(segments) into 1, leaving out \(Self.documents(before.deleted))"
+                : "compacted \(segments) into 1, leaving out \(counted(before.deleted, "document"))"
             return (summary, verb)
         }
         if let delete {
@@ -293,15 +293,15 @@ struct SpladeIndex: SpladeTool {
             if summary.deleted < ids.count {
                 Diagnostics.warning("\(ids.count - summary.deleted) of the \(ids.count) ids named no live document")
             }
-            return (summary, "deleted \(Self.documents(summary.deleted))")
+            return (summary, "deleted \(counted(summary.deleted, "document"))")
         }
         if readsCIFF {
             let summary = try buildFromCIFF(directory: directory, lock: lock)
-            return (summary, "indexed \(Self.documents(summary.added)) (CIFF)")
+            return (summary, "indexed \(counted(summary.added, "document")) (CIFF)")
         }
         if bm25 {
             let summary = try buildBM25(directory: directory, lock: lock)
-            return (summary, "indexed \(Self.documents(summary.added)) (BM25)")
+            return (summary, "indexed \(counted(summary.added, "document")) (BM25)")
         }
         let (documents, vocabulary) = try readVectors()
         Self.warnAboutTRECIds(documents)
@@ -314,13 +314,13 @@ struct SpladeIndex: SpladeTool {
                 Diagnostics.warning("the index has \(summary.segments) segments, and searches visit each in turn",
                                     hint: "merge them with splade-index -o \(directory) --compact")
             }
-            return (summary, "added \(Self.documents(summary.added)), replaced \(summary.deleted)")
+            return (summary, "added \(counted(summary.added, "document")), replaced \(summary.deleted)")
         }
         var settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,
                                      tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
         settings.minimumDocuments = minDocuments ?? 1
         let summary = try IndexUpdate.build(documents, settings: settings, directory: directory, lock: lock, progress: buildProgress())
-        return (summary, "indexed \(Self.documents(summary.added))")
+        return (summary, "indexed \(counted(summary.added, "document"))")
     }
 
     private func checkIndex(_ directory: String) throws(SpladeError) {
@@ -328,7 +328,7 @@ struct SpladeIndex: SpladeTool {
         try snapshot.verify()
         let m = snapshot.manifest
         Diagnostics.note("\(snapshot.path): ok (\(m.kind.rawValue), \(m.documents) documents, \(m.deleted) deleted, "
-                         + "\(m.segments.count) segment\(m.segments.count == 1 ? "" : "s"), \(Self.bytes(snapshot.fileBytes)))")
+                         + "\(counted(m.segments.count, "segment")), \(Self.bytes(snapshot.fileBytes)))")
     }
 
     struct VocabularyInfo {
@@ -452,7 +452,7 @@ struct SpladeIndex: SpladeTool {
         let refused = (0..<documents.count).lazy.map(documents.idText).filter { !TRECField.isValid($0) }
         guard let first = refused.first else { return }
         let count = refused.count
-        Diagnostics.warning("\(count) document id\(count == 1 ? "" : "s") (the first \(TRECField.quoted(first))) cannot be "
+        Diagnostics.warning("\(counted(count, "document id")) (the first \(TRECField.quoted(first))) cannot be "
                             + "\(count == 1 ? "a field" : "fields") of a TREC run (\(TRECField.rule)): splade-search "
                             + "refuses hits on them in its default format",
                             hint: "search with --format json, or give these documents other ids")
@@ -503,7 +503,6 @@ struct SpladeIndex: SpladeTool {
         return ids
     }
 
-    static func documents(_ count: Int) -> String { "\(count) document\(count == 1 ? "" : "s")" }
 
     static func bytes(_ count: Int) -> String {
         count >= 1 << 30 ? String(format: "%.2f GiB", Double(count) / Double(1 << 30))

@@ -227,14 +227,14 @@ struct SpladeSearch: SpladeTool {
             progress.finish()
             try sink.commit()
             if let texts, missingTexts > 0 {
-                Diagnostics.warning("\(missingTexts) hits have no text: their ids are not in \(texts.name)")
+                Diagnostics.warning("\(counted(missingTexts, "hit")) \(missingTexts == 1 ? "has" : "have") no text: their ids are not in \(texts.name)")
             }
             if timings && !latencies.isEmpty {
                 let sorted = latencies.sorted()
                 func ms(_ ns: UInt64) -> Double { Double(ns) / 1e6 }
                 let mean = Double(sorted.reduce(0, +)) / Double(sorted.count) / 1e6
-                Diagnostics.note(String(format: "timings: %d queries, search latency mean %.3f ms, p50 %.3f ms, p99 %.3f ms",
-                                        sorted.count, mean, ms(sorted[sorted.count / 2]), ms(sorted[min(sorted.count - 1, sorted.count * 99 / 100)])))
+                Diagnostics.note(String(format: "timings: %@, search latency mean %.3f ms, p50 %.3f ms, p99 %.3f ms",
+                                        counted(sorted.count, "query", plural: "queries"), mean, ms(sorted[sorted.count / 2]), ms(sorted[min(sorted.count - 1, sorted.count * 99 / 100)])))
             }
         }
     }

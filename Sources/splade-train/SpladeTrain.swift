@@ -261,7 +261,7 @@ struct SpladeTrain: SpladeTool {
                                     + "micro-batches and the learning-rate schedule are this run's")
             case .unrecorded(streamedStepsPerEpoch: let earlier?):
                 Diagnostics.warning("\(latest.path) records no plan: an earlier splade-train wrote it, which took micro-batches in "
-                                    + "one stream across epochs (\(earlier) optimizer step\(earlier == 1 ? "" : "s") an epoch here, "
+                                    + "one stream across epochs (\(counted(earlier, "optimizer step")) an epoch here, "
                                     + "where this run ends each epoch with a step of the micro-batches left over: "
                                     + "\(trainer.plan.optimizerStepsPerEpoch)); from step \(trainer.step) on, the micro-batches and the "
                                     + "learning-rate schedule are this run's")
@@ -360,7 +360,7 @@ struct SpladeTrain: SpladeTool {
             }
             var keySources: [String: ConfigKeySource] = [:]
             recordKeyLines(of: root, under: nil, file: path, into: &keySources)
-            return (try convert(root.any, path: path), keySources)
+            return (try convert(root.any, path: path, keySources: keySources), keySources)
         } catch let error as SpladeError {
             throw error
         } catch let error as YamlError {
@@ -506,7 +506,8 @@ struct SpladeTrain: SpladeTool {
         var missing = output
         while !missing.isEmpty && missing != "/" && !FileManager.default.fileExists(atPath: missing) {
             made.insert(missing, at: 0)
-            missing = (missing as NSString).deletingLastPathComponent
+            // URL, not NSString: this Foundation's NSString.deletingLastPathComponent traps on a one-character name.
+            missing = URL(fileURLWithPath: missing).deletingLastPathComponent().path
         }
         do { try FileManager.default.createDirectory(atPath: output, withIntermediateDirectories: true) } catch {
             throw SpladeError.writing("the output directory", failedWith: error, at: output)
@@ -532,23 +533,31 @@ struct SpladeTrain: SpladeTool {
         return made
     }
 
-    /// A YAML tree as the JSON-like values the library reads.
-    static func convert(_ value: Any, path: String) throws(SpladeError) -> JSONValue {
+    /// A YAML tree as the JSON-like values the library reads. A value that has none (a date, binary data) is named with
+    /// the top-level key it is under, at that key's line in `keySources`.
+    static func convert(_ value: Any, path: String, keySources: [String: ConfigKeySource] = [:],
+                        under topKey: String? = nil) throws(SpladeError) -> JSONValue {
         switch value {
         case let map as [String: Any]:
             var members: [(key: String, value: JSONValue)] = []
-            for key in map.keys.sorted() { members.append((key, try convert(map[key]!, path: path))) }
+            for key in map.keys.sorted() {
+                members.append((key, try convert(map[key]!, path: path, keySources: keySources, under: topKey ?? key)))
+            }
             return .object(members)
         case let list as [Any]:
             var items: [JSONValue] = []
-            for item in list { items.append(try convert(item, path: path)) }
+            for item in list { items.append(try convert(item, path: path, keySources: keySources, under: topKey)) }
             return .array(items)
         case let b as Bool: return .bool(b)
         case let i as Int: return .number(String(i))
         case let d as Double: return d.isFinite ? .number(String(d)) : .string(String(d))
         case let s as String: return .string(s)
         case is NSNull: return .null
-        default: throw SpladeError(.badInput, "unsupported YAML value \(value)", location: path)
+        default:
+            let what = value is Date ? "a YAML timestamp (\(value))" : "a YAML value of type \(type(of: value))"
+            throw SpladeError(.badInput, "\(topKey.map { "\($0): " } ?? "")\(what) is no configuration value",
+                              location: topKey.flatMap { keySources[$0]?.description } ?? path,
+                              hint: "quote it to give a string")
         }
     }
 

@@ -477,6 +477,11 @@ struct IndexCLITests {
         let texts = try Tools.run("splade-index", ["--model", model, "-o", directory + "/new"], stdin: "{\"id\":\"a\",\"text\":\"t\"}\n")
         #expect(texts.status == 65 && texts.stderr.contains("<stdin>:1: missing \"vector\" object")
                 && texts.stderr.contains("splade-encode turns texts and token ids into vectors"), "\(texts.stderr)")
+        for (record, said) in [("{\"vector\":{}}", "missing \"id\" (a string or number)"),
+                               ("{\"id\":[1],\"vector\":{}}", "\"id\" is a JSON array, expected a string or number")] {
+            let bad = try Tools.run("splade-index", ["--model", model, "-o", directory + "/new"], stdin: record + "\n")
+            #expect(bad.status == 65 && bad.stderr.contains("<stdin>:1: " + said), "\(bad.stderr)")
+        }
         let tokenKeys = "{\"id\":\"a\",\"vector\":{\"hello\":1.0}}\n"
         let asIds = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-o", directory + "/new"], stdin: tokenKeys)
         #expect(asIds.status == 65 && asIds.stderr.contains("read as tokens, not ids: --keys tokens"), "\(asIds.stderr)")

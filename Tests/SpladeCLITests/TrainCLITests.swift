@@ -124,6 +124,23 @@ struct TrainCLITests {
         #expect(refused.status == 64 && refused.stderr.contains("already holds checkpoints"))
     }
 
+    /// Dropout (BERT's default 0.1; the fixture's configuration turns it off): a run is repeatable, a resumed run draws the
+    /// masks the straight one drew, and the masks change what is learned.
+    @Test func dropoutIsRepeatableAcrossRunsAndResumes() throws {
+        let straight = try scratch(), again = try scratch(), resumed = try scratch(), without = try scratch()
+        defer { for directory in [straight, again, resumed, without] { try? FileManager.default.removeItem(atPath: directory) } }
+        let dropout = "--hidden_dropout_prob 0.1 --attention_probs_dropout_prob 0.1 --save_steps 1"
+        let losses = try logged(["loss"], dropout, output: straight)
+        #expect(try logged(["loss"], dropout, output: again) == losses)
+        try Self.expectTheSameModel(in: straight, and: again)
+        #expect(try logged(["loss"], "--save_steps 1", output: without) != losses)
+        #expect(try train("--output-dir '\(resumed)' \(dropout)", in: resumed).status == 0)
+        try Self.keepOnlyTheFirstCheckpoint(in: resumed)
+        let continued = try train("--output-dir '\(resumed)' \(dropout) --resume", in: resumed)
+        #expect(continued.status == 0, "\(continued.stderr)")
+        try Self.expectTheSameModel(in: straight, and: resumed)
+    }
+
     /// A checkpoint records the run's plan; resuming it under another (here a longer run) goes on, and says so.
     @Test func resumingUnderAnotherPlanIsSaid() throws {
         let out = try scratch()
@@ -316,6 +333,19 @@ struct TrainCLITests {
         #expect(fm.fileExists(atPath: out + "/kept"))
     }
 
+    /// Relative output directories with one-character names (NSString's deletingLastPathComponent traps on those).
+    @Test func oneCharacterOutputDirectoriesRelativeToTheWorkingDirectory() throws {
+        let out = try scratch()
+        defer { try? FileManager.default.removeItem(atPath: out) }
+        let fromScratch = "cd '\(out)' && splade-train --config '\(fixture)/train/steps-config.yaml' --model_name_or_path '\(fixture)/model' "
+            + "--train_data '\(fixture)/train/batch.jsonl' --threads 2 --max_steps 1"
+        let made = try Tools.shell(fromScratch + " --output-dir q/r")
+        #expect(made.status == 0 && FileManager.default.fileExists(atPath: out + "/q/r/model.safetensors"), "\(made.stderr)")
+        // A run failing at its first log line removes the directories it made, outermost included.
+        let failed = try Tools.shell(fromScratch + " --output-dir x/y --log /dev/full")
+        #expect(failed.status == 74 && !FileManager.default.fileExists(atPath: out + "/x"), "\(failed.stderr)")
+    }
+
     /// A text MeCab refuses stops the run at the row it came from, which may be sampled hours into it.
     @Test func aTextMeCabRefusesIsNamedByItsRow() throws {
         let out = try scratch()
@@ -425,6 +455,11 @@ struct TrainCLITests {
         let typo = try Tools.run("splade-train", ["--config", config])
         #expect(typo.status == 66, "\(typo.stderr)")
         #expect(typo.stderr.contains("c.yaml:4: not implemented, ignored: lerning_rate (did you mean learning_rate?)"), "\(typo.stderr)")
+        // A value YAML reads as something else than a number, string or list (a date) is named with its key's line.
+        try "model_name_or_path: /nonexistent\ntrain_data: x.jsonl\nseed: 2024-01-01\n".write(toFile: config, atomically: true, encoding: .utf8)
+        let date = try Tools.run("splade-train", ["--config", config, "--dry-run"])
+        #expect(date.status == 65 && date.stderr.contains("c.yaml:3: seed: a YAML timestamp (2024-01-01") && date.stderr.contains("hint: quote it"),
+                "\(date.stderr)")
     }
 
     @Test func noiseTokensOutsideTheVocabularyAreNamed() throws {

@@ -45,14 +45,21 @@ import Testing
         }
     }
 
-    @Test func everyParameterGradientMatchesFiniteDifferences() {
+    /// With dropout, each pass draws the same masks from the seed, so the finite differences hold them fixed.
+    @Test(arguments: [0, 0.2] as [Float])
+    func everyParameterGradientMatchesFiniteDifferences(dropoutProbability p: Float) {
         let (config, weights) = Self.smallModel()
         let sequences: [[Int32]] = [[2, 7, 11, 5, 3], [2, 19, 3], [2, 30, 8, 8, 21, 14, 3]]
         var random = Generator(state: 99)
         let coefficients = sequences.map { _ in (0..<config.vocabularySize).map { _ in random.next() } }
-        let pass = BertTrainingPass(config: config, weights: weights, sequences: sequences, threads: 1)
+        let dropout = p > 0 ? BertTrainingPass.Dropout(hidden: p, attention: p, seed: 5) : nil
+        let pass = BertTrainingPass(config: config, weights: weights, sequences: sequences, threads: 1, dropout: dropout)
         let vectors = pass.forward()
         #expect(vectors.allSatisfy { $0.contains { $0 > 0 } }, "the check needs active vocabulary entries")
+        if p > 0 {
+            #expect(vectors != BertTrainingPass(config: config, weights: weights, sequences: sequences, threads: 1).forward(),
+                    "dropout changes the vectors")
+        }
         let analytic = pass.backward(coefficients).namedTensors(config: config)
         let h: Float = 1e-3
         for name in weights.namedTensors(config: config).keys.sorted() {
@@ -64,8 +71,8 @@ import Testing
                     var named = weights.namedTensors(config: config)
                     named[name]!.values[k] += delta
                     let changed = try! BertWeights.assemble(named, config: config, source: "perturbed")
-                    return Self.loss(BertTrainingPass(config: config, weights: changed, sequences: sequences, threads: 1).forward(),
-                                     coefficients)
+                    return Self.loss(BertTrainingPass(config: config, weights: changed, sequences: sequences, threads: 1,
+                                                      dropout: dropout).forward(), coefficients)
                 }
                 let numeric = Float((perturbed(h) - perturbed(-h)) / Double(2 * h))
                 let tolerance = 0.03 * max(abs(numeric), abs(gradient[k])) + 2e-3

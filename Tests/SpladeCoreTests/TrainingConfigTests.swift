@@ -26,7 +26,9 @@ import Testing
         // bf16: true asks a GPU for bfloat16 products (where the device is known, the CPU warns that it computes in fp32).
         #expect(config.precision == .bf16 && !warnings.contains { $0.contains("bf16") })
         #expect(warnings.contains { $0.contains("not implemented, ignored: label_smoothing_factor") })
-        #expect(!warnings.contains { $0.contains("report_to") || $0.contains("dataloader_num_workers") })
+        // Python runtime settings: one line, not a warning each.
+        #expect(warnings.filter { $0.contains("report_to") || $0.contains("dataloader_num_workers") }
+                    == ["test.yaml: settings of the reference's Python runtime, without effect here: dataloader_num_workers, report_to"])
         // 100 rows, batch 4, accumulation 8: 25 micro-batches an epoch, 4 optimizer steps (the last of one micro-batch),
         // 8 in 2 epochs.
         #expect(config.optimizerStepsPerEpoch(rows: 100) == 4 && config.totalOptimizerSteps(rows: 100) == 8)
@@ -75,6 +77,7 @@ import Testing
         "bf16": .file(InputLocation(file: "c.yaml", line: 10)), "lerning_rate": .file(InputLocation(file: "c.yaml", line: 12)),
         "label_smoothing_factor": .file(InputLocation(file: "c.yaml", line: 11)),
         "training_losses.margin_mse.wieght": .file(InputLocation(file: "c.yaml", line: 11)),
+        "dataloader_num_workers": .file(InputLocation(file: "c.yaml", line: 13)), "report_to": .file(InputLocation(file: "c.yaml", line: 14)),
     ]
 
     func parse(_ extra: String, sources: [String: ConfigKeySource]) throws -> (TrainingConfig, [String]) {
@@ -179,15 +182,19 @@ import Testing
             try parse(#""lerning_rate": 1e-5"#, sources: ["lerning_rate": .commandLine("--lerning_rate 1e-5")])
         }
         #expect(typo.kind == .usage && typo.hint == "did you mean --learning_rate?")
-        // Keys of the reference's Python runtime stay accepted there, as in the file.
-        #expect(try parse(#""report_to": "none""#, sources: ["report_to": .commandLine("--report_to none")]).1.isEmpty)
+        // Keys of the reference's Python runtime stay accepted there, as in the file, and are named as without effect.
+        #expect(try parse(#""report_to": "none""#, sources: ["report_to": .commandLine("--report_to none")]).1
+                    == ["c.yaml: settings of the reference's Python runtime, without effect here: report_to"])
     }
 
     @Test func unknownKeysWarnWithTheirLineAndTheKeyTheyMayBeATypoOf() throws {
-        let (config, warnings) = try parse(#""lerning_rate": 1e-5, "label_smoothing_factor": 0.1"#, sources: Self.lines)
+        let (config, warnings) = try parse(#""lerning_rate": 1e-5, "label_smoothing_factor": 0.1, "dataloader_num_workers": 4, "#
+                                           + #""report_to": "none""#, sources: Self.lines)
         #expect(config.learningRate == 5e-5)
         #expect(warnings == ["c.yaml:11: not implemented, ignored: label_smoothing_factor",
-                             "c.yaml:12: not implemented, ignored: lerning_rate (did you mean learning_rate?)"])
+                             "c.yaml:12: not implemented, ignored: lerning_rate (did you mean learning_rate?)",
+                             "c.yaml: settings of the reference's Python runtime, without effect here: "
+                                + "dataloader_num_workers (line 13), report_to (line 14)"])
         #expect(TrainingConfig.suggestion(for: "sed") == "seed")
         #expect(TrainingConfig.suggestion(for: "max_step") == "max_steps")
         #expect(TrainingConfig.suggestion(for: "frobnicate") == nil)

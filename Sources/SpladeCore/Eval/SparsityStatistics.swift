@@ -39,9 +39,6 @@ public struct SparsityStatistics: Sendable {
         self.entryVectors = entryVectors
     }
 
-    /// The fraction of vectors with a non-zero weight on each used entry (p(j) of the FLOPs measure).
-    public var entryProbabilities: [Double] { entryVectors.map { Double($0) / Double(vectors) } }
-
     /// The `q` quantile (0…1) of ascending `sorted` values, numpy's default "linear" method: the
     /// value at virtual index q·(n−1), interpolated between its neighbours the way numpy's `_lerp`
     /// does (from the upper neighbour when the fraction is ≥ 0.5), so results agree to the last bit.

@@ -66,7 +66,7 @@ public enum IndexUpdate {
                               hint: "if a step before this one failed, its status says so (set -o pipefail in scripts)")
         }
         guard documents.count >= settings.minimumDocuments else {
-            throw SpladeError(.badInput, "only \(documents.count) document\(documents.count == 1 ? "" : "s") to index, fewer than "
+            throw SpladeError(.badInput, "only \(counted(documents.count, "document")) to index, fewer than "
                               + "--min-documents \(settings.minimumDocuments), so the index is left as it was", location: directory,
                               hint: "if a step before this one stopped early, its status says so")
         }

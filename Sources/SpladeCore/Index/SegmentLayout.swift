@@ -84,8 +84,4 @@ struct ByteWriter {
         for value in values { append(value) }
         #endif
     }
-
-    mutating func padToEight() {
-        while bytes.count % 8 != 0 { bytes.append(0) }
-    }
 }

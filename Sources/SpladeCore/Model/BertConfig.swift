@@ -15,8 +15,6 @@ public struct BertConfig: Sendable {
     /// False only when the checkpoint stores its own decoder matrix (`tie_word_embeddings: false`).
     public var tiedDecoder: Bool
 
-    public var headSize: Int { hiddenSize / heads }
-
     public init(vocabularySize: Int, hiddenSize: Int, layers: Int, heads: Int, intermediateSize: Int,
                 maxPositions: Int = 512, typeVocabularySize: Int = 2, layerNormEpsilon: Float = 1e-12,
                 hiddenDropout: Float = 0.1, attentionDropout: Float = 0.1, tiedDecoder: Bool = true) {

@@ -158,12 +158,12 @@ public final class BertMaskedLM: SpladeEncoding {
             norm(r, rows: t, residual: x, layer.outputNormWeight, layer.outputNormBias)
             swap(&x, &r)
         }
-        // MLM transform: LN(gelu(W x + b)), left in `hidden`.
-        let transformed = hidden.pointer == x ? r : hidden.pointer
-        linear(x, rows: t, inputs: h, weights.transformWeight, weights.transformBias, outputs: h, into: transformed)
-        GELU.forward(transformed, count: t * h, threads: threads)
-        norm(transformed, rows: t, residual: nil, weights.transformNormWeight, weights.transformNormBias)
-        if transformed != hidden.pointer { hidden.pointer.update(from: transformed, count: t * h) }
+        // MLM transform: LN(gelu(W x + b)), left in `hidden`. Each layer swaps x and r twice, so x is `hidden`
+        // again: the transform goes through r.
+        linear(x, rows: t, inputs: h, weights.transformWeight, weights.transformBias, outputs: h, into: r)
+        GELU.forward(r, count: t * h, threads: threads)
+        norm(r, rows: t, residual: nil, weights.transformNormWeight, weights.transformNormBias)
+        hidden.pointer.update(from: r, count: t * h)
         return offsets
     }
 

@@ -22,8 +22,6 @@ public final class QueryEncoder {
         sessions = try (0..<max(1, threads)).map { _ throws(SpladeError) in try tokenizer.makeSession() }
     }
 
-    public var fingerprint: UInt64 { VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens) }
-
     /// The vectors of `inputs` (texts, or token ids from splade-tokenize), in order.
     public func encode(_ inputs: [EncoderInput]) throws(SpladeError) -> [SparseVector] {
         let maxLength = self.maxLength

@@ -79,8 +79,9 @@ public final class VectorReader {
     /// The record of `line`, which `location` names.
     private func parseJSONLine(_ line: Line) throws(SpladeError) -> VectorRecord {
         let json = try JSONLine.value(line.bytes, location: location)
-        guard let id = json["id"], id.stringValue != nil || id.doubleValue != nil else {
-            throw SpladeError(.badInput, "missing \"id\" (a string or number)", location: location)
+        guard let id = json["id"] else { throw SpladeError(.badInput, "missing \"id\" (a string or number)", location: location) }
+        guard id.stringValue != nil || id.doubleValue != nil else {
+            throw SpladeError(.badInput, "\"id\" is a JSON \(id.typeName), expected a string or number", location: location)
         }
         guard case .object(let entries)? = json["vector"] else {
             // Texts or token ids where vectors were expected: the encoder was left out of the pipeline.

@@ -200,6 +200,14 @@ public struct TrainingConfig: Sendable {
             let typo = suggestion(for: key).map { " (did you mean \($0)?)" } ?? ""
             warnings.append("\(reader.location(of: key)): not implemented, ignored: \(key)\(typo)")
         }
+        // Settings of the reference's Python runtime (data-loader workers, logging services) change no result here:
+        // one line names them, so that none is taken as honoured.
+        let runtimeOnly = unknownKeys.filter { runtimeOnlyKeys.contains($0) }
+            .sorted { (reader.line(of: $0), $0) < (reader.line(of: $1), $1) }
+        if !runtimeOnly.isEmpty {
+            let named = runtimeOnly.map { key in reader.line(of: key) > 0 ? "\(key) (line \(reader.line(of: key)))" : key }
+            warnings.append("\(source): settings of the reference's Python runtime, without effect here: " + named.joined(separator: ", "))
+        }
         return (config, warnings)
     }
 

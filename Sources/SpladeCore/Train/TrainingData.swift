@@ -93,7 +93,7 @@ public enum TrainingData {
                 result.append(Float(number))
             }
             guard result.count == count else {
-                throw SpladeError(.badInput, "\(result.count) \(what) for \(count) texts", location: location)
+                throw SpladeError(.badInput, "\(result.count) \(what) for \(counted(count, "text"))", location: location)
             }
             return result
         }
