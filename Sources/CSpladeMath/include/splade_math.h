@@ -20,4 +20,7 @@ static inline void splade_keep_freed_memory(void) {
     mallopt(M_TRIM_THRESHOLD, INT_MAX);
 }
 
+/// Asks the processor to bring the cache line holding `address` in ahead of a read.
+static inline void splade_prefetch(const void *address) { __builtin_prefetch(address, 0, 3); }
+
 #endif

@@ -1,3 +1,4 @@
+import CSpladeMath
 import Dispatch
 import Foundation
 
@@ -132,6 +133,10 @@ public enum DocumentReordering {
                 parallelChunks(positions.count, threads: threads) { chunk in
                     for i in chunk {
                         let position = positions.lowerBound + i
+                        // Documents lie scattered in memory: fetch the start of a later one's terms (and, further
+                        // ahead, where they start) while this one is summed.
+                        if i + 16 < chunk.upperBound { splade_prefetch(postingStart.baseAddress! + Int(order[position + 16])) }
+                        if i + 8 < chunk.upperBound { splade_prefetch(terms.baseAddress! + Int(postingStart[Int(order[position + 8])])) }
                         var total: Float = 0
                         for p in postings(of: order[position]) { total += gain(Int(terms[p])) }
                         moves[i] = Move(gain: total, position: Int32(position))
