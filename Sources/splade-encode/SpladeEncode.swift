@@ -116,7 +116,7 @@ struct SpladeEncode: SpladeTool {
         let maxLength = try tokenizerOptions.maxLength(positions: model.config.maxPositions)
         let sessions = try (0..<stream.threads).map { _ throws(SpladeError) in try tokenizer.makeSession() }
         var recordFormat = textOptions.format
-        recordFormat.writtenFields = ["vector"]
+        recordFormat.writtenFields = TextRecordFormat.tokenizationFields.union(["vector"])
         let input = EncodeInput(format: recordFormat, maxLength: maxLength,
                                 vocabularySize: model.config.vocabularySize)
         let sink = try VectorSink(format: format, tokens: keys == .tokens ? tokenizer.vocabulary.tokens : nil,
@@ -159,7 +159,7 @@ struct SpladeEncode: SpladeTool {
         invalid.reportCount()
         if timings {
             let total = loading + clock.lap()
-            var line = String(format: "timings: %d docs, %d tokens in %.3f s: loading %.3f s, tokenizing %.3f s", written, tokens,
+            var line = String(format: "timings: %@, %d tokens in %.3f s: loading %.3f s, tokenizing %.3f s", counted(written, "doc"), tokens,
                               total, loading, tokenizing)
             line += model.usesHostCores ? ", " : " (alongside the GPU), "
             if let cpu = model as? BertMaskedLM {

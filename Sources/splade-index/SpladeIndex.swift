@@ -327,7 +327,7 @@ struct SpladeIndex: SpladeTool {
         let snapshot = try IndexSnapshot(directory: directory)
         try snapshot.verify()
         let m = snapshot.manifest
-        Diagnostics.note("\(snapshot.path): ok (\(m.kind.rawValue), \(m.documents) documents, \(m.deleted) deleted, "
+        Diagnostics.note("\(snapshot.path): ok (\(m.kind.rawValue), \(counted(m.documents, "document")), \(m.deleted) deleted, "
                          + "\(counted(m.segments.count, "segment")), \(Self.bytes(snapshot.fileBytes)))")
     }
 
@@ -502,7 +502,6 @@ struct SpladeIndex: SpladeTool {
         }
         return ids
     }
-
 
     static func bytes(_ count: Int) -> String {
         count >= 1 << 30 ? String(format: "%.2f GiB", Double(count) / Double(1 << 30))

@@ -227,7 +227,8 @@ struct SpladeSearch: SpladeTool {
             progress.finish()
             try sink.commit()
             if let texts, missingTexts > 0 {
-                Diagnostics.warning("\(counted(missingTexts, "hit")) \(missingTexts == 1 ? "has" : "have") no text: their ids are not in \(texts.name)")
+                Diagnostics.warning("\(counted(missingTexts, "hit")) without a text: \(missingTexts == 1 ? "its id is" : "their ids are") "
+                                    + "not in \(texts.name)")
             }
             if timings && !latencies.isEmpty {
                 let sorted = latencies.sorted()

@@ -10,8 +10,8 @@ struct SpladeTokenize: SpladeTool {
         discussion: """
             Reads JSON Lines records ({"id": ..., "text": ...}) or plain lines and writes one JSON object per \
             record: {"id":...,"input_ids":[...]} ([CLS] ... [SEP], truncated to --max-length), with "tokens" \
-            added by --tokens; the record's other fields (all but the id and the text fields read) pass \
-            through after the id, and splade-encode passes them on. The tokenizer comes from the model directory: BertJapaneseTokenizer \
+            added by --tokens; the record's other fields (all but the id, the text fields read, input_ids \
+            and tokens) pass through after the id, and splade-encode passes them on. The tokenizer comes from the model directory: BertJapaneseTokenizer \
             (NFKC, MeCab with unidic-lite, WordPiece; the tokenizer of japanese-splade-base-v1) or \
             BertTokenizer (English BERT models). Special tokens written in the text ([SEP], [MASK], ...) \
             are kept whole. Output order is input order, whatever the number of threads.

@@ -54,7 +54,7 @@ struct TokenizeCLITests {
             #"{"id":"b","input_ids":[2,3],"tokens":["[CLS]","[SEP]"]}"#,
         ])
         // splade-encode passes them on, from texts and from splade-tokenize's records alike; the binary stream drops them.
-        let record = #"{"id":"d","title":"東京","text":"都","lang":"ja"}"#
+        let record = #"{"id":"d","title":"東京","text":"都","lang":"ja","attention_mask":[1,1,1]}"#
         let direct = try Tools.shell("echo '\(record)' | splade-encode --model '\(jaTiny)' --field text --top-k 1")
         let piped = try Tools.shell("echo '\(record)' | splade-tokenize --model '\(jaTiny)' --field text --tokens "
                                     + "| splade-encode --model '\(jaTiny)' --top-k 1")
@@ -63,6 +63,14 @@ struct TokenizeCLITests {
         let binary = try Tools.shell("echo '\(record)' | splade-encode --model '\(jaTiny)' --format binary --top-k 1 "
                                      + "| splade-encode --convert --model '\(jaTiny)'")
         #expect(binary.stdoutText.hasPrefix(#"{"id":"d","vector":{"#), "\(binary.stdoutText)")
+        let converted = try Tools.shell("echo '\(record)' | splade-encode --model '\(jaTiny)' --top-k 1 | splade-encode --convert --model '\(jaTiny)'")
+        #expect(converted.stdoutText.hasPrefix(#"{"id":"d","vector":{"#), "\(converted.stdoutText)")
+        // The output's id is always "id": an input "id" beside the --id-field does not pass through (it would be a second "id").
+        let renamed = #"{"_id":"d1","id":7,"text":"都","lang":"ja"}"#
+        let tokenized = try Tools.shell("echo '\(renamed)' | splade-tokenize --model '\(jaTiny)' --id-field _id")
+        #expect(tokenized.stdoutText == #"{"id":"d1","lang":"ja","input_ids":[2,2094,3]}"# + "\n", "\(tokenized.stdoutText)")
+        let encoded = try Tools.shell("echo '\(renamed)' | splade-encode --model '\(jaTiny)' --id-field _id --top-k 1")
+        #expect(encoded.stdoutText.hasPrefix(#"{"id":"d1","lang":"ja","vector":{"#), "\(encoded.stdoutText)")
     }
 
     @Test func plainLinesFieldsAndMaxLength() throws {

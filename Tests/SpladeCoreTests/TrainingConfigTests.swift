@@ -184,7 +184,7 @@ import Testing
         #expect(typo.kind == .usage && typo.hint == "did you mean --learning_rate?")
         // Keys of the reference's Python runtime stay accepted there, as in the file, and are named as without effect.
         #expect(try parse(#""report_to": "none""#, sources: ["report_to": .commandLine("--report_to none")]).1
-                    == ["c.yaml: settings of the reference's Python runtime, without effect here: report_to"])
+                    == ["c.yaml: settings of the reference's Python runtime, without effect here: report_to (--report_to none)"])
     }
 
     @Test func unknownKeysWarnWithTheirLineAndTheKeyTheyMayBeATypoOf() throws {

@@ -31,7 +31,7 @@ public struct TextRecordFormat: Sendable {
     /// The fields the tool writes itself: an input field of the same name does not pass through.
     public var writtenFields: Set<String>
 
-    /// The fields of a splade-tokenize record that describe its tokens, which an encoder's output leaves out.
+    /// The fields of a splade-tokenize record (and Hugging Face's) that describe its tokens: an encoder's output leaves them out.
     public static let tokenizationFields: Set<String> = ["input_ids", "tokens", "attention_mask", "token_type_ids"]
 
     public init(textFields: [String] = ["text"], idField: String = "id", plainLines: Bool = false, writtenFields: Set<String> = []) {
@@ -80,15 +80,16 @@ public struct TextRecordFormat: Sendable {
         return TextRecord(id: id, text: parts.joined(separator: " "), otherFields: otherFields(of: value, read: Set(textFields)))
     }
 
-    /// The fields of a record object that pass through: all but the id, those read and those the tool writes.
+    /// The fields of a record object that pass through: all but the id (the --id-field, and "id", which the output's
+    /// id is named), those read and those the tool writes.
     func otherFields(of value: JSONValue, read: Set<String>) -> [(key: String, value: JSONValue)] {
         guard case .object(let members) = value else { return [] }
-        return members.filter { $0.key != idField && !read.contains($0.key) && !writtenFields.contains($0.key) }
+        return members.filter { $0.key != idField && $0.key != "id" && !read.contains($0.key) && !writtenFields.contains($0.key) }
     }
 
     /// One line's id, what to encode (the token ids of a splade-tokenize record when it has `"input_ids"`, else
-    /// its text: the fields, or the line itself with --lines) and its fields that pass through (of a splade-tokenize
-    /// record, all but those of `tokenizationFields`). Errors carry `FILE:LINE`.
+    /// its text: the fields, or the line itself with --lines) and its fields that pass through (of either kind of
+    /// record, all but the id, the text fields and `writtenFields`). Errors carry `FILE:LINE`.
     public func encoderInput(_ line: Line, file: String, vocabularySize: Int)
         throws(SpladeError) -> (id: JSONValue, input: EncoderInput, otherFields: [(key: String, value: JSONValue)]) {
         if plainLines {
@@ -102,7 +103,7 @@ public struct TextRecordFormat: Sendable {
             return (record.id, .text(record.text), record.otherFields)
         }
         guard ids.count >= 2 else { throw SpladeError(.badInput, "input_ids needs at least [CLS] and [SEP]", location: location) }
-        return (try recordId(of: json, location: location), .tokenIds(ids), otherFields(of: json, read: Self.tokenizationFields))
+        return (try recordId(of: json, location: location), .tokenIds(ids), otherFields(of: json, read: Set(textFields)))
     }
 
     /// The token ids of a splade-tokenize record (`"input_ids": [2, 1045, 3]`), each below `vocabularySize`;

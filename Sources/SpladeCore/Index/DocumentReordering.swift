@@ -36,7 +36,8 @@ public enum DocumentReordering {
     /// Splits of fewer documents sum their gains on one thread (a chunk's work would not pay for its start).
     static let documentsForParallelGains = 16_384
 
-    /// What every bisection shares; each concurrent branch has its own `Scratch`.
+    /// What every bisection shares; each concurrent bisection has its own `Scratch` (which the chunks of its split
+    /// only read, and its two sorts touch one list each).
     private final class Context: @unchecked Sendable {
         let terms: UnsafeBufferPointer<UInt32>
         let postingStart: UnsafeBufferPointer<UInt64>
@@ -89,8 +90,7 @@ public enum DocumentReordering {
             count(b, into: s.degreeB)
             for _ in 0..<iterations {
                 // Gain of moving one document holding term t to the other half, computed once per
-                // term (the stamp marks terms already computed in this iteration). In parallel, every
-                // term's is computed first, so that the chunks only read them.
+                // term (the stamp marks terms already computed in this iteration).
                 s.stamp &+= 1
                 func gain(_ t: Int) -> (aToB: Float, bToA: Float) {
                     if s.seen[t] != s.stamp {
@@ -102,9 +102,15 @@ public enum DocumentReordering {
                     }
                     return (s.gainAToB[t], s.gainBToA[t])
                 }
-                if parallel { for t in 0..<vocabularySize { _ = gain(t) } }
-                gatherMoves(a, into: &s.movesA, threads: parallel ? threads : 1) { gain($0).aToB }
-                gatherMoves(b, into: &s.movesB, threads: parallel ? threads : 1) { gain($0).bToA }
+                if parallel {
+                    // Every term's gain first: the chunks then only read the tables.
+                    for t in 0..<vocabularySize { _ = gain(t) }
+                    gatherMoves(a, into: &s.movesA, threads: threads) { s.gainAToB[$0] }
+                    gatherMoves(b, into: &s.movesB, threads: threads) { s.gainBToA[$0] }
+                } else {
+                    gatherMoves(a, into: &s.movesA, threads: 1) { gain($0).aToB }
+                    gatherMoves(b, into: &s.movesB, threads: 1) { gain($0).bToA }
+                }
                 parallelChunks(2, threads: parallel ? 2 : 1) { halves in
                     for half in halves {
                         if half == 0 { s.movesA.sort(by: Move.better) } else { s.movesB.sort(by: Move.better) }
@@ -171,7 +177,7 @@ public enum DocumentReordering {
         static func better(_ x: Move, _ y: Move) -> Bool { x.gain != y.gain ? x.gain > y.gain : x.position < y.position }
     }
 
-    /// Per-thread arrays over the vocabulary.
+    /// A bisection's arrays over the vocabulary.
     private final class Scratch {
         let degreeA: UnsafeMutableBufferPointer<Int32>
         let degreeB: UnsafeMutableBufferPointer<Int32>

@@ -205,7 +205,13 @@ public struct TrainingConfig: Sendable {
         let runtimeOnly = unknownKeys.filter { runtimeOnlyKeys.contains($0) }
             .sorted { (reader.line(of: $0), $0) < (reader.line(of: $1), $1) }
         if !runtimeOnly.isEmpty {
-            let named = runtimeOnly.map { key in reader.line(of: key) > 0 ? "\(key) (line \(reader.line(of: key)))" : key }
+            let named = runtimeOnly.map { key in
+                switch reader.keySources[key] {
+                case .file(let location)?: "\(key) (line \(location.line))"
+                case .commandLine(let typed)?: "\(key) (\(typed))"
+                case nil: key
+                }
+            }
             warnings.append("\(source): settings of the reference's Python runtime, without effect here: " + named.joined(separator: ", "))
         }
         return (config, warnings)
