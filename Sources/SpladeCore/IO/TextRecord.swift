@@ -29,16 +29,15 @@ public struct TextRecordFormat: Sendable {
     /// Each line is a text; its id is the line number.
     public var plainLines: Bool
     /// The fields the tool writes itself: an input field of the same name does not pass through.
-    public var writtenFields: Set<String>
+    public var writtenFields: Set<String> = []
 
     /// The fields of a splade-tokenize record (and Hugging Face's) that describe its tokens: an encoder's output leaves them out.
     public static let tokenizationFields: Set<String> = ["input_ids", "tokens", "attention_mask", "token_type_ids"]
 
-    public init(textFields: [String] = ["text"], idField: String = "id", plainLines: Bool = false, writtenFields: Set<String> = []) {
+    public init(textFields: [String] = ["text"], idField: String = "id", plainLines: Bool = false) {
         self.textFields = textFields
         self.idField = idField
         self.plainLines = plainLines
-        self.writtenFields = writtenFields
     }
 
     /// Parses one input line; errors carry `FILE:LINE`.
