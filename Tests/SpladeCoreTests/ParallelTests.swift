@@ -1,4 +1,6 @@
 import Dispatch
+import Foundation
+import Synchronization
 import Testing
 @testable import SpladeCore
 
@@ -15,6 +17,32 @@ import Testing
             }
         }
         #expect(orderedParallelMap(Array(0..<1000), workers: Array(0..<7)) { _, x in x + 1 } == Array(1...1000))
+    }
+
+    /// Threads take chunks as they go, but a worker's state (a MeCab tagger) is still used by one thread at a time,
+    /// and every input is transformed once, by some worker.
+    @Test func orderedParallelMapGivesEachWorkerToOneThreadAtATime() {
+        final class Worker: Sendable {
+            let busy = Atomic<Int>(0)
+            let overlaps = Atomic<Int>(0)
+            let transformed = Atomic<Int>(0)
+        }
+        let workers = (0..<4).map { _ in Worker() }
+        let inputs = Array(0..<2000)
+        for _ in 0..<5 {  // a race shows only sometimes
+            let outputs = orderedParallelMap(inputs, workers: workers) { worker, x in
+                if worker.busy.add(1, ordering: .sequentiallyConsistent).newValue != 1 { worker.overlaps.add(1, ordering: .relaxed) }
+                // Uneven costs, as a long paragraph among questions: while one thread waits here, the others go
+                // through many chunks, and would meet this worker if workers went with chunks rather than threads.
+                if x % 97 == 0 { usleep(2000) }
+                worker.transformed.add(1, ordering: .relaxed)
+                worker.busy.subtract(1, ordering: .sequentiallyConsistent)
+                return x * 2
+            }
+            #expect(outputs == inputs.map { $0 * 2 })
+        }
+        #expect(workers.map { $0.overlaps.load(ordering: .relaxed) } == [0, 0, 0, 0])
+        #expect(workers.map { $0.transformed.load(ordering: .relaxed) }.reduce(0, +) == 5 * inputs.count)
     }
 
     @Test func parallelChunksCoverTheRangeOnce() {

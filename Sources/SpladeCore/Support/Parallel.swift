@@ -1,8 +1,10 @@
 import Dispatch
+import Synchronization
 
-/// Maps `inputs` to outputs on `workers.count` threads, keeping the input order. Worker `w` gets
-/// the `w`-th contiguous slice and exclusive use of `workers[w]` (per-thread state such as a MeCab
-/// tagger), so `transform` needs no locking.
+/// Maps `inputs` to outputs on `workers.count` threads, keeping the input order. Thread `w` has
+/// exclusive use of `workers[w]` (per-thread state such as a MeCab tagger), so `transform` needs no
+/// locking. Threads take the next small chunk of inputs as they finish one: inputs differ in cost
+/// (a paragraph against a question), and fixed halves left one thread idle while the other finished.
 public func orderedParallelMap<Worker, Input, Output>(
     _ inputs: [Input], workers: [Worker], _ transform: (Worker, Input) -> Output
 ) -> [Output] {
@@ -10,12 +12,19 @@ public func orderedParallelMap<Worker, Input, Output>(
     if threadCount <= 1 {
         return inputs.map { transform(workers[0], $0) }
     }
+    // About 16 chunks per thread: enough to even out the costs, few enough that taking one is cheap.
+    let chunkSize = max(1, inputs.count / (threadCount * 16))
+    let nextChunk = Atomic<Int>(0)
     return [Output](unsafeUninitializedCapacity: inputs.count) { buffer, initialized in
-        // Each worker writes a disjoint range of `buffer` and uses only its own state: no sharing.
+        // Each chunk is taken by one thread, which writes its range of `buffer` with its own state: no sharing.
         nonisolated(unsafe) let base = buffer.baseAddress!
         nonisolated(unsafe) let (inputs, workers, transform) = (inputs, workers, transform)
         DispatchQueue.concurrentPerform(iterations: threadCount) { w in
-            for i in slice(w, of: threadCount, count: inputs.count) { (base + i).initialize(to: transform(workers[w], inputs[i])) }
+            while true {
+                let start = nextChunk.add(chunkSize, ordering: .relaxed).oldValue
+                if start >= inputs.count { break }
+                for i in start..<min(start + chunkSize, inputs.count) { (base + i).initialize(to: transform(workers[w], inputs[i])) }
+            }
         }
         initialized = inputs.count
     }
