@@ -72,7 +72,7 @@ extension SpladeIndex {
             Diagnostics.warning("tfs up to \(imported.largestFrequency) are rescaled to 8-bit impacts (× 255/\(imported.largestFrequency)); "
                                 + "scores are approximate")
         }
-        Self.warnAboutTRECIds(imported.documents)
+        TRECIdSurvey.warn(about: imported.documents)
         return try IndexUpdate.build(imported.documents, settings: settings, directory: directory, lock: lock, progress: buildProgress())
     }
 }

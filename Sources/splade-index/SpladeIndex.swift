@@ -41,6 +41,12 @@ struct SpladeIndex: SpladeTool {
             share one vocabulary fingerprint, and a document id may occur in only one of them (status \
             65 naming both places otherwise); documents are numbered in the order of the -i options.
 
+            A build holds its documents in memory (8 bytes per weight: about 1 GiB for a million SPLADE \
+            documents) up to --memory-limit, by default 40% of the machine's memory; a larger input is \
+            built as several segments, each from a batch of that size spilled to disk while the rest \
+            is read, so vectors larger than memory can be indexed (their ids, kept to refuse a \
+            repeated one, stay in memory).
+
             --export ENGINE writes bulk files for other search engines to standard output (or -o FILE): the live \
             documents of --index (weights dequantised, impact x scale, so within scale/2 of the indexed \
             ones), or the -i vectors as they are, streamed. opensearch: _bulk NDJSON for a \
@@ -67,6 +73,7 @@ struct SpladeIndex: SpladeTool {
               splade-index --check idx
               splade-index -i shard-0.vec -i shard-1.vec -i shard-2.vec -i shard-3.vec \\
                 -o idx
+              splade-index -i corpus.vec -o idx --memory-limit 8G
               splade-index --export opensearch --mapping | \\
                 curl -XPUT localhost:9200/splade -H 'Content-Type: application/json' -d @-
               splade-index --export opensearch --index idx | \\
@@ -175,6 +182,17 @@ struct SpladeIndex: SpladeTool {
                                + "of ids that names the whole collection.", valueName: "n"))
     var minDocuments: Int?
 
+    @Option(help: ArgumentHelp("The documents a build or --compact holds in memory at once, 8 bytes per weight plus the ids (e.g. 4G, "
+                               + "500M; default: 40% of the machine's memory, or of its container's limit). Beyond it, each full batch "
+                               + "is spilled to the new generation's directory and becomes a segment of its own, reordered on its own: "
+                               + "the same results, slower searches. A build takes about 1.6 times this at its peak.", valueName: "size"))
+    var memoryLimit: MemorySize?
+    /// The share of the machine's memory a build's documents may take without --memory-limit.
+    static let defaultMemoryShare = 0.4
+    var documentMemory: MemorySize {
+        memoryLimit ?? MemorySize(bytes: Int(Double(MemorySize.available.bytes) * Self.defaultMemoryShare))
+    }
+
     @Flag(help: "When another build holds the index's lock, wait for it instead of exiting with status 75.")
     var wait = false
 
@@ -216,6 +234,9 @@ struct SpladeIndex: SpladeTool {
         if check == nil && export == nil && output == nil { throw ValidationError("name the index directory with -o DIR") }
         if check != nil && output != nil { throw ValidationError("--check names the index itself; drop -o") }
         if quiet && progress { throw ValidationError("--quiet and --progress exclude each other") }
+        if memoryLimit != nil && (bm25 || readsCIFF || (actions > 0 && !compact)) {
+            throw ValidationError("--memory-limit applies to a build from vectors and to --compact")
+        }
         try TextInputOptions.validateFieldNames(field)
         guard (1...SegmentLayout.maxBlockSize).contains(blockSize) else {
             throw ValidationError("--block-size must be between 1 and \(SegmentLayout.maxBlockSize)")
@@ -259,7 +280,7 @@ struct SpladeIndex: SpladeTool {
             }
             Diagnostics.note(String(format: "%@: %@; %d live in %@, %@, %.2f s",
                                     summary.generationPath, verb, summary.documents, counted(summary.segments, "segment"),
-                                    Self.bytes(summary.bytes), clock.lap()))
+                                    formattedBytes(summary.bytes), clock.lap()))
             for path in summary.generationsNotRemoved {
                 Diagnostics.warning("\(path): an old generation could not be removed (the next build tries again)")
             }
@@ -280,11 +301,12 @@ struct SpladeIndex: SpladeTool {
     private func update(_ directory: String, lock: IndexLock) throws(SpladeError) -> (IndexUpdateSummary, String) {
         if compact {
             let before = try IndexSnapshot(directory: directory).manifest
-            let summary = try IndexUpdate.compact(directory: directory, lock: lock, progress: buildProgress())
+            let summary = try IndexUpdate.compact(directory: directory, lock: lock, memoryLimit: documentMemory.bytes, progress: buildProgress())
+            noteSegmentsOfMemoryLimit(summary)
             let segments = counted(before.segments.count, "segment")
             let verb = before.segments.isEmpty ? "no documents to compact, left as it was"
                 : before.segments.count == 1 && before.deleted == 0 ? "already one segment without deletions, left as it was"
-                : "compacted \(segments) into 1, leaving out \(counted(before.deleted, "document"))"
+                : "compacted \(segments) into \(summary.segments), leaving out \(counted(before.deleted, "document"))"
             return (summary, verb)
         }
         if let delete {
@@ -303,9 +325,9 @@ struct SpladeIndex: SpladeTool {
             let summary = try buildBM25(directory: directory, lock: lock)
             return (summary, "indexed \(counted(summary.added, "document")) (BM25)")
         }
-        let (documents, vocabulary) = try readVectors()
-        Self.warnAboutTRECIds(documents)
         if add {
+            var documents = DocumentBatch()
+            let vocabulary = try readVectors { id, vector throws(SpladeError) in documents.append(id: id, vector: vector) }
             let source = (inputs.isEmpty ? ["-"] : inputs).map(InputFile.displayName).joined(separator: ", ")
             let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, source: source, directory: directory, lock: lock,
                                               progress: buildProgress())
@@ -316,11 +338,23 @@ struct SpladeIndex: SpladeTool {
             }
             return (summary, "added \(counted(summary.added, "document")), replaced \(summary.deleted)")
         }
+        let documents = DocumentSpool(generation: try GenerationBuilder(directory: directory, lock: lock), memoryLimit: documentMemory.bytes)
+        let vocabulary = try readVectors { id, vector throws(SpladeError) in try documents.append(id: id, vector: vector) }
         var settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,
                                      tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
         settings.minimumDocuments = minDocuments ?? 1
-        let summary = try IndexUpdate.build(documents, settings: settings, directory: directory, lock: lock, progress: buildProgress())
+        let summary = try IndexUpdate.build(documents, settings: settings, progress: buildProgress())
+        noteSegmentsOfMemoryLimit(summary)
         return (summary, "indexed \(counted(summary.added, "document"))")
+    }
+
+    /// Says why a build made several segments: its documents took more memory than it may hold at once.
+    private func noteSegmentsOfMemoryLimit(_ summary: IndexUpdateSummary) {
+        guard summary.segments > 1 else { return }
+        let limit = memoryLimit.map { "--memory-limit \($0)" }
+            ?? "\(documentMemory), \(Int(Self.defaultMemoryShare * 100))% of this machine's memory (--memory-limit)"
+        Diagnostics.note("the documents took more than \(limit): \(summary.segments) segments, each reordered on its own; "
+                         + "searches visit each in turn")
     }
 
     private func checkIndex(_ directory: String) throws(SpladeError) {
@@ -328,7 +362,7 @@ struct SpladeIndex: SpladeTool {
         try snapshot.verify()
         let m = snapshot.manifest
         Diagnostics.note("\(snapshot.path): ok (\(m.kind.rawValue), \(counted(m.documents, "document")), \(m.deleted) deleted, "
-                         + "\(counted(m.segments.count, "segment")), \(Self.bytes(snapshot.fileBytes)))")
+                         + "\(counted(m.segments.count, "segment")), \(formattedBytes(snapshot.fileBytes)))")
     }
 
     struct VocabularyInfo {
@@ -342,17 +376,21 @@ struct SpladeIndex: SpladeTool {
         tokenizerOptions.hasModel ? try tokenizerOptions.loadTokenizer() : nil
     }
 
-    /// Every input vector in memory, with the vocabulary they refer to.
-    private func readVectors() throws(SpladeError) -> (DocumentBatch, VocabularyInfo) {
+    /// Reads every input's vectors into `append`, with a progress display, and warns about ids a TREC run cannot hold.
+    private func readVectors(_ append: (JSONValue, SparseVector) throws(SpladeError) -> Void) throws(SpladeError) -> VocabularyInfo {
         let progressBar = progressDisplay("read", unit: "docs", inputPath: inputs.count == 1 ? input : nil)
-        var documents = DocumentBatch()
+        var count = 0
+        var trecIds = TRECIdSurvey()
         let vocabulary = try forEachInputVector { record throws(SpladeError) in
-            documents.append(id: record.id, vector: record.vector)
-            if documents.count % 1024 == 0 { progressBar.update(items: documents.count) }
+            try append(record.id, record.vector)
+            trecIds.note(record.id.idText ?? "")
+            count += 1
+            if count % 1024 == 0 { progressBar.update(items: count) }
         }
-        progressBar.update(items: documents.count)  // the count a log's last line gives
+        progressBar.update(items: count)  // the count a log's last line gives
         progressBar.finish()
-        return (documents, vocabulary)
+        trecIds.warn()
+        return vocabulary
     }
 
     /// Calls `body` with each vector of each input in turn, and returns the vocabulary they share:
@@ -437,7 +475,7 @@ struct SpladeIndex: SpladeTool {
         progressBar.update(items: collection.count, bytes: reader.bytesConsumed)  // the count a log's last line gives
         progressBar.finish()
         let (documents, averageLength) = collection.weighted(k1: k1, b: b)
-        Self.warnAboutTRECIds(documents)
+        TRECIdSurvey.warn(about: documents)
         var settings = IndexSettings(kind: .bm25, vocabularySize: tokenizer.vocabulary.count,
                                      fingerprint: VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens),
                                      tokens: tokenizer.vocabulary.tokens, blockSize: blockSize, reorder: reorder,
@@ -448,14 +486,30 @@ struct SpladeIndex: SpladeTool {
 
     /// Ids a TREC run cannot hold are indexed (JSON Lines runs take them), but splade-search refuses hits on them in its
     /// default format, the TREC run: said once, with the first of them.
-    static func warnAboutTRECIds(_ documents: DocumentBatch) {
-        let refused = (0..<documents.count).lazy.map(documents.idText).filter { !TRECField.isValid($0) }
-        guard let first = refused.first else { return }
-        let count = refused.count
-        Diagnostics.warning("\(counted(count, "document id")) (the first \(TRECField.quoted(first))) cannot be "
-                            + "\(count == 1 ? "a field" : "fields") of a TREC run (\(TRECField.rule)): splade-search "
-                            + "refuses hits on them in its default format",
-                            hint: "search with --format json, or give these documents other ids")
+    struct TRECIdSurvey {
+        private var refused = 0
+        private var first: String?
+
+        mutating func note(_ id: String) {
+            guard !TRECField.isValid(id) else { return }
+            refused += 1
+            if first == nil { first = id }
+        }
+
+        /// The warning for documents read as one batch (BM25, CIFF).
+        static func warn(about documents: DocumentBatch) {
+            var survey = TRECIdSurvey()
+            for d in 0..<documents.count { survey.note(documents.idText(d)) }
+            survey.warn()
+        }
+
+        func warn() {
+            guard let first else { return }
+            Diagnostics.warning("\(counted(refused, "document id")) (the first \(TRECField.quoted(first))) cannot be "
+                                + "\(refused == 1 ? "a field" : "fields") of a TREC run (\(TRECField.rule)): splade-search "
+                                + "refuses hits on them in its default format",
+                                hint: "search with --format json, or give these documents other ids")
+        }
     }
 
     /// Status 65 when `id` was already read (at the line `firstLine` holds for it).
@@ -501,11 +555,5 @@ struct SpladeIndex: SpladeTool {
             ids.insert(ExactID(id))
         }
         return ids
-    }
-
-    static func bytes(_ count: Int) -> String {
-        count >= 1 << 30 ? String(format: "%.2f GiB", Double(count) / Double(1 << 30))
-            : count >= 1 << 20 ? String(format: "%.1f MiB", Double(count) / Double(1 << 20))
-            : String(format: "%.1f KiB", Double(count) / 1024)
     }
 }

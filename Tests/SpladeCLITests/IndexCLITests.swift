@@ -442,6 +442,64 @@ struct IndexCLITests {
         #expect(empty.status == 0 && empty.stderr.contains("no documents to compact, left as it was"), "\(empty.stderr)")
     }
 
+    /// --memory-limit: the documents beyond it are spilled and become segments of their own, each reordered on its own,
+    /// with the scale of the largest weight of all; the index answers as the one-segment build does (the same hits,
+    /// scores and order of equal scores), leaves no spill file, and --compact under a limit keeps segments of its size.
+    @Test func aMemoryLimitBuildsSegmentsThatSearchAsOne() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // Number ids too: the spill file keeps their kind.
+        let numbered = "{\"id\":7,\"vector\":{\"2001\":3.5,\"2100\":0.5}}\n{\"id\":\"007\",\"vector\":{\"2001\":3.5,\"2100\":0.5}}\n"
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 300) + numbered, to: directory + "/docs.jsonl")
+        let build = { (index: String, options: [String]) throws -> ToolRun in
+            try Tools.run("splade-index", ["--model", self.model, "--keys", "ids", "-i", directory + "/docs.jsonl", "-o", index] + options)
+        }
+        let everyTerm = (2000..<2400).map { "\"\($0)\":\(Double($0 % 7) / 2)" }.joined(separator: ",")
+        let search = { (index: String) throws -> String in
+            let run = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "1000", "--format", "json"],
+                                    stdin: "{\"id\":\"q\",\"vector\":{\(everyTerm)}}\n{\"id\":\"r\",\"vector\":{\"2001\":1.0,\"2100\":0.5}}\n")
+            #expect(run.status == 0, "\(run.stderr)")
+            return run.stdoutText
+        }
+        #expect(try build(directory + "/one", ["--quiet"]).status == 0)
+        let expected = try search(directory + "/one")
+        #expect(expected.contains("\"docno\":\"7\"") && expected.contains("\"docno\":\"007\""))
+        // The ids as JSON values (7 a number, "007" a string), with the documents' impacts.
+        let export = { (index: String) throws -> [String] in
+            try Tools.run("splade-index", ["--export", "qdrant", "--index", index]).stdoutLines.sorted()
+        }
+        let exported = try export(directory + "/one")
+        #expect(exported.count == 302)
+
+        let many = directory + "/many"
+        let limited = try build(many, ["--memory-limit", "8K"])
+        let segments = try #require(limited.stderr.firstMatch(of: /--memory-limit 8.0 KiB: (\d+) segments, each reordered on its own/)
+            .flatMap { Int($0.1) }, "\(limited.stderr)")
+        #expect(limited.status == 0 && segments > 2 && limited.stderr.contains("in \(segments) segments,"), "\(limited.stderr)")
+        #expect(try search(many) == expected)
+        #expect(try export(many) == exported)
+        #expect(try Tools.run("splade-index", ["--check", many]).status == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: many + "/gen-000001")
+        #expect(files.filter { $0.hasPrefix("seg-") }.count == segments && !files.contains { $0.hasPrefix("spill") }, "\(files)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: many).filter { $0.hasPrefix(".staging") }.isEmpty)
+
+        // --compact under a larger limit: fewer, larger segments; without one, a single segment. The same answers.
+        let fewer = try Tools.run("splade-index", ["-o", many, "--compact", "--memory-limit", "0.02M"])
+        let fewerSegments = try #require(fewer.stderr.firstMatch(of: /compacted \d+ segments into (\d+),/).flatMap { Int($0.1) }, "\(fewer.stderr)")
+        #expect(fewer.status == 0 && (2..<segments).contains(fewerSegments), "\(fewer.stderr)")
+        #expect(try search(many) == expected)
+        let one = try Tools.run("splade-index", ["-o", many, "--compact"])
+        #expect(one.status == 0 && one.stderr.contains("into 1,") && !one.stderr.contains("--memory-limit"), "\(one.stderr)")
+        #expect(try search(many) == expected)
+
+        for (options, message) in [(["--memory-limit", "12Q"], "12Q"), (["--memory-limit", "0"], "'0'"),
+                                   (["--memory-limit", "1G", "--bm25"], "--memory-limit applies to a build from vectors"),
+                                   (["--memory-limit", "1G", "--add"], "--memory-limit applies to a build from vectors")] {
+            let refused = try build(directory + "/refused", options)
+            #expect(refused.status == 64 && refused.stderr.contains(message), "\(options): \(refused.stderr)")
+        }
+    }
+
     /// --min-documents: a rebuild from a stream cut short upstream (JSON Lines has no end record) leaves the index.
     @Test func aRebuildFromTooFewDocumentsLeavesTheIndex() throws {
         let directory = try IndexCLISupport.temporaryDirectory()

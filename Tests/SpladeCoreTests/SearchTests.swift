@@ -118,6 +118,31 @@ import Testing
         }
     }
 
+    /// A build under a memory limit makes several segments with one scale; searched as one (their blocks in one order,
+    /// their documents numbered on), they give exactly what the one-segment index gives: the same documents, scores
+    /// and order, ties included (coarse weights make many), at every k.
+    @Test(arguments: [false, true])
+    func segmentsOfALimitedBuildSearchAsOneSegment(reorder: Bool) throws {
+        let vectors = IndexTestSupport.randomVectors(count: 1200, vocabulary: 300, terms: 1...30, seed: 31)
+        let whole = try IndexTestSupport.build(vectors, vocabulary: 300, blockSize: 16, reorder: reorder)
+        let path = try IndexTestSupport.temporaryDirectory() + "/idx"
+        let spool = DocumentSpool(generation: try GenerationBuilder(directory: path, lock: try IndexLock(directory: path, wait: false)),
+                                  memoryLimit: 40_000)
+        for (i, vector) in vectors.enumerated() { try spool.append(id: .string("d\(i)"), vector: vector) }
+        let settings = IndexSettings(kind: .splade, vocabularySize: 300, fingerprint: 42, tokens: nil, blockSize: 16, reorder: reorder)
+        #expect(try IndexUpdate.build(spool, settings: settings).segments == 5)
+        let limited = try IndexSnapshot(directory: path)
+        let one = ShardedSearch(shards: [whole]), several = ShardedSearch(shards: [limited])
+        let scratch = BlockMaxSearch.Scratch()
+        for query in IndexTestSupport.randomVectors(count: 30, vocabulary: 300, terms: 1...8, seed: 32).map(QuantizedQuery.init) {
+            for k in [1, 10, 100] {
+                let expected = one.search(query, k: k, alpha: 1, scratch: scratch).map { (one.id(of: $0), $0.score) }
+                let found = several.search(query, k: k, alpha: 1, scratch: scratch).map { (several.id(of: $0), $0.score) }
+                #expect(found.map(\.0) == expected.map(\.0) && found.map(\.1) == expected.map(\.1), "k \(k)")
+            }
+        }
+    }
+
     /// Shards that overlap (documents 300 … 599 in both): each id once, at its best score, and still the top k.
     @Test func overlappingShardsGiveEachDocumentOnce() throws {
         let vectors = IndexTestSupport.randomVectors(count: 900, vocabulary: 300, terms: 1...30, seed: 23)

@@ -152,13 +152,22 @@ def bench_collection(args, name, base, queries, model, docs_wanted):
     with open(query_file, "w") as f:
         for i, (terms, weights) in enumerate(queries):
             f.write(json.dumps({"id": f"q{i}", "vector": {str(t): float(w) for t, w in zip(terms, weights)}}) + "\n")
-    for reorder in [True, False]:
-        index = f"{work}/idx" + ("" if reorder else "-no-reorder")
+    # (label suffix, options): the default build, one without reordering, and one under --memory-limit if asked.
+    builds = [("", []), (", --no-reorder", ["--no-reorder"])]
+    if args.memory_limit:
+        builds.append((f", --memory-limit {args.memory_limit}", ["--memory-limit", args.memory_limit]))
+    for suffix, options in builds:
+        index = f"{work}/idx" + "".join(options).replace("--", "-")
         start = time.perf_counter()
-        subprocess.run([f"{args.bin}/splade-index", "-i", jsonl, "-o", index, "--model", model, "--keys", "ids", "--quiet"]
-                       + ([] if reorder else ["--no-reorder"]), check=True)
+        built = subprocess.run(["/usr/bin/time", "-f", "%M", f"{args.bin}/splade-index", "-i", jsonl, "-o", index, "--model", model,
+                                "--keys", "ids", "--quiet"] + options, check=True, capture_output=True, text=True)
         build = time.perf_counter() - start
-        for alpha in ([1.0, 0.9, 0.8] if reorder else [1.0]):
+        peak_mib = int(built.stderr.strip().splitlines()[-1]) / 1024
+        with open(f"{index}/CURRENT") as f, open(f"{index}/{f.read().strip()}/manifest.json") as m:
+            segments = len(json.load(m)["segments"])
+        if segments > 1:
+            suffix += f" ({segments} segments)"
+        for alpha in ([1.0, 0.9, 0.8] if not options else [1.0]):
             run = subprocess.run([f"{args.bin}/splade-search", "--index", index, "--vectors", "--keys", "ids", "-k", "10",
                                   "--threads", "1", "--alpha", str(alpha), "--timings", "-i", query_file],
                                  check=True, capture_output=True, text=True)
@@ -168,11 +177,11 @@ def bench_collection(args, name, base, queries, model, docs_wanted):
                 found.setdefault(qid, []).append(doc)
             timing = run.stderr.split("mean ")[1]
             mean, p99 = float(timing.split(" ms")[0]), float(timing.split("p99 ")[1].split(" ms")[0])
-            label = "splade-search " + ("exact" if alpha == 1 else f"alpha={alpha}") + ("" if reorder else ", --no-reorder")
+            label = "splade-search " + ("exact" if alpha == 1 else f"alpha={alpha}") + suffix
             report["systems"][label] = {"mean_ms": mean, "p99_ms": p99,
                                         "recall@10": recall([found.get(f"q{i}", []) for i in range(len(queries))], exact),
-                                        "index_bytes": directory_bytes(index), "build_s": build}
-        if reorder:
+                                        "index_bytes": directory_bytes(index), "build_s": build, "build_peak_rss_mib": peak_mib}
+        if not options:
             order = block_order(index)
             run_bmp(args, report, docs, order, model, queries, exact, work)
             run_pisa(report, docs, order, queries, exact, work)
@@ -299,6 +308,7 @@ def main():
     parser.add_argument("--ja-docs", type=int, default=200_000)
     parser.add_argument("--queries", type=int, default=289)
     parser.add_argument("--collections", default="en-splade,ja-bm25")
+    parser.add_argument("--memory-limit", help="also build with splade-index --memory-limit SIZE (segments of that size)")
     args = parser.parse_args()
     shutil.rmtree(args.work, ignore_errors=True)
     os.makedirs(args.work)
@@ -321,10 +331,11 @@ def main():
         with open(args.out, "w") as f:
             json.dump(reports, f, indent=2)
         print(f"{name}: {report['documents']} documents ({source}; {report['replicas']}), {report['queries']} queries, one thread")
-        print(f"{'system':36} {'mean ms':>9} {'p99 ms':>9} {'recall@10':>10} {'index MiB':>10} {'build s':>8}")
+        print(f"{'system':56} {'mean ms':>9} {'p99 ms':>9} {'recall@10':>10} {'index MiB':>10} {'build s':>8} {'build MiB':>10}")
         for system, r in report["systems"].items():
-            print(f"{system:36} {r['mean_ms']:9.3f} {r['p99_ms']:9.3f} {r['recall@10']:10.3f} "
-                  f"{r.get('index_bytes', 0) / 2**20:10.1f} {r.get('build_s', 0):8.1f}", flush=True)
+            peak = f"{r['build_peak_rss_mib']:10.0f}" if "build_peak_rss_mib" in r else ""
+            print(f"{system:56} {r['mean_ms']:9.3f} {r['p99_ms']:9.3f} {r['recall@10']:10.3f} "
+                  f"{r.get('index_bytes', 0) / 2**20:10.1f} {r.get('build_s', 0):8.1f} {peak}", flush=True)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ function __splade-index_parse_tokens -S
     set -l unparsed_tokens (__splade-index_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-index'
-        __splade-index_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'i/input=+' 'o/output=' 'check=' 'add' 'delete=' 'compact' 'bm25' 'k1=' 'b=' 'field=+' 'keys=' 'block-size=' 'input-format=' 'export=' 'index=' 'mapping' 'index-name=' 'vespa-namespace=' 'reorder' 'no-reorder' 'min-documents=' 'wait' 'quiet' 'progress' 'h/help'
+        __splade-index_parse_subcommand 0 'model=' 'mecab-dic=' 'max-length=' 'i/input=+' 'o/output=' 'check=' 'add' 'delete=' 'compact' 'bm25' 'k1=' 'b=' 'field=+' 'keys=' 'block-size=' 'input-format=' 'export=' 'index=' 'mapping' 'index-name=' 'vespa-namespace=' 'reorder' 'no-reorder' 'min-documents=' 'memory-limit=' 'wait' 'quiet' 'progress' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-index_parse_subcommand -r 1 
@@ -101,6 +101,7 @@ complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" reorder' -l 'reorder' -d 'Group documents that share terms into the same blocks (recursive graph bisection), so searches skip more blocks; --no-reorder builds faster.'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" no-reorder' -l 'no-reorder' -d 'Group documents that share terms into the same blocks (recursive graph bisection), so searches skip more blocks; --no-reorder builds faster.'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" min-documents' -l 'min-documents' -d 'Refuse (status 65, the live index kept) a build from fewer documents, or a --delete that would leave fewer: the guard of a cron rebuild whose JSON Lines input was cut short upstream, or of a list of ids that names the whole collection.' -rfka ''
+complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" memory-limit' -l 'memory-limit' -d 'The documents a build or --compact holds in memory at once, 8 bytes per weight plus the ids (e.g. 4G, 500M; default: 40% of the machine\'s memory, or of its container\'s limit). Beyond it, each full batch is spilled to the new generation\'s directory and becomes a segment of its own, reordered on its own: the same results, slower searches. A build takes about 1.6 times this at its peak.' -rfka ''
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" wait' -l 'wait' -d 'When another build holds the index\'s lock, wait for it instead of exiting with status 75.'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" quiet' -l 'quiet' -d 'No progress display, even on a terminal: only the one-line summary and any warnings (for cron logs).'
 complete -c 'splade-index' -n '__splade-index_should_offer_completions_for_flags_or_options "splade-index" progress' -l 'progress' -d 'Show progress on standard error even when it is not a terminal (then a plain line every 10 s and one at the end).'

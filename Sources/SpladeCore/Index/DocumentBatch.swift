@@ -8,7 +8,7 @@ public struct DocumentBatch: Sendable {
     var weights: [Float] = []
     var postingStart: [UInt64] = [0]
     /// The largest weight seen: the impact scale of a new index.
-    public private(set) var largestWeight: Float = 0
+    public internal(set) var largestWeight: Float = 0
 
     public init() {}
 

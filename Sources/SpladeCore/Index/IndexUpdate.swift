@@ -57,27 +57,47 @@ public enum IndexUpdate {
     /// Reports progress of the slow steps: (step, items done).
     public typealias ProgressHandler = @Sendable (_ step: String, _ done: Int) -> Void
 
-    /// A new index of `documents` (replacing the live generation, if any). No documents is an error, not an
-    /// empty index: in `encode | index` the input is empty when the encoder failed, and the index must survive that.
+    /// A new index of `documents` (replacing the live generation, if any), as one segment.
     public static func build(_ documents: DocumentBatch, settings: IndexSettings, directory: String,
                              lock: IndexLock, progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
+        let generation = try GenerationBuilder(directory: directory, lock: lock)
+        return try build(DocumentSpool(documents, generation: generation), settings: settings, progress: progress)
+    }
+
+    /// A new index of the spool's documents, in its generation: a segment per batch, each ordered on its own, all
+    /// with the scale of the largest weight. No documents is an error, not an empty index: in `encode | index` the
+    /// input is empty when the encoder failed, and the index must survive that.
+    public static func build(_ documents: DocumentSpool, settings: IndexSettings,
+                             progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
+        let generation = documents.generation
         guard documents.count > 0 else {
-            throw SpladeError(.badInput, "no documents to index: the input is empty, so the index is left as it was", location: directory,
+            throw SpladeError(.badInput, "no documents to index: the input is empty, so the index is left as it was", location: generation.directory,
                               hint: "if a step before this one failed, its status says so (set -o pipefail in scripts)")
         }
         guard documents.count >= settings.minimumDocuments else {
             throw SpladeError(.badInput, "only \(counted(documents.count, "document")) to index, fewer than "
-                              + "--min-documents \(settings.minimumDocuments), so the index is left as it was", location: directory,
+                              + "--min-documents \(settings.minimumDocuments), so the index is left as it was", location: generation.directory,
                               hint: "if a step before this one stopped early, its status says so")
         }
-        let generation = try GenerationBuilder(directory: directory, lock: lock)
         let scale = settings.scale ?? ImpactScale(largestWeight: documents.largestWeight)
-        let file = segmentName(1)
         let writer = SegmentWriter(blockSize: settings.blockSize, vocabularySize: settings.vocabularySize,
                                    fingerprint: settings.fingerprint, scale: scale)
-        let written = try writer.write(documents, order: blockOrder(documents, reorder: settings.reorder, blockSize: settings.blockSize,
-                                                                    vocabularySize: settings.vocabularySize, progress: progress),
-                                       to: generation.newFile(file))
+        var segments = [IndexManifest.SegmentEntry?](repeating: nil, count: documents.segments)
+        var bytes = 0, clamped = 0, placedBefore = 0
+        try documents.drain { place, batch throws(SpladeError) in
+            let file = segmentName(place + 1)
+            // Progress counts the documents of all segments.
+            let placed = placedBefore
+            var segmentProgress: ProgressHandler?
+            if let progress { segmentProgress = { step, done in progress(step, placed + done) } }
+            let order = blockOrder(batch, reorder: settings.reorder, blockSize: settings.blockSize, vocabularySize: settings.vocabularySize,
+                                   progress: segmentProgress)
+            let written = try writer.write(batch, order: order, to: generation.newFile(file))
+            segments[place] = .init(file: file, documents: batch.count, deleted: 0, deletionsFile: nil)
+            bytes += written.bytes
+            clamped += written.clampedWeights
+            placedBefore += batch.count
+        }
         var vocabularyFile: String?
         // vocab.txt has one token per line: a vocabulary with line breaks inside tokens is not stored.
         if let tokens = settings.tokens, !tokens.contains(where: { $0.contains("\n") || $0.contains("\r") }) {
@@ -86,12 +106,10 @@ public enum IndexUpdate {
         }
         let manifest = IndexManifest(kind: settings.kind, vocabularySize: settings.vocabularySize, fingerprint: settings.fingerprint,
                                      vocabularyFile: vocabularyFile, blockSize: settings.blockSize, reordered: settings.reorder,
-                                     scale: scale.scale,
-                                     bm25: settings.bm25,
-                                     segments: [.init(file: file, documents: documents.count, deleted: 0, deletionsFile: nil)])
+                                     scale: scale.scale, bm25: settings.bm25, segments: segments.map { $0! })
         let (path, notRemoved) = try generation.commit(manifest)
         return IndexUpdateSummary(generationPath: path, documents: documents.count, added: documents.count, deleted: 0,
-                                  segments: 1, bytes: written.bytes, clampedWeights: written.clampedWeights,
+                                  segments: segments.count, bytes: bytes, clampedWeights: clamped,
                                   generationsNotRemoved: notRemoved)
     }
 
@@ -159,13 +177,15 @@ public enum IndexUpdate {
     /// The live documents as one segment, in place of the several that --add makes (each costs search time and
     /// tables the size of the vocabulary) and without the deleted ones: a build from the index itself, with its
     /// ids, impacts (dequantised and requantised with the same scale: exactly the same integers), block size and
-    /// ordering. An index of one segment with nothing deleted is left as it is.
-    public static func compact(directory: String, lock: IndexLock, progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
+    /// ordering. An index of one segment with nothing deleted is left as it is. Documents beyond `memoryLimit` bytes
+    /// make a segment per batch of that size (`DocumentSpool`).
+    public static func compact(directory: String, lock: IndexLock, memoryLimit: Int = .max,
+                               progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
         let snapshot = try IndexSnapshot(directory: directory)
         let manifest = snapshot.manifest
         guard manifest.segments.count > 1 || manifest.deleted > 0 else { return .unchanged(snapshot) }
-        var documents = DocumentBatch()
-        try snapshot.forEachLiveDocument { id, vector throws(SpladeError) in documents.append(id: id, vector: vector) }
+        let documents = DocumentSpool(generation: try GenerationBuilder(directory: directory, lock: lock), memoryLimit: memoryLimit)
+        try snapshot.forEachLiveDocument { id, vector throws(SpladeError) in try documents.append(id: id, vector: vector) }
         guard documents.count > 0 else {
             throw SpladeError(.badInput, "every document of the index is deleted: a compacted index would be empty", location: directory,
                               hint: "build it again from new vectors")
@@ -174,7 +194,7 @@ public enum IndexUpdate {
                                      tokens: try snapshot.vocabulary()?.tokens, blockSize: manifest.blockSize,
                                      reorder: manifest.reordered, bm25: manifest.bm25)
         settings.scale = ImpactScale(scale: manifest.scale)
-        return try build(documents, settings: settings, directory: directory, lock: lock, progress: progress)
+        return try build(documents, settings: settings, progress: progress)
     }
 
     /// The order of a new segment's documents in its blocks: nil (input order) or by bisection.

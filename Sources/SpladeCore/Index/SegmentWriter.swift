@@ -173,10 +173,17 @@ final class OutputFile {
 
     deinit { if descriptor >= 0 { Glibc.close(descriptor) } }
 
-    func write(_ bytes: [UInt8]) throws(SpladeError) {
+    func write(_ bytes: [UInt8]) throws(SpladeError) { try write(contentsOf: bytes) }
+
+    /// The elements' bytes as they lie in memory.
+    func write<T: BitwiseCopyable>(contentsOf elements: [T]) throws(SpladeError) {
+        try elements.withUnsafeBufferPointer { buffer throws(SpladeError) in try write(UnsafeRawBufferPointer(buffer)) }
+    }
+
+    func write(_ bytes: UnsafeRawBufferPointer) throws(SpladeError) {
         var offset = 0
         while offset < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress! + offset, $0.count - offset) }
+            let n = Glibc.write(descriptor, bytes.baseAddress! + offset, bytes.count - offset)
             if n < 0 {
                 if errno == EINTR { continue }
                 throw SpladeError(.writeFailure, "write failed: \(systemErrorMessage())", location: path)
@@ -185,9 +192,10 @@ final class OutputFile {
         }
     }
 
-    func close() throws(SpladeError) {
+    /// Closes the file, durably (after fsync) unless it is scratch that no crash needs to find intact.
+    func close(durably: Bool = true) throws(SpladeError) {
         defer { Glibc.close(descriptor); descriptor = -1 }
-        guard fsync(descriptor) == 0 || errno == EINVAL else {
+        guard !durably || fsync(descriptor) == 0 || errno == EINVAL else {
             throw SpladeError(.writeFailure, "fsync failed: \(systemErrorMessage())", location: path)
         }
     }

@@ -22,26 +22,43 @@ public struct BlockMaxSearch {
         public init() {}
     }
 
-    /// A document of the segment and its integer score.
+    /// A document of a segment (its place among the segments searched) and its integer score.
     public struct Hit: Sendable, Equatable {
         public var score: UInt32
         public var document: Int
+        public var segment = 0
     }
 
     /// The best `k` live documents with a positive score, best first (ties: lower document number).
     public static func search(_ segment: Segment, deletions: Deletions?, query: QuantizedQuery, k: Int, alpha: Double,
                               scratch: Scratch) -> [Hit] {
-        let h = segment.header
-        guard k > 0, !query.isEmpty, h.blocks > 0 else { return [] }
+        search([segment], deletions: [deletions], query: query, k: k, alpha: alpha, scratch: scratch)
+    }
+
+    /// The segments of one index (one impact scale) searched as one: documents are numbered on from one segment to
+    /// the next, so ties go to the earlier segment, and all their blocks are visited in one order of decreasing
+    /// upper bound, so a segment's search stops as soon as the others' hits are better — searching each segment for
+    /// its own top k visited some 2-3 times as many blocks.
+    public static func search(_ segments: [Segment], deletions: [Deletions?], query: QuantizedQuery, k: Int, alpha: Double,
+                              scratch: Scratch) -> [Hit] {
+        precondition(segments.count == deletions.count)
+        // Where each segment's blocks and documents start in the numbering of all of them.
+        let blockStart = segments.reduce(into: [0]) { starts, segment in starts.append(starts.last! + segment.header.blocks) }
+        let documentStart = segments.reduce(into: [0]) { starts, segment in starts.append(starts.last! + segment.header.documents) }
+        let blockCount = blockStart.last!
+        guard k > 0, !query.isEmpty, blockCount > 0 else { return [] }
 
         // 1. Upper bounds per block.
-        if scratch.upperBounds.count < h.blocks { scratch.upperBounds = [UInt32](repeating: 0, count: h.blocks) }
+        if scratch.upperBounds.count < blockCount { scratch.upperBounds = [UInt32](repeating: 0, count: blockCount) }
         scratch.upperBounds.withUnsafeMutableBufferPointer { ub in
-            for i in 0..<h.blocks { ub[i] = 0 }
-            for (term, weight) in zip(query.terms, query.weights) where Int(term) < h.vocabularySize {
-                for e in Int(segment.termListStart[Int(term)])..<Int(segment.termListStart[Int(term) + 1]) {
-                    let block = Int(segment.listBlocks[e])
-                    if block < h.blocks { ub[block] &+= weight &* UInt32(segment.listMaxes[e]) }
+            for i in 0..<blockCount { ub[i] = 0 }
+            for (g, segment) in segments.enumerated() {
+                let h = segment.header, base = blockStart[g]
+                for (term, weight) in zip(query.terms, query.weights) where Int(term) < h.vocabularySize {
+                    for e in Int(segment.termListStart[Int(term)])..<Int(segment.termListStart[Int(term) + 1]) {
+                        let block = Int(segment.listBlocks[e])
+                        if block < h.blocks { ub[base + block] &+= weight &* UInt32(segment.listMaxes[e]) }
+                    }
                 }
             }
         }
@@ -50,7 +67,7 @@ public struct BlockMaxSearch {
         var keys = scratch.candidates
         scratch.candidates = []
         keys.removeAll(keepingCapacity: true)
-        for block in 0..<h.blocks where scratch.upperBounds[block] > 0 {
+        for block in 0..<blockCount where scratch.upperBounds[block] > 0 {
             keys.append(UInt64(scratch.upperBounds[block]) << 32 | UInt64(UInt32.max - UInt32(block)))
         }
         var blocks = MaxHeap(heapifying: keys)
@@ -62,14 +79,27 @@ public struct BlockMaxSearch {
             let upperBound = UInt32(candidate >> 32)
             if scratch.top.isFull && Double(upperBound) * alpha < Double(scratch.top.threshold) { break }
             let block = Int(UInt32.max - UInt32(truncatingIfNeeded: candidate))
-            scoreBlock(block, of: segment, deletions: deletions, query: query, scratch: scratch)
+            let g = part(of: block, starts: blockStart)
+            scoreBlock(block - blockStart[g], of: segments[g], deletions: deletions[g], query: query, firstDocument: documentStart[g],
+                       scratch: scratch)
         }
-        return scratch.top.sortedDescending().map { Hit(score: TopKHeap.score(of: $0), document: TopKHeap.document(of: $0)) }
+        return scratch.top.sortedDescending().map { key in
+            let document = TopKHeap.document(of: key), g = part(of: document, starts: documentStart)
+            return Hit(score: TopKHeap.score(of: key), document: document - documentStart[g], segment: g)
+        }
+    }
+
+    /// The part `g` with starts[g] ≤ number < starts[g + 1] (parts may be empty; indexes have few segments).
+    private static func part(of number: Int, starts: [Int]) -> Int {
+        var g = 0
+        while starts[g + 1] <= number { g += 1 }
+        return g
     }
 
     /// Exact scores of one block's documents, offered to the top-k.
+    /// Documents are offered numbered from `firstDocument`, the segment's first in the numbering of all searched.
     private static func scoreBlock(_ block: Int, of segment: Segment, deletions: Deletions?, query: QuantizedQuery,
-                                   scratch: Scratch) {
+                                   firstDocument: Int, scratch: Scratch) {
         let h = segment.header
         let firstPlace = block * h.blockSize
         let documentsInBlock = min(h.blockSize, h.documents - firstPlace)
@@ -103,7 +133,7 @@ public struct BlockMaxSearch {
                 accumulator[d] = 0
                 let document = Int(segment.blockDocuments[firstPlace + d])
                 if let deletions, deletions.contains(document) { continue }
-                scratch.top.offer(score: score, document: document)
+                scratch.top.offer(score: score, document: firstDocument + document)
             }
         }
     }

@@ -1,5 +1,5 @@
-/// Search over several indexes (shards) and all their segments at once: each segment's top-k,
-/// merged by score. Every segment's search is exact, so the merge is the exact top-k of the union.
+/// Search over several indexes (shards) and all their segments at once: each shard's top-k (its segments searched
+/// as one), merged by score. Every shard's search is exact, so the merge is the exact top-k of the union.
 public final class ShardedSearch: @unchecked Sendable {
     public let shards: [IndexSnapshot]
 
@@ -21,14 +21,23 @@ public final class ShardedSearch: @unchecked Sendable {
     /// an occurrence outside its shard's top k has k better documents of that shard before it.
     public func search(_ query: QuantizedQuery, k: Int, alpha: Double, scratch: BlockMaxSearch.Scratch) -> [Hit] {
         var hits: [Hit] = []
+        var searches = 0
         for (s, shard) in shards.enumerated() {
-            for (g, segment) in shard.segments.enumerated() {
-                let found = BlockMaxSearch.search(segment, deletions: shard.deletions[g], query: query, k: k, alpha: alpha,
-                                                  scratch: scratch)
-                hits += found.map { Hit(shard: s, segment: g, document: $0.document, score: query.score($0.score, scale: segment.scale)) }
+            // An index's segments share its scale, so their integer scores compare: one search over all of them.
+            // (Segments of different scales, which no update writes, would each be searched on their own.)
+            let groups = Set(shard.segments.map(\.header.scale)).count <= 1 ? [Array(shard.segments.indices)]
+                : shard.segments.indices.map { [$0] }
+            for group in groups {
+                searches += 1
+                let found = BlockMaxSearch.search(group.map { shard.segments[$0] }, deletions: group.map { shard.deletions[$0] },
+                                                  query: query, k: k, alpha: alpha, scratch: scratch)
+                hits += found.map { hit in
+                    let g = group[hit.segment]
+                    return Hit(shard: s, segment: g, document: hit.document, score: query.score(hit.score, scale: shard.segments[g].scale))
+                }
             }
         }
-        if shards.count == 1 && shards[0].segments.count == 1 { return hits }
+        if searches == 1 { return hits }  // one search's hits come ranked
         hits.sort { a, b in
             if a.score != b.score { return a.score > b.score }
             return (a.shard, a.segment, a.document) < (b.shard, b.segment, b.document)
