@@ -185,7 +185,7 @@ struct SpladeIndex: SpladeTool {
     @Option(help: ArgumentHelp("The documents a build or --compact holds in memory at once, 8 bytes per weight plus the ids (e.g. 4G, "
                                + "500M; default: 40% of the machine's memory, or of its container's limit). Beyond it, each full batch "
                                + "is spilled to the new generation's directory and becomes a segment of its own, reordered on its own: "
-                               + "the same results, slower searches. A build takes about 1.6 times this at its peak.", valueName: "size"))
+                               + "the same results, slower searches. A build takes about 1.7 times this at its peak.", valueName: "size"))
     var memoryLimit: MemorySize?
     /// The share of the machine's memory a build's documents may take without --memory-limit.
     static let defaultMemoryShare = 0.4
