@@ -89,11 +89,15 @@ public struct BlockMaxSearch {
         }
     }
 
-    /// The part `g` with starts[g] ≤ number < starts[g + 1] (parts may be empty; indexes have few segments).
+    /// The part `g` with starts[g] ≤ number < starts[g + 1] (parts may be empty): the first start above the number,
+    /// by bisection, minus one.
     private static func part(of number: Int, starts: [Int]) -> Int {
-        var g = 0
-        while starts[g + 1] <= number { g += 1 }
-        return g
+        var low = 1, high = starts.count - 1
+        while low < high {
+            let middle = (low + high) / 2
+            if starts[middle] > number { high = middle } else { low = middle + 1 }
+        }
+        return low - 1
     }
 
     /// Exact scores of one block's documents, offered to the top-k.

@@ -11,8 +11,25 @@ public final class ShardedSearch: @unchecked Sendable {
         public var score: Double
     }
 
+    /// Segments searched together, with their places in their shard.
+    private struct SegmentGroup {
+        var places: [Int]
+        var segments: [Segment]
+        var deletions: [Deletions?]
+    }
+
+    /// Per shard, its segments in one group: an index's segments share its scale, so their integer scores compare.
+    /// (Segments of different scales, which no update writes, would each be a group of their own.)
+    private let groups: [[SegmentGroup]]
+
     public init(shards: [IndexSnapshot]) {
         self.shards = shards
+        groups = shards.map { shard in
+            let places = Array(shard.segments.indices)
+            return (Set(shard.segments.map(\.header.scale)).count <= 1 ? [places] : places.map { [$0] }).map { places in
+                SegmentGroup(places: places, segments: places.map { shard.segments[$0] }, deletions: places.map { shard.deletions[$0] })
+            }
+        }
     }
 
     /// The best `k` documents, best first; equal scores keep index order (shard, segment, document).
@@ -22,18 +39,14 @@ public final class ShardedSearch: @unchecked Sendable {
     public func search(_ query: QuantizedQuery, k: Int, alpha: Double, scratch: BlockMaxSearch.Scratch) -> [Hit] {
         var hits: [Hit] = []
         var searches = 0
-        for (s, shard) in shards.enumerated() {
-            // An index's segments share its scale, so their integer scores compare: one search over all of them.
-            // (Segments of different scales, which no update writes, would each be searched on their own.)
-            let groups = Set(shard.segments.map(\.header.scale)).count <= 1 ? [Array(shard.segments.indices)]
-                : shard.segments.indices.map { [$0] }
-            for group in groups {
+        for (s, shardGroups) in groups.enumerated() {
+            for group in shardGroups {
                 searches += 1
-                let found = BlockMaxSearch.search(group.map { shard.segments[$0] }, deletions: group.map { shard.deletions[$0] },
-                                                  query: query, k: k, alpha: alpha, scratch: scratch)
+                let found = BlockMaxSearch.search(group.segments, deletions: group.deletions, query: query, k: k, alpha: alpha,
+                                                  scratch: scratch)
                 hits += found.map { hit in
-                    let g = group[hit.segment]
-                    return Hit(shard: s, segment: g, document: hit.document, score: query.score(hit.score, scale: shard.segments[g].scale))
+                    Hit(shard: s, segment: group.places[hit.segment], document: hit.document,
+                        score: query.score(hit.score, scale: group.segments[hit.segment].scale))
                 }
             }
         }
