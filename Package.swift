@@ -21,7 +21,8 @@ let package = Package(
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
-        // C libraries (Debian: libopenblas-dev, libzstd-dev, libmecab-dev).
+        // C libraries (Debian: libopenblas-dev, libzstd-dev, libmecab-dev). libmecab is the tests' oracle for
+        // SpladeCore's own MeCab (Text/MeCabTagger.swift); the tools do not link it.
         .systemLibrary(name: "COpenBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CMeCab", providers: [.apt(["libmecab-dev"])]),
@@ -32,7 +33,7 @@ let package = Package(
         .target(name: "CSpladeMath", cSettings: [.unsafeFlags(["-O3", "-ffp-contract=off"])]),
         .target(
             name: "SpladeCore",
-            dependencies: ["COpenBLAS", "CZstd", "CMeCab", "CSpladeMath", .target(name: "CSpladeCUDA", condition: .when(traits: ["CUDA"]))],
+            dependencies: ["COpenBLAS", "CZstd", "CSpladeMath", .target(name: "CSpladeCUDA", condition: .when(traits: ["CUDA"]))],
             linkerSettings: [.unsafeFlags(["-L\(cudaLibrary)", "-Xlinker", "-rpath", "-Xlinker", cudaLibrary],
                                           .when(traits: ["CUDA"]))]),
         .target(
@@ -47,7 +48,7 @@ let package = Package(
                 + (tool == "splade-train" ? [.product(name: "Yams", package: "Yams")] : []))
     } + [
         // Tests.
-        .testTarget(name: "SpladeCoreTests", dependencies: ["SpladeCore"]),
+        .testTarget(name: "SpladeCoreTests", dependencies: ["SpladeCore", "CMeCab"]),
         .testTarget(name: "SpladeCLITests", dependencies: ["SpladeCLI", "SpladeCore"]),
     ]
 )

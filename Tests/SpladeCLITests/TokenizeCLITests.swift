@@ -124,7 +124,7 @@ struct TokenizeCLITests {
         #expect(run.stdoutLines.map { $0.prefix(8) } == ["{\"id\":1,", "{\"id\":2,"])
     }
 
-    /// MeCab refuses a text of over about 1.6 MB without a sentence break: a bad record (65 with its line, or skipped).
+    /// MeCab refuses a text whose best path costs more than 2^31 - 1 (here 2.4 MB): a bad record (65 with its line, or skipped).
     @Test(arguments: ["splade-tokenize", "splade-encode"])
     func aTextMeCabRefusesIsABadRecord(tool: String) throws {
         let input = "short\n" + String(repeating: "日", count: 800_000) + "\nshort\n"

@@ -1,4 +1,3 @@
-import CMeCab
 import Foundation
 
 /// A MeCab system dictionary directory (`sys.dic`, `char.bin`, `matrix.bin`, `mecabrc`).
@@ -62,58 +61,3 @@ public struct MeCabDictionary: Sendable {
     }
 }
 
-/// One MeCab tagger. Not thread-safe: each worker thread owns its own.
-final class MeCabTagger {
-    private let tagger: OpaquePointer
-
-    init(dictionary: MeCabDictionary) throws(SpladeError) {
-        // The same options transformers passes through fugashi: `-d DICDIR -r DICDIR/mecabrc`.
-        // A separate argv keeps paths with spaces intact.
-        let arguments = ["mecab", "-d", dictionary.directory, "-r", dictionary.directory + "/mecabrc"]
-        var cArguments = arguments.map { strdup($0) }
-        defer { cArguments.forEach { free($0) } }
-        guard let tagger = mecab_new(Int32(cArguments.count), &cArguments) else {
-            let reason = String(cString: mecab_strerror(nil))
-            throw SpladeError(.badInput, "MeCab cannot load the dictionary: \(reason)", location: dictionary.directory)
-        }
-        self.tagger = tagger
-    }
-
-    deinit { mecab_destroy(tagger) }
-
-    /// Calls `body` with the surface of each word of `text` (valid UTF-8), in order. MeCab drops
-    /// the whitespace between words.
-    func forEachWord(_ text: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) throws(SpladeError) {
-        try forEachNode(text) { surface, _ in body(surface) }
-    }
-
-    /// Calls `body` with the surface and the feature string of each word of `text` (valid UTF-8),
-    /// in order. The feature string is the dictionary's comma-separated analysis; UniDic's first
-    /// field is the part of speech (名詞, 補助記号, …).
-    func forEachWordWithFeature(_ text: UnsafeBufferPointer<UInt8>,
-                                _ body: (UnsafeBufferPointer<UInt8>, String) -> Void) throws(SpladeError) {
-        try forEachNode(text) { surface, node in body(surface, node.pointee.feature.map { String(cString: $0) } ?? "") }
-    }
-
-    /// The word nodes of one parse (BOS and EOS left out) with their surfaces.
-    private func forEachNode(_ text: UnsafeBufferPointer<UInt8>,
-                             _ body: (UnsafeBufferPointer<UInt8>, UnsafePointer<mecab_node_t>) -> Void) throws(SpladeError) {
-        // transformers hands MeCab a C string (through fugashi), so its text ends at the first NUL.
-        let length = text.firstIndex(of: 0) ?? text.count
-        guard length > 0 else { return }
-        let base = UnsafeRawPointer(text.baseAddress!).assumingMemoryBound(to: CChar.self)
-        guard var node = mecab_sparse_tonode2(tagger, base, length) else {
-            // MeCab refuses some inputs (a text of a few megabytes without a sentence break: "too long sentence").
-            throw SpladeError(.badInput, "MeCab cannot analyse this text: \(String(cString: mecab_strerror(tagger)))")
-        }
-        while true {
-            let stat = Int(node.pointee.stat)
-            if stat != MECAB_BOS_NODE && stat != MECAB_EOS_NODE, let surface = node.pointee.surface {
-                body(UnsafeBufferPointer(start: UnsafeRawPointer(surface).assumingMemoryBound(to: UInt8.self),
-                                         count: Int(node.pointee.length)), node)
-            }
-            guard let next = node.pointee.next else { break }
-            node = UnsafePointer(next)
-        }
-    }
-}
