@@ -21,19 +21,19 @@ struct MeCabParityTests {
 
         deinit { mecab_destroy(tagger) }
 
-        /// (surface, feature) of each word; nil when libmecab refuses the text.
+        /// Each word as "offset+length feature"; nil when libmecab refuses the text. As through fugashi, the
+        /// text is a C string: it ends at its first NUL.
         func words(_ text: [UInt8]) -> [String]? {
             var text = text
-            text.append(0)  // fugashi hands MeCab a C string
+            text.append(0)
             return text.withUnsafeBufferPointer { bytes -> [String]? in
                 let base = UnsafeRawPointer(bytes.baseAddress!).assumingMemoryBound(to: CChar.self)
-                guard var node = mecab_sparse_tonode2(tagger, base, bytes.count - 1) else { return nil }
+                guard var node = mecab_sparse_tonode2(tagger, base, strlen(base)) else { return nil }
                 var words: [String] = []
                 while true {
                     let stat = Int(node.pointee.stat)
                     if stat != MECAB_BOS_NODE && stat != MECAB_EOS_NODE {
-                        let surface = UnsafeRawBufferPointer(start: node.pointee.surface, count: Int(node.pointee.length))
-                        words.append(String(decoding: surface, as: UTF8.self) + "\t" + String(cString: node.pointee.feature))
+                        words.append("\(node.pointee.surface - base)+\(node.pointee.length) " + String(cString: node.pointee.feature))
                     }
                     guard let next = node.pointee.next else { break }
                     node = UnsafePointer(next)
@@ -45,13 +45,16 @@ struct MeCabParityTests {
 
     static let dictionary = TestResources.dictionary.flatMap { try? MeCabDictionary(directory: $0) }
 
-    func ours(_ tagger: MeCabTagger, _ text: [UInt8]) throws -> [String] {
+    /// Each word as the oracle gives it; nil when ours refuses the text.
+    func ours(_ tagger: MeCabTagger, _ text: [UInt8]) -> [String]? {
         var words: [String] = []
-        try text.withUnsafeBufferPointer { bytes in
-            try tagger.forEachWordWithFeature(bytes) { surface, feature in
-                words.append(String(decoding: surface, as: UTF8.self) + "\t" + feature)
+        do {
+            try text.withUnsafeBufferPointer { bytes in
+                try tagger.forEachWordWithFeature(bytes) { surface, feature in
+                    words.append("\(surface.baseAddress! - bytes.baseAddress!)+\(surface.count) " + feature)
+                }
             }
-        }
+        } catch { return nil }
         return words
     }
 
@@ -62,9 +65,10 @@ struct MeCabParityTests {
         var differing: [String] = []
         for text in texts {
             let expected = oracle.words(text)
-            let got = try? ours(tagger, text)
+            let got = ours(tagger, text)
             if expected != got, differing.count < 5 {
-                differing.append("\(String(decoding: text, as: UTF8.self).debugDescription): libmecab \(expected ?? []) ours \(got ?? [])")
+                differing.append("\(String(decoding: text.prefix(200), as: UTF8.self).debugDescription) (\(text.count) bytes): "
+                                 + "libmecab \(expected.map { "\($0.prefix(20))" } ?? "refuses") ours \(got.map { "\($0.prefix(20))" } ?? "refuses")")
             }
         }
         return differing
@@ -128,11 +132,25 @@ struct MeCabParityTests {
                                  Array((String(repeating: "漢", count: 2000) + " " + String(repeating: "1", count: 2000)).utf8)]) == [])
     }
 
+    /// MeCab looks 65,535 bytes ahead at most, and counts a word's length with the spaces before it in 16 bits:
+    /// texts with that many spaces in a row, and words across the lookahead's end.
+    @Test func textsAroundTheLookaheadGiveTheSameWords() throws {
+        let spaces = { (count: Int) in String(repeating: " ", count: count) }
+        #expect(try differences([spaces(65535) + "x", spaces(65534) + "x", spaces(70000) + "x", spaces(65535) + "東京",
+                                 spaces(65534) + "東京 大学", "a" + spaces(65535), "a" + spaces(65535) + "b",
+                                 "a" + String(repeating: "漢", count: 30000), String(repeating: "a", count: 70000)].map { Array($0.utf8) }) == [])
+    }
+
+    /// Both refuse a text whose best path costs more than 2^31 - 1 ("too long sentence").
+    @Test func aTextLibmecabRefusesIsRefused() throws {
+        let text = Array(String(repeating: "日", count: 800_000).utf8)
+        #expect(Oracle(directory: Self.dictionary!.directory).words(text) == nil)
+        #expect(try differences([text]) == [])
+    }
+
     @Test func textsEndAtTheirFirstNULAndEmptyTextsHaveNoWords() throws {
-        let tagger = try MeCabTagger(dictionary: Self.dictionary!)
-        #expect(try ours(tagger, Array("東京\0大学".utf8)) == ours(tagger, Array("東京".utf8)))
-        #expect(try ours(tagger, []) == [])
-        #expect(try ours(tagger, [0, 65]) == [])
+        #expect(try differences([Array("東京\0大学".utf8), [], [0, 65], Array("a\0".utf8)]) == [])
+        #expect(ours(try MeCabTagger(dictionary: Self.dictionary!), Array("東京\0大学".utf8))?.count == 1)
     }
 
     @Test func aDictionaryFileThatIsNotOneIsNamed() throws {

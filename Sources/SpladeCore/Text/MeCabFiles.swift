@@ -50,7 +50,7 @@ struct MeCabLexicon {
         rightSize = Int(word(5))
         let (trieSize, tokenBytes, featureSize) = (Int(word(6)), Int(word(7)), Int(word(8)))
         guard Self.headerSize + trieSize + tokenBytes + featureSize == bytes.count,
-              trieSize % 8 == 0, tokenBytes % Self.tokenSize == 0 else { throw broken("its section sizes do not add up") }
+              trieSize >= 8, trieSize % 8 == 0, tokenBytes % Self.tokenSize == 0 else { throw broken("its section sizes do not add up") }
         units = bytes.baseAddress! + Self.headerSize
         unitCount = trieSize / 8
         tokens = units + trieSize
@@ -88,7 +88,7 @@ struct MeCabLexicon {
             guard node >= 0, node < unitCount else { break }
             let terminal = unitBase(node)
             if i > 0, terminal < 0, unitCheck(node) == UInt32(truncatingIfNeeded: node), found < capacity {
-                let value = Int(-terminal - 1)
+                let value = -Int(terminal) - 1
                 matches[found] = Match(length: i, firstToken: value >> 8, tokenCount: value & 0xff)
                 found += 1
             }
@@ -154,6 +154,10 @@ struct MeCabCharacterTable {
             return String(decoding: UnsafeRawBufferPointer(rebasing: name[..<(name.firstIndex(of: 0) ?? 32)]), as: UTF8.self)
         }
         table = bytes.baseAddress! + 4 + 32 * count
+        if let code = (0..<Self.tableSize).first(where: { characterClass($0).category >= count }) {
+            throw SpladeError(.badInput, String(format: "U+%04X is in character category %d of %d", code,
+                                                characterClass(code).category, count), location: path)
+        }
     }
 
     /// U+FFFF lies one past the table: MeCab reads the zero fill after the mapped file there, a class in

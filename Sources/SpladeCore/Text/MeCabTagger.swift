@@ -43,6 +43,7 @@ final class MeCabTagger {
         // transformers hands MeCab a C string (through fugashi), so its text ends at the first NUL.
         let length = text.firstIndex(of: 0) ?? text.count
         guard length > 0 else { return }
+        guard length < Int32.max else { throw SpladeError(.badInput, "MeCab cannot analyse this text: over 2 GiB") }
         // The lattice is worked on as a local value: no exclusivity checks on a class property in the loops.
         var lattice = self.lattice
         defer { self.lattice = lattice }
@@ -177,7 +178,7 @@ private struct MeCabLattice {
             prefetchConnectionCosts(of: firstNew..<nodes.count, model.connections)
             // MeCab links each new word in front of the last, so it connects them newest first.
             for index in stride(from: nodes.count - 1, through: firstNew, by: -1) {
-                try connect(index, model.connections)
+                try connect(index, at: position, model.connections)
             }
         }
         // EOS: after the words that end last (trailing spaces belong to no word).
@@ -185,7 +186,7 @@ private struct MeCabLattice {
         while lastEnding[position] < 0 { position -= 1 }
         gatherPredecessors(endingAt: position)
         nodes.append(Node(boundaryAt: length))
-        try connect(nodes.count - 1, model.connections)
+        try connect(nodes.count - 1, at: position, model.connections)
     }
 
     private mutating func gatherPredecessors(endingAt position: Int) {
@@ -208,9 +209,10 @@ private struct MeCabLattice {
         }
     }
 
-    /// Gives node `index` its best predecessor and files it under its end.
+    /// Gives node `index`, which starts after `position` (and any spaces), its best predecessor and files it
+    /// under its end.
     @inline(__always)
-    private mutating func connect(_ index: Int, _ connections: MeCabConnectionCosts) throws(SpladeError) {
+    private mutating func connect(_ index: Int, at position: Int, _ connections: MeCabConnectionCosts) throws(SpladeError) {
         let node = nodes[index]
         let costs = connections.row(leftContext: Int(node.leftContext))
         var best = Self.unreachable
@@ -228,11 +230,17 @@ private struct MeCabLattice {
         }
         nodes[index].pathCost = best
         nodes[index].previous = bestNode
+        // MeCab files a word under position + its length with the spaces before it, a 16-bit count: after
+        // 65,535 bytes of spaces (the lookahead) the count wraps, and the word is filed nearer, even under this
+        // very position, where the next new words take it as a predecessor.
+        let end = position + Int(UInt16(truncatingIfNeeded: Int(node.end) - position))
         // A word that runs past the text (only after trailing spaces) ends nothing anyone reads.
-        let end = Int(node.end)
         if end < lastEnding.count {
             nodes[index].nextEnding = lastEnding[end]
             lastEnding[end] = Int32(index)
+            if end == position {
+                predecessors.insert(Predecessor(rightContext: Int32(node.rightContext), node: Int32(index), pathCost: best), at: 0)
+            }
         }
     }
 
@@ -288,9 +296,7 @@ private struct MeCabLattice {
     }
 
     private mutating func addUnknownWords(_ characterClass: CharacterClass, start: Int, end: Int, _ model: MeCabModel) throws(SpladeError) {
-        let category = characterClass.category
-        guard category < model.unknownTokens.count else { return }
-        for token in model.unknownTokens[category] {
+        for token in model.unknownTokens[characterClass.category] {
             try addNode(model.unknown.token(token), start: start, end: end, isUnknown: true, model)
         }
     }
@@ -373,6 +379,13 @@ private struct Buffer<Element> {
     }
 
     mutating func append(_ element: Element) { append(element, count: 1) }
+
+    mutating func insert(_ element: Element, at index: Int) {
+        reserve(1)
+        (base + index + 1).moveInitialize(from: base + index, count: count - index)
+        (base + index).initialize(to: element)
+        count += 1
+    }
 
     func deallocate() { base.deallocate() }
 }
