@@ -240,7 +240,7 @@ public struct TokenizerOptions: ParsableArguments {
 /// Where a MeCab dictionary is looked for when none is named.
 enum DictionarySearch {
     static let hint = "run `make deps` in the splade source tree, or `pip install unidic-lite==1.0.8`, "
-        + "or pass --mecab-dic DIR (a directory with sys.dic and mecabrc)"
+        + "or pass --mecab-dic DIR (a directory with sys.dic, unk.dic, char.bin and matrix.bin)"
 
     static func candidates() -> [MeCabDictionary.Candidate] {
         var result: [MeCabDictionary.Candidate] = []

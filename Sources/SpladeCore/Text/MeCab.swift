@@ -1,6 +1,7 @@
 import Foundation
 
-/// A MeCab system dictionary directory (`sys.dic`, `char.bin`, `matrix.bin`, `mecabrc`).
+/// A compiled MeCab dictionary directory: the four files MeCabTagger reads (`sys.dic`, `unk.dic`, `char.bin`,
+/// `matrix.bin`) and, in unidic-lite, a `version` file.
 public struct MeCabDictionary: Sendable {
     public let directory: String
     /// The dictionary's version file (`2.1.2` for unidic-lite 1.0.8), if it has one.
