@@ -7,6 +7,8 @@
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <linux/futex.h>
+#include <sys/syscall.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <climits>
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -431,15 +434,14 @@ cudaError_t shim_func_set_attribute(const void *, int attribute, int value) {
 namespace {
 std::atomic<unsigned long long> progress{0};  // barrier completions: the watchdog's sign of life
 
-// Waits on `cv` until `done()`, aborting when no barrier anywhere completed for SHIM_TIMEOUT seconds (a deadlock:
-// a thread missing a __syncthreads, or a lane named in a mask that never arrives).
-template <class Done> void wait(std::condition_variable &cv, std::unique_lock<std::mutex> &lock, Done done) {
-    static long timeout = env_long("SHIM_TIMEOUT", 120);
+// A waiting thread's deadlock check: abort when no barrier anywhere completed for SHIM_TIMEOUT seconds (a thread
+// missing a __syncthreads, or a lane named in a mask that never arrives). Called every half second of waiting.
+struct Watchdog {
     unsigned long long seen = progress.load(std::memory_order_relaxed);
-    auto since = std::chrono::steady_clock::now();
-    while (!done()) {
-        cv.wait_for(lock, std::chrono::milliseconds(500));
-        if (done()) break;
+    std::chrono::steady_clock::time_point since = std::chrono::steady_clock::now();
+
+    void check() {
+        static long timeout = env_long("SHIM_TIMEOUT", 120);
         unsigned long long now_progress = progress.load(std::memory_order_relaxed);
         if (now_progress != seen) {
             seen = now_progress;
@@ -448,14 +450,47 @@ template <class Done> void wait(std::condition_variable &cv, std::unique_lock<st
             shim_die("deadlock: no barrier completed for %ld s while waiting here", timeout);
         }
     }
+};
+
+// Waits on `cv` until `done()`, under the watchdog.
+template <class Done> void wait(std::condition_variable &cv, std::unique_lock<std::mutex> &lock, Done done) {
+    Watchdog watchdog;
+    while (!done()) {
+        cv.wait_for(lock, std::chrono::milliseconds(500));
+        if (!done()) watchdog.check();
+    }
 }
 
+// The generation of a block-wide barrier, which waiting threads sleep on as a futex. A condition variable's notify_all
+// would wake up to 1024 threads into its mutex, to take it one after another; these only check the counter.
+// The release/acquire pair on the counter orders each thread's work before the barrier with the others' after it.
+struct Generation {
+    std::atomic<uint32_t> value{0};
+
+    uint32_t current() const { return value.load(std::memory_order_relaxed); }
+
+    void advance() {
+        value.fetch_add(1, std::memory_order_release);
+        progress.fetch_add(1, std::memory_order_relaxed);
+        syscall(SYS_futex, &value, FUTEX_WAKE_PRIVATE, INT_MAX, nullptr, nullptr, 0);
+    }
+
+    // Returns once the generation is past `seen`, under the watchdog.
+    void wait_past(uint32_t seen) {
+        Watchdog watchdog;
+        while (value.load(std::memory_order_acquire) == seen) {
+            struct timespec half_second = {0, 500000000};
+            syscall(SYS_futex, &value, FUTEX_WAIT_PRIVATE, seen, &half_second, nullptr, 0);
+            if (value.load(std::memory_order_acquire) == seen) watchdog.check();
+        }
+    }
+};
+
 struct WarpState {
-    std::mutex mutex;
-    std::condition_variable cv;
+    std::mutex mutex;  // for all but generation
     unsigned existing = 0, exited = 0, pending = 0, op_mask = 0, predicates = 0;
     const char *kind = nullptr;
-    unsigned long long generation = 0;
+    Generation generation;
     uint64_t slots[32];
     int sources[32];
     uint64_t snapshot[2][32];
@@ -469,10 +504,12 @@ struct SharedVariable {
 };
 
 struct BlockState {
-    std::mutex mutex;
-    std::condition_variable cv;
-    unsigned threads = 0, live = 0, arrived = 0;
-    unsigned long long generation = 0, barriers = 0;
+    std::mutex mutex;  // for shared
+    unsigned threads = 0;
+    // The threads still running (high 32 bits) and those waiting at __syncthreads (low 32 bits): one word, so that an
+    // arrival and an exit each see the other, and the one that makes the counts equal completes the barrier.
+    std::atomic<uint64_t> live_and_arrived{0};
+    Generation generation;
     WarpState warps[32];
     std::vector<SharedVariable> shared;  // under mutex
     size_t static_shared = 0;
@@ -480,22 +517,20 @@ struct BlockState {
     size_t dynamic_bytes = 0;
 };
 
-// A reusable barrier of a fixed count (the block boundaries).
+// A reusable barrier of a fixed count (the block boundaries): the last thread to arrive runs `last` (while the
+// others wait) before it lets them go.
 struct Barrier {
-    std::mutex mutex;
-    std::condition_variable cv;
-    unsigned count = 0, arrived = 0;
-    unsigned long long generation = 0;
-    void arrive() {
-        std::unique_lock<std::mutex> lock(mutex);
-        unsigned long long g = generation;
-        if (++arrived == count) {
-            arrived = 0;
-            generation++;
-            progress.fetch_add(1, std::memory_order_relaxed);
-            cv.notify_all();
+    unsigned count = 0;
+    std::atomic<unsigned> arrived{0};
+    Generation generation;
+    template <class Last> void arrive(Last last) {
+        uint32_t g = generation.current();
+        if (arrived.fetch_add(1, std::memory_order_acq_rel) + 1 == count) {
+            arrived.store(0, std::memory_order_relaxed);
+            last();
+            generation.advance();
         } else {
-            wait(cv, lock, [&] { return generation != g; });
+            generation.wait_past(g);
         }
     }
 };
@@ -523,7 +558,7 @@ unsigned long long launch_generation = 0;
 unsigned finished = 0;
 Grid grid;
 BlockState &block = *new BlockState;
-Barrier &block_start = *new Barrier, &block_end = *new Barrier;
+Barrier &block_boundary = *new Barrier;
 std::mutex &launch_mutex = *new std::mutex;  // one grid at a time (the default stream's order)
 thread_local WarpState *tl_warp = nullptr;
 thread_local int tl_lane = 0;
@@ -533,9 +568,8 @@ void reset_block(unsigned threads) {
     for (auto &v : block.shared) free(v.pointer);
     block.shared.clear();
     block.static_shared = 0;
-    block.threads = block.live = threads;
-    block.arrived = 0;
-    block.barriers = 0;
+    block.threads = threads;
+    block.live_and_arrived.store((uint64_t)threads << 32, std::memory_order_relaxed);
     unsigned warps = (threads + 31) / 32;
     for (unsigned w = 0; w < warps; w++) {
         WarpState &s = block.warps[w];
@@ -550,18 +584,13 @@ void reset_block(unsigned threads) {
 }
 
 void thread_exited() {
-    {
-        std::lock_guard<std::mutex> lock(block.mutex);
-        block.live--;
-        if (block.arrived > 0) {
-            shim_warn("exit-at-barrier", "a thread exited while %u others wait at __syncthreads (counted as arrived)",
-                      block.arrived);
-            if (block.arrived == block.live) {
-                block.arrived = 0;
-                block.generation++;
-                progress.fetch_add(1, std::memory_order_relaxed);
-                block.cv.notify_all();
-            }
+    uint64_t counts = block.live_and_arrived.fetch_sub(1ull << 32, std::memory_order_acq_rel) - (1ull << 32);
+    unsigned live = (unsigned)(counts >> 32), arrived = (unsigned)counts;
+    if (arrived > 0) {
+        shim_warn("exit-at-barrier", "a thread exited while %u others wait at __syncthreads (counted as arrived)", arrived);
+        if (arrived == live) {
+            block.live_and_arrived.fetch_sub(arrived, std::memory_order_relaxed);
+            block.generation.advance();
         }
     }
     WarpState &w = *tl_warp;
@@ -591,12 +620,8 @@ void run_thread(unsigned linear) {
         tl_where = "host";
         return;
     }
+    // The host sets the first block up; between blocks, the last thread to leave one sets the next up.
     for (unsigned long long b = 0; b < grid.blocks; b++) {
-        if (linear == 0) {
-            reset_block(grid.threads);
-            current_block = b;
-        }
-        block_start.arrive();
         unsigned long long id = (b * grid.stride + grid.offset) % grid.blocks;
         tl_blockIdx = uint3{(unsigned)(id % c.grid.x), (unsigned)(id / c.grid.x % c.grid.y),
                             (unsigned)(id / ((unsigned long long)c.grid.x * c.grid.y))};
@@ -605,7 +630,12 @@ void run_thread(unsigned linear) {
         grid.trampoline(grid.body);
         tl_where = "exit";
         thread_exited();
-        block_end.arrive();
+        if (b + 1 < grid.blocks) {
+            block_boundary.arrive([b] {
+                reset_block(grid.threads);
+                current_block = b + 1;
+            });
+        }
     }
     tl_linear = -1;
     tl_where = "host";
@@ -722,7 +752,9 @@ void shim::run_grid(const char *kernel, int launch_bound, const Config &c, void 
         block.dynamic_bytes = c.shared;
     }
     block.dynamic_bytes = c.shared;
-    block_start.count = block_end.count = (unsigned)threads;
+    block_boundary.count = (unsigned)threads;
+    reset_block(grid.threads);
+    current_block = 0;
     grow_pool((unsigned)threads);
     finished = 0;
     launch_generation++;
@@ -749,18 +781,14 @@ void shim::syncthreads() {
     count_sync("__syncthreads");
     tl_where = "__syncthreads";
     chaos();
-    {
-        std::unique_lock<std::mutex> lock(block.mutex);
-        unsigned long long g = block.generation;
-        if (++block.arrived == block.live) {
-            block.arrived = 0;
-            block.generation++;
-            block.barriers++;
-            progress.fetch_add(1, std::memory_order_relaxed);
-            block.cv.notify_all();
-        } else {
-            wait(block.cv, lock, [&] { return block.generation != g; });
-        }
+    uint32_t g = block.generation.current();
+    uint64_t counts = block.live_and_arrived.fetch_add(1, std::memory_order_acq_rel) + 1;
+    unsigned arrived = (unsigned)counts;
+    if (arrived == (unsigned)(counts >> 32)) {
+        block.live_and_arrived.fetch_sub(arrived, std::memory_order_relaxed);
+        block.generation.advance();
+    } else {
+        block.generation.wait_past(g);
     }
     chaos();
     tl_where = "kernel body";
@@ -775,7 +803,7 @@ uint64_t shim::warp_collective(const char *kind, unsigned mask, uint64_t value, 
     chaos();
     WarpState &w = *tl_warp;
     unsigned bit = 1u << tl_lane;
-    uint64_t result;
+    int parity;
     {
         std::unique_lock<std::mutex> lock(w.mutex);
         if (!(mask & bit)) shim_die("%s: the calling lane %d is not in its mask %08x", kind, tl_lane, mask);
@@ -795,7 +823,8 @@ uint64_t shim::warp_collective(const char *kind, unsigned mask, uint64_t value, 
         w.sources[tl_lane] = source;
         if (predicate) w.predicates |= bit;
         w.pending |= bit;
-        int parity = (int)(w.generation & 1);
+        uint32_t g = w.generation.current();
+        parity = (int)(g & 1);
         if (w.pending == mask) {
             for (int l = 0; l < 32; l++)
                 if ((mask >> l & 1) && w.sources[l] >= 0 && !(mask >> w.sources[l] & 1))
@@ -805,16 +834,16 @@ uint64_t shim::warp_collective(const char *kind, unsigned mask, uint64_t value, 
             w.snapshot_ballot[parity] = w.predicates & mask;
             w.pending = 0;
             w.predicates = 0;
-            w.generation++;
-            progress.fetch_add(1, std::memory_order_relaxed);
-            w.cv.notify_all();
+            w.generation.advance();
         } else {
-            unsigned long long g = w.generation;
-            wait(w.cv, lock, [&] { return w.generation != g; });
+            lock.unlock();
+            w.generation.wait_past(g);
         }
-        result = source < 0 ? value : w.snapshot[parity][source];
-        if (ballot) *ballot = w.snapshot_ballot[parity];
     }
+    // Read without the lock: this collective's snapshot is next written when the one after next completes, which waits
+    // for this lane whenever it is in that one's mask (the kernels' masks name every lane of the warp).
+    uint64_t result = source < 0 ? value : w.snapshot[parity][source];
+    if (ballot) *ballot = w.snapshot_ballot[parity];
     chaos();
     tl_where = "kernel body";
     return result;
