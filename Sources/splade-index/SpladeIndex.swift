@@ -182,10 +182,11 @@ struct SpladeIndex: SpladeTool {
                                + "of ids that names the whole collection.", valueName: "n"))
     var minDocuments: Int?
 
-    @Option(help: ArgumentHelp("The documents a build or --compact holds in memory at once, 8 bytes per weight plus the ids (e.g. 4G, "
-                               + "500M; default: 40% of the machine's memory, or of its container's limit). Beyond it, each full batch "
-                               + "is spilled to the new generation's directory and becomes a segment of its own, reordered on its own: "
-                               + "the same results, slower searches. A build takes about 1.7 times this at its peak.", valueName: "size"))
+    @Option(help: ArgumentHelp("The documents a build (from vectors or --bm25) or --compact holds in memory at once, 8 bytes per "
+                               + "weight (with --bm25, per distinct token of a document) plus the ids (e.g. 4G, 500M; default: 40% "
+                               + "of the machine's memory, or of its container's limit). Beyond it, each full batch is spilled to the "
+                               + "new generation's directory and becomes a segment of its own, reordered on its own: the same results, "
+                               + "slower searches. A build takes about 1.7 times this at its peak.", valueName: "size"))
     var memoryLimit: MemorySize?
     /// The share of the machine's memory a build's documents may take without --memory-limit.
     static let defaultMemoryShare = 0.4
@@ -234,8 +235,8 @@ struct SpladeIndex: SpladeTool {
         if check == nil && export == nil && output == nil { throw ValidationError("name the index directory with -o DIR") }
         if check != nil && output != nil { throw ValidationError("--check names the index itself; drop -o") }
         if quiet && progress { throw ValidationError("--quiet and --progress exclude each other") }
-        if memoryLimit != nil && (bm25 || readsCIFF || (actions > 0 && !compact)) {
-            throw ValidationError("--memory-limit applies to a build from vectors and to --compact")
+        if memoryLimit != nil && (readsCIFF || (actions > 0 && !compact)) {
+            throw ValidationError("--memory-limit applies to a build (from vectors or --bm25) and to --compact")
         }
         try TextInputOptions.validateFieldNames(field)
         guard (1...SegmentLayout.maxBlockSize).contains(blockSize) else {
@@ -452,9 +453,11 @@ struct SpladeIndex: SpladeTool {
         let format = TextRecordFormat(textFields: TextInputOptions.fieldNames(field) ?? ["text"])
         let reader = try LineReader(path: input)
         let progressBar = progressDisplay("read", unit: "docs", inputPath: input)
-        var collection = BM25Collection(vocabularySize: tokenizer.vocabulary.count)
+        let spool = DocumentSpool(generation: try GenerationBuilder(directory: directory, lock: lock), memoryLimit: documentMemory.bytes)
+        var collection = BM25Collection(vocabularySize: tokenizer.vocabulary.count, documents: spool)
         let ignored: Set<Int32> = [tokenizer.clsId, tokenizer.sepId]
         var firstLine: [ExactID: Int] = [:]  // each document id's line, for the error on a repeated one
+        var trecIds = TRECIdSurvey()
         while let line = try reader.next() {
             if line.isBlank { continue }
             let location = "\(reader.name):\(line.number)"
@@ -469,19 +472,22 @@ struct SpladeIndex: SpladeTool {
                 let text = try format.record(from: json, location: location).text
                 do { tokens = try session.encode(text, maxLength: tokenizerOptions.maxLength) } catch { throw error.located(at: location) }
             }
-            collection.append(id: id, tokens: tokens, ignoring: ignored)
+            try collection.append(id: id, tokens: tokens, ignoring: ignored)
+            trecIds.note(id.idText ?? "")
             if collection.count % 1024 == 0 { progressBar.update(items: collection.count, bytes: reader.bytesConsumed) }
         }
         progressBar.update(items: collection.count, bytes: reader.bytesConsumed)  // the count a log's last line gives
         progressBar.finish()
-        let (documents, averageLength) = collection.weighted(k1: k1, b: b)
-        TRECIdSurvey.warn(about: documents)
+        trecIds.warn()
+        let averageLength = try collection.weigh(k1: k1, b: b)
         var settings = IndexSettings(kind: .bm25, vocabularySize: tokenizer.vocabulary.count,
                                      fingerprint: VectorStreamHeader.fingerprint(of: tokenizer.vocabulary.tokens),
                                      tokens: tokenizer.vocabulary.tokens, blockSize: blockSize, reorder: reorder,
                                      bm25: .init(k1: k1, b: b, averageLength: averageLength))
         settings.minimumDocuments = minDocuments ?? 1
-        return try IndexUpdate.build(documents, settings: settings, directory: directory, lock: lock, progress: buildProgress())
+        let summary = try IndexUpdate.build(spool, settings: settings, progress: buildProgress())
+        noteSegmentsOfMemoryLimit(summary)
+        return summary
     }
 
     /// Ids a TREC run cannot hold are indexed (JSON Lines runs take them), but splade-search refuses hits on them in its
@@ -496,7 +502,7 @@ struct SpladeIndex: SpladeTool {
             if first == nil { first = id }
         }
 
-        /// The warning for documents read as one batch (BM25, CIFF).
+        /// The warning for documents read as one batch (CIFF).
         static func warn(about documents: DocumentBatch) {
             var survey = TRECIdSurvey()
             for d in 0..<documents.count { survey.note(documents.idText(d)) }

@@ -493,11 +493,42 @@ struct IndexCLITests {
         #expect(try search(many) == expected)
 
         for (options, message) in [(["--memory-limit", "12Q"], "12Q"), (["--memory-limit", "0"], "'0'"),
-                                   (["--memory-limit", "1G", "--bm25"], "--memory-limit applies to a build from vectors"),
-                                   (["--memory-limit", "1G", "--add"], "--memory-limit applies to a build from vectors")] {
+                                   (["--memory-limit", "1G", "--add"], "--memory-limit applies to a build (from vectors or --bm25)")] {
             let refused = try build(directory + "/refused", options)
             #expect(refused.status == 64 && refused.stderr.contains(message), "\(options): \(refused.stderr)")
         }
+    }
+
+    /// --bm25 under --memory-limit: the term counts are spilled as vectors are, and turned into weights batch by batch once
+    /// the collection's statistics are known; the index answers as the one-segment build does (hits, scores, order).
+    @Test(.enabled(if: FileManager.default.fileExists(atPath: Tools.data("cranfield/corpus.jsonl")), "needs ../shared/data/cranfield"))
+    func aBM25BuildUnderAMemoryLimitSearchesAsOne() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let corpus = Tools.data("cranfield/corpus.jsonl")
+        let build = { (index: String, options: [String]) throws -> ToolRun in
+            try Tools.run("splade-index", ["--bm25", "--model", self.model, "--field", "title,text", "-i", corpus, "-o", index] + options)
+        }
+        let queries = try String(contentsOfFile: Tools.data("cranfield/queries.jsonl"), encoding: .utf8)
+            .split(separator: "\n").prefix(40).joined(separator: "\n") + "\n"
+        let search = { (index: String) throws -> String in
+            let run = try Tools.run("splade-search", ["--index", index, "--model", self.model, "-k", "100", "--format", "json"], stdin: queries)
+            #expect(run.status == 0, "\(run.stderr)")
+            return run.stdoutText
+        }
+        #expect(try build(directory + "/one", ["--quiet"]).status == 0)
+        let expected = try search(directory + "/one")
+        #expect(expected.split(separator: "\n").count == 4000)
+
+        let many = directory + "/many"
+        let limited = try build(many, ["--memory-limit", "96K"])
+        let segments = try #require(limited.stderr.firstMatch(of: /--memory-limit 96.0 KiB: (\d+) segments, each reordered on its own/)
+            .flatMap { Int($0.1) }, "\(limited.stderr)")
+        #expect(limited.status == 0 && segments > 2 && limited.stderr.contains("indexed 1400 documents (BM25)"), "\(limited.stderr)")
+        #expect(try search(many) == expected)
+        #expect(try Tools.run("splade-index", ["--check", many]).status == 0)
+        let files = try FileManager.default.contentsOfDirectory(atPath: many + "/gen-000001")
+        #expect(files.filter { $0.hasPrefix("seg-") }.count == segments && !files.contains { $0.hasPrefix("spill") }, "\(files)")
     }
 
     /// --min-documents: a rebuild from a stream cut short upstream (JSON Lines has no end record) leaves the index.

@@ -203,20 +203,39 @@ enum IndexTestSupport {
         _ = held
     }
 
-    @Test func bm25WeightsFollowTheFormula() {
-        var collection = BM25Collection(vocabularySize: 10)
-        collection.append(id: .string("a"), tokens: [0, 5, 5, 6, 1], ignoring: [0, 1])  // length 3
-        collection.append(id: .string("b"), tokens: [0, 6, 7, 1], ignoring: [0, 1])     // length 2
-        let (documents, averageLength) = collection.weighted(k1: 0.9, b: 0.4)
+    /// The weights, whether the counts stayed in memory or were spilled (a limit of one document per batch).
+    @Test(arguments: [Int.max, 1])
+    func bm25WeightsFollowTheFormula(memoryLimit: Int) throws {
+        let directory = try IndexTestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let lock = try IndexLock(directory: directory, wait: false)
+        let spool = DocumentSpool(generation: try GenerationBuilder(directory: directory, lock: lock), memoryLimit: memoryLimit)
+        var collection = BM25Collection(vocabularySize: 10, documents: spool)
+        try collection.append(id: .string("a"), tokens: [0, 5, 5, 6, 1], ignoring: [0, 1])  // length 3
+        try collection.append(id: .string("b"), tokens: [0, 6, 7, 1], ignoring: [0, 1])     // length 2
+        let averageLength = try collection.weigh(k1: 0.9, b: 0.4)
         #expect(averageLength == 2.5)
+        #expect(spool.segments == (memoryLimit == 1 ? 2 : 1))
         func bm25(tf: Double, df: Double, length: Double) -> Float {
             let idf = log(1 + (2 - df + 0.5) / (df + 0.5))
             return Float(idf * tf * 1.9 / (tf + 0.9 * (0.6 + 0.4 * length / 2.5)))
         }
+        let expected = [bm25(tf: 2, df: 1, length: 3), bm25(tf: 1, df: 2, length: 3), bm25(tf: 1, df: 2, length: 2), bm25(tf: 1, df: 1, length: 2)]
+        #expect(spool.largestWeight == expected.max())
+        var batches: [Int: DocumentBatch] = [:]
+        try spool.drain { place, batch in batches[place] = batch }
+        var documents = DocumentBatch()
+        for place in batches.keys.sorted() {
+            let batch = batches[place]!
+            for d in 0..<batch.count {
+                let postings = batch.postings(of: d)
+                documents.append(id: .string(batch.idText(d)),
+                                 vector: SparseVector(indices: batch.terms[postings].map(Int32.init), values: Array(batch.weights[postings])))
+            }
+        }
+        #expect(documents.idText(0) == "a" && documents.idText(1) == "b")
         let a = documents.postings(of: 0), b = documents.postings(of: 1)
         #expect(Array(documents.terms[a]) == [5, 6] && Array(documents.terms[b]) == [6, 7])
-        let expected = [bm25(tf: 2, df: 1, length: 3), bm25(tf: 1, df: 2, length: 3), bm25(tf: 1, df: 2, length: 2), bm25(tf: 1, df: 1, length: 2)]
         for (got, want) in zip(documents.weights, expected) { #expect(abs(got - want) < 1e-6) }
-        #expect(documents.largestWeight == expected.max())
     }
 }

@@ -41,6 +41,22 @@ public final class DocumentSpool {
         count += 1
     }
 
+    /// Replaces each weight by `weight(document, term, weight)`, `document` numbering all documents in input order
+    /// from 0: the batch in memory in place, each spilled one read back and written again.
+    public func reweight(_ weight: (_ document: Int, _ term: UInt32, _ value: Float) -> Float) throws(SpladeError) {
+        var first = 0
+        largestSpilledWeight = 0
+        for file in spilled {
+            var batch = try DocumentBatch(spillFile: file.path)
+            let offset = first
+            batch.reweight { document, term, value in weight(offset + document, term, value) }
+            try batch.writeSpillFile(file.path)
+            largestSpilledWeight = max(largestSpilledWeight, batch.largestWeight)
+            first += batch.count
+        }
+        current.reweight { document, term, value in weight(first + document, term, value) }
+    }
+
     /// The largest weight of all documents: the impact scale of a new index.
     public var largestWeight: Float { max(largestSpilledWeight, current.largestWeight) }
 
