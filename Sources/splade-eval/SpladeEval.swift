@@ -32,7 +32,8 @@ struct SpladeEval: SpladeTool {
             evaluator and its own Judged do). --tie-break rank and docno-asc compare scores in double precision, as the \
             Python evaluations they reproduce do.
 
-            With several runs: one table, the best mean per column marked, and paired tests of each \
+            With several runs: one table, the best mean per column marked (when all are over the same \
+            queries), and paired tests of each \
             run against the baseline (the first run, or --baseline) on the queries both were evaluated \
             on: Student's t-test and a seeded randomization test (two-sided).
 
@@ -154,7 +155,7 @@ struct SpladeEval: SpladeTool {
         try StreamOptions.validateFileNames(inputs: [], output: output)
         guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
         guard relevanceLevel >= 1 else {
-            throw ValidationError("--relevance-level must be at least 1 (unjudged documents are level 0)")
+            throw ValidationError("--relevance-level must be at least 1: qrels give 0 (or less) to documents judged not relevant")
         }
         if measuresSparsity {
             guard qrels == nil, runs.isEmpty else {
@@ -209,9 +210,14 @@ struct SpladeEval: SpladeTool {
             var metricList: [Metric] = []
             for metric in requested + gates.map(\.metric) where !metricList.contains(metric) { metricList.append(metric) }
 
+            let paths = runs.isEmpty ? ["-"] : runs
+            // The outputs are opened first, so that one naming an input, or one that cannot be created, is said before
+            // the work. Both are written before either is committed: a chart that cannot be written leaves no report.
+            let inputs = [qrels] + paths
+            let sink = try OutputSink(path: output, inputs: inputs)
+            let chart = try plot.map { path throws(SpladeError) in try OutputSink(path: path, inputs: inputs) }
             let judgments = try Qrels(path: qrels)
             printWarnings(judgments.warnings, in: qrels)
-            let paths = runs.isEmpty ? ["-"] : runs
             let names = RunNames.display(paths)
             let baselineIndex = try RunNames.index(of: baseline, paths: paths, names: names)
             let loaded = try zip(paths, names).map { path, name throws(SpladeError) in
@@ -229,10 +235,6 @@ struct SpladeEval: SpladeTool {
                 runs: loaded, qrels: judgments, metrics: metricList, options: options, baselineIndex: baselineIndex,
                 settings: ComparisonSettings(trials: trials, seed: seed), perQuery: perQuery)
 
-            // Both outputs are written before either is committed: a chart that cannot be created leaves no report.
-            let inputs = [qrels] + paths
-            let sink = try OutputSink(path: output, inputs: inputs)
-            let chart = try plot.map { path throws(SpladeError) in try OutputSink(path: path, inputs: inputs) }
             if json { try sink.write(report.json()) } else { try sink.write(report.table()) }
             try chart?.write(report.svg())
             try chart?.flush()

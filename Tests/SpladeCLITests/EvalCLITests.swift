@@ -72,7 +72,38 @@ struct EvalCLITests {
         #expect(abs(means["MRR"]! - 0.22781533989635863) < 1e-9)
         #expect((report["options"] as? [String: Any])?["relevance_level"] as? Int == 2)
         let zero = try Tools.run("splade-eval", ["--qrels", qrels, "--relevance-level", "0", runFile])
-        #expect(zero.status == 64 && zero.stderr.contains("--relevance-level"), "\(zero.stderr)")
+        #expect(zero.status == 64 && zero.stderr.contains("--relevance-level must be at least 1: qrels give 0"), "\(zero.stderr)")
+    }
+
+    /// A JSON Lines rank is read as a TREC line's: an integer (a number or a string holding one) orders ties under
+    /// --tie-break rank; 1.0, null or text counts as absent (the line's position stands in), and is no error.
+    @Test func aJSONRankThatIsNotAnIntegerCountsAsAbsent() throws {
+        let judged = try temporaryFile("q 0 d1 1\n")
+        defer { try? FileManager.default.removeItem(atPath: judged) }
+        func mrr(_ ranks: (String, String), _ options: [String] = []) throws -> Double {
+            let lines = #"{"qid":"q","docno":"d1","score":1,"rank":\#(ranks.0)}"# + "\n"
+                + #"{"qid":"q","docno":"d2","score":1,"rank":\#(ranks.1)}"# + "\n"
+            let run = try Tools.run("splade-eval", ["--qrels", judged, "--json", "--metrics", "MRR"] + options, stdin: lines)
+            #expect(run.status == 0, "\(run.stderr)")
+            return try means(try json(run))["MRR"] ?? -1
+        }
+        // Equal scores: trec_eval's order (docno descending) puts d2 first.
+        #expect(try mrr(("2.0", "1.0")) == 0.5)
+        #expect(try mrr(("2.0", "1.0"), ["--tie-break", "rank"]) == 1)
+        #expect(try mrr(("null", "\"x\""), ["--tie-break", "rank"]) == 1)
+        #expect(try mrr(("\"2\"", "\"1\""), ["--tie-break", "rank"]) == 0.5)
+        #expect(try mrr(("2", "1"), ["--tie-break", "rank"]) == 0.5)
+    }
+
+    /// An output naming an input, or one that cannot be created, is said before anything is read (here, before the
+    /// qrels are found missing).
+    @Test func outputsAreCheckedBeforeTheInputsAreRead() throws {
+        let run = try temporaryFile("q 0 d1 1 1.0 t\n")
+        defer { try? FileManager.default.removeItem(atPath: run) }
+        let same = try Tools.run("splade-eval", ["--qrels", "/nonexistent/qrels.trec", "-o", run, run])
+        #expect(same.status == 64 && same.stderr.contains("\(run)"), "\(same.stderr)")
+        let chart = try Tools.run("splade-eval", ["--qrels", "/nonexistent/qrels.trec", "--plot", "/nonexistent/chart.svg", run])
+        #expect(chart.status == 73 && chart.stderr.contains("/nonexistent/chart.svg"), "\(chart.stderr)")
     }
 
     /// The queries the means leave out are said: judged queries the run lacks (unless they count as 0) and run

@@ -27,6 +27,26 @@ struct EvalReportTests {
         #expect(lines.contains("better  MRR@10        3     +0.3333    0.1835           0.5075"))
     }
 
+    /// Means over different queries are not compared: a run that answers only the query it gets right has the higher
+    /// mean, and no run is marked best (in the table and in the JSON report).
+    @Test func runsOverDifferentQueriesHaveNoBestMarked() throws {
+        var qrels = Qrels()
+        for query in ["q1", "q2"] { qrels.add(query: query, document: "rel", level: 1) }
+        let entries = [Run.Entry(document: "rel", score: 2, rank: 1)], wrong = [Run.Entry(document: "other", score: 2, rank: 1)]
+        let full = Run(name: "full", queries: [ExactID("q1"): entries, ExactID("q2"): wrong])
+        let partial = Run(name: "partial", queries: [ExactID("q1"): entries])
+        let report = EvaluationReport(runs: [full, partial], qrels: qrels, metrics: [Metric(.reciprocalRank, cutoff: 10)],
+                                      options: EvaluationOptions(), settings: ComparisonSettings(trials: 100, seed: 3))
+        let lines = report.table().split(separator: "\n").map(String.init)
+        #expect(lines[1] == "full           2  0.5000" && lines[2] == "partial        1  1.0000", "\(lines)")
+        #expect(lines[3].hasPrefix("no best marked: the runs' means are over different queries"))
+        guard case .array(let runs) = try JSON.parse(report.json())["runs"] else { return }
+        #expect(runs.allSatisfy { run in if case .array(let best)? = run["best"] { best.isEmpty } else { false } })
+        let zeros = EvaluationReport(runs: [full, partial], qrels: qrels, metrics: [Metric(.reciprocalRank, cutoff: 10)],
+                                     options: EvaluationOptions(missingAsZero: true), settings: ComparisonSettings(trials: 100, seed: 3))
+        #expect(zeros.bestRuns == [[0, 1]])
+    }
+
     @Test func jsonHasMeansComparisonsAndOptionallyPerQueryValues() throws {
         let value = try JSON.parse(report(perQuery: true).json())
         guard case .array(let runs) = value["runs"], case .array(let comparisons) = value["comparisons"] else {

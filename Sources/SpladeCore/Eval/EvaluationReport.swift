@@ -27,9 +27,15 @@ public struct EvaluationReport: Sendable {
     public var metrics: [Metric] { evaluations.first?.metrics ?? [] }
     public var baseline: RunEvaluation { evaluations[baselineIndex] }
 
-    /// For each metric, the indices of the runs with the highest mean (all of them on a tie).
+    /// Whether every run's means are over the same queries. Without --missing-as-zero each run is averaged over the
+    /// judged queries it answers, and a run that answers only easy ones would otherwise be marked best.
+    public var meansAreComparable: Bool { evaluations.allSatisfy { $0.queries == evaluations[0].queries } }
+
+    /// For each metric, the indices of the runs with the highest mean (all of them on a tie); none when the means are
+    /// over different queries.
     public var bestRuns: [[Int]] {
         metrics.indices.map { m in
+            guard meansAreComparable else { return [] }
             let best = evaluations.map { $0.means[m] }.max() ?? 0
             return evaluations.indices.filter { evaluations[$0].means[m] == best }
         }

@@ -1,6 +1,6 @@
 extension EvaluationReport {
     /// The readable report: one row per run (best mean per column marked `*` when there are several
-    /// runs), the paired tests against the baseline, and with `perQuery` a table per run.
+    /// runs over the same queries), the paired tests against the baseline, and with `perQuery` a table per run.
     public func table() -> String {
         var out = ""
         let names = metrics.map(\.description)
@@ -17,7 +17,10 @@ extension EvaluationReport {
             rows.append(row)
         }
         out += Self.layout(rows)
-        if evaluations.count > 1 { out += "* best per column\n" }
+        if evaluations.count > 1 {
+            out += meansAreComparable ? "* best per column\n"
+                : "no best marked: the runs' means are over different queries (--missing-as-zero counts the missing as 0)\n"
+        }
 
         if !comparisons.isEmpty {
             out += "\npaired tests against \(baseline.name) (two-sided; randomization: \(settings.trials) trials, seed \(settings.seed))\n"

@@ -178,7 +178,8 @@ struct RunRecord {
     static let queryFields = ["qid", "query_id"]
     static let documentFields = ["docno", "docid", "doc_id"]
 
-    /// `{"qid": …, "docno": …, "score": …, "rank": …}`; ids may be strings or numbers, rank is optional.
+    /// `{"qid": …, "docno": …, "score": …, "rank": …}`; ids may be strings or numbers, rank is optional (and read as
+    /// a TREC line's is).
     init(jsonLine bytes: [UInt8], location: InputLocation) throws(SpladeError) {
         guard String(validating: bytes, as: UTF8.self) != nil else {
             throw SpladeError(.badInput, "invalid UTF-8", location: location.description)
@@ -212,12 +213,10 @@ struct RunRecord {
                               location: location.description)
         }
         self.score = score
-        if let field = value["rank"] {
-            guard case .number(let literal) = field, let rank = Int(literal) else {
-                throw SpladeError(.badInput, "field \"rank\" is \(field.typeName), expected an integer",
-                                  location: location.description)
-            }
-            self.rank = rank
+        // As in a TREC line: an integer orders ties under --tie-break rank, anything else counts as absent.
+        switch value["rank"] {
+        case .number(let literal), .string(let literal): rank = Int(literal)
+        default: rank = nil
         }
     }
 }
