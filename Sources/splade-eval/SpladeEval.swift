@@ -120,6 +120,10 @@ struct SpladeEval: SpladeTool {
     @Flag(help: "Evaluate each ranking condensed to its judged documents, unjudged ones dropped (trec_eval -J, pytrec_eval's judged_docs_only_flag).")
     var judgedOnly = false
 
+    @Option(help: ArgumentHelp("Evaluate only the first n documents of each query's ranking, the rest dropped (trec_eval -M; "
+                               + "TREC's official runs are evaluated with -M1000).", valueName: "n"))
+    var maxRetrieved: Int?
+
     @Option(help: ArgumentHelp("The run the others are tested against: its name, path or position (default: the first).",
                                valueName: "run"))
     var baseline: String?
@@ -154,6 +158,7 @@ struct SpladeEval: SpladeTool {
         if ToolMain.hasUnknownLongOption { return }  // the parser names it
         try StreamOptions.validateFileNames(inputs: [], output: output)
         guard trials >= 1 else { throw ValidationError("--trials must be at least 1") }
+        if let maxRetrieved, maxRetrieved < 1 { throw ValidationError("--max-retrieved must be at least 1") }
         guard relevanceLevel >= 1 else {
             throw ValidationError("--relevance-level must be at least 1: qrels give 0 (or less) to documents judged not relevant")
         }
@@ -164,7 +169,7 @@ struct SpladeEval: SpladeTool {
             let runOptions = [("--metrics", !metrics.isEmpty), ("--per-query", perQuery), ("--tie-break", tieBreak != .docno),
                               ("--missing-as-zero", missingAsZero), ("--ir-measures", irMeasures), ("--ndcg", ndcg != .trecEval),
                               ("--relevance-level", relevanceLevel != 1), ("--judged-only", judgedOnly),
-                              ("--baseline", baseline != nil), ("--trials", trials != 10_000), ("--seed", seed != 42),
+                              ("--max-retrieved", maxRetrieved != nil), ("--baseline", baseline != nil), ("--trials", trials != 10_000), ("--seed", seed != 42),
                               ("--fail-under", !failUnder.isEmpty), ("--plot", plot != nil)]
             if let (name, _) = runOptions.first(where: { $0.1 }) {
                 throw ValidationError("\(name) applies to scoring runs, not to --queries/--documents")
@@ -193,6 +198,7 @@ struct SpladeEval: SpladeTool {
         options.ndcg = ndcg
         options.relevanceLevel = relevanceLevel
         options.judgedOnly = judgedOnly
+        options.maxRetrieved = maxRetrieved
         return options
     }
 

@@ -75,6 +75,38 @@ struct EvalCLITests {
         #expect(zero.status == 64 && zero.stderr.contains("--relevance-level must be at least 1: qrels give 0"), "\(zero.stderr)")
     }
 
+    /// --max-retrieved n (trec_eval -M): each ranking cut to its first n documents, in trec_eval's order (score in
+    /// single precision descending, docno descending), before anything else. MAP and recall then equal MAP@n and
+    /// Recall@n; every metric equals the one of the run cut so beforehand.
+    @Test func maxRetrievedEvaluatesTheFirstDocumentsOfEachRanking() throws {
+        let metrics = "MAP,Recall@1000,bpref,Rprec,MRR,nDCG,P@10"
+        let capped = try Tools.run("splade-eval", ["--qrels", qrels, "--json", "--max-retrieved", "5", "--metrics", metrics, runFile])
+        #expect(capped.status == 0, "\(capped.stderr)")
+        let report = try json(capped)
+        #expect((report["options"] as? [String: Any])?["max_retrieved"] as? Int == 5)
+        let values = try means(report)
+        let cut = try means(try json(Tools.run("splade-eval", ["--qrels", qrels, "--json", "--metrics", "MAP@5,Recall@5", runFile])))
+        #expect(abs(values["MAP"]! - cut["MAP@5"]!) < 1e-12 && abs(values["Recall@1000"]! - cut["Recall@5"]!) < 1e-12)
+
+        var byQuery: [String: [(line: String, score: Float, docno: String)]] = [:]
+        for line in try String(contentsOfFile: runFile, encoding: .utf8).split(separator: "\n") {
+            let f = line.split(separator: " ")
+            byQuery[String(f[0]), default: []].append((String(line), Float(f[4])!, String(f[2])))
+        }
+        let firstFive = byQuery.values.flatMap { lines in
+            lines.sorted { $0.score != $1.score ? $0.score > $1.score : Array($1.docno.utf8).lexicographicallyPrecedes(Array($0.docno.utf8)) }
+                .prefix(5).map(\.line)
+        }
+        let truncated = try temporaryFile(firstFive.joined(separator: "\n") + "\n")
+        defer { try? FileManager.default.removeItem(atPath: truncated) }
+        let expected = try means(try json(Tools.run("splade-eval", ["--qrels", qrels, "--json", "--metrics", metrics, truncated])))
+        #expect(values.count == 7)
+        for (metric, value) in values { #expect(abs(value - expected[metric]!) < 1e-12, "\(metric)") }
+        #expect(abs(values["bpref"]! - (try means(try json(Tools.run("splade-eval", ["--qrels", qrels, "--json", "--metrics", "bpref",
+                                                                                       runFile]))))["bpref"]!) > 1e-6)
+        #expect(try Tools.run("splade-eval", ["--qrels", qrels, "--max-retrieved", "0", runFile]).status == 64)
+    }
+
     /// A JSON Lines rank is read as a TREC line's: an integer (a number or a string holding one) orders ties under
     /// --tie-break rank; 1.0, null or text counts as absent (the line's position stands in), and is no error.
     @Test func aJSONRankThatIsNotAnIntegerCountsAsAbsent() throws {

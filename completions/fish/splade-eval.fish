@@ -20,7 +20,7 @@ function __splade-eval_parse_tokens -S
     set -l unparsed_tokens (__splade-eval_tokens -pc)
     switch $unparsed_tokens[1]
     case 'splade-eval'
-        __splade-eval_parse_subcommand -r 1 'qrels=' 'queries=' 'documents=' 'model=' 'mecab-dic=' 'keys=' 'metrics=+' 'json' 'per-query' 'tie-break=' 'missing-as-zero' 'ir-measures' 'ndcg=' 'relevance-level=' 'judged-only' 'baseline=' 'trials=' 'seed=' 'fail-under=+' 'plot=' 'o/output=' 'h/help'
+        __splade-eval_parse_subcommand -r 1 'qrels=' 'queries=' 'documents=' 'model=' 'mecab-dic=' 'keys=' 'metrics=+' 'json' 'per-query' 'tie-break=' 'missing-as-zero' 'ir-measures' 'ndcg=' 'relevance-level=' 'judged-only' 'max-retrieved=' 'baseline=' 'trials=' 'seed=' 'fail-under=+' 'plot=' 'o/output=' 'h/help'
         switch $unparsed_tokens[1]
         case 'help'
             __splade-eval_parse_subcommand -r 1 
@@ -92,6 +92,7 @@ complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_o
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" ndcg' -l 'ndcg' -d 'nDCG variant: trec_eval (graded gain, ideal cut at k) or jmteb (binary gain, ideal over all relevant).' -rfka 'trec_eval jmteb'
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" relevance-level' -l 'relevance-level' -d 'The lowest judged level that counts as relevant, for every metric but trec_eval\'s nDCG (whose gain is the level): trec_eval -l, pytrec_eval\'s relevance_level; TREC Deep Learning uses 2 for MAP and recall.' -rfka ''
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" judged-only' -l 'judged-only' -d 'Evaluate each ranking condensed to its judged documents, unjudged ones dropped (trec_eval -J, pytrec_eval\'s judged_docs_only_flag).'
+complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" max-retrieved' -l 'max-retrieved' -d 'Evaluate only the first n documents of each query\'s ranking, the rest dropped (trec_eval -M; TREC\'s official runs are evaluated with -M1000).' -rfka ''
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" baseline' -l 'baseline' -d 'The run the others are tested against: its name, path or position (default: the first).' -rfka ''
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" trials' -l 'trials' -d 'Trials of the randomization test.' -rfka ''
 complete -c 'splade-eval' -n '__splade-eval_should_offer_completions_for_flags_or_options "splade-eval" seed' -l 'seed' -d 'Seed of the randomization test.' -rfka ''

@@ -25,15 +25,19 @@ public struct EvaluationOptions: Sendable {
     /// Rankings condensed to the documents judged at a level ≥ 0, as trec_eval -J (pytrec_eval's
     /// judged_docs_only_flag) condenses them: unjudged documents, and negative levels, are dropped.
     public var judgedOnly: Bool
+    /// Only the first this many documents of each ranking are evaluated, the rest dropped before `judgedOnly`
+    /// condenses it (trec_eval -M; nil: all).
+    public var maxRetrieved: Int?
 
     public init(tieBreak: TieBreak = .docno, missingAsZero: Bool = false, ndcg: NDCGVariant = .trecEval,
-                ownMeasuresTieBreak: TieBreak? = nil, relevanceLevel: Int = 1, judgedOnly: Bool = false) {
+                ownMeasuresTieBreak: TieBreak? = nil, relevanceLevel: Int = 1, judgedOnly: Bool = false, maxRetrieved: Int? = nil) {
         self.tieBreak = tieBreak
         self.missingAsZero = missingAsZero
         self.ndcg = ndcg
         self.ownMeasuresTieBreak = ownMeasuresTieBreak
         self.relevanceLevel = relevanceLevel
         self.judgedOnly = judgedOnly
+        self.maxRetrieved = maxRetrieved
     }
 
     /// ir_measures' defaults: judged queries missing from the run count as 0; its RR@k comes from the MS MARCO
@@ -79,7 +83,8 @@ public enum Evaluator {
             // The relevance levels down each ranking the metrics need (usually one).
             var scorers: [TieBreak: QueryMetrics] = [:]
             for tieBreak in tieBreaks {
-                var ranked = ranking(entries, tieBreak: tieBreak).map { judgments.levels[ExactID($0.document)] ?? QueryMetrics.unjudged }
+                var ranked = ranking(entries, tieBreak: tieBreak).prefix(options.maxRetrieved ?? .max)
+                    .map { judgments.levels[ExactID($0.document)] ?? QueryMetrics.unjudged }
                 if options.judgedOnly { ranked.removeAll { $0 < 0 } }
                 scorers[tieBreak] = QueryMetrics(ranked: ranked, judgments: judgments, ndcg: options.ndcg,
                                                  relevanceLevel: options.relevanceLevel)

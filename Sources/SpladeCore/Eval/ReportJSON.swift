@@ -18,6 +18,10 @@ extension EvaluationReport {
         w.appendInt(options.relevanceLevel)
         w.appendRaw(",\"judged_only\":")
         w.appendValue(.bool(options.judgedOnly))
+        if let maxRetrieved = options.maxRetrieved {
+            w.appendRaw(",\"max_retrieved\":")
+            w.appendInt(maxRetrieved)
+        }
         if let ownMeasuresTieBreak = options.ownMeasuresTieBreak {
             w.appendRaw(",\"mrr_at_k_and_judged_tie_break\":")
             w.appendString(ownMeasuresTieBreak.rawValue)
