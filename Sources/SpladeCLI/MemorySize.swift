@@ -36,9 +36,10 @@ public struct MemorySize: ExpressibleByArgument, Sendable, CustomStringConvertib
     }
 }
 
-/// A size for people: "512.0 KiB", "3.4 MiB", "1.50 GiB".
+/// A size for people: "100 B", "512.0 KiB", "3.4 MiB", "1.50 GiB".
 public func formattedBytes(_ count: Int) -> String {
     count >= 1 << 30 ? String(format: "%.2f GiB", Double(count) / Double(1 << 30))
         : count >= 1 << 20 ? String(format: "%.1f MiB", Double(count) / Double(1 << 20))
-        : String(format: "%.1f KiB", Double(count) / 1024)
+        : count >= 1 << 10 ? String(format: "%.1f KiB", Double(count) / 1024)
+        : "\(count) B"
 }

@@ -182,7 +182,7 @@ struct SpladeEncode: SpladeTool {
         case (.tokens, nil): throw SpladeError(.usage, "--input-keys tokens needs --model to resolve the token strings")
         case (.ids, let vocabulary): inputKeys = .ids(vocabularySize: vocabulary?.count)
         }
-        let reader = try VectorReader(path: stream.input, keys: inputKeys)
+        let reader = try VectorReader(path: stream.input, keys: inputKeys, keysOption: "--input-keys")
         let header: VectorStreamHeader
         if let vocabulary {
             header = VectorStreamHeader(vocabularySize: vocabulary.count, fingerprint: VectorStreamHeader.fingerprint(of: vocabulary.tokens))

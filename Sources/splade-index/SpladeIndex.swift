@@ -354,8 +354,14 @@ struct SpladeIndex: SpladeTool {
         guard summary.segments > 1 else { return }
         let limit = memoryLimit.map { "--memory-limit \($0)" }
             ?? "\(documentMemory), \(Int(Self.defaultMemoryShare * 100))% of this machine's memory (--memory-limit)"
-        Diagnostics.note("the documents took more than \(limit): \(summary.segments) segments, each reordered on its own; "
-                         + "searches visit each in turn")
+        let message = "the documents took more than \(limit): \(summary.segments) segments, each reordered on its own; "
+            + "searches visit each in turn"
+        // Many small segments cost search time and a table the size of the vocabulary each (a limit below a batch's size).
+        if summary.segments > Self.manySegments {
+            Diagnostics.warning(message, hint: "a larger --memory-limit makes fewer segments; --compact with one merges them")
+        } else {
+            Diagnostics.note(message)
+        }
     }
 
     private func checkIndex(_ directory: String) throws(SpladeError) {

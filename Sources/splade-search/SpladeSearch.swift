@@ -11,7 +11,8 @@ struct SpladeSearch: SpladeTool {
         discussion: """
             Reads queries ({"id": ..., "text": ...} JSON Lines, splade-tokenize's {"id": ..., "input_ids": [...]} \
             records, or plain lines with --lines) and writes the top -k documents of each, in input order. Text queries of a SPLADE index are encoded with --model \
-            as splade-encode does; --tokens-only skips the model and gives every query token weight 1 \
+            as splade-encode does; --tokens-only skips the model and gives each occurrence of a query token weight 1 \
+            (a repeated token weighs its count, as BM25's query term frequency) \
             (the "inference-free" mode; always the query side of a BM25 index for text queries). --vectors \
             reads query vectors instead (binary stream or JSON Lines), used as they are for every index. A query whose vocabulary fingerprint differs \
             from the index's is refused (status 65).
@@ -86,7 +87,7 @@ struct SpladeSearch: SpladeTool {
                                valueName: "keys"))
     var keys: Keys = .tokens
 
-    @Flag(help: "Tokenizer-only queries: every query token weighs 1, no model is run.")
+    @Flag(help: "Tokenizer-only queries: each occurrence of a token weighs 1 (a repeated token its count), no model is run.")
     var tokensOnly = false
 
     @Option(name: .customShort("k"), help: ArgumentHelp("Documents per query.", valueName: "k"))
@@ -165,7 +166,8 @@ struct SpladeSearch: SpladeTool {
         try StreamOptions.validateCount(threads, option: "--threads", limit: StreamOptions.maxThreads)
         try StreamOptions.validateCount(batchSize, option: "--batch-size", limit: StreamOptions.maxBatchSize)
         if vectors && tokensOnly { throw ValidationError("--vectors and --tokens-only exclude each other") }
-        if Set(index.map { URL(fileURLWithPath: $0).standardizedFileURL.path }).count != index.count {
+        // Links resolved: a `current -> idx` link beside idx names it twice too.
+        if Set(index.map { OutputSink.resolved($0) ?? URL(fileURLWithPath: $0).standardizedFileURL.path }).count != index.count {
             throw ValidationError(fusion == nil ? "an --index is named twice (its documents would be found twice)"
                                                 : "an --index is named twice (its lists would count twice in --fusion)")
         }
@@ -226,6 +228,9 @@ struct SpladeSearch: SpladeTool {
             }
             progress.finish()
             try sink.commit()
+            // Said, not refused: an empty run is the right answer to no queries, but in a cron job it is usually a step
+            // before that failed.
+            if done == 0 { Diagnostics.warning("no queries in \(InputFile.displayName(input)): the run is empty") }
             if let texts, missingTexts > 0 {
                 Diagnostics.warning("\(counted(missingTexts, "hit")) without a text: \(missingTexts == 1 ? "its id is" : "their ids are") "
                                     + "not in \(texts.name)")

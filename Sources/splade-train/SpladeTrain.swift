@@ -92,8 +92,29 @@ struct SpladeTrain: SpladeTool {
 
     @OptionGroup(title: "Device") var deviceOptions: DeviceOptions
 
-    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Configuration overrides: --KEY VALUE pairs.", valueName: "--key value"))
+    @Argument(parsing: .allUnrecognized, help: ArgumentHelp("Configuration overrides: --KEY VALUE (or --KEY=VALUE) pairs.",
+                                                            valueName: "--key value"))
     var overrides: [String] = []
+
+    /// The overrides as (--KEY, VALUE) pairs, written `--KEY VALUE` or `--KEY=VALUE` as the reference trainer's argument
+    /// parser takes them; nil when they do not pair up.
+    private var overridePairs: [(flag: String, value: String)]? {
+        var pairs: [(flag: String, value: String)] = []
+        var i = 0
+        while i < overrides.count {
+            let argument = overrides[i]
+            guard argument.hasPrefix("--") else { return nil }
+            if let equals = argument.firstIndex(of: "=") {
+                pairs.append((String(argument[..<equals]), String(argument[argument.index(after: equals)...])))
+                i += 1
+            } else {
+                guard i + 1 < overrides.count else { return nil }
+                pairs.append((argument, overrides[i + 1]))
+                i += 2
+            }
+        }
+        return pairs
+    }
 
     func validate() throws {
         try StreamOptions.validateCount(threads, option: "--threads", limit: StreamOptions.maxThreads)
@@ -104,8 +125,8 @@ struct SpladeTrain: SpladeTool {
                 throw ValidationError("unknown option '\(argument.prefix { $0 != "=" })'. Did you mean '\(option)'?")
             }
         }
-        guard overrides.count % 2 == 0, stride(from: 0, to: overrides.count, by: 2).allSatisfy({ overrides[$0].hasPrefix("--") }) else {
-            throw ValidationError("overrides come as --KEY VALUE pairs, e.g. --learning_rate 1e-5")
+        guard overridePairs != nil else {
+            throw ValidationError("overrides come as --KEY VALUE (or --KEY=VALUE) pairs, e.g. --learning_rate 1e-5")
         }
     }
 
@@ -142,10 +163,9 @@ struct SpladeTrain: SpladeTool {
 
     private func train() throws {
         let file = try Self.readYAML(config)
-        var applied = stride(from: 0, to: overrides.count, by: 2).map { i in
-            AppliedOverride(override: ConfigOverride(key: String(overrides[i].dropFirst(2)).replacingOccurrences(of: "-", with: "_"),
-                                                     value: overrides[i + 1]),
-                            source: .commandLine("\(overrides[i]) \(overrides[i + 1])"))
+        var applied = (overridePairs ?? []).map { flag, value in
+            AppliedOverride(override: ConfigOverride(key: String(flag.dropFirst(2)).replacingOccurrences(of: "-", with: "_"), value: value),
+                            source: .commandLine("\(flag) \(value)"))
         }
         var (training, keySources, warnings) = try configuration(file, applying: applied)
         let output = training.outputDirectory

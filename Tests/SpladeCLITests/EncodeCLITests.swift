@@ -76,6 +76,10 @@ struct EncodeCLITests {
         let byIds = try Tools.shell("\(firstEightTexts) | splade-encode --model '\(model)' --keys ids | splade-encode --convert "
                                     + "--model '\(model)' --input-keys ids --format binary | splade-encode --convert --model '\(model)'")
         #expect(byIds.status == 0 && byIds.stdoutText == json.stdoutText, "\(byIds.stderr)")
+        // Token strings read as ids: the hint names this tool's option.
+        let misread = try Tools.shell("\(firstEightTexts) | splade-encode --model '\(model)' | splade-encode --convert "
+                                      + "--model '\(model)' --input-keys ids")
+        #expect(misread.status == 65 && misread.stderr.contains("not ids: --input-keys tokens\n"), "\(misread.stderr)")
     }
 
     /// Pruning stored vectors: --convert with --top-k and --threshold gives what encoding with them gives.

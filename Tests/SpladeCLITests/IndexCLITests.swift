@@ -492,6 +492,13 @@ struct IndexCLITests {
         #expect(one.status == 0 && one.stderr.contains("into 1,") && !one.stderr.contains("--memory-limit"), "\(one.stderr)")
         #expect(try search(many) == expected)
 
+        // A limit below one document's size: a segment per document, said with a warning (and the limit in bytes).
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 20), to: directory + "/twenty.jsonl")
+        let tiny = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/twenty.jsonl", "-o",
+                                                  directory + "/tiny", "--memory-limit", "1"])
+        #expect(tiny.status == 0 && tiny.stderr.contains("warning: the documents took more than --memory-limit 1 B: 20 segments")
+                && tiny.stderr.contains("hint: a larger --memory-limit makes fewer segments"), "\(tiny.stderr)")
+
         for (options, message) in [(["--memory-limit", "12Q"], "12Q"), (["--memory-limit", "0"], "'0'"),
                                    (["--memory-limit", "1G", "--add"], "--memory-limit applies to a build (from vectors or --bm25)")] {
             let refused = try build(directory + "/refused", options)
@@ -594,7 +601,8 @@ struct IndexCLITests {
         let index = try IndexCLISupport.buildIndex(in: directory, count: 20)
         let current = try String(contentsOfFile: index + "/CURRENT", encoding: .utf8)
         let rebuild = try Tools.run("splade-index", ["--model", model, "-o", index], stdin: "")
-        #expect(rebuild.status == 65 && rebuild.stderr.contains("no documents to index"), "\(rebuild.stderr)")
+        #expect(rebuild.status == 65 && rebuild.stderr.contains("no documents to index: the input is empty, so the index is left as it was"),
+                "\(rebuild.stderr)")
         let bm25 = try Tools.run("splade-index", ["--model", model, "--bm25", "-o", index], stdin: "")
         #expect(bm25.status == 65, "\(bm25.stderr)")
         let add = try Tools.run("splade-index", ["--model", model, "-o", index, "--add"], stdin: "")
@@ -602,7 +610,8 @@ struct IndexCLITests {
         #expect(try String(contentsOfFile: index + "/CURRENT", encoding: .utf8) == current)
         // A failed first build leaves no directory behind.
         let fresh = try Tools.run("splade-index", ["--model", model, "-o", directory + "/fresh"], stdin: "")
-        #expect(fresh.status == 65 && !FileManager.default.fileExists(atPath: directory + "/fresh"), "\(fresh.stderr)")
+        #expect(fresh.status == 65 && fresh.stderr.contains("the input is empty, so no index is made")
+                && !FileManager.default.fileExists(atPath: directory + "/fresh"), "\(fresh.stderr)")
     }
 
     @Test func deletingOnlyUnknownIdsKeepsTheGeneration() throws {

@@ -83,6 +83,10 @@ struct SearchCLITests {
         #expect(outside.status == 65 && outside.stderr.contains("<stdin>:1: input_ids[1] (99999) is not a token id below the vocabulary's 30522"), "\(outside.stderr)")
         let tokensOnly = try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model, "--tokens-only", "-k", "5"], stdin: queries)
         #expect(tokensOnly.status == 0 && tokensOnly.stdoutLines.first?.contains(" c") == true)
+        // Each occurrence of a token weighs 1: a repeated one weighs its count.
+        let repeated = try Tools.run("splade-search", ["--format", "qdrant", "--model", model, "--tokens-only"],
+                                     stdin: "{\"id\":\"q\",\"text\":\"wing wing flow\"}\n")
+        #expect(repeated.status == 0 && repeated.stdoutText.contains("\"values\":[2.0,1.0]"), "\(repeated.stdoutText)")
         let fused = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/bm25", "--fusion", "rrf",
                                                     "--model", model, "-k", "3"], stdin: queries)
         #expect(fused.status == 0 && fused.stdoutLines.count == 6 && fused.stdoutLines.allSatisfy { $0.hasSuffix(" rrf") }, "\(fused.stderr)")
@@ -102,6 +106,15 @@ struct SearchCLITests {
         let twice = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/idx", "--model", model],
                                   stdin: queries)
         #expect(twice.status == 64 && twice.stderr.contains("its documents would be found twice"), "\(twice.stderr)")
+        // A link to an index is that index: fused with it, each list would count twice.
+        try FileManager.default.createSymbolicLink(atPath: directory + "/current", withDestinationPath: directory + "/idx")
+        let linked = try Tools.run("splade-search", ["--index", directory + "/idx", "--index", directory + "/current", "--fusion", "rrf",
+                                                     "--model", model], stdin: queries)
+        #expect(linked.status == 64 && linked.stderr.contains("would count twice in --fusion"), "\(linked.stderr)")
+        // No queries: an empty run, and a warning.
+        let none = try Tools.run("splade-search", ["--index", directory + "/idx", "--model", model], stdin: "")
+        #expect(none.status == 0 && none.stdout.isEmpty && none.stderr.contains("warning: no queries in <stdin>: the run is empty"),
+                "\(none.stderr)")
     }
 
     /// --query-terms N searches with the N largest weights only: the same run as the query pruned by hand.

@@ -446,6 +446,11 @@ struct TrainCLITests {
         // A bad override is the command line's fault, not the file's.
         let override = try Tools.run("splade-train", ["--config", config, "--max_steps", "abc"])
         #expect(override.status == 64 && override.stderr.contains("--max_steps abc: max_steps must be a number"), "\(override.stderr)")
+        // --KEY=VALUE is the same override, as the reference trainer's argument parser reads it.
+        let joined = try Tools.run("splade-train", ["--config", config, "--max_steps=abc"])
+        #expect(joined.status == 64 && joined.stderr.contains("--max_steps abc: max_steps must be a number"), "\(joined.stderr)")
+        let unpaired = try Tools.run("splade-train", ["--config", config, "--max_steps=3", "--seed"])
+        #expect(unpaired.status == 64 && unpaired.stderr.contains("(or --KEY=VALUE) pairs"), "\(unpaired.stderr)")
         let unknown = try Tools.run("splade-train", ["--config", config, "--max_steps", "3", "--frobnicate", "3"])
         #expect(unknown.status == 64 && unknown.stderr.contains("--frobnicate 3: frobnicate is not a configuration key"),
                 "\(unknown.stderr)")

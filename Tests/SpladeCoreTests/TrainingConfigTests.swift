@@ -114,6 +114,8 @@ import Testing
             (#""logging_steps": 2.5"#, "logging_steps must be an integer, or below 1 a fraction of the run, not 2.5"),
             (#""save_steps": 0"#, "save_steps must be an integer, or below 1 a fraction of the run, not 0"),
             (#""train_data": []"#, "train_data lists no paths"),
+            (#""train_data": [{"dataset_class": "x.y.Z", "dataset_options": {}}]"#, "train_data lists a dataset_class entry"),
+            (#""train_data": ["a.jsonl", 5]"#, "train_data must list paths"),
             (#""attention_probs_dropout_prob": 1.5"#, "attention_probs_dropout_prob must be at least 0 and at most 1, not 1.5"),
             (#""training_losses": {"kl_div": {"loss_kwargs": {"temperature": 0}}}"#, "kl_div temperature must be positive"),
             (#""training_losses": {"kl_div": {"loss_kwargs": {"temprature": 2}}}"#,

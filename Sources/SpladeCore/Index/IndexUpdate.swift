@@ -70,13 +70,15 @@ public enum IndexUpdate {
     public static func build(_ documents: DocumentSpool, settings: IndexSettings,
                              progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
         let generation = documents.generation
+        // A first build has no index to leave.
+        let kept = generation.previous == nil ? "no index is made" : "the index is left as it was"
         guard documents.count > 0 else {
-            throw SpladeError(.badInput, "no documents to index: the input is empty, so the index is left as it was", location: generation.directory,
+            throw SpladeError(.badInput, "no documents to index: the input is empty, so \(kept)", location: generation.directory,
                               hint: "if a step before this one failed, its status says so (set -o pipefail in scripts)")
         }
         guard documents.count >= settings.minimumDocuments else {
             throw SpladeError(.badInput, "only \(counted(documents.count, "document")) to index, fewer than "
-                              + "--min-documents \(settings.minimumDocuments), so the index is left as it was", location: generation.directory,
+                              + "--min-documents \(settings.minimumDocuments), so \(kept)", location: generation.directory,
                               hint: "if a step before this one stopped early, its status says so")
         }
         let scale = settings.scale ?? ImpactScale(largestWeight: documents.largestWeight)

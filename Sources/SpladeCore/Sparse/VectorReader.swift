@@ -20,6 +20,8 @@ public final class VectorReader {
     private var lines: LineReader?
     private var matrix: CSRMatrixReader?
     private let keys: VectorKeys
+    /// The option that says how JSON Lines vectors are keyed, as hints name it.
+    private let keysOption: String
     private var ended = false
     /// Where the record `next()` returned last was read: its line in JSON Lines, its number (from 1) in the
     /// binary stream, its row (from 0) in a matrix.
@@ -34,9 +36,10 @@ public final class VectorReader {
     /// Where the record `next()` returned last was read.
     public var location: String { location(of: position) }
 
-    public init(path: String, keys: VectorKeys) throws(SpladeError) {
+    public init(path: String, keys: VectorKeys, keysOption: String = "--keys") throws(SpladeError) {
         name = InputFile.displayName(path)
         self.keys = keys
+        self.keysOption = keysOption
         if path.hasSuffix(".csr") {
             matrix = try CSRMatrixReader(path: path)
             position = -1  // rows count from 0
@@ -112,7 +115,7 @@ public final class VectorReader {
                     // With a vocabulary at hand, ids were asked for (the tools' default with one is token strings).
                     throw SpladeError(.badInput, "key \"\(key)\" is not a token id", location: location,
                                       hint: size == nil ? "vectors keyed by token strings need --model"
-                                          : "vectors keyed by token strings are read as tokens, not ids: --keys tokens (--input-keys tokens)")
+                                          : "vectors keyed by token strings are read as tokens, not ids: \(keysOption) tokens")
                 }
                 if let size, Int(id) >= size {
                     throw SpladeError(.badInput, "token id \(id) is outside the vocabulary of \(size)", location: location)

@@ -452,6 +452,11 @@ struct ConfigReader {
         case .string(let s)?: return [s]
         case .array(let items)?:
             guard !items.isEmpty else { throw error(key, "\(key) lists no paths") }
+            // The reference trainer also takes {dataset_class: …} entries, datasets its Python code loads itself.
+            if items.contains(where: { $0["dataset_class"] != nil }) {
+                throw error(key, "\(key) lists a dataset_class entry (a dataset the reference trainer's Python code loads); "
+                            + "list files or directories of JSON Lines training rows instead (splade-filter writes them)")
+            }
             return try texts(items, of: key, else: "\(key) must list paths")
         default: throw error(key, "missing \(key) (a path or a list of paths)")
         }
