@@ -9,6 +9,17 @@ enum IndexCLISupport {
     static let model = Tools.projectRoot + "/models/splade-tiny"
     static var modelAvailable: Bool { FileManager.default.fileExists(atPath: model + "/tokenizer.json") }
 
+    /// The segments a build under `--memory-limit LIMIT` made, as its note says (it must have made more than two), and
+    /// that the first generation of `index` holds them and no spill file.
+    static func checkSegments(of build: ToolRun, limit: String, index: String) throws -> Int {
+        let segments = try #require(build.stderr.firstMatch(of: /--memory-limit (.+?): (\d+) segments, each reordered on its own/)
+            .flatMap { $0.1 == limit ? Int($0.2) : nil }, "\(build.stderr)")
+        #expect(build.status == 0 && segments > 2, "\(build.stderr)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: index + "/gen-000001")
+        #expect(files.filter { $0.hasPrefix("seg-") }.count == segments && !files.contains { $0.hasPrefix("spill") }, "\(files)")
+        return segments
+    }
+
     static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "splade-index-cli-\(UUID())"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -473,14 +484,11 @@ struct IndexCLITests {
 
         let many = directory + "/many"
         let limited = try build(many, ["--memory-limit", "8K"])
-        let segments = try #require(limited.stderr.firstMatch(of: /--memory-limit 8.0 KiB: (\d+) segments, each reordered on its own/)
-            .flatMap { Int($0.1) }, "\(limited.stderr)")
-        #expect(limited.status == 0 && segments > 2 && limited.stderr.contains("in \(segments) segments,"), "\(limited.stderr)")
+        let segments = try IndexCLISupport.checkSegments(of: limited, limit: "8.0 KiB", index: many)
+        #expect(limited.stderr.contains("in \(segments) segments,"), "\(limited.stderr)")
         #expect(try search(many) == expected)
         #expect(try export(many) == exported)
         #expect(try Tools.run("splade-index", ["--check", many]).status == 0)
-        let files = try FileManager.default.contentsOfDirectory(atPath: many + "/gen-000001")
-        #expect(files.filter { $0.hasPrefix("seg-") }.count == segments && !files.contains { $0.hasPrefix("spill") }, "\(files)")
         #expect(try FileManager.default.contentsOfDirectory(atPath: many).filter { $0.hasPrefix(".staging") }.isEmpty)
 
         // --compact under a larger limit: fewer, larger segments; without one, a single segment. The same answers.
@@ -529,13 +537,10 @@ struct IndexCLITests {
 
         let many = directory + "/many"
         let limited = try build(many, ["--memory-limit", "96K"])
-        let segments = try #require(limited.stderr.firstMatch(of: /--memory-limit 96.0 KiB: (\d+) segments, each reordered on its own/)
-            .flatMap { Int($0.1) }, "\(limited.stderr)")
-        #expect(limited.status == 0 && segments > 2 && limited.stderr.contains("indexed 1400 documents (BM25)"), "\(limited.stderr)")
+        _ = try IndexCLISupport.checkSegments(of: limited, limit: "96.0 KiB", index: many)
+        #expect(limited.stderr.contains("indexed 1400 documents (BM25)"), "\(limited.stderr)")
         #expect(try search(many) == expected)
         #expect(try Tools.run("splade-index", ["--check", many]).status == 0)
-        let files = try FileManager.default.contentsOfDirectory(atPath: many + "/gen-000001")
-        #expect(files.filter { $0.hasPrefix("seg-") }.count == segments && !files.contains { $0.hasPrefix("spill") }, "\(files)")
     }
 
     /// --min-documents: a rebuild from a stream cut short upstream (JSON Lines has no end record) leaves the index.
