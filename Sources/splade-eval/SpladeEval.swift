@@ -169,7 +169,8 @@ struct SpladeEval: SpladeTool {
             let runOptions = [("--metrics", !metrics.isEmpty), ("--per-query", perQuery), ("--tie-break", tieBreak != .docno),
                               ("--missing-as-zero", missingAsZero), ("--ir-measures", irMeasures), ("--ndcg", ndcg != .trecEval),
                               ("--relevance-level", relevanceLevel != 1), ("--judged-only", judgedOnly),
-                              ("--max-retrieved", maxRetrieved != nil), ("--baseline", baseline != nil), ("--trials", trials != 10_000), ("--seed", seed != 42),
+                              ("--max-retrieved", maxRetrieved != nil), ("--baseline", baseline != nil),
+                              ("--trials", trials != 10_000), ("--seed", seed != 42),
                               ("--fail-under", !failUnder.isEmpty), ("--plot", plot != nil)]
             if let (name, _) = runOptions.first(where: { $0.1 }) {
                 throw ValidationError("\(name) applies to scoring runs, not to --queries/--documents")
