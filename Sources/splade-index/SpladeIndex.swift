@@ -194,6 +194,12 @@ struct SpladeIndex: SpladeTool {
         memoryLimit ?? MemorySize(bytes: Int(Double(MemorySize.available.bytes) * Self.defaultMemoryShare))
     }
 
+    /// Where a new index's documents are held as they are read: a new generation of `directory`, spilled beyond
+    /// `documentMemory`.
+    private func newDocumentSpool(directory: String, lock: IndexLock) throws(SpladeError) -> DocumentSpool {
+        DocumentSpool(generation: try GenerationBuilder(directory: directory, lock: lock), memoryLimit: documentMemory.bytes)
+    }
+
     @Flag(help: "When another build holds the index's lock, wait for it instead of exiting with status 75.")
     var wait = false
 
@@ -339,7 +345,7 @@ struct SpladeIndex: SpladeTool {
             }
             return (summary, "added \(counted(summary.added, "document")), replaced \(summary.deleted)")
         }
-        let documents = DocumentSpool(generation: try GenerationBuilder(directory: directory, lock: lock), memoryLimit: documentMemory.bytes)
+        let documents = try newDocumentSpool(directory: directory, lock: lock)
         let vocabulary = try readVectors { id, vector throws(SpladeError) in try documents.append(id: id, vector: vector) }
         var settings = IndexSettings(kind: .splade, vocabularySize: vocabulary.size, fingerprint: vocabulary.fingerprint,
                                      tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
@@ -459,7 +465,7 @@ struct SpladeIndex: SpladeTool {
         let format = TextRecordFormat(textFields: TextInputOptions.fieldNames(field) ?? ["text"])
         let reader = try LineReader(path: input)
         let progressBar = progressDisplay("read", unit: "docs", inputPath: input)
-        let spool = DocumentSpool(generation: try GenerationBuilder(directory: directory, lock: lock), memoryLimit: documentMemory.bytes)
+        let spool = try newDocumentSpool(directory: directory, lock: lock)
         var collection = BM25Collection(vocabularySize: tokenizer.vocabulary.count, documents: spool)
         let ignored: Set<Int32> = [tokenizer.clsId, tokenizer.sepId]
         var firstLine: [ExactID: Int] = [:]  // each document id's line, for the error on a repeated one

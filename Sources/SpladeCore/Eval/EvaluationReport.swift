@@ -34,8 +34,8 @@ public struct EvaluationReport: Sendable {
     /// For each metric, the indices of the runs with the highest mean (all of them on a tie); none when the means are
     /// over different queries.
     public var bestRuns: [[Int]] {
-        metrics.indices.map { m in
-            guard meansAreComparable else { return [] }
+        guard meansAreComparable else { return metrics.map { _ in [] } }
+        return metrics.indices.map { m in
             let best = evaluations.map { $0.means[m] }.max() ?? 0
             return evaluations.indices.filter { evaluations[$0].means[m] == best }
         }
