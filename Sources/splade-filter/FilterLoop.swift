@@ -22,6 +22,28 @@ enum RowSource: Sendable {
             return try miner.row(queryId: id, query: record.text)
         }
     }
+
+    /// Why a row is dropped when the input does not fit the other files or options at all: an input of nothing else
+    /// is an error.
+    var mismatch: DropReason {
+        switch self {
+        case .scoredRows: .unscored
+        case .queries: .unknownQuery
+        }
+    }
+
+    /// The error for an input whose every row was dropped for `mismatch`.
+    func mismatchError(input: String) -> SpladeError {
+        switch self {
+        case .scoredRows(let filter):
+            SpladeError(.badInput, "no row has a candidate column scored by \(filter.rerankers.joined(separator: ", "))", location: input,
+                        hint: "scores are lists score.RERANKER.COLUMN aligned with the column's candidates "
+                            + "(score.\(filter.rerankers[0]).pos_ids …)")
+        case .queries:
+            SpladeError(.badInput, "no query is in the runs or the qrels", location: input,
+                        hint: "a query's \"id\" must be the query id of the runs and qrels, byte for byte")
+        }
+    }
 }
 
 /// Reads the input in batches, makes the rows on all threads, writes them in input order (or, with
@@ -78,13 +100,10 @@ struct FilterLoop {
             progress.update(items: summary.read, bytes: reader.bytesConsumed)
         }
         progress.finish()
-        if case .scoredRows(let filter) = source, summary.read > summary.invalid,
-           summary.dropped[.unscored] == summary.read - summary.invalid {
-            // Every row dropped for want of scores: an empty training file would pass for a result.
-            let names = filter.rerankers.joined(separator: ", ")
-            throw SpladeError(.badInput, "no row has a candidate column scored by \(names)", location: reader.name,
-                              hint: "scores are lists score.RERANKER.COLUMN aligned with the column's candidates "
-                                  + "(score.\(filter.rerankers[0]).pos_ids …)")
+        let usable = summary.read - summary.invalid
+        if usable > 0, summary.dropped[source.mismatch] == usable {
+            // An empty training file would pass for a result.
+            throw source.mismatchError(input: reader.name)
         }
         if upsampling.factor > 1 {
             for index in upsampling.order(count: held.count) { try output.write(held[index]) }
@@ -107,6 +126,7 @@ struct FilterSummary {
         if augFactor > 1 { line += " (\(kept * augFactor) rows written with --aug-factor \(augFactor))" }
         line += "; dropped: "
         if let unscored = dropped[.unscored] { line += "\(unscored) without the rerankers' scores, " }
+        if let unknown = dropped[.unknownQuery] { line += "\(unknown) in neither the runs nor the qrels, " }
         line += "\(dropped[.noPositive] ?? 0) without a positive, "
             + "\(dropped[.tooFewNegatives] ?? 0) with fewer than \(minNegatives) negatives, \(invalid) invalid"
         Diagnostics.note(line)

@@ -27,16 +27,19 @@ struct SpladeFilter: SpladeTool {
               generic, without --collection: the query under query|qry|question|q, candidate \
             texts under pos|positive|positives and neg|negative|negatives (and .variants).
             Unscored columns are ignored; each chosen reranker must score a column that is used. \
-            A row that no chosen reranker scores is dropped (and counted); an input of only such rows is \
-            an error, not an empty output. \
-            Candidates are pooled over the columns of a role; a repeated one is kept once.
+            A row without any reranker's scores is dropped (and counted), and an input of only such \
+            rows is an error, not an empty output; a row scored by other rerankers only is an error \
+            naming them (a misspelt --rerankers). Candidates are pooled over the columns of a role; \
+            a repeated one counts once (its first occurrence decides).
 
             MINING (--run) reads queries ({"id","text"} JSON Lines). Positives are a query's \
             relevant documents (--qrels, level ≥ 1); negatives are the best-ranked documents of \
             the runs that are not relevant, after each run's first --skip ranks, up to \
             --max-negatives, taken from several runs in turns. Runs are TREC or splade-search \
             JSON Lines. Labels are 1 and 0, or with --scores (a run file of reranker scores) \
-            the teacher's scores, filtered by the thresholds as above.
+            the teacher's scores, filtered by the thresholds as above. A query in neither the \
+            runs nor the qrels is dropped (and counted), and an input of only such queries is an \
+            error (their ids do not match).
 
             --aug-factor N writes every kept row N times, each copy in its own shuffle drawn \
             from --seed (the published data up-sampled JQaRA ×8, MIRACL ×5). A summary goes to \
@@ -77,8 +80,9 @@ struct SpladeFilter: SpladeTool {
             completion: .file())
     var collection: String?
 
-    @Option(help: ArgumentHelp("Cut each collection document (\"title text\") to this many characters.", valueName: "n"))
-    var docMaxChars = 1024
+    @Option(help: ArgumentHelp("Cut each collection document (\"title text\") to this many characters (default: \(DocumentCollection.defaultMaxCharacters)).",
+                               valueName: "n"))
+    var docMaxChars: Int?
 
     @Option(name: .customLong("run"), parsing: .singleValue,
             help: ArgumentHelp("Mine hard negatives from this run (TREC or JSON Lines); repeat for several.", valueName: "file"),
@@ -134,7 +138,8 @@ struct SpladeFilter: SpladeTool {
         }
         guard (1...1000).contains(augFactor) else { throw ValidationError("--aug-factor must be within 1...1000") }
         guard minNegatives >= 0, (skip ?? 0) >= 0 else { throw ValidationError("--min-negatives and --skip must not be negative") }
-        guard (maxNegatives ?? 1) >= 1, docMaxChars >= 1 else { throw ValidationError("--max-negatives and --doc-max-chars must be at least 1") }
+        guard docMaxChars == nil || collection != nil else { throw ValidationError("--doc-max-chars applies to the documents of --collection") }
+        guard (maxNegatives ?? 1) >= 1, (docMaxChars ?? 1) >= 1 else { throw ValidationError("--max-negatives and --doc-max-chars must be at least 1") }
         let stdinReaders = ([stream.input] + runs + [collection, qrels, scores].compactMap { $0 }).filter { $0 == "-" }.count
         guard stdinReaders <= 1 else { throw ValidationError("standard input ('-') can be read only once") }
     }
@@ -144,7 +149,7 @@ struct SpladeFilter: SpladeTool {
             let selection = CandidateSelection(positiveThreshold: posThreshold, negativeThreshold: negThreshold,
                                                strict: strict, minNegatives: minNegatives)
             let documents = try collection.map { path throws(SpladeError) in
-                try DocumentCollection(path: path, maxCharacters: docMaxChars)
+                try DocumentCollection(path: path, maxCharacters: docMaxChars ?? DocumentCollection.defaultMaxCharacters)
             }
             let rows: RowSource
             if mining {

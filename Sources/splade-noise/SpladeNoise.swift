@@ -89,7 +89,13 @@ struct SpladeNoise: SpladeTool {
             let sink = try OutputSink(path: output, inputs: [extra].compactMap { $0 }, inputDirectories: [try tokenizerOptions.modelDirectory()])
             switch format {
             case .yaml:
-                try sink.write(NoiseTokens.yaml(tokens))
+                let (line, leftOut) = NoiseTokens.yaml(tokens)
+                if !leftOut.isEmpty {
+                    Diagnostics.warning("\(counted(leftOut.count, "token")) holding whitespace left out of noise_tokens, a string the "
+                                        + "trainers split at whitespace: " + leftOut.map(JSONValue.string).map(\.jsonText).joined(separator: ", "),
+                                        hint: "--format json lists them; splade-train also takes noise_tokens as a YAML list")
+                }
+                try sink.write(line)
             case .json:
                 var json = JSONWriter()
                 json.appendValue(.array(tokens.map(JSONValue.string)))

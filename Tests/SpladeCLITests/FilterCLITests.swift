@@ -104,6 +104,15 @@ struct FilterCLITests {
         let skipped = try Tools.run("splade-filter", ["--run", run, "--qrels", qrels, "--collection", documents,
                                                       "--min-negatives", "1", "--skip", "1"], stdin: queries)
         #expect(skipped.stdoutLines.first?.contains(#""negatives":["遠い文書"]"#) == true, "\(skipped.stdoutText)")
+
+        // Queries the runs and qrels do not know are dropped and counted; when no query is known, the ids do not match.
+        let unknown = #"{"id":"Q9","text":"質問"}"# + "\n"
+        let mixed = try Tools.run("splade-filter", ["--run", run, "--qrels", qrels, "--collection", documents,
+                                                    "--min-negatives", "1"], stdin: queries + unknown)
+        #expect(mixed.status == 0 && mixed.stderr.contains("3 queries read, 1 kept; dropped: 1 in neither the runs nor the qrels, 1 without"),
+                "\(mixed.stderr)")
+        let none = try Tools.run("splade-filter", ["--run", run, "--qrels", qrels, "--collection", documents], stdin: unknown + unknown)
+        #expect(none.status == 65 && none.stderr.contains("<stdin>: no query is in the runs or the qrels"), "\(none.stderr)")
     }
 
     @Test(arguments: [
@@ -147,6 +156,8 @@ struct FilterCLITests {
         #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--pos-threshold", "0.5", "--neg-threshold", "0.5", "--strict",
                                                 "--min-negatives", "1"], stdin: row).status == 0)
         #expect(try Tools.run("splade-filter", ["--rerankers", "r", "--aug-factor", "1001"], stdin: row).status == 64)
+        let cut = try Tools.run("splade-filter", ["--rerankers", "r", "--doc-max-chars", "5"], stdin: row)
+        #expect(cut.status == 64 && cut.stderr.contains("--doc-max-chars applies to the documents of --collection"), "\(cut.stderr)")
         for miningOption in [["--skip", "2"], ["--max-negatives", "5"]] {
             let misplaced = try Tools.run("splade-filter", ["--rerankers", "r"] + miningOption, stdin: row)
             #expect(misplaced.status == 64 && misplaced.stderr.contains("apply to mining (--run)"), "\(misplaced.stderr)")

@@ -44,6 +44,21 @@ struct NoiseCLITests {
         #expect(!tokens.contains("ヶ"))
     }
 
+    /// A vocabulary with tokens that hold whitespace (none of v3's do): the YAML string, which the trainers split at
+    /// whitespace, leaves them out and says so; JSON lists them.
+    @Test func tokensHoldingWhitespaceAreLeftOutOfTheYAMLWithAWarning() throws {
+        let model = NSTemporaryDirectory() + "/noise-model-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: model, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: v3 + "/tokenizer_config.json", toPath: model + "/tokenizer_config.json")
+        try "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n!\n\u{3000}\n!\u{3000}!\n".write(toFile: model + "/vocab.txt", atomically: true, encoding: .utf8)
+        let yaml = try Tools.run("splade-noise", ["--model", model])
+        #expect(yaml.status == 0 && yaml.stdoutText == #"noise_tokens: "!""# + "\n", "\(yaml.stderr)")
+        #expect(yaml.stderr.contains(#"warning: 2 tokens holding whitespace left out of noise_tokens"#)
+                && yaml.stderr.contains(#""\#u{3000}", "!\#u{3000}!""#), "\(yaml.stderr)")
+        let json = try Tools.run("splade-noise", ["--model", model, "--format", "json"])
+        #expect(json.stdoutText == "[\"!\",\"\u{3000}\",\"!\u{3000}!\"]\n" && !json.stderr.contains("warning"), "\(json.stdoutText)")
+    }
+
     @Test func exitStatuses() throws {
         let extra = try file("、 not-a-token\n")
         let unknown = try Tools.run("splade-noise", ["--model", v3, "--extra", extra])

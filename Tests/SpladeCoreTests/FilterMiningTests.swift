@@ -76,6 +76,8 @@ struct FilterMiningTests {
         let mined = try miner(runs: [Self.trec(["d2"])], minNegatives: 2)
         #expect(try mined.row(queryId: "q2", query: "q").0 == .dropped(.noPositive))
         #expect(try mined.row(queryId: "q1", query: "q").0 == .dropped(.tooFewNegatives))
+        // In neither the runs nor the qrels: most likely an id that does not match theirs.
+        #expect(try mined.row(queryId: "Q1", query: "q").0 == .dropped(.unknownQuery))
     }
 
     /// The error names the run line that lists the document (mining takes a run in score order, not line order).

@@ -105,6 +105,9 @@ struct FilterTests {
          "\"score.b.pos\" has 2 scores but \"score.a.pos\" has 1"),
         (#"{"pos":["p"],"score.a.pos":[0.9]}"#, ["a"], "missing query field"),
         (#"{"query":"q","pos":[3],"score.a.pos":[0.9]}"#, ["a"], "\"pos\"[0] is number, expected a text"),
+        // Ids without --collection would become training texts.
+        (#"{"anc":"q","pos_ids":["d0"],"neg_ids.bm25":["d1"],"score.a.pos_ids":[0.9],"score.a.neg_ids.bm25":[0.1]}"#, ["a"],
+         "\"pos_ids\" holds document ids (the hpprc/emb-scores layout), not texts"),
         // A misspelt --rerankers name: no column is scored, the row would only be dropped.
         (#"{"query":"q","pos":["p"],"neg":["n"],"score.R.pos":[0.9],"score.R.neg":[0.1]}"#, ["X"],
          "no candidate column (pos, neg) is scored by X"),
@@ -136,6 +139,17 @@ struct FilterTests {
         let repeated = try FilterTestFiles.write("{\"id\":1,\"text\":\"a\"}\n{\"id\":1,\"text\":\"b\"}\n")
         let error = #expect(throws: SpladeError.self) { try DocumentCollection(path: repeated) }
         #expect(error?.location == "\(repeated):2")
+    }
+
+    /// Blank lines are not documents; where ids are places, one before a document would leave its id in doubt.
+    @Test func blankLinesOfACollection() throws {
+        let withIds = try DocumentCollection(path: FilterTestFiles.write("\n{\"id\":\"a\",\"text\":\"x\"}\n \r\n{\"id\":\"b\",\"text\":\"y\"}\n\n"))
+        #expect(withIds.text(of: "a") == "x" && withIds.text(of: "b") == "y")
+        let trailing = try DocumentCollection(path: FilterTestFiles.write("{\"text\":\"x\"}\n{\"text\":\"y\"}\n\n\n"))
+        #expect(trailing.text(of: "1") == "y" && trailing.text(of: "2") == nil)
+        let inner = try FilterTestFiles.write("{\"text\":\"x\"}\n\n{\"text\":\"y\"}\n")
+        let error = #expect(throws: SpladeError.self) { try DocumentCollection(path: inner) }
+        #expect(error?.location == "\(inner):3" && error?.message == "line 2 is blank, in a collection whose ids are the documents' places")
     }
 
     @Test func upsamplingIsReproducibleAndKeepsEveryRowPerCopy() {

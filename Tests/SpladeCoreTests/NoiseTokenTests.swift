@@ -44,7 +44,19 @@ struct NoiseTokenTests {
     }
 
     @Test func yamlQuotesLikeJSON() {
-        #expect(NoiseTokens.yaml(["\"", "\\", "、"]) == #"noise_tokens: "\" \\ 、""# + "\n")
+        #expect(NoiseTokens.yaml(["\"", "\\", "、"]) == (#"noise_tokens: "\" \\ 、""# + "\n", []))
+    }
+
+    /// The trainers split noise_tokens at whitespace, Python's (U+3000 and the no-break space too): a token holding
+    /// some would come back as other tokens, or none.
+    @Test func tokensHoldingWhitespaceAreLeftOutOfTheYAMLString() throws {
+        let (line, leftOut) = NoiseTokens.yaml(["!", "\u{3000}", "\u{A0}", "!\u{3000}!", "、"])
+        #expect(line == #"noise_tokens: "! 、""# + "\n")
+        #expect(leftOut == ["\u{3000}", "\u{A0}", "!\u{3000}!"])
+        // The value is a JSON string too: read back as splade-train reads it.
+        let value = line.dropFirst("noise_tokens: ".count).dropLast()
+        let settings = try JSON.parse(#"{"model_name_or_path": "m", "train_data": "t", "noise_tokens": \#(value)}"#)
+        #expect(try TrainingConfig.parse(settings, source: "noise.yaml").0.noiseTokens == ["!", "、"])
     }
 
     /// The acceptance numbers of issue 7: the derived list against the v1 config's hand-made one.

@@ -102,11 +102,13 @@ public enum NoiseTokens {
         return words > 0 && allSymbolLike
     }
 
-    /// The list as the trainer's YAML config holds it: `noise_tokens: "、 。 …"`. The value is a
-    /// JSON string, which is also a valid YAML double-quoted scalar.
-    public static func yaml(_ tokens: [String]) -> String {
+    /// The list as the trainer's YAML config holds it: `noise_tokens: "、 。 …"`, and the tokens left out of it: the
+    /// trainers split the string at whitespace, so a token holding any (U+3000, a no-break space) cannot be in it. The
+    /// value is a JSON string, which is also a valid YAML double-quoted scalar.
+    public static func yaml(_ tokens: [String]) -> (line: String, leftOut: [String]) {
+        let holdsSpace = { (token: String) in token.unicodeScalars.contains { UnicodeClasses.isPythonWhitespace($0.value) } }
         var writer = JSONWriter()
-        writer.appendString(tokens.joined(separator: " "))
-        return "noise_tokens: " + String(decoding: writer.bytes, as: UTF8.self) + "\n"
+        writer.appendString(tokens.filter { !holdsSpace($0) }.joined(separator: " "))
+        return ("noise_tokens: " + String(decoding: writer.bytes, as: UTF8.self) + "\n", tokens.filter(holdsSpace))
     }
 }

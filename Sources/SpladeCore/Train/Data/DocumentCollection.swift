@@ -5,6 +5,9 @@
 /// Those collections have no id column: a candidate id is the row's position. So when the first
 /// record has no id field, every record's id is its 0-based position in the file.
 public final class DocumentCollection: Sendable {
+    /// Documents are cut to this many characters unless told otherwise, as the reference data preparation cuts them.
+    public static let defaultMaxCharacters = 1024
+
     private let texts: [String]
     /// Id → index into `texts`; nil when ids are positions.
     private let slots: [ExactID: Int]?
@@ -29,16 +32,27 @@ public final class DocumentCollection: Sendable {
 
     /// Reads a collection file (`-` is standard input; zstd is detected). Malformed records are
     /// errors with their `FILE:LINE`; a repeated id is one too, since candidates would be ambiguous.
-    public convenience init(path: String, maxCharacters: Int = 1024) throws(SpladeError) {
+    /// Blank lines are not documents; in a collection without ids, where a document's id is its place, a blank line
+    /// before a document is an error (would it count as a place or not?).
+    public convenience init(path: String, maxCharacters: Int = defaultMaxCharacters) throws(SpladeError) {
         let idField = "id"
         let reader = try LineReader(path: path)
         var texts: [String] = []
         var ids: [String]?
         var seen = Set<ExactID>()
+        var blankLine: Int?
         while let line = try reader.next() {
+            if line.isBlank {
+                blankLine = blankLine ?? line.number
+                continue
+            }
             let location = "\(reader.name):\(line.number)"
             let value = try JSONLine.object(line.bytes, location: location)
             if texts.isEmpty, value[idField] != nil { ids = [] }
+            if ids == nil, let blankLine {
+                throw SpladeError(.badInput, "line \(blankLine) is blank, in a collection whose ids are the documents' places",
+                                  location: location, hint: "remove the blank lines, or give every document an \"id\"")
+            }
             if ids != nil {
                 guard let field = value[idField], let id = field.idText else {
                     throw SpladeError(.badInput, "missing field \"\(idField)\" (a string or number)", location: location,

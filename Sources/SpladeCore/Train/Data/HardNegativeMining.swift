@@ -52,10 +52,14 @@ public struct HardNegativeMiner: Sendable {
         }
     }
 
-    /// The training row of one query, or why it has none, with what happened to its candidates.
+    /// The training row of one query, or why it has none (a query the runs and qrels do not know is dropped as
+    /// such: when every query is, their ids do not match), with what happened to its candidates.
     public func row(queryId: String, query: String) throws(SpladeError) -> (RowOutcome, CandidateCounts) {
         var counts = CandidateCounts()
         let queryId = ExactID(queryId)
+        guard judgments[queryId] != nil || rankings.contains(where: { $0.queries[queryId] != nil }) else {
+            return (.dropped(.unknownQuery), counts)
+        }
         let levels = judgments[queryId]?.levels ?? [:]
         // Most relevant first; equal levels in document order, so the output does not depend on hashing.
         let relevant = levels.filter { $0.value >= 1 }

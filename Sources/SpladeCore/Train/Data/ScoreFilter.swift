@@ -9,8 +9,9 @@
 ///
 /// In both, the scores of column C by reranker R are the list `score.R.C`, aligned with C. Columns
 /// without scores are ignored (as the reference does); a column scored by some of the rerankers but
-/// not all is an error, and so is a row where the rerankers score none of the columns. The role of a candidate comes from its column's name; candidates are pooled
-/// over the columns of a role, a repeated one kept once (its first occurrence decides).
+/// not all is an error, and so is a row whose columns only other rerankers score. The role of a candidate comes from its
+/// column's name; candidates are pooled over the columns of a role, a repeated one counted once (its first occurrence
+/// decides).
 public struct ScoreFilter: Sendable {
     public let rerankers: [String]
     public let selection: CandidateSelection
@@ -70,6 +71,10 @@ public struct ScoreFilter: Sendable {
                 continue
             }
             scoredColumns += 1
+            if collection == nil && Self.holdsIds(column) {
+                throw SpladeError(.badInput, "\"\(column)\" holds document ids (the hpprc/emb-scores layout), not texts", location: location,
+                                  hint: "pass the documents the ids name: --collection FILE")
+            }
             let candidates = try candidateList(value, column: column, location: location)
             guard candidates.count == scores.count else {
                 throw SpladeError(.badInput, "\"\(column)\" has \(candidates.count) candidates but its scores have \(scores.count)",
@@ -127,6 +132,11 @@ public struct ScoreFilter: Sendable {
 
     static func role(of column: String) -> Role? {
         columnRoles[String(column.prefix { $0 != "." })]
+    }
+
+    /// `pos_ids`, `neg_ids.bm25`, …: columns of ids, which only a collection turns into texts.
+    static func holdsIds(_ column: String) -> Bool {
+        column.prefix { $0 != "." }.hasSuffix("_ids")
     }
 
     /// The mean score of each candidate of `column`, or nil when no reranker scored the column.

@@ -82,6 +82,8 @@ public enum DropReason: Sendable, CaseIterable {
     case tooFewNegatives
     /// Filtering: none of the row's candidate columns is scored by the chosen rerankers.
     case unscored
+    /// Mining: the query is in neither the runs nor the qrels.
+    case unknownQuery
 }
 
 public enum RowOutcome: Sendable, Equatable {
