@@ -61,6 +61,26 @@ struct EncodeCLITests {
         #expect(vectors(thresholded)[0].vector.values.allSatisfy { $0 >= 0.5 })
     }
 
+    /// A Hugging Face tokenizer's padded batch: the masked padding at the end is left out, as the model leaves it out
+    /// (the same vector as the unpadded ids); what would shift positions or pair texts is refused.
+    @Test func attentionMaskAndTokenTypesOfHuggingFaceRecords() throws {
+        let plain = try Tools.run("splade-encode", ["--model", model, "--keys", "ids"], stdin: #"{"id":1,"input_ids":[2,700,3]}"# + "\n")
+        let padded = try Tools.run("splade-encode", ["--model", model, "--keys", "ids"], stdin: #"""
+            {"id":1,"input_ids":[2,700,3,0,0],"attention_mask":[1,1,1,0,0],"token_type_ids":[0,0,0,0,0]}
+
+            """#)
+        #expect(plain.status == 0 && padded.status == 0 && padded.stdoutText == plain.stdoutText, "\(padded.stderr)")
+        for (record, message) in [
+            (#"{"id":1,"input_ids":[0,2,700,3],"attention_mask":[0,1,1,1]}"#, "attention_mask[1] is 1 after a 0 at 0"),
+            (#"{"id":1,"input_ids":[2,700,3],"attention_mask":[1,1]}"#, "attention_mask has 2 values for 3 token ids"),
+            (#"{"id":1,"input_ids":[2,700,3],"attention_mask":[1,1,2]}"#, "attention_mask[2] (2) is not 0 or 1"),
+            (#"{"id":1,"input_ids":[2,700,3,800,3],"token_type_ids":[0,0,0,1,1]}"#, "token_type_ids[3] is 1: a second text"),
+        ] {
+            let refused = try Tools.run("splade-encode", ["--model", model], stdin: record + "\n")
+            #expect(refused.status == 65 && refused.stderr.contains("<stdin>:1: " + message), "\(refused.stderr)")
+        }
+    }
+
     /// The fixture's first eight texts without their "n_tokens" field, which would pass through into JSON Lines but not
     /// into the binary stream (ids and vectors only).
     var firstEightTexts: String { "head -8 '\(texts)' | sed 's/, \"n_tokens\": [0-9]*//'" }

@@ -142,6 +142,11 @@ struct TokenizeCLITests {
         #expect(run.stdoutLines.count == 2)
         #expect(run.stderr.contains("warning: <stdin>:2: invalid JSON"))
         #expect(run.stderr.contains("skipped 1 invalid record"))
+        // Past 20, one more warning says that the rest are only counted.
+        let many = try Tools.run("splade-tokenize", ["--model", jaTiny, "--skip-invalid"], stdin: String(repeating: "broken\n", count: 30))
+        #expect(many.status == 0 && many.stderr.split(separator: "\n").filter { $0.contains("invalid JSON") }.count == 21)
+        #expect(many.stderr.contains("<stdin>:21: invalid JSON") && many.stderr.contains("(skipped; further invalid records are only counted)")
+                && many.stderr.contains("skipped 30 invalid records (the first 21 named above)"), "\(many.stderr)")
     }
 
     @Test func missingInputsExit66() throws {

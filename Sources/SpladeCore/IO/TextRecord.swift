@@ -105,8 +105,9 @@ public struct TextRecordFormat: Sendable {
         return (try recordId(of: json, location: location), .tokenIds(ids), otherFields(of: json, read: Set(textFields)))
     }
 
-    /// The token ids of a splade-tokenize record (`"input_ids": [2, 1045, 3]`), each below `vocabularySize`;
-    /// nil when the record has no such field (a text record).
+    /// The token ids of a splade-tokenize record (`"input_ids": [2, 1045, 3]`), each below `vocabularySize`, without
+    /// the padding a Hugging Face `attention_mask` masks at the end; nil when the record has no such field (a text
+    /// record). `token_type_ids`, when given, must be all 0: one text, not a pair.
     public func tokenIds(of value: JSONValue, vocabularySize: Int, location: String) throws(SpladeError) -> [Int32]? {
         guard let field = value["input_ids"] else { return nil }
         guard case .array(let values) = field else {
@@ -122,7 +123,45 @@ public struct TextRecordFormat: Sendable {
             }
             ids.append(id)
         }
+        if let types = value["token_type_ids"] {
+            let values = try Self.flags(types, field: "token_type_ids", count: ids.count, location: location)
+            if let second = values.firstIndex(of: 1) {
+                throw SpladeError(.badInput, "token_type_ids[\(second)] is 1: a second text of a pair, which SPLADE does not encode "
+                                  + "(every type must be 0)", location: location)
+            }
+        }
+        // Hugging Face pads a batch at the end and masks the padding: left out here, as the model leaves it out. A 0 before a
+        // 1 (left padding, a token masked inside) would shift the positions of the tokens after it, so it is refused.
+        if let mask = value["attention_mask"] {
+            let values = try Self.flags(mask, field: "attention_mask", count: ids.count, location: location)
+            let length = values.firstIndex(of: 0) ?? values.count
+            if let unmasked = values[length...].firstIndex(of: 1) {
+                throw SpladeError(.badInput, "attention_mask[\(unmasked)] is 1 after a 0 at \(length): only padding at the end can be masked",
+                                  location: location)
+            }
+            ids.removeLast(ids.count - length)
+        }
         return ids
+    }
+
+    /// A field of 0s and 1s, one per token id (attention_mask, token_type_ids).
+    private static func flags(_ field: JSONValue, field name: String, count: Int, location: String) throws(SpladeError) -> [Int] {
+        guard case .array(let values) = field else {
+            throw SpladeError(.badInput, "\(name) is \(field.typeName), expected an array of 0 and 1", location: location)
+        }
+        guard values.count == count else {
+            throw SpladeError(.badInput, "\(name) has \(values.count) values for \(counted(count, "token id"))", location: location)
+        }
+        var flags: [Int] = []
+        flags.reserveCapacity(count)
+        for (position, value) in values.enumerated() {
+            guard let flag = value.doubleValue, flag == 0 || flag == 1 else {
+                let shown = if case .number(let text) = value { text } else { value.typeName }
+                throw SpladeError(.badInput, "\(name)[\(position)] (\(shown)) is not 0 or 1", location: location)
+            }
+            flags.append(Int(flag))
+        }
+        return flags
     }
 
     /// The id field of a record: a string or a number.
