@@ -22,17 +22,48 @@ public struct MemorySize: ExpressibleByArgument, Sendable, CustomStringConvertib
 
     public var description: String { formattedBytes(bytes) }
 
-    /// The memory this process can have: the machine's, or its container's limit (cgroup v2 `memory.max`, v1
-    /// `memory.limit_in_bytes`) when that is lower.
+    /// The memory this process can have: the machine's, or the lowest limit of its control group and the groups above
+    /// it (cgroup v2 `memory.max`, v1 `memory.limit_in_bytes`) when that is lower: a container's, or a systemd unit's
+    /// `MemoryMax=` in a group nested below the root.
     public static var available: MemorySize {
         var bytes = Int(sysconf(Int32(_SC_PHYS_PAGES))) * Int(sysconf(Int32(_SC_PAGESIZE)))
-        for file in ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"] {
+        for file in controlGroupLimitFiles() {
             if let text = try? String(contentsOfFile: file, encoding: .utf8),
                let limit = Int(text.trimmingCharacters(in: .whitespacesAndNewlines)), limit > 0 {
                 bytes = min(bytes, limit)
             }
         }
         return MemorySize(bytes: bytes)
+    }
+
+    /// The memory-limit files of this process's control group and of each group above it, up to the root, for both
+    /// cgroup versions: /proc/self/cgroup (`membership`) names the group (`0::/path` in v2, `N:…memory…:/path` in v1).
+    /// Files that do not exist (the other version, a group outside this mount namespace) are skipped by the reader.
+    static func controlGroupLimitFiles(
+        membership: String = (try? String(contentsOfFile: "/proc/self/cgroup", encoding: .utf8)) ?? ""
+    ) -> [String] {
+        var groups: [(root: String, file: String, path: String)] = [
+            ("/sys/fs/cgroup", "memory.max", "/"), ("/sys/fs/cgroup/memory", "memory.limit_in_bytes", "/"),
+        ]
+        for line in membership.split(separator: "\n") {
+            let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
+            guard fields.count == 3 else { continue }
+            if fields[0] == "0" && fields[1].isEmpty {
+                groups.append(("/sys/fs/cgroup", "memory.max", String(fields[2])))
+            } else if fields[1].split(separator: ",").contains("memory") {
+                groups.append(("/sys/fs/cgroup/memory", "memory.limit_in_bytes", String(fields[2])))
+            }
+        }
+        var files: [String] = []
+        for group in groups {
+            var path = group.path.split(separator: "/")
+            while true {
+                files.append(([group.root] + path.map(String.init) + [group.file]).joined(separator: "/"))
+                if path.isEmpty { break }
+                path.removeLast()
+            }
+        }
+        return Array(Set(files)).sorted()
     }
 }
 

@@ -148,12 +148,14 @@ extension SpladeTool {
     /// Started with standard input, output or error closed (`2>&-`), the next file opened would take that
     /// descriptor, and messages meant for standard error would be written into it (an output file, the index
     /// lock). /dev/null takes each closed one instead.
-    /// A closed standard output is remembered: output meant for it is then a write failure (74), not lost quietly.
+    /// A closed standard input or output is remembered: reading the input is then missing input (66), output meant
+    /// for it a write failure (74), not lost quietly.
     private static func keepStandardDescriptorsOpen() {
         for descriptor: Int32 in 0...2 where fcntl(descriptor, F_GETFD) == -1 && errno == EBADF {
             // open(2) returns the lowest free descriptor: this one, the lower ones being open.
             let opened = open("/dev/null", descriptor == 0 ? O_RDONLY : O_WRONLY)
             if opened != descriptor && opened >= 0 { close(opened) }
+            if descriptor == 0 { InputFile.standardInputWasClosed = true }
             if descriptor == 1 { OutputSink.standardOutputWasClosed = true }
         }
     }

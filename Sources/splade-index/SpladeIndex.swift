@@ -41,11 +41,11 @@ struct SpladeIndex: SpladeTool {
             share one vocabulary fingerprint, and a document id may occur in only one of them (status \
             65 naming both places otherwise); documents are numbered in the order of the -i options.
 
-            A build holds its documents in memory (8 bytes per weight: about 1 GiB for a million SPLADE \
-            documents) up to --memory-limit, by default 40% of the machine's memory; a larger input is \
-            built as several segments, each from a batch of that size spilled to disk while the rest \
-            is read, so vectors larger than memory can be indexed (their ids, kept to refuse a \
-            repeated one, stay in memory).
+            A build (or --add) holds its documents in memory (8 bytes per weight: about 1 GiB for a \
+            million SPLADE documents) up to --memory-limit, by default 40% of the machine's memory (or \
+            of its control group's limit); a larger input is built as several segments, each from a \
+            batch of that size spilled to disk while the rest is read, so vectors larger than memory \
+            can be indexed (their ids, kept to refuse a repeated one, stay in memory).
 
             --export ENGINE writes bulk files for other search engines to standard output (or -o FILE): the live \
             documents of --index (weights dequantised, impact x scale, so within scale/2 of the indexed \
@@ -182,11 +182,12 @@ struct SpladeIndex: SpladeTool {
                                + "of ids that names the whole collection.", valueName: "n"))
     var minDocuments: Int?
 
-    @Option(help: ArgumentHelp("The documents a build (from vectors or --bm25) or --compact holds in memory at once, 8 bytes per "
+    @Option(help: ArgumentHelp("The documents a build (from vectors or --bm25), --add or --compact holds in memory at once, 8 bytes per "
                                + "weight (with --bm25, per distinct token of a document) plus the ids (e.g. 4G, 500M; default: 40% "
                                + "of the machine's memory, or of its container's limit). Beyond it, each full batch is spilled to the "
                                + "new generation's directory and becomes a segment of its own, reordered on its own: the same results, "
-                               + "slower searches. A build takes about 1.7 times this at its peak.", valueName: "size"))
+                               + "slower searches. A build's peak adds the segment it writes (up to twice the batch's documents, when they share few terms) "
+                               + "and some 33 MiB for the tool.", valueName: "size"))
     var memoryLimit: MemorySize?
     /// The share of the machine's memory a build's documents may take without --memory-limit.
     static let defaultMemoryShare = 0.4
@@ -241,8 +242,8 @@ struct SpladeIndex: SpladeTool {
         if check == nil && export == nil && output == nil { throw ValidationError("name the index directory with -o DIR") }
         if check != nil && output != nil { throw ValidationError("--check names the index itself; drop -o") }
         if quiet && progress { throw ValidationError("--quiet and --progress exclude each other") }
-        if memoryLimit != nil && (readsCIFF || (actions > 0 && !compact)) {
-            throw ValidationError("--memory-limit applies to a build (from vectors or --bm25) and to --compact")
+        if memoryLimit != nil && (readsCIFF || (actions > 0 && !compact && !add)) {
+            throw ValidationError("--memory-limit applies to a build (from vectors or --bm25), --add and --compact")
         }
         try TextInputOptions.validateFieldNames(field)
         guard (1...SegmentLayout.maxBlockSize).contains(blockSize) else {
@@ -309,7 +310,7 @@ struct SpladeIndex: SpladeTool {
         if compact {
             let before = try IndexSnapshot(directory: directory).manifest
             let summary = try IndexUpdate.compact(directory: directory, lock: lock, memoryLimit: documentMemory.bytes, progress: buildProgress())
-            noteSegmentsOfMemoryLimit(summary)
+            noteSegmentsOfMemoryLimit(summary.segments)
             let segments = counted(before.segments.count, "segment")
             let verb = before.segments.isEmpty ? "no documents to compact, left as it was"
                 : before.segments.count == 1 && before.deleted == 0 ? "already one segment without deletions, left as it was"
@@ -318,9 +319,16 @@ struct SpladeIndex: SpladeTool {
         }
         if let delete {
             let ids = try readIds(delete)
+            let kind = try IndexSnapshot(directory: directory).manifest.kind
             let summary = try IndexUpdate.delete(ids: ids, minimumLive: minDocuments ?? 0, directory: directory, lock: lock)
             if summary.deleted < ids.count {
                 Diagnostics.warning("\(ids.count - summary.deleted) of the \(ids.count) ids named no live document")
+            }
+            if kind == .bm25 && summary.deleted > 0 {
+                // The index holds weights, not term counts: they cannot be weighed again without the deleted documents.
+                Diagnostics.warning("the BM25 weights keep the statistics of the collection they were built from (document "
+                                    + "frequencies, average length), deleted documents included, even after --compact",
+                                    hint: "build the index again with --bm25 for BM25 over the documents left")
             }
             return (summary, "deleted \(counted(summary.deleted, "document"))")
         }
@@ -333,12 +341,15 @@ struct SpladeIndex: SpladeTool {
             return (summary, "indexed \(counted(summary.added, "document")) (BM25)")
         }
         if add {
-            var documents = DocumentBatch()
-            let vocabulary = try readVectors { id, vector throws(SpladeError) in documents.append(id: id, vector: vector) }
+            let snapshot = try IndexUpdate.indexToAddTo(directory: directory)
+            let documents = try newDocumentSpool(directory: directory, lock: lock)
+            let vocabulary = try readVectors { id, vector throws(SpladeError) in try documents.append(id: id, vector: vector) }
             let source = (inputs.isEmpty ? ["-"] : inputs).map(InputFile.displayName).joined(separator: ", ")
-            let summary = try IndexUpdate.add(documents, fingerprint: vocabulary.fingerprint, source: source, directory: directory, lock: lock,
+            let batches = documents.segments
+            let summary = try IndexUpdate.add(documents, to: snapshot, fingerprint: vocabulary.fingerprint, source: source,
                                               progress: buildProgress())
             if summary.added == 0 { Diagnostics.warning("no documents to add in \(source): the index is left as it was") }
+            noteSegmentsOfMemoryLimit(batches)
             if summary.segments > Self.manySegments {
                 Diagnostics.warning("the index has \(summary.segments) segments, and searches visit each in turn",
                                     hint: "merge them with splade-index -o \(directory) --compact")
@@ -351,19 +362,19 @@ struct SpladeIndex: SpladeTool {
                                      tokens: vocabulary.tokens, blockSize: blockSize, reorder: reorder)
         settings.minimumDocuments = minDocuments ?? 1
         let summary = try IndexUpdate.build(documents, settings: settings, progress: buildProgress())
-        noteSegmentsOfMemoryLimit(summary)
+        noteSegmentsOfMemoryLimit(summary.segments)
         return (summary, "indexed \(counted(summary.added, "document"))")
     }
 
-    /// Says why a build made several segments: its documents took more memory than it may hold at once.
-    private func noteSegmentsOfMemoryLimit(_ summary: IndexUpdateSummary) {
-        guard summary.segments > 1 else { return }
+    /// Says why a build or an addition made several segments: its documents took more memory than it may hold at once.
+    private func noteSegmentsOfMemoryLimit(_ segments: Int) {
+        guard segments > 1 else { return }
         let limit = memoryLimit.map { "--memory-limit \($0)" }
             ?? "\(documentMemory), \(Int(Self.defaultMemoryShare * 100))% of this machine's memory (--memory-limit)"
-        let message = "the documents took more than \(limit): \(summary.segments) segments, each reordered on its own; "
+        let message = "the documents took more than \(limit): \(segments) segments, each reordered on its own; "
             + "searches visit each in turn"
         // Many small segments cost search time and a table the size of the vocabulary each (a limit below a batch's size).
-        if summary.segments > Self.manySegments {
+        if segments > Self.manySegments {
             Diagnostics.warning(message, hint: "a larger --memory-limit makes fewer segments; --compact with one merges them")
         } else {
             Diagnostics.note(message)
@@ -498,7 +509,7 @@ struct SpladeIndex: SpladeTool {
                                      bm25: .init(k1: k1, b: b, averageLength: averageLength))
         settings.minimumDocuments = minDocuments ?? 1
         let summary = try IndexUpdate.build(spool, settings: settings, progress: buildProgress())
-        noteSegmentsOfMemoryLimit(summary)
+        noteSegmentsOfMemoryLimit(summary.segments)
         return summary
     }
 

@@ -364,7 +364,7 @@ struct SpladeTrain: SpladeTool {
 
     static func readJSON(_ path: String) throws(SpladeError) -> JSONValue {
         let data = try InputFile.contents(path, what: "the model configuration")
-        do { return try JSON.parse(data) } catch { throw SpladeError(.badInput, error.description, location: path) }
+        return try JSON.parseFile(data, path: path)
     }
 
     /// The configuration's values, and the line of each top-level key (for messages about its value).

@@ -507,11 +507,46 @@ struct IndexCLITests {
         #expect(tiny.status == 0 && tiny.stderr.contains("warning: the documents took more than --memory-limit 1 B: 20 segments")
                 && tiny.stderr.contains("hint: a larger --memory-limit makes fewer segments"), "\(tiny.stderr)")
 
-        for (options, message) in [(["--memory-limit", "12Q"], "12Q"), (["--memory-limit", "0"], "'0'"),
-                                   (["--memory-limit", "1G", "--add"], "--memory-limit applies to a build (from vectors or --bm25)")] {
+        for (options, message) in [(["--memory-limit", "12Q"], "12Q"), (["--memory-limit", "0"], "'0'")] {
             let refused = try build(directory + "/refused", options)
             #expect(refused.status == 64 && refused.stderr.contains(message), "\(options): \(refused.stderr)")
         }
+        let misplaced = try Tools.run("splade-index", ["-o", directory + "/one", "--delete", directory + "/docs.jsonl", "--memory-limit", "1G"])
+        #expect(misplaced.status == 64 && misplaced.stderr.contains("--memory-limit applies to a build (from vectors or --bm25), --add and --compact"),
+                "\(misplaced.stderr)")
+    }
+
+    /// --add under --memory-limit: the new documents beyond it are spilled and become segments of their own; the index
+    /// answers as after an addition in one segment, replaced documents included.
+    @Test func anAdditionUnderAMemoryLimitSearchesAsOne() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 100), to: directory + "/base.jsonl")
+        // 200 new documents, the first 10 of which replace d90…d99 of the base.
+        try IndexCLISupport.write(IndexCLISupport.vectorLines(count: 200, seed: 9).replacing(/"id":"d(\d+)"/) { "\"id\":\"d\(Int($0.1)! + 90)\"" },
+                                  to: directory + "/more.jsonl")
+        let everyTerm = (2000..<2400).map { "\"\($0)\":\(Double($0 % 7) / 2)" }.joined(separator: ",")
+        func addition(_ name: String, _ options: [String]) throws -> (ToolRun, String) {
+            let index = directory + "/" + name
+            let base = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/base.jsonl", "-o", index, "--quiet"])
+            #expect(base.status == 0, "\(base.stderr)")
+            let added = try Tools.run("splade-index", ["--model", model, "--keys", "ids", "-i", directory + "/more.jsonl", "-o", index, "--add"]
+                                      + options)
+            #expect(added.status == 0 && added.stderr.contains("added 200 documents, replaced 10"), "\(added.stderr)")
+            let run = try Tools.run("splade-search", ["--index", index, "--vectors", "--keys", "ids", "-k", "1000", "--format", "json"],
+                                    stdin: "{\"id\":\"q\",\"vector\":{\(everyTerm)}}\n")
+            #expect(run.status == 0 && run.stdoutLines.count == 290, "\(run.stderr)")
+            return (added, run.stdoutText)
+        }
+        let (_, expected) = try addition("one", [])
+        let (limited, results) = try addition("many", ["--memory-limit", "8K"])
+        let segments = try #require(limited.stderr.firstMatch(of: /--memory-limit 8.0 KiB: (\d+) segments, each reordered on its own/)
+            .flatMap { Int($0.1) }, "\(limited.stderr)")
+        #expect(segments > 2, "\(limited.stderr)")
+        #expect(limited.stderr.contains("in \(segments + 1) segments,"), "the base's segment and the new ones: \(limited.stderr)")
+        #expect(results == expected)
+        #expect(try Tools.run("splade-index", ["--check", directory + "/many"]).status == 0)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: directory + "/many").filter { $0.hasPrefix(".staging") }.isEmpty)
     }
 
     /// --bm25 under --memory-limit: the term counts are spilled as vectors are, and turned into weights batch by batch once

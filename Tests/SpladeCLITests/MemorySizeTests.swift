@@ -18,4 +18,17 @@ import Testing
     @Test func availableMemoryIsPositive() {
         #expect(MemorySize.available.bytes > 1 << 20)
     }
+
+    /// The limits read: the process's own control group's and every group's above it, in either cgroup version, so
+    /// that a systemd unit's MemoryMax= (a group nested below the container's) counts.
+    @Test func theLimitsOfTheProcessGroupAndItsAncestorsAreRead() {
+        let v2 = MemorySize.controlGroupLimitFiles(membership: "0::/system.slice/cron.service\n")
+        #expect(v2.contains("/sys/fs/cgroup/system.slice/cron.service/memory.max"))
+        #expect(v2.contains("/sys/fs/cgroup/system.slice/memory.max") && v2.contains("/sys/fs/cgroup/memory.max"))
+        let v1 = MemorySize.controlGroupLimitFiles(membership: "5:cpu,cpuacct:/a\n4:memory:/jobs/nightly\n0::/\n")
+        #expect(v1.contains("/sys/fs/cgroup/memory/jobs/nightly/memory.limit_in_bytes")
+                && v1.contains("/sys/fs/cgroup/memory/jobs/memory.limit_in_bytes"))
+        #expect(!v1.contains { $0.contains("/a/") }, "only the memory controller's group")
+        #expect(MemorySize.controlGroupLimitFiles(membership: "") == ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"])
+    }
 }

@@ -59,6 +59,19 @@ struct OutputSinkTests {
         }
     }
 
+    /// Started with standard input closed, a tool that reads it fails (66) instead of taking it for an empty input.
+    @Test(.enabled(if: IndexCLISupport.modelAvailable, "needs models/splade-tiny (make deps)"))
+    func aClosedStandardInputIsMissingInput() throws {
+        for (tool, arguments) in [("splade-tokenize", ""), ("splade-encode", ""), ("splade-tokenize", "-i -")] {
+            let run = try Tools.shell("\(tool) --model '\(IndexCLISupport.model)' \(arguments) <&-")
+            #expect(run.status == 66 && run.stderr.contains("<stdin>: standard input is closed"), "\(tool): \(run.stderr)")
+        }
+        // Closed standard input does not matter to a tool reading a file.
+        let file = try Tools.shell("printf '{\"id\":1,\"text\":\"a\"}\\n' > '\(directory)/in.jsonl'; "
+                                   + "splade-tokenize --model '\(IndexCLISupport.model)' -i '\(directory)/in.jsonl' <&-")
+        #expect(file.status == 0 && file.stdoutLines.count == 1, "\(file.stderr)")
+    }
+
     /// An output that would replace a file the tool reads — the vectors it converts, the configuration or data of a
     /// training run — or that lies inside its model's or index's directory (a new file there too: the refusal does not
     /// depend on what a first run left) is a usage error.

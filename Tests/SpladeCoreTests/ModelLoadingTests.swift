@@ -104,6 +104,15 @@ struct ModelConfigurationTests {
             .write(toFile: path, atomically: true, encoding: .utf8)
         #expect(try BertConfig.load(path).hiddenSize == 64)
     }
+
+    /// A syntax error in a configuration of many lines is named by its line, the column counted in that line.
+    @Test func aSyntaxErrorIsNamedByItsLine() throws {
+        let path = NSTemporaryDirectory() + "splade-config-\(UUID()).json"
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        try "{\n  \"hidden_size\": 64,\n  \"num_attention_heads\": 4\n  \"vocab_size\": 6000\n}\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let error = #expect(throws: SpladeError.self) { _ = try BertConfig.load(path) }
+        #expect(error?.location == "\(path):4" && error?.message.hasPrefix("invalid JSON at column 3: ") == true, "\(String(describing: error))")
+    }
 }
 
 @Suite(.enabled(if: Fixtures.available, "needs ../shared/fixtures"))

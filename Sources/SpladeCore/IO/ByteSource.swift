@@ -86,11 +86,19 @@ public enum InputFile {
     /// The name diagnostics use for an input path.
     public static func displayName(_ path: String) -> String { path == "-" ? "<stdin>" : path }
 
+    /// Whether the tool started with standard input closed (`<&-`; /dev/null stands in for it): reading `-` is then
+    /// missing input (66), not an empty input that gives an empty output.
+    nonisolated(unsafe) public static var standardInputWasClosed = false
+
     /// Opens `path` (`-` is standard input). A zstd stream (magic 28 B5 2F FD) is decompressed.
     public static func open(_ path: String) throws(SpladeError) -> ByteSource {
         let name = displayName(path)
         let raw: FileDescriptorSource
         if path == "-" {
+            guard !standardInputWasClosed else {
+                throw SpladeError(.missingInput, "standard input is closed, so nothing can be read from it", location: name,
+                                  hint: "give the input as a file (-i FILE), or redirect standard input from one")
+            }
             raw = FileDescriptorSource(descriptor: 0, name: name, ownsDescriptor: false)
         } else {
             var info = stat()

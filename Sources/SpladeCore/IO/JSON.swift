@@ -49,6 +49,17 @@ public struct JSONSyntaxError: Error, CustomStringConvertible, Sendable {
 }
 
 public enum JSON {
+    /// Parses a whole file's JSON text (a model's configuration, a weight index); a syntax error is bad input at its
+    /// `FILE:LINE`, with the column in that line.
+    public static func parseFile(_ bytes: [UInt8], path: String) throws(SpladeError) -> JSONValue {
+        do { return try parse(bytes) } catch {
+            let before = bytes[..<min(error.column - 1, bytes.count)]
+            let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
+            let line = 1 + before.count(where: { $0 == UInt8(ascii: "\n") })
+            throw SpladeError(.badInput, "invalid JSON at column \(before.count - lineStart + 1): \(error.message)", location: "\(path):\(line)")
+        }
+    }
+
     /// Parses one complete JSON text (leading and trailing whitespace allowed).
     public static func parse(_ bytes: some Collection<UInt8>) throws(JSONSyntaxError) -> JSONValue {
         let array = Array(bytes)

@@ -53,12 +53,11 @@ public enum IndexDirectory {
     /// The live generation's name, or nil when the directory holds no index yet.
     public static func currentGeneration(of directory: String) throws(SpladeError) -> String? {
         let path = directory + "/" + currentFile
-        guard let data = FileManager.default.contents(atPath: path) else {
-            if FileManager.default.fileExists(atPath: path) {
-                throw SpladeError(.missingInput, "cannot read the index's CURRENT file", location: path)
-            }
-            return nil
-        }
+        // No CURRENT: not an index. One that cannot be read (a directory without permission) is said as such.
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 && (errno == ENOENT || errno == ENOTDIR) { return nil }
+        if descriptor >= 0 { close(descriptor) }
+        let data = try InputFile.contents(path, what: "the index's CURRENT file")
         let name = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard generationNumber(name) != nil, isPlainName(name) else {
             throw SpladeError(.badInput, "corrupt CURRENT file (\"\(name.prefix(40))\")", location: path, hint: "rebuild the index")

@@ -115,41 +115,68 @@ public enum IndexUpdate {
                                   generationsNotRemoved: notRemoved)
     }
 
-    /// Adds `documents` as a new segment (the old ones are kept as they are). A document whose id
-    /// is already in the index replaces it: the old one is deleted. Weights keep the index's scale.
-    /// `source` names the new vectors in messages (their files).
+    /// Adds `documents` as a new segment (the old ones are kept as they are): `add(_:to:fingerprint:source:progress:)`
+    /// for documents already read.
     public static func add(_ documents: DocumentBatch, fingerprint: UInt64, source: String? = nil, directory: String,
                            lock: IndexLock, progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
+        let snapshot = try indexToAddTo(directory: directory)
+        let spool = DocumentSpool(documents, generation: try GenerationBuilder(directory: directory, lock: lock))
+        return try add(spool, to: snapshot, fingerprint: fingerprint, source: source, progress: progress)
+    }
+
+    /// The live index at `directory` when documents can be added to it: checked before they are read.
+    public static func indexToAddTo(directory: String) throws(SpladeError) -> IndexSnapshot {
         let snapshot = try IndexSnapshot(directory: directory)
-        let manifest = snapshot.manifest
-        guard manifest.kind == .splade else {
+        guard snapshot.manifest.kind == .splade else {
             throw SpladeError(.usage, "documents cannot be added to a BM25 index (its weights depend on the whole collection)",
                               location: directory, hint: "rebuild it with --bm25")
         }
+        return snapshot
+    }
+
+    /// Adds the spool's documents (read into a new generation of the index `snapshot` is of) as new segments, one per
+    /// batch of the spool's memory limit; the old segments are kept as they are. A document whose id is already in the
+    /// index replaces it: the old one is deleted. Weights keep the index's scale. `source` names the new vectors in
+    /// messages (their files).
+    public static func add(_ documents: DocumentSpool, to snapshot: IndexSnapshot, fingerprint: UInt64, source: String? = nil,
+                           progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
+        let manifest = snapshot.manifest
         guard fingerprint == manifest.fingerprint else {
-            throw SpladeError(.badInput, "the new vectors were made with another vocabulary than the index \(directory)'s "
-                              + "(fingerprint differs)", location: source ?? directory)
+            throw SpladeError(.badInput, "the new vectors were made with another vocabulary than the index \(snapshot.directory)'s "
+                              + "(fingerprint differs)", location: source ?? snapshot.directory)
         }
+        // No documents: the live generation stays (the staging one is dropped unswapped).
         guard documents.count > 0 else { return .unchanged(snapshot) }
-        let replaced = Set((0..<documents.count).map { ExactID(documents.idText($0)) })
-        let generation = try GenerationBuilder(directory: directory, lock: lock)
-        var (entries, deleted, keptBytes) = try keepSegments(of: snapshot, in: generation, deleting: replaced)
-        let number = (manifest.segments.compactMap { Int($0.file.dropFirst(4).dropLast(4)) }.max() ?? 0) + 1
-        let file = segmentName(number)
-        let scale = ImpactScale(scale: manifest.scale)
+        let generation = documents.generation
+        let firstNumber = (manifest.segments.compactMap { Int($0.file.dropFirst(4).dropLast(4)) }.max() ?? 0) + 1
         let writer = SegmentWriter(blockSize: manifest.blockSize, vocabularySize: manifest.vocabularySize,
-                                   fingerprint: manifest.fingerprint, scale: scale)
-        let order = blockOrder(documents, reorder: manifest.reordered, blockSize: manifest.blockSize,
-                               vocabularySize: manifest.vocabularySize, progress: progress)
-        let written = try writer.write(documents, order: order, to: generation.newFile(file))
-        entries.append(.init(file: file, documents: documents.count, deleted: 0, deletionsFile: nil))
+                                   fingerprint: manifest.fingerprint, scale: ImpactScale(scale: manifest.scale))
+        var added = [IndexManifest.SegmentEntry?](repeating: nil, count: documents.segments)
+        var replaced = Set<ExactID>()
+        var bytes = 0, clamped = 0, placedBefore = 0
+        try documents.drain { place, batch throws(SpladeError) in
+            let file = segmentName(firstNumber + place)
+            let placed = placedBefore
+            var segmentProgress: ProgressHandler?
+            if let progress { segmentProgress = { step, done in progress(step, placed + done) } }
+            let order = blockOrder(batch, reorder: manifest.reordered, blockSize: manifest.blockSize,
+                                   vocabularySize: manifest.vocabularySize, progress: segmentProgress)
+            let written = try writer.write(batch, order: order, to: generation.newFile(file))
+            added[place] = .init(file: file, documents: batch.count, deleted: 0, deletionsFile: nil)
+            for d in 0..<batch.count { replaced.insert(ExactID(batch.idText(d))) }
+            bytes += written.bytes
+            clamped += written.clampedWeights
+            placedBefore += batch.count
+        }
+        var (entries, deleted, keptBytes) = try keepSegments(of: snapshot, in: generation, deleting: replaced)
+        entries += added.map { $0! }
         if let vocabulary = manifest.vocabularyFile { try generation.keep(vocabulary) }
         var next = manifest
         next.segments = entries
         let (path, notRemoved) = try generation.commit(IndexManifest(updating: next))
         return IndexUpdateSummary(generationPath: path, documents: next.documents, added: documents.count, deleted: deleted,
-                                  segments: entries.count, bytes: keptBytes + written.bytes,
-                                  clampedWeights: written.clampedWeights, generationsNotRemoved: notRemoved)
+                                  segments: entries.count, bytes: keptBytes + bytes, clampedWeights: clamped,
+                                  generationsNotRemoved: notRemoved)
     }
 
     /// Deletes every document whose id is in `ids`; unknown ids are ignored (counted by the caller

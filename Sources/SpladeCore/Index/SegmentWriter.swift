@@ -102,29 +102,38 @@ public struct SegmentWriter {
         let header = SegmentHeader(blockSize: blockSize, documents: documents.count, blocks: blocks, entries: entryTerms.count,
                                    postings: postings.count / 2, vocabularySize: vocabularySize, scale: scale.scale,
                                    fingerprint: fingerprint)
-        var sections: [[UInt8]] = []
-        func add<T: FixedWidthInteger>(_ values: [T]) {
-            var writer = ByteWriter()
-            writer.append(contentsOf: values)
-            sections.append(writer.bytes)
-        }
-        add(documents.idStart)
-        sections.append(documents.idBytes)
-        add(termListStart)
-        add(listBlocks)
-        sections.append(listMaxes)
-        add(blockEntryStart)
-        add(entryTerms)
-        add(entryPostingStart)
-        add(blockPostingStart)
-        sections.append(postings)
-        add(order.map { UInt32($0) })
+        let sections = [
+            Section(documents.idStart), Section(documents.idBytes), Section(termListStart), Section(listBlocks), Section(listMaxes),
+            Section(blockEntryStart), Section(entryTerms), Section(entryPostingStart), Section(blockPostingStart), Section(postings),
+            Section(order.map { UInt32($0) }),
+        ]
         let bytes = try Self.writeFile(header: header, sections: sections, path: path)
         return Summary(bytes: bytes, clampedWeights: clamped)
     }
 
+    /// A section's integers, written from the array that holds them (no copy of the segment in bytes beside it: that
+    /// would double a build's peak memory), little-endian as the layout says.
+    struct Section {
+        let byteCount: Int
+        let checksum: UInt64
+        let write: (OutputFile) throws(SpladeError) -> Void
+
+        init<T: FixedWidthInteger & BitwiseCopyable>(_ values: [T]) {
+            #if _endian(little)
+            let bytes = values
+            #else
+            var writer = ByteWriter()
+            writer.append(contentsOf: values)
+            let bytes = writer.bytes
+            #endif
+            byteCount = bytes.withUnsafeBytes { $0.count }
+            checksum = bytes.withUnsafeBytes { SegmentLayout.checksum($0) }
+            write = { file throws(SpladeError) in try file.write(contentsOf: bytes) }
+        }
+    }
+
     /// Header, section table and sections, each section 8-byte aligned; fsynced before returning.
-    static func writeFile(header: SegmentHeader, sections: [[UInt8]], path: String) throws(SpladeError) -> Int {
+    static func writeFile(header: SegmentHeader, sections: [Section], path: String) throws(SpladeError) -> Int {
         var head = ByteWriter()
         head.bytes.append(contentsOf: SegmentLayout.magic)
         head.append(SegmentLayout.version)
@@ -141,9 +150,9 @@ public struct SegmentWriter {
         for section in sections {
             offset = (offset + 7) & ~7
             head.append(UInt64(offset))
-            head.append(UInt64(section.count))
-            head.append(section.withUnsafeBytes { SegmentLayout.checksum($0) })
-            offset += section.count
+            head.append(UInt64(section.byteCount))
+            head.append(section.checksum)
+            offset += section.byteCount
         }
         let file = try OutputFile(path: path)
         try file.write(head.bytes)
@@ -152,8 +161,8 @@ public struct SegmentWriter {
         for section in sections {
             let padding = (8 - position % 8) % 8
             try file.write(Array(zeros.prefix(padding)))
-            try file.write(section)
-            position += padding + section.count
+            try section.write(file)
+            position += padding + section.byteCount
         }
         try file.close()
         return position

@@ -33,8 +33,7 @@ public struct BertConfig: Sendable {
 
     public static func load(_ path: String) throws(SpladeError) -> BertConfig {
         let data = try InputFile.contents(path, what: "the model configuration")
-        let json: JSONValue
-        do { json = try JSON.parse(data) } catch { throw SpladeError(.badInput, error.description, location: path) }
+        let json = try JSON.parseFile(data, path: path)
         func integer(_ key: String, default fallback: Int? = nil) throws(SpladeError) -> Int {
             if let value = json[key]?.doubleValue.flatMap({ Int(exactly: $0) }), value > 0 { return value }
             if json[key] == nil, let fallback { return fallback }

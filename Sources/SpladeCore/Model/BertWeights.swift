@@ -75,8 +75,7 @@ public struct BertWeights: Sendable {
                 ? "this checkpoint is in PyTorch's pickle format; convert it with save_pretrained(..., safe_serialization=True)" : nil
             throw SpladeError(.missingInput, "no model.safetensors or model.safetensors.index.json", location: directory, hint: hint)
         }
-        let index: JSONValue
-        do { index = try JSON.parse(data) } catch { throw SpladeError(.badInput, error.description, location: indexPath) }
+        let index = try JSON.parseFile([UInt8](data), path: indexPath)
         guard case .object(let map)? = index["weight_map"] else {
             throw SpladeError(.badInput, "no weight_map object", location: indexPath)
         }

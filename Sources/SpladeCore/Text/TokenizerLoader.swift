@@ -57,11 +57,7 @@ extension Tokenizer {
         guard String(bytes: data, encoding: .utf8) != nil else {
             throw SpladeError(.badInput, "not valid UTF-8", location: path)
         }
-        do {
-            return try JSON.parse(data)
-        } catch {
-            throw SpladeError(.badInput, error.description, location: path)
-        }
+        return try JSON.parseFile(data, path: path)
     }
 
     /// A special token's name in `tokenizer_config.json`: a string, or (older files) an AddedToken object's content.
