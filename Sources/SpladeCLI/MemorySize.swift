@@ -47,7 +47,8 @@ public struct MemorySize: ExpressibleByArgument, Sendable, CustomStringConvertib
         ]
         for line in membership.split(separator: "\n") {
             let fields = line.split(separator: ":", maxSplits: 2, omittingEmptySubsequences: false)
-            guard fields.count == 3 else { continue }
+            // A group outside this process's cgroup namespace shows as /../…: not under the mount here.
+            guard fields.count == 3, !fields[2].split(separator: "/").contains("..") else { continue }
             if fields[0] == "0" && fields[1].isEmpty {
                 groups.append(("/sys/fs/cgroup", "memory.max", String(fields[2])))
             } else if fields[1].split(separator: ",").contains("memory") {

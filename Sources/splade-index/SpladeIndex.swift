@@ -29,7 +29,7 @@ struct SpladeIndex: SpladeTool {
             swaps INDEX/CURRENT atomically, so readers never see a half-built index and kill -9 \
             leaves the old one searchable. One build runs at a time (INDEX/LOCK): a second one exits \
             with status 75, or waits with --wait. --add and --delete write only what changes: each --add \
-            a new segment, which searches visit in turn, so an index grown by many of them is slower \
+            a new segment (one per batch under --memory-limit), which searches visit in turn, so an index grown by many of them is slower \
             (a warning says when it has more than \(manySegments)); --compact merges its segments into one, \
             leaving deleted documents out, with the same impacts. \
             The manifest (INDEX/gen-N/manifest.json) records the format version, counts, build \
@@ -184,7 +184,7 @@ struct SpladeIndex: SpladeTool {
 
     @Option(help: ArgumentHelp("The documents a build (from vectors or --bm25), --add or --compact holds in memory at once, 8 bytes per "
                                + "weight (with --bm25, per distinct token of a document) plus the ids (e.g. 4G, 500M; default: 40% "
-                               + "of the machine's memory, or of its container's limit). Beyond it, each full batch is spilled to the "
+                               + "of the memory this process may use: the machine's, or its cgroup's limit). Beyond it, each full batch is spilled to the "
                                + "new generation's directory and becomes a segment of its own, reordered on its own: the same results, "
                                + "slower searches. A build's peak adds the segment it writes (up to twice the batch's documents, when they share few terms) "
                                + "and some 33 MiB for the tool.", valueName: "size"))
@@ -273,7 +273,7 @@ struct SpladeIndex: SpladeTool {
             try OutputSink.refuseReplacingAnInput(directory, inputs: inputs, inputDirectories: modelDirectories)
             if add || delete != nil || compact {
                 // Nothing to update: say so before the lock would create the directory.
-                guard FileManager.default.fileExists(atPath: directory + "/" + IndexDirectory.currentFile) else {
+                guard try IndexDirectory.currentGeneration(of: directory) != nil else {
                     throw SpladeError(.missingInput, "no index here (no \(IndexDirectory.currentFile))", location: directory,
                                       hint: "build it first, without --add, --delete or --compact")
                 }
@@ -350,7 +350,8 @@ struct SpladeIndex: SpladeTool {
                                               progress: buildProgress())
             if summary.added == 0 { Diagnostics.warning("no documents to add in \(source): the index is left as it was") }
             noteSegmentsOfMemoryLimit(batches)
-            if summary.segments > Self.manySegments {
+            // Said once: when the batches alone are that many, the note above warned already.
+            if summary.segments > Self.manySegments && batches <= Self.manySegments {
                 Diagnostics.warning("the index has \(summary.segments) segments, and searches visit each in turn",
                                     hint: "merge them with splade-index -o \(directory) --compact")
             }
@@ -370,7 +371,7 @@ struct SpladeIndex: SpladeTool {
     private func noteSegmentsOfMemoryLimit(_ segments: Int) {
         guard segments > 1 else { return }
         let limit = memoryLimit.map { "--memory-limit \($0)" }
-            ?? "\(documentMemory), \(Int(Self.defaultMemoryShare * 100))% of this machine's memory (--memory-limit)"
+            ?? "\(documentMemory), \(Int(Self.defaultMemoryShare * 100))% of the memory this process may use (--memory-limit)"
         let message = "the documents took more than \(limit): \(segments) segments, each reordered on its own; "
             + "searches visit each in turn"
         // Many small segments cost search time and a table the size of the vocabulary each (a limit below a batch's size).

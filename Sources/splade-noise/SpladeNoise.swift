@@ -24,7 +24,8 @@ struct SpladeNoise: SpladeTool {
             which are worth a look before training with the list.
 
             Output, in vocabulary order (--format):
-              yaml  noise_tokens: "、 。 ..."   (the line splade-train's config takes)
+              yaml  noise_tokens: "、 。 ..."   (the line splade-train's config takes; a token
+                    holding whitespace cannot be in it: left out, with a warning)
               json  ["、","。",...]
               ids   one token id per line
 
@@ -90,6 +91,12 @@ struct SpladeNoise: SpladeTool {
             switch format {
             case .yaml:
                 let (line, leftOut) = NoiseTokens.yaml(tokens)
+                // An empty string would not be no list: the trainers split it into one empty token, [UNK].
+                guard leftOut.count < tokens.count else {
+                    throw SpladeError(.badInput, tokens.isEmpty ? "the vocabulary has no noise tokens, and noise_tokens cannot be empty"
+                                                                : "every noise token holds whitespace, which noise_tokens cannot hold",
+                                      location: try tokenizerOptions.modelDirectory(), hint: "--format json writes the list as it is")
+                }
                 if !leftOut.isEmpty {
                     Diagnostics.warning("\(counted(leftOut.count, "token")) holding whitespace left out of noise_tokens, a string the "
                                         + "trainers split at whitespace: " + leftOut.map(JSONValue.string).map(\.jsonText).joined(separator: ", "),

@@ -75,6 +75,7 @@ struct EncodeCLITests {
             (#"{"id":1,"input_ids":[2,700,3],"attention_mask":[1,1]}"#, "attention_mask has 2 values for 3 token ids"),
             (#"{"id":1,"input_ids":[2,700,3],"attention_mask":[1,1,2]}"#, "attention_mask[2] (2) is not 0 or 1"),
             (#"{"id":1,"input_ids":[2,700,3,800,3],"token_type_ids":[0,0,0,1,1]}"#, "token_type_ids[3] is 1: a second text"),
+            (#"{"id":1,"input_ids":[2,700,3,0],"attention_mask":[1,0,0,0]}"#, "attention_mask masks all but 1 of the 4 token ids"),
         ] {
             let refused = try Tools.run("splade-encode", ["--model", model], stdin: record + "\n")
             #expect(refused.status == 65 && refused.stderr.contains("<stdin>:1: " + message), "\(refused.stderr)")

@@ -576,6 +576,25 @@ struct IndexCLITests {
         #expect(limited.stderr.contains("indexed 1400 documents (BM25)"), "\(limited.stderr)")
         #expect(try search(many) == expected)
         #expect(try Tools.run("splade-index", ["--check", many]).status == 0)
+
+        // A delete keeps the weights, and with them the statistics of the documents deleted: said.
+        try "1\n2\n".write(toFile: directory + "/gone.txt", atomically: true, encoding: .utf8)
+        let deleted = try Tools.run("splade-index", ["-o", many, "--delete", directory + "/gone.txt"])
+        #expect(deleted.status == 0 && deleted.stderr.contains("deleted 2 documents")
+                && deleted.stderr.contains("warning: the BM25 weights keep the statistics of the collection they were built from"),
+                "\(deleted.stderr)")
+    }
+
+    /// An update needs an index; one whose CURRENT cannot be read is said as such, not taken for no index.
+    @Test func anUpdateOfWhatIsNoReadableIndexIsMissingInput() throws {
+        let directory = try IndexCLISupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try "x\n".write(toFile: directory + "/ids.txt", atomically: true, encoding: .utf8)
+        let none = try Tools.run("splade-index", ["-o", directory, "--delete", directory + "/ids.txt"])
+        #expect(none.status == 66 && none.stderr.contains("no index here (no CURRENT)"), "\(none.stderr)")
+        try FileManager.default.createDirectory(atPath: directory + "/CURRENT", withIntermediateDirectories: false)
+        let unreadable = try Tools.run("splade-index", ["-o", directory, "--delete", directory + "/ids.txt"])
+        #expect(unreadable.status == 66 && unreadable.stderr.contains("CURRENT: cannot read the index's CURRENT file"), "\(unreadable.stderr)")
     }
 
     /// --min-documents: a rebuild from a stream cut short upstream (JSON Lines has no end record) leaves the index.

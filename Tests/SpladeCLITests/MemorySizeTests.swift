@@ -29,6 +29,8 @@ import Testing
         #expect(v1.contains("/sys/fs/cgroup/memory/jobs/nightly/memory.limit_in_bytes")
                 && v1.contains("/sys/fs/cgroup/memory/jobs/memory.limit_in_bytes"))
         #expect(!v1.contains { $0.contains("/a/") }, "only the memory controller's group")
+        // A group outside the process's cgroup namespace is not under the mount.
+        #expect(!MemorySize.controlGroupLimitFiles(membership: "0::/../other.slice\n").contains { $0.contains("..") || $0.contains("other") })
         #expect(MemorySize.controlGroupLimitFiles(membership: "") == ["/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"])
     }
 }

@@ -57,6 +57,10 @@ struct NoiseCLITests {
                 && yaml.stderr.contains(#""\#u{3000}", "!\#u{3000}!""#), "\(yaml.stderr)")
         let json = try Tools.run("splade-noise", ["--model", model, "--format", "json"])
         #expect(json.stdoutText == "[\"!\",\"\u{3000}\",\"!\u{3000}!\"]\n" && !json.stderr.contains("warning"), "\(json.stdoutText)")
+        // Nothing left for the string: an empty one would be read as one empty token, [UNK].
+        try "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\n\u{3000}\n".write(toFile: model + "/vocab.txt", atomically: true, encoding: .utf8)
+        let none = try Tools.run("splade-noise", ["--model", model])
+        #expect(none.status == 65 && none.stdoutText.isEmpty && none.stderr.contains("every noise token holds whitespace"), "\(none.stderr)")
     }
 
     @Test func exitStatuses() throws {

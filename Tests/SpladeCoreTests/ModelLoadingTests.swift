@@ -112,6 +112,10 @@ struct ModelConfigurationTests {
         try "{\n  \"hidden_size\": 64,\n  \"num_attention_heads\": 4\n  \"vocab_size\": 6000\n}\n".write(toFile: path, atomically: true, encoding: .utf8)
         let error = #expect(throws: SpladeError.self) { _ = try BertConfig.load(path) }
         #expect(error?.location == "\(path):4" && error?.message.hasPrefix("invalid JSON at column 3: ") == true, "\(String(describing: error))")
+        // Cut short: the end of the file, not a line after the last.
+        try "{\n  \"hidden_size\": 64\n".write(toFile: path, atomically: true, encoding: .utf8)
+        let end = #expect(throws: SpladeError.self) { _ = try BertConfig.load(path) }
+        #expect(end?.location == path && end?.message.hasPrefix("invalid JSON at the end of the file: ") == true, "\(String(describing: end))")
     }
 }
 

@@ -53,7 +53,10 @@ public enum JSON {
     /// `FILE:LINE`, with the column in that line.
     public static func parseFile(_ bytes: [UInt8], path: String) throws(SpladeError) -> JSONValue {
         do { return try parse(bytes) } catch {
-            let before = bytes[..<min(error.column - 1, bytes.count)]
+            if error.column > bytes.count {
+                throw SpladeError(.badInput, "invalid JSON at the end of the file: \(error.message)", location: path)
+            }
+            let before = bytes[..<(error.column - 1)]
             let lineStart = before.lastIndex(of: UInt8(ascii: "\n")).map { $0 + 1 } ?? 0
             let line = 1 + before.count(where: { $0 == UInt8(ascii: "\n") })
             throw SpladeError(.badInput, "invalid JSON at column \(before.count - lineStart + 1): \(error.message)", location: "\(path):\(line)")

@@ -139,6 +139,10 @@ public struct TextRecordFormat: Sendable {
                 throw SpladeError(.badInput, "attention_mask[\(unmasked)] is 1 after a 0 at \(length): only padding at the end can be masked",
                                   location: location)
             }
+            guard length >= 2 else {
+                throw SpladeError(.badInput, "attention_mask masks all but \(length) of the \(counted(ids.count, "token id")): a record needs "
+                                  + "at least [CLS] and [SEP]", location: location)
+            }
             ids.removeLast(ids.count - length)
         }
         return ids
