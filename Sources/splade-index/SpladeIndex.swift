@@ -29,8 +29,9 @@ struct SpladeIndex: SpladeTool {
             swaps INDEX/CURRENT atomically, so readers never see a half-built index and kill -9 \
             leaves the old one searchable. One build runs at a time (INDEX/LOCK): a second one exits \
             with status 75, or waits with --wait. --add and --delete write only what changes: each --add \
-            a new segment (one per batch under --memory-limit), which searches visit in turn, so an index grown by many of them is slower \
-            (a warning says when it has more than \(manySegments)); --compact merges its segments into one, \
+            a new segment (one per batch under --memory-limit), which searches visit in turn, so an \
+            index grown by many of them is slower (a warning says when it has more than \
+            \(manySegments)); --compact merges its segments into one, \
             leaving deleted documents out, with the same impacts. \
             The manifest (INDEX/gen-N/manifest.json) records the format version, counts, build \
             parameters and the vocabulary fingerprint; splade-search refuses queries from another \
@@ -319,12 +320,11 @@ struct SpladeIndex: SpladeTool {
         }
         if let delete {
             let ids = try readIds(delete)
-            let kind = try IndexSnapshot(directory: directory).manifest.kind
             let summary = try IndexUpdate.delete(ids: ids, minimumLive: minDocuments ?? 0, directory: directory, lock: lock)
             if summary.deleted < ids.count {
                 Diagnostics.warning("\(ids.count - summary.deleted) of the \(ids.count) ids named no live document")
             }
-            if kind == .bm25 && summary.deleted > 0 {
+            if summary.deleted > 0, try IndexManifest(path: summary.generationPath + "/" + IndexManifest.fileName).kind == .bm25 {
                 // The index holds weights, not term counts: they cannot be weighed again without the deleted documents.
                 Diagnostics.warning("the BM25 weights keep the statistics of the collection they were built from (document "
                                     + "frequencies, average length), deleted documents included, even after --compact",

@@ -71,7 +71,7 @@ import Testing
         documents.append(id: .number("7"), vector: SparseVector(indices: [0, 2], values: [1, 200]))
         var settings = IndexSettings(kind: .splade, vocabularySize: 3, fingerprint: 42, tokens: ["b", "a", "c"], blockSize: 2, reorder: false)
         settings.scale = ImpactScale(scale: 1)
-        _ = try IndexUpdate.build(documents, settings: settings, directory: directory, lock: try IndexLock(directory: directory, wait: false))
+        _ = try IndexUpdate.build(documents, settings: settings, directory: directory, lock: try IndexTestSupport.lock(directory))
         return try IndexSnapshot(directory: directory)
     }
 
@@ -179,10 +179,10 @@ import Testing
         let vectors = IndexTestSupport.randomVectors(count: 700, vocabulary: vocabulary, terms: 5...40, seed: 11)
         let original = directory + "/original"
         _ = try IndexTestSupport.build(Array(vectors[0..<500]), vocabulary: vocabulary, blockSize: 16, reorder: true, directory: original)
-        _ = try IndexUpdate.add(IndexTestSupport.batch(Array(vectors[500...]), idPrefix: "e"), fingerprint: 42, directory: original,
-                                lock: try IndexLock(directory: original, wait: false))
+        _ = try IndexTestSupport.add(IndexTestSupport.batch(Array(vectors[500...]), idPrefix: "e"), fingerprint: 42, directory: original,
+                                     lock: try IndexTestSupport.lock(original))
         _ = try IndexUpdate.delete(ids: Set((0..<500).filter { $0 % 7 == 0 }.map { ExactID("d\($0)") }), directory: original,
-                                   lock: try IndexLock(directory: original, wait: false))
+                                   lock: try IndexTestSupport.lock(original))
         let before = try IndexSnapshot(directory: original)
         #expect(before.segments.count == 2 && before.manifest.deleted > 0)
 
@@ -194,7 +194,7 @@ import Testing
         var settings = IndexSettings(kind: .splade, vocabularySize: vocabulary, fingerprint: 42, tokens: nil, blockSize: 32, reorder: false)
         settings.scale = ImpactScale(scale: 1)
         let copy = directory + "/copy"
-        _ = try IndexUpdate.build(imported.documents, settings: settings, directory: copy, lock: try IndexLock(directory: copy, wait: false))
+        _ = try IndexUpdate.build(imported.documents, settings: settings, directory: copy, lock: try IndexTestSupport.lock(copy))
         let after = try IndexSnapshot(directory: copy)
 
         let queries = IndexTestSupport.randomVectors(count: 40, vocabulary: vocabulary, terms: 2...12, seed: 12)

@@ -4,6 +4,29 @@ import Testing
 
 /// Helpers shared by the index and search tests.
 enum IndexTestSupport {
+    /// The lock of an index the test builds or updates, tried again for up to two seconds while it is held: while
+    /// another test's thread spawns a tool, the child holds a copy of every descriptor until it execs, a lock just
+    /// released by this thread included. A lock never released still fails the test.
+    static func lock(_ directory: String) throws -> IndexLock {
+        for _ in 0..<100 {
+            do {
+                return try IndexLock(directory: directory, wait: false)
+            } catch {
+                guard error.kind == .tempFail else { throw error }
+                usleep(20_000)
+            }
+        }
+        return try IndexLock(directory: directory, wait: false)
+    }
+
+    /// Adds documents already read to the index at `directory`, as one new segment.
+    static func add(_ documents: DocumentBatch, fingerprint: UInt64, source: String? = nil, directory: String,
+                    lock: IndexLock) throws -> IndexUpdateSummary {
+        let snapshot = try IndexUpdate.indexToAddTo(directory: directory)
+        let spool = DocumentSpool(documents, generation: try GenerationBuilder(directory: directory, lock: lock))
+        return try IndexUpdate.add(spool, to: snapshot, fingerprint: fingerprint, source: source)
+    }
+
     static func temporaryDirectory() throws -> String {
         let path = NSTemporaryDirectory() + "splade-index-test-\(UUID())"
         try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
@@ -36,7 +59,7 @@ enum IndexTestSupport {
     static func build(_ vectors: [SparseVector], vocabulary: Int, blockSize: Int, reorder: Bool = false,
                       directory: String? = nil, firstId: Int = 0) throws -> IndexSnapshot {
         let path = try directory ?? temporaryDirectory() + "/idx"
-        let lock = try IndexLock(directory: path, wait: false)
+        let lock = try IndexTestSupport.lock(path)
         let settings = IndexSettings(kind: .splade, vocabularySize: vocabulary, fingerprint: 42, tokens: nil, blockSize: blockSize,
                                      reorder: reorder)
         _ = try IndexUpdate.build(batch(vectors, firstId: firstId), settings: settings, directory: path, lock: lock)
@@ -47,7 +70,7 @@ enum IndexTestSupport {
     static func lockedIndex(count: Int, seed: UInt64) throws -> (directory: String, lock: IndexLock) {
         let directory = try temporaryDirectory() + "/idx"
         _ = try build(randomVectors(count: count, vocabulary: 50, terms: 1...5, seed: seed), vocabulary: 50, blockSize: 8, directory: directory)
-        return (directory, try IndexLock(directory: directory, wait: false))
+        return (directory, try IndexTestSupport.lock(directory))
     }
 }
 
@@ -136,10 +159,10 @@ enum IndexTestSupport {
         let directory = try IndexTestSupport.temporaryDirectory() + "/idx"
         let first = IndexTestSupport.randomVectors(count: 50, vocabulary: 100, terms: 1...10, seed: 4)
         _ = try IndexTestSupport.build(first, vocabulary: 100, blockSize: 8, directory: directory)
-        let lock = try IndexLock(directory: directory, wait: false)
+        let lock = try IndexTestSupport.lock(directory)
         // Adding d0…d9 again (new vectors) replaces the old d0…d9.
         let more = IndexTestSupport.randomVectors(count: 10, vocabulary: 100, terms: 1...10, seed: 5)
-        let added = try IndexUpdate.add(IndexTestSupport.batch(more), fingerprint: 42, directory: directory, lock: lock)
+        let added = try IndexTestSupport.add(IndexTestSupport.batch(more), fingerprint: 42, directory: directory, lock: lock)
         #expect(added.added == 10 && added.deleted == 10 && added.documents == 50)
         let deleted = try IndexUpdate.delete(ids: ["d20", "d21", "nope"], directory: directory, lock: lock)
         #expect(deleted.deleted == 2 && deleted.documents == 48)
@@ -150,7 +173,7 @@ enum IndexTestSupport {
         let generations = try FileManager.default.contentsOfDirectory(atPath: directory).filter { $0.hasPrefix("gen-") }.sorted()
         #expect(generations == ["gen-000002", "gen-000003"])
         let mismatch = #expect(throws: SpladeError.self) {
-            _ = try IndexUpdate.add(IndexTestSupport.batch(more), fingerprint: 7, source: "new.vec", directory: directory, lock: lock)
+            _ = try IndexTestSupport.add(IndexTestSupport.batch(more), fingerprint: 7, source: "new.vec", directory: directory, lock: lock)
         }
         #expect(mismatch?.location == "new.vec" && mismatch?.message.contains("another vocabulary") == true)
     }
@@ -173,7 +196,7 @@ enum IndexTestSupport {
     @Test func aWhollyDeletedSegmentLeavesNoFileBehind() throws {
         let (directory, lock) = try IndexTestSupport.lockedIndex(count: 20, seed: 8)
         let more = IndexTestSupport.randomVectors(count: 5, vocabulary: 50, terms: 1...5, seed: 9)
-        _ = try IndexUpdate.add(IndexTestSupport.batch(more, idPrefix: "n"), fingerprint: 42, directory: directory, lock: lock)
+        _ = try IndexTestSupport.add(IndexTestSupport.batch(more, idPrefix: "n"), fingerprint: 42, directory: directory, lock: lock)
         let summary = try IndexUpdate.delete(ids: Set((0..<20).map { ExactID("d\($0)") }), directory: directory, lock: lock)
         let snapshot = try IndexSnapshot(directory: directory)
         #expect(summary.documents == 5 && summary.segments == 1 && summary.bytes == snapshot.fileBytes)
@@ -208,7 +231,7 @@ enum IndexTestSupport {
     func bm25WeightsFollowTheFormula(memoryLimit: Int) throws {
         let directory = try IndexTestSupport.temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: directory) }
-        let lock = try IndexLock(directory: directory, wait: false)
+        let lock = try IndexTestSupport.lock(directory)
         let spool = DocumentSpool(generation: try GenerationBuilder(directory: directory, lock: lock), memoryLimit: memoryLimit)
         var collection = BM25Collection(vocabularySize: 10, documents: spool)
         try collection.append(id: .string("a"), tokens: [0, 5, 5, 6, 1], ignoring: [0, 1])  // length 3

@@ -126,7 +126,7 @@ import Testing
         let vectors = IndexTestSupport.randomVectors(count: 1200, vocabulary: 300, terms: 1...30, seed: 31)
         let whole = try IndexTestSupport.build(vectors, vocabulary: 300, blockSize: 16, reorder: reorder)
         let path = try IndexTestSupport.temporaryDirectory() + "/idx"
-        let spool = DocumentSpool(generation: try GenerationBuilder(directory: path, lock: try IndexLock(directory: path, wait: false)),
+        let spool = DocumentSpool(generation: try GenerationBuilder(directory: path, lock: try IndexTestSupport.lock(path)),
                                   memoryLimit: 40_000)
         for (i, vector) in vectors.enumerated() { try spool.append(id: .string("d\(i)"), vector: vector) }
         let settings = IndexSettings(kind: .splade, vocabularySize: 300, fingerprint: 42, tokens: nil, blockSize: 16, reorder: reorder)

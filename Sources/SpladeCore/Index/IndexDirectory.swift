@@ -54,9 +54,7 @@ public enum IndexDirectory {
     public static func currentGeneration(of directory: String) throws(SpladeError) -> String? {
         let path = directory + "/" + currentFile
         // No CURRENT: not an index. One that cannot be read (a directory without permission) is said as such.
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        if descriptor < 0 && (errno == ENOENT || errno == ENOTDIR) { return nil }
-        if descriptor >= 0 { close(descriptor) }
+        if access(path, F_OK) != 0 && (errno == ENOENT || errno == ENOTDIR) { return nil }
         let data = try InputFile.contents(path, what: "the index's CURRENT file")
         let name = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard generationNumber(name) != nil, isPlainName(name) else {

@@ -115,15 +115,6 @@ public enum IndexUpdate {
                                   generationsNotRemoved: notRemoved)
     }
 
-    /// Adds `documents` as a new segment (the old ones are kept as they are): `add(_:to:fingerprint:source:progress:)`
-    /// for documents already read.
-    public static func add(_ documents: DocumentBatch, fingerprint: UInt64, source: String? = nil, directory: String,
-                           lock: IndexLock, progress: ProgressHandler? = nil) throws(SpladeError) -> IndexUpdateSummary {
-        let snapshot = try indexToAddTo(directory: directory)
-        let spool = DocumentSpool(documents, generation: try GenerationBuilder(directory: directory, lock: lock))
-        return try add(spool, to: snapshot, fingerprint: fingerprint, source: source, progress: progress)
-    }
-
     /// The live index at `directory` when documents can be added to it: checked before they are read.
     public static func indexToAddTo(directory: String) throws(SpladeError) -> IndexSnapshot {
         let snapshot = try IndexSnapshot(directory: directory)
