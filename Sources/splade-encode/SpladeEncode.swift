@@ -10,7 +10,8 @@ struct SpladeEncode: SpladeTool {
         abstract: "Encode texts into SPLADE sparse vectors with a BERT masked-LM checkpoint.",
         discussion: """
             Reads JSON Lines texts ({"id": ..., "text": ...}), plain lines (--lines) or splade-tokenize \
-            output (records with "input_ids"), runs the model (config.json + model.safetensors of a \
+            output (records with "input_ids"; a Hugging Face tokenizer's too: the padding its \
+            "attention_mask" masks at the end is left out), runs the model (config.json + model.safetensors of a \
             Hugging Face BertForMaskedLM directory) and writes one vector per record, in input order: \
             w_j = max over tokens of log(1 + relu(logit_j)). Output is JSON Lines \
             ({"id":...,"vector":{"token":weight,...}}, the shape Seismic, Anserini and pyserini read; \
