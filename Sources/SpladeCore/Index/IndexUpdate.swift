@@ -84,22 +84,8 @@ public enum IndexUpdate {
         let scale = settings.scale ?? ImpactScale(largestWeight: documents.largestWeight)
         let writer = SegmentWriter(blockSize: settings.blockSize, vocabularySize: settings.vocabularySize,
                                    fingerprint: settings.fingerprint, scale: scale)
-        var segments = [IndexManifest.SegmentEntry?](repeating: nil, count: documents.segments)
-        var bytes = 0, clamped = 0, placedBefore = 0
-        try documents.drain { place, batch throws(SpladeError) in
-            let file = segmentName(place + 1)
-            // Progress counts the documents of all segments.
-            let placed = placedBefore
-            var segmentProgress: ProgressHandler?
-            if let progress { segmentProgress = { step, done in progress(step, placed + done) } }
-            let order = blockOrder(batch, reorder: settings.reorder, blockSize: settings.blockSize, vocabularySize: settings.vocabularySize,
-                                   progress: segmentProgress)
-            let written = try writer.write(batch, order: order, to: generation.newFile(file))
-            segments[place] = .init(file: file, documents: batch.count, deleted: 0, deletionsFile: nil)
-            bytes += written.bytes
-            clamped += written.clampedWeights
-            placedBefore += batch.count
-        }
+        let (segments, bytes, clamped) = try writeSegments(of: documents, numberedFrom: 1, writer: writer, reorder: settings.reorder,
+                                                           progress: progress)
         var vocabularyFile: String?
         // vocab.txt has one token per line: a vocabulary with line breaks inside tokens is not stored.
         if let tokens = settings.tokens, !tokens.contains(where: { $0.contains("\n") || $0.contains("\r") }) {
@@ -108,7 +94,7 @@ public enum IndexUpdate {
         }
         let manifest = IndexManifest(kind: settings.kind, vocabularySize: settings.vocabularySize, fingerprint: settings.fingerprint,
                                      vocabularyFile: vocabularyFile, blockSize: settings.blockSize, reordered: settings.reorder,
-                                     scale: scale.scale, bm25: settings.bm25, segments: segments.map { $0! })
+                                     scale: scale.scale, bm25: settings.bm25, segments: segments)
         let (path, notRemoved) = try generation.commit(manifest)
         return IndexUpdateSummary(generationPath: path, documents: documents.count, added: documents.count, deleted: 0,
                                   segments: segments.count, bytes: bytes, clampedWeights: clamped,
@@ -142,25 +128,13 @@ public enum IndexUpdate {
         let firstNumber = (manifest.segments.compactMap { Int($0.file.dropFirst(4).dropLast(4)) }.max() ?? 0) + 1
         let writer = SegmentWriter(blockSize: manifest.blockSize, vocabularySize: manifest.vocabularySize,
                                    fingerprint: manifest.fingerprint, scale: ImpactScale(scale: manifest.scale))
-        var added = [IndexManifest.SegmentEntry?](repeating: nil, count: documents.segments)
         var replaced = Set<ExactID>()
-        var bytes = 0, clamped = 0, placedBefore = 0
-        try documents.drain { place, batch throws(SpladeError) in
-            let file = segmentName(firstNumber + place)
-            let placed = placedBefore
-            var segmentProgress: ProgressHandler?
-            if let progress { segmentProgress = { step, done in progress(step, placed + done) } }
-            let order = blockOrder(batch, reorder: manifest.reordered, blockSize: manifest.blockSize,
-                                   vocabularySize: manifest.vocabularySize, progress: segmentProgress)
-            let written = try writer.write(batch, order: order, to: generation.newFile(file))
-            added[place] = .init(file: file, documents: batch.count, deleted: 0, deletionsFile: nil)
+        let (added, bytes, clamped) = try writeSegments(of: documents, numberedFrom: firstNumber, writer: writer,
+                                                        reorder: manifest.reordered, progress: progress) { batch in
             for d in 0..<batch.count { replaced.insert(ExactID(batch.idText(d))) }
-            bytes += written.bytes
-            clamped += written.clampedWeights
-            placedBefore += batch.count
         }
         var (entries, deleted, keptBytes) = try keepSegments(of: snapshot, in: generation, deleting: replaced)
-        entries += added.map { $0! }
+        entries += added
         if let vocabulary = manifest.vocabularyFile { try generation.keep(vocabulary) }
         var next = manifest
         next.segments = entries
@@ -215,6 +189,31 @@ public enum IndexUpdate {
                                      reorder: manifest.reordered, bm25: manifest.bm25)
         settings.scale = ImpactScale(scale: manifest.scale)
         return try build(documents, settings: settings, progress: progress)
+    }
+
+    /// Writes a segment of each of the spool's batches into its generation, numbered in input order from `first`, each
+    /// ordered on its own; `written` sees each batch once its segment is written. Returns the segments' manifest entries
+    /// in input order, their size and the weights clamped. Progress counts the documents of all segments.
+    private static func writeSegments(of documents: DocumentSpool, numberedFrom first: Int, writer: SegmentWriter, reorder: Bool,
+                                      progress: ProgressHandler?, written: (DocumentBatch) -> Void = { _ in })
+        throws(SpladeError) -> (entries: [IndexManifest.SegmentEntry], bytes: Int, clamped: Int) {
+        var entries = [IndexManifest.SegmentEntry?](repeating: nil, count: documents.segments)
+        var bytes = 0, clamped = 0, placedBefore = 0
+        try documents.drain { place, batch throws(SpladeError) in
+            let file = segmentName(first + place)
+            let placed = placedBefore
+            var segmentProgress: ProgressHandler?
+            if let progress { segmentProgress = { step, done in progress(step, placed + done) } }
+            let order = blockOrder(batch, reorder: reorder, blockSize: writer.blockSize, vocabularySize: writer.vocabularySize,
+                                   progress: segmentProgress)
+            let summary = try writer.write(batch, order: order, to: documents.generation.newFile(file))
+            entries[place] = .init(file: file, documents: batch.count, deleted: 0, deletionsFile: nil)
+            written(batch)
+            bytes += summary.bytes
+            clamped += summary.clampedWeights
+            placedBefore += batch.count
+        }
+        return (entries.map { $0! }, bytes, clamped)
     }
 
     /// The order of a new segment's documents in its blocks: nil (input order) or by bisection.
