@@ -60,6 +60,37 @@ struct CUDAPathTests {
         #expect(worst < 5e-2 && worst > 0, "worst relative error \(worst)")
     }
 
+    /// bf16 encoding's padded attention (sequences of similar lengths, batched alike) gives each sequence the vector it
+    /// has alone (one group, the packed layout): the masked rows and columns take nothing. Lengths that are no multiple
+    /// of 8, and a batch too unequal for the padding, which keeps the packed layout.
+    @Test func bfloat16PaddedAttentionGivesEachSequenceItsOwnVector() throws {
+        let parity = EncoderParityTests()
+        let (tokenizer, _) = try parity.jaTiny()
+        let gpu = try CUDABertEncoder(directory: Fixtures.path("ja-tiny/model"), bfloat16: true)
+        let session = try tokenizer.makeSession()
+        let texts = try parity.texts().map { text throws(SpladeError) in try session.encode(text, maxLength: 512) }
+            .sorted { $0.count > $1.count }
+        // Six texts of similar lengths, not all a multiple of 8 (sorted, as splade(_:batchSize:) batches them).
+        let windows: [[[Int32]]] = (0...(texts.count - 6)).map { Array(texts[$0..<$0 + 6]) }
+        let fitting = try windows.filter { (batch: [[Int32]]) throws(SpladeError) -> Bool in
+            let padded = try DeviceBatch(batch, config: gpu.config).paddedLength
+            return padded != nil && batch.contains { $0.count % 8 != 0 }
+        }
+        let similar = try #require(fitting.first)
+        let unequal = [texts[0], texts.last!, texts.last!]
+        #expect(try DeviceBatch(similar, config: gpu.config).paddedLength == (similar[0].count + 7) / 8 * 8,
+                "lengths \(similar.map(\.count))")
+        #expect(try DeviceBatch(unequal, config: gpu.config).paddedLength == nil, "lengths \(unequal.map(\.count))")
+        let v = gpu.config.vocabularySize
+        for batch in [similar, unequal] {
+            for (sequence, vector) in zip(batch, try gpu.splade(batch)) {
+                let alone = try gpu.splade([sequence])[0]
+                let error = Self.relativeError(vector.dense(size: v), alone.dense(size: v))
+                #expect(error < 1e-2, "a sequence of \(sequence.count) tokens: \(error)")
+            }
+        }
+    }
+
     /// ja-tiny with an untied decoder (a perturbed copy of the word embeddings), to cover both layouts.
     static func untied(_ weights: BertWeights) -> BertWeights {
         var copy = weights

@@ -15,7 +15,8 @@ no MeCab dictionary is needed where this runs).
                  with --precision fp32, tf32 and bf16 against PyTorch in the same three (bench/cuda/torch_encode.py);
   bench-train    seconds per optimizer step, BERT-base, 1 query (32 tokens) + 7 documents (256 tokens),
                  dropout 0.1, cross-entropy + L1: ours with --precision fp32 and bf16 against PyTorch in float32
-                 and under torch.autocast(bfloat16).
+                 and under torch.autocast(bfloat16);
+  profile        ncu's per-kernel summary of bf16 encoding over 64 mixed-length documents, into the log (where ncu is).
 
 One JSON line per result in --out; exit status 1 when a parity check or a part fails (a failing part is
 recorded as {"section": …, "failed": …} and the others still run).
@@ -259,6 +260,25 @@ def bench_encode():
                     "--docs", str(docs), "--ids", mixed, "--out", a.out], check=True, timeout=2 * CALL_TIMEOUT)  # every length and precision
 
 
+def profile():
+    """Where bf16 encoding's GPU time goes, kernel by kernel (ncu's per-kernel summary of one metric, the kernels'
+    durations), over the first 64 mixed-length documents: printed into the log, not checked."""
+    import shutil
+    ncu = shutil.which("ncu")
+    if not ncu:
+        record({"profile": "skipped: no ncu on this machine"})
+        return
+    path = os.path.join(a.work, "profile-mixed.jsonl")
+    with open(os.path.join(a.work, "bench-mixed.jsonl")) as source, open(path, "w") as f:
+        f.writelines(line for _, line in zip(range(64), source))
+    run = subprocess.run([ncu, "--clock-control", "none", "--print-summary", "per-kernel", "--metrics", "gpu__time_duration.sum",
+                          os.path.join(a.bin, "splade-encode"), "--model", os.path.join(a.work, "base"), "--device", "cuda",
+                          "--precision", "bf16", "--batch-size", "32", "--format", "binary", "-i", path, "-o", "/dev/null"],
+                         capture_output=True, text=True, env=TOOLS_ENVIRONMENT, timeout=150)
+    print(run.stdout[-60000:], run.stderr[-4000:], sep="\n", flush=True)
+    record({"profile": "ncu per-kernel summary of bf16 encoding (64 mixed documents) in the log", "status": run.returncode})
+
+
 TORCH_STEP = r"""
 import json, sys, time, torch
 from transformers import BertForMaskedLM
@@ -327,5 +347,6 @@ section(parity_train)
 if not a.quick:
     section(bench_encode)
     section(bench_train)
+    section(profile)
 record({"parity_failures": failures})
 sys.exit(1 if failures else 0)

@@ -72,6 +72,8 @@
     X(int, linear_bf16_out, (const uint16_t *, int, int, const uint16_t *, const uint16_t *, int, uint16_t *))        \
     X(int, gelu_bf16, (const uint16_t *, size_t, uint16_t *))                                                         \
     X(int, softmax_blocks_bf16, (uint16_t *, const long long *, const int32_t *, int, int, int))                      \
+    X(int, softmax_padded_bf16, (uint16_t *, const int32_t *, int, int, int))                                         \
+    X(int, unpad_rows_bf16, (const uint16_t *, int, const int32_t *, int, int, int, uint16_t *))                      \
     X(int, layernorm_forward_bf16, (float *, int, int, const float *, const float *, const float *, float,            \
                                     uint16_t *))                                                                      \
     X(int, splade_max_segments_bf16, (const uint16_t *, int, int, int, const int32_t *, int, float *, int32_t *))     \
@@ -244,6 +246,10 @@ static float *probability_rows(int rows, int cols) {
 #define ELEMENTWISE 1e-6  /* float32 element-wise and per-row ops: transcendentals within an ulp or two, row sums */
 #define BF16_VALUES 5e-4  /* those rounded to bfloat16: a rare value one bfloat16 ulp away (truncating instead of
                              rounding to nearest would be ~1e-3) */
+#define BF16_ADDED_ONTO 5e-3 /* bfloat16 outputs that cuBLAS adds onto (β·C of a bfloat16 C, a Linear's bias): cuBLAS
+                                13.1 on an H200 is 1.1e-3 (scores, β = 1) to 2.8e-3 (Linear) from the float32 result
+                                rounded once, a rounding of its own beyond BF16_VALUES' rare ulp; PyTorch's bf16
+                                products take the same paths */
 #define ACCUMULATED 1e-5  /* products and sums in another order (cuBLAS's tiling, atomics) */
 #define LONG_SUM 1e-4     /* float sums of 30k-65k terms, which the emulation adds one by one: against sums in
                              double its own error is 3e-5 (a 30522 softmax row), 5e-6 (65554 chunk sums) */
@@ -684,6 +690,19 @@ static Packed packed_batch(int count, int max_length, int heads, int gap, bool u
     return k;
 }
 
+/* A packed batch of `count` sequences in `runs` runs of equal lengths, the first run `length` tokens long and each
+ * next one length/16 (at least 1) shorter: with one run, every group of a product has one shape (a pointer-array
+ * batched product); with more, each run is one of cuBLAS's groups. */
+static Packed runs_batch(int count, int length, int runs, int heads) {
+    Packed k = {.count = count, .heads = heads};
+    int step = length / 16 > 1 ? length / 16 : 1;
+    if (count > MAX_PACKED || runs < 1 || runs > count || length - step * (runs - 1) < 1)
+        setup_failure("%d sequences in %d runs from %d tokens", count, runs, length);
+    for (int s = 0; s < count; s++) k.length[s] = length - step * (s * runs / count);
+    lay_out(&k, 0);
+    return k;
+}
+
 /* A packed batch's blocks for the block kernels: their offsets (int64) and lengths (int32). */
 static void block_buffers(Test *t, const Packed *k, int *offsets, int *lengths) {
     *offsets = copied_buffer(t, k->offset, (size_t)k->count * sizeof(long long));
@@ -764,7 +783,7 @@ static int grouped_attention(const Api *api, const Packed *k, enum Product produ
 
 /* A grouped product over a packed batch. C in bfloat16 (GROUPED_BF16_OUT: attention's scores and context when encoding
  * in bf16) is compared by value: the float32 sums, in another order on each side, are rounded once, a rare one the
- * other way. */
+ * other way (with β ≠ 0, as cuBLAS rounds: BF16_ADDED_ONTO). */
 static void grouped_case(const Packed *k, enum Product product, float alpha, float beta, GroupedKind kind) {
     static const char *const names[] = {"sgemm_grouped", "set_tf32+sgemm_grouped", "gemm_grouped_bf16",
                                         "gemm_grouped_bf16_out"};
@@ -772,8 +791,13 @@ static void grouped_case(const Packed *k, enum Product product, float alpha, flo
     int h = S.h, d = h / k->heads;
     size_t qkv_count = (size_t)k->tokens * 3 * h, context_count = (size_t)k->tokens * h;
     Test t;
-    begin(&t, names[kind], "%s alpha=%g beta=%g, %d sequences of 0-%d tokens (%d in all), heads=%d d=%d%s",
-          product_names[product], alpha, beta, k->count, S.attention[0], k->tokens, k->heads, d,
+    int shortest = k->length[0], longest = k->length[0];
+    for (int s = 1; s < k->count; s++) {
+        if (k->length[s] < shortest) shortest = k->length[s];
+        if (k->length[s] > longest) longest = k->length[s];
+    }
+    begin(&t, names[kind], "%s alpha=%g beta=%g, %d sequences of %d-%d tokens (%d in all), heads=%d d=%d%s",
+          product_names[product], alpha, beta, k->count, shortest, longest, k->tokens, k->heads, d,
           k->unpadded ? ", heads L² apart" : "");
     /* Probabilities-like blocks for the products that read P, small gradients for dS, a random C. */
     float block_high = product == CONTEXT || product == VALUES_BACKWARD ? 2.0f / S.attention[0] : 0.01f;
@@ -783,7 +807,7 @@ static void grouped_case(const Packed *k, enum Product product, float alpha, flo
     size_t out_count = product == SCORES ? (size_t)k->floats : product == CONTEXT ? context_count : qkv_count;
     int out = (kind == GROUPED_BF16_OUT ? bf16_buffer : random_buffer)(&t, out_count, -1, 1);
     const char *name = product == SCORES ? "scores" : product == CONTEXT ? "context" : "dqkv";
-    if (kind == GROUPED_BF16_OUT) output_bf16_values(&t, out, name, BF16_VALUES);
+    if (kind == GROUPED_BF16_OUT) output_bf16_values(&t, out, name, beta != 0 ? BF16_ADDED_ONTO : BF16_VALUES);
     else output(&t, out, name, kind == GROUPED_TF32 ? TF32 : ACCUMULATED);
     RUN(&t, grouped_attention(api, k, product, alpha, beta, blocks < 0 ? NULL : dev[blocks], dev[rows], dev[out], kind));
 }
@@ -888,8 +912,7 @@ static int linear_tf32(const Api *api, const float *x, int rows, int in, const f
 
 /* A Linear layer, Y = X·Wᵀ + bias (the bias in cuBLASLt's epilogue, or with SPLADE_CUDA_LT=0 the bias rows and a
  * product onto them); Y starts with garbage, which must not count. X and W in bfloat16 with BF16 or BF16_OUT, and with
- * BF16_OUT the bias and Y too: Y's values are compared, the float32 sums (in another order on each side) being rounded
- * once, a rare one the other way. */
+ * BF16_OUT the bias and Y too: Y's values are compared, within how cuBLAS rounds a sum onto a bias (BF16_ADDED_ONTO). */
 typedef enum { LINEAR_FLOAT, LINEAR_TF32, LINEAR_BF16, LINEAR_BF16_OUT } LinearKind;
 
 static void linear_case(const char *what, int rows, int in, int out, LinearKind kind) {
@@ -901,7 +924,7 @@ static void linear_case(const char *what, int rows, int in, int out, LinearKind 
     begin(&t, names[kind], "%s%s rows=%d in=%d out=%d", kind == LINEAR_TF32 ? "TF32, " : "", what, rows, in, out);
     int x = inputs(&t, (size_t)rows * in, -1, 1), w = inputs(&t, (size_t)out * in, -1, 1);
     int bias = outputs(&t, (size_t)out, -1, 1), y = outputs(&t, (size_t)rows * out, -100, 100);
-    if (bf16_out) output_bf16_values(&t, y, "y", BF16_VALUES);
+    if (bf16_out) output_bf16_values(&t, y, "y", BF16_ADDED_ONTO);
     else output(&t, y, "y", kind == LINEAR_TF32 ? TF32 : ACCUMULATED);
     if (bf16_out) RUN(&t, api->linear_bf16_out(DB(x), rows, in, DB(w), DB(bias), out, DB(y)));
     else if (bf16) RUN(&t, api->linear_bf16(DB(x), rows, in, DB(w), DF(bias), out, DF(y)));
@@ -950,6 +973,52 @@ static void check_bf16(void) {
     Packed unpadded = packed_batch(S.packed, S.attention[0], S.heads, 0, true);
     grouped_case(&unpadded, SCORES, scale, 0, GROUPED_BF16_OUT);
     grouped_case(&unpadded, CONTEXT, 1, 0, GROUPED_BF16_OUT);
+}
+
+/* Encoding's padded attention in bf16: the softmax over each sequence's padded block (rows and columns past its
+ * length zeroed), then the padded context rows back to the packed layout (bit for bit). The lengths of packed_batch
+ * (1, the longest, one empty, the others drawn), padded to a multiple of 8. */
+static void check_padded_attention(void) {
+    Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0, false);
+    int longest = 0, h = S.h;
+    for (int s = 0; s < k.count; s++)
+        if (k.length[s] > longest) longest = k.length[s];
+    int padded = (longest + 7) / 8 * 8;
+    size_t scores = (size_t)k.count * k.heads * padded * padded;
+    Test t;
+    begin(&t, "softmax_padded_bf16", "%d blocks of 0-%d tokens padded to %d, heads=%d, x in [-4, 4] (bfloat16)", k.count,
+          longest, padded, k.heads);
+    int lengths = copied_buffer(&t, k.length, (size_t)k.count * sizeof(int32_t));
+    int x = bf16_buffer(&t, scores, -4, 4);
+    output_bf16_values(&t, x, "x", BF16_VALUES);
+    RUN(&t, api->softmax_padded_bf16(DB(x), DI(lengths), k.count, k.heads, padded));
+
+    int32_t starts[MAX_PACKED + 1];
+    for (int s = 0; s <= k.count; s++) starts[s] = s < k.count ? k.start[s] : k.tokens;
+    begin(&t, "unpad_rows_bf16", "%d sequences of 0-%d tokens (%d in all) padded to %d, width %d", k.count, longest,
+          k.tokens, padded, h);
+    int from = bf16_buffer(&t, (size_t)k.count * padded * h, -1, 1);
+    int starts_buffer = copied_buffer(&t, starts, sizeof starts);
+    int packed = bf16_buffer(&t, (size_t)k.tokens * h, -1, 1);
+    output_bf16(&t, packed, "packed");
+    RUN(&t, api->unpad_rows_bf16(DB(from), padded, DI(starts_buffer), k.count, k.tokens, h, DB(packed)));
+}
+
+/* Grouped products over sequences of one length (one pointer-array batched product, whose types include bfloat16 with
+ * a float32 C), then of three lengths (three of cuBLAS's groups), in every element type. (After the checks whose
+ * random set-ups their draws would change.) */
+static void check_grouped_runs(void) {
+    float scale = 1 / sqrtf((float)(S.h / S.heads));
+    for (int runs = 1; runs <= 3; runs += 2) {
+        Packed equal = runs_batch(S.packed, S.attention[0] / 4, runs, S.heads);
+        grouped_case(&equal, SCORES, scale, 0, GROUPED_FLOAT);
+        grouped_case(&equal, CONTEXT, 1, 0, GROUPED_TF32);
+        for (GroupedKind kind = GROUPED_BF16; kind <= GROUPED_BF16_OUT; kind++) {
+            grouped_case(&equal, SCORES, scale, 0, kind);
+            grouped_case(&equal, CONTEXT, 1, 0, kind);
+            grouped_case(&equal, KEYS_BACKWARD, scale, 1, kind);
+        }
+    }
 }
 
 /* ---- Memory ------------------------------------------------------------------------------- */
@@ -1738,6 +1807,14 @@ static void check_argument_errors(void) {
     EXPECT_STATUS("softmax_blocks_bf16 blocks=0 with rows", BAD, api->softmax_blocks_bf16(DB(0), OFFSETS, DI(1), 0, 2, 4));
     EXPECT_STATUS("softmax_blocks_bf16 lengths NULL", BAD, api->softmax_blocks_bf16(DB(0), OFFSETS, NULL, 1, 2, 4));
     EXPECT_STATUS("softmax_blocks_bf16 total_rows=0: a no-op", OK, api->softmax_blocks_bf16(NULL, NULL, NULL, 0, 2, 0));
+    EXPECT_STATUS("softmax_padded_bf16 heads=0", BAD, api->softmax_padded_bf16(DB(0), DI(1), 1, 0, 8));
+    EXPECT_STATUS("softmax_padded_bf16 padded=-1", BAD, api->softmax_padded_bf16(DB(0), DI(1), 1, 2, -1));
+    EXPECT_STATUS("softmax_padded_bf16 x NULL", BAD, api->softmax_padded_bf16(NULL, DI(1), 1, 2, 8));
+    EXPECT_STATUS("softmax_padded_bf16 padded=0: a no-op", OK, api->softmax_padded_bf16(NULL, NULL, 1, 2, 0));
+    EXPECT_STATUS("unpad_rows_bf16 width=0", BAD, api->unpad_rows_bf16(DB(0), 8, DI(1), 1, 4, 0, DB(0)));
+    EXPECT_STATUS("unpad_rows_bf16 rows of no sequence", BAD, api->unpad_rows_bf16(DB(0), 8, DI(1), 0, 4, 2, DB(0)));
+    EXPECT_STATUS("unpad_rows_bf16 packed NULL", BAD, api->unpad_rows_bf16(DB(0), 8, DI(1), 1, 4, 2, NULL));
+    EXPECT_STATUS("unpad_rows_bf16 tokens=0: a no-op", OK, api->unpad_rows_bf16(NULL, 8, NULL, 0, 0, 2, NULL));
     EXPECT_STATUS("softmax_backward_blocks heads=0", BAD,
                   api->softmax_backward_blocks(DF(0), DF(0), OFFSETS, DI(1), 1, 0, 4));
     EXPECT_STATUS("softmax_backward_blocks blocks=0 with rows", BAD,
@@ -1864,6 +1941,8 @@ int main(int argc, char **argv) {
 
     check_bf16();
     check_linear();
+    check_grouped_runs();
+    check_padded_attention();
 
     check_argument_errors();
 

@@ -576,6 +576,52 @@ int splade_cuda_softmax_blocks_bf16(uint16_t *x, const long long *offsets, const
     return block_rows("softmax_blocks_bf16", x, x, offsets, lengths, blocks, heads, total_rows, softmax_bf16_visit, x);
 }
 
+int splade_cuda_softmax_padded_bf16(uint16_t *x, const int32_t *lengths, int blocks, int heads, int padded) {
+    ENTER();
+    if (blocks < 0 || heads <= 0 || padded < 0)
+        return fail(SPLADE_CUDA_ERROR_ARGUMENT, "softmax_padded_bf16: bad size (blocks=%d heads=%d padded=%d)", blocks,
+                    heads, padded);
+    if ((long long)blocks * heads * padded == 0) return SPLADE_CUDA_OK;
+    REQUIRE(x && lengths, "null pointer");
+    for (int s = 0; s < blocks; s++)
+        if (lengths[s] < 0 || lengths[s] > padded)
+            return fail(SPLADE_CUDA_ERROR_ARGUMENT, "softmax_padded_bf16: block %d has length %d, beyond 0 ... %d", s,
+                        lengths[s], padded);
+    for (long long row = 0; row < (long long)blocks * heads * padded; row++) {
+        int length = lengths[row / ((long long)heads * padded)], valid = row % padded < length ? length : 0;
+        uint16_t *r = x + row * padded;
+        if (valid > 0) {
+            BlockRow whole = {0, 0, valid, row * padded};
+            int code = softmax_bf16_visit(x, whole);
+            if (code) return code;
+        }
+        for (int j = valid; j < padded; j++) r[j] = 0;
+    }
+    return SPLADE_CUDA_OK;
+}
+
+int splade_cuda_unpad_rows_bf16(const uint16_t *padded, int padded_length, const int32_t *starts, int sequences,
+                                int tokens, int width, uint16_t *packed) {
+    ENTER();
+    REQUIRE(padded_length >= 0 && sequences >= 0 && tokens >= 0 && width > 0, "bad unpad_rows_bf16 size");
+    if (tokens == 0) return SPLADE_CUDA_OK;
+    REQUIRE(sequences > 0, "unpad_rows_bf16: rows of no sequence");
+    REQUIRE(padded && starts && packed, "null pointer");
+    if (starts[0] != 0 || starts[sequences] < tokens)
+        return fail(SPLADE_CUDA_ERROR_ARGUMENT, "unpad_rows_bf16: starts cover rows %d ..< %d, not the %d tokens",
+                    starts[0], starts[sequences], tokens);
+    for (int s = 0; s < sequences; s++) {
+        int length = starts[s + 1] - starts[s];
+        if (length < 0 || length > padded_length)
+            return fail(SPLADE_CUDA_ERROR_ARGUMENT, "unpad_rows_bf16: sequence %d has %d rows, beyond 0 ... %d", s, length,
+                        padded_length);
+        for (int r = 0; r < length && starts[s] + r < tokens; r++)
+            memcpy(packed + (size_t)(starts[s] + r) * width, padded + ((size_t)s * padded_length + r) * width,
+                   (size_t)width * sizeof *packed);
+    }
+    return SPLADE_CUDA_OK;
+}
+
 int splade_cuda_add(float *y, const float *x, size_t count) {
     ENTER();
     REQUIRE(count == 0 || (y && x), "null pointer");

@@ -151,6 +151,17 @@ int splade_cuda_gelu_bf16(const uint16_t *x, size_t count, uint16_t *y);
  * computed as there, the probabilities rounded to bfloat16. */
 int splade_cuda_softmax_blocks_bf16(uint16_t *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                     int total_rows);
+/* Encoding's attention over a batch padded to `padded` tokens a sequence (products of one shape rather than one group
+ * a sequence): bfloat16 scores x[blocks][heads][padded][padded], row-major, in place. Row r of block s (L_s =
+ * lengths[s], a device int32 array, 0 ≤ L_s ≤ padded) becomes, for r < L_s, the softmax of its first L_s entries (as
+ * splade_cuda_softmax_blocks_bf16) followed by zeros, and for r ≥ L_s zeros; so the product with the padded rows of V
+ * takes exactly the sequence's own. */
+int splade_cuda_softmax_padded_bf16(uint16_t *x, const int32_t *lengths, int blocks, int heads, int padded);
+/* The padded layout's rows back to the packed one: packed[t] = padded[s·padded_length + t − starts[s]] (rows of `width`
+ * bfloat16) for the packed rows t < tokens, sequence s holding rows starts[s] ..< starts[s + 1] (starts: a device
+ * int32 array of sequences + 1 entries). */
+int splade_cuda_unpad_rows_bf16(const uint16_t *padded, int padded_length, const int32_t *starts, int sequences,
+                                int tokens, int width, uint16_t *packed);
 /* splade_cuda_layernorm_forward (without x̂ and 1/σ), and copy[i] = bfloat16(x[i]) of the result: the float32 row for
  * the residual stream, the bfloat16 one for the next product. `copy` is required (unless rows = 0). */
 int splade_cuda_layernorm_forward_bf16(float *x, int rows, int cols, const float *residual, const float *weight,

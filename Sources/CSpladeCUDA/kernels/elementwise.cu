@@ -69,6 +69,22 @@ static __global__ void from_bf16_kernel(const uint16_t *x, size_t count, float *
     GRID_STRIDE(i, count) y[i] = bfloat16_value(x[i]);
 }
 
+// The padded layout's rows back to the packed one (splade_cuda_unpad_rows_bf16), a thread block a row: packed row t
+// belongs to the last sequence s with starts[s] ≤ t (empty sequences start where the next does), found once a row.
+static __global__ void unpad_rows_kernel(const uint16_t *padded, int padded_length, const int32_t *starts, int sequences,
+                                         int tokens, int width, uint16_t *packed) {
+    for (int t = blockIdx.x; t < tokens; t += gridDim.x) {
+        int low = 0, high = sequences;
+        while (high - low > 1) {
+            int middle = (low + high) >> 1;
+            if (starts[middle] <= t) low = middle;
+            else high = middle;
+        }
+        const uint16_t *from = padded + ((size_t)low * padded_length + (t - starts[low])) * width;
+        for (int j = threadIdx.x; j < width; j += blockDim.x) packed[(size_t)t * width + j] = from[j];
+    }
+}
+
 static __global__ void dropout_kernel(float *x, size_t count, uint64_t seed, uint64_t counter, float probability,
                                       float keep) {
     GRID_STRIDE(i, count) x[i] *= dropout_factor(seed, counter + i, probability, keep);
@@ -200,6 +216,18 @@ int splade_cuda_add(float *y, const float *x, size_t count) {
     SPLADE_REQUIRE(y && x, "null pointer");
     add_kernel<<<blocks_for(count), kThreads>>>(y, x, count);
     return launched("add");
+}
+
+int splade_cuda_unpad_rows_bf16(const uint16_t *padded, int padded_length, const int32_t *starts, int sequences,
+                                int tokens, int width, uint16_t *packed) {
+    SPLADE_ENTER();
+    SPLADE_REQUIRE(padded_length >= 0 && sequences >= 0 && tokens >= 0 && width > 0, "bad unpad_rows_bf16 size");
+    if (tokens == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(sequences > 0, "unpad_rows_bf16: rows of no sequence");
+    SPLADE_REQUIRE(padded && starts && packed, "null pointer");
+    unpad_rows_kernel<<<blocks_for((size_t)tokens, 1), 128>>>(padded, padded_length, starts, sequences, tokens, width,
+                                                             packed);
+    return launched("unpad_rows_bf16");
 }
 
 int splade_cuda_to_bf16(const float *x, size_t count, uint16_t *y) {

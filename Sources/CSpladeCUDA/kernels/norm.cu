@@ -164,29 +164,46 @@ static __device__ inline float load(const uint16_t *p) { return bfloat16_value(*
 static __device__ inline void store(float *p, float v) { *p = v; }
 static __device__ inline void store(uint16_t *p, float v) { *p = bfloat16_bits(v); }
 
+// One row's softmax in place, by the warp whose lane this is: p_j = exp(x_j − max x)/Σ exp(x_k − max x), j < length.
+template <typename Element> static __device__ inline void softmax_row(Element *r, int length, int lane) {
+    if (length <= kCachedRow) {
+        float v[kCachedPerLane], maximum = -INFINITY, sum = 0;
+        FOR_CACHED(i, j) maximum = fmaxf(maximum, v[i] = load(r + j));
+        maximum = warp_all_max(maximum);
+        FOR_CACHED(i, j) sum += v[i] = expf(v[i] - maximum);
+        float inverse = 1 / warp_all_sum(sum);
+        FOR_CACHED(i, j) store(r + j, v[i] * inverse);
+    } else {  // the exponentials computed twice rather than stored (each lane rewrites only what it last read)
+        float maximum = -INFINITY, sum = 0;
+        for (int j = lane; j < length; j += 32) maximum = fmaxf(maximum, load(r + j));
+        maximum = warp_all_max(maximum);
+        for (int j = lane; j < length; j += 32) sum += expf(load(r + j) - maximum);
+        float inverse = 1 / warp_all_sum(sum);
+        for (int j = lane; j < length; j += 32) store(r + j, expf(load(r + j) - maximum) * inverse);
+    }
+}
+
 template <typename Element>
 static __global__ void __launch_bounds__(32 * kRowWarps)
     softmax_blocks_kernel(Element *x, const long long *offsets, const int32_t *lengths, const long long *starts,
                           int blocks, int heads, int total_rows) {
-    for_each_row(offsets, lengths, starts, blocks, heads, total_rows, [&](BlockRow row, int lane) {
-        Element *r = x + row.at;
-        int length = row.length;
-        if (length <= kCachedRow) {
-            float v[kCachedPerLane], maximum = -INFINITY, sum = 0;
-            FOR_CACHED(i, j) maximum = fmaxf(maximum, v[i] = load(r + j));
-            maximum = warp_all_max(maximum);
-            FOR_CACHED(i, j) sum += v[i] = expf(v[i] - maximum);
-            float inverse = 1 / warp_all_sum(sum);
-            FOR_CACHED(i, j) store(r + j, v[i] * inverse);
-        } else {  // the exponentials computed twice rather than stored (each lane rewrites only what it last read)
-            float maximum = -INFINITY, sum = 0;
-            for (int j = lane; j < length; j += 32) maximum = fmaxf(maximum, load(r + j));
-            maximum = warp_all_max(maximum);
-            for (int j = lane; j < length; j += 32) sum += expf(load(r + j) - maximum);
-            float inverse = 1 / warp_all_sum(sum);
-            for (int j = lane; j < length; j += 32) store(r + j, expf(load(r + j) - maximum) * inverse);
-        }
-    });
+    for_each_row(offsets, lengths, starts, blocks, heads, total_rows,
+                 [&](BlockRow row, int lane) { softmax_row(x + row.at, row.length, lane); });
+}
+
+// The padded layout's rows (splade_cuda_softmax_padded_bf16), a warp each: row r of a block of length L is the softmax
+// of its first L entries then zeros when r < L, else zeros (so that P·V over all `padded` columns is exact).
+static __global__ void __launch_bounds__(32 * kRowWarps)
+    softmax_padded_kernel(uint16_t *x, const int32_t *lengths, int heads, int padded, long long rows) {
+    const int lane = threadIdx.x & 31;
+    const long long warps = (long long)gridDim.x * kRowWarps, per_block = (long long)heads * padded;
+    for (long long row = blockIdx.x * kRowWarps + (threadIdx.x >> 5); row < rows; row += warps) {
+        int length = lengths[row / per_block];
+        int valid = row % padded < length ? (length < padded ? length : padded) : 0;
+        uint16_t *r = x + row * padded;
+        if (valid > 0) softmax_row(r, valid, lane);
+        for (int j = valid + lane; j < padded; j += 32) r[j] = 0;
+    }
 }
 
 // dP ← P ⊙ (dP − Σ dP ⊙ P), row by row.
@@ -317,6 +334,18 @@ int splade_cuda_softmax_blocks(float *x, const long long *offsets, const int32_t
 int splade_cuda_softmax_blocks_bf16(uint16_t *x, const long long *offsets, const int32_t *lengths, int blocks, int heads,
                                     int total_rows) {
     return softmax_blocks("softmax_blocks_bf16", x, offsets, lengths, blocks, heads, total_rows);
+}
+
+int splade_cuda_softmax_padded_bf16(uint16_t *x, const int32_t *lengths, int blocks, int heads, int padded) {
+    SPLADE_ENTER();
+    if (blocks < 0 || heads <= 0 || padded < 0)
+        return fail(SPLADE_CUDA_ERROR_ARGUMENT, "softmax_padded_bf16: bad size (blocks=%d heads=%d padded=%d)", blocks,
+                    heads, padded);
+    const long long rows = (long long)blocks * heads * padded;
+    if (rows == 0) return SPLADE_CUDA_OK;
+    SPLADE_REQUIRE(x && lengths, "null pointer");
+    softmax_padded_kernel<<<blocks_for((size_t)rows, kRowWarps), 32 * kRowWarps>>>(x, lengths, heads, padded, rows);
+    return launched("softmax_padded_bf16");
 }
 
 int splade_cuda_softmax_backward_blocks(const float *p, float *dp, const long long *offsets, const int32_t *lengths,

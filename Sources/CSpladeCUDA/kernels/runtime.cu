@@ -134,6 +134,14 @@ typedef int (*gemm_grouped_ex_fn)(cublas_handle, const int *transa, const int *t
                                   const int *k, const void *alpha, const void *const *a, int a_type, const int *lda,
                                   const void *const *b, int b_type, const int *ldb, const void *beta, void *const *c,
                                   int c_type, const int *ldc, int group_count, const int *group_size, int compute_type);
+// cublasSgemmBatched, cublasGemmBatchedEx: products of one shape, A, B and C device arrays of `batch` pointers.
+typedef int (*sgemm_pointers_fn)(cublas_handle, int transa, int transb, int m, int n, int k, const float *alpha,
+                                 const float *const *a, int lda, const float *const *b, int ldb, const float *beta,
+                                 float *const *c, int ldc, int batch);
+typedef int (*gemm_pointers_ex_fn)(cublas_handle, int transa, int transb, int m, int n, int k, const void *alpha,
+                                   const void *const *a, int a_type, int lda, const void *const *b, int b_type, int ldb,
+                                   const void *beta, void *const *c, int c_type, int ldc, int batch, int compute_type,
+                                   int algo);
 static cublas_handle handle = nullptr;
 static int cublas_version = 0;  // splade_cuda_cublas_version
 static math_mode_fn set_math_mode = nullptr;
@@ -143,6 +151,8 @@ static sgemm_grouped_fn sgemm_grouped = nullptr;  // null: one strided-batched p
 static gemm_ex_fn gemm_ex = nullptr;
 static gemm_batched_ex_fn gemm_batched_ex = nullptr;
 static gemm_grouped_ex_fn gemm_grouped_ex = nullptr;  // null: one strided-batched product per group
+static sgemm_pointers_fn sgemm_pointers = nullptr;    // null: groups of one shape take the grouped product too
+static gemm_pointers_ex_fn gemm_pointers_ex = nullptr;
 enum { CUBLAS_OP_N_ = 0, CUBLAS_OP_T_ = 1, CUBLAS_DEFAULT_MATH_ = 0, CUBLAS_TF32_TENSOR_OP_MATH_ = 3 };
 // library_types.h: CUDA_R_32F, CUDA_R_16BF; cublas_api.h: CUBLAS_COMPUTE_32F, CUBLAS_GEMM_DEFAULT,
 // CUBLAS_STATUS_ALLOC_FAILED, _INVALID_VALUE, _EXECUTION_FAILED, _NOT_SUPPORTED.
@@ -257,6 +267,8 @@ static int load_cublas() {
     if (!(grouped && strcmp(grouped, "0") == 0)) {
         sgemm_grouped = (sgemm_grouped_fn)dlsym(library, "cublasSgemmGroupedBatched");
         gemm_grouped_ex = (gemm_grouped_ex_fn)dlsym(library, "cublasGemmGroupedBatchedEx");
+        sgemm_pointers = (sgemm_pointers_fn)dlsym(library, "cublasSgemmBatched");
+        gemm_pointers_ex = (gemm_pointers_ex_fn)dlsym(library, "cublasGemmBatchedEx");
     }
     int status = create(&handle);
     if (status != 0)
@@ -474,7 +486,8 @@ static std::atomic<int> grouped_fallbacks{0};  // splade_cuda_grouped_fallbacks
 template <class Group> struct GroupedProducts;
 template <> struct GroupedProducts<splade_cuda_gemm_group> {
     static constexpr const char *name = "sgemm_grouped", *batched_name = "cublasSgemmStridedBatched",
-                                *grouped_name = "cublasSgemmGroupedBatched", *allocation = "sgemm_grouped: cudaMalloc",
+                                *grouped_name = "cublasSgemmGroupedBatched", *pointers_name = "cublasSgemmBatched",
+                                *allocation = "sgemm_grouped: cudaMalloc",
                                 *pointers = "sgemm_grouped: the problem pointers";
     static bool grouped_available() { return sgemm_grouped != nullptr; }
     static int strided(int op_a, int op_b, const splade_cuda_gemm_group &p, const float *alpha, const float *beta) {
@@ -487,11 +500,18 @@ template <> struct GroupedProducts<splade_cuda_gemm_group> {
                              (const float *const *)blas_b, group_ldb.data(), group_beta.data(), (float *const *)blas_c,
                              group_ldc.data(), used, group_size.data());
     }
+    static bool batched_available() { return sgemm_pointers != nullptr; }
+    static int batched(const void **blas_a, const void **blas_b, void **blas_c, int problems) {
+        return sgemm_pointers(handle, group_ops_a[0], group_ops_b[0], group_m[0], group_n[0], group_k[0], &group_alpha[0],
+                              (const float *const *)blas_a, group_lda[0], (const float *const *)blas_b, group_ldb[0],
+                              &group_beta[0], (float *const *)blas_c, group_ldc[0], problems);
+    }
 };
 // The cublas*Ex products: A and B of in_type, C of c_type, sums in compute (the bfloat16 products: float32 sums, C in
 // float32 or bfloat16).
 template <class Group, int in_type, int c_type, int compute> struct ExProducts {
-    static constexpr const char *batched_name = "cublasGemmStridedBatchedEx", *grouped_name = "cublasGemmGroupedBatchedEx";
+    static constexpr const char *batched_name = "cublasGemmStridedBatchedEx", *grouped_name = "cublasGemmGroupedBatchedEx",
+                                *pointers_name = "cublasGemmBatchedEx";
     static bool grouped_available() { return gemm_grouped_ex != nullptr; }
     static int strided(int op_a, int op_b, const Group &p, const float *alpha, const float *beta) {
         return gemm_batched_ex(handle, op_a, op_b, p.n, p.m, p.k, alpha, p.b, in_type, p.ldb, p.stride_b, p.a, in_type,
@@ -503,6 +523,12 @@ template <class Group, int in_type, int c_type, int compute> struct ExProducts {
                                group_k.data(), group_alpha.data(), blas_a, in_type, group_lda.data(), blas_b, in_type,
                                group_ldb.data(), group_beta.data(), blas_c, c_type, group_ldc.data(), used,
                                group_size.data(), compute);
+    }
+    static bool batched_available() { return gemm_pointers_ex != nullptr; }
+    static int batched(const void **blas_a, const void **blas_b, void **blas_c, int problems) {
+        return gemm_pointers_ex(handle, group_ops_a[0], group_ops_b[0], group_m[0], group_n[0], group_k[0],
+                                &group_alpha[0], blas_a, in_type, group_lda[0], blas_b, in_type, group_ldb[0],
+                                &group_beta[0], blas_c, c_type, group_ldc[0], problems, compute, CUBLAS_GEMM_DEFAULT_);
     }
 };
 template <>
@@ -577,6 +603,23 @@ static int strided_group(int op_a, int op_b, float alpha, float beta, const Grou
 template <class Group> static std::atomic<bool> declined_types{false};
 template <class Group> static std::atomic<bool> accepted_types{false};
 static std::atomic<int> declined_status{0};  // splade_cuda_grouped_declined_status
+// The same for the pointer-array batched product of groups of one shape (declined: the grouped product instead).
+template <class Group> static std::atomic<bool> declined_batched{false};
+template <class Group> static std::atomic<bool> accepted_batched{false};
+
+// Whether the groups with products all have one shape: sizes and leading dimensions (strides and pointers may differ).
+template <class Group> static bool same_shape(const Group *groups, int group_count) {
+    const Group *shape = nullptr;
+    for (int g = 0; g < group_count; g++) {
+        const Group &p = groups[g];
+        if (!has_products(p)) continue;
+        if (shape && (p.m != shape->m || p.n != shape->n || p.k != shape->k || p.lda != shape->lda ||
+                      p.ldb != shape->ldb || p.ldc != shape->ldc))
+            return false;
+        shape = &p;
+    }
+    return true;
+}
 
 // The groups of a call that have products.
 template <class Group> static std::vector<int> groups_with_products(const Group *groups, int group_count) {
@@ -683,9 +726,12 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     if (problems > INT_MAX) return fail(SPLADE_CUDA_ERROR_ARGUMENT, "%s: more than INT_MAX products", P::name);
     if (problems == 0) return SPLADE_CUDA_OK;
     int op_a = transpose_b ? CUBLAS_OP_T_ : CUBLAS_OP_N_, op_b = transpose_a ? CUBLAS_OP_T_ : CUBLAS_OP_N_;
-    if (!P::grouped_available())
+    // Groups all of one shape (a batch of sequences of one length) are one pointer-array batched product: cuBLAS's
+    // batched kernels, whatever grouped product it has or declined, where its grouped product costs more per group.
+    const bool one_shape = P::batched_available() && !declined_batched<Group> && same_shape(groups, group_count);
+    if (!one_shape && !P::grouped_available())
         return ungrouped_products(transpose_a, transpose_b, alpha, beta, groups, groups_with_products(groups, group_count));
-    if (declined_types<Group>) {
+    if (!one_shape && declined_types<Group>) {
         grouped_fallbacks++;
         return ungrouped_products(transpose_a, transpose_b, alpha, beta, groups, groups_with_products(groups, group_count));
     }
@@ -710,25 +756,29 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
     if (misaligned) grouped_fallbacks++;
     int used = (int)nonempty.size();
     if (used == 0) return SPLADE_CUDA_OK;
+    // cuBLAS's groups: each run of the caller's groups of one shape is one, its problems contiguous in the pointer arrays.
     for (std::vector<int> *v : {&group_ops_a, &group_ops_b, &group_m, &group_n, &group_k, &group_lda, &group_ldb,
                                 &group_ldc, &group_size})
-        v->resize(used);
-    group_alpha.assign(used, alpha);
-    group_beta.assign(used, beta);
+        v->clear();
     const long long in_bytes = sizeof *groups->a, out_bytes = sizeof *groups->c;
     PointerChunk chunk = {};
     int first = 0;
     for (int u = 0; u < used; u++) {
         const Group &p = groups[nonempty[u]];
-        group_ops_a[u] = op_a;
-        group_ops_b[u] = op_b;
-        group_m[u] = p.n;
-        group_n[u] = p.m;
-        group_k[u] = p.k;
-        group_lda[u] = p.ldb;
-        group_ldb[u] = p.lda;
-        group_ldc[u] = p.ldc;
-        group_size[u] = p.batch;
+        if (u > 0 && group_m.back() == p.n && group_n.back() == p.m && group_k.back() == p.k &&
+            group_lda.back() == p.ldb && group_ldb.back() == p.lda && group_ldc.back() == p.ldc) {
+            group_size.back() += p.batch;
+        } else {
+            group_ops_a.push_back(op_a);
+            group_ops_b.push_back(op_b);
+            group_m.push_back(p.n);
+            group_n.push_back(p.m);
+            group_k.push_back(p.k);
+            group_lda.push_back(p.ldb);
+            group_ldb.push_back(p.lda);
+            group_ldc.push_back(p.ldc);
+            group_size.push_back(p.batch);
+        }
         chunk.groups[u % kPointerGroups] = {(const char *)p.a, (const char *)p.b, (char *)p.c, p.stride_a * in_bytes,
                                             p.stride_b * in_bytes, p.stride_c * out_bytes, p.batch, first};
         first += p.batch;
@@ -737,7 +787,24 @@ static int grouped_products(int transpose_a, int transpose_b, float alpha, float
             if (int code = launched(P::pointers)) return code;
         }
     }
-    int status = P::grouped(blas_a, blas_b, blas_c, used);
+    const int blas_groups = (int)group_size.size();
+    group_alpha.assign(blas_groups, alpha);
+    group_beta.assign(blas_groups, beta);
+    if (one_shape) {
+        int status = P::batched(blas_a, blas_b, blas_c, first);
+        if (status == 0) accepted_batched<Group> = true;
+        if (status == CUBLAS_STATUS_NOT_SUPPORTED_ || (status == CUBLAS_STATUS_INVALID_VALUE_ && !accepted_batched<Group>)) {
+            // Declined (nothing written): the groups it was given, the grouped way; the misaligned ones are done.
+            declined_batched<Group> = true;
+            std::vector<Group> left;
+            for (int g : nonempty) left.push_back(groups[g]);
+            lock.unlock();
+            return grouped_products(transpose_a, transpose_b, alpha, beta, left.data(), (int)left.size());
+        }
+        return status == 0 ? SPLADE_CUDA_OK
+                           : fail(product_failure(status), "%s failed with status %d", P::pointers_name, status);
+    }
+    int status = P::grouped(blas_a, blas_b, blas_c, blas_groups);
     if (status == 0) accepted_types<Group> = true;
     if (status == CUBLAS_STATUS_NOT_SUPPORTED_ || (status == CUBLAS_STATUS_INVALID_VALUE_ && !accepted_types<Group>)) {
         declined_types<Group> = true;

@@ -2,8 +2,9 @@
 import CSpladeCUDA
 
 /// BertMaskedLM's SPLADE forward pass on a CUDA GPU: the same packed [T, H] layout (no padding),
-/// cuBLAS for every product (attention as grouped products over every head of every sequence, the
-/// SPLADE head as chunks of up to 2048 packed rows), libsplade_cuda's kernels for the rest. Float32
+/// cuBLAS for every product (attention as grouped products over every head of every sequence, or in bf16 over
+/// sequences of similar lengths as batched products over them padded alike, the SPLADE head as chunks of up to 2048
+/// packed rows), libsplade_cuda's kernels for the rest. Float32
 /// throughout (TF32 products with --precision tf32), or with bf16 bfloat16 products and activations as under
 /// torch.autocast; mirrors BertMaskedLM step by step.
 /// CUDAPathTests compares it with the ja-tiny fixtures (on a GPU, or on the host emulation of the C API).
@@ -96,16 +97,24 @@ public final class CUDABertEncoder: SpladeEncoding {
         let halves = bf16.scratch
         var x = try scratch("hidden", t * h), r = try scratch("residual", t * h)
         let xHalf = try halves("hidden", t * h)
-        let qkv = try halves("qkv", t * 3 * h), context = try halves("context", t * h)
+        let qkv = try halves("qkv", batch.attentionRows * 3 * h), context = try halves("context", t * h)
         let intermediate = try halves("intermediate", t * inner)
-        let probabilities = try halves("probabilities", batch.probabilityCount)
+        let probabilities = try halves("probabilities", max(batch.probabilityCount, batch.paddedScoreCount))
+        let paddedContext = try batch.paddedLength.map { p throws(SpladeError) in
+            try halves("padded context", batch.packing.lengths.count * p * h)
+        }
         try batch.embed(w, into: x)
         try CUDAOps.layerNorm(x, rows: t, cols: h, weight: w.embeddingNormWeight, bias: w.embeddingNormBias,
                               epsilon: c.layerNormEpsilon, copy: xHalf)
         for layer in w.layers {
             try CUDAOps.linear(xHalf, rows: t, inputs: h, weight: layer.qkvWeight, bias: layer.qkvBias, outputs: 3 * h,
                                into: qkv, bf16: bf16)
-            try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context)
+            if let p = batch.paddedLength, let paddedContext {
+                try CUDAOps.paddedAttention(qkv: qkv, batch: batch, length: p, scores: probabilities, padded: paddedContext,
+                                            context: context)
+            } else {
+                try CUDAOps.attention(qkv: qkv, batch: batch, probabilities: probabilities, context: context)
+            }
             try CUDAOps.linear(context, rows: t, inputs: h, weight: layer.attentionOutputWeight, bias: layer.attentionOutputBias,
                                outputs: h, into: r, bf16: bf16)
             try CUDAOps.layerNorm(r, rows: t, cols: h, residual: x, weight: layer.attentionNormWeight,

@@ -125,6 +125,12 @@ enum CUDAOps {
         let groups: [Group] = batch.packing.lengths.enumerated().map { s, length in
             make(batch.packing.offsets[s], length, batch.probabilityOffsets[s]).group(a: a, b: b, c: c)
         }
+        try multiply(groups, transposeA: transposeA, transposeB: transposeB, alpha: alpha, what)
+    }
+
+    /// C = alpha · A B of every group in one call (beta 0).
+    private static func multiply<Group: GemmGroup>(_ groups: [Group], transposeA: Bool = false, transposeB: Bool = false,
+                                                   alpha: Float = 1, _ what: String) throws(SpladeError) {
         let status = groups.withUnsafeBufferPointer {
             Group.multiply(transposeA ? 1 : 0, transposeB ? 1 : 0, alpha, 0, $0.baseAddress, Int32($0.count))
         }
@@ -241,6 +247,32 @@ enum CUDAOps {
                                                   Int32(batch.softmaxRows)), "softmax (bf16)")
         try grouped(batch, a: UnsafePointer(probabilities), b: qkv, c: context, as: half, "attention context (bf16)",
                     products.context)
+    }
+
+    /// `attention` of encoding in bf16 over the padded layout (batch.paddedLength = P, a multiple of 8): per sequence
+    /// and head, the P×P scores of its rows and the P − L after them (the next sequence's, or rows past the batch's:
+    /// finite, and masked) into `scores` (batch.paddedScoreCount entries), all in one product of one shape; the softmax
+    /// of each row's first L entries with zeros elsewhere (rows past L all zeros); the context P·V over all P columns
+    /// (the zeros take nothing from the rows past L) into `padded` ([sequences × P, H]), whose first L rows a sequence
+    /// go back to the packed `context`. The packed layout's one group a sequence becomes one batched product.
+    static func paddedAttention(qkv: UnsafePointer<UInt16>, batch: DeviceBatch, length p: Int,
+                                scores: UnsafeMutablePointer<UInt16>, padded: UnsafeMutablePointer<UInt16>,
+                                context: UnsafeMutablePointer<UInt16>) throws(SpladeError) {
+        let c = batch.config, h = c.hiddenSize, n = c.heads, d = h / n, count = batch.packing.lengths.count
+        let starts = batch.packing.offsets.dropLast(), block = n * p * p
+        let scoreGroups: [splade_cuda_gemm_group_bf16_out] = starts.enumerated().map { s, start in
+            Product.rowsByRows(c, a: 0, lda: 3 * h, b: h, ldb: 3 * h)(start, p, s * block).group(a: qkv, b: qkv, c: scores)
+        }
+        try multiply(scoreGroups, transposeB: true, alpha: scale(c), "attention scores (bf16, padded)")
+        try check(splade_cuda_softmax_padded_bf16(scores, batch.lengths.pointer, Int32(count), Int32(n), Int32(p)),
+                  "softmax (bf16, padded)")
+        let contextGroups: [splade_cuda_gemm_group_bf16_out] = starts.enumerated().map { s, start in
+            Product(heads: n, m: p, n: d, k: p, a: s * block, lda: p, strideA: p * p, b: start * 3 * h + 2 * h, ldb: 3 * h,
+                    strideB: d, c: s * p * h, ldc: h, strideC: d).group(a: UnsafePointer(scores), b: qkv, c: padded)
+        }
+        try multiply(contextGroups, "attention context (bf16, padded)")
+        try check(splade_cuda_unpad_rows_bf16(padded, Int32(p), batch.starts.pointer, Int32(count),
+                                              Int32(batch.packing.tokens), Int32(h), context), "attention context (unpadding)")
     }
 
     /// Attention.backward for every head of every sequence, into dQKV (overwritten):

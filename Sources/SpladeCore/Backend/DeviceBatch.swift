@@ -19,6 +19,17 @@ struct DeviceBatch {
     let probabilityDrawCount: Int
     /// Rows of attention scores: heads × Σ L.
     var softmaxRows: Int { config.heads * packing.tokens }
+    /// Encoding's attention in bf16 over sequences padded to this many tokens (the longest rounded up to a multiple of 8):
+    /// products of one shape, one batched call of cuBLAS's tuned kernels, rather than a group a sequence (which cuBLAS
+    /// 13.1 ran on an H200 as a small-tile kernel launch a group). Where the padding's extra attention work, (sequences · P² − Σ L²) · 4H, stays within a
+    /// quarter of the layer's products, T · 24H² (so ≤ 1.5 · H · T), as in batches of sorted lengths. Nil for one
+    /// sequence (one group already) or lengths too unequal.
+    let paddedLength: Int?
+    /// Entries of the padded layout's scores, sequences × heads × P².
+    var paddedScoreCount: Int { paddedLength.map { packing.lengths.count * config.heads * $0 * $0 } ?? 0 }
+    /// Rows of QKV that attention reads: the packed rows, and with the padded layout those past the last sequence up to
+    /// its padded length (not written by this batch: zeros, or finite values of an earlier one; masked).
+    var attentionRows: Int { paddedLength.map { packing.tokens + $0 - packing.lengths.last! } ?? packing.tokens }
     /// Rows of logits computed at once by `pool`: a 256 MiB scratch (2048 rows at a 32k vocabulary,
     /// 268 at 250k), large products that read the decoder once per chunk.
     var logitRowsPerChunk: Int { max(64, min(2048, (1 << 26) / config.vocabularySize)) }
@@ -51,6 +62,9 @@ struct DeviceBatch {
         blockOffsets = try DeviceBuffer(probabilityOffsets.dropLast().map { Int64($0) })
         dropoutDraws = try DeviceBuffer(draws.dropLast().map { Int64($0) })
         lengths = try DeviceBuffer(packing.lengths.map { Int32($0) })
+        let longest = packing.lengths.max() ?? 0, padded = (longest + 7) / 8 * 8
+        let extra = packing.lengths.count * padded * padded - packing.lengths.reduce(0) { $0 + $1 * $1 }
+        paddedLength = packing.lengths.count > 1 && 2 * extra <= 3 * c.hiddenSize * packing.tokens ? padded : nil
     }
 
     /// Elements from one head's L×L probabilities to the next (splade_cuda_head_stride).

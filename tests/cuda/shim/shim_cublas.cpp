@@ -525,14 +525,15 @@ static cublasStatus_t grouped(const char *f, cublasHandle_t handle, const cublas
                               const int *k_array, const float *alpha_array, const void *const *Aarray, int Atype,
                               const int *lda_array, const void *const *Barray, int Btype, const int *ldb_array,
                               const float *beta_array, void *const *Carray, int Ctype, const int *ldc_array,
-                              int group_count, const int *group_size, int computeType) {
+                              int group_count, const int *group_size, int computeType, bool pointer_batched = false) {
     if (cublasStatus_t s = check_handle(f, handle)) return s;
     if (!transa_array || !transb_array || !m_array || !n_array || !k_array || !alpha_array || !lda_array || !ldb_array ||
         !beta_array || !ldc_array || !group_size)
         return invalid(f, "a null parameter array");
     if (group_count < 0) return invalid(f, "group_count=%d", group_count);
     if (!gemm_ex_supported(Atype, Btype, Ctype, computeType) ||
-        (Atype == CUDA_R_16BF && Ctype != CUDA_R_16BF)) {  // the grouped product's table: 16BF in, 16BF out only
+        (!pointer_batched && Atype == CUDA_R_16BF && Ctype != CUDA_R_16BF)) {  // the grouped product's table: 16BF in,
+                                                                                 // 16BF out only (GemmBatchedEx: GemmEx's)
         // SHIM_DECLINE_STATUS=7: a cuBLAS that refuses the combination with INVALID_VALUE rather than as documented.
         const char *status = getenv("SHIM_DECLINE_STATUS");
         return status ? (cublasStatus_t)atoi(status) : CUBLAS_STATUS_NOT_SUPPORTED;
@@ -615,6 +616,30 @@ cublasStatus_t cublasGemmGroupedBatchedEx(cublasHandle_t handle, const cublasOpe
     return grouped("cublasGemmGroupedBatchedEx", handle, transa_array, transb_array, m_array, n_array, k_array,
                    (const float *)alpha_array, Aarray, Atype, lda_array, Barray, Btype, ldb_array,
                    (const float *)beta_array, Carray, Ctype, ldc_array, group_count, group_size, computeType);
+}
+
+// The pointer-array batched products: one group of batchCount problems (their checks are the grouped products').
+// SHIM_NO_BATCHED=1: a cuBLAS that declines them (NOT_SUPPORTED), as the grouped call may its types.
+cublasStatus_t cublasSgemmBatched(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m, int n,
+                                  int k, const float *alpha, const float *const Aarray[], int lda,
+                                  const float *const Barray[], int ldb, const float *beta, float *const Carray[], int ldc,
+                                  int batchCount) {
+    if (getenv("SHIM_NO_BATCHED")) return CUBLAS_STATUS_NOT_SUPPORTED;
+    return grouped("cublasSgemmBatched", handle, &transa, &transb, &m, &n, &k, alpha, (const void *const *)Aarray,
+                   CUDA_R_32F, &lda, (const void *const *)Barray, CUDA_R_32F, &ldb, beta, (void *const *)Carray,
+                   CUDA_R_32F, &ldc, 1, &batchCount, CUBLAS_COMPUTE_32F, true);
+}
+
+cublasStatus_t cublasGemmBatchedEx(cublasHandle_t handle, cublasOperation_t transa, cublasOperation_t transb, int m,
+                                   int n, int k, const void *alpha, const void *const Aarray[], cudaDataType Atype,
+                                   int lda, const void *const Barray[], cudaDataType Btype, int ldb, const void *beta,
+                                   void *const Carray[], cudaDataType Ctype, int ldc, int batchCount,
+                                   cublasComputeType_t computeType, cublasGemmAlgo_t algo) {
+    if (getenv("SHIM_NO_BATCHED")) return CUBLAS_STATUS_NOT_SUPPORTED;
+    if (algo != CUBLAS_GEMM_DEFAULT) return invalid("cublasGemmBatchedEx", "algo %d", (int)algo);
+    return grouped("cublasGemmBatchedEx", handle, &transa, &transb, &m, &n, &k, (const float *)alpha, Aarray, Atype,
+                   &lda, Barray, Btype, &ldb, (const float *)beta, Carray, Ctype, &ldc, 1, &batchCount, computeType,
+                   true);
 }
 
 // ---- cuBLASLt ---------------------------------------------------------------------------------------------------------------
