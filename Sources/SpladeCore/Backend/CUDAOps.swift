@@ -259,9 +259,9 @@ enum CUDAOps {
                                 scores: UnsafeMutablePointer<UInt16>, padded: UnsafeMutablePointer<UInt16>,
                                 context: UnsafeMutablePointer<UInt16>) throws(SpladeError) {
         let c = batch.config, h = c.hiddenSize, n = c.heads, d = h / n, count = batch.packing.lengths.count
-        let starts = batch.packing.offsets.dropLast(), block = n * p * p
+        let starts = batch.packing.offsets.dropLast(), block = n * p * p, products = AttentionProducts(c)
         let scoreGroups: [splade_cuda_gemm_group_bf16_out] = starts.enumerated().map { s, start in
-            Product.rowsByRows(c, a: 0, lda: 3 * h, b: h, ldb: 3 * h)(start, p, s * block).group(a: qkv, b: qkv, c: scores)
+            products.scores(start, p, s * block).group(a: qkv, b: qkv, c: scores)
         }
         try multiply(scoreGroups, transposeB: true, alpha: scale(c), "attention scores (bf16, padded)")
         try check(splade_cuda_softmax_padded_bf16(scores, batch.lengths.pointer, Int32(count), Int32(n), Int32(p)),

@@ -21,9 +21,9 @@ struct DeviceBatch {
     var softmaxRows: Int { config.heads * packing.tokens }
     /// Encoding's attention in bf16 over sequences padded to this many tokens (the longest rounded up to a multiple of 8):
     /// products of one shape, one batched call of cuBLAS's tuned kernels, rather than a group a sequence (which cuBLAS
-    /// 13.1 ran on an H200 as a small-tile kernel launch a group). Where the padding's extra attention work, (sequences · P² − Σ L²) · 4H, stays within a
-    /// quarter of the layer's products, T · 24H² (so ≤ 1.5 · H · T), as in batches of sorted lengths. Nil for one
-    /// sequence (one group already) or lengths too unequal.
+    /// 13.1 ran on an H200 as a small-tile kernel launch a group). Where the padding's extra attention work,
+    /// (sequences · P² − Σ L²) · 4H, stays within a quarter of the layer's products, T · 24H² (so ≤ 1.5 · H · T), as in
+    /// batches of sorted lengths. Nil for one sequence (one group already) or lengths too unequal.
     let paddedLength: Int?
     /// Entries of the padded layout's scores, sequences × heads × P².
     var paddedScoreCount: Int { paddedLength.map { packing.lengths.count * config.heads * $0 * $0 } ?? 0 }
