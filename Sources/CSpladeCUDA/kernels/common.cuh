@@ -38,6 +38,19 @@ __device__ inline uint16_t bfloat16_bits(float x) {
 // A bfloat16 widened to float32: exact (the bits are the float's upper half).
 __device__ inline float bfloat16_value(uint16_t bits) { return __uint_as_float((uint32_t)bits << 16); }
 
+// The last index i < count with starts[i] ≤ x (0 when none is, or count is 1: starts[0] is never read), by bisection
+// over ascending starts: the sequence or block holding packed row x, empty ones starting where the next does.
+template <typename Start, typename Value> __device__ inline int last_start_at_or_before(const Start *starts, int count,
+                                                                                       Value x) {
+    int low = 0, high = count;
+    while (high - low > 1) {
+        int middle = (low + high) >> 1;
+        if (starts[middle] <= x) low = middle;
+        else high = middle;
+    }
+    return low;
+}
+
 // SeededRandom (SplitMix64) without its sequential state: draw n has state seed + (n + 1)·γ, so every
 // element computes its own draw and a mask equals the CPU's after `counter` earlier draws.
 __device__ inline uint64_t splitmix64(uint64_t seed, uint64_t draw) {

@@ -74,12 +74,7 @@ static __global__ void from_bf16_kernel(const uint16_t *x, size_t count, float *
 static __global__ void unpad_rows_kernel(const uint16_t *padded, int padded_length, const int32_t *starts, int sequences,
                                          int tokens, int width, uint16_t *packed) {
     for (int t = blockIdx.x; t < tokens; t += gridDim.x) {
-        int low = 0, high = sequences;
-        while (high - low > 1) {
-            int middle = (low + high) >> 1;
-            if (starts[middle] <= t) low = middle;
-            else high = middle;
-        }
+        int low = last_start_at_or_before(starts, sequences, t);
         const uint16_t *from = padded + ((size_t)low * padded_length + (t - starts[low])) * width;
         for (int j = threadIdx.x; j < width; j += blockDim.x) packed[(size_t)t * width + j] = from[j];
     }

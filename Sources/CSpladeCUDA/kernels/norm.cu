@@ -129,12 +129,7 @@ struct BlockRow {
 // The row `row` of the packed batch, or false for a row past the blocks.
 static __device__ inline bool find_row(const long long *offsets, const int32_t *lengths, const long long *starts,
                                        int blocks, int heads, long long row, BlockRow *found) {
-    int low = 0, high = blocks;  // the last block whose first row is ≤ row: starts[low] ≤ row < starts[high]
-    while (high - low > 1) {
-        int middle = (low + high) >> 1;
-        if (starts[middle] <= row) low = middle;
-        else high = middle;
-    }
+    int low = last_start_at_or_before(starts, blocks, row);  // starts[low] ≤ row < starts[low + 1]
     int l = lengths[low];
     long long local = row - (low == 0 ? 0 : starts[low]);
     if (l <= 0 || local >= (long long)heads * l) return false;
