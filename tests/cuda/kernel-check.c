@@ -948,6 +948,10 @@ static void check_linear(void) {
     linear_case("intermediate", T, h, I, LINEAR_BF16_OUT);
     linear_case("odd sizes", 37, h / 3 + 1, 101, LINEAR_BF16_OUT);
     linear_case("one row, odd sizes", 1, h + 3, 13, LINEAR_BF16_OUT);
+    /* Row counts of one power-of-two bucket, as encoding's batches have: one plan, whose algorithm (the heuristic's for
+     * 64 rows) cublasLtMatmulAlgoCheck accepts for each count, or each count's own heuristic where it declines. */
+    for (int rows = 40; rows <= 56; rows += 8) linear_case("rows of one bucket", rows, h, h, LINEAR_BF16_OUT);
+    linear_case("rows of one bucket", 40, h, h, LINEAR_FLOAT);
 }
 
 /* --precision bf16: the conversions, the Linear and decoder products, and attention's grouped products (the
@@ -977,13 +981,14 @@ static void check_bf16(void) {
 
 /* Encoding's padded attention in bf16: the softmax over each sequence's padded block (rows and columns past its
  * length zeroed), then the padded context rows back to the packed layout (bit for bit). The lengths of packed_batch
- * (1, the longest, one empty, the others drawn), padded to a multiple of 8. */
-static void check_padded_attention(void) {
+ * (1, the longest, one empty, the others drawn), padded to a multiple of 8 and rows of h values (16-byte chunks), or
+ * (`odd`) to one past the longest and rows of h + 1 (a value at a time). */
+static void check_padded_attention(bool odd) {
     Packed k = packed_batch(S.packed, S.attention[0], S.heads, 0, false);
-    int longest = 0, h = S.h;
+    int longest = 0, h = odd ? S.h + 1 : S.h;
     for (int s = 0; s < k.count; s++)
         if (k.length[s] > longest) longest = k.length[s];
-    int padded = (longest + 7) / 8 * 8;
+    int padded = odd ? longest + 1 : (longest + 7) / 8 * 8;
     size_t scores = (size_t)k.count * k.heads * padded * padded;
     Test t;
     begin(&t, "softmax_padded_bf16", "%d blocks of 0-%d tokens padded to %d, heads=%d, x in [-4, 4] (bfloat16)", k.count,
@@ -1095,12 +1100,13 @@ static void layernorm_forward_bf16_case(int rows, int cols, bool residual) {
     RUN(&t, api->layernorm_forward_bf16(DF(x), rows, cols, OPT(r), DF(weight), DF(bias), 1e-12f, DB(copy)));
 }
 
-static void check_gelu_forward(size_t count) {
+/* In place from element `first` (the elements before it must stay): 16-byte chunks after a head of single elements. */
+static void check_gelu_forward(size_t count, int first) {
     Test t;
-    begin(&t, "gelu_forward", "count=%zu x in [-6, 6]", count);
-    int x = random_buffer(&t, count, -6, 6);
+    begin(&t, "gelu_forward", "count=%zu from element %d, x in [-6, 6]", count, first);
+    int x = random_buffer(&t, count + first, -6, 6);
     output(&t, x, "x", ELEMENTWISE);
-    RUN(&t, api->gelu_forward(DF(x), count));
+    RUN(&t, api->gelu_forward(DF(x) + first, count));
 }
 
 /* bfloat16 inputs of GELU and its backward whose results do not depend on erff's last bits: ±0, ±∞ (−∞ gives NaN:
@@ -1133,6 +1139,13 @@ static void check_gelu_bf16(size_t count) {
         output_bf16_values(&t, y, "y", BF16_VALUES);
         RUN(&t, api->gelu_bf16(DB(x) + 1, count, DB(y) + 1));
     }
+    /* x and y aligned unlike (x from element 1, y from 2): one element a thread throughout. */
+    Test t;
+    begin(&t, "gelu_bf16", "count=%zu, x from element 1 and y from element 2, x in [-6, 6]", count);
+    int x = bf16_buffer(&t, count + 1, -6, 6), y = bf16_buffer(&t, count + 2, -1, 1);
+    output_bf16(&t, x, "x");
+    output_bf16_values(&t, y, "y", BF16_VALUES);
+    RUN(&t, api->gelu_bf16(DB(x) + 1, count, DB(y) + 2));
 }
 
 /* The block softmax of a packed batch (`gap` floats between blocks, which must stay as they were). With
@@ -1887,9 +1900,11 @@ int main(int argc, char **argv) {
     layernorm_forward_case(S.tokens, S.h, true);
     layernorm_forward_case(S.tokens, S.h, false);
     layernorm_forward_case(5, 1000, true);
+    layernorm_forward_case(3, 1030, true); /* a block a row: more than 1024 columns, not a multiple of 4 */
     layernorm_forward_bf16_case(S.tokens, S.h, true);
     layernorm_forward_bf16_case(7, 1001, false); /* odd sizes */
-    check_gelu_forward(intermediate);
+    check_gelu_forward(intermediate, 0);
+    check_gelu_forward(hidden + 3, 1);
     check_gelu_bf16(intermediate + 3);
     check_softmax_blocks(SOFTMAX_FORWARD);
     check_softmax_blocks(SOFTMAX_BF16);
@@ -1942,7 +1957,8 @@ int main(int argc, char **argv) {
     check_bf16();
     check_linear();
     check_grouped_runs();
-    check_padded_attention();
+    check_padded_attention(false);
+    check_padded_attention(true);
 
     check_argument_errors();
 

@@ -35,6 +35,13 @@ __device__ inline uint16_t bfloat16_bits(float x) {
     return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
+// 16 bytes as one vector access or as its elements (type punning through a union, which nvcc and GCC define; a cast
+// pointer would break C++'s aliasing rules).
+template <typename Element> union Chunk16 {
+    uint4 vector;
+    Element values[16 / sizeof(Element)];
+};
+
 // A bfloat16 widened to float32: exact (the bits are the float's upper half).
 __device__ inline float bfloat16_value(uint16_t bits) { return __uint_as_float((uint32_t)bits << 16); }
 

@@ -35,12 +35,44 @@ static __global__ void embed_backward_kernel(const int32_t *ids, const int32_t *
 
 static __device__ inline float gelu(float v) { return 0.5f * v * (1.0f + erff(v * 0.70710678118654752f)); }
 
-static __global__ void gelu_forward_kernel(float *x, size_t count) {
-    GRID_STRIDE(i, count) x[i] = gelu(x[i]);
+struct Gelu {
+    __device__ float operator()(float v) const { return gelu(v); }
+};
+struct GeluBF16 {
+    __device__ uint16_t operator()(uint16_t bits) const { return bfloat16_bits(gelu(bfloat16_value(bits))); }
+};
+
+// y[i] = f(x[i]) for i < count (y may be x), 16 bytes a thread where x and y lie alike modulo 16 (memory-bound maps
+// reach the bandwidth only with wide accesses): `head` elements one at a time up to x's first 16-byte boundary, then
+// `vectors` chunks of 16 bytes, then the rest one at a time.
+template <typename Element, typename Map>
+static __global__ void map_kernel(const Element *x, Element *y, size_t count, size_t head, size_t vectors, Map f) {
+    constexpr int kPerVector = 16 / sizeof(Element);
+    GRID_STRIDE(v, vectors) {
+        Chunk16<Element> chunk;
+        chunk.vector = reinterpret_cast<const uint4 *>(x + head)[v];
+#pragma unroll
+        for (int k = 0; k < kPerVector; k++) chunk.values[k] = f(chunk.values[k]);
+        reinterpret_cast<uint4 *>(y + head)[v] = chunk.vector;
+    }
+    size_t body_end = head + vectors * kPerVector;
+    GRID_STRIDE(i, head + (count - body_end)) {
+        size_t at = i < head ? i : body_end + (i - head);
+        y[at] = f(x[at]);
+    }
 }
 
-static __global__ void gelu_bf16_kernel(const uint16_t *x, size_t count, uint16_t *y) {
-    GRID_STRIDE(i, count) y[i] = bfloat16_bits(gelu(bfloat16_value(x[i])));
+template <typename Element, typename Map>
+static int map(const char *what, const Element *x, Element *y, size_t count, Map f) {
+    constexpr size_t kPerVector = 16 / sizeof(Element);
+    size_t head = (16 - (uintptr_t)x % 16) % 16 / sizeof(Element), vectors = 0;
+    if (((uintptr_t)y - (uintptr_t)x) % 16 == 0 && head <= count)
+        vectors = (count - head) / kPerVector;
+    else
+        head = 0;  // unaligned alike: one element at a time
+    size_t threads = vectors > 0 ? vectors : count;
+    map_kernel<<<blocks_for(threads), kThreads>>>(x, y, count, head, vectors, f);
+    return launched(what);
 }
 
 // The forward input as float32: as stored, or a bfloat16 widened.
@@ -69,14 +101,25 @@ static __global__ void from_bf16_kernel(const uint16_t *x, size_t count, float *
     GRID_STRIDE(i, count) y[i] = bfloat16_value(x[i]);
 }
 
-// The padded layout's rows back to the packed one (splade_cuda_unpad_rows_bf16), a thread block a row: packed row t
-// belongs to the last sequence s with starts[s] ≤ t (empty sequences start where the next does), found once a row.
-static __global__ void unpad_rows_kernel(const uint16_t *padded, int padded_length, const int32_t *starts, int sequences,
-                                         int tokens, int width, uint16_t *packed) {
-    for (int t = blockIdx.x; t < tokens; t += gridDim.x) {
-        int low = last_start_at_or_before(starts, sequences, t);
-        const uint16_t *from = padded + ((size_t)low * padded_length + (t - starts[low])) * width;
-        for (int j = threadIdx.x; j < width; j += blockDim.x) packed[(size_t)t * width + j] = from[j];
+// The padded layout's rows back to the packed one (splade_cuda_unpad_rows_bf16), a warp a padded row: row r of
+// sequence s is packed row starts[s] + r when r < L_s (and that row is below tokens); 16 bytes a lane when `vectors`.
+constexpr int kUnpadWarps = 8;
+static __global__ void __launch_bounds__(32 * kUnpadWarps)
+    unpad_rows_kernel(const uint16_t *padded, int padded_length, const int32_t *starts, int sequences, int tokens,
+                      int width, bool vectors, uint16_t *packed) {
+    const int lane = threadIdx.x & 31;
+    const long long rows = (long long)sequences * padded_length, warps = (long long)gridDim.x * kUnpadWarps;
+    for (long long row = blockIdx.x * kUnpadWarps + (threadIdx.x >> 5); row < rows; row += warps) {
+        int s = (int)(row / padded_length), t = starts[s] + (int)(row % padded_length);
+        if (t >= starts[s + 1] || t >= tokens) continue;
+        const uint16_t *from = padded + (size_t)row * width;
+        uint16_t *to = packed + (size_t)t * width;
+        if (vectors) {
+            const uint4 *source = reinterpret_cast<const uint4 *>(from);
+            for (int j = lane; j < width / 8; j += 32) reinterpret_cast<uint4 *>(to)[j] = source[j];
+        } else {
+            for (int j = lane; j < width; j += 32) to[j] = from[j];
+        }
     }
 }
 
@@ -178,16 +221,14 @@ int splade_cuda_embed_backward(const int32_t *ids, const int32_t *positions, int
 int splade_cuda_gelu_forward(float *x, size_t count) {
     SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
-    gelu_forward_kernel<<<blocks_for(count), kThreads>>>(x, count);
-    return launched("gelu_forward");
+    return map("gelu_forward", x, x, count, Gelu());
 }
 
 int splade_cuda_gelu_bf16(const uint16_t *x, size_t count, uint16_t *y) {
     SPLADE_ENTER();
     if (count == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && y, "null pointer");
-    gelu_bf16_kernel<<<blocks_for(count), kThreads>>>(x, count, y);
-    return launched("gelu_bf16");
+    return map("gelu_bf16", x, y, count, GeluBF16());
 }
 
 int splade_cuda_gelu_backward(const float *dy, const float *x, size_t count, float *dx) {
@@ -220,8 +261,9 @@ int splade_cuda_unpad_rows_bf16(const uint16_t *padded, int padded_length, const
     if (tokens == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(sequences > 0, "unpad_rows_bf16: rows of no sequence");
     SPLADE_REQUIRE(padded && starts && packed, "null pointer");
-    unpad_rows_kernel<<<blocks_for((size_t)tokens, 1), 128>>>(padded, padded_length, starts, sequences, tokens, width,
-                                                             packed);
+    bool vectors = width % 8 == 0 && (uintptr_t)padded % 16 == 0 && (uintptr_t)packed % 16 == 0;
+    unpad_rows_kernel<<<blocks_for((size_t)sequences * padded_length, kUnpadWarps), 32 * kUnpadWarps>>>(
+        padded, padded_length, starts, sequences, tokens, width, vectors, packed);
     return launched("unpad_rows_bf16");
 }
 

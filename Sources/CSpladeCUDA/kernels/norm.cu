@@ -1,5 +1,5 @@
-// Row kernels: LayerNorm (one block per row, sums in double, as the CPU), and the block softmax of attention
-// scores (one warp per row), forward and backward, with the dropout of attention probabilities.
+// Row kernels: LayerNorm (a warp a row up to 1024 columns, else a block; sums in double, as the CPU), and the block
+// softmax of attention scores (one warp per row), forward and backward, with the dropout of attention probabilities.
 #include "common.cuh"
 #include "reduce.cuh"
 
@@ -9,6 +9,16 @@ using namespace splade_cuda;
 
 namespace splade_cuda {
 int column_sums(const float *a, const float *b, int rows, int cols, float *out);
+}
+
+static __device__ inline float warp_all_max(float value) {
+    for (int offset = 16; offset > 0; offset >>= 1) value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
+    return value;
+}
+// Every lane gets the same bits (each step adds the same two values on both lanes of a pair).
+template <typename T> static __device__ inline T warp_all_sum(T value) {
+    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
+    return value;
 }
 
 static __global__ void layernorm_forward_kernel(float *x, int cols, const float *residual, const float *weight,
@@ -39,6 +49,79 @@ static __global__ void layernorm_forward_kernel(float *x, int cols, const float 
         row[j] = y;
         if (copy) copy[r * cols + j] = bfloat16_bits(y);
     }
+}
+
+// LayerNorm of rows of up to kNormCached floats, a multiple of 4, a warp a row: the row held in registers as
+// 4-float chunks (lane `lane` takes chunks lane, lane + 32, …), read once (with its residual) and written once, the
+// two sums in double over the warp. The same results as layernorm_forward_kernel up to the order of the double sums.
+constexpr int kNormChunks = 8;
+constexpr int kNormCached = 32 * kNormChunks * 4;  // 1024 columns: BERT-large's
+constexpr int kNormWarps = 4;
+static __device__ inline float4 operator+(float4 a, float4 b) { return {a.x + b.x, a.y + b.y, a.z + b.z, a.w + b.w}; }
+
+static __global__ void __launch_bounds__(32 * kNormWarps)
+    layernorm_rows_kernel(float *x, int rows, int cols, const float *residual, const float *weight, const float *bias,
+                          float epsilon, float *normalized, float *inverse_std, uint16_t *copy) {
+    const int lane = threadIdx.x & 31, chunks = cols / 4;
+    for (long long r = blockIdx.x * kNormWarps + (threadIdx.x >> 5); r < rows; r += (long long)gridDim.x * kNormWarps) {
+        float4 *row = reinterpret_cast<float4 *>(x + r * cols);
+        float4 v[kNormChunks];
+        double sum = 0;
+#pragma unroll
+        for (int i = 0; i < kNormChunks; i++) {
+            int c = lane + 32 * i;
+            if (c >= chunks) continue;
+            v[i] = row[c];
+            if (residual) v[i] = v[i] + reinterpret_cast<const float4 *>(residual + r * cols)[c];
+            sum += (double)v[i].x + (double)v[i].y + (double)v[i].z + (double)v[i].w;
+        }
+        double mean = warp_all_sum(sum) / cols, squares = 0;
+#pragma unroll
+        for (int i = 0; i < kNormChunks; i++) {
+            if (lane + 32 * i >= chunks) continue;
+            double dx = (double)v[i].x - mean, dy = (double)v[i].y - mean, dz = (double)v[i].z - mean,
+                   dw = (double)v[i].w - mean;
+            squares += dx * dx + dy * dy + dz * dz + dw * dw;
+        }
+        squares = warp_all_sum(squares);
+        float inverse = (float)(1 / sqrt(squares / cols + (double)epsilon)), m = (float)mean;
+        if (inverse_std && lane == 0) inverse_std[r] = inverse;
+#pragma unroll
+        for (int i = 0; i < kNormChunks; i++) {
+            int c = lane + 32 * i;
+            if (c >= chunks) continue;
+            float4 xhat = {(v[i].x - m) * inverse, (v[i].y - m) * inverse, (v[i].z - m) * inverse,
+                           (v[i].w - m) * inverse};
+            if (normalized) reinterpret_cast<float4 *>(normalized + r * cols)[c] = xhat;
+            float4 g = reinterpret_cast<const float4 *>(weight)[c], b = reinterpret_cast<const float4 *>(bias)[c];
+            float4 y = {xhat.x * g.x + b.x, xhat.y * g.y + b.y, xhat.z * g.z + b.z, xhat.w * g.w + b.w};
+            row[c] = y;
+            if (copy)  // 4 bfloat16, the first in the low half of the first word (little-endian)
+                reinterpret_cast<uint2 *>(copy + r * cols)[c] = {
+                    bfloat16_bits(y.x) | (uint32_t)bfloat16_bits(y.y) << 16,
+                    bfloat16_bits(y.z) | (uint32_t)bfloat16_bits(y.w) << 16};
+        }
+    }
+}
+
+// Threads per row block: enough for the row, a multiple of 32, at most 1024.
+static int row_threads(int cols) {
+    int threads = ((cols + 31) / 32) * 32;
+    return threads < 32 ? 32 : (threads > 256 ? 256 : threads);
+}
+
+// LayerNorm forward: a warp a row where the row fits layernorm_rows_kernel and every array is aligned for its vector
+// accesses, else a block a row.
+static void layernorm_forward(float *x, int rows, int cols, const float *residual, const float *weight,
+                              const float *bias, float epsilon, float *normalized, float *inverse_std, uint16_t *copy) {
+    auto aligned = [](const void *p, uintptr_t bytes) { return (uintptr_t)p % bytes == 0; };
+    if (cols % 4 == 0 && cols <= kNormCached && aligned(x, 16) && aligned(residual, 16) && aligned(weight, 16) &&
+        aligned(bias, 16) && aligned(normalized, 16) && aligned(copy, 8))
+        layernorm_rows_kernel<<<blocks_for((size_t)rows, kNormWarps), 32 * kNormWarps>>>(
+            x, rows, cols, residual, weight, bias, epsilon, normalized, inverse_std, copy);
+    else
+        layernorm_forward_kernel<<<rows, row_threads(cols)>>>(x, cols, residual, weight, bias, epsilon, normalized,
+                                                              inverse_std, copy);
 }
 
 static __global__ void layernorm_backward_kernel(const float *dy, int cols, const float *normalized,
@@ -73,16 +156,6 @@ static __global__ void layernorm_backward_kernel(const float *dy, int cols, cons
 constexpr int kRowWarps = 8;                        // rows (warps) per thread block
 constexpr int kCachedPerLane = 16;                  // floats per lane held in registers
 constexpr int kCachedRow = 32 * kCachedPerLane;     // 512: BERT's longest sequence
-
-static __device__ inline float warp_all_max(float value) {
-    for (int offset = 16; offset > 0; offset >>= 1) value = fmaxf(value, __shfl_xor_sync(0xffffffffu, value, offset));
-    return value;
-}
-// Every lane gets the same bits (each step adds the same two values on both lanes of a pair).
-static __device__ inline float warp_all_sum(float value) {
-    for (int offset = 16; offset > 0; offset >>= 1) value += __shfl_xor_sync(0xffffffffu, value, offset);
-    return value;
-}
 
 // starts[s] = Σ_{t<s} heads·max(L_t, 0), for s < blocks; one block of 1024 threads, 1024 lengths at a time.
 static __global__ void block_row_starts_kernel(const int32_t *lengths, int blocks, int heads, long long *starts) {
@@ -186,18 +259,63 @@ static __global__ void __launch_bounds__(32 * kRowWarps)
                  [&](BlockRow row, int lane) { softmax_row(x + row.at, row.length, lane); });
 }
 
+// A padded row of up to kPaddedCached bfloat16 held by a warp, 16 bytes (8 values) a load: lane `lane` takes 8-value
+// chunks lane, lane + 32, … The softmax of the first `valid` values (as softmax_row), zeros after them.
+constexpr int kChunksPerLane = 4;
+constexpr int kPaddedCached = 32 * kChunksPerLane * 8;  // 1024
+static __device__ inline void softmax_padded_row(uint16_t *r, int padded, int valid, int lane) {
+    const int chunks = padded / 8;
+    float v[kChunksPerLane][8], maximum = -INFINITY, sum = 0;
+#pragma unroll
+    for (int i = 0; i < kChunksPerLane; i++) {
+        int c = lane + 32 * i;
+        if (c >= chunks || c * 8 >= valid) continue;
+        Chunk16<uint16_t> chunk;
+        chunk.vector = reinterpret_cast<const uint4 *>(r)[c];
+#pragma unroll
+        for (int k = 0; k < 8; k++)
+            if (c * 8 + k < valid) maximum = fmaxf(maximum, v[i][k] = bfloat16_value(chunk.values[k]));
+    }
+    if (valid > 0) {
+        maximum = warp_all_max(maximum);
+#pragma unroll
+        for (int i = 0; i < kChunksPerLane; i++) {
+            int c = lane + 32 * i;
+            if (c >= chunks || c * 8 >= valid) continue;
+#pragma unroll
+            for (int k = 0; k < 8; k++)
+                if (c * 8 + k < valid) sum += v[i][k] = expf(v[i][k] - maximum);
+        }
+    }
+    float inverse = valid > 0 ? 1 / warp_all_sum(sum) : 0;
+#pragma unroll
+    for (int i = 0; i < kChunksPerLane; i++) {
+        int c = lane + 32 * i;
+        if (c >= chunks) continue;
+        Chunk16<uint16_t> chunk;
+#pragma unroll
+        for (int k = 0; k < 8; k++) chunk.values[k] = c * 8 + k < valid ? bfloat16_bits(v[i][k] * inverse) : 0;
+        reinterpret_cast<uint4 *>(r)[c] = chunk.vector;
+    }
+}
+
 // The padded layout's rows (splade_cuda_softmax_padded_bf16), a warp each: row r of a block of length L is the softmax
-// of its first L entries then zeros when r < L, else zeros (so that P·V over all `padded` columns is exact).
+// of its first L entries then zeros when r < L, else zeros (so that P·V over all `padded` columns is exact). Rows of a
+// multiple of 8 values up to kPaddedCached, 16-byte aligned (`vectors`), in registers; others as softmax_row.
 static __global__ void __launch_bounds__(32 * kRowWarps)
-    softmax_padded_kernel(uint16_t *x, const int32_t *lengths, int heads, int padded, long long rows) {
+    softmax_padded_kernel(uint16_t *x, const int32_t *lengths, int heads, int padded, long long rows, bool vectors) {
     const int lane = threadIdx.x & 31;
     const long long warps = (long long)gridDim.x * kRowWarps, per_block = (long long)heads * padded;
     for (long long row = blockIdx.x * kRowWarps + (threadIdx.x >> 5); row < rows; row += warps) {
         int length = lengths[row / per_block];
         int valid = row % padded < length ? (length < padded ? length : padded) : 0;
         uint16_t *r = x + row * padded;
-        if (valid > 0) softmax_row(r, valid, lane);
-        for (int j = valid + lane; j < padded; j += 32) r[j] = 0;
+        if (vectors) {
+            softmax_padded_row(r, padded, valid, lane);
+        } else {
+            if (valid > 0) softmax_row(r, valid, lane);
+            for (int j = valid + lane; j < padded; j += 32) r[j] = 0;
+        }
     }
 }
 
@@ -277,12 +395,6 @@ static int softmax_blocks(const char *what, Element *x, const long long *offsets
     });
 }
 
-// Threads per row block: enough for the row, a multiple of 32, at most 1024.
-static int row_threads(int cols) {
-    int threads = ((cols + 31) / 32) * 32;
-    return threads < 32 ? 32 : (threads > 256 ? 256 : threads);
-}
-
 extern "C" {
 
 int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *residual, const float *weight,
@@ -290,8 +402,7 @@ int splade_cuda_layernorm_forward(float *x, int rows, int cols, const float *res
     SPLADE_ENTER();
     SPLADE_REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
     if (rows == 0) return SPLADE_CUDA_OK;
-    layernorm_forward_kernel<<<rows, row_threads(cols)>>>(x, cols, residual, weight, bias, epsilon, normalized,
-                                                          inverse_std, nullptr);
+    layernorm_forward(x, rows, cols, residual, weight, bias, epsilon, normalized, inverse_std, nullptr);
     return launched("layernorm_forward");
 }
 
@@ -301,8 +412,7 @@ int splade_cuda_layernorm_forward_bf16(float *x, int rows, int cols, const float
     SPLADE_REQUIRE(rows >= 0 && cols > 0 && weight && bias, "bad LayerNorm arguments");
     if (rows == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && copy, "null pointer");
-    layernorm_forward_kernel<<<rows, row_threads(cols)>>>(x, cols, residual, weight, bias, epsilon, nullptr, nullptr,
-                                                          copy);
+    layernorm_forward(x, rows, cols, residual, weight, bias, epsilon, nullptr, nullptr, copy);
     return launched("layernorm_forward_bf16");
 }
 
@@ -339,7 +449,9 @@ int splade_cuda_softmax_padded_bf16(uint16_t *x, const int32_t *lengths, int blo
     const long long rows = (long long)blocks * heads * padded;
     if (rows == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && lengths, "null pointer");
-    softmax_padded_kernel<<<blocks_for((size_t)rows, kRowWarps), 32 * kRowWarps>>>(x, lengths, heads, padded, rows);
+    bool vectors = padded % 8 == 0 && padded <= kPaddedCached && (uintptr_t)x % 16 == 0;
+    softmax_padded_kernel<<<blocks_for((size_t)rows, kRowWarps), 32 * kRowWarps>>>(x, lengths, heads, padded, rows,
+                                                                                   vectors);
     return launched("softmax_padded_bf16");
 }
 

@@ -195,6 +195,9 @@ typedef int (*lt_preference_destroy_fn)(lt_preference);
 typedef int (*lt_preference_set_fn)(lt_preference, int attribute, const void *value, size_t bytes);
 typedef int (*lt_heuristic_fn)(lt_handle, lt_descriptor, lt_layout a, lt_layout b, lt_layout c, lt_layout d, lt_preference,
                                int requested, LtHeuristic *results, int *returned);
+// cublasLtMatmulAlgoCheck: whether an algorithm (chosen for another shape) runs this problem, and its workspace.
+typedef int (*lt_check_fn)(lt_handle, lt_descriptor, lt_layout a, lt_layout b, lt_layout c, lt_layout d,
+                           const void *algo, LtHeuristic *result);
 typedef int (*lt_matmul_fn)(lt_handle, lt_descriptor, const void *alpha, const void *a, lt_layout, const void *b, lt_layout,
                             const void *beta, const void *c, lt_layout, void *d, lt_layout, const void *algo, void *workspace,
                             size_t workspace_bytes, cudaStream_t stream);
@@ -209,6 +212,7 @@ static struct {
     lt_preference_destroy_fn preference_destroy;
     lt_preference_set_fn preference_set;
     lt_heuristic_fn heuristic;
+    lt_check_fn check;  // optional: null, every row count gets its own heuristic
     lt_matmul_fn matmul;
 } lt;
 // cublasLt.h: CUBLASLT_MATMUL_DESC_TRANSA/TRANSB (int32), _EPILOGUE (uint32), _BIAS_POINTER; CUBLASLT_EPILOGUE_BIAS;
@@ -237,6 +241,7 @@ static void load_cublas_lt() {
     lt.preference_destroy = (lt_preference_destroy_fn)dlsym(library, "cublasLtMatmulPreferenceDestroy");
     lt.preference_set = (lt_preference_set_fn)dlsym(library, "cublasLtMatmulPreferenceSetAttribute");
     lt.heuristic = (lt_heuristic_fn)dlsym(library, "cublasLtMatmulAlgoGetHeuristic");
+    lt.check = (lt_check_fn)dlsym(library, "cublasLtMatmulAlgoCheck");
     lt.matmul = (lt_matmul_fn)dlsym(library, "cublasLtMatmul");
     if (!create || !lt.descriptor_create || !lt.descriptor_destroy || !lt.descriptor_set || !lt.layout_create ||
         !lt.layout_destroy || !lt.preference_create || !lt.preference_destroy || !lt.preference_set || !lt.heuristic ||
@@ -868,51 +873,68 @@ static uint32_t alignment(const void *pointer) {
     return bytes;
 }
 
-// A cuBLASLt product planned for one shape: the descriptor (the bias pointer set per call), the layouts and the
-// heuristic's algorithm (none: `found` false, and the caller falls back). A batch repeats each of its few Linear
-// shapes once per layer, so the most recent plans are kept: the set-up and the heuristic (tens of µs of host time)
-// run once per shape and batch rather than once per product. The operands' alignments are part of the shape: the
-// heuristic picks for them (the bias's it reads from the bias pointer, set before it runs).
+// A cuBLASLt product planned for one shape and a range of row counts: the descriptor (the bias pointer set per call),
+// the weight's layout, and the heuristic's algorithm for `bucket` rows, the power of two at or above them. Encoding's
+// batches each have their own number of tokens, and a heuristic for every new count (host time each) would be paid
+// on every batch; an algorithm for the bucket serves any count in it that cublasLtMatmulAlgoCheck accepts, else the
+// count gets its own heuristic (`exact`). The input and output layouts are for the last row count used (the few
+// Linear shapes of a batch repeat once per layer). The operands' alignments are part of the shape: the heuristic picks
+// for them (the bias's it reads from the bias pointer, set before it runs).
 struct LtPlan {
-    int type, out_type, compute, rows, in, out;
+    int type, out_type, compute, bucket, in, out;
     uint32_t align_w, align_x, align_y, align_bias;
     lt_descriptor operation = nullptr;
-    lt_layout a = nullptr, b = nullptr, d = nullptr;
-    bool found = false;
+    lt_layout a = nullptr;
+    bool found = false;  // the descriptor and the weight's layout
+    bool bucket_found = false;  // the bucket's algorithm, `result`
     LtHeuristic result;
+    int rows = 0;  // the row count b and d describe, and that `use` was settled for
+    lt_layout b = nullptr, d = nullptr;
+    enum { kNone, kBucket, kExact } use = kNone;  // the algorithm for `rows`: none, `result`, or `exact`
+    LtHeuristic exact;
+
+    const void *algorithm() const { return use == kBucket ? result.algo : exact.algo; }
 
     bool same(const LtPlan &o) const {
-        return type == o.type && out_type == o.out_type && compute == o.compute && rows == o.rows && in == o.in &&
+        return type == o.type && out_type == o.out_type && compute == o.compute && bucket == o.bucket && in == o.in &&
                out == o.out && align_w == o.align_w && align_x == o.align_x && align_y == o.align_y &&
                align_bias == o.align_bias;
     }
+    void release_rows() {
+        for (lt_layout *layout : {&b, &d}) {
+            if (*layout) lt.layout_destroy(*layout);
+            *layout = nullptr;
+        }
+    }
     void release() {
-        for (lt_layout layout : {a, b, d})
-            if (layout) lt.layout_destroy(layout);
+        release_rows();
+        if (a) lt.layout_destroy(a);
         if (operation) lt.descriptor_destroy(operation);
     }
 };
-constexpr size_t kLtPlans = 16;
+constexpr size_t kLtPlans = 64;
 static std::vector<LtPlan> lt_plans;  // most recently used first; under lt_mutex
 static std::atomic<int> linear_fallbacks{0};  // splade_cuda_linear_fallbacks
 
-// Row-major Y[rows×out] = X·Wᵀ + bias is column-major D[out×rows] = op_T(W read as in×out)·(X read as in×rows) with the
-// bias (of D's type, cuBLASLt's default) added to every column of D. The heuristic is told each operand's real
-// alignment. With a bfloat16 D, split-K partial sums are added in float32 (not in D, which would round them twice).
-static void plan(LtPlan &p, const void *bias) {
-    int32_t transpose = CUBLAS_OP_T_, keep = CUBLAS_OP_N_;
-    uint32_t epilogue = LT_EPILOGUE_BIAS, reduction = LT_REDUCTION_SCHEME_COMPUTE_TYPE;
+// The power of two at or above rows (≥ 1).
+static int row_bucket(int rows) {
+    int bucket = 1;
+    while (bucket < rows && bucket < (1 << 30)) bucket <<= 1;
+    return bucket;
+}
+
+// The heuristic's algorithm for `rows` rows into *result (false: none). Row-major Y[rows×out] = X·Wᵀ + bias is
+// column-major D[out×rows] = op_T(W read as in×out)·(X read as in×rows) with the bias (of D's type, cuBLASLt's
+// default) added to every column of D. The heuristic is told each operand's real alignment. With a bfloat16 D,
+// split-K partial sums are added in float32 (not in D, which would round them twice).
+static bool heuristic(const LtPlan &p, int rows, LtHeuristic *result) {
+    uint32_t reduction = LT_REDUCTION_SCHEME_COMPUTE_TYPE;
     uint64_t workspace = kLtWorkspace;
     lt_preference preference = nullptr;
+    lt_layout b = nullptr, d = nullptr;
     int found = 0;
-    p.found = lt.descriptor_create(&p.operation, p.compute, CUDA_R_32F_) == 0 &&
-              lt.descriptor_set(p.operation, LT_TRANSA, &transpose, sizeof transpose) == 0 &&
-              lt.descriptor_set(p.operation, LT_TRANSB, &keep, sizeof keep) == 0 &&
-              lt.descriptor_set(p.operation, LT_EPILOGUE, &epilogue, sizeof epilogue) == 0 &&
-              lt.descriptor_set(p.operation, LT_BIAS_POINTER, &bias, sizeof bias) == 0 &&
-              lt.layout_create(&p.a, p.type, (uint64_t)p.in, (uint64_t)p.out, p.in) == 0 &&
-              lt.layout_create(&p.b, p.type, (uint64_t)p.in, (uint64_t)p.rows, p.in) == 0 &&
-              lt.layout_create(&p.d, p.out_type, (uint64_t)p.out, (uint64_t)p.rows, p.out) == 0 &&
+    bool ok = lt.layout_create(&b, p.type, (uint64_t)p.in, (uint64_t)rows, p.in) == 0 &&
+              lt.layout_create(&d, p.out_type, (uint64_t)p.out, (uint64_t)rows, p.out) == 0 &&
               lt.preference_create(&preference) == 0 &&
               lt.preference_set(preference, LT_MAX_WORKSPACE, &workspace, sizeof workspace) == 0 &&
               lt.preference_set(preference, LT_MIN_ALIGNMENT_A, &p.align_w, sizeof p.align_w) == 0 &&
@@ -921,8 +943,24 @@ static void plan(LtPlan &p, const void *bias) {
               lt.preference_set(preference, LT_MIN_ALIGNMENT_D, &p.align_y, sizeof p.align_y) == 0 &&
               (p.out_type == CUDA_R_32F_ ||
                lt.preference_set(preference, LT_REDUCTION_SCHEME_MASK, &reduction, sizeof reduction) == 0) &&
-              lt.heuristic(lt.handle, p.operation, p.a, p.b, p.d, p.d, preference, 1, &p.result, &found) == 0 && found > 0;
+              lt.heuristic(lt.handle, p.operation, p.a, b, d, d, preference, 1, result, &found) == 0 && found > 0;
     if (preference) lt.preference_destroy(preference);
+    for (lt_layout layout : {b, d})
+        if (layout) lt.layout_destroy(layout);
+    return ok;
+}
+
+// The descriptor, the weight's layout and the bucket's algorithm of a new plan.
+static void plan(LtPlan &p, const void *bias) {
+    int32_t transpose = CUBLAS_OP_T_, keep = CUBLAS_OP_N_;
+    uint32_t epilogue = LT_EPILOGUE_BIAS;
+    p.found = lt.descriptor_create(&p.operation, p.compute, CUDA_R_32F_) == 0 &&
+              lt.descriptor_set(p.operation, LT_TRANSA, &transpose, sizeof transpose) == 0 &&
+              lt.descriptor_set(p.operation, LT_TRANSB, &keep, sizeof keep) == 0 &&
+              lt.descriptor_set(p.operation, LT_EPILOGUE, &epilogue, sizeof epilogue) == 0 &&
+              lt.descriptor_set(p.operation, LT_BIAS_POINTER, &bias, sizeof bias) == 0 &&
+              lt.layout_create(&p.a, p.type, (uint64_t)p.in, (uint64_t)p.out, p.in) == 0;
+    p.bucket_found = p.found && heuristic(p, p.bucket, &p.result);
 }
 
 // The plan for this shape: a kept one moved to the front, or a new one (the least recently used dropped).
@@ -941,6 +979,35 @@ static LtPlan &plan_for(const LtPlan &shape, const void *bias) {
     return lt_plans.front();
 }
 
+// Whether the bucket's algorithm runs the plan's rows: found for exactly them, or accepted by cublasLtMatmulAlgoCheck
+// within the workspace.
+static bool bucket_serves(const LtPlan &p, int rows) {
+    if (!p.bucket_found) return false;
+    if (rows == p.bucket) return true;
+    LtHeuristic checked;
+    return lt.check && lt.check(lt.handle, p.operation, p.a, p.b, p.d, p.d, p.result.algo, &checked) == 0 &&
+           checked.workspace <= kLtWorkspace;
+}
+
+// Settles the plan's layouts and algorithm for `rows`: the bucket's where it is for exactly these rows or
+// cublasLtMatmulAlgoCheck accepts it within the workspace, else a heuristic of their own; none when that fails too.
+static void settle_rows(LtPlan &p, int rows) {
+    if (p.rows == rows) return;
+    p.release_rows();
+    p.rows = rows;
+    p.use = LtPlan::kNone;
+    if (lt.layout_create(&p.b, p.type, (uint64_t)p.in, (uint64_t)rows, p.in) != 0 ||
+        lt.layout_create(&p.d, p.out_type, (uint64_t)p.out, (uint64_t)rows, p.out) != 0) {
+        p.release_rows();
+        p.rows = 0;
+        return;
+    }
+    if (bucket_serves(p, rows))
+        p.use = LtPlan::kBucket;
+    else if (heuristic(p, rows, &p.exact))
+        p.use = LtPlan::kExact;
+}
+
 // Y = X·Wᵀ + bias in one cuBLASLt product. Returns -1 (not an error) where cuBLASLt is absent, has no algorithm for the
 // shape or fails, so that the caller falls back to bias rows and a product accumulated onto them.
 static int linear_lt(int type, int out_type, const void *x, int rows, int in, const void *w, const void *bias, int out,
@@ -952,7 +1019,7 @@ static int linear_lt(int type, int out_type, const void *x, int rows, int in, co
     shape.type = type;
     shape.out_type = out_type;
     shape.compute = type == CUDA_R_32F_ && tf32_products ? (int)CUBLAS_COMPUTE_32F_FAST_TF32_ : (int)CUBLAS_COMPUTE_32F_;
-    shape.rows = rows;
+    shape.bucket = row_bucket(rows);
     shape.in = in;
     shape.out = out;
     shape.align_w = alignment(w);
@@ -961,9 +1028,11 @@ static int linear_lt(int type, int out_type, const void *x, int rows, int in, co
     shape.align_bias = alignment(bias);
     LtPlan &p = plan_for(shape, bias);
     if (!p.found || lt.descriptor_set(p.operation, LT_BIAS_POINTER, &bias, sizeof bias) != 0) return -1;
+    settle_rows(p, rows);
+    if (p.use == LtPlan::kNone) return -1;
     const float one = 1, zero = 0;
     // A failure falls back too: the fallback reports what is really wrong (a bad pointer fails there as well).
-    return lt.matmul(lt.handle, p.operation, &one, w, p.a, x, p.b, &zero, y, p.d, y, p.d, p.result.algo,
+    return lt.matmul(lt.handle, p.operation, &one, w, p.a, x, p.b, &zero, y, p.d, y, p.d, p.algorithm(),
                      lt_workspace.pointer, kLtWorkspace, 0) == 0 ? SPLADE_CUDA_OK : -1;
 }
 

@@ -14,7 +14,9 @@
 
 #include <algorithm>
 #include <mutex>
+#include <set>
 #include <string>
+#include <tuple>
 #include <vector>
 
 bool shim_device_range(const void *p, size_t bytes, std::string *why);
@@ -805,6 +807,38 @@ cublasStatus_t cublasLtMatmulAlgoGetHeuristic(cublasLtHandle_t handle, cublasLtM
     return CUBLAS_STATUS_SUCCESS;
 }
 
+// The (chosen-for, used-for) shapes cublasLtMatmulAlgoCheck accepted: cublasLtMatmul then takes the algorithm for the
+// second silently. Under blas_mutex.
+typedef std::tuple<uint64_t, uint64_t, uint64_t, uint64_t, uint64_t, uint64_t> CheckedShape;
+static std::set<CheckedShape> checked_shapes;
+
+// Accepts an algorithm from the heuristic for another shape of the same types (the real one also checks tile sizes
+// and workspace; here every shape runs), unless SHIM_LT_CHECK_DECLINE=1, which declines every other shape.
+cublasStatus_t cublasLtMatmulAlgoCheck(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc, cublasLtMatrixLayout_t Adesc,
+                                       cublasLtMatrixLayout_t Bdesc, cublasLtMatrixLayout_t Cdesc,
+                                       cublasLtMatrixLayout_t Ddesc, const cublasLtMatmulAlgo_t *algo,
+                                       cublasLtMatmulHeuristicResult_t *result) {
+    const char *f = "cublasLtMatmulAlgoCheck";
+    if (!handle || handle->magic != kLtMagic) return CUBLAS_STATUS_NOT_INITIALIZED;
+    if (!desc || desc->magic != kLtMagic || !Adesc || !Bdesc || !Cdesc || !Ddesc || !algo || !result)
+        return invalid(f, "a null or destroyed argument");
+    if (algo->data[0] != 0x5E1F0A160ull) return invalid(f, "an algorithm not from cublasLtMatmulAlgoGetHeuristic");
+    uint64_t m, n, k;
+    std::string why;
+    if (!shape(desc, Adesc, Bdesc, Cdesc, Ddesc, &m, &n, &k, &why)) return invalid(f, "shapes do not fit: %s", why.c_str());
+    if (!lt_types_supported(desc, Adesc->type, Bdesc->type, Cdesc->type, Ddesc->type)) return CUBLAS_STATUS_NOT_SUPPORTED;
+    bool same = algo->data[5] == m && algo->data[6] == n && algo->data[7] == k;
+    if (!same && getenv("SHIM_LT_CHECK_DECLINE")) return CUBLAS_STATUS_NOT_SUPPORTED;
+    memset(result, 0, sizeof *result);
+    result->algo = *algo;
+    result->workspaceSize = (size_t)4 << 20;
+    result->state = CUBLAS_STATUS_SUCCESS;
+    result->wavesCount = 1.0f;
+    std::lock_guard<std::mutex> lock(blas_mutex);
+    checked_shapes.insert(CheckedShape(algo->data[5], algo->data[6], algo->data[7], m, n, k));
+    return CUBLAS_STATUS_SUCCESS;
+}
+
 // D = epilogue(alpha·op(A)·op(B) + beta·C [+ bias broadcast over D's columns]).
 cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc, const void *alpha, const void *A,
                               cublasLtMatrixLayout_t Adesc, const void *B, cublasLtMatrixLayout_t Bdesc, const void *beta,
@@ -826,7 +860,12 @@ cublasStatus_t cublasLtMatmul(cublasLtHandle_t handle, cublasLtMatmulDesc_t desc
         shim_warn("lt-inplace", "%s: C and D differ in layout", f);
     if (algo) {
         if (algo->data[0] != 0x5E1F0A160ull) return invalid(f, "an algorithm not from cublasLtMatmulAlgoGetHeuristic");
-        if (algo->data[5] != m || algo->data[6] != n || algo->data[7] != k)
+        bool checked;
+        {
+            std::lock_guard<std::mutex> lock(blas_mutex);
+            checked = checked_shapes.count(CheckedShape(algo->data[5], algo->data[6], algo->data[7], m, n, k)) > 0;
+        }
+        if ((algo->data[5] != m || algo->data[6] != n || algo->data[7] != k) && !checked)
             shim_warn("lt-algo-shape", "%s: the algorithm was chosen for %llu×%llu×%llu, used for %llu×%llu×%llu", f,
                       (unsigned long long)algo->data[5], (unsigned long long)algo->data[6],
                       (unsigned long long)algo->data[7], (unsigned long long)m, (unsigned long long)n,

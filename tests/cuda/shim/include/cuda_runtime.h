@@ -28,6 +28,16 @@
 struct uint3 {
     unsigned x, y, z;
 };
+// The 8- and 16-byte vector types, aligned as CUDA's (UBSan's alignment check catches a misaligned vector access).
+struct alignas(8) uint2 {
+    unsigned x, y;
+};
+struct alignas(16) uint4 {
+    unsigned x, y, z, w;
+};
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
 struct dim3 {
     unsigned x, y, z;
     constexpr dim3(unsigned vx = 1, unsigned vy = 1, unsigned vz = 1) : x(vx), y(vy), z(vz) {}
