@@ -168,6 +168,9 @@ struct SpladeEncode: SpladeTool {
                     + " (OpenBLAS \(BLAS.kernelName) kernels)"
             } else {
                 line += String(format: "model on the GPU %.3f s", encoding)
+                if let device = model as? DeviceEncoding {
+                    line += String(format: " (the host waiting for it %.3f s of them)", device.waitingSeconds)
+                }
             }
             Diagnostics.note(line)
         }

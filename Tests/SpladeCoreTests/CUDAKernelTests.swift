@@ -206,7 +206,8 @@ struct CUDAKernelTests {
     @Test func deviceBatchAlignsEveryHead() throws {
         let config = BertConfig(vocabularySize: 50, hiddenSize: 16, layers: 1, heads: 4, intermediateSize: 32)
         let lengths = Array(1...20) + [33, 64, 127, 512]
-        let batch = try DeviceBatch(lengths.map { [Int32](repeating: 5, count: $0) }, config: config)
+        let batch = try DeviceBatch(lengths.map { [Int32](repeating: 5, count: $0) }, config: config,
+                                    uploads: DeviceScratch())
         for (s, l) in lengths.enumerated() {
             let stride = DeviceBatch.headStride(l)
             #expect(stride % 8 == 0 && stride >= l * l && stride < l * l + 8, "L=\(l): \(stride)")

@@ -73,14 +73,16 @@ struct CUDAPathTests {
         // Six texts of similar lengths, not all a multiple of 8 (sorted, as splade(_:batchSize:) batches them).
         let windows: [[[Int32]]] = (0...(texts.count - 6)).map { Array(texts[$0..<$0 + 6]) }
         let fitting = try windows.filter { (batch: [[Int32]]) throws(SpladeError) -> Bool in
-            let padded = try DeviceBatch(batch, config: gpu.config).paddedLength
+            let padded = try DeviceBatch(batch, config: gpu.config, uploads: DeviceScratch()).paddedLength
             return padded != nil && batch.contains { $0.count % 8 != 0 }
         }
         let similar = try #require(fitting.first)
         let unequal = [texts[0], texts.last!, texts.last!]
-        #expect(try DeviceBatch(similar, config: gpu.config).paddedLength == (similar[0].count + 7) / 8 * 8,
+        #expect(try DeviceBatch(similar, config: gpu.config, uploads: DeviceScratch()).paddedLength
+                == (similar[0].count + 7) / 8 * 8,
                 "lengths \(similar.map(\.count))")
-        #expect(try DeviceBatch(unequal, config: gpu.config).paddedLength == nil, "lengths \(unequal.map(\.count))")
+        #expect(try DeviceBatch(unequal, config: gpu.config, uploads: DeviceScratch()).paddedLength == nil,
+                "lengths \(unequal.map(\.count))")
         let v = gpu.config.vocabularySize
         for batch in [similar, unequal] {
             for (sequence, vector) in zip(batch, try gpu.splade(batch)) {

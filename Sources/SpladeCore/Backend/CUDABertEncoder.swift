@@ -1,5 +1,6 @@
 #if CUDA
 import CSpladeCUDA
+import Dispatch
 
 /// BertMaskedLM's SPLADE forward pass on a CUDA GPU: the same packed [T, H] layout (no padding),
 /// cuBLAS for every product (attention as grouped products over every head of every sequence, or in bf16 over
@@ -8,14 +9,17 @@ import CSpladeCUDA
 /// throughout (TF32 products with --precision tf32), or with bf16 bfloat16 products and activations as under
 /// torch.autocast; mirrors BertMaskedLM step by step.
 /// CUDAPathTests compares it with the ja-tiny fixtures (on a GPU, or on the host emulation of the C API).
-public final class CUDABertEncoder: SpladeEncoding {
+public final class CUDABertEncoder: DeviceEncoding {
     public let config: BertConfig
     public var usesHostCores: Bool { false }
+    public private(set) var waitingSeconds = 0.0
 
     private let weights: DeviceBertWeights
     /// bfloat16 products, with --precision bf16.
     private let bf16: CUDAOps.BFloat16?
     private let scratch = DeviceScratch<Float>(), indexScratch = DeviceScratch<Int32>()
+    /// Each batch's arrays on the GPU (DeviceBatch).
+    private let uploads = DeviceScratch<UInt8>()
 
     public init(config: BertConfig, weights w: BertWeights, device: Int = 0, bfloat16: Bool = false) throws(SpladeError) {
         try CUDADevice.initialize(device: device)
@@ -32,7 +36,7 @@ public final class CUDABertEncoder: SpladeEncoding {
 
     /// SPLADE vectors of `sequences` (token ids with [CLS] and [SEP]), in order.
     public func splade(_ sequences: [[Int32]]) throws(SpladeError) -> [SparseVector] {
-        let batch = try DeviceBatch(sequences, config: config)
+        let batch = try DeviceBatch(sequences, config: config, uploads: uploads)
         guard batch.packing.tokens > 0 else { return sequences.map { _ in SparseVector() } }
         let maxima = try scratch("maxima", sequences.count * config.vocabularySize)
         if let bf16 {
@@ -40,14 +44,25 @@ public final class CUDABertEncoder: SpladeEncoding {
         } else {
             try forward(batch, maxima: maxima)
         }
-        return try batch.sparseVectors(maxima: maxima, scratch: scratch, indexScratch: indexScratch)
+        return try waiting { () throws(SpladeError) in
+            try batch.sparseVectors(maxima: maxima, scratch: scratch, indexScratch: indexScratch)
+        }
+    }
+
+    /// `body`, which begins by waiting for the GPU (reading a result of the work queued), timed into waitingSeconds.
+    private func waiting<Result>(_ body: () throws(SpladeError) -> Result) throws(SpladeError) -> Result {
+        let started = DispatchTime.now().uptimeNanoseconds
+        defer { waitingSeconds += Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9 }
+        return try body()
     }
 
     /// As on the CPU, hidden states that overflowed float32 are an error (the pooling kernels would pass their NaN
     /// over, leaving empty vectors): their sum of squares is then not finite.
     private func checkFinite(_ hidden: UnsafeMutablePointer<Float>, count: Int) throws(SpladeError) {
         var sum = 0.0
-        try CUDAOps.check(splade_cuda_sum_squares(hidden, count, &sum), "checking the hidden states")
+        try waiting { () throws(SpladeError) in
+            try CUDAOps.check(splade_cuda_sum_squares(hidden, count, &sum), "checking the hidden states")
+        }
         guard sum.isFinite else { throw BertMaskedLM.overflowingActivations }
     }
 

@@ -242,7 +242,7 @@ enum CUDAOps {
         let products = AttentionProducts(batch.config), half = splade_cuda_gemm_group_bf16_out.self
         try grouped(batch, transposeB: true, alpha: scale(batch.config), a: qkv, b: qkv, c: probabilities, as: half,
                     "attention scores (bf16)", products.scores)
-        try check(splade_cuda_softmax_blocks_bf16(probabilities, batch.blockOffsets.pointer, batch.lengths.pointer,
+        try check(splade_cuda_softmax_blocks_bf16(probabilities, batch.blockOffsets, batch.lengths,
                                                   Int32(batch.packing.lengths.count), Int32(batch.config.heads),
                                                   Int32(batch.softmaxRows)), "softmax (bf16)")
         try grouped(batch, a: UnsafePointer(probabilities), b: qkv, c: context, as: half, "attention context (bf16)",
@@ -264,14 +264,14 @@ enum CUDAOps {
             products.scores(start, p, s * block).group(a: qkv, b: qkv, c: scores)
         }
         try multiply(scoreGroups, transposeB: true, alpha: scale(c), "attention scores (bf16, padded)")
-        try check(splade_cuda_softmax_padded_bf16(scores, batch.lengths.pointer, Int32(count), Int32(n), Int32(p)),
+        try check(splade_cuda_softmax_padded_bf16(scores, batch.lengths, Int32(count), Int32(n), Int32(p)),
                   "softmax (bf16, padded)")
         let contextGroups: [splade_cuda_gemm_group_bf16_out] = starts.enumerated().map { s, start in
             Product(heads: n, m: p, n: d, k: p, a: s * block, lda: p, strideA: p * p, b: start * 3 * h + 2 * h, ldb: 3 * h,
                     strideB: d, c: s * p * h, ldc: h, strideC: d).group(a: UnsafePointer(scores), b: qkv, c: padded)
         }
         try multiply(contextGroups, "attention context (bf16, padded)")
-        try check(splade_cuda_unpad_rows_bf16(padded, Int32(p), batch.starts.pointer, Int32(count),
+        try check(splade_cuda_unpad_rows_bf16(padded, Int32(p), batch.starts, Int32(count),
                                               Int32(batch.packing.tokens), Int32(h), context), "attention context (unpadding)")
     }
 
@@ -325,14 +325,14 @@ enum CUDAOps {
     private static func softmaxBackward(_ probabilities: UnsafePointer<Float>, _ gradient: UnsafeMutablePointer<Float>,
                                         mask: DropoutMask?, batch: DeviceBatch) throws(SpladeError) {
         try mask?.apply(gradient, blocks: batch)
-        try check(splade_cuda_softmax_backward_blocks(probabilities, gradient, batch.blockOffsets.pointer, batch.lengths.pointer,
+        try check(splade_cuda_softmax_backward_blocks(probabilities, gradient, batch.blockOffsets, batch.lengths,
                                                       Int32(batch.packing.lengths.count), Int32(batch.config.heads),
                                                       Int32(batch.softmaxRows)), "softmax backward")
     }
 
     /// The block softmax of a batch's attention scores, in place.
     private static func softmax(_ scores: UnsafeMutablePointer<Float>, batch: DeviceBatch) throws(SpladeError) {
-        try check(splade_cuda_softmax_blocks(scores, batch.blockOffsets.pointer, batch.lengths.pointer,
+        try check(splade_cuda_softmax_blocks(scores, batch.blockOffsets, batch.lengths,
                                              Int32(batch.packing.lengths.count), Int32(batch.config.heads),
                                              Int32(batch.softmaxRows)), "softmax")
     }
@@ -368,8 +368,8 @@ enum CUDAOps {
         /// x ⊙ mask, in place, over a batch's attention probabilities: the mask of their CPU layout, without the gaps
         /// between heads (batch.probabilityDrawCount draws).
         func apply(_ x: UnsafeMutablePointer<Float>, blocks batch: DeviceBatch) throws(SpladeError) {
-            try check(splade_cuda_dropout_blocks(x, batch.blockOffsets.pointer, batch.dropoutDraws.pointer,
-                                                 batch.lengths.pointer, Int32(batch.packing.lengths.count),
+            try check(splade_cuda_dropout_blocks(x, batch.blockOffsets, batch.dropoutDraws,
+                                                 batch.lengths, Int32(batch.packing.lengths.count),
                                                  Int32(batch.config.heads), Int32(batch.softmaxRows), seed, counter,
                                                  probability), "attention dropout")
         }

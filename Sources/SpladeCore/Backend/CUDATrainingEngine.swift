@@ -20,6 +20,8 @@ final class CUDATrainingEngine: TrainingEngine {
     /// BertWeights with empty tensors: the shapes of transfers (tied or untied decoder), without a host copy.
     private let template: BertWeights
     private let scratch = DeviceScratch<Float>()
+    /// The micro-batch's arrays on the GPU (DeviceBatch).
+    private let uploads = DeviceScratch<UInt8>()
     /// What bf16 training keeps in bfloat16 only between forward and backward: QKV, the attention context, and the
     /// feed-forward block's intermediate product and its GELU.
     private let savedHalves = DeviceScratch<UInt16>()
@@ -77,7 +79,7 @@ final class CUDATrainingEngine: TrainingEngine {
 
     func forward(_ sequences: [[Int32]], dropout: BertTrainingPass.Dropout?) throws(SpladeError) -> [[Float]] {
         let c = config, h = c.hiddenSize, inner = c.intermediateSize, v = c.vocabularySize, w = weights
-        let batch = try DeviceBatch(sequences, config: c)
+        let batch = try DeviceBatch(sequences, config: c, uploads: uploads)
         self.batch = batch
         self.dropout = dropout
         drawn = 0
@@ -268,7 +270,7 @@ final class CUDATrainingEngine: TrainingEngine {
         try CUDAOps.layerNormBackward(dNext, rows: t, cols: h, normalized: try saved("norm", t * h),
                                       inverseStd: try saved("inverse", t), weight: w.embeddingNormWeight, dx: dNext,
                                       dWeight: g.embeddingNormWeight, dBias: g.embeddingNormBias)
-        try CUDAOps.check(splade_cuda_embed_backward(batch.ids.pointer, batch.positions.pointer, Int32(t), Int32(h), dNext,
+        try CUDAOps.check(splade_cuda_embed_backward(batch.ids, batch.positions, Int32(t), Int32(h), dNext,
                                                      g.word.pointer, g.position.pointer, g.tokenType.pointer), "embeddings backward")
     }
 

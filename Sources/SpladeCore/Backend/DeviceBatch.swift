@@ -4,15 +4,21 @@ import CSpladeCUDA
 /// A batch of sequences on the GPU: their token ids and positions, packed without padding, where each
 /// sequence starts, and where its attention probabilities go: an L×L matrix a head, `headStride(L)` elements
 /// apart (L² rounded up to a multiple of 8, so that cuBLAS's grouped products take every head's matrix).
+/// The arrays on the GPU are one upload into a buffer that the next batch reuses (`uploads`): no allocation, and one
+/// copy, a batch.
 struct DeviceBatch {
     let packing: CUDAOps.Packing
     let config: BertConfig
-    let ids: DeviceBuffer<Int32>, positions: DeviceBuffer<Int32>, starts: DeviceBuffer<Int32>
+    /// Token ids, positions, and where each sequence starts (sequences + 1 entries) on the GPU.
+    let ids: UnsafeMutablePointer<Int32>, positions: UnsafeMutablePointer<Int32>, starts: UnsafeMutablePointer<Int32>
     /// Sequence s's attention probabilities start at probabilityOffsets[s]; the last entry is their total.
     let probabilityOffsets: [Int]
     /// The same offsets and the sequences' lengths on the GPU, for the block softmax, and where each sequence's
     /// probabilities start without the gaps between heads, where the CPU draws their dropout.
-    let blockOffsets: DeviceBuffer<Int64>, lengths: DeviceBuffer<Int32>, dropoutDraws: DeviceBuffer<Int64>
+    let blockOffsets: UnsafeMutablePointer<Int64>, lengths: UnsafeMutablePointer<Int32>,
+        dropoutDraws: UnsafeMutablePointer<Int64>
+    /// The GPU buffers the batch's arrays are copied into, reused from batch to batch.
+    private let uploads: DeviceScratch<UInt8>
     /// Elements of the probabilities' buffers (gaps included).
     var probabilityCount: Int { probabilityOffsets.last! }
     /// The attention probabilities themselves, Σ heads·L²: the draws of their dropout mask.
@@ -34,7 +40,9 @@ struct DeviceBatch {
     /// 268 at 250k), large products that read the decoder once per chunk.
     var logitRowsPerChunk: Int { max(64, min(2048, (1 << 26) / config.vocabularySize)) }
 
-    init(_ sequences: [[Int32]], config c: BertConfig) throws(SpladeError) {
+    /// The batch of `sequences`, its arrays copied into `uploads` (which the previous batch's may be in: the copy waits
+    /// for the work queued before it).
+    init(_ sequences: [[Int32]], config c: BertConfig, uploads: DeviceScratch<UInt8>) throws(SpladeError) {
         var offsets = [0], ids: [Int32] = [], positions: [Int32] = []
         for sequence in sequences {
             guard sequence.count <= c.maxPositions else {
@@ -49,9 +57,6 @@ struct DeviceBatch {
         }
         packing = CUDAOps.Packing(offsets: offsets)
         config = c
-        self.ids = try DeviceBuffer(ids)
-        self.positions = try DeviceBuffer(positions)
-        starts = try DeviceBuffer(offsets.map { Int32($0) })
         var probabilityOffsets = [0], draws = [0]
         for length in packing.lengths {
             probabilityOffsets.append(probabilityOffsets.last! + c.heads * Self.headStride(length))
@@ -59,9 +64,19 @@ struct DeviceBatch {
         }
         self.probabilityOffsets = probabilityOffsets
         probabilityDrawCount = draws.last!
-        blockOffsets = try DeviceBuffer(probabilityOffsets.dropLast().map { Int64($0) })
-        dropoutDraws = try DeviceBuffer(draws.dropLast().map { Int64($0) })
-        lengths = try DeviceBuffer(packing.lengths.map { Int32($0) })
+        var upload = PackedUpload()
+        let at = (blockOffsets: upload.append(probabilityOffsets.dropLast().map { Int64($0) }),
+                  dropoutDraws: upload.append(draws.dropLast().map { Int64($0) }), ids: upload.append(ids),
+                  positions: upload.append(positions), starts: upload.append(offsets.map { Int32($0) }),
+                  lengths: upload.append(packing.lengths.map { Int32($0) }))
+        let base = try upload.copy(into: uploads, "batch")
+        blockOffsets = (base + at.blockOffsets).assumingMemoryBound(to: Int64.self)
+        dropoutDraws = (base + at.dropoutDraws).assumingMemoryBound(to: Int64.self)
+        self.ids = (base + at.ids).assumingMemoryBound(to: Int32.self)
+        self.positions = (base + at.positions).assumingMemoryBound(to: Int32.self)
+        starts = (base + at.starts).assumingMemoryBound(to: Int32.self)
+        lengths = (base + at.lengths).assumingMemoryBound(to: Int32.self)
+        self.uploads = uploads
         let longest = packing.lengths.max() ?? 0, padded = (longest + 7) / 8 * 8
         let extra = packing.lengths.count * padded * padded - packing.lengths.reduce(0) { $0 + $1 * $1 }
         paddedLength = packing.lengths.count > 1 && 2 * extra <= 3 * c.hiddenSize * packing.tokens ? padded : nil
@@ -72,7 +87,7 @@ struct DeviceBatch {
 
     /// x = word + position + token type 0 embeddings, row by row.
     func embed(_ w: DeviceBertWeights, into x: UnsafeMutablePointer<Float>) throws(SpladeError) {
-        try CUDAOps.check(splade_cuda_embed(ids.pointer, positions.pointer, Int32(packing.tokens), Int32(config.hiddenSize),
+        try CUDAOps.check(splade_cuda_embed(ids, positions, Int32(packing.tokens), Int32(config.hiddenSize),
                                             w.word.pointer, w.position.pointer, w.tokenType.pointer, x), "embeddings")
     }
 
@@ -85,7 +100,7 @@ struct DeviceBatch {
         try forEachChunk(maxima: maxima, argmax: argmax) { start, rows throws(SpladeError) in
             try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias,
                                outputs: v, into: logits)
-            try CUDAOps.check(splade_cuda_splade_max_segments(logits, Int32(rows), Int32(v), Int32(start), starts.pointer,
+            try CUDAOps.check(splade_cuda_splade_max_segments(logits, Int32(rows), Int32(v), Int32(start), starts,
                                                               Int32(s), maxima, argmax), "pooling")
         }
     }
@@ -100,7 +115,7 @@ struct DeviceBatch {
             try CUDAOps.linear(transformed + start * h, rows: rows, inputs: h, weight: w.decoder, bias: w.decoderBias,
                                outputs: v, into: logits, bf16: bf16)
             try CUDAOps.check(splade_cuda_splade_max_segments_bf16(logits, Int32(rows), Int32(v), Int32(start),
-                                                                   starts.pointer, Int32(s), maxima, argmax), "pooling")
+                                                                   starts, Int32(s), maxima, argmax), "pooling")
         }
     }
 
@@ -128,13 +143,14 @@ struct DeviceBatch {
         var offsets: [Int64] = [0]
         for count in try DeviceBuffer.download(counts, count: s) { offsets.append(offsets.last! + Int64(count)) }
         let total = Int(offsets.last!)
-        let deviceOffsets = try DeviceBuffer(Array(offsets.dropLast()))
+        var upload = PackedUpload()
+        _ = upload.append(Array(offsets.dropLast()))
+        let deviceOffsets = try upload.copy(into: uploads, "offsets").assumingMemoryBound(to: Int64.self)
         let indices = try indexScratch("indices", total), values = try scratch("values", total)
-        let (hostIndices, hostValues) = try withExtendedLifetime(deviceOffsets) { () throws(SpladeError) in
-            try CUDAOps.check(splade_cuda_compact_positive(weights, Int32(s), Int32(v), deviceOffsets.pointer, indices, values),
-                              "packing the weights")
-            return (try DeviceBuffer.download(indices, count: total), try DeviceBuffer.download(values, count: total))
-        }
+        try CUDAOps.check(splade_cuda_compact_positive(weights, Int32(s), Int32(v), deviceOffsets, indices, values),
+                          "packing the weights")
+        let hostIndices = try DeviceBuffer.download(indices, count: total)
+        let hostValues = try DeviceBuffer.download(values, count: total)
         // As on the CPU: a logit that overflows float32 is the model's error, not a weight.
         guard hostValues.withUnsafeBufferPointer(VectorMath.allFinite) else {
             throw SpladeError(.badInput, "the model's logits overflow float32 (infinite)",
@@ -144,6 +160,27 @@ struct DeviceBatch {
             let range = Int(offsets[k])..<Int(offsets[k + 1])
             return SparseVector(indices: Array(hostIndices[range]), values: Array(hostValues[range]))
         }
+    }
+}
+
+/// Host arrays gathered for one copy to the GPU, each at an offset aligned to 8 bytes.
+struct PackedUpload {
+    private var bytes: [UInt8] = []
+
+    /// Appends `values`; returns their offset.
+    mutating func append<Element>(_ values: [Element]) -> Int {
+        bytes += repeatElement(0, count: (8 - bytes.count % 8) % 8)
+        let offset = bytes.count
+        values.withUnsafeBytes { bytes += $0 }
+        return offset
+    }
+
+    /// Copies the arrays into `scratch`'s buffer `name` (cudaMalloc's alignment, 256 bytes); their device addresses
+    /// are the result plus their offsets.
+    func copy(into scratch: DeviceScratch<UInt8>, _ name: String) throws(SpladeError) -> UnsafeMutableRawPointer {
+        let base = try scratch(name, bytes.count)
+        try DeviceBuffer.upload(bytes, to: base)
+        return UnsafeMutableRawPointer(base)
     }
 }
 #endif

@@ -9,6 +9,13 @@ public protocol SpladeEncoding: AnyObject {
     func splade(_ sequences: [[Int32]]) throws(SpladeError) -> [SparseVector]
 }
 
+/// An encoder whose arithmetic runs on another device (`CUDABertEncoder`), which the host queues work for.
+public protocol DeviceEncoding: SpladeEncoding {
+    /// Seconds the host has waited for the device at its synchronising reads, over all batches so far; the rest of
+    /// the encoding time the host spent preparing and queueing work (time the device idles unless work is queued).
+    var waitingSeconds: Double { get }
+}
+
 extension SpladeEncoding {
     /// SPLADE vectors of any number of sequences, in their order, computed in batches of at most
     /// `batchSize` sequences of similar length (sorted by length, longest first), which keeps
