@@ -109,6 +109,9 @@ struct SpladeEncode: SpladeTool {
         let model = try deviceOptions.makeEncoder(directory: try tokenizerOptions.modelDirectory(), threads: stream.threads)
         let loading = clock.lap()
         var tokenizing = 0.0, encoding = 0.0
+        /// The first window's documents and model seconds: on a GPU they include its one-time set-up (buffers, and
+        /// cuBLAS's kernels loaded on their first use).
+        var firstWindow: (docs: Int, seconds: Double)?
         BLAS.threads = stream.threads
         guard model.config.vocabularySize == tokenizer.vocabulary.count else {
             throw SpladeError(.badInput, "the model's vocabulary has \(model.config.vocabularySize) entries but its tokenizer's has "
@@ -145,7 +148,9 @@ struct SpladeEncode: SpladeTool {
             }
             let encodeClock = Stopwatch()
             let vectors = try model.splade(records.map(\.ids), batchSize: batchSize)
-            encoding += encodeClock.lap()
+            let seconds = encodeClock.lap()
+            encoding += seconds
+            if firstWindow == nil { firstWindow = (records.count, seconds) }
             for (record, vector) in zip(records, vectors) {
                 try sink.write(VectorRecord(id: record.id, vector: pruned(vector)), otherFields: record.otherFields)
                 tokens += record.ids.count
@@ -169,7 +174,12 @@ struct SpladeEncode: SpladeTool {
             } else {
                 line += String(format: "model on the GPU %.3f s", encoding)
                 if let device = model as? DeviceEncoding {
-                    line += String(format: " (the host waiting for it %.3f s of them)", device.waitingSeconds)
+                    line += String(format: " (the host waiting for it %.3f s of them", device.waitingSeconds)
+                    if let firstWindow {
+                        line += String(format: "; the first window, %d docs with the GPU's set-up, %.3f s",
+                                       firstWindow.docs, firstWindow.seconds)
+                    }
+                    line += ")"
                 }
             }
             Diagnostics.note(line)

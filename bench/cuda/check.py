@@ -256,8 +256,14 @@ def bench_encode():
             gpu = float(re.search(r"model on the GPU ([0-9.]+) s", run.stderr).group(1))
             # The rest of the model's time the host spent queueing work: where it is most of it, the GPU waits on the host.
             waiting = float(re.search(r"the host waiting for it ([0-9.]+) s", run.stderr).group(1))
+            # Steady: the windows after the first, whose time holds the GPU's one-time set-up (PyTorch's batches all ran
+            # once before its timed pass).
+            first = re.search(r"the first window, ([0-9]+) docs with the GPU's set-up, ([0-9.]+) s", run.stderr)
+            first_docs, first_seconds = int(first.group(1)), float(first.group(2))
+            steady = (docs - first_docs) / (gpu - first_seconds) if docs > first_docs else None
             record({"bench": "encode", "side": "splade", "precision": precision, "length": length, "batch": 32, "docs": docs,
-                    "seconds": gpu, "docs_per_s": docs / gpu, "host_waiting_seconds": waiting, "wall_seconds": wall,
+                    "seconds": gpu, "docs_per_s": docs / gpu, "steady_docs_per_s": steady,
+                    "first_window_seconds": first_seconds, "host_waiting_seconds": waiting, "wall_seconds": wall,
                     "wall_docs_per_s": docs / wall})
     subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "torch_encode.py"), "--model", model,
                     "--docs", str(docs), "--ids", mixed, "--out", a.out], check=True, timeout=2 * CALL_TIMEOUT)  # every length and precision
