@@ -70,7 +70,7 @@ struct SpladeEncode: SpladeTool {
     @Flag(help: "Read vectors (binary or JSON Lines) instead of texts and write them in --format (pruned by --top-k and --threshold when given).")
     var convert = false
 
-    @Flag(help: "Report on standard error where the time went (model loading, tokenization, encoder, SPLADE head) and which OpenBLAS kernels ran.")
+    @Flag(help: "Report on standard error where the time went (model loading, tokenization, encoder, SPLADE head) and which OpenBLAS kernels ran; on a GPU the model's time, how much of it the host waited for the GPU, and the first window's (with the GPU's one-time set-up).")
     var timings = false
 
     @Option(help: ArgumentHelp("Encode only shard I of N (0-based): the records r with r mod N = I (see the discussion).", valueName: "I/N"))

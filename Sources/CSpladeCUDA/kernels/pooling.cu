@@ -16,7 +16,7 @@ static __global__ void max_reset_kernel(float *running, int32_t *argmax, size_t 
 
 // Max pooling of a chunk of packed rows over the sequences (segments) it touches.
 //
-// A block is 32 consecutive columns (one per lane: a warp reads 128 contiguous bytes of a row) times
+// A block is 32 consecutive columns (one per lane: a warp reads 128 contiguous bytes of a row, 64 in bfloat16) times
 // `blockDim.y` groups of rows: group g walks its contiguous share of the chunk's rows in order, so all of a
 // warp's lanes are on the same row and the same segment (no divergence). The share is cut into pieces at the
 // segment boundaries; each piece is scanned from −∞ into (max, first row of the max) with strict >.
@@ -28,7 +28,7 @@ static __global__ void max_reset_kernel(float *running, int32_t *argmax, size_t 
 // row holding the maximum wins (−0 and +0 tie, NaN never wins), as on the CPU.
 // No atomics and no scratch memory; the grid covers the columns only (ceil(cols/32) blocks of 32 × up to 8 groups:
 // 1024 blocks of 256 threads, a full H200, for 32768 columns), whatever the number of segments, and every
-// logit is read exactly once, coalesced, with four loads in flight per thread.
+// logit is read exactly once, coalesced, with 16 bytes of loads in flight per thread.
 static constexpr int kPoolColumns = 32, kPoolGroups = 8, kPoolRowsPerGroup = 16;
 
 // The segment of packed row `row`: the last k in [0, segments] with starts[k] ≤ row (starts increasing;
@@ -58,13 +58,15 @@ static __device__ inline Piece scan_rows(const Logit *__restrict__ logits, int c
     Piece piece = {-INFINITY, -1};
     const Logit *p = logits + (size_t)(a - first_row) * cols + j;
     int r = a;
-    // Four loads in flight before the four comparisons, in row order.
-    for (; r + 4 <= b; r += 4, p += 4 * (size_t)cols) {
-        float v0 = logit(p), v1 = logit(p + cols), v2 = logit(p + 2 * (size_t)cols), v3 = logit(p + 3 * (size_t)cols);
-        if (v0 > piece.best) piece = {v0, r};
-        if (v1 > piece.best) piece = {v1, r + 1};
-        if (v2 > piece.best) piece = {v2, r + 2};
-        if (v3 > piece.best) piece = {v3, r + 3};
+    // 16 bytes of loads in flight (4 float32 or 8 bfloat16 rows) before their comparisons, in row order.
+    constexpr int kRows = 16 / sizeof(Logit);
+    for (; r + kRows <= b; r += kRows, p += kRows * (size_t)cols) {
+        float v[kRows];
+#pragma unroll
+        for (int i = 0; i < kRows; i++) v[i] = logit(p + i * (size_t)cols);
+#pragma unroll
+        for (int i = 0; i < kRows; i++)
+            if (v[i] > piece.best) piece = {v[i], r + i};
     }
     for (; r < b; r++, p += cols) {
         float v = logit(p);
@@ -177,6 +179,10 @@ static __global__ void pool_backward_kernel(const long long *entries, const floa
 // row's offset (compact_positive). The compaction walks the row a tile of blockDim.x columns at a time, coalesced:
 // a warp ballot ranks each positive entry within its warp, the warps' totals (in shared memory) rank it within
 // the tile, and the tiles' totals accumulate into the row's running position.
+// A thread block a row of weights (a sequence's V entries) for the counting and the packing: a whole GPU's worth of
+// threads for batches of a few dozen rows.
+constexpr int kWeightThreads = 1024;
+
 static __global__ void count_positive_kernel(const float *__restrict__ x, int cols, int32_t *counts) {
     __shared__ int scratch[32];
     const float *row = x + (size_t)blockIdx.x * cols;
@@ -267,7 +273,7 @@ int splade_cuda_count_positive(const float *x, int rows, int cols, int32_t *coun
     SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad size");
     if (rows == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && counts, "null pointer");
-    count_positive_kernel<<<rows, kThreads>>>(x, cols, counts);
+    count_positive_kernel<<<rows, kWeightThreads>>>(x, cols, counts);
     return launched("count_positive");
 }
 
@@ -277,7 +283,7 @@ int splade_cuda_compact_positive(const float *x, int rows, int cols, const long 
     SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad size");
     if (rows == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && offsets && indices && values, "null pointer");
-    compact_positive_kernel<<<rows, kThreads>>>(x, cols, offsets, indices, values);
+    compact_positive_kernel<<<rows, kWeightThreads>>>(x, cols, offsets, indices, values);
     return launched("compact_positive");
 }
 
