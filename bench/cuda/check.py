@@ -12,7 +12,9 @@ no MeCab dictionary is needed where this runs).
                  with --precision bf16, whose losses must stay within bfloat16's rounding of the CPU's;
   bench-encode   documents/s at lengths 128/256/512 and at lengths drawn from 16-512 ("mixed": PyTorch pads the
                  batches ours packs, and also batches in file order), batch 32, BERT-base, vocabulary 32768: ours
-                 with --precision fp32, tf32 and bf16 against PyTorch in the same three (bench/cuda/torch_encode.py);
+                 with --precision fp32, tf32 and bf16 against PyTorch in the same three (bench/cuda/torch_encode.py),
+                 ours also in steady state (after the first window) and with the host's wait for the GPU; bf16 at
+                 mixed lengths again with SPLADE_CUDA_LT=0 and with SPLADE_CUDA_GROUPED=0;
   bench-train    seconds per optimizer step, BERT-base, 1 query (32 tokens) + 7 documents (256 tokens),
                  dropout 0.1, cross-entropy + L1: ours with --precision fp32 and bf16 against PyTorch in float32
                  and under torch.autocast(bfloat16);
@@ -105,10 +107,12 @@ TOOLS_ENVIRONMENT = dict(os.environ, LD_LIBRARY_PATH=os.environ.get("SPLADE_TOOL
 CALL_TIMEOUT = 90
 
 
-def tool(name, *arguments, discard_output=False):
+def tool(name, *arguments, discard_output=False, switches=None):
+    """Runs one of the tools (with `switches`, extra environment variables) and its wall time."""
     started = time.perf_counter()
     run = subprocess.run([os.path.join(a.bin, name), *arguments], stdout=subprocess.DEVNULL if discard_output else subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True, env=TOOLS_ENVIRONMENT, timeout=CALL_TIMEOUT)
+                         stderr=subprocess.PIPE, text=True, env=dict(TOOLS_ENVIRONMENT, **(switches or {})),
+                         timeout=CALL_TIMEOUT)
     if run.returncode != 0:
         raise SystemExit(f"{name} {' '.join(arguments)} exited {run.returncode}:\n{run.stderr}")
     return run, time.perf_counter() - started
@@ -170,6 +174,8 @@ def parity_encode():
     check("encode cuda bf16 vs pytorch fp32", relative(half, reference), 5e-2, model=os.path.basename(model), texts=len(rows))
     same = float(np.mean([(set(np.flatnonzero(c)) == set(np.flatnonzero(r))) for c, r in zip(cuda, cpu)]))
     record({"check": "encode cuda vs cpu: identical active terms", "share": same})
+    if a.quick:  # the benchmarks' reading of --timings, where they do not run (bench/cuda/run --emulate)
+        record(encode_speed(model, path, len(rows), "bf16", length="parity texts"))
 
 
 def words(generator, n):
@@ -238,12 +244,31 @@ def parity_train():
     check("train cuda vs cpu: final model", worst, 1e-3, worst_tensor=name)
 
 
+def encode_speed(model, path, docs, precision, switches=None, **labels):
+    """splade-encode --device cuda over `path` (`docs` documents, batch 32): documents/s in GPU time (the model's),
+    steady (the windows after the first, whose time holds the GPU's one-time set-up; PyTorch's batches all run once
+    before its timed pass), how long the host waited for the GPU (the rest it spent queueing work: where that is most
+    of the time, the GPU waits on the host), and the wall time."""
+    run, wall = tool("splade-encode", "--model", model, "--device", "cuda", "--precision", precision, "--timings",
+                     "--batch-size", "32", "--format", "binary", "-i", path, discard_output=True, switches=switches)
+    gpu = float(re.search(r"model on the GPU ([0-9.]+) s", run.stderr).group(1))
+    waiting = float(re.search(r"the host waiting for it ([0-9.]+) s", run.stderr).group(1))
+    first = re.search(r"the first window, ([0-9]+) docs with the GPU's set-up, ([0-9.]+) s", run.stderr)
+    first_docs, first_seconds = int(first.group(1)), float(first.group(2))
+    steady = (docs - first_docs) / (gpu - first_seconds) if docs > first_docs else None
+    return {"bench": "encode", "side": "splade", "precision": precision, **labels, "batch": 32, "docs": docs,
+            "switches": switches or {}, "seconds": gpu, "docs_per_s": docs / gpu, "steady_docs_per_s": steady,
+            "first_window_seconds": first_seconds, "host_waiting_seconds": waiting, "wall_seconds": wall,
+            "wall_docs_per_s": docs / wall}
+
+
 def bench_encode():
     model = make_model("base", 12, 768, 12, 3072)
     docs = 1024
     # Fixed lengths, then lengths 16-512 drawn uniformly ("mixed"). splade-encode sorts each window of 16 batches by
-    # length and packs each batch (its attention products one grouped call whatever the lengths); PyTorch gets the
-    # same batches padded to their longest, and also the file's order (torch_encode.py).
+    # length and packs each batch (attention one grouped call over the packed rows, or in bf16 one batched product
+    # over the sequences padded alike where their lengths are close); PyTorch gets the same batches padded to their
+    # longest, and also the file's order (torch_encode.py).
     mixed = os.path.join(a.work, "bench-mixed.jsonl")
     write_ids(mixed, random_ids(np.random.default_rng(16), docs, list(range(16, 513))))
     for length in [128, 256, 512, "mixed"]:
@@ -251,20 +276,11 @@ def bench_encode():
         if length != "mixed":
             write_ids(path, random_ids(np.random.default_rng(length), docs, [length]))
         for precision in ["fp32", "tf32", "bf16"]:
-            run, wall = tool("splade-encode", "--model", model, "--device", "cuda", "--precision", precision, "--timings",
-                             "--batch-size", "32", "--format", "binary", "-i", path, discard_output=True)
-            gpu = float(re.search(r"model on the GPU ([0-9.]+) s", run.stderr).group(1))
-            # The rest of the model's time the host spent queueing work: where it is most of it, the GPU waits on the host.
-            waiting = float(re.search(r"the host waiting for it ([0-9.]+) s", run.stderr).group(1))
-            # Steady: the windows after the first, whose time holds the GPU's one-time set-up (PyTorch's batches all ran
-            # once before its timed pass).
-            first = re.search(r"the first window, ([0-9]+) docs with the GPU's set-up, ([0-9.]+) s", run.stderr)
-            first_docs, first_seconds = int(first.group(1)), float(first.group(2))
-            steady = (docs - first_docs) / (gpu - first_seconds) if docs > first_docs else None
-            record({"bench": "encode", "side": "splade", "precision": precision, "length": length, "batch": 32, "docs": docs,
-                    "seconds": gpu, "docs_per_s": docs / gpu, "steady_docs_per_s": steady,
-                    "first_window_seconds": first_seconds, "host_waiting_seconds": waiting, "wall_seconds": wall,
-                    "wall_docs_per_s": docs / wall})
+            record(encode_speed(model, path, docs, precision, length=length))
+    # The library's switches on bf16 encoding at mixed lengths: cuBLASLt off (bias rows and cublasGemmEx), cuBLAS's
+    # grouped and pointer-array batched products off (a strided-batched product per sequence).
+    for switches in [{"SPLADE_CUDA_LT": "0"}, {"SPLADE_CUDA_GROUPED": "0"}]:
+        record(encode_speed(model, mixed, docs, "bf16", length="mixed", switches=switches))
     subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "torch_encode.py"), "--model", model,
                     "--docs", str(docs), "--ids", mixed, "--out", a.out], check=True, timeout=2 * CALL_TIMEOUT)  # every length and precision
 
