@@ -14,7 +14,7 @@ no MeCab dictionary is needed where this runs).
                  batches ours packs, and also batches in file order), batch 32, BERT-base, vocabulary 32768: ours
                  with --precision fp32, tf32 and bf16 against PyTorch in the same three (bench/cuda/torch_encode.py),
                  ours also in steady state (after the first window) and with the host's wait for the GPU; bf16 at
-                 mixed lengths again with SPLADE_CUDA_LT=0 and with SPLADE_CUDA_GROUPED=0;
+                 mixed lengths again with SPLADE_CUDA_LT_EXACT=1, SPLADE_CUDA_LT=0 and SPLADE_CUDA_GROUPED=0;
   bench-train    seconds per optimizer step, BERT-base, 1 query (32 tokens) + 7 documents (256 tokens),
                  dropout 0.1, cross-entropy + L1: ours with --precision fp32 and bf16 against PyTorch in float32
                  and under torch.autocast(bfloat16);
@@ -277,9 +277,10 @@ def bench_encode():
             write_ids(path, random_ids(np.random.default_rng(length), docs, [length]))
         for precision in ["fp32", "tf32", "bf16"]:
             record(encode_speed(model, path, docs, precision, length=length))
-    # The library's switches on bf16 encoding at mixed lengths: cuBLASLt off (bias rows and cublasGemmEx), cuBLAS's
-    # grouped and pointer-array batched products off (a strided-batched product per sequence).
-    for switches in [{"SPLADE_CUDA_LT": "0"}, {"SPLADE_CUDA_GROUPED": "0"}]:
+    # The library's switches on bf16 encoding at mixed lengths: cuBLASLt's plans per row count instead of per
+    # power-of-two bucket, cuBLASLt off (bias rows and cublasGemmEx), cuBLAS's grouped and pointer-array batched
+    # products off (a strided-batched product per sequence).
+    for switches in [{"SPLADE_CUDA_LT_EXACT": "1"}, {"SPLADE_CUDA_LT": "0"}, {"SPLADE_CUDA_GROUPED": "0"}]:
         record(encode_speed(model, mixed, docs, "bf16", length="mixed", switches=switches))
     subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "torch_encode.py"), "--model", model,
                     "--docs", str(docs), "--ids", mixed, "--out", a.out], check=True, timeout=2 * CALL_TIMEOUT)  # every length and precision

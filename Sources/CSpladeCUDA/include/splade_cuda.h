@@ -108,7 +108,8 @@ int splade_cuda_linear_fallbacks(void);
 /* A Linear layer: Y[rows×out] = X[rows×in]·Wᵀ + bias (W row-major out×in, bias[out]; TF32 products after
  * splade_cuda_set_tf32(1)). One cuBLASLt product with the bias added in its epilogue where cuBLASLt is there and has
  * an algorithm for the shape; else the bias rows, then the product accumulated onto them (SPLADE_CUDA_LT=0 in the
- * environment forces this, to test it). */
+ * environment forces this, to test it). cuBLASLt's algorithm is the heuristic's for the power of two at or above
+ * `rows` where cublasLtMatmulAlgoCheck accepts it for `rows` (SPLADE_CUDA_LT_EXACT=1: always the one for `rows`). */
 int splade_cuda_linear(const float *x, int rows, int in, const float *w, const float *bias, int out, float *y);
 
 /* ---- bfloat16 products (--precision bf16: encoding and training) ------------------------- */

@@ -35,8 +35,8 @@ __device__ inline uint16_t bfloat16_bits(float x) {
     return (uint16_t)((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
-// 16 bytes as one vector access or as its elements (type punning through a union, which nvcc and GCC define; a cast
-// pointer would break C++'s aliasing rules).
+// 16 bytes as one vector access or as its elements, through a union (type punning that nvcc and GCC define; writing a
+// uint4's elements through a cast uint16_t pointer breaks C++'s aliasing rules, and g++ miscompiled that in the shim).
 template <typename Element> union Chunk16 {
     uint4 vector;
     Element values[16 / sizeof(Element)];

@@ -69,7 +69,7 @@ static int map(const char *what, const Element *x, Element *y, size_t count, Map
     if (((uintptr_t)y - (uintptr_t)x) % 16 == 0 && head <= count)
         vectors = (count - head) / kPerVector;
     else
-        head = 0;  // unaligned alike: one element at a time
+        head = 0;  // not aligned alike, or fewer elements than the head: one element at a time
     size_t threads = vectors > 0 ? vectors : count;
     map_kernel<<<blocks_for(threads), kThreads>>>(x, y, count, head, vectors, f);
     return launched(what);

@@ -104,7 +104,7 @@ static __global__ void __launch_bounds__(32 * kNormWarps)
     }
 }
 
-// Threads per row block: enough for the row, a multiple of 32, at most 1024.
+// Threads per row block: enough for the row, a multiple of 32, at most 256.
 static int row_threads(int cols) {
     int threads = ((cols + 31) / 32) * 32;
     return threads < 32 ? 32 : (threads > 256 ? 256 : threads);
@@ -260,7 +260,8 @@ static __global__ void __launch_bounds__(32 * kRowWarps)
 }
 
 // A padded row of up to kPaddedCached bfloat16 held by a warp, 16 bytes (8 values) a load: lane `lane` takes 8-value
-// chunks lane, lane + 32, … The softmax of the first `valid` values (as softmax_row), zeros after them.
+// chunks lane, lane + 32, … The softmax of the first `valid` values (softmax_row's formula; each lane sums its chunks'
+// values in order, so the float sums, and rarely a rounded probability, differ from softmax_row's), zeros after them.
 constexpr int kChunksPerLane = 4;
 constexpr int kPaddedCached = 32 * kChunksPerLane * 8;  // 1024
 static __device__ inline void softmax_padded_row(uint16_t *r, int padded, int valid, int lane) {

@@ -175,24 +175,24 @@ static __global__ void pool_backward_kernel(const long long *entries, const floa
     }
 }
 
-// One block per row: the row's positive entries counted (count_positive), then written in column order at the
-// row's offset (compact_positive). The compaction walks the row a tile of blockDim.x columns at a time, coalesced:
-// a warp ballot ranks each positive entry within its warp, the warps' totals (in shared memory) rank it within
-// the tile, and the tiles' totals accumulate into the row's running position.
-// A thread block a row of weights (a sequence's V entries) for the counting and the packing: a whole GPU's worth of
-// threads for batches of a few dozen rows.
-constexpr int kWeightThreads = 1024;
+// The rows' positive entries counted (count_positive: each row cut into parts of kCountColumns, a block a part, the
+// parts' counts added atomically onto zeroed counts, so that a batch of a few dozen rows still fills the GPU), then
+// written in column order at the row's offset (compact_positive, a block of kCompactThreads a row). The compaction
+// walks the row a tile of blockDim.x columns at a time, coalesced: a warp ballot ranks each positive entry within
+// its warp, the warps' totals (in shared memory) rank it within the tile, and the tiles' totals accumulate into the
+// row's running position.
+constexpr int kCountColumns = 4096, kCompactThreads = 1024;
 
 static __global__ void count_positive_kernel(const float *__restrict__ x, int cols, int32_t *counts) {
     __shared__ int scratch[32];
     const float *row = x + (size_t)blockIdx.x * cols;
-    int n = 0;
-    for (int j = threadIdx.x; j < cols; j += blockDim.x) n += __ldg(row + j) > 0.f;
+    int part = blockIdx.y, n = 0, end = min(cols, (part + 1) * kCountColumns);
+    for (int j = part * kCountColumns + threadIdx.x; j < end; j += blockDim.x) n += __ldg(row + j) > 0.f;
     n = block_sum(n, scratch);
-    if (threadIdx.x == 0) counts[blockIdx.x] = n;
+    if (threadIdx.x == 0) atomicAdd(counts + blockIdx.x, n);
 }
 
-static __global__ void compact_positive_kernel(const float *__restrict__ x, int cols, const long long *offsets,
+static __global__ void __launch_bounds__(kCompactThreads) compact_positive_kernel(const float *__restrict__ x, int cols, const long long *offsets,
                                                int32_t *indices, float *values) {
     __shared__ int warp_totals[32];
     const float *row = x + (size_t)blockIdx.x * cols;
@@ -273,7 +273,9 @@ int splade_cuda_count_positive(const float *x, int rows, int cols, int32_t *coun
     SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad size");
     if (rows == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && counts, "null pointer");
-    count_positive_kernel<<<rows, kWeightThreads>>>(x, cols, counts);
+    if (cudaMemset(counts, 0, (size_t)rows * sizeof *counts) != cudaSuccess)
+        return launched("count_positive: zeroing the counts");  // cudaMemset's error, as the last one
+    count_positive_kernel<<<dim3(rows, (cols + kCountColumns - 1) / kCountColumns), kThreads>>>(x, cols, counts);
     return launched("count_positive");
 }
 
@@ -283,7 +285,7 @@ int splade_cuda_compact_positive(const float *x, int rows, int cols, const long 
     SPLADE_REQUIRE(rows >= 0 && cols > 0, "bad size");
     if (rows == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && offsets && indices && values, "null pointer");
-    compact_positive_kernel<<<rows, kWeightThreads>>>(x, cols, offsets, indices, values);
+    compact_positive_kernel<<<rows, kCompactThreads>>>(x, cols, offsets, indices, values);
     return launched("compact_positive");
 }
 

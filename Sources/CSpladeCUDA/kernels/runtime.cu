@@ -203,6 +203,7 @@ typedef int (*lt_matmul_fn)(lt_handle, lt_descriptor, const void *alpha, const v
                             size_t workspace_bytes, cudaStream_t stream);
 static struct {
     lt_handle handle = nullptr;  // null: no cuBLASLt, or SPLADE_CUDA_LT=0
+    bool exact_rows = false;     // SPLADE_CUDA_LT_EXACT=1: a plan per row count, not per power-of-two bucket
     lt_descriptor_create_fn descriptor_create;
     lt_descriptor_destroy_fn descriptor_destroy;
     lt_descriptor_set_fn descriptor_set;
@@ -225,8 +226,9 @@ static bool tf32_products = false;  // splade_cuda_set_tf32, for the cuBLASLt pr
 
 // cuBLASLt from the libraries cuBLAS loaded (SPLADE_CUDA_LT=0: none, to test the fallback); silently absent otherwise.
 static void load_cublas_lt() {
-    const char *use = getenv("SPLADE_CUDA_LT");
+    const char *use = getenv("SPLADE_CUDA_LT"), *exact = getenv("SPLADE_CUDA_LT_EXACT");
     if (use && strcmp(use, "0") == 0) return;
+    lt.exact_rows = exact && strcmp(exact, "1") == 0;
     void *library = nullptr;
     for (const char *name : {"libcublasLt.so.13", "libcublasLt.so.12", "libcublasLt.so"})
         if ((library = dlopen(name, RTLD_NOW | RTLD_LOCAL))) break;
@@ -877,7 +879,8 @@ static uint32_t alignment(const void *pointer) {
 // the weight's layout, and the heuristic's algorithm for `bucket` rows, the power of two at or above them. Encoding's
 // batches each have their own number of tokens, and a heuristic for every new count (host time each) would be paid
 // on every batch; an algorithm for the bucket serves any count in it that cublasLtMatmulAlgoCheck accepts, else the
-// count gets its own heuristic (`exact`). The input and output layouts are for the last row count used (the few
+// count gets its own heuristic (`exact`); SPLADE_CUDA_LT_EXACT=1 makes every count its own bucket, to compare. The
+// input and output layouts are for the last row count used (the few
 // Linear shapes of a batch repeat once per layer). The operands' alignments are part of the shape: the heuristic picks
 // for them (the bias's it reads from the bias pointer, set before it runs).
 struct LtPlan {
@@ -1019,7 +1022,7 @@ static int linear_lt(int type, int out_type, const void *x, int rows, int in, co
     shape.type = type;
     shape.out_type = out_type;
     shape.compute = type == CUDA_R_32F_ && tf32_products ? (int)CUBLAS_COMPUTE_32F_FAST_TF32_ : (int)CUBLAS_COMPUTE_32F_;
-    shape.bucket = row_bucket(rows);
+    shape.bucket = lt.exact_rows ? rows : row_bucket(rows);
     shape.in = in;
     shape.out = out;
     shape.align_w = alignment(w);

@@ -27,7 +27,8 @@ final class CUDATrainingEngine: TrainingEngine {
     private let savedHalves = DeviceScratch<UInt16>()
     /// Each vocabulary entry's argmax row, per sequence, between forward and backward.
     private let rowScratch = DeviceScratch<Int32>()
-    /// The micro-batch between forward and backward, and its vectors (their entries are where gradients flow).
+    /// The micro-batch between forward and backward (its arrays in `uploads` until the next forward), and its vectors
+    /// (their entries are where gradients flow).
     private var batch: DeviceBatch?
     private var vectors: [SparseVector] = []
     /// The entries with a gradient (sequence·V + column) for the pooling backward.

@@ -4,8 +4,10 @@ import CSpladeCUDA
 /// A batch of sequences on the GPU: their token ids and positions, packed without padding, where each
 /// sequence starts, and where its attention probabilities go: an L×L matrix a head, `headStride(L)` elements
 /// apart (L² rounded up to a multiple of 8, so that cuBLAS's grouped products take every head's matrix).
-/// The arrays on the GPU are one upload into a buffer that the next batch reuses (`uploads`): no allocation, and one
-/// copy, a batch.
+/// The arrays on the GPU are one upload into a buffer that the next batch reuses (`uploads`): no allocation a batch
+/// once it has grown, and one copy (and one more of the vectors' offsets, in `sparseVectors`). So the device pointers
+/// below are valid until the next batch is made with the same `uploads` (training keeps a micro-batch from its
+/// forward pass to its backward pass, and makes the next one after).
 struct DeviceBatch {
     let packing: CUDAOps.Packing
     let config: BertConfig

@@ -11,8 +11,9 @@ public protocol SpladeEncoding: AnyObject {
 
 /// An encoder whose arithmetic runs on another device (`CUDABertEncoder`), which the host queues work for.
 public protocol DeviceEncoding: SpladeEncoding {
-    /// Seconds the host has waited for the device at its synchronising reads, over all batches so far; the rest of
-    /// the encoding time the host spent preparing and queueing work (time the device idles unless work is queued).
+    /// Seconds the host has spent reading results back (the synchronising reads, which wait for the work queued
+    /// before them, and turning what they read into vectors), over all batches so far; the rest of the encoding
+    /// time it spent preparing and queueing work, during which the device idles unless enough work is queued.
     var waitingSeconds: Double { get }
 }
 
