@@ -192,8 +192,9 @@ static __global__ void count_positive_kernel(const float *__restrict__ x, int co
     if (threadIdx.x == 0) atomicAdd(counts + blockIdx.x, n);
 }
 
-static __global__ void __launch_bounds__(kCompactThreads) compact_positive_kernel(const float *__restrict__ x, int cols, const long long *offsets,
-                                               int32_t *indices, float *values) {
+static __global__ void __launch_bounds__(kCompactThreads)
+    compact_positive_kernel(const float *__restrict__ x, int cols, const long long *offsets, int32_t *indices,
+                            float *values) {
     __shared__ int warp_totals[32];
     const float *row = x + (size_t)blockIdx.x * cols;
     int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, warps = blockDim.x >> 5;

@@ -926,6 +926,12 @@ static int row_bucket(int rows) {
     return bucket;
 }
 
+// The layouts of X (in×rows) and Y (out×rows) for `rows` rows, column-major (false: none made, or one; to destroy).
+static bool row_layouts(const LtPlan &p, int rows, lt_layout *b, lt_layout *d) {
+    return lt.layout_create(b, p.type, (uint64_t)p.in, (uint64_t)rows, p.in) == 0 &&
+           lt.layout_create(d, p.out_type, (uint64_t)p.out, (uint64_t)rows, p.out) == 0;
+}
+
 // The heuristic's algorithm for `rows` rows into *result (false: none). Row-major Y[rows×out] = X·Wᵀ + bias is
 // column-major D[out×rows] = op_T(W read as in×out)·(X read as in×rows) with the bias (of D's type, cuBLASLt's
 // default) added to every column of D. The heuristic is told each operand's real alignment. With a bfloat16 D,
@@ -936,9 +942,7 @@ static bool heuristic(const LtPlan &p, int rows, LtHeuristic *result) {
     lt_preference preference = nullptr;
     lt_layout b = nullptr, d = nullptr;
     int found = 0;
-    bool ok = lt.layout_create(&b, p.type, (uint64_t)p.in, (uint64_t)rows, p.in) == 0 &&
-              lt.layout_create(&d, p.out_type, (uint64_t)p.out, (uint64_t)rows, p.out) == 0 &&
-              lt.preference_create(&preference) == 0 &&
+    bool ok = row_layouts(p, rows, &b, &d) && lt.preference_create(&preference) == 0 &&
               lt.preference_set(preference, LT_MAX_WORKSPACE, &workspace, sizeof workspace) == 0 &&
               lt.preference_set(preference, LT_MIN_ALIGNMENT_A, &p.align_w, sizeof p.align_w) == 0 &&
               lt.preference_set(preference, LT_MIN_ALIGNMENT_B, &p.align_x, sizeof p.align_x) == 0 &&
@@ -999,8 +1003,7 @@ static void settle_rows(LtPlan &p, int rows) {
     p.release_rows();
     p.rows = rows;
     p.use = LtPlan::kNone;
-    if (lt.layout_create(&p.b, p.type, (uint64_t)p.in, (uint64_t)rows, p.in) != 0 ||
-        lt.layout_create(&p.d, p.out_type, (uint64_t)p.out, (uint64_t)rows, p.out) != 0) {
+    if (!row_layouts(p, rows, &p.b, &p.d)) {
         p.release_rows();
         p.rows = 0;
         return;
