@@ -262,41 +262,43 @@ static __global__ void __launch_bounds__(32 * kRowWarps)
 // A padded row of up to kPaddedCached bfloat16 held by a warp, 16 bytes (8 values) a load: lane `lane` takes 8-value
 // chunks lane, lane + 32, … The softmax of the first `valid` values (softmax_row's formula; each lane sums its chunks'
 // values in order, so the float sums, and rarely a rounded probability, differ from softmax_row's), zeros after them.
+// Every load is issued before any value is used (the whole row in flight at once: a use right after each load made the
+// warp wait for them one by one), and the values past `valid` are masked as −∞, whose exponential adds an exact 0 to
+// the sum, rather than branched around.
 constexpr int kChunksPerLane = 4;
 constexpr int kPaddedCached = 32 * kChunksPerLane * 8;  // 1024
 static __device__ inline void softmax_padded_row(uint16_t *r, int padded, int valid, int lane) {
     const int chunks = padded / 8;
+    uint4 *row = reinterpret_cast<uint4 *>(r);
+    Chunk16<uint16_t> raw[kChunksPerLane];
+#pragma unroll
+    for (int i = 0; i < kChunksPerLane; i++) {
+        int c = lane + 32 * i;
+        raw[i].vector = c < chunks && c * 8 < valid ? row[c] : uint4{};
+    }
     float v[kChunksPerLane][8], maximum = -INFINITY, sum = 0;
 #pragma unroll
-    for (int i = 0; i < kChunksPerLane; i++) {
-        int c = lane + 32 * i;
-        if (c >= chunks || c * 8 >= valid) continue;
-        Chunk16<uint16_t> chunk;
-        chunk.vector = reinterpret_cast<const uint4 *>(r)[c];
+    for (int i = 0; i < kChunksPerLane; i++)
 #pragma unroll
         for (int k = 0; k < 8; k++)
-            if (c * 8 + k < valid) maximum = fmaxf(maximum, v[i][k] = bfloat16_value(chunk.values[k]));
-    }
-    if (valid > 0) {
+            maximum = fmaxf(maximum, v[i][k] = (lane + 32 * i) * 8 + k < valid ? bfloat16_value(raw[i].values[k]) : -INFINITY);
+    float inverse = 0;
+    if (valid > 0) {  // the same for the whole warp (a warp a row)
         maximum = warp_all_max(maximum);
 #pragma unroll
-        for (int i = 0; i < kChunksPerLane; i++) {
-            int c = lane + 32 * i;
-            if (c >= chunks || c * 8 >= valid) continue;
+        for (int i = 0; i < kChunksPerLane; i++)
 #pragma unroll
-            for (int k = 0; k < 8; k++)
-                if (c * 8 + k < valid) sum += v[i][k] = expf(v[i][k] - maximum);
-        }
+            for (int k = 0; k < 8; k++) sum += v[i][k] = expf(v[i][k] - maximum);
+        inverse = 1 / warp_all_sum(sum);
     }
-    float inverse = valid > 0 ? 1 / warp_all_sum(sum) : 0;
 #pragma unroll
     for (int i = 0; i < kChunksPerLane; i++) {
         int c = lane + 32 * i;
-        if (c >= chunks) continue;
+        if (c >= chunks) break;
         Chunk16<uint16_t> chunk;
 #pragma unroll
         for (int k = 0; k < 8; k++) chunk.values[k] = c * 8 + k < valid ? bfloat16_bits(v[i][k] * inverse) : 0;
-        reinterpret_cast<uint4 *>(r)[c] = chunk.vector;
+        row[c] = chunk.vector;
     }
 }
 
