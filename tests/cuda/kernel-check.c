@@ -1009,6 +1009,25 @@ static void check_padded_attention(bool odd) {
     RUN(&t, api->unpad_rows_bf16(DB(from), padded, DI(starts_buffer), k.count, k.tokens, h, DB(packed)));
 }
 
+/* The padded softmax at every width its kernel sizes its registers for (16-byte chunks a lane: one up to 256 values,
+ * two up to 512, four up to 1024, then a value at a time), each with a full row, a row ending inside a chunk, a row
+ * ending on a chunk's edge, a row of one value and an empty one; 2 heads (1 at the quick sizes). */
+static void check_padded_softmax_widths(bool quick) {
+    const int widths[] = {8, 256, 264, 776, 1024, 1032};
+    for (size_t w = 0; w < sizeof widths / sizeof widths[0]; w++) {
+        int padded = widths[w], heads = quick ? 1 : 2;
+        int32_t lengths[] = {padded, padded > 8 ? padded - 5 : 3, padded > 8 ? padded - 8 : 8, 1, 0};
+        int blocks = (int)(sizeof lengths / sizeof lengths[0]);
+        Test t;
+        begin(&t, "softmax_padded_bf16", "rows of %d values, %d blocks of lengths %d, %d, %d, 1, 0, heads=%d, x in [-4, 4] "
+              "(bfloat16)", padded, blocks, lengths[0], lengths[1], lengths[2], heads);
+        int lengths_buffer = copied_buffer(&t, lengths, sizeof lengths);
+        int x = bf16_buffer(&t, (size_t)blocks * heads * padded * padded, -4, 4);
+        output_bf16_values(&t, x, "x", BF16_VALUES);
+        RUN(&t, api->softmax_padded_bf16(DB(x), DI(lengths_buffer), blocks, heads, padded));
+    }
+}
+
 /* Grouped products over sequences of one length (one pointer-array batched product, whose types include bfloat16 with
  * a float32 C), then of three lengths (three of cuBLAS's groups), in every element type. (After the checks whose
  * random set-ups their draws would change.) */
@@ -1959,6 +1978,7 @@ int main(int argc, char **argv) {
     check_grouped_runs();
     check_padded_attention(false);
     check_padded_attention(true);
+    check_padded_softmax_widths(quick);
 
     check_argument_errors();
 

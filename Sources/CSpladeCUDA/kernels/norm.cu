@@ -259,65 +259,71 @@ static __global__ void __launch_bounds__(32 * kRowWarps)
                  [&](BlockRow row, int lane) { softmax_row(x + row.at, row.length, lane); });
 }
 
-// A padded row of up to kPaddedCached bfloat16 held by a warp, 16 bytes (8 values) a load: lane `lane` takes 8-value
-// chunks lane, lane + 32, … The softmax of the first `valid` values (softmax_row's formula; each lane sums its chunks'
-// values in order, so the float sums, and rarely a rounded probability, differ from softmax_row's), zeros after them.
-// Every load is issued before any value is used (the whole row in flight at once: a use right after each load made the
-// warp wait for them one by one), and the values past `valid` are masked as −∞, whose exponential adds an exact 0 to
-// the sum, rather than branched around.
-constexpr int kChunksPerLane = 4;
-constexpr int kPaddedCached = 32 * kChunksPerLane * 8;  // 1024
-static __device__ inline void softmax_padded_row(uint16_t *r, int padded, int valid, int lane) {
+// A padded row of up to 256·Chunks bfloat16 held by a warp, 16 bytes (8 values) a load: lane `lane` takes 8-value
+// chunks lane, lane + 32, … The softmax of the first `valid` (> 0) values, zeros after them. The kernel is bound by
+// instruction issue as much as by memory, so each value costs as few as it can: every load is issued before any
+// value is used (the whole row in flight at once), the values past `valid` are masked as −∞ rather than branched
+// around (their exponential adds an exact 0 to the sum where the maximum is finite; where it is not, the row is NaN
+// either way), and the exponential is the hardware's 2^x approximation
+// (__expf: a product by log2 e and MUFU.EX2, relative error ~1e-6, far below bfloat16's 4e-3; a result below 2^-126
+// flushed to 0 is below bfloat16's resolution of the sum, which is ≥ 1). Each lane sums its chunks' values in order,
+// so the float sums, and rarely a rounded probability, differ from softmax_row's.
+template <int Chunks> static __device__ inline void softmax_padded_row(uint16_t *r, int padded, int valid, int lane) {
     const int chunks = padded / 8;
     uint4 *row = reinterpret_cast<uint4 *>(r);
-    Chunk16<uint16_t> raw[kChunksPerLane];
+    Chunk16<uint16_t> raw[Chunks];
 #pragma unroll
-    for (int i = 0; i < kChunksPerLane; i++) {
+    for (int i = 0; i < Chunks; i++) {
         int c = lane + 32 * i;
         raw[i].vector = c < chunks && c * 8 < valid ? row[c] : uint4{};
     }
-    float v[kChunksPerLane][8], maximum = -INFINITY, sum = 0;
+    float v[Chunks][8], maximum = -INFINITY, sum = 0;
 #pragma unroll
-    for (int i = 0; i < kChunksPerLane; i++)
+    for (int i = 0; i < Chunks; i++)
 #pragma unroll
         for (int k = 0; k < 8; k++)
             maximum = fmaxf(maximum, v[i][k] = (lane + 32 * i) * 8 + k < valid ? bfloat16_value(raw[i].values[k]) : -INFINITY);
-    float inverse = 0;
-    if (valid > 0) {  // the same for the whole warp (a warp a row)
-        maximum = warp_all_max(maximum);
+    maximum = warp_all_max(maximum);
 #pragma unroll
-        for (int i = 0; i < kChunksPerLane; i++)
+    for (int i = 0; i < Chunks; i++)
 #pragma unroll
-            for (int k = 0; k < 8; k++) sum += v[i][k] = expf(v[i][k] - maximum);
-        inverse = 1 / warp_all_sum(sum);
-    }
+        for (int k = 0; k < 8; k++) sum += v[i][k] = __expf(v[i][k] - maximum);
+    const float inverse = 1 / warp_all_sum(sum);
 #pragma unroll
-    for (int i = 0; i < kChunksPerLane; i++) {
+    for (int i = 0; i < Chunks; i++) {
         int c = lane + 32 * i;
         if (c >= chunks) break;
         Chunk16<uint16_t> chunk;
 #pragma unroll
-        for (int k = 0; k < 8; k++) chunk.values[k] = c * 8 + k < valid ? bfloat16_bits(v[i][k] * inverse) : 0;
+        for (int k = 0; k < 8; k++) {  // each value rounded, then the masked ones zeroed by a select (no branch)
+            uint16_t bits = bfloat16_bits(v[i][k] * inverse);
+            chunk.values[k] = c * 8 + k < valid ? bits : 0;
+        }
         row[c] = chunk.vector;
     }
 }
 
 // The padded layout's rows (splade_cuda_softmax_padded_bf16), a warp each: row r of a block of length L is the softmax
-// of its first L entries then zeros when r < L, else zeros (so that P·V over all `padded` columns is exact). Rows of a
-// multiple of 8 values up to kPaddedCached, 16-byte aligned (`vectors`), in registers; others as softmax_row.
+// of its first L entries then zeros when r < L, else zeros (so that P·V over all `padded` columns is exact). Chunks > 0:
+// rows of a multiple of 8 values up to 256·Chunks, 16-byte aligned, in registers (softmax_padded_row); Chunks = 0: any
+// row, as softmax_row. Row numbers as Index: 32-bit where they fit (a 64-bit division costs a warp ~70 instructions
+// a row).
+template <int Chunks, typename Index>
 static __global__ void __launch_bounds__(32 * kRowWarps)
-    softmax_padded_kernel(uint16_t *x, const int32_t *lengths, int heads, int padded, long long rows, bool vectors) {
+    softmax_padded_kernel(uint16_t *x, const int32_t *lengths, Index heads, Index padded, Index rows) {
     const int lane = threadIdx.x & 31;
-    const long long warps = (long long)gridDim.x * kRowWarps, per_block = (long long)heads * padded;
-    for (long long row = blockIdx.x * kRowWarps + (threadIdx.x >> 5); row < rows; row += warps) {
+    const Index warps = (Index)gridDim.x * kRowWarps, per_block = heads * padded;
+    for (Index row = (Index)blockIdx.x * kRowWarps + (threadIdx.x >> 5); row < rows; row += warps) {
         int length = lengths[row / per_block];
-        int valid = row % padded < length ? (length < padded ? length : padded) : 0;
-        uint16_t *r = x + row * padded;
-        if (vectors) {
-            softmax_padded_row(r, padded, valid, lane);
+        int valid = row % padded < (Index)max(length, 0) ? min(length, (int)padded) : 0;
+        uint16_t *r = x + (size_t)row * padded;
+        if constexpr (Chunks > 0) {
+            if (valid > 0) softmax_padded_row<Chunks>(r, padded, valid, lane);
+            else  // a padding row (the whole warp's)
+                for (int c = lane; c < (int)padded / 8; c += 32) reinterpret_cast<uint4 *>(r)[c] = uint4{};
         } else {
             if (valid > 0) softmax_row(r, valid, lane);
-            for (int j = valid + lane; j < padded; j += 32) r[j] = 0;
+            for (int j = valid + lane; j < (int)padded; j += 32) r[j] = 0;
         }
     }
 }
@@ -452,9 +458,20 @@ int splade_cuda_softmax_padded_bf16(uint16_t *x, const int32_t *lengths, int blo
     const long long rows = (long long)blocks * heads * padded;
     if (rows == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(x && lengths, "null pointer");
-    bool vectors = padded % 8 == 0 && padded <= kPaddedCached && (uintptr_t)x % 16 == 0;
-    softmax_padded_kernel<<<blocks_for((size_t)rows, kRowWarps), 32 * kRowWarps>>>(x, lengths, heads, padded, rows,
-                                                                                   vectors);
+    // 16-byte chunks a lane where the rows allow them (a multiple of 8 values up to 1024, aligned), each launch's
+    // registers sized to the rows; 64-bit row numbers only where 32 bits cannot hold them.
+    const int chunks = padded % 8 == 0 && (uintptr_t)x % 16 == 0 && padded <= 1024 ? (padded + 255) / 256 : 0;
+    const unsigned grid = blocks_for((size_t)rows, kRowWarps), threads = 32 * kRowWarps;
+    if (rows > INT32_MAX)
+        softmax_padded_kernel<0, long long><<<grid, threads>>>(x, lengths, heads, padded, rows);
+    else if (chunks == 1)
+        softmax_padded_kernel<1, unsigned><<<grid, threads>>>(x, lengths, heads, padded, rows);
+    else if (chunks == 2)
+        softmax_padded_kernel<2, unsigned><<<grid, threads>>>(x, lengths, heads, padded, rows);
+    else if (chunks > 2)
+        softmax_padded_kernel<4, unsigned><<<grid, threads>>>(x, lengths, heads, padded, rows);
+    else
+        softmax_padded_kernel<0, unsigned><<<grid, threads>>>(x, lengths, heads, padded, rows);
     return launched("softmax_padded_bf16");
 }
 

@@ -5,7 +5,8 @@
 
 Copies a .cu/.cuh file, rewriting only what g++ cannot parse, so that the kernels compile unmodified otherwise:
   * kernel<<<grid, block[, shared[, stream]]>>>(args);  ->  ::shim::launch("kernel", BOUND, ::shim::Config(grid,
-    block, ...), [&](auto... a) { kernel(a...); }, args);   (BOUND: the kernel's __launch_bounds__, else 0)
+    block, ...), [&](auto... a) { kernel(a...); }, args);   (BOUND: the kernel's __launch_bounds__, else 0;
+    kernel may carry explicit template arguments, kernel<2, unsigned>)
   * __launch_bounds__(...) removed (recorded for the launches above);
   * __shared__ T a[N][M], b;  ->  per-block references into the shim's shared memory of the running block;
     extern __shared__ T a[];  ->  a pointer to the launch's dynamic shared memory;
@@ -82,10 +83,12 @@ def main():
     for m in re.finditer(r"<<<", text):
         if m.start() < position:
             continue
-        name_match = re.search(r"([A-Za-z_]\w*)\s*$", text[:m.start()])
+        # the kernel's name, with its template arguments where they are explicit (kernel<4, unsigned><<<…)
+        name_match = re.search(r"([A-Za-z_]\w*)(\s*<[^<>;]*>)?\s*$", text[:m.start()])
         if not name_match:
             die(f"no kernel name before <<< at offset {m.start()}")
-        name = name_match.group(1)
+        base = name_match.group(1)
+        name = base + re.sub(r"\s+", " ", name_match.group(2) or "").strip()
         close = text.index(">>>", m.end())
         config = split_top(text[m.end():close])
         if not 2 <= len(config) <= 4:
@@ -95,7 +98,7 @@ def main():
             args_start += 1
         args_end = balanced(text, args_start)
         args = split_top(text[args_start + 1:args_end - 1])
-        bound = bounds.get(name, "0")
+        bound = bounds.get(base, "0")
         replacement = (f"::shim::launch(\"{name}\", (int)({bound}), ::shim::Config({', '.join(config)}), "
                        f"[&](auto... shim_argument) {{ {name}(shim_argument...); }}"
                        + "".join(f", {a}" for a in args) + ")")

@@ -243,6 +243,11 @@ inline int __ffs(int x) { return __builtin_ffs(x); }
 
 template <class T> inline T __ldg(const T *p) { return *p; }
 
+// __expf: the hardware's ex2.approx.ftz of x·log2 e (results below 2^-126 flushed to zero).
+inline float __expf(float x) {
+    float y = exp2f(x * 1.44269504088896341f);
+    return fpclassify(y) == FP_SUBNORMAL ? 0.0f : y;  // (2^x ≥ 0)
+}
 inline unsigned __float_as_uint(float x) { unsigned u; memcpy(&u, &x, 4); return u; }
 inline float __uint_as_float(unsigned u) { float x; memcpy(&x, &u, 4); return x; }
 inline int __float_as_int(float x) { int u; memcpy(&u, &x, 4); return u; }
