@@ -25,6 +25,8 @@ inline unsigned blocks_for(size_t count, int threads = kThreads) {
     size_t b = (count + threads - 1) / threads;
     return (unsigned)(b < 1 ? 1 : (b > 65535u * 32u ? 65535u * 32u : b));
 }
+// Whether a kernel may access `pointer` `bytes` at a time (a vector load or store needs its own alignment).
+inline bool aligned(const void *pointer, uintptr_t bytes) { return (uintptr_t)pointer % bytes == 0; }
 // The bfloat16 nearest x, rounding ties to even, on the bit pattern: adding 0x7FFF plus the lowest kept bit carries
 // into the upper half exactly when the lower half is above 0x8000, or equal to it with the upper half odd (a carry
 // out of the mantissa is the next binade, or infinity). A NaN keeps its sign and upper payload, made quiet so that

@@ -261,7 +261,7 @@ int splade_cuda_unpad_rows_bf16(const uint16_t *padded, int padded_length, const
     if (tokens == 0) return SPLADE_CUDA_OK;
     SPLADE_REQUIRE(sequences > 0, "unpad_rows_bf16: rows of no sequence");
     SPLADE_REQUIRE(padded && starts && packed, "null pointer");
-    bool vectors = width % 8 == 0 && (uintptr_t)padded % 16 == 0 && (uintptr_t)packed % 16 == 0;
+    bool vectors = width % 8 == 0 && aligned(padded, 16) && aligned(packed, 16);
     unpad_rows_kernel<<<blocks_for((size_t)sequences * padded_length, kUnpadWarps), 32 * kUnpadWarps>>>(
         padded, padded_length, starts, sequences, tokens, width, vectors, packed);
     return launched("unpad_rows_bf16");

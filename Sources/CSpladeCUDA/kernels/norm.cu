@@ -114,7 +114,6 @@ static int row_threads(int cols) {
 // accesses, else a block a row.
 static void layernorm_forward(float *x, int rows, int cols, const float *residual, const float *weight,
                               const float *bias, float epsilon, float *normalized, float *inverse_std, uint16_t *copy) {
-    auto aligned = [](const void *p, uintptr_t bytes) { return (uintptr_t)p % bytes == 0; };
     if (cols % 4 == 0 && cols <= kNormCached && aligned(x, 16) && aligned(residual, 16) && aligned(weight, 16) &&
         aligned(bias, 16) && aligned(normalized, 16) && aligned(copy, 8))
         layernorm_rows_kernel<<<blocks_for((size_t)rows, kNormWarps), 32 * kNormWarps>>>(
@@ -460,7 +459,7 @@ int splade_cuda_softmax_padded_bf16(uint16_t *x, const int32_t *lengths, int blo
     SPLADE_REQUIRE(x && lengths, "null pointer");
     // 16-byte chunks a lane where the rows allow them (a multiple of 8 values up to 1024, aligned), each launch's
     // registers sized to the rows; 64-bit row numbers only where 32 bits cannot hold them.
-    const int chunks = padded % 8 == 0 && (uintptr_t)x % 16 == 0 && padded <= 1024 ? (padded + 255) / 256 : 0;
+    const int chunks = padded % 8 == 0 && aligned(x, 16) && padded <= 1024 ? (padded + 255) / 256 : 0;
     const unsigned grid = blocks_for((size_t)rows, kRowWarps), threads = 32 * kRowWarps;
     if (rows > INT32_MAX)
         softmax_padded_kernel<0, long long><<<grid, threads>>>(x, lengths, heads, padded, rows);

@@ -585,10 +585,11 @@ template <class Group> static bool pointers_aligned(const Group &g) {
     if (sizeof *g.a != 2 && !tf32_products && !std::is_same<Group, WidenedGroup>::value) return true;
     const long long in = sizeof *g.a, out = sizeof *g.c, row = (long long)g.k * in;
     const long long need = row % 16 == 0 ? 16 : row % 4 == 0 ? 4 : 1;
-    auto aligned = [&](const void *base, long long stride, long long size) {
-        return (uintptr_t)base % need == 0 && (g.batch <= 1 || stride * size % need == 0);
+    auto operand_aligned = [&](const void *base, long long stride, long long size) {
+        return aligned(base, need) && (g.batch <= 1 || stride * size % need == 0);
     };
-    return aligned(g.a, g.stride_a, in) && aligned(g.b, g.stride_b, in) && aligned(g.c, g.stride_c, out);
+    return operand_aligned(g.a, g.stride_a, in) && operand_aligned(g.b, g.stride_b, in) &&
+           operand_aligned(g.c, g.stride_c, out);
 }
 
 // Group g as one strided-batched product (nothing when it has no products).
